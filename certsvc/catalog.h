@@ -1,0 +1,87 @@
+/*
+ * catalog: the licence types of templates/ (SPEC §3).
+ *
+ * One JSON file per type, <dir>/<anything>.json, holding exactly the object
+ * GET /api/v1/types serves for it plus:
+ *   "face": "<file>.svg"       the face layout, beside the JSON file
+ *   "authority": {...}         optional: the defining authority (not served)
+ *   "numbering": "粤环辐证[{seq:5}]"  the numbering rule; placeholders
+ *        {seq:N} (per type and issuer, zero-padded to N digits),
+ *        {year} (4-digit issue year, Asia/Shanghai)
+ * Served members: code, name, name_en, holder_code_types (["USCC"] and/or
+ * ["RID"]), validity_years (integer >= 0; 0 means no expiry), fields:
+ * [{name, label, kind: text|date|integer|enum, required, max_length?,
+ * min_length?, pattern? (POSIX ERE, anchored whole-value), options? (enum),
+ * in_qr}].
+ *
+ * Loading is all-or-nothing: any broken file is CS_EINVAL with a message
+ * naming the file and the problem.  The catalog is immutable once loaded and
+ * safe to read from many threads.
+ */
+#ifndef CS_CATALOG_H
+#define CS_CATALOG_H
+
+#include <jansson.h>
+#include <regex.h>
+#include <stddef.h>
+
+#include "problems.h"
+
+enum cs_field_kind { CS_FIELD_TEXT, CS_FIELD_DATE, CS_FIELD_INTEGER, CS_FIELD_ENUM };
+
+typedef struct cs_field {
+	char *name;
+	char *label;
+	enum cs_field_kind kind;
+	int required;
+	int in_qr;
+	long max_length;     /* in characters (UTF-8 code points); 0 = none */
+	long min_length;
+	char *pattern;       /* NULL when none */
+	regex_t re;          /* compiled pattern, valid when pattern != NULL */
+	char **options;      /* enum values */
+	size_t n_options;
+} cs_field;
+
+typedef struct cs_type {
+	char *code;          /* 21 characters */
+	char *name;          /* Chinese */
+	char *name_en;
+	int accepts_uscc;
+	int accepts_rid;
+	int validity_years;
+	char *numbering;     /* NULL when the caller must give the number */
+	char *face_path;     /* absolute or dir-relative path of the SVG */
+	char *face_svg;      /* the layout's text, loaded */
+	cs_field *fields;
+	size_t n_fields;
+	json_t *served;      /* the object GET /api/v1/types serves (owned) */
+} cs_type;
+
+typedef struct cs_catalog {
+	cs_type *types;
+	size_t n;
+	json_t *served;      /* {"types": [...]} (owned) */
+} cs_catalog;
+
+int cs_catalog_load(const char *dir, cs_catalog **out);
+void cs_catalog_free(cs_catalog *cat);
+/* Borrowed; NULL when the code is not in the catalog. */
+const cs_type *cs_catalog_find(const cs_catalog *cat, const char *code);
+const cs_field *cs_type_field(const cs_type *t, const char *name);
+
+/* Validate an issuance request's "fields" object against the type: unknown
+ * fields, missing required ones, wrong JSON types or kinds (a date is
+ * YYYY-MM-DD and real; an integer is a JSON integer or a string of digits),
+ * lengths, patterns, enum options.  Each problem is added with the path
+ * "<prefix>.<name>" (prefix e.g. "fields" or "certificates.1.fields").
+ * Returns the number of problems added. */
+size_t cs_catalog_validate_fields(const cs_type *t, const json_t *fields,
+    const char *prefix, cs_problems *p);
+
+/* Expand the type's numbering rule.  out holds outlen bytes.  CS_EINVAL
+ * when the type has no rule. */
+int cs_type_format_number(const cs_type *t, long long seq, int year,
+    char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * codes: the identifiers of SPEC §2 and their check characters.
+ *
+ * Each check returns 0, or CS_EVALIDATION with a reason a person can act on
+ * in cs_err_msg() ("length is 17, expected 18"; "character 5 'I' is not
+ * allowed"; "check character is 'A', expected 'Y'"; "birth date 19490231 is
+ * not a real date").  The reason never repeats the field name: the caller
+ * knows which field it checked.
+ */
+#ifndef CS_CODES_H
+#define CS_CODES_H
+
+#include <stddef.h>
+
+#define CS_USCC_LEN 18
+#define CS_RID_LEN 18
+#define CS_TYPE_CODE_LEN 21
+#define CS_SERIAL_MAX 32
+/* "1.2.156.3005.2." + 21 + "." + 18 + "." + 32 + "." + 3 + "." + 1 */
+#define CS_LICENCE_ID_MAX 96
+#define CS_LICENCE_ID_ROOT "1.2.156.3005.2"
+
+/* Unified social credit code (GB 32100-2015).  code is normalised to upper
+ * case in place before it is checked. */
+int cs_code_check_uscc(char *code);
+/* Resident identity number (GB 11643-1999), upper-cased in place; checks
+ * the birth date in digits 7-14 is a real calendar date. */
+int cs_code_check_rid(char *code);
+/* Dispatch on a code type name: "USCC" or "RID". */
+int cs_code_check(const char *code_type, char *code);
+/* National holder code type for "USCC" ("001") and "RID" ("111"). */
+const char *cs_code_type_national(const char *code_type);
+
+/* The check characters alone: value or -1 on a bad character. */
+char cs_uscc_check_char(const char *first17);
+char cs_rid_check_char(const char *first17);
+char cs_mod37_36_check_char(const char *s, size_t n);
+
+/* Mask a personal code for public views: first 6 and last 4 characters with
+ * '*' between (SPEC §4).  out must hold strlen(code)+1 bytes. */
+void cs_code_mask(const char *code, char *out);
+
+/* A licence identifier (SPEC §2a), split into its parts. */
+typedef struct cs_licence_id {
+	char type[CS_TYPE_CODE_LEN + 1];
+	char issuer[CS_USCC_LEN + 1];
+	char serial[CS_SERIAL_MAX + 1];
+	int version;  /* 1..999 */
+	char check;
+} cs_licence_id;
+
+/* Parse and verify an identifier: root, part lengths and alphabets, the
+ * type code's and issuer's own USCC check characters are NOT required (real
+ * identifiers carry pilot codes), the MOD 37,36 check character is. */
+int cs_licence_id_parse(const char *text, cs_licence_id *out);
+/* Format an identifier, computing its check character.  out holds
+ * CS_LICENCE_ID_MAX bytes. */
+int cs_licence_id_format(const char *type, const char *issuer,
+    const char *serial, int version, char *out);
+
+#endif

@@ -1,0 +1,67 @@
+#include "problems.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+grow(cs_problems *p)
+{
+	size_t cap = p->cap ? p->cap * 2 : 8;
+	cs_problem *items;
+
+	if (p->n < p->cap)
+		return 0;
+	items = realloc(p->items, cap * sizeof(*items));
+	if (items == NULL)
+		return -1;
+	p->items = items;
+	p->cap = cap;
+	return 0;
+}
+
+void
+cs_problems_add(cs_problems *p, const char *field, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (grow(p) != 0)
+		return;
+	p->items[p->n].field = strdup(field ? field : "");
+	p->items[p->n].message = strdup(msg);
+	p->n++;
+}
+
+void
+cs_problems_merge(cs_problems *dst, const cs_problems *src, const char *prefix)
+{
+	char path[512];
+	size_t i;
+
+	for (i = 0; i < src->n; i++) {
+		if (prefix != NULL && prefix[0] != '\0')
+			snprintf(path, sizeof(path), "%s.%s", prefix, src->items[i].field);
+		else
+			snprintf(path, sizeof(path), "%s", src->items[i].field);
+		cs_problems_add(dst, path, "%s", src->items[i].message);
+	}
+}
+
+void
+cs_problems_reset(cs_problems *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->items[i].field);
+		free(p->items[i].message);
+	}
+	free(p->items);
+	p->items = NULL;
+	p->n = p->cap = 0;
+}

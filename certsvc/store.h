@@ -1,0 +1,188 @@
+/*
+ * store: where licences, status events, clients, bundles and the audit log
+ * live (SPEC §7).  The domain reaches storage only through struct
+ * cs_store_ops, so a server database can replace the embedded SQLite one
+ * (store_sqlite.c) without touching domain code.
+ *
+ * Everything is append-only: licences, status events, audit records, client
+ * revocations and grants are inserted, never updated or deleted.
+ *
+ * Threads: a store handle is shared by every thread of a process.  Writes
+ * happen inside begin()/commit() (or rollback()), which take the single
+ * writer (BEGIN IMMEDIATE in SQLite) and hold it until commit or rollback;
+ * every call made by that thread in between sees the transaction's own
+ * writes.  Reads outside a transaction run concurrently on per-thread
+ * connections.  A write call outside a transaction is its own transaction.
+ *
+ * Durability: commit() returns only once the transaction is on disk
+ * (SQLite WAL with synchronous=FULL).
+ *
+ * Ownership: every *out struct or array is allocated by the store and freed
+ * by the matching cs_*_free function; every const char * argument is
+ * borrowed for the call only.
+ */
+#ifndef CS_STORE_H
+#define CS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One licence as stored: the immutable record plus the columns it is found
+ * by.  record is the JSON text of the SPEC §1 object without the derived
+ * "status" (and without "related" for bundles, which are found by bundle). */
+typedef struct cs_licence_row {
+	char *id;
+	char *type;
+	char *issuer_code;
+	int64_t seq;          /* numbering sequence per (type, issuer_code) */
+	char *holder_code;
+	char *number;
+	char *client;         /* name of the issuing client */
+	char *approval_ref;
+	char *request_hash;   /* hex SHA-256 of the canonical request */
+	char *bundle;         /* NULL when none */
+	char *supersedes;     /* NULL when none */
+	int64_t issued_at;    /* Unix seconds */
+	char *record;         /* JSON text */
+} cs_licence_row;
+
+/* A status event.  action: "suspend", "reinstate", "revoke", "supersede".
+ * kind (revoke only): "revoked", "withdrawn", "cancelled".  ref: for
+ * "supersede", the id of the new licence. */
+typedef struct cs_event {
+	int64_t seq;          /* assigned by the store; ordering of events */
+	char *licence_id;
+	int64_t at;           /* Unix seconds */
+	char *actor;          /* client name */
+	char *action;
+	char *kind;           /* NULL unless revoke */
+	char *reason;         /* may be NULL */
+	char *ref;            /* may be NULL */
+} cs_event;
+
+typedef struct cs_grant {
+	char *types;          /* comma-separated type codes, or "*" */
+	char *issuer_code;    /* NULL for readers */
+	char *issuer_name;
+} cs_grant;
+
+typedef struct cs_client {
+	int64_t id;
+	char *name;
+	char *role;           /* "issuer" | "reader" | "admin" */
+	uint8_t token_hash[32];  /* SHA-256 of the bearer token */
+	int64_t created_at;
+	int64_t revoked_at;   /* 0 while active */
+	cs_grant *grants;     /* in the order granted */
+	size_t n_grants;
+} cs_client;
+
+typedef struct cs_bundle_row {
+	char *id;
+	char *client;
+	char *approval_ref;
+	char *request_hash;
+	int64_t created_at;
+} cs_bundle_row;
+
+typedef struct cs_audit_rec {
+	int64_t seq;          /* assigned by the store */
+	int64_t at_ms;        /* Unix milliseconds */
+	char *client;         /* NULL for anonymous (public verify) */
+	char *action;         /* "issue", "read", "holder_lookup", "suspend", ... */
+	char *target;         /* licence id, holder code, bundle id */
+	char *holder;         /* holder code concerned, when known */
+	char *purpose;        /* X-Purpose */
+	char *service_item;   /* X-Service-Item */
+	char *case_ref;       /* X-Case-Ref */
+	int64_t result_count;
+	char *remote;         /* remote address */
+	char *request_id;
+} cs_audit_rec;
+
+typedef struct cs_audit_filter {
+	const char *client, *action, *holder, *target;  /* NULL = any */
+	int64_t since_ms, until_ms;  /* 0 = open */
+	int64_t after_seq;           /* paging: records with seq > after_seq */
+	int limit;                   /* <= 0: 100; capped at 1000 */
+} cs_audit_filter;
+
+typedef struct cs_store cs_store;
+
+struct cs_store_ops {
+	int (*begin)(cs_store *s);
+	int (*commit)(cs_store *s);
+	int (*rollback)(cs_store *s);
+
+	/* CS_ECONFLICT when the id, or (client, approval_ref), exists. */
+	int (*licence_put)(cs_store *s, const cs_licence_row *row);
+	/* CS_ENOTFOUND when absent. */
+	int (*licence_get)(cs_store *s, const char *id, cs_licence_row **out);
+	int (*licence_by_ref)(cs_store *s, const char *client,
+	    const char *approval_ref, cs_licence_row **out);
+	/* Newest first; type NULL = all types.  *out may be NULL when n is 0. */
+	int (*licences_by_holder)(cs_store *s, const char *holder_code,
+	    const char *type, cs_licence_row ***out, size_t *n);
+	int (*licences_by_bundle)(cs_store *s, const char *bundle_id,
+	    cs_licence_row ***out, size_t *n);
+	/* 1 + the largest seq stored for (type, issuer_code). */
+	int (*licence_next_seq)(cs_store *s, const char *type,
+	    const char *issuer_code, int64_t *out);
+	int (*licence_count)(cs_store *s, int64_t *out);
+
+	/* ev->seq is ignored and assigned. */
+	int (*event_append)(cs_store *s, const cs_event *ev);
+	/* Oldest first. */
+	int (*events_for)(cs_store *s, const char *licence_id, cs_event ***out,
+	    size_t *n);
+
+	/* CS_ECONFLICT when (client, approval_ref) or the id exists. */
+	int (*bundle_put)(cs_store *s, const cs_bundle_row *b);
+	int (*bundle_by_ref)(cs_store *s, const char *client,
+	    const char *approval_ref, cs_bundle_row **out);
+
+	/* CS_ECONFLICT when the name exists.  grants are ignored. */
+	int (*client_add)(cs_store *s, const cs_client *c);
+	/* With its grants.  CS_ENOTFOUND when absent (revoked ones included). */
+	int (*client_get)(cs_store *s, const char *name, cs_client **out);
+	/* Constant-time comparison of the stored hash; CS_ENOTFOUND when no
+	 * active client holds it. */
+	int (*client_by_token_hash)(cs_store *s, const uint8_t hash[32],
+	    cs_client **out);
+	int (*client_list)(cs_store *s, cs_client ***out, size_t *n);
+	/* CS_ENOTFOUND when absent or already revoked. */
+	int (*client_revoke)(cs_store *s, const char *name, int64_t at);
+	int (*grant_add)(cs_store *s, const char *client_name, const cs_grant *g);
+
+	/* rec->seq is ignored and assigned. */
+	int (*audit_append)(cs_store *s, const cs_audit_rec *rec);
+	/* Oldest first, at most filter->limit records. */
+	int (*audit_query)(cs_store *s, const cs_audit_filter *f,
+	    cs_audit_rec ***out, size_t *n);
+
+	/* Cheap liveness check of the database. */
+	int (*ping)(cs_store *s);
+	/* Online, consistent copy to a new file. */
+	int (*backup)(cs_store *s, const char *path);
+	/* Flush and close; the handle is freed. */
+	void (*close)(cs_store *s);
+};
+
+struct cs_store {
+	const struct cs_store_ops *ops;
+};
+
+/* Open (creating and migrating) the SQLite store at path. */
+int cs_store_open_sqlite(const char *path, cs_store **out);
+
+void cs_licence_row_free(cs_licence_row *r);
+void cs_licence_rows_free(cs_licence_row **rows, size_t n);
+void cs_event_free(cs_event *e);
+void cs_events_free(cs_event **evs, size_t n);
+void cs_client_free(cs_client *c);
+void cs_clients_free(cs_client **cs, size_t n);
+void cs_bundle_row_free(cs_bundle_row *b);
+void cs_audit_rec_free(cs_audit_rec *r);
+void cs_audit_recs_free(cs_audit_rec **rs, size_t n);
+
+#endif
