@@ -1,0 +1,49 @@
+/*
+ * config: every setting of certsvc, in one table (config.c) that the config
+ * file, the command-line flags, `serve --check` and docs/configuration.md
+ * all follow, so they cannot drift apart.
+ *
+ * File format: "name = value" lines, '#' starts a comment, blank lines
+ * ignored; names use '_' (flags use '-': --public-url sets public_url).
+ * Precedence: built-in default < --config FILE < flags.
+ */
+#ifndef CS_CONFIG_H
+#define CS_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct cs_config {
+	char db[512];
+	char keys[512];
+	char templates[512];
+	char public_url[256];
+	char listen[128];        /* ADDR:PORT; port 0 = any free port */
+	char qr_form[16];        /* "url" | "compact" */
+	char qr_ecc[4];          /* L M Q H */
+	char log_file[512];      /* "" = standard error */
+	long rate_limit;         /* public endpoints, requests/s per address; 0 = off */
+	long threads;            /* HTTP worker threads */
+	long max_body;           /* bytes */
+	long max_header;         /* bytes of request headers per connection */
+	long max_connections;
+	long connection_timeout; /* seconds of inactivity before a connection is closed */
+	long tz_offset_minutes;  /* deployment time zone, east of UTC (Asia/Shanghai: 480) */
+	long audit_flush_ms;     /* longest an audit record of a read waits for its group commit */
+} cs_config;
+
+/* Fill cfg with the built-in defaults. */
+void cs_config_defaults(cs_config *cfg);
+/* Set one setting by name ("public_url" or "public-url") from text; CS_EINVAL
+ * naming the setting and the reason for an unknown name or a bad value. */
+int cs_config_set(cs_config *cfg, const char *name, const char *value);
+/* 1 when name (either spelling) is a setting. */
+int cs_config_is_setting(const char *name);
+/* Read a config file; errors name the file and line. */
+int cs_config_load_file(cs_config *cfg, const char *path);
+/* Check cross-setting rules (listen parses, public_url is http(s)://...). */
+int cs_config_validate(const cs_config *cfg);
+/* Print "  --name VALUE   help (default: x)" lines for --help texts. */
+void cs_config_print_flags(FILE *f);
+
+#endif

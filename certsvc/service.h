@@ -1,0 +1,127 @@
+/*
+ * service: the domain operations of certsvc, the one place both the HTTP
+ * handlers (http_*.c) and the CLI (cli_*.c) call.  Neither reaches into SQL
+ * or COSE directly.
+ *
+ * Every operation takes the acting client (cs_actor) and enforces its role
+ * and grants itself, so the CLI and the API cannot disagree on who may do
+ * what.  Every read of a licence or of a holder's licences, every issuance
+ * and every status change appends an audit record.
+ *
+ * Results are jansson objects in exactly the shapes of SPEC §1 and §5; the
+ * caller owns them (json_decref).  Errors are CS_E* codes; for validation
+ * failures (CS_EVALIDATION) the problems list holds each (field, message),
+ * for the others cs_err_msg() holds the detail, which is safe to show a
+ * client (no SQL, no paths, no key material).
+ *
+ *   CS_EINVAL      400  malformed request (shape, bad identifier in a path)
+ *   CS_EAUTH       401
+ *   CS_EFORBIDDEN  403  role or grant does not allow it
+ *   CS_ENOTFOUND   404
+ *   CS_ECONFLICT   409  idempotency conflict, forbidden transition
+ *   CS_EVALIDATION 422  problems filled
+ */
+#ifndef CS_SERVICE_H
+#define CS_SERVICE_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "keys.h"
+#include "problems.h"
+#include "store.h"
+
+typedef struct cs_service {
+	cs_config cfg;        /* a copy */
+	cs_store *store;      /* owned */
+	cs_catalog *catalog;  /* owned */
+	cs_keyring *keys;     /* owned */
+} cs_service;
+
+/* Who is acting: the authenticated client (NULL for anonymous public
+ * calls), the remote address and the request id for the audit log. */
+typedef struct cs_actor {
+	const cs_client *client;  /* borrowed */
+	const char *remote;       /* "127.0.0.1" or "cli" */
+	const char *request_id;
+} cs_actor;
+
+/* Why a holder's licences are read: the X-Purpose, X-Service-Item and
+ * X-Case-Ref headers (SPEC §5). */
+typedef struct cs_purpose {
+	const char *purpose;      /* required, 1..200 characters */
+	const char *service_item; /* optional */
+	const char *case_ref;     /* optional */
+} cs_purpose;
+
+/* Open the store, the catalog and the key directory named by cfg.
+ * need_signing_key: fail when no private key is present (serve, issue). */
+int cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out);
+void cs_service_close(cs_service *svc);
+
+/* The time used for "now"; tests and benchmarks may override it with the
+ * environment variable CERTSVC_NOW (Unix seconds) in debug builds only. */
+time_t cs_now(void);
+
+/* Clients. */
+/* Create a client; *token_out (malloc'd) is the bearer token, shown once;
+ * only its SHA-256 is stored. */
+int cs_client_create(cs_service *svc, const char *name, const char *role,
+    char **token_out);
+/* Add a grant (types "T1,T2" or "*"; issuer code and name for issuers). */
+int cs_client_grant(cs_service *svc, const char *name, const char *types,
+    const char *issuer_code, const char *issuer_name);
+/* Find the active client holding a bearer token: CS_EAUTH when none. */
+int cs_client_authenticate(cs_service *svc, const char *bearer, cs_client **out);
+
+/* Issue one licence from an issuance request (SPEC §5).  *created is 1 for
+ * a new licence (201), 0 when the same approval_ref and content returned an
+ * existing one (200). */
+int cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
+    json_t **licence_out, int *created, cs_problems *problems);
+/* Issue a bundle ("一件事"): all or none.  Out: {"id", "approval_ref",
+ * "certificates": [...]}. */
+int cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
+    json_t **bundle_out, int *created, cs_problems *problems);
+
+/* The licence object of SPEC §1 (audited read). */
+int cs_licence_read(cs_service *svc, const cs_actor *who, const char *id,
+    json_t **out);
+/* The same without the audit and grant checks: for the CLI's `show` by an
+ * operator and for internal use. */
+int cs_licence_load(cs_service *svc, const char *id, json_t **out);
+/* action: "suspend" | "reinstate" | "revoke".  body: {"reason", "kind"?}. */
+int cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
+    const char *action, const json_t *body, json_t **out, cs_problems *problems);
+/* A new version of a licence (变更/延续); the old one becomes superseded. */
+int cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
+    const json_t *request, json_t **out, int *created, cs_problems *problems);
+/* The QR text of a licence in a form ("url" | "compact" | NULL = default). */
+int cs_licence_qr_text(cs_service *svc, const json_t *licence, const char *form,
+    char **out);
+
+/* A holder's licences of the reader's granted types: {"holder_code",
+ * "certificates"}.  type and status filter (NULL = all). */
+int cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
+    const char *type, const char *status, const cs_purpose *why, json_t **out);
+
+/* Verification (SPEC §5): always a result object {"result", "reason",
+ * "checked_at", "certificate"} unless memory runs out.  text: a QR text of
+ * either form or a bare token. */
+int cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out);
+/* A paper copy typed by hand: {"id" | "number", "holder_code"}. */
+int cs_verify_manual(cs_service *svc, const json_t *body, json_t **out,
+    cs_problems *problems);
+/* Offline: signature and dates only, against a keyring (no store). */
+int cs_verify_offline(const cs_keyring *keys, const char *text, size_t len,
+    long tz_offset_minutes, json_t **out);
+
+/* The trust list (JWK Set) and the audit log query (admin). */
+int cs_trust_list(cs_service *svc, json_t **out);
+int cs_audit_list(cs_service *svc, const cs_actor *who,
+    const cs_audit_filter *f, json_t **out);
+
+#endif
