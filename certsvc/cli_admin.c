@@ -1,0 +1,227 @@
+/* cli_admin.c: commands that run or administer the service: serve, keygen,
+ * client, trust-list, backup. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cs_err.h"
+#include "http.h"
+
+int
+cs_cmd_serve(int argc, char **argv)
+{
+	cs_opt opts[] = {{"check", 0, "validate configuration, keys and catalog, then exit", NULL},
+	    {NULL, 0, NULL, NULL}};
+	cs_cli c = {.cmd = "serve", .opts = opts};
+	cs_service *svc = NULL;
+	int rc;
+
+	if ((rc = cs_cli_open(&c, argc, argv,
+	    "usage: certsvc serve [settings] [--listen ADDR:PORT] [--rate-limit N] [--check]\n\n"
+	    "Run the HTTP API.  SIGTERM or SIGINT stops accepting, finishes the\n"
+	    "requests in flight and closes the database cleanly.\n", 1, &svc)) >= 0)
+		goto out;
+	if (cs_cli_opt(&c, "check") != NULL) {
+		printf("configuration ok: %zu licence types, %zu keys (active %s), "
+		    "database %s\n", svc->catalog->n, svc->keys->n,
+		    cs_alg_name(svc->keys->active->alg), c.cfg.db);
+		rc = 0;
+		goto out;
+	}
+	rc = cs_http_run(svc) == 0 ? 0 : cs_cli_fail(&c, NULL);
+out:
+	cs_service_close(svc);
+	free(c.args);
+	return rc;
+}
+
+int
+cs_cmd_keygen(int argc, char **argv)
+{
+	cs_opt opts[] = {{"alg", 1, "ES256 (default), EdDSA or SM2", NULL},
+	    {NULL, 0, NULL, NULL}};
+	cs_cli c = {.cmd = "keygen", .opts = opts};
+	cs_key *key = NULL;
+	char *stem = NULL;
+	int alg = CS_ALG_ES256, done, rc;
+
+	rc = cs_cli_parse(&c, argc, argv,
+	    "usage: certsvc keygen [--alg ES256|EdDSA|SM2] [--keys DIR]\n\n"
+	    "Create a signing key in the key directory (private key mode 0600,\n"
+	    "public key beside it).  The newest key signs; older ones verify.\n", 1, &done);
+	if (done)
+		goto out;
+	if (cs_cli_opt(&c, "alg") && cs_alg_from_name(cs_cli_opt(&c, "alg"), &alg) != 0) {
+		rc = cs_cli_fail(&c, NULL);
+		goto out;
+	}
+	if (cs_key_generate(alg, &key) != 0 || cs_key_save(key, c.cfg.keys, &stem) != 0) {
+		rc = cs_cli_fail(&c, NULL);
+		goto out;
+	}
+	printf("%s/%s.key (%s)\n", c.cfg.keys, stem, cs_alg_name(alg));
+	rc = 0;
+out:
+	cs_key_free(key);
+	free(stem);
+	free(c.args);
+	return rc;
+}
+
+static void
+print_client(const cs_client *cl)
+{
+	size_t i;
+
+	printf("%-20s %-7s %s", cl->name, cl->role, cl->revoked_at ? "revoked" : "active");
+	for (i = 0; i < cl->n_grants; i++)
+		printf("%s%s%s%s%s", i ? "; " : "  ", cl->grants[i].types,
+		    cl->grants[i].issuer_code ? " as " : "",
+		    cl->grants[i].issuer_code ? cl->grants[i].issuer_code : "",
+		    cl->grants[i].issuer_name ? "" : "");
+	printf("\n");
+}
+
+static int
+client_add(cs_cli *c, cs_service *svc)
+{
+	const char *name = cs_cli_opt(c, "name"), *role = cs_cli_opt(c, "role");
+	const char *types = cs_cli_opt(c, "types");
+	char *token = NULL;
+	int rc = 1;
+
+	if (name == NULL || role == NULL) {
+		fprintf(stderr, "certsvc client add: --name and --role are required\n");
+		return 2;
+	}
+	if (cs_client_create(svc, name, role, &token) != 0)
+		return cs_cli_fail(c, NULL);
+	if (types != NULL && cs_client_grant(svc, name, types,
+	    cs_cli_opt(c, "issuer-code"), cs_cli_opt(c, "issuer-name")) != 0) {
+		cs_cli_fail(c, "client created without its grant");
+		goto out;
+	}
+	printf("client %s (%s) created; its bearer token, shown once:\n%s\n", name,
+	    role, token);
+	rc = 0;
+out:
+	free(token);
+	return rc;
+}
+
+static int
+client_list(cs_service *svc)
+{
+	cs_client **list = NULL;
+	size_t i, n = 0;
+
+	if (svc->store->ops->client_list(svc->store, &list, &n) != 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		print_client(list[i]);
+	cs_clients_free(list, n);
+	return 0;
+}
+
+int
+cs_cmd_client(int argc, char **argv)
+{
+	cs_opt opts[] = {{"name", 1, "client name (add)", NULL},
+	    {"role", 1, "issuer, reader or admin (add)", NULL},
+	    {"types", 1, "licence type codes T1,T2 or * (add, grant)", NULL},
+	    {"issuer-code", 1, "the issuing authority's USCC (issuers)", NULL},
+	    {"issuer-name", 1, "the issuing authority's name (issuers)", NULL},
+	    {NULL, 0, NULL, NULL}};
+	cs_cli c = {.cmd = "client", .opts = opts};
+	cs_service *svc = NULL;
+	const char *verb;
+	int rc;
+
+	if ((rc = cs_cli_open(&c, argc, argv,
+	    "usage: certsvc client add --name NAME --role issuer|reader|admin\n"
+	    "                          [--types T,..|*] [--issuer-name N --issuer-code C]\n"
+	    "       certsvc client grant NAME --types T,.. [--issuer-code C --issuer-name N]\n"
+	    "       certsvc client list\n"
+	    "       certsvc client revoke NAME\n\n"
+	    "API clients hold a bearer token (only its SHA-256 is stored) and grants:\n"
+	    "the licence types they may use and, for issuers, the authority they act as.\n",
+	    0, &svc)) >= 0)
+		goto out;
+	verb = c.nargs > 0 ? c.args[0] : "";
+	if (strcmp(verb, "add") == 0)
+		rc = client_add(&c, svc);
+	else if (strcmp(verb, "list") == 0)
+		rc = client_list(svc) == 0 ? 0 : cs_cli_fail(&c, NULL);
+	else if (strcmp(verb, "grant") == 0 && c.nargs == 2 && cs_cli_opt(&c, "types"))
+		rc = cs_client_grant(svc, c.args[1], cs_cli_opt(&c, "types"),
+		    cs_cli_opt(&c, "issuer-code"), cs_cli_opt(&c, "issuer-name")) == 0
+		    ? 0 : cs_cli_fail(&c, NULL);
+	else if (strcmp(verb, "revoke") == 0 && c.nargs == 2) {
+		rc = svc->store->ops->client_revoke(svc->store, c.args[1], (int64_t)cs_now());
+		rc = rc == 0 ? 0 : cs_cli_fail(&c, NULL);
+	} else {
+		fprintf(stderr, "certsvc client: expected add, grant NAME, list or "
+		    "revoke NAME (see --help)\n");
+		rc = 2;
+	}
+out:
+	cs_service_close(svc);
+	free(c.args);
+	return rc;
+}
+
+int
+cs_cmd_trust_list(int argc, char **argv)
+{
+	cs_cli c = {.cmd = "trust-list", .opts = NULL};
+	cs_keyring *ring = NULL;
+	char *text = NULL;
+	int done, rc;
+
+	rc = cs_cli_parse(&c, argc, argv,
+	    "usage: certsvc trust-list [--keys DIR]\n\n"
+	    "Print the verification keys as a JWK Set (SPEC §5): what offline\n"
+	    "verifiers need.  It never holds private key material.\n", 1, &done);
+	if (done)
+		goto out;
+	if (cs_keyring_load_dir(c.cfg.keys, &ring) != 0 ||
+	    cs_keyring_to_jwks(ring, &text) != 0) {
+		rc = cs_cli_fail(&c, NULL);
+		goto out;
+	}
+	printf("%s\n", text);
+	rc = 0;
+out:
+	cs_keyring_free(ring);
+	free(text);
+	free(c.args);
+	return rc;
+}
+
+int
+cs_cmd_backup(int argc, char **argv)
+{
+	cs_cli c = {.cmd = "backup", .opts = NULL};
+	cs_service *svc = NULL;
+	int rc;
+
+	if ((rc = cs_cli_open(&c, argc, argv,
+	    "usage: certsvc backup [settings] OUT.db\n\n"
+	    "Copy the database to a new file while the service runs; the copy is\n"
+	    "consistent (SQLite's online backup).\n", 0, &svc)) >= 0)
+		goto out;
+	if (c.nargs != 1) {
+		fprintf(stderr, "certsvc backup: give the output file\n");
+		rc = 2;
+		goto out;
+	}
+	rc = svc->store->ops->backup(svc->store, c.args[0]) == 0 ? 0
+	    : cs_cli_fail(&c, NULL);
+	if (rc == 0)
+		printf("backed up to %s\n", c.args[0]);
+out:
+	cs_service_close(svc);
+	free(c.args);
+	return rc;
+}

@@ -1,0 +1,215 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_err.h"
+
+/*
+ * The settings table.  Each row: name, kind, where it lives in cs_config,
+ * bounds for numbers, the default, and the help line that --help and
+ * keys.example/certsvc.conf repeat.
+ */
+enum kind { K_STR, K_LONG };
+
+struct setting {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	size_t size;       /* K_STR: buffer size */
+	long min, max;     /* K_LONG */
+	const char *def;
+	const char *help;
+};
+
+#define S(field, def, help)                                                  \
+	{#field, K_STR, offsetof(cs_config, field),                          \
+	    sizeof(((cs_config *)0)->field), 0, 0, def, help}
+#define L(field, min, max, def, help)                                        \
+	{#field, K_LONG, offsetof(cs_config, field), 0, min, max, def, help}
+
+static const struct setting settings[] = {
+	S(db, "./certsvc.db", "SQLite database file"),
+	S(keys, "./keys", "key directory (private keys must be mode 0600)"),
+	S(templates, "./templates", "licence-type catalog directory"),
+	S(public_url, "http://127.0.0.1:8080",
+	    "base URL printed into QR codes ({public_url}/v/{token})"),
+	S(listen, "127.0.0.1:8080", "HTTP listen address ADDR:PORT (port 0: any free port)"),
+	S(qr_form, "url", "default QR form: url or compact"),
+	S(qr_ecc, "M", "QR error correction level: L, M, Q or H"),
+	S(log_file, "", "request log file (empty: standard error)"),
+	L(rate_limit, 0, 1000000, "20",
+	    "public endpoints: requests per second per remote address (0: off)"),
+	L(threads, 1, 256, "4", "HTTP worker threads"),
+	L(max_body, 1024, 16 * 1024 * 1024, "65536", "largest request body in bytes"),
+	L(max_header, 4096, 1024 * 1024, "32768",
+	    "memory for one connection's request line and headers, in bytes"),
+	L(max_connections, 4, 100000, "512", "most connections open at once"),
+	L(connection_timeout, 1, 3600, "15",
+	    "seconds of inactivity before a connection is closed"),
+	L(tz_offset_minutes, -720, 840, "480",
+	    "deployment time zone in minutes east of UTC (Asia/Shanghai: 480)"),
+	L(audit_flush_ms, 0, 10000, "20",
+	    "longest a read's audit record waits to be grouped into one commit"),
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static const struct setting *
+find(const char *name)
+{
+	char norm[64];
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < sizeof(norm) - 1; i++)
+		norm[i] = name[i] == '-' ? '_' : name[i];
+	norm[i] = '\0';
+	for (i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings[i].name, norm) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+static int
+apply(cs_config *cfg, const struct setting *s, const char *value)
+{
+	char *end;
+	long v;
+
+	if (s->kind == K_STR) {
+		if (strlen(value) >= s->size)
+			return cs_err_set(CS_EINVAL, "%s: longer than %zu characters",
+			    s->name, s->size - 1);
+		memcpy((char *)cfg + s->off, value, strlen(value) + 1);
+		return 0;
+	}
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0')
+		return cs_err_set(CS_EINVAL, "%s: '%s' is not a whole number",
+		    s->name, value);
+	if (v < s->min || v > s->max)
+		return cs_err_set(CS_EINVAL, "%s: %ld is outside %ld..%ld", s->name,
+		    v, s->min, s->max);
+	*(long *)((char *)cfg + s->off) = v;
+	return 0;
+}
+
+void
+cs_config_defaults(cs_config *cfg)
+{
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < NSETTINGS; i++)
+		(void)apply(cfg, &settings[i], settings[i].def);
+}
+
+int
+cs_config_is_setting(const char *name)
+{
+	return find(name) != NULL;
+}
+
+int
+cs_config_set(cs_config *cfg, const char *name, const char *value)
+{
+	const struct setting *s = find(name);
+
+	if (s == NULL)
+		return cs_err_set(CS_EINVAL, "unknown setting '%s'", name);
+	return apply(cfg, s, value);
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+cs_config_load_file(cs_config *cfg, const char *path)
+{
+	FILE *f = NULL;
+	char line[1024], *p, *eq, *hash;
+	int lineno = 0, rc = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		rc = cs_err_set(CS_EIO, "%s: cannot open: %s", path, strerror(errno));
+		goto out;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		/* A '#' starts a comment only at the start of a value or line,
+		 * so URLs with fragments stay intact. */
+		p = trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			rc = cs_err_set(CS_EINVAL, "%s:%d: expected 'name = value'",
+			    path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		if ((hash = strstr(eq + 1, " #")) != NULL)
+			*hash = '\0';
+		if ((rc = cs_config_set(cfg, trim(p), trim(eq + 1))) != 0) {
+			cs_err_wrap(rc, "%s:%d: ", path, lineno);
+			goto out;
+		}
+	}
+out:
+	if (f != NULL)
+		fclose(f);
+	return rc;
+}
+
+int
+cs_config_validate(const cs_config *cfg)
+{
+	const char *colon = strrchr(cfg->listen, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == cfg->listen)
+		return cs_err_set(CS_EINVAL, "listen: '%s' is not ADDR:PORT", cfg->listen);
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || end == colon + 1 || port < 0 || port > 65535)
+		return cs_err_set(CS_EINVAL, "listen: port '%s' is not 0..65535", colon + 1);
+	if (strncmp(cfg->public_url, "http://", 7) != 0 &&
+	    strncmp(cfg->public_url, "https://", 8) != 0)
+		return cs_err_set(CS_EINVAL, "public_url: '%s' must start with http:// or https://",
+		    cfg->public_url);
+	if (cfg->public_url[strlen(cfg->public_url) - 1] == '/')
+		return cs_err_set(CS_EINVAL, "public_url: drop the trailing '/'");
+	if (strcmp(cfg->qr_form, "url") != 0 && strcmp(cfg->qr_form, "compact") != 0)
+		return cs_err_set(CS_EINVAL, "qr_form: '%s' is not url or compact", cfg->qr_form);
+	if (strlen(cfg->qr_ecc) != 1 || strchr("LMQHlmqh", cfg->qr_ecc[0]) == NULL)
+		return cs_err_set(CS_EINVAL, "qr_ecc: '%s' is not L, M, Q or H", cfg->qr_ecc);
+	return 0;
+}
+
+void
+cs_config_print_flags(FILE *f)
+{
+	char flag[64];
+	size_t i, j;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		for (j = 0; settings[i].name[j] != '\0' && j < sizeof(flag) - 1; j++)
+			flag[j] = settings[i].name[j] == '_' ? '-' : settings[i].name[j];
+		flag[j] = '\0';
+		fprintf(f, "  --%-20s %s (default: %s)\n", flag, settings[i].help,
+		    settings[i].def[0] ? settings[i].def : "\"\"");
+	}
+}

@@ -1,0 +1,808 @@
+/*
+ * issue.c: from an approval system's request to a signed, stored licence
+ * (SPEC §1, §5): validation against the catalog and the client's grants,
+ * identifier and number assignment, claims, signature, one transaction.
+ * Bundles ("一件事") and amendments reuse the same steps.
+ */
+#include "service_internal.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codes.h"
+#include "cs_err.h"
+#include "timeutil.h"
+#include "token.h"
+
+/* A validated issuance request; strings borrowed from the request JSON. */
+struct req {
+	const cs_type *type;
+	const char *approval_ref;
+	const char *holder_name;
+	const char *code_type;
+	char code[CS_RID_LEN + 1];
+	int unchecked;
+	const cs_grant *grant;
+	int64_t valid_from;   /* local days */
+	int64_t valid_until;  /* local days; -1 when none */
+	const char *number;   /* NULL: from the numbering rule */
+	json_t *fields;       /* owned reference: req_reset() drops it */
+};
+
+static void
+req_reset(struct req *r)
+{
+	json_decref(r->fields);
+	r->fields = NULL;
+}
+
+static const char *const request_members[] = {"type", "approval_ref", "holder",
+    "valid_from", "valid_until", "number", "issuer", "fields", NULL};
+static const char *const holder_members[] = {"name", "code_type", "code",
+    "unchecked", NULL};
+
+static const char *
+path(char *buf, size_t n, const char *prefix, const char *name)
+{
+	snprintf(buf, n, "%s%s%s", prefix, *prefix ? "." : "", name);
+	return buf;
+}
+
+static int
+is_member(const char *const *list, const char *key)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, key) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+unknown_members(const json_t *obj, const char *const *allowed,
+    const char *prefix, cs_problems *p)
+{
+	const char *key;
+	json_t *v;
+	char f[256];
+
+	json_object_foreach((json_t *)obj, key, v)
+		if (!is_member(allowed, key))
+			cs_problems_add(p, path(f, sizeof(f), prefix, key),
+			    "is not a member of an issuance request");
+}
+
+/* A required or optional text member of 1..max characters (bytes bound the
+ * work; characters are what a person counts). */
+static const char *
+text_member(const json_t *obj, const char *name, int required, size_t max,
+    const char *prefix, cs_problems *p)
+{
+	const json_t *v = json_object_get(obj, name);
+	char f[256];
+	const char *s;
+	size_t chars = 0;
+
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			cs_problems_add(p, path(f, sizeof(f), prefix, name), "is required");
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		cs_problems_add(p, path(f, sizeof(f), prefix, name), "must be text");
+		return NULL;
+	}
+	for (s = json_string_value(v); *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			cs_problems_add(p, path(f, sizeof(f), prefix, name),
+			    "must not contain control characters");
+			return NULL;
+		}
+		chars += ((*s & 0xc0) != 0x80);
+	}
+	if (chars == 0 || chars > max) {
+		cs_problems_add(p, path(f, sizeof(f), prefix, name),
+		    chars == 0 ? "must not be empty" : "is %zu characters, at most %zu",
+		    chars, max);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static int64_t
+date_member(const json_t *obj, const char *name, int64_t def, int null_ok,
+    const char *prefix, cs_problems *p)
+{
+	const json_t *v = json_object_get(obj, name);
+	char f[256];
+	int y, m, d;
+
+	if (v == NULL)
+		return def;
+	if (json_is_null(v)) {
+		if (null_ok)
+			return -1;
+		cs_problems_add(p, path(f, sizeof(f), prefix, name),
+		    "must be a date: licences of this type expire");
+		return def;
+	}
+	if (!json_is_string(v) || cs_date_parse(json_string_value(v), &y, &m, &d) != 0) {
+		cs_problems_add(p, path(f, sizeof(f), prefix, name),
+		    "must be a real date YYYY-MM-DD");
+		return def;
+	}
+	return cs_days_from_civil(y, m, d);
+}
+
+/* The default end of validity: the day before the same date `years` on
+ * (a 5-year licence from 2026-11-24 runs to 2031-11-23). */
+static int64_t
+default_until(int64_t from, int years)
+{
+	int y, m, d;
+
+	if (years <= 0)
+		return -1;
+	cs_civil_from_days(from, &y, &m, &d);
+	if (m == 2 && d == 29)
+		d = 28;
+	return cs_days_from_civil(y + years, m, d) - 1;
+}
+
+static void
+check_holder(const cs_type *t, const json_t *h, const char *prefix,
+    struct req *r, cs_problems *p)
+{
+	char hp[256], f[256], trial[CS_RID_LEN + 1];
+	const json_t *unchecked;
+	const char *code;
+
+	path(hp, sizeof(hp), prefix, "holder");
+	if (!json_is_object(h)) {
+		cs_problems_add(p, hp, h ? "must be an object" : "is required");
+		return;
+	}
+	unknown_members(h, holder_members, hp, p);
+	r->holder_name = text_member(h, "name", 1, 200, hp, p);
+	r->code_type = text_member(h, "code_type", 1, 8, hp, p);
+	code = text_member(h, "code", 1, 32, hp, p);
+	unchecked = json_object_get(h, "unchecked");
+	if (unchecked != NULL && !json_is_boolean(unchecked))
+		cs_problems_add(p, path(f, sizeof(f), hp, "unchecked"), "must be true or false");
+	r->unchecked = json_is_true(unchecked);
+	if (r->code_type == NULL || code == NULL)
+		return;
+	if ((strcmp(r->code_type, "USCC") == 0 && !t->accepts_uscc) ||
+	    (strcmp(r->code_type, "RID") == 0 && !t->accepts_rid) ||
+	    (strcmp(r->code_type, "USCC") != 0 && strcmp(r->code_type, "RID") != 0)) {
+		cs_problems_add(p, path(f, sizeof(f), hp, "code_type"),
+		    "must be %s for %s", t->accepts_uscc ? "USCC" : "RID", t->name);
+		return;
+	}
+	snprintf(r->code, sizeof(r->code), "%s", code);
+	if (strlen(code) > CS_RID_LEN || cs_code_check(r->code_type, r->code) == 0)
+		goto done;
+	/* holder.unchecked accepts a pilot-region code whose only fault is
+	 * its check character: put the right one in and check again. */
+	if (r->unchecked && strlen(r->code) == CS_USCC_LEN) {
+		memcpy(trial, r->code, sizeof(trial));
+		trial[17] = strcmp(r->code_type, "USCC") == 0 ? cs_uscc_check_char(trial)
+							     : cs_rid_check_char(trial);
+		if (trial[17] > 0 && cs_code_check(r->code_type, trial) == 0)
+			return;
+		cs_code_check(r->code_type, r->code);
+	}
+done:
+	if (strlen(code) > CS_RID_LEN)
+		cs_problems_add(p, path(f, sizeof(f), hp, "code"), "length is %zu, expected 18",
+		    strlen(code));
+	else if (cs_code_check(r->code_type, r->code) != 0)
+		cs_problems_add(p, path(f, sizeof(f), hp, "code"), "%s", cs_err_msg());
+}
+
+/*
+ * Validate one issuance request.  Problems go into p with paths under
+ * prefix; the return is CS_EVALIDATION when any were added, CS_EFORBIDDEN
+ * when the client may not issue this type at all.
+ */
+static int
+parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
+    const char *prefix, const char *default_ref, struct req *r, cs_problems *p)
+{
+	size_t before = p->n;
+	const char *type, *icode = NULL;
+	const json_t *issuer;
+	int64_t today = cs_local_days(cs_now(), svc->cfg.tz_offset_minutes);
+	char f[256];
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (!json_is_object(in)) {
+		cs_problems_add(p, prefix, "must be an issuance request object");
+		return CS_EVALIDATION;
+	}
+	unknown_members(in, request_members, prefix, p);
+	if ((type = text_member(in, "type", 1, 64, prefix, p)) != NULL &&
+	    (r->type = cs_catalog_find(svc->catalog, type)) == NULL)
+		cs_problems_add(p, path(f, sizeof(f), prefix, "type"),
+		    "'%s' is not a licence type of the catalog", type);
+	r->approval_ref = text_member(in, "approval_ref", default_ref == NULL, 128,
+	    prefix, p);
+	if (r->approval_ref == NULL)
+		r->approval_ref = default_ref;
+	issuer = json_object_get(in, "issuer");
+	if (issuer != NULL && !json_is_null(issuer)) {
+		static const char *const issuer_members[] = {"code", NULL};
+		char ip[256];
+		path(ip, sizeof(ip), prefix, "issuer");
+		if (!json_is_object(issuer))
+			cs_problems_add(p, ip, "must be an object");
+		else {
+			unknown_members(issuer, issuer_members, ip, p);
+			icode = text_member(issuer, "code", 1, 18, ip, p);
+		}
+	}
+	if (r->type == NULL)
+		return CS_EVALIDATION;
+	if ((rc = cs_issuer_grant(who->client, r->type->code, icode, &r->grant, p,
+	    prefix)) == CS_EFORBIDDEN)
+		return rc;
+	check_holder(r->type, json_object_get(in, "holder"), prefix, r, p);
+	r->valid_from = date_member(in, "valid_from", today, 0, prefix, p);
+	r->valid_until = date_member(in, "valid_until",
+	    default_until(r->valid_from, r->type->validity_years),
+	    r->type->validity_years == 0, prefix, p);
+	if (r->valid_until >= 0 && r->valid_until < r->valid_from)
+		cs_problems_add(p, path(f, sizeof(f), prefix, "valid_until"),
+		    "is before valid_from");
+	r->number = text_member(in, "number", r->type->numbering == NULL, 64, prefix, p);
+	r->fields = json_incref(json_object_get(in, "fields"));
+	path(f, sizeof(f), prefix, "fields");
+	if (r->fields == NULL || json_is_null(r->fields)) {
+		json_decref(r->fields);
+		r->fields = json_object();  /* a type may need no fields */
+	}
+	if (!json_is_object(r->fields))
+		cs_problems_add(p, f, "must be an object");
+	else
+		cs_catalog_validate_fields(r->type, r->fields, f, p);
+	return p->n > before ? CS_EVALIDATION : 0;
+}
+
+/* A random serial: 12 characters of 0-9A-Z (62 bits).  Unguessable serials
+ * keep identifiers from being enumerated; the store's unique key catches
+ * the (astronomically rare) collision and the caller draws again. */
+static int
+random_serial(char out[13])
+{
+	static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	uint8_t raw[12];
+	int i;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return cs_err_openssl("serial");
+	for (i = 0; i < 12; i++)
+		out[i] = alphabet[raw[i] % 36];  /* 256 % 36 bias: harmless here */
+	out[12] = '\0';
+	return 0;
+}
+
+/* The immutable record of SPEC §1 (no status, related or qr_text, which
+ * are derived when it is read). */
+static json_t *
+build_record(cs_service *svc, const struct req *r, const char *id,
+    const char *number, const char *bundle, const char *supersedes, time_t now)
+{
+	char issued[21], from[11], until[11];
+	json_t *holder;
+
+	cs_rfc3339(now, issued);
+	cs_date_format(r->valid_from, from);
+	if (r->valid_until >= 0)
+		cs_date_format(r->valid_until, until);
+	holder = json_pack("{ss ss ss}", "name", r->holder_name, "code_type",
+	    r->code_type, "code", r->code);
+	if (holder != NULL && r->unchecked)
+		json_object_set_new(holder, "unchecked", json_true());
+	return json_pack("{ss ss ss ss so s{ss ss} ss ss s? sO ss s? s? ss ss}",
+	    "id", id, "type", r->type->code, "type_name", r->type->name,
+	    "number", number, "holder", holder,
+	    "issuer", "name", r->grant->issuer_name, "code", r->grant->issuer_code,
+	    "issued_at", issued, "valid_from", from,
+	    "valid_until", r->valid_until >= 0 ? json_string(until) : json_null(),
+	    "fields", r->fields, "approval_ref", r->approval_ref,
+	    "bundle", bundle ? json_string(bundle) : json_null(),
+	    "supersedes", supersedes ? json_string(supersedes) : json_null(),
+	    "kid", "", "alg", cs_alg_name(svc->keys->active->alg));
+}
+
+static int
+sign_record(cs_service *svc, const cs_type *t, json_t *rec)
+{
+	const cs_key *key = svc->keys->active;
+	uint8_t *claims = NULL;
+	size_t n;
+	char *token = NULL, kid[2 * CS_KID_LEN + 1];
+	int rc, i;
+
+	if ((rc = cs_claims_encode(t, rec, svc->cfg.tz_offset_minutes, &claims, &n)) != 0)
+		goto out;
+	if ((rc = cs_token_sign(key, claims, n, &token)) != 0)
+		goto out;
+	for (i = 0; i < CS_KID_LEN; i++)
+		snprintf(kid + 2 * i, 3, "%02x", key->kid[i]);
+	json_object_set_new(rec, "kid", json_string(kid));
+	json_object_set_new(rec, "token", json_string(token));
+out:
+	free(claims);
+	free(token);
+	return rc;
+}
+
+/* What one licence needs beyond its request when it is created. */
+struct placement {
+	const char *bundle;      /* bundle id or NULL */
+	const char *supersedes;  /* old id or NULL */
+	const char *serial;      /* the old serial for an amendment, else NULL */
+	int version;             /* 1, or the amendment's */
+	const char *hash;        /* request hash */
+	const char *ref_key;     /* (client, ref) key stored; NULL for bundle members */
+};
+
+/*
+ * Create, sign and store one licence.  Runs inside the caller's
+ * transaction, so the numbering sequence and the identifier are unique;
+ * signing here keeps the signed number and id equal to what is stored.
+ */
+static int
+issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
+    const struct placement *pl, json_t **out)
+{
+	cs_store *st = svc->store;
+	char serial[CS_SERIAL_MAX + 1], id[CS_LICENCE_ID_MAX], number[128];
+	char *text = NULL;
+	json_t *rec = NULL;
+	cs_licence_row row;
+	int64_t seq = 0, day;
+	time_t now = cs_now();
+	int rc, attempt, y, m, d;
+
+	*out = NULL;
+	if ((rc = st->ops->licence_next_seq(st, r->type->code, r->grant->issuer_code,
+	    &seq)) != 0)
+		goto out;
+	day = cs_local_days(now, svc->cfg.tz_offset_minutes);
+	cs_civil_from_days(day, &y, &m, &d);
+	if (r->number != NULL)
+		snprintf(number, sizeof(number), "%s", r->number);
+	else if ((rc = cs_type_format_number(r->type, seq, y, number, sizeof(number))) != 0)
+		goto out;
+	for (attempt = 0; attempt < 4; attempt++) {
+		if (pl->serial != NULL)
+			snprintf(serial, sizeof(serial), "%s", pl->serial);
+		else if ((rc = random_serial(serial)) != 0)
+			goto out;
+		if ((rc = cs_licence_id_format(r->type->code, r->grant->issuer_code,
+		    serial, pl->version, id)) != 0)
+			goto out;
+		json_decref(rec);
+		free(text);
+		text = NULL;
+		rec = build_record(svc, r, id, number, pl->bundle, pl->supersedes, now);
+		if (rec == NULL) {
+			rc = cs_err_set(CS_ENOMEM, "out of memory");
+			goto out;
+		}
+		if ((rc = sign_record(svc, r->type, rec)) != 0)
+			goto out;
+		if ((text = json_dumps(rec, JSON_COMPACT)) == NULL) {
+			rc = cs_err_set(CS_ENOMEM, "out of memory");
+			goto out;
+		}
+		memset(&row, 0, sizeof(row));
+		row.id = id;
+		row.type = r->type->code;
+		row.issuer_code = r->grant->issuer_code;
+		row.seq = seq;
+		row.holder_code = (char *)r->code;
+		row.number = number;
+		row.client = who->client->name;
+		row.approval_ref = (char *)pl->ref_key;
+		row.request_hash = (char *)pl->hash;
+		row.bundle = (char *)pl->bundle;
+		row.supersedes = (char *)pl->supersedes;
+		row.issued_at = (int64_t)now;
+		row.record = text;
+		rc = st->ops->licence_put(st, &row);
+		if (rc != CS_ECONFLICT || pl->serial != NULL)
+			break;
+	}
+	if (rc != 0)
+		goto out;
+	if ((rc = cs_audit(svc, who, pl->supersedes ? "amend" : "issue", id, r->code,
+	    NULL, 1)) != 0)
+		goto out;
+	*out = rec;
+	rec = NULL;
+out:
+	json_decref(rec);
+	free(text);
+	return rc;
+}
+
+/* An existing licence for (client, approval_ref): the same request gives it
+ * back (200), a different one is a conflict (409). */
+static int
+replay(cs_service *svc, const char *hash, cs_licence_row *row, json_t **out)
+{
+	if (row->request_hash == NULL || strcmp(row->request_hash, hash) != 0)
+		return cs_err_set(CS_ECONFLICT, "approval_ref '%s' was already used "
+		    "by this client for a different request (licence %s)",
+		    row->approval_ref, row->id);
+	return cs_licence_view(svc, row, cs_now(), out, NULL);
+}
+
+static int
+find_existing(cs_service *svc, const cs_actor *who, const char *ref,
+    const char *hash, json_t **out)
+{
+	cs_licence_row *row = NULL;
+	int rc;
+
+	rc = svc->store->ops->licence_by_ref(svc->store, who->client->name, ref, &row);
+	if (rc == 0)
+		rc = replay(svc, hash, row, out);
+	cs_licence_row_free(row);
+	return rc;
+}
+
+/* Run body inside one write transaction, after re-checking idempotency
+ * under the writer lock (two identical requests may race). */
+static int
+issue_single(cs_service *svc, const cs_actor *who, const struct req *r,
+    const struct placement *pl, json_t **out, int *created)
+{
+	cs_store *st = svc->store;
+	json_t *rec = NULL;
+	int rc;
+
+	*created = 0;
+	if ((rc = st->ops->begin(st)) != 0)
+		return rc;
+	rc = find_existing(svc, who, pl->ref_key, pl->hash, out);
+	if (rc != CS_ENOTFOUND) {
+		st->ops->rollback(st);
+		return rc;
+	}
+	if ((rc = issue_locked(svc, who, r, pl, &rec)) != 0 ||
+	    (rc = st->ops->commit(st)) != 0) {
+		st->ops->rollback(st);
+		json_decref(rec);
+		return rc;
+	}
+	*out = cs_record_view(svc, rec, NULL, 0, NULL, cs_now(), NULL);
+	json_decref(rec);
+	*created = 1;
+	return *out ? 0 : cs_err_set(CS_ENOMEM, "out of memory");
+}
+
+int
+cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
+    json_t **out, int *created, cs_problems *p)
+{
+	struct placement pl = {NULL, NULL, NULL, 1, NULL, NULL};
+	struct req r;
+	char hash[65];
+	int rc;
+
+	*out = NULL;
+	*created = 0;
+	if ((rc = parse_request(svc, who, request, "", NULL, &r, p)) != 0)
+		goto out;
+	if ((rc = cs_json_hash(request, hash)) != 0)
+		goto out;
+	pl.hash = hash;
+	pl.ref_key = r.approval_ref;
+	rc = issue_single(svc, who, &r, &pl, out, created);
+out:
+	req_reset(&r);
+	return rc;
+}
+
+/* --- bundles ------------------------------------------------------------ */
+
+static int
+bundle_id(char out[32])
+{
+	char serial[13];
+	int rc;
+
+	if ((rc = random_serial(serial)) != 0)
+		return rc;
+	snprintf(out, 32, "B%s", serial);
+	return 0;
+}
+
+/* The response of a bundle: its licences, each naming the others. */
+static int
+bundle_response(cs_service *svc, const char *id, const char *ref, json_t **out)
+{
+	cs_licence_row **rows = NULL;
+	json_t *certs = json_array();
+	size_t i, n = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = svc->store->ops->licences_by_bundle(svc->store, id, &rows, &n)) != 0)
+		goto out;
+	for (i = 0; i < n && rc == 0; i++) {
+		json_t *v = NULL;
+		if ((rc = cs_licence_view(svc, rows[i], cs_now(), &v, NULL)) == 0)
+			json_array_append_new(certs, v);
+	}
+	if (rc == 0 && (*out = json_pack("{ss ss sO}", "id", id, "approval_ref", ref,
+	    "certificates", certs)) == NULL)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+out:
+	json_decref(certs);
+	cs_licence_rows_free(rows, n);
+	return rc;
+}
+
+static int
+parse_bundle(cs_service *svc, const cs_actor *who, const json_t *in,
+    struct req **reqs, size_t *n, const char **ref, cs_problems *p)
+{
+	static const char *const members[] = {"approval_ref", "certificates", NULL};
+	const json_t *certs = json_object_get(in, "certificates");
+	char prefix[64];
+	size_t i;
+	int rc = 0, one;
+
+	*reqs = NULL;
+	*n = 0;
+	if (!json_is_object(in))
+		return cs_err_set(CS_EINVAL, "a bundle request must be a JSON object");
+	unknown_members(in, members, "", p);
+	*ref = text_member(in, "approval_ref", 1, 128, "", p);
+	if (!json_is_array(certs) || json_array_size(certs) < 2 ||
+	    json_array_size(certs) > 16) {
+		cs_problems_add(p, "certificates", "must be an array of 2 to 16 "
+		    "issuance requests");
+		return CS_EVALIDATION;
+	}
+	if ((*reqs = calloc(json_array_size(certs), sizeof(**reqs))) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	*n = json_array_size(certs);
+	for (i = 0; i < *n; i++) {
+		snprintf(prefix, sizeof(prefix), "certificates.%zu", i);
+		one = parse_request(svc, who, json_array_get(certs, i), prefix,
+		    *ref ? *ref : "-", &(*reqs)[i], p);
+		if (one == CS_EFORBIDDEN)
+			return one;
+		if (one != 0)
+			rc = one;
+	}
+	return p->n > 0 ? CS_EVALIDATION : rc;
+}
+
+int
+cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
+    json_t **out, int *created, cs_problems *p)
+{
+	cs_store *st = svc->store;
+	struct req *reqs = NULL;
+	struct placement pl = {NULL, NULL, NULL, 1, NULL, NULL};
+	cs_bundle_row b, *old = NULL;
+	const char *ref = NULL;
+	char hash[65], id[32];
+	json_t *rec = NULL;
+	size_t i, n = 0;
+	int rc, in_tx = 0;
+
+	*out = NULL;
+	*created = 0;
+	if ((rc = parse_bundle(svc, who, request, &reqs, &n, &ref, p)) != 0 ||
+	    (rc = cs_json_hash(request, hash)) != 0 || (rc = bundle_id(id)) != 0)
+		goto out;
+	if ((rc = st->ops->begin(st)) != 0)
+		goto out;
+	in_tx = 1;
+	rc = st->ops->bundle_by_ref(st, who->client->name, ref, &old);
+	if (rc == 0) {
+		if (strcmp(old->request_hash, hash) != 0)
+			rc = cs_err_set(CS_ECONFLICT, "approval_ref '%s' was already used "
+			    "by this client for a different bundle (%s)", ref, old->id);
+		else
+			rc = bundle_response(svc, old->id, ref, out);
+		goto out;
+	}
+	if (rc != CS_ENOTFOUND)
+		goto out;
+	memset(&b, 0, sizeof(b));
+	b.id = id;
+	b.client = who->client->name;
+	b.approval_ref = (char *)ref;
+	b.request_hash = hash;
+	b.created_at = (int64_t)cs_now();
+	if ((rc = st->ops->bundle_put(st, &b)) != 0)
+		goto out;
+	pl.bundle = id;
+	pl.hash = hash;
+	for (i = 0; i < n && rc == 0; i++) {
+		rc = issue_locked(svc, who, &reqs[i], &pl, &rec);
+		json_decref(rec);
+		rec = NULL;
+	}
+	if (rc == 0)
+		rc = cs_audit(svc, who, "issue_bundle", id, NULL, NULL, (int64_t)n);
+	if (rc != 0 || (rc = st->ops->commit(st)) != 0)
+		goto out;
+	in_tx = 0;
+	*created = 1;
+	rc = bundle_response(svc, id, ref, out);
+out:
+	if (in_tx)
+		st->ops->rollback(st);
+	for (i = 0; i < n; i++)
+		req_reset(&reqs[i]);
+	free(reqs);
+	cs_bundle_row_free(old);
+	return rc;
+}
+
+/* --- amendment ---------------------------------------------------------- */
+
+/* The request of a new version: the old licence's content with the
+ * amendment's changes on top.  fields are merged (a null removes one). */
+static json_t *
+amended_request(const json_t *old, const json_t *body)
+{
+	json_t *req = json_pack("{sO sO sO sO sO s{sO}}", "type",
+	    json_object_get(old, "type"), "holder", json_object_get(old, "holder"),
+	    "valid_until", json_object_get(old, "valid_until"), "number",
+	    json_object_get(old, "number"), "fields", json_object_get(old, "fields"),
+	    "issuer", "code", json_object_get(json_object_get(old, "issuer"), "code"));
+	json_t *fields, *holder;
+	const char *key;
+	json_t *v;
+
+	if (req == NULL)
+		return NULL;
+	fields = json_deep_copy(json_object_get(old, "fields"));
+	holder = json_deep_copy(json_object_get(old, "holder"));
+	json_object_set_new(req, "fields", fields);
+	json_object_set_new(req, "holder", holder);
+	json_object_foreach((json_t *)body, key, v) {
+		if (strcmp(key, "fields") == 0 && json_is_object(v)) {
+			const char *fk;
+			json_t *fv;
+			json_object_foreach(v, fk, fv) {
+				if (json_is_null(fv))
+					json_object_del(fields, fk);
+				else
+					json_object_set(fields, fk, fv);
+			}
+		} else if (strcmp(key, "holder") == 0 && json_is_object(v) &&
+		    json_object_get(v, "name") != NULL) {
+			/* A holder may be renamed; its code stays. */
+			json_object_set(holder, "name", json_object_get(v, "name"));
+		} else if (strcmp(key, "reason") != 0) {
+			json_object_set(req, key, v);
+		}
+	}
+	return req;
+}
+
+static int
+check_amend_body(const json_t *body, cs_problems *p)
+{
+	static const char *const members[] = {"approval_ref", "valid_from",
+	    "valid_until", "number", "fields", "holder", "reason", NULL};
+	const json_t *h = json_object_get(body, "holder");
+	const char *key;
+	char f[256];
+	json_t *v;
+
+	if (!json_is_object(body))
+		return cs_err_set(CS_EINVAL, "an amendment must be a JSON object");
+	unknown_members(body, members, "", p);
+	if (h != NULL) {
+		if (!json_is_object(h))
+			cs_problems_add(p, "holder", "must be an object");
+		else
+			json_object_foreach((json_t *)h, key, v)
+				if (strcmp(key, "name") != 0)
+					cs_problems_add(p, path(f, sizeof(f), "holder", key),
+					    "cannot change in an amendment: issue a new licence");
+	}
+	return p->n ? CS_EVALIDATION : 0;
+}
+
+int
+cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
+    const json_t *body, json_t **out, int *created, cs_problems *p)
+{
+	cs_store *st = svc->store;
+	json_t *old = NULL, *req = NULL, *rec = NULL;
+	struct placement pl = {NULL, NULL, NULL, 1, NULL, NULL};
+	struct req r;
+	cs_licence_id parts;
+	cs_event ev;
+	char hash[65];
+	const char *status;
+	int rc, in_tx = 0;
+
+	*out = NULL;
+	*created = 0;
+	memset(&r, 0, sizeof(r));
+	if ((rc = cs_check_id(id)) != 0 || (rc = check_amend_body(body, p)) != 0)
+		goto out;
+	if ((rc = cs_licence_load(svc, id, &old)) != 0)
+		goto out;
+	if (!cs_may_read(who->client, json_string_value(json_object_get(old, "type")),
+	    json_string_value(json_object_get(json_object_get(old, "issuer"), "code"))) ||
+	    strcmp(who->client->role, "issuer") != 0) {
+		rc = cs_err_set(CS_EFORBIDDEN, "only the licence's issuer may amend it");
+		goto out;
+	}
+	if ((req = amended_request(old, body)) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = parse_request(svc, who, req, "", NULL, &r, p)) != 0 ||
+	    (rc = cs_json_hash(req, hash)) != 0)
+		goto out;
+	cs_licence_id_parse(id, &parts);
+	if (parts.version >= 999) {
+		rc = cs_err_set(CS_ECONFLICT, "licence %s has no version left", id);
+		goto out;
+	}
+	pl.supersedes = id;
+	pl.serial = parts.serial;
+	pl.version = parts.version + 1;
+	pl.hash = hash;
+	pl.ref_key = r.approval_ref;
+	if ((rc = st->ops->begin(st)) != 0)
+		goto out;
+	in_tx = 1;
+	if ((rc = find_existing(svc, who, r.approval_ref, hash, out)) != CS_ENOTFOUND)
+		goto out;
+	/* Status is read under the writer lock: two amendments cannot both
+	 * supersede the same version. */
+	json_decref(old);
+	old = NULL;
+	if ((rc = cs_licence_load(svc, id, &old)) != 0)
+		goto out;
+	status = json_string_value(json_object_get(old, "status"));
+	if (strcmp(status, "valid") != 0 && strcmp(status, "not_yet_valid") != 0) {
+		rc = cs_err_set(CS_ECONFLICT, "licence %s is %s: only a valid licence "
+		    "can be amended", id, status);
+		goto out;
+	}
+	if ((rc = issue_locked(svc, who, &r, &pl, &rec)) != 0)
+		goto out;
+	memset(&ev, 0, sizeof(ev));
+	ev.licence_id = (char *)id;
+	ev.at = (int64_t)cs_now();
+	ev.actor = who->client->name;
+	ev.action = "supersede";
+	ev.reason = (char *)json_string_value(json_object_get(body, "reason"));
+	ev.ref = (char *)json_string_value(json_object_get(rec, "id"));
+	if ((rc = st->ops->event_append(st, &ev)) != 0 || (rc = st->ops->commit(st)) != 0)
+		goto out;
+	in_tx = 0;
+	*created = 1;
+	*out = cs_record_view(svc, rec, NULL, 0, NULL, cs_now(), NULL);
+	if (*out == NULL)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+out:
+	if (in_tx)
+		st->ops->rollback(st);
+	req_reset(&r);
+	json_decref(old);
+	json_decref(req);
+	json_decref(rec);
+	return rc;
+}

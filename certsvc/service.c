@@ -1,0 +1,417 @@
+/*
+ * service.c: opening the service, clients and grants, authentication, the
+ * audit log and the trust list.  Issuance lives in issue.c, reads and the
+ * lifecycle in licence.c, verification in verify.c.
+ */
+#include "service_internal.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "codes.h"
+#include "cs_err.h"
+#include "encode.h"
+
+time_t
+cs_now(void)
+{
+#ifndef NDEBUG
+	/* Tests move the clock to check expiry; release builds ignore it. */
+	const char *fake = getenv("CERTSVC_NOW");
+	if (fake != NULL && *fake != '\0')
+		return (time_t)strtoll(fake, NULL, 10);
+#endif
+	return time(NULL);
+}
+
+int
+cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
+{
+	cs_service *svc = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((svc = calloc(1, sizeof(*svc))) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	svc->cfg = *cfg;
+	if ((rc = cs_config_validate(cfg)) != 0)
+		goto out;
+	if ((rc = cs_catalog_load(cfg->templates, &svc->catalog)) != 0)
+		goto out;
+	if ((rc = cs_keyring_load_dir(cfg->keys, &svc->keys)) != 0) {
+		if (rc == CS_ENOTFOUND && !need_signing_key) {
+			/* Reading and verifying need no key directory. */
+			rc = 0;
+		} else {
+			cs_err_wrap(rc, "keys: ");
+			goto out;
+		}
+	}
+	if (need_signing_key && (svc->keys == NULL || svc->keys->active == NULL)) {
+		rc = cs_err_set(CS_ENOTFOUND, "keys: no private signing key in %s "
+		    "(create one with: certsvc keygen --keys %s)", cfg->keys, cfg->keys);
+		goto out;
+	}
+	if ((rc = cs_store_open_sqlite(cfg->db, &svc->store)) != 0)
+		goto out;
+	*out = svc;
+	svc = NULL;
+out:
+	cs_service_close(svc);
+	return rc;
+}
+
+void
+cs_service_close(cs_service *svc)
+{
+	if (svc == NULL)
+		return;
+	if (svc->store != NULL)
+		svc->store->ops->close(svc->store);
+	cs_catalog_free(svc->catalog);
+	cs_keyring_free(svc->keys);
+	free(svc);
+}
+
+/* --- clients ---------------------------------------------------------- */
+
+static void
+sha256(const char *s, uint8_t out[32])
+{
+	unsigned int n = 32;
+
+	EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL);
+}
+
+static int
+valid_name(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') || strchr("._-", name[i])))
+			return 0;
+	return 1;
+}
+
+int
+cs_client_create(cs_service *svc, const char *name, const char *role,
+    char **token_out)
+{
+	uint8_t raw[32];
+	char *b64 = NULL;
+	cs_client c;
+	int rc;
+
+	*token_out = NULL;
+	memset(&c, 0, sizeof(c));
+	if (!valid_name(name))
+		return cs_err_set(CS_EINVAL, "client name '%.64s' must be 1-64 of "
+		    "A-Z a-z 0-9 . _ -", name);
+	if (strcmp(role, "issuer") != 0 && strcmp(role, "reader") != 0 &&
+	    strcmp(role, "admin") != 0)
+		return cs_err_set(CS_EINVAL, "role '%.16s' is not issuer, reader or admin",
+		    role);
+	/* 256 random bits: a hash lookup is then as strong as any slow KDF,
+	 * and the stored SHA-256 reveals nothing usable. */
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return cs_err_openssl("client token");
+	if ((rc = cs_b64url_encode(raw, sizeof(raw), &b64)) != 0)
+		goto out;
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if (asprintf(token_out, "cs_%s", b64) < 0) {
+		*token_out = NULL;
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	c.name = (char *)name;
+	c.role = (char *)role;
+	c.created_at = (int64_t)cs_now();
+	sha256(*token_out, c.token_hash);
+	if ((rc = svc->store->ops->client_add(svc->store, &c)) != 0) {
+		if (rc == CS_ECONFLICT)
+			cs_err_set(rc, "a client named '%s' exists", name);
+		free(*token_out);
+		*token_out = NULL;
+	}
+out:
+	if (b64 != NULL) {
+		OPENSSL_cleanse(b64, strlen(b64));
+		free(b64);
+	}
+	return rc;
+}
+
+static int
+check_types(cs_service *svc, const char *types)
+{
+	char *copy = NULL, *tok, *save = NULL;
+	int rc = 0;
+
+	if (strcmp(types, "*") == 0)
+		return 0;
+	if ((copy = strdup(types)) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && rc == 0;
+	    tok = strtok_r(NULL, ",", &save))
+		if (cs_catalog_find(svc->catalog, tok) == NULL)
+			rc = cs_err_set(CS_EINVAL, "type '%.32s' is not in the catalog", tok);
+	free(copy);
+	return rc;
+}
+
+int
+cs_client_grant(cs_service *svc, const char *name, const char *types,
+    const char *issuer_code, const char *issuer_name)
+{
+	cs_client *c = NULL;
+	cs_grant g;
+	char code[CS_USCC_LEN + 1];
+	int rc;
+
+	if ((rc = svc->store->ops->client_get(svc->store, name, &c)) != 0) {
+		if (rc == CS_ENOTFOUND)
+			cs_err_set(rc, "no client named '%.64s'", name);
+		goto out;
+	}
+	if ((rc = check_types(svc, types)) != 0)
+		goto out;
+	memset(&g, 0, sizeof(g));
+	g.types = (char *)types;
+	if (strcmp(c->role, "issuer") == 0) {
+		if (issuer_code == NULL || issuer_name == NULL || !*issuer_name) {
+			rc = cs_err_set(CS_EINVAL, "an issuer's grant needs "
+			    "--issuer-code and --issuer-name");
+			goto out;
+		}
+		snprintf(code, sizeof(code), "%s", issuer_code);
+		if (strlen(issuer_code) != CS_USCC_LEN ||
+		    (rc = cs_code_check_uscc(code)) != 0) {
+			rc = cs_err_set(CS_EINVAL, "issuer code '%.32s': %s", issuer_code,
+			    strlen(issuer_code) != CS_USCC_LEN ? "must be 18 characters"
+							       : cs_err_msg());
+			goto out;
+		}
+		g.issuer_code = code;
+		g.issuer_name = (char *)issuer_name;
+	}
+	rc = svc->store->ops->grant_add(svc->store, name, &g);
+out:
+	cs_client_free(c);
+	return rc;
+}
+
+int
+cs_client_authenticate(cs_service *svc, const char *bearer, cs_client **out)
+{
+	uint8_t h[32];
+	int rc;
+
+	*out = NULL;
+	if (bearer == NULL || *bearer == '\0' || strlen(bearer) > 256)
+		return cs_err_set(CS_EAUTH, "a bearer token is required");
+	sha256(bearer, h);
+	rc = svc->store->ops->client_by_token_hash(svc->store, h, out);
+	if (rc == CS_ENOTFOUND)
+		rc = cs_err_set(CS_EAUTH, "the bearer token is not valid");
+	return rc;
+}
+
+/* --- grants ----------------------------------------------------------- */
+
+int
+cs_grant_has_type(const cs_grant *g, const char *type)
+{
+	size_t n = strlen(type);
+	const char *p = g->types;
+
+	if (strcmp(p, "*") == 0)
+		return 1;
+	while ((p = strstr(p, type)) != NULL) {
+		if ((p == g->types || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+int
+cs_may_read(const cs_client *c, const char *type, const char *issuer_code)
+{
+	size_t i;
+
+	if (c == NULL)
+		return 0;
+	if (strcmp(c->role, "admin") == 0)
+		return 1;
+	for (i = 0; i < c->n_grants; i++) {
+		if (!cs_grant_has_type(&c->grants[i], type))
+			continue;
+		if (strcmp(c->role, "reader") == 0)
+			return 1;
+		if (issuer_code != NULL && c->grants[i].issuer_code != NULL &&
+		    strcmp(c->grants[i].issuer_code, issuer_code) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+cs_issuer_grant(const cs_client *c, const char *type, const char *issuer_code,
+    const cs_grant **out, cs_problems *p, const char *prefix)
+{
+	const cs_grant *found = NULL;
+	char field[128];
+	size_t i, n = 0;
+
+	*out = NULL;
+	if (c == NULL || strcmp(c->role, "issuer") != 0)
+		return cs_err_set(CS_EFORBIDDEN, "only an issuer client may issue licences");
+	for (i = 0; i < c->n_grants; i++) {
+		const cs_grant *g = &c->grants[i];
+		if (!cs_grant_has_type(g, type) || g->issuer_code == NULL)
+			continue;
+		if (issuer_code != NULL && strcmp(g->issuer_code, issuer_code) != 0)
+			continue;
+		if (found == NULL || strcmp(found->issuer_code, g->issuer_code) != 0)
+			n++;
+		if (found == NULL)
+			found = g;
+	}
+	if (found == NULL)
+		return cs_err_set(CS_EFORBIDDEN, "client '%s' holds no grant to issue "
+		    "type %s%s%s", c->name, type, issuer_code ? " for issuer " : "",
+		    issuer_code ? issuer_code : "");
+	if (n > 1) {
+		snprintf(field, sizeof(field), "%s%sissuer.code", prefix ? prefix : "",
+		    prefix && *prefix ? "." : "");
+		cs_problems_add(p, field, "is required: the client acts for several "
+		    "issuing authorities for this type");
+		return CS_EVALIDATION;
+	}
+	*out = found;
+	return 0;
+}
+
+/* --- audit and trust list --------------------------------------------- */
+
+int
+cs_audit(cs_service *svc, const cs_actor *who, const char *action,
+    const char *target, const char *holder, const cs_purpose *why, int64_t count)
+{
+	struct timeval tv;
+	cs_audit_rec r;
+
+	gettimeofday(&tv, NULL);
+	memset(&r, 0, sizeof(r));
+	r.at_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	r.client = who && who->client ? who->client->name : NULL;
+	r.action = (char *)action;
+	r.target = (char *)target;
+	r.holder = (char *)holder;
+	r.purpose = why ? (char *)why->purpose : NULL;
+	r.service_item = why ? (char *)why->service_item : NULL;
+	r.case_ref = why ? (char *)why->case_ref : NULL;
+	r.result_count = count;
+	r.remote = who ? (char *)who->remote : NULL;
+	r.request_id = who ? (char *)who->request_id : NULL;
+	return svc->store->ops->audit_append(svc->store, &r);
+}
+
+int
+cs_trust_list(cs_service *svc, json_t **out)
+{
+	char *text = NULL;
+	json_error_t err;
+	int rc;
+
+	*out = NULL;
+	if (svc->keys == NULL)
+		return cs_err_set(CS_ENOTFOUND, "no keys");
+	if ((rc = cs_keyring_to_jwks(svc->keys, &text)) != 0)
+		return rc;
+	if ((*out = json_loads(text, 0, &err)) == NULL)
+		rc = cs_err_set(CS_ENOMEM, "trust list: %s", err.text);
+	free(text);
+	return rc;
+}
+
+static json_t *
+audit_json(const cs_audit_rec *r)
+{
+	char at[32];
+	time_t s = (time_t)(r->at_ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, (int)(r->at_ms % 1000));
+	return json_pack("{sI s s s* s* s* s* s* s* s* sI s* s*}", "seq",
+	    (json_int_t)r->seq, "at", at, "client", r->client, "action", r->action,
+	    "target", r->target, "holder", r->holder, "purpose", r->purpose,
+	    "service_item", r->service_item, "case_ref", r->case_ref,
+	    "result_count", (json_int_t)r->result_count, "remote", r->remote,
+	    "request_id", r->request_id);
+}
+
+int
+cs_audit_list(cs_service *svc, const cs_actor *who, const cs_audit_filter *f,
+    json_t **out)
+{
+	cs_audit_rec **recs = NULL;
+	json_t *arr = NULL;
+	size_t i, n = 0;
+	int rc;
+
+	*out = NULL;
+	if (who == NULL || who->client == NULL || strcmp(who->client->role, "admin") != 0)
+		return cs_err_set(CS_EFORBIDDEN, "only an admin client may read the audit log");
+	if ((rc = svc->store->ops->audit_query(svc->store, f, &recs, &n)) != 0)
+		return rc;
+	arr = json_array();
+	for (i = 0; i < n && arr != NULL; i++)
+		json_array_append_new(arr, audit_json(recs[i]));
+	*out = json_pack("{so sI}", "records", arr, "next_after",
+	    (json_int_t)(n > 0 ? recs[n - 1]->seq : 0));
+	cs_audit_recs_free(recs, n);
+	return *out ? 0 : cs_err_set(CS_ENOMEM, "out of memory");
+}
+
+int
+cs_json_hash(const json_t *v, char out[65])
+{
+	uint8_t h[32];
+	unsigned int n = 32;
+	char *text = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT);
+	int i;
+
+	if (text == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	EVP_Digest(text, strlen(text), h, &n, EVP_sha256(), NULL);
+	free(text);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	return 0;
+}
+
+int
+cs_check_id(const char *id)
+{
+	cs_licence_id parts;
+
+	if (strlen(id) >= CS_LICENCE_ID_MAX)
+		return cs_err_set(CS_EINVAL, "licence identifier is longer than %d characters",
+		    CS_LICENCE_ID_MAX - 1);
+	if (cs_licence_id_parse(id, &parts) != 0)
+		return cs_err_wrap(CS_EINVAL, "licence identifier: ");
+	return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * service_internal: what the files behind service.h share (service.c,
+ * issue.c, licence.c, verify.c).  Not for the HTTP layer or the CLI.
+ */
+#ifndef CS_SERVICE_INTERNAL_H
+#define CS_SERVICE_INTERNAL_H
+
+#include "service.h"
+
+/* Role and grant questions. */
+int cs_grant_has_type(const cs_grant *g, const char *type);
+/* 1 when the client may read licences of this type and issuer. */
+int cs_may_read(const cs_client *c, const char *type, const char *issuer_code);
+/* The client's issuer grant for (type, issuer_code); issuer_code NULL picks
+ * the only one.  CS_EFORBIDDEN when none, CS_EVALIDATION (problem on
+ * "issuer.code") when several fit and none was named. */
+int cs_issuer_grant(const cs_client *c, const char *type, const char *issuer_code,
+    const cs_grant **out, cs_problems *p, const char *prefix);
+
+/* Append an audit record; failures are returned (an unaudited read must not
+ * be served). */
+int cs_audit(cs_service *svc, const cs_actor *who, const char *action,
+    const char *target, const char *holder, const cs_purpose *why,
+    int64_t count);
+
+/* The status of a licence from its stored record and events at now:
+ * "valid", "not_yet_valid", "expired", "suspended", "revoked",
+ * "superseded".  *detail_out (optional, borrowed from evs) is the deciding
+ * event or NULL. */
+const char *cs_status_of(const json_t *record, cs_event **evs, size_t n,
+    time_t now, long tz_min, const cs_event **detail_out);
+
+/* The full SPEC §1 object from a stored row (adds status, related,
+ * qr_text). */
+int cs_licence_view(cs_service *svc, const cs_licence_row *row, time_t now,
+    json_t **out, const char **status_out);
+/* The same from a parsed record (borrowed), its events and the ids of its
+ * bundle partners (borrowed, NULL when none); NULL when out of memory. */
+json_t *cs_record_view(cs_service *svc, const json_t *record, cs_event **evs,
+    size_t n, const json_t *related, time_t now, const char **status_out);
+/* The public view (SPEC §5 verify): no approval_ref, bundle, token; personal
+ * codes masked; QR face fields only. */
+json_t *cs_public_view(cs_service *svc, const json_t *full);
+
+/* Validate an identifier from a path: CS_EINVAL with the reason. */
+int cs_check_id(const char *id);
+
+/* Hex SHA-256 of a JSON value's canonical form (sorted keys, compact). */
+int cs_json_hash(const json_t *v, char out[65]);
+
+#endif

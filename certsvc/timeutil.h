@@ -1,0 +1,28 @@
+/*
+ * timeutil: calendar dates and instants as certsvc uses them.  Dates are
+ * ISO "YYYY-MM-DD" in the deployment's fixed time zone (no DST: Asia/Shanghai
+ * is UTC+8 all year); instants are Unix seconds, shown in RFC 3339 UTC.
+ */
+#ifndef CS_TIMEUTIL_H
+#define CS_TIMEUTIL_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
+int64_t cs_days_from_civil(int y, int m, int d);
+void cs_civil_from_days(int64_t days, int *y, int *m, int *d);
+/* Parse "YYYY-MM-DD" that names a real date; CS_EINVAL with the reason. */
+int cs_date_parse(const char *s, int *y, int *m, int *d);
+/* Format days as "YYYY-MM-DD" into out[11]. */
+void cs_date_format(int64_t days, char out[11]);
+/* The local date (days) of an instant in a zone tz_min minutes east of UTC. */
+int64_t cs_local_days(time_t t, long tz_min);
+/* The first second of a local date. */
+time_t cs_day_start(int64_t days, long tz_min);
+/* RFC 3339 UTC "2026-11-24T08:00:00Z" into out[21]. */
+void cs_rfc3339(time_t t, char out[21]);
+/* Parse RFC 3339 with 'Z' or an offset; CS_EINVAL otherwise. */
+int cs_rfc3339_parse(const char *s, time_t *out);
+
+#endif

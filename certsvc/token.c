@@ -1,0 +1,516 @@
+#include "token.h"
+
+#include <cbor.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codes.h"
+#include "cs_err.h"
+#include "encode.h"
+#include "timeutil.h"
+
+/* --- claims --------------------------------------------------------- */
+
+static int
+map_put(cbor_item_t *map, cbor_item_t *key, cbor_item_t *value)
+{
+	int ok;
+
+	if (key == NULL || value == NULL) {
+		if (key)
+			cbor_decref(&key);
+		if (value)
+			cbor_decref(&value);
+		return cs_err_set(CS_ENOMEM, "claims: out of memory");
+	}
+	ok = cbor_map_add(map, (struct cbor_pair){.key = cbor_move(key),
+	    .value = cbor_move(value)});
+	return ok ? 0 : cs_err_set(CS_ENOMEM, "claims: out of memory");
+}
+
+static cbor_item_t *
+text(const char *s)
+{
+	return cbor_build_string(s ? s : "");
+}
+
+static int
+put_text(cbor_item_t *map, const char *key, const char *value)
+{
+	return map_put(map, text(key), text(value));
+}
+
+/* The instant a local date starts, or ends (its last second). */
+static int
+date_instant(const char *date, long tz_min, int end, uint64_t *out)
+{
+	int y, m, d;
+
+	if (cs_date_parse(date, &y, &m, &d) != 0)
+		return CS_EINVAL;
+	*out = (uint64_t)cs_day_start(cs_days_from_civil(y, m, d) + (end ? 1 : 0),
+	    tz_min) - (end ? 1 : 0);
+	return 0;
+}
+
+/* The QR face fields: those the type marks in_qr, as given. */
+static cbor_item_t *
+face_fields(const cs_type *type, const json_t *fields)
+{
+	cbor_item_t *map = cbor_new_indefinite_map();
+	const json_t *v;
+	size_t i;
+	int rc = 0;
+
+	if (map == NULL)
+		return NULL;
+	for (i = 0; i < type->n_fields && rc == 0; i++) {
+		if (!type->fields[i].in_qr ||
+		    (v = json_object_get(fields, type->fields[i].name)) == NULL)
+			continue;
+		if (json_is_integer(v))
+			rc = map_put(map, text(type->fields[i].name),
+			    json_integer_value(v) >= 0
+				? cbor_build_uint64((uint64_t)json_integer_value(v))
+				: cbor_build_negint64((uint64_t)(-1 - json_integer_value(v))));
+		else if (json_is_string(v))
+			rc = put_text(map, type->fields[i].name, json_string_value(v));
+	}
+	if (rc != 0)
+		cbor_decref(&map);
+	return map;
+}
+
+static cbor_item_t *
+licence_claim(const cs_type *type, const json_t *lic)
+{
+	const json_t *holder = json_object_get(lic, "holder");
+	const json_t *issuer = json_object_get(lic, "issuer");
+	const char *ct = json_string_value(json_object_get(holder, "code_type"));
+	const char *code = json_string_value(json_object_get(holder, "code"));
+	const char *sup = json_string_value(json_object_get(lic, "supersedes"));
+	char masked[64];
+	cbor_item_t *m = cbor_new_indefinite_map(), *h = NULL, *i = NULL;
+	int rc = 0;
+
+	h = cbor_new_indefinite_map();
+	i = cbor_new_indefinite_map();
+	if (m == NULL || h == NULL || i == NULL || code == NULL ||
+	    strlen(code) >= sizeof(masked))
+		goto fail;
+	/* A natural person's code is personal data: the token, printed on
+	 * paper and readable by anyone, carries it masked (SPEC §4). */
+	if (ct != NULL && strcmp(ct, "RID") == 0)
+		cs_code_mask(code, masked);
+	else
+		snprintf(masked, sizeof(masked), "%s", code);
+	rc |= put_text(h, "n", json_string_value(json_object_get(holder, "name")));
+	rc |= put_text(h, "ct", ct);
+	rc |= put_text(h, "c", masked);
+	rc |= put_text(i, "n", json_string_value(json_object_get(issuer, "name")));
+	rc |= put_text(m, "id", json_string_value(json_object_get(lic, "id")));
+	rc |= put_text(m, "t", json_string_value(json_object_get(lic, "type")));
+	rc |= put_text(m, "no", json_string_value(json_object_get(lic, "number")));
+	rc |= map_put(m, text("h"), h);
+	h = NULL;
+	rc |= map_put(m, text("i"), i);
+	i = NULL;
+	rc |= map_put(m, text("f"), face_fields(type, json_object_get(lic, "fields")));
+	if (sup != NULL)
+		rc |= put_text(m, "s", sup);
+	if (rc == 0)
+		return m;
+fail:
+	if (m)
+		cbor_decref(&m);
+	if (h)
+		cbor_decref(&h);
+	if (i)
+		cbor_decref(&i);
+	return NULL;
+}
+
+int
+cs_claims_encode(const cs_type *type, const json_t *lic, long tz_min,
+    uint8_t **out, size_t *outlen)
+{
+	const json_t *issuer = json_object_get(lic, "issuer");
+	const char *vu = json_string_value(json_object_get(lic, "valid_until"));
+	const char *vf = json_string_value(json_object_get(lic, "valid_from"));
+	const char *ia = json_string_value(json_object_get(lic, "issued_at"));
+	cbor_item_t *claims = NULL;
+	uint64_t exp = 0, nbf = 0;
+	time_t iat;
+	unsigned char *buf = NULL;
+	size_t bufsize = 0, n;
+	int rc = CS_EINVAL;
+
+	*out = NULL;
+	if (vf == NULL || ia == NULL || date_instant(vf, tz_min, 0, &nbf) != 0 ||
+	    (vu != NULL && date_instant(vu, tz_min, 1, &exp) != 0) ||
+	    cs_rfc3339_parse(ia, &iat) != 0) {
+		rc = cs_err_set(CS_EINVAL, "claims: licence dates are malformed");
+		goto out;
+	}
+	/* Definite map, keys in the order of SPEC §4. */
+	if ((claims = cbor_new_definite_map(vu ? 5 : 4)) == NULL)
+		goto nomem;
+	rc = map_put(claims, cbor_build_uint8(1),
+	    text(json_string_value(json_object_get(issuer, "code"))));
+	if (rc == 0 && vu != NULL)
+		rc = map_put(claims, cbor_build_uint8(4), cbor_build_uint64(exp));
+	if (rc == 0)
+		rc = map_put(claims, cbor_build_uint8(5), cbor_build_uint64(nbf));
+	if (rc == 0)
+		rc = map_put(claims, cbor_build_uint8(6), cbor_build_uint64((uint64_t)iat));
+	if (rc == 0)
+		rc = map_put(claims, cbor_build_negint32(-1 - CS_CLAIM_LICENCE),
+		    licence_claim(type, lic));
+	if (rc != 0)
+		goto out;
+	if ((n = cbor_serialize_alloc(claims, &buf, &bufsize)) == 0)
+		goto nomem;
+	*out = buf;
+	*outlen = n;
+	buf = NULL;
+	rc = 0;
+	goto out;
+nomem:
+	rc = cs_err_set(CS_ENOMEM, "claims: out of memory");
+out:
+	free(buf);
+	if (claims)
+		cbor_decref(&claims);
+	return rc;
+}
+
+/* --- token and QR text ---------------------------------------------- */
+
+int
+cs_token_sign(const cs_key *key, const uint8_t *claims, size_t n, char **token_out)
+{
+	uint8_t *cose = NULL, *z = NULL;
+	size_t cose_len, zlen;
+	int rc;
+
+	*token_out = NULL;
+	if ((rc = cs_cose_sign1(key, claims, n, &cose, &cose_len)) != 0)
+		goto out;
+	if ((rc = cs_zlib_compress(cose, cose_len, 9, &z, &zlen)) != 0)
+		goto out;
+	rc = cs_b64url_encode(z, zlen, token_out);
+out:
+	free(cose);
+	free(z);
+	return rc;
+}
+
+int
+cs_token_qr_text(const char *token, const char *form, const char *public_url,
+    char **out)
+{
+	uint8_t *z = NULL;
+	size_t zlen;
+	char *b45 = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (form == NULL || strcmp(form, "url") == 0) {
+		if (asprintf(out, "%s/v/%s", public_url, token) < 0)
+			rc = cs_err_set(CS_ENOMEM, "qr text: out of memory");
+		goto out;
+	}
+	if (strcmp(form, "compact") != 0) {
+		rc = cs_err_set(CS_EINVAL, "form '%.16s' is not url or compact", form);
+		goto out;
+	}
+	/* The compact form carries the same zlib bytes, re-encoded for the
+	 * QR alphanumeric mode. */
+	if ((rc = cs_b64url_decode(token, strlen(token), &z, &zlen)) != 0 ||
+	    (rc = cs_b45_encode(z, zlen, &b45)) != 0)
+		goto out;
+	if (asprintf(out, "EL1:%s", b45) < 0)
+		rc = cs_err_set(CS_ENOMEM, "qr text: out of memory");
+out:
+	free(z);
+	free(b45);
+	return rc;
+}
+
+/* --- decoding ------------------------------------------------------- */
+
+static json_t *item_to_json(const cbor_item_t *it, int depth);
+
+static json_t *
+bytes_json(const unsigned char *p, size_t n)
+{
+	char *hex = NULL;
+	json_t *j;
+
+	if (cs_hex_encode(p, n, &hex) != 0)
+		return NULL;
+	j = json_string(hex);
+	free(hex);
+	return j;
+}
+
+/* Definite or chunked strings, joined. */
+static json_t *
+string_json(const cbor_item_t *it, int bytes)
+{
+	cbor_item_t **chunks;
+	char *buf = NULL, *nb;
+	size_t i, n = 0, count;
+	json_t *j = NULL;
+
+	if (bytes ? cbor_bytestring_is_definite(it) : cbor_string_is_definite(it)) {
+		if (bytes)
+			return bytes_json(cbor_bytestring_handle(it),
+			    cbor_bytestring_length(it));
+		return json_stringn((const char *)cbor_string_handle(it),
+		    cbor_string_length(it));
+	}
+	chunks = bytes ? cbor_bytestring_chunks_handle(it) : cbor_string_chunks_handle(it);
+	count = bytes ? cbor_bytestring_chunk_count(it) : cbor_string_chunk_count(it);
+	for (i = 0; i < count; i++) {
+		size_t len = bytes ? cbor_bytestring_length(chunks[i])
+				   : cbor_string_length(chunks[i]);
+		if ((nb = realloc(buf, n + len + 1)) == NULL)
+			goto out;
+		buf = nb;
+		memcpy(buf + n, bytes ? cbor_bytestring_handle(chunks[i])
+				      : cbor_string_handle(chunks[i]), len);
+		n += len;
+	}
+	j = bytes ? bytes_json((unsigned char *)buf, n)
+		  : json_stringn(buf ? buf : "", n);
+out:
+	free(buf);
+	return j;
+}
+
+static json_t *
+map_json(const cbor_item_t *it, int depth)
+{
+	struct cbor_pair *pairs = cbor_map_handle(it);
+	json_t *obj = json_object(), *v, *ks;
+	char key[32];
+	size_t i;
+
+	for (i = 0; obj != NULL && i < cbor_map_size(it); i++) {
+		const cbor_item_t *k = pairs[i].key;
+		if (cbor_isa_uint(k))
+			snprintf(key, sizeof(key), "%llu",
+			    (unsigned long long)cbor_get_int(k));
+		else if (cbor_isa_negint(k))
+			snprintf(key, sizeof(key), "-%llu",
+			    (unsigned long long)cbor_get_int(k) + 1ULL);
+		else
+			key[0] = '\0';
+		if (key[0] == '\0') {
+			ks = item_to_json(k, depth + 1);
+			if (!json_is_string(ks)) {
+				json_decref(ks);
+				json_decref(obj);
+				return NULL;
+			}
+			v = item_to_json(pairs[i].value, depth + 1);
+			json_object_set_new_nocheck(obj, json_string_value(ks), v);
+			json_decref(ks);
+		} else {
+			v = item_to_json(pairs[i].value, depth + 1);
+			json_object_set_new_nocheck(obj, key, v);
+		}
+		if (v == NULL) {
+			json_decref(obj);
+			return NULL;
+		}
+	}
+	return obj;
+}
+
+static json_t *
+item_to_json(const cbor_item_t *it, int depth)
+{
+	json_t *arr;
+	cbor_item_t *inner;
+	size_t i;
+
+	if (depth > CS_COSE_MAX_DEPTH)
+		return NULL;
+	switch (cbor_typeof(it)) {
+	case CBOR_TYPE_UINT:
+		return json_integer((json_int_t)cbor_get_int(it));
+	case CBOR_TYPE_NEGINT:
+		return json_integer(-1 - (json_int_t)cbor_get_int(it));
+	case CBOR_TYPE_BYTESTRING:
+		return string_json(it, 1);
+	case CBOR_TYPE_STRING:
+		return string_json(it, 0);
+	case CBOR_TYPE_ARRAY:
+		arr = json_array();
+		for (i = 0; arr != NULL && i < cbor_array_size(it); i++)
+			if (json_array_append_new(arr,
+			    item_to_json(cbor_array_handle(it)[i], depth + 1)) != 0) {
+				json_decref(arr);
+				return NULL;
+			}
+		return arr;
+	case CBOR_TYPE_MAP:
+		return map_json(it, depth);
+	case CBOR_TYPE_TAG:
+		inner = cbor_tag_item(it);
+		arr = item_to_json(inner, depth + 1);
+		cbor_decref(&inner);
+		return arr;
+	case CBOR_TYPE_FLOAT_CTRL:
+		if (cbor_float_ctrl_is_ctrl(it)) {
+			switch (cbor_ctrl_value(it)) {
+			case CBOR_CTRL_TRUE:
+				return json_true();
+			case CBOR_CTRL_FALSE:
+				return json_false();
+			default:
+				return json_null();
+			}
+		}
+		return json_real(cbor_float_get_float(it));
+	}
+	return NULL;
+}
+
+int
+cs_cbor_to_json(const uint8_t *buf, size_t n, json_t **out)
+{
+	struct cbor_load_result res;
+	cbor_item_t *item = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cs_cbor_check(buf, n, CS_COSE_MAX_DEPTH)) != 0)
+		return rc;
+	item = cbor_load(buf, n, &res);
+	if (item == NULL || res.error.code != CBOR_ERR_NONE || res.read != n) {
+		rc = cs_err_set(CS_EINVAL, "CBOR is malformed at byte %zu",
+		    res.error.position);
+		goto out;
+	}
+	if ((*out = item_to_json(item, 0)) == NULL)
+		rc = cs_err_set(CS_EINVAL, "CBOR holds a map key that is not an "
+		    "integer or text, or is nested too deep");
+out:
+	if (item)
+		cbor_decref(&item);
+	return rc;
+}
+
+/* Strip the outer form: prefix, URL path, query and fragment. */
+static int
+unwrap(cs_token_layers *l, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len, *v = NULL, *q;
+	size_t i;
+
+	for (q = text; q + 3 <= end; q++)
+		if (memcmp(q, "/v/", 3) == 0)
+			v = q;
+	if (len >= 4 && memcmp(text, "EL1:", 4) == 0) {
+		l->form = CS_FORM_COMPACT;
+		p += 4;
+	} else if (len >= 4 && memcmp(text, "HC1:", 4) == 0) {
+		l->form = CS_FORM_DCC;
+		p += 4;
+	} else if (v != NULL) {
+		l->form = CS_FORM_URL;
+		p = v + 3;
+		for (q = p; q < end && *q != '?' && *q != '#'; q++)
+			;
+		end = q;
+	} else {
+		l->form = CS_FORM_TOKEN;
+	}
+	/* Scanners add line ends; nothing else is trimmed. */
+	while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	for (i = 0; p + i < end; i++)
+		if (p[i] == '\0')
+			return cs_err_set(CS_EINVAL, "text holds a NUL byte");
+	if ((l->encoded = strndup(p, (size_t)(end - p))) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	return 0;
+}
+
+int
+cs_token_decode(const char *text, size_t len, cs_token_layers **out)
+{
+	cs_token_layers *l = NULL;
+	uint8_t *bytes = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	*out = l;
+	l->failed_layer = "prefix";
+	if (len > CS_TOKEN_MAX_TEXT) {
+		rc = cs_err_set(CS_ETOOBIG, "text of %zu bytes is over the %d-byte limit",
+		    len, CS_TOKEN_MAX_TEXT);
+		goto out;
+	}
+	if ((rc = unwrap(l, text, len)) != 0)
+		goto out;
+	if (l->form == CS_FORM_COMPACT || l->form == CS_FORM_DCC) {
+		l->failed_layer = "base45";
+		rc = cs_b45_decode(l->encoded, strlen(l->encoded), &bytes, &n);
+	} else {
+		l->failed_layer = "base64url";
+		rc = cs_b64url_decode(l->encoded, strlen(l->encoded), &bytes, &n);
+	}
+	if (rc != 0)
+		goto out;
+	/* A CBOR tag byte (major type 6) first means the COSE message came
+	 * uncompressed; zlib streams start with 0x78 (CMF, deflate, 32K). */
+	if (n > 0 && (bytes[0] & 0xe0) == 0xc0) {
+		if (l->form == CS_FORM_TOKEN)
+			l->form = CS_FORM_COSE;
+		l->cose = bytes;
+		l->cose_len = n;
+		bytes = NULL;
+	} else {
+		l->failed_layer = "zlib";
+		l->compressed = bytes;
+		l->compressed_len = n;
+		bytes = NULL;
+		if ((rc = cs_zlib_decompress(l->compressed, l->compressed_len,
+		    CS_ZLIB_MAX_OUT, &l->cose, &l->cose_len)) != 0)
+			goto out;
+	}
+	l->failed_layer = "cose";
+	if ((rc = cs_cose_parse(l->cose, l->cose_len, &l->msg)) != 0)
+		goto out;
+	l->failed_layer = "claims";
+	if ((rc = cs_cbor_to_json(l->msg->payload, l->msg->payload_len, &l->claims)) != 0)
+		goto out;
+	if (!json_is_object(l->claims)) {
+		rc = cs_err_set(CS_EINVAL, "claims are not a CBOR map");
+		goto out;
+	}
+	l->failed_layer = NULL;
+out:
+	free(bytes);
+	return rc;
+}
+
+void
+cs_token_layers_free(cs_token_layers *l)
+{
+	if (l == NULL)
+		return;
+	free(l->encoded);
+	free(l->compressed);
+	free(l->cose);
+	cs_cose_msg_free(l->msg);
+	json_decref(l->claims);
+	free(l);
+}

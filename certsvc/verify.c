@@ -1,0 +1,219 @@
+/*
+ * verify.c: is this QR code genuine and in force?  (SPEC §5 verify, §6
+ * `certsvc verify`.)  Online, the library's status decides; offline, the
+ * signature and the signed dates.  Every answer is a result object, never
+ * an error, because a scanner needs a verdict whatever it scanned.
+ */
+#include "service_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codes.h"
+#include "cs_err.h"
+#include "timeutil.h"
+#include "token.h"
+
+/* How far in the future a token's iat may lie (clock skew, SPEC §4). */
+#define IAT_SKEW 300
+
+static const struct {
+	const char *result, *reason;
+} reasons[] = {
+	{"valid", "genuine and in force / 真实有效"},
+	{"not_yet_valid", "genuine, not yet in force / 尚未生效"},
+	{"expired", "genuine, expired / 已过有效期"},
+	{"suspended", "genuine, suspended / 已暂扣"},
+	{"revoked", "genuine, revoked / 已吊销、撤销或注销"},
+	{"superseded", "genuine, replaced by a newer licence / 已变更或延续"},
+	{"not_found", "signed by a trusted key, but not in this library / 库中无此证照"},
+};
+
+static json_t *
+result(const char *res, const char *reason, json_t *cert)
+{
+	char now[21];
+	size_t i;
+
+	cs_rfc3339(cs_now(), now);
+	if (reason == NULL)
+		for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+			if (strcmp(reasons[i].result, res) == 0)
+				reason = reasons[i].reason;
+	return json_pack("{ss ss ss so}", "result", res, "reason", reason ? reason : res,
+	    "checked_at", now, "certificate", cert ? cert : json_null());
+}
+
+/* The licence as the token tells it (for offline answers and not_found). */
+static json_t *
+claims_view(const json_t *claims, long tz_min)
+{
+	const json_t *l = json_object_get(claims, "-65537");
+	const json_t *h = json_object_get(l, "h");
+	json_t *exp = json_object_get(claims, "4"), *nbf = json_object_get(claims, "5");
+	json_t *iat = json_object_get(claims, "6");
+	char from[11] = "", until[11] = "", issued[21] = "";
+
+	if (json_is_integer(nbf))
+		cs_date_format(cs_local_days((time_t)json_integer_value(nbf), tz_min), from);
+	if (json_is_integer(exp))
+		cs_date_format(cs_local_days((time_t)json_integer_value(exp), tz_min), until);
+	if (json_is_integer(iat))
+		cs_rfc3339((time_t)json_integer_value(iat), issued);
+	return json_pack("{sO* sO* sO* s{sO* sO* sO*} s{sO* sO*} ss ss s? sO* sO*}",
+	    "id", json_object_get(l, "id"), "type", json_object_get(l, "t"),
+	    "number", json_object_get(l, "no"),
+	    "holder", "name", json_object_get(h, "n"), "code_type",
+	    json_object_get(h, "ct"), "code", json_object_get(h, "c"),
+	    "issuer", "code", json_object_get(claims, "1"), "name",
+	    json_object_get(json_object_get(l, "i"), "n"),
+	    "issued_at", issued, "valid_from", from,
+	    "valid_until", until[0] ? json_string(until) : json_null(),
+	    "fields", json_object_get(l, "f"), "supersedes", json_object_get(l, "s"));
+}
+
+/*
+ * The checks every verifier shares: decode, find the key, verify, sanity
+ * of the claims.  Returns NULL and sets *verdict (a result object) when the
+ * token fails; otherwise the decoded layers for the caller to judge.
+ */
+static cs_token_layers *
+check_token(const cs_keyring *keys, const char *text, size_t len, json_t **verdict)
+{
+	cs_token_layers *l = NULL;
+	const json_t *lic, *iat;
+	cs_key *key;
+	char why[600];
+	int rc;
+
+	*verdict = NULL;
+	if ((rc = cs_token_decode(text, len, &l)) != 0) {
+		snprintf(why, sizeof(why), "%s layer: %s", l ? l->failed_layer : "input",
+		    cs_err_msg());
+		*verdict = result("malformed", why, NULL);
+		goto fail;
+	}
+	lic = json_object_get(l->claims, "-65537");
+	iat = json_object_get(l->claims, "6");
+	if (!json_is_object(lic) || !json_is_string(json_object_get(lic, "id")) ||
+	    !json_is_integer(iat)) {
+		*verdict = result("malformed", "claims are not those of a licence", NULL);
+		goto fail;
+	}
+	key = keys ? cs_keyring_find(keys, l->msg->kid, l->msg->kid_len) : NULL;
+	if (key == NULL) {
+		*verdict = result("unknown_key", "signed by a key that is not in the "
+		    "trust list / 签名密钥不在信任列表中", NULL);
+		goto fail;
+	}
+	if ((rc = cs_cose_verify(l->msg, key)) != 0) {
+		snprintf(why, sizeof(why), "the signature does not verify / 签名无效: %s",
+		    cs_err_msg());
+		*verdict = result("invalid_signature", why, NULL);
+		goto fail;
+	}
+	if (json_integer_value(iat) > (json_int_t)cs_now() + IAT_SKEW) {
+		*verdict = result("malformed", "issued in the future", NULL);
+		goto fail;
+	}
+	return l;
+fail:
+	cs_token_layers_free(l);
+	return NULL;
+}
+
+static int
+done(json_t *verdict, json_t **out)
+{
+	*out = verdict;
+	return verdict ? 0 : cs_err_set(CS_ENOMEM, "out of memory");
+}
+
+int
+cs_verify_offline(const cs_keyring *keys, const char *text, size_t len,
+    long tz_min, json_t **out)
+{
+	cs_token_layers *l;
+	json_t *verdict = NULL, *exp, *nbf;
+	time_t now = cs_now();
+	const char *res = "valid";
+
+	if ((l = check_token(keys, text, len, &verdict)) == NULL)
+		return done(verdict, out);
+	exp = json_object_get(l->claims, "4");
+	nbf = json_object_get(l->claims, "5");
+	if (json_is_integer(nbf) && now < (time_t)json_integer_value(nbf))
+		res = "not_yet_valid";
+	else if (json_is_integer(exp) && now > (time_t)json_integer_value(exp))
+		res = "expired";
+	verdict = result(res, NULL, claims_view(l->claims, tz_min));
+	cs_token_layers_free(l);
+	return done(verdict, out);
+}
+
+/* The library's answer for a licence id whose token verified. */
+static json_t *
+library_verdict(cs_service *svc, const char *id, const json_t *claims)
+{
+	json_t *full = NULL, *verdict;
+	const char *status;
+
+	if (cs_licence_load(svc, id, &full) != 0)
+		return result("not_found", NULL,
+		    claims ? claims_view(claims, svc->cfg.tz_offset_minutes) : NULL);
+	status = json_string_value(json_object_get(full, "status"));
+	verdict = result(status, NULL, cs_public_view(svc, full));
+	json_decref(full);
+	return verdict;
+}
+
+int
+cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out)
+{
+	cs_token_layers *l;
+	json_t *verdict = NULL;
+
+	if ((l = check_token(svc->keys, text, len, &verdict)) == NULL)
+		return done(verdict, out);
+	verdict = library_verdict(svc,
+	    json_string_value(json_object_get(json_object_get(l->claims, "-65537"), "id")),
+	    l->claims);
+	cs_token_layers_free(l);
+	return done(verdict, out);
+}
+
+/*
+ * A paper copy typed by hand: the identifier or the number, and the holder
+ * code.  Both must match one licence; nothing beyond the public view is
+ * shown, and nothing is told about a licence whose holder code differs.
+ */
+int
+cs_verify_manual(cs_service *svc, const json_t *body, json_t **out, cs_problems *p)
+{
+	const char *id = json_string_value(json_object_get(body, "id"));
+	const char *number = json_string_value(json_object_get(body, "number"));
+	const char *code = json_string_value(json_object_get(body, "holder_code"));
+	cs_licence_row **rows = NULL;
+	char norm[CS_USCC_LEN + 1];
+	size_t i, n = 0;
+	json_t *verdict = NULL;
+
+	(void)p;
+	if (code == NULL || (id == NULL) == (number == NULL) || strlen(code) != 18)
+		return done(result("malformed", "give the holder code (18 characters) "
+		    "and either the licence id or the licence number", NULL), out);
+	snprintf(norm, sizeof(norm), "%s", code);
+	cs_code_check_uscc(norm);  /* upper-cases; a failing check finds nothing */
+	if (id != NULL && cs_check_id(id) != 0)
+		return done(result("malformed", cs_err_msg(), NULL), out);
+	if (svc->store->ops->licences_by_holder(svc->store, norm, NULL, &rows, &n) != 0)
+		return done(result("not_found", NULL, NULL), out);
+	for (i = 0; i < n && verdict == NULL; i++)
+		if ((id && strcmp(rows[i]->id, id) == 0) ||
+		    (number && strcmp(rows[i]->number, number) == 0))
+			verdict = library_verdict(svc, rows[i]->id, NULL);
+	cs_licence_rows_free(rows, n);
+	return done(verdict ? verdict : result("not_found", "no licence with these "
+	    "details / 未找到相符的证照", NULL), out);
+}
