@@ -24,20 +24,25 @@
  * case in place before it is checked. */
 int cs_code_check_uscc(char *code);
 /* Resident identity number (GB 11643-1999), upper-cased in place; checks
- * the birth date in digits 7-14 is a real calendar date. */
+ * the birth date in digits 7-14 is a real calendar date and not after today
+ * (Asia/Shanghai, UTC+8).  Old birth years are accepted: real numbers of
+ * people born in the 1880s exist (440524188001010014).  The date is checked
+ * before the check character, so a mistyped date is named as such. */
 int cs_code_check_rid(char *code);
 /* Dispatch on a code type name: "USCC" or "RID". */
 int cs_code_check(const char *code_type, char *code);
 /* National holder code type for "USCC" ("001") and "RID" ("111"). */
 const char *cs_code_type_national(const char *code_type);
 
-/* The check characters alone: value or -1 on a bad character. */
+/* The check characters alone: the character, or -1 when an input character
+ * is outside the code's alphabet (upper case; callers normalise first). */
 char cs_uscc_check_char(const char *first17);
 char cs_rid_check_char(const char *first17);
 char cs_mod37_36_check_char(const char *s, size_t n);
 
 /* Mask a personal code for public views: first 6 and last 4 characters with
- * '*' between (SPEC §4).  out must hold strlen(code)+1 bytes. */
+ * '*' between (SPEC §4).  out must hold strlen(code)+1 bytes.  A code of 10
+ * characters or fewer is masked whole: there is nothing safe to show. */
 void cs_code_mask(const char *code, char *out);
 
 /* A licence identifier (SPEC §2a), split into its parts. */
@@ -51,10 +56,16 @@ typedef struct cs_licence_id {
 
 /* Parse and verify an identifier: root, part lengths and alphabets, the
  * type code's and issuer's own USCC check characters are NOT required (real
- * identifiers carry pilot codes), the MOD 37,36 check character is. */
+ * identifiers carry pilot codes), the MOD 37,36 check character is.
+ * Identifiers are case-sensitive upper case and are NOT normalised: certsvc
+ * assigns them and prints them, so a lower-case letter is a malformed
+ * identifier (named in the reason), never a second spelling of a key.
+ * Errors are CS_EINVAL (a malformed identifier is a 400, SPEC §2a); out is
+ * filled only on success. */
 int cs_licence_id_parse(const char *text, cs_licence_id *out);
 /* Format an identifier, computing its check character.  out holds
- * CS_LICENCE_ID_MAX bytes. */
+ * CS_LICENCE_ID_MAX bytes.  The parts are checked as parse checks them
+ * (CS_EINVAL with the reason), so a formatted identifier always parses. */
 int cs_licence_id_format(const char *type, const char *issuer,
     const char *serial, int version, char *out);
 
