@@ -461,7 +461,7 @@ static int
 write_pem(const char *path, EVP_PKEY *pkey, int private, mode_t mode)
 {
 	BIO *bio = NULL;
-	int fd = -1, rc = 0, made = 0, ok;
+	int fd = -1, rc = 0, made = 0, ok, r;
 
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    mode)) < 0) {
@@ -485,12 +485,16 @@ write_pem(const char *path, EVP_PKEY *pkey, int private, mode_t mode)
 		    path);
 		goto out;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
+	if (fsync(fd) != 0) {
 		rc = cs_err_set(CS_EIO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
+	r = close(fd);
 	fd = -1;
+	if (r != 0) {
+		rc = cs_err_set(CS_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
 out:
 	BIO_free(bio);
 	if (fd >= 0)
