@@ -1,0 +1,237 @@
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cs_err.h"
+
+/* The descriptor lines go to: 2 (standard error) or an O_APPEND file. */
+static atomic_int log_fd = 2;
+
+int
+cs_log_open(const char *path)
+{
+	int fd;
+
+	if (path == NULL || path[0] == '\0') {
+		cs_log_close();
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return cs_err_set(CS_EIO, "log_file %s: cannot open: %s", path,
+		    strerror(errno));
+	cs_log_close();
+	atomic_store(&log_fd, fd);
+	return 0;
+}
+
+void
+cs_log_close(void)
+{
+	int fd = atomic_exchange(&log_fd, 2);
+
+	if (fd != 2)
+		close(fd);
+}
+
+/* Length of the valid, allowed UTF-8 sequence at s (n bytes available), or
+ * 0 when the bytes there are not one.  Overlong forms, surrogates, code
+ * points past U+10FFFF, C1 controls and the Unicode line and paragraph
+ * separators are refused: some log viewers break lines on those. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned cp;
+	size_t len, i;
+
+	if (s[0] < 0xC2 || s[0] > 0xF4)
+		return 0;
+	len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
+	if (n < len)
+		return 0;
+	cp = s[0] & (0xFF >> (len + 1));
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029)
+		return 0;
+	return len;
+}
+
+/* The escaped form of the character at s[i] (n bytes in all): its bytes
+ * are stored at *piece (tmp or s itself) and its input length in *k.
+ * Returns the escaped length. */
+static size_t
+piece(const unsigned char *s, size_t i, size_t n, int keep_space, char tmp[5],
+    const char **piece_out, size_t *k)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c = s[i];
+
+	*k = 1;
+	*piece_out = tmp;
+	if (c == '\\' || c == '"') {
+		tmp[0] = '\\', tmp[1] = (char)c;
+		return 2;
+	}
+	if (c == '\n' || c == '\r' || c == '\t') {
+		tmp[0] = '\\', tmp[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		return 2;
+	}
+	if ((c > 0x20 && c < 0x7F) || (c == ' ' && keep_space)) {
+		tmp[0] = (char)c;
+		return 1;
+	}
+	if (c >= 0x80 && (*k = utf8_len(s + i, n - i)) > 0) {
+		*piece_out = (const char *)s + i;
+		return *k;
+	}
+	*k = 1;
+	tmp[0] = '\\', tmp[1] = 'x', tmp[2] = hex[c >> 4], tmp[3] = hex[c & 15];
+	return 4;
+}
+
+/* Two passes: the first measures, so a value that fits is never cut and
+ * one that does not is cut at a character boundary before "...". */
+static size_t
+escape(char *out, size_t outlen, const char *in, int keep_space)
+{
+	const unsigned char *s;
+	const char *p;
+	char tmp[5];
+	size_t n, i, k, t, total = 0, o = 0, budget;
+
+	if (outlen == 0)
+		return 0;
+	if (in == NULL || in[0] == '\0')
+		in = "-";
+	s = (const unsigned char *)in;
+	n = strlen(in);
+	for (i = 0; i < n; i += k)
+		total += piece(s, i, n, keep_space, tmp, &p, &k);
+	budget = total < outlen ? total : (outlen > 4 ? outlen - 4 : 0);
+	for (i = 0; i < n; i += k) {
+		t = piece(s, i, n, keep_space, tmp, &p, &k);
+		if (o + t > budget)
+			break;
+		memcpy(out + o, p, t);
+		o += t;
+	}
+	if (total >= outlen && outlen > 4) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+size_t
+cs_log_escape(char *out, size_t outlen, const char *in)
+{
+	return escape(out, outlen, in, 0);
+}
+
+size_t
+cs_log_format_request(char *out, size_t outlen, const cs_log_request *r)
+{
+	char id[80], client[200], method[40], route[120], remote[80];
+	struct tm tm;
+	time_t secs = (time_t)(r->time_ms / 1000);
+	int n;
+
+	if (outlen == 0)
+		return 0;
+	gmtime_r(&secs, &tm);
+	cs_log_escape(id, sizeof(id), r->request_id);
+	cs_log_escape(client, sizeof(client), r->client);
+	cs_log_escape(method, sizeof(method), r->method);
+	cs_log_escape(route, sizeof(route), r->route);
+	cs_log_escape(remote, sizeof(remote), r->remote);
+	n = snprintf(out, outlen,
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ req=%s client=%s method=%s "
+	    "route=%s status=%d ms=%.2f remote=%s",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, (int)(r->time_ms % 1000), id, client, method, route,
+	    r->status, r->ms, remote);
+	if (n < 0)
+		return 0;
+	return (size_t)n < outlen ? (size_t)n : outlen - 1;
+}
+
+/* One write per line; a short write to a pipe or terminal is retried for
+ * the rest so a line is never left without its newline. */
+static void
+write_line(int fd, char *line, size_t len)
+{
+	ssize_t w;
+
+	line[len++] = '\n';
+	while (len > 0) {
+		w = write(fd, line, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		line += w;
+		len -= (size_t)w;
+	}
+}
+
+void
+cs_log_request_line(const cs_log_request *r)
+{
+	char line[1024];
+	size_t n = cs_log_format_request(line, sizeof(line) - 1, r);
+
+	write_line(atomic_load(&log_fd), line, n);
+}
+
+static size_t
+vformat_msg(char *line, size_t size, const char *fmt, va_list ap)
+{
+	char raw[2048];
+
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	return escape(line, size, raw, 1);
+}
+
+void
+cs_log_msg(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = vformat_msg(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	write_line(atomic_load(&log_fd), line, n);
+}
+
+void
+cs_log_stderr(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	size_t n;
+	int fd;
+
+	va_start(ap, fmt);
+	n = vformat_msg(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	write_line(2, line, n);
+	if ((fd = atomic_load(&log_fd)) != 2)
+		write_line(fd, line, n);
+}

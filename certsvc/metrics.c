@@ -1,0 +1,279 @@
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_err.h"
+
+#define NSTATUS 500     /* statuses 100..599 */
+
+/* Upper bounds of the duration buckets, in seconds: from a cached QR image
+ * (well under a millisecond) to an issuance waiting on fsync under load. */
+static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
+
+/* SPEC §5's verification results. */
+static const char *const results[] = {"valid", "not_yet_valid", "expired",
+    "suspended", "revoked", "superseded", "invalid_signature", "unknown_key",
+    "malformed", "not_found", "other"};
+#define NRESULTS (sizeof(results) / sizeof(results[0]))
+
+struct route_stats {
+	atomic_ulong status[NSTATUS];
+	atomic_ulong bucket[NBOUNDS];  /* non-cumulative; summed on render */
+	atomic_ulong count;
+	atomic_ulong sum_ns;
+};
+
+struct cs_metrics {
+	size_t n_routes;    /* as given */
+	size_t *series;     /* route index -> index into names and stats */
+	char **names;       /* distinct patterns, then "unmatched" */
+	size_t n_names;
+	struct route_stats *stats;  /* n_names */
+	atomic_ulong issued;
+	atomic_ulong verifications[NRESULTS];
+	atomic_long in_flight;
+};
+
+int
+cs_metrics_new(const char *const *routes, size_t n_routes, cs_metrics **out)
+{
+	cs_metrics *m = NULL;
+	size_t i;
+	int rc = 0;
+
+	*out = NULL;
+	if ((m = calloc(1, sizeof(*m))) == NULL ||
+	    (m->series = calloc(n_routes + 1, sizeof(*m->series))) == NULL ||
+	    (m->names = calloc(n_routes + 1, sizeof(*m->names))) == NULL ||
+	    (m->stats = calloc(n_routes + 1, sizeof(*m->stats))) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "metrics: out of memory");
+		goto out;
+	}
+	m->n_routes = n_routes;
+	/* Two methods on one pattern (GET and POST /v) share a series:
+	 * Prometheus refuses two series with the same labels. */
+	for (i = 0; i <= n_routes; i++) {
+		const char *name = i < n_routes ? routes[i] : "unmatched";
+		size_t j;
+
+		for (j = 0; j < m->n_names; j++)
+			if (strcmp(m->names[j], name) == 0)
+				break;
+		if (j == m->n_names &&
+		    (m->names[m->n_names++] = strdup(name)) == NULL) {
+			rc = cs_err_set(CS_ENOMEM, "metrics: out of memory");
+			goto out;
+		}
+		m->series[i] = j;
+	}
+	*out = m;
+	m = NULL;
+out:
+	cs_metrics_free(m);
+	return rc;
+}
+
+void
+cs_metrics_free(cs_metrics *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	if (m->names != NULL)
+		for (i = 0; i < m->n_names; i++)
+			free(m->names[i]);
+	free(m->names);
+	free(m->series);
+	free(m->stats);
+	free(m);
+}
+
+void
+cs_metrics_request(cs_metrics *m, size_t route, int status, double seconds)
+{
+	struct route_stats *st =
+	    &m->stats[m->series[route < m->n_routes ? route : m->n_routes]];
+	size_t b;
+
+	if (status >= 100 && status <= 599)
+		atomic_fetch_add_explicit(&st->status[status - 100], 1,
+		    memory_order_relaxed);
+	if (seconds < 0)
+		seconds = 0;
+	for (b = 0; b < NBOUNDS && seconds > bounds[b]; b++)
+		;
+	if (b < NBOUNDS)
+		atomic_fetch_add_explicit(&st->bucket[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->sum_ns,
+	    (unsigned long)(seconds * 1e9), memory_order_relaxed);
+}
+
+void
+cs_metrics_issued(cs_metrics *m, long n)
+{
+	if (n > 0)
+		atomic_fetch_add_explicit(&m->issued, (unsigned long)n,
+		    memory_order_relaxed);
+}
+
+void
+cs_metrics_verification(cs_metrics *m, const char *result)
+{
+	size_t i;
+
+	for (i = 0; i < NRESULTS - 1; i++)
+		if (result != NULL && strcmp(result, results[i]) == 0)
+			break;
+	atomic_fetch_add_explicit(&m->verifications[i], 1, memory_order_relaxed);
+}
+
+void
+cs_metrics_in_flight(cs_metrics *m, long n)
+{
+	atomic_store_explicit(&m->in_flight, n, memory_order_relaxed);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void
+bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (b->failed)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = (b->cap + (size_t)n + 1) * 2;
+			char *p = realloc(b->p, cap);
+
+			if (p == NULL) {
+				b->failed = 1;
+				return;
+			}
+			b->p = p;
+			b->cap = cap;
+		}
+	}
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void
+blabel(struct buf *b, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			bprintf(b, "\\%c", *v);
+		else if (*v == '\n')
+			bprintf(b, "\\n");
+		else
+			bprintf(b, "%c", *v);
+	}
+}
+
+int
+cs_metrics_render(cs_metrics *m, char **out, size_t *len)
+{
+	struct buf b = {NULL, 0, 0, 0};
+	size_t r, s, i;
+	unsigned long v, cum;
+
+	*out = NULL;
+	*len = 0;
+	if ((b.p = malloc(8192)) == NULL)
+		return cs_err_set(CS_ENOMEM, "metrics: out of memory");
+	b.cap = 8192;
+	bprintf(&b, "# HELP certsvc_http_requests_total HTTP requests answered, "
+	    "by route pattern and status.\n"
+	    "# TYPE certsvc_http_requests_total counter\n");
+	for (r = 0; r < m->n_names; r++)
+		for (s = 0; s < NSTATUS; s++) {
+			v = atomic_load_explicit(&m->stats[r].status[s],
+			    memory_order_relaxed);
+			if (v == 0)
+				continue;
+			bprintf(&b, "certsvc_http_requests_total{route=\"");
+			blabel(&b, m->names[r]);
+			bprintf(&b, "\",status=\"%zu\"} %lu\n", s + 100, v);
+		}
+	bprintf(&b, "# HELP certsvc_http_request_duration_seconds Time from "
+	    "the request line to the response sent, by route pattern.\n"
+	    "# TYPE certsvc_http_request_duration_seconds histogram\n");
+	for (r = 0; r < m->n_names; r++) {
+		unsigned long count = atomic_load_explicit(&m->stats[r].count,
+		    memory_order_relaxed);
+
+		if (count == 0)
+			continue;
+		cum = 0;
+		for (i = 0; i < NBOUNDS; i++) {
+			cum += atomic_load_explicit(&m->stats[r].bucket[i],
+			    memory_order_relaxed);
+			bprintf(&b, "certsvc_http_request_duration_seconds_bucket"
+			    "{route=\"");
+			blabel(&b, m->names[r]);
+			bprintf(&b, "\",le=\"%g\"} %lu\n", bounds[i], cum);
+		}
+		/* +Inf is the count, read after the buckets: never below them. */
+		if (count < cum)
+			count = cum;
+		bprintf(&b, "certsvc_http_request_duration_seconds_bucket{route=\"");
+		blabel(&b, m->names[r]);
+		bprintf(&b, "\",le=\"+Inf\"} %lu\n", count);
+		bprintf(&b, "certsvc_http_request_duration_seconds_sum{route=\"");
+		blabel(&b, m->names[r]);
+		bprintf(&b, "\"} %.6f\n", (double)atomic_load_explicit(
+		    &m->stats[r].sum_ns, memory_order_relaxed) / 1e9);
+		bprintf(&b, "certsvc_http_request_duration_seconds_count{route=\"");
+		blabel(&b, m->names[r]);
+		bprintf(&b, "\"} %lu\n", count);
+	}
+	bprintf(&b, "# HELP certsvc_licences_issued_total Licences issued "
+	    "(new ones, not idempotent repeats).\n"
+	    "# TYPE certsvc_licences_issued_total counter\n"
+	    "certsvc_licences_issued_total %lu\n",
+	    atomic_load_explicit(&m->issued, memory_order_relaxed));
+	bprintf(&b, "# HELP certsvc_verifications_total Verifications answered, "
+	    "by result.\n# TYPE certsvc_verifications_total counter\n");
+	for (i = 0; i < NRESULTS; i++)
+		bprintf(&b, "certsvc_verifications_total{result=\"%s\"} %lu\n",
+		    results[i], atomic_load_explicit(&m->verifications[i],
+		    memory_order_relaxed));
+	bprintf(&b, "# HELP certsvc_http_requests_in_flight Requests started "
+	    "and not yet finished.\n"
+	    "# TYPE certsvc_http_requests_in_flight gauge\n"
+	    "certsvc_http_requests_in_flight %ld\n",
+	    atomic_load_explicit(&m->in_flight, memory_order_relaxed));
+	if (b.failed) {
+		free(b.p);
+		return cs_err_set(CS_ENOMEM, "metrics: out of memory");
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}

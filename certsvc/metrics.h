@@ -1,0 +1,47 @@
+/*
+ * metrics: the counters GET /metrics serves, in the Prometheus text
+ * exposition format 0.0.4:
+ *
+ *   certsvc_http_requests_total{route,status}        counter
+ *   certsvc_http_request_duration_seconds{route}     histogram
+ *   certsvc_licences_issued_total                    counter
+ *   certsvc_verifications_total{result}              counter
+ *   certsvc_http_requests_in_flight                  gauge
+ *
+ * Labels are bounded by construction: route is one of the route patterns
+ * given to cs_metrics_new() (or "unmatched"), never a raw path, so ids and
+ * holder codes cannot become label values and the series count stays fixed;
+ * status is a number 100..599; result is one of SPEC §5's verification
+ * results (anything else counts as "other").
+ *
+ * Threads: recording is lock-free (C11 atomics) and may happen on every
+ * worker thread at once; rendering reads the counters without stopping
+ * them, so a scrape sees each counter at some moment during the scrape.
+ */
+#ifndef CS_METRICS_H
+#define CS_METRICS_H
+
+#include <stddef.h>
+
+typedef struct cs_metrics cs_metrics;
+
+/* routes: the route patterns, copied; index n_routes means "unmatched". */
+int cs_metrics_new(const char *const *routes, size_t n_routes,
+    cs_metrics **out);
+void cs_metrics_free(cs_metrics *m);
+
+/* One finished request: route index (n_routes or more = unmatched), the
+ * status sent (0 when none: not counted in requests_total), duration. */
+void cs_metrics_request(cs_metrics *m, size_t route, int status,
+    double seconds);
+/* n licences were issued (one request, a bundle, an amendment). */
+void cs_metrics_issued(cs_metrics *m, long n);
+/* One verification answered with result ("valid", "expired", ...). */
+void cs_metrics_verification(cs_metrics *m, const char *result);
+/* Requests started and not yet finished (the server's own counter). */
+void cs_metrics_in_flight(cs_metrics *m, long n);
+
+/* The exposition text; *out malloc'd (caller frees), *len its length. */
+int cs_metrics_render(cs_metrics *m, char **out, size_t *len);
+
+#endif
