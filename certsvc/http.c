@@ -1,0 +1,1142 @@
+/*
+ * http: the daemon, the per-request plumbing and the dispatcher of the
+ * HTTP API (SPEC §5).  The endpoints themselves are in http_routes.c, the
+ * problem responses in http_problem.c; see http_internal.h for the life of
+ * a request.
+ *
+ * Limits, all from the configuration, and why each is set:
+ *
+ *   max_body (64 KiB)      the largest request body.  An issuance request is
+ *       a few KiB; a bundle of a dozen licences stays far below.  A larger
+ *       Content-Length is refused with 413 before a byte of the body is
+ *       read (and the connection closed, the body unread); a chunked upload
+ *       that grows past it is answered 413 once it ends, its excess read and
+ *       dropped without being stored (at most 1 MiB more; past that the
+ *       connection is cut without an answer).  The verification endpoints
+ *       (POST /api/v1/verify, POST /v) take at most 4 KiB: SPEC §5, and a
+ *       QR code cannot hold more than 3 KiB.
+ *   max_header (32 KiB)    MHD_OPTION_CONNECTION_MEMORY_LIMIT: the memory
+ *       pool of one connection, which holds the request line, the headers
+ *       and our response headers.  libmicrohttpd 0.9.75 answers a request
+ *       line that does not fit with 414 and headers that do not fit with
+ *       431 (its own small HTML body, then it closes the connection; checked
+ *       by hand).  Those answers come from the library: they carry no
+ *       X-Request-Id and are logged with status=0, as no handler ran.  The
+ *       longest legitimate request target is GET /v/{token}, under 2 KiB.
+ *   max_connections (512)  MHD_OPTION_CONNECTION_LIMIT, shared by the worker
+ *       threads: beyond it new connections are accepted and closed at once,
+ *       so a flood of idle sockets cannot exhaust file descriptors.  No
+ *       per-address connection limit: counters, NAT'd offices and a reverse
+ *       proxy put many legitimate clients behind one address; the token
+ *       bucket below is the per-address control.
+ *   connection_timeout (15 s)  MHD_OPTION_CONNECTION_TIMEOUT: an idle or
+ *       slow connection (slowloris) is closed after this many seconds
+ *       without progress, freeing its slot and its memory pool.
+ *   rate_limit (20/s)      a token bucket per remote address (burst of one
+ *       second's worth) on the public endpoints: verification, the /v pages,
+ *       the trust list and the catalog; 429 with Retry-After.  0 turns it
+ *       off (a benchmark from one address).  /healthz and /metrics are not
+ *       limited: monitoring must not be refused.
+ *   threads (4)            MHD_OPTION_THREAD_POOL_SIZE: epoll worker
+ *       threads, each with its own event loop (NOTES.md: the epoll pool is
+ *       1.7x thread-per-connection).  Handlers block on the database and
+ *       the signing key, so a few more threads than cores keep the cores
+ *       busy.
+ *
+ * Shutdown (SIGTERM, SIGINT): new requests on open connections get 503 with
+ * Connection: close, the listening socket is closed, requests in flight get
+ * up to 10 s to finish, then the daemon stops.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cs_err.h"
+#include "http_internal.h"
+#include "http_problem.h"
+#include "log.h"
+
+#define DRAIN_SECONDS 10
+/* How much of an oversized chunked upload is read and dropped so that the
+ * client can still be told 413. */
+#define DISCARD_MAX (1024 * 1024)
+#define QR_CACHE_ENTRIES 512
+#define QR_CACHE_BYTES (8 * 1024 * 1024)
+
+/* --- text helpers ---------------------------------------------------------- */
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+cs_pct_decode(const char *in, size_t n, int plus_space, char **out,
+    size_t *outlen)
+{
+	char *d;
+	size_t i, o = 0;
+	int hi, lo;
+
+	*out = NULL;
+	if ((d = malloc(n + 1)) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		if (in[i] == '%' && i + 2 < n &&
+		    (hi = hexval((unsigned char)in[i + 1])) >= 0 &&
+		    (lo = hexval((unsigned char)in[i + 2])) >= 0) {
+			d[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (in[i] == '+' && plus_space) {
+			d[o++] = ' ';
+		} else {
+			d[o++] = in[i];
+		}
+	}
+	d[o] = '\0';
+	if (memchr(d, '\0', o) != NULL) {
+		free(d);
+		return cs_err_set(CS_EINVAL, "contains a NUL byte");
+	}
+	*out = d;
+	if (outlen != NULL)
+		*outlen = o;
+	return 0;
+}
+
+int
+cs_text_check(const char *s, size_t n, size_t *chars)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, count = 0, len, k;
+	unsigned cp;
+
+	while (i < n) {
+		if (u[i] < 0x80) {
+			cp = u[i];
+			len = 1;
+		} else if (u[i] >= 0xC2 && u[i] <= 0xF4) {
+			len = u[i] < 0xE0 ? 2 : u[i] < 0xF0 ? 3 : 4;
+			if (i + len > n)
+				return cs_err_set(CS_EINVAL, "is not valid UTF-8");
+			cp = u[i] & (0xFF >> (len + 1));
+			for (k = 1; k < len; k++) {
+				if ((u[i + k] & 0xC0) != 0x80)
+					return cs_err_set(CS_EINVAL,
+					    "is not valid UTF-8");
+				cp = (cp << 6) | (u[i + k] & 0x3F);
+			}
+			if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+			    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+				return cs_err_set(CS_EINVAL, "is not valid UTF-8");
+		} else {
+			return cs_err_set(CS_EINVAL, "is not valid UTF-8");
+		}
+		if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F))
+			return cs_err_set(CS_EINVAL, "contains a control character");
+		i += len;
+		count++;
+	}
+	if (chars != NULL)
+		*chars = count;
+	return 0;
+}
+
+void
+cs_sb_add(cs_sbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if ((p = realloc(b->p, cap)) == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void
+cs_sb_puts(cs_sbuf *b, const char *s)
+{
+	cs_sb_add(b, s, strlen(s));
+}
+
+void
+cs_sb_printf(cs_sbuf *b, const char *fmt, ...)
+{
+	char small[512], *big = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->failed = 1;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		cs_sb_add(b, small, (size_t)n);
+		return;
+	}
+	if ((big = malloc((size_t)n + 1)) == NULL) {
+		b->failed = 1;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	cs_sb_add(b, big, (size_t)n);
+	free(big);
+}
+
+void
+cs_sb_html(cs_sbuf *b, const char *s)
+{
+	const char *start = s;
+
+	for (; *s != '\0'; s++) {
+		const char *rep;
+
+		switch (*s) {
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		default:
+			continue;
+		}
+		cs_sb_add(b, start, (size_t)(s - start));
+		cs_sb_puts(b, rep);
+		start = s + 1;
+	}
+	cs_sb_add(b, start, (size_t)(s - start));
+}
+
+/* --- responses ------------------------------------------------------------- */
+
+void
+cs_reply(cs_req *r, int status, const char *content_type, void *data,
+    size_t len, int own)
+{
+	if (r->resp != NULL) {
+		MHD_destroy_response(r->resp);
+		r->resp = NULL;
+	}
+	r->resp = MHD_create_response_from_buffer(len, len ? data : (void *)"",
+	    own ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+	if (r->resp == NULL) {
+		if (own)
+			free(data);
+		return;
+	}
+	if (own && len == 0)
+		free(data);
+	r->status = status;
+	if (content_type != NULL)
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    content_type);
+}
+
+void
+cs_reply_static(cs_req *r, int status, const char *content_type,
+    const void *data, size_t len)
+{
+	if (r->resp != NULL) {
+		MHD_destroy_response(r->resp);
+		r->resp = NULL;
+	}
+	r->resp = MHD_create_response_from_buffer(len, (void *)data,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r->resp == NULL)
+		return;
+	r->status = status;
+	if (content_type != NULL)
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    content_type);
+}
+
+void
+cs_reply_json(cs_req *r, int status, const json_t *v)
+{
+	char *text = json_dumps(v, JSON_COMPACT);
+
+	if (text == NULL) {
+		cs_err_set(CS_ENOMEM, "cannot serialise the response");
+		cs_http_problem_err(r, CS_ENOMEM, NULL);
+		return;
+	}
+	cs_reply(r, status, "application/json; charset=utf-8", text,
+	    strlen(text), 1);
+}
+
+void
+cs_reply_header(cs_req *r, const char *name, const char *value)
+{
+	if (r->resp != NULL)
+		MHD_add_response_header(r->resp, name, value);
+}
+
+/* --- request ----------------------------------------------------------- */
+
+const char *
+cs_req_header(cs_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+cs_req_query(cs_req *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_query; i++)
+		if (strcmp(r->query[i].name, name) == 0)
+			return r->query[i].value;
+	return NULL;
+}
+
+json_t *
+cs_req_json(cs_req *r)
+{
+	json_error_t e;
+	json_t *v;
+	char text[sizeof(e.text)], *near;
+
+	if (r->body_len == 0) {
+		if (r->route != NULL && (r->route->flags & CS_RT_JSON_OPT))
+			return json_object();
+		cs_http_problemf(r, 400, "the request body is empty; a JSON object is "
+		    "expected");
+		return NULL;
+	}
+	v = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &e);
+	if (v == NULL) {
+		/* jansson's text may quote the input near the error ("near
+		 * '...'"): say where, not what. */
+		snprintf(text, sizeof(text), "%s", e.text);
+		if ((near = strstr(text, " near ")) != NULL)
+			*near = '\0';
+		cs_http_problemf(r, 400, "the body is not valid JSON: %s at line %d, "
+		    "column %d", text, e.line, e.column);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		cs_http_problemf(r, 400, "the body must be a JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+/* Split the raw query string into decoded pairs.  400 (left in r) when a
+ * name or value is not UTF-8 text. */
+static int
+parse_query(cs_req *r)
+{
+	const char *q = strchr(r->uri, '?'), *p, *amp, *eq;
+	char *name = NULL, *value = NULL;
+
+	if (q == NULL)
+		return 0;
+	for (p = q + 1; *p != '\0'; p = *amp ? amp + 1 : amp) {
+		size_t n, nlen, vlen;
+
+		amp = p + strcspn(p, "&");
+		n = (size_t)(amp - p);
+		if (n == 0)
+			continue;
+		eq = memchr(p, '=', n);
+		nlen = eq ? (size_t)(eq - p) : n;
+		if (cs_pct_decode(p, nlen, 1, &name, NULL) != 0 ||
+		    cs_pct_decode(eq ? eq + 1 : "", eq ? n - nlen - 1 : 0, 1,
+		    &value, &vlen) != 0 ||
+		    cs_text_check(name, strlen(name), NULL) != 0 ||
+		    cs_text_check(value, vlen, NULL) != 0) {
+			cs_http_problem_field(r, 400, name ? name : "query",
+			    "query parameter %s", cs_err_msg());
+			goto fail;
+		}
+		if (r->n_query == CS_MAX_QUERY) {
+			cs_http_problemf(r, 400, "more than %d query parameters",
+			    CS_MAX_QUERY);
+			goto fail;
+		}
+		r->query[r->n_query].name = name;
+		r->query[r->n_query].value = value;
+		r->n_query++;
+		name = value = NULL;
+	}
+	return 0;
+fail:
+	free(name);
+	free(value);
+	return -1;
+}
+
+/* The media type of a Content-Type header, lower-cased into type, and
+ * whether its charset parameter (if any) is UTF-8.  0, or -1 when absent. */
+static int
+media_type(const char *h, char *type, size_t n, int *charset_ok)
+{
+	size_t i = 0;
+	const char *cs;
+
+	*charset_ok = 1;
+	if (h == NULL)
+		return -1;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	for (; *h != '\0' && *h != ';' && *h != ' ' && *h != '\t' && i + 1 < n; h++)
+		type[i++] = (char)((*h >= 'A' && *h <= 'Z') ? *h + 32 : *h);
+	type[i] = '\0';
+	if ((cs = strcasestr(h, "charset=")) != NULL) {
+		cs += 8;
+		if (*cs == '"')
+			cs++;
+		if (strncasecmp(cs, "utf-8", 5) != 0 ||
+		    (cs[5] != '\0' && cs[5] != '"' && cs[5] != ';' &&
+		    cs[5] != ' '))
+			*charset_ok = 0;
+	}
+	return 0;
+}
+
+int
+cs_req_content_is(cs_req *r, const char *media)
+{
+	char type[80];
+	int ok;
+
+	return media_type(cs_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE), type,
+	    sizeof(type), &ok) == 0 && strcmp(type, media) == 0;
+}
+
+/* 415 (left in r) unless the body's type is one the route takes. */
+static int
+check_content_type(cs_req *r)
+{
+	const char *h = cs_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+	unsigned f = r->route->flags;
+	char type[80];
+	int ok, present = media_type(h, type, sizeof(type), &ok) == 0;
+
+	if (f & CS_RT_JSON) {
+		if (!present && r->body_len == 0 && (f & CS_RT_JSON_OPT))
+			return 0;
+		if (present && strcmp(type, "application/json") == 0 && ok)
+			return 0;
+		cs_http_problemf(r, 415, "the body must be application/json "
+		    "(charset utf-8)");
+		return -1;
+	}
+	if (f & CS_RT_VERIFY) {
+		if (!present || ((strcmp(type, "text/plain") == 0 ||
+		    strcmp(type, "application/json") == 0) && ok))
+			return 0;
+		cs_http_problemf(r, 415, "the body must be the QR text as text/plain, "
+		    "or application/json");
+		return -1;
+	}
+	if (f & CS_RT_FORM) {
+		if (!present || ((strcmp(type, "application/x-www-form-urlencoded")
+		    == 0 || strcmp(type, "text/plain") == 0) && ok))
+			return 0;
+		cs_http_problemf(r, 415, "the body must be a form "
+		    "(application/x-www-form-urlencoded) or text/plain");
+		return -1;
+	}
+	return 0;
+}
+
+/* 401 (left in r) unless a known client's bearer token came with r. */
+static int
+authenticate(cs_req *r)
+{
+	const char *h = cs_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	char token[300];
+	size_t n;
+	int rc;
+
+	if (h == NULL) {
+		cs_http_problemf(r, 401, "this endpoint needs an Authorization: "
+		    "Bearer token");
+		return -1;
+	}
+	while (*h == ' ')
+		h++;
+	if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) {
+		cs_http_problemf(r, 401, "the Authorization header must use the "
+		    "Bearer scheme");
+		return -1;
+	}
+	for (h += 6; *h == ' ' || *h == '\t'; h++)
+		;
+	n = strlen(h);
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= sizeof(token)) {
+		cs_http_problemf(r, 401, "the bearer token is not valid");
+		return -1;
+	}
+	memcpy(token, h, n);
+	token[n] = '\0';
+	rc = cs_client_authenticate(r->srv->svc, token, &r->client);
+	explicit_bzero(token, sizeof(token));
+	if (rc != 0) {
+		cs_http_problem_err(r, rc, NULL);
+		return -1;
+	}
+	r->actor.client = r->client;
+	return 0;
+}
+
+/* --- routing --------------------------------------------------------------- */
+
+/* Match path[0..n) against pattern; capture the {x} segments (raw). */
+static int
+match(const char *pat, const char *path, size_t n, const char *seg[],
+    size_t seglen[], size_t *nseg)
+{
+	const char *s = path, *end = path + n, *start;
+
+	*nseg = 0;
+	while (*pat != '\0' && s < end) {
+		if (*pat == '{') {
+			pat = strchr(pat, '}') + 1;
+			for (start = s; s < end && *s != '/'; s++)
+				;
+			if (s == start || *nseg == CS_MAX_PARAMS)
+				return 0;
+			seg[*nseg] = start;
+			seglen[(*nseg)++] = (size_t)(s - start);
+		} else if (*pat++ != *s++) {
+			return 0;
+		}
+	}
+	return *pat == '\0' && s == end;
+}
+
+static int
+method_is(const cs_route *rt, const char *method)
+{
+	return strcmp(rt->method, method) == 0 ||
+	    (strcmp(rt->method, "GET") == 0 && strcmp(method, "HEAD") == 0);
+}
+
+/* Find r's route; when none, leave r->pending (404, 405 with Allow, 400
+ * for a segment that is not text). */
+static void
+route(cs_req *r)
+{
+	const char *seg[CS_MAX_PARAMS];
+	size_t seglen[CS_MAX_PARAMS], nseg, i, j, n = strcspn(r->uri, "?#");
+	int path_known = 0;
+
+	r->route_index = cs_n_routes;
+	for (i = 0; i < cs_n_routes; i++) {
+		if (!match(cs_routes[i].pattern, r->uri, n, seg, seglen, &nseg))
+			continue;
+		if (!method_is(&cs_routes[i], r->method)) {
+			/* Allow lists every method of this path. */
+			if (strstr(r->allow, cs_routes[i].method) == NULL) {
+				size_t l = strlen(r->allow);
+
+				snprintf(r->allow + l, sizeof(r->allow) - l, "%s%s%s",
+				    l ? ", " : "", cs_routes[i].method,
+				    strcmp(cs_routes[i].method, "GET") == 0 ?
+				    ", HEAD" : "");
+			}
+			path_known = 1;
+			continue;
+		}
+		r->route = &cs_routes[i];
+		r->route_index = i;
+		for (j = 0; j < nseg; j++) {
+			if (cs_pct_decode(seg[j], seglen[j], 0, &r->params[j],
+			    NULL) != 0 ||
+			    cs_text_check(r->params[j], strlen(r->params[j]),
+			    NULL) != 0) {
+				r->pending = 400;
+				snprintf(r->pending_detail, sizeof(r->pending_detail),
+				    "a path segment %s", cs_err_msg());
+			}
+			r->n_params = j + 1;
+		}
+		return;
+	}
+	r->pending = path_known ? 405 : 404;
+	snprintf(r->pending_detail, sizeof(r->pending_detail), "%s",
+	    path_known ? "this method is not allowed here" :
+	    "no such endpoint");
+}
+
+/* --- the request cycle ------------------------------------------------------- */
+
+static int64_t
+now_ms(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+new_request_id(cs_http_server *s, char out[17])
+{
+	uint64_t x = s->id_seed +
+	    atomic_fetch_add(&s->next_id, 1) * 0x9e3779b97f4a7c15ULL;
+
+	/* splitmix64's finaliser: a bijection, so ids never repeat within a
+	 * process, and they do not reveal the request count. */
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	snprintf(out, 17, "%016llx", (unsigned long long)x);
+}
+
+static int
+sane_request_id(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return 0;
+	for (; s[n] != '\0'; n++)
+		if (n == 64 || !((s[n] >= 'a' && s[n] <= 'z') ||
+		    (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9') ||
+		    s[n] == '.' || s[n] == '_' || s[n] == '-'))
+			return 0;
+	return n > 0;
+}
+
+static void
+remote_text(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, n, "-");
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    out, (socklen_t)n);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)n);
+		else
+			inet_ntop(AF_INET6, a, out, (socklen_t)n);
+	}
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request line has been read.  Its return
+ * value becomes the request's context (the *con_cls of the handler); MHD
+ * calls on_completed() for it even when it answers the request itself. */
+static void *
+uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	cs_http_server *s = cls;
+	cs_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	if ((r->uri = strdup(uri ? uri : "/")) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->srv = s;
+	r->conn = conn;
+	r->route_index = cs_n_routes;
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	remote_text(conn, r->remote, sizeof(r->remote));
+	new_request_id(s, r->request_id);
+	atomic_fetch_add(&s->in_flight, 1);
+	return r;
+}
+
+static enum MHD_Result
+queue(cs_req *r)
+{
+	enum MHD_Result ret;
+
+	if (r->resp == NULL) {
+		cs_err_set(CS_ENOMEM, "no response was made");
+		cs_http_problem_err(r, CS_ENOMEM, NULL);
+		if (r->resp == NULL)
+			return MHD_NO;
+	}
+	MHD_add_response_header(r->resp, "X-Request-Id", r->request_id);
+	MHD_add_response_header(r->resp, "X-Content-Type-Options", "nosniff");
+	if (MHD_get_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL) == NULL)
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-store");
+	if (r->close)
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
+	MHD_destroy_response(r->resp);
+	r->resp = NULL;
+	r->queued = ret == MHD_YES;
+	return ret;
+}
+
+static size_t
+body_limit(const cs_http_server *s, const cs_route *rt)
+{
+	size_t max = (size_t)s->svc->cfg.max_body;
+
+	if (rt != NULL && (rt->flags & (CS_RT_VERIFY | CS_RT_FORM)) &&
+	    max > CS_VERIFY_MAX_BODY)
+		return CS_VERIFY_MAX_BODY;
+	return max;
+}
+
+static enum MHD_Result
+first_call(cs_req *r, const char *method)
+{
+	const char *id = cs_req_header(r, "X-Request-Id");
+	const char *cl;
+	char *end;
+	unsigned long long len;
+
+	r->method = method;
+	if (sane_request_id(id))
+		snprintf(r->request_id, sizeof(r->request_id), "%s", id);
+	r->actor.client = NULL;
+	r->actor.remote = r->remote;
+	r->actor.request_id = r->request_id;
+	if (atomic_load(&r->srv->draining)) {
+		cs_http_problemf(r, 503, "the service is shutting down");
+		return queue(r);
+	}
+	route(r);
+	r->body_limit = body_limit(r->srv, r->route);
+	cl = cs_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		errno = 0;
+		len = strtoull(cl, &end, 10);
+		if (errno == 0 && end != cl && len > r->body_limit) {
+			/* Answered before the body is read: MHD then closes the
+			 * connection instead of reading it. */
+			cs_http_problemf(r, 413, "the body is over the limit of %zu "
+			    "bytes", r->body_limit);
+			r->close = 1;
+			return queue(r);
+		}
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result
+take_body(cs_req *r, const char *data, size_t n)
+{
+	if (r->body_too_big || r->body_len + n > r->body_limit) {
+		if (!r->body_too_big) {
+			free(r->body);
+			r->body = NULL;
+			r->discarded = r->body_len;
+			r->body_len = r->body_cap = 0;
+			r->body_too_big = 1;
+		}
+		r->discarded += n;
+		return r->discarded > r->body_limit + DISCARD_MAX ? MHD_NO : MHD_YES;
+	}
+	if (r->body_len + n + 1 > r->body_cap) {
+		size_t cap = r->body_cap ? r->body_cap : 1024;
+		char *p;
+
+		while (cap < r->body_len + n + 1)
+			cap *= 2;
+		if ((p = realloc(r->body, cap)) == NULL)
+			return MHD_NO;
+		r->body = p;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+	return MHD_YES;
+}
+
+static void
+dispatch(cs_req *r)
+{
+	cs_http_server *s = r->srv;
+	const cs_route *rt = r->route;
+	int64_t retry = 0;
+	char secs[24];
+
+	if ((rt->flags & CS_RT_LIMITED) && s->ratelimit != NULL &&
+	    !cs_ratelimit_take(s->ratelimit, r->remote,
+	    now_ms(CLOCK_MONOTONIC), &retry)) {
+		snprintf(secs, sizeof(secs), "%lld",
+		    (long long)((retry + 999) / 1000));
+		cs_http_problemf(r, 429, "too many requests from this address; "
+		    "retry in %s s", secs);
+		cs_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+		return;
+	}
+	if (!(rt->flags & CS_RT_PUBLIC) && authenticate(r) != 0)
+		return;
+	if (parse_query(r) != 0 || check_content_type(r) != 0)
+		return;
+	if (r->body == NULL && (r->body = strdup("")) == NULL) {
+		cs_err_set(CS_ENOMEM, "out of memory");
+		cs_http_problem_err(r, CS_ENOMEM, NULL);
+		return;
+	}
+	cs_err_clear();
+	rt->handler(r);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_size, void **con_cls)
+{
+	cs_req *r = *con_cls;
+
+	if (r == NULL)
+		return MHD_NO;  /* uri_log() ran out of memory */
+	if (r->calls++ == 0)
+		return first_call(r, method);
+	if (*upload_size != 0) {
+		enum MHD_Result ret = take_body(r, upload_data, *upload_size);
+
+		*upload_size = 0;
+		return ret;
+	}
+	if (r->queued)
+		return MHD_YES;
+	if (r->body_too_big) {
+		cs_http_problemf(r, 413, "the body is over the limit of %zu bytes",
+		    r->body_limit);
+	} else if (r->pending == 405) {
+		cs_http_problemf(r, 405, "%s; allowed: %s", r->pending_detail, r->allow);
+		cs_reply_header(r, MHD_HTTP_HEADER_ALLOW, r->allow);
+	} else if (r->pending != 0) {
+		cs_http_problemf(r, r->pending, "%s", r->pending_detail);
+	} else {
+		dispatch(r);
+	}
+	return queue(r);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	cs_http_server *s = cls;
+	cs_req *r = *con_cls;
+	struct timespec t1;
+	cs_log_request line;
+	double secs;
+	size_t i;
+
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - r->t0.tv_sec) +
+	    (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
+	line.time_ms = now_ms(CLOCK_REALTIME);
+	line.request_id = r->request_id;
+	line.client = r->client != NULL ? r->client->name : NULL;
+	line.method = r->method;
+	line.route = r->route != NULL ? r->route->pattern : NULL;
+	line.status = r->queued ? r->status : 0;
+	line.ms = secs * 1000.0;
+	line.remote = r->remote;
+	cs_log_request_line(&line);
+	cs_metrics_request(s->metrics, r->route_index, line.status, secs);
+
+	if (r->resp != NULL)
+		MHD_destroy_response(r->resp);
+	for (i = 0; i < r->n_params; i++)
+		free(r->params[i]);
+	for (i = 0; i < r->n_query; i++) {
+		free(r->query[i].name);
+		free(r->query[i].value);
+	}
+	cs_client_free(r->client);
+	free(r->body);
+	free(r->uri);
+	free(r);
+	atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* libmicrohttpd's own messages.  Some quote the request target between `
+ * and ' ("Failed to send data in request for `/v/TOKEN'"): that part is
+ * dropped, as paths carry licence ids, holder codes and tokens. */
+static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char raw[512], msg[512];
+	const char *p, *e;
+	size_t o = 0;
+
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	for (p = raw; *p != '\0' && o + 6 < sizeof(msg); p++) {
+		if (*p == '`') {
+			memcpy(msg + o, "[...]", 5);
+			o += 5;
+			if ((e = strchr(p + 1, '\'')) == NULL)
+				break;
+			p = e;
+			continue;
+		}
+		msg[o++] = *p;
+	}
+	while (o > 0 && (msg[o - 1] == '\n' || msg[o - 1] == ' '))
+		o--;
+	msg[o] = '\0';
+	cs_log_msg("certsvc: libmicrohttpd: %s", msg);
+}
+
+/* --- the daemon ---------------------------------------------------------- */
+
+/* Parse "ADDR:PORT" ("[v6]:PORT", "*:PORT"): the address to bind. */
+static int
+listen_addr(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	char host[128];
+	const char *colon = strrchr(listen, ':');
+	struct addrinfo hints, *res = NULL;
+	size_t hl;
+	int rc;
+
+	if (colon == NULL || colon == listen)
+		return cs_err_set(CS_EINVAL, "listen: '%s' is not ADDR:PORT", listen);
+	hl = (size_t)(colon - listen);
+	if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']') {
+		listen++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return cs_err_set(CS_EINVAL, "listen: address too long");
+	memcpy(host, listen, hl);
+	host[hl] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(strcmp(host, "*") == 0 ? "0.0.0.0" : host, colon + 1,
+	    &hints, &res);
+	if (rc != 0 || res == NULL)
+		return cs_err_set(CS_EINVAL, "listen: cannot resolve '%s': %s",
+		    host, gai_strerror(rc));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* A SIGTERM or SIGINT that reaches a thread which does not block them (one
+ * the service started before cs_http_run) lands here; the wait loop polls
+ * the flag. */
+static volatile sig_atomic_t got_signal;
+
+static void
+on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static int
+server_init(cs_http_server *s, cs_service *svc)
+{
+	const char **names = NULL;
+	size_t i;
+	int rc = 0;
+
+	s->svc = svc;
+	s->qr.ecc = CS_QR_ECC_M;
+	s->qr.module_px = 4;
+	s->qr.margin = 4;
+	if ((rc = cs_qr_ecc_from_name(svc->cfg.qr_ecc, &s->qr.ecc)) != 0)
+		goto out;
+	if ((names = calloc(cs_n_routes, sizeof(*names))) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < cs_n_routes; i++)
+		names[i] = cs_routes[i].pattern;
+	if ((rc = cs_metrics_new(names, cs_n_routes, &s->metrics)) != 0)
+		goto out;
+	if (svc->cfg.rate_limit > 0 &&
+	    (rc = cs_ratelimit_new((double)svc->cfg.rate_limit,
+	    (double)svc->cfg.rate_limit, 16384, &s->ratelimit)) != 0)
+		goto out;
+	if ((rc = cs_qr_cache_new(QR_CACHE_ENTRIES, QR_CACHE_BYTES,
+	    &s->qr_cache)) != 0)
+		goto out;
+	if ((s->types_json = json_dumps(svc->catalog->served, JSON_COMPACT)) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "cannot render the catalog");
+		goto out;
+	}
+	s->types_len = strlen(s->types_json);
+	if (getrandom(&s->id_seed, sizeof(s->id_seed), 0) != sizeof(s->id_seed))
+		s->id_seed = (uint64_t)now_ms(CLOCK_REALTIME) ^ (uint64_t)getpid();
+out:
+	free(names);
+	return rc;
+}
+
+static void
+server_free(cs_http_server *s)
+{
+	cs_metrics_free(s->metrics);
+	cs_ratelimit_free(s->ratelimit);
+	cs_qr_cache_free(s->qr_cache);
+	free(s->types_json);
+}
+
+int
+cs_http_run(cs_service *svc)
+{
+	cs_http_server s;
+	struct sockaddr_storage ss;
+	socklen_t sslen = 0;
+	sigset_t sigs, oldmask;
+	struct sigaction sa, old_term, old_int;
+	const union MHD_DaemonInfo *info;
+	char addr[INET6_ADDRSTRLEN];
+	unsigned flags;
+	uint16_t port;
+	MHD_socket lsock;
+	int rc = 0, sig = 0, log_open = 0;
+	long waited;
+
+	memset(&s, 0, sizeof(s));
+	/* Block the signals before MHD starts its threads, which inherit the
+	 * mask: only the sigtimedwait() below takes them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, &oldmask);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGINT, &sa, &old_int);
+	got_signal = 0;
+
+	if ((rc = server_init(&s, svc)) != 0)
+		goto out;
+	if ((rc = listen_addr(svc->cfg.listen, &ss, &sslen)) != 0)
+		goto out;
+	if ((rc = cs_log_open(svc->cfg.log_file)) != 0)
+		goto out;
+	log_open = 1;
+
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s.daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)svc->cfg.threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)svc->cfg.max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)svc->cfg.connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)svc->cfg.max_header,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, &s,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+	    MHD_OPTION_END);
+	if (s.daemon == NULL) {
+		rc = cs_err_set(CS_EIO, "listen %s: cannot start the HTTP server "
+		    "(%s)", svc->cfg.listen, errno ? strerror(errno) :
+		    "address in use or not available?");
+		goto out;
+	}
+	info = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
+	port = info != NULL ? info->port : 0;
+	if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    addr, sizeof(addr));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr,
+		    sizeof(addr));
+	cs_log_stderr(ss.ss_family == AF_INET6 ?
+	    "certsvc: listening on http://[%s]:%u" :
+	    "certsvc: listening on http://%s:%u", addr, (unsigned)port);
+
+	while (sig == 0) {
+		struct timespec ts = {0, 200 * 1000 * 1000};
+		int got = sigtimedwait(&sigs, NULL, &ts);
+
+		if (got == SIGTERM || got == SIGINT)
+			sig = got;
+		else if (got_signal != 0)
+			sig = got_signal;
+	}
+
+	atomic_store(&s.draining, 1);
+	cs_log_msg("certsvc: %s received, stopping: %ld request(s) in flight",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM", atomic_load(&s.in_flight));
+	lsock = MHD_quiesce_daemon(s.daemon);
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
+	for (waited = 0; atomic_load(&s.in_flight) > 0 &&
+	    waited < DRAIN_SECONDS * 1000; waited += 10)
+		usleep(10 * 1000);
+	if (atomic_load(&s.in_flight) > 0)
+		cs_log_msg("certsvc: %ld request(s) still in flight after %d s; "
+		    "closing them", atomic_load(&s.in_flight), DRAIN_SECONDS);
+	MHD_stop_daemon(s.daemon);
+	s.daemon = NULL;
+	cs_log_stderr("certsvc: stopped");
+out:
+	if (s.daemon != NULL)
+		MHD_stop_daemon(s.daemon);
+	server_free(&s);
+	if (log_open)
+		cs_log_close();
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGINT, &old_int, NULL);
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	return rc;
+}

@@ -1,0 +1,192 @@
+/*
+ * http_internal: what the files of the HTTP layer share (http.c: daemon,
+ * dispatch, request plumbing; http_routes.c: the route table and one
+ * handler per endpoint; http_problem.c: RFC 9457 problems).  Not for use
+ * outside those files.
+ *
+ * The life of a request:
+ *   1. MHD reads the request line: uri_log() allocates a cs_req with the raw
+ *      request target, the remote address and a request id, and counts it
+ *      in flight.
+ *   2. Headers read: the first on_request() call matches the route and
+ *      checks Content-Length; it answers at once only when it must not read
+ *      the body (413, or 503 while draining).  Everything else is answered
+ *      on a later call, which keeps the connection alive (NOTES.md).
+ *   3. Body chunks are collected up to the route's limit.
+ *   4. The last call runs the checks (rate limit, authentication, content
+ *      type) and the handler, which leaves exactly one response in the
+ *      cs_req through the cs_reply_* or cs_http_problem* helpers; the
+ *      dispatcher adds the common headers and queues it.
+ *   5. on_completed() writes the log line and the metrics and frees it.
+ *
+ * Handlers never queue responses themselves, never see MHD's types beyond
+ * the connection, and reach the domain only through service.h.
+ */
+#ifndef CS_HTTP_INTERNAL_H
+#define CS_HTTP_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "metrics.h"
+#include "qr.h"
+#include "ratelimit.h"
+#include "service.h"
+
+typedef struct cs_req cs_req;
+typedef struct cs_http_server cs_http_server;
+
+/* A handler reads r and leaves one response in it. */
+typedef void (*cs_handler)(cs_req *r);
+
+/* Route flags. */
+enum {
+	CS_RT_PUBLIC = 1 << 0,    /* no authentication */
+	CS_RT_LIMITED = 1 << 1,   /* per-address rate limit (when on) */
+	CS_RT_JSON = 1 << 2,      /* body: application/json object */
+	CS_RT_JSON_OPT = 1 << 3,  /* with CS_RT_JSON: an empty body means {} */
+	CS_RT_VERIFY = 1 << 4,    /* body: text/plain or application/json, 4 KiB */
+	CS_RT_FORM = 1 << 5,      /* body: a urlencoded form or text, 4 KiB */
+};
+
+typedef struct cs_route {
+	const char *method;       /* "GET" also answers HEAD */
+	const char *pattern;      /* "/api/v1/certificates/{id}": {x} is one
+				   * path segment, percent-decoded */
+	cs_handler handler;
+	unsigned flags;
+	const char *arg;          /* handler argument ("suspend", "png") */
+} cs_route;
+
+/* The route table (http_routes.c).  Order matters only for readability:
+ * no two patterns match the same path. */
+extern const cs_route cs_routes[];
+extern const size_t cs_n_routes;
+
+/* The QR image cache (http_routes.c). */
+struct cs_qr_cache;
+int cs_qr_cache_new(size_t max_entries, size_t max_bytes,
+    struct cs_qr_cache **out);
+void cs_qr_cache_free(struct cs_qr_cache *c);
+
+/* Bodies of the verification endpoints: SPEC §5 "under 4 KiB". */
+#define CS_VERIFY_MAX_BODY 4096
+
+struct cs_http_server {
+	cs_service *svc;          /* borrowed */
+	struct MHD_Daemon *daemon;
+	cs_metrics *metrics;
+	cs_ratelimit *ratelimit;  /* NULL when rate_limit is 0 */
+	struct cs_qr_cache *qr_cache;
+	cs_qr_opts qr;
+	char *types_json;         /* GET /api/v1/types, rendered once */
+	size_t types_len;
+	atomic_int draining;
+	atomic_long in_flight;
+	atomic_ullong next_id;
+	uint64_t id_seed;
+};
+
+#define CS_MAX_PARAMS 2
+#define CS_MAX_QUERY 24
+
+struct cs_query_param {
+	char *name, *value;       /* decoded, owned */
+};
+
+struct cs_req {
+	cs_http_server *srv;
+	struct MHD_Connection *conn;
+	char *uri;                /* the raw request target (owned) */
+	const char *method;       /* MHD's, valid for the request */
+	char request_id[68];
+	char remote[64];
+	struct timespec t0;       /* CLOCK_MONOTONIC at the request line */
+	int calls;
+
+	const cs_route *route;    /* NULL when no route matched */
+	size_t route_index;       /* cs_n_routes when none */
+	int pending;              /* 404/405/400 found on the first call */
+	char pending_detail[160];
+	char allow[64];           /* for 405 */
+	char *params[CS_MAX_PARAMS];  /* decoded {x} segments (owned) */
+	size_t n_params;
+	struct cs_query_param query[CS_MAX_QUERY];
+	size_t n_query;
+
+	char *body;               /* NUL-terminated (owned) */
+	size_t body_len, body_cap, body_limit;
+	int body_too_big;
+	size_t discarded;
+
+	cs_client *client;        /* the authenticated client (owned) */
+	cs_actor actor;
+
+	struct MHD_Response *resp;  /* the answer being built */
+	int status;
+	int close;                /* add Connection: close */
+	int queued;
+};
+
+/* --- responses (http.c) ------------------------------------------------ */
+
+/* Leave a response of len bytes: own = 1, data is malloc'd and passes to
+ * the response (even on failure); own = 0, it is copied.  A previous
+ * response of r is dropped.  When no response can be made, r is left
+ * without one and the dispatcher closes the connection. */
+void cs_reply(cs_req *r, int status, const char *content_type, void *data,
+    size_t len, int own);
+/* The same for data that outlives the request (static text, the server's
+ * rendered catalog): used in place, never copied. */
+void cs_reply_static(cs_req *r, int status, const char *content_type,
+    const void *data, size_t len);
+/* Compact JSON, application/json; charset=utf-8. */
+void cs_reply_json(cs_req *r, int status, const json_t *v);
+/* Add a header to the response left by cs_reply*(). */
+void cs_reply_header(cs_req *r, const char *name, const char *value);
+
+/* --- request ------------------------------------------------------------ */
+
+/* A request header (MHD's copy) or NULL. */
+const char *cs_req_header(cs_req *r, const char *name);
+/* A decoded query parameter or NULL (the first one of that name). */
+const char *cs_req_query(cs_req *r, const char *name);
+/* 1 when the request's Content-Type is the media type (lower case). */
+int cs_req_content_is(cs_req *r, const char *media);
+/* The body as a JSON object (caller decrefs); on failure a 400 problem
+ * that says where the JSON breaks is left in r and NULL returned. */
+json_t *cs_req_json(cs_req *r);
+
+/* --- text helpers ---------------------------------------------------------- */
+
+/* Decode %XX (and '+' as a space when plus_space) from in[0..n).  A '%' not
+ * followed by two hex digits is kept as it is.  *out malloc'd, NUL-
+ * terminated; *outlen (optional) its length.  CS_EINVAL when the result
+ * holds a NUL byte. */
+int cs_pct_decode(const char *in, size_t n, int plus_space, char **out,
+    size_t *outlen);
+/* 0 when s[0..n) is valid UTF-8 without control characters (C0, DEL, C1);
+ * *chars (optional) the count of code points.  CS_EINVAL otherwise, with a
+ * message saying which. */
+int cs_text_check(const char *s, size_t n, size_t *chars);
+
+/* A growable text buffer: out of memory sets failed and drops the rest. */
+typedef struct cs_sbuf {
+	char *p;
+	size_t len, cap;
+	int failed;
+} cs_sbuf;
+
+void cs_sb_add(cs_sbuf *b, const char *s, size_t n);
+void cs_sb_puts(cs_sbuf *b, const char *s);
+void cs_sb_printf(cs_sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* s HTML-escaped (& < > " '), for text and quoted attribute values. */
+void cs_sb_html(cs_sbuf *b, const char *s);
+
+#endif

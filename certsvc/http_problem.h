@@ -1,0 +1,48 @@
+/*
+ * http_problem: RFC 9457 problem responses, application/problem+json:
+ *
+ *   {"type": "https://certsvc.example/problems/<slug>", "title", "status",
+ *    "detail", "errors": [{"field", "message"}], "request_id"}
+ *
+ * and the one place CS_E* codes become HTTP status codes (SPEC §5 status
+ * codes; service.h's table):
+ *
+ *   CS_EINVAL, CS_EUNSUPPORTED, CS_ESIGNATURE, CS_EUNKNOWNKEY   400
+ *   CS_EAUTH                                                    401
+ *   CS_EFORBIDDEN, CS_EPERM                                     403
+ *   CS_ENOTFOUND                                                404
+ *   CS_ECONFLICT                                                409
+ *   CS_ETOOBIG                                                  413
+ *   CS_EVALIDATION                                              422
+ *   CS_ENOMEM, CS_EIO, CS_ECRYPTO, CS_ESTORE, anything else      500
+ *
+ * "errors" appears when there is at least one; a 500 never shows the
+ * internal message (it may name a file or a SQL statement): its detail is
+ * generic with the request id, and the message goes to the log line of that
+ * request id instead.
+ */
+#ifndef CS_HTTP_PROBLEM_H
+#define CS_HTTP_PROBLEM_H
+
+#include "problems.h"
+
+typedef struct cs_req cs_req;
+
+/* The status for a CS_E* code (0 gives 200). */
+int cs_http_status_of(int code);
+
+/* Leave a problem response in r: detail (NULL for none), errors (NULL or
+ * empty for none).  401 adds WWW-Authenticate: Bearer, 503 Connection:
+ * close. */
+void cs_http_problem(cs_req *r, int status, const char *detail,
+    const cs_problems *errors);
+void cs_http_problemf(cs_req *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The same with one error naming a field (a header, a parameter). */
+void cs_http_problem_field(cs_req *r, int status, const char *field,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The problem for a domain error: its status, cs_err_msg() as detail and
+ * errors (for CS_EVALIDATION).  For a 500 see above. */
+void cs_http_problem_err(cs_req *r, int code, const cs_problems *errors);
+
+#endif
