@@ -75,7 +75,11 @@ const cs_field *cs_type_field(const cs_type *t, const char *name);
  * YYYY-MM-DD and real; an integer is a JSON integer or a string of digits),
  * lengths, patterns, enum options.  Each problem is added with the path
  * "<prefix>.<name>" (prefix e.g. "fields" or "certificates.1.fields").
- * Returns the number of problems added. */
+ * null and "" count as absent (what a form sends for an empty input).  Text
+ * is valid UTF-8 without control characters (U+0000-U+001F, U+007F-U+009F:
+ * face text is one printed line); lengths count code points; integers are
+ * non-negative, at most 18 digits, and max_length/pattern apply to their
+ * decimal digits.  Returns the number of problems added. */
 size_t cs_catalog_validate_fields(const cs_type *t, const json_t *fields,
     const char *prefix, cs_problems *p);
 
