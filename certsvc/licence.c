@@ -307,7 +307,7 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 {
 	cs_store *st = svc->store;
 	json_t *lic = NULL;
-	const char *reason, *kind, *status, *type, *issuer;
+	const char *reason = NULL, *kind = NULL, *status, *type, *issuer;
 	cs_event ev;
 	int rc, in_tx = 0;
 

@@ -427,6 +427,11 @@ unwrap(cs_token_layers *l, const char *text, size_t len)
 		for (q = p; q < end && *q != '?' && *q != '#'; q++)
 			;
 		end = q;
+	} else if (memchr(text, ':', len) != NULL) {
+		/* A bare token never holds ':'; this is another scheme's text. */
+		q = memchr(text, ':', len);
+		return cs_err_set(CS_EINVAL, "unknown prefix '%.*s:' (expected EL1:, HC1: "
+		    "or a URL with /v/)", (int)((q - text) > 8 ? 8 : (q - text)), text);
 	} else {
 		l->form = CS_FORM_TOKEN;
 	}

@@ -1,0 +1,184 @@
+"""Helpers for certsvc's end-to-end tests: a fresh directory per test, the
+real certsvc binary, and small assertions that say what went wrong."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+CERTSVC = os.environ.get("CERTSVC", "certsvc")
+SOURCE = os.environ.get("CS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+VECTORS = os.environ.get("CS_VECTORS_DIR", os.path.join(SOURCE, "..", "shared", "vectors"))
+TEMPLATES = os.path.join(SOURCE, "templates")
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def done():
+    if failures:
+        print("%d failure(s)" % len(failures))
+        sys.exit(1)
+    print("all checks passed")
+    sys.exit(0)
+
+
+class Workdir:
+    """A fresh directory with a key directory, a database and settings."""
+
+    def __init__(self, alg="ES256", keygen=True):
+        self.dir = tempfile.mkdtemp(prefix="certsvc-test-")
+        self.keys = os.path.join(self.dir, "keys")
+        self.db = os.path.join(self.dir, "certsvc.db")
+        self.settings = ["--keys", self.keys, "--db", self.db, "--templates", TEMPLATES,
+                         "--public-url", "https://lic.example.gov.cn"]
+        if keygen:
+            self.run("keygen", "--alg", alg, "--keys", self.keys)
+
+    def run(self, *args, check_rc=True, stdin=None):
+        """Run certsvc; returns CompletedProcess (text)."""
+        cmd = [CERTSVC] + list(args)
+        r = subprocess.run(cmd, capture_output=True, text=True, input=stdin, timeout=120)
+        if check_rc and r.returncode != 0:
+            raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stderr))
+        return r
+
+    def cli(self, verb, *args, **kw):
+        """A command that takes the common settings."""
+        words = verb.split()
+        return self.run(*(words + self.settings + list(args)), **kw)
+
+    def client(self, name, role, types="*", issuer_code=None, issuer_name=None):
+        args = ["--name", name, "--role", role, "--types", types]
+        if issuer_code:
+            args += ["--issuer-code", issuer_code, "--issuer-name", issuer_name]
+        out = self.cli("client add", *args).stdout
+        return out.strip().splitlines()[-1]
+
+    def write(self, name, content):
+        path = os.path.join(self.dir, name)
+        with open(path, "w" if isinstance(content, str) else "wb") as f:
+            f.write(content if isinstance(content, (str, bytes)) else json.dumps(content))
+        return path
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def catalog():
+    """Every type of the shipped catalog with its sample request."""
+    types = []
+    for name in sorted(os.listdir(TEMPLATES)):
+        if name.endswith(".json"):
+            with open(os.path.join(TEMPLATES, name)) as f:
+                types.append(json.load(f))
+    return types
+
+
+def sample_request(type_code, approval_ref, holder_code=None):
+    """The catalog's sample issuance request for a type (docs/examples)."""
+    path = os.path.join(SOURCE, "docs", "examples", "issue-%s.json" % type_code)
+    with open(path) as f:
+        req = json.load(f)
+    req["approval_ref"] = approval_ref
+    if holder_code:
+        req["holder"]["code"] = holder_code
+    return req
+
+
+def zbar(png_path):
+    r = subprocess.run(["zbarimg", "--raw", "-q", png_path], capture_output=True, text=True)
+    return r.stdout.rstrip("\n") if r.returncode == 0 else None
+
+
+class Server:
+    """The real `certsvc serve` on a free loopback port."""
+
+    def __init__(self, work, *extra, env=None):
+        self.work = work
+        self.log_path = os.path.join(work.dir, "serve.log")
+        self.log = open(self.log_path, "ab")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen(
+            [CERTSVC, "serve"] + work.settings + ["--listen", "127.0.0.1:0"] + list(extra),
+            stdout=self.log, stderr=self.log, env=e)
+        self.base = None
+        deadline = time.time() + 15
+        while time.time() < deadline and self.base is None:
+            time.sleep(0.05)
+            with open(self.log_path, "rb") as f:
+                m = re.search(rb"listening on (http://[0-9.]+:[0-9]+)", f.read())
+            if m:
+                self.base = m.group(1).decode()
+            if self.proc.poll() is not None:
+                break
+        if self.base is None:
+            self.stop()
+            with open(self.log_path) as f:
+                raise RuntimeError("certsvc serve did not start: " + f.read()[-2000:])
+
+    def request(self, method, path, body=None, token=None, headers=None, ctype=None):
+        """Returns (status, headers, body bytes); never raises on HTTP errors."""
+        data = body
+        h = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            data = body.encode()
+        if ctype:
+            h["Content-Type"] = ctype
+        if token:
+            h["Authorization"] = "Bearer " + token
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def json(self, method, path, body=None, token=None, headers=None, ctype=None):
+        status, h, raw = self.request(method, path, body, token, headers, ctype)
+        try:
+            doc = json.loads(raw) if raw else None
+        except ValueError:
+            doc = None
+        return status, h, doc
+
+    def stop(self, sig=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+
+
+def uscc(first17):
+    """A USCC with its GB 32100 check character (computed here, not by certsvc)."""
+    s = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    return first17 + USCC_ALPHABET[(31 - s % 31) % 31]
+
+
+def rid(first17):
+    """A resident ID with its GB 11643 check character."""
+    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return first17 + "10X98765432"[sum(int(c) * x for c, x in zip(first17, w)) % 11]
