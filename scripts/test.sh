@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh test
 
 build=build
-flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTSVC_TEST_HOOKS=ON)
 if [ "${CERTSVC_SANITIZE:-0}" = 1 ]; then
 	build=build-asan
-	flags=(-DCMAKE_BUILD_TYPE=Debug -DCERTSVC_SANITIZE=ON)
+	flags=(-DCMAKE_BUILD_TYPE=Debug -DCERTSVC_SANITIZE=ON -DCERTSVC_TEST_HOOKS=ON)
 fi
 cmake -S . -B "$build" "${flags[@]}" >/dev/null
 if ! cmake --build "$build" -j"$(nproc)" >"$build/build.log" 2>&1; then

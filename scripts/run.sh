@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Build certsvc and run it on its embedded default: SQLite, a freshly
+# generated demo signing key, the sample catalog, demo API clients and a few
+# sample licences.  Everything lives in .run/ (delete it to start over).
+# Installs its own Debian packages first.  Ctrl-C stops the server cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh build
+mkdir -p build-release
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCERTSVC_TESTS=OFF >/dev/null
+if ! cmake --build build-release -j"$(nproc)" >build-release/build.log 2>&1; then
+	cat build-release/build.log
+	exit 1
+fi
+
+bin=build-release/certsvc
+port=${PORT:-8080}
+url="http://127.0.0.1:$port"
+demo=.run
+common=(--db "$demo/certsvc.db" --keys "$demo/keys" --templates templates --public-url "$url")
+mkdir -p "$demo"
+chmod 700 "$demo"
+
+# Demo authorities (their codes carry valid GB 32100 check characters).
+env_code=11440000006939756B env_name="广东省生态环境厅"
+health_code=114400000069400645 health_name="广东省卫生健康委员会"
+
+if ! ls "$demo"/keys/*.key >/dev/null 2>&1; then
+	"$bin" keygen --alg ES256 --keys "$demo/keys" >/dev/null
+fi
+
+token() { "$bin" client add "${common[@]}" "$@" | tail -n 1; }
+
+if [ ! -f "$demo/tokens" ]; then
+	umask 077
+	{
+		echo "ISSUER_ENV=$(token --name env-bureau --role issuer \
+			--types 11100000000013338W032,11100000000013338W041,11100000000013338W042,11100000000013338W043,11100000000013338W044 \
+			--issuer-code $env_code --issuer-name $env_name)"
+		echo "ISSUER_HEALTH=$(token --name health-bureau --role issuer \
+			--types 11100000MB0143391C011 --issuer-code $health_code --issuer-name $health_name)"
+		echo "ONE_WINDOW=$(token --name one-window --role issuer \
+			--types 11100000000013338W032 --issuer-code $env_code --issuer-name $env_name)"
+		echo "READER=$(token --name partner-agency --role reader --types '*')"
+		echo "ADMIN=$(token --name operator --role admin)"
+	} >"$demo/tokens"
+	# The one-window platform issues for both bureaus ("一件事").
+	"$bin" client grant one-window "${common[@]}" --types 11100000MB0143391C011 \
+		--issuer-code $health_code --issuer-name $health_name
+	for f in docs/examples/issue-*.json; do
+		case "$f" in *MB0143391C011*) client=health-bureau ;; *) client=env-bureau ;; esac
+		"$bin" issue "${common[@]}" --client "$client" "$f" >/dev/null
+	done
+	echo "demo clients and sample licences created in $demo/" >&2
+fi
+# shellcheck disable=SC1091
+. "$demo/tokens"
+
+cat <<EOT
+
+certsvc demo: $url   (tokens in $demo/tokens; Ctrl-C stops it)
+
+  # approval system: issue a licence
+  curl -s -X POST $url/api/v1/certificates -H "Authorization: Bearer $ISSUER_ENV" \\
+       -H 'Content-Type: application/json' \\
+       -d "\$(sed 's/SAMPLE-032/CASE-'\$RANDOM'/' docs/examples/issue-11100000000013338W032.json)"
+  # one-window platform: two licences for one case, all or none
+  curl -s -X POST $url/api/v1/bundles -H "Authorization: Bearer $ONE_WINDOW" \\
+       -H 'Content-Type: application/json' -d @docs/examples/bundle.json
+  # partner agency: a holder's licences (the purpose is audited)
+  curl -s $url/api/v1/holders/91440300708461136T/certificates \\
+       -H "Authorization: Bearer $READER" -H 'X-Purpose: 医疗机构校验'
+  # counter staff / scanner: is this QR code genuine and in force?
+  curl -s -X POST $url/api/v1/verify -H 'Content-Type: text/plain' --data-binary 'QR TEXT'
+  # anyone: the trust list and the catalog; operators: health and metrics
+  curl -s $url/api/v1/trust-list; curl -s $url/api/v1/types; curl -s $url/healthz
+  # operator: the audit log
+  curl -s $url/api/v1/audit -H "Authorization: Bearer $ADMIN"
+
+EOT
+exec "$bin" serve "${common[@]}" --listen "127.0.0.1:$port"
