@@ -525,6 +525,15 @@ authenticate(cs_req *r)
 	explicit_bzero(token, sizeof(token));
 	if (rc != 0) {
 		cs_http_problem_err(r, rc, NULL);
+		if (rc == CS_EAUTH && r->resp != NULL) {
+			/* RFC 6750 §3.1: say the token itself was refused. */
+			MHD_del_response_header(r->resp,
+			    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			    "Bearer realm=\"certsvc\"");
+			MHD_add_response_header(r->resp,
+			    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			    "Bearer realm=\"certsvc\", error=\"invalid_token\"");
+		}
 		return -1;
 	}
 	r->actor.client = r->client;
@@ -578,7 +587,10 @@ route(cs_req *r)
 		if (!match(cs_routes[i].pattern, r->uri, n, seg, seglen, &nseg))
 			continue;
 		if (!method_is(&cs_routes[i], r->method)) {
-			/* Allow lists every method of this path. */
+			/* Allow lists every method of this path; the log and
+			 * the metrics name the path's pattern. */
+			if (!path_known)
+				r->route_index = i;
 			if (strstr(r->allow, cs_routes[i].method) == NULL) {
 				size_t l = strlen(r->allow);
 
@@ -743,17 +755,17 @@ first_call(cs_req *r, const char *method)
 	char *end;
 	unsigned long long len;
 
-	r->method = method;
+	snprintf(r->method, sizeof(r->method), "%s", method ? method : "-");
 	if (sane_request_id(id))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", id);
 	r->actor.client = NULL;
 	r->actor.remote = r->remote;
 	r->actor.request_id = r->request_id;
+	route(r);
 	if (atomic_load(&r->srv->draining)) {
 		cs_http_problemf(r, 503, "the service is shutting down");
 		return queue(r);
 	}
-	route(r);
 	r->body_limit = body_limit(r->srv, r->route);
 	cl = cs_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
@@ -886,8 +898,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	line.time_ms = now_ms(CLOCK_REALTIME);
 	line.request_id = r->request_id;
 	line.client = r->client != NULL ? r->client->name : NULL;
-	line.method = r->method;
-	line.route = r->route != NULL ? r->route->pattern : NULL;
+	line.method = r->method[0] ? r->method : NULL;
+	line.route = r->route_index < cs_n_routes ?
+	    cs_routes[r->route_index].pattern : NULL;
 	line.status = r->queued ? r->status : 0;
 	line.ms = secs * 1000.0;
 	line.remote = r->remote;
@@ -1043,6 +1056,8 @@ cs_http_run(cs_service *svc)
 	socklen_t sslen = 0;
 	sigset_t sigs, oldmask;
 	struct sigaction sa, old_term, old_int;
+	struct MHD_OptionItem pool[2] = {{MHD_OPTION_END, 0, NULL},
+	    {MHD_OPTION_END, 0, NULL}};
 	const union MHD_DaemonInfo *info;
 	char addr[INET6_ADDRSTRLEN];
 	unsigned flags;
@@ -1076,15 +1091,20 @@ cs_http_run(cs_service *svc)
 	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* One thread is no pool: MHD takes no pool size then (it warns). */
+	pool[0].option = svc->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE :
+	    MHD_OPTION_END;
+	pool[0].value = (intptr_t)svc->cfg.threads;
+	/* The logger first: MHD uses its own for options before it. */
 	s.daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)svc->cfg.threads,
+	    MHD_OPTION_ARRAY, pool,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)svc->cfg.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)svc->cfg.connection_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)svc->cfg.max_header,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, &s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_END);
 	if (s.daemon == NULL) {
 		rc = cs_err_set(CS_EIO, "listen %s: cannot start the HTTP server "

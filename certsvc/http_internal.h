@@ -103,7 +103,7 @@ struct cs_req {
 	cs_http_server *srv;
 	struct MHD_Connection *conn;
 	char *uri;                /* the raw request target (owned) */
-	const char *method;       /* MHD's, valid for the request */
+	char method[24];          /* a copy: MHD's lives in its pool */
 	char request_id[68];
 	char remote[64];
 	struct timespec t0;       /* CLOCK_MONOTONIC at the request line */
