@@ -127,14 +127,13 @@ field_list(const cs_type *t, char *buf, size_t n)
 static size_t
 utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	size_t len, i;
-	uint32_t c, min;
+	size_t len = 0, i;
+	uint32_t c = 0, min = 0;
 
 	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xE0) == 0xC0) {
+		len = 1;
+		c = s[0];
+	} else if ((s[0] & 0xE0) == 0xC0) {
 		len = 2;
 		c = s[0] & 0x1F;
 		min = 0x80;
@@ -146,19 +145,19 @@ utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 		len = 4;
 		c = s[0] & 0x07;
 		min = 0x10000;
-	} else {
-		return 0;
 	}
 	if (len > n)
-		return 0;
+		len = 0;
 	for (i = 1; i < len; i++) {
 		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
+			len = 0;
+		else
+			c = (c << 6) | (s[i] & 0x3F);
 	}
 	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
+		len = 0;
+	if (len > 0)
+		*cp = c;
 	return len;
 }
 
@@ -184,19 +183,20 @@ static int
 date_shape(const char *s, int *real)
 {
 	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int i, y, m, d;
+	int i, y, m, d, ok;
 
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return 0;
-	for (i = 0; i < 10; i++)
+	ok = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
+	for (i = 0; ok && i < 10; i++)
 		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-			return 0;
-	y = atoi(s);
-	m = (s[5] - '0') * 10 + (s[6] - '0');
-	d = (s[8] - '0') * 10 + (s[9] - '0');
-	*real = y >= 1 && m >= 1 && m <= 12 && d >= 1 &&
-	    d <= mdays[m - 1] + (m == 2 && is_leap(y));
-	return 1;
+			ok = 0;
+	if (ok) {
+		y = atoi(s);
+		m = (s[5] - '0') * 10 + (s[6] - '0');
+		d = (s[8] - '0') * 10 + (s[9] - '0');
+		*real = y >= 1 && m >= 1 && m <= 12 && d >= 1 &&
+		    d <= mdays[m - 1] + (m == 2 && is_leap(y));
+	}
+	return ok;
 }
 
 /*
@@ -276,18 +276,22 @@ int
 cs_type_format_number(const cs_type *t, long long seq, int year, char *out,
     size_t outlen)
 {
+	int rc;
+
 	if (outlen > 0)
 		out[0] = '\0';
 	if (t == NULL)
-		return cs_err_set(CS_EINVAL, "no licence type");
-	if (t->numbering == NULL)
-		return cs_err_set(CS_EINVAL, "%s has no numbering rule: the request "
+		rc = cs_err_set(CS_EINVAL, "no licence type");
+	else if (t->numbering == NULL)
+		rc = cs_err_set(CS_EINVAL, "%s has no numbering rule: the request "
 		    "must give the number", t->name);
-	if (seq < 0)
-		return cs_err_set(CS_EINVAL, "sequence %lld is negative", seq);
-	if (year < 1 || year > 9999)
-		return cs_err_set(CS_EINVAL, "year %d is not a 4-digit year", year);
-	return numbering_expand(t->numbering, seq, year, out, outlen);
+	else if (seq < 0)
+		rc = cs_err_set(CS_EINVAL, "sequence %lld is negative", seq);
+	else if (year < 1 || year > 9999)
+		rc = cs_err_set(CS_EINVAL, "year %d is not a 4-digit year", year);
+	else
+		rc = numbering_expand(t->numbering, seq, year, out, outlen);
+	return rc;
 }
 
 /*
@@ -335,12 +339,13 @@ static int
 get_text(const json_t *obj, const char *key, const char *at, char **out)
 {
 	const char *s = json_string_value(json_object_get(obj, key));
+	int rc = 0;
 
 	if (s == NULL || s[0] == '\0')
-		return cs_err_set(CS_EINVAL, "%s%s must be a non-empty string", at, key);
-	if ((*out = strdup(s)) == NULL)
-		return cs_err_set(CS_ENOMEM, "out of memory");
-	return 0;
+		rc = cs_err_set(CS_EINVAL, "%s%s must be a non-empty string", at, key);
+	else if ((*out = strdup(s)) == NULL)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	return rc;
 }
 
 static int
@@ -348,10 +353,9 @@ get_bool(const json_t *obj, const char *key, const char *at, int *out)
 {
 	const json_t *v = json_object_get(obj, key);
 
-	if (!json_is_boolean(v))
-		return cs_err_set(CS_EINVAL, "%s%s must be true or false", at, key);
 	*out = json_is_true(v);
-	return 0;
+	return json_is_boolean(v) ? 0 :
+	    cs_err_set(CS_EINVAL, "%s%s must be true or false", at, key);
 }
 
 /* An optional length bound: absent is 0 (none). */
@@ -360,30 +364,28 @@ get_length(const json_t *obj, const char *key, const char *at, long min,
     long *out)
 {
 	const json_t *v = json_object_get(obj, key);
+	int rc = 0;
 
 	*out = 0;
-	if (v == NULL)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < min ||
-	    json_integer_value(v) > LENGTH_LIMIT)
-		return cs_err_set(CS_EINVAL, "%s%s must be an integer from %ld to %ld",
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > LENGTH_LIMIT))
+		rc = cs_err_set(CS_EINVAL, "%s%s must be an integer from %ld to %ld",
 		    at, key, min, LENGTH_LIMIT);
-	*out = (long)json_integer_value(v);
-	return 0;
+	else if (v != NULL)
+		*out = (long)json_integer_value(v);
+	return rc;
 }
 
 static int
 field_name_ok(const char *s)
 {
 	size_t i;
+	int ok = s[0] >= 'a' && s[0] <= 'z' && strlen(s) <= FIELD_NAME_MAX;
 
-	if (s[0] < 'a' || s[0] > 'z' || strlen(s) > FIELD_NAME_MAX)
-		return 0;
-	for (i = 1; s[i] != '\0'; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '_'))
-			return 0;
-	return 1;
+	for (i = 1; ok && s[i] != '\0'; i++)
+		ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '_';
+	return ok;
 }
 
 static int
@@ -590,15 +592,19 @@ face_placeholder_known(const cs_type *t, const char *name, size_t len)
 {
 	char buf[FIELD_NAME_MAX + 16];
 	size_t i;
+	int known = 0;
 
 	if (len >= sizeof(buf))
-		return 0;
+		goto out;
 	memcpy(buf, name, len);
 	buf[len] = '\0';
-	for (i = 0; face_names[i] != NULL; i++)
-		if (strcmp(face_names[i], buf) == 0)
-			return 1;
-	return strncmp(buf, "fields.", 7) == 0 && cs_type_field(t, buf + 7) != NULL;
+	for (i = 0; !known && face_names[i] != NULL; i++)
+		known = strcmp(face_names[i], buf) == 0;
+	if (!known)
+		known = strncmp(buf, "fields.", 7) == 0 &&
+		    cs_type_field(t, buf + 7) != NULL;
+out:
+	return known;
 }
 
 /* The face layout holds exactly one QR slot and only placeholders the face
@@ -1000,23 +1006,25 @@ cs_catalog_free(cs_catalog *cat)
 const cs_type *
 cs_catalog_find(const cs_catalog *cat, const char *code)
 {
+	const cs_type *found = NULL;
 	size_t i;
 
-	for (i = 0; cat != NULL && code != NULL && i < cat->n; i++)
+	for (i = 0; cat != NULL && code != NULL && found == NULL && i < cat->n; i++)
 		if (strcmp(cat->types[i].code, code) == 0)
-			return &cat->types[i];
-	return NULL;
+			found = &cat->types[i];
+	return found;
 }
 
 const cs_field *
 cs_type_field(const cs_type *t, const char *name)
 {
+	const cs_field *found = NULL;
 	size_t i;
 
-	for (i = 0; t != NULL && name != NULL && i < t->n_fields; i++)
+	for (i = 0; t != NULL && name != NULL && found == NULL && i < t->n_fields; i++)
 		if (strcmp(t->fields[i].name, name) == 0)
-			return &t->fields[i];
-	return NULL;
+			found = &t->fields[i];
+	return found;
 }
 
 /*
@@ -1058,30 +1066,34 @@ check_text(const char *s, size_t n, const char *path, cs_problems *p,
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, len, c = 0;
 	uint32_t cp;
+	int rc = 0;
 
 	while (i < n) {
 		c++;
 		if ((len = utf8_decode(u + i, n - i, &cp)) == 0) {
 			cs_problems_add(p, path, "is not valid UTF-8 (at character %zu)", c);
-			return -1;
+			rc = -1;
+			goto out;
 		}
 		if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
 			cs_problems_add(p, path, "contains the control character U+%04X "
 			    "at character %zu; face text is one line of printable "
 			    "characters", (unsigned)cp, c);
-			return -1;
+			rc = -1;
+			goto out;
 		}
 		i += len;
 	}
 	*chars = c;
-	return 0;
+out:
+	return rc;
 }
 
 static void
 check_value(const cs_field *f, const json_t *v, const char *path, cs_problems *p)
 {
 	char num[32], opts[400];
-	const char *s = NULL, *unit;
+	const char *s = NULL, *unit, *verb;
 	size_t i, chars = 0;
 	int real;
 
@@ -1089,47 +1101,43 @@ check_value(const cs_field *f, const json_t *v, const char *path, cs_problems *p
 	 * only the part before it. */
 	if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v)) {
 		cs_problems_add(p, path, "contains the control character U+0000");
-		return;
+		goto out;
 	}
 	switch (f->kind) {
 	case CS_FIELD_TEXT:
 		if (!json_is_string(v)) {
 			cs_problems_add(p, path, "must be text");
-			return;
+			goto out;
 		}
 		s = json_string_value(v);
 		if (check_text(s, json_string_length(v), path, p, &chars) != 0)
-			return;
+			goto out;
 		break;
 	case CS_FIELD_INTEGER:
+		if (json_is_integer(v) && json_integer_value(v) < 0) {
+			cs_problems_add(p, path, "must not be negative");
+			goto out;
+		}
 		if (json_is_integer(v)) {
-			if (json_integer_value(v) < 0) {
-				cs_problems_add(p, path, "must not be negative");
-				return;
-			}
 			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
 			    json_integer_value(v));
 			s = num;
-		} else if (json_is_string(v)) {
-			s = json_string_value(v);
+		} else if ((s = json_string_value(v)) != NULL) {
 			for (i = 0; s[i] >= '0' && s[i] <= '9'; i++)
 				;
-			if (i == 0 || s[i] != '\0' || i != json_string_length(v)) {
-				cs_problems_add(p, path, "must be an integer (a JSON number "
-				    "or a string of digits)");
-				return;
-			}
-			if (i > INT_DIGITS_MAX) {
-				cs_problems_add(p, path, "has %zu digits, at most %d", i,
-				    INT_DIGITS_MAX);
-				return;
-			}
-		} else {
+			if (i == 0 || s[i] != '\0')
+				s = NULL;
+		}
+		if (s == NULL) {
 			cs_problems_add(p, path, "must be an integer (a JSON number or a "
 			    "string of digits)");
-			return;
+			goto out;
 		}
-		chars = strlen(s);
+		if ((chars = strlen(s)) > INT_DIGITS_MAX) {
+			cs_problems_add(p, path, "has %zu digits, at most %d", chars,
+			    INT_DIGITS_MAX);
+			goto out;
+		}
 		break;
 	case CS_FIELD_DATE:
 		s = json_string_value(v);
@@ -1137,12 +1145,12 @@ check_value(const cs_field *f, const json_t *v, const char *path, cs_problems *p
 			cs_problems_add(p, path, "must be a date YYYY-MM-DD");
 		else if (!real)
 			cs_problems_add(p, path, "%s is not a real date", s);
-		return;
+		goto out;
 	case CS_FIELD_ENUM:
 		s = json_string_value(v);
 		for (i = 0; s != NULL && i < f->n_options; i++)
 			if (strcmp(f->options[i], s) == 0)
-				return;
+				goto out;
 		opts[0] = '\0';
 		for (i = 0; i < f->n_options; i++) {
 			if (i > 0)
@@ -1150,25 +1158,22 @@ check_value(const cs_field *f, const json_t *v, const char *path, cs_problems *p
 			append(opts, sizeof(opts), f->options[i]);
 		}
 		cs_problems_add(p, path, "must be one of: %s", opts);
-		return;
+		goto out;
 	}
 	unit = f->kind == CS_FIELD_INTEGER ? "digit" : "character";
-	if (f->max_length > 0 && chars > (size_t)f->max_length) {
-		cs_problems_add(p, path, "%s %zu %s%s, at most %ld",
-		    f->kind == CS_FIELD_INTEGER ? "has" : "is", chars, unit,
+	verb = f->kind == CS_FIELD_INTEGER ? "has" : "is";
+	if (f->max_length > 0 && chars > (size_t)f->max_length)
+		cs_problems_add(p, path, "%s %zu %s%s, at most %ld", verb, chars, unit,
 		    plural((long)chars), f->max_length);
-		return;
-	}
-	if (chars < (size_t)f->min_length) {
-		cs_problems_add(p, path, "%s %zu %s%s, at least %ld",
-		    f->kind == CS_FIELD_INTEGER ? "has" : "is", chars, unit,
+	else if (chars < (size_t)f->min_length)
+		cs_problems_add(p, path, "%s %zu %s%s, at least %ld", verb, chars, unit,
 		    plural((long)chars), f->min_length);
-		return;
-	}
 	/* POSIX regex matches bytes in the C locale the service runs in:
 	 * catalog patterns keep non-ASCII out of bracket expressions. */
-	if (f->pattern != NULL && regexec(&f->re, s, 0, NULL, 0) != 0)
+	else if (f->pattern != NULL && regexec(&f->re, s, 0, NULL, 0) != 0)
 		cs_problems_add(p, path, "does not match the pattern %s", f->pattern);
+out:
+	return;
 }
 
 /* A form's empty input is no value: null and "" count as absent. */

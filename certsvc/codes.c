@@ -36,21 +36,21 @@ static const char mod36_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 static int
 uscc_value(char c)
 {
-	const char *p;
+	const char *p = c != '\0' ? strchr(uscc_alphabet, c) : NULL;
 
-	if (c == '\0' || (p = strchr(uscc_alphabet, c)) == NULL)
-		return -1;
-	return (int)(p - uscc_alphabet);
+	return p != NULL ? (int)(p - uscc_alphabet) : -1;
 }
 
 static int
 mod36_value(char c)
 {
+	int v = -1;
+
 	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A' + 10;
-	return -1;
+		v = c - '0';
+	else if (c >= 'A' && c <= 'Z')
+		v = c - 'A' + 10;
+	return v;
 }
 
 static void
@@ -78,21 +78,19 @@ char_count(const char *s)
 static size_t
 utf8_seq(const unsigned char *p)
 {
-	size_t n, i;
+	size_t n = 0, i;
 
 	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		n = 1;
+	else if (p[0] >= 0xC2 && p[0] <= 0xDF)
 		n = 2;
 	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
 		n = 3;
 	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
 		n = 4;
-	else
-		return 0;
 	for (i = 1; i < n; i++)
 		if ((p[i] & 0xC0) != 0x80)
-			return 0;
+			n = 0;
 	return n;
 }
 
@@ -128,26 +126,32 @@ char
 cs_uscc_check_char(const char *first17)
 {
 	int i, v, sum = 0;
+	char check = -1;
 
 	for (i = 0; i < 17; i++) {
 		if ((v = uscc_value(first17[i])) < 0)
-			return -1;
+			goto out;
 		sum += v * uscc_weights[i];
 	}
-	return uscc_alphabet[(31 - sum % 31) % 31];
+	check = uscc_alphabet[(31 - sum % 31) % 31];
+out:
+	return check;
 }
 
 char
 cs_rid_check_char(const char *first17)
 {
 	int i, sum = 0;
+	char check = -1;
 
 	for (i = 0; i < 17; i++) {
 		if (first17[i] < '0' || first17[i] > '9')
-			return -1;
+			goto out;
 		sum += (first17[i] - '0') * rid_weights[i];
 	}
-	return rid_checks[sum % 11];
+	check = rid_checks[sum % 11];
+out:
+	return check;
 }
 
 /* Exactly the recurrence of SPEC §2a: P = 36; per character a,
@@ -157,16 +161,19 @@ cs_mod37_36_check_char(const char *s, size_t n)
 {
 	size_t i;
 	int a, sum, p = 36;
+	char check = -1;
 
 	for (i = 0; i < n; i++) {
 		if ((a = mod36_value(s[i])) < 0)
-			return -1;
+			goto out;
 		sum = (p + a) % 36;
 		if (sum == 0)
 			sum = 36;
 		p = (2 * sum) % 37;
 	}
-	return mod36_alphabet[(37 - p) % 36];
+	check = mod36_alphabet[(37 - p) % 36];
+out:
+	return check;
 }
 
 int
@@ -215,9 +222,8 @@ real_date(int y, int m, int d)
 {
 	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-	if (y < 1 || m < 1 || m > 12 || d < 1)
-		return 0;
-	return d <= mdays[m - 1] + (m == 2 && is_leap(y));
+	return y >= 1 && m >= 1 && m <= 12 && d >= 1 &&
+	    d <= mdays[m - 1] + (m == 2 && is_leap(y));
 }
 
 /* Today in China as YYYYMMDD, comparable with a birth date. */
@@ -226,10 +232,12 @@ today_cn(void)
 {
 	time_t t = time(NULL) + CN_UTC_OFFSET;
 	struct tm tm;
+	long today = 99991231;  /* no clock: refuse no birth date as future */
 
-	if (gmtime_r(&t, &tm) == NULL)
-		return 99991231;
-	return (tm.tm_year + 1900L) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+	if (gmtime_r(&t, &tm) != NULL)
+		today = (tm.tm_year + 1900L) * 10000 + (tm.tm_mon + 1) * 100 +
+		    tm.tm_mday;
+	return today;
 }
 
 int
@@ -301,12 +309,14 @@ static const struct code_type {
 static const struct code_type *
 code_type_find(const char *name)
 {
+	const struct code_type *found = NULL;
 	size_t i;
 
-	for (i = 0; name != NULL && i < sizeof(code_types) / sizeof(code_types[0]); i++)
+	for (i = 0; name != NULL && found == NULL &&
+	    i < sizeof(code_types) / sizeof(code_types[0]); i++)
 		if (strcmp(code_types[i].name, name) == 0)
-			return &code_types[i];
-	return NULL;
+			found = &code_types[i];
+	return found;
 }
 
 int
@@ -314,9 +324,8 @@ cs_code_check(const char *code_type, char *code)
 {
 	const struct code_type *ct = code_type_find(code_type);
 
-	if (ct == NULL)
-		return cs_err_set(CS_EVALIDATION, "code type is not one of USCC, RID");
-	return ct->check(code);
+	return ct != NULL ? ct->check(code) :
+	    cs_err_set(CS_EVALIDATION, "code type is not one of USCC, RID");
 }
 
 const char *
@@ -442,9 +451,8 @@ id_check_char(const char *type, const char *issuer, const char *serial,
 	int n;
 
 	n = snprintf(buf, sizeof(buf), "%s%s%s%s", type, issuer, serial, version);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return -1;
-	return cs_mod37_36_check_char(buf, (size_t)n);
+	return n < 0 || (size_t)n >= sizeof(buf) ? -1 :
+	    cs_mod37_36_check_char(buf, (size_t)n);
 }
 
 int
