@@ -332,7 +332,7 @@ cs_req_query(cs_req *r, const char *name)
 
 	for (i = 0; i < r->n_query; i++)
 		if (strcmp(r->query[i].name, name) == 0)
-			return r->query[i].value;
+			return r->query[i].value[0] != '\0' ? r->query[i].value : NULL;
 	return NULL;
 }
 
@@ -415,7 +415,8 @@ fail:
 }
 
 /* The media type of a Content-Type header, lower-cased into type, and
- * whether its charset parameter (if any) is UTF-8.  0, or -1 when absent. */
+ * whether its charset parameter (if any) is UTF-8.  0, or -1 when absent
+ * or empty. */
 static int
 media_type(const char *h, char *type, size_t n, int *charset_ok)
 {
@@ -430,6 +431,8 @@ media_type(const char *h, char *type, size_t n, int *charset_ok)
 	for (; *h != '\0' && *h != ';' && *h != ' ' && *h != '\t' && i + 1 < n; h++)
 		type[i++] = (char)((*h >= 'A' && *h <= 'Z') ? *h + 32 : *h);
 	type[i] = '\0';
+	if (i == 0)
+		return -1;  /* "Content-Type:" with nothing: as if absent */
 	if ((cs = strcasestr(h, "charset=")) != NULL) {
 		cs += 8;
 		if (*cs == '"')

@@ -154,7 +154,8 @@ void cs_reply_header(cs_req *r, const char *name, const char *value);
 
 /* A request header (MHD's copy) or NULL. */
 const char *cs_req_header(cs_req *r, const char *name);
-/* A decoded query parameter or NULL (the first one of that name). */
+/* A decoded query parameter (the first one of that name), or NULL when
+ * absent or empty ("?type=" filters nothing). */
 const char *cs_req_query(cs_req *r, const char *name);
 /* 1 when the request's Content-Type is the media type (lower case). */
 int cs_req_content_is(cs_req *r, const char *media);

@@ -342,7 +342,7 @@ static void
 h_qr(cs_req *r)
 {
 	int png = strcmp(r->route->arg, "png") == 0, rc;
-	const char *form = qr_form(r);
+	const char *form = qr_form(r), *id;
 	json_t *lic = NULL;
 	char *key = NULL, *text = NULL, *svg = NULL;
 	uint8_t *img = NULL;
@@ -353,8 +353,9 @@ h_qr(cs_req *r)
 	/* Authorised and audited on every request, cache or not. */
 	if ((rc = cs_licence_read(svc_of(r), &r->actor, r->params[0], &lic)) != 0)
 		goto out;
-	if (asprintf(&key, "%s\x1f%s\x1f%s", r->route->arg, form,
-	    r->params[0]) < 0) {
+	if ((id = json_string_value(json_object_get(lic, "id"))) == NULL)
+		id = r->params[0];
+	if (asprintf(&key, "%s\x1f%s\x1f%s", r->route->arg, form, id) < 0) {
 		key = NULL;
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;
