@@ -1,0 +1,1113 @@
+/*
+ * face: one licence's face, rendered from its type's SVG layout (face.h).
+ *
+ * One pass over the layout text copies it verbatim except for three things:
+ *   - {{name}} in element text content becomes the licence's value,
+ *     XML-escaped (SPEC §5: whatever came from a request is escaped for its
+ *     context, and a face is XML);
+ *   - the one <rect id="qr-slot" .../> becomes the QR code's SVG group;
+ *   - a <text data-wrap="W"> whose content holds a placeholder and is wider
+ *     than W user units is split into <tspan> lines.
+ * Everything else stays byte-identical, so a layout designer gets back what
+ * they drew.
+ *
+ * Placeholders are only substituted where XML escaping is the whole story:
+ * element text content.  In an attribute (href, on*, style), in a <script>
+ * or <style> element or in CDATA the XML parser would decode the escapes and
+ * hand the raw value to another language, so a placeholder there is a
+ * layout error (CS_EINVAL), not a silent injection.  Comments, processing
+ * instructions and the DOCTYPE are copied untouched: nothing shows them.
+ */
+#include "face.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_err.h"
+
+#define PH_NAME_MAX 128      /* longest placeholder name looked up */
+#define PH_SCAN_MAX 200      /* "{{" further than this from "}}": not one */
+#define DEFAULT_FONT_SIZE 16.0
+#define WIDE_EM 1.0          /* CJK and fullwidth glyphs, in em */
+#define NARROW_EM 0.55       /* everything else, in em */
+#define WRAP_MAX_LINES 4     /* more lines than this: shrink first */
+#define WRAP_MIN_SCALE 0.6   /* ... down to this share of the font size */
+#define WRAP_SCALE_STEP 0.05
+#define NO_EXPIRY "长期"
+
+/* A growable string.  Errors are sticky (oom) so that a sequence of appends
+ * is checked once, at the end. */
+struct sbuf {
+	char *p;
+	size_t len;
+	size_t cap;
+	int oom;
+};
+
+/* One unit of a wrapped text: the bytes it writes (already escaped) in the
+ * glyph byte buffer, its estimated advance in em, and how lines may break
+ * around it. */
+struct glyph {
+	size_t off;
+	size_t len;
+	double em;
+	unsigned space : 1;          /* whitespace: may hang past the edge */
+	unsigned wide : 1;           /* CJK: a line may break on either side */
+	unsigned no_break_before : 1; /* closing punctuation */
+	unsigned no_break_after : 1;  /* opening punctuation */
+};
+
+struct glyphs {
+	struct glyph *g;
+	size_t n;
+	size_t cap;
+	int oom;
+	struct sbuf bytes;
+};
+
+struct face_ctx {
+	const cs_type *type;
+	const char *code;            /* the type's, for messages */
+	const json_t *lic;
+	const char *qr_text;
+	const cs_qr_opts *qr;
+	const char *s;               /* the layout */
+	size_t len;
+	struct sbuf out;
+	int n_slots;
+	int seen_root;
+};
+
+static void
+sb_putn(struct sbuf *b, const char *s, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->oom)
+		goto out;
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1 && !b->oom) {
+			if (cap > SIZE_MAX / 2)
+				b->oom = 1;
+			else
+				cap *= 2;
+		}
+		if (b->oom)
+			goto out;
+		if ((p = realloc(b->p, cap)) == NULL) {
+			b->oom = 1;
+			goto out;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+out:
+	return;
+}
+
+static void
+sb_puts(struct sbuf *b, const char *s)
+{
+	sb_putn(b, s, strlen(s));
+}
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	char small[128], *big = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = 1;
+	} else if ((size_t)n < sizeof(small)) {
+		sb_putn(b, small, (size_t)n);
+	} else if ((big = malloc((size_t)n + 1)) == NULL) {
+		b->oom = 1;
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		sb_putn(b, big, (size_t)n);
+	}
+	free(big);
+}
+
+static void
+sb_free(struct sbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* The next code point of s[0..n) and its length in *adv; -1 (and *adv 1)
+ * for a byte that does not start a well-formed UTF-8 sequence (overlong
+ * forms and surrogates included). */
+static long
+utf8_next(const unsigned char *s, size_t n, size_t *adv)
+{
+	long cp = -1, min = 0;
+	size_t k = 0, i;
+
+	*adv = 1;
+	if (n == 0)
+		goto out;
+	if (s[0] < 0x80) {
+		cp = s[0];
+		goto out;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		k = 2, min = 0x80, cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		k = 3, min = 0x800, cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		k = 4, min = 0x10000, cp = s[0] & 0x07;
+	} else {
+		goto out;
+	}
+	if (k > n) {
+		cp = -1;
+		goto out;
+	}
+	for (i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80) {
+			cp = -1;
+			goto out;
+		}
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		cp = -1;
+	else
+		*adv = k;
+out:
+	return cp;
+}
+
+static void
+sb_put_utf8(struct sbuf *b, long cp)
+{
+	char u[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	sb_putn(b, u, n);
+}
+
+/* Whether a code point of a value may appear on the face at all: control
+ * characters (C0 but tab, DEL, C1) would start new lines or be invalid XML,
+ * and U+FFFE/U+FFFF are not XML characters. */
+static int
+cp_shown(long cp)
+{
+	int shown = 1;
+
+	if ((cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp <= 0x9f) ||
+	    cp == 0xfffe || cp == 0xffff)
+		shown = 0;
+	return shown;
+}
+
+/* Write one code point of a value, escaped for XML text and attributes. */
+static void
+sb_put_escaped_cp(struct sbuf *b, long cp)
+{
+	switch (cp) {
+	case '&':
+		sb_puts(b, "&amp;");
+		break;
+	case '<':
+		sb_puts(b, "&lt;");
+		break;
+	case '>':
+		sb_puts(b, "&gt;");
+		break;
+	case '"':
+		sb_puts(b, "&quot;");
+		break;
+	case '\'':
+		sb_puts(b, "&apos;");
+		break;
+	default:
+		if (cp_shown(cp))
+			sb_put_utf8(b, cp);
+		break;
+	}
+}
+
+/* East Asian Wide and Fullwidth ranges (UAX #11), the ones a licence face
+ * meets: they are drawn about one em wide, everything else about half. */
+static int
+cp_wide(long cp)
+{
+	return (cp >= 0x1100 && cp <= 0x115f) ||
+	    (cp >= 0x2e80 && cp <= 0x303e) ||
+	    (cp >= 0x3041 && cp <= 0x33ff) ||
+	    (cp >= 0x3400 && cp <= 0x4dbf) ||
+	    (cp >= 0x4e00 && cp <= 0x9fff) ||
+	    (cp >= 0xa000 && cp <= 0xa4cf) ||
+	    (cp >= 0xac00 && cp <= 0xd7a3) ||
+	    (cp >= 0xf900 && cp <= 0xfaff) ||
+	    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+	    (cp >= 0xff00 && cp <= 0xff60) ||
+	    (cp >= 0xffe0 && cp <= 0xffe6) ||
+	    (cp >= 0x20000 && cp <= 0x3fffd);
+}
+
+/* Chinese line-breaking rules (避头尾), the common part: closing
+ * punctuation does not start a line, opening punctuation does not end one. */
+static int
+cp_no_break_before(long cp)
+{
+	return (cp > 0 && cp < 0x80 && strchr(",.;:!?)]}%", (int)cp) != NULL) ||
+	    cp == 0xff0c || cp == 0x3002 || cp == 0x3001 || cp == 0xff1b ||
+	    cp == 0xff1a || cp == 0xff01 || cp == 0xff1f || cp == 0xff09 ||
+	    cp == 0x300b || cp == 0x3009 || cp == 0x300d || cp == 0x300f ||
+	    cp == 0x3011 || cp == 0x201d || cp == 0x2019 || cp == 0x2026 ||
+	    cp == 0xff05;
+}
+
+static int
+cp_no_break_after(long cp)
+{
+	return cp == '(' || cp == '[' || cp == 0xff08 || cp == 0x300a ||
+	    cp == 0x3008 || cp == 0x300c || cp == 0x300e || cp == 0x3010 ||
+	    cp == 0x201c || cp == 0x2018;
+}
+
+/* Write a value (raw UTF-8 from the licence) escaped for XML; bytes that
+ * are not UTF-8 become U+FFFD rather than breaking the document. */
+static void
+sb_put_escaped(struct sbuf *b, const char *v, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)v;
+	size_t i = 0, adv;
+	long cp;
+
+	while (i < n) {
+		cp = utf8_next(u + i, n - i, &adv);
+		sb_put_escaped_cp(b, cp < 0 ? 0xfffd : cp);
+		i += adv;
+	}
+}
+
+/* A number with at most two decimals and no trailing zeros: "15.2". */
+static void
+sb_put_num(struct sbuf *b, double v)
+{
+	char num[64];
+	size_t n;
+
+	snprintf(num, sizeof(num), "%.2f", v);
+	n = strlen(num);
+	while (n > 0 && num[n - 1] == '0')
+		n--;
+	if (n > 0 && num[n - 1] == '.')
+		n--;
+	sb_putn(b, num, n);
+}
+
+static int
+starts(const char *s, size_t len, size_t i, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return i <= len && len - i >= n && memcmp(s + i, lit, n) == 0;
+}
+
+/* The first occurrence of lit in s[from..len), or len. */
+static size_t
+find(const char *s, size_t len, size_t from, const char *lit)
+{
+	size_t i;
+
+	for (i = from; i < len; i++)
+		if (starts(s, len, i, lit))
+			break;
+	return i < len ? i : len;
+}
+
+static int
+is_xml_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/*
+ * A placeholder at s[i]: "{{", a name, "}}", all on one line of text (no
+ * markup, no newline, no further brace).  Returns the bytes it spans, 0
+ * when s[i] does not start one; *name and *nlen are the name, which may
+ * still be unknown.  Exactly the syntax the catalog loader checks: no
+ * blanks inside the braces.
+ */
+static size_t
+ph_match(const char *s, size_t len, size_t i, const char **name, size_t *nlen)
+{
+	size_t j, end = 0;
+
+	if (!starts(s, len, i, "{{"))
+		goto out;
+	for (j = i + 2; j < len && j - i < PH_SCAN_MAX; j++) {
+		if (starts(s, len, j, "}}")) {
+			end = j + 2;
+			break;
+		}
+		if (s[j] == '<' || s[j] == '>' || s[j] == '\n' || s[j] == '{' ||
+		    s[j] == '}')
+			break;
+	}
+	if (end == 0)
+		goto out;
+	*name = s + i + 2;
+	*nlen = end - i - 4;
+out:
+	return end ? end - i : 0;
+}
+
+/* The first placeholder in s[from..to), or to. */
+static size_t
+ph_find(const char *s, size_t to, size_t from, const char **name,
+    size_t *nlen)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		if (s[i] == '{' && ph_match(s, to, i, name, nlen) > 0)
+			break;
+	return i;
+}
+
+/* A placeholder where escaping would not protect it (see the top). */
+static int
+ph_misplaced(const struct face_ctx *c, const char *s, size_t to,
+    size_t from, const char *where)
+{
+	const char *name;
+	size_t nlen;
+	int rc = 0;
+
+	if (ph_find(s, to, from, &name, &nlen) < to)
+		rc = cs_err_set(CS_EINVAL,
+		    "face layout of %s: placeholder {{%.*s}} %s; placeholders "
+		    "belong in element text", c->code,
+		    (int)(nlen > PH_NAME_MAX ? PH_NAME_MAX : nlen), name, where);
+	return rc;
+}
+
+/* A JSON scalar as face text.  Objects, arrays and booleans have no face
+ * form: the licence object is broken. */
+static int
+scalar_text(const json_t *v, struct sbuf *val)
+{
+	int rc = 0;
+
+	if (json_is_string(v))
+		sb_putn(val, json_string_value(v), json_string_length(v));
+	else if (json_is_integer(v))
+		sb_printf(val, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_real(v))
+		sb_printf(val, "%.15g", json_real_value(v));
+	else if (v != NULL && !json_is_null(v))
+		rc = CS_EINVAL;
+	return rc;
+}
+
+/*
+ * The raw (unescaped) text a placeholder stands for, appended to val.
+ * Values come from the licence object as the caller passes it: masking a
+ * personal code is the caller's decision (SPEC §4 public view), not ours.
+ */
+static int
+ph_value(const struct face_ctx *c, const char *name, size_t nlen,
+    struct sbuf *val)
+{
+	static const char *const plain[] = {
+		"number", "id", "holder.name", "holder.code", "issuer.name",
+		"valid_from",
+	};
+	char key[PH_NAME_MAX + 1];
+	const json_t *v = NULL;
+	const char *dot, *s;
+	size_t i;
+	int rc = 0, known = 0;
+
+	if (nlen == 0 || nlen > PH_NAME_MAX)
+		goto out;
+	memcpy(key, name, nlen);
+	key[nlen] = '\0';
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]) && !known; i++) {
+		if (strcmp(key, plain[i]) != 0)
+			continue;
+		known = 1;
+		if ((dot = strchr(key, '.')) != NULL) {
+			key[dot - key] = '\0';
+			v = json_object_get(json_object_get(c->lic, key), dot + 1);
+			key[dot - key] = '.';
+		} else {
+			v = json_object_get(c->lic, key);
+		}
+		rc = scalar_text(v, val);
+	}
+	if (known) {
+		/* done above */
+	} else if (strcmp(key, "type_name") == 0) {
+		/* The licence carries the name it was issued under; a catalog
+		 * renamed since must not change an issued face. */
+		known = 1;
+		v = json_object_get(c->lic, "type_name");
+		if (json_is_string(v))
+			rc = scalar_text(v, val);
+		else
+			sb_puts(val, c->type->name ? c->type->name : "");
+	} else if (strcmp(key, "valid_until") == 0) {
+		known = 1;
+		v = json_object_get(c->lic, "valid_until");
+		if (v == NULL || json_is_null(v))
+			sb_puts(val, NO_EXPIRY);
+		else
+			rc = scalar_text(v, val);
+	} else if (strcmp(key, "issued_at") == 0) {
+		/* RFC 3339 on the wire; a face shows the date.  (The UTC date:
+		 * face.h has no time zone to convert with.) */
+		known = 1;
+		v = json_object_get(c->lic, "issued_at");
+		s = json_string_value(v);
+		if (s != NULL && strlen(s) >= 10 && s[4] == '-' && s[7] == '-')
+			sb_putn(val, s, 10);
+		else
+			rc = scalar_text(v, val);
+	} else if (strncmp(key, "fields.", 7) == 0) {
+		for (i = 0; i < c->type->n_fields && !known; i++)
+			if (strcmp(c->type->fields[i].name, key + 7) == 0)
+				known = 1;
+		if (known) {
+			/* A missing optional field shows as nothing. */
+			v = json_object_get(json_object_get(c->lic, "fields"),
+			    key + 7);
+			rc = scalar_text(v, val);
+		}
+	}
+	if (rc != 0)
+		rc = cs_err_set(CS_EINVAL,
+		    "face of %s: licence member for {{%s}} is not text",
+		    c->code, key);
+out:
+	if (!known)
+		rc = cs_err_set(CS_EINVAL,
+		    "face layout of %s: unknown placeholder {{%.*s}}",
+		    c->code,
+		    (int)(nlen > PH_NAME_MAX ? PH_NAME_MAX : nlen), name);
+	return rc;
+}
+
+/* Substitute one placeholder into the output, escaped. */
+static int
+put_placeholder(struct face_ctx *c, const char *name, size_t nlen)
+{
+	struct sbuf val = {0};
+	int rc;
+
+	if ((rc = ph_value(c, name, nlen, &val)) != 0)
+		goto out;
+	if (val.oom) {
+		rc = cs_err_set(CS_ENOMEM, "face: out of memory");
+		goto out;
+	}
+	sb_put_escaped(&c->out, val.p ? val.p : "", val.len);
+out:
+	sb_free(&val);
+	return rc;
+}
+
+/* The tag's element name: t[1..*n). */
+static const char *
+tag_name(const char *t, size_t tn, size_t *n)
+{
+	size_t i = 1;
+
+	while (i < tn && !is_xml_space(t[i]) && t[i] != '/' && t[i] != '>')
+		i++;
+	*n = i - 1;
+	return t + 1;
+}
+
+static int
+name_is(const char *name, size_t n, const char *lit)
+{
+	return strlen(lit) == n && memcmp(name, lit, n) == 0;
+}
+
+/* The value of attribute attr in the start tag t[0..tn), quotes removed;
+ * 1 when present. */
+static int
+tag_attr(const char *t, size_t tn, const char *attr, const char **v,
+    size_t *vn)
+{
+	size_t i, a, an, q;
+	int found = 0;
+	char quote;
+
+	tag_name(t, tn, &i);
+	i++;
+	while (i < tn && !found) {
+		while (i < tn && (is_xml_space(t[i]) || t[i] == '/'))
+			i++;
+		if (i >= tn || t[i] == '>')
+			break;
+		a = i;
+		while (i < tn && !is_xml_space(t[i]) && t[i] != '=' &&
+		    t[i] != '>' && t[i] != '/')
+			i++;
+		an = i - a;
+		while (i < tn && is_xml_space(t[i]))
+			i++;
+		if (i >= tn || t[i] != '=')
+			continue;
+		i++;
+		while (i < tn && is_xml_space(t[i]))
+			i++;
+		if (i < tn && (t[i] == '"' || t[i] == '\'')) {
+			quote = t[i++];
+			for (q = i; q < tn && t[q] != quote; q++)
+				;
+		} else {
+			for (q = i; q < tn && !is_xml_space(t[q]) && t[q] != '>'; q++)
+				;
+		}
+		if (an == strlen(attr) && memcmp(t + a, attr, an) == 0) {
+			*v = t + i;
+			*vn = q - i;
+			found = 1;
+		}
+		i = q + 1;
+	}
+	return found;
+}
+
+/* A length in user units: a number, optionally "px".  1 when it is one. */
+static int
+parse_length(const char *v, size_t vn, double *out)
+{
+	char buf[64], *end;
+	int ok = 0;
+	double d;
+
+	if (vn == 0 || vn >= sizeof(buf))
+		goto out;
+	memcpy(buf, v, vn);
+	buf[vn] = '\0';
+	d = strtod(buf, &end);
+	if (end == buf || !isfinite(d))
+		goto out;
+	while (is_xml_space(*end))
+		end++;
+	if (strcmp(end, "px") == 0)
+		end += 2;
+	ok = *end == '\0';
+	if (ok)
+		*out = d;
+out:
+	return ok;
+}
+
+/* The font size a <text> start tag sets: its font-size attribute, else a
+ * font-size in its style attribute, else the default.  Sizes in units other
+ * than px are not estimated (default). */
+static double
+text_font_size(const char *t, size_t tn)
+{
+	const char *v, *p;
+	size_t vn, n;
+	double fs = DEFAULT_FONT_SIZE, d;
+	int from_style = 0;
+
+	/* style= wins over the presentation attribute, as in CSS. */
+	if (tag_attr(t, tn, "style", &v, &vn)) {
+		for (p = v; p + 9 <= v + vn; p++) {
+			if (memcmp(p, "font-size", 9) != 0)
+				continue;
+			p += 9;
+			while (p < v + vn && (is_xml_space(*p) || *p == ':'))
+				p++;
+			for (n = 0; p + n < v + vn && p[n] != ';'; n++)
+				;
+			while (n > 0 && is_xml_space(p[n - 1]))
+				n--;
+			if (parse_length(p, n, &d) && d > 0) {
+				fs = d;
+				from_style = 1;
+			}
+			break;
+		}
+	}
+	if (!from_style && tag_attr(t, tn, "font-size", &v, &vn) &&
+	    parse_length(v, vn, &d) && d > 0)
+		fs = d;
+	return fs;
+}
+
+/* Replace the qr-slot rect t[0..tn) (and, for <rect ...></rect>, up to its
+ * end tag; *pi is after the start tag) with the QR code's group. */
+static int
+qr_slot(struct face_ctx *c, const char *t, size_t tn, int self_closing,
+    size_t *pi)
+{
+	static const char *const names[] = {"x", "y", "width", "height"};
+	cs_qr_opts defaults = {CS_QR_ECC_M, 4, 4};
+	double geom[4] = {0, 0, 0, 0};
+	const char *v;
+	char *frag = NULL;
+	size_t vn, i, e;
+	int rc = 0;
+
+	if (++c->n_slots > 1) {
+		rc = cs_err_set(CS_EINVAL,
+		    "face layout of %s: more than one qr-slot", c->code);
+		goto out;
+	}
+	for (i = 0; i < 4; i++) {
+		if (!tag_attr(t, tn, names[i], &v, &vn))
+			continue;
+		if (!parse_length(v, vn, &geom[i])) {
+			rc = cs_err_set(CS_EINVAL,
+			    "face layout of %s: qr-slot %s is not a length",
+			    c->code, names[i]);
+			goto out;
+		}
+	}
+	if (!(geom[2] > 0 && geom[3] > 0)) {
+		rc = cs_err_set(CS_EINVAL, "face layout of %s: qr-slot needs a "
+		    "positive width and height", c->code);
+		goto out;
+	}
+	if (!self_closing) {
+		e = find(c->s, c->len, *pi, "</rect");
+		if (e == c->len || (e = find(c->s, c->len, e, ">")) == c->len) {
+			rc = cs_err_set(CS_EINVAL,
+			    "face layout of %s: qr-slot rect is not closed",
+			    c->code);
+			goto out;
+		}
+		*pi = e + 1;
+	}
+	rc = cs_qr_svg_fragment(c->qr_text, c->qr ? c->qr : &defaults,
+	    geom[0], geom[1], fmin(geom[2], geom[3]), &frag, NULL);
+	if (rc != 0) {
+		rc = cs_err_wrap(rc, "face of %s: QR code: ", c->code);
+		goto out;
+	}
+	sb_puts(&c->out, frag);
+out:
+	free(frag);
+	return rc;
+}
+
+static struct glyph *
+glyph_add(struct glyphs *gs)
+{
+	struct glyph *g = NULL, *ng;
+	size_t cap;
+
+	if (gs->n == gs->cap) {
+		cap = gs->cap ? gs->cap * 2 : 64;
+		if ((ng = realloc(gs->g, cap * sizeof(*ng))) == NULL) {
+			gs->oom = 1;
+			goto out;
+		}
+		gs->g = ng;
+		gs->cap = cap;
+	}
+	g = &gs->g[gs->n++];
+	memset(g, 0, sizeof(*g));
+	g->off = gs->bytes.len;
+out:
+	return g;
+}
+
+/* Close the glyph just added: its bytes are what was appended since. */
+static void
+glyph_set(struct glyphs *gs, struct glyph *g, long cp)
+{
+	g->len = gs->bytes.len - g->off;
+	g->wide = cp >= 0 && cp_wide(cp);
+	g->em = g->wide ? WIDE_EM : NARROW_EM;
+	g->space = cp == ' ' || cp == '\t';
+	g->no_break_before = cp >= 0 && cp_no_break_before(cp);
+	g->no_break_after = cp >= 0 && cp_no_break_after(cp);
+}
+
+/* The glyphs of a wrapped text's content s[from..to): literal layout text
+ * as it stands (an entity is one glyph, a run of blanks one space), values
+ * code point by code point, escaped. */
+static int
+text_glyphs(struct face_ctx *c, size_t from, size_t to, struct glyphs *gs)
+{
+	const unsigned char *u = (const unsigned char *)c->s;
+	struct sbuf val = {0};
+	struct glyph *g;
+	const char *name;
+	size_t i = from, j, n, nlen, adv;
+	long cp;
+	int rc = 0;
+
+	while (i < to && rc == 0) {
+		if ((n = (c->s[i] == '{' ? ph_match(c->s, to, i, &name, &nlen) :
+		    0)) > 0) {
+			val.len = 0;
+			if ((rc = ph_value(c, name, nlen, &val)) != 0)
+				break;
+			for (j = 0; j < val.len; j += adv) {
+				cp = utf8_next((const unsigned char *)val.p + j,
+				    val.len - j, &adv);
+				if (cp < 0)
+					cp = 0xfffd;
+				if (!cp_shown(cp))
+					continue;
+				if ((g = glyph_add(gs)) == NULL)
+					break;
+				sb_put_escaped_cp(&gs->bytes, cp);
+				glyph_set(gs, g, cp);
+			}
+			i += n;
+			continue;
+		}
+		if ((g = glyph_add(gs)) == NULL)
+			break;
+		if (is_xml_space(c->s[i])) {
+			for (j = i; j < to && is_xml_space(c->s[j]); j++)
+				;
+			sb_putn(&gs->bytes, c->s + i, j - i);
+			glyph_set(gs, g, ' ');
+			/* XML drops blanks before the first character. */
+			if (gs->n == 1)
+				g->em = 0;
+		} else if (c->s[i] == '&') {
+			for (j = i; j < to && j - i < 12 && c->s[j] != ';'; j++)
+				;
+			j = j < to && c->s[j] == ';' ? j + 1 : i + 1;
+			sb_putn(&gs->bytes, c->s + i, j - i);
+			glyph_set(gs, g, '&');
+		} else {
+			cp = utf8_next(u + i, to - i, &adv);
+			j = i + adv;
+			sb_putn(&gs->bytes, c->s + i, adv);
+			glyph_set(gs, g, cp);
+		}
+		i = j;
+	}
+	if (rc == 0 && (val.oom || gs->oom || gs->bytes.oom))
+		rc = cs_err_set(CS_ENOMEM, "face: out of memory");
+	sb_free(&val);
+	return rc;
+}
+
+static int
+can_break_before(const struct glyph *g, size_t i)
+{
+	return i > 0 && !g[i].space && !g[i].no_break_before &&
+	    !g[i - 1].no_break_after &&
+	    (g[i - 1].space || g[i - 1].wide || g[i].wide);
+}
+
+/*
+ * Greedy line breaking at font size fs into lines of at most w user units:
+ * starts[k] is the first glyph of line k; returns the number of lines.
+ * Blanks may hang past the edge (they draw nothing there).  A line breaks
+ * at its last break opportunity; a word with none longer than a line is
+ * cut, since text is never dropped.
+ */
+static size_t
+break_lines(const struct glyph *g, size_t n, double fs, double w,
+    size_t *starts)
+{
+	size_t lines = 0, i = 0, start, last;
+	double width;
+
+	while (i < n) {
+		start = i;
+		last = 0;
+		width = 0;
+		while (i < n) {
+			if (i > start && !g[i].space &&
+			    width + g[i].em * fs > w + 1e-9)
+				break;
+			if (i > start && can_break_before(g, i))
+				last = i;
+			width += g[i].em * fs;
+			i++;
+		}
+		if (i < n && !can_break_before(g, i) && last > start)
+			i = last;
+		starts[lines++] = start;
+	}
+	return lines;
+}
+
+/*
+ * A <text data-wrap="W"> start tag t[0..tn); *pi is after it.  When its
+ * content is plain text holding a placeholder and is wider than W, write
+ * the start tag and the content as <tspan> lines and move *pi to the end
+ * tag, which the caller copies.  Otherwise write the start tag alone and
+ * let the caller go on through the content as usual.  More than
+ * WRAP_MAX_LINES lines: the tspans get a smaller font-size (down to
+ * WRAP_MIN_SCALE of the original) before the text wraps further.
+ */
+static int
+wrap_text(struct face_ctx *c, const char *t, size_t tn, const char *wv,
+    size_t wn, size_t *pi)
+{
+	struct glyphs gs = {0};
+	size_t *starts = NULL, e, lines, k, i, xn = 1, nl, step;
+	const char *xv = "0", *name, *v;
+	double w, fs0, fs;
+	int rc = 0;
+
+	if (!parse_length(wv, wn, &w) || !(w > 0)) {
+		rc = cs_err_set(CS_EINVAL, "face layout of %s: data-wrap=\"%.*s\" "
+		    "is not a positive length", c->code,
+		    (int)(wn > 32 ? 32 : wn), wv);
+		goto out;
+	}
+	sb_putn(&c->out, t, tn);
+	e = find(c->s, c->len, *pi, "</text");
+	if (e == c->len || memchr(c->s + *pi, '<', e - *pi) != NULL ||
+	    ph_find(c->s, e, *pi, &name, &nl) == e)
+		goto out;
+	if ((rc = text_glyphs(c, *pi, e, &gs)) != 0)
+		goto out;
+	if ((starts = malloc((gs.n + 1) * sizeof(*starts))) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "face: out of memory");
+		goto out;
+	}
+	fs = fs0 = text_font_size(t, tn);
+	lines = break_lines(gs.g, gs.n, fs, w, starts);
+	for (step = 1; lines > WRAP_MAX_LINES &&
+	    1.0 - step * WRAP_SCALE_STEP > WRAP_MIN_SCALE - 1e-9; step++) {
+		fs = fs0 * (1.0 - step * WRAP_SCALE_STEP);
+		lines = break_lines(gs.g, gs.n, fs, w, starts);
+	}
+	if (lines <= 1) {
+		/* It fits: the content exactly as a plain substitution. */
+		sb_putn(&c->out, gs.bytes.p ? gs.bytes.p : "", gs.bytes.len);
+		*pi = e;
+		goto out;
+	}
+	if (tag_attr(t, tn, "x", &v, &nl) && nl > 0) {
+		/* A list of x positions: the lines start at the first. */
+		for (xn = 0; xn < nl && !is_xml_space(v[xn]) && v[xn] != ','; xn++)
+			;
+		xv = v;
+	}
+	starts[lines] = gs.n;
+	for (k = 0; k < lines; k++) {
+		sb_puts(&c->out, "<tspan x=\"");
+		sb_putn(&c->out, xv, xn);
+		sb_puts(&c->out, k > 0 ? "\" dy=\"1.3em\"" : "\"");
+		if (fs < fs0) {
+			sb_puts(&c->out, " font-size=\"");
+			sb_put_num(&c->out, fs);
+			sb_puts(&c->out, "\"");
+		}
+		sb_puts(&c->out, ">");
+		for (i = starts[k]; i < starts[k + 1]; i++)
+			sb_putn(&c->out, gs.bytes.p + gs.g[i].off, gs.g[i].len);
+		sb_puts(&c->out, "</tspan>");
+	}
+	*pi = e;
+out:
+	free(starts);
+	free(gs.g);
+	sb_free(&gs.bytes);
+	return rc;
+}
+
+/* The end of markup starting at s[i] == '<': one past its closing '>'
+ * (quotes and a DOCTYPE's internal subset respected), or 0 if none. */
+static size_t
+markup_end(const char *s, size_t len, size_t i)
+{
+	size_t j, e = 0;
+	char quote = 0;
+	int depth = 0;
+
+	if (starts(s, len, i, "<!--")) {
+		j = find(s, len, i + 4, "-->");
+		e = j < len ? j + 3 : 0;
+	} else if (starts(s, len, i, "<![CDATA[")) {
+		j = find(s, len, i + 9, "]]>");
+		e = j < len ? j + 3 : 0;
+	} else if (starts(s, len, i, "<?")) {
+		j = find(s, len, i + 2, "?>");
+		e = j < len ? j + 2 : 0;
+	} else {
+		for (j = i + 1; j < len && e == 0; j++) {
+			if (quote) {
+				if (s[j] == quote)
+					quote = 0;
+			} else if (s[j] == '"' || s[j] == '\'') {
+				quote = s[j];
+			} else if (s[j] == '[') {
+				depth++;
+			} else if (s[j] == ']') {
+				depth--;
+			} else if (s[j] == '>' && depth <= 0) {
+				e = j + 1;
+			}
+		}
+	}
+	return e;
+}
+
+/* The markup at s[*pi] == '<': written out (or replaced) and *pi moved
+ * past it. */
+static int
+markup(struct face_ctx *c, size_t *pi)
+{
+	const char *t = c->s + *pi, *name, *v;
+	size_t e, tn, nn, vn, close;
+	int rc = 0, self_closing;
+
+	if ((e = markup_end(c->s, c->len, *pi)) == 0) {
+		rc = cs_err_set(CS_EINVAL, "face layout of %s: unterminated "
+		    "markup at byte %zu", c->code, *pi);
+		goto out;
+	}
+	tn = e - *pi;
+	if (t[1] == '!' || t[1] == '?' || t[1] == '/') {
+		if (starts(c->s, c->len, *pi, "<![CDATA["))
+			rc = ph_misplaced(c, c->s, e, *pi, "in CDATA");
+		if (rc == 0)
+			sb_putn(&c->out, t, tn);
+		*pi = e;
+		goto out;
+	}
+	if ((rc = ph_misplaced(c, c->s, e, *pi, "in a tag")) != 0)
+		goto out;
+	*pi = e;
+	self_closing = tn >= 2 && t[tn - 2] == '/';
+	name = tag_name(t, tn, &nn);
+	if (!c->seen_root) {
+		c->seen_root = 1;
+		if (!name_is(name, nn, "svg") &&
+		    !(nn > 4 && memcmp(name + nn - 4, ":svg", 4) == 0)) {
+			rc = cs_err_set(CS_EINVAL, "face layout of %s: the root "
+			    "element is not <svg>", c->code);
+			goto out;
+		}
+	}
+	if (name_is(name, nn, "rect") && tag_attr(t, tn, "id", &v, &vn) &&
+	    name_is(v, vn, "qr-slot")) {
+		rc = qr_slot(c, t, tn, self_closing, pi);
+	} else if (name_is(name, nn, "text") && !self_closing &&
+	    tag_attr(t, tn, "data-wrap", &v, &vn)) {
+		rc = wrap_text(c, t, tn, v, vn, pi);
+	} else if ((name_is(name, nn, "script") || name_is(name, nn, "style")) &&
+	    !self_closing) {
+		/* Raw code: copied as is, and no values in it. */
+		close = find(c->s, c->len, e,
+		    name_is(name, nn, "script") ? "</script" : "</style");
+		rc = ph_misplaced(c, c->s, close, e, name_is(name, nn, "script") ?
+		    "in <script>" : "in <style>");
+		if (rc == 0) {
+			sb_putn(&c->out, t, close - (e - tn));
+			*pi = close;
+		}
+	} else {
+		sb_putn(&c->out, t, tn);
+	}
+out:
+	return rc;
+}
+
+int
+cs_face_svg(const cs_type *type, const json_t *licence, const char *qr_text,
+    const cs_qr_opts *qr, char **out)
+{
+	struct face_ctx c;
+	const char *name;
+	size_t i = 0, run = 0, n, nlen;
+	int rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	if (out != NULL)
+		*out = NULL;
+	if (type == NULL || type->face_svg == NULL || !json_is_object(licence) ||
+	    qr_text == NULL || out == NULL) {
+		rc = cs_err_set(CS_EINVAL, "face: type with a layout, licence "
+		    "object, QR text and output required");
+		goto out;
+	}
+	c.type = type;
+	c.code = type->code ? type->code : "?";
+	c.lic = licence;
+	c.qr_text = qr_text;
+	c.qr = qr;
+	c.s = type->face_svg;
+	c.len = strlen(type->face_svg);
+	while (i < c.len && rc == 0) {
+		if (c.s[i] == '<') {
+			sb_putn(&c.out, c.s + run, i - run);
+			rc = markup(&c, &i);
+			run = i;
+		} else if (c.s[i] == '{' &&
+		    (n = ph_match(c.s, c.len, i, &name, &nlen)) > 0) {
+			sb_putn(&c.out, c.s + run, i - run);
+			rc = put_placeholder(&c, name, nlen);
+			i += n;
+			run = i;
+		} else {
+			i++;
+		}
+	}
+	if (rc != 0)
+		goto out;
+	sb_putn(&c.out, c.s + run, i - run);
+	if (!c.seen_root) {
+		rc = cs_err_set(CS_EINVAL, "face layout of %s: no <svg> element",
+		    c.code);
+	} else if (c.n_slots != 1) {
+		rc = cs_err_set(CS_EINVAL, "face layout of %s: no <rect "
+		    "id=\"qr-slot\"> for the QR code", c.code);
+	} else if (c.out.oom) {
+		rc = cs_err_set(CS_ENOMEM, "face: out of memory");
+	} else {
+		*out = c.out.p;
+		c.out.p = NULL;
+	}
+out:
+	sb_free(&c.out);
+	return rc;
+}
