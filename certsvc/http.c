@@ -332,7 +332,8 @@ cs_req_query(cs_req *r, const char *name)
 
 	for (i = 0; i < r->n_query; i++)
 		if (strcmp(r->query[i].name, name) == 0)
-			return r->query[i].value[0] != '\0' ? r->query[i].value : NULL;
+			return r->query[i].value[0] != '\0' ?
+			    r->query[i].value : NULL;
 	return NULL;
 }
 
@@ -346,8 +347,8 @@ cs_req_json(cs_req *r)
 	if (r->body_len == 0) {
 		if (r->route != NULL && (r->route->flags & CS_RT_JSON_OPT))
 			return json_object();
-		cs_http_problemf(r, 400, "the request body is empty; a JSON object is "
-		    "expected");
+		cs_http_problemf(r, 400, "the request body is empty; a JSON "
+		    "object is expected");
 		return NULL;
 	}
 	v = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &e);
@@ -357,8 +358,8 @@ cs_req_json(cs_req *r)
 		snprintf(text, sizeof(text), "%s", e.text);
 		if ((near = strstr(text, " near ")) != NULL)
 			*near = '\0';
-		cs_http_problemf(r, 400, "the body is not valid JSON: %s at line %d, "
-		    "column %d", text, e.line, e.column);
+		cs_http_problemf(r, 400, "the body is not valid JSON: %s at "
+		    "line %d, column %d", text, e.line, e.column);
 		return NULL;
 	}
 	if (!json_is_object(v)) {
@@ -428,7 +429,8 @@ media_type(const char *h, char *type, size_t n, int *charset_ok)
 		return -1;
 	while (*h == ' ' || *h == '\t')
 		h++;
-	for (; *h != '\0' && *h != ';' && *h != ' ' && *h != '\t' && i + 1 < n; h++)
+	for (; *h != '\0' && *h != ';' && *h != ' ' && *h != '\t' && i + 1 < n;
+	    h++)
 		type[i++] = (char)((*h >= 'A' && *h <= 'Z') ? *h + 32 : *h);
 	type[i] = '\0';
 	if (i == 0)
@@ -477,8 +479,8 @@ check_content_type(cs_req *r)
 		if (!present || ((strcmp(type, "text/plain") == 0 ||
 		    strcmp(type, "application/json") == 0) && ok))
 			return 0;
-		cs_http_problemf(r, 415, "the body must be the QR text as text/plain, "
-		    "or application/json");
+		cs_http_problemf(r, 415, "the body must be the QR text as "
+		    "text/plain, or application/json");
 		return -1;
 	}
 	if (f & CS_RT_FORM) {
@@ -626,7 +628,7 @@ route(cs_req *r)
 	    "no such endpoint");
 }
 
-/* --- the request cycle ------------------------------------------------------- */
+/* --- the request cycle ------------------------------------------------ */
 
 static int64_t
 now_ms(clockid_t clk)
@@ -680,7 +682,8 @@ remote_text(struct MHD_Connection *c, char *out, size_t n)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
 		    out, (socklen_t)n);
 	} else if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
 
 		if (IN6_IS_ADDR_V4MAPPED(a))
 			inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)n);
@@ -727,11 +730,13 @@ queue(cs_req *r)
 	}
 	MHD_add_response_header(r->resp, "X-Request-Id", r->request_id);
 	MHD_add_response_header(r->resp, "X-Content-Type-Options", "nosniff");
-	if (MHD_get_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL) == NULL)
+	if (MHD_get_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL) ==
+	    NULL)
 		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    "no-store");
 	if (r->close)
-		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	ret = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
 	MHD_destroy_response(r->resp);
 	r->resp = NULL;
@@ -798,7 +803,8 @@ take_body(cs_req *r, const char *data, size_t n)
 			r->body_too_big = 1;
 		}
 		r->discarded += n;
-		return r->discarded > r->body_limit + DISCARD_MAX ? MHD_NO : MHD_YES;
+		return r->discarded > r->body_limit + DISCARD_MAX ? MHD_NO :
+		    MHD_YES;
 	}
 	if (r->body_len + n + 1 > r->body_cap) {
 		size_t cap = r->body_cap ? r->body_cap : 1024;
@@ -871,7 +877,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		cs_http_problemf(r, 413, "the body is over the limit of %zu bytes",
 		    r->body_limit);
 	} else if (r->pending == 405) {
-		cs_http_problemf(r, 405, "%s; allowed: %s", r->pending_detail, r->allow);
+		cs_http_problemf(r, 405, "%s; allowed: %s", r->pending_detail,
+		    r->allow);
 		cs_reply_header(r, MHD_HTTP_HEADER_ALLOW, r->allow);
 	} else if (r->pending != 0) {
 		cs_http_problemf(r, r->pending, "%s", r->pending_detail);
@@ -966,7 +973,8 @@ listen_addr(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen)
 	int rc;
 
 	if (colon == NULL || colon == listen)
-		return cs_err_set(CS_EINVAL, "listen: '%s' is not ADDR:PORT", listen);
+		return cs_err_set(CS_EINVAL, "listen: '%s' is not ADDR:PORT",
+		    listen);
 	hl = (size_t)(colon - listen);
 	if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']') {
 		listen++;
@@ -1030,7 +1038,8 @@ server_init(cs_http_server *s, cs_service *svc)
 	if ((rc = cs_qr_cache_new(QR_CACHE_ENTRIES, QR_CACHE_BYTES,
 	    &s->qr_cache)) != 0)
 		goto out;
-	if ((s->types_json = json_dumps(svc->catalog->served, JSON_COMPACT)) == NULL) {
+	s->types_json = json_dumps(svc->catalog->served, JSON_COMPACT);
+	if (s->types_json == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "cannot render the catalog");
 		goto out;
 	}
@@ -1104,7 +1113,8 @@ cs_http_run(cs_service *svc)
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_ARRAY, pool,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)svc->cfg.max_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)svc->cfg.connection_timeout,
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)svc->cfg.connection_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)svc->cfg.max_header,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, &s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,

@@ -60,7 +60,8 @@ cs_http_status_of(int code)
 }
 
 void
-cs_http_problem(cs_req *r, int status, const char *detail, const cs_problems *errors)
+cs_http_problem(cs_req *r, int status, const char *detail,
+    const cs_problems *errors)
 {
 	const char *slug = NULL, *title = "Error";
 	char type[128];
@@ -104,11 +105,13 @@ cs_http_problem(cs_req *r, int status, const char *detail, const cs_problems *er
 			cs_reply(r, status, "application/problem+json", text,
 			    strlen(text), 1);
 		else
-			cs_reply(r, status, "application/problem+json", NULL, 0, 0);
+			cs_reply(r, status, "application/problem+json", NULL,
+			    0, 0);
 		json_decref(p);
 	}
 	if (status == 401)
-		cs_reply_header(r, "WWW-Authenticate", "Bearer realm=\"certsvc\"");
+		cs_reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"certsvc\"");
 	if (status == 503)
 		r->close = 1;
 }
@@ -126,7 +129,8 @@ cs_http_problemf(cs_req *r, int status, const char *fmt, ...)
 }
 
 void
-cs_http_problem_field(cs_req *r, int status, const char *field, const char *fmt, ...)
+cs_http_problem_field(cs_req *r, int status, const char *field,
+    const char *fmt, ...)
 {
 	cs_problems p = CS_PROBLEMS_INIT;
 	char detail[512];
@@ -155,6 +159,6 @@ cs_http_problem_err(cs_req *r, int code, const cs_problems *errors)
 		cs_http_problem(r, status, detail, NULL);
 		return;
 	}
-	cs_http_problem(r, status, cs_err_msg()[0] ? cs_err_msg() : cs_strerror(code),
-	    errors);
+	cs_http_problem(r, status,
+	    cs_err_msg()[0] ? cs_err_msg() : cs_strerror(code), errors);
 }

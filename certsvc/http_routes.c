@@ -564,7 +564,8 @@ h_audit(cs_req *r)
 	if ((v = cs_req_query(r, "limit")) != NULL) {
 		n = strtoll(v, &end, 10);
 		if (*v == '\0' || *end != '\0' || n < 1 || n > 1000) {
-			cs_http_problem_field(r, 400, "limit", "limit must be 1 to 1000");
+			cs_http_problem_field(r, 400, "limit",
+			    "limit must be 1 to 1000");
 			return;
 		}
 		f.limit = (int)n;
@@ -577,7 +578,7 @@ h_audit(cs_req *r)
 	json_decref(out);
 }
 
-/* --- verification ------------------------------------------------------------ */
+/* --- verification ----------------------------------------------------- */
 
 /* Scanners end what they read with CR/LF; the compact form may end in a
  * space (a Base45 character), so spaces are kept at the end. */
@@ -1037,7 +1038,8 @@ h_metrics(cs_req *r)
 		cs_http_problem_err(r, rc, NULL);
 		return;
 	}
-	cs_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, 1);
+	cs_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len,
+	    1);
 }
 
 /* --- the route table ----------------------------------------------------- */

@@ -59,7 +59,8 @@ cs_ratelimit_new(double rate, double burst, size_t slots, cs_ratelimit **out)
 
 	*out = NULL;
 	if (!(rate > 0) || !(burst >= 1) || slots == 0)
-		return cs_err_set(CS_EINVAL, "rate limit: rate and burst must be positive");
+		return cs_err_set(CS_EINVAL,
+		    "rate limit: rate and burst must be positive");
 	if ((rl = calloc(1, sizeof(*rl))) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "rate limit: out of memory");
 		goto out;
