@@ -22,7 +22,7 @@
 #define CS_COSE_MAX_DEPTH 16
 
 typedef struct cs_cose_msg {
-	int alg;                 /* protected label 1; 0 when absent */
+	int alg;                 /* label 1, protected (else unprotected); 0 when absent */
 	uint8_t kid[64];         /* label 4, from protected or unprotected */
 	size_t kid_len;          /* 0 when absent */
 	int kid_unprotected;     /* 1 when the kid came from the unprotected map */

@@ -1,0 +1,1522 @@
+/*
+ * cose: COSE_Sign1 (RFC 9052) on libcbor 0.8 and OpenSSL 3 EVP.
+ *
+ * Untrusted bytes meet this file first, so nothing is built before a
+ * bounded, allocation-free pass (cbor_walk) has proved the input is one
+ * complete, well-formed CBOR item, nested no deeper than the limit, whose
+ * declared lengths all fit in the input.  Only then does cbor_load build
+ * a tree, and every allocation it makes is bounded by the input size.
+ *
+ * libcbor 0.8 refuses the one-byte tag heads 0xc6-0xd4 ("unassigned" in its
+ * tables), and 0xd2 is tag 18, COSE_Sign1 itself.  The walker therefore
+ * decodes those heads by hand, and cs_cose_parse strips the outer tags
+ * itself before handing the array to cbor_load.
+ *
+ * Encoding needs only a handful of definite-length heads, written here
+ * directly in their shortest form (RFC 8949 §4.2.1), so the bytes signed
+ * and sent are canonical by construction.
+ */
+#include "cose.h"
+
+#include <cbor.h>
+#include <limits.h>
+#include <math.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_err.h"
+#include "encode.h"
+
+/* Raw r||s of ES256 and SM2, and an Ed25519 signature: all 64 bytes. */
+#define COSE_SIG_LEN 64
+#define COSE_EC_SCALAR_LEN 32
+
+/* No caller needs more; it sizes the walker's fixed stack. */
+#define CBOR_DEPTH_LIMIT 64
+
+#define CBOR_MAJOR_UINT 0
+#define CBOR_MAJOR_NEGINT 1
+#define CBOR_MAJOR_BSTR 2
+#define CBOR_MAJOR_TSTR 3
+#define CBOR_MAJOR_ARRAY 4
+#define CBOR_MAJOR_MAP 5
+#define CBOR_MAJOR_TAG 6
+
+#define COSE_TAG_SIGN1 18
+#define COSE_TAG_CWT 61
+
+#define COSE_LABEL_ALG 1
+#define COSE_LABEL_CRIT 2
+#define COSE_LABEL_KID 4
+
+/* A growing byte buffer; oom is sticky so that callers check once. */
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void
+buf_add(struct buf *b, const void *d, size_t n)
+{
+	uint8_t *np;
+	size_t ncap;
+
+	if (b->oom || n == 0)
+		goto out;
+	if (n > SIZE_MAX - b->len - 1) {
+		b->oom = 1;
+		goto out;
+	}
+	if (b->len + n + 1 > b->cap) {
+		ncap = b->cap ? b->cap : 64;
+		while (ncap < b->len + n + 1)
+			ncap = ncap > SIZE_MAX / 2 ? b->len + n + 1 : ncap * 2;
+		if ((np = realloc(b->p, ncap)) == NULL) {
+			b->oom = 1;
+			goto out;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+out:
+	return;
+}
+
+static void
+buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+static void buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (len < 0 || (size_t)len >= sizeof(tmp))
+		b->oom = 1;
+	else
+		buf_add(b, tmp, (size_t)len);
+}
+
+/* A CBOR head in its shortest form. */
+static void
+buf_head(struct buf *b, int major, uint64_t v)
+{
+	uint8_t h[9];
+	size_t n, i;
+
+	if (v < 24) {
+		h[0] = (uint8_t)(major << 5 | (int)v);
+		n = 1;
+	} else {
+		if (v <= 0xff)
+			n = 2;
+		else if (v <= 0xffff)
+			n = 3;
+		else if (v <= 0xffffffffu)
+			n = 5;
+		else
+			n = 9;
+		h[0] = (uint8_t)(major << 5 | (n == 2 ? 24 : n == 3 ? 25 :
+		    n == 5 ? 26 : 27));
+		for (i = n - 1; i >= 1; i--) {
+			h[i] = (uint8_t)(v & 0xff);
+			v >>= 8;
+		}
+	}
+	buf_add(b, h, n);
+}
+
+static void
+buf_int(struct buf *b, int64_t v)
+{
+	if (v >= 0)
+		buf_head(b, CBOR_MAJOR_UINT, (uint64_t)v);
+	else
+		buf_head(b, CBOR_MAJOR_NEGINT, (uint64_t)(-1 - v));
+}
+
+static void
+buf_bstr(struct buf *b, const uint8_t *d, size_t n)
+{
+	buf_head(b, CBOR_MAJOR_BSTR, n);
+	buf_add(b, d, n);
+}
+
+/*
+ * The walker: one pass over the input with cbor_stream_decode, keeping a
+ * small stack of open containers (how many items each still expects) in
+ * place of recursion.  It proves well-formedness and the depth bound, and,
+ * given an output buffer, renders diagnostic notation on the way.
+ */
+enum frame_kind { FR_ARRAY, FR_MAP, FR_TAG, FR_BSTR, FR_TSTR };
+
+struct frame {
+	enum frame_kind kind;
+	int indef;
+	uint64_t left;		/* items still expected, definite only */
+	uint64_t seen;		/* items (map: keys and values) so far */
+};
+
+struct walker {
+	const uint8_t *buf;
+	size_t n, pos;		/* pos: the head being decoded */
+	int max_depth, depth;	/* depth: open arrays, maps and tags */
+	int top, done, rc;
+	/* The extra frame is an indefinite string, which is not nesting. */
+	struct frame st[CBOR_DEPTH_LIMIT + 1];
+	struct buf *out;	/* diagnostic text; NULL when only checking */
+};
+
+static void w_fail(struct walker *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+w_fail(struct walker *w, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	if (w->rc == 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+		w->rc = cs_err_set(CS_EINVAL, "CBOR: %s at offset %zu", why,
+		    w->pos);
+	}
+}
+
+static void
+w_text(struct walker *w, const char *s)
+{
+	if (w->out != NULL)
+		buf_str(w->out, s);
+}
+
+/*
+ * Called as each item starts: refuses anything but a same-type chunk inside
+ * an indefinite string, and writes the separator the parent calls for.
+ * chunk is FR_BSTR or FR_TSTR for a definite string, -1 for anything else.
+ */
+static int
+w_begin(struct walker *w, int chunk)
+{
+	struct frame *f;
+	int rc = 0;
+
+	if (w->rc != 0 || w->done) {
+		rc = -1;
+		goto out;
+	}
+	if (w->top == 0)
+		goto out;
+	f = &w->st[w->top - 1];
+	if ((f->kind == FR_BSTR || f->kind == FR_TSTR) &&
+	    (int)f->kind != chunk) {
+		w_fail(w, "indefinite-length string holds a chunk that is not "
+		    "a definite string of its type");
+		rc = -1;
+		goto out;
+	}
+	if (f->kind == FR_MAP && f->seen % 2 == 1)
+		w_text(w, ": ");
+	else if ((f->kind == FR_BSTR || f->kind == FR_TSTR) && f->seen == 0)
+		w_text(w, "(_ ");
+	else if (f->kind != FR_TAG && f->seen > 0)
+		w_text(w, ", ");
+out:
+	return rc;
+}
+
+static void
+w_close(struct walker *w)
+{
+	struct frame *f = &w->st[--w->top];
+
+	if (f->kind == FR_ARRAY || f->kind == FR_MAP || f->kind == FR_TAG)
+		w->depth--;
+	if (f->kind == FR_ARRAY)
+		w_text(w, "]");
+	else if (f->kind == FR_MAP)
+		w_text(w, "}");
+	else if (f->kind == FR_TAG || f->seen > 0)
+		w_text(w, ")");
+	else if (f->kind == FR_BSTR)
+		w_text(w, "''_");
+	else if (f->kind == FR_TSTR)
+		w_text(w, "\"\"_");
+}
+
+/* An item is complete: count it in its parent, closing every container
+ * that this completes in turn. */
+static void
+w_end(struct walker *w)
+{
+	struct frame *f;
+
+	while (w->top > 0) {
+		f = &w->st[w->top - 1];
+		if (f->kind != FR_TAG) {
+			f->seen++;
+			if (f->indef || --f->left > 0)
+				break;
+		}
+		w_close(w);
+	}
+	if (w->top == 0)
+		w->done = 1;
+}
+
+static void
+w_push(struct walker *w, enum frame_kind kind, int indef, uint64_t left)
+{
+	struct frame *f;
+
+	if (kind == FR_ARRAY || kind == FR_MAP || kind == FR_TAG) {
+		if (w->depth >= w->max_depth) {
+			w_fail(w, "nested deeper than %d levels", w->max_depth);
+			goto out;
+		}
+		w->depth++;
+	}
+	f = &w->st[w->top++];
+	f->kind = kind;
+	f->indef = indef;
+	f->left = left;
+	f->seen = 0;
+	if (!indef && left == 0 && kind != FR_TAG) {
+		w_close(w);
+		w_end(w);
+	}
+out:
+	return;
+}
+
+static void
+w_uint(struct walker *w, uint64_t v)
+{
+	if (w_begin(w, -1) == 0) {
+		if (w->out != NULL)
+			buf_printf(w->out, "%llu", (unsigned long long)v);
+		w_end(w);
+	}
+}
+
+static void
+w_negint(struct walker *w, uint64_t v)
+{
+	if (w_begin(w, -1) == 0) {
+		if (w->out != NULL && v == UINT64_MAX)
+			buf_str(w->out, "-18446744073709551616");
+		else if (w->out != NULL)
+			buf_printf(w->out, "-%llu", (unsigned long long)v + 1);
+		w_end(w);
+	}
+}
+
+static void
+w_hex(struct walker *w, const uint8_t *d, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char pair[2];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		pair[0] = hex[d[i] >> 4];
+		pair[1] = hex[d[i] & 15];
+		buf_add(w->out, pair, 2);
+	}
+}
+
+/* Text in double quotes with the escapes of RFC 8949 §8 (those of JSON):
+ * a control character never reaches a terminal or a log raw. */
+static void
+w_quote(struct walker *w, const uint8_t *d, size_t n)
+{
+	char esc[8];
+	size_t i;
+
+	buf_str(w->out, "\"");
+	for (i = 0; i < n; i++) {
+		if (d[i] == '"' || d[i] == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)d[i];
+			buf_add(w->out, esc, 2);
+		} else if (d[i] == '\n') {
+			buf_str(w->out, "\\n");
+		} else if (d[i] == '\r') {
+			buf_str(w->out, "\\r");
+		} else if (d[i] == '\t') {
+			buf_str(w->out, "\\t");
+		} else if (d[i] < 0x20 || d[i] == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", d[i]);
+			buf_str(w->out, esc);
+		} else {
+			buf_add(w->out, &d[i], 1);
+		}
+	}
+	buf_str(w->out, "\"");
+}
+
+static void
+w_float(struct walker *w, double v, int single)
+{
+	char s[40];
+	int p;
+
+	if (w_begin(w, -1) != 0)
+		goto out;
+	if (w->out == NULL)
+		goto done;
+	if (isnan(v)) {
+		buf_str(w->out, "NaN");
+	} else if (isinf(v)) {
+		buf_str(w->out, v < 0 ? "-Infinity" : "Infinity");
+	} else {
+		/* The shortest text that reads back to the same value. */
+		for (p = 1; p <= 17; p++) {
+			snprintf(s, sizeof(s), "%.*g", p, v);
+			if (single ? (float)strtod(s, NULL) == (float)v :
+			    strtod(s, NULL) == v)
+				break;
+		}
+		buf_str(w->out, s);
+		if (strpbrk(s, ".e") == NULL)
+			buf_str(w->out, ".0");
+	}
+done:
+	w_end(w);
+out:
+	return;
+}
+
+static void
+cb_uint8(void *ctx, uint8_t v)
+{
+	w_uint(ctx, v);
+}
+
+static void
+cb_uint16(void *ctx, uint16_t v)
+{
+	w_uint(ctx, v);
+}
+
+static void
+cb_uint32(void *ctx, uint32_t v)
+{
+	w_uint(ctx, v);
+}
+
+static void
+cb_uint64(void *ctx, uint64_t v)
+{
+	w_uint(ctx, v);
+}
+
+static void
+cb_negint8(void *ctx, uint8_t v)
+{
+	w_negint(ctx, v);
+}
+
+static void
+cb_negint16(void *ctx, uint16_t v)
+{
+	w_negint(ctx, v);
+}
+
+static void
+cb_negint32(void *ctx, uint32_t v)
+{
+	w_negint(ctx, v);
+}
+
+static void
+cb_negint64(void *ctx, uint64_t v)
+{
+	w_negint(ctx, v);
+}
+
+static void
+cb_bstr(void *ctx, cbor_data d, size_t n)
+{
+	struct walker *w = ctx;
+
+	if (w_begin(w, FR_BSTR) == 0) {
+		if (w->out != NULL) {
+			buf_str(w->out, "h'");
+			w_hex(w, d, n);
+			buf_str(w->out, "'");
+		}
+		w_end(w);
+	}
+}
+
+static void
+cb_bstr_start(void *ctx)
+{
+	struct walker *w = ctx;
+
+	if (w_begin(w, -1) == 0)
+		w_push(w, FR_BSTR, 1, 0);
+}
+
+static void
+cb_tstr(void *ctx, cbor_data d, size_t n)
+{
+	struct walker *w = ctx;
+
+	if (w_begin(w, FR_TSTR) == 0) {
+		if (w->out != NULL)
+			w_quote(w, d, n);
+		w_end(w);
+	}
+}
+
+static void
+cb_tstr_start(void *ctx)
+{
+	struct walker *w = ctx;
+
+	if (w_begin(w, -1) == 0)
+		w_push(w, FR_TSTR, 1, 0);
+}
+
+/* Every item takes at least one byte, so a count beyond the remaining
+ * input is a lie: refuse it before anything could be sized by it. */
+static void
+cb_array(void *ctx, size_t n)
+{
+	struct walker *w = ctx;
+
+	if (w_begin(w, -1) != 0)
+		goto out;
+	if (n > w->n - w->pos) {
+		w_fail(w, "array of %zu items is longer than the input", n);
+		goto out;
+	}
+	w_text(w, "[");
+	w_push(w, FR_ARRAY, 0, n);
+out:
+	return;
+}
+
+static void
+cb_array_indef(void *ctx)
+{
+	struct walker *w = ctx;
+
+	if (w_begin(w, -1) == 0) {
+		w_text(w, "[_ ");
+		w_push(w, FR_ARRAY, 1, 0);
+	}
+}
+
+static void
+cb_map(void *ctx, size_t n)
+{
+	struct walker *w = ctx;
+
+	if (w_begin(w, -1) != 0)
+		goto out;
+	if (n > (w->n - w->pos) / 2) {
+		w_fail(w, "map of %zu pairs is longer than the input", n);
+		goto out;
+	}
+	w_text(w, "{");
+	w_push(w, FR_MAP, 0, (uint64_t)n * 2);
+out:
+	return;
+}
+
+static void
+cb_map_indef(void *ctx)
+{
+	struct walker *w = ctx;
+
+	if (w_begin(w, -1) == 0) {
+		w_text(w, "{_ ");
+		w_push(w, FR_MAP, 1, 0);
+	}
+}
+
+static void
+cb_tag(void *ctx, uint64_t v)
+{
+	struct walker *w = ctx;
+
+	if (w_begin(w, -1) == 0) {
+		if (w->out != NULL)
+			buf_printf(w->out, "%llu(", (unsigned long long)v);
+		w_push(w, FR_TAG, 0, 1);
+	}
+}
+
+static void
+cb_float2(void *ctx, float v)
+{
+	w_float(ctx, v, 1);
+}
+
+static void
+cb_float4(void *ctx, float v)
+{
+	w_float(ctx, v, 1);
+}
+
+static void
+cb_float8(void *ctx, double v)
+{
+	w_float(ctx, v, 0);
+}
+
+static void
+w_simple(struct walker *w, const char *name)
+{
+	if (w_begin(w, -1) == 0) {
+		w_text(w, name);
+		w_end(w);
+	}
+}
+
+static void
+cb_undefined(void *ctx)
+{
+	w_simple(ctx, "undefined");
+}
+
+static void
+cb_null(void *ctx)
+{
+	w_simple(ctx, "null");
+}
+
+static void
+cb_bool(void *ctx, bool v)
+{
+	w_simple(ctx, v ? "true" : "false");
+}
+
+static void
+cb_break(void *ctx)
+{
+	struct walker *w = ctx;
+	struct frame *f;
+
+	if (w->rc != 0)
+		goto out;
+	if (w->top == 0 || !w->st[w->top - 1].indef) {
+		w_fail(w, "break outside an indefinite-length item");
+		goto out;
+	}
+	f = &w->st[w->top - 1];
+	if (f->kind == FR_MAP && f->seen % 2 == 1) {
+		w_fail(w, "indefinite-length map ends after a key");
+		goto out;
+	}
+	w_close(w);
+	w_end(w);
+out:
+	return;
+}
+
+static const struct cbor_callbacks walk_callbacks = {
+	.uint8 = cb_uint8,
+	.uint16 = cb_uint16,
+	.uint32 = cb_uint32,
+	.uint64 = cb_uint64,
+	.negint8 = cb_negint8,
+	.negint16 = cb_negint16,
+	.negint32 = cb_negint32,
+	.negint64 = cb_negint64,
+	.byte_string = cb_bstr,
+	.byte_string_start = cb_bstr_start,
+	.string = cb_tstr,
+	.string_start = cb_tstr_start,
+	.array_start = cb_array,
+	.indef_array_start = cb_array_indef,
+	.map_start = cb_map,
+	.indef_map_start = cb_map_indef,
+	.tag = cb_tag,
+	.float2 = cb_float2,
+	.float4 = cb_float4,
+	.float8 = cb_float8,
+	.undefined = cb_undefined,
+	.null = cb_null,
+	.boolean = cb_bool,
+	.indef_break = cb_break,
+};
+
+/*
+ * Walk exactly one item over all of buf.  Simple values other than
+ * false/true/null/undefined are refused (libcbor has no callback for them,
+ * and no COSE or CWT structure uses them).
+ */
+static int
+cbor_walk(const uint8_t *buf, size_t n, int max_depth, struct buf *out)
+{
+	struct walker w;
+	struct cbor_decoder_result r;
+
+	memset(&w, 0, sizeof(w));
+	w.buf = buf;
+	w.n = n;
+	w.max_depth = max_depth;
+	w.out = out;
+	if (buf == NULL || n == 0)
+		w_fail(&w, "empty input");
+	while (w.rc == 0 && !w.done && w.pos < n) {
+		r = cbor_stream_decode(buf + w.pos, n - w.pos, &walk_callbacks,
+		    &w);
+		if (r.status == CBOR_DECODER_FINISHED) {
+			w.pos += r.read;
+		} else if (r.status == CBOR_DECODER_NEDATA) {
+			w_fail(&w, "truncated item (0x%02x head)", buf[w.pos]);
+		} else if (buf[w.pos] >= 0xc6 && buf[w.pos] <= 0xd4) {
+			cb_tag(&w, (uint64_t)(buf[w.pos] - 0xc0));
+			w.pos++;
+		} else {
+			w_fail(&w, "malformed or unsupported initial byte 0x%02x",
+			    buf[w.pos]);
+		}
+	}
+	if (w.rc == 0 && !w.done)
+		w_fail(&w, "truncated: the input ends inside an item");
+	if (w.rc == 0 && w.pos < n)
+		w_fail(&w, "%zu trailing bytes after the item", n - w.pos);
+	if (w.rc == 0 && out != NULL && out->oom)
+		w.rc = cs_err_set(CS_ENOMEM, "CBOR: out of memory");
+	return w.rc;
+}
+
+int
+cs_cbor_check(const uint8_t *buf, size_t n, int max_depth)
+{
+	int rc;
+
+	if (max_depth < 0 || max_depth > CBOR_DEPTH_LIMIT)
+		rc = cs_err_set(CS_EINVAL, "CBOR: depth limit %d outside "
+		    "0-%d", max_depth, CBOR_DEPTH_LIMIT);
+	else
+		rc = cbor_walk(buf, n, max_depth, NULL);
+	return rc;
+}
+
+int
+cs_cbor_diag(const uint8_t *buf, size_t n, char **out)
+{
+	struct buf b = { NULL, 0, 0, 0 };
+	int rc;
+
+	if (out == NULL) {
+		rc = cs_err_set(CS_EINVAL, "CBOR: no output");
+		goto out;
+	}
+	*out = NULL;
+	if ((rc = cbor_walk(buf, n, CS_COSE_MAX_DEPTH, &b)) != 0)
+		goto out;
+	*out = (char *)b.p;
+	b.p = NULL;
+out:
+	free(b.p);
+	return rc;
+}
+
+static const char *
+alg_name(int alg)
+{
+	const char *name = NULL;
+
+	switch (alg) {
+	case CS_ALG_ES256:
+		name = "ES256";
+		break;
+	case CS_ALG_EDDSA:
+		name = "EdDSA";
+		break;
+	case CS_ALG_SM2:
+		name = "SM2";
+		break;
+	case -35:
+		name = "ES384";
+		break;
+	case -36:
+		name = "ES512";
+		break;
+	case -37:
+		name = "PS256";
+		break;
+	case -38:
+		name = "PS384";
+		break;
+	case -39:
+		name = "PS512";
+		break;
+	case -47:
+		name = "ES256K";
+		break;
+	case -257:
+		name = "RS256";
+		break;
+	case -258:
+		name = "RS384";
+		break;
+	case -259:
+		name = "RS512";
+		break;
+	}
+	return name;
+}
+
+/* 0 for the three algorithms of SPEC §4; CS_EUNSUPPORTED naming any
+ * other. */
+static int
+check_alg(int alg)
+{
+	const char *name = alg_name(alg);
+	int rc = 0;
+
+	if (alg == 0)
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: no algorithm (header "
+		    "label 1)");
+	else if (alg != CS_ALG_ES256 && alg != CS_ALG_EDDSA &&
+	    alg != CS_ALG_SM2 && name != NULL)
+		rc = cs_err_set(CS_EUNSUPPORTED, "unsupported algorithm %s "
+		    "(%d)", name, alg);
+	else if (name == NULL)
+		rc = cs_err_set(CS_EUNSUPPORTED, "unsupported algorithm %d",
+		    alg);
+	return rc;
+}
+
+static void
+key_desc(EVP_PKEY *pkey, char *desc, size_t len)
+{
+	const char *type = EVP_PKEY_get0_type_name(pkey);
+	char group[64] = "";
+	size_t glen = 0;
+
+	if (type != NULL && strcmp(type, "EC") == 0 &&
+	    EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+	    group, sizeof(group), &glen) == 1)
+		snprintf(desc, len, "EC key on %s", group);
+	else
+		snprintf(desc, len, "%s key", type != NULL ? type : "unknown");
+	ERR_clear_error();
+}
+
+/*
+ * The key must be of the one kind the algorithm names: an ES256 signature
+ * checked with a P-384 key, or SM2 with an EC key on the SM2 curve (which
+ * OpenSSL would happily use for plain ECDSA), is refused, not tried.
+ * EdDSA with Ed448 is a real COSE combination this service does not do.
+ */
+static int
+check_key(EVP_PKEY *pkey, int alg)
+{
+	char group[64] = "", desc[96];
+	size_t glen = 0;
+	int ok = 0, rc = 0;
+
+	if (alg == CS_ALG_EDDSA && EVP_PKEY_is_a(pkey, "ED448")) {
+		rc = cs_err_set(CS_EUNSUPPORTED, "unsupported algorithm EdDSA "
+		    "with Ed448 (-8)");
+		goto out;
+	}
+	if (alg == CS_ALG_ES256)
+		ok = EVP_PKEY_is_a(pkey, "EC") &&
+		    EVP_PKEY_get_utf8_string_param(pkey,
+		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+		    &glen) == 1 && (strcmp(group, "prime256v1") == 0 ||
+		    strcmp(group, "P-256") == 0);
+	else if (alg == CS_ALG_EDDSA)
+		ok = EVP_PKEY_is_a(pkey, "ED25519");
+	else if (alg == CS_ALG_SM2)
+		ok = EVP_PKEY_is_a(pkey, "SM2");
+	if (!ok) {
+		key_desc(pkey, desc, sizeof(desc));
+		rc = cs_err_set(CS_EINVAL, "algorithm %s does not match the "
+		    "key (%s)", alg_name(alg) ? alg_name(alg) : "?", desc);
+	}
+out:
+	ERR_clear_error();
+	return rc;
+}
+
+/*
+ * A protected header that is an empty map enters the Sig_structure as the
+ * zero-length byte string: RFC 9052 §3 has recipients accept h'a0' for
+ * "no protected header", and the zero-length form is "the version used in
+ * the serialization structures for cryptographic computation" (the COSE WG
+ * sign-pass-01 example is signed that way).
+ */
+static int
+sig_structure(const uint8_t *prot, size_t plen, const uint8_t *payload,
+    size_t n, uint8_t **out, size_t *outlen)
+{
+	struct buf b = { NULL, 0, 0, 0 };
+	int rc = 0;
+
+	if ((plen == 1 && prot[0] == 0xa0) ||
+	    (plen == 2 && prot[0] == 0xbf && prot[1] == 0xff))
+		plen = 0;
+	buf_head(&b, CBOR_MAJOR_ARRAY, 4);
+	buf_head(&b, CBOR_MAJOR_TSTR, 10);
+	buf_add(&b, "Signature1", 10);
+	buf_bstr(&b, prot, plen);
+	buf_bstr(&b, NULL, 0);
+	buf_bstr(&b, payload, n);
+	if (b.oom) {
+		rc = cs_err_set(CS_ENOMEM, "COSE: out of memory");
+		goto out;
+	}
+	*out = b.p;
+	*outlen = b.len;
+	b.p = NULL;
+out:
+	free(b.p);
+	return rc;
+}
+
+/* EVP_DigestSign/Verify set up for alg: SHA-256 for ES256, none (one-shot)
+ * for Ed25519, SM3 with the SPEC §4 user ID for SM2.  The ID goes on the
+ * context DigestSignInit made, on both sides: OpenSSL's default is empty,
+ * and signatures made under one ID fail under the other. */
+static int
+md_init(EVP_MD_CTX *mctx, EVP_PKEY *pkey, int alg, int verify)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	const EVP_MD *md = NULL;
+	int rc = 0, ok;
+
+	if (alg == CS_ALG_ES256)
+		md = EVP_sha256();
+	else if (alg == CS_ALG_SM2)
+		md = EVP_sm3();
+	if (verify)
+		ok = EVP_DigestVerifyInit(mctx, &pctx, md, NULL, pkey);
+	else
+		ok = EVP_DigestSignInit(mctx, &pctx, md, NULL, pkey);
+	if (ok != 1) {
+		rc = cs_err_openssl(verify ? "COSE: EVP_DigestVerifyInit" :
+		    "COSE: EVP_DigestSignInit");
+		goto out;
+	}
+	if (alg == CS_ALG_SM2 && EVP_PKEY_CTX_set1_id(pctx, CS_SM2_ID,
+	    strlen(CS_SM2_ID)) <= 0)
+		rc = cs_err_openssl("COSE: setting the SM2 user ID");
+out:
+	return rc;
+}
+
+/* Sign tbs into the 64-byte COSE form: OpenSSL's DER ECDSA-Sig-Value
+ * becomes r||s, each left-padded to 32 bytes. */
+static int
+pkey_sign(EVP_PKEY *pkey, int alg, const uint8_t *tbs, size_t tlen,
+    uint8_t sig[COSE_SIG_LEN])
+{
+	EVP_MD_CTX *mctx = NULL;
+	ECDSA_SIG *es = NULL;
+	const BIGNUM *r = NULL, *s = NULL;
+	const unsigned char *p;
+	uint8_t der[160];
+	size_t dlen = sizeof(der);
+	int rc = 0;
+
+	if ((mctx = EVP_MD_CTX_new()) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "COSE: out of memory");
+		goto out;
+	}
+	if ((rc = md_init(mctx, pkey, alg, 0)) != 0)
+		goto out;
+	if (EVP_DigestSign(mctx, der, &dlen, tbs, tlen) != 1) {
+		rc = cs_err_openssl("COSE: signing");
+		goto out;
+	}
+	if (alg == CS_ALG_EDDSA) {
+		if (dlen != COSE_SIG_LEN) {
+			rc = cs_err_set(CS_ECRYPTO, "COSE: Ed25519 signature "
+			    "of %zu bytes", dlen);
+			goto out;
+		}
+		memcpy(sig, der, COSE_SIG_LEN);
+		goto out;
+	}
+	p = der;
+	if ((es = d2i_ECDSA_SIG(NULL, &p, (long)dlen)) == NULL) {
+		rc = cs_err_openssl("COSE: decoding the DER signature");
+		goto out;
+	}
+	ECDSA_SIG_get0(es, &r, &s);
+	if (BN_bn2binpad(r, sig, COSE_EC_SCALAR_LEN) != COSE_EC_SCALAR_LEN ||
+	    BN_bn2binpad(s, sig + COSE_EC_SCALAR_LEN, COSE_EC_SCALAR_LEN) !=
+	    COSE_EC_SCALAR_LEN)
+		rc = cs_err_openssl("COSE: signature scalar too large");
+out:
+	ECDSA_SIG_free(es);
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}
+
+/* Check a 64-byte COSE signature over tbs; raw r||s back to DER first for
+ * ECDSA and SM2. */
+static int
+pkey_verify(EVP_PKEY *pkey, int alg, const uint8_t *tbs, size_t tlen,
+    const uint8_t *sig)
+{
+	EVP_MD_CTX *mctx = NULL;
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *s = NULL;
+	unsigned char *der = NULL;
+	const uint8_t *vsig = sig;
+	size_t vlen = COSE_SIG_LEN;
+	int dlen, rc = 0;
+
+	if (alg != CS_ALG_EDDSA) {
+		if ((es = ECDSA_SIG_new()) == NULL ||
+		    (r = BN_bin2bn(sig, COSE_EC_SCALAR_LEN, NULL)) == NULL ||
+		    (s = BN_bin2bn(sig + COSE_EC_SCALAR_LEN,
+		    COSE_EC_SCALAR_LEN, NULL)) == NULL ||
+		    ECDSA_SIG_set0(es, r, s) != 1) {
+			rc = cs_err_openssl("COSE: building the signature");
+			goto out;
+		}
+		r = s = NULL;
+		if ((dlen = i2d_ECDSA_SIG(es, &der)) <= 0) {
+			rc = cs_err_openssl("COSE: encoding the signature");
+			goto out;
+		}
+		vsig = der;
+		vlen = (size_t)dlen;
+	}
+	if ((mctx = EVP_MD_CTX_new()) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "COSE: out of memory");
+		goto out;
+	}
+	if ((rc = md_init(mctx, pkey, alg, 1)) != 0)
+		goto out;
+	if (EVP_DigestVerify(mctx, vsig, vlen, tbs, tlen) != 1) {
+		ERR_clear_error();
+		rc = cs_err_set(CS_ESIGNATURE, "COSE_Sign1: the %s signature "
+		    "does not verify", alg_name(alg));
+	}
+out:
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}
+
+/* An encoded header map handed in by a caller: one well-formed map. */
+static int
+check_map_bytes(const uint8_t *d, size_t n, const char *what)
+{
+	int rc;
+
+	if ((rc = cs_cbor_check(d, n, CS_COSE_MAX_DEPTH)) != 0)
+		cs_err_wrap(rc, "COSE: %s: ", what);
+	else if (d[0] >> 5 != CBOR_MAJOR_MAP)
+		rc = cs_err_set(CS_EINVAL, "COSE: %s is not a map", what);
+	return rc;
+}
+
+int
+cs_cose_sign1_raw(EVP_PKEY *pkey, int alg, const uint8_t *prot,
+    size_t prot_len, const uint8_t *unprot_map, size_t unprot_len,
+    const uint8_t *payload, size_t n, uint8_t **out, size_t *outlen)
+{
+	static const uint8_t empty_map = 0xa0;
+	struct buf b = { NULL, 0, 0, 0 };
+	uint8_t *tbs = NULL, sig[COSE_SIG_LEN];
+	size_t tlen = 0;
+	int rc;
+
+	if (pkey == NULL || out == NULL || outlen == NULL ||
+	    (prot == NULL && prot_len > 0) || (payload == NULL && n > 0)) {
+		rc = cs_err_set(CS_EINVAL, "COSE sign: missing argument");
+		goto out;
+	}
+	*out = NULL;
+	*outlen = 0;
+	if (unprot_map == NULL) {
+		unprot_map = &empty_map;
+		unprot_len = 1;
+	}
+	if ((rc = check_alg(alg)) != 0 || (rc = check_key(pkey, alg)) != 0)
+		goto out;
+	if (prot_len > 0 && (rc = check_map_bytes(prot, prot_len,
+	    "protected header")) != 0)
+		goto out;
+	if ((rc = check_map_bytes(unprot_map, unprot_len,
+	    "unprotected header")) != 0)
+		goto out;
+	if ((rc = sig_structure(prot, prot_len, payload, n, &tbs, &tlen)) != 0)
+		goto out;
+	if ((rc = pkey_sign(pkey, alg, tbs, tlen, sig)) != 0)
+		goto out;
+	buf_head(&b, CBOR_MAJOR_TAG, COSE_TAG_SIGN1);
+	buf_head(&b, CBOR_MAJOR_ARRAY, 4);
+	buf_bstr(&b, prot, prot_len);
+	buf_add(&b, unprot_map, unprot_len);
+	buf_bstr(&b, payload, n);
+	buf_bstr(&b, sig, sizeof(sig));
+	if (b.oom) {
+		rc = cs_err_set(CS_ENOMEM, "COSE sign: out of memory");
+		goto out;
+	}
+	*out = b.p;
+	*outlen = b.len;
+	b.p = NULL;
+out:
+	free(tbs);
+	free(b.p);
+	return rc;
+}
+
+int
+cs_cose_sign1(const cs_key *key, const uint8_t *payload, size_t n,
+    uint8_t **out, size_t *outlen)
+{
+	struct buf prot = { NULL, 0, 0, 0 };
+	int rc;
+
+	if (key == NULL || key->pkey == NULL) {
+		rc = cs_err_set(CS_EINVAL, "COSE sign: no key");
+		goto out;
+	}
+	if (!key->has_private) {
+		rc = cs_err_set(CS_EINVAL, "COSE sign: the key has no private "
+		    "half");
+		goto out;
+	}
+	buf_head(&prot, CBOR_MAJOR_MAP, 2);
+	buf_int(&prot, COSE_LABEL_ALG);
+	buf_int(&prot, key->alg);
+	buf_int(&prot, COSE_LABEL_KID);
+	buf_bstr(&prot, key->kid, CS_KID_LEN);
+	if (prot.oom) {
+		rc = cs_err_set(CS_ENOMEM, "COSE sign: out of memory");
+		goto out;
+	}
+	rc = cs_cose_sign1_raw(key->pkey, key->alg, prot.p, prot.len, NULL, 0,
+	    payload, n, out, outlen);
+out:
+	free(prot.p);
+	return rc;
+}
+
+/* A copy (malloc'd, one spare NUL byte) of a definite or indefinite byte
+ * string's content. */
+static int
+bstr_copy(const cbor_item_t *it, const char *what, uint8_t **out,
+    size_t *outlen)
+{
+	cbor_item_t **chunks;
+	uint8_t *p = NULL;
+	size_t i, nchunks, len = 0;
+	int rc = 0;
+
+	if (!cbor_isa_bytestring(it)) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: %s is not a byte "
+		    "string", what);
+		goto out;
+	}
+	if (cbor_bytestring_is_definite(it)) {
+		len = cbor_bytestring_length(it);
+		if ((p = malloc(len + 1)) == NULL)
+			goto oom;
+		if (len > 0)
+			memcpy(p, cbor_bytestring_handle(it), len);
+	} else {
+		chunks = cbor_bytestring_chunks_handle(it);
+		nchunks = cbor_bytestring_chunk_count(it);
+		for (i = 0; i < nchunks; i++)
+			len += cbor_bytestring_length(chunks[i]);
+		if ((p = malloc(len + 1)) == NULL)
+			goto oom;
+		len = 0;
+		for (i = 0; i < nchunks; i++) {
+			if (cbor_bytestring_length(chunks[i]) > 0)
+				memcpy(p + len,
+				    cbor_bytestring_handle(chunks[i]),
+				    cbor_bytestring_length(chunks[i]));
+			len += cbor_bytestring_length(chunks[i]);
+		}
+	}
+	p[len] = '\0';
+	*out = p;
+	*outlen = len;
+	p = NULL;
+	goto out;
+oom:
+	rc = cs_err_set(CS_ENOMEM, "COSE_Sign1: out of memory");
+out:
+	free(p);
+	return rc;
+}
+
+/* What one header map says about the labels this module reads. */
+struct cose_hdr {
+	int has_alg, has_kid, has_crit;
+	int alg;
+	uint8_t kid[sizeof(((cs_cose_msg *)0)->kid)];
+	size_t kid_len;
+};
+
+static int
+hdr_alg(const cbor_item_t *v, const char *which, int *alg)
+{
+	uint64_t raw;
+	int rc = 0;
+
+	if (!cbor_isa_uint(v) && !cbor_isa_negint(v)) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: %s header: alg "
+		    "(label 1) is not an integer", which);
+		goto out;
+	}
+	raw = cbor_get_int(v);
+	if (raw > INT_MAX) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: %s header: alg "
+		    "(label 1) out of range", which);
+		goto out;
+	}
+	*alg = cbor_isa_uint(v) ? (int)raw : -1 - (int)raw;
+out:
+	return rc;
+}
+
+/*
+ * Read alg, kid and crit from a header map.  Other labels are left alone
+ * (RFC 9052 lets a recipient ignore what it does not know, unless crit
+ * names it), but a label that occurs twice is refused: two readers could
+ * take different values from it.
+ */
+static int
+hdr_read(const cbor_item_t *map, const char *which, struct cose_hdr *h)
+{
+	struct cbor_pair *pairs;
+	uint8_t *kid = NULL;
+	size_t i, npairs, kid_len = 0;
+	uint64_t label;
+	int rc = 0;
+
+	memset(h, 0, sizeof(*h));
+	if (!cbor_isa_map(map)) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: %s header is not a "
+		    "map", which);
+		goto out;
+	}
+	pairs = cbor_map_handle(map);
+	npairs = cbor_map_size(map);
+	for (i = 0; i < npairs; i++) {
+		if (!cbor_isa_uint(pairs[i].key))
+			continue;
+		label = cbor_get_int(pairs[i].key);
+		if ((label == COSE_LABEL_ALG && h->has_alg) ||
+		    (label == COSE_LABEL_KID && h->has_kid) ||
+		    (label == COSE_LABEL_CRIT && h->has_crit)) {
+			rc = cs_err_set(CS_EINVAL, "COSE_Sign1: %s header: "
+			    "label %llu occurs twice", which,
+			    (unsigned long long)label);
+			goto out;
+		}
+		if (label == COSE_LABEL_ALG) {
+			if ((rc = hdr_alg(pairs[i].value, which, &h->alg)) != 0)
+				goto out;
+			h->has_alg = 1;
+		} else if (label == COSE_LABEL_KID) {
+			if ((rc = bstr_copy(pairs[i].value, "kid (label 4)",
+			    &kid, &kid_len)) != 0)
+				goto out;
+			if (kid_len > sizeof(h->kid)) {
+				rc = cs_err_set(CS_EINVAL, "COSE_Sign1: %s "
+				    "header: kid of %zu bytes is over %zu",
+				    which, kid_len, sizeof(h->kid));
+				goto out;
+			}
+			memcpy(h->kid, kid, kid_len);
+			h->kid_len = kid_len;
+			h->has_kid = 1;
+			free(kid);
+			kid = NULL;
+		} else if (label == COSE_LABEL_CRIT) {
+			h->has_crit = 1;
+		}
+	}
+out:
+	free(kid);
+	return rc;
+}
+
+/*
+ * libcbor 0.8's cbor_is_null() asserts (and aborts the process) when given a
+ * float, so a float payload would be a remote crash: test the width first.
+ */
+static int
+item_is_null(const cbor_item_t *it)
+{
+	return cbor_isa_float_ctrl(it) && cbor_float_ctrl_is_ctrl(it) &&
+	    cbor_ctrl_value(it) == CBOR_CTRL_NULL;
+}
+
+/* A head of major type 6 at p: its tag number and length. */
+static int
+tag_head(const uint8_t *p, size_t n, uint64_t *tag, size_t *hlen)
+{
+	size_t len = 0, i;
+	uint64_t v = 0;
+	int ai;
+
+	if (n == 0 || p[0] >> 5 != CBOR_MAJOR_TAG)
+		goto out;
+	ai = p[0] & 0x1f;
+	if (ai < 24) {
+		v = (uint64_t)ai;
+		len = 1;
+	} else if (ai <= 27) {
+		len = 1 + ((size_t)1 << (ai - 24));
+		if (len > n) {
+			len = 0;
+			goto out;
+		}
+		for (i = 1; i < len; i++)
+			v = v << 8 | p[i];
+	}
+	*tag = v;
+	*hlen = len;
+out:
+	return len > 0;
+}
+
+static int
+load_error(const struct cbor_load_result *lr, const char *what, size_t base)
+{
+	return cs_err_set(lr->error.code == CBOR_ERR_MEMERROR ? CS_ENOMEM :
+	    CS_EINVAL, "COSE_Sign1: cannot decode the %s (libcbor error %d at "
+	    "offset %zu)", what, (int)lr->error.code,
+	    base + lr->error.position);
+}
+
+/*
+ * Strict decoding (see cose.h).  The alg is read from the protected header,
+ * or from the unprotected one when the protected header has none (the COSE
+ * WG's sign-pass-01 does this): the key pins the algorithm in
+ * cs_cose_verify, so an unprotected alg cannot downgrade anything.  A label
+ * in both headers is refused (RFC 9052 §3).
+ */
+int
+cs_cose_parse(const uint8_t *buf, size_t n, cs_cose_msg **out)
+{
+	cs_cose_msg *m = NULL;
+	cbor_item_t *arr = NULL, *pmap = NULL, **items;
+	struct cbor_load_result lr;
+	struct cose_hdr ph, uh;
+	uint64_t tag = 0;
+	size_t off = 0, hlen = 0;
+	int rc;
+
+	if (out == NULL || (buf == NULL && n > 0)) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: missing argument");
+		goto out;
+	}
+	*out = NULL;
+	if (n > CS_ZLIB_MAX_OUT) {
+		rc = cs_err_set(CS_ETOOBIG, "COSE_Sign1: %zu bytes, over the "
+		    "%d-byte limit", n, CS_ZLIB_MAX_OUT);
+		goto out;
+	}
+	if ((rc = cs_cbor_check(buf, n, CS_COSE_MAX_DEPTH)) != 0) {
+		cs_err_wrap(rc, "COSE_Sign1: ");
+		goto out;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "COSE_Sign1: out of memory");
+		goto out;
+	}
+	if (!tag_head(buf, n, &tag, &hlen)) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: missing tag 18 "
+		    "(untagged message)");
+		goto out;
+	}
+	if (tag == COSE_TAG_CWT) {
+		m->cwt_tag = 1;
+		off = hlen;
+		if (!tag_head(buf + off, n - off, &tag, &hlen)) {
+			rc = cs_err_set(CS_EINVAL, "COSE_Sign1: CWT tag 61 is "
+			    "not followed by tag 18");
+			goto out;
+		}
+	}
+	if (tag != COSE_TAG_SIGN1) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: tag %llu, expected 18",
+		    (unsigned long long)tag);
+		goto out;
+	}
+	off += hlen;
+	if ((arr = cbor_load(buf + off, n - off, &lr)) == NULL) {
+		rc = load_error(&lr, "message", off);
+		goto out;
+	}
+	if (lr.read != n - off) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: trailing bytes at "
+		    "offset %zu", off + lr.read);
+		goto out;
+	}
+	if (!cbor_isa_array(arr) || cbor_array_size(arr) != 4) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: not an array of 4 "
+		    "items");
+		goto out;
+	}
+	items = cbor_array_handle(arr);
+	if ((rc = bstr_copy(items[0], "protected header", &m->protected_raw,
+	    &m->protected_len)) != 0)
+		goto out;
+	if (item_is_null(items[2])) {
+		rc = cs_err_set(CS_EUNSUPPORTED, "COSE_Sign1: detached payload "
+		    "(nil) is not supported");
+		goto out;
+	}
+	if ((rc = bstr_copy(items[2], "payload", &m->payload,
+	    &m->payload_len)) != 0)
+		goto out;
+	if ((rc = bstr_copy(items[3], "signature", &m->sig,
+	    &m->sig_len)) != 0)
+		goto out;
+	memset(&ph, 0, sizeof(ph));
+	if (m->protected_len > 0) {
+		if ((rc = cs_cbor_check(m->protected_raw, m->protected_len,
+		    CS_COSE_MAX_DEPTH)) != 0) {
+			cs_err_wrap(rc, "COSE_Sign1: protected header: ");
+			goto out;
+		}
+		if ((pmap = cbor_load(m->protected_raw, m->protected_len,
+		    &lr)) == NULL) {
+			rc = load_error(&lr, "protected header", 0);
+			goto out;
+		}
+		if ((rc = hdr_read(pmap, "protected", &ph)) != 0)
+			goto out;
+	}
+	if ((rc = hdr_read(items[1], "unprotected", &uh)) != 0)
+		goto out;
+	if ((ph.has_alg && uh.has_alg) || (ph.has_kid && uh.has_kid)) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: label %d in both the "
+		    "protected and the unprotected header",
+		    ph.has_alg && uh.has_alg ? COSE_LABEL_ALG : COSE_LABEL_KID);
+		goto out;
+	}
+	if (uh.has_crit) {
+		rc = cs_err_set(CS_EINVAL, "COSE_Sign1: crit (label 2) in the "
+		    "unprotected header");
+		goto out;
+	}
+	if (ph.has_crit) {
+		rc = cs_err_set(CS_EUNSUPPORTED, "COSE_Sign1: critical header "
+		    "parameters (label 2) are not supported");
+		goto out;
+	}
+	m->alg = ph.has_alg ? ph.alg : uh.alg;
+	if (ph.has_kid) {
+		memcpy(m->kid, ph.kid, ph.kid_len);
+		m->kid_len = ph.kid_len;
+	} else if (uh.has_kid) {
+		memcpy(m->kid, uh.kid, uh.kid_len);
+		m->kid_len = uh.kid_len;
+		m->kid_unprotected = 1;
+	}
+	*out = m;
+	m = NULL;
+out:
+	if (pmap != NULL)
+		cbor_decref(&pmap);
+	if (arr != NULL)
+		cbor_decref(&arr);
+	cs_cose_msg_free(m);
+	return rc;
+}
+
+int
+cs_cose_sig_structure(const cs_cose_msg *msg, uint8_t **out, size_t *outlen)
+{
+	int rc;
+
+	if (msg == NULL || out == NULL || outlen == NULL)
+		rc = cs_err_set(CS_EINVAL, "COSE: missing argument");
+	else
+		rc = sig_structure(msg->protected_raw, msg->protected_len,
+		    msg->payload, msg->payload_len, out, outlen);
+	return rc;
+}
+
+/*
+ * The order of the checks is the order of what a caller should learn: an
+ * algorithm this service does not do at all, then a key that cannot be the
+ * signer's, then a bad signature.
+ */
+int
+cs_cose_verify(const cs_cose_msg *msg, const cs_key *key)
+{
+	uint8_t *tbs = NULL;
+	size_t tlen = 0;
+	int rc;
+
+	if (msg == NULL || key == NULL || key->pkey == NULL) {
+		rc = cs_err_set(CS_EINVAL, "COSE verify: missing argument");
+		goto out;
+	}
+	if ((rc = check_alg(msg->alg)) != 0 ||
+	    (rc = check_key(key->pkey, msg->alg)) != 0)
+		goto out;
+	if (key->alg != msg->alg) {
+		rc = cs_err_set(CS_EINVAL, "algorithm %s does not match the "
+		    "key (an %s key)", alg_name(msg->alg),
+		    alg_name(key->alg) ? alg_name(key->alg) : "unknown");
+		goto out;
+	}
+	if (msg->sig_len != COSE_SIG_LEN) {
+		rc = cs_err_set(CS_ESIGNATURE, "COSE_Sign1: %s signature of "
+		    "%zu bytes, expected %d", alg_name(msg->alg), msg->sig_len,
+		    COSE_SIG_LEN);
+		goto out;
+	}
+	if ((rc = sig_structure(msg->protected_raw, msg->protected_len,
+	    msg->payload, msg->payload_len, &tbs, &tlen)) != 0)
+		goto out;
+	rc = pkey_verify(key->pkey, msg->alg, tbs, tlen, msg->sig);
+out:
+	free(tbs);
+	return rc;
+}
+
+void
+cs_cose_msg_free(cs_cose_msg *msg)
+{
+	if (msg != NULL) {
+		free(msg->protected_raw);
+		free(msg->payload);
+		free(msg->sig);
+		free(msg);
+	}
+}
