@@ -54,7 +54,7 @@ static const struct member type_members[] = {
 static const struct member field_members[] = {
 	{"name", 1}, {"label", 1}, {"kind", 1}, {"required", 1}, {"in_qr", 1},
 	{"max_length", 0}, {"min_length", 0}, {"pattern", 0}, {"options", 0},
-	{NULL, 0},
+	{"qr_key", 0}, {NULL, 0},
 };
 static const struct member authority_members[] = {
 	{"name", 1}, {"code", 0}, {NULL, 0},
@@ -462,6 +462,38 @@ out:
 	return rc;
 }
 
+
+/*
+ * The key a face field has in the token's "f" map.  Every byte of a claim
+ * costs QR modules, and a descriptive field name ("radiation_activity_
+ * category", 27 bytes) can cost more than its value; so an in_qr field may
+ * name a short key (1-4 of a-z 0-9), served with the type so any verifier
+ * can label it.  Without one the field name is the key.
+ */
+static int
+load_qr_key(const cs_type *t, const json_t *obj, const char *at, cs_field *f)
+{
+	const json_t *v = json_object_get(obj, "qr_key");
+	const char *k;
+	size_t i, n;
+
+	if (v == NULL)
+		return (f->qr_key = strdup(f->name)) ? 0
+		    : cs_err_set(CS_ENOMEM, "out of memory");
+	k = json_string_value(v);
+	n = k ? strlen(k) : 0;
+	if (!f->in_qr)
+		return cs_err_set(CS_EINVAL, "%sqr_key applies to in_qr fields only", at);
+	if (n < 1 || n > 4 || strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789") != n)
+		return cs_err_set(CS_EINVAL, "%sqr_key must be 1-4 of a-z 0-9", at);
+	for (i = 0; i < t->n_fields; i++)
+		if (t->fields[i].qr_key != NULL && &t->fields[i] != f &&
+		    strcmp(t->fields[i].qr_key, k) == 0)
+			return cs_err_set(CS_EINVAL, "%sqr_key '%s' repeats fields[%zu]",
+			    at, k, i);
+	return (f->qr_key = strdup(k)) ? 0 : cs_err_set(CS_ENOMEM, "out of memory");
+}
+
 static int
 load_field(const json_t *obj, size_t idx, const cs_type *t, cs_field *f)
 {
@@ -533,6 +565,8 @@ load_field(const json_t *obj, size_t idx, const cs_type *t, cs_field *f)
 		    "code must stay small", at);
 		goto out;
 	}
+	if ((rc = load_qr_key(t, obj, at, f)) != 0)
+		goto out;
 	if ((v = json_object_get(obj, "pattern")) != NULL) {
 		if (!json_is_string(v)) {
 			rc = cs_err_set(CS_EINVAL, "%spattern must be a string", at);
@@ -828,6 +862,7 @@ field_free(cs_field *f)
 
 	free(f->name);
 	free(f->label);
+	free(f->qr_key);
 	if (f->pattern != NULL)
 		regfree(&f->re);
 	free(f->pattern);

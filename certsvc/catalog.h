@@ -12,7 +12,7 @@
  * ["RID"]), validity_years (integer >= 0; 0 means no expiry), fields:
  * [{name, label, kind: text|date|integer|enum, required, max_length?,
  * min_length?, pattern? (POSIX ERE, anchored whole-value), options? (enum),
- * in_qr}].
+ * in_qr, qr_key? (in_qr fields: their key in the token's "f" map)}].
  *
  * Loading is all-or-nothing: any broken file is CS_EINVAL with a message
  * naming the file and the problem.  The catalog is immutable once loaded and
@@ -35,6 +35,8 @@ typedef struct cs_field {
 	enum cs_field_kind kind;
 	int required;
 	int in_qr;
+	char *qr_key;        /* its key in the token's "f" map (the name unless
+				* the type gives a short "qr_key") */
 	long max_length;     /* in characters (UTF-8 code points); 0 = none */
 	long min_length;
 	char *pattern;       /* NULL when none */

@@ -270,21 +270,25 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 	return p->n > before ? CS_EVALIDATION : 0;
 }
 
-/* A random serial: 12 characters of 0-9A-Z (62 bits).  Unguessable serials
- * keep identifiers from being enumerated; the store's unique key catches
- * the (astronomically rare) collision and the caller draws again. */
+/* A random serial: 8 characters of 0-9A-Z (41 bits).  Unguessable serials
+ * keep identifiers from being enumerated (a million licences of one type
+ * and issuer fill 1 in 2.8 million of the space); the store's unique key
+ * catches a collision and the caller draws again.  Eight, not more: each
+ * character of the identifier is carried by every QR code. */
+#define SERIAL_LEN 8
+
 static int
-random_serial(char out[13])
+random_serial(char out[SERIAL_LEN + 1])
 {
 	static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-	uint8_t raw[12];
+	uint8_t raw[SERIAL_LEN];
 	int i;
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return cs_err_openssl("serial");
-	for (i = 0; i < 12; i++)
+	for (i = 0; i < SERIAL_LEN; i++)
 		out[i] = alphabet[raw[i] % 36];  /* 256 % 36 bias: harmless here */
-	out[12] = '\0';
+	out[SERIAL_LEN] = '\0';
 	return 0;
 }
 
@@ -305,15 +309,14 @@ build_record(cs_service *svc, const struct req *r, const char *id,
 	    r->code_type, "code", r->code);
 	if (holder != NULL && r->unchecked)
 		json_object_set_new(holder, "unchecked", json_true());
-	return json_pack("{ss ss ss ss so s{ss ss} ss ss s? sO ss s? s? ss ss}",
+	return json_pack("{ss ss ss ss so s{ss ss} ss ss ss? sO ss ss? ss? ss ss}",
 	    "id", id, "type", r->type->code, "type_name", r->type->name,
 	    "number", number, "holder", holder,
 	    "issuer", "name", r->grant->issuer_name, "code", r->grant->issuer_code,
 	    "issued_at", issued, "valid_from", from,
-	    "valid_until", r->valid_until >= 0 ? json_string(until) : json_null(),
+	    "valid_until", r->valid_until >= 0 ? until : NULL,
 	    "fields", r->fields, "approval_ref", r->approval_ref,
-	    "bundle", bundle ? json_string(bundle) : json_null(),
-	    "supersedes", supersedes ? json_string(supersedes) : json_null(),
+	    "bundle", bundle, "supersedes", supersedes,
 	    "kid", "", "alg", cs_alg_name(svc->keys->active->alg));
 }
 
@@ -515,7 +518,7 @@ out:
 static int
 bundle_id(char out[32])
 {
-	char serial[13];
+	char serial[SERIAL_LEN + 1];
 	int rc;
 
 	if ((rc = random_serial(serial)) != 0)

@@ -76,7 +76,7 @@ status_detail(const cs_event *e)
 	char at[21];
 
 	cs_rfc3339((time_t)e->at, at);
-	return json_pack("{ss ss s? s? s?}", "action", e->action, "at", at,
+	return json_pack("{ss ss so* so* so*}", "action", e->action, "at", at,
 	    "kind", e->kind ? json_string(e->kind) : NULL,
 	    "reason", e->reason ? json_string(e->reason) : NULL,
 	    "superseded_by", strcmp(e->action, "supersede") == 0 && e->ref

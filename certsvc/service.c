@@ -356,7 +356,7 @@ audit_json(const cs_audit_rec *r)
 	snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec, (int)(r->at_ms % 1000));
-	return json_pack("{sI s s s* s* s* s* s* s* s* sI s* s*}", "seq",
+	return json_pack("{sI ss ss* ss* ss* ss* ss* ss* ss* sI ss* ss*}", "seq",
 	    (json_int_t)r->seq, "at", at, "client", r->client, "action", r->action,
 	    "target", r->target, "holder", r->holder, "purpose", r->purpose,
 	    "service_item", r->service_item, "case_ref", r->case_ref,

@@ -54,28 +54,35 @@ date_instant(const char *date, long tz_min, int end, uint64_t *out)
 	return 0;
 }
 
-/* The QR face fields: those the type marks in_qr, as given. */
+/* The QR face fields: those the type marks in_qr, as given, under their
+ * short qr_key.  Definite-length maps throughout: every byte is a QR
+ * module (SPEC §4 asks for lean claims). */
 static cbor_item_t *
 face_fields(const cs_type *type, const json_t *fields)
 {
-	cbor_item_t *map = cbor_new_indefinite_map();
+	cbor_item_t *map = NULL;
 	const json_t *v;
-	size_t i;
+	size_t i, n = 0;
 	int rc = 0;
 
-	if (map == NULL)
+	for (i = 0; i < type->n_fields; i++)
+		if (type->fields[i].in_qr &&
+		    (v = json_object_get(fields, type->fields[i].name)) != NULL &&
+		    (json_is_integer(v) || json_is_string(v)))
+			n++;
+	if ((map = cbor_new_definite_map(n)) == NULL)
 		return NULL;
 	for (i = 0; i < type->n_fields && rc == 0; i++) {
 		if (!type->fields[i].in_qr ||
 		    (v = json_object_get(fields, type->fields[i].name)) == NULL)
 			continue;
 		if (json_is_integer(v))
-			rc = map_put(map, text(type->fields[i].name),
+			rc = map_put(map, text(type->fields[i].qr_key),
 			    json_integer_value(v) >= 0
 				? cbor_build_uint64((uint64_t)json_integer_value(v))
 				: cbor_build_negint64((uint64_t)(-1 - json_integer_value(v))));
 		else if (json_is_string(v))
-			rc = put_text(map, type->fields[i].name, json_string_value(v));
+			rc = put_text(map, type->fields[i].qr_key, json_string_value(v));
 	}
 	if (rc != 0)
 		cbor_decref(&map);
@@ -91,11 +98,12 @@ licence_claim(const cs_type *type, const json_t *lic)
 	const char *code = json_string_value(json_object_get(holder, "code"));
 	const char *sup = json_string_value(json_object_get(lic, "supersedes"));
 	char masked[64];
-	cbor_item_t *m = cbor_new_indefinite_map(), *h = NULL, *i = NULL;
+	cbor_item_t *m = NULL, *h = NULL, *i = NULL;
 	int rc = 0;
 
-	h = cbor_new_indefinite_map();
-	i = cbor_new_indefinite_map();
+	m = cbor_new_definite_map(sup ? 7 : 6);
+	h = cbor_new_definite_map(3);
+	i = cbor_new_definite_map(1);
 	if (m == NULL || h == NULL || i == NULL || code == NULL ||
 	    strlen(code) >= sizeof(masked))
 		goto fail;
@@ -109,8 +117,10 @@ licence_claim(const cs_type *type, const json_t *lic)
 	rc |= put_text(h, "ct", ct);
 	rc |= put_text(h, "c", masked);
 	rc |= put_text(i, "n", json_string_value(json_object_get(issuer, "name")));
-	rc |= put_text(m, "id", json_string_value(json_object_get(lic, "id")));
+	/* t and the issuer before id: zlib then finds their bytes again in
+	 * the identifier and stores a short back-reference. */
 	rc |= put_text(m, "t", json_string_value(json_object_get(lic, "type")));
+	rc |= put_text(m, "id", json_string_value(json_object_get(lic, "id")));
 	rc |= put_text(m, "no", json_string_value(json_object_get(lic, "number")));
 	rc |= map_put(m, text("h"), h);
 	h = NULL;
@@ -153,20 +163,21 @@ cs_claims_encode(const cs_type *type, const json_t *lic, long tz_min,
 		rc = cs_err_set(CS_EINVAL, "claims: licence dates are malformed");
 		goto out;
 	}
-	/* Definite map, keys in the order of SPEC §4. */
+	/* The licence first, then iss: zlib finds the issuer's code again in
+	 * the identifier just before it (CBOR map order carries no meaning). */
 	if ((claims = cbor_new_definite_map(vu ? 5 : 4)) == NULL)
 		goto nomem;
-	rc = map_put(claims, cbor_build_uint8(1),
-	    text(json_string_value(json_object_get(issuer, "code"))));
+	rc = map_put(claims, cbor_build_negint32(-1 - CS_CLAIM_LICENCE),
+	    licence_claim(type, lic));
+	if (rc == 0)
+		rc = map_put(claims, cbor_build_uint8(1),
+		    text(json_string_value(json_object_get(issuer, "code"))));
 	if (rc == 0 && vu != NULL)
 		rc = map_put(claims, cbor_build_uint8(4), cbor_build_uint64(exp));
 	if (rc == 0)
 		rc = map_put(claims, cbor_build_uint8(5), cbor_build_uint64(nbf));
 	if (rc == 0)
 		rc = map_put(claims, cbor_build_uint8(6), cbor_build_uint64((uint64_t)iat));
-	if (rc == 0)
-		rc = map_put(claims, cbor_build_negint32(-1 - CS_CLAIM_LICENCE),
-		    licence_claim(type, lic));
 	if (rc != 0)
 		goto out;
 	if ((n = cbor_serialize_alloc(claims, &buf, &bufsize)) == 0)
@@ -446,6 +457,28 @@ unwrap(cs_token_layers *l, const char *text, size_t len)
 	return 0;
 }
 
+/* The claims' shape for their form: a licence (-65537 with its id) or, for
+ * an EU DCC text, the health certificate map at -260/1. */
+static int
+check_claims(const cs_token_layers *l)
+{
+	const json_t *lic;
+
+	if (!json_is_object(l->claims))
+		return cs_err_set(CS_EINVAL, "claims are not a CBOR map");
+	if (l->form == CS_FORM_DCC) {
+		if (!json_is_object(json_object_get(json_object_get(l->claims, "-260"), "1")))
+			return cs_err_set(CS_EINVAL, "claim -260 does not hold a health "
+			    "certificate map at key 1");
+		return 0;
+	}
+	lic = json_object_get(l->claims, "-65537");
+	if (!json_is_object(lic) || !json_is_string(json_object_get(lic, "id")))
+		return cs_err_set(CS_EINVAL, "claim -65537 does not hold a licence "
+		    "with an id");
+	return 0;
+}
+
 int
 cs_token_decode(const char *text, size_t len, cs_token_layers **out)
 {
@@ -497,10 +530,8 @@ cs_token_decode(const char *text, size_t len, cs_token_layers **out)
 	l->failed_layer = "claims";
 	if ((rc = cs_cbor_to_json(l->msg->payload, l->msg->payload_len, &l->claims)) != 0)
 		goto out;
-	if (!json_is_object(l->claims)) {
-		rc = cs_err_set(CS_EINVAL, "claims are not a CBOR map");
+	if ((rc = check_claims(l)) != 0)
 		goto out;
-	}
 	l->failed_layer = NULL;
 out:
 	free(bytes);

@@ -61,7 +61,7 @@ claims_view(const json_t *claims, long tz_min)
 		cs_date_format(cs_local_days((time_t)json_integer_value(exp), tz_min), until);
 	if (json_is_integer(iat))
 		cs_rfc3339((time_t)json_integer_value(iat), issued);
-	return json_pack("{sO* sO* sO* s{sO* sO* sO*} s{sO* sO*} ss ss s? sO* sO*}",
+	return json_pack("{sO* sO* sO* s{sO* sO* sO*} s{sO* sO*} ss ss so sO* sO*}",
 	    "id", json_object_get(l, "id"), "type", json_object_get(l, "t"),
 	    "number", json_object_get(l, "no"),
 	    "holder", "name", json_object_get(h, "n"), "code_type",

@@ -72,7 +72,7 @@ TEST(served_shape)
 	    "holder_code_types", "validity_years", "fields", NULL};
 	static const char *const field_keys[] = {"name", "label", "kind",
 	    "required", "max_length", "min_length", "pattern", "options",
-	    "in_qr", NULL};
+	    "in_qr", "qr_key", NULL};
 	const json_t *ty, *f;
 	const char *key;
 	json_t *v;

@@ -67,8 +67,10 @@ class Workdir:
 
     def write(self, name, content):
         path = os.path.join(self.dir, name)
-        with open(path, "w" if isinstance(content, str) else "wb") as f:
-            f.write(content if isinstance(content, (str, bytes)) else json.dumps(content))
+        if isinstance(content, (dict, list)):
+            content = json.dumps(content, ensure_ascii=False)
+        with open(path, "wb") as f:
+            f.write(content.encode() if isinstance(content, str) else content)
         return path
 
     def cleanup(self):
