@@ -38,7 +38,7 @@ typedef struct cs_licence_row {
 	char *holder_code;
 	char *number;
 	char *client;         /* name of the issuing client */
-	char *approval_ref;
+	char *approval_ref;   /* NULL for a bundle member: the bundle holds it */
 	char *request_hash;   /* hex SHA-256 of the canonical request */
 	char *bundle;         /* NULL when none */
 	char *supersedes;     /* NULL when none */

@@ -1,0 +1,1941 @@
+/*
+ * store_sqlite: the embedded SQLite implementation of cs_store (store.h,
+ * SPEC §7).
+ *
+ * Connections.  One writer connection, taken under wlock from begin() to
+ * commit() or rollback(): the process never competes with itself for
+ * SQLite's write lock, so SQLITE_BUSY cannot arise between its own threads,
+ * and busy_timeout only covers other processes (the CLI beside a running
+ * server).  Reads outside a transaction run on a reader connection of the
+ * calling thread: WAL lets readers run beside the writer and each other,
+ * and a connection used by one thread at a time needs no SQLite mutex.
+ *
+ * A thread finds its state (its reader and whether it holds the writer) in
+ * a slot reached through a pthread key of the store, so two stores in one
+ * process stay apart.  Slots live in a registry owned by the store, which
+ * close() walks to close every connection; a slot whose thread has exited
+ * is handed, connection and all, to the next new thread.
+ *
+ * Statements are prepared once per connection (SQLITE_PREPARE_PERSISTENT)
+ * and reset after every use: a statement left un-reset would hold its read
+ * snapshot open and stall WAL checkpoints.
+ *
+ * Append-only is enforced by the database itself (triggers), so not even a
+ * bug in certsvc or a hand-run sqlite3 shell can rewrite history.
+ *
+ * Space: a licence must cost under 1.5 KiB on disk with its indexes.  Its
+ * record JSON is most of that, so the record is stored deflated (below),
+ * and pages are 16 KiB: rows of about a kilobyte leave a third of each
+ * 4 KiB page unused, and under 5% of a 16 KiB one.
+ */
+#include "store.h"
+
+#include "cs_err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* Long enough for another process's write transaction (a CLI command) to
+ * finish; a server thread never waits on it for its own threads. */
+#define BUSY_TIMEOUT_MS 10000
+
+/* Set on a new database only: an existing file keeps its page size. */
+#define PAGE_SIZE 16384
+
+/* The longest record stored (request bodies are <= 64 KiB); a stored one
+ * inflating beyond it is corrupt. */
+#define RECORD_MAX (1 << 20)
+
+#define AUDIT_LIMIT_DEFAULT 100
+#define AUDIT_LIMIT_MAX 1000
+
+/* --- schema --------------------------------------------------------- */
+
+/* Both triggers that make table t append-only. */
+#define APPEND_ONLY(t)                                                       \
+	"CREATE TRIGGER " t "_no_update BEFORE UPDATE ON " t " BEGIN "       \
+	"SELECT RAISE(ABORT, '" t " is append-only'); END;\n"                \
+	"CREATE TRIGGER " t "_no_delete BEFORE DELETE ON " t " BEGIN "       \
+	"SELECT RAISE(ABORT, '" t " is append-only'); END;\n"
+
+/*
+ * Version 1.  Licences stay a rowid table: a row is about a kilobyte of
+ * record JSON, more than a WITHOUT ROWID (index) b-tree keeps in its page
+ * before spilling to an overflow page, which would waste most of a page per
+ * licence.  The small bundles table is WITHOUT ROWID, which saves the
+ * separate index on its text key.  Indexes on columns that are often NULL
+ * are partial, so that rows without a value cost nothing in them; an
+ * equality filter (col = ?) still uses them.
+ */
+static const char schema_v1[] =
+    "CREATE TABLE licences (\n"
+    "  id TEXT NOT NULL PRIMARY KEY,\n"
+    "  type TEXT NOT NULL,\n"
+    "  issuer_code TEXT NOT NULL,\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  holder_code TEXT NOT NULL,\n"
+    "  number TEXT NOT NULL,\n"
+    "  client TEXT NOT NULL,\n"
+    /* NULL for the members of a bundle, whose bundle row holds the
+     * key; UNIQUE lets NULLs repeat. */
+    "  approval_ref TEXT,\n"
+    "  request_hash TEXT NOT NULL,\n"
+    "  bundle TEXT,\n"
+    "  supersedes TEXT,\n"
+    "  issued_at INTEGER NOT NULL,\n"
+    /* TEXT (JSON) or BLOB (deflated JSON, see deflate_record). */
+    "  record NOT NULL,\n"
+    "  UNIQUE (client, approval_ref));\n"
+    "CREATE INDEX licences_holder ON licences (holder_code, issued_at);\n"
+    "CREATE INDEX licences_seq ON licences (type, issuer_code, seq);\n"
+    "CREATE INDEX licences_bundle ON licences (bundle)\n"
+    "  WHERE bundle IS NOT NULL;\n"
+    "CREATE TABLE status_events (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  licence_id TEXT NOT NULL REFERENCES licences (id),\n"
+    "  at INTEGER NOT NULL,\n"
+    "  actor TEXT NOT NULL,\n"
+    "  action TEXT NOT NULL CHECK (action IN\n"
+    "    ('suspend', 'reinstate', 'revoke', 'supersede')),\n"
+    "  kind TEXT CHECK (kind IN ('revoked', 'withdrawn', 'cancelled')),\n"
+    "  reason TEXT,\n"
+    "  ref TEXT);\n"
+    "CREATE INDEX status_events_licence ON status_events (licence_id);\n"
+    "CREATE TABLE bundles (\n"
+    "  id TEXT NOT NULL PRIMARY KEY,\n"
+    "  client TEXT NOT NULL,\n"
+    "  approval_ref TEXT NOT NULL,\n"
+    "  request_hash TEXT NOT NULL,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  UNIQUE (client, approval_ref)) WITHOUT ROWID;\n"
+    "CREATE TABLE clients (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  role TEXT NOT NULL CHECK (role IN ('issuer', 'reader', 'admin')),\n"
+    "  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),\n"
+    "  created_at INTEGER NOT NULL);\n"
+    /* One revocation per client: the key makes a second one impossible. */
+    "CREATE TABLE client_revocations (\n"
+    "  client_id INTEGER PRIMARY KEY REFERENCES clients (id),\n"
+    "  at INTEGER NOT NULL);\n"
+    "CREATE TABLE grants (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  client_id INTEGER NOT NULL REFERENCES clients (id),\n"
+    "  types TEXT NOT NULL,\n"
+    "  issuer_code TEXT,\n"
+    "  issuer_name TEXT);\n"
+    "CREATE INDEX grants_client ON grants (client_id);\n"
+    "CREATE TABLE audit (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  at_ms INTEGER NOT NULL,\n"
+    "  client TEXT,\n"
+    "  action TEXT NOT NULL,\n"
+    "  target TEXT,\n"
+    "  holder TEXT,\n"
+    "  purpose TEXT,\n"
+    "  service_item TEXT,\n"
+    "  case_ref TEXT,\n"
+    "  result_count INTEGER NOT NULL,\n"
+    "  remote TEXT,\n"
+    "  request_id TEXT);\n"
+    "CREATE INDEX audit_client ON audit (client) WHERE client IS NOT NULL;\n"
+    "CREATE INDEX audit_action ON audit (action);\n"
+    "CREATE INDEX audit_holder ON audit (holder) WHERE holder IS NOT NULL;\n"
+    "CREATE INDEX audit_target ON audit (target) WHERE target IS NOT NULL;\n"
+    "CREATE INDEX audit_at ON audit (at_ms);\n"
+    APPEND_ONLY("licences")
+    APPEND_ONLY("status_events")
+    APPEND_ONLY("bundles")
+    APPEND_ONLY("client_revocations")
+    APPEND_ONLY("grants")
+    APPEND_ONLY("audit");
+
+/* migrations[i] takes the database from user_version i to i + 1.  Append
+ * only: a released entry is never edited. */
+static const char *const migrations[] = {
+	schema_v1,
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/*
+ * The preset dictionary for records: the SPEC §1 object's skeleton, keys
+ * in the order the domain writes them, most common last (nearer is
+ * cheaper).  A record of about 1.2 KB deflates to about 920 bytes alone
+ * and to about 800 with it, since a small input has few repeats of its
+ * own.  The zlib header names the dictionary by its Adler-32, so a later
+ * dictionary can be added beside this one; this one must never change.
+ */
+static const char record_dict[] =
+    "\"valid_until\":null,\"unchecked\":true,\"code_type\":\"RID\","
+    "\"alg\":\"EdDSA\",\"alg\":\"SM2\","
+    "{\"id\":\"1.2.156.3005.2.\",\"type\":\"\",\"type_name\":\"\","
+    "\"number\":\"\",\"holder\":{\"name\":\"\",\"code_type\":\"USCC\","
+    "\"code\":\"\"},\"issuer\":{\"name\":\"\",\"code\":\"\"},"
+    "\"issued_at\":\"2025-01-01T00:00:00Z\",\"valid_from\":\"2025-01-01\","
+    "\"valid_until\":\"2030-01-01\",\"fields\":{},\"approval_ref\":\"\","
+    "\"bundle\":null,\"supersedes\":null,\"kid\":\"\",\"alg\":\"ES256\","
+    "\"token\":\"";
+
+/* --- statements ----------------------------------------------------- */
+
+#define LICENCE_COLS                                                         \
+	"id, type, issuer_code, seq, holder_code, number, client, "          \
+	"approval_ref, request_hash, bundle, supersedes, issued_at, record"
+#define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
+#define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
+#define CLIENT_SELECT                                                        \
+	"SELECT c.id, c.name, c.role, c.token_hash, c.created_at, "          \
+	"coalesce(r.at, 0) FROM clients c "                                  \
+	"LEFT JOIN client_revocations r ON r.client_id = c.id "
+#define AUDIT_COLS                                                           \
+	"seq, at_ms, client, action, target, holder, purpose, service_item, " \
+	"case_ref, result_count, remote, request_id"
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_VERSION,
+	ST_LIC_PUT,
+	ST_LIC_GET,
+	ST_LIC_BY_REF,
+	ST_LIC_BY_HOLDER,
+	ST_LIC_BY_BUNDLE,
+	ST_LIC_NEXT_SEQ,
+	ST_LIC_COUNT,
+	ST_EV_PUT,
+	ST_EV_FOR,
+	ST_BUN_PUT,
+	ST_BUN_BY_REF,
+	ST_CLI_ADD,
+	ST_CLI_GET,
+	ST_CLI_BY_HASH,
+	ST_CLI_LIST,
+	ST_CLI_REVOKE,
+	ST_GRANTS,
+	ST_GRANT_ADD,
+	ST_AUDIT_PUT,
+	ST__N
+};
+
+static const char *const stmt_sql[ST__N] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_VERSION] = "PRAGMA user_version",
+	[ST_LIC_PUT] = "INSERT INTO licences (" LICENCE_COLS ") VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_LIC_GET] = "SELECT " LICENCE_COLS " FROM licences WHERE id = ?1",
+	[ST_LIC_BY_REF] = "SELECT " LICENCE_COLS " FROM licences "
+	    "WHERE client = ?1 AND approval_ref = ?2",
+	/* Newest first, ties in reverse insertion order: the holder index
+	 * (holder_code, issued_at, rowid) read backwards, without a sort. */
+	[ST_LIC_BY_HOLDER] = "SELECT " LICENCE_COLS " FROM licences "
+	    "WHERE holder_code = ?1 AND (?2 IS NULL OR type = ?2) "
+	    "ORDER BY issued_at DESC, rowid DESC",
+	[ST_LIC_BY_BUNDLE] = "SELECT " LICENCE_COLS " FROM licences "
+	    "WHERE bundle = ?1 ORDER BY rowid",
+	/* One probe of the (type, issuer_code, seq) index. */
+	[ST_LIC_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM licences "
+	    "WHERE type = ?1 AND issuer_code = ?2",
+	[ST_LIC_COUNT] = "SELECT count(*) FROM licences",
+	[ST_EV_PUT] = "INSERT INTO status_events (licence_id, at, actor, "
+	    "action, kind, reason, ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_EV_FOR] = "SELECT " EVENT_COLS " FROM status_events "
+	    "WHERE licence_id = ?1 ORDER BY seq",
+	[ST_BUN_PUT] = "INSERT INTO bundles (" BUNDLE_COLS ") VALUES "
+	    "(?1, ?2, ?3, ?4, ?5)",
+	[ST_BUN_BY_REF] = "SELECT " BUNDLE_COLS " FROM bundles "
+	    "WHERE client = ?1 AND approval_ref = ?2",
+	[ST_CLI_ADD] = "INSERT INTO clients (name, role, token_hash, "
+	    "created_at) VALUES (?1, ?2, ?3, ?4)",
+	[ST_CLI_GET] = CLIENT_SELECT "WHERE c.name = ?1",
+	[ST_CLI_BY_HASH] = CLIENT_SELECT "WHERE c.token_hash = ?1",
+	[ST_CLI_LIST] = CLIENT_SELECT "ORDER BY c.id",
+	/* Inserts nothing when the client is unknown or already revoked. */
+	[ST_CLI_REVOKE] = "INSERT INTO client_revocations (client_id, at) "
+	    "SELECT id, ?2 FROM clients WHERE name = ?1 AND NOT EXISTS "
+	    "(SELECT 1 FROM client_revocations WHERE client_id = clients.id)",
+	[ST_GRANTS] = "SELECT types, issuer_code, issuer_name FROM grants "
+	    "WHERE client_id = ?1 ORDER BY seq",
+	[ST_GRANT_ADD] = "INSERT INTO grants (client_id, types, issuer_code, "
+	    "issuer_name) SELECT id, ?2, ?3, ?4 FROM clients WHERE name = ?1",
+	[ST_AUDIT_PUT] = "INSERT INTO audit (at_ms, client, action, target, "
+	    "holder, purpose, service_item, case_ref, result_count, remote, "
+	    "request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+};
+
+/* The audit query has one statement per set of filters in use, so that
+ * each can use its index (a "?x IS NULL OR col = ?x" term would not). */
+enum {
+	AF_CLIENT = 1 << 0,
+	AF_ACTION = 1 << 1,
+	AF_HOLDER = 1 << 2,
+	AF_TARGET = 1 << 3,
+	AF_SINCE = 1 << 4,
+	AF_UNTIL = 1 << 5,
+	AF__N = 1 << 6
+};
+
+/* --- types ---------------------------------------------------------- */
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__N];
+	sqlite3_stmt *audit[AF__N];
+};
+
+/* What one thread has of one store. */
+struct slot {
+	struct sstore *store;
+	struct conn reader;  /* db NULL until the thread first reads */
+	int writing;         /* this thread holds the writer */
+	atomic_int vacant;   /* its thread has exited; free to reuse */
+	struct slot *next;
+};
+
+struct sstore {
+	cs_store base;       /* first: a cs_store * is a struct sstore * */
+	char *path;
+	struct conn writer;
+	pthread_mutex_t wlock;    /* held from begin to commit/rollback */
+	pthread_mutex_t reglock;  /* guards slots */
+	struct slot *slots;
+	pthread_key_t key;
+	int has_key;
+	z_stream def;        /* record deflater: used under the writer */
+	int has_def;
+	unsigned char *zbuf; /* its output, bound until the insert is done */
+	size_t zcap;
+};
+
+/* How to turn the rows of a query into an array: elements of size bytes,
+ * each filled by map (which frees what it made if it fails), and freed as
+ * a whole (n elements) by free_all. */
+struct rowkind {
+	size_t size;
+	int (*map)(sqlite3_stmt *st, void *elem);
+	void (*free_all)(void *arr, size_t n);
+};
+
+#define S(cs) ((struct sstore *)(cs))
+#define CS_STR_(x) #x
+#define CS_STR(x) CS_STR_(x)
+
+/* --- small helpers -------------------------------------------------- */
+
+static int
+nomem(void)
+{
+	return cs_err_set(CS_ENOMEM, "store: out of memory");
+}
+
+/*
+ * SQLite's complaint about st's connection as this thread's message.  A
+ * duplicate key is a conflict (store.h promises CS_ECONFLICT for those),
+ * a missing referenced row (an event for an unknown licence) is not found;
+ * anything else is a storage error.
+ */
+static int
+db_fail(sqlite3_stmt *st, const char *what)
+{
+	sqlite3 *db = sqlite3_db_handle(st);
+	int code = CS_ESTORE;
+
+	switch (sqlite3_extended_errcode(db)) {
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		code = CS_ECONFLICT;
+		break;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		code = CS_ENOTFOUND;
+		break;
+	}
+	return cs_err_set(code, "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+/* Ready st for its next use.  Bindings are cleared because text is bound
+ * SQLITE_STATIC: the caller's strings are only borrowed for the call. */
+static void
+finish(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Bind text or NULL; the text must outlive the statement's use. */
+static int
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	return s == NULL ? sqlite3_bind_null(st, i) :
+	    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* A copy of text column i (NULL for SQL NULL); *bad set when out of
+ * memory, so a mapper checks once after all its columns. */
+static char *
+col_dup(sqlite3_stmt *st, int i, int *bad)
+{
+	const unsigned char *t;
+	char *d = NULL;
+
+	if (sqlite3_column_type(st, i) != SQLITE_NULL) {
+		t = sqlite3_column_text(st, i);
+		if (t == NULL || (d = strdup((const char *)t)) == NULL)
+			*bad = 1;
+	}
+	return d;
+}
+
+/* A stored record's JSON text into *out: TEXT as is, a BLOB inflated. */
+static int
+col_record(sqlite3_stmt *st, int i, char **out)
+{
+	z_stream z;
+	char *buf = NULL, *grown;
+	const char *why = NULL;
+	size_t cap;
+	int rc = 0, zr = Z_OK, bad = 0;
+
+	*out = NULL;
+	if (sqlite3_column_type(st, i) != SQLITE_BLOB) {
+		*out = col_dup(st, i, &bad);
+		rc = bad ? nomem() : 0;
+		goto out;
+	}
+	memset(&z, 0, sizeof(z));
+	z.next_in = (Bytef *)sqlite3_column_blob(st, i);
+	z.avail_in = (uInt)sqlite3_column_bytes(st, i);
+	if (inflateInit(&z) != Z_OK) {
+		rc = nomem();
+		goto out;
+	}
+	/* Grow the output until inflate ends; a dictionary request is
+	 * answered only for record_dict. */
+	for (cap = 4 * (size_t)z.avail_in + 256; zr == Z_OK || zr == Z_BUF_ERROR;
+	    cap *= 2) {
+		if (cap > RECORD_MAX) {
+			why = "too long";
+			break;
+		}
+		if ((grown = realloc(buf, cap + 1)) == NULL)
+			break;
+		buf = grown;
+		z.next_out = (Bytef *)buf + z.total_out;
+		z.avail_out = (uInt)(cap - z.total_out);
+		if ((zr = inflate(&z, Z_FINISH)) == Z_NEED_DICT)
+			zr = z.adler == adler32(1, (const Bytef *)record_dict,
+			    sizeof(record_dict) - 1) ? inflateSetDictionary(&z,
+			    (const Bytef *)record_dict, sizeof(record_dict) - 1) :
+			    Z_DATA_ERROR;
+		else if (zr == Z_BUF_ERROR && z.avail_out > 0)
+			zr = Z_DATA_ERROR;  /* input ran out: truncated */
+	}
+	if (zr == Z_STREAM_END) {
+		buf[z.total_out] = '\0';
+		*out = buf;
+		buf = NULL;
+	} else if (why == NULL && zr != Z_DATA_ERROR)
+		rc = nomem();
+	else
+		rc = cs_err_set(CS_ESTORE, "store: a stored record does not "
+		    "inflate: %s", why ? why : z.msg ? z.msg : "unknown dictionary");
+	inflateEnd(&z);
+	free(buf);
+out:
+	return rc;
+}
+
+/* The cached statement id of connection c, prepared on first use. */
+static int
+prep(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
+{
+	int rc = 0;
+
+	if (c->st[id] == NULL && sqlite3_prepare_v3(c->db, stmt_sql[id], -1,
+	    SQLITE_PREPARE_PERSISTENT, &c->st[id], NULL) != SQLITE_OK)
+		rc = cs_err_set(CS_ESTORE, "store: prepare: %s",
+		    sqlite3_errmsg(c->db));
+	*out = c->st[id];
+	return rc;
+}
+
+/* Run a statement that returns no rows.  bound: the result of binding
+ * its parameters (non-zero: fail with SQLite's message). */
+static int
+run(sqlite3_stmt *st, int bound, const char *what)
+{
+	int rc = 0;
+
+	if (bound != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(st, what);
+	finish(st);
+	return rc;
+}
+
+/* The single integer a statement returns. */
+static int
+fetch_int(sqlite3_stmt *st, int bound, int64_t *out, const char *what)
+{
+	int rc = 0;
+
+	*out = 0;
+	if (bound != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		rc = db_fail(st, what);
+	else
+		*out = sqlite3_column_int64(st, 0);
+	finish(st);
+	return rc;
+}
+
+/* The first row mapped into *elem; CS_ENOTFOUND when there is none. */
+static int
+fetch_one(sqlite3_stmt *st, int bound, const struct rowkind *k, void *elem,
+    const char *what)
+{
+	int rc = 0, step = SQLITE_ERROR;
+
+	if (bound == SQLITE_OK)
+		step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		rc = k->map(st, elem);
+	else if (step == SQLITE_DONE)
+		rc = cs_err_set(CS_ENOTFOUND, "store: %s: not found", what);
+	else
+		rc = db_fail(st, what);
+	finish(st);
+	return rc;
+}
+
+/* Every row, mapped into a new array (NULL when there are none). */
+static int
+fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k, void **out,
+    size_t *n, const char *what)
+{
+	char *arr = NULL, *grown;
+	size_t cap = 0, i = 0;
+	int rc = 0, step = SQLITE_ERROR;
+
+	if (bound == SQLITE_OK)
+		step = sqlite3_step(st);
+	while (step == SQLITE_ROW && rc == 0) {
+		if (i == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((grown = realloc(arr, cap * k->size)) == NULL) {
+				rc = nomem();
+				break;
+			}
+			arr = grown;
+		}
+		if ((rc = k->map(st, arr + i * k->size)) == 0) {
+			i++;
+			step = sqlite3_step(st);
+		}
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = db_fail(st, what);
+	if (rc != 0) {
+		k->free_all(arr, i);
+		arr = NULL;
+		i = 0;
+	}
+	finish(st);
+	*out = arr;
+	*n = i;
+	return rc;
+}
+
+/* --- row mappers ---------------------------------------------------- */
+
+static int
+map_licence(sqlite3_stmt *st, void *elem)
+{
+	cs_licence_row *r;
+	int bad = 0, rc = 0;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		rc = nomem();
+		goto out;
+	}
+	r->id = col_dup(st, 0, &bad);
+	r->type = col_dup(st, 1, &bad);
+	r->issuer_code = col_dup(st, 2, &bad);
+	r->seq = sqlite3_column_int64(st, 3);
+	r->holder_code = col_dup(st, 4, &bad);
+	r->number = col_dup(st, 5, &bad);
+	r->client = col_dup(st, 6, &bad);
+	r->approval_ref = col_dup(st, 7, &bad);
+	r->request_hash = col_dup(st, 8, &bad);
+	r->bundle = col_dup(st, 9, &bad);
+	r->supersedes = col_dup(st, 10, &bad);
+	r->issued_at = sqlite3_column_int64(st, 11);
+	rc = col_record(st, 12, &r->record);
+	if (rc == 0 && bad)
+		rc = nomem();
+	if (rc != 0) {
+		cs_licence_row_free(r);
+		r = NULL;
+	}
+out:
+	*(cs_licence_row **)elem = r;
+	return rc;
+}
+
+static int
+map_event(sqlite3_stmt *st, void *elem)
+{
+	cs_event *e;
+	int bad = 0, rc = 0;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		rc = nomem();
+		goto out;
+	}
+	e->seq = sqlite3_column_int64(st, 0);
+	e->licence_id = col_dup(st, 1, &bad);
+	e->at = sqlite3_column_int64(st, 2);
+	e->actor = col_dup(st, 3, &bad);
+	e->action = col_dup(st, 4, &bad);
+	e->kind = col_dup(st, 5, &bad);
+	e->reason = col_dup(st, 6, &bad);
+	e->ref = col_dup(st, 7, &bad);
+	if (bad) {
+		cs_event_free(e);
+		e = NULL;
+		rc = nomem();
+	}
+out:
+	*(cs_event **)elem = e;
+	return rc;
+}
+
+static int
+map_bundle(sqlite3_stmt *st, void *elem)
+{
+	cs_bundle_row *b;
+	int bad = 0, rc = 0;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		rc = nomem();
+		goto out;
+	}
+	b->id = col_dup(st, 0, &bad);
+	b->client = col_dup(st, 1, &bad);
+	b->approval_ref = col_dup(st, 2, &bad);
+	b->request_hash = col_dup(st, 3, &bad);
+	b->created_at = sqlite3_column_int64(st, 4);
+	if (bad) {
+		cs_bundle_row_free(b);
+		b = NULL;
+		rc = nomem();
+	}
+out:
+	*(cs_bundle_row **)elem = b;
+	return rc;
+}
+
+/* A client without its grants (load_grants adds them). */
+static int
+map_client(sqlite3_stmt *st, void *elem)
+{
+	cs_client *c;
+	const void *hash;
+	int bad = 0, rc = 0;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		rc = nomem();
+		goto out;
+	}
+	c->id = sqlite3_column_int64(st, 0);
+	c->name = col_dup(st, 1, &bad);
+	c->role = col_dup(st, 2, &bad);
+	hash = sqlite3_column_blob(st, 3);
+	if (hash != NULL && sqlite3_column_bytes(st, 3) == sizeof(c->token_hash))
+		memcpy(c->token_hash, hash, sizeof(c->token_hash));
+	else
+		rc = cs_err_set(CS_ESTORE, "store: client %lld: stored token "
+		    "hash is not 32 bytes", (long long)c->id);
+	c->created_at = sqlite3_column_int64(st, 4);
+	c->revoked_at = sqlite3_column_int64(st, 5);
+	if (bad && rc == 0)
+		rc = nomem();
+	if (rc != 0) {
+		cs_client_free(c);
+		c = NULL;
+	}
+out:
+	*(cs_client **)elem = c;
+	return rc;
+}
+
+static void
+grant_clear(cs_grant *g)
+{
+	free(g->types);
+	free(g->issuer_code);
+	free(g->issuer_name);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Grants are an array of structs, not of pointers: elem is the cs_grant. */
+static int
+map_grant(sqlite3_stmt *st, void *elem)
+{
+	cs_grant *g = elem;
+	int bad = 0, rc = 0;
+
+	g->types = col_dup(st, 0, &bad);
+	g->issuer_code = col_dup(st, 1, &bad);
+	g->issuer_name = col_dup(st, 2, &bad);
+	if (bad) {
+		grant_clear(g);
+		rc = nomem();
+	}
+	return rc;
+}
+
+static int
+map_audit(sqlite3_stmt *st, void *elem)
+{
+	cs_audit_rec *a;
+	int bad = 0, rc = 0;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		rc = nomem();
+		goto out;
+	}
+	a->seq = sqlite3_column_int64(st, 0);
+	a->at_ms = sqlite3_column_int64(st, 1);
+	a->client = col_dup(st, 2, &bad);
+	a->action = col_dup(st, 3, &bad);
+	a->target = col_dup(st, 4, &bad);
+	a->holder = col_dup(st, 5, &bad);
+	a->purpose = col_dup(st, 6, &bad);
+	a->service_item = col_dup(st, 7, &bad);
+	a->case_ref = col_dup(st, 8, &bad);
+	a->result_count = sqlite3_column_int64(st, 9);
+	a->remote = col_dup(st, 10, &bad);
+	a->request_id = col_dup(st, 11, &bad);
+	if (bad) {
+		cs_audit_rec_free(a);
+		a = NULL;
+		rc = nomem();
+	}
+out:
+	*(cs_audit_rec **)elem = a;
+	return rc;
+}
+
+/* free_all of each kind: the public array free functions, typed. */
+static void
+free_licences(void *arr, size_t n)
+{
+	cs_licence_rows_free(arr, n);
+}
+
+static void
+free_events(void *arr, size_t n)
+{
+	cs_events_free(arr, n);
+}
+
+static void
+free_bundles(void *arr, size_t n)
+{
+	cs_bundle_row **b = arr;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cs_bundle_row_free(b[i]);
+	free(b);
+}
+
+static void
+free_clients(void *arr, size_t n)
+{
+	cs_clients_free(arr, n);
+}
+
+static void
+free_grants(void *arr, size_t n)
+{
+	cs_grant *g = arr;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		grant_clear(&g[i]);
+	free(g);
+}
+
+static void
+free_audit(void *arr, size_t n)
+{
+	cs_audit_recs_free(arr, n);
+}
+
+static const struct rowkind licence_kind = {
+	sizeof(cs_licence_row *), map_licence, free_licences
+};
+static const struct rowkind event_kind = {
+	sizeof(cs_event *), map_event, free_events
+};
+static const struct rowkind bundle_kind = {
+	sizeof(cs_bundle_row *), map_bundle, free_bundles
+};
+static const struct rowkind client_kind = {
+	sizeof(cs_client *), map_client, free_clients
+};
+static const struct rowkind grant_kind = {
+	sizeof(cs_grant), map_grant, free_grants
+};
+static const struct rowkind audit_kind = {
+	sizeof(cs_audit_rec *), map_audit, free_audit
+};
+
+/* --- connections ---------------------------------------------------- */
+
+static int
+exec_sql(sqlite3 *db, const char *sql, const char *what)
+{
+	char *err = NULL;
+	int rc = 0;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		rc = cs_err_set(CS_ESTORE, "store: %s: %s", what,
+		    err ? err : sqlite3_errmsg(db));
+	sqlite3_free(err);
+	return rc;
+}
+
+/* WAL is what lets readers run beside the writer; a file system that
+ * cannot do it (no shared memory) is refused rather than run slowly and
+ * differently. */
+static int
+set_wal(sqlite3 *db, const char *path)
+{
+	sqlite3_stmt *st = NULL;
+	const char *mode = NULL;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
+	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		mode = (const char *)sqlite3_column_text(st, 0);
+	if (mode == NULL)
+		rc = cs_err_set(CS_ESTORE, "store: %s: journal mode: %s", path,
+		    sqlite3_errmsg(db));
+	else if (strcmp(mode, "wal") != 0)
+		rc = cs_err_set(CS_ESTORE, "store: %s: cannot use WAL "
+		    "(journal mode stays %s)", path, mode);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Open a connection to path.  The writer gets the durable settings:
+ * synchronous=FULL syncs the WAL at every commit, so commit() returning
+ * means the licence survives a power cut; recursive_triggers makes a
+ * REPLACE conflict resolution fire the delete triggers too, closing that
+ * way around append-only.  A reader is query_only, so a bug cannot write
+ * through it outside the writer lock.
+ */
+static int
+conn_open(const char *path, int is_writer, struct conn *c)
+{
+	int rc = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
+	    (is_writer ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK) {
+		rc = cs_err_set(CS_ESTORE, "store: open %s: %s", path,
+		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+	if (!is_writer) {
+		rc = exec_sql(c->db, "PRAGMA query_only = ON", "open reader");
+		goto out;
+	}
+	/* Before WAL and the schema: a no-op on an existing database. */
+	if ((rc = exec_sql(c->db, "PRAGMA page_size = " CS_STR(PAGE_SIZE),
+	    "open writer")) != 0 || (rc = set_wal(c->db, path)) != 0)
+		goto out;
+	rc = exec_sql(c->db, "PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = ON;"
+	    "PRAGMA recursive_triggers = ON", "open writer");
+out:
+	if (rc != 0) {
+		sqlite3_close(c->db);
+		c->db = NULL;
+	}
+	return rc;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < ST__N; i++)
+		sqlite3_finalize(c->st[i]);
+	for (i = 0; i < AF__N; i++)
+		sqlite3_finalize(c->audit[i]);
+	sqlite3_close(c->db);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Bring the schema to SCHEMA_VERSION in one transaction: a crash halfway
+ * leaves the old version, never a mix.  A newer database is refused, since
+ * this binary would not know its rules. */
+static int
+migrate(struct conn *c, const char *path)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	char set[64];
+	int rc;
+
+	if ((rc = exec_sql(c->db, "BEGIN IMMEDIATE", "migrate")) != 0)
+		goto out;
+	if ((rc = prep(c, ST_VERSION, &st)) != 0 ||
+	    (rc = fetch_int(st, SQLITE_OK, &v, "schema version")) != 0)
+		goto rollback;
+	if (v > SCHEMA_VERSION) {
+		rc = cs_err_set(CS_ESTORE, "store: %s: schema version %lld is "
+		    "newer than this certsvc knows (%d)", path, (long long)v,
+		    SCHEMA_VERSION);
+		goto rollback;
+	}
+	for (; v < SCHEMA_VERSION && rc == 0; v++)
+		rc = exec_sql(c->db, migrations[v], "migrate schema");
+	snprintf(set, sizeof(set), "PRAGMA user_version = %d", SCHEMA_VERSION);
+	if (rc == 0 && (rc = exec_sql(c->db, set, "migrate")) == 0 &&
+	    (rc = exec_sql(c->db, "COMMIT", "migrate")) == 0)
+		goto out;
+rollback:
+	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	return rc;
+}
+
+/* --- threads and transactions --------------------------------------- */
+
+static int tx_end(struct sstore *s, struct slot *sl, enum stmt_id how);
+
+/* Thread exit: the slot and its reader go to the next new thread.  A
+ * transaction the thread left open is rolled back here, on that thread,
+ * which owns the writer lock and so may release it; otherwise every writer
+ * would wait forever on a dead thread. */
+static void
+slot_vacate(void *p)
+{
+	struct slot *sl = p;
+
+	if (sl->writing)
+		(void)tx_end(sl->store, sl, ST_ROLLBACK);
+	atomic_store(&sl->vacant, 1);
+}
+
+/* The calling thread's slot of s, made (or reclaimed) on first use. */
+static int
+slot_get(struct sstore *s, struct slot **out)
+{
+	struct slot *sl;
+	int rc = 0;
+
+	if ((sl = pthread_getspecific(s->key)) != NULL)
+		goto out;
+	pthread_mutex_lock(&s->reglock);
+	for (sl = s->slots; sl != NULL; sl = sl->next)
+		if (atomic_exchange(&sl->vacant, 0))
+			break;
+	if (sl == NULL && (sl = calloc(1, sizeof(*sl))) != NULL) {
+		sl->store = s;
+		sl->next = s->slots;
+		s->slots = sl;
+	}
+	pthread_mutex_unlock(&s->reglock);
+	if (sl == NULL)
+		rc = nomem();
+	else if (pthread_setspecific(s->key, sl) != 0) {
+		atomic_store(&sl->vacant, 1);
+		sl = NULL;
+		rc = nomem();
+	}
+out:
+	*out = sl;
+	return rc;
+}
+
+/* The connection for a read: the writer when this thread holds it (so it
+ * sees its own uncommitted writes), else its own reader. */
+static int
+read_conn(struct sstore *s, struct conn **out)
+{
+	struct slot *sl;
+	int rc;
+
+	*out = NULL;
+	if ((rc = slot_get(s, &sl)) != 0)
+		goto out;
+	if (sl->writing)
+		*out = &s->writer;
+	else if (sl->reader.db != NULL ||
+	    (rc = conn_open(s->path, 0, &sl->reader)) == 0)
+		*out = &sl->reader;
+out:
+	return rc;
+}
+
+static int
+read_stmt(struct sstore *s, enum stmt_id id, sqlite3_stmt **out)
+{
+	struct conn *c;
+	int rc;
+
+	*out = NULL;
+	if ((rc = read_conn(s, &c)) == 0)
+		rc = prep(c, id, out);
+	return rc;
+}
+
+/* Take the writer and open its transaction; the lock is held until
+ * tx_end, whatever the thread does in between. */
+static int
+tx_begin(struct sstore *s, struct slot *sl)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->wlock);
+	if ((rc = prep(&s->writer, ST_BEGIN, &st)) == 0)
+		rc = run(st, SQLITE_OK, "begin");
+	if (rc == 0)
+		sl->writing = 1;
+	else
+		pthread_mutex_unlock(&s->wlock);
+	return rc;
+}
+
+/* End the transaction with COMMIT or ROLLBACK and release the writer.  The
+ * transaction is over whatever happens: a failed COMMIT is rolled back, so
+ * no thread is ever left holding a half-open one.  A ROLLBACK of a
+ * transaction SQLite already rolled back (after an I/O error) succeeds. */
+static int
+tx_end(struct sstore *s, struct slot *sl, enum stmt_id how)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if ((how == ST_COMMIT || !sqlite3_get_autocommit(s->writer.db)) &&
+	    (rc = prep(&s->writer, how, &st)) == 0)
+		rc = run(st, SQLITE_OK, how == ST_COMMIT ? "commit" : "rollback");
+	if (!sqlite3_get_autocommit(s->writer.db))
+		sqlite3_exec(s->writer.db, "ROLLBACK", NULL, NULL, NULL);
+	sl->writing = 0;
+	pthread_mutex_unlock(&s->wlock);
+	return rc;
+}
+
+/*
+ * The writer for one write call: inside the thread's own transaction when
+ * it holds one, else in a transaction of the call's own (*own set), which
+ * write_leave ends.  Some failures (disk full, I/O) make SQLite roll back
+ * the whole transaction; writing on would then autocommit outside it, so
+ * that is refused.
+ */
+static int
+write_enter(struct sstore *s, struct conn **out, int *own)
+{
+	struct slot *sl;
+	int rc;
+
+	*out = &s->writer;
+	*own = 0;
+	if ((rc = slot_get(s, &sl)) != 0)
+		goto out;
+	if (!sl->writing) {
+		if ((rc = tx_begin(s, sl)) == 0)
+			*own = 1;
+	} else if (sqlite3_get_autocommit(s->writer.db))
+		rc = cs_err_set(CS_ESTORE, "store: the transaction was rolled "
+		    "back by an earlier error");
+out:
+	return rc;
+}
+
+static int
+write_leave(struct sstore *s, int own, int rc)
+{
+	struct slot *sl;
+
+	if (own) {
+		sl = pthread_getspecific(s->key);
+		if (rc == 0)
+			rc = tx_end(s, sl, ST_COMMIT);
+		else
+			(void)tx_end(s, sl, ST_ROLLBACK);
+	}
+	return rc;
+}
+
+static int
+sq_begin(cs_store *cs)
+{
+	struct slot *sl;
+	int rc;
+
+	if ((rc = slot_get(S(cs), &sl)) != 0)
+		goto out;
+	if (sl->writing)
+		rc = cs_err_set(CS_EINVAL, "store: begin: this thread already "
+		    "holds a transaction");
+	else
+		rc = tx_begin(S(cs), sl);
+out:
+	return rc;
+}
+
+static int
+sq_commit(cs_store *cs)
+{
+	struct slot *sl;
+	int rc;
+
+	if ((rc = slot_get(S(cs), &sl)) != 0)
+		goto out;
+	if (!sl->writing)
+		rc = cs_err_set(CS_EINVAL, "store: commit: no transaction on "
+		    "this thread");
+	else
+		rc = tx_end(S(cs), sl, ST_COMMIT);
+out:
+	return rc;
+}
+
+/* Without a transaction this does nothing and returns 0, leaving the
+ * thread's message alone: error paths may call it unconditionally. */
+static int
+sq_rollback(cs_store *cs)
+{
+	struct slot *sl;
+	int rc;
+
+	if ((rc = slot_get(S(cs), &sl)) == 0 && sl->writing)
+		rc = tx_end(S(cs), sl, ST_ROLLBACK);
+	return rc;
+}
+
+/* --- licences ------------------------------------------------------- */
+
+/*
+ * The record as stored: deflated with record_dict into s->zbuf (*z set,
+ * *zlen its length), or *z NULL when that would not be smaller and the
+ * text is stored as it is.  Called under the writer, which owns s->def.
+ */
+static int
+deflate_record(struct sstore *s, const char *text, const void **z,
+    size_t *zlen)
+{
+	size_t n = strlen(text), bound;
+	unsigned char *grown;
+	int rc = 0;
+
+	*z = NULL;
+	*zlen = 0;
+	if (n > RECORD_MAX) {
+		rc = cs_err_set(CS_ETOOBIG, "store: record of %zu bytes is over "
+		    "the limit of %d", n, RECORD_MAX);
+		goto out;
+	}
+	if (!s->has_def || deflateReset(&s->def) != Z_OK ||
+	    deflateSetDictionary(&s->def, (const Bytef *)record_dict,
+	    sizeof(record_dict) - 1) != Z_OK)
+		goto out;
+	if ((bound = deflateBound(&s->def, (uLong)n)) > s->zcap) {
+		if ((grown = realloc(s->zbuf, bound)) == NULL) {
+			rc = nomem();
+			goto out;
+		}
+		s->zbuf = grown;
+		s->zcap = bound;
+	}
+	s->def.next_in = (Bytef *)text;
+	s->def.avail_in = (uInt)n;
+	s->def.next_out = s->zbuf;
+	s->def.avail_out = (uInt)s->zcap;
+	if (deflate(&s->def, Z_FINISH) == Z_STREAM_END &&
+	    s->def.total_out < n) {
+		*z = s->zbuf;
+		*zlen = s->def.total_out;
+	}
+out:
+	return rc;
+}
+
+/* Parameters 1-13 of ST_LIC_PUT; the record as deflate_record left it. */
+static int
+bind_licence(sqlite3_stmt *st, const cs_licence_row *r, const void *z,
+    size_t zlen)
+{
+	return bind_text(st, 1, r->id) || bind_text(st, 2, r->type) ||
+	    bind_text(st, 3, r->issuer_code) ||
+	    sqlite3_bind_int64(st, 4, r->seq) ||
+	    bind_text(st, 5, r->holder_code) || bind_text(st, 6, r->number) ||
+	    bind_text(st, 7, r->client) || bind_text(st, 8, r->approval_ref) ||
+	    bind_text(st, 9, r->request_hash) || bind_text(st, 10, r->bundle) ||
+	    bind_text(st, 11, r->supersedes) ||
+	    sqlite3_bind_int64(st, 12, r->issued_at) ||
+	    (z != NULL ? sqlite3_bind_blob(st, 13, z, (int)zlen, SQLITE_STATIC) :
+	    bind_text(st, 13, r->record));
+}
+
+static int
+sq_licence_put(cs_store *cs, const cs_licence_row *r)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	const void *z = NULL;
+	size_t zlen = 0;
+	int own, rc;
+
+	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if (r->record != NULL)
+		rc = deflate_record(S(cs), r->record, &z, &zlen);
+	if (rc == 0 && (rc = prep(c, ST_LIC_PUT, &st)) == 0)
+		rc = run(st, bind_licence(st, r, z, zlen), "insert licence");
+	rc = write_leave(S(cs), own, rc);
+out:
+	return rc;
+}
+
+static int
+sq_licence_get(cs_store *cs, const char *id, cs_licence_row **out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if ((rc = read_stmt(S(cs), ST_LIC_GET, &st)) == 0)
+		rc = fetch_one(st, bind_text(st, 1, id), &licence_kind, out,
+		    "get licence");
+	return rc;
+}
+
+static int
+sq_licence_by_ref(cs_store *cs, const char *client, const char *approval_ref,
+    cs_licence_row **out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if ((rc = read_stmt(S(cs), ST_LIC_BY_REF, &st)) == 0)
+		rc = fetch_one(st, bind_text(st, 1, client) ||
+		    bind_text(st, 2, approval_ref), &licence_kind, out,
+		    "licence by approval_ref");
+	return rc;
+}
+
+static int
+sq_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
+    cs_licence_row ***out, size_t *n)
+{
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = read_stmt(S(cs), ST_LIC_BY_HOLDER, &st)) == 0)
+		rc = fetch_all(st, bind_text(st, 1, holder_code) ||
+		    bind_text(st, 2, type), &licence_kind, &arr, n,
+		    "licences by holder");
+	*out = arr;
+	return rc;
+}
+
+static int
+sq_licences_by_bundle(cs_store *cs, const char *bundle_id,
+    cs_licence_row ***out, size_t *n)
+{
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = read_stmt(S(cs), ST_LIC_BY_BUNDLE, &st)) == 0)
+		rc = fetch_all(st, bind_text(st, 1, bundle_id), &licence_kind,
+		    &arr, n, "licences by bundle");
+	*out = arr;
+	return rc;
+}
+
+static int
+sq_licence_next_seq(cs_store *cs, const char *type, const char *issuer_code,
+    int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = 0;
+	if ((rc = read_stmt(S(cs), ST_LIC_NEXT_SEQ, &st)) == 0)
+		rc = fetch_int(st, bind_text(st, 1, type) ||
+		    bind_text(st, 2, issuer_code), out, "next seq");
+	return rc;
+}
+
+static int
+sq_licence_count(cs_store *cs, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = 0;
+	if ((rc = read_stmt(S(cs), ST_LIC_COUNT, &st)) == 0)
+		rc = fetch_int(st, SQLITE_OK, out, "count licences");
+	return rc;
+}
+
+/* --- status events -------------------------------------------------- */
+
+/* CS_ENOTFOUND when the licence does not exist (foreign key). */
+static int
+sq_event_append(cs_store *cs, const cs_event *ev)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	int own, rc;
+
+	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if ((rc = prep(c, ST_EV_PUT, &st)) == 0)
+		rc = run(st, bind_text(st, 1, ev->licence_id) ||
+		    sqlite3_bind_int64(st, 2, ev->at) ||
+		    bind_text(st, 3, ev->actor) || bind_text(st, 4, ev->action) ||
+		    bind_text(st, 5, ev->kind) || bind_text(st, 6, ev->reason) ||
+		    bind_text(st, 7, ev->ref), "append event");
+	rc = write_leave(S(cs), own, rc);
+out:
+	return rc;
+}
+
+static int
+sq_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
+    size_t *n)
+{
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = read_stmt(S(cs), ST_EV_FOR, &st)) == 0)
+		rc = fetch_all(st, bind_text(st, 1, licence_id), &event_kind,
+		    &arr, n, "events");
+	*out = arr;
+	return rc;
+}
+
+/* --- bundles -------------------------------------------------------- */
+
+static int
+sq_bundle_put(cs_store *cs, const cs_bundle_row *b)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	int own, rc;
+
+	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if ((rc = prep(c, ST_BUN_PUT, &st)) == 0)
+		rc = run(st, bind_text(st, 1, b->id) ||
+		    bind_text(st, 2, b->client) ||
+		    bind_text(st, 3, b->approval_ref) ||
+		    bind_text(st, 4, b->request_hash) ||
+		    sqlite3_bind_int64(st, 5, b->created_at), "insert bundle");
+	rc = write_leave(S(cs), own, rc);
+out:
+	return rc;
+}
+
+static int
+sq_bundle_by_ref(cs_store *cs, const char *client, const char *approval_ref,
+    cs_bundle_row **out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if ((rc = read_stmt(S(cs), ST_BUN_BY_REF, &st)) == 0)
+		rc = fetch_one(st, bind_text(st, 1, client) ||
+		    bind_text(st, 2, approval_ref), &bundle_kind, out,
+		    "bundle by approval_ref");
+	return rc;
+}
+
+/* --- clients -------------------------------------------------------- */
+
+static int
+load_grants(struct conn *c, cs_client *cl)
+{
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	int rc;
+
+	if ((rc = prep(c, ST_GRANTS, &st)) == 0)
+		rc = fetch_all(st, sqlite3_bind_int64(st, 1, cl->id),
+		    &grant_kind, &arr, &cl->n_grants, "grants");
+	cl->grants = arr;
+	return rc;
+}
+
+/* One client found by statement id with key bound, and its grants.  The
+ * two reads are separate snapshots; grants only ever grow, so at worst a
+ * grant added in between is included. */
+static int
+client_fetch(struct sstore *s, enum stmt_id id, const void *key, size_t len,
+    cs_client **out)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	int rc, bound;
+
+	*out = NULL;
+	if ((rc = read_conn(s, &c)) != 0 || (rc = prep(c, id, &st)) != 0)
+		goto out;
+	bound = len ? sqlite3_bind_blob(st, 1, key, (int)len, SQLITE_STATIC) :
+	    bind_text(st, 1, key);
+	if ((rc = fetch_one(st, bound, &client_kind, out, "get client")) == 0)
+		rc = load_grants(c, *out);
+out:
+	if (rc != 0) {
+		cs_client_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* cl->id and cl->revoked_at are ignored: the id is assigned, and a client
+ * is revoked only through client_revoke. */
+static int
+sq_client_add(cs_store *cs, const cs_client *cl)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	int own, rc;
+
+	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if ((rc = prep(c, ST_CLI_ADD, &st)) == 0)
+		rc = run(st, bind_text(st, 1, cl->name) ||
+		    bind_text(st, 2, cl->role) ||
+		    sqlite3_bind_blob(st, 3, cl->token_hash,
+		    sizeof(cl->token_hash), SQLITE_STATIC) ||
+		    sqlite3_bind_int64(st, 4, cl->created_at), "add client");
+	rc = write_leave(S(cs), own, rc);
+out:
+	return rc;
+}
+
+static int
+sq_client_get(cs_store *cs, const char *name, cs_client **out)
+{
+	return client_fetch(S(cs), ST_CLI_GET, name, 0, out);
+}
+
+/*
+ * The lookup goes through the UNIQUE token_hash index, whose comparisons
+ * are not constant-time; that leaks at most how much of a SHA-256 prefix
+ * matched, which an attacker who controls only the token cannot steer.
+ * The stored hash is then compared again in constant time, so the answer
+ * itself never rests on a variable-time comparison.
+ */
+static int
+sq_client_by_token_hash(cs_store *cs, const uint8_t hash[32], cs_client **out)
+{
+	int rc;
+
+	rc = client_fetch(S(cs), ST_CLI_BY_HASH, hash, 32, out);
+	if (rc == 0 && (CRYPTO_memcmp((*out)->token_hash, hash, 32) != 0 ||
+	    (*out)->revoked_at != 0)) {
+		cs_client_free(*out);
+		*out = NULL;
+		rc = CS_ENOTFOUND;
+	}
+	if (rc == CS_ENOTFOUND)
+		cs_err_set(rc, "store: no active client holds this token");
+	return rc;
+}
+
+/* Every client, revoked ones included, in the order added. */
+static int
+sq_client_list(cs_store *cs, cs_client ***out, size_t *n)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	cs_client **cl = NULL;
+	void *arr = NULL;
+	size_t i;
+	int rc;
+
+	*n = 0;
+	if ((rc = read_conn(S(cs), &c)) != 0 ||
+	    (rc = prep(c, ST_CLI_LIST, &st)) != 0)
+		goto out;
+	rc = fetch_all(st, SQLITE_OK, &client_kind, &arr, n, "list clients");
+	cl = arr;
+	for (i = 0; i < *n && rc == 0; i++)
+		rc = load_grants(c, cl[i]);
+	if (rc != 0) {
+		cs_clients_free(cl, *n);
+		cl = NULL;
+		*n = 0;
+	}
+out:
+	*out = cl;
+	return rc;
+}
+
+/* A write whose INSERT ... SELECT inserts nothing when its target is
+ * missing: CS_ENOTFOUND with message nf then. */
+static int
+write_found(struct sstore *s, struct conn *c, int own, int rc, const char *nf,
+    const char *name)
+{
+	if (rc == 0 && sqlite3_changes(c->db) == 0)
+		rc = cs_err_set(CS_ENOTFOUND, "store: %s '%s'", nf, name);
+	return write_leave(s, own, rc);
+}
+
+static int
+sq_client_revoke(cs_store *cs, const char *name, int64_t at)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	int own, rc;
+
+	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if ((rc = prep(c, ST_CLI_REVOKE, &st)) == 0)
+		rc = run(st, bind_text(st, 1, name) ||
+		    sqlite3_bind_int64(st, 2, at), "revoke client");
+	rc = write_found(S(cs), c, own, rc, "revoke: no active client", name);
+out:
+	return rc;
+}
+
+static int
+sq_grant_add(cs_store *cs, const char *client_name, const cs_grant *g)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	int own, rc;
+
+	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if ((rc = prep(c, ST_GRANT_ADD, &st)) == 0)
+		rc = run(st, bind_text(st, 1, client_name) ||
+		    bind_text(st, 2, g->types) ||
+		    bind_text(st, 3, g->issuer_code) ||
+		    bind_text(st, 4, g->issuer_name), "add grant");
+	rc = write_found(S(cs), c, own, rc, "grant: no client", client_name);
+out:
+	return rc;
+}
+
+/* --- audit ---------------------------------------------------------- */
+
+static int
+sq_audit_append(cs_store *cs, const cs_audit_rec *a)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	int own, rc;
+
+	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if ((rc = prep(c, ST_AUDIT_PUT, &st)) == 0)
+		rc = run(st, sqlite3_bind_int64(st, 1, a->at_ms) ||
+		    bind_text(st, 2, a->client) || bind_text(st, 3, a->action) ||
+		    bind_text(st, 4, a->target) || bind_text(st, 5, a->holder) ||
+		    bind_text(st, 6, a->purpose) ||
+		    bind_text(st, 7, a->service_item) ||
+		    bind_text(st, 8, a->case_ref) ||
+		    sqlite3_bind_int64(st, 9, a->result_count) ||
+		    bind_text(st, 10, a->remote) ||
+		    bind_text(st, 11, a->request_id), "append audit");
+	rc = write_leave(S(cs), own, rc);
+out:
+	return rc;
+}
+
+/* The cached audit query for the filters in mask.  Parameters keep their
+ * numbers in every variant (?1 after_seq ... ?8 limit), so one binding
+ * serves them all; ?8 is always used, so ?1..?8 always exist. */
+static int
+prep_audit(struct conn *c, unsigned mask, sqlite3_stmt **out)
+{
+	static const char *const term[] = {
+		" AND client = ?2", " AND action = ?3", " AND holder = ?4",
+		" AND target = ?5", " AND at_ms >= ?6", " AND at_ms < ?7",
+	};
+	char sql[512];
+	size_t i, len;
+	int rc = 0;
+
+	if (c->audit[mask] != NULL)
+		goto out;
+	len = (size_t)snprintf(sql, sizeof(sql),
+	    "SELECT " AUDIT_COLS " FROM audit WHERE seq > ?1");
+	for (i = 0; i < sizeof(term) / sizeof(term[0]); i++)
+		if (mask & (1u << i))
+			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+			    "%s", term[i]);
+	snprintf(sql + len, sizeof(sql) - len, " ORDER BY seq LIMIT ?8");
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &c->audit[mask], NULL) != SQLITE_OK)
+		rc = cs_err_set(CS_ESTORE, "store: prepare audit query: %s",
+		    sqlite3_errmsg(c->db));
+out:
+	*out = c->audit[mask];
+	return rc;
+}
+
+/* since_ms is inclusive, until_ms exclusive: consecutive windows neither
+ * overlap nor leave gaps. */
+static int
+sq_audit_query(cs_store *cs, const cs_audit_filter *f, cs_audit_rec ***out,
+    size_t *n)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	unsigned mask;
+	int rc, limit;
+
+	*n = 0;
+	limit = f->limit <= 0 ? AUDIT_LIMIT_DEFAULT :
+	    f->limit > AUDIT_LIMIT_MAX ? AUDIT_LIMIT_MAX : f->limit;
+	mask = (f->client ? AF_CLIENT : 0) | (f->action ? AF_ACTION : 0) |
+	    (f->holder ? AF_HOLDER : 0) | (f->target ? AF_TARGET : 0) |
+	    (f->since_ms ? AF_SINCE : 0) | (f->until_ms ? AF_UNTIL : 0);
+	if ((rc = read_conn(S(cs), &c)) != 0 ||
+	    (rc = prep_audit(c, mask, &st)) != 0)
+		goto out;
+	rc = fetch_all(st, sqlite3_bind_int64(st, 1, f->after_seq) ||
+	    bind_text(st, 2, f->client) || bind_text(st, 3, f->action) ||
+	    bind_text(st, 4, f->holder) || bind_text(st, 5, f->target) ||
+	    sqlite3_bind_int64(st, 6, f->since_ms) ||
+	    sqlite3_bind_int64(st, 7, f->until_ms) ||
+	    sqlite3_bind_int(st, 8, limit), &audit_kind, &arr, n,
+	    "query audit");
+out:
+	*out = arr;
+	return rc;
+}
+
+/* --- maintenance ---------------------------------------------------- */
+
+/* Reads the schema version from the file itself, so it proves the
+ * database can be read and is the one this binary migrated. */
+static int
+sq_ping(cs_store *cs)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	int rc;
+
+	if ((rc = read_stmt(S(cs), ST_VERSION, &st)) == 0 &&
+	    (rc = fetch_int(st, SQLITE_OK, &v, "ping")) == 0 &&
+	    v != SCHEMA_VERSION)
+		rc = cs_err_set(CS_ESTORE, "store: ping: schema version is %lld, "
+		    "expected %d", (long long)v, SCHEMA_VERSION);
+	return rc;
+}
+
+/*
+ * Copy the database page by page (sqlite3_backup) in one step, which reads
+ * one WAL snapshot: consistent, and writers go on meanwhile.  The source is
+ * a connection of its own so a backup never disturbs a thread's reader or
+ * sees a transaction in progress.  O_EXCL refuses an existing file
+ * atomically: a backup never overwrites anything; the copy holds personal
+ * data, so only its owner may read it.  A failed copy is removed.
+ */
+static int
+sq_backup(cs_store *cs, const char *path)
+{
+	struct conn src;
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	int fd, rc = 0, created = 0, step = SQLITE_ERROR;
+
+	memset(&src, 0, sizeof(src));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		rc = cs_err_set(CS_EIO, "store: backup: %s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	close(fd);
+	created = 1;
+	if ((rc = conn_open(S(cs)->path, 0, &src)) != 0)
+		goto out;
+	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+	    (b = sqlite3_backup_init(dst, "main", src.db, "main")) != NULL) {
+		step = sqlite3_backup_step(b, -1);
+		sqlite3_backup_finish(b);
+	}
+	if (step != SQLITE_DONE)
+		rc = cs_err_set(CS_ESTORE, "store: backup to %s: %s", path,
+		    dst ? sqlite3_errmsg(dst) : "out of memory");
+out:
+	sqlite3_close(dst);
+	conn_close(&src);
+	if (rc != 0 && created)
+		unlink(path);
+	return rc;
+}
+
+/*
+ * Close every connection; the last one to close checkpoints the WAL into
+ * the database file and removes it.  No other thread may be using the
+ * store (or be exiting after using it) by now.  A transaction the calling
+ * thread left open is rolled back.
+ */
+static void
+sq_close(cs_store *cs)
+{
+	struct sstore *s = S(cs);
+	struct slot *sl, *next;
+
+	if (s != NULL) {
+		if (s->has_key) {
+			sl = pthread_getspecific(s->key);
+			if (sl != NULL && sl->writing)
+				(void)tx_end(s, sl, ST_ROLLBACK);
+			pthread_key_delete(s->key);
+		}
+		for (sl = s->slots; sl != NULL; sl = next) {
+			next = sl->next;
+			conn_close(&sl->reader);
+			free(sl);
+		}
+		conn_close(&s->writer);
+		if (s->has_def)
+			deflateEnd(&s->def);
+		free(s->zbuf);
+		pthread_mutex_destroy(&s->wlock);
+		pthread_mutex_destroy(&s->reglock);
+		free(s->path);
+		free(s);
+	}
+}
+
+static const struct cs_store_ops sqlite_ops = {
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.licence_put = sq_licence_put,
+	.licence_get = sq_licence_get,
+	.licence_by_ref = sq_licence_by_ref,
+	.licences_by_holder = sq_licences_by_holder,
+	.licences_by_bundle = sq_licences_by_bundle,
+	.licence_next_seq = sq_licence_next_seq,
+	.licence_count = sq_licence_count,
+	.event_append = sq_event_append,
+	.events_for = sq_events_for,
+	.bundle_put = sq_bundle_put,
+	.bundle_by_ref = sq_bundle_by_ref,
+	.client_add = sq_client_add,
+	.client_get = sq_client_get,
+	.client_by_token_hash = sq_client_by_token_hash,
+	.client_list = sq_client_list,
+	.client_revoke = sq_client_revoke,
+	.grant_add = sq_grant_add,
+	.audit_append = sq_audit_append,
+	.audit_query = sq_audit_query,
+	.ping = sq_ping,
+	.backup = sq_backup,
+	.close = sq_close,
+};
+
+/* The database holds personal data (resident ID numbers), so a new file is
+ * made readable by its owner only; SQLite gives its -wal and -shm files the
+ * same mode.  An existing file keeps the mode its operator chose. */
+static void
+create_private(const char *path)
+{
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) != -1)
+		close(fd);
+}
+
+int
+cs_store_open_sqlite(const char *path, cs_store **out)
+{
+	struct sstore *s = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (!sqlite3_threadsafe()) {
+		rc = cs_err_set(CS_ESTORE, "store: SQLite is built without "
+		    "thread support");
+		goto out;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		rc = nomem();
+		goto out;
+	}
+	s->base.ops = &sqlite_ops;
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->reglock, NULL);
+	if (pthread_key_create(&s->key, slot_vacate) != 0) {
+		rc = cs_err_set(CS_ESTORE, "store: no thread key left");
+		goto out;
+	}
+	s->has_key = 1;
+	if ((s->path = strdup(path)) == NULL) {
+		rc = nomem();
+		goto out;
+	}
+	/* Level 6 deflates a record in tens of microseconds, beside the
+	 * commit's fsync; without a deflater records are stored as text. */
+	s->has_def = deflateInit(&s->def, Z_DEFAULT_COMPRESSION) == Z_OK;
+	create_private(path);
+	if ((rc = conn_open(path, 1, &s->writer)) == 0)
+		rc = migrate(&s->writer, path);
+out:
+	if (rc == 0)
+		*out = &s->base;
+	else
+		sq_close(s ? &s->base : NULL);
+	return rc;
+}
+
+/* --- free functions ------------------------------------------------- */
+
+void
+cs_licence_row_free(cs_licence_row *r)
+{
+	if (r != NULL) {
+		free(r->id);
+		free(r->type);
+		free(r->issuer_code);
+		free(r->holder_code);
+		free(r->number);
+		free(r->client);
+		free(r->approval_ref);
+		free(r->request_hash);
+		free(r->bundle);
+		free(r->supersedes);
+		free(r->record);
+		free(r);
+	}
+}
+
+void
+cs_licence_rows_free(cs_licence_row **rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; rows != NULL && i < n; i++)
+		cs_licence_row_free(rows[i]);
+	free(rows);
+}
+
+void
+cs_event_free(cs_event *e)
+{
+	if (e != NULL) {
+		free(e->licence_id);
+		free(e->actor);
+		free(e->action);
+		free(e->kind);
+		free(e->reason);
+		free(e->ref);
+		free(e);
+	}
+}
+
+void
+cs_events_free(cs_event **evs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; evs != NULL && i < n; i++)
+		cs_event_free(evs[i]);
+	free(evs);
+}
+
+void
+cs_client_free(cs_client *c)
+{
+	if (c != NULL) {
+		free(c->name);
+		free(c->role);
+		free_grants(c->grants, c->n_grants);
+		free(c);
+	}
+}
+
+void
+cs_clients_free(cs_client **cs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; cs != NULL && i < n; i++)
+		cs_client_free(cs[i]);
+	free(cs);
+}
+
+void
+cs_bundle_row_free(cs_bundle_row *b)
+{
+	if (b != NULL) {
+		free(b->id);
+		free(b->client);
+		free(b->approval_ref);
+		free(b->request_hash);
+		free(b);
+	}
+}
+
+void
+cs_audit_rec_free(cs_audit_rec *r)
+{
+	if (r != NULL) {
+		free(r->client);
+		free(r->action);
+		free(r->target);
+		free(r->holder);
+		free(r->purpose);
+		free(r->service_item);
+		free(r->case_ref);
+		free(r->remote);
+		free(r->request_id);
+		free(r);
+	}
+}
+
+void
+cs_audit_recs_free(cs_audit_rec **rs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; rs != NULL && i < n; i++)
+		cs_audit_rec_free(rs[i]);
+	free(rs);
+}

@@ -1,0 +1,1339 @@
+/*
+ * test_store: the SQLite store (store.h) against its contract: schema and
+ * migration, every query, the conflicts store.h promises, append-only in
+ * the database itself, transactions and the writer lock under threads,
+ * durable commits, and backup.  Each run works in a fresh directory under
+ * /tmp, removed at the end.
+ */
+#include "check.h"
+#include "cs_err.h"
+#include "store.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define TYPE_A "11100000000013338W032"
+#define TYPE_B "11100000000013338W009"
+#define ISSUER "11220000013544541J"
+#define HASH_HEX                                                             \
+	"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+static char tmpdir[] = "/tmp/test_store.XXXXXX";
+
+/* path of a file in the test directory (one static buffer per slot). */
+static const char *
+tpath(const char *name)
+{
+	static char buf[4][256];
+	static int next;
+	char *p = buf[next++ % 4];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
+	return p;
+}
+
+static void
+rm_tree(const char *dir)
+{
+	char p[512];
+	struct dirent *e;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* A licence row with its own string storage. */
+struct lic {
+	char id[96], ref[64], record[160];
+	cs_licence_row r;
+};
+
+static void
+lic_make(struct lic *l, const char *type, int64_t seq, const char *holder,
+    const char *client, int64_t issued_at, const char *bundle)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->id, sizeof(l->id), "1.2.156.3005.2.%s.%s.%lld.001.X", type,
+	    ISSUER, (long long)seq);
+	snprintf(l->ref, sizeof(l->ref), "REF-%s-%lld", type, (long long)seq);
+	snprintf(l->record, sizeof(l->record), "{\"id\":\"%s\"}", l->id);
+	l->r.id = l->id;
+	l->r.type = (char *)type;
+	l->r.issuer_code = ISSUER;
+	l->r.seq = seq;
+	l->r.holder_code = (char *)holder;
+	l->r.number = "粤环辐证[00123]";
+	l->r.client = (char *)client;
+	l->r.approval_ref = l->ref;
+	l->r.request_hash = HASH_HEX;
+	l->r.bundle = (char *)bundle;
+	l->r.issued_at = issued_at;
+	l->r.record = l->record;
+}
+
+static cs_store *
+open_store(const char *name)
+{
+	cs_store *s = NULL;
+	int rc = cs_store_open_sqlite(tpath(name), &s);
+
+	if (rc != 0)
+		fprintf(stderr, "open %s: %s: %s\n", name, cs_errname(rc),
+		    cs_err_msg());
+	return s;
+}
+
+/* A raw connection, as an operator's sqlite3 shell would have. */
+static sqlite3 *
+raw_open(const char *name)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(tpath(name), &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK)
+		fprintf(stderr, "raw open %s failed\n", name);
+	sqlite3_busy_timeout(db, 10000);
+	return db;
+}
+
+static int64_t
+raw_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static char *
+raw_text(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	char *v = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* --- schema ------------------------------------------------------------- */
+
+TEST(open_creates_schema)
+{
+	cs_store *s = open_store("schema.db");
+	sqlite3 *db;
+	char *mode;
+
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	CHECK_INT_EQ(s->ops->ping(s), 0);
+	s->ops->close(s);
+	db = raw_open("schema.db");
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 1);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "type = 'table' AND name IN ('licences', 'status_events', "
+	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit')"),
+	    7);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "type = 'trigger'"), 12);
+	/* journal_mode is stored in the file: WAL stays after close. */
+	mode = raw_text(db, "PRAGMA journal_mode");
+	CHECK_STR_EQ(mode, "wal");
+	free(mode);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA page_size"), 16384);
+	sqlite3_close(db);
+}
+
+TEST(reopen_keeps_data)
+{
+	cs_licence_row *got = NULL;
+	struct lic l;
+	cs_store *s = open_store("reopen.db");
+	sqlite3 *db;
+	int64_t n = 0;
+
+	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	s->ops->close(s);
+	s = open_store("reopen.db");
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	CHECK_STR_EQ(got ? got->record : NULL, l.record);
+	CHECK_INT_EQ(s->ops->licence_count(s, &n), 0);
+	CHECK_INT_EQ(n, 1);
+	cs_licence_row_free(got);
+	s->ops->close(s);
+	db = raw_open("reopen.db");
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 1);
+	sqlite3_close(db);
+}
+
+TEST(newer_schema_refused)
+{
+	cs_store *s = open_store("newer.db");
+	sqlite3 *db;
+	int rc;
+
+	s->ops->close(s);
+	db = raw_open("newer.db");
+	CHECK_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = NULL;
+	rc = cs_store_open_sqlite(tpath("newer.db"), &s);
+	CHECK_INT_EQ(rc, CS_ESTORE);
+	CHECK(s == NULL);
+	CHECK_CONTAINS(cs_err_msg(), "newer");
+}
+
+/* --- licences ----------------------------------------------------------- */
+
+TEST(licences)
+{
+	const char *h = "91350100M000100Y43", *h2 = "91440300708461136T";
+	cs_licence_row *got = NULL, **rows = NULL;
+	struct lic a, b, c, d, dup;
+	cs_store *s = open_store("lic.db");
+	int64_t v = 0;
+	size_t n = 0;
+
+	lic_make(&a, TYPE_A, 1, h, "ems", 1000, NULL);
+	lic_make(&b, TYPE_B, 1, h, "ems", 3000, "B-1");
+	lic_make(&c, TYPE_A, 2, h, "ems", 2000, "B-1");
+	lic_make(&d, TYPE_A, 3, h2, "ems", 4000, NULL);
+	b.r.supersedes = a.id;
+	CHECK_INT_EQ(s->ops->licence_put(s, &a.r), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &b.r), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &c.r), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &d.r), 0);
+
+	CHECK_INT_EQ(s->ops->licence_get(s, b.id, &got), 0);
+	if (got != NULL) {
+		CHECK_STR_EQ(got->id, b.id);
+		CHECK_STR_EQ(got->type, TYPE_B);
+		CHECK_STR_EQ(got->issuer_code, ISSUER);
+		CHECK_INT_EQ(got->seq, 1);
+		CHECK_STR_EQ(got->holder_code, h);
+		CHECK_STR_EQ(got->number, "粤环辐证[00123]");
+		CHECK_STR_EQ(got->client, "ems");
+		CHECK_STR_EQ(got->approval_ref, b.ref);
+		CHECK_STR_EQ(got->request_hash, HASH_HEX);
+		CHECK_STR_EQ(got->bundle, "B-1");
+		CHECK_STR_EQ(got->supersedes, a.id);
+		CHECK_INT_EQ(got->issued_at, 3000);
+		CHECK_STR_EQ(got->record, b.record);
+	}
+	cs_licence_row_free(got);
+	CHECK_INT_EQ(s->ops->licence_get(s, a.id, &got), 0);
+	CHECK(got != NULL && got->bundle == NULL && got->supersedes == NULL);
+	cs_licence_row_free(got);
+
+	CHECK_INT_EQ(s->ops->licence_get(s, "1.2.156.3005.2.nope", &got),
+	    CS_ENOTFOUND);
+	CHECK(got == NULL);
+
+	CHECK_INT_EQ(s->ops->licence_by_ref(s, "ems", c.ref, &got), 0);
+	CHECK_STR_EQ(got ? got->id : NULL, c.id);
+	cs_licence_row_free(got);
+	CHECK_INT_EQ(s->ops->licence_by_ref(s, "other", c.ref, &got),
+	    CS_ENOTFOUND);
+
+	/* Newest first, across types; then one type only. */
+	CHECK_INT_EQ(s->ops->licences_by_holder(s, h, NULL, &rows, &n), 0);
+	CHECK_INT_EQ(n, 3);
+	if (n == 3) {
+		CHECK_STR_EQ(rows[0]->id, b.id);
+		CHECK_STR_EQ(rows[1]->id, c.id);
+		CHECK_STR_EQ(rows[2]->id, a.id);
+	}
+	cs_licence_rows_free(rows, n);
+	CHECK_INT_EQ(s->ops->licences_by_holder(s, h, TYPE_A, &rows, &n), 0);
+	CHECK_INT_EQ(n, 2);
+	if (n == 2) {
+		CHECK_STR_EQ(rows[0]->id, c.id);
+		CHECK_STR_EQ(rows[1]->id, a.id);
+	}
+	cs_licence_rows_free(rows, n);
+	CHECK_INT_EQ(s->ops->licences_by_holder(s, "110105194912310021",
+	    NULL, &rows, &n), 0);
+	CHECK_INT_EQ(n, 0);
+	cs_licence_rows_free(rows, n);
+
+	/* A bundle's licences in the order issued. */
+	CHECK_INT_EQ(s->ops->licences_by_bundle(s, "B-1", &rows, &n), 0);
+	CHECK_INT_EQ(n, 2);
+	if (n == 2) {
+		CHECK_STR_EQ(rows[0]->id, b.id);
+		CHECK_STR_EQ(rows[1]->id, c.id);
+	}
+	cs_licence_rows_free(rows, n);
+
+	CHECK_INT_EQ(s->ops->licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 4);
+	CHECK_INT_EQ(s->ops->licence_next_seq(s, TYPE_B, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 2);
+	CHECK_INT_EQ(s->ops->licence_next_seq(s, TYPE_B, "91440300708461136T",
+	    &v), 0);
+	CHECK_INT_EQ(v, 1);
+	CHECK_INT_EQ(s->ops->licence_count(s, &v), 0);
+	CHECK_INT_EQ(v, 4);
+
+	/* Same id, other approval_ref: conflict on the id. */
+	lic_make(&dup, TYPE_A, 1, h, "ems", 5000, NULL);
+	snprintf(dup.ref, sizeof(dup.ref), "REF-other");
+	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), CS_ECONFLICT);
+	CHECK_CONTAINS(cs_err_msg(), "store: insert licence: UNIQUE constraint "
+	    "failed");
+	/* Other id, same (client, approval_ref): conflict too. */
+	lic_make(&dup, TYPE_A, 99, h, "ems", 5000, NULL);
+	snprintf(dup.ref, sizeof(dup.ref), "%s", a.ref);
+	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), CS_ECONFLICT);
+	CHECK_CONTAINS(cs_err_msg(), "approval_ref");
+	/* The same approval_ref from another client is fine. */
+	dup.r.client = "other";
+	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), 0);
+	/* A missing required column is a storage error, not a conflict. */
+	lic_make(&dup, TYPE_A, 100, h, "ems", 5000, NULL);
+	dup.r.record = NULL;
+	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), CS_ESTORE);
+	CHECK_INT_EQ(s->ops->licence_count(s, &v), 0);
+	CHECK_INT_EQ(v, 5);
+
+	/* Bundle members carry no approval_ref of their own (their bundle
+	 * holds it): several from one client are fine. */
+	lic_make(&dup, TYPE_B, 10, h2, "ems", 6000, "B-2");
+	dup.r.approval_ref = NULL;
+	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), 0);
+	lic_make(&dup, TYPE_B, 11, h2, "ems", 6000, "B-2");
+	dup.r.approval_ref = NULL;
+	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), 0);
+	CHECK_INT_EQ(s->ops->licences_by_bundle(s, "B-2", &rows, &n), 0);
+	CHECK_INT_EQ(n, 2);
+	CHECK(n == 2 && rows[1]->approval_ref == NULL);
+	cs_licence_rows_free(rows, n);
+	s->ops->close(s);
+}
+
+/* A record shaped like the domain's (SPEC §1, as issue.c writes it). */
+static void
+record_make(char *buf, size_t len, const char *id)
+{
+	char token[481];
+	int i;
+
+	for (i = 0; i < 480; i++)
+		token[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789-_"[(i * 7919 + 13) % 64];
+	token[480] = '\0';
+	snprintf(buf, len, "{\"id\":\"%s\",\"type\":\"" TYPE_A "\","
+	    "\"type_name\":\"辐射安全许可证\",\"number\":\"粤环辐证[00123]\","
+	    "\"holder\":{\"name\":\"深圳市某某医疗器械有限公司\",\"code_type\":"
+	    "\"USCC\",\"code\":\"91350100M000100Y43\"},\"issuer\":{\"name\":"
+	    "\"广东省生态环境厅\",\"code\":\"" ISSUER "\"},\"issued_at\":"
+	    "\"2025-05-22T08:30:00Z\",\"valid_from\":\"2025-05-22\","
+	    "\"valid_until\":\"2030-05-21\",\"fields\":{\"address\":"
+	    "\"深圳市南山区科技园南区某某路123号\",\"scope\":\"使用II类、III类射线装置\"},"
+	    "\"approval_ref\":\"SP-1\",\"bundle\":null,\"supersedes\":null,"
+	    "\"kid\":\"abababababababab\",\"alg\":\"ES256\",\"token\":\"%s\"}",
+	    id, token);
+}
+
+/* Insert a licence row by hand with the given record value (SQL). */
+static int
+raw_put(sqlite3 *db, const char *id, const char *record_sql)
+{
+	char sql[512];
+
+	snprintf(sql, sizeof(sql), "INSERT INTO licences VALUES ('%s', 't', "
+	    "'i', 1, 'h', 'n', 'raw', NULL, 'x', NULL, NULL, 1, %s)", id,
+	    record_sql);
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* A zlib stream of text deflated with a dictionary the store does not
+ * know, as SQL blob literal. */
+static void
+foreign_dict_blob(const char *text, char *sql, size_t len)
+{
+	static const char dict[] = "some other dictionary";
+	unsigned char out[256];
+	z_stream z;
+	size_t i, n;
+
+	memset(&z, 0, sizeof(z));
+	deflateInit(&z, 6);
+	deflateSetDictionary(&z, (const Bytef *)dict, sizeof(dict) - 1);
+	z.next_in = (Bytef *)text;
+	z.avail_in = (uInt)strlen(text);
+	z.next_out = out;
+	z.avail_out = sizeof(out);
+	deflate(&z, Z_FINISH);
+	n = z.total_out;
+	deflateEnd(&z);
+	snprintf(sql, len, "x'");
+	for (i = 0; i < n; i++)
+		snprintf(sql + 2 + 2 * i, len - 2 - 2 * i, "%02x", out[i]);
+	snprintf(sql + 2 + 2 * n, len - 2 - 2 * n, "'");
+}
+
+TEST(records)
+{
+	static char big[2048];
+	cs_licence_row *got = NULL;
+	struct lic l, tiny;
+	char blob[600];
+	cs_store *s = open_store("records.db");
+	sqlite3 *db;
+
+	/* A real-sized record is stored deflated, and comes back exact. */
+	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
+	record_make(big, sizeof(big), l.id);
+	l.r.record = big;
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	CHECK_STR_EQ(got ? got->record : NULL, big);
+	cs_licence_row_free(got);
+	/* One that would not shrink is stored as it is. */
+	lic_make(&tiny, TYPE_A, 2, "91350100M000100Y43", "ems", 1000, NULL);
+	tiny.r.record = "{}";
+	CHECK_INT_EQ(s->ops->licence_put(s, &tiny.r), 0);
+	CHECK_INT_EQ(s->ops->licence_get(s, tiny.id, &got), 0);
+	CHECK_STR_EQ(got ? got->record : NULL, "{}");
+	cs_licence_row_free(got);
+
+	db = raw_open("records.db");
+	CHECK_INT_EQ(raw_int(db, "SELECT typeof(record) = 'blob' AND "
+	    "length(record) < 850 FROM licences WHERE seq = 1"), 1);
+	CHECK(strlen(big) > 1100);
+	CHECK_INT_EQ(raw_int(db, "SELECT typeof(record) = 'text' FROM "
+	    "licences WHERE seq = 2"), 1);
+	/* Text written by hand reads back; so does a plain zlib stream. */
+	CHECK_INT_EQ(raw_put(db, "T-1", "'{\"hand\":1}'"), SQLITE_OK);
+	CHECK_INT_EQ(raw_put(db, "T-2", "x'789ccb48cc4b0700040a019f'"),
+	    SQLITE_OK);
+	/* Corrupt, truncated, or deflated with an unknown dictionary. */
+	CHECK_INT_EQ(raw_put(db, "T-3", "x'789c0102030405'"), SQLITE_OK);
+	CHECK_INT_EQ(raw_put(db, "T-4", "x'789ccb48cc4b'"), SQLITE_OK);
+	foreign_dict_blob("{\"x\":1}", blob, sizeof(blob));
+	CHECK_INT_EQ(raw_put(db, "T-5", blob), SQLITE_OK);
+	sqlite3_close(db);
+
+	CHECK_INT_EQ(s->ops->licence_get(s, "T-1", &got), 0);
+	CHECK_STR_EQ(got ? got->record : NULL, "{\"hand\":1}");
+	cs_licence_row_free(got);
+	CHECK_INT_EQ(s->ops->licence_get(s, "T-2", &got), 0);
+	CHECK_STR_EQ(got ? got->record : NULL, "hang");
+	cs_licence_row_free(got);
+	CHECK_INT_EQ(s->ops->licence_get(s, "T-3", &got), CS_ESTORE);
+	CHECK_CONTAINS(cs_err_msg(), "does not inflate");
+	CHECK_INT_EQ(s->ops->licence_get(s, "T-4", &got), CS_ESTORE);
+	CHECK_INT_EQ(s->ops->licence_get(s, "T-5", &got), CS_ESTORE);
+	CHECK_CONTAINS(cs_err_msg(), "unknown dictionary");
+	CHECK(got == NULL);
+
+	/* Nothing is written that could not be read back. */
+	lic_make(&tiny, TYPE_A, 3, "91350100M000100Y43", "ems", 1000, NULL);
+	if ((tiny.r.record = malloc((1 << 20) + 2)) != NULL) {
+		memset(tiny.r.record, ' ', (1 << 20) + 1);
+		tiny.r.record[(1 << 20) + 1] = '\0';
+		CHECK_INT_EQ(s->ops->licence_put(s, &tiny.r), CS_ETOOBIG);
+		free(tiny.r.record);
+	}
+	s->ops->close(s);
+}
+
+/* --- events, bundles ---------------------------------------------------- */
+
+TEST(events)
+{
+	cs_event e, **evs = NULL;
+	struct lic l;
+	cs_store *s = open_store("events.db");
+	size_t n = 0;
+
+	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	memset(&e, 0, sizeof(e));
+	e.seq = 777; /* ignored */
+	e.licence_id = l.id;
+	e.actor = "ems";
+	e.at = 10;
+	e.action = "suspend";
+	e.reason = "inspection";
+	CHECK_INT_EQ(s->ops->event_append(s, &e), 0);
+	e.at = 20;
+	e.action = "reinstate";
+	e.reason = NULL;
+	CHECK_INT_EQ(s->ops->event_append(s, &e), 0);
+	e.at = 30;
+	e.action = "revoke";
+	e.kind = "withdrawn";
+	e.reason = "fraud";
+	e.ref = "case-9";
+	CHECK_INT_EQ(s->ops->event_append(s, &e), 0);
+
+	CHECK_INT_EQ(s->ops->events_for(s, l.id, &evs, &n), 0);
+	CHECK_INT_EQ(n, 3);
+	if (n == 3) {
+		CHECK_STR_EQ(evs[0]->action, "suspend");
+		CHECK_STR_EQ(evs[0]->reason, "inspection");
+		CHECK(evs[0]->kind == NULL && evs[0]->ref == NULL);
+		CHECK_STR_EQ(evs[1]->action, "reinstate");
+		CHECK(evs[1]->reason == NULL);
+		CHECK_STR_EQ(evs[2]->action, "revoke");
+		CHECK_STR_EQ(evs[2]->kind, "withdrawn");
+		CHECK_STR_EQ(evs[2]->ref, "case-9");
+		CHECK_STR_EQ(evs[2]->actor, "ems");
+		CHECK_STR_EQ(evs[2]->licence_id, l.id);
+		CHECK_INT_EQ(evs[2]->at, 30);
+		CHECK(evs[0]->seq < evs[1]->seq && evs[1]->seq < evs[2]->seq);
+		CHECK(evs[0]->seq != 777);
+	}
+	cs_events_free(evs, n);
+	CHECK_INT_EQ(s->ops->events_for(s, "unknown", &evs, &n), 0);
+	CHECK(n == 0 && evs == NULL);
+
+	/* An event for a licence that does not exist. */
+	e.licence_id = "1.2.156.3005.2.nope";
+	CHECK_INT_EQ(s->ops->event_append(s, &e), CS_ENOTFOUND);
+	/* An action outside the lifecycle's vocabulary. */
+	e.licence_id = l.id;
+	e.action = "delete";
+	CHECK_INT_EQ(s->ops->event_append(s, &e), CS_ESTORE);
+	s->ops->close(s);
+}
+
+TEST(bundles)
+{
+	cs_bundle_row b, *got = NULL;
+	cs_store *s = open_store("bundles.db");
+
+	memset(&b, 0, sizeof(b));
+	b.id = "B-1";
+	b.client = "onewindow";
+	b.approval_ref = "CASE-1";
+	b.request_hash = HASH_HEX;
+	b.created_at = 1234;
+	CHECK_INT_EQ(s->ops->bundle_put(s, &b), 0);
+	CHECK_INT_EQ(s->ops->bundle_by_ref(s, "onewindow", "CASE-1", &got), 0);
+	if (got != NULL) {
+		CHECK_STR_EQ(got->id, "B-1");
+		CHECK_STR_EQ(got->client, "onewindow");
+		CHECK_STR_EQ(got->approval_ref, "CASE-1");
+		CHECK_STR_EQ(got->request_hash, HASH_HEX);
+		CHECK_INT_EQ(got->created_at, 1234);
+	}
+	cs_bundle_row_free(got);
+	CHECK_INT_EQ(s->ops->bundle_by_ref(s, "onewindow", "CASE-2", &got),
+	    CS_ENOTFOUND);
+	CHECK(got == NULL);
+	b.approval_ref = "CASE-2"; /* same id */
+	CHECK_INT_EQ(s->ops->bundle_put(s, &b), CS_ECONFLICT);
+	b.id = "B-2";
+	b.approval_ref = "CASE-1"; /* same (client, approval_ref) */
+	CHECK_INT_EQ(s->ops->bundle_put(s, &b), CS_ECONFLICT);
+	s->ops->close(s);
+}
+
+/* --- clients ------------------------------------------------------------ */
+
+static void
+client_make(cs_client *c, const char *name, const char *role, uint8_t fill)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = (char *)name;
+	c->role = (char *)role;
+	memset(c->token_hash, fill, sizeof(c->token_hash));
+	c->created_at = 100 + fill;
+}
+
+TEST(clients)
+{
+	cs_client a, b, *got = NULL, **all = NULL;
+	cs_grant g1 = { "*", NULL, NULL };
+	cs_grant g2 = { TYPE_A "," TYPE_B, ISSUER, "生态环境厅" };
+	cs_grant g3 = { TYPE_A, "91440300708461136T", "卫生健康委" };
+	uint8_t h[32];
+	cs_store *s = open_store("clients.db");
+	size_t n = 0;
+
+	client_make(&a, "ems", "issuer", 0xa1);
+	client_make(&b, "partner", "reader", 0xb2);
+	a.id = 42; /* ignored: assigned by the store */
+	CHECK_INT_EQ(s->ops->client_add(s, &a), 0);
+	CHECK_INT_EQ(s->ops->client_add(s, &b), 0);
+	client_make(&b, "partner", "reader", 0xc3);
+	CHECK_INT_EQ(s->ops->client_add(s, &b), CS_ECONFLICT);
+	client_make(&b, "bad-role", "root", 0xd4);
+	CHECK_INT_EQ(s->ops->client_add(s, &b), CS_ESTORE);
+
+	CHECK_INT_EQ(s->ops->grant_add(s, "ems", &g2), 0);
+	CHECK_INT_EQ(s->ops->grant_add(s, "ems", &g3), 0);
+	CHECK_INT_EQ(s->ops->grant_add(s, "partner", &g1), 0);
+	CHECK_INT_EQ(s->ops->grant_add(s, "nobody", &g1), CS_ENOTFOUND);
+	CHECK_CONTAINS(cs_err_msg(), "nobody");
+
+	CHECK_INT_EQ(s->ops->client_get(s, "ems", &got), 0);
+	if (got != NULL) {
+		CHECK(got->id > 0 && got->id != 42);
+		CHECK_STR_EQ(got->name, "ems");
+		CHECK_STR_EQ(got->role, "issuer");
+		CHECK(memcmp(got->token_hash, a.token_hash, 32) == 0);
+		CHECK_INT_EQ(got->created_at, 100 + 0xa1);
+		CHECK_INT_EQ(got->revoked_at, 0);
+		CHECK_INT_EQ(got->n_grants, 2);
+		if (got->n_grants == 2) {
+			CHECK_STR_EQ(got->grants[0].types, g2.types);
+			CHECK_STR_EQ(got->grants[0].issuer_code, ISSUER);
+			CHECK_STR_EQ(got->grants[0].issuer_name, "生态环境厅");
+			CHECK_STR_EQ(got->grants[1].issuer_code,
+			    "91440300708461136T");
+		}
+	}
+	cs_client_free(got);
+	CHECK_INT_EQ(s->ops->client_get(s, "nobody", &got), CS_ENOTFOUND);
+	CHECK(got == NULL);
+
+	/* Found by its hash; not by one that differs in the last byte. */
+	memcpy(h, a.token_hash, 32);
+	CHECK_INT_EQ(s->ops->client_by_token_hash(s, h, &got), 0);
+	CHECK_STR_EQ(got ? got->name : NULL, "ems");
+	CHECK_INT_EQ(got ? got->n_grants : 0, 2);
+	cs_client_free(got);
+	h[31] ^= 1;
+	CHECK_INT_EQ(s->ops->client_by_token_hash(s, h, &got), CS_ENOTFOUND);
+	CHECK(got == NULL);
+
+	CHECK_INT_EQ(s->ops->client_list(s, &all, &n), 0);
+	CHECK_INT_EQ(n, 2);
+	if (n == 2) {
+		CHECK_STR_EQ(all[0]->name, "ems");
+		CHECK_STR_EQ(all[1]->name, "partner");
+		CHECK_INT_EQ(all[1]->n_grants, 1);
+		CHECK(all[1]->n_grants == 1 &&
+		    all[1]->grants[0].issuer_code == NULL);
+	}
+	cs_clients_free(all, n);
+
+	/* Revoked: its token no longer works, but it is still listed. */
+	CHECK_INT_EQ(s->ops->client_revoke(s, "ems", 5000), 0);
+	CHECK_INT_EQ(s->ops->client_by_token_hash(s, a.token_hash, &got),
+	    CS_ENOTFOUND);
+	CHECK_INT_EQ(s->ops->client_get(s, "ems", &got), 0);
+	CHECK_INT_EQ(got ? got->revoked_at : 0, 5000);
+	cs_client_free(got);
+	CHECK_INT_EQ(s->ops->client_revoke(s, "ems", 6000), CS_ENOTFOUND);
+	CHECK_INT_EQ(s->ops->client_revoke(s, "nobody", 6000), CS_ENOTFOUND);
+	CHECK_INT_EQ(s->ops->client_get(s, "ems", &got), 0);
+	CHECK_INT_EQ(got ? got->revoked_at : 0, 5000);
+	cs_client_free(got);
+	CHECK_INT_EQ(s->ops->client_by_token_hash(s, b.token_hash, &got),
+	    CS_ENOTFOUND);
+	s->ops->close(s);
+}
+
+/* --- audit -------------------------------------------------------------- */
+
+static int
+audit_n(cs_store *s, const cs_audit_filter *f, int64_t *first)
+{
+	cs_audit_rec **r = NULL;
+	size_t n = 0;
+	int rc = s->ops->audit_query(s, f, &r, &n);
+
+	if (rc != 0)
+		return -1;
+	if (first != NULL)
+		*first = n ? r[0]->seq : 0;
+	cs_audit_recs_free(r, n);
+	return (int)n;
+}
+
+TEST(audit)
+{
+	static const char *const actions[] = { "issue", "read",
+		"holder_lookup" };
+	cs_audit_rec a, **recs = NULL;
+	cs_audit_filter f;
+	cs_store *s = open_store("audit.db");
+	int64_t first, last = 0;
+	size_t n = 0;
+	int i;
+
+	/* 1100 records in one transaction: 0..1099, at_ms = 1000 + i. */
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	for (i = 0; i < 1100; i++) {
+		memset(&a, 0, sizeof(a));
+		a.seq = -5; /* ignored */
+		a.at_ms = 1000 + i;
+		a.client = i % 10 == 0 ? NULL : i % 2 ? "ems" : "partner";
+		a.action = (char *)actions[i % 3];
+		a.target = i == 7 ? "L-7" : "L-x";
+		a.holder = i % 5 == 0 ? "91350100M000100Y43" : NULL;
+		a.purpose = "审批";
+		a.service_item = "SI-1";
+		a.case_ref = "C-1";
+		a.result_count = i;
+		a.remote = "127.0.0.1";
+		a.request_id = "req";
+		CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	}
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+
+	memset(&f, 0, sizeof(f));
+	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(n, 100); /* the default limit */
+	if (n == 100) {
+		CHECK_INT_EQ(recs[0]->at_ms, 1000);
+		CHECK_STR_EQ(recs[1]->client, "ems");
+		CHECK(recs[0]->client == NULL);
+		CHECK_STR_EQ(recs[1]->action, "read");
+		CHECK_STR_EQ(recs[7]->target, "L-7");
+		CHECK_STR_EQ(recs[5]->holder, "91350100M000100Y43");
+		CHECK(recs[6]->holder == NULL);
+		CHECK_STR_EQ(recs[3]->purpose, "审批");
+		CHECK_STR_EQ(recs[3]->service_item, "SI-1");
+		CHECK_STR_EQ(recs[3]->case_ref, "C-1");
+		CHECK_INT_EQ(recs[3]->result_count, 3);
+		CHECK_STR_EQ(recs[3]->remote, "127.0.0.1");
+		CHECK_STR_EQ(recs[3]->request_id, "req");
+		CHECK(recs[0]->seq > 0 && recs[0]->seq < recs[99]->seq);
+	}
+	cs_audit_recs_free(recs, n);
+
+	f.limit = 5000;
+	CHECK_INT_EQ(audit_n(s, &f, NULL), 1000); /* capped */
+	f.limit = 1000;
+	f.client = "ems";
+	CHECK_INT_EQ(audit_n(s, &f, NULL), 550);
+	f.client = NULL;
+	f.action = "holder_lookup";
+	CHECK_INT_EQ(audit_n(s, &f, NULL), 366);
+	f.action = NULL;
+	f.holder = "91350100M000100Y43";
+	CHECK_INT_EQ(audit_n(s, &f, NULL), 220);
+	f.holder = NULL;
+	f.target = "L-7";
+	CHECK_INT_EQ(audit_n(s, &f, &first), 1);
+	f.target = NULL;
+	f.since_ms = 1100;
+	f.until_ms = 1110; /* [since, until) */
+	CHECK_INT_EQ(audit_n(s, &f, NULL), 10);
+	f.until_ms = 0;
+	CHECK_INT_EQ(audit_n(s, &f, NULL), 1000);
+	f.since_ms = 0;
+	/* Filters combine. */
+	f.client = "ems";
+	f.action = "read";
+	f.since_ms = 1000;
+	f.until_ms = 1100;
+	CHECK_INT_EQ(audit_n(s, &f, NULL), 17);
+
+	/* Paging: 3 at a time from after_seq reaches every "partner" record
+	 * once, in order. */
+	memset(&f, 0, sizeof(f));
+	f.client = "partner";
+	f.limit = 3;
+	for (i = 0; i < 1000; i++) {
+		CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+		if (n == 0)
+			break;
+		CHECK(recs[0]->seq > last);
+		last = recs[n - 1]->seq;
+		f.after_seq = last;
+		cs_audit_recs_free(recs, n);
+	}
+	CHECK_INT_EQ(i, 440 / 3 + 1);
+	s->ops->close(s);
+}
+
+/* --- append-only -------------------------------------------------------- */
+
+TEST(append_only)
+{
+	static const char *const tables[] = { "licences", "status_events",
+		"bundles", "client_revocations", "grants", "audit" };
+	static const char *const sets[] = { "number = 'x'", "actor = 'x'",
+		"client = 'x'", "at = 0", "types = '*'", "result_count = 0" };
+	cs_client c;
+	cs_bundle_row b = { "B-1", "ems", "R", HASH_HEX, 1 };
+	cs_audit_rec a;
+	cs_event e;
+	struct lic l;
+	char sql[128];
+	cs_store *s = open_store("append.db");
+	sqlite3 *db;
+	size_t i;
+
+	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	memset(&e, 0, sizeof(e));
+	e.licence_id = l.id;
+	e.actor = "ems";
+	e.action = "suspend";
+	CHECK_INT_EQ(s->ops->event_append(s, &e), 0);
+	CHECK_INT_EQ(s->ops->bundle_put(s, &b), 0);
+	client_make(&c, "ems", "issuer", 1);
+	CHECK_INT_EQ(s->ops->client_add(s, &c), 0);
+	CHECK_INT_EQ(s->ops->grant_add(s, "ems", &(cs_grant){ "*", NULL, NULL }),
+	    0);
+	CHECK_INT_EQ(s->ops->client_revoke(s, "ems", 9), 0);
+	memset(&a, 0, sizeof(a));
+	a.action = "read";
+	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+
+	/* With the store still open, as an operator's shell would be. */
+	db = raw_open("append.db");
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(sql, sizeof(sql), "UPDATE %s SET %s", tables[i],
+		    sets[i]);
+		CHECK_INT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL),
+		    SQLITE_CONSTRAINT);
+		CHECK_CONTAINS(sqlite3_errmsg(db), "append-only");
+		snprintf(sql, sizeof(sql), "DELETE FROM %s", tables[i]);
+		CHECK_INT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL),
+		    SQLITE_CONSTRAINT);
+		CHECK_CONTAINS(sqlite3_errmsg(db), "append-only");
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tables[i]);
+		CHECK_INT_EQ(raw_int(db, sql), 1);
+	}
+	sqlite3_close(db);
+	s->ops->close(s);
+}
+
+/* --- transactions ------------------------------------------------------- */
+
+struct peek {
+	cs_store *s;
+	const char *id;
+	int get_rc;
+	int64_t count;
+};
+
+static void *
+peek_main(void *arg)
+{
+	struct peek *p = arg;
+	cs_licence_row *r = NULL;
+
+	p->get_rc = p->s->ops->licence_get(p->s, p->id, &r);
+	cs_licence_row_free(r);
+	p->s->ops->licence_count(p->s, &p->count);
+	return NULL;
+}
+
+TEST(transactions)
+{
+	cs_licence_row *got = NULL;
+	cs_audit_rec a;
+	cs_event e;
+	struct lic l;
+	struct peek p;
+	pthread_t t;
+	cs_store *s = open_store("tx.db");
+	int64_t v = -1;
+
+	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
+	CHECK_INT_EQ(s->ops->commit(s), CS_EINVAL);
+	cs_err_set(CS_EIO, "earlier failure");
+	CHECK_INT_EQ(s->ops->rollback(s), 0); /* nothing to roll back */
+	CHECK_STR_EQ(cs_err_msg(), "earlier failure");
+
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->begin(s), CS_EINVAL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	memset(&e, 0, sizeof(e));
+	e.licence_id = l.id;
+	e.actor = "ems";
+	e.action = "suspend";
+	CHECK_INT_EQ(s->ops->event_append(s, &e), 0);
+	memset(&a, 0, sizeof(a));
+	a.action = "issue";
+	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	/* The transaction sees its own writes... */
+	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	cs_licence_row_free(got);
+	CHECK_INT_EQ(s->ops->licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 2);
+	/* ...a conflict inside it fails that call only... */
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), CS_ECONFLICT);
+	/* ...and another thread sees none of them. */
+	p.s = s;
+	p.id = l.id;
+	p.count = -1;
+	pthread_create(&t, NULL, peek_main, &p);
+	pthread_join(t, NULL);
+	CHECK_INT_EQ(p.get_rc, CS_ENOTFOUND);
+	CHECK_INT_EQ(p.count, 0);
+	CHECK_INT_EQ(s->ops->rollback(s), 0);
+
+	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), CS_ENOTFOUND);
+	CHECK_INT_EQ(s->ops->licence_count(s, &v), 0);
+	CHECK_INT_EQ(v, 0);
+	CHECK_INT_EQ(audit_n(s, &(cs_audit_filter){ 0 }, NULL), 0);
+	CHECK_INT_EQ(s->ops->commit(s), CS_EINVAL);
+
+	/* Committed, the other thread sees it. */
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	pthread_create(&t, NULL, peek_main, &p);
+	pthread_join(t, NULL);
+	CHECK_INT_EQ(p.get_rc, 0);
+	CHECK_INT_EQ(p.count, 1);
+	s->ops->close(s);
+}
+
+/* A thread that dies inside its transaction. */
+static void *
+abandon_main(void *arg)
+{
+	cs_store *s = arg;
+	struct lic l;
+
+	lic_make(&l, TYPE_B, 1, "91350100M000100Y43", "ems", 1, NULL);
+	if (s->ops->begin(s) == 0)
+		s->ops->licence_put(s, &l.r);
+	return NULL;
+}
+
+TEST(abandoned_transaction)
+{
+	cs_licence_row *got = NULL;
+	cs_store *s = open_store("abandon.db");
+	pthread_t t;
+	int64_t n = -1;
+
+	pthread_create(&t, NULL, abandon_main, s);
+	pthread_join(t, NULL);
+	/* Rolled back at its exit, and the writer is free again. */
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->licence_count(s, &n), 0);
+	CHECK_INT_EQ(n, 0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	/* Its slot (and reader) serve the next thread without confusion. */
+	pthread_create(&t, NULL, abandon_main, s);
+	pthread_join(t, NULL);
+	CHECK_INT_EQ(s->ops->licence_get(s, "1.2.156.3005.2." TYPE_B "."
+	    ISSUER ".1.001.X", &got), CS_ENOTFOUND);
+	s->ops->close(s);
+}
+
+/* --- threads ------------------------------------------------------------ */
+
+#define WRITERS 8
+#define PER_WRITER 200
+#define READERS 2
+#define AUDITS 100
+
+struct worker {
+	cs_store *s;
+	int idx;
+	int64_t seqs[PER_WRITER];
+	int errors;
+	long reads;
+};
+
+static atomic_int writers_done;
+
+static void *
+writer_main(void *arg)
+{
+	struct worker *w = arg;
+	struct lic l;
+	char holder[32];
+	int64_t seq;
+	int i, rc;
+
+	snprintf(holder, sizeof(holder), "HOLDER-%d", w->idx);
+	for (i = 0; i < PER_WRITER; i++) {
+		seq = 0;
+		if ((rc = w->s->ops->begin(w->s)) == 0 &&
+		    (rc = w->s->ops->licence_next_seq(w->s, TYPE_A, ISSUER,
+		    &seq)) == 0) {
+			lic_make(&l, TYPE_A, seq, holder, "ems", 1000 + i, NULL);
+			rc = w->s->ops->licence_put(w->s, &l.r);
+		}
+		if (rc == 0)
+			rc = w->s->ops->commit(w->s);
+		else
+			w->s->ops->rollback(w->s);
+		if (rc != 0) {
+			fprintf(stderr, "writer %d: %s\n", w->idx, cs_err_msg());
+			w->errors++;
+		} else
+			w->seqs[i] = seq;
+	}
+	atomic_fetch_add(&writers_done, 1);
+	return NULL;
+}
+
+/* Reads outside any transaction while the writers run: never an error,
+ * and a count that only grows. */
+static void *
+reader_main(void *arg)
+{
+	struct worker *w = arg;
+	cs_licence_row *r = NULL, **rows = NULL;
+	int64_t n, prev = 0;
+	size_t k = 0;
+
+	while (atomic_load(&writers_done) < WRITERS) {
+		if (w->s->ops->licence_count(w->s, &n) != 0 || n < prev)
+			w->errors++;
+		prev = n;
+		if (w->s->ops->licences_by_holder(w->s, "HOLDER-3", NULL, &rows,
+		    &k) != 0)
+			w->errors++;
+		cs_licence_rows_free(rows, k);
+		if (n > 0 && w->s->ops->licence_get(w->s,
+		    "1.2.156.3005.2." TYPE_A "." ISSUER ".1.001.X", &r) != 0)
+			w->errors++;
+		cs_licence_row_free(r);
+		r = NULL;
+		w->reads++;
+	}
+	return NULL;
+}
+
+/* Writes outside a transaction: each is its own, queued on the writer. */
+static void *
+auditor_main(void *arg)
+{
+	struct worker *w = arg;
+	cs_audit_rec a;
+	int i;
+
+	memset(&a, 0, sizeof(a));
+	a.action = "read";
+	for (i = 0; i < AUDITS; i++)
+		if (w->s->ops->audit_append(w->s, &a) != 0)
+			w->errors++;
+	return NULL;
+}
+
+TEST(threads)
+{
+	static struct worker w[WRITERS + READERS + 1];
+	static unsigned char seen[WRITERS * PER_WRITER + 1];
+	pthread_t t[WRITERS + READERS + 1];
+	cs_audit_filter f;
+	cs_store *s = open_store("threads.db");
+	int64_t n = 0;
+	int i, j, dups = 0, errors = 0;
+
+	atomic_store(&writers_done, 0);
+	for (i = 0; i < WRITERS + READERS + 1; i++) {
+		w[i].s = s;
+		w[i].idx = i;
+		pthread_create(&t[i], NULL, i < WRITERS ? writer_main :
+		    i < WRITERS + READERS ? reader_main : auditor_main, &w[i]);
+	}
+	for (i = 0; i < WRITERS + READERS + 1; i++) {
+		pthread_join(t[i], NULL);
+		errors += w[i].errors;
+	}
+	CHECK_INT_EQ(errors, 0);
+	for (i = 0; i < WRITERS; i++)
+		for (j = 0; j < PER_WRITER; j++) {
+			n = w[i].seqs[j];
+			if (n < 1 || n > WRITERS * PER_WRITER || seen[n]++)
+				dups++;
+		}
+	CHECK_INT_EQ(dups, 0);
+	CHECK_INT_EQ(s->ops->licence_count(s, &n), 0);
+	CHECK_INT_EQ(n, WRITERS * PER_WRITER);
+	CHECK_INT_EQ(s->ops->licence_next_seq(s, TYPE_A, ISSUER, &n), 0);
+	CHECK_INT_EQ(n, WRITERS * PER_WRITER + 1);
+	CHECK(w[WRITERS].reads > 0 && w[WRITERS + 1].reads > 0);
+	memset(&f, 0, sizeof(f));
+	f.limit = 1000;
+	CHECK_INT_EQ(audit_n(s, &f, NULL), AUDITS);
+	s->ops->close(s);
+}
+
+/* --- durability --------------------------------------------------------- */
+
+/*
+ * synchronous=FULL is a setting of the store's own connection, which no
+ * other connection can read; what it buys is observable, though: the WAL
+ * is synced before a commit returns.  A pass-through VFS, made the default
+ * for this test, counts the syncs of WAL files.
+ */
+struct shim_file {
+	sqlite3_file base;
+	sqlite3_file *real;
+	int is_wal;
+};
+
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs shim_vfs;
+static atomic_int wal_syncs;
+
+#define REAL(f) (((struct shim_file *)(f))->real)
+#define FWD(f, m) REAL(f)->pMethods->m
+
+static int
+shim_close(sqlite3_file *f)
+{
+	return FWD(f, xClose)(REAL(f));
+}
+
+static int
+shim_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+	return FWD(f, xRead)(REAL(f), b, n, o);
+}
+
+static int
+shim_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+	return FWD(f, xWrite)(REAL(f), b, n, o);
+}
+
+static int
+shim_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return FWD(f, xTruncate)(REAL(f), size);
+}
+
+static int
+shim_sync(sqlite3_file *f, int flags)
+{
+	if (((struct shim_file *)f)->is_wal)
+		atomic_fetch_add(&wal_syncs, 1);
+	return FWD(f, xSync)(REAL(f), flags);
+}
+
+static int
+shim_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return FWD(f, xFileSize)(REAL(f), size);
+}
+
+static int
+shim_lock(sqlite3_file *f, int l)
+{
+	return FWD(f, xLock)(REAL(f), l);
+}
+
+static int
+shim_unlock(sqlite3_file *f, int l)
+{
+	return FWD(f, xUnlock)(REAL(f), l);
+}
+
+static int
+shim_reserved(sqlite3_file *f, int *out)
+{
+	return FWD(f, xCheckReservedLock)(REAL(f), out);
+}
+
+static int
+shim_fcntl(sqlite3_file *f, int op, void *arg)
+{
+	return FWD(f, xFileControl)(REAL(f), op, arg);
+}
+
+static int
+shim_sector(sqlite3_file *f)
+{
+	return FWD(f, xSectorSize)(REAL(f));
+}
+
+static int
+shim_devchar(sqlite3_file *f)
+{
+	return FWD(f, xDeviceCharacteristics)(REAL(f));
+}
+
+static int
+shim_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
+{
+	return FWD(f, xShmMap)(REAL(f), pg, sz, ext, pp);
+}
+
+static int
+shim_shmlock(sqlite3_file *f, int off, int n, int flags)
+{
+	return FWD(f, xShmLock)(REAL(f), off, n, flags);
+}
+
+static void
+shim_shmbarrier(sqlite3_file *f)
+{
+	FWD(f, xShmBarrier)(REAL(f));
+}
+
+static int
+shim_shmunmap(sqlite3_file *f, int del)
+{
+	return FWD(f, xShmUnmap)(REAL(f), del);
+}
+
+static int
+shim_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **pp)
+{
+	return FWD(f, xFetch)(REAL(f), o, n, pp);
+}
+
+static int
+shim_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p)
+{
+	return FWD(f, xUnfetch)(REAL(f), o, p);
+}
+
+static const sqlite3_io_methods shim_io = {
+	3, shim_close, shim_read, shim_write, shim_truncate, shim_sync,
+	shim_size, shim_lock, shim_unlock, shim_reserved, shim_fcntl,
+	shim_sector, shim_devchar, shim_shmmap, shim_shmlock, shim_shmbarrier,
+	shim_shmunmap, shim_fetch, shim_unfetch,
+};
+
+static int
+shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+    int *out)
+{
+	struct shim_file *sf = (struct shim_file *)f;
+	int rc;
+
+	sf->real = (sqlite3_file *)(sf + 1);
+	sf->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
+	rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
+	sf->base.pMethods = sf->real->pMethods != NULL ? &shim_io : NULL;
+	return rc;
+}
+
+TEST(durable_commit)
+{
+	struct lic l;
+	cs_store *s;
+	sqlite3 *db;
+	int before;
+
+	real_vfs = sqlite3_vfs_find(NULL);
+	CHECK(real_vfs != NULL && real_vfs->iVersion >= 1);
+	shim_vfs = *real_vfs;
+	shim_vfs.zName = "test-shim";
+	shim_vfs.szOsFile = (int)sizeof(struct shim_file) + real_vfs->szOsFile;
+	shim_vfs.xOpen = shim_open;
+	shim_vfs.pNext = NULL;
+	CHECK_INT_EQ(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
+
+	s = open_store("durable.db");
+	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
+	before = atomic_load(&wal_syncs);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK(atomic_load(&wal_syncs) > before);
+	before = atomic_load(&wal_syncs);
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	l.r.seq = 2;
+	snprintf(l.id, sizeof(l.id), "L-2");
+	snprintf(l.ref, sizeof(l.ref), "R-2");
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(atomic_load(&wal_syncs), before); /* not before commit */
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK(atomic_load(&wal_syncs) > before);
+	/* Committed means visible to any other connection at once. */
+	db = raw_open("durable.db");
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 2);
+	sqlite3_close(db);
+	s->ops->close(s);
+	CHECK_INT_EQ(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
+	CHECK(sqlite3_vfs_find(NULL) == real_vfs);
+}
+
+/* --- backup ------------------------------------------------------------- */
+
+TEST(backup)
+{
+	cs_licence_row *got = NULL;
+	struct lic l;
+	cs_store *s = open_store("src.db"), *b;
+	int64_t n = 0;
+	char *before, *after;
+	size_t blen = 0, alen = 0;
+	int i;
+
+	for (i = 1; i <= 20; i++) {
+		lic_make(&l, TYPE_A, i, "91350100M000100Y43", "ems", i, NULL);
+		CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	}
+	CHECK_INT_EQ(s->ops->backup(s, tpath("copy.db")), 0);
+	/* The source goes on after the copy; the copy does not change. */
+	lic_make(&l, TYPE_A, 21, "91350100M000100Y43", "ems", 21, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+
+	b = open_store("copy.db");
+	CHECK(b != NULL);
+	if (b != NULL) {
+		CHECK_INT_EQ(b->ops->licence_count(b, &n), 0);
+		CHECK_INT_EQ(n, 20);
+		CHECK_INT_EQ(b->ops->licence_get(b, "1.2.156.3005.2." TYPE_A
+		    "." ISSUER ".20.001.X", &got), 0);
+		cs_licence_row_free(got);
+		CHECK_INT_EQ(b->ops->ping(b), 0);
+		b->ops->close(b);
+	}
+
+	/* Never onto an existing file, which stays as it was. */
+	before = check_slurp(tpath("copy.db"), &blen);
+	CHECK_INT_EQ(s->ops->backup(s, tpath("copy.db")), CS_EIO);
+	CHECK_CONTAINS(cs_err_msg(), tpath("copy.db"));
+	after = check_slurp(tpath("copy.db"), &alen);
+	CHECK(before != NULL && after != NULL && blen > 0 && blen == alen &&
+	    memcmp(before, after, blen) == 0);
+	free(before);
+	free(after);
+	CHECK_INT_EQ(s->ops->backup(s, "/nonexistent-dir/x.db"), CS_EIO);
+	s->ops->close(s);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(open_creates_schema);
+	RUN(reopen_keeps_data);
+	RUN(newer_schema_refused);
+	RUN(licences);
+	RUN(records);
+	RUN(events);
+	RUN(bundles);
+	RUN(clients);
+	RUN(audit);
+	RUN(append_only);
+	RUN(transactions);
+	RUN(abandoned_transaction);
+	RUN(threads);
+	RUN(durable_commit);
+	RUN(backup);
+	rm_tree(tmpdir);
+	return check_summary();
+}
