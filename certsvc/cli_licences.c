@@ -66,26 +66,32 @@ cs_cmd_show(int argc, char **argv)
 {
 	cs_cli c = {.cmd = "show"};
 	cs_service *svc = NULL;
-	json_t *lic = NULL;
-	int rc;
+	json_t *lic = NULL, *all = NULL;
+	int rc, i;
 
 	if ((rc = cs_cli_open(&c, argc, argv,
-	    "usage: certsvc show [settings] ID\n\n"
+	    "usage: certsvc show [settings] ID [ID...]\n\n"
 	    "Print a licence with its current status (an operator's read: not\n"
-	    "subject to API grants).\n", 0, &svc)) >= 0)
+	    "subject to API grants); several IDs print a JSON array.\n", 0, &svc)) >= 0)
 		goto out;
-	if (c.nargs != 1) {
-		fprintf(stderr, "certsvc show: give one licence identifier\n");
+	if (c.nargs < 1) {
+		fprintf(stderr, "certsvc show: give a licence identifier\n");
 		rc = 2;
 		goto out;
 	}
-	if ((rc = cs_licence_load(svc, c.args[0], &lic)) != 0) {
-		rc = cs_cli_fail(&c, NULL);
-		goto out;
+	all = json_array();
+	for (i = 0; i < c.nargs; i++) {
+		if (cs_licence_load(svc, c.args[i], &lic) != 0) {
+			rc = cs_cli_fail(&c, c.args[i]);
+			goto out;
+		}
+		json_array_append_new(all, lic);
+		lic = NULL;
 	}
-	cs_cli_print_json(lic);
+	cs_cli_print_json(c.nargs == 1 ? json_array_get(all, 0) : all);
+	rc = 0;
 out:
-	json_decref(lic);
+	json_decref(all);
 	cs_service_close(svc);
 	free(c.args);
 	return rc;
