@@ -7,15 +7,11 @@
  * (which wipes them when the EVP_PKEY is freed) or, briefly, in the file
  * buffer of cs_key_load_private, which is wiped after parsing.  No message
  * and no JWK carries private material.
- *
- * The base64url coder at the bottom of this file duplicates cs_b64url_* of
- * encode.c on purpose, through EVP_EncodeBlock/EVP_DecodeBlock: keys.c was
- * written alongside encode.c and must not depend on it yet.  Switch it over
- * once both have settled.
  */
 #include "keys.h"
 
 #include "cs_err.h"
+#include "encode.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1478,56 +1474,32 @@ out:
 }
 
 /* Unpadded base64url (RFC 4648 §5) of at most B64_MAX_BYTES bytes into out
- * (B64_MAX_CHARS + 1 bytes). */
+ * (B64_MAX_CHARS + 1 bytes), through encode.c's coder. */
 static void
 b64url_encode(const uint8_t *in, size_t n, char *out)
 {
-	int len, i;
+	char *s = NULL;
 
-	len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-	while (len > 0 && out[len - 1] == '=')
-		len--;
-	out[len] = '\0';
-	for (i = 0; i < len; i++) {
-		if (out[i] == '+')
-			out[i] = '-';
-		else if (out[i] == '/')
-			out[i] = '_';
-	}
+	out[0] = '\0';
+	if (n <= B64_MAX_BYTES && cs_b64url_encode(in, n, &s) == 0)
+		memcpy(out, s, strlen(s) + 1);
+	free(s);
 }
 
 /* Decode unpadded base64url into out (cap bytes); the byte count, or -1 for
- * a character outside the alphabet (padding included), a length no encoding
- * has, or more than cap bytes. */
+ * an empty or malformed text or more than cap bytes. */
 static int
 b64url_decode(const char *in, uint8_t *out, size_t cap)
 {
-	char tmp[B64_MAX_CHARS + 4];
-	unsigned char dec[B64_MAX_BYTES + 3];
-	size_t n = strlen(in), i, pad;
-	int len;
+	uint8_t *d = NULL;
+	size_t n = 0;
+	int rc = -1;
 
-	if (n == 0 || n > B64_MAX_CHARS || n % 4 == 1)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if ((in[i] >= 'A' && in[i] <= 'Z') ||
-		    (in[i] >= 'a' && in[i] <= 'z') ||
-		    (in[i] >= '0' && in[i] <= '9'))
-			tmp[i] = in[i];
-		else if (in[i] == '-')
-			tmp[i] = '+';
-		else if (in[i] == '_')
-			tmp[i] = '/';
-		else
-			return -1;
+	if (in[0] != '\0' && strlen(in) <= B64_MAX_CHARS &&
+	    cs_b64url_decode(in, strlen(in), &d, &n) == 0 && n <= cap) {
+		memcpy(out, d, n);
+		rc = (int)n;
 	}
-	pad = (4 - n % 4) % 4;
-	memset(tmp + n, '=', pad);
-	tmp[n + pad] = '\0';
-	len = EVP_DecodeBlock(dec, (unsigned char *)tmp, (int)(n + pad));
-	if (len < 0 || (size_t)len < pad || (size_t)len - pad > cap)
-		return -1;
-	len -= (int)pad;
-	memcpy(out, dec, (size_t)len);
-	return len;
+	free(d);
+	return rc;
 }
