@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "cs_err.h"
+#include "sbuf.h"
 
 #define PH_NAME_MAX 128      /* longest placeholder name looked up */
 #define PH_SCAN_MAX 200      /* "{{" further than this from "}}": not one */
@@ -38,15 +39,6 @@
 #define WRAP_MIN_SCALE 0.6   /* ... down to this share of the font size */
 #define WRAP_SCALE_STEP 0.05
 #define NO_EXPIRY "长期"
-
-/* A growable string.  Errors are sticky (oom) so that a sequence of appends
- * is checked once, at the end. */
-struct sbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-	int oom;
-};
 
 /* One unit of a wrapped text: the bytes it writes (already escaped) in the
  * glyph byte buffer, its estimated advance in em, and how lines may break
@@ -66,7 +58,7 @@ struct glyphs {
 	size_t n;
 	size_t cap;
 	int oom;
-	struct sbuf bytes;
+	cs_sbuf bytes;
 };
 
 struct face_ctx {
@@ -77,84 +69,10 @@ struct face_ctx {
 	const cs_qr_opts *qr;
 	const char *s;               /* the layout */
 	size_t len;
-	struct sbuf out;
+	cs_sbuf out;
 	int n_slots;
 	int seen_root;
 };
-
-static void
-sb_putn(struct sbuf *b, const char *s, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (b->oom)
-		goto out;
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1 && !b->oom) {
-			if (cap > SIZE_MAX / 2)
-				b->oom = 1;
-			else
-				cap *= 2;
-		}
-		if (b->oom)
-			goto out;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->oom = 1;
-			goto out;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-out:
-	return;
-}
-
-static void
-sb_puts(struct sbuf *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char small[128], *big = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-	} else if ((size_t)n < sizeof(small)) {
-		sb_putn(b, small, (size_t)n);
-	} else if ((big = malloc((size_t)n + 1)) == NULL) {
-		b->oom = 1;
-	} else {
-		va_start(ap, fmt);
-		vsnprintf(big, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-		sb_putn(b, big, (size_t)n);
-	}
-	free(big);
-}
-
-static void
-sb_free(struct sbuf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 /* The next code point of s[0..n) and its length in *adv; -1 (and *adv 1)
  * for a byte that does not start a well-formed UTF-8 sequence (overlong
@@ -200,7 +118,7 @@ out:
 }
 
 static void
-sb_put_utf8(struct sbuf *b, long cp)
+sb_put_utf8(cs_sbuf *b, long cp)
 {
 	char u[4];
 	size_t n;
@@ -224,7 +142,7 @@ sb_put_utf8(struct sbuf *b, long cp)
 		u[3] = (char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
-	sb_putn(b, u, n);
+	cs_sb_add(b, u, n);
 }
 
 /* Whether a code point of a value may appear on the face at all: control
@@ -243,23 +161,23 @@ cp_shown(long cp)
 
 /* Write one code point of a value, escaped for XML text and attributes. */
 static void
-sb_put_escaped_cp(struct sbuf *b, long cp)
+sb_put_escaped_cp(cs_sbuf *b, long cp)
 {
 	switch (cp) {
 	case '&':
-		sb_puts(b, "&amp;");
+		cs_sb_puts(b, "&amp;");
 		break;
 	case '<':
-		sb_puts(b, "&lt;");
+		cs_sb_puts(b, "&lt;");
 		break;
 	case '>':
-		sb_puts(b, "&gt;");
+		cs_sb_puts(b, "&gt;");
 		break;
 	case '"':
-		sb_puts(b, "&quot;");
+		cs_sb_puts(b, "&quot;");
 		break;
 	case '\'':
-		sb_puts(b, "&apos;");
+		cs_sb_puts(b, "&apos;");
 		break;
 	default:
 		if (cp_shown(cp))
@@ -311,7 +229,7 @@ cp_no_break_after(long cp)
 /* Write a value (raw UTF-8 from the licence) escaped for XML; bytes that
  * are not UTF-8 become U+FFFD rather than breaking the document. */
 static void
-sb_put_escaped(struct sbuf *b, const char *v, size_t n)
+sb_put_escaped(cs_sbuf *b, const char *v, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)v;
 	size_t i = 0, adv;
@@ -326,7 +244,7 @@ sb_put_escaped(struct sbuf *b, const char *v, size_t n)
 
 /* A number with at most two decimals and no trailing zeros: "15.2". */
 static void
-sb_put_num(struct sbuf *b, double v)
+sb_put_num(cs_sbuf *b, double v)
 {
 	char num[64];
 	size_t n;
@@ -337,7 +255,7 @@ sb_put_num(struct sbuf *b, double v)
 		n--;
 	if (n > 0 && num[n - 1] == '.')
 		n--;
-	sb_putn(b, num, n);
+	cs_sb_add(b, num, n);
 }
 
 static int
@@ -430,16 +348,16 @@ ph_misplaced(const struct face_ctx *c, const char *s, size_t to,
 /* A JSON scalar as face text.  Objects, arrays and booleans have no face
  * form: the licence object is broken. */
 static int
-scalar_text(const json_t *v, struct sbuf *val)
+scalar_text(const json_t *v, cs_sbuf *val)
 {
 	int rc = 0;
 
 	if (json_is_string(v))
-		sb_putn(val, json_string_value(v), json_string_length(v));
+		cs_sb_add(val, json_string_value(v), json_string_length(v));
 	else if (json_is_integer(v))
-		sb_printf(val, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		cs_sb_printf(val, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	else if (json_is_real(v))
-		sb_printf(val, "%.15g", json_real_value(v));
+		cs_sb_printf(val, "%.15g", json_real_value(v));
 	else if (v != NULL && !json_is_null(v))
 		rc = CS_EINVAL;
 	return rc;
@@ -452,7 +370,7 @@ scalar_text(const json_t *v, struct sbuf *val)
  */
 static int
 ph_value(const struct face_ctx *c, const char *name, size_t nlen,
-    struct sbuf *val)
+    cs_sbuf *val)
 {
 	static const char *const plain[] = {
 		"number", "id", "holder.name", "holder.code", "issuer.name",
@@ -491,12 +409,12 @@ ph_value(const struct face_ctx *c, const char *name, size_t nlen,
 		if (json_is_string(v))
 			rc = scalar_text(v, val);
 		else
-			sb_puts(val, c->type->name ? c->type->name : "");
+			cs_sb_puts(val, c->type->name ? c->type->name : "");
 	} else if (strcmp(key, "valid_until") == 0) {
 		known = 1;
 		v = json_object_get(c->lic, "valid_until");
 		if (v == NULL || json_is_null(v))
-			sb_puts(val, NO_EXPIRY);
+			cs_sb_puts(val, NO_EXPIRY);
 		else
 			rc = scalar_text(v, val);
 	} else if (strcmp(key, "issued_at") == 0) {
@@ -506,7 +424,7 @@ ph_value(const struct face_ctx *c, const char *name, size_t nlen,
 		v = json_object_get(c->lic, "issued_at");
 		s = json_string_value(v);
 		if (s != NULL && strlen(s) >= 10 && s[4] == '-' && s[7] == '-')
-			sb_putn(val, s, 10);
+			cs_sb_add(val, s, 10);
 		else
 			rc = scalar_text(v, val);
 	} else if (strncmp(key, "fields.", 7) == 0) {
@@ -537,18 +455,18 @@ out:
 static int
 put_placeholder(struct face_ctx *c, const char *name, size_t nlen)
 {
-	struct sbuf val = {0};
+	cs_sbuf val = {0};
 	int rc;
 
 	if ((rc = ph_value(c, name, nlen, &val)) != 0)
 		goto out;
-	if (val.oom) {
+	if (val.failed) {
 		rc = cs_err_set(CS_ENOMEM, "face: out of memory");
 		goto out;
 	}
 	sb_put_escaped(&c->out, val.p ? val.p : "", val.len);
 out:
-	sb_free(&val);
+	cs_sb_free(&val);
 	return rc;
 }
 
@@ -729,7 +647,7 @@ qr_slot(struct face_ctx *c, const char *t, size_t tn, int self_closing,
 		rc = cs_err_wrap(rc, "face of %s: QR code: ", c->code);
 		goto out;
 	}
-	sb_puts(&c->out, frag);
+	cs_sb_puts(&c->out, frag);
 out:
 	free(frag);
 	return rc;
@@ -776,7 +694,7 @@ static int
 text_glyphs(struct face_ctx *c, size_t from, size_t to, struct glyphs *gs)
 {
 	const unsigned char *u = (const unsigned char *)c->s;
-	struct sbuf val = {0};
+	cs_sbuf val = {0};
 	struct glyph *g;
 	const char *name;
 	size_t i = from, j, n, nlen, adv;
@@ -809,7 +727,7 @@ text_glyphs(struct face_ctx *c, size_t from, size_t to, struct glyphs *gs)
 		if (is_xml_space(c->s[i])) {
 			for (j = i; j < to && is_xml_space(c->s[j]); j++)
 				;
-			sb_putn(&gs->bytes, c->s + i, j - i);
+			cs_sb_add(&gs->bytes, c->s + i, j - i);
 			glyph_set(gs, g, ' ');
 			/* XML drops blanks before the first character. */
 			if (gs->n == 1)
@@ -818,19 +736,19 @@ text_glyphs(struct face_ctx *c, size_t from, size_t to, struct glyphs *gs)
 			for (j = i; j < to && j - i < 12 && c->s[j] != ';'; j++)
 				;
 			j = j < to && c->s[j] == ';' ? j + 1 : i + 1;
-			sb_putn(&gs->bytes, c->s + i, j - i);
+			cs_sb_add(&gs->bytes, c->s + i, j - i);
 			glyph_set(gs, g, '&');
 		} else {
 			cp = utf8_next(u + i, to - i, &adv);
 			j = i + adv;
-			sb_putn(&gs->bytes, c->s + i, adv);
+			cs_sb_add(&gs->bytes, c->s + i, adv);
 			glyph_set(gs, g, cp);
 		}
 		i = j;
 	}
-	if (rc == 0 && (val.oom || gs->oom || gs->bytes.oom))
+	if (rc == 0 && (val.failed || gs->oom || gs->bytes.failed))
 		rc = cs_err_set(CS_ENOMEM, "face: out of memory");
-	sb_free(&val);
+	cs_sb_free(&val);
 	return rc;
 }
 
@@ -901,7 +819,7 @@ wrap_text(struct face_ctx *c, const char *t, size_t tn, const char *wv,
 		    (int)(wn > 32 ? 32 : wn), wv);
 		goto out;
 	}
-	sb_putn(&c->out, t, tn);
+	cs_sb_add(&c->out, t, tn);
 	e = find(c->s, c->len, *pi, "</text");
 	if (e == c->len || memchr(c->s + *pi, '<', e - *pi) != NULL ||
 	    ph_find(c->s, e, *pi, &name, &nl) == e)
@@ -921,7 +839,7 @@ wrap_text(struct face_ctx *c, const char *t, size_t tn, const char *wv,
 	}
 	if (lines <= 1) {
 		/* It fits: the content exactly as a plain substitution. */
-		sb_putn(&c->out, gs.bytes.p ? gs.bytes.p : "", gs.bytes.len);
+		cs_sb_add(&c->out, gs.bytes.p ? gs.bytes.p : "", gs.bytes.len);
 		*pi = e;
 		goto out;
 	}
@@ -933,24 +851,24 @@ wrap_text(struct face_ctx *c, const char *t, size_t tn, const char *wv,
 	}
 	starts[lines] = gs.n;
 	for (k = 0; k < lines; k++) {
-		sb_puts(&c->out, "<tspan x=\"");
-		sb_putn(&c->out, xv, xn);
-		sb_puts(&c->out, k > 0 ? "\" dy=\"1.3em\"" : "\"");
+		cs_sb_puts(&c->out, "<tspan x=\"");
+		cs_sb_add(&c->out, xv, xn);
+		cs_sb_puts(&c->out, k > 0 ? "\" dy=\"1.3em\"" : "\"");
 		if (fs < fs0) {
-			sb_puts(&c->out, " font-size=\"");
+			cs_sb_puts(&c->out, " font-size=\"");
 			sb_put_num(&c->out, fs);
-			sb_puts(&c->out, "\"");
+			cs_sb_puts(&c->out, "\"");
 		}
-		sb_puts(&c->out, ">");
+		cs_sb_puts(&c->out, ">");
 		for (i = starts[k]; i < starts[k + 1]; i++)
-			sb_putn(&c->out, gs.bytes.p + gs.g[i].off, gs.g[i].len);
-		sb_puts(&c->out, "</tspan>");
+			cs_sb_add(&c->out, gs.bytes.p + gs.g[i].off, gs.g[i].len);
+		cs_sb_puts(&c->out, "</tspan>");
 	}
 	*pi = e;
 out:
 	free(starts);
 	free(gs.g);
-	sb_free(&gs.bytes);
+	cs_sb_free(&gs.bytes);
 	return rc;
 }
 
@@ -1010,7 +928,7 @@ markup(struct face_ctx *c, size_t *pi)
 		if (starts(c->s, c->len, *pi, "<![CDATA["))
 			rc = ph_misplaced(c, c->s, e, *pi, "in CDATA");
 		if (rc == 0)
-			sb_putn(&c->out, t, tn);
+			cs_sb_add(&c->out, t, tn);
 		*pi = e;
 		goto out;
 	}
@@ -1042,11 +960,11 @@ markup(struct face_ctx *c, size_t *pi)
 		rc = ph_misplaced(c, c->s, close, e, name_is(name, nn, "script") ?
 		    "in <script>" : "in <style>");
 		if (rc == 0) {
-			sb_putn(&c->out, t, close - (e - tn));
+			cs_sb_add(&c->out, t, close - (e - tn));
 			*pi = close;
 		}
 	} else {
-		sb_putn(&c->out, t, tn);
+		cs_sb_add(&c->out, t, tn);
 	}
 out:
 	return rc;
@@ -1079,12 +997,12 @@ cs_face_svg(const cs_type *type, const json_t *licence, const char *qr_text,
 	c.len = strlen(type->face_svg);
 	while (i < c.len && rc == 0) {
 		if (c.s[i] == '<') {
-			sb_putn(&c.out, c.s + run, i - run);
+			cs_sb_add(&c.out, c.s + run, i - run);
 			rc = markup(&c, &i);
 			run = i;
 		} else if (c.s[i] == '{' &&
 		    (n = ph_match(c.s, c.len, i, &name, &nlen)) > 0) {
-			sb_putn(&c.out, c.s + run, i - run);
+			cs_sb_add(&c.out, c.s + run, i - run);
 			rc = put_placeholder(&c, name, nlen);
 			i += n;
 			run = i;
@@ -1094,20 +1012,20 @@ cs_face_svg(const cs_type *type, const json_t *licence, const char *qr_text,
 	}
 	if (rc != 0)
 		goto out;
-	sb_putn(&c.out, c.s + run, i - run);
+	cs_sb_add(&c.out, c.s + run, i - run);
 	if (!c.seen_root) {
 		rc = cs_err_set(CS_EINVAL, "face layout of %s: no <svg> element",
 		    c.code);
 	} else if (c.n_slots != 1) {
 		rc = cs_err_set(CS_EINVAL, "face layout of %s: no <rect "
 		    "id=\"qr-slot\"> for the QR code", c.code);
-	} else if (c.out.oom) {
+	} else if (c.out.failed) {
 		rc = cs_err_set(CS_ENOMEM, "face: out of memory");
 	} else {
 		*out = c.out.p;
 		c.out.p = NULL;
 	}
 out:
-	sb_free(&c.out);
+	cs_sb_free(&c.out);
 	return rc;
 }

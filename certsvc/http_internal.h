@@ -36,6 +36,7 @@
 #include "metrics.h"
 #include "qr.h"
 #include "ratelimit.h"
+#include "sbuf.h"
 #include "service.h"
 
 typedef struct cs_req cs_req;
@@ -176,18 +177,6 @@ int cs_pct_decode(const char *in, size_t n, int plus_space, char **out,
  * message saying which. */
 int cs_text_check(const char *s, size_t n, size_t *chars);
 
-/* A growable text buffer: out of memory sets failed and drops the rest. */
-typedef struct cs_sbuf {
-	char *p;
-	size_t len, cap;
-	int failed;
-} cs_sbuf;
 
-void cs_sb_add(cs_sbuf *b, const char *s, size_t n);
-void cs_sb_puts(cs_sbuf *b, const char *s);
-void cs_sb_printf(cs_sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* s HTML-escaped (& < > " '), for text and quoted attribute values. */
-void cs_sb_html(cs_sbuf *b, const char *s);
 
 #endif

@@ -12,6 +12,8 @@
  */
 #include "qr.h"
 
+#include "sbuf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -278,54 +280,6 @@ out:
 
 /* ---- SVG ---------------------------------------------------------------- */
 
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Append; on a failed allocation set oom and drop the rest, so callers
- * check once at the end. */
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	size_t cap;
-	char *ns;
-	int n;
-
-	if (b->oom)
-		goto out;
-	va_start(ap, fmt);
-	n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0,
-	    fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		goto out;
-	}
-	if (b->s == NULL || (size_t)n >= b->cap - b->len) {
-		cap = b->cap ? b->cap : 1024;
-		while (cap - b->len <= (size_t)n)
-			cap *= 2;
-		if ((ns = realloc(b->s, cap)) == NULL) {
-			b->oom = 1;
-			goto out;
-		}
-		b->s = ns;
-		b->cap = cap;
-		va_start(ap, fmt);
-		vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-	}
-	b->len += (size_t)n;
-out:
-	return;
-}
-
 /* A coordinate or scale as SVG wants it: no exponent, no trailing zeros
  * ("600", "3.265306").  Six decimals keep a 177-module code within a
  * thousandth of a user unit of its size. */
@@ -350,12 +304,25 @@ fmt_num(char *buf, size_t size, double v)
  * modules, in module units.  Each horizontal run of dark modules is one
  * rectangle subpath "M x y h n v1 h-n z": adjacent runs share edges, and
  * crispEdges keeps renderers from drawing hairline seams between them. */
+/* Hand a finished SVG text to the caller, with the version used. */
+static int
+finish(cs_sbuf *b, const QRcode *qr, char **out, int *version_out)
+{
+	if (b->failed)
+		return cs_err_set(CS_ENOMEM, "QR code: out of memory");
+	*out = b->p;
+	b->p = NULL;
+	if (version_out != NULL)
+		*version_out = qr->version;
+	return 0;
+}
+
 static void
-svg_body(struct sbuf *b, const QRcode *qr, int margin)
+svg_body(cs_sbuf *b, const QRcode *qr, int margin)
 {
 	int w = qr->width + 2 * margin, x, y, start;
 
-	sb_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>"
+	cs_sb_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>"
 	    "<path fill=\"#000\" d=\"", w, w);
 	for (y = 0; y < qr->width; y++) {
 		for (x = 0; x < qr->width; ) {
@@ -365,18 +332,18 @@ svg_body(struct sbuf *b, const QRcode *qr, int margin)
 			}
 			for (start = x; x < qr->width && is_dark(qr, x, y); x++)
 				;
-			sb_printf(b, "M%d %dh%dv1h-%dz", start + margin, y + margin,
+			cs_sb_printf(b, "M%d %dh%dv1h-%dz", start + margin, y + margin,
 			    x - start, x - start);
 		}
 	}
-	sb_printf(b, "\"/>");
+	cs_sb_printf(b, "\"/>");
 }
 
 int
 cs_qr_svg(const char *text, const cs_qr_opts *opts, char **svg,
     int *version_out)
 {
-	struct sbuf b = {NULL, 0, 0, 0};
+	cs_sbuf b = CS_SBUF_INIT;
 	QRcode *qr = NULL;
 	cs_qr_opts o;
 	int rc, w;
@@ -391,23 +358,16 @@ cs_qr_svg(const char *text, const cs_qr_opts *opts, char **svg,
 	w = qr->width + 2 * o.margin;
 	/* width/height give a standalone file the PNG's size; the viewBox is
 	 * in modules, so it scales cleanly to any size. */
-	sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	cs_sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	    "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
 	    "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
 	    "shape-rendering=\"crispEdges\">", w * o.module_px,
 	    w * o.module_px, w, w);
 	svg_body(&b, qr, o.margin);
-	sb_printf(&b, "</svg>\n");
-	if (b.oom) {
-		rc = cs_err_set(CS_ENOMEM, "QR code: out of memory");
-		goto out;
-	}
-	*svg = b.s;
-	b.s = NULL;
-	if (version_out != NULL)
-		*version_out = qr->version;
+	cs_sb_printf(&b, "</svg>\n");
+	rc = finish(&b, qr, svg, version_out);
 out:
-	free(b.s);
+	cs_sb_free(&b);
 	QRcode_free(qr);
 	return rc;
 }
@@ -416,7 +376,7 @@ int
 cs_qr_svg_fragment(const char *text, const cs_qr_opts *opts, double x,
     double y, double size, char **out, int *version_out)
 {
-	struct sbuf b = {NULL, 0, 0, 0};
+	cs_sbuf b = CS_SBUF_INIT;
 	char xs[64], ys[64], ss[64];
 	QRcode *qr = NULL;
 	cs_qr_opts o;
@@ -440,20 +400,13 @@ cs_qr_svg_fragment(const char *text, const cs_qr_opts *opts, double x,
 	fmt_num(ys, sizeof(ys), y);
 	/* The whole code, quiet zone included, is size user units. */
 	fmt_num(ss, sizeof(ss), size / (qr->width + 2 * o.margin));
-	sb_printf(&b, "<g transform=\"translate(%s %s) scale(%s)\" "
+	cs_sb_printf(&b, "<g transform=\"translate(%s %s) scale(%s)\" "
 	    "shape-rendering=\"crispEdges\">", xs, ys, ss);
 	svg_body(&b, qr, o.margin);
-	sb_printf(&b, "</g>");
-	if (b.oom) {
-		rc = cs_err_set(CS_ENOMEM, "QR code: out of memory");
-		goto out;
-	}
-	*out = b.s;
-	b.s = NULL;
-	if (version_out != NULL)
-		*version_out = qr->version;
+	cs_sb_printf(&b, "</g>");
+	rc = finish(&b, qr, out, version_out);
 out:
-	free(b.s);
+	cs_sb_free(&b);
 	QRcode_free(qr);
 	return rc;
 }
