@@ -514,6 +514,37 @@ sync_dir(const char *dir)
 }
 
 /*
+ * The time a new key's stem carries: t, moved on by a second while another
+ * key's stem in dir already carries it.  The directory orders keys by their
+ * stems and the newest signs, so two keys made within one second must not
+ * tie (a tie would fall to the algorithm's name).  The same key saved again
+ * keeps t, so its files collide and the save is refused.
+ */
+static time_t
+stem_time(const char *dir, const char *kid_hex, time_t t)
+{
+	struct dirent *de;
+	time_t seen;
+	int moved;
+	DIR *d;
+
+	do {
+		moved = 0;
+		if ((d = opendir(dir)) == NULL)
+			return t;
+		while ((de = readdir(d)) != NULL)
+			if (parse_utc(de->d_name, STEM_TIME_PATTERN, &seen) == 0 &&
+			    seen == t && strstr(de->d_name, kid_hex) == NULL) {
+				t++;
+				moved = 1;
+				break;
+			}
+		closedir(d);
+	} while (moved);
+	return t;
+}
+
+/*
  * Write <dir>/<stem>.key (when the key has its private half) and
  * <dir>/<stem>.pub.  A public-only key (another signer's, or a retired one)
  * gets its .pub alone, which the directory loader reads as a verify-only
@@ -536,10 +567,10 @@ cs_key_save(const cs_key *key, const char *dir, char **stem_out)
 	if ((ai = alg_lookup(key->alg)) == NULL)
 		return cs_err_set(CS_EUNSUPPORTED, "key of unknown algorithm %d",
 		    key->alg);
-	if ((rc = format_utc(key->created != 0 ? key->created : time(NULL),
-	    "%Y%m%dT%H%M%SZ", ts, sizeof(ts))) < 0)
-		goto out;
 	hex_encode(key->kid, CS_KID_LEN, hex);
+	if ((rc = format_utc(stem_time(dir, hex, key->created != 0 ? key->created
+	    : time(NULL)), "%Y%m%dT%H%M%SZ", ts, sizeof(ts))) < 0)
+		goto out;
 	snprintf(stem, sizeof(stem), "%s-%s-%s", ts, ai->file, hex);
 	if ((keypath = path_join(dir, stem, ".key")) == NULL ||
 	    (pubpath = path_join(dir, stem, ".pub")) == NULL ||

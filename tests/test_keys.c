@@ -195,7 +195,7 @@ TEST(alg_names)
 TEST(save_load_roundtrip)
 {
 	static const char *file_alg[] = { "es256", "eddsa", "sm2" };
-	char *dir = tmpdir_new(), *sub = NULL;
+	char *dir = tmpdir_new(), *sub = NULL, prev_stem[17] = "";
 	size_t i;
 
 	CHECK(dir != NULL);
@@ -232,11 +232,15 @@ TEST(save_load_roundtrip)
 		/* <YYYYmmddTHHMMSSZ>-<alg>-<kid hex> of created and kid */
 		for (j = 0; j < CS_KID_LEN; j++)
 			snprintf(hex + 2 * j, 3, "%02x", gen->kid[j]);
+		/* Keys saved within one second get distinct, increasing stem
+		 * times, so the newest always sorts last. */
+		snprintf(want, sizeof(want), "-%s-%s", file_alg[i], hex);
+		CHECK_STR_EQ(stem + 16, want);
 		gmtime_r(&gen->created, &tm);
 		strftime(want, sizeof(want), "%Y%m%dT%H%M%SZ", &tm);
-		snprintf(want + strlen(want), sizeof(want) - strlen(want),
-		    "-%s-%s", file_alg[i], hex);
-		CHECK_STR_EQ(stem, want);
+		CHECK(strncmp(stem, want, 16) >= 0);
+		CHECK(prev_stem[0] == '\0' || strncmp(stem, prev_stem, 16) > 0);
+		snprintf(prev_stem, sizeof(prev_stem), "%.16s", stem);
 
 		CHECK_INT_EQ(stat(sub, &st), 0);
 		CHECK_INT_EQ(st.st_mode & 0777, 0700);

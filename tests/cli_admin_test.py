@@ -1,0 +1,112 @@
+"""The CLI's administrative surface: every command's --help, settings from a
+config file overridden by flags, keys, clients and grants, backup."""
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from cstest import CERTSVC, SOURCE, TEMPLATES, Workdir, check, done, sample_request, uscc  # noqa: E402
+
+COMMANDS = ["serve", "keygen", "client", "issue", "show", "qr", "trust-list", "verify",
+            "decode", "backup"]
+
+
+def run(*args):
+    return subprocess.run([CERTSVC] + list(args), capture_output=True, text=True, timeout=60)
+
+
+r = run("help")
+check(r.returncode == 0 and all(c in r.stdout for c in COMMANDS), "certsvc help lists every command")
+check(run().returncode == 2, "certsvc without a command is a usage error (exit 2)")
+check(run("frobnicate").returncode == 2, "an unknown command is a usage error")
+for c in COMMANDS:
+    r = run(c, "--help")
+    check(r.returncode == 0 and r.stdout.startswith("usage: certsvc " + c.split()[0]),
+          "certsvc %s --help prints its usage" % c)
+    r2 = run("help", c)
+    check(r2.stdout == r.stdout, "certsvc help %s is the same text" % c)
+check("--public-url" in run("serve", "--help").stdout, "serve --help lists the settings flags")
+r = run("issue", "--no-such-flag")
+check(r.returncode == 2 and "unknown option '--no-such-flag'" in r.stderr, "unknown flags are named")
+
+w = Workdir("ES256")
+# keygen: three algorithms, 0600 private keys, the newest signs.
+for alg in ("EdDSA", "SM2", "ES256"):
+    out = w.run("keygen", "--alg", alg, "--keys", w.keys).stdout
+    check(alg in out, "keygen --alg %s" % alg)
+keys = sorted(os.listdir(w.keys))
+privs = [k for k in keys if k.endswith(".key")]
+check(len(privs) == 4 and len(keys) == 8, "four key pairs in the key directory")
+check(all(stat.S_IMODE(os.stat(os.path.join(w.keys, k)).st_mode) == 0o600 for k in privs),
+      "private keys are mode 0600")
+check(stat.S_IMODE(os.stat(w.keys).st_mode) == 0o700, "the key directory is mode 0700")
+tl = json.loads(w.cli("trust-list").stdout)
+active = [k for k in tl["keys"] if k["status"] == "active"]
+check(len(tl["keys"]) == 4 and len(active) == 1 and active[0]["alg"] == "ES256",
+      "the trust list holds 4 keys, the newest (ES256) active")
+check(run("keygen", "--alg", "RSA", "--keys", w.keys).returncode == 1, "an unknown alg is refused")
+
+# Config file, overridden by flags.
+conf = w.write("certsvc.conf", "# test\ndb = %s\nkeys = %s\ntemplates = %s\n"
+               "public_url = https://from-file.example\n" % (w.db, w.keys, TEMPLATES))
+r = run("serve", "--config", conf, "--check")
+check(r.returncode == 0 and "6 licence types" in r.stdout and "active ES256" in r.stdout,
+      "serve --check validates the configuration: %s" % r.stdout.strip())
+r = run("serve", "--config", conf, "--listen", "nonsense", "--check")
+check(r.returncode != 0 and "listen" in r.stderr, "a flag overrides the file and is validated")
+r = run("serve", "--config", os.path.join(SOURCE, "keys.example", "certsvc.conf"),
+        "--db", w.db, "--keys", w.keys, "--templates", TEMPLATES, "--check")
+check(r.returncode == 0, "the sample configuration passes --check (paths overridden): " + r.stderr)
+
+# Clients and grants.
+issuer = uscc("11440000006939756")
+tok = w.client("env", "issuer", "11100000000013338W032", issuer, "广东省生态环境厅")
+check(tok.startswith("cs_") and len(tok) == 46, "client add prints the bearer token last")
+r = w.cli("client add", "--name", "env", "--role", "issuer", check_rc=False)
+check(r.returncode != 0 and "exists" in r.stderr, "a second client of the same name is refused")
+r = w.cli("client add", "--name", "x", "--role", "god", check_rc=False)
+check(r.returncode != 0 and "role" in r.stderr, "an unknown role is refused")
+r = w.cli("client add", "--name", "y", "--role", "issuer", "--types", "*", check_rc=False)
+check(r.returncode != 0 and "--issuer-code" in r.stderr, "an issuer grant needs its authority")
+r = w.cli("client grant", "env", "--types", "NOPE", check_rc=False)
+check(r.returncode != 0 and "not in the catalog" in r.stderr, "a grant of an unknown type is refused")
+w.cli("client grant", "env", "--types", "11100000000013338W044", "--issuer-code", issuer,
+      "--issuer-name", "广东省生态环境厅")
+listing = w.cli("client list").stdout
+check("env" in listing and "11100000000013338W044" in listing and tok not in listing,
+      "client list shows grants and never a token")
+con = sqlite3.connect(w.db)
+hashes = [row[0] for row in con.execute("select token_hash from clients")]
+con.close()
+check(all(tok.encode() not in bytes(h) for h in hashes) and all(len(h) == 32 for h in hashes),
+      "only a 32-byte hash of each token is stored")
+
+req = w.write("req.json", sample_request("11100000000013338W032", "ADM-1"))
+lic = json.loads(w.cli("issue", "--client", "env", req).stdout)
+check(lic["status"] == "valid", "an issuer with a grant issues")
+bad = w.write("bad.json", sample_request("11100000000013338W041", "ADM-2"))
+r = w.cli("issue", "--client", "env", bad, check_rc=False)
+check(r.returncode == 1 and "no grant" in r.stderr, "a type outside the grants is refused: " + r.stderr)
+broken = w.write("broken.json", '{"type": "11100000000013338W032", "holder": {"code": "91440300708461136A"}}')
+r = w.cli("issue", "--client", "env", broken, check_rc=False)
+check(r.returncode == 1 and "holder.code" in r.stderr and "approval_ref: is required" in r.stderr,
+      "every problem of a request is listed with its field: " + r.stderr)
+w.cli("client revoke", "env")
+r = w.cli("issue", "--client", "env", req, check_rc=False)
+check(r.returncode == 1 and "no active client" in r.stderr, "a revoked client cannot issue")
+check(w.cli("client revoke", "env", check_rc=False).returncode == 1, "revoking twice fails")
+
+# Backup: a consistent copy that certsvc can read.
+copy = os.path.join(w.dir, "copy.db")
+w.cli("backup", copy)
+shown = json.loads(w.run("show", "--db", copy, "--keys", w.keys, "--templates", TEMPLATES,
+                         lic["id"]).stdout)
+check(shown["token"] == lic["token"], "the backup holds the licence")
+check(w.cli("backup", copy, check_rc=False).returncode == 1, "backup refuses to overwrite a file")
+r = w.cli("show", "1.2.156.3005.2.11100000000013338W032.11440000006939756B.X.001.0", check_rc=False)
+check(r.returncode == 1 and "check character" in r.stderr, "show names a bad identifier's fault")
+w.cleanup()
+done()
