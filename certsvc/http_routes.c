@@ -14,9 +14,11 @@
 
 #include "cs_err.h"
 #include "face.h"
+#include "face_png.h"
 #include "http_internal.h"
 #include "http_problem.h"
 #include "log.h"
+#include "page.h"
 #include "qr.h"
 
 #define PURPOSE_MAX_CHARS 200  /* SPEC §5: X-Purpose, at most 200 characters */
@@ -645,257 +647,46 @@ out:
 	json_decref(body);
 }
 
-/* --- the verification page ------------------------------------------------- */
-
-static const struct verdict {
-	const char *result, *tone, *mark, *zh, *en, *zh_note, *en_note;
-} verdicts[] = {
-	{"valid", "ok", "✓", "有效", "Valid",
-	    "此证照由下列机关签发，真实有效，当前在有效期内。",
-	    "This licence was issued by the authority below, is genuine and "
-	    "is in force."},
-	{"not_yet_valid", "warn", "!", "尚未生效", "Not yet valid",
-	    "证照真实，但有效期尚未开始。",
-	    "The licence is genuine, but its validity has not begun."},
-	{"expired", "bad", "✗", "已过期", "Expired",
-	    "证照真实，但已超过有效期。",
-	    "The licence is genuine, but it has expired."},
-	{"suspended", "warn", "!", "已暂扣", "Suspended",
-	    "证照真实，但已被签发机关暂扣，暂扣期间不得使用。",
-	    "The licence is genuine, but its authority has suspended it; it "
-	    "may not be used while suspended."},
-	{"revoked", "bad", "✗", "已失效", "No longer in force",
-	    "证照已被签发机关吊销、撤销或注销。",
-	    "The authority has revoked, withdrawn or cancelled this licence."},
-	{"superseded", "warn", "!", "已被新版本取代", "Superseded",
-	    "证照已变更或延续，请以新版本为准。",
-	    "The licence has been amended or renewed: the newer version is "
-	    "the one in force."},
-	{"invalid_signature", "bad", "✗", "签名无效", "Invalid signature",
-	    "二维码内容与签名不符，可能被篡改，请勿采信。",
-	    "The content does not match its signature: it may have been "
-	    "altered. Do not rely on it."},
-	{"unknown_key", "bad", "✗", "签发密钥未知", "Unknown signing key",
-	    "二维码不是由本系统认可的密钥签发的，请勿采信。",
-	    "The code was not signed by a key this service trusts. Do not "
-	    "rely on it."},
-	{"malformed", "bad", "✗", "无法识别", "Not readable",
-	    "这不是可识别的电子证照二维码。",
-	    "This is not a readable e-licence code."},
-	{"not_found", "bad", "✗", "未找到", "Not found",
-	    "签名有效，但本系统中没有这张证照。",
-	    "The signature is valid, but this registry holds no such "
-	    "licence."},
-};
-
-static const struct verdict *
-verdict_of(const char *result)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
-		if (strcmp(verdicts[i].result, result) == 0)
-			return &verdicts[i];
-	return NULL;
-}
-
-static const char page_style[] =
-    "body{margin:0;font:16px/1.5 system-ui,-apple-system,\"PingFang SC\","
-    "\"Microsoft YaHei\",\"Noto Sans CJK SC\",sans-serif;color:#1a1a1a;"
-    "background:#f3f4f6}"
-    "main{max-width:40rem;margin:0 auto;padding:1rem}"
-    ".result{border-radius:.75rem;padding:1.25rem;color:#fff;"
-    "text-align:center}"
-    ".ok{background:#157f3b}.warn{background:#a15c00}.bad{background:#b42318}"
-    ".mark{font-size:3rem;line-height:1}"
-    "h1{margin:.25rem 0;font-size:1.75rem}"
-    "h1 span,.en{display:block;font-size:1rem;font-weight:normal;"
-    "opacity:.9}"
-    ".result p{margin:.5rem 0 0}"
-    "dl{background:#fff;border-radius:.75rem;padding:.5rem 1.25rem;"
-    "margin:1rem 0}"
-    "dt{color:#555;font-size:.85rem;margin-top:.75rem}"
-    "dd{margin:0 0 .5rem;font-weight:600;overflow-wrap:anywhere}"
-    "textarea{width:100%;box-sizing:border-box;min-height:8rem;"
-    "font:14px monospace}"
-    "button{font-size:1rem;padding:.5rem 1.5rem;margin-top:.5rem}"
-    "footer,.meta{color:#555;font-size:.85rem}"
-    "a{color:#0b57d0}";
+/* --- the verification page (page.c) and face.png ----------------------- */
 
 static void
-page_begin(cs_sbuf *b, const char *title_zh, const char *title_en)
+page_reply(cs_req *r, int rc, char *html, size_t len)
 {
-	cs_sb_puts(b, "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n"
-	    "<meta charset=\"utf-8\">\n"
-	    "<meta name=\"viewport\" content=\"width=device-width, "
-	    "initial-scale=1\">\n<meta name=\"robots\" content=\"noindex\">\n"
-	    "<title>");
-	cs_sb_html(b, title_zh);
-	cs_sb_puts(b, " · ");
-	cs_sb_html(b, title_en);
-	cs_sb_puts(b, " — 电子证照核验 E-licence check</title>\n<style>");
-	cs_sb_puts(b, page_style);
-	cs_sb_puts(b, "</style>\n</head>\n<body>\n<main>\n");
-}
-
-static void
-page_end(cs_sbuf *b)
-{
-	cs_sb_puts(b, "<footer><p><a href=\"/v\">核验另一张证照 · Check another "
-	    "licence</a></p></footer>\n</main>\n</body>\n</html>\n");
-}
-
-/* A scalar JSON value as text into buf; "" for null, objects, arrays. */
-static const char *
-scalar_text(const json_t *v, char *buf, size_t n)
-{
-	if (json_is_string(v))
-		return json_string_value(v);
-	buf[0] = '\0';
-	if (json_is_integer(v))
-		snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	else if (json_is_real(v))
-		snprintf(buf, n, "%g", json_real_value(v));
-	else if (json_is_true(v))
-		snprintf(buf, n, "是 yes");
-	else if (json_is_false(v))
-		snprintf(buf, n, "否 no");
-	return buf;
-}
-
-static void
-row(cs_sbuf *b, const char *zh, const char *en, const json_t *v)
-{
-	char buf[64];
-	const char *text = scalar_text(v, buf, sizeof(buf));
-
-	if (text == NULL || text[0] == '\0')
-		return;
-	cs_sb_puts(b, "<dt>");
-	cs_sb_html(b, zh);
-	if (en != NULL && en[0] != '\0') {
-		cs_sb_puts(b, " · ");
-		cs_sb_html(b, en);
-	}
-	cs_sb_puts(b, "</dt><dd>");
-	cs_sb_html(b, text);
-	cs_sb_puts(b, "</dd>\n");
-}
-
-static void
-page_result(cs_req *r, const json_t *res)
-{
-	const char *result = json_string_value(json_object_get(res, "result"));
-	const json_t *cert = json_object_get(res, "certificate");
-	const json_t *detail = json_object_get(cert, "status_detail");
-	const json_t *fields = json_object_get(cert, "fields"), *v;
-	const cs_type *type = cs_catalog_find(svc_of(r)->catalog,
-	    json_string_value(json_object_get(cert, "type")));
-	const struct verdict *vd = verdict_of("malformed");
-	const char *kind = json_string_value(json_object_get(detail, "kind"));
-	const char *zh, *en, *key, *until;
-	cs_sbuf b = {NULL, 0, 0, 0};
-
-	if (result != NULL && verdict_of(result) != NULL)
-		vd = verdict_of(result);
-	zh = vd->zh;
-	en = vd->en;
-	if (strcmp(vd->result, "revoked") == 0 && kind != NULL) {
-		if (strcmp(kind, "revoked") == 0) {
-			zh = "已吊销";
-			en = "Revoked";
-		} else if (strcmp(kind, "withdrawn") == 0) {
-			zh = "已撤销";
-			en = "Withdrawn";
-		} else if (strcmp(kind, "cancelled") == 0) {
-			zh = "已注销";
-			en = "Cancelled";
-		}
-	}
-	page_begin(&b, zh, en);
-	cs_sb_printf(&b, "<section class=\"result %s\" role=\"status\">\n"
-	    "<div class=\"mark\" aria-hidden=\"true\">%s</div>\n<h1>", vd->tone,
-	    vd->mark);
-	cs_sb_html(&b, zh);
-	cs_sb_puts(&b, "<span lang=\"en\">");
-	cs_sb_html(&b, en);
-	cs_sb_puts(&b, "</span></h1>\n<p>");
-	cs_sb_html(&b, vd->zh_note);
-	cs_sb_puts(&b, "<span class=\"en\" lang=\"en\">");
-	cs_sb_html(&b, vd->en_note);
-	cs_sb_puts(&b, "</span></p>\n</section>\n");
-
-	if (json_is_object(cert)) {
-		cs_sb_puts(&b, "<dl>\n");
-		row(&b, "证照名称", "Licence", json_object_get(cert, "type_name"));
-		row(&b, "证照编号", "Number", json_object_get(cert, "number"));
-		row(&b, "持证主体", "Holder",
-		    json_object_get(json_object_get(cert, "holder"), "name"));
-		row(&b, "持证主体代码", "Holder code",
-		    json_object_get(json_object_get(cert, "holder"), "code"));
-		row(&b, "颁发机构", "Issued by",
-		    json_object_get(json_object_get(cert, "issuer"), "name"));
-		row(&b, "有效期自", "Valid from", json_object_get(cert, "valid_from"));
-		until = json_string_value(json_object_get(cert, "valid_until"));
-		if (until != NULL)
-			row(&b, "有效期至", "Valid until",
-			    json_object_get(cert, "valid_until"));
-		else if (json_object_get(cert, "valid_from") != NULL) {
-			json_t *forever = json_string("长期 No expiry");
-
-			row(&b, "有效期至", "Valid until", forever);
-			json_decref(forever);
-		}
-		row(&b, "签发时间", "Issued at", json_object_get(cert, "issued_at"));
-		json_object_foreach((json_t *)fields, key, v) {
-			const cs_field *f = type ? cs_type_field(type, key) : NULL;
-
-			row(&b, f != NULL && f->label != NULL ? f->label : key, NULL, v);
-		}
-		if (detail != NULL) {
-			row(&b, "状态变更时间", "Status changed at",
-			    json_object_get(detail, "at"));
-			row(&b, "原因", "Reason", json_object_get(detail, "reason"));
-			row(&b, "新版本证照标识", "Superseded by",
-			    json_object_get(detail, "superseded_by"));
-		}
-		row(&b, "证照标识", "Licence ID", json_object_get(cert, "id"));
-		cs_sb_puts(&b, "</dl>\n");
-	}
-	cs_sb_puts(&b, "<p class=\"meta\">");
-	{
-		const char *why = json_string_value(json_object_get(res, "reason"));
-		const char *at = json_string_value(json_object_get(res, "checked_at"));
-
-		if (at != NULL) {
-			cs_sb_puts(&b, "核验时间 Checked at ");
-			cs_sb_html(&b, at);
-		}
-		if (why != NULL && strcmp(vd->result, "valid") != 0) {
-			cs_sb_puts(&b, "<br>");
-			cs_sb_html(&b, why);
-		}
-	}
-	cs_sb_puts(&b, "</p>\n");
-	page_end(&b);
-	if (b.failed) {
-		free(b.p);
-		cs_err_set(CS_ENOMEM, "out of memory");
-		cs_http_problem_err(r, CS_ENOMEM, NULL);
+	if (rc != 0) {
+		cs_http_problem_err(r, rc, NULL);
 		return;
 	}
-	cs_reply(r, 200, "text/html; charset=utf-8", b.p, b.len, 1);
-}
-
-static void
-page_headers(cs_req *r)
-{
+	cs_reply(r, 200, "text/html; charset=utf-8", html, len, 1);
 	/* Self-contained: nothing to load, nothing to run, and the token in
-	 * the address is not sent on to another site. */
+	 * the address is not sent on to another site.  Never cached: the
+	 * same address shows a revocation at the next look. */
 	cs_reply_header(r, "Content-Security-Policy", "default-src 'none'; "
 	    "style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
 	    "frame-ancestors 'none'");
 	cs_reply_header(r, "Referrer-Policy", "no-referrer");
+	cs_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
+static void
+page_show(cs_req *r, const json_t *res, enum cs_page_source src)
+{
+	cs_page_opts o = {svc_of(r)->catalog, svc_of(r)->cfg.tz_offset_minutes,
+	    src};
+	char *html = NULL;
+	size_t len = 0;
+	int rc = cs_page_result(res, &o, &html, &len);
+
+	page_reply(r, rc, html, len);
+}
+
+static void
+page_forms(cs_req *r, const char *notice)
+{
+	char *html = NULL;
+	size_t len = 0;
+	int rc = cs_page_forms(notice, &html, &len);
+
+	page_reply(r, rc, html, len);
 }
 
 static void
@@ -907,36 +698,31 @@ page_verify(cs_req *r, const char *text, size_t n)
 	if (rc != 0)
 		cs_http_problem_err(r, rc, NULL);
 	else
-		page_result(r, res);
+		page_show(r, res, CS_PAGE_QR);
 	json_decref(res);
-	page_headers(r);
 }
 
+/* A paper copy typed by hand (SPEC §5): the same check as POST
+ * /api/v1/verify with {"id" or "number", "holder_code"}. */
 static void
-page_form(cs_req *r)
+page_manual(cs_req *r, const char *licence, const char *holder_code)
 {
-	cs_sbuf b = {NULL, 0, 0, 0};
+	cs_problems p = CS_PROBLEMS_INIT;
+	json_t *req = cs_page_manual_request(licence, holder_code), *res = NULL;
+	int rc;
 
-	page_begin(&b, "核验", "Check");
-	cs_sb_puts(&b, "<h1>电子证照核验<span lang=\"en\">E-licence check</span>"
-	    "</h1>\n<p>用手机扫描证照上的二维码即可核验；没有扫码工具时，"
-	    "可将二维码的文本粘贴到下面。<span class=\"en\" lang=\"en\">Scan the "
-	    "licence's QR code with a phone camera, or paste the code's text "
-	    "below.</span></p>\n"
-	    "<form method=\"post\" action=\"/v\">\n"
-	    "<label for=\"qr\">二维码文本 · QR text</label>\n"
-	    "<textarea id=\"qr\" name=\"qr\" required maxlength=\"4000\" "
-	    "autocomplete=\"off\" spellcheck=\"false\"></textarea>\n"
-	    "<button type=\"submit\">核验 · Check</button>\n</form>\n");
-	cs_sb_puts(&b, "</main>\n</body>\n</html>\n");
-	if (b.failed) {
-		free(b.p);
-		cs_err_set(CS_ENOMEM, "out of memory");
-		cs_http_problem_err(r, CS_ENOMEM, NULL);
-		return;
+	if (req == NULL)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	else if ((rc = cs_verify_manual(svc_of(r), req, &res, &p)) == 0) {
+		cs_metrics_verification(r->srv->metrics,
+		    json_string_value(json_object_get(res, "result")));
+		page_show(r, res, CS_PAGE_MANUAL);
 	}
-	cs_reply(r, 200, "text/html; charset=utf-8", b.p, b.len, 1);
-	page_headers(r);
+	if (rc != 0)
+		cs_http_problem_err(r, rc, &p);
+	cs_problems_reset(&p);
+	json_decref(res);
+	json_decref(req);
 }
 
 /* GET /v/{token}: what a phone camera opens. */
@@ -946,25 +732,27 @@ h_page_token(cs_req *r)
 	page_verify(r, r->params[0], strlen(r->params[0]));
 }
 
-/* GET /v, and GET /v?qr=TEXT. */
+/* GET /v: the forms; GET /v?qr=TEXT: that text checked. */
 static void
 h_page(cs_req *r)
 {
 	const char *qr = cs_req_query(r, "qr");
 
-	if (qr == NULL || qr[0] == '\0')
-		page_form(r);
+	if (qr == NULL)
+		page_forms(r, NULL);
 	else
 		page_verify(r, qr, strlen(qr));
 }
 
-/* POST /v: the form (qr=TEXT) or the text itself. */
+/* POST /v: a form (qr=TEXT, or licence=..&holder_code=..) or, in any other
+ * content type, the QR text itself. */
 static void
 h_page_post(cs_req *r)
 {
-	const char *p, *amp;
-	char *qr = NULL;
-	size_t n = 0;
+	static const char *const names[] = {"qr", "licence", "holder_code"};
+	char *v[3] = {NULL, NULL, NULL};
+	const char *p, *amp, *eq;
+	size_t i, n, vlen[3] = {0, 0, 0};
 
 	if (!cs_req_content_is(r, "application/x-www-form-urlencoded")) {
 		page_verify(r, r->body, r->body_len);
@@ -972,17 +760,103 @@ h_page_post(cs_req *r)
 	}
 	for (p = r->body; *p != '\0'; p = *amp ? amp + 1 : amp) {
 		amp = p + strcspn(p, "&");
-		if (strncmp(p, "qr=", 3) == 0 && qr == NULL &&
-		    cs_pct_decode(p + 3, (size_t)(amp - p - 3), 1, &qr, &n) != 0) {
-			cs_http_problem_field(r, 400, "qr", "qr %s", cs_err_msg());
-			return;
+		eq = memchr(p, '=', (size_t)(amp - p));
+		for (i = 0; eq != NULL && i < 3; i++) {
+			n = strlen(names[i]);
+			if ((size_t)(eq - p) != n || strncmp(p, names[i], n) != 0 ||
+			    v[i] != NULL)
+				continue;
+			/* The typed inputs are one line of text; the QR text
+			 * may end in a scanner's CR/LF (trimmed later). */
+			if (cs_pct_decode(eq + 1, (size_t)(amp - eq - 1), 1, &v[i],
+			    &vlen[i]) != 0 || (i > 0 &&
+			    cs_text_check(v[i], vlen[i], NULL) != 0)) {
+				cs_http_problem_field(r, 400, names[i], "%s %s",
+				    names[i], cs_err_msg());
+				goto out;
+			}
 		}
 	}
-	if (qr == NULL || n == 0)
-		page_form(r);
+	if (vlen[0] > 0)
+		page_verify(r, v[0], vlen[0]);
+	else if (vlen[1] > 0 || vlen[2] > 0)
+		page_manual(r, v[1], v[2]);
 	else
-		page_verify(r, qr, n);
-	free(qr);
+		page_forms(r, "请粘贴二维码文本，或填写纸质证照的编号和持证主体代码。"
+		    "Paste the QR code's text, or type the paper copy's number "
+		    "and holder code.");
+out:
+	for (i = 0; i < 3; i++)
+		free(v[i]);
+}
+
+/* ?scale=1..3 of face.png, or the default; 0 and a 400 left otherwise. */
+static int
+face_scale(cs_req *r)
+{
+	const char *s = cs_req_query(r, "scale");
+
+	if (s == NULL)
+		return CS_FACE_PNG_DEFAULT_SCALE;
+	if (s[1] == '\0' && s[0] >= '0' + CS_FACE_PNG_MIN_SCALE &&
+	    s[0] <= '0' + CS_FACE_PNG_MAX_SCALE)
+		return s[0] - '0';
+	cs_http_problem_field(r, 400, "scale", "scale must be %d to %d",
+	    CS_FACE_PNG_MIN_SCALE, CS_FACE_PNG_MAX_SCALE);
+	return 0;
+}
+
+/* GET /api/v1/certificates/{id}/face.png: face.svg drawn by librsvg, for
+ * systems that cannot show SVG.  A face never changes (the record and its
+ * token are immutable), and drawing one costs far more than a QR code, so
+ * it shares the QR image cache; the read before it still authorises and
+ * audits every request. */
+static void
+h_face_png(cs_req *r)
+{
+	const char *form = qr_form(r), *type_code, *id;
+	int scale = form != NULL ? face_scale(r) : 0, rc;
+	const cs_type *type;
+	json_t *lic = NULL;
+	char *key = NULL, *text = NULL, *svg = NULL;
+	uint8_t *img = NULL;
+	size_t len = 0;
+
+	if (scale == 0)
+		return;
+	if ((rc = cs_licence_read(svc_of(r), &r->actor, r->params[0], &lic)) != 0)
+		goto out;
+	if ((id = json_string_value(json_object_get(lic, "id"))) == NULL)
+		id = r->params[0];
+	if (asprintf(&key, "face.png\x1f%s\x1f%d\x1f%s", form, scale, id) < 0) {
+		key = NULL;
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((img = cache_get(r->srv->qr_cache, key, &len)) == NULL) {
+		type_code = json_string_value(json_object_get(lic, "type"));
+		if ((type = cs_catalog_find(svc_of(r)->catalog, type_code)) == NULL) {
+			rc = cs_err_set(CS_ENOTFOUND, "the catalog has no face layout "
+			    "for licence type %s", type_code ? type_code : "?");
+			goto out;
+		}
+		if ((rc = cs_licence_qr_text(svc_of(r), lic, form, &text)) != 0 ||
+		    (rc = cs_face_svg(type, lic, text, &r->srv->qr, &svg)) != 0 ||
+		    (rc = cs_face_png(svg, strlen(svg), scale, &img, &len)) != 0)
+			goto out;
+		cache_put(r->srv->qr_cache, key, img, len);
+	}
+	cs_reply(r, 200, "image/png", img, len, 1);
+	img = NULL;
+	cs_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, QR_MAX_AGE);
+out:
+	if (rc != 0)
+		cs_http_problem_err(r, rc, NULL);
+	free(img);
+	free(svg);
+	free(text);
+	free(key);
+	json_decref(lic);
 }
 
 /* --- public data and operations --------------------------------------------- */
@@ -1054,6 +928,7 @@ const cs_route cs_routes[] = {
 	{"GET", "/api/v1/certificates/{id}/qr.png", h_qr, AUTH, "png"},
 	{"GET", "/api/v1/certificates/{id}/qr.svg", h_qr, AUTH, "svg"},
 	{"GET", "/api/v1/certificates/{id}/face.svg", h_face, AUTH, NULL},
+	{"GET", "/api/v1/certificates/{id}/face.png", h_face_png, AUTH, NULL},
 	{"POST", "/api/v1/certificates/{id}/suspend", h_transition,
 	    AUTH | CS_RT_JSON | CS_RT_JSON_OPT, "suspend"},
 	{"POST", "/api/v1/certificates/{id}/reinstate", h_transition,
