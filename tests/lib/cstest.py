@@ -110,6 +110,8 @@ class Server:
         self.work = work
         self.log_path = os.path.join(work.dir, "serve.log")
         self.log = open(self.log_path, "ab")
+        # A restart appends to the same log: look for this process's line only.
+        self.log_start = self.log.tell()
         e = dict(os.environ)
         e.update(env or {})
         self.proc = subprocess.Popen(
@@ -120,6 +122,7 @@ class Server:
         while time.time() < deadline and self.base is None:
             time.sleep(0.05)
             with open(self.log_path, "rb") as f:
+                f.seek(self.log_start)
                 m = re.search(rb"listening on (http://[0-9.]+:[0-9]+)", f.read())
             if m:
                 self.base = m.group(1).decode()
