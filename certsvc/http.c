@@ -642,7 +642,10 @@ queue(cs_req *r)
 	    NULL)
 		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    "no-store");
-	if (r->close)
+	/* While draining, every answer closes its connection, those of the
+	 * requests in flight too: a client kept alive would send its next
+	 * request just as the daemon stops, and lose it without an answer. */
+	if (r->close || atomic_load(&r->srv->draining))
 		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
 	ret = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
