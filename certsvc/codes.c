@@ -272,6 +272,14 @@ cs_code_check_rid(char *code)
 			    "character 18 %s must be a digit or X", describe(p, d));
 			goto out;
 		}
+		/* char_count() passes over stray UTF-8 continuation bytes, so
+		 * a code of 18 characters can still have bytes after the
+		 * check character; such a code must not pass as 18 long. */
+		if (pos > CS_RID_LEN) {
+			rc = cs_err_set(CS_EVALIDATION, "character %d %s comes after "
+			    "the check character", pos, describe(p, d));
+			goto out;
+		}
 	}
 	y = (code[6] - '0') * 1000 + (code[7] - '0') * 100 + (code[8] - '0') * 10 +
 	    (code[9] - '0');
