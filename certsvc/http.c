@@ -285,6 +285,7 @@ parse_query(cs_req *r)
 {
 	const char *q = strchr(r->uri, '?'), *p, *amp, *eq;
 	char *name = NULL, *value = NULL;
+	int name_ok;
 
 	if (q == NULL)
 		return 0;
@@ -297,12 +298,16 @@ parse_query(cs_req *r)
 			continue;
 		eq = memchr(p, '=', n);
 		nlen = eq ? (size_t)(eq - p) : n;
+		name_ok = 0;
 		if (cs_pct_decode(p, nlen, 1, &name, NULL) != 0 ||
+		    !(name_ok = cs_text_check(name, strlen(name), NULL) == 0) ||
 		    cs_pct_decode(eq ? eq + 1 : "", eq ? n - nlen - 1 : 0, 1,
 		    &value, &vlen) != 0 ||
-		    cs_text_check(name, strlen(name), NULL) != 0 ||
 		    cs_text_check(value, vlen, NULL) != 0) {
-			cs_http_problem_field(r, 400, name ? name : "query",
+			/* A name that is not text cannot be the problem's
+			 * field (JSON strings are UTF-8): it would be dropped,
+			 * leaving "errors" empty. */
+			cs_http_problem_field(r, 400, name_ok ? name : "query",
 			    "query parameter %s", cs_err_msg());
 			goto fail;
 		}
