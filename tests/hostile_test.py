@@ -1,0 +1,824 @@
+"""Hostile input, end to end: a table of requests no client should send.
+
+Each row is one request to the real server with the status it must get and,
+for answers certsvc makes itself, the RFC 9457 problem it must carry (type,
+title, status, detail, and errors[].field where a field is to blame).  The
+forged tokens are built here with cbor2 and python3-cryptography, some
+signed with the server's own key so that the parser's deeper layers are
+reached.  Nothing may answer 5xx or crash the server; after the table the
+server still answers /healthz, its log holds no internal error, and the
+database is exactly as before except for the audit records of the reads
+the table is allowed to make.
+
+Values that are hostile but legal (SQL and path-traversal text in a
+holder's name, an address, an approval reference) are issued first, before
+the table, and must come back byte for byte.
+"""
+import base64
+import glob
+import json
+import os
+import sys
+import time
+import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import cbor2  # noqa: E402
+import csraw  # noqa: E402
+import independent  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: E402
+from cstest import Server, Workdir, check, done, rid, sample_request, uscc  # noqa: E402
+
+ENV = "11440000006939756B"       # 广东省生态环境厅, the issuer's authority
+OTHER = uscc("11440300MB2C93651")  # an authority the issuer does not act for
+T_RAD = "11100000000013338W032"  # 辐射安全许可证 (USCC holders)
+T_TRAIN = "11100000000013338W044"  # 培训合格证书 (RID holders)
+SQLI = "' OR 1=1--"
+TRAVERSAL = "../../etc/passwd"
+ENC_TRAVERSAL = "%2e%2e%2f%2e%2e%2fetc%2fpasswd"
+MIB = 1024 * 1024
+PROBLEM_BASE = "https://certsvc.example/problems/"
+LEAKS = [b"sqlite", b"SQLITE", b"syntax error", b"constraint failed", b"/tmp/",
+         b"certsvc-test-", b".c:", b"Traceback"]
+
+w = Workdir()
+issuer = w.client("env", "issuer", "*", ENV, "广东省生态环境厅")
+other_issuer = w.client("other", "issuer", "*", OTHER, "深圳市生态环境局")
+reader = w.client("reader", "reader", "*")
+admin = w.client("admin", "admin", "*")
+gone = w.client("gone", "issuer", "*", ENV, "广东省生态环境厅")
+w.cli("client revoke", "gone")
+# The table is one client at one address: the public endpoints' limit
+# would answer 429 to the verification rows.  The abuse test covers it.
+srv = Server(w, "--rate-limit", "0")
+TOKENS = {"issuer": issuer, "other": other_issuer, "reader": reader, "admin": admin,
+          "gone": gone}
+
+
+def send(method, path, body=None, auth=None, ctype=None, headers=None, early=False):
+    h = list(headers or [])
+    if auth in TOKENS:
+        h.append(("Authorization", "Bearer " + TOKENS[auth]))
+    if ctype:
+        h.append(("Content-Type", ctype))
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body, ensure_ascii=False).encode()
+    elif isinstance(body, str):
+        body = body.encode()
+    return csraw.request(srv.base, method, path, h, body, timeout=20, early_answer=early)
+
+
+def as_json(r):
+    try:
+        return json.loads(r.body)
+    except (ValueError, AttributeError):
+        return None
+
+
+# --- legal but hostile values: stored and returned exactly ------------------
+
+def base_request(ref, **over):
+    req = sample_request(T_RAD, ref)
+    for k, v in over.items():
+        req[k] = v
+    return req
+
+
+legal = base_request("'; DROP TABLE licences;--")
+legal["holder"]["name"] = SQLI + " <script>alert(1)</script>"
+legal["fields"]["address"] = TRAVERSAL
+legal["fields"]["legal_representative"] = ENC_TRAVERSAL
+legal["fields"]["remarks"] = "\u202eRTL \U0001F600 ${jndi:ldap://x} %s%n"
+r = send("POST", "/api/v1/certificates", legal, "issuer", "application/json")
+lic = as_json(r) or {}
+check(r.status == 201, "legal hostile values: issued (%s %s)" % (r.status, r.body[:300]))
+LID = lic.get("id", "")
+r = send("GET", "/api/v1/certificates/" + LID, auth="reader")
+back = as_json(r) or {}
+for path, want in (("approval_ref", legal["approval_ref"]),
+                   ("holder.name", legal["holder"]["name"]),
+                   ("fields.address", TRAVERSAL),
+                   ("fields.legal_representative", ENC_TRAVERSAL),
+                   ("fields.remarks", legal["fields"]["remarks"])):
+    v = back
+    for k in path.split("."):
+        v = v.get(k, {}) if isinstance(v, dict) else None
+    check(v == want, "legal hostile values: %s comes back as sent (%r)" % (path, v))
+r = send("POST", "/api/v1/verify", lic.get("token", ""), ctype="text/plain")
+check((as_json(r) or {}).get("result") == "valid", "legal hostile values: the licence verifies")
+r = send("GET", "/v/" + lic.get("token", ""))
+check(r.status == 200 and b"<script>" not in r.body and b"&lt;script&gt;" in r.body,
+      "legal hostile values: the /v page escapes the holder's name")
+r = send("GET", "/api/v1/certificates/%s/face.svg" % LID, auth="reader")
+check(r.status == 200 and b"<script>" not in r.body, "the face escapes the holder's name")
+# A second licence to amend, suspend and revoke against.
+r = send("POST", "/api/v1/certificates", base_request("H-BASE"), "issuer", "application/json")
+L = (as_json(r) or {}).get("id", "")
+TOKEN = (as_json(r) or {}).get("token", "")
+check(r.status == 201, "a licence to attack")
+
+# --- forged tokens ------------------------------------------------------------
+
+key = serialization.load_pem_private_key(
+    open(glob.glob(os.path.join(w.keys, "*.key"))[0], "rb").read(), None)
+genuine = cbor2.loads(independent.cose_bytes(TOKEN))
+PROT, _, PAYLOAD, SIG = genuine.value
+KID = cbor2.loads(PROT)[4]
+CLAIMS = cbor2.loads(PAYLOAD)
+
+
+def tok(raw):
+    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode()
+
+
+def es256(prot_b, payload_b, der=False):
+    """A signature with the server's own key (raw r||s unless der)."""
+    tbs = cbor2.dumps(["Signature1", prot_b, b"", payload_b])
+    d = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    if der:
+        return d
+    r_, s_ = decode_dss_signature(d)
+    return r_.to_bytes(32, "big") + s_.to_bytes(32, "big")
+
+
+def sign1(prot=None, claims=None, unprot=None, der=False, tag=18, payload=None, prot_b=None):
+    """A COSE_Sign1 signed by the server's key: whatever the headers and
+    claims say, the signature over them is genuine."""
+    pb = prot_b if prot_b is not None else cbor2.dumps({1: -7, 4: KID} if prot is None else prot)
+    pl = payload if payload is not None else cbor2.dumps(CLAIMS if claims is None else claims)
+    arr = [pb, unprot or {}, pl, es256(pb, pl, der)]
+    return cbor2.dumps(cbor2.CBORTag(tag, arr) if tag else arr)
+
+
+def claims_with(**lic_over):
+    c = dict(CLAIMS)
+    c[-65537] = dict(CLAIMS[-65537])
+    for k, v in lic_over.items():
+        if isinstance(k, str) and k.startswith("c"):
+            c[int(k[1:])] = v
+        else:
+            c[-65537][k] = v
+    return c
+
+
+def b45(data):
+    """RFC 9285 Base45."""
+    a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+    out = []
+    for i in range(0, len(data) - 1, 2):
+        v = data[i] * 256 + data[i + 1]
+        out += [a[v % 45], a[v // 45 % 45], a[v // 2025]]
+    if len(data) % 2:
+        out += [a[data[-1] % 45], a[data[-1] // 45]]
+    return "".join(out)
+
+
+def nested(n, leaf=b"\x00"):
+    return b"\x81" * n + leaf
+
+
+SIG_OK = es256(PROT, PAYLOAD)
+zero_bomb = zlib.compress(b"\0" * MIB, 9)
+indefinite = b"\xd2\x9f" + cbor2.dumps(PROT) + b"\xa0" + cbor2.dumps(PAYLOAD) + \
+    cbor2.dumps(SIG_OK) + b"\xff"
+unterminated = b"\xd2\x9f" + cbor2.dumps(PROT) + b"\xa0" + cbor2.dumps(PAYLOAD) + \
+    cbor2.dumps(SIG_OK)
+indef_deep = b"\xd2" + b"\x9f" * 10000 + b"\xff" * 10000
+
+MAL = {"malformed"}
+BADSIG = {"invalid_signature"}
+# (name, QR text or token (bytes or str), acceptable results)
+VERIFY = [
+    ("genuine token, for reference", TOKEN, {"valid"}),
+    ("empty body", b"", MAL),
+    ("plain words", "hello, world", MAL),
+    ("alg 'none' as text", tok(sign1({1: "none", 4: KID})), MAL),
+    ("alg 0 (reserved)", tok(sign1({1: 0, 4: KID})), MAL | BADSIG),
+    ("alg absent", tok(sign1({4: KID})), MAL | BADSIG),
+    ("unknown alg ES384", tok(sign1({1: -35, 4: KID})), BADSIG),
+    ("unknown alg 999999", tok(sign1({1: 999999, 4: KID})), BADSIG),
+    ("alg EdDSA on an ES256 key", tok(sign1({1: -8, 4: KID})), BADSIG),
+    ("alg SM2 on an ES256 key", tok(sign1({1: -65537, 4: KID})), BADSIG),
+    ("DER signature instead of r||s", tok(sign1(der=True)), BADSIG),
+    ("signature of 63 bytes", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, SIG_OK[:63]]))),
+     BADSIG),
+    ("signature of zeros", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, b"\0" * 64]))),
+     BADSIG),
+    ("signature is text", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, "sig"]))), MAL),
+    ("payload flipped", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD[:-1] + bytes(
+        [PAYLOAD[-1] ^ 1]), SIG_OK]))), BADSIG | MAL),
+    ("truncated base64url", TOKEN[:len(TOKEN) // 2], MAL),
+    ("truncated COSE", tok(sign1()[:-5]), MAL),
+    ("trailing byte after COSE", tok(sign1() + b"\x00"), MAL),
+    ("trailing CBOR item after COSE", tok(sign1() + cbor2.dumps({"x": 1})), MAL),
+    ("trailing bytes after zlib stream", base64.urlsafe_b64encode(
+        zlib.compress(sign1(), 9) + b"junk").rstrip(b"=").decode(), MAL),
+    ("zlib bomb: 1 MiB of zeros", base64.urlsafe_b64encode(zero_bomb).rstrip(b"=").decode(), MAL),
+    ("COSE padded past 16 KiB", tok(sign1() + b"\0" * 17000), MAL),
+    ("compact form bomb", "EL1:" + b45(zero_bomb), MAL),
+    ("CBOR arrays nested 10,000 deep", tok(nested(10000)), MAL),
+    ("tag 18 around 10,000 nested arrays", tok(b"\xd2" + nested(10000)), MAL),
+    ("10,000 nested tags", tok(b"\xd2" * 10000 + b"\x00"), MAL),
+    ("signed claims nested 20 deep", tok(sign1(claims=claims_with(f={"c": json.loads(
+        "[" * 20 + "0" + "]" * 20)}))), MAL),
+    ("indefinite-length arrays 10,000 deep", tok(indef_deep), MAL),
+    ("indefinite-length array, no break", tok(unterminated), MAL),
+    ("indefinite-length genuine message (RFC 9052 allows it)", tok(indefinite), {"valid"}),
+    ("no tag", tok(sign1(tag=None)), MAL),
+    ("tag 98 (COSE_Sign)", tok(sign1(tag=98)), MAL),
+    ("tag 17 (COSE_Mac0)", tok(sign1(tag=17)), MAL),
+    ("tag 61 alone", tok(cbor2.dumps(cbor2.CBORTag(61, [PROT, {}, PAYLOAD, SIG_OK]))), MAL),
+    ("tag 61 of tag 61", tok(cbor2.dumps(cbor2.CBORTag(61, cbor2.CBORTag(
+        61, [PROT, {}, PAYLOAD, SIG_OK])))), MAL),
+    ("kid absent", tok(sign1({1: -7})), {"unknown_key"} | MAL),
+    ("kid of 5000 bytes", tok(sign1({1: -7, 4: b"\x01" * 5000})), MAL | {"unknown_key"}),
+    ("kid as text", tok(sign1({1: -7, 4: "kid"})), MAL),
+    ("kid unknown", tok(sign1({1: -7, 4: b"12345678"})), {"unknown_key"}),
+    ("kid in both headers", tok(sign1({1: -7, 4: KID}, unprot={4: b"12345678"})), MAL),
+    ("protected header not a map", tok(sign1(prot_b=cbor2.dumps([1, 2]))), MAL),
+    ("protected header garbage", tok(sign1(prot_b=b"\xff\xfe")), MAL),
+    ("protected header duplicate label", tok(sign1(prot_b=b"\xa3\x01\x26\x04\x48" + KID + b"\x01\x26")),
+     MAL),
+    ("array of 5 items", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, SIG_OK, 0]))), MAL),
+    ("detached payload (nil)", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, None, SIG_OK]))), MAL),
+    ("signed claims not a map", tok(sign1(claims=[1, 2, 3])), MAL),
+    ("signed claims garbage", tok(sign1(payload=b"\xff\xff")), MAL),
+    ("signed claims: duplicate key", tok(sign1(payload=b"\xa2\x06\x01\x06\x02")), MAL),
+    ("signed claims: iat a float", tok(sign1(claims=claims_with(c6=1.5))), MAL),
+    ("signed claims: iat a year ahead", tok(sign1(claims=claims_with(c6=int(time.time()) + 365 * 86400))),
+     MAL),
+    ("signed claims: SQL as the id", tok(sign1(claims=claims_with(id=SQLI))), {"not_found"}),
+    ("signed claims: traversal as the id", tok(sign1(claims=claims_with(id=TRAVERSAL))),
+     {"not_found"}),
+    ("QR text of another site", "https://evil.example/v/" + TOKEN[:-4], MAL | BADSIG),
+    ("base64 padding", TOKEN + "==", MAL),
+    ("NUL in the text", b"EL1:ABC\0DEF", MAL),
+    ("invalid UTF-8", b"\xff\xfe\xfd" + TOKEN.encode(), MAL),
+    ("bare COSE binary", sign1(), MAL),
+    ("SQL as the QR text", SQLI, MAL),
+    ("path traversal as the QR text", "https://x/v/" + TRAVERSAL, MAL),
+]
+
+
+# --- the table --------------------------------------------------------------
+
+class Row:
+    def __init__(self, name, method, path, status, body=None, auth=None, ctype=None,
+                 headers=None, field=None, problem=True, early=False, result=None,
+                 audits=0, allow_close=False):
+        self.__dict__.update(locals())
+        del self.__dict__["self"]
+
+
+ROWS = []
+
+
+def issue(name, body, status=422, field=None, **kw):
+    kw.setdefault("auth", "issuer")
+    kw.setdefault("ctype", "application/json")
+    ROWS.append(Row(name, "POST", "/api/v1/certificates", status, body, field=field, **kw))
+
+
+def mutate(ref, f):
+    req = base_request(ref)
+    f(req)
+    return req
+
+
+n = iter(range(1000))
+
+
+def ref():
+    return "H-%d" % next(n)
+
+
+def with_holder(**kv):
+    return mutate(ref(), lambda r: r["holder"].update(kv))
+
+
+def with_field(**kv):
+    return mutate(ref(), lambda r: r["fields"].update(kv))
+
+
+def with_top(**kv):
+    return mutate(ref(), lambda r: r.update(kv))
+
+
+def without(*path):
+    def f(r):
+        d = r
+        for k in path[:-1]:
+            d = d[k]
+        del d[path[-1]]
+    return mutate(ref(), f)
+
+
+valid_json = json.dumps(base_request("H-RAW"), ensure_ascii=False).encode()
+
+# Malformed, truncated and odd JSON: 400 before any validation.
+issue("empty body", b"", 400)
+issue("truncated: a lone brace", b"{", 400)
+issue("truncated mid-request", valid_json[:len(valid_json) // 2], 400)
+issue("truncated inside a string", b'{"type": "1110000000', 400)
+issue("a JSON array", b"[]", 400)
+issue("JSON null", b"null", 400)
+issue("a JSON string", b'"certificate"', 400)
+issue("a JSON number", b"42", 400)
+issue("garbage after the object", valid_json + b" x", 400)
+issue("two objects", valid_json + valid_json, 400)
+issue("duplicate keys", b'{"type": "%s", "type": "%s"}' % (T_RAD.encode(), T_RAD.encode()), 400)
+issue("duplicate nested keys", valid_json.replace(b'"holder": {', b'"holder": {"code": "x", ', 1),
+      400)
+issue("single quotes", b"{'type': 'x'}", 400)
+issue("comments", b"/* hi */ " + valid_json, 400)
+issue("trailing comma", valid_json[:-1] + b",}", 400)
+issue("NaN", valid_json.replace(b'"holder"', b'"x": NaN, "holder"', 1), 400)
+issue("huge number 1e400", valid_json.replace(b'"holder"', b'"x": 1e400, "holder"', 1), 400)
+issue("integer 2^64", valid_json.replace(b'"holder"', b'"x": 18446744073709551616, "holder"', 1),
+      400)
+issue("number with 5000 digits", valid_json.replace(b'"holder"', b'"x": ' + b"9" * 5000 +
+                                                    b', "holder"', 1), 400)
+issue("invalid UTF-8 in a string", valid_json.replace("张伟".encode(), b"\xff\xfe"), 400)
+issue("overlong UTF-8 (C0 AF)", valid_json.replace("张伟".encode(), b"\xc0\xaf"), 400)
+issue("UTF-8 surrogate (ED A0 80)", valid_json.replace("张伟".encode(), b"\xed\xa0\x80"), 400)
+issue("lone surrogate escape", valid_json.replace("张伟".encode(), b"\\ud800"), 400)
+issue("escaped NUL", valid_json.replace("张伟".encode(), b"a\\u0000b"), 400)
+issue("raw control character in a string", valid_json.replace("张伟".encode(), b"a\x01b"), 400)
+issue("BOM before the object", b"\xef\xbb\xbf" + valid_json, 400)
+issue("arrays nested 100,000 deep", b"[" * 100000 + b"]" * 100000, (400, 413))
+issue("objects nested 10,000 deep", b'{"a":' * 10000 + b"1" + b"}" * 10000, 400)
+
+# Wrong types and nulls where objects belong: 422 naming the field.
+issue("type null", with_top(type=None), 422, "type")
+issue("type a number", with_top(type=2 ** 63 - 1), 422, "type")
+issue("type an object", with_top(type={"code": T_RAD}), 422, "type")
+issue("type an array", with_top(type=[T_RAD]), 422, "type")
+issue("type unknown", with_top(type="11100000000013338W999"), 422, "type")
+issue("type SQL", with_top(type=SQLI), 422, "type")
+issue("type path traversal", with_top(type=TRAVERSAL), 422, "type")
+issue("type encoded traversal", with_top(type=ENC_TRAVERSAL), 422, "type")
+issue("type 1 MiB (body over the limit)", with_top(type="9" * MIB), 413, early=True)
+issue("holder null", with_top(holder=None), 422, "holder")
+issue("holder a string", with_top(holder="深圳市第一人民医院"), 422, "holder")
+issue("holder an array", with_top(holder=[]), 422, "holder")
+issue("holder absent", without("holder"), 422, "holder")
+issue("fields null (required fields missing)", with_top(fields=None), 422, "fields.address")
+issue("fields an array", with_top(fields=[]), 422, "fields")
+issue("fields a string", with_top(fields=SQLI), 422, "fields")
+issue("issuer a string", with_top(issuer=ENV), 422, "issuer")
+issue("issuer.code SQL", with_top(issuer={"code": SQLI}), (403, 422))
+issue("issuer.code of another authority", with_top(issuer={"code": OTHER}), 403)
+issue("approval_ref null", with_top(approval_ref=None), 422, "approval_ref")
+issue("approval_ref a number", with_top(approval_ref=12), 422, "approval_ref")
+issue("approval_ref empty", with_top(approval_ref=""), 422, "approval_ref")
+issue("approval_ref 129 characters", with_top(approval_ref="R" * 129), 422, "approval_ref")
+issue("approval_ref with a newline", with_top(approval_ref="A\nB"), 422, "approval_ref")
+issue("approval_ref with DEL", with_top(approval_ref="A\x7fB"), 422, "approval_ref")
+issue("unknown top-level field", with_top(admin=True), 422, "admin")
+issue("unknown field named SQL", with_top(**{SQLI: 1}), 422, SQLI)
+issue("3000 unknown fields", mutate(ref(), lambda r: r.update(
+    {"f%d" % i: i for i in range(3000)})), 422, "f0")
+issue("a 60 KiB field name", with_top(**{"k" * 60000: 1}), 422)
+issue("status smuggled in", with_top(status="revoked"), 422, "status")
+issue("id smuggled in", with_top(id=LID), 422, "id")
+
+# The holder.
+issue("holder.name 60 KiB (under the body limit)", with_holder(name="名" * 20000), 422, "holder.name")
+issue("holder.name 1 MiB (over the body limit)", with_holder(name="A" * MIB), 413, early=True)
+issue("holder.name empty", with_holder(name=""), 422, "holder.name")
+issue("holder.name a number", with_holder(name=1e308), 422, "holder.name")
+issue("holder.name with a newline", with_holder(name="A\r\nX-Injected: 1"), 422, "holder.name")
+issue("holder.name with ESC", with_holder(name="\x1b[31mred"), 422, "holder.name")
+issue("holder.code SQL", with_holder(code=SQLI), 422, "holder.code")
+issue("holder.code traversal", with_holder(code=TRAVERSAL), 422, "holder.code")
+issue("holder.code wrong check character", with_holder(code="91440300708461136U"), 422,
+      "holder.code")
+issue("holder.code 17 characters", with_holder(code="91440300708461136"), 422, "holder.code")
+issue("holder.code 19 characters", with_holder(code="91440300708461136TT"), 422, "holder.code")
+issue("holder.code 33 characters", with_holder(code="9" * 33), 422, "holder.code")
+issue("holder.code letter I (not in the alphabet)", with_holder(code="9144030070846113I0"),
+      422, "holder.code")
+issue("holder.code fullwidth digits", with_holder(code="９１４４０３００７０８４６１１３６Ｔ"), 422,
+      "holder.code")
+issue("holder.code null", with_holder(code=None), 422, "holder.code")
+issue("holder.code an array", with_holder(code=["91440300708461136T"]), 422, "holder.code")
+issue("holder.code_type unknown", with_holder(code_type="SSN"), 422, "holder.code_type")
+issue("holder.code_type RID on a USCC-only type", with_holder(code_type="RID",
+      code="11010519491231002X"), 422, "holder.code_type")
+issue("holder.unchecked a string", with_holder(unchecked="yes"), 422, "holder.unchecked")
+issue("holder.unchecked with a bad length", with_holder(unchecked=True, code="914403007084611"),
+      422, "holder.code")
+issue("holder unknown member", with_holder(role="admin"), 422, "holder.role")
+issue("RID with 30 February as birth date", mutate(ref(), lambda r: r.update(
+    sample_request(T_TRAIN, r["approval_ref"], rid("11010519990230001")))), 422, "holder.code")
+issue("RID with month 13", mutate(ref(), lambda r: r.update(
+    sample_request(T_TRAIN, r["approval_ref"], rid("11010519991301001")))), 422, "holder.code")
+
+# Dates.
+issue("valid_from 30 February", with_top(valid_from="2026-02-30"), 422, "valid_from")
+issue("valid_from month 13", with_top(valid_from="2026-13-01"), 422, "valid_from")
+issue("valid_from day 0", with_top(valid_from="2026-01-00"), 422, "valid_from")
+issue("valid_from five-digit year", with_top(valid_from="99999-01-01"), 422, "valid_from")
+issue("valid_from a date-time", with_top(valid_from="2026-01-01T00:00:00Z"), 422, "valid_from")
+issue("valid_from without padding", with_top(valid_from="2026-1-1"), 422, "valid_from")
+issue("valid_from a number", with_top(valid_from=20260101), 422, "valid_from")
+issue("valid_from SQL", with_top(valid_from=SQLI), 422, "valid_from")
+issue("valid_until before valid_from", with_top(valid_from="2027-01-01", valid_until="2026-12-31"),
+      422, "valid_until")
+issue("valid_until null on an expiring type", with_top(valid_until=None), 422, "valid_until")
+issue("valid_until 29 February of a common year", with_top(valid_until="2027-02-29"), 422,
+      "valid_until")
+
+# Face fields.
+issue("fields unknown member", with_field(bogus="x"), 422, "fields.bogus")
+issue("fields.address 201 characters", with_field(address="址" * 201), 422, "fields.address")
+issue("fields.address a number", with_field(address=12), 422, "fields.address")
+issue("fields.address null (required)", with_field(address=None), 422, "fields.address")
+issue("fields.address an object", with_field(address={"$ne": 1}), 422, "fields.address")
+issue("fields enum value unknown", with_field(radiation_activity_category=SQLI), 422,
+      "fields.radiation_activity_category")
+issue("fields.remarks with a tab", with_field(remarks="a\tb"), 422, "fields.remarks")
+issue("number of 65 characters", with_top(number="N" * 65), 422, "number")
+
+# Content types, sizes, authentication.
+issue("Content-Type text/plain", valid_json, 415, ctype="text/plain")
+issue("Content-Type application/xml", valid_json, 415, ctype="application/xml")
+issue("Content-Type multipart/form-data", valid_json, 415, ctype="multipart/form-data; boundary=x")
+issue("no Content-Type", valid_json, 415, ctype=None)
+issue("charset latin-1", valid_json, 415, ctype="application/json; charset=iso-8859-1")
+issue("application/json-patch+json", valid_json, 415, ctype="application/json-patch+json")
+issue("Content-Length 1 MiB", b"{" + b" " * (MIB - 2) + b"}", 413, early=True)
+issue("chunked body over the limit", b"[" * 100 + b" " * (100 * 1024), 413,
+      headers=[("Transfer-Encoding", "chunked")])
+issue("no Authorization", valid_json, 401, auth=None)
+issue("Authorization Basic", valid_json, 401, auth=None,
+      headers=[("Authorization", "Basic " + base64.b64encode(b"admin:admin").decode())])
+issue("Bearer garbage", valid_json, 401, auth=None, headers=[("Authorization", "Bearer garbage")])
+issue("Bearer empty", valid_json, 401, auth=None, headers=[("Authorization", "Bearer ")])
+issue("Bearer 1000 characters", valid_json, 401, auth=None,
+      headers=[("Authorization", "Bearer " + "A" * 1000)])
+issue("Bearer SQL", valid_json, 401, auth=None, headers=[("Authorization", "Bearer " + SQLI)])
+issue("Bearer invalid UTF-8", valid_json, 401, auth=None,
+      headers=[("Authorization", b"Bearer \xff\xfe\xfd")])
+issue("Bearer token then junk", valid_json, 401, auth=None,
+      headers=[("Authorization", "Bearer " + issuer + " x")])
+issue("a revoked client's token", valid_json, 401, auth="gone")
+issue("a reader may not issue", valid_json, 403, auth="reader")
+issue("an admin may not issue", valid_json, 403, auth="admin")
+
+# Wrong methods.
+for method, path in (("PUT", "/api/v1/certificates"), ("DELETE", "/api/v1/certificates/" + L),
+                     ("PATCH", "/api/v1/certificates/" + L), ("GET", "/api/v1/verify"),
+                     ("POST", "/api/v1/types"), ("DELETE", "/api/v1/audit"),
+                     ("POST", "/healthz"), ("PUT", "/v/" + TOKEN[:20])):
+    ROWS.append(Row("%s %s" % (method, path[:40]), method, path, 405, auth="admin"))
+ROWS.append(Row("an unknown method", "FROB", "/api/v1/certificates", (400, 405, 501),
+                auth="admin", problem=None))
+
+# Path segments: SQL, traversal, encodings.
+CERT = "/api/v1/certificates/"
+for name, seg, status in (
+        ("SQL id", "%27%20OR%201%3D1--", 400),
+        ("encoded traversal id", ENC_TRAVERSAL, 400),
+        ("%2e%2e%2f", "%2e%2e%2f", 400),
+        ("id with a bad check character", L[:-1] + ("0" if L[-1] != "0" else "1"), 400),
+        ("id with a NUL", "1.2.156%00", 400),
+        ("id with invalid UTF-8", "%ff%fe", 400),
+        ("id with a raw invalid UTF-8 byte", b"\xff", 400),
+        ("id 4000 characters", "1" * 4000, 400),
+        ("id of a well-formed unknown licence",
+         "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F", 404)):
+    path = CERT.encode() + seg if isinstance(seg, bytes) else CERT + seg
+    ROWS.append(Row("GET " + name, "GET", path, status, auth="reader"))
+ROWS.append(Row("GET raw traversal", "GET", CERT + "../../etc/passwd", (400, 404), auth="reader"))
+ROWS.append(Row("GET traversal out of the API", "GET", "/api/v1/../../../etc/passwd", (400, 404)))
+ROWS.append(Row("GET encoded traversal out of the API", "GET", "/api/v1/%2e%2e/%2e%2e/etc/passwd",
+                (400, 404)))
+ROWS.append(Row("GET qr.png of a SQL id", "GET", CERT + "%27%20OR%201%3D1--/qr.png", 400,
+                auth="reader"))
+ROWS.append(Row("GET face.svg of a traversal id", "GET", CERT + ENC_TRAVERSAL + "/face.svg", 400,
+                auth="reader"))
+ROWS.append(Row("GET qr.svg ?form=SQL", "GET", CERT + L + "/qr.svg?form=%27%20OR%201%3D1--", 400,
+                auth="reader", field="form"))
+ROWS.append(Row("GET face.png ?scale=99", "GET", CERT + L + "/face.png?scale=99", 400,
+                auth="reader", field="scale"))
+ROWS.append(Row("GET with invalid UTF-8 in the query", "GET", CERT + L + "?x=%ff", 400,
+                auth="reader"))
+ROWS.append(Row("GET with 30 query parameters", "GET", CERT + L + "?" + "&".join(
+    "p%d=1" % i for i in range(30)), 400, auth="reader"))
+ROWS.append(Row("GET a licence without a token", "GET", CERT + L, 401))
+ROWS.append(Row("GET a licence with a revoked token", "GET", CERT + L, 401, auth="gone"))
+
+# Lifecycle with hostile bodies.
+for action, body, status, field in (
+        ("suspend", b"[]", 400, None),
+        ("suspend", b'{"reason": ', 400, None),
+        ("suspend", {"reason": 12}, 422, "reason"),
+        ("suspend", {"reason": "x" * 5000}, 422, "reason"),
+        ("suspend", {"reason": "x" * 1001}, 422, "reason"),
+        ("suspend", b'{"reason": "a\\u0000b"}', 400, None),
+        ("suspend", {"reason": "ok", "kind": "revoked"}, 422, "kind"),
+        ("suspend", {"reason": "ok", "admin": True}, 422, "admin"),
+        ("revoke", {"reason": "ok", "kind": "destroyed"}, 422, "kind"),
+        ("revoke", {"reason": "ok", "kind": SQLI}, 422, "kind"),
+        ("revoke", {"reason": "ok", "kind": None}, 422, "kind"),
+        ("reinstate", {"reason": "not suspended"}, 409, None),
+        ("amend", {"approval_ref": "A-1", "holder": {"code": "91350100M000100Y43"}}, 422,
+         "holder.code"),
+        ("amend", {"approval_ref": "A-2", "fields": {"address": 5}}, 422, "fields.address"),
+        ("amend", {"approval_ref": "A-3", "type": T_TRAIN}, 422, None),
+        ("amend", {"approval_ref": "A-4", "valid_until": "2026-02-30"}, 422, "valid_until"),
+        ("amend", [], 400, None)):
+    ROWS.append(Row("%s %s" % (action, json.dumps(body)[:50] if not isinstance(body, bytes) else body),
+                    "POST", CERT + L + "/" + action, status, body, "issuer",
+                    "application/json", field=field))
+ROWS.append(Row("suspend by another authority's issuer", "POST", CERT + L + "/suspend", 403,
+                {"reason": "x"}, "other", "application/json"))
+ROWS.append(Row("suspend by a reader", "POST", CERT + L + "/suspend", 403, {"reason": "x"},
+                "reader", "application/json"))
+ROWS.append(Row("revoke a traversal id", "POST", CERT + ENC_TRAVERSAL + "/revoke", 400,
+                {"reason": "x"}, "issuer", "application/json"))
+ROWS.append(Row("revoke an unknown id", "POST", CERT +
+                "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F/revoke",
+                404, {"reason": "x"}, "issuer", "application/json"))
+ROWS.append(Row("suspend with text/plain", "POST", CERT + L + "/suspend", 415, "reason",
+                "issuer", "text/plain"))
+
+# Bundles.
+one = sample_request(T_RAD, "x")
+del one["approval_ref"]
+for name, body, status, field in (
+        ("bundle: certificates an object", {"approval_ref": "B-1", "certificates": {}}, 422,
+         "certificates"),
+        ("bundle: one certificate", {"approval_ref": "B-2", "certificates": [one]}, 422,
+         "certificates"),
+        ("bundle: 17 certificates", {"approval_ref": "B-3", "certificates": [one] * 17}, 422,
+         "certificates"),
+        ("bundle: a bad holder code in the second", {"approval_ref": "B-4", "certificates": [
+            one, dict(one, holder=dict(one["holder"], code=SQLI))]}, 422,
+         "certificates.1.holder.code"),
+        ("bundle: null members", {"approval_ref": "B-5", "certificates": [None, None]}, 422,
+         "certificates.0"),
+        ("bundle: approval_ref missing", {"certificates": [one, one]}, 422, "approval_ref"),
+        ("bundle: a JSON array", [one, one], 400, None)):
+    ROWS.append(Row(name, "POST", "/api/v1/bundles", status, body, "issuer", "application/json",
+                    field=field))
+
+# Holders and the audit log.
+HOLD = "/api/v1/holders/"
+PURPOSE = [("X-Purpose", "hostile input test")]
+for name, path, status, headers, field, audits in (
+        ("holder code SQL", HOLD + "%27%20OR%201%3D1--/certificates", (400, 422), PURPOSE, None, 0),
+        ("holder code traversal", HOLD + ENC_TRAVERSAL + "/certificates", (400, 422), PURPOSE,
+         None, 0),
+        # Pilot-region codes fail their check character yet exist (SPEC
+        # §2): a lookup by one is a read that finds nothing, not an error.
+        ("holder code with a bad check character", HOLD + "91440300708461136U/certificates",
+         200, PURPOSE, None, 1),
+        ("holder without X-Purpose", HOLD + "91440300708461136T/certificates", 400, [], "X-Purpose",
+         0),
+        ("X-Purpose of 201 characters", HOLD + "91440300708461136T/certificates", 400,
+         [("X-Purpose", "因" * 201)], "X-Purpose", 0),
+        ("X-Purpose with an encoded newline", HOLD + "91440300708461136T/certificates", 400,
+         [("X-Purpose", "a%0Ab")], "X-Purpose", 0),
+        ("X-Purpose with invalid UTF-8", HOLD + "91440300708461136T/certificates", 400,
+         [("X-Purpose", b"\xff\xfe")], "X-Purpose", 0),
+        ("X-Case-Ref with an encoded NUL", HOLD + "91440300708461136T/certificates", 400,
+         PURPOSE + [("X-Case-Ref", "a%00b")], "X-Case-Ref", 0),
+        ("?type=SQL is a filter that finds nothing", HOLD + "91440300708461136T/certificates?type="
+         "%27%20OR%201%3D1--", (200, 400, 422), PURPOSE, None, None),
+        ("?status=SQL", HOLD + "91440300708461136T/certificates?status=%27%20OR%201%3D1--",
+         (400, 422), PURPOSE, None, None)):
+    ROWS.append(Row(name, "GET", path, status, auth="reader", headers=headers, field=field,
+                    audits=audits))
+for q, field in (("after=-1", "after"), ("after=1e3", "after"), ("limit=0", "limit"),
+                 ("limit=1001", "limit"), ("limit=%27", "limit"),
+                 ("since=2026-02-30T00:00:00Z", "since"), ("until=" + SQLI.replace(" ", "%20"),
+                                                           "until"),
+                 ("since=99999999999999999999", "since")):
+    ROWS.append(Row("audit ?" + q, "GET", "/api/v1/audit?" + q, 400, auth="admin", field=field))
+ROWS.append(Row("audit by a reader", "GET", "/api/v1/audit", 403, auth="reader"))
+
+# Verification: always 200 with a verdict for a body under 4 KiB.
+for name, text, results in VERIFY:
+    ROWS.append(Row("verify: " + name, "POST", "/api/v1/verify", 200, text, ctype="text/plain",
+                    result=results))
+ROWS.append(Row("verify: JSON qr a number", "POST", "/api/v1/verify", 400, {"qr": 12},
+                ctype="application/json", field="qr"))
+ROWS.append(Row("verify: JSON qr null", "POST", "/api/v1/verify", 400, {"qr": None},
+                ctype="application/json"))
+ROWS.append(Row("verify: JSON {}", "POST", "/api/v1/verify", 400, {}, ctype="application/json"))
+ROWS.append(Row("verify: JSON truncated", "POST", "/api/v1/verify", 400, b'{"qr": "', 
+                ctype="application/json"))
+ROWS.append(Row("verify: JSON qr with SQL", "POST", "/api/v1/verify", 200, {"qr": SQLI},
+                ctype="application/json", result=MAL))
+ROWS.append(Row("verify: manual id SQL", "POST", "/api/v1/verify", 200,
+                {"id": SQLI, "holder_code": "91440300708461136T"}, ctype="application/json",
+                result=MAL | {"not_found"}))
+ROWS.append(Row("verify: manual holder_code a number", "POST", "/api/v1/verify", (200, 400, 422),
+                {"number": "x", "holder_code": 5}, ctype="application/json",
+                result=MAL | {"not_found"}))
+ROWS.append(Row("verify: body of 4097 bytes", "POST", "/api/v1/verify", 413, "A" * 4097,
+                ctype="text/plain"))
+ROWS.append(Row("verify: body of 1 MiB", "POST", "/api/v1/verify", 413, "A" * MIB,
+                ctype="text/plain", early=True))
+ROWS.append(Row("verify: Content-Type application/xml", "POST", "/api/v1/verify", 415, TOKEN,
+                ctype="application/xml"))
+ROWS.append(Row("verify: charset latin-1", "POST", "/api/v1/verify", 415, TOKEN,
+                ctype="text/plain; charset=latin-1"))
+ROWS.append(Row("/v page of a forged token", "GET", "/v/" + tok(nested(10000)), 200, problem=False))
+ROWS.append(Row("/v page of a zlib bomb", "GET", "/v/" + base64.urlsafe_b64encode(
+    zero_bomb).rstrip(b"=").decode(), 200, problem=False))
+ROWS.append(Row("/v page of a traversal", "GET", "/v/" + ENC_TRAVERSAL, 200, problem=False))
+ROWS.append(Row("/v page with a NUL", "GET", "/v/%00", 400))
+ROWS.append(Row("/v form with invalid UTF-8", "POST", "/v", 400, b"licence=%ff&holder_code=x",
+                ctype="application/x-www-form-urlencoded", field="licence"))
+ROWS.append(Row("/v form of JSON", "POST", "/v", 415, b"{}", ctype="application/json"))
+
+# What libmicrohttpd answers before certsvc sees the request: 4xx, no
+# problem body of ours (problem=False), and the server stays up.
+ROWS.append(Row("one header of 40 KiB", "GET", "/api/v1/types", (413, 431),
+                headers=[("X-Big", "a" * 40960)], problem=False, allow_close=True))
+ROWS.append(Row("3000 headers", "GET", "/api/v1/types", (413, 431),
+                headers=[("X-H%d" % i, "v" * 10) for i in range(3000)], problem=False,
+                allow_close=True))
+ROWS.append(Row("request line of 40 KiB", "GET", "/v/" + "A" * 40960, (413, 414, 431),
+                problem=False, allow_close=True))
+ROWS.append(Row("Authorization of 40 KiB", "GET", CERT + L, (413, 431),
+                headers=[("Authorization", "Bearer " + "A" * 40960)], problem=False,
+                allow_close=True))
+ROWS.append(Row("Content-Length not a number", "POST", "/api/v1/verify", 400, None,
+                headers=[("Content-Length", "abc")], problem=False, allow_close=True))
+ROWS.append(Row("Content-Length negative", "POST", "/api/v1/verify", 400, None,
+                headers=[("Content-Length", "-5")], problem=False, allow_close=True))
+ROWS.append(Row("Content-Length 2^64", "POST", "/api/v1/verify", (400, 413), None,
+                headers=[("Content-Length", "18446744073709551616")], problem=None,
+                allow_close=True))
+ROWS.append(Row("bad chunk size", "POST", "/api/v1/verify", 400, b"zz\r\nabc\r\n0\r\n\r\n",
+                headers=[("Transfer-Encoding", "chunked")], problem=False, allow_close=True))
+
+
+ROWS.append(Row("chunked and Content-Length both", "POST", "/api/v1/verify", (200, 400),
+                b"5\r\nhello\r\n0\r\n\r\n", headers=[("Transfer-Encoding", "chunked"),
+                                              ("Content-Length", "5")], problem=None,
+                allow_close=True))
+# RFC 9112 §3.2 asks for 400; libmicrohttpd 0.9.75 lets it through unless
+# pedantic, and nothing in certsvc depends on Host.
+ROWS.append(Row("HTTP/1.1 without Host", "GET", "/healthz", (200, 400), headers=[("Host", None)],
+                problem=False, allow_close=True))
+
+
+# --- run it -------------------------------------------------------------------
+
+def raw_request(row):
+    h = []
+    for name, value in row.headers or []:
+        h.append((name, value))
+    if row.auth in TOKENS:
+        h.append(("Authorization", "Bearer " + TOKENS[row.auth]))
+    if row.ctype:
+        h.append(("Content-Type", row.ctype))
+    body = row.body
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body, ensure_ascii=False).encode()
+    elif isinstance(body, str):
+        body = body.encode()
+    if any(n == "Host" and v is None for n, v in h):
+        # HTTP/1.1 requires Host: send a request without one.
+        s = csraw.connect(srv.base)
+        try:
+            s.sendall(b"GET %s HTTP/1.1\r\nConnection: close\r\n\r\n" % row.path.encode())
+            return csraw.read_response(s)
+        finally:
+            s.close()
+    if any(n == "Transfer-Encoding" for n, _ in h) and body is not None and \
+            not body.endswith(b"0\r\n\r\n"):
+        body = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 8192]), body[i:i + 8192])
+                        for i in range(0, len(body), 8192)) + b"0\r\n\r\n"
+    return csraw.request(srv.base, row.method, row.path, h, body, timeout=20,
+                         early_answer=row.early)
+
+
+def db_state():
+    c = csraw.counts(w.db)
+    c["licences_hash"] = csraw.table_hash(w.db, "licences", "id")
+    c["events_hash"] = csraw.table_hash(w.db, "status_events", "seq")
+    c["bundles_hash"] = csraw.table_hash(w.db, "bundles", "id")
+    c["clients_hash"] = csraw.table_hash(w.db, "clients", "id")
+    return c
+
+
+def settle():
+    """Audit records of reads may wait a moment to be grouped into one
+    commit (audit_flush_ms): wait until the count stops moving."""
+    last, stable = None, 0
+    for _ in range(40):
+        c = csraw.counts(w.db)["audit"]
+        stable = stable + 1 if c == last else 0
+        if stable >= 3:
+            break
+        last = c
+        time.sleep(0.05)
+
+
+def check_row(row, r):
+    label = "%-55s" % row.name[:55]
+    ok = True
+    want = row.status if isinstance(row.status, tuple) else (row.status,)
+    if r is None:
+        return check(row.allow_close, "%s: the connection was closed without an answer" % label)
+    ok &= check(r.status < 500, "%s: %d is a server error: %s" % (label, r.status, r.body[:300]))
+    ok &= check(r.status in want, "%s: status %d, expected %s (%s)" % (
+        label, r.status, "/".join(map(str, want)), r.body[:300]))
+    for leak in LEAKS:
+        ok &= check(leak not in r.body, "%s: the answer holds %r" % (label, leak))
+    problem = row.problem if row.problem is not None else \
+        (r.header("content-type") or "").startswith("application/problem+json")
+    if r.status >= 400 and problem:
+        p = as_json(r)
+        ok &= check((r.header("content-type") or "").startswith("application/problem+json"),
+                    "%s: Content-Type %s" % (label, r.header("content-type")))
+        ok &= check(isinstance(p, dict), "%s: the problem is JSON" % label)
+        p = p if isinstance(p, dict) else {}
+        ok &= check(isinstance(p.get("type"), str) and p["type"].startswith(PROBLEM_BASE) and
+                    isinstance(p.get("title"), str) and p.get("status") == r.status and
+                    isinstance(p.get("detail"), str) and p["detail"] != "",
+                    "%s: the problem has type, title, status and detail: %s" % (label, p))
+        ok &= check(r.header("x-request-id") is not None, "%s: X-Request-Id" % label)
+        errs = p.get("errors", [])
+        ok &= check(isinstance(errs, list) and all(
+            isinstance(e, dict) and isinstance(e.get("field"), str) and
+            isinstance(e.get("message"), str) for e in errs),
+            "%s: each of errors[] has a field and a message" % label)
+        if row.field is not None:
+            ok &= check(any(e.get("field") == row.field for e in errs if isinstance(e, dict)),
+                        "%s: errors[] names %s: %s" % (label, row.field, errs))
+        elif r.status == 422:
+            ok &= check(len(errs) > 0, "%s: a 422 names at least one field" % label)
+        if r.status == 405:
+            ok &= check(r.header("allow") is not None, "%s: 405 with Allow" % label)
+        if r.status == 401:
+            ok &= check((r.header("www-authenticate") or "").startswith("Bearer"),
+                        "%s: 401 with WWW-Authenticate: Bearer" % label)
+    if row.result is not None and r.status == 200:
+        v = as_json(r) or {}
+        ok &= check(v.get("result") in row.result, "%s: result %s (%s), expected %s" % (
+            label, v.get("result"), v.get("reason"), "/".join(sorted(row.result))))
+        ok &= check(isinstance(v.get("reason"), str) and "checked_at" in v and
+                    "certificate" in v, "%s: a whole verdict" % label)
+        if v.get("result") not in ("valid", "suspended", "revoked", "superseded", "expired",
+                                   "not_yet_valid"):
+            ok &= check(v.get("certificate") is None or v.get("result") == "not_found",
+                        "%s: no certificate with a %s verdict" % (label, v.get("result")))
+    return ok
+
+
+settle()
+before = db_state()
+t0 = time.time()
+passed = 0
+expected_audits = 0
+for row in ROWS:
+    r = raw_request(row)
+    if check_row(row, r):
+        passed += 1
+    if r is not None and r.status < 300 and row.audits:
+        expected_audits += row.audits
+    if srv.proc.poll() is not None:
+        check(False, "the server died at row %r" % row.name)
+        break
+elapsed = time.time() - t0
+print("hostile table: %d rows, %d as expected, in %.1f s" % (len(ROWS), passed, elapsed))
+check(len(ROWS) >= 60, "at least 60 hostile rows (%d)" % len(ROWS))
+
+check(srv.proc.poll() is None, "the server is still running")
+check(csraw.alive(srv.base), "/healthz answers 200 after the table")
+r = send("POST", "/api/v1/verify", TOKEN, ctype="text/plain")
+check((as_json(r) or {}).get("result") == "valid", "a genuine token still verifies after the table")
+settle()
+after = db_state()
+for k in before:
+    if k == "audit":
+        continue
+    check(before[k] == after[k], "database unchanged by the table: %s %s → %s" % (
+        k, before[k], after[k]))
+# Reads the table was allowed to make (holder lookups that found nothing,
+# rows marked audits=None may or may not be audited) are the only new audit
+# records: nothing rejected leaves one.
+db = csraw.open_ro(w.db)
+new = db.execute("SELECT action, target, result_count FROM audit ORDER BY seq LIMIT -1 OFFSET ?",
+                 (before["audit"],)).fetchall()
+db.close()
+check(all(a in ("read", "holder_lookup") for a, _, _ in new),
+      "only reads were audited during the table: %s" % new[:10])
+check(len(new) <= sum(1 for r in ROWS if r.audits is None) + expected_audits,
+      "no rejected request left an audit record (%d new: %s)" % (len(new), new[:10]))
+with open(srv.log_path, "rb") as f:
+    log = f.read()
+check(b"error req=" not in log, "the server logged no internal error")
+code = srv.stop()
+check(code == 0, "the server stops cleanly after the table (%s)" % code)
+w.cleanup()
+done()
