@@ -9,13 +9,24 @@
  *
  * Threads: a store handle is shared by every thread of a process.  Writes
  * happen inside begin()/commit() (or rollback()), which take the single
- * writer (BEGIN IMMEDIATE in SQLite) and hold it until commit or rollback;
- * every call made by that thread in between sees the transaction's own
- * writes.  Reads outside a transaction run concurrently on per-thread
- * connections.  A write call outside a transaction is its own transaction.
+ * writer and hold it until commit or rollback; every call made by that
+ * thread in between sees the transaction's own writes (and those of
+ * concurrent transactions whose commit() is still waiting for the disk).
+ * Reads outside a transaction run concurrently on per-thread connections
+ * and see only what is on disk.  A write call outside a transaction is its
+ * own transaction.
  *
- * Durability: commit() returns only once the transaction is on disk
- * (SQLite WAL with synchronous=FULL).
+ * Nesting: begin() inside a transaction opens a nested level; its commit()
+ * ends the level (nothing is durable before the outermost commit()), its
+ * rollback() undoes that level only.  After a failed commit() the level is
+ * over, and a rollback() that follows it is a no-op.
+ *
+ * Durability: the outermost commit() returns only once the transaction is
+ * on disk (SQLite WAL with synchronous=FULL).  Commits of concurrent
+ * threads share one disk sync (group commit, store_sqlite.c); a failure of
+ * that sync fails each of them, so no commit() ever returns 0 for writes
+ * that are not on disk.  rollback() of a transaction that saw such
+ * waiting writes waits for them too and returns their outcome.
  *
  * Ownership: every *out struct or array is allocated by the store and freed
  * by the matching cs_*_free function; every const char * argument is
@@ -174,6 +185,12 @@ struct cs_store {
 
 /* Open (creating and migrating) the SQLite store at path. */
 int cs_store_open_sqlite(const char *path, cs_store **out);
+/* SQLite store only: how long, at most, a group commit waits for writers
+ * queued behind it to join (audit_flush_ms; 20 by default, 0: never waits
+ * for them). */
+void cs_store_sqlite_set_window(cs_store *s, long ms);
+/* SQLite store only: group commits made and transactions they carried. */
+void cs_store_sqlite_stats(cs_store *s, uint64_t *groups, uint64_t *members);
 
 void cs_licence_row_free(cs_licence_row *r);
 void cs_licence_rows_free(cs_licence_row **rows, size_t n);

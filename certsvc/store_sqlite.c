@@ -2,13 +2,17 @@
  * store_sqlite: the embedded SQLite implementation of cs_store (store.h,
  * SPEC §7).
  *
- * Connections.  One writer connection, taken under wlock from begin() to
- * commit() or rollback(): the process never competes with itself for
- * SQLite's write lock, so SQLITE_BUSY cannot arise between its own threads,
- * and busy_timeout only covers other processes (the CLI beside a running
- * server).  Reads outside a transaction run on a reader connection of the
- * calling thread: WAL lets readers run beside the writer and each other,
- * and a connection used by one thread at a time needs no SQLite mutex.
+ * Connections.  One writer connection, used only by the holder of the
+ * writer token, from the outermost begin() to its commit() or rollback():
+ * the process never competes with itself for SQLite's write lock, so
+ * SQLITE_BUSY cannot arise between its own threads, and busy_timeout only
+ * covers other processes (the CLI beside a running server).  Commits of
+ * concurrent threads are grouped into one SQLite COMMIT (one fsync), and
+ * commit() still returns only once its writes are on disk: see "threads
+ * and transactions" below.  Reads outside a transaction run on a reader
+ * connection of the calling thread: WAL lets readers run beside the writer
+ * and each other, and a connection used by one thread at a time needs no
+ * SQLite mutex.
  *
  * A thread finds its state (its reader and whether it holds the writer) in
  * a slot reached through a pthread key of the store, so two stores in one
@@ -41,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -54,6 +59,10 @@
 /* The longest record stored (request bodies are <= 64 KiB); a stored one
  * inflating beyond it is corrupt. */
 #define RECORD_MAX (1 << 20)
+
+/* How long the leader of a group commit waits, at most, for writers
+ * queued for the token to join its group (cs_store_sqlite_set_window). */
+#define GROUP_WINDOW_MS 20
 
 #define AUDIT_LIMIT_DEFAULT 100
 #define AUDIT_LIMIT_MAX 1000
@@ -204,6 +213,9 @@ enum stmt_id {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_VERSION,
 	ST_LIC_PUT,
 	ST_LIC_GET,
@@ -231,6 +243,11 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	/* Every level has the same name: RELEASE and ROLLBACK TO act on the
+	 * innermost savepoint of that name, which is the current level. */
+	[ST_SAVEPOINT] = "SAVEPOINT cs",
+	[ST_RELEASE] = "RELEASE cs",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO cs",
 	[ST_VERSION] = "PRAGMA user_version",
 	[ST_LIC_PUT] = "INSERT INTO licences (" LICENCE_COLS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -298,16 +315,43 @@ struct conn {
 struct slot {
 	struct sstore *store;
 	struct conn reader;  /* db NULL until the thread first reads */
-	int writing;         /* this thread holds the writer */
+	int depth;           /* transaction levels open (> 0: holds the writer) */
+	int joined;          /* its outermost level is a savepoint inside a
+	                      * transaction that other members wrote to */
+	int stray;           /* a failed inner commit ended its level: the
+	                      * caller's rollback that follows is absorbed */
 	atomic_int vacant;   /* its thread has exited; free to reuse */
 	struct slot *next;
+};
+
+/* A member of the open group: a transaction whose writes are in the shared
+ * SQLite transaction and whose thread waits for that transaction's COMMIT.
+ * It lives on the member's stack until done is set. */
+struct gwait {
+	struct gwait *next;
+	int rc;              /* the group's outcome, set with done */
+	int done;
+	int carries;         /* it has writes in the group (not a rollback) */
+	char msg[200];       /* the failure, for the member's own cs_err */
 };
 
 struct sstore {
 	cs_store base;       /* first: a cs_store * is a struct sstore * */
 	char *path;
 	struct conn writer;
-	pthread_mutex_t wlock;    /* held from begin to commit/rollback */
+	/* The writer token and the group commit (see "threads and
+	 * transactions"); mu guards every field down to window_ms. */
+	pthread_mutex_t mu;
+	pthread_cond_t tok_cv;    /* the token was given back */
+	pthread_cond_t done_cv;   /* a group ended */
+	int busy;                 /* a thread holds the writer token */
+	int queued;               /* threads waiting for the token */
+	int urgent;               /* the leader's window ran out: it goes next */
+	int leading;              /* a member is leading the open group */
+	struct gwait *group;      /* the open group's members */
+	struct timespec opened;   /* when its first member joined */
+	long window_ms;
+	uint64_t n_groups, n_members;  /* committed so far (statistics) */
 	pthread_mutex_t reglock;  /* guards slots */
 	struct slot *slots;
 	pthread_key_t key;
@@ -844,8 +888,10 @@ set_wal(sqlite3 *db, const char *path)
  * synchronous=FULL syncs the WAL at every commit, so commit() returning
  * means the licence survives a power cut; recursive_triggers makes a
  * REPLACE conflict resolution fire the delete triggers too, closing that
- * way around append-only.  A reader is query_only, so a bug cannot write
- * through it outside the writer lock.
+ * way around append-only; temp_store=MEMORY keeps the journals of the
+ * savepoints of group commit in memory (a few pages per transaction).  A
+ * reader is query_only, so a bug cannot write through it outside the
+ * writer token.
  */
 static int
 conn_open(const char *path, int is_writer, struct conn *c)
@@ -872,7 +918,8 @@ conn_open(const char *path, int is_writer, struct conn *c)
 		goto out;
 	rc = exec_sql(c->db, "PRAGMA synchronous = FULL;"
 	    "PRAGMA foreign_keys = ON;"
-	    "PRAGMA recursive_triggers = ON", "open writer");
+	    "PRAGMA recursive_triggers = ON;"
+	    "PRAGMA temp_store = MEMORY", "open writer");
 out:
 	if (rc != 0) {
 		sqlite3_close(c->db);
@@ -930,19 +977,66 @@ out:
 
 /* --- threads and transactions --------------------------------------- */
 
-static int tx_end(struct sstore *s, struct slot *sl, enum stmt_id how);
+/*
+ * The writer token.  One thread at a time writes on the writer connection:
+ * the holder of the token, taken at the outermost begin() (or by a write
+ * call outside a transaction) and given back when that level ends.
+ *
+ * Group commit.  commit() must return only once the transaction is on
+ * disk, and one fsync per transaction caps a durable store near the disk's
+ * sync rate (NOTES.md: about 5k commits/s).  So transactions of different
+ * threads share SQLite transactions:
+ *
+ *   - The first writer after a COMMIT opens a SQLite transaction (BEGIN
+ *     IMMEDIATE).  A writer that finds one open, holding the writes of
+ *     members that already finished, runs its own writes inside a SAVEPOINT
+ *     of it (joined), so that its rollback() undoes its own writes only.
+ *   - The outermost commit() releases its savepoint, adds its thread to the
+ *     open group as a member, gives the token back and waits.  It does not
+ *     return until the group's COMMIT has returned (synchronous=FULL: the
+ *     WAL is synced) and hands back that COMMIT's result.
+ *   - One member leads: it waits until no thread holds the token and none is
+ *     queued for it, or until window_ms after the group's first member
+ *     joined (then it takes the token next, ahead of the queue), takes the
+ *     token itself, seals the group, runs the COMMIT and wakes every member
+ *     with its result.  Writers that arrive during the COMMIT wait for the
+ *     token and form the next group while the disk syncs.
+ *
+ * With one writer at a time this is exactly one COMMIT per transaction, as
+ * before; with n writers at once it is one fsync for n transactions.
+ *
+ * What a crash can lose: only transactions whose commit() had not
+ * returned, whose callers had answered nobody (no 201, no audited read was
+ * served).  What it cannot lose: anything whose commit() returned 0.  A
+ * COMMIT that fails fails every member of its group; an error that makes
+ * SQLite roll back the whole transaction (I/O error, full disk, out of
+ * memory) is noticed when the holder's level ends and fails every member
+ * still waiting.  No member is ever told 0 for writes that are not on disk.
+ *
+ * A rollback() that joined a transaction others wrote to has seen their
+ * writes (a replayed issuance answers with a licence still in the group),
+ * so it too waits for the group and returns its result.
+ *
+ * Nesting.  begin() inside a transaction opens a SAVEPOINT level; its
+ * commit() releases the level (nothing is durable until the outermost
+ * commit()), its rollback() undoes that level only.  A bulk loader wraps
+ * many issuances, each with its own begin()/commit(), in one outer
+ * transaction.
+ */
+
+static int tx_end(struct sstore *s, struct slot *sl, int commit);
 
 /* Thread exit: the slot and its reader go to the next new thread.  A
  * transaction the thread left open is rolled back here, on that thread,
- * which owns the writer lock and so may release it; otherwise every writer
- * would wait forever on a dead thread. */
+ * which holds the writer token and so may give it back; otherwise every
+ * writer would wait forever on a dead thread. */
 static void
 slot_vacate(void *p)
 {
 	struct slot *sl = p;
 
-	if (sl->writing)
-		(void)tx_end(sl->store, sl, ST_ROLLBACK);
+	while (sl->depth > 0)
+		(void)tx_end(sl->store, sl, 0);
 	atomic_store(&sl->vacant, 1);
 }
 
@@ -988,7 +1082,7 @@ read_conn(struct sstore *s, struct conn **out)
 	*out = NULL;
 	if ((rc = slot_get(s, &sl)) != 0)
 		goto out;
-	if (sl->writing)
+	if (sl->depth > 0)
 		*out = &s->writer;
 	else if (sl->reader.db != NULL ||
 	    (rc = conn_open(s->path, 0, &sl->reader)) == 0)
@@ -1009,42 +1103,260 @@ read_stmt(struct sstore *s, enum stmt_id id, sqlite3_stmt **out)
 	return rc;
 }
 
-/* Take the writer and open its transaction; the lock is held until
- * tx_end, whatever the thread does in between. */
+/* Run one of the transaction statements on the writer. */
 static int
-tx_begin(struct sstore *s, struct slot *sl)
+wstep(struct sstore *s, enum stmt_id id, const char *what)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	pthread_mutex_lock(&s->wlock);
-	if ((rc = prep(&s->writer, ST_BEGIN, &st)) == 0)
-		rc = run(st, SQLITE_OK, "begin");
-	if (rc == 0)
-		sl->writing = 1;
-	else
-		pthread_mutex_unlock(&s->wlock);
+	if ((rc = prep(&s->writer, id, &st)) == 0)
+		rc = run(st, SQLITE_OK, what);
 	return rc;
 }
 
-/* End the transaction with COMMIT or ROLLBACK and release the writer.  The
- * transaction is over whatever happens: a failed COMMIT is rolled back, so
- * no thread is ever left holding a half-open one.  A ROLLBACK of a
- * transaction SQLite already rolled back (after an I/O error) succeeds. */
+/* The writer's transaction is gone: SQLite rolled it back on an earlier
+ * error (I/O, full disk, out of memory). */
 static int
-tx_end(struct sstore *s, struct slot *sl, enum stmt_id how)
+tx_gone(void)
 {
-	sqlite3_stmt *st;
+	return cs_err_set(CS_ESTORE, "store: the transaction was rolled back "
+	    "by an earlier error");
+}
+
+static void
+deadline_after(const struct timespec *from, long ms, struct timespec *out)
+{
+	*out = *from;
+	out->tv_sec += ms / 1000;
+	out->tv_nsec += (ms % 1000) * 1000000L;
+	if (out->tv_nsec >= 1000000000L) {
+		out->tv_sec++;
+		out->tv_nsec -= 1000000000L;
+	}
+}
+
+static int
+passed(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec ||
+	    (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+static void
+token_take(struct sstore *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->queued++;
+	while (s->busy || s->urgent)
+		pthread_cond_wait(&s->tok_cv, &s->mu);
+	s->queued--;
+	s->busy = 1;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* With mu held. */
+static void
+token_give_locked(struct sstore *s)
+{
+	s->busy = 0;
+	pthread_cond_broadcast(&s->tok_cv);
+}
+
+/* End every waiting member of the open group with rc and msg.  With mu
+ * held. */
+static void
+group_end_locked(struct sstore *s, struct gwait *list, int rc,
+    const char *msg)
+{
+	struct gwait *w, *next;
+
+	for (w = list; w != NULL; w = next) {
+		next = w->next;
+		w->rc = rc;
+		if (rc != 0)
+			snprintf(w->msg, sizeof(w->msg), "%s", msg);
+		w->done = 1;
+	}
+	pthread_cond_broadcast(&s->done_cv);
+}
+
+/* The holder found the shared transaction rolled back under it: the
+ * members waiting for it have lost their writes and are told so; the token
+ * is given back.  Returns the holder's own error. */
+static int
+tx_lost(struct sstore *s)
+{
+	int rc = tx_gone();
+
+	pthread_mutex_lock(&s->mu);
+	group_end_locked(s, s->group, rc, cs_err_msg());
+	s->group = NULL;
+	token_give_locked(s);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/*
+ * Lead the open group: wait for the token (letting queued writers join
+ * first, up to the window), seal the group, COMMIT, wake the members.
+ * Called and returns with mu held.
+ */
+static void
+group_lead(struct sstore *s)
+{
+	struct timespec deadline;
+	struct gwait *list, *w;
+	char msg[200] = "";
+	size_t n = 0;
 	int rc = 0;
 
-	if ((how == ST_COMMIT || !sqlite3_get_autocommit(s->writer.db)) &&
-	    (rc = prep(&s->writer, how, &st)) == 0)
-		rc = run(st, SQLITE_OK, how == ST_COMMIT ? "commit" : "rollback");
-	if (!sqlite3_get_autocommit(s->writer.db))
-		sqlite3_exec(s->writer.db, "ROLLBACK", NULL, NULL, NULL);
-	sl->writing = 0;
-	pthread_mutex_unlock(&s->wlock);
+	deadline_after(&s->opened, s->window_ms, &deadline);
+	while (s->busy || s->queued > 0) {
+		if (passed(&deadline)) {
+			if (!s->busy)
+				break;
+			s->urgent = 1;
+			pthread_cond_wait(&s->tok_cv, &s->mu);
+		} else
+			pthread_cond_timedwait(&s->tok_cv, &s->mu, &deadline);
+	}
+	s->busy = 1;
+	s->urgent = 0;
+	list = s->group;
+	s->group = NULL;
+	pthread_mutex_unlock(&s->mu);
+	if (list != NULL) {
+		if (sqlite3_get_autocommit(s->writer.db))
+			rc = tx_gone();
+		else if ((rc = wstep(s, ST_COMMIT, "commit")) != 0 &&
+		    !sqlite3_get_autocommit(s->writer.db))
+			sqlite3_exec(s->writer.db, "ROLLBACK", NULL, NULL, NULL);
+		if (rc != 0)
+			snprintf(msg, sizeof(msg), "%s", cs_err_msg());
+	}
+	pthread_mutex_lock(&s->mu);
+	for (w = list; w != NULL; w = w->next)
+		n += (size_t)w->carries;
+	if (n > 0 && rc == 0) {
+		s->n_groups++;
+		s->n_members += n;
+	}
+	group_end_locked(s, list, rc, msg);
+	s->leading = 0;
+	token_give_locked(s);
+}
+
+/* Join the open group as a member (the caller holds the token and has
+ * released its level), give the token back and wait for the group's
+ * COMMIT, leading it when no one else does. */
+static int
+group_join(struct sstore *s, int carries)
+{
+	struct gwait w;
+
+	memset(&w, 0, sizeof(w));
+	w.carries = carries;
+	pthread_mutex_lock(&s->mu);
+	if (s->group == NULL)
+		clock_gettime(CLOCK_MONOTONIC, &s->opened);
+	w.next = s->group;
+	s->group = &w;
+	token_give_locked(s);
+	while (!w.done) {
+		if (!s->leading) {
+			s->leading = 1;
+			group_lead(s);
+		} else
+			pthread_cond_wait(&s->done_cv, &s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (w.rc != 0)
+		cs_err_set(w.rc, "%s", w.msg);
+	return w.rc;
+}
+
+/* Open a level: the outermost takes the token and opens (or joins) the
+ * SQLite transaction; an inner one is a savepoint. */
+static int
+tx_begin(struct sstore *s, struct slot *sl)
+{
+	int rc;
+
+	sl->stray = 0;
+	if (sl->depth > 0) {
+		if (sqlite3_get_autocommit(s->writer.db))
+			rc = tx_gone();
+		else if ((rc = wstep(s, ST_SAVEPOINT, "begin")) == 0)
+			sl->depth++;
+		return rc;
+	}
+	token_take(s);
+	sl->joined = !sqlite3_get_autocommit(s->writer.db);
+	if ((rc = wstep(s, sl->joined ? ST_SAVEPOINT : ST_BEGIN, "begin")) == 0) {
+		sl->depth = 1;
+	} else {
+		pthread_mutex_lock(&s->mu);
+		token_give_locked(s);
+		pthread_mutex_unlock(&s->mu);
+	}
 	return rc;
+}
+
+/*
+ * End the current level with commit (1) or rollback (0).  The level is
+ * over whatever happens.  The outermost level gives the token back: a
+ * commit (and a rollback that joined others' writes) after waiting for the
+ * group's COMMIT.  A rollback of a transaction SQLite already rolled back
+ * succeeds.
+ */
+static int
+tx_end(struct sstore *s, struct slot *sl, int commit)
+{
+	sqlite3 *db = s->writer.db;
+	int rc = 0, grc;
+
+	if (sl->depth > 1) {
+		sl->depth--;
+		if (sqlite3_get_autocommit(db)) {
+			rc = commit ? tx_gone() : 0;
+		} else if (!commit ||
+		    (rc = wstep(s, ST_RELEASE, "commit")) != 0) {
+			(void)wstep(s, ST_ROLLBACK_TO, "rollback");
+			(void)wstep(s, ST_RELEASE, "rollback");
+		}
+		sl->stray = commit && rc != 0;
+		return rc;
+	}
+	sl->depth = 0;
+	if (sqlite3_get_autocommit(db)) {
+		rc = tx_lost(s);
+		return commit ? rc : 0;
+	}
+	if (!sl->joined) {
+		if (commit)
+			return group_join(s, 1);
+		rc = wstep(s, ST_ROLLBACK, "rollback");
+		if (!sqlite3_get_autocommit(db))
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		pthread_mutex_lock(&s->mu);
+		token_give_locked(s);
+		pthread_mutex_unlock(&s->mu);
+		return rc;
+	}
+	if (!commit || (rc = wstep(s, ST_RELEASE, "commit")) != 0) {
+		(void)wstep(s, ST_ROLLBACK_TO, "rollback");
+		(void)wstep(s, ST_RELEASE, "rollback");
+	}
+	if (sqlite3_get_autocommit(db)) {
+		grc = tx_lost(s);
+		return commit ? grc : 0;
+	}
+	grc = group_join(s, commit && rc == 0);
+	return rc != 0 ? rc : grc;
 }
 
 /*
@@ -1064,12 +1376,11 @@ write_enter(struct sstore *s, struct conn **out, int *own)
 	*own = 0;
 	if ((rc = slot_get(s, &sl)) != 0)
 		goto out;
-	if (!sl->writing) {
+	if (sl->depth == 0) {
 		if ((rc = tx_begin(s, sl)) == 0)
 			*own = 1;
 	} else if (sqlite3_get_autocommit(s->writer.db))
-		rc = cs_err_set(CS_ESTORE, "store: the transaction was rolled "
-		    "back by an earlier error");
+		rc = tx_gone();
 out:
 	return rc;
 }
@@ -1082,9 +1393,9 @@ write_leave(struct sstore *s, int own, int rc)
 	if (own) {
 		sl = pthread_getspecific(s->key);
 		if (rc == 0)
-			rc = tx_end(s, sl, ST_COMMIT);
+			rc = tx_end(s, sl, 1);
 		else
-			(void)tx_end(s, sl, ST_ROLLBACK);
+			(void)tx_end(s, sl, 0);
 	}
 	return rc;
 }
@@ -1095,14 +1406,8 @@ sq_begin(cs_store *cs)
 	struct slot *sl;
 	int rc;
 
-	if ((rc = slot_get(S(cs), &sl)) != 0)
-		goto out;
-	if (sl->writing)
-		rc = cs_err_set(CS_EINVAL, "store: begin: this thread already "
-		    "holds a transaction");
-	else
+	if ((rc = slot_get(S(cs), &sl)) == 0)
 		rc = tx_begin(S(cs), sl);
-out:
 	return rc;
 }
 
@@ -1114,25 +1419,31 @@ sq_commit(cs_store *cs)
 
 	if ((rc = slot_get(S(cs), &sl)) != 0)
 		goto out;
-	if (!sl->writing)
+	sl->stray = 0;
+	if (sl->depth == 0)
 		rc = cs_err_set(CS_EINVAL, "store: commit: no transaction on "
 		    "this thread");
 	else
-		rc = tx_end(S(cs), sl, ST_COMMIT);
+		rc = tx_end(S(cs), sl, 1);
 out:
 	return rc;
 }
 
 /* Without a transaction this does nothing and returns 0, leaving the
- * thread's message alone: error paths may call it unconditionally. */
+ * thread's message alone: error paths may call it unconditionally.  So
+ * may they after a failed commit(), whose level is already over: right
+ * after a failed inner commit the rollback is absorbed, so that it does not
+ * undo the enclosing level. */
 static int
 sq_rollback(cs_store *cs)
 {
 	struct slot *sl;
 	int rc;
 
-	if ((rc = slot_get(S(cs), &sl)) == 0 && sl->writing)
-		rc = tx_end(S(cs), sl, ST_ROLLBACK);
+	if ((rc = slot_get(S(cs), &sl)) == 0 && sl->stray)
+		sl->stray = 0;
+	else if (rc == 0 && sl->depth > 0)
+		rc = tx_end(S(cs), sl, 0);
 	return rc;
 }
 
@@ -1722,8 +2033,8 @@ sq_close(cs_store *cs)
 	if (s != NULL) {
 		if (s->has_key) {
 			sl = pthread_getspecific(s->key);
-			if (sl != NULL && sl->writing)
-				(void)tx_end(s, sl, ST_ROLLBACK);
+			while (sl != NULL && sl->depth > 0)
+				(void)tx_end(s, sl, 0);
 			pthread_key_delete(s->key);
 		}
 		for (sl = s->slots; sl != NULL; sl = next) {
@@ -1735,7 +2046,9 @@ sq_close(cs_store *cs)
 		if (s->has_def)
 			deflateEnd(&s->def);
 		free(s->zbuf);
-		pthread_mutex_destroy(&s->wlock);
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->tok_cv);
+		pthread_cond_destroy(&s->done_cv);
 		pthread_mutex_destroy(&s->reglock);
 		free(s->path);
 		free(s);
@@ -1787,6 +2100,7 @@ int
 cs_store_open_sqlite(const char *path, cs_store **out)
 {
 	struct sstore *s = NULL;
+	pthread_condattr_t ca;
 	int rc = 0;
 
 	*out = NULL;
@@ -1800,7 +2114,13 @@ cs_store_open_sqlite(const char *path, cs_store **out)
 		goto out;
 	}
 	s->base.ops = &sqlite_ops;
-	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->tok_cv, &ca);
+	pthread_cond_init(&s->done_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->window_ms = GROUP_WINDOW_MS;
 	pthread_mutex_init(&s->reglock, NULL);
 	if (pthread_key_create(&s->key, slot_vacate) != 0) {
 		rc = cs_err_set(CS_ESTORE, "store: no thread key left");
@@ -1823,6 +2143,27 @@ out:
 	else
 		sq_close(s ? &s->base : NULL);
 	return rc;
+}
+
+void
+cs_store_sqlite_set_window(cs_store *cs, long ms)
+{
+	struct sstore *s = S(cs);
+
+	pthread_mutex_lock(&s->mu);
+	s->window_ms = ms < 0 ? 0 : ms;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+cs_store_sqlite_stats(cs_store *cs, uint64_t *groups, uint64_t *members)
+{
+	struct sstore *s = S(cs);
+
+	pthread_mutex_lock(&s->mu);
+	*groups = s->n_groups;
+	*members = s->n_members;
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* --- free functions ------------------------------------------------- */

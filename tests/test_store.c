@@ -1,8 +1,9 @@
 /*
  * test_store: the SQLite store (store.h) against its contract: schema and
  * migration, every query, the conflicts store.h promises, append-only in
- * the database itself, transactions and the writer lock under threads,
- * durable commits, and backup.  Each run works in a fresh directory under
+ * the database itself, transactions (nested ones too) and the writer under
+ * threads, group commit, durable commits (a process killed right after
+ * commit() returned keeps its rows), and backup.  Each run works in a fresh directory under
  * /tmp, removed at the end.
  */
 #include "check.h"
@@ -11,9 +12,12 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -863,7 +867,9 @@ TEST(transactions)
 	CHECK_STR_EQ(cs_err_msg(), "earlier failure");
 
 	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->begin(s), CS_EINVAL);
+	/* A begin inside a transaction opens a nested level (see nesting). */
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
 	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
 	memset(&e, 0, sizeof(e));
 	e.licence_id = l.id;
@@ -1073,6 +1079,393 @@ TEST(threads)
 	f.limit = 1000;
 	CHECK_INT_EQ(audit_n(s, &f, NULL), AUDITS);
 	s->ops->close(s);
+}
+
+/* --- nesting ------------------------------------------------------------ */
+
+static int
+has_licence(cs_store *s, const char *id)
+{
+	cs_licence_row *r = NULL;
+	int rc = s->ops->licence_get(s, id, &r);
+
+	cs_licence_row_free(r);
+	return rc == 0;
+}
+
+TEST(nesting)
+{
+	struct lic l[7];
+	struct peek p;
+	pthread_t t;
+	cs_store *s = open_store("nest.db");
+	int64_t n = -1;
+	int i;
+
+	for (i = 0; i < 7; i++)
+		lic_make(&l[i], TYPE_A, i + 1, "91350100M000100Y43", "ems",
+		    1000 + i, NULL);
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l[0].r), 0);
+	/* An inner level committed stays in the outer transaction... */
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l[1].r), 0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	/* ...an inner level rolled back is undone alone... */
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l[2].r), 0);
+	CHECK(has_licence(s, l[2].id));
+	CHECK_INT_EQ(s->ops->rollback(s), 0);
+	CHECK(!has_licence(s, l[2].id));
+	CHECK(has_licence(s, l[0].id) && has_licence(s, l[1].id));
+	/* ...with everything inside it, three levels deep... */
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l[3].r), 0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(s->ops->rollback(s), 0);
+	CHECK(!has_licence(s, l[3].id));
+	/* ...a conflict in an inner level leaves the outer one usable... */
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l[0].r), CS_ECONFLICT);
+	CHECK_INT_EQ(s->ops->rollback(s), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l[4].r), 0);
+	/* ...and nothing is visible elsewhere before the outermost commit. */
+	p.s = s;
+	p.id = l[0].id;
+	p.count = -1;
+	pthread_create(&t, NULL, peek_main, &p);
+	pthread_join(t, NULL);
+	CHECK_INT_EQ(p.get_rc, CS_ENOTFOUND);
+	CHECK_INT_EQ(p.count, 0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	pthread_create(&t, NULL, peek_main, &p);
+	pthread_join(t, NULL);
+	CHECK_INT_EQ(p.get_rc, 0);
+	CHECK_INT_EQ(p.count, 3);  /* l[0], l[1], l[4] */
+	CHECK(has_licence(s, l[4].id) && !has_licence(s, l[3].id));
+
+	/* The outermost rollback undoes the inner levels committed in it. */
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l[5].r), 0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(s->ops->rollback(s), 0);
+	CHECK(!has_licence(s, l[5].id));
+	/* A write call inside a level belongs to it. */
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l[6].r), 0);
+	CHECK_INT_EQ(s->ops->rollback(s), 0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK(!has_licence(s, l[6].id));
+	CHECK_INT_EQ(s->ops->commit(s), CS_EINVAL);
+	CHECK_INT_EQ(s->ops->licence_count(s, &n), 0);
+	CHECK_INT_EQ(n, 3);
+	s->ops->close(s);
+}
+
+/* --- group commit ------------------------------------------------------- */
+
+#define GC_THREADS 16
+#define GC_PER 40
+
+struct gc_worker {
+	cs_store *s;
+	int idx;
+	int fail_every;      /* every n-th transaction fails and rolls back */
+	int committed, failed, errors;
+};
+
+static void
+gc_lic(struct lic *l, int idx, int i)
+{
+	lic_make(l, TYPE_A, 100000 + idx * 1000 + i, "91350100M000100Y43",
+	    "ems", 1, NULL);
+}
+
+/* Transactions of a licence and an audit record; every fail_every-th one
+ * also meets a conflict and is rolled back, while the others go on. */
+static void *
+gc_main(void *arg)
+{
+	struct gc_worker *w = arg;
+	cs_store *s = w->s;
+	struct lic l, dup;
+	cs_audit_rec a;
+	int i, rc, fail;
+
+	memset(&a, 0, sizeof(a));
+	a.action = "issue";
+	for (i = 0; i < GC_PER; i++) {
+		gc_lic(&l, w->idx, i);
+		fail = w->fail_every > 0 && i % w->fail_every == 0;
+		if ((rc = s->ops->begin(s)) != 0) {
+			w->errors++;
+			continue;
+		}
+		rc = s->ops->licence_put(s, &l.r);
+		if (rc == 0)
+			rc = s->ops->audit_append(s, &a);
+		if (rc == 0 && fail) {
+			gc_lic(&dup, 0, 0);  /* committed before the threads ran */
+			rc = s->ops->licence_put(s, &dup.r) == CS_ECONFLICT ?
+			    CS_ECONFLICT : -1;
+		}
+		if (rc == 0)
+			rc = s->ops->commit(s);
+		else
+			s->ops->rollback(s);
+		if (rc == 0)
+			w->committed++;
+		else if (rc == CS_ECONFLICT && fail)
+			w->failed++;
+		else {
+			fprintf(stderr, "group writer %d: %s\n", w->idx,
+			    cs_err_msg());
+			w->errors++;
+		}
+		/* An audited read: one write outside a transaction. */
+		if (s->ops->audit_append(s, &a) != 0)
+			w->errors++;
+	}
+	return NULL;
+}
+
+/* One audited read (a write outside a transaction); *arg is its rc. */
+static void *
+gc_audit_main(void *arg)
+{
+	struct gc_worker *w = arg;
+	cs_audit_rec a;
+
+	memset(&a, 0, sizeof(a));
+	a.action = "read";
+	w->errors = w->s->ops->audit_append(w->s, &a);
+	return NULL;
+}
+
+/* A writer whose transaction fails inside a group of others. */
+static void *
+gc_failing_main(void *arg)
+{
+	struct gc_worker *w = arg;
+	struct lic l, dup;
+
+	gc_lic(&l, 99, 0);
+	gc_lic(&dup, 0, 0);
+	w->errors = 1;
+	if (w->s->ops->begin(w->s) == 0 &&
+	    w->s->ops->licence_put(w->s, &l.r) == 0 &&
+	    w->s->ops->licence_put(w->s, &dup.r) == CS_ECONFLICT &&
+	    w->s->ops->rollback(w->s) == 0)
+		w->errors = 0;
+	return NULL;
+}
+
+TEST(group_commit)
+{
+	static struct gc_worker w[GC_THREADS];
+	pthread_t t[GC_THREADS];
+	cs_audit_filter f;
+	struct lic l;
+	cs_store *s = open_store("group.db");
+	sqlite3 *db;
+	uint64_t g0, m0, g1, m1;
+	int64_t n = -1;
+	int i, j, committed = 0, failed = 0, errors = 0, missing = 0;
+
+	/* Many threads at once: every commit that returned 0 is there, every
+	 * failed transaction left nothing, and the others never noticed. */
+	gc_lic(&l, 0, 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	cs_store_sqlite_stats(s, &g0, &m0);
+	for (i = 0; i < GC_THREADS; i++) {
+		w[i].s = s;
+		w[i].idx = i + 1;
+		w[i].fail_every = i % 4 == 0 ? 3 : 0;
+		pthread_create(&t[i], NULL, gc_main, &w[i]);
+	}
+	for (i = 0; i < GC_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		committed += w[i].committed;
+		failed += w[i].failed;
+		errors += w[i].errors;
+	}
+	CHECK_INT_EQ(errors, 0);
+	CHECK_INT_EQ(committed + failed, GC_THREADS * GC_PER);
+	CHECK(failed > 0);
+	for (i = 0; i < GC_THREADS; i++)
+		for (j = 0; j < GC_PER; j++) {
+			gc_lic(&l, i + 1, j);
+			if (has_licence(s, l.id) != (w[i].fail_every == 0 ||
+			    j % w[i].fail_every != 0))
+				missing++;
+		}
+	CHECK_INT_EQ(missing, 0);
+	CHECK_INT_EQ(s->ops->licence_count(s, &n), 0);
+	CHECK_INT_EQ(n, committed + 1);
+	/* One record in each committed transaction, one per loop outside. */
+	db = raw_open("group.db");
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM audit"),
+	    committed + GC_THREADS * GC_PER);
+	sqlite3_close(db);
+	cs_store_sqlite_stats(s, &g1, &m1);
+	CHECK_INT_EQ(m1 - m0, (uint64_t)(committed + GC_THREADS * GC_PER));
+	CHECK(g1 - g0 <= m1 - m0);
+
+	/*
+	 * Deterministic grouping: while this thread holds the writer, readers
+	 * queue their audit records and one writer queues a transaction that
+	 * fails.  Its commit then waits for all of them and carries them in
+	 * one group; the failing writer rolls back its own writes only.
+	 */
+	cs_store_sqlite_set_window(s, 5000);
+	memset(w, 0, sizeof(w));
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	gc_lic(&l, 98, 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	for (i = 0; i < 8; i++) {
+		w[i].s = s;
+		pthread_create(&t[i], NULL, i == 3 ? gc_failing_main :
+		    gc_audit_main, &w[i]);
+	}
+	usleep(300 * 1000);  /* all eight are queued for the writer by now */
+	cs_store_sqlite_stats(s, &g0, &m0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	for (i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_INT_EQ(w[i].errors, 0);
+	}
+	cs_store_sqlite_stats(s, &g1, &m1);
+	CHECK_INT_EQ(m1 - m0, 8);  /* this one and seven readers */
+	CHECK_INT_EQ(g1 - g0, 1);
+	CHECK(has_licence(s, l.id));
+	gc_lic(&l, 99, 0);
+	CHECK(!has_licence(s, l.id));
+	memset(&f, 0, sizeof(f));
+	f.action = "read";
+	CHECK_INT_EQ(audit_n(s, &f, NULL), 7);
+	s->ops->close(s);
+}
+
+/* --- a crash right after commit ----------------------------------------- */
+
+#define CRASH_THREADS 8
+#define CRASH_MAX 100000
+
+/* What the child reports through shared memory: which licences' commits
+ * had returned 0 when it was killed. */
+struct crash_log {
+	atomic_int committed[CRASH_THREADS][CRASH_MAX / CRASH_THREADS];
+	atomic_int n[CRASH_THREADS];
+	atomic_int first_done;
+};
+
+struct crash_arg {
+	cs_store *s;
+	struct crash_log *log;
+	int idx;
+};
+
+static void *
+crash_writer(void *arg)
+{
+	struct crash_arg *a = arg;
+	struct lic l;
+	int i;
+
+	for (i = 0; i < CRASH_MAX / CRASH_THREADS; i++) {
+		lic_make(&l, TYPE_A, 1000000 + a->idx * 100000 + i,
+		    "91350100M000100Y43", "ems", 1, NULL);
+		if (a->s->ops->licence_put(a->s, &l.r) != 0)
+			break;
+		atomic_store(&a->log->committed[a->idx][i], 1);
+		atomic_store(&a->log->n[a->idx], i + 1);
+	}
+	return NULL;
+}
+
+/*
+ * The child commits one licence and kills itself with SIGKILL the moment
+ * commit() returns; then it runs eight writers and kills itself in the
+ * middle of their group commits.  Every licence whose commit() had
+ * returned 0 must be in the database the parent opens afterwards.  (A
+ * process crash, not a power cut: the page cache survives it; the fsync
+ * half of durability is what durable_commit checks.)
+ */
+static void
+crash_child(int concurrent, struct crash_log *log)
+{
+	struct crash_arg a[CRASH_THREADS];
+	pthread_t t[CRASH_THREADS];
+	struct lic l;
+	cs_store *s = NULL;
+	int i;
+
+	if (cs_store_open_sqlite(tpath("crash.db"), &s) != 0)
+		_exit(3);
+	if (!concurrent) {
+		lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1, NULL);
+		if (s->ops->begin(s) != 0 || s->ops->licence_put(s, &l.r) != 0 ||
+		    s->ops->commit(s) != 0)
+			_exit(4);
+		kill(getpid(), SIGKILL);
+	}
+	for (i = 0; i < CRASH_THREADS; i++) {
+		a[i].s = s;
+		a[i].log = log;
+		a[i].idx = i;
+		pthread_create(&t[i], NULL, crash_writer, &a[i]);
+	}
+	usleep(150 * 1000);
+	kill(getpid(), SIGKILL);
+	_exit(5);
+}
+
+TEST(crash_after_commit)
+{
+	struct crash_log *log;
+	struct lic l;
+	cs_store *s;
+	pid_t pid;
+	int status = 0, i, j, total = 0, missing = 0, round;
+
+	log = mmap(NULL, sizeof(*log), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(log != MAP_FAILED);
+	if (log == MAP_FAILED)
+		return;
+	memset(log, 0, sizeof(*log));
+	for (round = 0; round < 2; round++) {
+		fflush(NULL);
+		if ((pid = fork()) == 0)
+			crash_child(round, log);
+		CHECK(pid > 0);
+		CHECK_INT_EQ(waitpid(pid, &status, 0), pid);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	}
+	s = open_store("crash.db");
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1, NULL);
+	CHECK(has_licence(s, l.id));
+	for (i = 0; i < CRASH_THREADS; i++)
+		for (j = 0; j < atomic_load(&log->n[i]); j++) {
+			if (!atomic_load(&log->committed[i][j]))
+				continue;
+			total++;
+			lic_make(&l, TYPE_A, 1000000 + i * 100000 + j,
+			    "91350100M000100Y43", "ems", 1, NULL);
+			if (!has_licence(s, l.id))
+				missing++;
+		}
+	CHECK(total > 0);
+	CHECK_INT_EQ(missing, 0);
+	CHECK_INT_EQ(s->ops->ping(s), 0);
+	s->ops->close(s);
+	munmap(log, sizeof(*log));
 }
 
 /* --- durability --------------------------------------------------------- */
@@ -1332,6 +1725,9 @@ main(void)
 	RUN(transactions);
 	RUN(abandoned_transaction);
 	RUN(threads);
+	RUN(nesting);
+	RUN(group_commit);
+	RUN(crash_after_commit);
 	RUN(durable_commit);
 	RUN(backup);
 	rm_tree(tmpdir);
