@@ -59,6 +59,9 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 	}
 	if ((rc = cs_store_open_sqlite(cfg->db, &svc->store)) != 0)
 		goto out;
+	/* Audited reads commit their records in groups: how long one waits
+	 * for the others queued behind it (store_sqlite.c, group commit). */
+	cs_store_sqlite_set_window(svc->store, cfg->audit_flush_ms);
 	*out = svc;
 	svc = NULL;
 out:
