@@ -41,7 +41,7 @@
 static cs_service *svc;
 static cs_client *issuer, *reader;
 static char db[600];
-static long created_total;
+static long created_total, issued_total;
 
 static void
 utf8_or_fail(const char *s, const char *what)
@@ -112,6 +112,13 @@ reset_store(void)
 	open_all();
 }
 
+/* How much of the run got as far as a licence: said at exit. */
+static void
+report(void)
+{
+	fprintf(stderr, "fuzz_issue: %ld licences issued\n", issued_total);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -119,6 +126,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	open_all();
 	atexit(close_all);
+	atexit(report);
 	return 0;
 }
 
@@ -192,6 +200,7 @@ licence_check(const json_t *lic)
 		fuzz_fail("face of %s: %s", id, cs_err_msg());
 	free(svg);
 	created_total++;
+	issued_total++;
 }
 
 static void
@@ -209,7 +218,7 @@ issue_one(const json_t *req)
 	    "type")));
 	if (t != NULL && json_is_object(fields)) {
 		cs_catalog_validate_fields(t, fields, "fields", &p);
-		problems_check(CS_EVALIDATION, &p);
+		problems_check(0, &p);
 		cs_problems_reset(&p);
 	}
 	rc = cs_issue(svc, &who, req, &lic, &created, &p);

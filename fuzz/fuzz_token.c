@@ -14,9 +14,12 @@
  */
 #include "fuzz.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cs_err.h"
 #include "encode.h"
@@ -30,12 +33,42 @@ static const char *const results[] = {"valid", "not_yet_valid", "expired",
     "suspended", "revoked", "superseded", "invalid_signature", "unknown_key",
     "malformed", "not_found", NULL};
 
+/*
+ * With CS_FUZZ_WRITE_KEYS=DIR set, write the fixed keys as key directories
+ * DIR/es256, DIR/eddsa and DIR/sm2 and exit: fuzz/seeds.py has the real
+ * binary issue licences with them, so the seeds carry signatures this
+ * target's keyring accepts.
+ */
+static void
+write_keys(const char *dir)
+{
+	static const struct { int alg; const char *name; } algs[] = {
+		{CS_ALG_ES256, "es256"}, {CS_ALG_EDDSA, "eddsa"}, {CS_ALG_SM2, "sm2"},
+	};
+	char path[4096];
+	size_t i;
+
+	/* cs_key_save makes the key directory itself, not its parents. */
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		fuzz_fail("%s: cannot create it", dir);
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, algs[i].name);
+		if (cs_key_save(fuzz_key(algs[i].alg), path, NULL) != 0)
+			fuzz_fail("%s: %s", path, cs_err_msg());
+	}
+	exit(0);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char *dir = getenv("CS_FUZZ_WRITE_KEYS");
+
 	(void)argc;
 	(void)argv;
 	fuzz_keyring();
+	if (dir != NULL && *dir != '\0')
+		write_keys(dir);
 	return 0;
 }
 

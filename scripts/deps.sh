@@ -2,6 +2,7 @@
 # Install the Debian packages certsvc needs, idempotently and quietly.
 #   scripts/deps.sh build   what building and running needs
 #   scripts/deps.sh test    that plus what the test suite needs
+#   scripts/deps.sh fuzz    that plus what the fuzz targets need (.ci/fuzz)
 # A warm machine (every package present) does not touch the network.
 set -euo pipefail
 
@@ -15,8 +16,13 @@ build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
 test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
       sqlite3 chromium nodejs)
 
+# clang and its compiler-rt (libFuzzer, the sanitizer runtimes) build the
+# fuzz targets; python3-cbor2 lets fuzz/seeds.py take tokens apart.
+fuzz=(clang libclang-rt-14-dev python3 python3-cbor2)
+
 want=("${build[@]}")
 [ "${1:-build}" = test ] && want+=("${test[@]}")
+[ "${1:-build}" = fuzz ] && want+=("${fuzz[@]}")
 
 missing=()
 for p in "${want[@]}"; do
