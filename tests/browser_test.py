@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""The verification page and the licence faces in a real browser.
+
+This script sets the stage: a key, clients, the real `certsvc serve` on
+loopback (its public URL is its own address, so the URL in a QR code opens
+this server), a licence in every state, tokens that fail in every way, and
+every type of the catalog issued twice (its sample, and every text field at
+its longest).  tests/browser/check.js then drives Debian's /usr/bin/chromium
+headless through playwright-core (installed from npm into the build tree,
+never a browser of its own) and asserts what a person would see; see the
+top of check.js for the list.  Screenshots go to $CS_ARTIFACTS, or
+<build>/test-artifacts/browser.
+"""
+import base64
+import datetime
+import fcntl
+import filecmp
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import cstest  # noqa: E402
+from cstest import Server, Workdir, check, done  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BROWSER_DIR = os.path.join(HERE, "browser")
+CHROMIUM = "/usr/bin/chromium"
+BUILD = os.path.dirname(os.path.abspath(cstest.CERTSVC)) if os.path.isabs(cstest.CERTSVC) \
+    else os.getcwd()
+ARTIFACTS = os.environ.get("CS_ARTIFACTS") or os.path.join(BUILD, "test-artifacts", "browser")
+
+# The faces with every text at its longest do not fit their layouts yet:
+# face.c wraps a data-wrap text into up to 4 lines with no regard to the
+# height its row has, and texts without data-wrap run off the face or into
+# the QR code.  That is face.c's and templates/' to fix; until then
+# check.js shows those findings as KNOWN without failing.  Set this (or
+# CS_FACE_STRICT=1) to make them fail.
+FACE_FIT_FIXED = os.environ.get("CS_FACE_STRICT") == "1"
+
+ISSUER_CODE = "11440000006939756B"
+ISSUER_NAME = "广东省生态环境厅"
+
+
+def npm_deps():
+    """playwright-core, pinned by tests/browser/package-lock.json, in
+    <build>/browser-node: `npm ci` only when the lock file changed, so a
+    warm build tree does not touch the network.  Returns NODE_PATH."""
+    dest = os.path.join(BUILD, "browser-node")
+    os.makedirs(dest, exist_ok=True)
+    mods = os.path.join(dest, "node_modules")
+    with open(os.path.join(dest, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh = all(os.path.exists(os.path.join(dest, f)) and
+                    filecmp.cmp(os.path.join(BROWSER_DIR, f), os.path.join(dest, f), shallow=False)
+                    for f in ("package.json", "package-lock.json"))
+        if not fresh or not os.path.exists(os.path.join(mods, "playwright-core", "package.json")):
+            for f in ("package.json", "package-lock.json"):
+                shutil.copyfile(os.path.join(BROWSER_DIR, f), os.path.join(dest, f))
+            # --ignore-scripts: no install script may fetch anything (a
+            # browser above all); playwright-core has none anyway.
+            r = subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund",
+                                "--ignore-scripts"], cwd=dest, capture_output=True,
+                               text=True, timeout=300)
+            if r.returncode != 0:
+                raise RuntimeError("npm ci failed: " + r.stdout[-2000:] + r.stderr[-2000:])
+    return mods
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def b64url_encode(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def tampered(token):
+    """The same token with one bit of its signature flipped: the COSE
+    message ends with the signature's bytes."""
+    cose = bytearray(zlib.decompress(b64url_decode(token)))
+    cose[-1] ^= 0x01
+    return b64url_encode(zlib.compress(bytes(cose)))
+
+
+def longest(type_doc, req):
+    """The sample request with every free-text field at its longest (CJK
+    characters, the widest), to make the face wrap or shrink."""
+    req = json.loads(json.dumps(req))
+    for f in type_doc["fields"]:
+        if f["kind"] == "text" and "pattern" not in f and f.get("max_length"):
+            n = f["max_length"]
+            req["fields"][f["name"]] = ("辐射安全许可证核技术利用" * (n // 10 + 1))[:n]
+    req["holder"]["name"] = ("深圳市第一人民医院放射科附属" * 8)[:60] \
+        if "USCC" in type_doc["holder_code_types"] else "欧阳娜娜"
+    return req
+
+
+def main():
+    if not os.path.exists(CHROMIUM):
+        check(False, "%s is missing: scripts/deps.sh test installs chromium" % CHROMIUM)
+        done()
+    node_path = npm_deps()
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    for f in os.listdir(ARTIFACTS):
+        if f.endswith(".png"):
+            os.unlink(os.path.join(ARTIFACTS, f))
+
+    work = Workdir()
+    port = free_port()
+    base = "http://127.0.0.1:%d" % port
+    work.settings[work.settings.index("--public-url") + 1] = base
+    issuer = work.client("env", "issuer", "*", ISSUER_CODE, ISSUER_NAME)
+    reader = work.client("reader", "reader", "*")
+    srv = Server(work, "--listen", "127.0.0.1:%d" % port, "--rate-limit", "0")
+    servers = [srv]
+    try:
+        check(srv.base == base, "the server listens on %s (got %s)" % (base, srv.base))
+        fixtures = stage(work, srv, issuer, reader)
+        fixtures.update({"base": base, "issuer_token": issuer, "reader_token": reader,
+                         "artifacts": ARTIFACTS, "chromium": CHROMIUM})
+        path = work.write("fixtures.json", fixtures)
+        env = dict(os.environ, NODE_PATH=node_path)
+        t0 = time.time()
+        r = subprocess.run(["node", os.path.join(BROWSER_DIR, "check.js"), path],
+                           env=env, timeout=300)
+        print("browser checks: %.1f s; screenshots in %s" % (time.time() - t0, ARTIFACTS))
+        check(r.returncode == 0, "tests/browser/check.js passed (exit %d)" % r.returncode)
+    finally:
+        for s in servers:
+            s.stop()
+    if not cstest.failures:
+        work.cleanup()
+    done()
+
+
+def issue(srv, token, req, what):
+    status, _, lic = srv.json("POST", "/api/v1/certificates", req, token=token)
+    if status not in (200, 201):
+        raise RuntimeError("issuing %s: %d %s" % (what, status, lic))
+    return lic
+
+
+def stage(work, srv, issuer, reader):
+    """Licences in every state, bad tokens, and the faces to look at."""
+    def sample(type_code, ref, **over):
+        req = cstest.sample_request(type_code, ref)
+        req.update(over)
+        return req
+
+    today = datetime.date.today()
+    w032 = "11100000000013338W032"
+    valid = issue(srv, issuer, sample(w032, "B-VALID"), "valid")
+    person = issue(srv, issuer, sample("11100000000013338W044", "B-PERSON"), "person")
+    susp = issue(srv, issuer, sample(w032, "B-SUSP"), "suspended")
+    srv.json("POST", "/api/v1/certificates/%s/suspend" % susp["id"],
+             {"reason": "整改期间暂扣"}, token=issuer)
+    expired = issue(srv, issuer, sample(w032, "B-EXP", valid_from="2015-01-01",
+                                        valid_until="2020-12-31"), "expired")
+    later = today.replace(year=today.year + 2).isoformat()
+    nyv = issue(srv, issuer, sample(w032, "B-NYV", valid_from=later), "not yet valid")
+    old = issue(srv, issuer, sample(w032, "B-OLD"), "to supersede")
+    status, _, new = srv.json("POST", "/api/v1/certificates/%s/amend" % old["id"],
+                              {"approval_ref": "B-NEW", "fields": {"remarks": "变更后"},
+                               "reason": "变更备注"}, token=issuer)
+    check(status in (200, 201), "amend: %d %s" % (status, new))
+    rev = issue(srv, issuer, sample(w032, "B-REV"), "revoked")
+    srv.json("POST", "/api/v1/certificates/%s/revoke" % rev["id"],
+             {"reason": "以欺骗手段取得", "kind": "withdrawn"}, token=issuer)
+    rt = issue(srv, issuer, sample(w032, "B-ROUNDTRIP"), "round trip")
+    xss = issue(srv, issuer, sample(w032, "B-XSS", holder={
+        "name": "<script>alert(1)</script>&\"'", "code_type": "USCC",
+        "code": "91440300708461136T"}), "script-named holder")
+
+    # Signed by a key this server does not hold; and by its own key, but
+    # in another library (so: not found).
+    other = Workdir()
+    other.client("env", "issuer", "*", ISSUER_CODE, ISSUER_NAME)
+    stranger = json.loads(other.cli("issue", "--client", "env",
+                                     other.write("r.json", sample(w032, "B-OTHER"))).stdout)
+    elsewhere = Workdir(keygen=False)
+    elsewhere.settings[elsewhere.settings.index("--keys") + 1] = work.keys
+    elsewhere.client("env", "issuer", "*", ISSUER_CODE, ISSUER_NAME)
+    unknown = json.loads(elsewhere.cli("issue", "--client", "env",
+                                       elsewhere.write("r.json", sample(w032, "B-ELSE"))).stdout)
+    other.cleanup()
+    elsewhere.cleanup()
+
+    def v(lic):
+        return "/v/" + lic["token"]
+
+    holder = valid["holder"]["name"]
+    pages = [
+        {"name": "valid", "path": v(valid), "result": "valid", "tone": "ok",
+         "texts": ["有效", "Valid", holder, valid["number"], ISSUER_NAME,
+                   valid["valid_from"], valid["valid_until"], valid["id"], "离线核验"]},
+        {"name": "valid-person", "path": v(person), "result": "valid", "tone": "ok",
+         "texts": [person["holder"]["name"], "110105********002X", "公民身份号码"],
+         "absent": [person["holder"]["code"]]},
+        {"name": "suspended", "path": v(susp), "result": "suspended", "tone": "warn",
+         "texts": ["已暂扣", "Suspended", holder, "整改期间暂扣"]},
+        {"name": "expired", "path": v(expired), "result": "expired", "tone": "warn",
+         "texts": ["已过期", "Expired", "2015-01-01 至 2020-12-31"]},
+        {"name": "not-yet-valid", "path": v(nyv), "result": "not_yet_valid", "tone": "warn",
+         "texts": ["尚未生效", "Not yet valid", later]},
+        {"name": "superseded", "path": v(old), "result": "superseded", "tone": "warn",
+         "texts": ["已被新证照取代", "Superseded", new["id"] if new else "?"]},
+        {"name": "revoked", "path": v(rev), "result": "revoked", "tone": "bad",
+         "texts": ["已撤销", "Withdrawn", "以欺骗手段取得"]},
+        {"name": "invalid-signature", "path": "/v/" + tampered(valid["token"]),
+         "result": "invalid_signature", "tone": "bad", "texts": ["签名无效", "Invalid signature"],
+         "absent": [holder]},
+        {"name": "unknown-key", "path": v(stranger), "result": "unknown_key", "tone": "bad",
+         "texts": ["签发密钥未知"]},
+        {"name": "not-found", "path": v(unknown), "result": "not_found", "tone": "bad",
+         "texts": ["证照库中无此证照"]},
+        {"name": "malformed", "path": "/v/this-is-not-a-licence", "result": "malformed",
+         "tone": "bad", "texts": ["无法识别", "Not readable"]},
+        {"name": "script-holder", "path": v(xss), "result": "valid", "tone": "ok",
+         "texts": ["<script>alert(1)</script>&\"'"]},
+    ]
+
+    faces = []
+    for t in cstest.catalog():
+        for variant in ("sample", "longest"):
+            req = sample(t["code"], "B-FACE-%s-%s" % (t["code"], variant))
+            if variant == "longest":
+                req = longest(t, req)
+            lic = issue(srv, issuer, req, "face of %s" % t["code"])
+            shown = [lic["type_name"], lic["number"], lic["holder"]["name"],
+                     lic["holder"]["code"], ISSUER_NAME, lic["valid_from"]]
+            if lic.get("valid_until"):
+                shown.append(lic["valid_until"])
+            for f in t["fields"]:
+                if f["required"]:
+                    shown.append(str(lic["fields"][f["name"]]))
+            faces.append({"name": "%s-%s" % (t["code"], variant), "id": lic["id"],
+                          "qr_text": lic["qr_text"], "shown": shown,
+                          "known_overflow": variant == "longest" and not FACE_FIT_FIXED})
+
+    return {"pages": pages, "faces": faces,
+            "roundtrip": {"id": rt["id"], "token": rt["token"]},
+            "manual": {"number": valid["number"], "id": valid["id"],
+                       "holder_code": valid["holder"]["code"],
+                       "holder_name": holder}}
+
+
+if __name__ == "__main__":
+    main()
