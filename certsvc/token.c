@@ -1,6 +1,7 @@
 #include "token.h"
 
 #include <cbor.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +312,12 @@ map_json(const cbor_item_t *it, int depth)
 
 	for (i = 0; obj != NULL && i < cbor_map_size(it); i++) {
 		const cbor_item_t *k = pairs[i].key;
+		/* As for values: -2^64 would print as "-0". */
+		if ((cbor_isa_uint(k) || cbor_isa_negint(k)) &&
+		    cbor_get_int(k) > INT64_MAX) {
+			json_decref(obj);
+			return NULL;
+		}
 		if (cbor_isa_uint(k))
 			snprintf(key, sizeof(key), "%llu",
 			    (unsigned long long)cbor_get_int(k));
@@ -352,9 +359,13 @@ item_to_json(const cbor_item_t *it, int depth)
 		return NULL;
 	switch (cbor_typeof(it)) {
 	case CBOR_TYPE_UINT:
-		return json_integer((json_int_t)cbor_get_int(it));
 	case CBOR_TYPE_NEGINT:
-		return json_integer(-1 - (json_int_t)cbor_get_int(it));
+		/* A JSON integer is 64-bit signed: a larger one would wrap, and
+		 * an iat of 2^64-1 would read as -1, long past. */
+		if (cbor_get_int(it) > INT64_MAX)
+			return NULL;
+		return json_integer(cbor_isa_uint(it) ?
+		    (json_int_t)cbor_get_int(it) : -1 - (json_int_t)cbor_get_int(it));
 	case CBOR_TYPE_BYTESTRING:
 		return string_json(it, 1);
 	case CBOR_TYPE_STRING:
@@ -408,8 +419,9 @@ cs_cbor_to_json(const uint8_t *buf, size_t n, json_t **out)
 		goto out;
 	}
 	if ((*out = item_to_json(item, 0)) == NULL)
-		rc = cs_err_set(CS_EINVAL, "CBOR holds a map key that is not an "
-		    "integer or text, or is nested too deep");
+		rc = cs_err_set(CS_EINVAL, "CBOR holds an integer beyond 64 bits, "
+		    "a map key that is not an integer or text, or is nested too "
+		    "deep");
 out:
 	if (item)
 		cbor_decref(&item);

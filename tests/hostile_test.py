@@ -246,6 +246,8 @@ VERIFY = [
     ("signed claims not a map", tok(sign1(claims=[1, 2, 3])), MAL),
     ("signed claims garbage", tok(sign1(payload=b"\xff\xff")), MAL),
     ("signed claims: duplicate key", tok(sign1(payload=b"\xa2\x06\x01\x06\x02")), MAL),
+    ("signed claims: iat of 2^64-1", tok(sign1(claims=claims_with(c6=2 ** 64 - 1))), MAL),
+    ("signed claims: iat of -2^64", tok(sign1(claims=claims_with(c6=-2 ** 64))), MAL),
     ("signed claims: iat a float", tok(sign1(claims=claims_with(c6=1.5))), MAL),
     ("signed claims: iat a year ahead", tok(sign1(claims=claims_with(c6=int(time.time()) + 365 * 86400))),
      MAL),
