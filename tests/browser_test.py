@@ -139,12 +139,46 @@ def main():
                            env=env, timeout=300)
         print("browser checks: %.1f s; screenshots in %s" % (time.time() - t0, ARTIFACTS))
         check(r.returncode == 0, "tests/browser/check.js passed (exit %d)" % r.returncode)
+        face_png_api(srv, fixtures["faces"][0]["id"], reader)
     finally:
         for s in servers:
             s.stop()
     if not cstest.failures:
         work.cleanup()
     done()
+
+
+def face_png_api(srv, lid, reader):
+    """face.png's own rules: its scales, its authorisation, its errors."""
+    import struct
+    path = "/api/v1/certificates/%s/face.png" % lid
+    for scale, want in ((None, 2), ("1", 1), ("3", 3)):
+        st, h, png = srv.request("GET", path + ("?scale=" + scale if scale else ""),
+                                 token=reader)
+        ok = st == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+        check(ok and h.get("Content-Type") == "image/png", "face.png scale %s: %d" % (scale, st))
+        if ok:
+            w, hh = struct.unpack(">II", png[16:24])
+            check((w, hh) == (1123 * want, 794 * want),
+                  "face.png scale %s is %dx%d" % (scale, w, hh))
+    for q in ("?scale=0", "?scale=4", "?scale=2.5", "?form=qr"):
+        st, _, _ = srv.request("GET", path + q, token=reader)
+        check(st == 400, "face.png%s: %d, want 400" % (q, st))
+    st, _, _ = srv.request("GET", path)
+    check(st == 401, "face.png without a token: %d, want 401" % st)
+    st, _, _ = srv.request("GET", "/api/v1/certificates/1.2.156.3005.2."
+                           "11100000000013338W032.11220000013544541J.2430599.001.F/face.png",
+                           token=reader)
+    check(st == 404, "face.png of an unknown licence: %d, want 404" % st)
+    st, _, png = srv.request("GET", path + "?form=compact&scale=2", token=reader)
+    check(st == 200 and png[:4] == b"\x89PNG", "face.png?form=compact: %d" % st)
+    if st == 200:
+        f = os.path.join(ARTIFACTS, "face-png-compact.png")
+        with open(f, "wb") as out:
+            out.write(png)
+        text = cstest.zbar(f)
+        check(text is not None and text.startswith("EL1:"),
+              "face.png?form=compact carries the compact form: %r" % (text or "")[:20])
 
 
 def issue(srv, token, req, what):
