@@ -214,8 +214,8 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 	const char *type, *icode = NULL;
 	const json_t *issuer;
 	int64_t today = cs_local_days(cs_now(), svc->cfg.tz_offset_minutes);
-	char f[256];
-	int rc = 0;
+	char f[256], ibuf[CS_USCC_LEN + 1];
+	int rc = 0, bad_issuer = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (!json_is_object(in)) {
@@ -242,11 +242,27 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 			unknown_members(issuer, issuer_members, ip, p);
 			icode = text_member(issuer, "code", 1, 18, ip, p);
 		}
+		/* Codes are upper case (SPEC §2): a lower-case code names the
+		 * same authority.  Grants hold checked codes only, so a code
+		 * failing its check is a 422 naming it, not a 403. */
+		if (icode != NULL) {
+			snprintf(ibuf, sizeof(ibuf), "%s", icode);
+			path(f, sizeof(f), ip, "code");
+			if (strlen(icode) != CS_USCC_LEN) {
+				cs_problems_add(p, f, "length is %zu, expected 18",
+				    strlen(icode));
+				bad_issuer = 1;
+			} else if (cs_code_check_uscc(ibuf) != 0) {
+				cs_problems_add(p, f, "%s", cs_err_msg());
+				bad_issuer = 1;
+			}
+			icode = ibuf;
+		}
 	}
 	if (r->type == NULL)
 		return CS_EVALIDATION;
-	if ((rc = cs_issuer_grant(who->client, r->type->code, icode, &r->grant, p,
-	    prefix)) == CS_EFORBIDDEN)
+	if (!bad_issuer && (rc = cs_issuer_grant(who->client, r->type->code,
+	    icode, &r->grant, p, prefix)) == CS_EFORBIDDEN)
 		return rc;
 	check_holder(r->type, json_object_get(in, "holder"), prefix, r, p);
 	r->valid_from = date_member(in, "valid_from", today, 0, prefix, p);
