@@ -1,0 +1,315 @@
+"""Helpers for the HTTP end-to-end tests (tests/http_*_test.py): a deployment
+with the clients of the authorisation matrix, raw requests (bytes headers,
+keep-alive, partial bodies), problem+json assertions, identifiers computed
+here (not by certsvc), and counts read from the database file."""
+import base64
+import http.client
+import json
+import os
+import socket
+import sqlite3
+import time
+import zlib
+
+from cstest import Server, Workdir, check, rid, sample_request, uscc  # noqa: F401
+
+# Issuing authorities (their USCCs carry correct GB 32100 check characters).
+ENV = "11440000006939756B"      # 广东省生态环境厅
+HEALTH = "114400000069400645"   # 广东省卫生健康委员会
+OTHER = uscc("11440300MB2C93651")  # 深圳市生态环境局: same types, other authority
+
+# Licence types of the shipped catalog.
+T_RAD = "11100000000013338W032"     # 辐射安全许可证 (ENV, USCC)
+T_PDP = "11100000000013338W041"     # 排污许可证 (number given by the caller)
+T_HAZ = "11100000000013338W042"     # 危险废物经营许可证
+T_EIA = "11100000000013338W043"     # 环评批复 (no expiry)
+T_TRAIN = "11100000000013338W044"   # 培训合格证书 (a person: RID)
+T_DIAG = "11100000MB0143391C011"    # 放射诊疗许可证 (HEALTH)
+ENV_TYPES = [T_RAD, T_PDP, T_HAZ, T_EIA, T_TRAIN]
+ALL_TYPES = ENV_TYPES + [T_DIAG]
+
+JSON_CT = "application/json; charset=utf-8"
+PROBLEM_CT = "application/problem+json"
+
+ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def id_check(s):
+    """ISO/IEC 7064 MOD 37,36 (GB/T 17710) over TYPE+ISSUER+SERIAL+VERSION."""
+    p = 36
+    for c in s:
+        t = (p + ID_ALPHABET.index(c)) % 36
+        p = (2 * (t or 36)) % 37
+    return ID_ALPHABET[(37 - p) % 36]
+
+
+def licence_id(type_code, issuer, serial, version=1):
+    v = "%03d" % version
+    return "1.2.156.3005.2.%s.%s.%s.%s.%s" % (type_code, issuer, serial, v,
+                                            id_check(type_code + issuer + serial + v))
+
+
+def id_parts(lid):
+    """(type, issuer, serial, version, check) of a licence identifier."""
+    parts = lid[len("1.2.156.3005.2."):].split(".")
+    return parts[0], parts[1], parts[2], int(parts[3]), parts[4]
+
+
+def id_is_valid(lid):
+    if not lid.startswith("1.2.156.3005.2."):
+        return False
+    t, i, s, v, c = id_parts(lid)
+    return len(t) == 21 and len(i) == 18 and 1 <= len(s) <= 32 and \
+        c == id_check(t + i + s + "%03d" % v)
+
+
+def request_for(type_code, ref, holder_code=None, issuer=None, **extra):
+    """The sample issuance request of a type, with its own approval_ref."""
+    req = sample_request(type_code, ref, holder_code)
+    if issuer:
+        req["issuer"] = {"code": issuer}
+    req.update(extra)
+    return req
+
+
+def org_code(i):
+    """A distinct valid USCC per i (a company's credit code)."""
+    return uscc("914403007%08d" % i)
+
+
+def person_code(i):
+    """A distinct valid resident ID per i (born 1980-01-01 + i days' worth)."""
+    return rid("4405241980%02d%02d%03d" % (1 + i // 28 % 12, 1 + i % 28, i % 1000))
+
+
+def token_bytes(token):
+    """The COSE bytes of a bare base64url token."""
+    return zlib.decompress(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+
+
+def token_of(cose):
+    return base64.urlsafe_b64encode(zlib.compress(cose, 9)).rstrip(b"=").decode()
+
+
+def tamper_signature(token):
+    """The token with one bit of its signature flipped (the signature is the
+    last CBOR byte string of the COSE_Sign1, so its last byte)."""
+    raw = bytearray(token_bytes(token))
+    raw[-1] ^= 1
+    return token_of(bytes(raw))
+
+
+def tamper_payload(token, old, new):
+    """The token with a byte sequence of its payload replaced (same length)."""
+    raw = token_bytes(token)
+    assert len(old) == len(new) and old in raw
+    return token_of(raw.replace(old, new, 1))
+
+
+class Deployment:
+    """A work directory, the clients of the matrix and (once started) a
+    server.  Every client is named after what it may do."""
+
+    CLIENTS = [
+        # name, role, types, authority
+        ("env", "issuer", ",".join(ENV_TYPES), (ENV, "广东省生态环境厅")),
+        ("env_rad", "issuer", T_RAD, (ENV, "广东省生态环境厅")),
+        ("health", "issuer", T_DIAG, (HEALTH, "广东省卫生健康委员会")),
+        ("other", "issuer", T_RAD, (OTHER, "深圳市生态环境局")),
+        ("rd_rad", "reader", T_RAD, None),
+        ("rd_diag", "reader", T_DIAG, None),
+        ("rd_all", "reader", "*", None),
+        ("admin", "admin", "*", None),
+    ]
+
+    def __init__(self, alg="ES256", clients=True):
+        self.work = Workdir(alg)
+        self.tokens = {}
+        self.server = None
+        if clients:
+            for name, role, types, auth in self.CLIENTS:
+                self.add_client(name, role, types, auth)
+            # A one-window platform: one client acting for two departments.
+            self.add_client("onewin", "issuer", T_RAD, (ENV, "广东省生态环境厅"))
+            self.work.cli("client grant", "onewin", "--types", T_DIAG,
+                          "--issuer-code", HEALTH, "--issuer-name", "广东省卫生健康委员会")
+            self.add_client("gone", "reader", "*", None)
+            self.work.cli("client revoke", "gone")
+
+    def add_client(self, name, role, types, auth=None):
+        code, aname = auth if auth else (None, None)
+        self.tokens[name] = self.work.client(name, role, types, code, aname)
+        return self.tokens[name]
+
+    def start(self, *extra, env=None):
+        self.server = Server(self.work, *extra, env=env)
+        return self.server
+
+    def restart(self, *extra, env=None):
+        self.stop()
+        return self.start(*extra, env=env)
+
+    def stop(self):
+        rc = None
+        if self.server is not None:
+            rc = self.server.stop()
+            self.server = None
+        return rc
+
+    def count(self, table="licences"):
+        return db_count(self.work.db, table)
+
+    def cleanup(self):
+        self.stop()
+        self.work.cleanup()
+
+
+def db_count(path, table="licences"):
+    """Rows of a table, read from the database file itself (read-only)."""
+    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
+    try:
+        return db.execute("SELECT count(*) FROM %s" % table).fetchone()[0]
+    finally:
+        db.close()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers   # lower-cased names
+        self.body = body
+        self._doc = False
+
+    @property
+    def ctype(self):
+        return self.headers.get("content-type")
+
+    @property
+    def doc(self):
+        if self._doc is False:
+            try:
+                self._doc = json.loads(self.body) if self.body else None
+            except ValueError:
+                self._doc = None
+        return self._doc
+
+    def __repr__(self):
+        return "%d %s %s" % (self.status, self.ctype, self.body[:300])
+
+
+def call(server, method, path, body=None, token=None, headers=None, ctype=None,
+         conn=None, timeout=60):
+    """One request over http.client: header values may be bytes (sent as
+    they are: raw UTF-8), dict/list bodies are JSON.  conn: a kept-alive
+    HTTPConnection to reuse.  Returns a Response."""
+    host, port = server.base[len("http://"):].rsplit(":", 1)
+    c = conn or http.client.HTTPConnection(host, int(port), timeout=timeout)
+    h = {}
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body, ensure_ascii=False).encode()
+        h["Content-Type"] = "application/json"
+    elif isinstance(body, str):
+        body = body.encode()
+    if ctype is not None:
+        h["Content-Type"] = ctype
+    if token is not None:
+        h["Authorization"] = "Bearer " + token
+    h.update(headers or {})
+    try:
+        c.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in h.items():
+            c.putheader(k, v.encode() if isinstance(v, str) else v)
+        if body is not None:
+            c.putheader("Content-Length", str(len(body)))
+        c.endheaders(body)
+        r = c.getresponse()
+        data = r.read()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+    finally:
+        if conn is None:
+            c.close()
+
+
+def connection(server, timeout=60):
+    host, port = server.base[len("http://"):].rsplit(":", 1)
+    return http.client.HTTPConnection(host, int(port), timeout=timeout)
+
+
+def raw_socket(server, timeout=30):
+    host, port = server.base[len("http://"):].rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=timeout)
+
+
+def read_response(sock):
+    """Read one HTTP/1.1 response with a Content-Length from a raw socket:
+    (status, headers lower-cased, body)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    if not lines or not lines[0].startswith("HTTP/"):
+        return None, {}, b""
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    n = int(headers.get("content-length", "0"))
+    while len(rest) < n:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, headers, rest[:n]
+
+
+def is_problem(r, status, field=None, what=""):
+    """Check r is an RFC 9457 problem of this status (and names field)."""
+    doc = r.doc or {}
+    ok = check(r.status == status, "%s: status %d (got %r)" % (what, status, r))
+    ok = check(r.ctype == PROBLEM_CT, "%s: %s (got %s)" % (what, PROBLEM_CT, r.ctype)) and ok
+    ok = check(doc.get("status") == status and isinstance(doc.get("title"), str) and
+               isinstance(doc.get("type"), str) and isinstance(doc.get("detail"), str),
+               "%s: problem has type, title, status, detail (%s)" % (what, doc)) and ok
+    if field is not None:
+        fields = [e.get("field") for e in doc.get("errors", [])]
+        ok = check(field in fields, "%s: errors name %s (got %s)" % (what, field, fields)) and ok
+    return ok
+
+
+def is_json(r, status, what=""):
+    ok = check(r.status == status, "%s: status %d (got %r)" % (what, status, r))
+    ok = check(r.ctype == JSON_CT, "%s: %s (got %s)" % (what, JSON_CT, r.ctype)) and ok
+    return check(r.doc is not None, "%s: a JSON body" % what) and ok
+
+
+def wait_for(cond, timeout=10.0, step=0.02):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+
+
+def base45(data):
+    """RFC 9285 Base45 (for the compact QR form, computed here)."""
+    out = []
+    for i in range(0, len(data) - 1, 2):
+        n = data[i] * 256 + data[i + 1]
+        out += [B45[n % 45], B45[n // 45 % 45], B45[n // 2025]]
+    if len(data) % 2:
+        out += [B45[data[-1] % 45], B45[data[-1] // 45]]
+    return "".join(out)
+
+
+def compact_text(token):
+    """The compact QR text ("EL1:" + Base45(zlib(cose))) of a bare token."""
+    return "EL1:" + base45(zlib.compress(token_bytes(token), 9))
