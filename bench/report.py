@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""The benchmark's table (bench/run.sh writes its two inputs).
+
+usage: report.py CEILINGS-FILE RESULTS-FILE
+
+CEILINGS-FILE lines: "ceil KIND [ALG] RATE" from the ceiling programs and
+"meta SIZE KEY VALUE" (SIZE "-" for the run itself).  RESULTS-FILE lines:
+"SIZE SCENARIO RPS P50 P99 CPU_US REQUESTS BAD" (wrkparse.py); SIZE "ceil"
+is the bare libmicrohttpd server.  Prints Markdown: the machine, the
+ceilings, one row per scenario and database size with its ceiling and
+ratio, the 1M-against-10k rates and the resource limits, each against the
+target of the issue."""
+import math
+import sys
+
+SCENARIOS = [
+    # name, label, ceiling kind, target ratio (None: no target)
+    ("verify_url", "verify, url form (ES256)", "verify", 0.8),
+    ("verify_compact", "verify, compact form (ES256)", "verify", 0.8),
+    ("lookup", "lookup by holder, audited", "mhd", 0.5),
+    ("fetch", "fetch by id, audited", "mhd", None),
+    ("qr_miss", "QR PNG, cache miss", "qr", 0.8),
+    ("qr_hit", "QR PNG, cache hit", "mhd", None),
+    ("issue", "issue, durable", "insert_1", 1.0),
+]
+
+
+def num(v):
+    try:
+        return float(v)
+    except ValueError:
+        return float("nan")
+
+
+def fmt(v, digits=0):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:,.{digits}f}"
+
+
+def yes(ok):
+    if ok is None:
+        return ""
+    return "yes" if ok else "**no**"
+
+
+def main():
+    ceil, meta, res = {}, {}, {}
+    for line in open(sys.argv[1], encoding="utf-8"):
+        f = line.split()
+        if not f:
+            continue
+        if f[0] == "ceil" and len(f) == 4:
+            ceil[f"{f[1]} {f[2]}"] = num(f[3])
+        elif f[0] == "ceil" and len(f) == 3:
+            ceil[f[1]] = num(f[2])
+        elif f[0] == "meta" and len(f) >= 4:
+            meta[(f[1], f[2])] = " ".join(f[3:])
+    for line in open(sys.argv[2], encoding="utf-8"):
+        f = line.split("\t")
+        if len(f) >= 8:
+            res[(f[0], f[1])] = dict(rps=num(f[2]), p50=num(f[3]), p99=num(f[4]),
+                                     cpu=num(f[5]), n=int(f[6]), bad=int(f[7]))
+    m = lambda k: meta.get(("-", k), "?")
+    cores = int(num(m("server_cores"))) if m("server_cores") != "?" else 1
+    mhd = res.get(("ceil", "mhd"), {}).get("rps", float("nan"))
+    es_verify = ceil.get("verify ES256", float("nan"))
+    ceilings = {
+        "verify": (min(mhd, es_verify * cores),
+                   f"min(bare MHD, ES256 verify × {cores})"),
+        "mhd": (mhd, "bare MHD"),
+        "qr": (ceil.get("qr_png", float("nan")) * cores,
+               f"QR+PNG render × {cores}"),
+        "insert_1": (ceil.get("insert_1", float("nan")),
+                     "SQLite FULL, 1 insert/tx"),
+    }
+    sizes = sorted({int(k[0]) for k in res if k[0] != "ceil"})
+    failed = [k for k, r in res.items() if r["bad"] or r["n"] == 0] or \
+        ([] if sizes else ["no scenario ran"])
+    big = sizes[-1] if sizes else 0
+    small = sizes[0] if sizes else 0
+
+    print(f"## certsvc benchmark, {m('date')}\n")
+    print(f"- machine: {m('cpu').replace('_', ' ')}, {m('cores')} cores, "
+          f"Linux {m('kernel')}; wrk (1 thread, 64 connections) on core 0, "
+          f"servers and ceilings on {cores} core(s)")
+    print(f"- mode {m('mode')}, {m('duration')} s a scenario, certsvc with "
+          f"{m('threads')} worker threads; load average at start "
+          f"{m('load_start')}, at end {m('load_end')}; whole run "
+          f"{m('seconds')} s")
+    print("- ceilings, same run: "
+          f"ES256 sign {fmt(ceil.get('sign ES256'))}/s, verify "
+          f"{fmt(ceil.get('verify ES256'))}/s; Ed25519 "
+          f"{fmt(ceil.get('sign EdDSA'))}/{fmt(ceil.get('verify EdDSA'))}; "
+          f"SM2 {fmt(ceil.get('sign SM2'))}/{fmt(ceil.get('verify SM2'))} "
+          f"(one thread); bare libmicrohttpd {fmt(mhd)} req/s "
+          f"({fmt(res.get(('ceil', 'mhd'), {}).get('cpu'), 1)} µs CPU/req); "
+          f"SQLite synchronous=FULL {fmt(ceil.get('insert_1'))} rows/s one per "
+          f"transaction, {fmt(ceil.get('insert_100'))} rows/s 100 per "
+          f"transaction; libqrencode+libpng {fmt(ceil.get('qr_png'))} "
+          f"images/s (one thread)\n")
+
+    print("| scenario | licences | req/s | p50 ms | p99 ms | server CPU µs/req "
+          "| ceiling | ceiling req/s | ratio | target | met |")
+    print("|---|--:|--:|--:|--:|--:|---|--:|--:|--:|---|")
+    for name, label, kind, target in SCENARIOS:
+        for size in reversed(sizes):
+            r = res.get((str(size), name))
+            if r is None:
+                continue
+            c, cname = ceilings[kind]
+            ratio = r["rps"] / c if c and not math.isnan(c) else float("nan")
+            met = None if target is None or math.isnan(ratio) else ratio >= target
+            if r["bad"]:
+                label_bad = f" ({r['bad']} errors)"
+                met = False
+            else:
+                label_bad = ""
+            print(f"| {label}{label_bad} | {size:,} | {fmt(r['rps'])} | "
+                  f"{fmt(r['p50'], 2)} | {fmt(r['p99'], 2)} | {fmt(r['cpu'], 1)} | "
+                  f"{cname} | {fmt(c)} | {fmt(ratio, 2)} | "
+                  f"{'≥ ' + str(target) if target else '—'} | {yes(met)} |")
+
+    if len(sizes) > 1:
+        print(f"\n| scenario | req/s at {big:,} ÷ req/s at {small:,} | target | met |")
+        print("|---|--:|--:|---|")
+        for name, label, _, _ in SCENARIOS:
+            a, b = res.get((str(big), name)), res.get((str(small), name))
+            if a and b and b["rps"]:
+                q = a["rps"] / b["rps"]
+                print(f"| {label} | {q:.2f} | ≥ 0.8 | {yes(q >= 0.8)} |")
+
+    print("\n| resource | measured | target | met |")
+    print("|---|--:|--:|---|")
+    for size in reversed(sizes):
+        rss = num(meta.get((str(size), "peak_rss_kb"), "nan")) / 1024
+        dbb = num(meta.get((str(size), "db_bytes"), "nan")) / size
+        st = num(meta.get((str(size), "startup_ms"), "nan"))
+        seed_s = num(meta.get((str(size), "seed_seconds"), "nan"))
+        big_one = size == big
+        print(f"| server peak RSS, 64 connections, {size:,} licences | "
+              f"{fmt(rss, 1)} MiB | < 128 MiB | {yes(rss < 128) if big_one else ''} |")
+        print(f"| database bytes per licence, {size:,} licences | {fmt(dbb)} | "
+              f"< 1,536 | {yes(dbb < 1536) if big_one else ''} |")
+        print(f"| start-up to first /healthz, {size:,} licences | {fmt(st)} ms | "
+              f"< 1,000 ms | {yes(st < 1000) if big_one else ''} |")
+        if not math.isnan(seed_s) and seed_s > 0:
+            print(f"| seeding {size:,} licences through cs_issue() | "
+                  f"{fmt(seed_s, 1)} s ({fmt(size / seed_s)}/s) | — | |")
+    if failed:
+        print(f"\nbench: errors or no answers in {failed}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+sys.exit(main())

@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# bench/run.sh: the benchmark, one command (bench/README.md).
+#
+#   bench/run.sh            1,000,000 and 10,000 licences, 10 s a scenario
+#   bench/run.sh --quick    100,000 and 10,000 licences, 4 s a scenario
+#   bench/run.sh --smoke    CI: 2,000 licences, one scenario for 2 s
+#
+# Options: --fresh (seed again even when a seeded database of the same
+# sources is cached in bench/work/), --duration S, --threads N (server
+# worker threads), --out FILE (also write the table there).
+#
+# It builds a Release binary and the tools of bench/, measures the ceilings
+# (raw signatures, a bare libmicrohttpd server, raw SQLite inserts, raw QR
+# renders), seeds the databases through cs_issue(), then drives the real
+# server over loopback with wrk at 64 connections and prints one table.
+# With two or more cores, wrk runs on core 0 and every server (certsvc and
+# the bare one) and every ceiling on the others: "server cores" below.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$ROOT/bench
+BUILD=${BENCH_BUILD:-$ROOT/build-bench}
+WORK=${BENCH_WORK:-$BENCH/work}
+MODE=full
+FRESH=0
+DUR=
+THREADS=${BENCH_THREADS:-8}
+OUT=
+CONNS=64
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) MODE=quick ;;
+	--smoke) MODE=smoke ;;
+	--fresh) FRESH=1 ;;
+	--duration) DUR=$2; shift ;;
+	--threads) THREADS=$2; shift ;;
+	--out) OUT=$2; shift ;;
+	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+case $MODE in
+full)  SIZES="10000 1000000"; DUR=${DUR:-10}; CEIL=2; SCENARIOS=all ;;
+quick) SIZES="10000 100000";  DUR=${DUR:-4};  CEIL=1; SCENARIOS=all ;;
+smoke) SIZES="2000";          DUR=${DUR:-2};  CEIL=0.5; SCENARIOS=verify_url ;;
+esac
+START=$(date +%s)
+
+log() {
+	printf '[bench %4ds] %s\n' $(($(date +%s) - START)) "$*" >&2
+}
+
+# --- dependencies: wrk (required), linux-perf (optional, for profiling) ----
+deps() {
+	local missing=()
+	for p in wrk curl python3 util-linux; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
+		local sudo=""
+		[ "$(id -u)" -ne 0 ] && sudo=sudo
+		$sudo apt-get update -q >/dev/null
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
+		    --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+	bash "$ROOT/scripts/deps.sh" build >/dev/null
+}
+
+build() {
+	log "building Release into $BUILD"
+	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCERTSVC_BENCH=ON \
+	    -DCERTSVC_TESTS=OFF >/dev/null
+	cmake --build "$BUILD" -j "$(nproc)" >/dev/null
+}
+
+# --- cores -----------------------------------------------------------------
+NCPU=$(nproc)
+# Prefixes, not functions: "${SERVER[@]}" CMD & must leave CMD's own pid
+# in $! (taskset execs it).
+if [ "$NCPU" -ge 2 ]; then
+	CLIENT=(taskset -c 0)
+	SERVER=(taskset -c "1-$((NCPU - 1))")
+	SERVER_CORES=$((NCPU - 1))
+else
+	CLIENT=()
+	SERVER=()
+	SERVER_CORES=1
+fi
+CLK_TCK=$(getconf CLK_TCK)
+
+# utime + stime of a process, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# wrk against URL with a script and its arguments; appends a result line
+# "size scenario rps p50_ms p99_ms cpu_us_per_req requests bad" to
+# $RESULTS.  $SPID is the server measured.
+# usage: drive SIZE NAME URL SCRIPT [ARGS...]
+drive() {
+	local size=$1 name=$2 url=$3 script=$4 out t0 t1
+	shift 4
+	t0=$(cpu_ticks "$SPID")
+	if [ -n "$script" ]; then
+		out=$("${CLIENT[@]}" wrk -t1 -c$CONNS -d"${DUR}s" --latency \
+		    -s "$BENCH/lua/$script" "$url" -- "$@" 2>&1)
+	else
+		out=$("${CLIENT[@]}" wrk -t1 -c$CONNS -d"${DUR}s" --latency "$url" 2>&1)
+	fi
+	t1=$(cpu_ticks "$SPID")
+	echo "$out" > "$WORK/logs/wrk-$size-$name.txt"
+	python3 "$BENCH/wrkparse.py" "$size" "$name" $((t1 - t0)) "$CLK_TCK" \
+	    <<<"$out" >> "$RESULTS"
+	tail -1 "$RESULTS" | awk '{ printf "[bench] %-8s %-15s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %6.1f us cpu/req  bad %s\n", $1, $2, $3, $4, $5, $6, $8 }' >&2
+}
+
+# Wait for "listening on http://ADDR:PORT" in a log; echo the port.
+wait_port() {
+	local logf=$1 pid=$2 i port
+	for i in $(seq 1 3000); do
+		port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$logf" 2>/dev/null |
+		    head -1 | sed 's/.*://') || true
+		[ -n "$port" ] && { echo "$port"; return 0; }
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.005
+	done
+	echo "bench/run.sh: the server did not start; its log:" >&2
+	cat "$logf" >&2
+	return 1
+}
+
+stop() {
+	local pid=$1
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# --- ceilings ----------------------------------------------------------------
+ceilings() {
+	local b=$BUILD/bench port pid
+	log "ceilings: EVP sign/verify (one thread)"
+	"${SERVER[@]}" "$b/ceil_sign" "$CEIL" | sed 's/^/ceil /' >> "$CEILS"
+	if [ "$MODE" != smoke ]; then
+		log "ceilings: SQLite inserts, synchronous=FULL"
+		"${SERVER[@]}" "$b/ceil_sqlite" "$WORK/ceil.db" "$CEIL" 20000 | sed 's/^/ceil /' >> "$CEILS"
+		log "ceilings: libqrencode + libpng (one thread)"
+		"${SERVER[@]}" "$b/ceil_qr" "$SAMPLE0/qr_url.txt" "$CEIL" 2>/dev/null |
+		    sed 's/^/ceil /' >> "$CEILS"
+	fi
+	log "ceilings: bare libmicrohttpd, $THREADS threads"
+	"${SERVER[@]}" "$b/ceil_mhd" 0 "$THREADS" > "$WORK/logs/ceil_mhd.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 400); do
+		port=$(sed -n 's/^listening //p' "$WORK/logs/ceil_mhd.log")
+		[ -n "$port" ] && break
+		sleep 0.005
+	done
+	SPID=$pid
+	drive ceil mhd "http://127.0.0.1:$port/" ""
+	stop "$pid"
+}
+
+# --- seeding -----------------------------------------------------------------
+# A seeded database is kept in $WORK/seed-N/ and used again while the
+# sources it depends on are unchanged (their hash is its stamp).
+seed_stamp() {
+	cat "$BENCH/seed.c" "$ROOT"/certsvc/{issue,token,store_sqlite,catalog}.c \
+	    "$ROOT"/templates/* "$ROOT"/docs/examples/issue-*.json |
+	    sha256sum | cut -c1-16
+}
+
+seed() {
+	local n=$1 dir=$WORK/seed-$1 stamp t0 t1
+	stamp="$(seed_stamp)-$n"
+	if [ "$FRESH" = 0 ] && [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$stamp" ]; then
+		log "seed $n: cached in $dir"
+		return 0
+	fi
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	"$BUILD/certsvc" keygen --alg ES256 --keys "$dir/keys" >/dev/null
+	log "seed $n: issuing through cs_issue(), 1,000 per transaction"
+	t0=$(date +%s.%N)
+	"$BUILD/bench/bench_seed" --dir "$dir" --count "$n" \
+	    --templates "$ROOT/templates" --examples "$ROOT/docs/examples" \
+	    --sample 20000 > "$dir/seed.log" 2> >(sed 's/^/[bench]   /' >&2)
+	t1=$(date +%s.%N)
+	cat "$dir/seed.log" >&2
+	echo "$t0 $t1" | awk '{ printf "%.1f\n", $2 - $1 }' > "$dir/seed.seconds"
+	echo "$stamp" > "$dir/stamp"
+}
+
+# --- one database size ----------------------------------------------------------
+run_size() {
+	local n=$1 src=$WORK/seed-$1 run=$WORK/run-$1 t0 t1 port pid url s i startup
+	seed "$n"
+	rm -rf "$run"
+	mkdir -p "$run"
+	cp -a "$src/keys" "$run/keys"
+	cp "$src/certsvc.db" "$run/certsvc.db"
+	s=$(stat -c %s "$src/certsvc.db")
+	echo "meta $n db_bytes $s" >> "$CEILS"
+	echo "meta $n seed_seconds $(cat "$src/seed.seconds" 2>/dev/null || echo 0)" >> "$CEILS"
+	# shellcheck disable=SC1091
+	. "$src/tokens.env"
+	# Start-up: exec to the first answer of /healthz; the median of three
+	# starts (the last one stays up for the scenarios).
+	local starts=()
+	for i in 1 2 3; do
+		t0=$(date +%s%N)
+		"${SERVER[@]}" "$BUILD/certsvc" serve --db "$run/certsvc.db" --keys "$run/keys" \
+		    --templates "$ROOT/templates" --public-url http://127.0.0.1:8080 \
+		    --listen 127.0.0.1:0 --rate-limit 0 --threads "$THREADS" \
+		    --log-file "$run/requests.log" 2> "$run/serve.log" &
+		pid=$!
+		port=$(wait_port "$run/serve.log" "$pid")
+		url=http://127.0.0.1:$port
+		until curl -sf -o /dev/null "$url/healthz"; do sleep 0.002; done
+		t1=$(date +%s%N)
+		starts+=($(( (t1 - t0) / 1000000 )))
+		[ "$i" = 3 ] || stop "$pid"
+	done
+	SPID=$pid
+	startup=$(printf '%s\n' "${starts[@]}" | sort -n | sed -n 2p)
+	echo "meta $n startup_ms $startup" >> "$CEILS"
+	log "serving $n licences on $url (start-up ${starts[*]} ms)"
+	# Each answer checked once before its load.
+	check "$url" "$src/sample"
+
+	for s in verify_url verify_compact lookup fetch qr_miss qr_hit issue; do
+		[ "$SCENARIOS" = all ] || [ "$SCENARIOS" = "$s" ] || continue
+		case $s in
+		verify_url) drive "$n" $s "$url" verify.lua "$src/sample/qr_url.txt" ;;
+		verify_compact) drive "$n" $s "$url" verify.lua "$src/sample/qr_compact.txt" ;;
+		lookup) drive "$n" $s "$url" lookup.lua "$src/sample/holders.txt" "$BENCH_READER_TOKEN" ;;
+		fetch) drive "$n" $s "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" ;;
+		qr_miss) drive "$n" $s "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" /qr.png ;;
+		qr_hit) drive "$n" $s "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" /qr.png 16 ;;
+		issue) drive "$n" $s "$url" issue.lua "$src/sample/issue.json" \
+		    "$src/sample/new_holders.txt" "$BENCH_ISSUER_TOKEN" "$(date +%s%N)" ;;
+		esac
+	done
+	echo "meta $n peak_rss_kb $(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")" >> "$CEILS"
+	curl -s "$url/metrics" > "$run/metrics.txt" || true
+	stop "$pid"
+	if [ "$MODE" = smoke ]; then
+		rm -rf "$run"
+	else
+		rm -f "$run/certsvc.db" "$run/certsvc.db-wal" "$run/certsvc.db-shm"
+	fi
+}
+
+# One request of each kind, its answer checked, so that a rate is never
+# that of errors.
+check() {
+	local url=$1 sample=$2 id code
+	id=$(head -1 "$sample/ids.txt")
+	code=$(head -1 "$sample/holders.txt")
+	curl -sf -H 'Content-Type: text/plain' --data-binary "$(head -1 "$sample/qr_url.txt")" \
+	    "$url/api/v1/verify" | grep -q '"result":"valid"'
+	curl -sf -H 'Content-Type: text/plain' --data-binary "$(head -1 "$sample/qr_compact.txt")" \
+	    "$url/api/v1/verify" | grep -q '"result":"valid"'
+	curl -sf -H "Authorization: Bearer $BENCH_READER_TOKEN" -H 'X-Purpose: bench check' \
+	    "$url/api/v1/holders/$code/certificates" | grep -q '"certificates":\[{'
+	curl -sf -H "Authorization: Bearer $BENCH_READER_TOKEN" "$url/api/v1/certificates/$id" |
+	    grep -q '"status":"valid"'
+	curl -sf -H "Authorization: Bearer $BENCH_READER_TOKEN" "$url/api/v1/certificates/$id/qr.png" |
+	    head -c 4 | grep -q PNG
+}
+
+# --- main --------------------------------------------------------------------
+deps
+build
+mkdir -p "$WORK/logs"
+RESULTS=$WORK/results.tsv
+CEILS=$WORK/ceilings.tsv
+: > "$RESULTS"
+: > "$CEILS"
+{
+	echo "meta - date $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo "meta - cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//; s/ /_/g')"
+	echo "meta - cores $NCPU"
+	echo "meta - server_cores $SERVER_CORES"
+	echo "meta - threads $THREADS"
+	echo "meta - mode $MODE"
+	echo "meta - duration $DUR"
+	echo "meta - load_start $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)"
+	echo "meta - kernel $(uname -r)"
+} >> "$CEILS"
+
+first=${SIZES%% *}
+seed "$first"
+SAMPLE0=$WORK/seed-$first/sample
+ceilings
+for n in $SIZES; do
+	run_size "$n"
+done
+echo "meta - load_end $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >> "$CEILS"
+echo "meta - seconds $(($(date +%s) - START))" >> "$CEILS"
+python3 "$BENCH/report.py" "$CEILS" "$RESULTS" | tee ${OUT:+"$OUT"}
