@@ -306,7 +306,8 @@ static json_t *
 map_json(const cbor_item_t *it, int depth)
 {
 	struct cbor_pair *pairs = cbor_map_handle(it);
-	json_t *obj = json_object(), *v, *ks;
+	json_t *obj = json_object(), *v, *ks = NULL;
+	const char *name;
 	char key[32];
 	size_t i;
 
@@ -314,38 +315,40 @@ map_json(const cbor_item_t *it, int depth)
 		const cbor_item_t *k = pairs[i].key;
 		/* As for values: -2^64 would print as "-0". */
 		if ((cbor_isa_uint(k) || cbor_isa_negint(k)) &&
-		    cbor_get_int(k) > INT64_MAX) {
-			json_decref(obj);
-			return NULL;
-		}
+		    cbor_get_int(k) > INT64_MAX)
+			goto fail;
+		name = key;
 		if (cbor_isa_uint(k))
 			snprintf(key, sizeof(key), "%llu",
 			    (unsigned long long)cbor_get_int(k));
 		else if (cbor_isa_negint(k))
 			snprintf(key, sizeof(key), "-%llu",
 			    (unsigned long long)cbor_get_int(k) + 1ULL);
-		else
-			key[0] = '\0';
-		if (key[0] == '\0') {
-			ks = item_to_json(k, depth + 1);
-			if (!json_is_string(ks)) {
-				json_decref(ks);
-				json_decref(obj);
-				return NULL;
-			}
-			v = item_to_json(pairs[i].value, depth + 1);
-			json_object_set_new_nocheck(obj, json_string_value(ks), v);
-			json_decref(ks);
-		} else {
-			v = item_to_json(pairs[i].value, depth + 1);
-			json_object_set_new_nocheck(obj, key, v);
+		else {
+			/* Text keys only: a byte string would read as its hex
+			 * digits, and a NUL would cut the key short. */
+			ks = cbor_isa_string(k) ? item_to_json(k, depth + 1) : NULL;
+			if (!json_is_string(ks) || strlen(json_string_value(ks)) !=
+			    json_string_length(ks))
+				goto fail;
+			name = json_string_value(ks);
 		}
-		if (v == NULL) {
-			json_decref(obj);
-			return NULL;
-		}
+		/* 6 and "6" (or "a" twice, once chunked) are one JSON member: a
+		 * verifier keeping the first and one keeping the last would
+		 * read different claims. */
+		if (json_object_get(obj, name) != NULL)
+			goto fail;
+		if ((v = item_to_json(pairs[i].value, depth + 1)) == NULL)
+			goto fail;
+		json_object_set_new_nocheck(obj, name, v);
+		json_decref(ks);
+		ks = NULL;
 	}
 	return obj;
+fail:
+	json_decref(ks);
+	json_decref(obj);
+	return NULL;
 }
 
 static json_t *

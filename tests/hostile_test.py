@@ -251,6 +251,11 @@ VERIFY = [
     ("signed claims: iat a float", tok(sign1(claims=claims_with(c6=1.5))), MAL),
     ("signed claims: iat a year ahead", tok(sign1(claims=claims_with(c6=int(time.time()) + 365 * 86400))),
      MAL),
+    ("signed claims: bytes as a map key", tok(sign1(claims={**CLAIMS, b"k": 1})), MAL),
+    ("signed claims: 6 and \"6\" both", tok(sign1(claims={**CLAIMS, "6": 0})), MAL),
+    ("signed claims: a NUL in a key", tok(sign1(claims=claims_with(**{"id\0x": "y"}))), MAL),
+    ("signed claims: a key twice, once chunked", tok(sign1(payload=bytes(
+        [0xa0 + len(CLAIMS) + 2]) + cbor2.dumps(CLAIMS)[1:] + b"\x61x\x00\x7f\x61x\xff\x01")), MAL),
     ("signed claims: SQL as the id", tok(sign1(claims=claims_with(id=SQLI))), {"not_found"}),
     ("signed claims: traversal as the id", tok(sign1(claims=claims_with(id=TRAVERSAL))),
      {"not_found"}),
