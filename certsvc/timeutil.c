@@ -59,18 +59,35 @@ cs_date_parse(const char *s, int *y, int *m, int *d)
 void
 cs_date_format(int64_t days, char out[11])
 {
+	int64_t lo = cs_days_from_civil(0, 1, 1);
+	int64_t hi = cs_days_from_civil(9999, 12, 31);
 	int y, m, d;
 
+	/* A signed token may carry any NumericDate: a day outside what four
+	 * digits can write is shown as the nearest one they can, never as a
+	 * wrapped year (and never with arithmetic that overflows). */
+	if (days < lo)
+		days = lo;
+	else if (days > hi)
+		days = hi;
 	cs_civil_from_days(days, &y, &m, &d);
-	snprintf(out, 11, "%04d-%02d-%02d", y % 10000, m, d);
+	snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
 }
 
 int64_t
 cs_local_days(time_t t, long tz_min)
 {
-	int64_t s = (int64_t)t + tz_min * 60;
+	int64_t s, q;
 
-	return s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+	/* t may come from a signed token (any 64-bit NumericDate): an instant
+	 * at the very end of the range stays there instead of overflowing. */
+	if (__builtin_add_overflow((int64_t)t, (int64_t)tz_min * 60, &s))
+		s = t < 0 ? INT64_MIN : INT64_MAX;
+	/* Floor division, without negating s (INT64_MIN has no negation). */
+	q = s / 86400;
+	if (s % 86400 < 0)
+		q--;
+	return q;
 }
 
 time_t
@@ -84,8 +101,18 @@ cs_rfc3339(time_t t, char out[21])
 {
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* An instant RFC 3339 cannot write (years outside 0000-9999; gmtime_r
+	 * fails for some, and strftime would then read an unset tm) is shown
+	 * as the nearest one it can. */
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year < -1900 ||
+	    tm.tm_year > 9999 - 1900) {
+		snprintf(out, 21, "%s", t < 0 ? "0000-01-01T00:00:00Z" :
+		    "9999-12-31T23:59:59Z");
+		return;
+	}
+	/* Not strftime's %Y: glibc writes year 999 as "999". */
+	snprintf(out, 21, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 int
