@@ -245,11 +245,17 @@ function checkState(name, f, want) {
 }
 
 async function states(ctx) {
+  /* One tab for all: what each load requests is counted afresh. */
+  const page = await ctx.newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
   for (const p of fx.pages) {
-    const { page, facts } = await openPage(ctx, BASE + p.path, 'state-' + p.name);
+    requests.length = 0;
+    const resp = await page.goto(BASE + p.path, { waitUntil: 'load' });
+    const { facts } = await inspect(page, resp, requests, 'state-' + p.name);
     checkState('state-' + p.name, facts, p);
-    await page.close();
   }
+  await page.close();
 }
 
 async function api(method, p, body, token) {
@@ -372,12 +378,13 @@ function overlap(a, b) {
 }
 
 async function faces(faceCtx) {
+  const page = await faceCtx.newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
   for (const face of fx.faces) {
     const name = 'face-' + face.name;
     let t = Date.now();
-    const page = await faceCtx.newPage();
-    const requests = [];
-    page.on('request', (r) => requests.push(r.url()));
+    requests.length = 0;
     const resp = await page.goto(`${BASE}/api/v1/certificates/${encodeURIComponent(face.id)}/face.svg`);
     check(resp.status() === 200, `${name}: status ${resp.status()}`);
     check(requests.every((u) => new URL(u).origin === ORIGIN), `${name}: requests ${requests}`);
@@ -414,7 +421,6 @@ async function faces(faceCtx) {
     /* At the layout's own size: the round trip decodes a face's QR code
      * from a screenshot at twice the pixels. */
     await page.screenshot({ path: path.join(ART, `${name}.png`) });
-    await page.close();
     t = lap(name, 'screenshot', t);
     /* face.png: the same face drawn by librsvg on the server. */
     const r = await fetch(`${BASE}/api/v1/certificates/${encodeURIComponent(face.id)}/face.png`,
@@ -432,6 +438,7 @@ async function faces(faceCtx) {
     if (!face.name.endsWith('-longest'))
       check(zbar(pfile) === face.qr_text, `${name}: face.png's QR code does not decode`);
   }
+  await page.close();
 }
 
 (async () => {
