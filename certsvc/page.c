@@ -88,6 +88,14 @@ static const struct verdict manual_verdicts[] = {
 	    "code."},
 };
 
+static const struct {
+	const char *kind, *zh, *en;
+} revocations[] = {
+	{"revoked", "已吊销", "Revoked"},
+	{"withdrawn", "已撤销", "Withdrawn"},
+	{"cancelled", "已注销", "Cancelled"},
+};
+
 /* What each tone means, in words. */
 static const struct {
 	const char *tone, *zh, *en;
@@ -359,15 +367,14 @@ cs_page_result(const json_t *res, const cs_page_opts *o, char **out,
 		vd = VERDICT(verdicts, "malformed");
 	zh = vd->zh;
 	en = vd->en;
+	/* A revocation says which of the three it was (SPEC §1). */
 	kind = str(detail, "kind");
-	if (strcmp(vd->result, "revoked") == 0 && kind != NULL) {
-		if (strcmp(kind, "revoked") == 0)
-			zh = "已吊销", en = "Revoked";
-		else if (strcmp(kind, "withdrawn") == 0)
-			zh = "已撤销", en = "Withdrawn";
-		else if (strcmp(kind, "cancelled") == 0)
-			zh = "已注销", en = "Cancelled";
-	}
+	for (i = 0; strcmp(vd->result, "revoked") == 0 && kind != NULL &&
+	    i < sizeof(revocations) / sizeof(revocations[0]); i++)
+		if (strcmp(revocations[i].kind, kind) == 0) {
+			zh = revocations[i].zh;
+			en = revocations[i].en;
+		}
 
 	page_begin(&b, zh, en);
 	/* role=status: a screen reader announces the verdict first. */

@@ -55,8 +55,9 @@ int cs_page_forms(const char *notice, char **out, size_t *len);
  * identifier starts with the e-licence root 1.2.156.3005.2.) and
  * "holder_code".  Surrounding spaces are dropped from both and spaces
  * inside the holder code too (people type it in groups).  NULL inputs
- * become absent members, so cs_verify_manual says what is missing.
- * NULL when memory runs out. */
+ * become absent members, so cs_verify_manual says what is missing.  The
+ * inputs are valid UTF-8 (the caller checks them: cs_text_check); NULL
+ * when they are not or memory runs out. */
 json_t *cs_page_manual_request(const char *licence, const char *holder_code);
 
 #endif
