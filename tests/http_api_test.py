@@ -37,6 +37,10 @@ secrets = set()     # what must never reach the log
 
 def api(method, path, body=None, token=None, **kw):
     r = call(s, method, path, body, token=token, **kw)
+    low = r.body.lower()
+    if d.work.dir.encode() in r.body or any(x in low for x in (b"sqlite", b"insert into", b" from licences",
+                                                               b" from audit", b"constraint failed")):
+        check(False, "%s %s: no path or SQL in the answer: %r" % (method, path, r.body[:200]))
     if "x-request-id" in r.headers:
         seen_ids.append(r.headers["x-request-id"])
     else:
