@@ -29,9 +29,12 @@
  *       per-address connection limit: counters, NAT'd offices and a reverse
  *       proxy put many legitimate clients behind one address; the token
  *       bucket below is the per-address control.
- *   connection_timeout (15 s)  MHD_OPTION_CONNECTION_TIMEOUT: an idle or
- *       slow connection (slowloris) is closed after this many seconds
- *       without progress, freeing its slot and its memory pool.
+ *   connection_timeout (15 s)  MHD_OPTION_CONNECTION_TIMEOUT: an idle
+ *       connection is closed after this many seconds without progress,
+ *       freeing its slot and its memory pool; and a slow one (slowloris,
+ *       a byte now and then) once a whole request has not arrived this
+ *       many seconds after it opened or after its last answer (see "slow
+ *       requests" below).
  *   rate_limit (20/s)      a token bucket per remote address (burst of one
  *       second's worth) on the public endpoints: verification, the /v pages,
  *       the trust list and the catalog; 429 with Retry-After.  0 turns it
@@ -605,6 +608,110 @@ remote_text(struct MHD_Connection *c, char *out, size_t n)
 	}
 }
 
+/* --- slow requests ----------------------------------------------------- */
+
+/*
+ * MHD's connection timeout counts seconds without progress, and a client
+ * that sends a byte now and then (slowloris: a request head a byte a
+ * second, or a body) is making progress: it holds its slot and its memory
+ * pool for as long as it likes, and a few hundred such sockets take every
+ * slot.  So each connection is watched (MHD_OPTION_NOTIFY_CONNECTION):
+ * from the moment it opens or its last answer has gone out, a whole request
+ * must arrive within connection_timeout seconds.  The main loop shuts down
+ * the socket of one that does not; MHD reads the end of file and closes it
+ * in its own thread.  The lock also keeps the socket open while it is shut
+ * down: MHD notifies the close (and we unlink) before it closes the socket.
+ */
+struct watched {
+	struct watched *prev, *next;
+	struct watch *w;
+	MHD_socket fd;
+	int64_t since_ms;   /* waiting for a whole request since (monotonic) */
+	int busy;           /* a request has arrived: no deadline */
+	int cut;
+	char remote[64];
+};
+
+struct watch {
+	pthread_mutex_t lock;
+	struct watched *head;
+	int64_t limit_ms;
+};
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct watch *w = cls;
+	struct watched *c = *ctx;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		/* Out of memory: unwatched, MHD's own timeout still holds. */
+		if (ci == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+			return;
+		c->w = w;
+		c->fd = ci->connect_fd;
+		c->since_ms = now_ms(CLOCK_MONOTONIC);
+		remote_text(conn, c->remote, sizeof(c->remote));
+		pthread_mutex_lock(&w->lock);
+		if ((c->next = w->head) != NULL)
+			c->next->prev = c;
+		w->head = c;
+		pthread_mutex_unlock(&w->lock);
+		*ctx = c;
+		return;
+	}
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&w->lock);
+	free(c);
+	*ctx = NULL;
+}
+
+/* A request of conn has arrived whole (busy) or its answer has gone out. */
+static void
+watch_mark(struct MHD_Connection *conn, int busy)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct watched *c = ci != NULL ? ci->socket_context : NULL;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->w->lock);
+	c->busy = busy;
+	c->since_ms = now_ms(CLOCK_MONOTONIC);
+	pthread_mutex_unlock(&c->w->lock);
+}
+
+static void
+watch_sweep(struct watch *w)
+{
+	int64_t now = now_ms(CLOCK_MONOTONIC);
+	struct watched *c;
+
+	pthread_mutex_lock(&w->lock);
+	for (c = w->head; c != NULL; c = c->next) {
+		if (c->busy || c->cut || now - c->since_ms <= w->limit_ms)
+			continue;
+		shutdown(c->fd, SHUT_RDWR);
+		c->cut = 1;
+		cs_log_msg("certsvc: closed a connection from %s: no whole request "
+		    "in %lld s", c->remote, (long long)(w->limit_ms / 1000));
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
 /* MHD_OPTION_URI_LOG_CALLBACK: the request line has been read.  Its return
  * value becomes the request's context (the *con_cls of the handler); MHD
  * calls on_completed() for it even when it answers the request itself. */
@@ -657,6 +764,7 @@ queue(cs_req *r)
 	MHD_destroy_response(r->resp);
 	r->resp = NULL;
 	r->queued = ret == MHD_YES;
+	watch_mark(r->conn, 1);
 	return ret;
 }
 
@@ -818,6 +926,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	watch_mark(conn, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - r->t0.tv_sec) +
 	    (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
@@ -991,10 +1100,14 @@ cs_http_run(cs_service *svc)
 	unsigned flags;
 	uint16_t port;
 	MHD_socket lsock;
+	struct watch watch;
 	int rc = 0, sig = 0, log_open = 0;
 	long waited;
 
 	memset(&s, 0, sizeof(s));
+	memset(&watch, 0, sizeof(watch));
+	pthread_mutex_init(&watch.lock, NULL);
+	watch.limit_ms = (int64_t)svc->cfg.connection_timeout * 1000;
 	/* Block the signals before MHD starts its threads, which inherit the
 	 * mask: only the sigtimedwait() below takes them. */
 	sigemptyset(&sigs);
@@ -1034,6 +1147,7 @@ cs_http_run(cs_service *svc)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)svc->cfg.max_header,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, &s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, &watch,
 	    MHD_OPTION_END);
 	if (s.daemon == NULL) {
 		rc = cs_err_set(CS_EIO, "listen %s: cannot start the HTTP server "
@@ -1061,6 +1175,7 @@ cs_http_run(cs_service *svc)
 			sig = got;
 		else if (got_signal != 0)
 			sig = got_signal;
+		watch_sweep(&watch);
 	}
 
 	atomic_store(&s.draining, 1);
@@ -1082,6 +1197,7 @@ out:
 	if (s.daemon != NULL)
 		MHD_stop_daemon(s.daemon);
 	server_free(&s);
+	pthread_mutex_destroy(&watch.lock);
 	if (log_open)
 		cs_log_close();
 	sigaction(SIGTERM, &old_term, NULL);

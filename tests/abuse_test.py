@@ -1,0 +1,287 @@
+"""Abuse limits: slow clients, idle connections, floods and wrong tokens,
+while a well-behaved client keeps being served.
+
+The real server runs with small limits so that the test is quick:
+--connection-timeout 2, --max-connections 32, --rate-limit 10.  Every
+attack comes from 127.0.0.1.  The well-behaved client speaks from
+127.0.0.2 (a socket bound to that source address: the server listens on
+127.0.0.1 only, and Linux routes the whole of 127/8 over loopback), which
+is another remote address for the per-address limits, or from 127.0.0.1
+itself where an attack must not hurt the attacker's neighbours: a reader
+with a valid token is not rate limited, and wrong tokens from an address
+do not lock out the right ones.  During each attack the test asserts both
+sides: the attack is contained, and every request of the well-behaved
+client is answered, correctly and in time.
+
+  1. slowloris: sockets that send a request head (or a body) a byte a
+     second are closed by the server within the connection timeout, long
+     before the head is whole;
+  2. a flood of POST /api/v1/verify from one address: 429 with
+     Retry-After (and an RFC 9457 problem) once over the rate limit,
+     never a 5xx, and no more 200s than the token bucket allows;
+  3. wrong bearer tokens in a stream: every one 401 with
+     WWW-Authenticate: Bearer error="invalid_token", never 429 or 5xx.
+"""
+import json
+import os
+import select
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import csraw  # noqa: E402
+from cstest import Server, Workdir, check, done, sample_request  # noqa: E402
+
+TIMEOUT = 2          # --connection-timeout
+MAX_CONN = 32        # --max-connections
+RATE = 10            # --rate-limit (requests per second per address, burst as much)
+GOOD = "127.0.0.2"   # the well-behaved client's own address
+ENV = "11440000006939756B"
+
+w = Workdir()
+issuer = w.client("env", "issuer", "*", ENV, "广东省生态环境厅")
+reader = w.client("reader", "reader", "*")
+srv = Server(w, "--connection-timeout", str(TIMEOUT), "--max-connections", str(MAX_CONN),
+             "--rate-limit", str(RATE))
+t_start = time.time()
+
+
+def api(method, path, body=None, token=None, ctype=None, source=None, timeout=10):
+    h = []
+    if token:
+        h.append(("Authorization", "Bearer " + token))
+    if isinstance(body, dict):
+        body = json.dumps(body).encode()
+        ctype = ctype or "application/json"
+    if ctype:
+        h.append(("Content-Type", ctype))
+    return csraw.request(srv.base, method, path, h, body, source=source, timeout=timeout)
+
+
+r = api("POST", "/api/v1/certificates", sample_request("11100000000013338W032", "AB-1"), issuer)
+lic = json.loads(r.body)
+check(r.status == 201, "a licence to read and verify")
+LID, TOKEN = lic["id"], lic["token"]
+
+try:
+    socket.create_connection(csraw.address(srv.base), 2,
+                             source_address=(GOOD, 0)).close()
+except OSError as e:
+    print("cannot speak from %s (%s): the test needs Linux loopback" % (GOOD, e))
+    srv.stop()
+    sys.exit(1)
+
+
+class GoodClient(threading.Thread):
+    """Well-behaved requests at a polite pace until stopped: each must be
+    answered correctly within `slow` seconds."""
+
+    def __init__(self, what, plan, slow=3.0):
+        threading.Thread.__init__(self)
+        self.what, self.plan, self.slow = what, plan, slow
+        self.stop = threading.Event()
+        self.results = []   # (name, ok, seconds, status)
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            name, source, call = self.plan[i % len(self.plan)]
+            i += 1
+            t0 = time.time()
+            try:
+                ok, status = call(source)
+            except OSError as e:
+                ok, status = False, repr(e)
+            self.results.append((name, ok, time.time() - t0, status))
+            self.stop.wait(0.2)
+
+    def finish(self):
+        self.stop.set()
+        self.join(30)
+        bad = [r for r in self.results if not r[1] or r[2] > self.slow]
+        check(len(self.results) >= 5, "%s: the well-behaved client made its requests (%d)" % (
+            self.what, len(self.results)))
+        check(not bad, "%s: every well-behaved request was answered in time (%d of %d were "
+              "not: %s)" % (self.what, len(bad), len(self.results), bad[:3]))
+        worst = max((r[2] for r in self.results), default=0)
+        print("  %s: well-behaved client: %d requests, all answered, slowest %.2f s" % (
+            self.what, len(self.results), worst), flush=True)
+
+
+def read_licence(source):
+    r = api("GET", "/api/v1/certificates/" + LID, token=reader, source=source)
+    return r is not None and r.status == 200 and json.loads(r.body)["id"] == LID, \
+        r and r.status
+
+
+def verify(source):
+    r = api("POST", "/api/v1/verify", TOKEN, ctype="text/plain", source=source)
+    return r is not None and r.status == 200 and json.loads(r.body)["result"] == "valid", \
+        r and r.status
+
+
+def types(source):
+    r = api("GET", "/api/v1/types", source=source)
+    return r is not None and r.status == 200, r and r.status
+
+
+PLAN_OTHER = [("read", GOOD, read_licence), ("verify", GOOD, verify), ("types", GOOD, types)]
+
+
+def closed(sock):
+    """Whether the server closed a socket (EOF or reset), without waiting."""
+    try:
+        r, _, _ = select.select([sock], [], [], 0)
+        if not r:
+            return False
+        return sock.recv(4096) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except OSError:
+        return True
+
+
+# --- 1. slowloris: a byte a second ------------------------------------------
+
+def slowloris():
+    print("slowloris: 8 request heads and 2 bodies, a byte a second", flush=True)
+    good = GoodClient("slowloris", PLAN_OTHER + [("read from the attacker's address", None,
+                                                  read_licence)])
+    good.start()
+    head = (b"GET /api/v1/types HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " +
+            b"s" * 200 + b"\r\n\r\n")
+    body_head = (b"POST /api/v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Content-Type: text/plain\r\nContent-Length: 400\r\n\r\n")
+    socks = []
+    for i in range(10):
+        s = csraw.connect(srv.base)
+        if i >= 8:
+            s.sendall(body_head)   # the head at once, then the body slowly
+        socks.append([s, head if i < 8 else TOKEN.encode()[:400], 0, None])
+    t0 = time.time()
+    while time.time() - t0 < TIMEOUT + 4 and any(x[3] is None for x in socks):
+        for x in socks:
+            s, data, pos, when = x
+            if when is not None:
+                continue
+            try:
+                s.send(data[pos:pos + 1])
+                x[2] += 1
+            except OSError:
+                x[3] = time.time() - t0
+        deadline = time.time() + 1.0
+        while time.time() < deadline:
+            for x in socks:
+                if x[3] is None and closed(x[0]):
+                    x[3] = time.time() - t0
+            time.sleep(0.05)
+    good.finish()
+    lasted = [x[3] for x in socks]
+    sent = [x[2] for x in socks]
+    for s in socks:
+        s[0].close()
+    check(all(t is not None and t <= TIMEOUT + 1.5 for t in lasted),
+          "slowloris: every slow socket was closed within the %d s timeout (+1.5 s): "
+          "closed after %s s, %s bytes sent" % (
+              TIMEOUT, [None if t is None else round(t, 1) for t in lasted], sent))
+    print("  slow sockets closed after %.1f-%.1f s, having sent %d-%d bytes" % (
+        min(t or 99 for t in lasted), max(t or 99 for t in lasted), min(sent), max(sent)),
+        flush=True)
+
+
+# --- 2. a verification flood -------------------------------------------------------
+
+def flood():
+    secs = 2.0
+    print("verification flood: 4 threads for %.0f s from one address (--rate-limit %d)" % (
+        secs, RATE), flush=True)
+    good = GoodClient("verify flood", PLAN_OTHER + [("read from the flooding address", None,
+                                                     read_licence)])
+    good.start()
+    counts, retry_after, problems, lock = {}, set(), [], threading.Lock()
+
+    def hammer():
+        end = time.time() + secs
+        while time.time() < end:
+            r = api("POST", "/api/v1/verify", TOKEN, ctype="text/plain")
+            with lock:
+                key = r.status if r is not None else None
+                counts[key] = counts.get(key, 0) + 1
+                if r is not None and r.status == 429:
+                    retry_after.add(r.header("retry-after"))
+                    try:
+                        p = json.loads(r.body)
+                        if p.get("status") != 429 or not p.get("detail"):
+                            problems.append(p)
+                    except ValueError:
+                        problems.append(r.body[:100])
+    t0 = time.time()
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.time() - t0
+    good.finish()
+    total = sum(counts.values())
+    print("  %d requests in %.1f s: %s; Retry-After %s" % (
+        total, elapsed, dict(sorted(counts.items(), key=str)), sorted(retry_after)), flush=True)
+    allowed = RATE + RATE * elapsed + 2   # a full bucket, then the refill
+    check(counts.get(200, 0) <= allowed, "flood: at most %d answers of 200 (%d)" % (
+        allowed, counts.get(200, 0)))
+    check(counts.get(429, 0) > 0, "flood: 429 once over the rate limit")
+    check(set(counts) <= {200, 429}, "flood: nothing but 200 and 429 (%s)" % counts)
+    check(all(ra is not None and ra.isdigit() and int(ra) >= 1 for ra in retry_after),
+          "flood: every 429 has Retry-After in whole seconds (%s)" % retry_after)
+    check(not problems, "flood: every 429 is a problem with status and detail (%s)" %
+          problems[:2])
+
+
+# --- 3. wrong bearer tokens ----------------------------------------------------------
+
+def wrong_tokens():
+    secs = 2.0
+    print("wrong bearer tokens: 4 threads for %.0f s from one address" % secs, flush=True)
+    good = GoodClient("wrong tokens", PLAN_OTHER + [("read from the same address", None,
+                                                     read_licence)])
+    good.start()
+    counts, headers, lock = {}, set(), threading.Lock()
+
+    def guess(k):
+        end, i = time.time() + secs, 0
+        while time.time() < end:
+            i += 1
+            fake = "cs_" + ("%04d%06d" % (k, i)) * 4 + "AAA"   # a token's shape
+            r = api("GET", "/api/v1/certificates/" + LID, token=fake)
+            with lock:
+                key = r.status if r is not None else None
+                counts[key] = counts.get(key, 0) + 1
+                if r is not None:
+                    headers.add(r.header("www-authenticate"))
+    threads = [threading.Thread(target=guess, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    good.finish()
+    print("  %d guesses: %s" % (sum(counts.values()), counts), flush=True)
+    check(set(counts) == {401}, "wrong tokens: every one is 401 (%s)" % counts)
+    check(headers == {'Bearer realm="certsvc", error="invalid_token"'},
+          "wrong tokens: WWW-Authenticate says invalid_token (%s)" % headers)
+
+
+for attack in (slowloris, flood, wrong_tokens):
+    attack()
+    check(srv.proc.poll() is None, "%s: the server is still running" % attack.__name__)
+    check(csraw.alive(srv.base), "%s: /healthz answers afterwards" % attack.__name__)
+
+with open(srv.log_path, "rb") as f:
+    log = f.read()
+check(b"error req=" not in log, "the server logged no internal error")
+code = srv.stop()
+check(code == 0, "the server stops cleanly after the attacks (%s)" % code)
+print("abuse test: 3 attacks in %.1f s" % (time.time() - t_start))
+w.cleanup()
+done()
