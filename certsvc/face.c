@@ -37,6 +37,7 @@
 #define NARROW_EM 0.55       /* everything else, in em */
 #define WRAP_MAX_LINES 4     /* more lines than this: shrink first */
 #define WRAP_MIN_SCALE 0.6   /* ... down to this share of the font size */
+#define WRAP_FLOOR_SCALE 0.3 /* with data-lines: as far as fitting needs */
 #define WRAP_SCALE_STEP 0.05
 #define NO_EXPIRY "长期"
 
@@ -794,6 +795,30 @@ break_lines(const struct glyph *g, size_t n, double fs, double w,
 	return lines;
 }
 
+/* The line budget of a wrapped text: data-lines="N" (1-20) with the font
+ * allowed to shrink to WRAP_FLOOR_SCALE, else WRAP_MAX_LINES with
+ * WRAP_MIN_SCALE. */
+static int
+max_lines(struct face_ctx *c, const char *t, size_t tn, size_t *budget,
+    double *floor)
+{
+	const char *v;
+	size_t vn, i, n = 0;
+
+	*budget = WRAP_MAX_LINES;
+	*floor = WRAP_MIN_SCALE;
+	if (!tag_attr(t, tn, "data-lines", &v, &vn))
+		return 0;
+	for (i = 0; i < vn && v[i] >= '0' && v[i] <= '9' && n <= 20; i++)
+		n = n * 10 + (size_t)(v[i] - '0');
+	if (vn == 0 || i != vn || n < 1 || n > 20)
+		return cs_err_set(CS_EINVAL, "face layout of %s: data-lines=\"%.*s\" "
+		    "is not 1 to 20", c->code, (int)(vn > 8 ? 8 : vn), v);
+	*budget = n;
+	*floor = WRAP_FLOOR_SCALE;
+	return 0;
+}
+
 /*
  * A <text data-wrap="W"> start tag t[0..tn); *pi is after it.  When its
  * content is plain text holding a placeholder and is wider than W, write
@@ -802,15 +827,20 @@ break_lines(const struct glyph *g, size_t n, double fs, double w,
  * let the caller go on through the content as usual.  More than
  * WRAP_MAX_LINES lines: the tspans get a smaller font-size (down to
  * WRAP_MIN_SCALE of the original) before the text wraps further.
+ *
+ * data-lines="N" says how many lines the layout has room for: then the
+ * font shrinks until the text fits N lines (down to WRAP_FLOOR_SCALE), so
+ * a value at its catalog maximum stays in its row instead of running over
+ * the next one; text is never dropped.
  */
 static int
 wrap_text(struct face_ctx *c, const char *t, size_t tn, const char *wv,
     size_t wn, size_t *pi)
 {
 	struct glyphs gs = {0};
-	size_t *starts = NULL, e, lines, k, i, xn = 1, nl, step;
+	size_t *starts = NULL, e, lines, k, i, xn = 1, nl, step, budget;
 	const char *xv = "0", *name, *v;
-	double w, fs0, fs;
+	double w, fs0, fs, floor;
 	int rc = 0;
 
 	if (!parse_length(wv, wn, &w) || !(w > 0)) {
@@ -830,14 +860,16 @@ wrap_text(struct face_ctx *c, const char *t, size_t tn, const char *wv,
 		rc = cs_err_set(CS_ENOMEM, "face: out of memory");
 		goto out;
 	}
+	if ((rc = max_lines(c, t, tn, &budget, &floor)) != 0)
+		goto out;
 	fs = fs0 = text_font_size(t, tn);
 	lines = break_lines(gs.g, gs.n, fs, w, starts);
-	for (step = 1; lines > WRAP_MAX_LINES &&
-	    1.0 - step * WRAP_SCALE_STEP > WRAP_MIN_SCALE - 1e-9; step++) {
+	for (step = 1; lines > budget &&
+	    1.0 - step * WRAP_SCALE_STEP > floor - 1e-9; step++) {
 		fs = fs0 * (1.0 - step * WRAP_SCALE_STEP);
 		lines = break_lines(gs.g, gs.n, fs, w, starts);
 	}
-	if (lines <= 1) {
+	if (lines <= 1 && fs == fs0) {
 		/* It fits: the content exactly as a plain substitution. */
 		cs_sb_add(&c->out, gs.bytes.p ? gs.bytes.p : "", gs.bytes.len);
 		*pi = e;
