@@ -674,12 +674,15 @@ out:
 /* --- amendment ---------------------------------------------------------- */
 
 /* The request of a new version: the old licence's content with the
- * amendment's changes on top.  fields are merged (a null removes one). */
+ * amendment's changes on top.  fields are merged (a null removes one).
+ * Validity is carried over like the rest: without valid_from, a change of
+ * address to a licence not yet in force would put it in force today. */
 static json_t *
 amended_request(const json_t *old, const json_t *body)
 {
-	json_t *req = json_pack("{sO sO sO sO sO s{sO}}", "type",
+	json_t *req = json_pack("{sO sO sO sO sO sO s{sO}}", "type",
 	    json_object_get(old, "type"), "holder", json_object_get(old, "holder"),
+	    "valid_from", json_object_get(old, "valid_from"),
 	    "valid_until", json_object_get(old, "valid_until"), "number",
 	    json_object_get(old, "number"), "fields", json_object_get(old, "fields"),
 	    "issuer", "code", json_object_get(json_object_get(old, "issuer"), "code"));
