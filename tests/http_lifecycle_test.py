@@ -129,6 +129,8 @@ check(c2.get("supersedes") == c["id"] and c2.get("status") == "valid" and
       c2.get("fields", {}).get("address") == c["fields"]["address"] and c2.get("number") == c["number"] and
       c2.get("holder") == c["holder"] and c2.get("approval_ref") == "LC-AM-1",
       "amend: supersedes the old, changed field, the rest kept")
+check((c2.get("valid_from"), c2.get("valid_until")) == (c["valid_from"], c["valid_until"]),
+      "amend: the validity is kept when not changed (%s..%s)" % (c2.get("valid_from"), c2.get("valid_until")))
 old = read(c)
 check(old.get("status") == "superseded" and old.get("status_detail", {}).get("superseded_by") == c2.get("id"),
       "the old version is superseded, naming the new: %s" % old.get("status_detail"))
@@ -306,6 +308,14 @@ susp = act(later, "suspend", {"reason": "未开始即暂扣"}, 200, what="suspen
 check(susp.get("status") == "suspended", "a licence not yet valid can be suspended")
 back = act(later, "reinstate", {"reason": "恢复"}, 200)
 check(back.get("status") == "not_yet_valid", "reinstated, it is not yet valid again: %s" % back.get("status"))
+early = issue(T_HAZ, valid_from=(today + datetime.timedelta(days=30)).isoformat())
+moved = act(early, "amend", {"approval_ref": "LC-AM-EARLY", "fields": {"address": "东莞市麻涌镇新沙工业园5号"}},
+            201, what="amend a licence not yet valid")
+check(moved.get("status") == "not_yet_valid" and moved.get("valid_from") == early["valid_from"],
+      "a changed address does not put a licence in force early: %s from %s" % (moved.get("status"),
+                                                                               moved.get("valid_from")))
+check(result(early) == "superseded" and result(moved) == "not_yet_valid",
+      "verify: the old one superseded, the new one not yet valid")
 d.stop()
 
 
