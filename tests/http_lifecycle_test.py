@@ -137,6 +137,12 @@ check(old.get("status") == "superseded" and old.get("status_detail", {}).get("su
 check(old.get("token") == c["token"], "the old version's record is unchanged")
 check(result(c) == "superseded", "verify of the old QR: superseded")
 check(result(c2) == "valid", "verify of the new QR: valid")
+v = verify({"number": c["number"], "holder_code": c["holder"]["code"]})
+check(v.get("result") == "valid" and v.get("certificate", {}).get("id") == c2.get("id"),
+      "a paper copy's number (kept by the amendment) checks against the version in force: %s %s"
+      % (v.get("result"), v.get("certificate", {}).get("id")))
+v = verify({"id": c["id"], "holder_code": c["holder"]["code"]})
+check(v.get("result") == "superseded", "the old version's id typed by hand: superseded")
 r = call(s, "POST", "/api/v1/certificates/%s/amend" % c["id"], body, token=T["env"])
 is_json(r, 200, "the same amendment again")
 check((r.doc or {}).get("id") == c2.get("id"), "the repeated amendment returns the new version")
