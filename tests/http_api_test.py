@@ -11,13 +11,12 @@ import os
 import re
 import signal
 import sys
-import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from cshttp import (ALL_TYPES, ENV, HEALTH, JSON_CT, PROBLEM_CT, T_DIAG, T_EIA,  # noqa: E402
+from cshttp import (ALL_TYPES, ENV, HEALTH, PROBLEM_CT, T_DIAG, T_EIA,  # noqa: E402
                     T_HAZ, T_PDP, T_RAD, T_TRAIN, Deployment, call, connection,
-                    db_count, id_is_valid, id_parts, is_json, is_problem, licence_id,
+                    id_is_valid, id_parts, is_json, is_problem, licence_id,
                     org_code, person_code, raw_socket, read_response, request_for,
                     wait_for)
 from cstest import SOURCE, Server, check, done, zbar  # noqa: E402

@@ -6,6 +6,7 @@ token, a foreign key, a key-sharing foreign library and garbage; expiry and
 validity start through the test clock (CERTSVC_NOW); and the audit log with
 the purpose headers, raw UTF-8 and percent-encoded."""
 import datetime
+import json
 import os
 import sys
 import urllib.parse
@@ -206,7 +207,6 @@ foreign = Workdir("ES256")          # another certsvc with its own key
 foreign.settings[foreign.settings.index("--public-url") + 1] = "https://lic.example.gov.cn"
 foreign.client("bureau", "issuer", T_HAZ, ENV, "广东省生态环境厅")
 path = foreign.write("req.json", request_for(T_HAZ, "FOREIGN-1"))
-import json  # noqa: E402
 flic = json.loads(foreign.cli("issue", "--client", "bureau", path).stdout)
 v = verify(flic["qr_text"])
 check(v.get("result") == "unknown_key" and v.get("certificate") is None,

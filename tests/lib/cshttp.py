@@ -5,7 +5,6 @@ here (not by certsvc), and counts read from the database file."""
 import base64
 import http.client
 import json
-import os
 import socket
 import sqlite3
 import time
