@@ -132,6 +132,13 @@ date_member(const json_t *obj, const char *name, int64_t def, int null_ok,
 		    "must be a real date YYYY-MM-DD");
 		return def;
 	}
+	/* Day -1 (1969-12-31) stands for "no expiry" here, and the token's
+	 * NumericDates count from 1970: a licence is dated no earlier. */
+	if (y < 1970) {
+		cs_problems_add(p, path(f, sizeof(f), prefix, name),
+		    "must be 1970-01-01 or later");
+		return def;
+	}
 	return cs_days_from_civil(y, m, d);
 }
 
@@ -272,6 +279,11 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 	if (r->valid_until >= 0 && r->valid_until < r->valid_from)
 		cs_problems_add(p, path(f, sizeof(f), prefix, "valid_until"),
 		    "is before valid_from");
+	/* Only the type's default can run past what four digits write. */
+	if (r->valid_until > cs_days_from_civil(9999, 12, 31))
+		cs_problems_add(p, path(f, sizeof(f), prefix, "valid_until"),
+		    "is required: the type's default validity would end after "
+		    "9999-12-31");
 	r->number = text_member(in, "number", r->type->numbering == NULL, 64, prefix, p);
 	r->fields = json_incref(json_object_get(in, "fields"));
 	path(f, sizeof(f), prefix, "fields");

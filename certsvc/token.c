@@ -44,15 +44,24 @@ put_text(cbor_item_t *map, const char *key, const char *value)
 
 /* The instant a local date starts, or ends (its last second). */
 static int
-date_instant(const char *date, long tz_min, int end, uint64_t *out)
+date_instant(const char *date, long tz_min, int end, int64_t *out)
 {
 	int y, m, d;
 
 	if (cs_date_parse(date, &y, &m, &d) != 0)
 		return CS_EINVAL;
-	*out = (uint64_t)cs_day_start(cs_days_from_civil(y, m, d) + (end ? 1 : 0),
+	*out = (int64_t)cs_day_start(cs_days_from_civil(y, m, d) + (end ? 1 : 0),
 	    tz_min) - (end ? 1 : 0);
 	return 0;
+}
+
+/* A NumericDate: 1970-01-01 starts before the epoch east of Greenwich, and
+ * a negative instant must not wrap to 2^64 - n (the far future). */
+static cbor_item_t *
+numeric_date(int64_t t)
+{
+	return t >= 0 ? cbor_build_uint64((uint64_t)t) :
+	    cbor_build_negint64((uint64_t)(-1 - t));
 }
 
 /* The QR face fields: those the type marks in_qr, as given, under their
@@ -151,7 +160,7 @@ cs_claims_encode(const cs_type *type, const json_t *lic, long tz_min,
 	const char *vf = json_string_value(json_object_get(lic, "valid_from"));
 	const char *ia = json_string_value(json_object_get(lic, "issued_at"));
 	cbor_item_t *claims = NULL;
-	uint64_t exp = 0, nbf = 0;
+	int64_t exp = 0, nbf = 0;
 	time_t iat;
 	unsigned char *buf = NULL;
 	size_t bufsize = 0, n;
@@ -174,9 +183,9 @@ cs_claims_encode(const cs_type *type, const json_t *lic, long tz_min,
 		rc = map_put(claims, cbor_build_uint8(1),
 		    text(json_string_value(json_object_get(issuer, "code"))));
 	if (rc == 0 && vu != NULL)
-		rc = map_put(claims, cbor_build_uint8(4), cbor_build_uint64(exp));
+		rc = map_put(claims, cbor_build_uint8(4), numeric_date(exp));
 	if (rc == 0)
-		rc = map_put(claims, cbor_build_uint8(5), cbor_build_uint64(nbf));
+		rc = map_put(claims, cbor_build_uint8(5), numeric_date(nbf));
 	if (rc == 0)
 		rc = map_put(claims, cbor_build_uint8(6), cbor_build_uint64((uint64_t)iat));
 	if (rc != 0)

@@ -113,6 +113,21 @@ check(r.status == 200 and b"<script>" not in r.body and b"&lt;script&gt;" in r.b
       "legal hostile values: the /v page escapes the holder's name")
 r = send("GET", "/api/v1/certificates/%s/face.svg" % LID, auth="reader")
 check(r.status == 200 and b"<script>" not in r.body, "the face escapes the holder's name")
+# The widest dates a licence may carry: the token's NumericDates are the
+# start of 1970-01-01 and the end of 9999-12-31 in the deployment's time
+# zone (UTC+8: before the epoch, a negative integer).
+wide = base_request("H-WIDE", valid_from="1970-01-01", valid_until="9999-12-31")
+r = send("POST", "/api/v1/certificates", wide, "issuer", "application/json")
+wl = as_json(r) or {}
+check(r.status == 201 and wl.get("valid_from") == "1970-01-01" and
+      wl.get("valid_until") == "9999-12-31", "dates from 1970-01-01 to 9999-12-31 are issued "
+      "as given (%s %s)" % (r.status, r.body[:200]))
+if r.status == 201:
+    wc = cbor2.loads(cbor2.loads(independent.cose_bytes(wl["token"])).value[2])
+    check(wc.get(5) == -8 * 3600 and wc.get(4) == 253402300800 - 8 * 3600 - 1,
+          "the token says so: nbf %s, exp %s" % (wc.get(5), wc.get(4)))
+    ok, why, _ = independent.verify(wl["token"], json.loads(w.cli("trust-list").stdout))
+    check(ok, "such a token verifies independently (%s)" % why)
 # A second licence to amend, suspend and revoke against.
 r = send("POST", "/api/v1/certificates", base_request("H-BASE"), "issuer", "application/json")
 L = (as_json(r) or {}).get("id", "")
@@ -427,6 +442,14 @@ issue("RID with month 13", mutate(ref(), lambda r: r.update(
 issue("valid_from 30 February", with_top(valid_from="2026-02-30"), 422, "valid_from")
 issue("valid_from month 13", with_top(valid_from="2026-13-01"), 422, "valid_from")
 issue("valid_from day 0", with_top(valid_from="2026-01-00"), 422, "valid_from")
+issue("valid_from year 0", with_top(valid_from="0000-01-01"), 422, "valid_from")
+issue("valid_from 1969-12-31", with_top(valid_from="1969-12-31", valid_until="2030-01-01"), 422,
+      "valid_from")
+issue("valid_until in 1960 (before valid_from)", with_top(valid_until="1960-01-01"), 422,
+      "valid_until")
+issue("valid_until 1969-12-31", with_top(valid_until="1969-12-31"), 422, "valid_until")
+issue("valid_from 9999-12-31: the default validity ends after 9999", with_top(
+    valid_from="9999-12-31"), 422, "valid_until")
 issue("valid_from five-digit year", with_top(valid_from="99999-01-01"), 422, "valid_from")
 issue("valid_from a date-time", with_top(valid_from="2026-01-01T00:00:00Z"), 422, "valid_from")
 issue("valid_from without padding", with_top(valid_from="2026-1-1"), 422, "valid_from")
