@@ -162,6 +162,18 @@ check(old.get("status") == "superseded" and old.get("status_detail", {}).get("su
       "the old version is superseded by the one amendment that won")
 check(d.count() == before + 1, "one new version stored (%d → %d)" % (before, d.count()))
 
+# The same amendment from 32 threads: one new version, 31 × 200 with it.
+target = call(s, "POST", "/api/v1/certificates", request_for(T_RAD, "AMEND-SAME", org_code(8002)),
+              token=T["env"]).doc
+before = d.count()
+same = {"approval_ref": "AMEND-SAME-1", "fields": {"remarks": "同一变更"}}
+res = race(lambda i, c: call(s, "POST", "/api/v1/certificates/%s/amend" % target["id"], same,
+                             token=T["env"], conn=c))
+check(statuses(res) == Counter({201: 1, 200: N - 1}), "the same amendment at once: one 201, %d × 200 (%s)"
+      % (N - 1, dict(statuses(res))))
+check(len({(r.doc or {}).get("id") for r in res if hasattr(r, "doc")}) == 1, "every answer is the one new version")
+check(d.count() == before + 1, "one new version stored (%d → %d)" % (before, d.count()))
+
 # --- one licence, 32 suspensions and then 32 revocations at once ------------------------------------
 
 target = call(s, "POST", "/api/v1/certificates", request_for(T_HAZ, "SUSPEND-RACE", org_code(8001)),
