@@ -24,11 +24,15 @@
  *       X-Request-Id and are logged with status=0, as no handler ran.  The
  *       longest legitimate request target is GET /v/{token}, under 2 KiB.
  *   max_connections (512)  MHD_OPTION_CONNECTION_LIMIT, shared by the worker
- *       threads: beyond it new connections are accepted and closed at once,
- *       so a flood of idle sockets cannot exhaust file descriptors.  No
- *       per-address connection limit: counters, NAT'd offices and a reverse
- *       proxy put many legitimate clients behind one address; the token
- *       bucket below is the per-address control.
+ *       threads, so a flood of idle sockets cannot exhaust file descriptors:
+ *       beyond it libmicrohttpd stops accepting, and new connections wait in
+ *       the kernel's listen queue until a slot frees.  One address may hold
+ *       at most half of them (MHD_OPTION_PER_IP_CONNECTION_LIMIT; a
+ *       connection over that is accepted and closed at once): one client's
+ *       idle sockets cannot take every slot, while counters, NAT'd offices
+ *       and a reverse proxy, which put many legitimate clients behind one
+ *       address, still get half the server.  The token bucket below limits
+ *       requests per address.
  *   connection_timeout (15 s)  MHD_OPTION_CONNECTION_TIMEOUT: an idle
  *       connection is closed after this many seconds without progress,
  *       freeing its slot and its memory pool; and a slow one (slowloris,
@@ -1142,6 +1146,8 @@ cs_http_run(cs_service *svc)
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_ARRAY, pool,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)svc->cfg.max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)(svc->cfg.max_connections / 2),
 	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)svc->cfg.connection_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)svc->cfg.max_header,

@@ -16,10 +16,13 @@ client is answered, correctly and in time.
   1. slowloris: sockets that send a request head (or a body) a byte a
      second are closed by the server within the connection timeout, long
      before the head is whole;
-  2. a flood of POST /api/v1/verify from one address: 429 with
+  2. idle connections: max_connections + 50 sockets that send nothing;
+     those beyond what one address may hold are closed at once, the rest
+     at the connection timeout;
+  3. a flood of POST /api/v1/verify from one address: 429 with
      Retry-After (and an RFC 9457 problem) once over the rate limit,
      never a 5xx, and no more 200s than the token bucket allows;
-  3. wrong bearer tokens in a stream: every one 401 with
+  4. wrong bearer tokens in a stream: every one 401 with
      WWW-Authenticate: Bearer error="invalid_token", never 429 or 5xx.
 """
 import json
@@ -191,7 +194,43 @@ def slowloris():
         flush=True)
 
 
-# --- 2. a verification flood -------------------------------------------------------
+# --- 2. idle connections -------------------------------------------------------
+
+def idle():
+    n = MAX_CONN + 50
+    print("idle connections: %d sockets that send nothing (--max-connections %d)" % (
+        n, MAX_CONN), flush=True)
+    good = GoodClient("idle connections", PLAN_OTHER)
+    good.start()
+    socks, refused = [], 0
+    t0 = time.time()
+    for _ in range(n):
+        try:
+            socks.append(csraw.connect(srv.base, timeout=2))
+        except OSError:
+            refused += 1
+    time.sleep(0.5)
+    early = sum(1 for s in socks if closed(s)) + refused
+    open_after = len(socks) + refused - early
+    # All the rest go at the connection timeout.
+    while time.time() - t0 < TIMEOUT + 2.5 and not all(closed(s) for s in socks):
+        time.sleep(0.1)
+    held = time.time() - t0
+    still = sum(1 for s in socks if not closed(s))
+    good.finish()
+    for s in socks:
+        s.close()
+    print("  %d refused or closed at once, %d held open, all closed after %.1f s" % (
+        early, open_after, held), flush=True)
+    check(early >= n - MAX_CONN, "idle: the connections over the limit are refused or closed "
+          "at once (%d of %d)" % (early, n))
+    check(open_after <= MAX_CONN // 2, "idle: one address holds at most half the connections "
+          "(%d held)" % open_after)
+    check(still == 0, "idle: the idle connections are closed at the %d s timeout (%d still "
+          "open after %.1f s)" % (TIMEOUT, still, held))
+
+
+# --- 3. a verification flood -------------------------------------------------------
 
 def flood():
     secs = 2.0
@@ -239,7 +278,7 @@ def flood():
           problems[:2])
 
 
-# --- 3. wrong bearer tokens ----------------------------------------------------------
+# --- 4. wrong bearer tokens ----------------------------------------------------------
 
 def wrong_tokens():
     secs = 2.0
@@ -272,7 +311,7 @@ def wrong_tokens():
           "wrong tokens: WWW-Authenticate says invalid_token (%s)" % headers)
 
 
-for attack in (slowloris, flood, wrong_tokens):
+for attack in (slowloris, idle, flood, wrong_tokens):
     attack()
     check(srv.proc.poll() is None, "%s: the server is still running" % attack.__name__)
     check(csraw.alive(srv.base), "%s: /healthz answers afterwards" % attack.__name__)
@@ -282,6 +321,6 @@ with open(srv.log_path, "rb") as f:
 check(b"error req=" not in log, "the server logged no internal error")
 code = srv.stop()
 check(code == 0, "the server stops cleanly after the attacks (%s)" % code)
-print("abuse test: 3 attacks in %.1f s" % (time.time() - t_start))
+print("abuse test: 4 attacks in %.1f s" % (time.time() - t_start))
 w.cleanup()
 done()
