@@ -14,6 +14,7 @@ Values that are hostile but legal (SQL and path-traversal text in a
 holder's name, an address, an approval reference) are issued first, before
 the table, and must come back byte for byte.
 """
+import atexit
 import base64
 import glob
 import json
@@ -53,6 +54,7 @@ w.cli("client revoke", "gone")
 # The table is one client at one address: the public endpoints' limit
 # would answer 429 to the verification rows.  The abuse test covers it.
 srv = Server(w, "--rate-limit", "0")
+atexit.register(lambda: srv.proc.poll() is None and srv.proc.kill())
 TOKENS = {"issuer": issuer, "other": other_issuer, "reader": reader, "admin": admin,
           "gone": gone}
 
@@ -617,6 +619,8 @@ for name, path, status, headers, field, audits in (
          [("X-Purpose", b"\xff\xfe")], "X-Purpose", 0),
         ("X-Case-Ref with an encoded NUL", HOLD + "91440300708461136T/certificates", 400,
          PURPOSE + [("X-Case-Ref", "a%00b")], "X-Case-Ref", 0),
+        ("X-Purpose in SQL is only text", HOLD + "91440300708461136T/certificates", 200,
+         [("X-Purpose", SQLI), ("X-Case-Ref", TRAVERSAL)], None, 1),
         ("?type=SQL is a filter that finds nothing", HOLD + "91440300708461136T/certificates?type="
          "%27%20OR%201%3D1--", (200, 400, 422), PURPOSE, None, None),
         ("?status=SQL", HOLD + "91440300708461136T/certificates?status=%27%20OR%201%3D1--",
