@@ -154,7 +154,7 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s->ops->ping(s), 0);
 	s->ops->close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 1);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit')"),
@@ -191,8 +191,80 @@ TEST(reopen_keeps_data)
 	cs_licence_row_free(got);
 	s->ops->close(s);
 	db = raw_open("reopen.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 1);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 2);
 	sqlite3_close(db);
+}
+
+/* The details of a query plan, one line each (malloc'd). */
+static char *
+raw_plan(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	char *out = calloc(1, 4096);
+	char explain[1024];
+	size_t len = 0;
+
+	snprintf(explain, sizeof(explain), "EXPLAIN QUERY PLAN %s", sql);
+	if (out != NULL && sqlite3_prepare_v2(db, explain, -1, &st, NULL) ==
+	    SQLITE_OK)
+		while (sqlite3_step(st) == SQLITE_ROW && len < 4000)
+			len += (size_t)snprintf(out + len, 4096 - len, "%s\n",
+			    (const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	return out;
+}
+
+/* A version 1 database (its audit index on the whole target) is migrated
+ * on open, its rows kept; the audit query by target uses the new index. */
+TEST(migrate_v1)
+{
+	cs_audit_rec a, **recs = NULL;
+	cs_audit_filter f;
+	cs_store *s = open_store("v1.db");
+	sqlite3 *db;
+	char *plan;
+	size_t n = 0;
+
+	memset(&a, 0, sizeof(a));
+	a.action = "read";
+	a.target = "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.001.X";
+	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	a.target = "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.002.X";
+	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	s->ops->close(s);
+	db = raw_open("v1.db");
+	CHECK_INT_EQ(sqlite3_exec(db, "DROP INDEX audit_target_tail;"
+	    "CREATE INDEX audit_target ON audit (target) WHERE target IS NOT NULL;"
+	    "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	s = open_store("v1.db");
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	db = raw_open("v1.db");
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "name = 'audit_target'"), 0);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "name = 'audit_target_tail'"), 1);
+	/* The query of a target filter, as prep_audit writes it. */
+	plan = raw_plan(db, "SELECT seq FROM audit WHERE seq > ?1 AND "
+	    "target IS NOT NULL AND substr(target, -12) = ?9 AND +target = ?5 "
+	    "ORDER BY seq LIMIT ?8");
+	CHECK_CONTAINS(plan ? plan : "", "audit_target_tail");
+	free(plan);
+	sqlite3_close(db);
+	/* The two targets share their last 12 characters but one: the tail
+	 * narrows, the whole comparison decides. */
+	memset(&f, 0, sizeof(f));
+	f.target = "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.002.X";
+	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(n, 1);
+	if (n == 1)
+		CHECK_STR_EQ(recs[0]->target, f.target);
+	cs_audit_recs_free(recs, n);
+	s->ops->close(s);
 }
 
 TEST(newer_schema_refused)
@@ -377,19 +449,31 @@ raw_put(sqlite3 *db, const char *id, const char *record_sql)
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-/* A zlib stream of text deflated with a dictionary the store does not
- * know, as SQL blob literal. */
+/* The store's first record dictionary, byte for byte: records written
+ * with it before the second one came must read back forever. */
+static const char record_dict_v1[] =
+    "\"valid_until\":null,\"unchecked\":true,\"code_type\":\"RID\","
+    "\"alg\":\"EdDSA\",\"alg\":\"SM2\","
+    "{\"id\":\"1.2.156.3005.2.\",\"type\":\"\",\"type_name\":\"\","
+    "\"number\":\"\",\"holder\":{\"name\":\"\",\"code_type\":\"USCC\","
+    "\"code\":\"\"},\"issuer\":{\"name\":\"\",\"code\":\"\"},"
+    "\"issued_at\":\"2025-01-01T00:00:00Z\",\"valid_from\":\"2025-01-01\","
+    "\"valid_until\":\"2030-01-01\",\"fields\":{},\"approval_ref\":\"\","
+    "\"bundle\":null,\"supersedes\":null,\"kid\":\"\",\"alg\":\"ES256\","
+    "\"token\":\"";
+
+/* A zlib stream of text deflated with dictionary dict, as SQL blob
+ * literal. */
 static void
-foreign_dict_blob(const char *text, char *sql, size_t len)
+dict_blob(const char *dict, const char *text, char *sql, size_t len)
 {
-	static const char dict[] = "some other dictionary";
 	unsigned char out[256];
 	z_stream z;
 	size_t i, n;
 
 	memset(&z, 0, sizeof(z));
 	deflateInit(&z, 6);
-	deflateSetDictionary(&z, (const Bytef *)dict, sizeof(dict) - 1);
+	deflateSetDictionary(&z, (const Bytef *)dict, (uInt)strlen(dict));
 	z.next_in = (Bytef *)text;
 	z.avail_in = (uInt)strlen(text);
 	z.next_out = out;
@@ -401,6 +485,13 @@ foreign_dict_blob(const char *text, char *sql, size_t len)
 	for (i = 0; i < n; i++)
 		snprintf(sql + 2 + 2 * i, len - 2 - 2 * i, "%02x", out[i]);
 	snprintf(sql + 2 + 2 * n, len - 2 - 2 * n, "'");
+}
+
+/* The same with a dictionary the store does not know. */
+static void
+foreign_dict_blob(const char *text, char *sql, size_t len)
+{
+	dict_blob("some other dictionary", text, sql, len);
 }
 
 TEST(records)
@@ -434,6 +525,13 @@ TEST(records)
 	CHECK(strlen(big) > 1100);
 	CHECK_INT_EQ(raw_int(db, "SELECT typeof(record) = 'text' FROM "
 	    "licences WHERE seq = 2"), 1);
+	/* The request hash is kept as its 32 bytes; older hex text and
+	 * anything else read back as written (T-1 below: "x"). */
+	CHECK_INT_EQ(raw_int(db, "SELECT typeof(request_hash) = 'blob' AND "
+	    "length(request_hash) = 32 FROM licences WHERE seq = 1"), 1);
+	CHECK_INT_EQ(sqlite3_exec(db, "INSERT INTO licences VALUES ('T-0', 't', "
+	    "'i', 1, 'h', 'n', 'raw', NULL, '" HASH_HEX "', NULL, NULL, 1, '{}')",
+	    NULL, NULL, NULL), SQLITE_OK);
 	/* Text written by hand reads back; so does a plain zlib stream. */
 	CHECK_INT_EQ(raw_put(db, "T-1", "'{\"hand\":1}'"), SQLITE_OK);
 	CHECK_INT_EQ(raw_put(db, "T-2", "x'789ccb48cc4b0700040a019f'"),
@@ -443,10 +541,22 @@ TEST(records)
 	CHECK_INT_EQ(raw_put(db, "T-4", "x'789ccb48cc4b'"), SQLITE_OK);
 	foreign_dict_blob("{\"x\":1}", blob, sizeof(blob));
 	CHECK_INT_EQ(raw_put(db, "T-5", blob), SQLITE_OK);
+	/* A record written with the first dictionary. */
+	dict_blob(record_dict_v1, "{\"id\":\"1.2.156.3005.2.X\",\"type\":\"\"}",
+	    blob, sizeof(blob));
+	CHECK_INT_EQ(raw_put(db, "T-6", blob), SQLITE_OK);
 	sqlite3_close(db);
+	CHECK_INT_EQ(s->ops->licence_get(s, "T-6", &got), 0);
+	CHECK_STR_EQ(got ? got->record : NULL,
+	    "{\"id\":\"1.2.156.3005.2.X\",\"type\":\"\"}");
+	cs_licence_row_free(got);
 
+	CHECK_INT_EQ(s->ops->licence_get(s, "T-0", &got), 0);
+	CHECK_STR_EQ(got ? got->request_hash : NULL, HASH_HEX);
+	cs_licence_row_free(got);
 	CHECK_INT_EQ(s->ops->licence_get(s, "T-1", &got), 0);
 	CHECK_STR_EQ(got ? got->record : NULL, "{\"hand\":1}");
+	CHECK_STR_EQ(got ? got->request_hash : NULL, "x");
 	cs_licence_row_free(got);
 	CHECK_INT_EQ(s->ops->licence_get(s, "T-2", &got), 0);
 	CHECK_STR_EQ(got ? got->record : NULL, "hang");
@@ -1715,6 +1825,7 @@ main(void)
 	RUN(open_creates_schema);
 	RUN(reopen_keeps_data);
 	RUN(newer_schema_refused);
+	RUN(migrate_v1);
 	RUN(licences);
 	RUN(records);
 	RUN(events);
