@@ -8,6 +8,8 @@
  *
  * Usage: ceil_sign [SECONDS-PER-RATE]   (default 1)
  * Output, one line per rate: "sign ES256 54000.0" / "verify ES256 20600.0".
+ * ceil_sign --count N ALG: exactly N signatures then N verifications of
+ * ALG, for counting instructions per operation (bench/profile.sh).
  */
 #include <openssl/evp.h>
 #include <openssl/err.h>
@@ -51,6 +53,8 @@ init_ctx(EVP_MD_CTX *ctx, const char *alg, EVP_PKEY *key, int sign)
 		die("sm2 id");
 }
 
+static long fixed_count;  /* --count: operations per rate, not seconds */
+
 static void
 rate(const char *alg, double secs)
 {
@@ -70,7 +74,8 @@ rate(const char *alg, double secs)
 		key = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
 	if (key == NULL || ctx == NULL)
 		die("keygen");
-	for (n = 0, t0 = now(); (t = now()) - t0 < secs;) {
+	for (n = 0, t0 = now(); fixed_count ? n < fixed_count :
+	    (t = now()) - t0 < secs;) {
 		int i;
 		for (i = 0; i < 64; i++, n++) {
 			siglen = sizeof(sig);
@@ -80,8 +85,10 @@ rate(const char *alg, double secs)
 				die("sign");
 		}
 	}
+	t = now();
 	printf("sign %s %.1f\n", alg, (double)n / (t - t0));
-	for (n = 0, t0 = now(); (t = now()) - t0 < secs;) {
+	for (n = 0, t0 = now(); fixed_count ? n < fixed_count :
+	    (t = now()) - t0 < secs;) {
 		int i;
 		for (i = 0; i < 64; i++, n++) {
 			EVP_MD_CTX_reset(ctx);
@@ -90,6 +97,7 @@ rate(const char *alg, double secs)
 				die("verify");
 		}
 	}
+	t = now();
 	printf("verify %s %.1f\n", alg, (double)n / (t - t0));
 	fflush(stdout);
 	EVP_PKEY_free(key);
@@ -101,6 +109,11 @@ main(int argc, char **argv)
 {
 	double secs = argc > 1 ? atof(argv[1]) : 1.0;
 
+	if (argc == 4 && strcmp(argv[1], "--count") == 0) {
+		fixed_count = atol(argv[2]);
+		rate(argv[3], 0);
+		return 0;
+	}
 	if (secs <= 0)
 		secs = 1.0;
 	rate("ES256", secs);

@@ -60,7 +60,8 @@ def main():
         f = line.split("\t")
         if len(f) >= 8:
             res[(f[0], f[1])] = dict(rps=num(f[2]), p50=num(f[3]), p99=num(f[4]),
-                                     cpu=num(f[5]), n=int(f[6]), bad=int(f[7]))
+                                     cpu=num(f[5]), n=int(f[6]), bad=int(f[7]),
+                                     syncs=int(f[8]) if len(f) > 8 else 0)
     m = lambda k: meta.get(("-", k), "?")
     cores = int(num(m("server_cores"))) if m("server_cores") != "?" else 1
     mhd = res.get(("ceil", "mhd"), {}).get("rps", float("nan"))
@@ -101,8 +102,8 @@ def main():
           f"images/s (one thread)\n")
 
     print("| scenario | licences | req/s | p50 ms | p99 ms | server CPU µs/req "
-          "| ceiling | ceiling req/s | ratio | target | met |")
-    print("|---|--:|--:|--:|--:|--:|---|--:|--:|--:|---|")
+          "| req/disk sync | ceiling | ceiling req/s | ratio | target | met |")
+    print("|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|")
     for name, label, kind, target in SCENARIOS:
         for size in reversed(sizes):
             r = res.get((str(size), name))
@@ -116,8 +117,10 @@ def main():
                 met = False
             else:
                 label_bad = ""
+            per_sync = fmt(r["n"] / r["syncs"], 1) if r["syncs"] else "—"
             print(f"| {label}{label_bad} | {size:,} | {fmt(r['rps'])} | "
                   f"{fmt(r['p50'], 2)} | {fmt(r['p99'], 2)} | {fmt(r['cpu'], 1)} | "
+                  f"{per_sync} | "
                   f"{cname} | {fmt(c)} | {fmt(ratio, 2)} | "
                   f"{'≥ ' + str(target) if target else '—'} | {yes(met)} |")
 

@@ -91,6 +91,13 @@ else
 	SERVER_CORES=1
 fi
 CLK_TCK=$(getconf CLK_TCK)
+# Disk syncs of the server during each scenario (how many requests one
+# group commit carries), when perf may count syscalls here.
+HAVE_PERF=0
+if perf stat -e syscalls:sys_enter_fdatasync -x, -o /dev/null -- true \
+    >/dev/null 2>&1; then
+	HAVE_PERF=1
+fi
 
 # utime + stime of a process, in clock ticks.
 cpu_ticks() {
@@ -102,8 +109,14 @@ cpu_ticks() {
 # $RESULTS.  $SPID is the server measured.
 # usage: drive SIZE NAME URL SCRIPT [ARGS...]
 drive() {
-	local size=$1 name=$2 url=$3 script=$4 out t0 t1
+	local size=$1 name=$2 url=$3 script=$4 out t0 t1 pp="" syncs=0
+	local sf=$WORK/logs/syncs-$size-$name.txt
 	shift 4
+	if [ "$HAVE_PERF" = 1 ]; then
+		perf stat -e syscalls:sys_enter_fdatasync -x, -o "$sf" -p "$SPID" \
+		    -- sleep "$DUR" 2>/dev/null &
+		pp=$!
+	fi
 	t0=$(cpu_ticks "$SPID")
 	if [ -n "$script" ]; then
 		out=$("${CLIENT[@]}" wrk -t1 -c$CONNS -d"${DUR}s" --latency \
@@ -112,9 +125,13 @@ drive() {
 		out=$("${CLIENT[@]}" wrk -t1 -c$CONNS -d"${DUR}s" --latency "$url" 2>&1)
 	fi
 	t1=$(cpu_ticks "$SPID")
+	if [ -n "$pp" ]; then
+		wait "$pp" 2>/dev/null || true
+		syncs=$(grep -o '^[0-9]*,' "$sf" 2>/dev/null | tr -d , | head -1)
+	fi
 	echo "$out" > "$WORK/logs/wrk-$size-$name.txt"
 	python3 "$BENCH/wrkparse.py" "$size" "$name" $((t1 - t0)) "$CLK_TCK" \
-	    <<<"$out" >> "$RESULTS"
+	    "${syncs:-0}" <<<"$out" >> "$RESULTS"
 	tail -1 "$RESULTS" | awk '{ printf "[bench] %-8s %-15s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %6.1f us cpu/req  bad %s\n", $1, $2, $3, $4, $5, $6, $8 }' >&2
 }
 

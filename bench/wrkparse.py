@@ -2,9 +2,10 @@
 """Turn one wrk --latency report (standard input) into a result line of the
 benchmark (bench/run.sh):
 
-    SIZE SCENARIO RPS P50_MS P99_MS CPU_US_PER_REQUEST REQUESTS BAD
+    SIZE SCENARIO RPS P50_MS P99_MS CPU_US_PER_REQUEST REQUESTS BAD SYNCS
 
-usage: wrkparse.py SIZE SCENARIO SERVER-CPU-TICKS CLK_TCK < wrk-output
+usage: wrkparse.py SIZE SCENARIO SERVER-CPU-TICKS CLK_TCK [SYNCS] < wrk-output
+SYNCS: the server's fdatasync calls during the run (0: not counted).
 BAD counts non-2xx/3xx answers and socket errors."""
 import re
 import sys
@@ -19,6 +20,7 @@ def ms(text):
 
 def main():
     size, name, ticks, clk = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    syncs = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5].isdigit() else 0
     out = sys.stdin.read()
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     reqs = re.search(r"(\d+) requests in", out)
@@ -36,7 +38,7 @@ def main():
     print(size, name, rps.group(1) if rps else "nan",
           "%.3f" % (ms(p50.group(1)) if p50 else float("nan")),
           "%.3f" % (ms(p99.group(1)) if p99 else float("nan")),
-          "%.1f" % cpu_us, n, bad, sep="\t")
+          "%.1f" % cpu_us, n, bad, syncs, sep="\t")
 
 
 main()
