@@ -682,7 +682,8 @@ on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
 	*ctx = NULL;
 }
 
-/* A request of conn has arrived whole (busy) or its answer has gone out. */
+/* A request of conn has arrived whole (busy: before its handler runs, or
+ * when it is answered early) or its answer has gone out. */
 static void
 watch_mark(struct MHD_Connection *conn, int busy)
 {
@@ -901,6 +902,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (r->queued)
 		return MHD_YES;
+	/* The request has arrived whole: the handler takes the time it needs. */
+	watch_mark(conn, 1);
 	if (r->body_too_big) {
 		cs_http_problemf(r, 413, "the body is over the limit of %zu bytes",
 		    r->body_limit);

@@ -15,7 +15,8 @@ client is answered, correctly and in time.
 
   1. slowloris: sockets that send a request head (or a body) a byte a
      second are closed by the server within the connection timeout, long
-     before the head is whole;
+     before the head is whole; and a request that has arrived is never
+     cut, however long its handler waits;
   2. idle connections: max_connections + 50 sockets that send nothing;
      those beyond what one address may hold are closed at once, the rest
      at the connection timeout;
@@ -30,6 +31,7 @@ import json
 import os
 import select
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -196,6 +198,33 @@ def slowloris():
         flush=True)
 
 
+def slow_handler():
+    """The other side of the slowloris deadline: a request that arrived
+    whole is never cut, however long its handler takes (here it waits for
+    the database, held by another process longer than the timeout)."""
+    print("a slow handler: the database locked for %d s by another process" % (TIMEOUT + 1),
+          flush=True)
+    db = sqlite3.connect(w.db, timeout=10, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    out = {}
+
+    def issue():
+        t0 = time.time()
+        out["r"] = api("POST", "/api/v1/certificates",
+                       sample_request("11100000000013338W032", "AB-SLOW"), issuer, timeout=30)
+        out["t"] = time.time() - t0
+    t = threading.Thread(target=issue)
+    t.start()
+    time.sleep(TIMEOUT + 1)
+    db.execute("ROLLBACK")
+    db.close()
+    t.join(30)
+    r = out.get("r")
+    check(r is not None and r.status == 201, "slow handler: answered 201 after %.1f s, not cut "
+          "(%s)" % (out.get("t", 0), r and (r.status, r.body[:200])))
+    print("  answered %s after %.1f s" % (r and r.status, out.get("t", 0)), flush=True)
+
+
 # --- 2. idle connections -------------------------------------------------------
 
 def idle():
@@ -317,7 +346,7 @@ def wrong_tokens():
           "wrong tokens: WWW-Authenticate says invalid_token (%s)" % headers)
 
 
-for attack in (slowloris, idle, flood, wrong_tokens):
+for attack in (slowloris, slow_handler, idle, flood, wrong_tokens):
     attack()
     check(srv.proc.poll() is None, "%s: the server is still running" % attack.__name__)
     check(csraw.alive(srv.base), "%s: /healthz answers afterwards" % attack.__name__)
@@ -327,6 +356,6 @@ with open(srv.log_path, "rb") as f:
 check(b"error req=" not in log, "the server logged no internal error")
 code = srv.stop()
 check(code == 0, "the server stops cleanly after the attacks (%s)" % code)
-print("abuse test: 4 attacks in %.1f s" % (time.time() - t_start))
+print("abuse test: 5 scenarios in %.1f s" % (time.time() - t_start))
 w.cleanup()
 done()
