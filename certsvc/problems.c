@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_err.h"
+
 static int
 grow(cs_problems *p)
 {
@@ -34,6 +36,13 @@ cs_problems_add(cs_problems *p, const char *field, const char *fmt, ...)
 		return;
 	p->items[p->n].field = strdup(field ? field : "");
 	p->items[p->n].message = strdup(msg);
+	/* A field path or message cut by a fixed buffer (a long member name
+	 * in Chinese) can end inside a character; an invalid one would be
+	 * dropped from the JSON answer, and the caller not told of it. */
+	if (p->items[p->n].field != NULL)
+		cs_utf8_scrub(p->items[p->n].field);
+	if (p->items[p->n].message != NULL)
+		cs_utf8_scrub(p->items[p->n].message);
 	p->n++;
 }
 

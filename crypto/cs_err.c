@@ -45,8 +45,8 @@ utf8_len(const unsigned char *p)
  * A message may quote hostile input, or be cut inside a character by the
  * buffer, so every byte outside a well-formed sequence becomes '?'.
  */
-static void
-utf8_scrub(char *s)
+void
+cs_utf8_scrub(char *s)
 {
 	unsigned char *p = (unsigned char *)s;
 	size_t n;
@@ -68,7 +68,7 @@ cs_err_set(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
 	va_end(ap);
-	utf8_scrub(err_msg);
+	cs_utf8_scrub(err_msg);
 	return code;
 }
 
@@ -83,7 +83,7 @@ cs_err_wrap(int code, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, err_msg, sizeof(old));
 	snprintf(err_msg, sizeof(err_msg), "%s%s", prefix, old);
-	utf8_scrub(err_msg);
+	cs_utf8_scrub(err_msg);
 	return code;
 }
 
