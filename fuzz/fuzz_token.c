@@ -1,7 +1,9 @@
 /*
  * fuzz_token: a QR text or token through every layer (prefix or URL,
  * base64url or Base45, zlib, COSE_Sign1, CBOR claims) with cs_token_decode,
- * and the offline verdict of cs_verify_offline against the fixed keyring.
+ * the offline verdict of cs_verify_offline against the fixed keyring, and
+ * the online one of cs_verify_text (POST /api/v1/verify) from a service
+ * whose key directory holds the fixed keys and whose store is empty.
  *
  * An input whose first byte starts a CBOR map is taken as claims instead:
  * it is signed with one of the fixed keys (by input length: ES256, EdDSA
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "cs_err.h"
 #include "encode.h"
 #include "service.h"
@@ -28,6 +31,8 @@
 
 /* Asia/Shanghai, the default deployment time zone. */
 #define TZ_MIN 480
+
+static cs_service *svc;
 
 static const char *const results[] = {"valid", "not_yet_valid", "expired",
     "suspended", "revoked", "superseded", "invalid_signature", "unknown_key",
@@ -59,6 +64,36 @@ write_keys(const char *dir)
 	exit(0);
 }
 
+static void
+close_service(void)
+{
+	cs_service_close(svc);
+	svc = NULL;
+}
+
+/* The service of the online verdict: the fixed keys, the shipped catalog,
+ * an empty store in the temporary directory. */
+static void
+open_service(void)
+{
+	char keys[600];
+	cs_config cfg;
+	size_t i;
+
+	snprintf(keys, sizeof(keys), "%s/keys", fuzz_tmpdir());
+	for (i = 0; i < fuzz_keyring()->n; i++)
+		if (cs_key_save(fuzz_keyring()->keys[i], keys, NULL) != 0)
+			fuzz_fail("%s: %s", keys, cs_err_msg());
+	cs_config_defaults(&cfg);
+	snprintf(cfg.db, sizeof(cfg.db), "%s/certsvc.db", fuzz_tmpdir());
+	snprintf(cfg.keys, sizeof(cfg.keys), "%s", keys);
+	snprintf(cfg.templates, sizeof(cfg.templates), "%s/templates",
+	    CS_SOURCE_DIR);
+	if (cs_service_open(&cfg, 0, &svc) != 0)
+		fuzz_fail("service: %s", cs_err_msg());
+	atexit(close_service);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -69,19 +104,23 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_keyring();
 	if (dir != NULL && *dir != '\0')
 		write_keys(dir);
+	open_service();
 	return 0;
 }
 
 /* The verdict on text; returns its result (static storage). */
 static const char *
-verdict(const char *text, size_t len)
+verdict(const char *text, size_t len, int online)
 {
 	json_t *v = NULL;
 	const char *res, *const *r;
 	char *dump;
 
-	if (cs_verify_offline(fuzz_keyring(), text, len, TZ_MIN, &v) != 0 || v == NULL)
-		fuzz_fail("cs_verify_offline gave no verdict: %s", cs_err_msg());
+	if ((online ? cs_verify_text(svc, text, len, &v) :
+	    cs_verify_offline(fuzz_keyring(), text, len, TZ_MIN, &v)) != 0 ||
+	    v == NULL)
+		fuzz_fail("%s gave no verdict: %s", online ? "cs_verify_text" :
+		    "cs_verify_offline", cs_err_msg());
 	res = json_string_value(json_object_get(v, "result"));
 	for (r = results; res != NULL && *r != NULL; r++)
 		if (strcmp(*r, res) == 0)
@@ -115,7 +154,8 @@ decode_text(const uint8_t *data, size_t size)
 	    &diag) == 0)
 		free(diag);
 	cs_token_layers_free(l);
-	verdict(text, size);
+	verdict(text, size, 0);
+	verdict(text, size, 1);
 	free(text);
 }
 
@@ -135,16 +175,17 @@ signed_claims(const uint8_t *data, size_t size)
 		if (cs_token_qr_text(token, forms[i], "https://lic.example.gov.cn",
 		    &qr) != 0)
 			fuzz_fail("qr text: %s", cs_err_msg());
-		res = verdict(qr, strlen(qr));
 		/* Too long for a QR text is malformed; anything else was
 		 * signed by a trusted key. */
+		res = verdict(qr, strlen(qr), i);
 		if (strcmp(res, "invalid_signature") == 0 ||
 		    strcmp(res, "unknown_key") == 0)
 			fuzz_fail("a token signed by a trusted key is %s", res);
 		free(qr);
 		qr = NULL;
 	}
-	verdict(token, strlen(token));
+	verdict(token, strlen(token), 0);
+	verdict(token, strlen(token), 1);
 out:
 	free(token);
 }
