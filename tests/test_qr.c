@@ -87,7 +87,7 @@ zbar_decode(const uint8_t *png, size_t len)
 		f = NULL;
 		goto out;
 	}
-	snprintf(cmd, sizeof(cmd), "zbarimg --raw -q --nodbus '%s'", path);
+	snprintf(cmd, sizeof(cmd), "zbarimg --raw -q --nodbus -Sdisable -Sqrcode.enable '%s'", path);
 	if ((p = popen(cmd, "r")) == NULL)
 		goto out;
 	for (;;) {

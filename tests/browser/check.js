@@ -68,7 +68,7 @@ function known(cond, what) {
 
 function zbar(file) {
   try {
-    return execFileSync('zbarimg', ['--raw', '-q', file],
+    return execFileSync('zbarimg', ['--raw', '-q', '--nodbus', '-Sdisable', '-Sqrcode.enable', file],
       { stdio: ['ignore', 'pipe', 'ignore'] }).toString().replace(/\n$/, '');
   } catch (e) {
     return null;

@@ -99,7 +99,10 @@ def sample_request(type_code, approval_ref, holder_code=None):
 
 
 def zbar(png_path):
-    r = subprocess.run(["zbarimg", "--raw", "-q", png_path], capture_output=True, text=True)
+    # QR only: with every symbology on, zbar now and then also "finds" a
+    # linear barcode among the QR modules and prints it as a second line.
+    r = subprocess.run(["zbarimg", "--raw", "-q", "--nodbus", "-Sdisable", "-Sqrcode.enable",
+                        png_path], capture_output=True, text=True)
     return r.stdout.rstrip("\n") if r.returncode == 0 else None
 
 
