@@ -7,29 +7,56 @@
 #include "cs_err.h"
 #include "qr.h"
 
+/* Issue one request file; the licence is appended to out. */
+static int
+issue_file(cs_cli *c, cs_service *svc, const cs_actor *who, const char *path,
+    json_t *out)
+{
+	cs_problems p = CS_PROBLEMS_INIT;
+	json_t *req = NULL, *lic = NULL;
+	json_error_t err;
+	int rc, created;
+
+	if ((req = json_load_file(path, JSON_REJECT_DUPLICATES, &err)) == NULL) {
+		fprintf(stderr, "certsvc issue: %s:%d:%d: %s\n", path, err.line,
+		    err.column, err.text);
+		rc = 1;
+		goto out;
+	}
+	if ((rc = cs_issue(svc, who, req, &lic, &created, &p)) != 0) {
+		fprintf(stderr, "certsvc issue: %s:\n", path);
+		rc = cs_cli_problems(c, rc, &p);
+		goto out;
+	}
+	json_array_append_new(out, lic);
+out:
+	cs_problems_reset(&p);
+	json_decref(req);
+	return rc;
+}
+
 int
 cs_cmd_issue(int argc, char **argv)
 {
 	cs_opt opts[] = {{"client", 1, "act as this API client (its grants apply)", NULL},
 	    {NULL, 0, NULL, NULL}};
 	cs_cli c = {.cmd = "issue", .opts = opts};
-	cs_problems p = CS_PROBLEMS_INIT;
 	cs_service *svc = NULL;
 	cs_client *client = NULL;
 	cs_actor who = {NULL, "cli", "cli"};
-	json_t *req = NULL, *lic = NULL;
-	json_error_t err;
-	int rc, created;
+	json_t *all = NULL;
+	int rc, i;
 
 	if ((rc = cs_cli_open(&c, argc, argv,
-	    "usage: certsvc issue [settings] --client NAME REQUEST.json\n\n"
-	    "Issue a licence without the server, as the API would for that client;\n"
-	    "prints the licence.  The same approval_ref again returns the first one.\n",
+	    "usage: certsvc issue [settings] --client NAME REQUEST.json [REQUEST.json...]\n\n"
+	    "Issue licences without the server, as the API would for that client;\n"
+	    "prints the licence (several files: a JSON array, stopping at the first\n"
+	    "that fails).  The same approval_ref again returns the first licence.\n",
 	    1, &svc)) >= 0)
 		goto out;
 	rc = 2;
-	if (cs_cli_opt(&c, "client") == NULL || c.nargs != 1) {
-		fprintf(stderr, "certsvc issue: give --client NAME and one request file\n");
+	if (cs_cli_opt(&c, "client") == NULL || c.nargs < 1) {
+		fprintf(stderr, "certsvc issue: give --client NAME and a request file\n");
 		goto out;
 	}
 	rc = 1;
@@ -39,22 +66,15 @@ cs_cmd_issue(int argc, char **argv)
 		    cs_cli_opt(&c, "client"));
 		goto out;
 	}
-	if ((req = json_load_file(c.args[0], JSON_REJECT_DUPLICATES, &err)) == NULL) {
-		fprintf(stderr, "certsvc issue: %s:%d:%d: %s\n", c.args[0], err.line,
-		    err.column, err.text);
-		goto out;
-	}
 	who.client = client;
-	if ((rc = cs_issue(svc, &who, req, &lic, &created, &p)) != 0) {
-		rc = cs_cli_problems(&c, rc, &p);
-		goto out;
-	}
-	cs_cli_print_json(lic);
+	all = json_array();
+	for (i = 0; i < c.nargs; i++)
+		if ((rc = issue_file(&c, svc, &who, c.args[i], all)) != 0)
+			goto out;
+	cs_cli_print_json(c.nargs == 1 ? json_array_get(all, 0) : all);
 	rc = 0;
 out:
-	cs_problems_reset(&p);
-	json_decref(req);
-	json_decref(lic);
+	json_decref(all);
 	cs_client_free(client);
 	cs_service_close(svc);
 	free(c.args);

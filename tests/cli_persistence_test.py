@@ -17,16 +17,24 @@ jwks_path = w.write("trust.json", w.cli("trust-list").stdout)
 org_type = next(t for t in catalog() if "USCC" in t["holder_code_types"])
 
 
-def issue(i):
-    req = sample_request(org_type["code"], "CASE-%05d" % i, uscc("91440300%09d" % (708461000 + i)))
-    path = w.write("req-%d.json" % i, req)
-    lic = json.loads(w.cli("issue", "--client", "bureau", path).stdout)
-    os.unlink(path)
-    return lic
+def request(i):
+    return sample_request(org_type["code"], "CASE-%05d" % i, uscc("91440300%09d" % (708461000 + i)))
 
 
-with ThreadPoolExecutor(4) as pool:
-    issued = list(pool.map(issue, range(N)))
+def issue_batch(first, count):
+    """One CLI process issuing count requests, while others do the same."""
+    paths = [w.write("req-%d.json" % i, request(i)) for i in range(first, first + count)]
+    out = json.loads(w.cli("issue", "--client", "bureau", *paths).stdout)
+    for p in paths:
+        os.unlink(p)
+    return out if isinstance(out, list) else [out]
+
+
+PROCS = 4
+with ThreadPoolExecutor(PROCS) as pool:
+    batches = list(pool.map(lambda k: issue_batch(k * N // PROCS, N // PROCS), range(PROCS)))
+issued = [l for b in batches for l in b]
+check(len(issued) == N, "%d licences issued by %d concurrent CLI processes" % (len(issued), PROCS))
 ids = [l["id"] for l in issued]
 check(len(set(ids)) == N, "%d distinct identifiers (got %d)" % (N, len(set(ids))))
 check(len({l["number"] for l in issued}) == N, "%d distinct licence numbers" % N)
@@ -48,7 +56,7 @@ with ThreadPoolExecutor(2) as pool:
                                         check_rc=False).returncode, sample))
 check(all(rc == 0 for rc in rcs), "certsvc verify says valid for a sample of %d" % len(sample))
 
-again = issue(7)
+again = issue_batch(7, 1)[0]
 check(again["id"] == issued[7]["id"], "the same approval_ref returns the first licence")
 changed = sample_request(org_type["code"], "CASE-00007", uscc("91440300999999999"))
 r = w.cli("issue", "--client", "bureau", w.write("changed.json", changed), check_rc=False)
