@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -1578,6 +1579,49 @@ TEST(crash_after_commit)
 	munmap(log, sizeof(*log));
 }
 
+/* --- checkpoints ------------------------------------------------------- */
+
+/* Past 1,000 WAL pages the store's own thread copies the WAL into the
+ * database while the store stays open and the writer is free. */
+TEST(background_checkpoint)
+{
+	static char rec[12000];
+	struct lic l;
+	struct stat st;
+	cs_store *s = open_store("ckpt.db");
+	unsigned long long x = 88172645463325252ULL;
+	off_t before;
+	int i, j, waited;
+
+	CHECK(stat(tpath("ckpt.db"), &st) == 0);
+	before = st.st_size;
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	for (i = 0; i < 3000; i++) {
+		/* ~12 KB of letters that deflate to ~7 KB: 1,300 pages in all */
+		for (j = 0; j < (int)sizeof(rec) - 1; j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			rec[j] = (char)('a' + x % 26);
+		}
+		lic_make(&l, TYPE_A, 10 + i, "91350100M000100Y43", "ems", 1, NULL);
+		l.r.record = rec;
+		CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	}
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	for (waited = 0; waited < 100; waited++) {
+		CHECK(stat(tpath("ckpt.db"), &st) == 0);
+		if (st.st_size > before + 8 * 1024 * 1024)
+			break;
+		usleep(50 * 1000);
+	}
+	CHECK(st.st_size > before + 8 * 1024 * 1024);
+	/* and the writer goes on meanwhile */
+	lic_make(&l, TYPE_A, 5, "91350100M000100Y43", "ems", 1, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	s->ops->close(s);
+}
+
 /* --- durability --------------------------------------------------------- */
 
 /*
@@ -1839,6 +1883,7 @@ main(void)
 	RUN(nesting);
 	RUN(group_commit);
 	RUN(crash_after_commit);
+	RUN(background_checkpoint);
 	RUN(durable_commit);
 	RUN(backup);
 	rm_tree(tmpdir);
