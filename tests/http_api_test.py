@@ -577,7 +577,11 @@ check(wait_for(lambda: in_flight() >= 2, timeout=30), "the slow request is in fl
 s.proc.send_signal(signal.SIGTERM)
 check(wait_for(lambda: b"SIGTERM received" in open(s.log_path, "rb").read()), "the server notes SIGTERM")
 log_now = open(s.log_path, "rb").read().decode()
-check("1 request(s) in flight" in log_now, "the slow request is counted in flight")
+# At least the slow one: the /metrics request that saw it may not have been
+# counted out yet when the signal is logged (slower under ASan).
+m = re.search(r"(\d+) request\(s\) in flight", log_now)
+check(m is not None and int(m.group(1)) >= 1, "the slow request is counted in flight (%s)"
+      % (m.group(0) if m else "no count logged"))
 keep.request("GET", "/healthz")
 resp = keep.getresponse()
 body503 = resp.read()
