@@ -437,6 +437,7 @@ struct gwait {
 	int rc;              /* the group's outcome, set with done */
 	int done;
 	int carries;         /* it has writes in the group (not a rollback) */
+	pthread_cond_t cv;   /* its thread waits here: one wake-up each */
 	char msg[200];       /* the failure, for the member's own cs_err */
 };
 
@@ -447,12 +448,13 @@ struct sstore {
 	/* The writer token and the group commit (see "threads and
 	 * transactions"); mu guards every field down to window_ms. */
 	pthread_mutex_t mu;
-	pthread_cond_t tok_cv;    /* the token was given back */
-	pthread_cond_t done_cv;   /* a group ended */
+	pthread_cond_t tok_cv;    /* writers queued for the token */
+	pthread_cond_t lead_cv;   /* the leader, waiting to commit */
 	int busy;                 /* a thread holds the writer token */
 	int queued;               /* threads waiting for the token */
 	int urgent;               /* the leader's window ran out: it goes next */
 	int leading;              /* a member is leading the open group */
+	int lead_waits;           /* ... and waits on lead_cv */
 	struct gwait *group;      /* the open group's members */
 	struct timespec opened;   /* when its first member joined */
 	long window_ms;
@@ -1327,12 +1329,19 @@ token_take(struct sstore *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* With mu held. */
+/* With mu held.  Each wake-up is aimed: one queued writer (unless the
+ * leader has claimed the token), and the leader when it waits.  On this
+ * kind of virtual machine a wake-up costs several microseconds of kernel
+ * time, and broadcasting to a dozen threads of which one can go was 11% of
+ * an issuance's CPU. */
 static void
 token_give_locked(struct sstore *s)
 {
 	s->busy = 0;
-	pthread_cond_broadcast(&s->tok_cv);
+	if (s->queued > 0 && !s->urgent)
+		pthread_cond_signal(&s->tok_cv);
+	if (s->lead_waits)
+		pthread_cond_signal(&s->lead_cv);
 }
 
 /* End every waiting member of the open group with rc and msg.  With mu
@@ -1349,8 +1358,8 @@ group_end_locked(struct sstore *s, struct gwait *list, int rc,
 		if (rc != 0)
 			snprintf(w->msg, sizeof(w->msg), "%s", msg);
 		w->done = 1;
+		pthread_cond_signal(&w->cv);
 	}
-	pthread_cond_broadcast(&s->done_cv);
 }
 
 /* The holder found the shared transaction rolled back under it: the
@@ -1384,15 +1393,17 @@ group_lead(struct sstore *s)
 	int rc = 0;
 
 	deadline_after(&s->opened, s->window_ms, &deadline);
+	s->lead_waits = 1;
 	while (s->busy || s->queued > 0) {
 		if (passed(&deadline)) {
 			if (!s->busy)
 				break;
 			s->urgent = 1;
-			pthread_cond_wait(&s->tok_cv, &s->mu);
+			pthread_cond_wait(&s->lead_cv, &s->mu);
 		} else
-			pthread_cond_timedwait(&s->tok_cv, &s->mu, &deadline);
+			pthread_cond_timedwait(&s->lead_cv, &s->mu, &deadline);
 	}
+	s->lead_waits = 0;
 	s->busy = 1;
 	s->urgent = 0;
 	list = s->group;
@@ -1416,6 +1427,9 @@ group_lead(struct sstore *s)
 	}
 	group_end_locked(s, list, rc, msg);
 	s->leading = 0;
+	/* The next group, if it has members, needs one of them to lead. */
+	if (s->group != NULL)
+		pthread_cond_signal(&s->group->cv);
 	token_give_locked(s);
 }
 
@@ -1429,6 +1443,7 @@ group_join(struct sstore *s, int carries)
 
 	memset(&w, 0, sizeof(w));
 	w.carries = carries;
+	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&s->mu);
 	if (s->group == NULL)
 		clock_gettime(CLOCK_MONOTONIC, &s->opened);
@@ -1440,9 +1455,10 @@ group_join(struct sstore *s, int carries)
 			s->leading = 1;
 			group_lead(s);
 		} else
-			pthread_cond_wait(&s->done_cv, &s->mu);
+			pthread_cond_wait(&w.cv, &s->mu);
 	}
 	pthread_mutex_unlock(&s->mu);
+	pthread_cond_destroy(&w.cv);
 	if (w.rc != 0)
 		cs_err_set(w.rc, "%s", w.msg);
 	return w.rc;
@@ -2345,7 +2361,7 @@ sq_close(cs_store *cs)
 		free(s->zbuf);
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->tok_cv);
-		pthread_cond_destroy(&s->done_cv);
+		pthread_cond_destroy(&s->lead_cv);
 		pthread_mutex_destroy(&s->reglock);
 		free(s->path);
 		free(s);
@@ -2416,7 +2432,7 @@ cs_store_open_sqlite(const char *path, cs_store **out)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->tok_cv, &ca);
-	pthread_cond_init(&s->done_cv, &ca);
+	pthread_cond_init(&s->lead_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	s->window_ms = GROUP_WINDOW_MS;
 	pthread_mutex_init(&s->reglock, NULL);
