@@ -6,7 +6,7 @@
  * Init on a reused EVP_MD_CTX, which is the least any verifier of a new
  * message must do.
  *
- * Usage: ceil_sign [SECONDS-PER-RATE]   (default 1)
+ * Usage: ceil_sign [SECONDS-PER-RATE [ALG]]   (default 1, all three)
  * Output, one line per rate: "sign ES256 54000.0" / "verify ES256 20600.0".
  * ceil_sign --count N ALG: exactly N signatures then N verifications of
  * ALG, for counting instructions per operation (bench/profile.sh).
@@ -116,6 +116,10 @@ main(int argc, char **argv)
 	}
 	if (secs <= 0)
 		secs = 1.0;
+	if (argc == 3) {  /* one algorithm */
+		rate(argv[2], secs);
+		return 0;
+	}
 	rate("ES256", secs);
 	rate("EdDSA", secs);
 	rate("SM2", secs);

@@ -7,7 +7,8 @@
  * transaction (one fsync each: what a naive commit per request can reach)
  * and 100 inserts per transaction.
  *
- * Usage: ceil_sqlite DB-PATH [SECONDS-PER-RATE [PREFILL-ROWS]]
+ * Usage: ceil_sqlite DB-PATH [SECONDS-PER-RATE [PREFILL-ROWS [1]]]
+ * (a last argument 1: the one-per-transaction rate only)
  * The file is created afresh (and removed at the end); it must sit on the
  * file system the benchmark's database is on.
  * Output: "insert_1 4900.0" and "insert_100 11000.0" (rows per second).
@@ -105,6 +106,7 @@ main(int argc, char **argv)
 	const char *path;
 	double secs;
 	long prefill, i;
+	int only_one;
 	char aux[4096];
 
 	if (argc < 2) {
@@ -114,6 +116,7 @@ main(int argc, char **argv)
 	path = argv[1];
 	secs = argc > 2 ? atof(argv[2]) : 2.0;
 	prefill = argc > 3 ? atol(argv[3]) : 20000;
+	only_one = argc > 4 && strcmp(argv[4], "1") == 0;
 	unlink(path);
 	check(sqlite3_open(path, &db), "open");
 	check(sqlite3_exec(db, "PRAGMA page_size = 16384;"
@@ -129,7 +132,8 @@ main(int argc, char **argv)
 	for (i = 0; i < prefill; i += 1000)
 		run_tx(1000);
 	rate(1, secs);
-	rate(100, secs);
+	if (!only_one)
+		rate(100, secs);
 	sqlite3_finalize(ins);
 	sqlite3_finalize(begin);
 	sqlite3_finalize(commit);

@@ -3,7 +3,10 @@
 
 usage: report.py CEILINGS-FILE RESULTS-FILE
 
-CEILINGS-FILE lines: "ceil KIND [ALG] RATE" from the ceiling programs and
+CEILINGS-FILE lines: "ceil KIND [ALG] RATE" from the ceiling programs,
+"pair SIZE SCENARIO KIND RATE" (the ceiling measured just before that
+scenario, which its ratio uses; the verify ceiling's bare-MHD term is the
+run's) and
 "meta SIZE KEY VALUE" (SIZE "-" for the run itself).  RESULTS-FILE lines:
 "SIZE SCENARIO RPS P50 P99 CPU_US REQUESTS BAD" (wrkparse.py); SIZE "ceil"
 is the bare libmicrohttpd server.  Prints Markdown: the machine, the
@@ -45,7 +48,7 @@ def yes(ok):
 
 
 def main():
-    ceil, meta, res = {}, {}, {}
+    ceil, meta, res, pair = {}, {}, {}, {}
     for line in open(sys.argv[1], encoding="utf-8"):
         f = line.split()
         if not f:
@@ -54,6 +57,8 @@ def main():
             ceil[f"{f[1]} {f[2]}"] = num(f[3])
         elif f[0] == "ceil" and len(f) == 3:
             ceil[f[1]] = num(f[2])
+        elif f[0] == "pair" and len(f) == 5:
+            pair[(f[1], f[2])] = (f[3], num(f[4]))
         elif f[0] == "meta" and len(f) >= 4:
             meta[(f[1], f[2])] = " ".join(f[3:])
     for line in open(sys.argv[2], encoding="utf-8"):
@@ -110,6 +115,11 @@ def main():
             if r is None:
                 continue
             c, cname = ceilings[kind]
+            if (str(size), name) in pair:
+                # measured right before the scenario
+                pk, prate = pair[(str(size), name)]
+                c = min(mhd, prate * cores) if pk == "verify" else \
+                    prate * cores if pk == "qr_png" else prate
             ratio = r["rps"] / c if c and not math.isnan(c) else float("nan")
             met = None if target is None or math.isnan(ratio) else ratio >= target
             if r["bad"]:

@@ -24,7 +24,7 @@ WORK=${BENCH_WORK:-$BENCH/work}
 MODE=full
 FRESH=0
 DUR=
-THREADS=${BENCH_THREADS:-8}
+THREADS=${BENCH_THREADS:-16}
 OUT=
 CONNS=64
 
@@ -43,9 +43,9 @@ while [ $# -gt 0 ]; do
 done
 
 case $MODE in
-full)  SIZES="10000 1000000"; DUR=${DUR:-10}; CEIL=2; SCENARIOS=all ;;
-quick) SIZES="10000 100000";  DUR=${DUR:-4};  CEIL=1; SCENARIOS=all ;;
-smoke) SIZES="2000";          DUR=${DUR:-2};  CEIL=0.5; SCENARIOS=verify_url ;;
+full)  SIZES="10000 1000000"; DUR=${DUR:-10}; CEIL=2; PAIR=3; SCENARIOS=all ;;
+quick) SIZES="10000 100000";  DUR=${DUR:-4};  CEIL=1; PAIR=2; SCENARIOS=all ;;
+smoke) SIZES="2000";          DUR=${DUR:-2};  CEIL=0.5; PAIR=1; SCENARIOS=verify_url ;;
 esac
 START=$(date +%s)
 
@@ -178,7 +178,32 @@ ceilings() {
 	done
 	SPID=$pid
 	drive ceil mhd "http://127.0.0.1:$port/" ""
-	stop "$pid"
+	# It stays up: each scenario measures its own ceiling right before it.
+	MHD_PID=$pid
+	MHD_URL=http://127.0.0.1:$port/
+}
+
+# The ceiling of one scenario, measured right before it (PAIR seconds),
+# so that a machine whose load drifts during the run still compares each
+# rate with its ceiling at the same moment.  Appends
+# "pair SIZE SCENARIO KIND RATE" to $CEILS.
+pair_ceiling() {
+	local n=$1 s=$2 kind rate
+	case $s in
+	verify_*) kind=verify
+		rate=$("${SERVER[@]}" "$BUILD/bench/ceil_sign" "$PAIR" ES256 |
+		    awk '$1 == "verify" { print $3 }') ;;
+	qr_miss) kind=qr_png
+		rate=$("${SERVER[@]}" "$BUILD/bench/ceil_qr" "$SAMPLE0/qr_url.txt" "$PAIR" \
+		    2>/dev/null | awk '{ print $2 }') ;;
+	issue) kind=insert_1
+		rate=$("${SERVER[@]}" "$BUILD/bench/ceil_sqlite" "$WORK/ceil.db" "$PAIR" \
+		    20000 1 | awk '{ print $2 }') ;;
+	*) kind=mhd
+		rate=$("${CLIENT[@]}" wrk -t1 -c$CONNS -d"${PAIR}s" "$MHD_URL" |
+		    awk '/^Requests\/sec/ { print $2 }') ;;
+	esac
+	echo "pair $n $s $kind ${rate:-nan}" >> "$CEILS"
 }
 
 # --- seeding -----------------------------------------------------------------
@@ -250,6 +275,7 @@ run_size() {
 
 	for s in verify_url verify_compact lookup fetch qr_miss qr_hit issue; do
 		[ "$SCENARIOS" = all ] || [ "$SCENARIOS" = "$s" ] || continue
+		pair_ceiling "$n" "$s"
 		case $s in
 		verify_url) drive "$n" $s "$url" verify.lua "$src/sample/qr_url.txt" ;;
 		verify_compact) drive "$n" $s "$url" verify.lua "$src/sample/qr_compact.txt" ;;
@@ -316,6 +342,7 @@ ceilings
 for n in $SIZES; do
 	run_size "$n"
 done
+stop "$MHD_PID"
 echo "meta - load_end $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >> "$CEILS"
 echo "meta - seconds $(($(date +%s) - START))" >> "$CEILS"
 python3 "$BENCH/report.py" "$CEILS" "$RESULTS" | tee ${OUT:+"$OUT"}
