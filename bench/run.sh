@@ -210,13 +210,13 @@ pair_ceiling() {
 # A seeded database is kept in $WORK/seed-N/ and used again while the
 # sources it depends on are unchanged (their hash is its stamp).
 seed_stamp() {
-	cat "$BENCH/seed.c" "$ROOT"/certsvc/{issue,token,store_sqlite,catalog}.c \
+	cat "$BENCH/seed.c" "$BENCH/merge.py" "$ROOT"/certsvc/{issue,token,store_sqlite,catalog}.c \
 	    "$ROOT"/templates/* "$ROOT"/docs/examples/issue-*.json |
 	    sha256sum | cut -c1-16
 }
 
 seed() {
-	local n=$1 dir=$WORK/seed-$1 stamp t0 t1
+	local n=$1 dir=$WORK/seed-$1 stamp t0 t1 parts=1 k pids=()
 	stamp="$(seed_stamp)-$n"
 	if [ "$FRESH" = 0 ] && [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$stamp" ]; then
 		log "seed $n: cached in $dir"
@@ -225,13 +225,38 @@ seed() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	"$BUILD/certsvc" keygen --alg ES256 --keys "$dir/keys" >/dev/null
-	log "seed $n: issuing through cs_issue(), 1,000 per transaction"
+	# Large databases are seeded by one process a core, each issuing its
+	# slice into a database of its own, then joined (bench/merge.py).
+	[ "$n" -ge 50000 ] && parts=$NCPU
+	log "seed $n: issuing through cs_issue(), 1,000 per transaction, $parts process(es)"
 	t0=$(date +%s.%N)
-	"$BUILD/bench/bench_seed" --dir "$dir" --count "$n" \
-	    --templates "$ROOT/templates" --examples "$ROOT/docs/examples" \
-	    --sample 20000 > "$dir/seed.log" 2> >(sed 's/^/[bench]   /' >&2)
+	for k in $(seq 0 $((parts - 1))); do
+		mkdir -p "$dir/part$k"
+		cp -a "$dir/keys" "$dir/part$k/keys"
+		"$BUILD/bench/bench_seed" --dir "$dir/part$k" --count "$n" \
+		    --templates "$ROOT/templates" --examples "$ROOT/docs/examples" \
+		    --sample 20000 --part "$k/$parts" > "$dir/part$k/seed.log" \
+		    2> >(sed 's/^/[bench]   /' >&2) &
+		pids+=($!)
+	done
+	for k in "${pids[@]}"; do
+		wait "$k"
+	done
+	if [ "$parts" -gt 1 ]; then
+		log "seed $n: joining the $parts databases"
+		python3 "$BENCH/merge.py" "$dir/part0/certsvc.db" \
+		    $(for k in $(seq 1 $((parts - 1))); do echo "$dir/part$k/certsvc.db"; done)
+	fi
+	mv "$dir/part0/certsvc.db" "$dir/certsvc.db"
+	mv "$dir/part0/tokens.env" "$dir/tokens.env"
+	mkdir -p "$dir/sample"
+	for f in ids holders qr_url qr_compact; do
+		cat "$dir"/part*/sample/$f.txt > "$dir/sample/$f.txt"
+	done
+	cp "$dir/part0/sample/new_holders.txt" "$dir/part0/sample/issue.json" "$dir/sample/"
+	cat "$dir"/part*/seed.log >&2
+	rm -rf "$dir"/part*
 	t1=$(date +%s.%N)
-	cat "$dir/seed.log" >&2
 	echo "$t0 $t1" | awk '{ printf "%.1f\n", $2 - $1 }' > "$dir/seed.seconds"
 	echo "$stamp" > "$dir/stamp"
 }

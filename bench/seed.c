@@ -25,8 +25,12 @@
  *
  * Usage: seed --dir DIR --count N --templates DIR --examples DIR
  *             [--public-url URL] [--batch 1000] [--sample 20000]
+ *             [--part K/P]
  * DIR/keys must hold a signing key (certsvc keygen); DIR/certsvc.db is
- * created.
+ * created.  --part K/P issues only the K-th of P equal slices of the N
+ * licences (holders, references and samples as in the whole run), so that
+ * P processes can seed in parallel into P databases that bench/merge.py
+ * then joins (bench/run.sh does this for large counts).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -176,7 +180,8 @@ main(int argc, char **argv)
 {
 	const char *dir = NULL, *templates = NULL, *examples = NULL;
 	const char *public_url = "http://127.0.0.1:8080";
-	long count = 0, batch = 1000, sample = 20000, i, orgs = 0, persons = 0;
+	long count = 0, batch = 1000, sample = 20000, i, first, last;
+	long part = 0, parts = 1, person_at = -1;
 	long every, in_batch = 0, h;
 	json_t *reqs[MAX_TYPES];
 	size_t n_types, k;
@@ -207,13 +212,19 @@ main(int argc, char **argv)
 			batch = atol(argv[a + 1]);
 		else if (strcmp(argv[a], "--sample") == 0)
 			sample = atol(argv[a + 1]);
+		else if (strcmp(argv[a], "--part") == 0) {
+			if (sscanf(argv[a + 1], "%ld/%ld", &part, &parts) != 2)
+				break;
+		}
 		else
 			break;
 	}
 	if (a != argc || dir == NULL || templates == NULL || examples == NULL ||
-	    count <= 0 || batch <= 0 || sample <= 0) {
+	    count <= 0 || batch <= 0 || sample <= 0 || parts < 1 || part < 0 ||
+	    part >= parts) {
 		fprintf(stderr, "usage: seed --dir DIR --count N --templates DIR "
-		    "--examples DIR [--public-url URL] [--batch N] [--sample N]\n");
+		    "--examples DIR [--public-url URL] [--batch N] [--sample N] "
+		    "[--part K/P]\n");
 		return 2;
 	}
 	/* As certsvc's main() does (certsvc/main.c). */
@@ -223,6 +234,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "seed: no issue-*.json in %s\n", examples);
 		return 1;
 	}
+	for (k = 0; k < n_types; k++)
+		if (is_person(reqs[k]))
+			person_at = (long)k;
 
 	cs_config_defaults(&cfg);
 	snprintf(path, sizeof(path), "%s/certsvc.db", dir);
@@ -261,17 +275,23 @@ main(int argc, char **argv)
 	who.remote = "seed";
 	who.request_id = "seed";
 	t0 = t1 = now_s();
-	for (i = 0; i < count; i++) {
+	first = count / parts * part;
+	last = part + 1 == parts ? count : count / parts * (part + 1);
+	for (i = first; i < last; i++) {
 		json_t *req = json_deep_copy(reqs[i % (long)n_types]), *lic = NULL;
 		json_t *holder = json_object_get(req, "holder");
-		int created = 0, person = is_person(req);
+		long r = i % (long)n_types, cyc = i / (long)n_types;
+		int created = 0, person = r == person_at;
 
+		/* The i-th licence's holder, whichever slice issues it: the
+		 * person ordinal, or the organisation ordinal / PER_HOLDER. */
 		if (person) {
-			h = persons++;
+			h = cyc;
 			person_code(h, code);
 			snprintf(name, sizeof(name), "%s", person_names[h % 8]);
 		} else {
-			h = orgs++ / PER_HOLDER;
+			h = (cyc * ((long)n_types - (person_at >= 0)) +
+			    (person_at >= 0 && r > person_at ? r - 1 : r)) / PER_HOLDER;
 			org_code(h, code);
 			org_name(h, name, sizeof(name));
 		}
@@ -306,15 +326,16 @@ main(int argc, char **argv)
 		}
 		json_decref(lic);
 		json_decref(req);
-		if (++in_batch == batch || i + 1 == count) {
+		if (++in_batch == batch || i + 1 == last) {
 			if (svc->store->ops->commit(svc->store) != 0)
 				die("commit");
 			in_batch = 0;
 		}
 		if (now_s() - t1 >= 10) {
 			t1 = now_s();
-			fprintf(stderr, "seed: %ld of %ld (%.0f/s)\n", i + 1, count,
-			    (double)(i + 1) / (t1 - t0));
+			fprintf(stderr, "seed %ld/%ld: %ld of %ld (%.0f/s)\n", part,
+			    parts, i + 1 - first, last - first,
+			    (double)(i + 1 - first) / (t1 - t0));
 		}
 	}
 	fclose(sf.ids);
@@ -334,8 +355,8 @@ main(int argc, char **argv)
 		;
 	if (json_dump_file(reqs[k], path, JSON_COMPACT) != 0)
 		die("issue.json");
-	printf("seeded %ld licences in %.1f s (%.0f/s)\n", count, now_s() - t0,
-	    (double)count / (now_s() - t0));
+	printf("seeded %ld licences in %.1f s (%.0f/s)\n", last - first,
+	    now_s() - t0, (double)(last - first) / (now_s() - t0));
 	for (k = 0; k < n_types; k++)
 		json_decref(reqs[k]);
 	cs_problems_reset(&probs);

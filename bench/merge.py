@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Join the databases of a parallel seeding into the first (bench/run.sh).
+
+usage: merge.py MAIN-DB OTHER-DB...
+
+Each OTHER-DB was seeded by bench_seed --part K/P with the same key
+directory, so its licences are real licences signed by the same key; its
+licences and their audit records are appended to MAIN-DB (audit records get
+new sequence numbers, in their order).  Its clients are not copied: MAIN-DB
+has clients of the same names, which the licences name.  The other
+databases are left as they were."""
+import sqlite3
+import sys
+
+
+def columns(db, schema, table):
+    return [r[1] for r in db.execute(f"PRAGMA {schema}.table_info({table})")]
+
+
+def main():
+    db = sqlite3.connect(sys.argv[1], isolation_level=None)
+    db.execute("PRAGMA synchronous = NORMAL")
+    for other in sys.argv[2:]:
+        db.execute("ATTACH DATABASE ? AS p", (other,))
+        lic = ", ".join(columns(db, "p", "licences"))
+        aud = ", ".join(c for c in columns(db, "p", "audit") if c != "seq")
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(f"INSERT INTO main.licences ({lic}) "
+                   f"SELECT {lic} FROM p.licences ORDER BY rowid")
+        db.execute(f"INSERT INTO main.audit ({aud}) "
+                   f"SELECT {aud} FROM p.audit ORDER BY seq")
+        db.execute("COMMIT")
+        db.execute("DETACH DATABASE p")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+main()
