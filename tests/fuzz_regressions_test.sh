@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Replay every input that once made a fuzz target fail (fuzz/regressions/
 # <target>/*) through that target's code, built without libFuzzer as
-# <build>/fuzz/replay_<target>.  Each must now run clean: a target aborts
+# <build>/fuzz/replay_<target> (or with it, as fuzz_<target>).  Each must now run clean: a target aborts
 # on a broken property, and under CERTSVC_SANITIZE=1 on any memory error,
 # leak or undefined behaviour.
 set -euo pipefail
@@ -15,6 +15,9 @@ for dir in "$src"/fuzz/regressions/*/; do
 	[ -d "$dir" ] || continue
 	target="$(basename "$dir")"
 	replay="$build/fuzz/replay_$target"
+	# A -DCERTSVC_FUZZ=ON build has the libFuzzer binary instead, which
+	# runs the files it is given just the same.
+	[ -x "$replay" ] || replay="$build/fuzz/fuzz_$target"
 	if [ ! -x "$replay" ]; then
 		echo "FAIL: $target: no replayer $replay"
 		fail=$((fail + 1))
