@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Replay every input that once made a fuzz target fail (fuzz/regressions/
 # <target>/*) through that target's code, built without libFuzzer as
-# <build>/fuzz/replay_<target> (or with it, as fuzz_<target>).  Each must now run clean: a target aborts
-# on a broken property, and under CERTSVC_SANITIZE=1 on any memory error,
-# leak or undefined behaviour.
+# <build>/fuzz/replay_<target> (or with it, as fuzz_<target>).  Each must
+# now run clean: a target aborts on a broken property, and under
+# CERTSVC_SANITIZE=1 on any memory error, leak or undefined behaviour.
 set -euo pipefail
 src="${CS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}"
 build="$(dirname "${CERTSVC:?CERTSVC names the certsvc binary}")"
