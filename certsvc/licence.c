@@ -83,19 +83,18 @@ status_detail(const cs_event *e)
 		? json_string(e->ref) : NULL);
 }
 
-json_t *
-cs_record_view(cs_service *svc, const json_t *rec, cs_event **evs, size_t n,
-    const json_t *related, time_t now, const char **status_out)
+/* The view built on v itself, whose reference the caller gives up, as is
+ * related's (NULL: none): no copy of a record just parsed. */
+static json_t *
+view_in_place(cs_service *svc, json_t *v, cs_event **evs, size_t n,
+    json_t *related, time_t now, const char **status_out)
 {
 	const cs_event *detail = NULL;
 	const char *status;
 	char *qr = NULL;
-	json_t *v = json_deep_copy(rec);
 
-	if (v == NULL)
-		return NULL;
-	status = cs_status_of(rec, evs, n, now, svc->cfg.tz_offset_minutes, &detail);
-	json_object_set_new(v, "related", related ? json_deep_copy(related) : json_array());
+	status = cs_status_of(v, evs, n, now, svc->cfg.tz_offset_minutes, &detail);
+	json_object_set_new(v, "related", related ? related : json_array());
 	json_object_set_new(v, "status", json_string(status));
 	if (detail != NULL)
 		json_object_set_new(v, "status_detail", status_detail(detail));
@@ -105,6 +104,18 @@ cs_record_view(cs_service *svc, const json_t *rec, cs_event **evs, size_t n,
 	if (status_out != NULL)
 		*status_out = status;  /* a static string */
 	return v;
+}
+
+json_t *
+cs_record_view(cs_service *svc, const json_t *rec, cs_event **evs, size_t n,
+    const json_t *related, time_t now, const char **status_out)
+{
+	json_t *v = json_deep_copy(rec);
+
+	if (v == NULL)
+		return NULL;
+	return view_in_place(svc, v, evs, n, related ? json_deep_copy(related) :
+	    NULL, now, status_out);
 }
 
 static json_t *
@@ -143,8 +154,10 @@ cs_licence_view(cs_service *svc, const cs_licence_row *row, time_t now,
 	if ((rc = svc->store->ops->events_for(svc->store, row->id, &evs, &n)) != 0)
 		goto out;
 	related = related_ids(svc, row);
-	if ((*out = cs_record_view(svc, rec, evs, n, related, now, status_out)) == NULL)
-		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	/* rec was parsed for this view alone: built on it, not on a copy. */
+	*out = view_in_place(svc, rec, evs, n, related, now, status_out);
+	rec = NULL;
+	related = NULL;
 out:
 	json_decref(rec);
 	json_decref(related);
