@@ -42,6 +42,8 @@ static const char *const fuzz_pems[] = {
 static cs_keyring *ring;
 static char *tmpdir;
 
+static void rm_tmpdir(void);
+
 void
 fuzz_fail(const char *fmt, ...)
 {
@@ -52,6 +54,8 @@ fuzz_fail(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
 	va_end(ap);
+	/* abort() skips the atexit handlers: no temporary store left behind. */
+	rm_tmpdir();
 	abort();
 }
 
