@@ -55,13 +55,28 @@ date_instant(const char *date, long tz_min, int end, int64_t *out)
 	return 0;
 }
 
-/* A NumericDate: 1970-01-01 starts before the epoch east of Greenwich, and
- * a negative instant must not wrap to 2^64 - n (the far future). */
+/*
+ * An integer in its shortest head (RFC 8949 §4.2.1, preferred
+ * serialization): libcbor's uint64/negint64 items always take the 9-byte
+ * form, and every byte is a QR module.  A negative value is encoded as
+ * -1 - v, so a NumericDate before the epoch (1970-01-01 starts before it
+ * east of Greenwich) stays negative instead of wrapping to 2^64 - n.
+ */
 static cbor_item_t *
-numeric_date(int64_t t)
+int_item(int64_t v)
 {
-	return t >= 0 ? cbor_build_uint64((uint64_t)t) :
-	    cbor_build_negint64((uint64_t)(-1 - t));
+	uint64_t u = v >= 0 ? (uint64_t)v : (uint64_t)(-1 - v);
+
+	if (u <= UINT8_MAX)
+		return v >= 0 ? cbor_build_uint8((uint8_t)u) :
+		    cbor_build_negint8((uint8_t)u);
+	if (u <= UINT16_MAX)
+		return v >= 0 ? cbor_build_uint16((uint16_t)u) :
+		    cbor_build_negint16((uint16_t)u);
+	if (u <= UINT32_MAX)
+		return v >= 0 ? cbor_build_uint32((uint32_t)u) :
+		    cbor_build_negint32((uint32_t)u);
+	return v >= 0 ? cbor_build_uint64(u) : cbor_build_negint64(u);
 }
 
 /* The QR face fields: those the type marks in_qr, as given, under their
@@ -88,9 +103,7 @@ face_fields(const cs_type *type, const json_t *fields)
 			continue;
 		if (json_is_integer(v))
 			rc = map_put(map, text(type->fields[i].qr_key),
-			    json_integer_value(v) >= 0
-				? cbor_build_uint64((uint64_t)json_integer_value(v))
-				: cbor_build_negint64((uint64_t)(-1 - json_integer_value(v))));
+			    int_item((int64_t)json_integer_value(v)));
 		else if (json_is_string(v))
 			rc = put_text(map, type->fields[i].qr_key, json_string_value(v));
 	}
@@ -177,17 +190,16 @@ cs_claims_encode(const cs_type *type, const json_t *lic, long tz_min,
 	 * the identifier just before it (CBOR map order carries no meaning). */
 	if ((claims = cbor_new_definite_map(vu ? 5 : 4)) == NULL)
 		goto nomem;
-	rc = map_put(claims, cbor_build_negint32(-1 - CS_CLAIM_LICENCE),
-	    licence_claim(type, lic));
+	rc = map_put(claims, int_item(CS_CLAIM_LICENCE), licence_claim(type, lic));
 	if (rc == 0)
-		rc = map_put(claims, cbor_build_uint8(1),
+		rc = map_put(claims, int_item(1),
 		    text(json_string_value(json_object_get(issuer, "code"))));
 	if (rc == 0 && vu != NULL)
-		rc = map_put(claims, cbor_build_uint8(4), numeric_date(exp));
+		rc = map_put(claims, int_item(4), int_item(exp));
 	if (rc == 0)
-		rc = map_put(claims, cbor_build_uint8(5), numeric_date(nbf));
+		rc = map_put(claims, int_item(5), int_item(nbf));
 	if (rc == 0)
-		rc = map_put(claims, cbor_build_uint8(6), cbor_build_uint64((uint64_t)iat));
+		rc = map_put(claims, int_item(6), int_item((int64_t)iat));
 	if (rc != 0)
 		goto out;
 	if ((n = cbor_serialize_alloc(claims, &buf, &bufsize)) == 0)
