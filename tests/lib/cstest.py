@@ -164,6 +164,20 @@ class Server:
             doc = None
         return status, h, doc
 
+    def output(self):
+        """What this process wrote to standard output and error."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_start)
+            return f.read().decode(errors="replace")
+
+    def stop_clean(self, what="the server"):
+        """SIGTERM; check that the server exits 0 and that no sanitizer
+        (ASan, UBSan, LeakSanitizer) reported anything on its stderr."""
+        rc = self.stop()
+        check(rc == 0, "%s exits 0 after SIGTERM (got %s)" % (what, rc))
+        sanitizer_clean(self.output(), what)
+        return rc
+
     def stop(self, sig=15):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -174,6 +188,19 @@ class Server:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+
+def sanitizer_clean(text, what="the server"):
+    """Check that a process's stderr holds no sanitizer report."""
+    ok = True
+    for mark in SANITIZER_MARKS:
+        i = text.find(mark)
+        ok = check(i < 0, "%s: its stderr holds %r: %s" % (
+            what, mark, text[max(0, i - 200):i + 800] if i >= 0 else "")) and ok
+    return ok
 
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
