@@ -298,25 +298,50 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 	return p->n > before ? CS_EVALIDATION : 0;
 }
 
-/* A random serial: 8 characters of 0-9A-Z (41 bits).  Unguessable serials
- * keep identifiers from being enumerated (a million licences of one type
- * and issuer fill 1 in 2.8 million of the space); the store's unique key
- * catches a collision and the caller draws again.  Eight, not more: each
- * character of the identifier is carried by every QR code. */
-#define SERIAL_LEN 8
+static const char base36[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/*
+ * A licence's serial (SPEC §2a): its numbering sequence in base 36, "1",
+ * "2", ... "ZZ" ...  The store hands out the sequence per (type, issuer)
+ * inside the write transaction, so the serial is unique by construction;
+ * an amendment keeps its licence's serial and takes a sequence number of
+ * its own, which no new licence reuses.  Short because every character of
+ * the identifier is carried by every QR code: a million licences of one
+ * type and issuer need 4 characters, where the random serial used before
+ * took 8.  The cost, that identifiers can be enumerated, is weighed in
+ * docs/design.md.
+ */
+static void
+seq_serial(int64_t seq, char out[CS_SERIAL_MAX + 1])
+{
+	char tmp[CS_SERIAL_MAX + 1];
+	uint64_t v = seq > 0 ? (uint64_t)seq : 0;
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = base36[v % 36];
+		v /= 36;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+}
+
+/* A bundle's id: "B" and 8 random characters of 0-9A-Z (41 bits).  A
+ * bundle id is in no QR code, so it can afford to be unguessable. */
+#define BUNDLE_RANDOM_LEN 8
 
 static int
-random_serial(char out[SERIAL_LEN + 1])
+random_serial(char out[BUNDLE_RANDOM_LEN + 1])
 {
-	static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-	uint8_t raw[SERIAL_LEN];
+	uint8_t raw[BUNDLE_RANDOM_LEN];
 	int i;
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return cs_err_openssl("serial");
-	for (i = 0; i < SERIAL_LEN; i++)
-		out[i] = alphabet[raw[i] % 36];  /* 256 % 36 bias: harmless here */
-	out[SERIAL_LEN] = '\0';
+	for (i = 0; i < BUNDLE_RANDOM_LEN; i++)
+		out[i] = base36[raw[i] % 36];  /* 256 % 36 bias: harmless here */
+	out[BUNDLE_RANDOM_LEN] = '\0';
 	return 0;
 }
 
@@ -397,7 +422,7 @@ issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
 	cs_licence_row row;
 	int64_t seq = 0, day;
 	time_t now = cs_now();
-	int rc, attempt, y, m, d;
+	int rc, y, m, d;
 
 	*out = NULL;
 	if ((rc = st->ops->licence_next_seq(st, r->type->code, r->grant->issuer_code,
@@ -409,46 +434,43 @@ issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
 		snprintf(number, sizeof(number), "%s", r->number);
 	else if ((rc = cs_type_format_number(r->type, seq, y, number, sizeof(number))) != 0)
 		goto out;
-	for (attempt = 0; attempt < 4; attempt++) {
-		if (pl->serial != NULL)
-			snprintf(serial, sizeof(serial), "%s", pl->serial);
-		else if ((rc = random_serial(serial)) != 0)
-			goto out;
-		if ((rc = cs_licence_id_format(r->type->code, r->grant->issuer_code,
-		    serial, pl->version, id)) != 0)
-			goto out;
-		json_decref(rec);
-		free(text);
-		text = NULL;
-		rec = build_record(svc, r, id, number, pl->bundle, pl->supersedes, now);
-		if (rec == NULL) {
-			rc = cs_err_set(CS_ENOMEM, "out of memory");
-			goto out;
-		}
-		if ((rc = sign_record(svc, r->type, rec)) != 0)
-			goto out;
-		if ((text = json_dumps(rec, JSON_COMPACT)) == NULL) {
-			rc = cs_err_set(CS_ENOMEM, "out of memory");
-			goto out;
-		}
-		memset(&row, 0, sizeof(row));
-		row.id = id;
-		row.type = r->type->code;
-		row.issuer_code = r->grant->issuer_code;
-		row.seq = seq;
-		row.holder_code = (char *)r->code;
-		row.number = number;
-		row.client = who->client->name;
-		row.approval_ref = (char *)pl->ref_key;
-		row.request_hash = (char *)pl->hash;
-		row.bundle = (char *)pl->bundle;
-		row.supersedes = (char *)pl->supersedes;
-		row.issued_at = (int64_t)now;
-		row.record = text;
-		rc = st->ops->licence_put(st, &row);
-		if (rc != CS_ECONFLICT || pl->serial != NULL)
-			break;
+	if (pl->serial != NULL)
+		snprintf(serial, sizeof(serial), "%s", pl->serial);
+	else
+		seq_serial(seq, serial);
+	if ((rc = cs_licence_id_format(r->type->code, r->grant->issuer_code,
+	    serial, pl->version, id)) != 0)
+		goto out;
+	rec = build_record(svc, r, id, number, pl->bundle, pl->supersedes, now);
+	if (rec == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
 	}
+	if ((rc = sign_record(svc, r->type, rec)) != 0)
+		goto out;
+	if ((text = json_dumps(rec, JSON_COMPACT)) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	memset(&row, 0, sizeof(row));
+	row.id = id;
+	row.type = r->type->code;
+	row.issuer_code = r->grant->issuer_code;
+	row.seq = seq;
+	row.holder_code = (char *)r->code;
+	row.number = number;
+	row.client = who->client->name;
+	row.approval_ref = (char *)pl->ref_key;
+	row.request_hash = (char *)pl->hash;
+	row.bundle = (char *)pl->bundle;
+	row.supersedes = (char *)pl->supersedes;
+	row.issued_at = (int64_t)now;
+	row.record = text;
+	/* The sequence makes the id unique: a conflict here is a broken
+	 * store, not the caller's doing (no 409), and a retry would not help. */
+	if ((rc = st->ops->licence_put(st, &row)) == CS_ECONFLICT)
+		rc = cs_err_set(CS_ESTORE, "licence %s is already stored: the "
+		    "numbering sequence of its type and issuer is broken", id);
 	if (rc != 0)
 		goto out;
 	if ((rc = cs_audit(svc, who, pl->supersedes ? "amend" : "issue", id, r->code,
@@ -546,7 +568,7 @@ out:
 static int
 bundle_id(char out[32])
 {
-	char serial[SERIAL_LEN + 1];
+	char serial[BUNDLE_RANDOM_LEN + 1];
 	int rc;
 
 	if ((rc = random_serial(serial)) != 0)
