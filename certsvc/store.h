@@ -4,8 +4,9 @@
  * cs_store_ops, so a server database can replace the embedded SQLite one
  * (store_sqlite.c) without touching domain code.
  *
- * Everything is append-only: licences, status events, audit records, client
- * revocations and grants are inserted, never updated or deleted.
+ * Everything is append-only: licences, status events, audit records,
+ * clients, client revocations and grants are inserted, never updated or
+ * deleted; a client's state (revoked, its grants) is derived when read.
  *
  * Threads: a store handle is shared by every thread of a process.  Writes
  * happen inside begin()/commit() (or rollback()), which take the single

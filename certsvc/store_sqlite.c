@@ -189,11 +189,23 @@ static const char schema_v2[] =
     "CREATE INDEX audit_target_tail ON audit (substr(target, -12))\n"
     "  WHERE target IS NOT NULL;\n";
 
+/*
+ * Version 3.  A client row was the one piece of history an UPDATE could
+ * still rewrite: a changed token_hash or role would silently hand a
+ * client's rights to another token.  A client's later changes were always
+ * appended (client_revocations, grants) and its state derived when read
+ * (CLIENT_SELECT), so the row itself never needs to change; the triggers
+ * make that a rule of the database.
+ */
+static const char schema_v3[] =
+    APPEND_ONLY("clients");
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

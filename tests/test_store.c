@@ -155,13 +155,13 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s->ops->ping(s), 0);
 	s->ops->close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 3);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit')"),
 	    7);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type = 'trigger'"), 12);
+	    "type = 'trigger'"), 14);
 	/* journal_mode is stored in the file: WAL stays after close. */
 	mode = raw_text(db, "PRAGMA journal_mode");
 	CHECK_STR_EQ(mode, "wal");
@@ -192,7 +192,7 @@ TEST(reopen_keeps_data)
 	cs_licence_row_free(got);
 	s->ops->close(s);
 	db = raw_open("reopen.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 3);
 	sqlite3_close(db);
 }
 
@@ -216,7 +216,8 @@ raw_plan(sqlite3 *db, const char *sql)
 }
 
 /* A version 1 database (its audit index on the whole target) is migrated
- * on open, its rows kept; the audit query by target uses the new index. */
+ * on open through every later version, its rows kept; the audit query by
+ * target uses the new index. */
 TEST(migrate_v1)
 {
 	cs_audit_rec a, **recs = NULL;
@@ -234,7 +235,10 @@ TEST(migrate_v1)
 	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
 	s->ops->close(s);
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(sqlite3_exec(db, "DROP INDEX audit_target_tail;"
+	/* Back to version 1: undo version 3 (the clients triggers), then 2. */
+	CHECK_INT_EQ(sqlite3_exec(db, "DROP TRIGGER clients_no_update;"
+	    "DROP TRIGGER clients_no_delete;"
+	    "DROP INDEX audit_target_tail;"
 	    "CREATE INDEX audit_target ON audit (target) WHERE target IS NOT NULL;"
 	    "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -244,7 +248,9 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 2);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 3);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "name = 'audit_target'"), 0);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -770,6 +776,112 @@ TEST(clients)
 	s->ops->close(s);
 }
 
+/* A revocation is on disk: after the store is reopened (a new process, as
+ * the server after `certsvc client revoke`), the revoked token is refused
+ * (what the HTTP layer answers with 401) and the other client's still
+ * works. */
+TEST(client_revoke_persists)
+{
+	cs_client a, b, *got = NULL;
+	cs_store *s = open_store("revoke.db");
+
+	client_make(&a, "ems", "issuer", 0x11);
+	client_make(&b, "partner", "reader", 0x22);
+	CHECK_INT_EQ(s->ops->client_add(s, &a), 0);
+	CHECK_INT_EQ(s->ops->client_add(s, &b), 0);
+	CHECK_INT_EQ(s->ops->client_by_token_hash(s, a.token_hash, &got), 0);
+	cs_client_free(got);
+	got = NULL;
+	CHECK_INT_EQ(s->ops->client_revoke(s, "ems", 7000), 0);
+	s->ops->close(s);
+
+	s = open_store("revoke.db");
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	CHECK_INT_EQ(s->ops->client_by_token_hash(s, a.token_hash, &got),
+	    CS_ENOTFOUND);
+	CHECK(got == NULL);
+	CHECK_INT_EQ(s->ops->client_by_token_hash(s, b.token_hash, &got), 0);
+	CHECK_STR_EQ(got ? got->name : NULL, "partner");
+	cs_client_free(got);
+	got = NULL;
+	CHECK_INT_EQ(s->ops->client_get(s, "ems", &got), 0);
+	CHECK_INT_EQ(got ? got->revoked_at : 0, 7000);
+	cs_client_free(got);
+	/* The name stays taken: a revoked client is history, not a gap. */
+	client_make(&a, "ems", "issuer", 0x33);
+	CHECK_INT_EQ(s->ops->client_add(s, &a), CS_ECONFLICT);
+	s->ops->close(s);
+}
+
+/*
+ * A version 2 database (clients without append-only triggers) is migrated
+ * on open and keeps its clients, grants and revocations.  Version 3 only
+ * adds the two triggers, so a version 2 file is today's schema without
+ * them, at user_version 2; a raw UPDATE succeeding on it shows that it
+ * really is the old schema.
+ */
+TEST(migrate_v2)
+{
+	cs_grant g = { TYPE_A, ISSUER, "生态环境厅" };
+	cs_client a, b, *got = NULL;
+	cs_store *s = open_store("v2.db");
+	sqlite3 *db;
+
+	client_make(&a, "ems", "issuer", 0x41);
+	client_make(&b, "partner", "reader", 0x52);
+	CHECK_INT_EQ(s->ops->client_add(s, &a), 0);
+	CHECK_INT_EQ(s->ops->client_add(s, &b), 0);
+	CHECK_INT_EQ(s->ops->grant_add(s, "ems", &g), 0);
+	CHECK_INT_EQ(s->ops->client_revoke(s, "partner", 8000), 0);
+	s->ops->close(s);
+	db = raw_open("v2.db");
+	CHECK_INT_EQ(sqlite3_exec(db, "DROP TRIGGER clients_no_update;"
+	    "DROP TRIGGER clients_no_delete;"
+	    "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT_EQ(sqlite3_exec(db, "BEGIN; UPDATE clients SET created_at = 1;"
+	    "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	s = open_store("v2.db");
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	db = raw_open("v2.db");
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 3);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
+	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	CHECK_CONTAINS(sqlite3_errmsg(db), "clients is append-only");
+	CHECK_INT_EQ(sqlite3_exec(db, "DELETE FROM clients", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM clients"), 2);
+	sqlite3_close(db);
+
+	CHECK_INT_EQ(s->ops->client_by_token_hash(s, a.token_hash, &got), 0);
+	if (got != NULL) {
+		CHECK_STR_EQ(got->role, "issuer");
+		CHECK_INT_EQ(got->n_grants, 1);
+		CHECK_STR_EQ(got->n_grants ? got->grants[0].issuer_code : NULL,
+		    ISSUER);
+	}
+	cs_client_free(got);
+	got = NULL;
+	CHECK_INT_EQ(s->ops->client_by_token_hash(s, b.token_hash, &got),
+	    CS_ENOTFOUND);
+	CHECK_INT_EQ(s->ops->client_get(s, "partner", &got), 0);
+	CHECK_INT_EQ(got ? got->revoked_at : 0, 8000);
+	cs_client_free(got);
+	/* Still writable where it should be: revocation and grants append. */
+	CHECK_INT_EQ(s->ops->grant_add(s, "ems", &g), 0);
+	CHECK_INT_EQ(s->ops->client_revoke(s, "ems", 9000), 0);
+	CHECK_INT_EQ(s->ops->client_by_token_hash(s, a.token_hash, &got),
+	    CS_ENOTFOUND);
+	s->ops->close(s);
+}
+
 /* --- audit -------------------------------------------------------------- */
 
 static int
@@ -890,9 +1002,10 @@ TEST(audit)
 TEST(append_only)
 {
 	static const char *const tables[] = { "licences", "status_events",
-		"bundles", "client_revocations", "grants", "audit" };
+		"bundles", "clients", "client_revocations", "grants", "audit" };
 	static const char *const sets[] = { "number = 'x'", "actor = 'x'",
-		"client = 'x'", "at = 0", "types = '*'", "result_count = 0" };
+		"client = 'x'", "token_hash = zeroblob(32)", "at = 0",
+		"types = '*'", "result_count = 0" };
 	cs_client c;
 	cs_bundle_row b = { "B-1", "ems", "R", HASH_HEX, 1 };
 	cs_audit_rec a;
@@ -1875,6 +1988,8 @@ main(void)
 	RUN(events);
 	RUN(bundles);
 	RUN(clients);
+	RUN(client_revoke_persists);
+	RUN(migrate_v2);
 	RUN(audit);
 	RUN(append_only);
 	RUN(transactions);
