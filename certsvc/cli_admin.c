@@ -83,11 +83,15 @@ print_client(const cs_client *cl)
 	printf("\n");
 }
 
+/* The client and its grant are one transaction: a client left behind by a
+ * failed grant would hold a token nobody was shown, and its name could not
+ * be used again (clients are append-only). */
 static int
 client_add(cs_cli *c, cs_service *svc)
 {
 	const char *name = cs_cli_opt(c, "name"), *role = cs_cli_opt(c, "role");
 	const char *types = cs_cli_opt(c, "types");
+	cs_store *st = svc->store;
 	char *token = NULL;
 	int rc = 1;
 
@@ -95,11 +99,20 @@ client_add(cs_cli *c, cs_service *svc)
 		fprintf(stderr, "certsvc client add: --name and --role are required\n");
 		return 2;
 	}
-	if (cs_client_create(svc, name, role, &token) != 0)
-		return cs_cli_fail(c, NULL);
-	if (types != NULL && cs_client_grant(svc, name, types,
-	    cs_cli_opt(c, "issuer-code"), cs_cli_opt(c, "issuer-name")) != 0) {
-		cs_cli_fail(c, "client created without its grant");
+	if (st->ops->begin(st) != 0) {
+		cs_cli_fail(c, NULL);
+		goto out;
+	}
+	if (cs_client_create(svc, name, role, &token) != 0 ||
+	    (types != NULL && cs_client_grant(svc, name, types,
+	    cs_cli_opt(c, "issuer-code"), cs_cli_opt(c, "issuer-name")) != 0)) {
+		/* Report first: the rollback may replace the message. */
+		cs_cli_fail(c, token ? "client not created, its grant failed" : NULL);
+		st->ops->rollback(st);
+		goto out;
+	}
+	if (st->ops->commit(st) != 0) {
+		cs_cli_fail(c, NULL);
 		goto out;
 	}
 	printf("client %s (%s) created; its bearer token, shown once:\n%s\n", name,

@@ -71,6 +71,14 @@ r = w.cli("client add", "--name", "x", "--role", "god", check_rc=False)
 check(r.returncode != 0 and "role" in r.stderr, "an unknown role is refused")
 r = w.cli("client add", "--name", "y", "--role", "issuer", "--types", "*", check_rc=False)
 check(r.returncode != 0 and "--issuer-code" in r.stderr, "an issuer grant needs its authority")
+names = [line.split()[0] for line in w.cli("client list").stdout.splitlines() if line.strip()]
+check("y" not in names, "a client whose grant failed was not created: %s" % names)
+con = sqlite3.connect(w.db)
+rows = con.execute("select count(*) from clients where name = 'y'").fetchone()[0]
+con.close()
+check(rows == 0, "no row of the failed client is left in the database (%d)" % rows)
+tok_y = w.client("y", "issuer", "*", issuer, "广东省生态环境厅")
+check(tok_y.startswith("cs_") and tok_y != tok, "the name of a failed add can be added again")
 r = w.cli("client grant", "env", "--types", "NOPE", check_rc=False)
 check(r.returncode != 0 and "not in the catalog" in r.stderr, "a grant of an unknown type is refused")
 w.cli("client grant", "env", "--types", "11100000000013338W044", "--issuer-code", issuer,
@@ -80,9 +88,17 @@ check("env" in listing and "11100000000013338W044" in listing and tok not in lis
       "client list shows grants and never a token")
 con = sqlite3.connect(w.db)
 hashes = [row[0] for row in con.execute("select token_hash from clients")]
-con.close()
 check(all(tok.encode() not in bytes(h) for h in hashes) and all(len(h) == 32 for h in hashes),
       "only a 32-byte hash of each token is stored")
+for sql in ("update clients set token_hash = zeroblob(32) where name = 'env'",
+            "update clients set role = 'admin'", "delete from clients where name = 'y'"):
+    try:
+        con.execute(sql)
+        con.commit()
+        check(False, "the database refuses %r: clients are append-only" % sql)
+    except sqlite3.DatabaseError as e:
+        check("append-only" in str(e), "the database refuses %r: %s" % (sql, e))
+con.close()
 
 req = w.write("req.json", sample_request("11100000000013338W032", "ADM-1"))
 lic = json.loads(w.cli("issue", "--client", "env", req).stdout)
