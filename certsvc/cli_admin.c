@@ -76,10 +76,12 @@ print_client(const cs_client *cl)
 
 	printf("%-20s %-7s %s", cl->name, cl->role, cl->revoked_at ? "revoked" : "active");
 	for (i = 0; i < cl->n_grants; i++)
-		printf("%s%s%s%s%s", i ? "; " : "  ", cl->grants[i].types,
+		printf("%s%s%s%s%s%s%s", i ? "; " : "  ", cl->grants[i].types,
 		    cl->grants[i].issuer_code ? " as " : "",
 		    cl->grants[i].issuer_code ? cl->grants[i].issuer_code : "",
-		    cl->grants[i].issuer_name ? "" : "");
+		    cl->grants[i].issuer_name ? " (" : "",
+		    cl->grants[i].issuer_name ? cl->grants[i].issuer_name : "",
+		    cl->grants[i].issuer_name ? ")" : "");
 	printf("\n");
 }
 

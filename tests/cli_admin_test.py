@@ -79,6 +79,10 @@ con.close()
 check(rows == 0, "no row of the failed client is left in the database (%d)" % rows)
 tok_y = w.client("y", "issuer", "*", issuer, "广东省生态环境厅")
 check(tok_y.startswith("cs_") and tok_y != tok, "the name of a failed add can be added again")
+listing = w.cli("client list").stdout
+check(any(line.split()[0] == "y" and "* as %s (广东省生态环境厅)" % issuer in line
+          for line in listing.splitlines() if line.strip()),
+      "client list shows the grant with its issuer code and name: %s" % listing)
 r = w.cli("client grant", "env", "--types", "NOPE", check_rc=False)
 check(r.returncode != 0 and "not in the catalog" in r.stderr, "a grant of an unknown type is refused")
 w.cli("client grant", "env", "--types", "11100000000013338W044", "--issuer-code", issuer,
