@@ -1,7 +1,8 @@
 /*
  * config: every setting of certsvc, in one table (config.c) that the config
- * file, the command-line flags, `serve --check` and docs/configuration.md
- * all follow, so they cannot drift apart.
+ * file, the command-line flags, `serve --check` and the commented sample
+ * keys.example/certsvc.conf (checked against the table by test_config) all
+ * follow, so they cannot drift apart; docs/design.md, "Configuration".
  *
  * File format: "name = value" lines, '#' starts a comment, blank lines
  * ignored; names use '_' (flags use '-': --public-url sets public_url).
