@@ -79,23 +79,34 @@ int_item(int64_t v)
 	return v >= 0 ? cbor_build_uint64(u) : cbor_build_negint64(u);
 }
 
-/* The QR face fields: those the type marks in_qr, as given, under their
- * short qr_key.  Definite-length maps throughout: every byte is a QR
- * module (SPEC §4 asks for lean claims). */
-static cbor_item_t *
-face_fields(const cs_type *type, const json_t *fields)
+/* How many face fields go into the QR: those the type marks in_qr that
+ * the licence has (integers and text; the catalog allows nothing else). */
+static size_t
+face_count(const cs_type *type, const json_t *fields)
 {
-	cbor_item_t *map = NULL;
 	const json_t *v;
 	size_t i, n = 0;
-	int rc = 0;
 
 	for (i = 0; i < type->n_fields; i++)
 		if (type->fields[i].in_qr &&
 		    (v = json_object_get(fields, type->fields[i].name)) != NULL &&
 		    (json_is_integer(v) || json_is_string(v)))
 			n++;
-	if ((map = cbor_new_definite_map(n)) == NULL)
+	return n;
+}
+
+/* The QR face fields, as given, under their short qr_key.  Definite-length
+ * maps throughout: every byte is a QR module (SPEC §4 asks for lean
+ * claims). */
+static cbor_item_t *
+face_fields(const cs_type *type, const json_t *fields)
+{
+	cbor_item_t *map = NULL;
+	const json_t *v;
+	size_t i;
+	int rc = 0;
+
+	if ((map = cbor_new_definite_map(face_count(type, fields))) == NULL)
 		return NULL;
 	for (i = 0; i < type->n_fields && rc == 0; i++) {
 		if (!type->fields[i].in_qr ||
@@ -120,11 +131,13 @@ licence_claim(const cs_type *type, const json_t *lic)
 	const char *ct = json_string_value(json_object_get(holder, "code_type"));
 	const char *code = json_string_value(json_object_get(holder, "code"));
 	const char *sup = json_string_value(json_object_get(lic, "supersedes"));
+	const json_t *fields = json_object_get(lic, "fields");
+	size_t n_face = face_count(type, fields);
 	char masked[64];
 	cbor_item_t *m = NULL, *h = NULL, *i = NULL;
 	int rc = 0;
 
-	m = cbor_new_definite_map(sup ? 7 : 6);
+	m = cbor_new_definite_map(5 + (n_face > 0) + (sup != NULL));
 	h = cbor_new_definite_map(3);
 	i = cbor_new_definite_map(1);
 	if (m == NULL || h == NULL || i == NULL || code == NULL ||
@@ -140,16 +153,22 @@ licence_claim(const cs_type *type, const json_t *lic)
 	rc |= put_text(h, "ct", ct);
 	rc |= put_text(h, "c", masked);
 	rc |= put_text(i, "n", json_string_value(json_object_get(issuer, "name")));
-	/* t and the issuer before id: zlib then finds their bytes again in
-	 * the identifier and stores a short back-reference. */
-	rc |= put_text(m, "t", json_string_value(json_object_get(lic, "type")));
+	/* The order zlib compresses best of all 120, measured on the shipped
+	 * samples (1-3 bytes fewer than t, id, no, h, i): id first, so t,
+	 * iss and s become short back-references into it; i before h.  CBOR
+	 * map order carries no meaning. */
 	rc |= put_text(m, "id", json_string_value(json_object_get(lic, "id")));
+	rc |= put_text(m, "t", json_string_value(json_object_get(lic, "type")));
 	rc |= put_text(m, "no", json_string_value(json_object_get(lic, "number")));
-	rc |= map_put(m, text("h"), h);
-	h = NULL;
 	rc |= map_put(m, text("i"), i);
 	i = NULL;
-	rc |= map_put(m, text("f"), face_fields(type, json_object_get(lic, "fields")));
+	rc |= map_put(m, text("h"), h);
+	h = NULL;
+	/* A type that marks no field for the QR (or a licence without
+	 * them) has no f at all: an empty map would cost two bytes and say
+	 * nothing. */
+	if (n_face > 0)
+		rc |= map_put(m, text("f"), face_fields(type, fields));
 	if (sup != NULL)
 		rc |= put_text(m, "s", sup);
 	if (rc == 0)

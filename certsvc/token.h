@@ -1,8 +1,9 @@
 /*
  * token: the signed token of SPEC §4 and its two QR forms.
  *
- *   claims  = CBOR map {1 iss, 4 exp?, 5 nbf, 6 iat, -65537 {id, t, no, h,
- *             i, f, s?}}
+ *   claims  = CBOR map {-65537 {id, t, no, i, h, f?, s?}, 1 iss, 4 exp?,
+ *             5 nbf, 6 iat}; f only when the type marks face fields for
+ *             the QR and the licence has them
  *   cose    = COSE_Sign1(claims)
  *   token   = base64url_nopad(zlib(cose))
  *   url     = {public_url}/v/{token}
