@@ -37,7 +37,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csraw  # noqa: E402
 import independent  # noqa: E402
-from cstest import Server, Workdir, check, done, rid, sample_request, uscc  # noqa: E402
+from cstest import (Server, Workdir, check, done, rid, sample_request,  # noqa: E402
+                    sanitizer_clean, uscc)
 
 ROUNDS = int(os.environ.get("CS_CRASH_ROUNDS", "5"))
 ISSUERS = 4
@@ -109,7 +110,21 @@ maybe_status = {}   # id -> a transition whose answer was lost: either state
 in_doubt = []       # (client, token, path, request): sent, answer lost
 unexpected = []     # answers no client should get
 stats = {"attempts": 0, "acked": 0, "refused": 0, "in_doubt": 0, "transitions": 0,
-         "transitions_acked": 0, "bundles": 0, "bundles_acked": 0}
+         "transitions_acked": 0, "transitions_lost": 0, "bundles": 0, "bundles_acked": 0}
+busy = [0]          # requests sent whose answer has not arrived yet
+
+
+class InFlight:
+    """Counts a request as in flight from before it is sent until its
+    answer (or its failure) is back."""
+
+    def __enter__(self):
+        with lock:
+            busy[0] += 1
+
+    def __exit__(self, *exc):
+        with lock:
+            busy[0] -= 1
 
 
 def bump(k, n=1):
@@ -121,7 +136,8 @@ def send(base, client, token, path, req):
     """Send one issuance; sort its fate.  False once the server is gone."""
     bump("attempts")
     try:
-        status, body = call(base, "POST", path, req, token)
+        with InFlight():
+            status, body = call(base, "POST", path, req, token)
     except ConnectionRefusedError:
         bump("refused")   # never reached the server: nothing to doubt
         return False
@@ -196,14 +212,16 @@ def lifecycle_thread(base, stop):
         bump("transitions")
         target = "suspended" if action == "suspend" else "revoked"
         try:
-            status, out = call(base, "POST", "/api/v1/certificates/%s/%s" % (lid, action),
-                               body, env)
+            with InFlight():
+                status, out = call(base, "POST", "/api/v1/certificates/%s/%s" % (lid, action),
+                                   body, env)
         except ConnectionRefusedError:
             stop.wait(0.01)
             continue
         except (OSError, http.client.HTTPException):
             with lock:
                 maybe_status[lid] = target
+                stats["transitions_lost"] += 1
             continue
         if status == 200 and out.get("status") == target:
             with lock:
@@ -341,6 +359,7 @@ def retry_in_doubt(base, rnd, before_ids):
 
 
 checked = set()
+kills_in_flight = []   # per round: requests in flight the moment before the kill
 t_start = time.time()
 srv = Server2(w, 0)
 # Whatever happens to this script, its server does not outlive it.
@@ -356,6 +375,8 @@ for rnd in range(1, ROUNDS + 1):
     for t in threads:
         t.start()
     time.sleep(random.uniform(0.4, 1.6))
+    with lock:
+        kills_in_flight.append(busy[0])
     srv.proc.kill()                     # SIGKILL: no drain, no clean close
     srv.proc.wait()
     stop.set()
@@ -364,6 +385,7 @@ for rnd in range(1, ROUNDS + 1):
     srv.log.close()
     check(srv.proc.returncode == -9, "round %d: the server died of SIGKILL (%s)" % (
         rnd, srv.proc.returncode))
+    sanitizer_clean(srv.output(), "round %d: the server killed" % rnd)
     ids = db_checks(rnd)
     with lock:
         found = sum(1 for i in acked if i in ids)
@@ -378,13 +400,14 @@ for rnd in range(1, ROUNDS + 1):
     checked |= set(new)
     audit_checks(srv.base, rnd)
     d = {k: stats[k] - before[k] for k in stats}
-    print("round %d: %d issuance requests (%d licences acknowledged, %d answers lost, "
-          "%d refused), %d bundles and %d transitions acknowledged; on disk %d licences, "
-          "%d of the %d acknowledged so far found; %d interrupted requests sent again: %d were "
-          "committed (200), %d were not (201)" % (
-              rnd, d["attempts"], d["acked"], d["in_doubt"], d["refused"],
-              d["bundles_acked"], d["transitions_acked"], len(ids), found, acked_n,
-              retried, again["200"], again["201"]), flush=True)
+    print("round %d: %d requests in flight at the kill; %d issuance requests (%d licences "
+          "acknowledged, %d answers lost, %d refused), %d bundles and %d transitions "
+          "acknowledged (%d answers lost); on disk %d licences, %d of the %d acknowledged so "
+          "far found; %d interrupted requests sent again: %d were committed (200), %d were "
+          "not (201)" % (
+              rnd, kills_in_flight[-1], d["attempts"], d["acked"], d["in_doubt"], d["refused"],
+              d["bundles_acked"], d["transitions_acked"], d["transitions_lost"], len(ids), found,
+              acked_n, retried, again["200"], again["201"]), flush=True)
 
 check(not unexpected, "no unexpected answer under load: %s" % unexpected[:5])
 # The last round's retries made licences no round has read yet.
@@ -396,7 +419,7 @@ for lid in rest:
 checked |= set(rest)
 # A last look after a clean stop: everything acknowledged (including the
 # retries of the last round) is there, and the database is sound.
-srv.stop()
+srv.stop_clean("the last server")
 ids = db_checks(ROUNDS + 1)
 total_acked = len(acked)
 print("crash test: %d rounds, %d issuance requests, %d licences acknowledged, %d on disk "
@@ -406,5 +429,15 @@ print("crash test: %d rounds, %d issuance requests, %d licences acknowledged, %d
                                  time.time() - t_start))
 check(total_acked > 0 and stats["transitions_acked"] > 0 and bundles_acked,
       "the load acknowledged licences, bundles and transitions")
+# Not vacuous: at least one kill cut requests off mid-way (their answers
+# were lost: the connection broke after they were sent), so the checks
+# above saw what a crash in the middle of a write leaves.
+lost = stats["in_doubt"] + stats["transitions_lost"]
+print("kills with requests in flight: %d of %d rounds (%s); answers lost: %d" % (
+    sum(1 for n in kills_in_flight if n > 0), ROUNDS, kills_in_flight, lost))
+check(any(n > 0 for n in kills_in_flight),
+      "at least one kill came while requests were in flight (%s)" % kills_in_flight)
+check(lost > 0, "at least one kill cut off a request in flight: no answer was lost in %d "
+      "rounds" % ROUNDS)
 w.cleanup()
 done()
