@@ -12,7 +12,7 @@ build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
        libqrencode-dev libpng-dev zlib1g-dev libjansson-dev libcbor-dev
        librsvg2-dev fonts-noto-cjk)
 # chromium and nodejs: the browser tests (tests/browser_test.py drive
-# Debian's chromium with playwright-core from npm; npm comes with nodejs).
+# Debian's chromium with playwright-core from npm).
 test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
       sqlite3 chromium nodejs)
 
@@ -22,6 +22,10 @@ fuzz=(clang libclang-rt-14-dev python3 python3-cbor2)
 
 want=("${build[@]}")
 [ "${1:-build}" = test ] && want+=("${test[@]}")
+# Debian's nodejs comes without npm, which is its own package there; a
+# nodejs from NodeSource brings its own npm and conflicts with Debian's, so
+# npm is wanted only where no npm command exists.
+[ "${1:-build}" = test ] && ! command -v npm >/dev/null 2>&1 && want+=(npm)
 [ "${1:-build}" = fuzz ] && want+=("${fuzz[@]}")
 
 missing=()
