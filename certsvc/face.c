@@ -34,11 +34,21 @@
 #define PH_SCAN_MAX 200      /* "{{" further than this from "}}": not one */
 #define DEFAULT_FONT_SIZE 16.0
 #define WIDE_EM 1.0          /* CJK and fullwidth glyphs, in em */
-#define NARROW_EM 0.55       /* everything else, in em */
+#define OTHER_EM 1.0         /* non-ASCII outside the table: at most 1 em */
 #define WRAP_MAX_LINES 4     /* more lines than this: shrink first */
 #define WRAP_MIN_SCALE 0.6   /* ... down to this share of the font size */
-#define WRAP_FLOOR_SCALE 0.3 /* with data-lines: as far as fitting needs */
+#define WRAP_FLOOR_SCALE 0.3 /* with data-lines: the last resort */
 #define WRAP_SCALE_STEP 0.05
+/* The smallest font size, in user units (px at the layouts' 96 dpi), that
+ * a boxed value is shrunk to while it still counts as legible: 9 px is
+ * 6.75 pt on an A4 face.  tests/browser/check.js holds faces to it. */
+#define LEGIBLE_MIN 9.0
+/* The vertical metrics of the layouts' fonts, Noto Serif and Sans CJK SC,
+ * in em (their hhea ascender and descender, what a browser's text box
+ * spans), and the distance between wrapped lines. */
+#define FONT_ASCENT 1.16
+#define FONT_DESCENT 0.29
+#define LINE_PITCH 1.3
 #define NO_EXPIRY "长期"
 
 /* One unit of a wrapped text: the bytes it writes (already escaped) in the
@@ -207,7 +217,8 @@ cp_wide(long cp)
 }
 
 /* Chinese line-breaking rules (避头尾), the common part: closing
- * punctuation does not start a line, opening punctuation does not end one. */
+ * punctuation (and the middle dot of a transliterated name, 阿卜杜·买买提)
+ * does not start a line, opening punctuation does not end one. */
 static int
 cp_no_break_before(long cp)
 {
@@ -216,7 +227,7 @@ cp_no_break_before(long cp)
 	    cp == 0xff1a || cp == 0xff01 || cp == 0xff1f || cp == 0xff09 ||
 	    cp == 0x300b || cp == 0x3009 || cp == 0x300d || cp == 0x300f ||
 	    cp == 0x3011 || cp == 0x201d || cp == 0x2019 || cp == 0x2026 ||
-	    cp == 0xff05;
+	    cp == 0xff05 || cp == 0x00b7 || cp == 0x30fb;
 }
 
 static int
@@ -562,39 +573,52 @@ out:
 	return ok;
 }
 
-/* The font size a <text> start tag sets: its font-size attribute, else a
- * font-size in its style attribute, else the default.  Sizes in units other
- * than px are not estimated (default). */
-static double
-text_font_size(const char *t, size_t tn)
+/* A length property of a <text> start tag: from its style attribute, else
+ * its presentation attribute (style= wins, as in CSS); 1 when set to a
+ * length in user units.  Values in other units ("1em", "normal") are not
+ * estimated. */
+static int
+text_length_prop(const char *t, size_t tn, const char *prop, double *out)
 {
 	const char *v, *p;
-	size_t vn, n;
-	double fs = DEFAULT_FONT_SIZE, d;
-	int from_style = 0;
+	size_t vn, n, pn = strlen(prop);
+	double d;
+	int found = 0;
 
-	/* style= wins over the presentation attribute, as in CSS. */
 	if (tag_attr(t, tn, "style", &v, &vn)) {
-		for (p = v; p + 9 <= v + vn; p++) {
-			if (memcmp(p, "font-size", 9) != 0)
+		for (p = v; p + pn <= v + vn; p++) {
+			if (memcmp(p, prop, pn) != 0)
 				continue;
-			p += 9;
+			p += pn;
 			while (p < v + vn && (is_xml_space(*p) || *p == ':'))
 				p++;
 			for (n = 0; p + n < v + vn && p[n] != ';'; n++)
 				;
 			while (n > 0 && is_xml_space(p[n - 1]))
 				n--;
-			if (parse_length(p, n, &d) && d > 0) {
-				fs = d;
-				from_style = 1;
+			if (parse_length(p, n, &d)) {
+				*out = d;
+				found = 1;
 			}
 			break;
 		}
 	}
-	if (!from_style && tag_attr(t, tn, "font-size", &v, &vn) &&
-	    parse_length(v, vn, &d) && d > 0)
-		fs = d;
+	if (!found && tag_attr(t, tn, prop, &v, &vn) &&
+	    parse_length(v, vn, &d)) {
+		*out = d;
+		found = 1;
+	}
+	return found;
+}
+
+/* The font size a <text> start tag sets, else the default. */
+static double
+text_font_size(const char *t, size_t tn)
+{
+	double fs = DEFAULT_FONT_SIZE;
+
+	if (!text_length_prop(t, tn, "font-size", &fs) || !(fs > 0))
+		fs = DEFAULT_FONT_SIZE;
 	return fs;
 }
 
@@ -676,13 +700,51 @@ out:
 	return g;
 }
 
+/*
+ * The advance of the printable ASCII characters (0x20-0x7e), in hundredths
+ * of an em: the wider of Noto Serif CJK SC's and Noto Sans CJK SC's
+ * proportional Latin glyphs (the fonts the layouts name), rounded up, so
+ * that a line estimated to fit does fit in either.
+ */
+static const unsigned char ascii_em100[95] = {
+	 26,  33,  48,  58,  56,  93,  78,  28,  /*  !"#$%&' */
+	 34,  34,  48,  58,  33,  35,  33,  40,  /* ()*+,-./ */
+	 56,  56,  56,  56,  56,  56,  56,  56,  /* 01234567 */
+	 56,  56,  33,  33,  58,  58,  58,  48,  /* 89:;<=>? */
+	 95,  73,  66,  70,  75,  66,  62,  75,  /* @ABCDEFG */
+	 86,  41,  50,  74,  61,  98,  80,  78,  /* HIJKLMNO */
+	 64,  78,  72,  59,  67,  78,  72, 106,  /* PQRSTUVW */
+	 70,  69,  61,  34,  40,  34,  58,  57,  /* XYZ[\]^_ */
+	 61,  57,  64,  54,  63,  56,  37,  57,  /* `abcdefg */
+	 67,  34,  32,  61,  34,  98,  67,  61,  /* hijklmno */
+	 64,  62,  47,  48,  38,  66,  56,  85,  /* pqrstuvw */
+	 57,  57,  50,  34,  32,  34,  58,  /* xyz{|}~ */
+};
+
+/* A code point's estimated advance in em: ASCII from the table, CJK and
+ * fullwidth one em, anything else (Greek, Roman numerals, symbols) at most
+ * one em in a CJK font. */
+static double
+cp_em(long cp)
+{
+	double em = OTHER_EM;
+
+	if (cp == '\t')
+		cp = ' ';
+	if (cp >= 0x20 && cp < 0x7f)
+		em = ascii_em100[cp - 0x20] / 100.0;
+	else if (cp >= 0 && cp_wide(cp))
+		em = WIDE_EM;
+	return em;
+}
+
 /* Close the glyph just added: its bytes are what was appended since. */
 static void
 glyph_set(struct glyphs *gs, struct glyph *g, long cp)
 {
 	g->len = gs->bytes.len - g->off;
 	g->wide = cp >= 0 && cp_wide(cp);
-	g->em = g->wide ? WIDE_EM : NARROW_EM;
+	g->em = cp_em(cp);
 	g->space = cp == ' ' || cp == '\t';
 	g->no_break_before = cp >= 0 && cp_no_break_before(cp);
 	g->no_break_after = cp >= 0 && cp_no_break_after(cp);
@@ -762,15 +824,16 @@ can_break_before(const struct glyph *g, size_t i)
 }
 
 /*
- * Greedy line breaking at font size fs into lines of at most w user units:
- * starts[k] is the first glyph of line k; returns the number of lines.
+ * Greedy line breaking at font size fs (and letter-spacing ls, in user
+ * units after every glyph) into lines of at most w user units: starts[k]
+ * is the first glyph of line k; returns the number of lines.
  * Blanks may hang past the edge (they draw nothing there).  A line breaks
  * at its last break opportunity; a word with none longer than a line is
  * cut, since text is never dropped.
  */
 static size_t
-break_lines(const struct glyph *g, size_t n, double fs, double w,
-    size_t *starts)
+break_lines(const struct glyph *g, size_t n, double fs, double ls,
+    double w, size_t *starts)
 {
 	size_t lines = 0, i = 0, start, last;
 	double width;
@@ -781,11 +844,11 @@ break_lines(const struct glyph *g, size_t n, double fs, double w,
 		width = 0;
 		while (i < n) {
 			if (i > start && !g[i].space &&
-			    width + g[i].em * fs > w + 1e-9)
+			    width + g[i].em * fs + ls > w + 1e-9)
 				break;
 			if (i > start && can_break_before(g, i))
 				last = i;
-			width += g[i].em * fs;
+			width += g[i].em * fs + ls;
 			i++;
 		}
 		if (i < n && !can_break_before(g, i) && last > start)
@@ -795,18 +858,17 @@ break_lines(const struct glyph *g, size_t n, double fs, double w,
 	return lines;
 }
 
-/* The line budget of a wrapped text: data-lines="N" (1-20) with the font
- * allowed to shrink to WRAP_FLOOR_SCALE, else WRAP_MAX_LINES with
- * WRAP_MIN_SCALE. */
+/* The line budget of a wrapped text: data-lines="N" (1-20), *boxed set;
+ * else WRAP_MAX_LINES and *boxed clear. */
 static int
 max_lines(struct face_ctx *c, const char *t, size_t tn, size_t *budget,
-    double *floor)
+    int *boxed)
 {
 	const char *v;
 	size_t vn, i, n = 0;
 
 	*budget = WRAP_MAX_LINES;
-	*floor = WRAP_MIN_SCALE;
+	*boxed = 0;
 	if (!tag_attr(t, tn, "data-lines", &v, &vn))
 		return 0;
 	for (i = 0; i < vn && v[i] >= '0' && v[i] <= '9' && n <= 20; i++)
@@ -815,8 +877,62 @@ max_lines(struct face_ctx *c, const char *t, size_t tn, size_t *budget,
 		return cs_err_set(CS_EINVAL, "face layout of %s: data-lines=\"%.*s\" "
 		    "is not 1 to 20", c->code, (int)(vn > 8 ? 8 : vn), v);
 	*budget = n;
-	*floor = WRAP_FLOOR_SCALE;
+	*boxed = 1;
 	return 0;
+}
+
+/*
+ * The box of data-lines="N" is the height that N lines at the layout's
+ * font size fs0 take: from the first line's ascent to the last line's
+ * descent.  How many lines at font size fs fit in it: a smaller font
+ * gets more, shorter lines rather than the same few.
+ */
+static size_t
+box_lines(size_t budget, double fs0, double fs)
+{
+	double em = FONT_ASCENT + FONT_DESCENT;
+	double h = em * fs0 + (double)(budget - 1) * LINE_PITCH * fs0;
+	double n = floor((h - em * fs) / (LINE_PITCH * fs) + 1e-9) + 1;
+
+	return n < 1 ? 1 : (size_t)n;
+}
+
+/*
+ * The font size and lines of a boxed text (data-lines), in *fs and
+ * *lines; the return is 1 when the text fits its box at a legible size.
+ * Sizes are tried from fs0 down in steps of WRAP_SCALE_STEP, each with as
+ * many lines as the box holds at that size, down to LEGIBLE_MIN.  What
+ * does not fit even then (a value longer than the layout was drawn for:
+ * templates size each box for its field's max_length, tests/test_face.c
+ * proves it) goes on shrinking to WRAP_FLOOR_SCALE of fs0 and, at that
+ * size, takes as many lines as it needs, running out of its box rather
+ * than losing a character; the caller marks such a text data-overflow.
+ */
+static int
+fit_box(const struct glyphs *gs, double fs0, double ls, double w,
+    size_t budget, size_t *starts, double *fs, size_t *lines)
+{
+	double legible = fmin(fs0, fmax(LEGIBLE_MIN, fs0 * WRAP_FLOOR_SCALE));
+	double floor_fs = fs0 * WRAP_FLOOR_SCALE, f;
+	size_t step;
+	int fits = 0, done = 0;
+
+	for (step = 0; !done; step++) {
+		f = fs0 * (1.0 - (double)step * WRAP_SCALE_STEP);
+		if (f < legible && f + fs0 * WRAP_SCALE_STEP > legible + 1e-9)
+			f = legible;  /* the legible size itself is tried */
+		if (f < floor_fs - 1e-9) {
+			f = floor_fs;
+			done = 1;
+		}
+		*fs = f;
+		*lines = break_lines(gs->g, gs->n, f, ls, w, starts);
+		if (*lines <= box_lines(budget, fs0, f)) {
+			fits = f >= legible - 1e-9;
+			done = 1;
+		}
+	}
+	return fits;
 }
 
 /*
@@ -824,14 +940,18 @@ max_lines(struct face_ctx *c, const char *t, size_t tn, size_t *budget,
  * content is plain text holding a placeholder and is wider than W, write
  * the start tag and the content as <tspan> lines and move *pi to the end
  * tag, which the caller copies.  Otherwise write the start tag alone and
- * let the caller go on through the content as usual.  More than
- * WRAP_MAX_LINES lines: the tspans get a smaller font-size (down to
- * WRAP_MIN_SCALE of the original) before the text wraps further.
+ * let the caller go on through the content as usual.
  *
- * data-lines="N" says how many lines the layout has room for: then the
- * font shrinks until the text fits N lines (down to WRAP_FLOOR_SCALE), so
- * a value at its catalog maximum stays in its row instead of running over
- * the next one; text is never dropped.
+ * With data-lines="N" the text has a box, W wide and N lines high at its
+ * font size: it wraps, then shrinks with more lines as the box allows, so
+ * that it stays in its box at a legible size (fit_box).  The first line
+ * moves up only as far as the lines below need, so a value that fits on
+ * one line keeps its label's baseline.  A text that could not fit
+ * legibly says so in a data-overflow="true" attribute.
+ *
+ * Without data-lines, more than WRAP_MAX_LINES lines: the tspans get a
+ * smaller font-size (down to WRAP_MIN_SCALE of the original) before the
+ * text wraps further.  Text is never dropped.
  */
 static int
 wrap_text(struct face_ctx *c, const char *t, size_t tn, const char *wv,
@@ -840,8 +960,8 @@ wrap_text(struct face_ctx *c, const char *t, size_t tn, const char *wv,
 	struct glyphs gs = {0};
 	size_t *starts = NULL, e, lines, k, i, xn = 1, nl, step, budget;
 	const char *xv = "0", *name, *v;
-	double w, fs0, fs, floor;
-	int rc = 0;
+	double w, fs0, fs, ls = 0, lift = 0, excess;
+	int rc = 0, boxed, fits = 1;
 
 	if (!parse_length(wv, wn, &w) || !(w > 0)) {
 		rc = cs_err_set(CS_EINVAL, "face layout of %s: data-wrap=\"%.*s\" "
@@ -849,26 +969,46 @@ wrap_text(struct face_ctx *c, const char *t, size_t tn, const char *wv,
 		    (int)(wn > 32 ? 32 : wn), wv);
 		goto out;
 	}
-	cs_sb_add(&c->out, t, tn);
+	if ((rc = max_lines(c, t, tn, &budget, &boxed)) != 0)
+		goto out;
 	e = find(c->s, c->len, *pi, "</text");
 	if (e == c->len || memchr(c->s + *pi, '<', e - *pi) != NULL ||
-	    ph_find(c->s, e, *pi, &name, &nl) == e)
+	    ph_find(c->s, e, *pi, &name, &nl) == e) {
+		cs_sb_add(&c->out, t, tn);
 		goto out;
+	}
 	if ((rc = text_glyphs(c, *pi, e, &gs)) != 0)
 		goto out;
 	if ((starts = malloc((gs.n + 1) * sizeof(*starts))) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "face: out of memory");
 		goto out;
 	}
-	if ((rc = max_lines(c, t, tn, &budget, &floor)) != 0)
-		goto out;
 	fs = fs0 = text_font_size(t, tn);
-	lines = break_lines(gs.g, gs.n, fs, w, starts);
-	for (step = 1; lines > budget &&
-	    1.0 - step * WRAP_SCALE_STEP > floor - 1e-9; step++) {
-		fs = fs0 * (1.0 - step * WRAP_SCALE_STEP);
-		lines = break_lines(gs.g, gs.n, fs, w, starts);
+	if (!text_length_prop(t, tn, "letter-spacing", &ls))
+		ls = 0;
+	if (boxed) {
+		fits = fit_box(&gs, fs0, ls, w, budget, starts, &fs, &lines);
+		/* Lines below the first that would run past the box's bottom
+		 * lift the first, at most by what the smaller font freed above
+		 * it. */
+		excess = (double)(lines > 0 ? lines - 1 : 0) * LINE_PITCH * fs +
+		    FONT_DESCENT * fs - ((double)(budget - 1) * LINE_PITCH * fs0 +
+		    FONT_DESCENT * fs0);
+		if (excess > 0)
+			lift = fmin(excess, FONT_ASCENT * (fs0 - fs));
+	} else {
+		lines = break_lines(gs.g, gs.n, fs, ls, w, starts);
+		for (step = 1; lines > budget &&
+		    1.0 - step * WRAP_SCALE_STEP > WRAP_MIN_SCALE - 1e-9; step++) {
+			fs = fs0 * (1.0 - step * WRAP_SCALE_STEP);
+			lines = break_lines(gs.g, gs.n, fs, ls, w, starts);
+		}
 	}
+	/* The start tag as drawn, but for the overflow mark before its '>'. */
+	cs_sb_add(&c->out, t, tn - 1);
+	if (!fits)
+		cs_sb_puts(&c->out, " data-overflow=\"true\"");
+	cs_sb_puts(&c->out, ">");
 	if (lines <= 1 && fs == fs0) {
 		/* It fits: the content exactly as a plain substitution. */
 		cs_sb_add(&c->out, gs.bytes.p ? gs.bytes.p : "", gs.bytes.len);
@@ -885,7 +1025,14 @@ wrap_text(struct face_ctx *c, const char *t, size_t tn, const char *wv,
 	for (k = 0; k < lines; k++) {
 		cs_sb_puts(&c->out, "<tspan x=\"");
 		cs_sb_add(&c->out, xv, xn);
-		cs_sb_puts(&c->out, k > 0 ? "\" dy=\"1.3em\"" : "\"");
+		cs_sb_puts(&c->out, "\"");
+		if (k > 0) {
+			cs_sb_puts(&c->out, " dy=\"1.3em\"");
+		} else if (lift > 0.005) {
+			cs_sb_puts(&c->out, " dy=\"-");
+			sb_put_num(&c->out, lift);
+			cs_sb_puts(&c->out, "\"");
+		}
 		if (fs < fs0) {
 			cs_sb_puts(&c->out, " font-size=\"");
 			sb_put_num(&c->out, fs);

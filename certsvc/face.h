@@ -7,6 +7,19 @@
  * valid_until, issued_at, fields.<field>.  The QR code replaces the one
  * <rect id="qr-slot" .../>.  Every inserted value is XML-escaped; a <text>
  * with data-wrap="W" wraps its value into lines of at most W user units.
+ *
+ * Text that does not fit its box is wrapped or shrunk, never cut.  A text
+ * with data-lines="N" as well has a box W wide and N lines high at its
+ * font size; its value wraps, then shrinks (taking the more, shorter lines
+ * the box then holds) down to a legible 9 user units.  A value that does
+ * not fit even so is drawn smaller still, down to 30% of the size and past
+ * the box if it must, every character kept, and its <text> is marked
+ * data-overflow="true".  The shipped layouts size every box for its value
+ * at the limit issuance enforces (the field's max_length, 200 characters
+ * of holder name, 64 of number), so only an issuing-authority name over
+ * about 80 characters (grants do not bound it) or a layout drawn too small
+ * can get there; tests/test_face.c (shipped_limits) holds the layouts to
+ * it.
  */
 #ifndef CS_FACE_H
 #define CS_FACE_H

@@ -708,6 +708,297 @@ out:
 	cs_catalog_free(cat);
 }
 
+/* A layout with one boxed text: 360 wide, two lines of 18 high. */
+static const char boxed_layout[] =
+	"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"800\" height=\"400\" "
+	"viewBox=\"0 0 800 400\">\n"
+	"  <text id=\"box\" x=\"40\" y=\"100\" font-size=\"18\" data-wrap=\"360\" "
+	"data-lines=\"2\">{{fields.scope}}</text>\n"
+	"  <text id=\"spaced\" x=\"40\" y=\"200\" font-size=\"18\" "
+	"letter-spacing=\"4\" data-wrap=\"360\" data-lines=\"2\">"
+	"{{fields.scope_en}}</text>\n"
+	"  <rect id=\"qr-slot\" x=\"600\" y=\"200\" width=\"160\" height=\"160\"/>\n"
+	"</svg>\n";
+
+/* How a boxed text came out: its tspans, their font size (0: none, the
+ * layout's), the first one's dy (negative: lifted), and whether it is
+ * marked data-overflow. */
+struct boxed {
+	char *text;
+	int tspans;
+	double fs;
+	double dy0;
+	int overflow;
+};
+
+static void
+boxed_of(const char *svg, const char *id, struct boxed *b)
+{
+	char *el = element_of(svg, id);
+	const char *p, *gt;
+
+	memset(b, 0, sizeof(*b));
+	b->text = text_of(svg, id, &b->tspans);
+	if (el == NULL)
+		return;
+	gt = strchr(el, '>');
+	b->overflow = (p = strstr(el, "data-overflow=\"true\"")) != NULL &&
+	    p < gt;
+	if ((p = strstr(el, "<tspan")) != NULL) {
+		gt = strchr(p, '>');
+		if ((p = strstr(p, "font-size=\"")) != NULL && p < gt)
+			b->fs = strtod(p + 11, NULL);
+		p = strstr(el, "<tspan");
+		if ((p = strstr(p, "dy=\"")) != NULL && p < gt)
+			b->dy0 = strtod(p + 4, NULL);
+	}
+	free(el);
+}
+
+/* The bottom of a boxed text's last line below its first baseline, by
+ * face.c's box model (ascent 1.16 em, descent 0.29 em, lines 1.3 em
+ * apart), against the box of data-lines lines at the layout's size. */
+static int
+inside_box(const struct boxed *b, double fs0, int budget)
+{
+	double fs = b->fs > 0 ? b->fs : fs0;
+	int lines = b->tspans > 0 ? b->tspans : 1;
+	double top = b->dy0 - 1.16 * fs, bottom = b->dy0 +
+	    (lines - 1) * 1.3 * fs + 0.29 * fs;
+
+	return top >= -1.16 * fs0 - 0.01 &&
+	    bottom <= (budget - 1) * 1.3 * fs0 + 0.29 * fs0 + 0.01;
+}
+
+static char *
+render_scope(const char *scope, const char *scope_en)
+{
+	cs_type t = core_type(boxed_layout);
+	json_t *lic = core_licence(scope, json_null());
+	char *svg;
+
+	json_object_set_new(json_object_get(lic, "fields"), "scope_en",
+	    json_string(scope_en));
+	svg = render(&t, lic);
+	json_decref(lic);
+	return svg;
+}
+
+TEST(boxed_fit)
+{
+	char *s20 = cjk(20, 1), *s40 = cjk(40, 2), *s100 = cjk(100, 3);
+	char *svg = NULL;
+	struct boxed b;
+
+	/* 20 characters of 18 fill one line of 360: left as they are. */
+	svg = render_scope(s20, "iiiiiiiiiiiiiiiiiiiiiiiiiiiiii");
+	boxed_of(svg, "box", &b);
+	CHECK_STR_EQ(b.text, s20);
+	CHECK_INT_EQ(b.tspans, 0);
+	CHECK(!b.overflow);
+	free(b.text);
+	/* Letter-spacing counts: 20 characters of 18 + 4 do not fit. */
+	free(svg);
+	svg = render_scope(s20, s20);
+	boxed_of(svg, "spaced", &b);
+	CHECK_STR_EQ(b.text, s20);
+	CHECK(b.tspans >= 2 || b.fs > 0);
+	CHECK(!b.overflow);
+	free(b.text);
+	/* ASCII by its real width: 30 "W" (about 1.05 em each) do not fit
+	 * 360 at 18, 30 "i" (a third of an em) do. */
+	free(svg);
+	svg = render_scope("WWWWWWWWWWWWWWWWWWWWWWWWWWWWWW", "x");
+	boxed_of(svg, "box", &b);
+	CHECK_INT_EQ(b.tspans, 2);
+	CHECK(inside_box(&b, 18, 2));
+	free(b.text);
+	free(svg);
+	svg = render_scope("iiiiiiiiiiiiiiiiiiiiiiiiiiiiii", "x");
+	boxed_of(svg, "box", &b);
+	CHECK_INT_EQ(b.tspans, 0);
+	free(b.text);
+	/* Two lines: wrapped at the layout's size, no lift. */
+	free(svg);
+	svg = render_scope(s40, "x");
+	boxed_of(svg, "box", &b);
+	CHECK_STR_EQ(b.text, s40);
+	CHECK_INT_EQ(b.tspans, 2);
+	CHECK(b.fs == 0 && b.dy0 == 0 && !b.overflow);
+	CHECK(inside_box(&b, 18, 2));
+	free(b.text);
+	/* 100 characters: kept on two lines they would need 7.2 px; with
+	 * the lines the box holds at a smaller size they stay legible, more
+	 * lines than data-lines, every line inside the box. */
+	free(svg);
+	svg = render_scope(s100, "x");
+	boxed_of(svg, "box", &b);
+	CHECK_STR_EQ(b.text, s100);
+	CHECK(b.tspans > 2);
+	CHECK(b.fs >= 9 && b.fs < 18);
+	CHECK(!b.overflow);
+	CHECK(inside_box(&b, 18, 2));
+	free(b.text);
+	check_xml(svg, "boxed");
+	free(svg);
+	free(s20);
+	free(s40);
+	free(s100);
+}
+
+TEST(boxed_overflow)
+{
+	char *huge = cjk(400, 4), *svg;
+	struct boxed b;
+
+	/* Far more than the box holds at 9 px: shrunk to the last resort,
+	 * 30% (5.4), every character kept, and the text says it did not fit. */
+	svg = render_scope(huge, "x");
+	boxed_of(svg, "box", &b);
+	CHECK_STR_EQ(b.text, huge);
+	CHECK(b.overflow);
+	CHECK(b.fs > 5.39 && b.fs < 5.41);
+	CHECK(b.tspans > 2);
+	free(b.text);
+	check_xml(svg, "overflow");
+	free(svg);
+	free(huge);
+}
+
+/*
+ * Every value of every shipped type at its limit, in CJK characters (the
+ * widest): text fields at max_length, enums at their longest option,
+ * integers of max_length digits, the holder name at the 200 characters
+ * issuance accepts, a caller's number at its 64, and a 64-character
+ * issuing authority.  The layouts are drawn for these: no text may need
+ * a font below the legible 9 px or be marked data-overflow.  A type whose
+ * box cannot hold its field's max_length fails here, and the fix is the
+ * box or the max_length (tests/browser_test.py checks the same faces in
+ * chromium).
+ */
+static json_t *
+limit_licence(const cs_type *t, char ***values)
+{
+	json_t *fields = json_object(), *lic;
+	const char *longest;
+	char *holder = cjk_field(200, 17), *number = cjk_field(64, 18);
+	char *issuer = cjk_field(64, 19), digits[32];
+	size_t i, k, n;
+
+	*values = calloc(t->n_fields + 1, sizeof(char *));
+	for (i = 0; i < t->n_fields; i++) {
+		const cs_field *f = &t->fields[i];
+
+		switch (f->kind) {
+		case CS_FIELD_TEXT:
+			(*values)[i] = cjk_field(f->max_length > 0 ?
+			    (size_t)f->max_length : 200, i);
+			json_object_set_new(fields, f->name,
+			    json_string((*values)[i]));
+			break;
+		case CS_FIELD_DATE:
+			(*values)[i] = strdup("2026-12-31");
+			json_object_set_new(fields, f->name,
+			    json_string((*values)[i]));
+			break;
+		case CS_FIELD_INTEGER:
+			n = f->max_length > 0 && f->max_length < 19 ?
+			    (size_t)f->max_length : 18;
+			memset(digits, '9', n);
+			digits[n] = '\0';
+			(*values)[i] = strdup(digits);
+			json_object_set_new(fields, f->name,
+			    json_integer(strtoll(digits, NULL, 10)));
+			break;
+		case CS_FIELD_ENUM:
+			longest = "";
+			for (k = 0; k < f->n_options; k++)
+				if (strlen(f->options[k]) > strlen(longest))
+					longest = f->options[k];
+			(*values)[i] = strdup(longest);
+			json_object_set_new(fields, f->name,
+			    json_string((*values)[i]));
+			break;
+		}
+	}
+	lic = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}, "
+	    "s:{s:s, s:s}, s:s, s:s, s:s, s:o}",
+	    "id", "1.2.156.3005.2.11100000000013338W032.11220000013544541J."
+	    "2430599.001.F",
+	    "type", t->code,
+	    "type_name", t->name,
+	    "number", number,
+	    "holder", "name", holder,
+	    "code_type", t->accepts_uscc || !t->accepts_rid ? "USCC" : "RID",
+	    "code", t->accepts_uscc || !t->accepts_rid ?
+	    "91440300708461136T" : "110105******002X",
+	    "issuer", "name", issuer, "code", "11440000006939877N",
+	    "issued_at", "2025-12-01T02:00:00Z",
+	    "valid_from", "2025-12-01",
+	    "valid_until", "2030-11-30",
+	    "fields", fields);
+	free(holder);
+	free(number);
+	free(issuer);
+	return lic;
+}
+
+TEST(shipped_limits)
+{
+	const char *dir = CS_SOURCE_DIR "/templates";
+	cs_catalog *cat = NULL;
+	char **values, *svg, *view, what[64];
+	const char *p, *q;
+	json_t *lic;
+	size_t i, k;
+	double fs;
+	int rc;
+
+	if (!has_json_files(dir))
+		goto out;
+	if ((rc = cs_catalog_load(dir, &cat)) != 0)
+		goto out;
+	for (i = 0; i < cat->n; i++) {
+		const cs_type *t = &cat->types[i];
+
+		lic = limit_licence(t, &values);
+		svg = NULL;
+		CHECK_INT_EQ(cs_face_svg(t, lic, QR_TEXT, NULL, &svg), 0);
+		if (svg != NULL) {
+			for (p = svg; (p = strstr(p, "data-overflow")) != NULL;
+			    p++) {
+				for (q = p; q > svg && strncmp(q, "<text", 5) != 0; q--)
+					;
+				fprintf(stderr, "%s (%s): a value at its limit does "
+				    "not fit its box: %.*s>\n", t->code, t->name,
+				    (int)(strchr(p, '>') - q), q);
+				CHECK(p == NULL);
+			}
+			for (p = svg; (p = strstr(p, "font-size=\"")) != NULL; p++) {
+				fs = strtod(p + 11, NULL);
+				if (fs < 9)
+					fprintf(stderr, "%s (%s): a line at font-size "
+					    "%.2f\n", t->code, t->name, fs);
+				CHECK(fs >= 9);
+			}
+			view = text_view(svg);
+			for (k = 0; k < t->n_fields; k++)
+				if (t->fields[k].required)
+					CHECK(strstr(view, values[k]) != NULL);
+			free(view);
+			snprintf(what, sizeof(what), "limits-%zu", i);
+			check_xml(svg, what);
+		}
+		free(svg);
+		for (k = 0; k < t->n_fields; k++)
+			free(values[k]);
+		free(values);
+		json_decref(lic);
+	}
+out:
+	cs_catalog_free(cat);
+}
+
 int
 main(void)
 {
@@ -729,7 +1020,10 @@ main(void)
 		RUN(no_expiry);
 		RUN(layout_errors);
 	}
+	RUN(boxed_fit);
+	RUN(boxed_overflow);
 	RUN(shipped_catalog);
+	RUN(shipped_limits);
 	free(layout_text);
 	if (have_tmpdir) {
 		unlink(path);
