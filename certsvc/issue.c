@@ -416,7 +416,8 @@ issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
     const struct placement *pl, json_t **out)
 {
 	cs_store *st = svc->store;
-	char serial[CS_SERIAL_MAX + 1], id[CS_LICENCE_ID_MAX], number[128];
+	/* number: 64 characters (parse_request) of up to 4 UTF-8 bytes. */
+	char serial[CS_SERIAL_MAX + 1], id[CS_LICENCE_ID_MAX], number[64 * 4 + 1];
 	char *text = NULL;
 	json_t *rec = NULL;
 	cs_licence_row row;
