@@ -95,16 +95,78 @@ def tampered(token):
     return b64url_encode(zlib.compress(bytes(cose)))
 
 
+# Faces at their limits: every text field at its max_length (CJK, the
+# widest characters), list fields with a pattern filled as far as the
+# pattern and max_length allow, the longest option of every enum, integers
+# of max_length digits, a caller-supplied number of the API's maximum
+# (issue.c: 64 characters), a holder name of its maximum (200), and a long
+# issuing-authority name (the "long" issuer client below).
+NUMBER_MAX = 64
+HOLDER_NAME_MAX = 200
+LONG_ISSUER_CODE = cstest.uscc("11450000MB1234567")
+LONG_ISSUER_NAME = "广西壮族自治区防城港市东兴市生态环境局行政审批与综合执法服务中心辐射安全管理科"
+
+
+def list_value(items, sep, max_length, count=None):
+    """items joined by sep, cycling, as long as max_length allows (and at
+    most count items when the pattern bounds them)."""
+    out = []
+    i = 0
+    while count is None or len(out) < count:
+        nxt = out + [items[i % len(items)]]
+        if len(sep.join(nxt)) > max_length:
+            break
+        out = nxt
+        i += 1
+    return sep.join(out)
+
+
+# Realistic values for the fields with a pattern, at their longest.  A
+# pattern field the catalog gains without an entry here fails the test
+# rather than being left short.
+PATTERN_VALUES = {
+    # 危险废物类别 HW01-HW50, every one, then around again: the pattern
+    # allows repeats, and max_length is what the face must hold.
+    "waste_categories": lambda f: list_value(
+        ["HW%02d" % k for k in range(1, 51)], "、", f["max_length"]),
+    "business_mode": lambda f: list_value(["收集", "贮存", "利用", "处置"], "、",
+                                          f["max_length"], 4),
+    "main_pollutant_categories": lambda f: list_value(
+        ["固体废物", "废气", "废水", "噪声"], "、", f["max_length"], 4),
+    "diagnosis_scope": lambda f: list_value(
+        ["X射线影像诊断", "介入放射学", "放射治疗", "核医学"], "、", f["max_length"], 4),
+    "medical_licence_code": lambda f: ("PDY60212144030519A" * 5)[:f["max_length"]],
+    "exam_score": lambda f: "100",
+}
+
+
 def longest(type_doc, req):
-    """The sample request with every free-text field at its longest (CJK
-    characters, the widest), to make the face wrap or shrink."""
+    """The sample request with every field at its longest, to make the face
+    wrap or shrink."""
+    import re
     req = json.loads(json.dumps(req))
     for f in type_doc["fields"]:
-        if f["kind"] == "text" and "pattern" not in f and f.get("max_length"):
-            n = f["max_length"]
+        n = f.get("max_length")
+        if "pattern" in f:
+            if f["name"] not in PATTERN_VALUES:
+                check(False, "longest(): no value for the pattern field %s.%s" %
+                      (type_doc["code"], f["name"]))
+                continue
+            v = PATTERN_VALUES[f["name"]](f)
+            check(re.fullmatch(f["pattern"], v) is not None and len(v) <= n,
+                  "longest(): %s is %r, not its pattern or over %d" % (f["name"], v, n))
+            req["fields"][f["name"]] = int(v) if f["kind"] == "integer" else v
+        elif f["kind"] == "text" and n:
             req["fields"][f["name"]] = ("辐射安全许可证核技术利用" * (n // 10 + 1))[:n]
-    req["holder"]["name"] = ("深圳市第一人民医院放射科附属" * 8)[:60] \
-        if "USCC" in type_doc["holder_code_types"] else "欧阳娜娜"
+        elif f["kind"] == "enum":
+            req["fields"][f["name"]] = max(f["options"], key=len)
+        elif f["kind"] == "integer":
+            req["fields"][f["name"]] = int("9" * (n or 9))
+    req["holder"]["name"] = ("深圳市第一人民医院放射科附属" * 15)[:HOLDER_NAME_MAX] \
+        if "USCC" in type_doc["holder_code_types"] else \
+        ("阿卜杜热合曼·买买提依明·欧阳娜娜" * 12)[:HOLDER_NAME_MAX]
+    req["number"] = ("粤环审〔2026〕第%s号" % type_doc["code"][-3:] +
+                     "深圳市生态环境局南山管理局核技术利用辐射安全许可证副本" * 3)[:NUMBER_MAX]
     return req
 
 
@@ -124,11 +186,12 @@ def main():
     work.settings[work.settings.index("--public-url") + 1] = base
     issuer = work.client("env", "issuer", "*", ISSUER_CODE, ISSUER_NAME)
     reader = work.client("reader", "reader", "*")
+    long_issuer = work.client("long", "issuer", "*", LONG_ISSUER_CODE, LONG_ISSUER_NAME)
     srv = Server(work, "--listen", "127.0.0.1:%d" % port, "--rate-limit", "0")
     servers = [srv]
     try:
         check(srv.base == base, "the server listens on %s (got %s)" % (base, srv.base))
-        fixtures = stage(work, srv, issuer, reader)
+        fixtures = stage(work, srv, issuer, long_issuer)
         fixtures.update({"base": base, "issuer_token": issuer, "reader_token": reader,
                          "artifacts": ARTIFACTS, "chromium": CHROMIUM})
         path = work.write("fixtures.json", fixtures)
@@ -187,7 +250,7 @@ def issue(srv, token, req, what):
     return lic
 
 
-def stage(work, srv, issuer, reader):
+def stage(work, srv, issuer, long_issuer):
     """Licences in every state, bad tokens, and the faces to look at."""
     def sample(type_code, ref, **over):
         req = cstest.sample_request(type_code, ref)
@@ -272,14 +335,24 @@ def stage(work, srv, issuer, reader):
             req = sample(t["code"], "B-FACE-%s-%s" % (t["code"], variant))
             if variant == "longest":
                 req = longest(t, req)
-            lic = issue(srv, issuer, req, "face of %s" % t["code"])
-            shown = [lic["type_name"], lic["number"], lic["holder"]["name"],
-                     lic["holder"]["code"], ISSUER_NAME, lic["valid_from"]]
+            lic = issue(srv, long_issuer if variant == "longest" else issuer, req,
+                        "face of %s" % t["code"])
+            # What was asked for, not what came back: a value cut on its
+            # way to the face must not pass for the whole.
+            for what, got, want in (("number", lic["number"], req.get("number")),
+                                     ("holder name", lic["holder"]["name"],
+                                      req["holder"]["name"])):
+                check(want is None or got == want, "%s: the licence's %s is %r, not %r" %
+                      (t["code"], what, got, want))
+            shown = [lic["type_name"], req.get("number", lic["number"]),
+                     req["holder"]["name"], lic["holder"]["code"],
+                     LONG_ISSUER_NAME if variant == "longest" else ISSUER_NAME,
+                     lic["valid_from"]]
             if lic.get("valid_until"):
                 shown.append(lic["valid_until"])
             for f in t["fields"]:
                 if f["required"]:
-                    shown.append(str(lic["fields"][f["name"]]))
+                    shown.append(str(req["fields"][f["name"]]))
             faces.append({"name": "%s-%s" % (t["code"], variant), "id": lic["id"],
                           "qr_text": lic["qr_text"], "shown": shown,
                           "known_overflow": variant == "longest" and not FACE_FIT_FIXED})

@@ -24,11 +24,13 @@
  *   - the compact form, decoded from a face's pixels, pasted into /v;
  *   - a paper copy typed into /v and sent to POST /api/v1/verify: found and
  *     valid; with a wrong holder code: not found, and nothing shown;
- *   - the face of every catalog type, as its sample and with every text at
+ *   - the face of every catalog type, as its sample and with every value at
  *     its longest: every required value in the SVG's text, every text inside
- *     the face and clear of the QR code and of each other, drawn in a Noto
- *     CJK font (no tofu), and face.png a PNG of twice the layout's size
- *     whose QR code zbarimg decodes.
+ *     the face and clear of the QR code and of each other, every value
+ *     inside its box (data-wrap wide, data-lines high) at a legible size
+ *     (LEGIBLE_MIN) and never marked data-overflow, drawn in a Noto CJK
+ *     font (no tofu), and face.png a PNG of twice the layout's size whose
+ *     QR code zbarimg decodes.
  * Screenshots of each go to fixtures.artifacts.
  */
 const { chromium } = require('playwright-core');
@@ -354,20 +356,44 @@ async function paperCopy(ctx) {
     `verify by id, wrong holder: ${JSON.stringify(r.json)}`);
 }
 
-/* Run in a face: every <text>'s content and box, the QR code's box. */
+/* Run in a face: every <text>'s content and box (and the smallest font
+ * size of its lines), its layout box attributes, the QR code's box. */
 function faceFacts() {
   const svg = document.documentElement;
   const vb = svg.viewBox.baseVal;
+  const num = (v) => (v === null ? null : parseFloat(v));
   const texts = [...document.querySelectorAll('text')].map((t) => {
     const r = t.getBoundingClientRect();
+    const sizes = [t, ...t.querySelectorAll('tspan')].map((e) => parseFloat(getComputedStyle(e).fontSize));
     return { content: t.textContent, x: r.left, y: r.top, r: r.right, b: r.bottom,
-      size: parseFloat(getComputedStyle(t).fontSize) };
+      size: Math.min(...sizes), fs0: sizes[0],
+      ax: num((t.getAttribute('x') || '').split(/[\s,]+/)[0] || null), ay: num(t.getAttribute('y')),
+      anchor: getComputedStyle(t).textAnchor, wrap: num(t.getAttribute('data-wrap')),
+      lines: num(t.getAttribute('data-lines')), overflow: t.getAttribute('data-overflow') };
   });
   const qrg = [...document.querySelectorAll('g')].find((g) => g.querySelector('path') &&
     /scale/.test(g.getAttribute('transform') || ''));
   const q = qrg ? qrg.getBoundingClientRect() : null;
   return { w: vb.width, h: vb.height, texts,
     qr: q ? { x: q.left, y: q.top, r: q.right, b: q.bottom } : null };
+}
+
+/* The smallest font size a face's text may have (face.c's LEGIBLE_MIN). */
+const LEGIBLE_MIN = 9;
+/* face.c's box model: a data-lines="N" text at font size s with its first
+ * baseline at y spans y - ASCENT*s to y + (N-1)*PITCH*s + DESCENT*s; the
+ * browser rounds a text's box to whole pixels. */
+const ASCENT = 1.16;
+const DESCENT = 0.29;
+const PITCH = 1.3;
+const BOX_SLACK = 1.5;
+
+/* The box the layout gives a text: data-wrap wide from x as its anchor
+ * says, data-lines lines high; null for a text without one. */
+function layoutBox(t) {
+  if (!(t.wrap > 0) || !(t.lines > 0) || t.ax === null || t.ay === null) return null;
+  const x = t.anchor === 'end' ? t.ax - t.wrap : t.anchor === 'middle' ? t.ax - t.wrap / 2 : t.ax;
+  return { x, r: x + t.wrap, y: t.ay - ASCENT * t.fs0, b: t.ay + (t.lines - 1) * PITCH * t.fs0 + DESCENT * t.fs0 };
 }
 
 function overlap(a, b) {
@@ -403,9 +429,18 @@ async function faces(faceCtx) {
       const what = `${name}: "${t.content.slice(0, 24)}"`;
       fits(t.x >= 0 && t.y >= 0 && t.r <= f.w && t.b <= f.h,
         `${what} leaves the face: [${t.x.toFixed(0)},${t.y.toFixed(0)} - ${t.r.toFixed(0)},${t.b.toFixed(0)}]`);
-      fits(t.size >= 9, `${what} shrunk to ${t.size} px`);
+      fits(t.size >= LEGIBLE_MIN, `${what} shrunk to ${t.size} px`);
       if (f.qr)
         fits(!overlap(t, f.qr), `${what} runs into the QR code`);
+      /* Its own box, not just the face: a value that fits only by
+       * running into the rows below has not fitted. */
+      const box = layoutBox(t);
+      if (box)
+        fits(t.x >= box.x - BOX_SLACK && t.r <= box.r + BOX_SLACK &&
+          t.y >= box.y - BOX_SLACK && t.b <= box.b + BOX_SLACK,
+        `${what} leaves its box [${box.x.toFixed(0)},${box.y.toFixed(0)} - ${box.r.toFixed(0)},${box.b.toFixed(0)}]: ` +
+          `[${t.x.toFixed(0)},${t.y.toFixed(0)} - ${t.r.toFixed(0)},${t.b.toFixed(0)}] at ${t.size} px`);
+      fits(t.overflow === null, `${what} is marked data-overflow: face.c could not fit it legibly`);
     }
     for (let i = 0; i < f.texts.length; i++)
       for (let j = i + 1; j < f.texts.length; j++)
