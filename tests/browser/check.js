@@ -29,14 +29,17 @@
  *     the face and clear of the QR code and of each other, every value
  *     inside its box (data-wrap wide, data-lines high) at a legible size
  *     (LEGIBLE_MIN) and never marked data-overflow, drawn in a Noto CJK
- *     font (no tofu), and face.png a PNG of twice the layout's size whose
- *     QR code zbarimg decodes.
+ *     font (no tofu); every text holding a required value painted (dark
+ *     pixels in its box, in the browser's screenshot and in face.png, with
+ *     a control showing that unpainted text fails); and face.png a PNG of
+ *     twice the layout's size whose QR code zbarimg decodes.
  * Screenshots of each go to fixtures.artifacts.
  */
 const { chromium } = require('playwright-core');
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const zlib = require('zlib');
 
 const fx = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const BASE = fx.base;
@@ -396,12 +399,98 @@ function layoutBox(t) {
   return { x, r: x + t.wrap, y: t.ay - ASCENT * t.fs0, b: t.ay + (t.lines - 1) * PITCH * t.fs0 + DESCENT * t.fs0 };
 }
 
+/* A minimal PNG reader (8-bit grey, RGB or RGBA, not interlaced: what
+ * chromium's screenshots and cairo write) for the pixel checks. */
+function readPng(buf) {
+  let pos = 8;
+  let w = 0;
+  let h = 0;
+  let ctype = -1;
+  let ok = buf.length > 8 && buf.toString('latin1', 1, 4) === 'PNG';
+  const idat = [];
+  while (ok && pos + 8 <= buf.length) {
+    const len = buf.readUInt32BE(pos);
+    const type = buf.toString('latin1', pos + 4, pos + 8);
+    const data = buf.subarray(pos + 8, pos + 8 + len);
+    if (type === 'IHDR') {
+      w = data.readUInt32BE(0);
+      h = data.readUInt32BE(4);
+      ctype = data[9];
+      ok = data[8] === 8 && data[12] === 0;
+    } else if (type === 'IDAT') {
+      idat.push(data);
+    } else if (type === 'IEND') {
+      break;
+    }
+    pos += 12 + len;
+  }
+  const bpp = { 0: 1, 2: 3, 4: 2, 6: 4 }[ctype];
+  if (!ok || !bpp) throw new Error(`unsupported PNG (colour type ${ctype})`);
+  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const stride = w * bpp;
+  const px = Buffer.alloc(h * stride);
+  for (let y = 0; y < h; y++) {
+    const f = raw[y * (stride + 1)];
+    const src = y * (stride + 1) + 1;
+    const row = y * stride;
+    for (let i = 0; i < stride; i++) {
+      const a = i >= bpp ? px[row + i - bpp] : 0;
+      const b = y > 0 ? px[row - stride + i] : 0;
+      const c = i >= bpp && y > 0 ? px[row - stride + i - bpp] : 0;
+      let v = raw[src + i];
+      if (f === 1) v += a;
+      else if (f === 2) v += b;
+      else if (f === 3) v += (a + b) >> 1;
+      else if (f === 4) {
+        const p = a + b - c;
+        const pa = Math.abs(p - a);
+        const pb = Math.abs(p - b);
+        const pc = Math.abs(p - c);
+        v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      px[row + i] = v & 0xff;
+    }
+  }
+  return { w, h, bpp, px };
+}
+
+/* Pixels darker than mid-grey in a box (user units, times scale): the
+ * layouts draw text in #1a1a1a on #fffdf6, and nothing else dark sits
+ * in a value's box. */
+function darkPixels(img, box, scale) {
+  const x0 = Math.max(0, Math.floor(box.x * scale));
+  const y0 = Math.max(0, Math.floor(box.y * scale));
+  const x1 = Math.min(img.w, Math.ceil(box.r * scale));
+  const y1 = Math.min(img.h, Math.ceil(box.b * scale));
+  let n = 0;
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      const o = (y * img.w + x) * img.bpp;
+      const lum = img.bpp >= 3 ? 0.299 * img.px[o] + 0.587 * img.px[o + 1] + 0.114 * img.px[o + 2] : img.px[o];
+      if (lum < 128) n++;
+    }
+  }
+  return n;
+}
+
+/* Painted text leaves at least this many dark pixels per character at
+ * the layout's own size. */
+const DARK_PER_GLYPH = 3;
+function glyphCount(s) {
+  return s.replace(/\s+/g, '').length;
+}
+
 function overlap(a, b) {
   const w = Math.min(a.r, b.r) - Math.max(a.x, b.x);
   const h = Math.min(a.b, b.b) - Math.max(a.y, b.y);
   /* Line boxes of neighbouring lines share a pixel or two of leading. */
   return w > 1 && h > 3;
 }
+
+let blankControlled = false;
+/* The fewest dark pixels per character seen, printed for tuning
+ * DARK_PER_GLYPH. */
+const inkPerGlyph = { shot: Infinity, png: Infinity };
 
 async function faces(faceCtx) {
   const page = await faceCtx.newPage();
@@ -455,8 +544,28 @@ async function faces(faceCtx) {
       `${name}: drawn with ${used.join(', ')}, not only Noto CJK`);
     /* At the layout's own size: the round trip decodes a face's QR code
      * from a screenshot at twice the pixels. */
-    await page.screenshot({ path: path.join(ART, `${name}.png`) });
+    const shot = readPng(await page.screenshot({ path: path.join(ART, `${name}.png`) }));
     t = lap(name, 'screenshot', t);
+    /* Text in the DOM is not text on the screen: every text holding a
+     * required value must have painted its glyphs, dark on the light
+     * ground, inside its box. */
+    const painted = f.texts.filter((x) => face.shown.some((v) => squash(x.content).includes(squash(v))));
+    check(painted.length > 0, `${name}: no text holds a required value`);
+    const need = (x) => DARK_PER_GLYPH * glyphCount(x.content);
+    for (const x of painted) {
+      const n = darkPixels(shot, x, 1);
+      inkPerGlyph.shot = Math.min(inkPerGlyph.shot, n / glyphCount(x.content));
+      check(n >= need(x), `${name}: "${x.content.slice(0, 24)}" painted ${n} dark pixels in the screenshot, want ${need(x)}`);
+    }
+    if (!blankControlled) {
+      /* The control: the same face with its text unpainted must fail the
+       * check above, or the check proves nothing. */
+      blankControlled = true;
+      await page.evaluate(() => document.querySelectorAll('text').forEach((e) => e.setAttribute('visibility', 'hidden')));
+      const blank = readPng(await page.screenshot());
+      const seen = painted.filter((x) => darkPixels(blank, x, 1) >= need(x));
+      check(seen.length === 0, `${name}: with its text hidden, the pixel check still passes ${seen.map((x) => x.content.slice(0, 12))}`);
+    }
     /* face.png: the same face drawn by librsvg on the server. */
     const r = await fetch(`${BASE}/api/v1/certificates/${encodeURIComponent(face.id)}/face.png`,
       { headers: { Authorization: 'Bearer ' + fx.reader_token } });
@@ -467,6 +576,16 @@ async function faces(faceCtx) {
       `${name}: face.png is not a ${f.w * 2}x${f.h * 2} PNG`);
     const pfile = path.join(ART, `${name}-rsvg.png`);
     fs.writeFileSync(pfile, png);
+    /* librsvg lays text out with pango, not chromium's engine, but in the
+     * same fonts and boxes: the same painted-text check, at scale 2. */
+    if (r.status === 200) {
+      const rimg = readPng(png);
+      for (const x of painted) {
+        const n = darkPixels(rimg, x, 2);
+        inkPerGlyph.png = Math.min(inkPerGlyph.png, n / glyphCount(x.content));
+        check(n >= need(x), `${name}: "${x.content.slice(0, 24)}" painted ${n} dark pixels in face.png, want ${need(x)}`);
+      }
+    }
     t = lap(name, 'face.png', t);
     /* The QR code does not change with the text around it: decoding the
      * samples' is enough (zbarimg takes half a second on a face). */
@@ -506,6 +625,8 @@ async function faces(faceCtx) {
     await browser.close();
   }
   console.log(`browser: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`faces: at least ${inkPerGlyph.shot.toFixed(1)} dark pixels per character on screen, ` +
+    `${inkPerGlyph.png.toFixed(1)} in face.png (want ${DARK_PER_GLYPH})`);
   if (knownFailures)
     console.log(`${knownFailures} known layout problems (KNOWN above), not counted`);
   console.log(`${passed} passed, ${failed} failed`);
