@@ -72,6 +72,7 @@
 
 #include "cs_err.h"
 #include "http_internal.h"
+#include "http_parse.h"
 #include "http_problem.h"
 #include "log.h"
 
@@ -81,92 +82,6 @@
 #define DISCARD_MAX (1024 * 1024)
 #define QR_CACHE_ENTRIES 512
 #define QR_CACHE_BYTES (8 * 1024 * 1024)
-
-/* --- text helpers ---------------------------------------------------------- */
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int
-cs_pct_decode(const char *in, size_t n, int plus_space, char **out,
-    size_t *outlen)
-{
-	char *d;
-	size_t i, o = 0;
-	int hi, lo;
-
-	*out = NULL;
-	if ((d = malloc(n + 1)) == NULL)
-		return cs_err_set(CS_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++) {
-		if (in[i] == '%' && i + 2 < n &&
-		    (hi = hexval((unsigned char)in[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)in[i + 2])) >= 0) {
-			d[o++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else if (in[i] == '+' && plus_space) {
-			d[o++] = ' ';
-		} else {
-			d[o++] = in[i];
-		}
-	}
-	d[o] = '\0';
-	if (memchr(d, '\0', o) != NULL) {
-		free(d);
-		return cs_err_set(CS_EINVAL, "contains a NUL byte");
-	}
-	*out = d;
-	if (outlen != NULL)
-		*outlen = o;
-	return 0;
-}
-
-int
-cs_text_check(const char *s, size_t n, size_t *chars)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, count = 0, len, k;
-	unsigned cp;
-
-	while (i < n) {
-		if (u[i] < 0x80) {
-			cp = u[i];
-			len = 1;
-		} else if (u[i] >= 0xC2 && u[i] <= 0xF4) {
-			len = u[i] < 0xE0 ? 2 : u[i] < 0xF0 ? 3 : 4;
-			if (i + len > n)
-				return cs_err_set(CS_EINVAL, "is not valid UTF-8");
-			cp = u[i] & (0xFF >> (len + 1));
-			for (k = 1; k < len; k++) {
-				if ((u[i + k] & 0xC0) != 0x80)
-					return cs_err_set(CS_EINVAL,
-					    "is not valid UTF-8");
-				cp = (cp << 6) | (u[i + k] & 0x3F);
-			}
-			if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-			    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-				return cs_err_set(CS_EINVAL, "is not valid UTF-8");
-		} else {
-			return cs_err_set(CS_EINVAL, "is not valid UTF-8");
-		}
-		if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F))
-			return cs_err_set(CS_EINVAL, "contains a control character");
-		i += len;
-		count++;
-	}
-	if (chars != NULL)
-		*chars = count;
-	return 0;
-}
 
 /* --- responses ------------------------------------------------------------- */
 
@@ -290,81 +205,21 @@ cs_req_json(cs_req *r)
 static int
 parse_query(cs_req *r)
 {
-	const char *q = strchr(r->uri, '?'), *p, *amp, *eq;
-	char *name = NULL, *value = NULL;
-	int name_ok;
+	char *bad = NULL;
+	int rc;
 
-	if (q == NULL)
-		return 0;
-	for (p = q + 1; *p != '\0'; p = *amp ? amp + 1 : amp) {
-		size_t n, nlen, vlen;
-
-		amp = p + strcspn(p, "&");
-		n = (size_t)(amp - p);
-		if (n == 0)
-			continue;
-		eq = memchr(p, '=', n);
-		nlen = eq ? (size_t)(eq - p) : n;
-		name_ok = 0;
-		if (cs_pct_decode(p, nlen, 1, &name, NULL) != 0 ||
-		    !(name_ok = cs_text_check(name, strlen(name), NULL) == 0) ||
-		    cs_pct_decode(eq ? eq + 1 : "", eq ? n - nlen - 1 : 0, 1,
-		    &value, &vlen) != 0 ||
-		    cs_text_check(value, vlen, NULL) != 0) {
-			/* A name that is not text cannot be the problem's
-			 * field (JSON strings are UTF-8): it would be dropped,
-			 * leaving "errors" empty. */
-			cs_http_problem_field(r, 400, name_ok ? name : "query",
-			    "query parameter %s", cs_err_msg());
-			goto fail;
-		}
-		if (r->n_query == CS_MAX_QUERY) {
-			cs_http_problemf(r, 400, "more than %d query parameters",
-			    CS_MAX_QUERY);
-			goto fail;
-		}
-		r->query[r->n_query].name = name;
-		r->query[r->n_query].value = value;
-		r->n_query++;
-		name = value = NULL;
-	}
-	return 0;
-fail:
-	free(name);
-	free(value);
-	return -1;
-}
-
-/* The media type of a Content-Type header, lower-cased into type, and
- * whether its charset parameter (if any) is UTF-8.  0, or -1 when absent
- * or empty. */
-static int
-media_type(const char *h, char *type, size_t n, int *charset_ok)
-{
-	size_t i = 0;
-	const char *cs;
-
-	*charset_ok = 1;
-	if (h == NULL)
-		return -1;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	for (; *h != '\0' && *h != ';' && *h != ' ' && *h != '\t' && i + 1 < n;
-	    h++)
-		type[i++] = (char)((*h >= 'A' && *h <= 'Z') ? *h + 32 : *h);
-	type[i] = '\0';
-	if (i == 0)
-		return -1;  /* "Content-Type:" with nothing: as if absent */
-	if ((cs = strcasestr(h, "charset=")) != NULL) {
-		cs += 8;
-		if (*cs == '"')
-			cs++;
-		if (strncasecmp(cs, "utf-8", 5) != 0 ||
-		    (cs[5] != '\0' && cs[5] != '"' && cs[5] != ';' &&
-		    cs[5] != ' '))
-			*charset_ok = 0;
-	}
-	return 0;
+	rc = cs_http_query_parse(r->uri, r->query, CS_MAX_QUERY, &r->n_query,
+	    &bad);
+	if (rc == CS_ETOOBIG)
+		cs_http_problemf(r, 400, "%s", cs_err_msg());
+	else if (rc != 0)
+		/* A name that is not text cannot be the problem's field (JSON
+		 * strings are UTF-8): it would be dropped, leaving "errors"
+		 * empty. */
+		cs_http_problem_field(r, 400, bad != NULL ? bad : "query",
+		    "query parameter %s", cs_err_msg());
+	free(bad);
+	return rc != 0 ? -1 : 0;
 }
 
 int
@@ -373,8 +228,8 @@ cs_req_content_is(cs_req *r, const char *media)
 	char type[80];
 	int ok;
 
-	return media_type(cs_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE), type,
-	    sizeof(type), &ok) == 0 && strcmp(type, media) == 0;
+	return cs_http_media_type(cs_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE),
+	    type, sizeof(type), &ok) == 0 && strcmp(type, media) == 0;
 }
 
 /* 415 (left in r) unless the body's type is one the route takes. */
@@ -384,7 +239,8 @@ check_content_type(cs_req *r)
 	const char *h = cs_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
 	unsigned f = r->route->flags;
 	char type[80];
-	int ok, present = media_type(h, type, sizeof(type), &ok) == 0;
+	int ok, present = cs_http_media_type(h, type, sizeof(type),
+	    &ok) == 0;
 
 	if (f & CS_RT_JSON) {
 		if (!present && r->body_len == 0 && (f & CS_RT_JSON_OPT))
@@ -418,7 +274,7 @@ check_content_type(cs_req *r)
 static int
 authenticate(cs_req *r)
 {
-	const char *h = cs_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h = cs_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION), *tok;
 	char token[300];
 	size_t n;
 	int rc;
@@ -428,23 +284,16 @@ authenticate(cs_req *r)
 		    "Bearer token");
 		return -1;
 	}
-	while (*h == ' ')
-		h++;
-	if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) {
+	if (cs_http_bearer(h, &tok, &n) != 0) {
 		cs_http_problemf(r, 401, "the Authorization header must use the "
 		    "Bearer scheme");
 		return -1;
 	}
-	for (h += 6; *h == ' ' || *h == '\t'; h++)
-		;
-	n = strlen(h);
-	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-		n--;
 	if (n == 0 || n >= sizeof(token)) {
 		cs_http_problemf(r, 401, "the bearer token is not valid");
 		return -1;
 	}
-	memcpy(token, h, n);
+	memcpy(token, tok, n);
 	token[n] = '\0';
 	rc = cs_client_authenticate(r->srv->svc, token, &r->client);
 	explicit_bzero(token, sizeof(token));
@@ -467,30 +316,6 @@ authenticate(cs_req *r)
 
 /* --- routing --------------------------------------------------------------- */
 
-/* Match path[0..n) against pattern; capture the {x} segments (raw). */
-static int
-match(const char *pat, const char *path, size_t n, const char *seg[],
-    size_t seglen[], size_t *nseg)
-{
-	const char *s = path, *end = path + n, *start;
-
-	*nseg = 0;
-	while (*pat != '\0' && s < end) {
-		if (*pat == '{') {
-			pat = strchr(pat, '}') + 1;
-			for (start = s; s < end && *s != '/'; s++)
-				;
-			if (s == start || *nseg == CS_MAX_PARAMS)
-				return 0;
-			seg[*nseg] = start;
-			seglen[(*nseg)++] = (size_t)(s - start);
-		} else if (*pat++ != *s++) {
-			return 0;
-		}
-	}
-	return *pat == '\0' && s == end;
-}
-
 static int
 method_is(const cs_route *rt, const char *method)
 {
@@ -509,7 +334,8 @@ route(cs_req *r)
 
 	r->route_index = cs_n_routes;
 	for (i = 0; i < cs_n_routes; i++) {
-		if (!match(cs_routes[i].pattern, r->uri, n, seg, seglen, &nseg))
+		if (!cs_http_route_match(cs_routes[i].pattern, r->uri, n, seg,
+		    seglen, CS_MAX_PARAMS, &nseg))
 			continue;
 		if (!method_is(&cs_routes[i], r->method)) {
 			/* Allow lists every method of this path; the log and
@@ -530,10 +356,8 @@ route(cs_req *r)
 		r->route = &cs_routes[i];
 		r->route_index = i;
 		for (j = 0; j < nseg; j++) {
-			if (cs_pct_decode(seg[j], seglen[j], 0, &r->params[j],
-			    NULL) != 0 ||
-			    cs_text_check(r->params[j], strlen(r->params[j]),
-			    NULL) != 0) {
+			if (cs_http_text_decode(seg[j], seglen[j], 0, 0,
+			    &r->params[j], NULL) != 0) {
 				r->pending = 400;
 				snprintf(r->pending_detail, sizeof(r->pending_detail),
 				    "a path segment %s", cs_err_msg());
@@ -571,21 +395,6 @@ new_request_id(cs_http_server *s, char out[17])
 	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
 	x ^= x >> 31;
 	snprintf(out, 17, "%016llx", (unsigned long long)x);
-}
-
-static int
-sane_request_id(const char *s)
-{
-	size_t n = 0;
-
-	if (s == NULL)
-		return 0;
-	for (; s[n] != '\0'; n++)
-		if (n == 64 || !((s[n] >= 'a' && s[n] <= 'z') ||
-		    (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9') ||
-		    s[n] == '.' || s[n] == '_' || s[n] == '-'))
-			return 0;
-	return n > 0;
 }
 
 static void
@@ -793,7 +602,7 @@ first_call(cs_req *r, const char *method)
 	unsigned long long len;
 
 	snprintf(r->method, sizeof(r->method), "%s", method ? method : "-");
-	if (sane_request_id(id))
+	if (cs_http_request_id_ok(id))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", id);
 	r->actor.client = NULL;
 	r->actor.remote = r->remote;

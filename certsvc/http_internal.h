@@ -1,7 +1,8 @@
 /*
  * http_internal: what the files of the HTTP layer share (http.c: daemon,
  * dispatch, request plumbing; http_routes.c: the route table and one
- * handler per endpoint; http_problem.c: RFC 9457 problems).  Not for use
+ * handler per endpoint; http_problem.c: RFC 9457 problems; http_parse.c:
+ * the parsers of what a request carries, in http_parse.h).  Not for use
  * outside those files.
  *
  * The life of a request:
@@ -33,6 +34,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "http_parse.h"
 #include "metrics.h"
 #include "qr.h"
 #include "ratelimit.h"
@@ -95,10 +97,6 @@ struct cs_http_server {
 
 #define CS_MAX_PARAMS 2
 #define CS_MAX_QUERY 24
-
-struct cs_query_param {
-	char *name, *value;       /* decoded, owned */
-};
 
 struct cs_req {
 	cs_http_server *srv;
@@ -163,20 +161,5 @@ int cs_req_content_is(cs_req *r, const char *media);
 /* The body as a JSON object (caller decrefs); on failure a 400 problem
  * that says where the JSON breaks is left in r and NULL returned. */
 json_t *cs_req_json(cs_req *r);
-
-/* --- text helpers ---------------------------------------------------------- */
-
-/* Decode %XX (and '+' as a space when plus_space) from in[0..n).  A '%' not
- * followed by two hex digits is kept as it is.  *out malloc'd, NUL-
- * terminated; *outlen (optional) its length.  CS_EINVAL when the result
- * holds a NUL byte. */
-int cs_pct_decode(const char *in, size_t n, int plus_space, char **out,
-    size_t *outlen);
-/* 0 when s[0..n) is valid UTF-8 without control characters (C0, DEL, C1);
- * *chars (optional) the count of code points.  CS_EINVAL otherwise, with a
- * message saying which. */
-int cs_text_check(const char *s, size_t n, size_t *chars);
-
-
 
 #endif

@@ -16,6 +16,7 @@
 #include "face.h"
 #include "face_png.h"
 #include "http_internal.h"
+#include "http_parse.h"
 #include "http_problem.h"
 #include "log.h"
 #include "page.h"
@@ -200,7 +201,6 @@ header_text(cs_req *r, const char *name, int required, size_t max_chars,
     char **out)
 {
 	const char *h = cs_req_header(r, name);
-	size_t len, chars;
 
 	*out = NULL;
 	if (h == NULL || h[0] == '\0') {
@@ -211,22 +211,12 @@ header_text(cs_req *r, const char *name, int required, size_t max_chars,
 		    name, max_chars);
 		return -1;
 	}
-	if (cs_pct_decode(h, strlen(h), 0, out, &len) != 0 ||
-	    cs_text_check(*out, len, &chars) != 0) {
+	if (cs_http_header_text(h, max_chars, out) != 0) {
 		cs_http_problem_field(r, 400, name, "the %s header %s", name,
 		    cs_err_msg());
-		goto fail;
-	}
-	if (chars > max_chars) {
-		cs_http_problem_field(r, 400, name, "the %s header is over %zu "
-		    "characters", name, max_chars);
-		goto fail;
+		return -1;
 	}
 	return 0;
-fail:
-	free(*out);
-	*out = NULL;
-	return -1;
 }
 
 /* --- issuance and lifecycle ------------------------------------------------ */
@@ -751,31 +741,19 @@ h_page_post(cs_req *r)
 {
 	static const char *const names[] = {"qr", "licence", "holder_code"};
 	char *v[3] = {NULL, NULL, NULL};
-	const char *p, *amp, *eq;
-	size_t i, n, vlen[3] = {0, 0, 0};
+	size_t i, vlen[3] = {0, 0, 0};
 
 	if (!cs_req_content_is(r, "application/x-www-form-urlencoded")) {
 		page_verify(r, r->body, r->body_len);
 		return;
 	}
-	for (p = r->body; *p != '\0'; p = *amp ? amp + 1 : amp) {
-		amp = p + strcspn(p, "&");
-		eq = memchr(p, '=', (size_t)(amp - p));
-		for (i = 0; eq != NULL && i < 3; i++) {
-			n = strlen(names[i]);
-			if ((size_t)(eq - p) != n || strncmp(p, names[i], n) != 0 ||
-			    v[i] != NULL)
-				continue;
-			/* The typed inputs are one line of text; the QR text
-			 * may end in a scanner's CR/LF (trimmed later). */
-			if (cs_pct_decode(eq + 1, (size_t)(amp - eq - 1), 1, &v[i],
-			    &vlen[i]) != 0 || (i > 0 &&
-			    cs_text_check(v[i], vlen[i], NULL) != 0)) {
-				cs_http_problem_field(r, 400, names[i], "%s %s",
-				    names[i], cs_err_msg());
-				goto out;
-			}
-		}
+	/* The typed inputs are one line of text; the QR text may end in a
+	 * scanner's CR/LF (trimmed later). */
+	if (cs_http_form_parse(r->body, names, 3, 1u << 1 | 1u << 2, v, vlen,
+	    &i) != 0) {
+		cs_http_problem_field(r, 400, names[i], "%s %s", names[i],
+		    cs_err_msg());
+		goto out;
 	}
 	if (vlen[0] > 0)
 		page_verify(r, v[0], vlen[0]);
