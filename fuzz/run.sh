@@ -19,7 +19,7 @@ bin="$build/fuzz/fuzz_$target"
 case "$target" in
 token) dict=token ;;
 cose | cbor) dict=cbor ;;
-codes | issue | catalog | jwks) dict="$target" ;;
+codes | issue | catalog | jwks | http) dict="$target" ;;
 *) dict= ;;
 esac
 

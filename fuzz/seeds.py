@@ -11,7 +11,9 @@ gets corpus-<target>/ for each target.  Sources:
   - docs/examples/*.json (issuance requests) and templates/*.json;
   - licences issued by the real binary with each fixed key (ES256, EdDSA,
     SM2): their tokens in every QR form, the COSE messages, the claims,
-    identifiers, and the trust lists.
+    identifiers, and the trust lists;
+  - for fuzz_http, requests as clients send them: targets, /v forms and
+    header values, in parts split at NUL bytes.
 """
 import base64
 import glob
@@ -29,7 +31,7 @@ import cbor2
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
 VECTORS = os.environ.get("CS_VECTORS_DIR", os.path.join(SOURCE, "..", "shared", "vectors"))
-TARGETS = ["token", "cose", "cbor", "encode", "codes", "issue", "catalog", "jwks"]
+TARGETS = ["token", "cose", "cbor", "encode", "codes", "issue", "catalog", "jwks", "http"]
 ISSUERS = [("*", "11440000006939756B", "广东省生态环境厅"),
            ("11100000MB0143391C011", "114400000069400645", "广东省卫生健康委员会")]
 
@@ -160,6 +162,47 @@ def requests_and_templates(c):
         c.add("codes", code)
 
 
+def http_parts(target, form, header):
+    """A fuzz_http input: its parts joined by NUL bytes."""
+    return b"\0".join(x.encode() if isinstance(x, str) else x
+                       for x in (target, form, header))
+
+
+def http_requests(c):
+    pct = "%E5%8A%9E%E7%90%86%E8%90%A5%E4%B8%9A%E6%89%A7%E7%85%A7"
+    targets = [
+        "/api/v1/certificates",
+        "/api/v1/certificates/1.2.156.3005.2.11100000000013338W032."
+        "11220000013544541J.2430599.001.F/qr.png?form=url",
+        "/api/v1/certificates/%E8%AF%81/face.png?scale=2",
+        "/api/v1/certificates/a%2Fb/suspend",
+        "/api/v1/holders/91350100M000100Y43/certificates?type=11100000MB0143391C011"
+        "&status=valid",
+        "/api/v1/audit?since=2025-01-01&limit=50&client=seed",
+        "/api/v1/verify", "/api/v1/trust-list", "/api/v1/types",
+        "/v", "/v?qr=EL1%3A6BFOXN%2BTSMAHN", "/v/eJzLSM3JyVcozy_KSQEAGgQEXQ#top",
+        "/healthz", "/metrics", "/x?a=1&&b&=&%FF=1&c=%00",
+    ]
+    forms = ["qr=EL1%3A6BFOXN%2BTSMAHN%0D%0A",
+             "licence=1.2.156.3005.2.11100000000013338W032.11220000013544541J."
+             "2430599.001.F&holder_code=91350100M000100Y43",
+             "qrx=1&qr=&licence=&holder_code=" + pct, "qr=a+b&qr=second"]
+    headers = ["Bearer cs_1234567890abcdef", "bearer\t tok \t", "Basic dXNlcg==",
+               "application/json; charset=utf-8", "text/plain;charset=\"latin1\"",
+               "application/x-www-form-urlencoded", pct, "办理营业执照",
+               "case%0A2025", "req-1.a_B"]
+    for i, t in enumerate(targets):
+        c.add("http", t)
+        c.add("http", http_parts(t, forms[i % len(forms)], headers[i % len(headers)]))
+    for f in forms:
+        c.add("http", f)
+    for h in headers:
+        c.add("http", h)
+    # A fuzzed route pattern as the second part, matched against the first.
+    c.add("http", http_parts("/a/x%2Fy/b", "/a/{p}/b", ""))
+    c.add("http", http_parts("/v/tok", "/v/{t", ""))
+
+
 def issued(c, build):
     certsvc = os.path.join(build, "certsvc")
     tmp = tempfile.mkdtemp(prefix="certsvc-seeds-")
@@ -200,6 +243,10 @@ def issued(c, build):
                 cose = zlib.decompress(z)
                 token_seeds(c, cose, z)
                 c.add("token", lic["qr_text"])
+                c.add("http", "/v/" + lic["token"])
+                c.add("http", "/api/v1/certificates/" + lic["id"] + "/qr.svg")
+                c.add("http", http_parts("/v", "qr=" + lic["qr_text"].replace(
+                    "%", "%25").replace("+", "%2B").replace(" ", "+"), ""))
                 c.add("codes", lic["id"])
                 c.add("codes", lic["holder"]["code"])
                 c.add("codes", lic["issuer"]["code"])
@@ -222,6 +269,7 @@ def main():
     else:
         print("seeds: no vectors at %s" % VECTORS, file=sys.stderr)
     requests_and_templates(c)
+    http_requests(c)
     issued(c, build)
     print("seeds: " + ", ".join("%s %d" % (t, c.count[t]) for t in TARGETS))
 
