@@ -43,6 +43,11 @@ static const struct setting settings[] = {
 	S(log_file, "", "request log file (empty: standard error)"),
 	L(rate_limit, 0, 1000000, "20",
 	    "public endpoints: requests per second per remote address (0: off)"),
+	L(auth_failures, 0, 1000000, "20",
+	    "wrong bearer tokens and unmatched paper-copy checks an address may "
+	    "make before 429 (0: off)"),
+	L(auth_failure_refill, 1, 86400, "1",
+	    "seconds until one of an address's auth_failures comes back"),
 	L(threads, 1, 256, "4", "HTTP worker threads"),
 	L(max_body, 1024, 16 * 1024 * 1024, "65536", "largest request body in bytes"),
 	L(max_header, 4096, 1024 * 1024, "32768",

@@ -24,6 +24,8 @@ typedef struct cs_config {
 	char qr_ecc[4];          /* L M Q H */
 	char log_file[512];      /* "" = standard error */
 	long rate_limit;         /* public endpoints, requests/s per address; 0 = off */
+	long auth_failures;      /* failures an address may make at once; 0 = off */
+	long auth_failure_refill; /* seconds until one spent failure comes back */
 	long threads;            /* HTTP worker threads */
 	long max_body;           /* bytes */
 	long max_header;         /* bytes of request headers per connection */

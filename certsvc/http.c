@@ -44,6 +44,14 @@
  *       the trust list and the catalog; 429 with Retry-After.  0 turns it
  *       off (a benchmark from one address).  /healthz and /metrics are not
  *       limited: monitoring must not be refused.
+ *   auth_failures (20), auth_failure_refill (1 s)  a second token bucket
+ *       per remote address that counts failures, not requests: a request
+ *       whose bearer token is missing, unknown or revoked spends one, and
+ *       one comes back every auth_failure_refill seconds.  Once an address
+ *       has none left, its wrong tokens get 429 instead of 401.  Bearer
+ *       tokens are 256-bit, so guessing one is futile; the budget sheds the
+ *       flood, and a valid token is always served, so a neighbour behind
+ *       the same address is not locked out.  0 turns the budget off.
  *   threads (4)            MHD_OPTION_THREAD_POOL_SIZE: epoll worker
  *       threads, each with its own event loop (NOTES.md: the epoll pool is
  *       1.7x thread-per-connection).  Handlers block on the database and
@@ -661,26 +669,53 @@ take_body(cs_req *r, const char *data, size_t n)
 	return MHD_YES;
 }
 
+int
+cs_req_failure_take(cs_req *r)
+{
+	int64_t retry = 0;
+
+	if (r->srv->failures == NULL ||
+	    cs_ratelimit_take(r->srv->failures, r->remote,
+	    now_ms(CLOCK_MONOTONIC), &retry))
+		return 1;
+	cs_http_problem_retry(r, retry, "too many failed attempts from this "
+	    "address (wrong bearer tokens, or paper-copy checks that matched "
+	    "nothing)");
+	return 0;
+}
+
+void
+cs_req_failure_give(cs_req *r)
+{
+	if (r->srv->failures != NULL)
+		cs_ratelimit_give(r->srv->failures, r->remote,
+		    now_ms(CLOCK_MONOTONIC));
+}
+
 static void
 dispatch(cs_req *r)
 {
 	cs_http_server *s = r->srv;
 	const cs_route *rt = r->route;
 	int64_t retry = 0;
-	char secs[24];
 
 	if ((rt->flags & CS_RT_LIMITED) && s->ratelimit != NULL &&
 	    !cs_ratelimit_take(s->ratelimit, r->remote,
 	    now_ms(CLOCK_MONOTONIC), &retry)) {
-		snprintf(secs, sizeof(secs), "%lld",
-		    (long long)((retry + 999) / 1000));
-		cs_http_problemf(r, 429, "too many requests from this address; "
-		    "retry in %s s", secs);
-		cs_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+		cs_http_problem_retry(r, retry, "too many requests from this "
+		    "address");
 		return;
 	}
-	if (!(rt->flags & CS_RT_PUBLIC) && authenticate(r) != 0)
+	if (!(rt->flags & CS_RT_PUBLIC) && authenticate(r) != 0) {
+		/* A refused token spends from the address's failure budget;
+		 * once it is empty the answer is 429, not 401.  A valid token
+		 * is served whatever the budget (a neighbour behind the same
+		 * address is not locked out), and a 500 is not the client's
+		 * failure. */
+		if (r->status == 401)
+			(void)cs_req_failure_take(r);
 		return;
+	}
 	if (parse_query(r) != 0 || check_content_type(r) != 0)
 		return;
 	if (r->body == NULL && (r->body = strdup("")) == NULL) {
@@ -876,6 +911,10 @@ server_init(cs_http_server *s, cs_service *svc)
 	    (rc = cs_ratelimit_new((double)svc->cfg.rate_limit,
 	    (double)svc->cfg.rate_limit, 16384, &s->ratelimit)) != 0)
 		goto out;
+	if (svc->cfg.auth_failures > 0 &&
+	    (rc = cs_ratelimit_new(1.0 / (double)svc->cfg.auth_failure_refill,
+	    (double)svc->cfg.auth_failures, 16384, &s->failures)) != 0)
+		goto out;
 	if ((rc = cs_qr_cache_new(QR_CACHE_ENTRIES, QR_CACHE_BYTES,
 	    &s->qr_cache)) != 0)
 		goto out;
@@ -897,6 +936,7 @@ server_free(cs_http_server *s)
 {
 	cs_metrics_free(s->metrics);
 	cs_ratelimit_free(s->ratelimit);
+	cs_ratelimit_free(s->failures);
 	cs_qr_cache_free(s->qr_cache);
 	free(s->types_json);
 }

@@ -85,6 +85,7 @@ struct cs_http_server {
 	struct MHD_Daemon *daemon;
 	cs_metrics *metrics;
 	cs_ratelimit *ratelimit;  /* NULL when rate_limit is 0 */
+	cs_ratelimit *failures;   /* NULL when auth_failures is 0 */
 	struct cs_qr_cache *qr_cache;
 	cs_qr_opts qr;
 	char *types_json;         /* GET /api/v1/types, rendered once */
@@ -161,5 +162,13 @@ int cs_req_content_is(cs_req *r, const char *media);
 /* The body as a JSON object (caller decrefs); on failure a 400 problem
  * that says where the JSON breaks is left in r and NULL returned. */
 json_t *cs_req_json(cs_req *r);
+
+/* The failure budget of r's remote address (auth_failures; http.c's top
+ * comment).  cs_req_failure_take() spends one: 1, or 0 when none is left,
+ * with a 429 problem (and Retry-After) left in r; 1 when the budget is
+ * off.  cs_req_failure_give() returns one taken before work that turned
+ * out not to be a failure. */
+int cs_req_failure_take(cs_req *r);
+void cs_req_failure_give(cs_req *r);
 
 #endif

@@ -145,6 +145,17 @@ cs_http_problem_field(cs_req *r, int status, const char *field,
 }
 
 void
+cs_http_problem_retry(cs_req *r, int64_t retry_ms, const char *what)
+{
+	char secs[24];
+
+	snprintf(secs, sizeof(secs), "%lld",
+	    (long long)((retry_ms + 999) / 1000));
+	cs_http_problemf(r, 429, "%s; retry in %s s", what, secs);
+	cs_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+}
+
+void
 cs_http_problem_err(cs_req *r, int code, const cs_problems *errors)
 {
 	int status = cs_http_status_of(code);

@@ -24,6 +24,8 @@
 #ifndef CS_HTTP_PROBLEM_H
 #define CS_HTTP_PROBLEM_H
 
+#include <stdint.h>
+
 #include "problems.h"
 
 typedef struct cs_req cs_req;
@@ -41,6 +43,9 @@ void cs_http_problemf(cs_req *r, int status, const char *fmt, ...)
 /* The same with one error naming a field (a header, a parameter). */
 void cs_http_problem_field(cs_req *r, int status, const char *field,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* 429 with Retry-After: the whole seconds of retry_ms, rounded up; the
+ * detail is what followed by "; retry in N s". */
+void cs_http_problem_retry(cs_req *r, int64_t retry_ms, const char *what);
 /* The problem for a domain error: its status, cs_err_msg() as detail and
  * errors (for CS_EVALIDATION).  For a 500 see above. */
 void cs_http_problem_err(cs_req *r, int code, const cs_problems *errors);

@@ -104,19 +104,16 @@ cs_ratelimit_free(cs_ratelimit *rl)
 	free(rl);
 }
 
-int
-cs_ratelimit_take(cs_ratelimit *rl, const char *key, int64_t now_ms,
-    int64_t *retry_ms)
+/* The slot of key in its set (locked by the caller), refilled to now_ms;
+ * NULL when the set does not hold key and create is 0.  A new or forgotten
+ * address starts with a full bucket. */
+static struct slot *
+find_slot(cs_ratelimit *rl, struct set *set, const char *k, int64_t now_ms,
+    int create)
 {
-	char k[KEYLEN];
-	struct set *set;
 	struct slot *sl = NULL, *oldest = NULL;
-	double need;
-	int i, allowed;
+	int i;
 
-	snprintf(k, sizeof(k), "%s", key != NULL && key[0] != '\0' ? key : "-");
-	set = &rl->sets[keyed_hash(rl->seed, k) & (rl->nsets - 1)];
-	pthread_mutex_lock(&set->lock);
 	for (i = 0; i < WAYS; i++) {
 		struct slot *s = &set->slots[i];
 
@@ -129,21 +126,48 @@ cs_ratelimit_take(cs_ratelimit *rl, const char *key, int64_t now_ms,
 			oldest = s;
 	}
 	if (sl == NULL) {
-		/* A new address, or one forgotten: a full bucket. */
+		if (!create)
+			return NULL;
 		sl = oldest;
-		memcpy(sl->key, k, sizeof(k));
+		memcpy(sl->key, k, KEYLEN);
 		sl->tokens = rl->burst;
 		sl->last_ms = now_ms;
 	} else if (now_ms > sl->last_ms) {
+		/* A clock that steps back only delays the refill. */
 		sl->tokens += (double)(now_ms - sl->last_ms) * rl->rate / 1000.0;
 		if (sl->tokens > rl->burst)
 			sl->tokens = rl->burst;
 		sl->last_ms = now_ms;
 	}
-	/* A clock that steps back only delays the refill. */
+	return sl;
+}
+
+/* The set of key, locked; k: the key as stored (an empty one is "-"). */
+static struct set *
+lock_set(cs_ratelimit *rl, const char *key, char k[KEYLEN])
+{
+	struct set *set;
+
+	snprintf(k, KEYLEN, "%s", key != NULL && key[0] != '\0' ? key : "-");
+	set = &rl->sets[keyed_hash(rl->seed, k) & (rl->nsets - 1)];
+	pthread_mutex_lock(&set->lock);
+	return set;
+}
+
+int
+cs_ratelimit_take(cs_ratelimit *rl, const char *key, int64_t now_ms,
+    int64_t *retry_ms)
+{
+	char k[KEYLEN];
+	struct set *set;
+	struct slot *sl;
+	double need;
+	int allowed = 1;
+
+	set = lock_set(rl, key, k);
+	sl = find_slot(rl, set, k, now_ms, 1);
 	if (sl->tokens >= 1.0) {
 		sl->tokens -= 1.0;
-		allowed = 1;
 	} else {
 		need = (1.0 - sl->tokens) * 1000.0 / rl->rate;
 		if (retry_ms != NULL)
@@ -152,6 +176,23 @@ cs_ratelimit_take(cs_ratelimit *rl, const char *key, int64_t now_ms,
 	}
 	pthread_mutex_unlock(&set->lock);
 	return allowed;
+}
+
+void
+cs_ratelimit_give(cs_ratelimit *rl, const char *key, int64_t now_ms)
+{
+	char k[KEYLEN];
+	struct set *set;
+	struct slot *sl;
+
+	set = lock_set(rl, key, k);
+	/* A forgotten address has a full bucket already. */
+	if ((sl = find_slot(rl, set, k, now_ms, 0)) != NULL) {
+		sl->tokens += 1.0;
+		if (sl->tokens > rl->burst)
+			sl->tokens = rl->burst;
+	}
+	pthread_mutex_unlock(&set->lock);
 }
 
 size_t

@@ -1,8 +1,10 @@
 /*
- * ratelimit: a token bucket per remote address for the public endpoints
- * (POST /api/v1/verify, the /v pages, the trust list, the catalog), so one
- * address cannot take the whole verification capacity (SPEC §6
- * --rate-limit).
+ * ratelimit: a token bucket per remote address.  The HTTP layer keeps two:
+ * one for the public endpoints (POST /api/v1/verify, the /v pages, the
+ * trust list, the catalog), so one address cannot take the whole
+ * verification capacity (SPEC §6 --rate-limit); and a budget of failures
+ * (wrong bearer tokens, paper-copy checks that find nothing), so one
+ * address cannot guess at length (http.c's top comment).
  *
  * Each address gets a bucket of `burst` tokens refilled at `rate` tokens a
  * second; a request takes one token or is refused with the time until the
@@ -40,6 +42,12 @@ void cs_ratelimit_free(cs_ratelimit *rl);
  * NULL) holds how long until a token is available, at least 1. */
 int cs_ratelimit_take(cs_ratelimit *rl, const char *key, int64_t now_ms,
     int64_t *retry_ms);
+
+/* Give key back a token it took (never beyond the burst): a caller that
+ * takes one before some work, so that concurrent requests cannot all pass
+ * a check of the budget, returns it when the work turns out not to count.
+ * An address the table no longer holds is left as it is (full). */
+void cs_ratelimit_give(cs_ratelimit *rl, const char *key, int64_t now_ms);
 
 /* How many addresses the table holds now (for tests). */
 size_t cs_ratelimit_count(cs_ratelimit *rl);

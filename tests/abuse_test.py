@@ -2,16 +2,18 @@
 while a well-behaved client keeps being served.
 
 The real server runs with small limits so that the test is quick:
---connection-timeout 2, --max-connections 32, --rate-limit 10.  Every
-attack comes from 127.0.0.1.  The well-behaved client speaks from
-127.0.0.2 (a socket bound to that source address: the server listens on
-127.0.0.1 only, and Linux routes the whole of 127/8 over loopback), which
-is another remote address for the per-address limits, or from 127.0.0.1
-itself where an attack must not hurt the attacker's neighbours: a reader
-with a valid token is not rate limited, and wrong tokens from an address
-do not lock out the right ones.  During each attack the test asserts both
-sides: the attack is contained, and every request of the well-behaved
-client is answered, correctly and in time.
+--connection-timeout 2, --max-connections 32, --rate-limit 10, and the
+failure budget at its defaults made explicit (--auth-failures 20,
+--auth-failure-refill 1).  Every attack comes from 127.0.0.1.
+The well-behaved client speaks from 127.0.0.2 (a socket bound to that
+source address: the server listens on 127.0.0.1 only, and Linux routes
+the whole of 127/8 over loopback), which is another remote address for
+the per-address limits, or from 127.0.0.1 itself where an attack must not
+hurt the attacker's neighbours: a reader with a valid token is not rate
+limited, and wrong tokens from an address do not lock out the right ones
+(a valid token is always served).  During each attack the test asserts
+both sides: the attack is contained, and every request of the
+well-behaved client is answered, correctly and in time.
 
   1. slowloris: sockets that send a request head (or a body) a byte a
      second are closed by the server within the connection timeout, long
@@ -23,8 +25,12 @@ client is answered, correctly and in time.
   3. a flood of POST /api/v1/verify from one address: 429 with
      Retry-After (and an RFC 9457 problem) once over the rate limit,
      never a 5xx, and no more 200s than the token bucket allows;
-  4. wrong bearer tokens in a stream: every one 401 with
-     WWW-Authenticate: Bearer error="invalid_token", never 429 or 5xx.
+  4. wrong bearer tokens: 401 with WWW-Authenticate: Bearer
+     error="invalid_token" while the address's failure budget lasts (20),
+     then 429 with Retry-After and a problem body, never a 5xx; then 4
+     threads for 2 s: nothing but 401 and 429, at most one 401 a second
+     (the refill); the budget comes back with time.  Meanwhile readers
+     with a valid token from 127.0.0.1 and 127.0.0.2 keep getting 200.
 """
 import atexit
 import json
@@ -43,6 +49,7 @@ from cstest import Server, Workdir, check, done, sample_request  # noqa: E402
 TIMEOUT = 2          # --connection-timeout
 MAX_CONN = 32        # --max-connections
 RATE = 10            # --rate-limit (requests per second per address, burst as much)
+FAILURES = 20        # --auth-failures: wrong tokens an address may send before 429
 GOOD = "127.0.0.2"   # the well-behaved client's own address
 ENV = "11440000006939756B"
 
@@ -50,12 +57,13 @@ w = Workdir()
 issuer = w.client("env", "issuer", "*", ENV, "广东省生态环境厅")
 reader = w.client("reader", "reader", "*")
 srv = Server(w, "--connection-timeout", str(TIMEOUT), "--max-connections", str(MAX_CONN),
-             "--rate-limit", str(RATE))
+             "--rate-limit", str(RATE), "--auth-failures", str(FAILURES),
+             "--auth-failure-refill", "1")
 atexit.register(lambda: srv.proc.poll() is None and srv.proc.kill())
 t_start = time.time()
 
 
-def api(method, path, body=None, token=None, ctype=None, source=None, timeout=10):
+def api(method, path, body=None, token=None, ctype=None, source=None, timeout=10, server=None):
     h = []
     if token:
         h.append(("Authorization", "Bearer " + token))
@@ -64,7 +72,8 @@ def api(method, path, body=None, token=None, ctype=None, source=None, timeout=10
         ctype = ctype or "application/json"
     if ctype:
         h.append(("Content-Type", ctype))
-    return csraw.request(srv.base, method, path, h, body, source=source, timeout=timeout)
+    return csraw.request((server or srv).base, method, path, h, body, source=source,
+                         timeout=timeout)
 
 
 r = api("POST", "/api/v1/certificates", sample_request("11100000000013338W032", "AB-1"), issuer)
@@ -315,35 +324,80 @@ def flood():
 
 # --- 4. wrong bearer tokens ----------------------------------------------------------
 
+def fake_token(k, i):
+    return "cs_" + ("%04d%06d" % (k, i)) * 4 + "AAA"   # a token's shape
+
+
+def is_429(r):
+    """A 429 problem with Retry-After in whole seconds."""
+    if r is None:
+        return False
+    try:
+        p = json.loads(r.body)
+    except ValueError:
+        return False
+    ra = r.header("retry-after") or ""
+    return r.status == 429 and p.get("status") == 429 and bool(p.get("detail")) and \
+        r.header("content-type") == "application/problem+json" and ra.isdigit() and int(ra) >= 1
+
+
 def wrong_tokens():
-    secs = 2.0
-    print("wrong bearer tokens: 4 threads for %.0f s from one address" % secs, flush=True)
+    print("wrong bearer tokens from one address: one at a time until 429, then 4 threads "
+          "for 2 s (--auth-failures %d)" % FAILURES, flush=True)
     good = GoodClient("wrong tokens", PLAN_OTHER + [("read from the same address", None,
                                                      read_licence)])
     good.start()
-    counts, headers, lock = {}, set(), threading.Lock()
+    # One at a time: 401 while the budget lasts, then 429.
+    seq, t0 = [], time.time()
+    while len(seq) < FAILURES * 3 and (not seq or (seq[-1] is not None and
+                                                   seq[-1].status == 401)):
+        seq.append(api("GET", "/api/v1/certificates/" + LID, token=fake_token(9, len(seq))))
+    elapsed = time.time() - t0
+    n401 = sum(1 for r in seq if r is not None and r.status == 401)
+    print("  one at a time: %d answers of 401, then %s, in %.2f s" % (
+        n401, seq[-1] and seq[-1].status, elapsed), flush=True)
+    check(FAILURES <= n401 <= FAILURES + elapsed + 1, "wrong tokens: 401 for the budget of %d "
+          "(plus one a second), then no more (%d in %.2f s)" % (FAILURES, n401, elapsed))
+    check(all(r.header("www-authenticate") == 'Bearer realm="certsvc", error="invalid_token"'
+              for r in seq[:-1]), "wrong tokens: each 401 says invalid_token")
+    check(seq[-1] is not None and is_429(seq[-1]), "wrong tokens: past the budget, 429 with "
+          "Retry-After and a problem (%r)" % ((seq[-1] and (seq[-1], seq[-1].headers)),))
+    # A stream: shed, never a 5xx.
+    counts, bad, lock = {}, [], threading.Lock()
+    secs = 2.0
 
     def guess(k):
         end, i = time.time() + secs, 0
         while time.time() < end:
             i += 1
-            fake = "cs_" + ("%04d%06d" % (k, i)) * 4 + "AAA"   # a token's shape
-            r = api("GET", "/api/v1/certificates/" + LID, token=fake)
+            r = api("GET", "/api/v1/certificates/" + LID, token=fake_token(k, i))
             with lock:
                 key = r.status if r is not None else None
                 counts[key] = counts.get(key, 0) + 1
-                if r is not None:
-                    headers.add(r.header("www-authenticate"))
+                if r is not None and r.status == 429 and not is_429(r):
+                    bad.append(r)
+    t0 = time.time()
     threads = [threading.Thread(target=guess, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    elapsed = time.time() - t0
     good.finish()
-    print("  %d guesses: %s" % (sum(counts.values()), counts), flush=True)
-    check(set(counts) == {401}, "wrong tokens: every one is 401 (%s)" % counts)
-    check(headers == {'Bearer realm="certsvc", error="invalid_token"'},
-          "wrong tokens: WWW-Authenticate says invalid_token (%s)" % headers)
+    print("  %d guesses in %.1f s: %s" % (sum(counts.values()), elapsed, counts), flush=True)
+    check(set(counts) <= {401, 429} and counts.get(429, 0) > 0,
+          "wrong tokens: only 401 and 429, never a 5xx (%s)" % counts)
+    check(counts.get(401, 0) <= elapsed + 2, "wrong tokens: at most one 401 a second once the "
+          "budget is spent (%d in %.1f s)" % (counts.get(401, 0), elapsed))
+    check(not bad, "wrong tokens: every 429 has Retry-After and a problem (%s)" % bad[:2])
+    for source in (None, GOOD):
+        ok, st = read_licence(source)
+        check(ok, "wrong tokens: a valid reader from %s is still served (%s)" % (
+            source or "127.0.0.1", st))
+    time.sleep(2.2)
+    r = api("GET", "/api/v1/certificates/" + LID, token=fake_token(8, 1))
+    check(r is not None and r.status == 401, "wrong tokens: the budget comes back with time: 401 "
+          "again after 2 s (%r)" % r)
 
 
 for attack in (slowloris, slow_handler, idle, flood, wrong_tokens):

@@ -32,6 +32,8 @@ TEST(defaults)
 	CHECK_STR_EQ(c.listen, "127.0.0.1:8080");
 	CHECK_INT_EQ(c.max_body, 65536);
 	CHECK_INT_EQ(c.tz_offset_minutes, 480);
+	CHECK_INT_EQ(c.auth_failures, 20);
+	CHECK_INT_EQ(c.auth_failure_refill, 1);
 	CHECK_INT_EQ(cs_config_validate(&c), 0);
 }
 
@@ -48,6 +50,11 @@ TEST(set_by_either_spelling)
 	CHECK_CONTAINS(cs_err_msg(), "unknown setting 'no-such'");
 	CHECK_INT_EQ(cs_config_set(&c, "threads", "0"), CS_EINVAL);
 	CHECK_CONTAINS(cs_err_msg(), "threads: 0 is outside 1..256");
+	CHECK_INT_EQ(cs_config_set(&c, "auth-failures", "0"), 0);
+	CHECK_INT_EQ(c.auth_failures, 0);
+	CHECK_INT_EQ(cs_config_set(&c, "auth_failure_refill", "0"), CS_EINVAL);
+	CHECK_CONTAINS(cs_err_msg(), "auth_failure_refill: 0 is outside 1..86400");
+	CHECK_INT_EQ(cs_config_set(&c, "auth_failures", "-1"), CS_EINVAL);
 	CHECK_INT_EQ(cs_config_set(&c, "max_body", "12k"), CS_EINVAL);
 	CHECK_CONTAINS(cs_err_msg(), "not a whole number");
 }

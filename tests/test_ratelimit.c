@@ -108,6 +108,43 @@ TEST(busy_address_survives_a_flood)
 	cs_ratelimit_free(rl);
 }
 
+/* The failure budget's use: take one before the work, give it back when
+ * the work did not fail.  Concurrent takers cannot overdraw the bucket. */
+TEST(give_back)
+{
+	cs_ratelimit *rl = NULL;
+	int64_t retry = 0;
+	int i;
+
+	/* 3 failures, one back a second. */
+	CHECK_INT_EQ(cs_ratelimit_new(1, 3, 64, &rl), 0);
+	/* Successes cost nothing however many. */
+	for (i = 0; i < 10; i++) {
+		CHECK_INT_EQ(cs_ratelimit_take(rl, "a", 0, NULL), 1);
+		cs_ratelimit_give(rl, "a", 0);
+	}
+	/* Three taken at once (in flight): the fourth is refused. */
+	for (i = 0; i < 3; i++)
+		CHECK_INT_EQ(cs_ratelimit_take(rl, "a", 0, NULL), 1);
+	CHECK_INT_EQ(cs_ratelimit_take(rl, "a", 0, &retry), 0);
+	CHECK_INT_EQ(retry, 1000);
+	/* One of them gives back: one more may go. */
+	cs_ratelimit_give(rl, "a", 100);
+	CHECK_INT_EQ(cs_ratelimit_take(rl, "a", 100, NULL), 1);
+	CHECK_INT_EQ(cs_ratelimit_take(rl, "a", 100, &retry), 0);
+	CHECK_INT_EQ(retry, 900);
+	/* Giving never fills beyond the burst. */
+	for (i = 0; i < 10; i++)
+		cs_ratelimit_give(rl, "a", 200);
+	for (i = 0; i < 3; i++)
+		CHECK_INT_EQ(cs_ratelimit_take(rl, "a", 200, NULL), 1);
+	CHECK_INT_EQ(cs_ratelimit_take(rl, "a", 200, NULL), 0);
+	/* An address never seen is not added by a give. */
+	cs_ratelimit_give(rl, "b", 200);
+	CHECK_INT_EQ(cs_ratelimit_count(rl), 1);
+	cs_ratelimit_free(rl);
+}
+
 TEST(bad_arguments)
 {
 	cs_ratelimit *rl = NULL;
@@ -128,6 +165,7 @@ main(void)
 	RUN(clock_going_back_does_not_refill);
 	RUN(memory_is_bounded);
 	RUN(busy_address_survives_a_flood);
+	RUN(give_back);
 	RUN(bad_arguments);
 	return check_summary();
 }
