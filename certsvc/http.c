@@ -47,11 +47,19 @@
  *   auth_failures (20), auth_failure_refill (1 s)  a second token bucket
  *       per remote address that counts failures, not requests: a request
  *       whose bearer token is missing, unknown or revoked spends one, and
- *       one comes back every auth_failure_refill seconds.  Once an address
- *       has none left, its wrong tokens get 429 instead of 401.  Bearer
- *       tokens are 256-bit, so guessing one is futile; the budget sheds the
- *       flood, and a valid token is always served, so a neighbour behind
- *       the same address is not locked out.  0 turns the budget off.
+ *       so does a paper-copy check (POST /api/v1/verify or POST /v with an
+ *       id or number and a holder code) that matches nothing.  One comes
+ *       back every auth_failure_refill seconds.  Once an address has none
+ *       left, its wrong tokens get 429 instead of 401, and its paper-copy
+ *       checks 429 before any lookup.  Bearer tokens are 256-bit, so
+ *       guessing one is futile; the budget sheds the flood, and a valid
+ *       token is always served, so a neighbour behind the same address is
+ *       not locked out.  The paper-copy check is the real oracle: the
+ *       public view shows a resident ID's first 6 and last 4 characters,
+ *       and the hidden birth date has a few thousand values.  A check
+ *       takes its failure before the lookup and gives it back unless the
+ *       answer is not_found, so concurrent guesses cannot all pass one
+ *       last remaining failure.  0 turns the budget off.
  *   threads (4)            MHD_OPTION_THREAD_POOL_SIZE: epoll worker
  *       threads, each with its own event loop (NOTES.md: the epoll pool is
  *       1.7x thread-per-connection).  Handlers block on the database and

@@ -596,6 +596,36 @@ verify_text(cs_req *r, const char *text, size_t n, json_t **out)
 	return rc;
 }
 
+/*
+ * A paper copy typed by hand (SPEC §5), from the API or the /v form.  Its
+ * answers are an oracle (the public view shows a resident ID's first 6 and
+ * last 4 characters; the hidden birth date has a few thousand values), so
+ * each check takes one failure of the address's budget before the lookup
+ * and gives it back unless nothing matched.  0 with the verdict in *out,
+ * or -1 with a problem left in r: 429 when the budget is spent.
+ */
+static int
+verify_paper(cs_req *r, const json_t *req, json_t **out)
+{
+	cs_problems p = CS_PROBLEMS_INIT;
+	const char *res = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!cs_req_failure_take(r))
+		return -1;
+	if ((rc = cs_verify_manual(svc_of(r), req, out, &p)) == 0)
+		res = json_string_value(json_object_get(*out, "result"));
+	if (res == NULL || strcmp(res, "not_found") != 0)
+		cs_req_failure_give(r);
+	if (rc != 0)
+		cs_http_problem_err(r, rc, &p);
+	else
+		cs_metrics_verification(r->srv->metrics, res);
+	cs_problems_reset(&p);
+	return rc != 0 ? -1 : 0;
+}
+
 static void
 h_verify(cs_req *r)
 {
@@ -618,10 +648,9 @@ h_verify(cs_req *r)
 	} else if (json_object_get(body, "id") != NULL ||
 	    json_object_get(body, "number") != NULL ||
 	    json_object_get(body, "holder_code") != NULL) {
-		rc = cs_verify_manual(svc_of(r), body, &out, &p);
-		if (rc == 0)
-			cs_metrics_verification(r->srv->metrics,
-			    json_string_value(json_object_get(out, "result")));
+		if (verify_paper(r, body, &out) != 0)
+			goto out;
+		rc = 0;
 	} else {
 		cs_http_problemf(r, 400, "expected {\"qr\": TEXT} or {\"id\" or "
 		    "\"number\", \"holder_code\"}");
@@ -693,24 +722,19 @@ page_verify(cs_req *r, const char *text, size_t n)
 }
 
 /* A paper copy typed by hand (SPEC §5): the same check as POST
- * /api/v1/verify with {"id" or "number", "holder_code"}. */
+ * /api/v1/verify with {"id" or "number", "holder_code"}, on the same
+ * budget. */
 static void
 page_manual(cs_req *r, const char *licence, const char *holder_code)
 {
-	cs_problems p = CS_PROBLEMS_INIT;
 	json_t *req = cs_page_manual_request(licence, holder_code), *res = NULL;
-	int rc;
 
-	if (req == NULL)
-		rc = cs_err_set(CS_ENOMEM, "out of memory");
-	else if ((rc = cs_verify_manual(svc_of(r), req, &res, &p)) == 0) {
-		cs_metrics_verification(r->srv->metrics,
-		    json_string_value(json_object_get(res, "result")));
+	if (req == NULL) {
+		cs_err_set(CS_ENOMEM, "out of memory");
+		cs_http_problem_err(r, CS_ENOMEM, NULL);
+	} else if (verify_paper(r, req, &res) == 0) {
 		page_show(r, res, CS_PAGE_MANUAL);
 	}
-	if (rc != 0)
-		cs_http_problem_err(r, rc, &p);
-	cs_problems_reset(&p);
 	json_decref(res);
 	json_decref(req);
 }

@@ -4,7 +4,8 @@ while a well-behaved client keeps being served.
 The real server runs with small limits so that the test is quick:
 --connection-timeout 2, --max-connections 32, --rate-limit 10, and the
 failure budget at its defaults made explicit (--auth-failures 20,
---auth-failure-refill 1).  Every attack comes from 127.0.0.1.
+--auth-failure-refill 1).  Every attack comes from 127.0.0.1, except the
+paper-copy guesses, which come from 127.0.0.3 to a server of their own.
 The well-behaved client speaks from 127.0.0.2 (a socket bound to that
 source address: the server listens on 127.0.0.1 only, and Linux routes
 the whole of 127/8 over loopback), which is another remote address for
@@ -30,7 +31,15 @@ well-behaved client is answered, correctly and in time.
      then 429 with Retry-After and a problem body, never a 5xx; then 4
      threads for 2 s: nothing but 401 and 429, at most one 401 a second
      (the refill); the budget comes back with time.  Meanwhile readers
-     with a valid token from 127.0.0.1 and 127.0.0.2 keep getting 200.
+     with a valid token from 127.0.0.1 and 127.0.0.2 keep getting 200;
+  5. paper-copy guesses ({"id", "holder_code"}, the oracle of a resident
+     ID's hidden birth date): the same budget (here 5, one back an hour),
+     shared with wrong tokens: not_found answers spend it, a licence found
+     does not, and once it is spent every paper-copy check from that
+     address is 429 before any lookup — the correct id and holder code
+     too, through the API and the /v form — while the same check from
+     another address is valid, and QR texts and valid tokens from the
+     guessing address are still answered.
 """
 import atexit
 import json
@@ -44,13 +53,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csraw  # noqa: E402
-from cstest import Server, Workdir, check, done, sample_request  # noqa: E402
+from cstest import Server, Workdir, check, done, sample_request, uscc  # noqa: E402
 
 TIMEOUT = 2          # --connection-timeout
 MAX_CONN = 32        # --max-connections
 RATE = 10            # --rate-limit (requests per second per address, burst as much)
 FAILURES = 20        # --auth-failures: wrong tokens an address may send before 429
 GOOD = "127.0.0.2"   # the well-behaved client's own address
+GUESSER = "127.0.0.3"  # the paper-copy guesser's address
 ENV = "11440000006939756B"
 
 w = Workdir()
@@ -79,7 +89,7 @@ def api(method, path, body=None, token=None, ctype=None, source=None, timeout=10
 r = api("POST", "/api/v1/certificates", sample_request("11100000000013338W032", "AB-1"), issuer)
 lic = json.loads(r.body)
 check(r.status == 201, "a licence to read and verify")
-LID, TOKEN = lic["id"], lic["token"]
+LID, TOKEN, HOLDER = lic["id"], lic["token"], lic["holder"]["code"]
 
 try:
     socket.create_connection(csraw.address(srv.base), 2,
@@ -400,7 +410,80 @@ def wrong_tokens():
           "again after 2 s (%r)" % r)
 
 
-for attack in (slowloris, slow_handler, idle, flood, wrong_tokens):
+# --- 5. paper-copy guesses -------------------------------------------------------------
+
+def paper_copy():
+    budget = 5
+    print("paper-copy guesses from %s (--auth-failures %d, one back an hour)" % (
+        GUESSER, budget), flush=True)
+    guard = Server(w, "--auth-failures", str(budget), "--auth-failure-refill", "3600",
+                   "--rate-limit", "0")
+    try:
+        paper_copy_on(guard, budget)
+    finally:
+        guard.stop()
+
+
+def paper_copy_on(guard, budget):
+    def paper(holder_code, source=GUESSER, key="id"):
+        return api("POST", "/api/v1/verify", {key: LID if key == "id" else lic["number"],
+                                              "holder_code": holder_code},
+                   source=source, server=guard)
+
+    def result(r):
+        try:
+            return r.status, json.loads(r.body).get("result")
+        except (ValueError, AttributeError):
+            return r and r.status, None
+
+    def wrong(i):
+        # A valid USCC that is not the holder's: a guess that finds nothing.
+        return uscc("9144030070%07d" % i)
+
+    # A licence found costs nothing, however often.
+    for i in range(budget * 2):
+        check(result(paper(HOLDER)) == (200, "valid"), "paper copy: the right holder code is "
+              "valid, and costs nothing (%d)" % i)
+    # The budget is shared: wrong tokens spend it too.
+    r = api("GET", "/api/v1/certificates/" + LID, token=fake_token(7, 1), source=GUESSER,
+            server=guard)
+    check(r is not None and r.status == 401, "paper copy: a wrong token spends one (%r)" % r)
+    answers = [result(paper(wrong(i))) for i in range(budget - 1)]
+    check(answers == [(200, "not_found")] * (budget - 1), "paper copy: guesses answer not_found "
+          "while the budget lasts: %s" % answers)
+    r = paper(wrong(99))
+    check(is_429(r), "paper copy: past the budget, a guess is 429 with Retry-After (%r)" % r)
+    check(r is not None and int(r.header("retry-after") or 0) > 60, "paper copy: Retry-After "
+          "tells the hour's refill (%s s)" % (r and r.header("retry-after")))
+    r = paper(HOLDER)
+    check(is_429(r), "paper copy: past the budget, even the right id and holder code from that "
+                     "address is 429, before any lookup (%r)" % r)
+    r = paper(HOLDER, key="number")
+    check(is_429(r), "paper copy: and by number (%r)" % r)
+    form = "licence=%s&holder_code=%s" % (LID, HOLDER)
+    r = csraw.request(guard.base, "POST", "/v", [("Content-Type",
+                                                  "application/x-www-form-urlencoded")],
+                      form, source=GUESSER)
+    check(is_429(r), "paper copy: the /v form from that address is 429 too (%r)" % r)
+    r = paper(HOLDER, source=GOOD)
+    check(result(r) == (200, "valid"), "paper copy: the same check from another address is "
+          "valid (%r)" % r)
+    r = csraw.request(guard.base, "POST", "/v", [("Content-Type",
+                                                  "application/x-www-form-urlencoded")],
+                      form, source=GOOD)
+    check(r is not None and r.status == 200 and "text/html" in (r.header("content-type") or ""),
+          "paper copy: the /v form from another address shows the page (%r)" % r)
+    r = api("POST", "/api/v1/verify", TOKEN, ctype="text/plain", source=GUESSER, server=guard)
+    check(result(r) == (200, "valid"), "paper copy: a QR text from the guessing address is "
+          "still verified (%r)" % r)
+    r = api("GET", "/api/v1/certificates/" + LID, token=reader, source=GUESSER, server=guard)
+    check(r is not None and r.status == 200, "paper copy: a valid token from the guessing "
+          "address is still served (%r)" % r)
+    print("  %d guesses answered, then 429; another address still verifies" % (budget - 1),
+          flush=True)
+
+
+for attack in (slowloris, slow_handler, idle, flood, wrong_tokens, paper_copy):
     attack()
     check(srv.proc.poll() is None, "%s: the server is still running" % attack.__name__)
     check(csraw.alive(srv.base), "%s: /healthz answers afterwards" % attack.__name__)
@@ -410,6 +493,6 @@ with open(srv.log_path, "rb") as f:
 check(b"error req=" not in log, "the server logged no internal error")
 code = srv.stop()
 check(code == 0, "the server stops cleanly after the attacks (%s)" % code)
-print("abuse test: 5 scenarios in %.1f s" % (time.time() - t_start))
+print("abuse test: 6 scenarios in %.1f s" % (time.time() - t_start))
 w.cleanup()
 done()
