@@ -626,25 +626,59 @@ verify_paper(cs_req *r, const json_t *req, json_t **out)
 	return rc != 0 ? -1 : 0;
 }
 
+static int
+verify_malformed(cs_req *r, const char *why, json_t **out)
+{
+	int rc = cs_verify_malformed(why, out);
+
+	if (rc == 0)
+		cs_metrics_verification(r->srv->metrics, "malformed");
+	return rc;
+}
+
+/* A body that is not JSON: where it breaks.  jansson's text may quote the
+ * input near the error ("near '...'"): say where, not what. */
+static int
+verify_bad_json(cs_req *r, const json_error_t *e, json_t **out)
+{
+	char text[sizeof(e->text)], *near, why[300];
+
+	snprintf(text, sizeof(text), "%s", e->text);
+	if ((near = strstr(text, " near ")) != NULL)
+		*near = '\0';
+	snprintf(why, sizeof(why), "the body is not valid JSON: %s at line %d, "
+	    "column %d", text, e->line, e->column);
+	return verify_malformed(r, why, out);
+}
+
+/*
+ * POST /api/v1/verify: SPEC §5 "always 200 with {result, reason,
+ * certificate} for a body under 4 KiB", so a JSON body that cannot be read
+ * as {"qr"} or a paper copy is a "malformed" verdict naming what is wrong,
+ * not a 400: to a scanner, a bad request and a bad code are the same
+ * answer.  Only the budget of paper-copy checks (429), a wrong content
+ * type (415), an over-long body (413) and running out of memory are
+ * problems.
+ */
 static void
 h_verify(cs_req *r)
 {
-	cs_problems p = CS_PROBLEMS_INIT;
+	json_error_t e;
 	json_t *body = NULL, *out = NULL, *qr;
 	int rc;
 
 	if (!cs_req_content_is(r, "application/json")) {
 		rc = verify_text(r, r->body, r->body_len, &out);
-	} else if ((body = cs_req_json(r)) == NULL) {
-		return;
+	} else if ((body = json_loadb(r->body, r->body_len,
+	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e)) == NULL) {
+		rc = verify_bad_json(r, &e, &out);
+	} else if (!json_is_object(body)) {
+		rc = verify_malformed(r, "the body must be a JSON object: {\"qr\": "
+		    "TEXT} or {\"id\" or \"number\", \"holder_code\"}", &out);
 	} else if ((qr = json_object_get(body, "qr")) != NULL) {
-		if (!json_is_string(qr)) {
-			cs_http_problem_field(r, 400, "qr", "qr must be a string: the "
-			    "text of the QR code");
-			goto out;
-		}
-		rc = verify_text(r, json_string_value(qr), json_string_length(qr),
-		    &out);
+		rc = json_is_string(qr) ? verify_text(r, json_string_value(qr),
+		    json_string_length(qr), &out) : verify_malformed(r, "qr must "
+		    "be a string: the text of the QR code", &out);
 	} else if (json_object_get(body, "id") != NULL ||
 	    json_object_get(body, "number") != NULL ||
 	    json_object_get(body, "holder_code") != NULL) {
@@ -652,16 +686,14 @@ h_verify(cs_req *r)
 			goto out;
 		rc = 0;
 	} else {
-		cs_http_problemf(r, 400, "expected {\"qr\": TEXT} or {\"id\" or "
-		    "\"number\", \"holder_code\"}");
-		goto out;
+		rc = verify_malformed(r, "expected {\"qr\": TEXT} or {\"id\" or "
+		    "\"number\", \"holder_code\"}", &out);
 	}
 	if (rc != 0)
-		cs_http_problem_err(r, rc, &p);
+		cs_http_problem_err(r, rc, NULL);
 	else
 		cs_reply_json(r, 200, out);
 out:
-	cs_problems_reset(&p);
 	json_decref(out);
 	json_decref(body);
 }

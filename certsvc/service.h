@@ -112,6 +112,9 @@ int cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
  * "checked_at", "certificate"} unless memory runs out.  text: a QR text of
  * either form or a bare token. */
 int cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out);
+/* The "malformed" result object with reason (UTF-8): for a request body
+ * that cannot be read as either of the two above. */
+int cs_verify_malformed(const char *reason, json_t **out);
 /* A paper copy typed by hand: {"id" | "number", "holder_code"}. */
 int cs_verify_manual(cs_service *svc, const json_t *body, json_t **out,
     cs_problems *problems);

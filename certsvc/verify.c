@@ -183,6 +183,18 @@ cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out)
 	return done(verdict, out);
 }
 
+int
+cs_verify_malformed(const char *reason, json_t **out)
+{
+	json_t *v = result("malformed", reason, NULL);
+
+	/* A reason that is not UTF-8 cannot go into JSON: a verdict without
+	 * it beats none. */
+	if (v == NULL)
+		v = result("malformed", "the input cannot be read", NULL);
+	return done(v, out);
+}
+
 /*
  * A paper copy typed by hand: the identifier or the number, and the holder
  * code.  Both must match one licence; nothing beyond the public view is

@@ -479,6 +479,9 @@ def paper_copy_on(guard, budget):
     r = api("GET", "/api/v1/certificates/" + LID, token=reader, source=GUESSER, server=guard)
     check(r is not None and r.status == 200, "paper copy: a valid token from the guessing "
           "address is still served (%r)" % r)
+    r = api("POST", "/api/v1/verify", {"qr": 5}, source=GUESSER, server=guard)
+    check(result(r) == (200, "malformed"), "paper copy: a malformed body is still a verdict "
+          "(%r)" % r)
     print("  %d guesses answered, then 429; another address still verifies" % (budget - 1),
           flush=True)
 

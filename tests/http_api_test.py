@@ -327,6 +327,33 @@ for ct in ("text/plain", "application/x-www-form-urlencoded", "application/json;
     is_problem(r, 415, what="issuance sent as %s" % ct)
 r = api("POST", "/api/v1/verify", "<qr/>", ctype="application/xml")
 is_problem(r, 415, what="verification sent as application/xml")
+r = api("POST", "/api/v1/verify", {"qr": "A" * 5000})
+is_problem(r, 413, what="a JSON verification body over 4 KiB")
+
+# SPEC §5: every body under 4 KiB of an accepted type is a 200 verdict; a
+# JSON body that cannot be read is "malformed" with a reason naming why.
+for what, body, reason in (
+        ("JSON that does not parse", b'{"qr": "secret-91440300708461136T', "not valid JSON"),
+        ("a JSON string", b'"just text"', "JSON object"),
+        ("a JSON array", b"[1, 2]", "JSON object"),
+        ("qr a number", b'{"qr": 5}', "qr must be a string"),
+        ("qr null", b'{"qr": null}', "qr must be a string"),
+        ("an object of neither shape", b'{"token": "x"}', "expected"),
+        ("an empty object", b"{}", "expected"),
+        ("an empty JSON body", b"", "not valid JSON"),
+        ("JSON that is not UTF-8", b'{"qr": "\xff\xfe"}', "not valid JSON"),
+        ("a duplicate member", b'{"qr": "a", "qr": "b"}', "not valid JSON")):
+    r = api("POST", "/api/v1/verify", body, ctype="application/json")
+    doc = r.doc or {}
+    is_json(r, 200, "verify %s" % what)
+    check(doc.get("result") == "malformed" and doc.get("certificate", "absent") is None and
+          isinstance(doc.get("checked_at"), str) and reason in (doc.get("reason") or ""),
+          "verify %s: malformed, naming %r, certificate null, checked_at (%s)" % (what, reason, doc))
+    check("91440300708461136T" not in r.body.decode(errors="replace"),
+          "verify %s: the reason does not echo the body" % what)
+r = api("POST", "/api/v1/verify", {"id": "not-an-id", "holder_code": org_code(4)})
+check((r.doc or {}).get("result") == "malformed" and r.status == 200,
+      "a paper copy with a malformed id: 200 malformed (%r)" % r)
 r = api("POST", "/api/v1/certificates", request_for(T_RAD, "API-CT2"), T["env"],
         ctype="Application/JSON; charset=\"UTF-8\"")
 is_json(r, 201, "media type and charset are case-insensitive")
