@@ -421,6 +421,7 @@ out:
 static void
 h_holder(cs_req *r)
 {
+	cs_problems p = CS_PROBLEMS_INIT;
 	cs_purpose why = {NULL, NULL, NULL};
 	char *purpose = NULL, *item = NULL, *ref = NULL;
 	json_t *out = NULL;
@@ -434,12 +435,13 @@ h_holder(cs_req *r)
 	why.service_item = item;
 	why.case_ref = ref;
 	rc = cs_holder_licences(svc_of(r), &r->actor, r->params[0],
-	    cs_req_query(r, "type"), cs_req_query(r, "status"), &why, &out);
+	    cs_req_query(r, "type"), cs_req_query(r, "status"), &why, &out, &p);
 	if (rc != 0)
-		cs_http_problem_err(r, rc, NULL);
+		cs_http_problem_err(r, rc, &p);
 	else
 		cs_reply_json(r, 200, out);
 out:
+	cs_problems_reset(&p);
 	json_decref(out);
 	free(purpose);
 	free(item);

@@ -391,25 +391,56 @@ check_purpose(const cs_purpose *why)
 	return 0;
 }
 
+static const char *const statuses[] = {"valid", "not_yet_valid", "expired",
+    "suspended", "revoked", "superseded"};
+
+/*
+ * The lookup's parameters, each problem naming its own (docs/design.md):
+ * the holder code of the path "code", the filters "status" and "type".
+ * CS_EINVAL (a 400, like a malformed licence id in a path) with every
+ * problem in p, or 0 with the code normalised into norm.
+ */
 static int
-check_holder_code(const char *code, char *norm, size_t n)
+check_lookup(cs_service *svc, const char *code, const char *type,
+    const char *status, char *norm, size_t n, cs_problems *p)
 {
+	size_t before = p->n, i;
+	int known = status == NULL;
+
 	if (strlen(code) != CS_USCC_LEN) {
-		return cs_err_set(CS_EINVAL, "holder code is %zu characters, expected 18",
-		    strlen(code));
+		cs_problems_add(p, "code", "holder code is %zu characters, "
+		    "expected 18", strlen(code));
+	} else {
+		snprintf(norm, n, "%s", code);
+		/* A code is either kind; pilot codes fail both checks yet
+		 * exist, so a failing check is not an error here: the lookup
+		 * finds nothing. */
+		if (cs_code_check_uscc(norm) != 0)
+			cs_code_check_rid(norm);
 	}
-	snprintf(norm, n, "%s", code);
-	/* A code is either kind; pilot codes fail both checks yet exist, so a
-	 * failing check is not an error here: the lookup finds nothing. */
-	if (cs_code_check_uscc(norm) != 0)
-		cs_code_check_rid(norm);
-	return 0;
+	for (i = 0; !known && i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		known = strcmp(status, statuses[i]) == 0;
+	if (!known)
+		cs_problems_add(p, "status", "status '%.32s' is not one of valid, "
+		    "not_yet_valid, expired, suspended, revoked, superseded",
+		    status);
+	if (type != NULL && cs_catalog_find(svc->catalog, type) == NULL)
+		cs_problems_add(p, "type", "type '%.32s' is not in the catalog",
+		    type);
+	if (p->n == before)
+		return 0;
+	if (p->n == before + 1)
+		return cs_err_set(CS_EINVAL, "%s", p->items[before].message);
+	return cs_err_set(CS_EINVAL, "%s; and %zu more problems",
+	    p->items[before].message, p->n - before - 1);
 }
 
 int
 cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
-    const char *type, const char *status, const cs_purpose *why, json_t **out)
+    const char *type, const char *status, const cs_purpose *why, json_t **out,
+    cs_problems *problems)
 {
+	cs_problems none = CS_PROBLEMS_INIT;
 	cs_licence_row **rows = NULL;
 	char norm[CS_USCC_LEN + 1];
 	json_t *list = json_array(), *v;
@@ -419,28 +450,23 @@ cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
 	int rc;
 
 	*out = NULL;
+	/* SPEC §5: a reader, and only a reader.  An admin reads licences and
+	 * the audit log, but a lookup of everything a holder has is the
+	 * partner agencies' business, granted per type and stated purpose. */
 	if (who == NULL || who->client == NULL ||
-	    (strcmp(who->client->role, "reader") != 0 &&
-	    strcmp(who->client->role, "admin") != 0)) {
+	    strcmp(who->client->role, "reader") != 0) {
 		rc = cs_err_set(CS_EFORBIDDEN, "only a reader client may look up a "
 		    "holder's licences");
 		goto out;
 	}
-	if ((rc = check_purpose(why)) != 0 || (rc = check_holder_code(code, norm,
-	    sizeof(norm))) != 0)
-		goto out;
-	if (status != NULL && strcmp(status, "valid") != 0 &&
-	    strcmp(status, "not_yet_valid") != 0 && strcmp(status, "expired") != 0 &&
-	    strcmp(status, "suspended") != 0 && strcmp(status, "revoked") != 0 &&
-	    strcmp(status, "superseded") != 0) {
-		rc = cs_err_set(CS_EINVAL, "status '%.32s' is not one of valid, "
-		    "not_yet_valid, expired, suspended, revoked, superseded", status);
+	if ((rc = check_purpose(why)) != 0) {
+		cs_problems_add(problems ? problems : &none, "X-Purpose", "%s",
+		    cs_err_msg());
 		goto out;
 	}
-	if (type != NULL && cs_catalog_find(svc->catalog, type) == NULL) {
-		rc = cs_err_set(CS_EINVAL, "type '%.32s' is not in the catalog", type);
+	if ((rc = check_lookup(svc, code, type, status, norm, sizeof(norm),
+	    problems ? problems : &none)) != 0)
 		goto out;
-	}
 	if ((rc = svc->store->ops->licences_by_holder(svc->store, norm, type, &rows,
 	    &n)) != 0)
 		goto out;
@@ -461,6 +487,7 @@ cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
 	if (*out == NULL)
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 out:
+	cs_problems_reset(&none);
 	json_decref(list);
 	cs_licence_rows_free(rows, n);
 	return rc;

@@ -104,9 +104,13 @@ int cs_licence_qr_text(cs_service *svc, const json_t *licence, const char *form,
     char **out);
 
 /* A holder's licences of the reader's granted types: {"holder_code",
- * "certificates"}.  type and status filter (NULL = all). */
+ * "certificates"}.  type and status filter (NULL = all).  Only a reader
+ * may look up (CS_EFORBIDDEN).  A bad parameter is CS_EINVAL with each
+ * problem in problems (may be NULL), naming "code", "type", "status" or
+ * "X-Purpose". */
 int cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
-    const char *type, const char *status, const cs_purpose *why, json_t **out);
+    const char *type, const char *status, const cs_purpose *why, json_t **out,
+    cs_problems *problems);
 
 /* Verification (SPEC §5): always a result object {"result", "reason",
  * "checked_at", "certificate"} unless memory runs out.  text: a QR text of

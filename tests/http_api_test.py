@@ -241,11 +241,18 @@ r = api("GET", holder_path, token=T["rd_all"],
         headers={"X-Purpose": "ok", "X-Case-Ref": b"\xc3"})
 is_problem(r, 400, "X-Case-Ref", "X-Case-Ref that is not UTF-8")
 r = api("GET", holder_path + "?status=lost", token=T["rd_all"], headers={"X-Purpose": "ok"})
-is_problem(r, 400, what="an unknown ?status=")
+is_problem(r, 400, "status", "an unknown ?status=")
 r = api("GET", holder_path + "?type=nope", token=T["rd_all"], headers={"X-Purpose": "ok"})
-is_problem(r, 400, what="an unknown ?type=")
+is_problem(r, 400, "type", "an unknown ?type=")
 r = api("GET", "/api/v1/holders/12345/certificates", token=T["rd_all"], headers={"X-Purpose": "ok"})
-is_problem(r, 400, what="a holder code of the wrong length")
+is_problem(r, 400, "code", "a holder code of the wrong length")
+check("18" in (r.doc or {}).get("detail", ""), "the 400 says the length a holder code has: %s"
+      % (r.doc or {}).get("detail"))
+r = api("GET", "/api/v1/holders/12345/certificates?status=lost&type=nope", token=T["rd_all"],
+        headers={"X-Purpose": "ok"})
+is_problem(r, 400, what="a lookup with three bad parameters")
+check(sorted(e.get("field") for e in (r.doc or {}).get("errors", [])) == ["code", "status", "type"],
+      "every bad parameter of a lookup is named at once: %s" % (r.doc or {}).get("errors"))
 r = api("GET", "/api/v1/audit?since=yesterday", token=T["admin"])
 is_problem(r, 400, "since", "an audit filter that is not a time")
 r = api("GET", "/api/v1/audit?client=%FF", token=T["admin"])
@@ -502,6 +509,8 @@ check(len(lookup("rd_all", code=H.lower()).get("certificates", [])) == 4, "a low
 check(lookup("rd_all", code=org_code(999)).get("certificates") == [], "a holder without licences: empty list")
 r = api("GET", "/api/v1/holders/%s/certificates" % H, token=T["env"], headers={"X-Purpose": "x"})
 is_problem(r, 403, what="an issuer looking up a holder")
+r = api("GET", "/api/v1/holders/%s/certificates" % H, token=T["admin"], headers={"X-Purpose": "x"})
+is_problem(r, 403, what="an admin looking up a holder (SPEC §5: a reader only)")
 
 # --- the public view: personal codes masked ------------------------------------------
 

@@ -1,7 +1,8 @@
 """The role × endpoint × grant matrix of SPEC §5, table-driven: every cell
-is asserted as allowed (2xx), 401, 403, or — for a holder lookup — which
-licences the caller's grants let through.  A refused write leaves nothing
-behind: no licence stored, no status changed.
+is asserted as allowed (2xx), 401, 403, or — for a holder lookup, which
+SPEC §5 allows a reader only — which licences the reader's grants let
+through.  A refused write leaves nothing behind: no licence stored, no
+status changed.
 
 The principals without a valid token fail about a hundred times from one
 address in a few seconds: the server runs without the failure budget
@@ -171,13 +172,14 @@ for what, run, allowed in MATRIX:
 for which in ("rad", "diag"):
     check(status_of(L[which]["id"]) == "valid", "%s: every refused transition left it valid" % which)
 
-# --- holder lookups: 401, 403, or filtered by the reader's grants ---------------
+# --- holder lookups: a reader only (SPEC §5), filtered by its grants --------------
+# An admin reads licences and the audit log but does not look up holders:
+# 403 like an issuer.
 
 VISIBLE = {
     "rd_rad": {"rad", "other"},
     "rd_diag": {"diag"},
     "rd_all": {"rad", "pdp", "diag", "other"},
-    "admin": {"rad", "pdp", "diag", "other"},
 }
 for p in PRINCIPALS:
     r = call(s, "GET", "/api/v1/holders/%s/certificates" % H, token=token(p),
@@ -196,11 +198,15 @@ for p in PRINCIPALS:
     else:
         is_problem(r, 401 if p in NOBODY else 403, what="holder lookup by %s" % p)
     for typ in (T_RAD, T_DIAG):
+        r = call(s, "GET", "/api/v1/holders/%s/certificates?type=%s" % (H, typ), token=token(p),
+                 headers={"X-Purpose": "授权矩阵"})
+        cells += 1
         if p in VISIBLE:
-            r = call(s, "GET", "/api/v1/holders/%s/certificates?type=%s" % (H, typ), token=token(p),
-                     headers={"X-Purpose": "授权矩阵"})
             types = {c["type"] for c in (r.doc or {}).get("certificates", [])}
             check(r.status == 200 and types <= {typ}, "holder lookup ?type= by %s stays within it" % p)
+        else:
+            is_problem(r, 401 if p in NOBODY else 403, what="holder lookup ?type= by %s" % p)
+check(set(VISIBLE) == set(READERS), "the holder lookup is asserted for every reader, allowed to no one else")
 
 print("%d matrix cells checked" % cells)
 d.cleanup()
