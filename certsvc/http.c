@@ -612,14 +612,14 @@ body_limit(const cs_http_server *s, const cs_route *rt)
 static enum MHD_Result
 first_call(cs_req *r, const char *method)
 {
-	const char *id = cs_req_header(r, "X-Request-Id");
 	const char *cl;
 	char *end;
 	unsigned long long len;
 
+	/* The request id stays the server's own (uri_log()): one a client
+	 * sends is not adopted, so ids in the log and the audit records can
+	 * be neither forged nor repeated. */
 	snprintf(r->method, sizeof(r->method), "%s", method ? method : "-");
-	if (cs_http_request_id_ok(id))
-		snprintf(r->request_id, sizeof(r->request_id), "%s", id);
 	r->actor.client = NULL;
 	r->actor.remote = r->remote;
 	r->actor.request_id = r->request_id;

@@ -593,10 +593,22 @@ limited.stop()
 
 # --- the request log ---------------------------------------------------------------
 
-r = api("GET", "/healthz", headers={"X-Request-Id": "e2e-trace-0001"})
-check(r.headers.get("x-request-id") == "e2e-trace-0001", "a sane X-Request-Id from the caller is kept")
-r = api("GET", "/healthz", headers={"X-Request-Id": "bad id\twith tab"})
-check(re.fullmatch("[0-9a-f]{16}", r.headers.get("x-request-id", "")), "an unsafe X-Request-Id is replaced")
+# The request id is always the server's own: a client's X-Request-Id would
+# let it forge or repeat the ids of log lines and audit records.
+ids = []
+for sent in ("e2e-trace-0001", "e2e-trace-0001", "bad id\twith tab"):
+    r = api("GET", "/api/v1/holders/%s/certificates" % H, token=T["rd_all"],
+            headers={"X-Purpose": "请求标识", "X-Request-Id": sent})
+    got = r.headers.get("x-request-id", "")
+    check(r.status == 200 and re.fullmatch("[0-9a-f]{16}", got) is not None and got != sent,
+          "a client's X-Request-Id %r is not adopted: the server's own id %r" % (sent, got))
+    ids.append(got)
+check(len(set(ids)) == 3, "every request gets its own id, even when the client repeats one: %s" % ids)
+r = api("GET", "/api/v1/audit?action=holder_lookup&limit=1000", token=T["admin"])
+recs = (r.doc or {}).get("records", [])
+rec_ids = {a.get("request_id") for a in recs}
+check(set(ids) <= rec_ids, "the audit records carry the server's request ids (%s)" % ids)
+check("e2e-trace-0001" not in rec_ids, "no audit record carries the client's X-Request-Id")
 
 # --- 503 while shutting down ----------------------------------------------------------
 
@@ -665,6 +677,7 @@ check(len(lines) >= len(seen_ids), "as many request lines as requests (%d ≥ %d
 leaked = [x for x in secrets if x and x in log_text]
 check(not leaked, "no token, bearer, licence id or holder code in the log: %s" % [x[:24] for x in leaked])
 check(P not in log_text and "Bearer" not in log_text, "no resident ID and no Authorization in the log")
+check("e2e-trace-0001" not in log_text, "a client's X-Request-Id reaches no log line")
 
 # --- the trust list across a key rotation (after a restart) ------------------------------
 
