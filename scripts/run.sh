@@ -48,14 +48,31 @@ if [ ! -f "$demo/tokens" ]; then
 	# The one-window platform issues for both bureaus ("一件事").
 	"$bin" client grant one-window "${common[@]}" --types 11100000MB0143391C011 \
 		--issuer-code $health_code --issuer-name $health_name
+	mkdir -p "$demo/licences"
 	for f in docs/examples/issue-*.json; do
 		case "$f" in *MB0143391C011*) client=health-bureau ;; *) client=env-bureau ;; esac
-		"$bin" issue "${common[@]}" --client "$client" "$f" >/dev/null
+		"$bin" issue "${common[@]}" --client "$client" "$f" >"$demo/licences/$(basename "$f")"
 	done
 	echo "demo clients and sample licences created in $demo/" >&2
 fi
 # shellcheck disable=SC1091
 . "$demo/tokens"
+
+# A real QR text for the verify example: that of the sample radiation
+# safety licence.  A demo directory made before the licences were kept
+# gets it by issuing the sample again, which returns the licence issued
+# then (the same approval_ref).
+sample=$demo/licences/issue-11100000000013338W032.json
+if [ ! -s "$sample" ]; then
+	mkdir -p "$demo/licences"
+	"$bin" issue "${common[@]}" --client env-bureau \
+		docs/examples/issue-11100000000013338W032.json >"$sample"
+fi
+qr_text=$(sed -n 's/.*"qr_text": *"\([^"]*\)".*/\1/p' "$sample" | head -n 1)
+if [ -z "$qr_text" ]; then
+	echo "no qr_text in $sample" >&2
+	exit 1
+fi
 
 cat <<EOT
 
@@ -72,7 +89,8 @@ certsvc demo: $url   (tokens in $demo/tokens; Ctrl-C stops it)
   curl -s $url/api/v1/holders/91440300708461136T/certificates \\
        -H "Authorization: Bearer $READER" -H 'X-Purpose: 医疗机构校验'
   # counter staff / scanner: is this QR code genuine and in force?
-  curl -s -X POST $url/api/v1/verify -H 'Content-Type: text/plain' --data-binary 'QR TEXT'
+  curl -s -X POST $url/api/v1/verify -H 'Content-Type: text/plain' \\
+       --data-binary '$qr_text'
   # anyone: the trust list and the catalog; operators: health and metrics
   curl -s $url/api/v1/trust-list; curl -s $url/api/v1/types; curl -s $url/healthz
   # operator: the audit log
