@@ -262,17 +262,24 @@ h_bundle(cs_req *r)
 	json_decref(req);
 }
 
+/* A JSON text (malloc'd; taken), sent as cs_reply_json sends a value. */
+static void
+reply_json_text(cs_req *r, int status, char *text)
+{
+	cs_reply(r, status, "application/json; charset=utf-8", text,
+	    strlen(text), 1);
+}
+
 static void
 h_licence(cs_req *r)
 {
-	json_t *lic = NULL;
-	int rc = cs_licence_read(svc_of(r), &r->actor, r->params[0], &lic);
+	char *text = NULL;
+	int rc = cs_licence_read_text(svc_of(r), &r->actor, r->params[0], &text);
 
 	if (rc != 0)
 		cs_http_problem_err(r, rc, NULL);
 	else
-		cs_reply_json(r, 200, lic);
-	json_decref(lic);
+		reply_json_text(r, 200, text);
 }
 
 static void
@@ -334,27 +341,25 @@ static void
 h_qr(cs_req *r)
 {
 	int png = strcmp(r->route->arg, "png") == 0, rc;
-	const char *form = qr_form(r), *id;
-	json_t *lic = NULL;
+	const char *form = qr_form(r);
 	char *key = NULL, *text = NULL, *svg = NULL;
 	uint8_t *img = NULL;
 	size_t len = 0;
 
 	if (form == NULL)
 		return;
-	/* Authorised and audited on every request, cache or not. */
-	if ((rc = cs_licence_read(svc_of(r), &r->actor, r->params[0], &lic)) != 0)
+	/* Authorised and audited on every request, cache or not; the id read
+	 * is the stored one. */
+	if ((rc = cs_licence_read_qr(svc_of(r), &r->actor, r->params[0], form,
+	    &text)) != 0)
 		goto out;
-	if ((id = json_string_value(json_object_get(lic, "id"))) == NULL)
-		id = r->params[0];
-	if (asprintf(&key, "%s\x1f%s\x1f%s", r->route->arg, form, id) < 0) {
+	if (asprintf(&key, "%s\x1f%s\x1f%s", r->route->arg, form,
+	    r->params[0]) < 0) {
 		key = NULL;
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((img = cache_get(r->srv->qr_cache, key, &len)) == NULL) {
-		if ((rc = cs_licence_qr_text(svc_of(r), lic, form, &text)) != 0)
-			goto out;
 		if (png)
 			rc = cs_qr_png(text, &r->srv->qr, &img, &len, NULL);
 		else if ((rc = cs_qr_svg(text, &r->srv->qr, &svg, NULL)) == 0) {
@@ -375,7 +380,6 @@ out:
 	free(img);
 	free(text);
 	free(key);
-	json_decref(lic);
 }
 
 static void
@@ -423,8 +427,7 @@ h_holder(cs_req *r)
 {
 	cs_problems p = CS_PROBLEMS_INIT;
 	cs_purpose why = {NULL, NULL, NULL};
-	char *purpose = NULL, *item = NULL, *ref = NULL;
-	json_t *out = NULL;
+	char *purpose = NULL, *item = NULL, *ref = NULL, *out = NULL;
 	int rc;
 
 	if (header_text(r, "X-Purpose", 1, PURPOSE_MAX_CHARS, &purpose) != 0 ||
@@ -434,15 +437,17 @@ h_holder(cs_req *r)
 	why.purpose = purpose;
 	why.service_item = item;
 	why.case_ref = ref;
-	rc = cs_holder_licences(svc_of(r), &r->actor, r->params[0],
+	rc = cs_holder_licences_text(svc_of(r), &r->actor, r->params[0],
 	    cs_req_query(r, "type"), cs_req_query(r, "status"), &why, &out, &p);
 	if (rc != 0)
 		cs_http_problem_err(r, rc, &p);
-	else
-		cs_reply_json(r, 200, out);
+	else {
+		reply_json_text(r, 200, out);
+		out = NULL;
+	}
 out:
 	cs_problems_reset(&p);
-	json_decref(out);
+	free(out);
 	free(purpose);
 	free(item);
 	free(ref);

@@ -11,6 +11,7 @@
 
 #include "codes.h"
 #include "cs_err.h"
+#include "sbuf.h"
 #include "timeutil.h"
 #include "token.h"
 
@@ -29,15 +30,15 @@ date_days(const json_t *v, int64_t def)
 /*
  * Events are replayed in order: suspend and reinstate toggle, revoke and
  * supersede are terminal.  Lifecycle states outrank the calendar: a
- * revoked licence is revoked even after its end date.
+ * revoked licence is revoked even after its end date.  from and until are
+ * the record's dates as day numbers (today when it has none).
  */
-const char *
-cs_status_of(const json_t *rec, cs_event **evs, size_t n, time_t now,
-    long tz_min, const cs_event **detail)
+static const char *
+status_at(cs_event **evs, size_t n, int64_t today, int64_t from,
+    int64_t until, const cs_event **detail)
 {
 	const cs_event *last = NULL;
 	const char *state = NULL;
-	int64_t today = cs_local_days(now, tz_min);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -61,11 +62,22 @@ cs_status_of(const json_t *rec, cs_event **evs, size_t n, time_t now,
 		*detail = state ? last : NULL;
 	if (state != NULL)
 		return state;
-	if (today < date_days(json_object_get(rec, "valid_from"), today))
+	if (today < from)
 		return "not_yet_valid";
-	if (today > date_days(json_object_get(rec, "valid_until"), today))
+	if (today > until)
 		return "expired";
 	return "valid";
+}
+
+const char *
+cs_status_of(const json_t *rec, cs_event **evs, size_t n, time_t now,
+    long tz_min, const cs_event **detail)
+{
+	int64_t today = cs_local_days(now, tz_min);
+
+	return status_at(evs, n, today,
+	    date_days(json_object_get(rec, "valid_from"), today),
+	    date_days(json_object_get(rec, "valid_until"), today), detail);
 }
 
 /* --- views -------------------------------------------------------------- */
@@ -162,6 +174,288 @@ out:
 	json_decref(rec);
 	json_decref(related);
 	cs_events_free(evs, n);
+	return rc;
+}
+
+/* --- views as text ------------------------------------------------------ */
+
+/*
+ * A stored record is the compact JSON object issue.c wrote, never changed
+ * afterwards (store.h), and a read only appends members to it: related,
+ * status, status_detail, qr_text.  Parsing the record (about 1.2 KB) into a
+ * json_t and serialising the view again was most of a read's work (a
+ * holder lookup spent 40% of its instructions in json_loads and 25% in
+ * json_dumps), so the hot reads scan the record's top level once for the
+ * three members they need (the dates and the token) and append the
+ * derived members to its text.  jansson keeps members in insertion order
+ * and view_in_place added these last, so the answer is the same bytes.
+ * The scan is no validator: the text is certsvc's own, deflated with a
+ * checksum.  Anything it does not expect (an escape in a key or in one of
+ * those values, a derived member already there, one of them twice, text
+ * that does not scan) sends the read down the parsing path instead.
+ */
+struct rec_scan {
+	const char *from, *until, *token;  /* string values, NULL if not */
+	size_t from_len, until_len, token_len;
+	size_t close;                      /* offset of the closing brace */
+	int members;
+};
+
+static const char *
+skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* Past the end of the string whose opening quote is at p (NULL when it
+ * never ends); *esc set when it holds an escape. */
+static const char *
+scan_string(const char *p, int *esc)
+{
+	for (p++; *(p += strcspn(p, "\"\\")) != '"'; p++) {
+		if (*p == '\0')
+			return NULL;
+		*esc = 1;  /* a backslash: skip what it escapes */
+		if (*++p == '\0')
+			return NULL;
+	}
+	return p + 1;
+}
+
+/* Past the end of the value at p, NULL when it never ends. */
+static const char *
+scan_value(const char *p, int *esc)
+{
+	const char *start = p;
+	int depth = 0, inner = 0;
+
+	if (*p == '"')
+		return scan_string(p, esc);
+	if (*p != '{' && *p != '[') {
+		while (*p != '\0' && *p != ',' && *p != '}' && *p != ']' &&
+		    *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			p++;
+		return p > start ? p : NULL;
+	}
+	for (;;) {
+		if (*p == '\0')
+			return NULL;
+		if (*p == '"') {
+			if ((p = scan_string(p, &inner)) == NULL)
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			return p + 1;
+		p++;
+	}
+}
+
+static int
+key_is(const char *k, size_t n, const char *name)
+{
+	return strlen(name) == n && memcmp(k, name, n) == 0;
+}
+
+/* 0 with *sc filled, or -1: take the parsing path.  With keep (NULL
+ * ended), the members it names are copied into trim as an object. */
+static int
+rec_scan(const char *text, struct rec_scan *sc, const char *const *keep,
+    cs_sbuf *trim)
+{
+	static const char *const derived[] = {"related", "status",
+	    "status_detail", "qr_text"};
+	const char *p = skip_ws(text), *k, *v, *end, **val;
+	size_t klen, *len, i;
+	int esc, seen = 0, bit, kept = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	if (keep != NULL)
+		cs_sb_add(trim, "{", 1);
+	if (*p++ != '{')
+		return -1;
+	p = skip_ws(p);
+	while (*p != '}') {
+		esc = 0;
+		if (*p != '"' || (end = scan_string(p, &esc)) == NULL || esc)
+			return -1;
+		k = p + 1;
+		klen = (size_t)(end - p) - 2;
+		p = skip_ws(end);
+		if (*p++ != ':')
+			return -1;
+		v = skip_ws(p);
+		if ((end = scan_value(v, &esc)) == NULL)
+			return -1;
+		for (i = 0; i < sizeof(derived) / sizeof(derived[0]); i++)
+			if (key_is(k, klen, derived[i]))
+				return -1;
+		val = NULL;
+		if (key_is(k, klen, "valid_from")) {
+			bit = 1, val = &sc->from, len = &sc->from_len;
+		} else if (key_is(k, klen, "valid_until")) {
+			bit = 2, val = &sc->until, len = &sc->until_len;
+		} else if (key_is(k, klen, "token")) {
+			bit = 4, val = &sc->token, len = &sc->token_len;
+		}
+		if (val != NULL) {
+			if ((seen & bit) || (*v == '"' && esc))
+				return -1;
+			seen |= bit;
+			if (*v == '"') {
+				*val = v + 1;
+				*len = (size_t)(end - v) - 2;
+			}
+		}
+		sc->members++;
+		for (i = 0; keep != NULL && keep[i] != NULL; i++)
+			if (key_is(k, klen, keep[i])) {
+				if (kept++)
+					cs_sb_add(trim, ",", 1);
+				cs_sb_add(trim, k - 1, (size_t)(end - (k - 1)));
+				break;
+			}
+		p = skip_ws(end);
+		if (*p == ',')
+			p = skip_ws(p + 1);
+		else if (*p != '}')
+			return -1;
+	}
+	sc->close = (size_t)(p - text);
+	if (keep != NULL)
+		cs_sb_add(trim, "}", 1);
+	return *skip_ws(p + 1) == '\0' ? 0 : -1;
+}
+
+/* A scanned date's day number (date_days). */
+static int64_t
+span_days(const char *s, size_t n, int64_t def)
+{
+	char buf[11];
+	int y, m, d;
+
+	if (s == NULL || n != 10)
+		return def;
+	memcpy(buf, s, 10);
+	buf[10] = '\0';
+	if (cs_date_parse(buf, &y, &m, &d) != 0)
+		return def;
+	return cs_days_from_civil(y, m, d);
+}
+
+/* s as a JSON string, the way json_dumps writes it. */
+static void
+sb_json_string(cs_sbuf *b, const char *s)
+{
+	const unsigned char *p;
+	json_t *j;
+	char *t;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+			break;
+	if (*p == '\0') {
+		cs_sb_add(b, "\"", 1);
+		cs_sb_add(b, s, (size_t)((const char *)p - s));
+		cs_sb_add(b, "\"", 1);
+		return;
+	}
+	j = json_string(s);
+	t = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	if (t == NULL)
+		b->failed = 1;
+	else
+		cs_sb_puts(b, t);
+	free(t);
+	json_decref(j);
+}
+
+/* v serialised as cs_reply_json would; b->failed when it cannot be. */
+static void
+sb_json(cs_sbuf *b, const json_t *v)
+{
+	char *t = json_dumps(v, JSON_COMPACT);
+
+	if (t == NULL)
+		b->failed = 1;
+	else
+		cs_sb_puts(b, t);
+	free(t);
+}
+
+/*
+ * The full view of row (cs_licence_view) as JSON text appended to b, first
+ * sep, when its status is want (NULL: any); *shown says whether it was.
+ * The same bytes as json_dumps(JSON_COMPACT) of cs_licence_view's object.
+ */
+static int
+view_text(cs_service *svc, const cs_licence_row *row, time_t now,
+    const char *want, const char *sep, cs_sbuf *b, int *shown)
+{
+	struct rec_scan sc;
+	cs_event **evs = NULL;
+	const cs_event *detail = NULL;
+	json_t *v = NULL, *related = NULL, *sd = NULL;
+	const char *status;
+	char *token = NULL, *qr = NULL;
+	int64_t today;
+	size_t n = 0;
+	int rc = 0;
+
+	*shown = 0;
+	if (rec_scan(row->record, &sc, NULL, NULL) != 0) {
+		if ((rc = cs_licence_view(svc, row, now, &v, &status)) != 0 ||
+		    (want != NULL && strcmp(want, status) != 0))
+			goto out;
+		cs_sb_puts(b, sep);
+		sb_json(b, v);
+		*shown = 1;
+		goto out;
+	}
+	if ((rc = svc->store->ops->events_for(svc->store, row->id, &evs, &n)) != 0)
+		goto out;
+	today = cs_local_days(now, svc->cfg.tz_offset_minutes);
+	status = status_at(evs, n, today, span_days(sc.from, sc.from_len, today),
+	    span_days(sc.until, sc.until_len, today), &detail);
+	if (want != NULL && strcmp(want, status) != 0)
+		goto out;
+	related = related_ids(svc, row);
+	cs_sb_puts(b, sep);
+	cs_sb_add(b, row->record, sc.close);
+	cs_sb_puts(b, sc.members ? ",\"related\":" : "\"related\":");
+	if (related != NULL)
+		sb_json(b, related);
+	else
+		cs_sb_puts(b, "[]");
+	cs_sb_puts(b, ",\"status\":\"");
+	cs_sb_puts(b, status);
+	cs_sb_puts(b, "\"");
+	if (detail != NULL && (sd = status_detail(detail)) != NULL) {
+		cs_sb_puts(b, ",\"status_detail\":");
+		sb_json(b, sd);
+	}
+	if (sc.token != NULL && (token = strndup(sc.token, sc.token_len)) == NULL)
+		b->failed = 1;
+	if (token != NULL && cs_token_qr_text(token, svc->cfg.qr_form,
+	    svc->cfg.public_url, &qr) == 0) {
+		cs_sb_puts(b, ",\"qr_text\":");
+		sb_json_string(b, qr);
+	}
+	cs_sb_puts(b, "}");
+	*shown = 1;
+out:
+	if (rc == 0 && b->failed)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	json_decref(v);
+	json_decref(related);
+	json_decref(sd);
+	cs_events_free(evs, n);
+	free(token);
+	free(qr);
 	return rc;
 }
 
@@ -266,6 +560,153 @@ cs_licence_read(cs_service *svc, const cs_actor *who, const char *id, json_t **o
 	lic = NULL;
 out:
 	json_decref(lic);
+	return rc;
+}
+
+/* The stored row of licence id; CS_ENOTFOUND when there is none. */
+static int
+row_load(cs_service *svc, const char *id, cs_licence_row **out)
+{
+	int rc;
+
+	*out = NULL;
+	if ((rc = cs_check_id(id)) != 0)
+		return rc;
+	rc = svc->store->ops->licence_get(svc->store, id, out);
+	if (rc == CS_ENOTFOUND)
+		rc = cs_err_set(rc, "no licence %s", id);
+	return rc;
+}
+
+/* authorize_read from the row's indexed columns, which hold the record's
+ * type and issuer code. */
+static int
+authorize_row(const cs_actor *who, const cs_licence_row *row)
+{
+	if (!cs_may_read(who ? who->client : NULL, row->type, row->issuer_code))
+		return cs_err_set(CS_EFORBIDDEN, "no grant to read licences of "
+		    "type %s", row->type);
+	return 0;
+}
+
+int
+cs_licence_read_text(cs_service *svc, const cs_actor *who, const char *id,
+    char **out)
+{
+	cs_sbuf b = CS_SBUF_INIT;
+	cs_licence_row *row = NULL;
+	int rc, shown;
+
+	*out = NULL;
+	if ((rc = row_load(svc, id, &row)) != 0 ||
+	    (rc = authorize_row(who, row)) != 0 ||
+	    (rc = view_text(svc, row, cs_now(), NULL, "", &b, &shown)) != 0 ||
+	    (rc = cs_audit(svc, who, "read", id, row->holder_code, NULL, 1)) != 0)
+		goto out;
+	*out = b.p;
+	b.p = NULL;
+out:
+	cs_sb_free(&b);
+	cs_licence_row_free(row);
+	return rc;
+}
+
+int
+cs_licence_read_qr(cs_service *svc, const cs_actor *who, const char *id,
+    const char *form, char **out)
+{
+	struct rec_scan sc;
+	cs_licence_row *row = NULL;
+	json_t *rec = NULL;
+	json_error_t err;
+	char *token = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = row_load(svc, id, &row)) != 0 ||
+	    (rc = authorize_row(who, row)) != 0)
+		goto out;
+	if (rec_scan(row->record, &sc, NULL, NULL) == 0) {
+		if (sc.token == NULL)
+			rc = cs_err_set(CS_EINVAL, "licence has no token");
+		else if ((token = strndup(sc.token, sc.token_len)) == NULL)
+			rc = cs_err_set(CS_ENOMEM, "out of memory");
+		else
+			rc = cs_token_qr_text(token, form ? form :
+			    svc->cfg.qr_form, svc->cfg.public_url, out);
+	} else if ((rec = json_loads(row->record, 0, &err)) == NULL)
+		rc = cs_err_set(CS_ESTORE, "stored record of %s is not JSON", id);
+	else
+		rc = cs_licence_qr_text(svc, rec, form, out);
+	if (rc == 0)
+		rc = cs_audit(svc, who, "read", id, row->holder_code, NULL, 1);
+out:
+	if (rc != 0) {
+		free(*out);
+		*out = NULL;
+	}
+	free(token);
+	json_decref(rec);
+	cs_licence_row_free(row);
+	return rc;
+}
+
+/* The members of a record that cs_public_view shows, besides the derived
+ * status and status_detail. */
+static const char *const public_members[] = {"id", "type", "type_name",
+    "number", "holder", "issuer", "issued_at", "valid_from", "valid_until",
+    "fields", "supersedes", NULL};
+
+int
+cs_licence_public(cs_service *svc, const char *id, json_t **out,
+    const char **status_out)
+{
+	struct rec_scan sc;
+	cs_sbuf trim = CS_SBUF_INIT;
+	cs_licence_row *row = NULL;
+	cs_event **evs = NULL;
+	const cs_event *detail = NULL;
+	json_t *full = NULL, *sd;
+	json_error_t err;
+	const char *status = NULL;
+	int64_t today;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = row_load(svc, id, &row)) != 0)
+		goto out;
+	/* Only what the public view shows is parsed: not the token, which
+	 * is a third of the record. */
+	if (rec_scan(row->record, &sc, public_members, &trim) != 0 ||
+	    trim.failed) {
+		if ((rc = cs_licence_view(svc, row, cs_now(), &full, &status)) != 0)
+			goto out;
+	} else {
+		if ((full = json_loads(trim.p, 0, &err)) == NULL) {
+			rc = cs_err_set(CS_ESTORE, "stored record of %s is not "
+			    "JSON", id);
+			goto out;
+		}
+		if ((rc = svc->store->ops->events_for(svc->store, row->id, &evs,
+		    &n)) != 0)
+			goto out;
+		today = cs_local_days(cs_now(), svc->cfg.tz_offset_minutes);
+		status = status_at(evs, n, today, span_days(sc.from, sc.from_len,
+		    today), span_days(sc.until, sc.until_len, today), &detail);
+		json_object_set_new(full, "status", json_string(status));
+		if (detail != NULL && (sd = status_detail(detail)) != NULL)
+			json_object_set_new(full, "status_detail", sd);
+	}
+	if ((*out = cs_public_view(svc, full)) == NULL)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	else if (status_out != NULL)
+		*status_out = status;  /* a static string */
+out:
+	json_decref(full);
+	cs_sb_free(&trim);
+	cs_events_free(evs, n);
+	cs_licence_row_free(row);
 	return rc;
 }
 
@@ -436,18 +877,17 @@ check_lookup(cs_service *svc, const char *code, const char *type,
 }
 
 int
-cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
-    const char *type, const char *status, const cs_purpose *why, json_t **out,
-    cs_problems *problems)
+cs_holder_licences_text(cs_service *svc, const cs_actor *who,
+    const char *code, const char *type, const char *status,
+    const cs_purpose *why, char **out, cs_problems *problems)
 {
 	cs_problems none = CS_PROBLEMS_INIT;
 	cs_licence_row **rows = NULL;
+	cs_sbuf b = CS_SBUF_INIT;
 	char norm[CS_USCC_LEN + 1];
-	json_t *list = json_array(), *v;
-	const char *st;
-	size_t i, n = 0;
+	size_t i, n = 0, count = 0;
 	time_t now = cs_now();
-	int rc;
+	int rc, shown;
 
 	*out = NULL;
 	/* SPEC §5: a reader, and only a reader.  An admin reads licences and
@@ -470,25 +910,48 @@ cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
 	if ((rc = svc->store->ops->licences_by_holder(svc->store, norm, type, &rows,
 	    &n)) != 0)
 		goto out;
+	/* The answer's text as json_pack("{ss sO}") and json_dumps made it. */
+	cs_sb_puts(&b, "{\"holder_code\":");
+	sb_json_string(&b, norm);
+	cs_sb_puts(&b, ",\"certificates\":[");
 	for (i = 0; i < n; i++) {
 		if (!cs_may_read(who->client, rows[i]->type, rows[i]->issuer_code))
 			continue;
-		if ((rc = cs_licence_view(svc, rows[i], now, &v, &st)) != 0)
+		if ((rc = view_text(svc, rows[i], now, status, count ? "," : "",
+		    &b, &shown)) != 0)
 			goto out;
-		if (status != NULL && strcmp(status, st) != 0)
-			json_decref(v);
-		else
-			json_array_append_new(list, v);
+		count += (size_t)shown;
+	}
+	cs_sb_puts(&b, "]}");
+	if (b.failed) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
 	}
 	if ((rc = cs_audit(svc, who, "holder_lookup", norm, norm, why,
-	    (int64_t)json_array_size(list))) != 0)
+	    (int64_t)count)) != 0)
 		goto out;
-	*out = json_pack("{ss sO}", "holder_code", norm, "certificates", list);
-	if (*out == NULL)
-		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	*out = b.p;
+	b.p = NULL;
 out:
 	cs_problems_reset(&none);
-	json_decref(list);
+	cs_sb_free(&b);
 	cs_licence_rows_free(rows, n);
+	return rc;
+}
+
+int
+cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
+    const char *type, const char *status, const cs_purpose *why, json_t **out,
+    cs_problems *problems)
+{
+	json_error_t err;
+	char *text = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cs_holder_licences_text(svc, who, code, type, status, why,
+	    &text, problems)) == 0 && (*out = json_loads(text, 0, &err)) == NULL)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	free(text);
 	return rc;
 }

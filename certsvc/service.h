@@ -90,6 +90,14 @@ int cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
 /* The licence object of SPEC §1 (audited read). */
 int cs_licence_read(cs_service *svc, const cs_actor *who, const char *id,
     json_t **out);
+/* The same as its JSON text (*out malloc'd): the bytes json_dumps
+ * (JSON_COMPACT) makes of cs_licence_read's object, without building it. */
+int cs_licence_read_text(cs_service *svc, const cs_actor *who, const char *id,
+    char **out);
+/* An audited read of a licence's QR text in form ("url" | "compact" |
+ * NULL = the default), for its images; *out malloc'd. */
+int cs_licence_read_qr(cs_service *svc, const cs_actor *who, const char *id,
+    const char *form, char **out);
 /* The same without the audit and grant checks: for the CLI's `show` by an
  * operator and for internal use. */
 int cs_licence_load(cs_service *svc, const char *id, json_t **out);
@@ -111,6 +119,11 @@ int cs_licence_qr_text(cs_service *svc, const json_t *licence, const char *form,
 int cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
     const char *type, const char *status, const cs_purpose *why, json_t **out,
     cs_problems *problems);
+/* The same answer as its JSON text (*out malloc'd), the bytes json_dumps
+ * (JSON_COMPACT) makes of that object. */
+int cs_holder_licences_text(cs_service *svc, const cs_actor *who,
+    const char *code, const char *type, const char *status,
+    const cs_purpose *why, char **out, cs_problems *problems);
 
 /* Verification (SPEC §5): always a result object {"result", "reason",
  * "checked_at", "certificate"} unless memory runs out.  text: a QR text of

@@ -41,6 +41,10 @@ json_t *cs_record_view(cs_service *svc, const json_t *record, cs_event **evs,
 /* The public view (SPEC §5 verify): no approval_ref, bundle, token; personal
  * codes masked; QR face fields only. */
 json_t *cs_public_view(cs_service *svc, const json_t *full);
+/* The public view of licence id and its status (a static string), built
+ * without the full view; CS_ENOTFOUND when the library does not hold it. */
+int cs_licence_public(cs_service *svc, const char *id, json_t **out,
+    const char **status_out);
 
 /* Validate an identifier from a path: CS_EINVAL with the reason. */
 int cs_check_id(const char *id);

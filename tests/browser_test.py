@@ -283,7 +283,9 @@ def stage(work, srv, issuer, long_issuer):
         "code": "91440300708461136T"}), "script-named holder")
 
     # Signed by a key this server does not hold; and by its own key, but
-    # in another library (so: not found).
+    # in another library (so: not found).  Serials are sequential, so the
+    # other library's first licence has the id of this one's first (valid),
+    # for another holder: the page must not show this library's licence.
     other = Workdir()
     other.client("env", "issuer", "*", ISSUER_CODE, ISSUER_NAME)
     stranger = json.loads(other.cli("issue", "--client", "env",
@@ -292,7 +294,10 @@ def stage(work, srv, issuer, long_issuer):
     elsewhere.settings[elsewhere.settings.index("--keys") + 1] = work.keys
     elsewhere.client("env", "issuer", "*", ISSUER_CODE, ISSUER_NAME)
     unknown = json.loads(elsewhere.cli("issue", "--client", "env",
-                                       elsewhere.write("r.json", sample(w032, "B-ELSE"))).stdout)
+                                       elsewhere.write("r.json", sample(w032, "B-ELSE", holder={
+                                           "name": "深圳市第二人民医院", "code_type": "USCC",
+                                           "code": "91440300708461136T"}))).stdout)
+    check(unknown["id"] == valid["id"], "the other library reuses the id %s" % valid["id"])
     other.cleanup()
     elsewhere.cleanup()
 
