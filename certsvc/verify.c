@@ -74,6 +74,30 @@ claims_view(const json_t *claims, long tz_min)
 }
 
 /*
+ * Whether the library's licence of a token's id (its public view) is the
+ * licence the token signs.  Serials are sequential, so an id can name
+ * another licence: a database restored from a backup hands out again the
+ * ids of the licences it lost, whose printed codes still verify.  Such a
+ * code must not show whoever holds the id now.  Compared: what the claims
+ * fix exactly (the validity dates depend on the time zone setting).
+ */
+static int
+same_licence(const json_t *cert, const json_t *claims, long tz_min)
+{
+	static const char *const members[] = {"id", "type", "number", "holder",
+	    "issued_at", NULL};
+	json_t *signed_view = claims_view(claims, tz_min);
+	int same = signed_view != NULL;
+	size_t i;
+
+	for (i = 0; same && members[i] != NULL; i++)
+		same = json_equal(json_object_get(cert, members[i]),
+		    json_object_get(signed_view, members[i]));
+	json_decref(signed_view);
+	return same;
+}
+
+/*
  * The checks every verifier shares: decode, find the key, verify, sanity
  * of the claims.  Returns NULL and sets *verdict (a result object) when the
  * token fails; otherwise the decoded layers for the caller to judge.
@@ -176,6 +200,14 @@ cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out)
 	verdict = library_verdict(svc,
 	    json_string_value(json_object_get(json_object_get(l->claims, "-65537"), "id")),
 	    l->claims);
+	if (verdict != NULL && strcmp(json_string_value(json_object_get(verdict,
+	    "result")), "not_found") != 0 && !same_licence(json_object_get(verdict,
+	    "certificate"), l->claims, svc->cfg.tz_offset_minutes)) {
+		json_decref(verdict);
+		verdict = result("not_found", "signed by a trusted key, but the "
+		    "library's licence of this id is another one / 库中此标识的证照"
+		    "与此码不符", claims_view(l->claims, svc->cfg.tz_offset_minutes));
+	}
 	cs_token_layers_free(l);
 	return done(verdict, out);
 }
