@@ -13,6 +13,7 @@
 
 #include "codes.h"
 #include "cs_err.h"
+#include "encode.h"
 #include "timeutil.h"
 #include "token.h"
 
@@ -379,18 +380,21 @@ sign_record(cs_service *svc, const cs_type *t, json_t *rec)
 	const cs_key *key = svc->keys->active;
 	uint8_t *claims = NULL;
 	size_t n;
-	char *token = NULL, kid[2 * CS_KID_LEN + 1];
-	int rc, i;
+	char *token = NULL, *kid = NULL;
+	int rc;
 
 	if ((rc = cs_claims_encode(t, rec, svc->cfg.tz_offset_minutes, &claims, &n)) != 0)
 		goto out;
 	if ((rc = cs_token_sign(key, claims, n, &token)) != 0)
 		goto out;
-	for (i = 0; i < CS_KID_LEN; i++)
-		snprintf(kid + 2 * i, 3, "%02x", key->kid[i]);
+	/* base64url, as the trust list writes it (SPEC §5), so a verifier
+	 * finds the licence's key by comparing the two strings. */
+	if ((rc = cs_b64url_encode(key->kid, CS_KID_LEN, &kid)) != 0)
+		goto out;
 	json_object_set_new(rec, "kid", json_string(kid));
 	json_object_set_new(rec, "token", json_string(token));
 out:
+	free(kid);
 	free(claims);
 	free(token);
 	return rc;
