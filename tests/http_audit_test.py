@@ -25,7 +25,6 @@ end to end (SPEC §5, §7; issue 3).
 
 Each server is stopped with SIGTERM: it must exit 0 with no sanitizer report.
 """
-import base64
 import datetime
 import json
 import os
