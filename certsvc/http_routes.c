@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codes.h"
 #include "cs_err.h"
 #include "face.h"
 #include "face_png.h"
@@ -225,17 +226,29 @@ static void
 h_issue(cs_req *r)
 {
 	cs_problems p = CS_PROBLEMS_INIT;
-	json_t *req = cs_req_json(r), *lic = NULL;
+	json_t *req = cs_req_json(r);
+	char *text = NULL, id[CS_LICENCE_ID_MAX], loc[512];
 	int created = 0, rc;
 
 	if (req == NULL)
 		return;
-	rc = cs_issue(svc_of(r), &r->actor, req, &lic, &created, &p);
-	if (rc == 0 && created)
-		cs_metrics_issued(r->srv->metrics, 1);
-	reply_licence(r, rc, lic, created, &p);
+	rc = cs_issue_text(svc_of(r), &r->actor, req, &text, id, &created, &p);
+	if (rc != 0) {
+		cs_http_problem_err(r, rc, &p);
+	} else {
+		if (created)
+			cs_metrics_issued(r->srv->metrics, 1);
+		/* As reply_licence answers, from the licence's JSON text. */
+		cs_reply(r, created ? 201 : 200,
+		    "application/json; charset=utf-8", text, strlen(text), 1);
+		text = NULL;
+		if (created && id[0] != '\0') {
+			snprintf(loc, sizeof(loc), "/api/v1/certificates/%s", id);
+			cs_reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
+		}
+	}
 	cs_problems_reset(&p);
-	json_decref(lic);
+	free(text);
 	json_decref(req);
 }
 

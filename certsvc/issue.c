@@ -417,7 +417,7 @@ struct placement {
  */
 static int
 issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
-    const struct placement *pl, json_t **out)
+    const struct placement *pl, json_t **out, char **text_out)
 {
 	cs_store *st = svc->store;
 	/* number: 64 characters (parse_request) of up to 4 UTF-8 bytes. */
@@ -483,6 +483,10 @@ issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
 		goto out;
 	*out = rec;
 	rec = NULL;
+	if (text_out != NULL) {
+		*text_out = text;  /* the stored record, for the answer */
+		text = NULL;
+	}
 out:
 	json_decref(rec);
 	free(text);
@@ -490,71 +494,90 @@ out:
 }
 
 /* An existing licence for (client, approval_ref): the same request gives it
- * back (200), a different one is a conflict (409). */
+ * back (200), a different one is a conflict (409).  The licence goes into
+ * *text as JSON text when text is not NULL, else into *out. */
 static int
-replay(cs_service *svc, const char *hash, cs_licence_row *row, json_t **out)
+replay(cs_service *svc, const char *hash, cs_licence_row *row, json_t **out,
+    char **text)
 {
 	if (row->request_hash == NULL || strcmp(row->request_hash, hash) != 0)
 		return cs_err_set(CS_ECONFLICT, "approval_ref '%s' was already used "
 		    "by this client for a different request (licence %s)",
 		    row->approval_ref, row->id);
+	if (text != NULL)
+		return cs_licence_view_text(svc, row, cs_now(), text);
 	return cs_licence_view(svc, row, cs_now(), out, NULL);
 }
 
 static int
 find_existing(cs_service *svc, const cs_actor *who, const char *ref,
-    const char *hash, json_t **out)
+    const char *hash, json_t **out, char **text)
 {
 	cs_licence_row *row = NULL;
 	int rc;
 
 	rc = svc->store->ops->licence_by_ref(svc->store, who->client->name, ref, &row);
 	if (rc == 0)
-		rc = replay(svc, hash, row, out);
+		rc = replay(svc, hash, row, out, text);
 	cs_licence_row_free(row);
 	return rc;
 }
 
 /* Run body inside one write transaction, after re-checking idempotency
- * under the writer lock (two identical requests may race). */
+ * under the writer lock (two identical requests may race).  The licence
+ * goes into *text as JSON text when text is not NULL (the stored record
+ * with the derived members appended, not serialised again), else into
+ * *out; a new one's id into id. */
 static int
 issue_single(cs_service *svc, const cs_actor *who, const struct req *r,
-    const struct placement *pl, json_t **out, int *created)
+    const struct placement *pl, json_t **out, char **text,
+    char id[CS_LICENCE_ID_MAX], int *created)
 {
 	cs_store *st = svc->store;
 	json_t *rec = NULL;
+	char *stored = NULL;
 	int rc;
 
 	*created = 0;
 	if ((rc = st->ops->begin(st)) != 0)
 		return rc;
-	rc = find_existing(svc, who, pl->ref_key, pl->hash, out);
+	rc = find_existing(svc, who, pl->ref_key, pl->hash, out, text);
 	if (rc != CS_ENOTFOUND) {
 		st->ops->rollback(st);
 		return rc;
 	}
-	if ((rc = issue_locked(svc, who, r, pl, &rec)) != 0 ||
+	if ((rc = issue_locked(svc, who, r, pl, &rec, text ? &stored : NULL)) != 0 ||
 	    (rc = st->ops->commit(st)) != 0) {
 		st->ops->rollback(st);
 		json_decref(rec);
+		free(stored);
 		return rc;
 	}
-	*out = cs_record_view(svc, rec, NULL, 0, NULL, cs_now(), NULL);
+	snprintf(id, CS_LICENCE_ID_MAX, "%s",
+	    json_string_value(json_object_get(rec, "id")));
+	if (text != NULL)
+		rc = cs_record_view_text(svc, stored, cs_now(), text);
+	else if ((*out = cs_record_view(svc, rec, NULL, 0, NULL, cs_now(),
+	    NULL)) == NULL)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
 	json_decref(rec);
-	*created = 1;
-	return *out ? 0 : cs_err_set(CS_ENOMEM, "out of memory");
+	free(stored);
+	*created = rc == 0;
+	return rc;
 }
 
-int
-cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
-    json_t **out, int *created, cs_problems *p)
+/* cs_issue and cs_issue_text: the licence into *out or, text not NULL,
+ * into *text. */
+static int
+issue_request(cs_service *svc, const cs_actor *who, const json_t *request,
+    json_t **out, char **text, char id[CS_LICENCE_ID_MAX], int *created,
+    cs_problems *p)
 {
 	struct placement pl = {NULL, NULL, NULL, 1, NULL, NULL};
 	struct req r;
 	char hash[65];
 	int rc;
 
-	*out = NULL;
 	*created = 0;
 	if ((rc = parse_request(svc, who, request, "", NULL, &r, p)) != 0)
 		goto out;
@@ -562,10 +585,29 @@ cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
 		goto out;
 	pl.hash = hash;
 	pl.ref_key = r.approval_ref;
-	rc = issue_single(svc, who, &r, &pl, out, created);
+	rc = issue_single(svc, who, &r, &pl, out, text, id, created);
 out:
 	req_reset(&r);
 	return rc;
+}
+
+int
+cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
+    json_t **out, int *created, cs_problems *p)
+{
+	char id[CS_LICENCE_ID_MAX];
+
+	*out = NULL;
+	return issue_request(svc, who, request, out, NULL, id, created, p);
+}
+
+int
+cs_issue_text(cs_service *svc, const cs_actor *who, const json_t *request,
+    char **out, char *id, int *created, cs_problems *p)
+{
+	*out = NULL;
+	id[0] = '\0';
+	return issue_request(svc, who, request, NULL, out, id, created, p);
 }
 
 /* --- bundles ------------------------------------------------------------ */
@@ -689,7 +731,7 @@ cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
 	pl.bundle = id;
 	pl.hash = hash;
 	for (i = 0; i < n && rc == 0; i++) {
-		rc = issue_locked(svc, who, &reqs[i], &pl, &rec);
+		rc = issue_locked(svc, who, &reqs[i], &pl, &rec, NULL);
 		json_decref(rec);
 		rec = NULL;
 	}
@@ -828,7 +870,8 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 	if ((rc = st->ops->begin(st)) != 0)
 		goto out;
 	in_tx = 1;
-	if ((rc = find_existing(svc, who, r.approval_ref, hash, out)) != CS_ENOTFOUND)
+	if ((rc = find_existing(svc, who, r.approval_ref, hash, out, NULL)) !=
+	    CS_ENOTFOUND)
 		goto out;
 	/* Status is read under the writer lock: two amendments cannot both
 	 * supersede the same version. */
@@ -842,7 +885,7 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 		    "can be amended", id, status);
 		goto out;
 	}
-	if ((rc = issue_locked(svc, who, &r, &pl, &rec)) != 0)
+	if ((rc = issue_locked(svc, who, &r, &pl, &rec, NULL)) != 0)
 		goto out;
 	memset(&ev, 0, sizeof(ev));
 	ev.licence_id = (char *)id;

@@ -388,6 +388,46 @@ sb_json(cs_sbuf *b, const json_t *v)
 }
 
 /*
+ * A scanned record's view: its text with related (NULL: an empty list),
+ * status, the deciding event's status_detail and qr_text appended, as
+ * view_in_place adds them.
+ */
+static void
+splice_view(cs_service *svc, const char *record, const struct rec_scan *sc,
+    const json_t *related, const char *status, const cs_event *detail,
+    cs_sbuf *b)
+{
+	json_t *sd = NULL;
+	char *token = NULL, *qr = NULL;
+
+	cs_sb_add(b, record, sc->close);
+	cs_sb_puts(b, sc->members ? ",\"related\":" : "\"related\":");
+	if (related != NULL)
+		sb_json(b, related);
+	else
+		cs_sb_puts(b, "[]");
+	cs_sb_puts(b, ",\"status\":\"");
+	cs_sb_puts(b, status);
+	cs_sb_puts(b, "\"");
+	if (detail != NULL && (sd = status_detail(detail)) != NULL) {
+		cs_sb_puts(b, ",\"status_detail\":");
+		sb_json(b, sd);
+	}
+	if (sc->token != NULL &&
+	    (token = strndup(sc->token, sc->token_len)) == NULL)
+		b->failed = 1;
+	if (token != NULL && cs_token_qr_text(token, svc->cfg.qr_form,
+	    svc->cfg.public_url, &qr) == 0) {
+		cs_sb_puts(b, ",\"qr_text\":");
+		sb_json_string(b, qr);
+	}
+	cs_sb_puts(b, "}");
+	json_decref(sd);
+	free(token);
+	free(qr);
+}
+
+/*
  * The full view of row (cs_licence_view) as JSON text appended to b, first
  * sep, when its status is want (NULL: any); *shown says whether it was.
  * The same bytes as json_dumps(JSON_COMPACT) of cs_licence_view's object.
@@ -399,9 +439,8 @@ view_text(cs_service *svc, const cs_licence_row *row, time_t now,
 	struct rec_scan sc;
 	cs_event **evs = NULL;
 	const cs_event *detail = NULL;
-	json_t *v = NULL, *related = NULL, *sd = NULL;
+	json_t *v = NULL, *related = NULL;
 	const char *status;
-	char *token = NULL, *qr = NULL;
 	int64_t today;
 	size_t n = 0;
 	int rc = 0;
@@ -425,37 +464,66 @@ view_text(cs_service *svc, const cs_licence_row *row, time_t now,
 		goto out;
 	related = related_ids(svc, row);
 	cs_sb_puts(b, sep);
-	cs_sb_add(b, row->record, sc.close);
-	cs_sb_puts(b, sc.members ? ",\"related\":" : "\"related\":");
-	if (related != NULL)
-		sb_json(b, related);
-	else
-		cs_sb_puts(b, "[]");
-	cs_sb_puts(b, ",\"status\":\"");
-	cs_sb_puts(b, status);
-	cs_sb_puts(b, "\"");
-	if (detail != NULL && (sd = status_detail(detail)) != NULL) {
-		cs_sb_puts(b, ",\"status_detail\":");
-		sb_json(b, sd);
-	}
-	if (sc.token != NULL && (token = strndup(sc.token, sc.token_len)) == NULL)
-		b->failed = 1;
-	if (token != NULL && cs_token_qr_text(token, svc->cfg.qr_form,
-	    svc->cfg.public_url, &qr) == 0) {
-		cs_sb_puts(b, ",\"qr_text\":");
-		sb_json_string(b, qr);
-	}
-	cs_sb_puts(b, "}");
+	splice_view(svc, row->record, &sc, related, status, detail, b);
 	*shown = 1;
 out:
 	if (rc == 0 && b->failed)
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 	json_decref(v);
 	json_decref(related);
-	json_decref(sd);
 	cs_events_free(evs, n);
-	free(token);
-	free(qr);
+	return rc;
+}
+
+int
+cs_licence_view_text(cs_service *svc, const cs_licence_row *row, time_t now,
+    char **out)
+{
+	cs_sbuf b = CS_SBUF_INIT;
+	int rc, shown;
+
+	*out = NULL;
+	if ((rc = view_text(svc, row, now, NULL, "", &b, &shown)) == 0) {
+		*out = b.p;
+		b.p = NULL;
+	}
+	cs_sb_free(&b);
+	return rc;
+}
+
+int
+cs_record_view_text(cs_service *svc, const char *record, time_t now,
+    char **out)
+{
+	struct rec_scan sc;
+	cs_sbuf b = CS_SBUF_INIT;
+	json_t *rec = NULL, *v = NULL;
+	json_error_t err;
+	int64_t today;
+	int rc = 0;
+
+	*out = NULL;
+	if (rec_scan(record, &sc, NULL, NULL) == 0) {
+		today = cs_local_days(now, svc->cfg.tz_offset_minutes);
+		splice_view(svc, record, &sc, NULL, status_at(NULL, 0, today,
+		    span_days(sc.from, sc.from_len, today), span_days(sc.until,
+		    sc.until_len, today), NULL), NULL, &b);
+	} else if ((rec = json_loads(record, 0, &err)) == NULL) {
+		rc = cs_err_set(CS_ESTORE, "a licence record is not JSON");
+	} else if ((v = cs_record_view(svc, rec, NULL, 0, NULL, now,
+	    NULL)) != NULL) {
+		sb_json(&b, v);
+	} else
+		b.failed = 1;
+	if (rc == 0 && b.failed)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	if (rc == 0) {
+		*out = b.p;
+		b.p = NULL;
+	}
+	cs_sb_free(&b);
+	json_decref(rec);
+	json_decref(v);
 	return rc;
 }
 

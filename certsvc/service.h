@@ -82,6 +82,11 @@ int cs_client_authenticate(cs_service *svc, const char *bearer, cs_client **out)
  * existing one (200). */
 int cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
     json_t **licence_out, int *created, cs_problems *problems);
+/* The same with the licence as its JSON text (*out malloc'd): the bytes
+ * json_dumps(JSON_COMPACT) makes of cs_issue's object, without building
+ * it; a new licence's id into id (CS_LICENCE_ID_MAX bytes, codes.h). */
+int cs_issue_text(cs_service *svc, const cs_actor *who, const json_t *request,
+    char **out, char *id, int *created, cs_problems *problems);
 /* Issue a bundle ("一件事"): all or none.  Out: {"id", "approval_ref",
  * "certificates": [...]}. */
 int cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,

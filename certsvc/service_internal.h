@@ -38,6 +38,14 @@ int cs_licence_view(cs_service *svc, const cs_licence_row *row, time_t now,
  * bundle partners (borrowed, NULL when none); NULL when out of memory. */
 json_t *cs_record_view(cs_service *svc, const json_t *record, cs_event **evs,
     size_t n, const json_t *related, time_t now, const char **status_out);
+/* cs_licence_view's object as JSON text (*out malloc'd): the bytes
+ * json_dumps(JSON_COMPACT) makes of it, without building it. */
+int cs_licence_view_text(cs_service *svc, const cs_licence_row *row,
+    time_t now, char **out);
+/* The same for a licence just issued (no events, no related) from its
+ * stored JSON text. */
+int cs_record_view_text(cs_service *svc, const char *record, time_t now,
+    char **out);
 /* The public view (SPEC §5 verify): no approval_ref, bundle, token; personal
  * codes masked; QR face fields only. */
 json_t *cs_public_view(cs_service *svc, const json_t *full);
