@@ -9,6 +9,7 @@
 #include "encode.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -307,10 +308,76 @@ out:
 	return rc;
 }
 
+/*
+ * Deflaters kept for the next compression.  compress2 sets one up for
+ * every call: about 270 KB of state at zlib's defaults, which glibc hands
+ * back to the kernel when it is freed, so every token signed page-faulted
+ * it in afresh and cleared it (qr.c saw the same with PNG).  A deflater
+ * taken from this pool is reset instead, and deflateReset leaves it
+ * writing exactly what a new one writes.  A pool, not one per thread: it
+ * stays reachable from here until exit, whichever thread used it last.
+ */
+#define ZPOOL_MAX 16
+
+struct zdef {
+	z_stream z;
+	int level;
+};
+
+static pthread_mutex_t zpool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct zdef *zpool[ZPOOL_MAX];
+static size_t zpool_n;
+
+/* A deflater at level, ready for a new stream; NULL when out of memory. */
+static struct zdef *
+zpool_get(int level)
+{
+	struct zdef *d = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&zpool_mu);
+	for (i = zpool_n; i > 0 && d == NULL; i--)
+		if (zpool[i - 1]->level == level) {
+			d = zpool[i - 1];
+			zpool[i - 1] = zpool[--zpool_n];
+		}
+	pthread_mutex_unlock(&zpool_mu);
+	if (d != NULL) {
+		if (deflateReset(&d->z) == Z_OK)
+			return d;
+		deflateEnd(&d->z);
+		free(d);
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	if (deflateInit(&d->z, level) != Z_OK) {
+		free(d);
+		return NULL;
+	}
+	d->level = level;
+	return d;
+}
+
+static void
+zpool_put(struct zdef *d)
+{
+	pthread_mutex_lock(&zpool_mu);
+	if (zpool_n < ZPOOL_MAX) {
+		zpool[zpool_n++] = d;
+		d = NULL;
+	}
+	pthread_mutex_unlock(&zpool_mu);
+	if (d != NULL) {
+		deflateEnd(&d->z);
+		free(d);
+	}
+}
+
 int
 cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
     size_t *outlen)
 {
+	struct zdef *d = NULL;
 	uint8_t *b = NULL;
 	uLongf len;
 	int zrc, rc = 0;
@@ -331,8 +398,20 @@ cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
 		rc = cs_err_set(CS_ENOMEM, "zlib: out of memory");
 		goto out;
 	}
-	zrc = compress2(b, &len, n > 0 ? in : (const Bytef *)"", (uLong)n,
-	    level);
+	if (n > UINT_MAX / 2 || len > UINT_MAX) {
+		/* More than one deflate() call takes: compress2 loops. */
+		zrc = compress2(b, &len, in, (uLong)n, level);
+	} else if ((d = zpool_get(level)) == NULL) {
+		zrc = Z_MEM_ERROR;
+	} else {
+		d->z.next_in = (Bytef *)(n > 0 ? in : (const uint8_t *)"");
+		d->z.avail_in = (uInt)n;
+		d->z.next_out = b;
+		d->z.avail_out = (uInt)len;
+		zrc = deflate(&d->z, Z_FINISH) == Z_STREAM_END ? Z_OK : Z_BUF_ERROR;
+		len = d->z.total_out;
+		zpool_put(d);
+	}
 	if (zrc != Z_OK) {
 		rc = cs_err_set(zrc == Z_MEM_ERROR ? CS_ENOMEM : CS_EINVAL,
 		    "zlib: compression failed (%d)", zrc);
