@@ -261,11 +261,64 @@ key_is(const char *k, size_t n, const char *name)
 	return strlen(name) == n && memcmp(k, name, n) == 0;
 }
 
+/*
+ * The object value at v (ending at end) into b with only the members that
+ * type t puts in the QR code (the only fields the public view shows); the
+ * whole of it when it does not scan as expected.
+ */
+static void
+copy_qr_fields(cs_sbuf *b, const char *v, const char *end, const cs_type *t)
+{
+	cs_sbuf out = CS_SBUF_INIT;
+	const char *p = skip_ws(v + 1), *k, *e, *val;
+	size_t i, n = 0, klen;
+	int esc;
+
+	cs_sb_add(&out, "{", 1);
+	while (p < end && *p != '}') {
+		esc = 0;
+		if (*p != '"' || (e = scan_string(p, &esc)) == NULL || esc)
+			goto whole;
+		k = p + 1;
+		klen = (size_t)(e - p) - 2;
+		p = skip_ws(e);
+		if (*p++ != ':')
+			goto whole;
+		val = skip_ws(p);
+		if ((e = scan_value(val, &esc)) == NULL || e > end)
+			goto whole;
+		for (i = 0; i < t->n_fields; i++)
+			if (t->fields[i].in_qr &&
+			    key_is(k, klen, t->fields[i].name))
+				break;
+		if (i < t->n_fields) {
+			if (n++)
+				cs_sb_add(&out, ",", 1);
+			cs_sb_add(&out, k - 1, (size_t)(e - (k - 1)));
+		}
+		p = skip_ws(e);
+		if (*p == ',')
+			p = skip_ws(p + 1);
+		else if (*p != '}')
+			goto whole;
+	}
+	cs_sb_add(&out, "}", 1);
+	if (out.failed)
+		goto whole;
+	cs_sb_add(b, out.p, out.len);
+	cs_sb_free(&out);
+	return;
+whole:
+	cs_sb_free(&out);
+	cs_sb_add(b, v, (size_t)(end - v));
+}
+
 /* 0 with *sc filled, or -1: take the parsing path.  With keep (NULL
- * ended), the members it names are copied into trim as an object. */
+ * ended), the members it names are copied into trim as an object, and
+ * with qr_type, of "fields" only what that type puts in the QR code. */
 static int
 rec_scan(const char *text, struct rec_scan *sc, const char *const *keep,
-    cs_sbuf *trim)
+    cs_sbuf *trim, const cs_type *qr_type)
 {
 	static const char *const derived[] = {"related", "status",
 	    "status_detail", "qr_text"};
@@ -316,7 +369,13 @@ rec_scan(const char *text, struct rec_scan *sc, const char *const *keep,
 			if (key_is(k, klen, keep[i])) {
 				if (kept++)
 					cs_sb_add(trim, ",", 1);
-				cs_sb_add(trim, k - 1, (size_t)(end - (k - 1)));
+				if (qr_type != NULL && *v == '{' &&
+				    key_is(k, klen, "fields")) {
+					cs_sb_add(trim, k - 1, (size_t)(v - (k - 1)));
+					copy_qr_fields(trim, v, end, qr_type);
+				} else
+					cs_sb_add(trim, k - 1,
+					    (size_t)(end - (k - 1)));
 				break;
 			}
 		p = skip_ws(end);
@@ -446,7 +505,7 @@ view_text(cs_service *svc, const cs_licence_row *row, time_t now,
 	int rc = 0;
 
 	*shown = 0;
-	if (rec_scan(row->record, &sc, NULL, NULL) != 0) {
+	if (rec_scan(row->record, &sc, NULL, NULL, NULL) != 0) {
 		if ((rc = cs_licence_view(svc, row, now, &v, &status)) != 0 ||
 		    (want != NULL && strcmp(want, status) != 0))
 			goto out;
@@ -503,7 +562,7 @@ cs_record_view_text(cs_service *svc, const char *record, time_t now,
 	int rc = 0;
 
 	*out = NULL;
-	if (rec_scan(record, &sc, NULL, NULL) == 0) {
+	if (rec_scan(record, &sc, NULL, NULL, NULL) == 0) {
 		today = cs_local_days(now, svc->cfg.tz_offset_minutes);
 		splice_view(svc, record, &sc, NULL, status_at(NULL, 0, today,
 		    span_days(sc.from, sc.from_len, today), span_days(sc.until,
@@ -694,7 +753,7 @@ cs_licence_read_qr(cs_service *svc, const cs_actor *who, const char *id,
 	if ((rc = row_load(svc, id, &row)) != 0 ||
 	    (rc = authorize_row(who, row)) != 0)
 		goto out;
-	if (rec_scan(row->record, &sc, NULL, NULL) == 0) {
+	if (rec_scan(row->record, &sc, NULL, NULL, NULL) == 0) {
 		if (sc.token == NULL)
 			rc = cs_err_set(CS_EINVAL, "licence has no token");
 		else if ((token = strndup(sc.token, sc.token_len)) == NULL)
@@ -745,8 +804,10 @@ cs_licence_public(cs_service *svc, const char *id, json_t **out,
 	if ((rc = row_load(svc, id, &row)) != 0)
 		goto out;
 	/* Only what the public view shows is parsed: not the token, which
-	 * is a third of the record. */
-	if (rec_scan(row->record, &sc, public_members, &trim) != 0 ||
+	 * is a third of the record, nor the face fields outside the QR
+	 * code, most of another third. */
+	if (rec_scan(row->record, &sc, public_members, &trim,
+	    cs_catalog_find(svc->catalog, row->type)) != 0 ||
 	    trim.failed) {
 		if ((rc = cs_licence_view(svc, row, cs_now(), &full, &status)) != 0)
 			goto out;
