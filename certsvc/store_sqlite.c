@@ -812,12 +812,25 @@ fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k, void **out,
 
 /* --- row mappers ---------------------------------------------------- */
 
+static int lc_get(struct lcache *c, const char *id, cs_licence_row **out);
+static void lc_put(struct lcache *c, const cs_licence_row *r);
+
+/* The licence cache of the store whose committed rows this thread maps
+ * now (sq_licences_by_holder), else NULL: map_licence then copies a row
+ * the cache holds instead of inflating its record again, and keeps the
+ * rows it does inflate. */
+static _Thread_local struct lcache *map_cache;
+
 static int
 map_licence(sqlite3_stmt *st, void *elem)
 {
+	const unsigned char *id;
 	cs_licence_row *r;
 	int bad = 0, rc = 0;
 
+	if (map_cache != NULL && (id = sqlite3_column_text(st, 0)) != NULL &&
+	    lc_get(map_cache, (const char *)id, &r))
+		goto out;
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		rc = nomem();
 		goto out;
@@ -840,7 +853,8 @@ map_licence(sqlite3_stmt *st, void *elem)
 	if (rc != 0) {
 		cs_licence_row_free(r);
 		r = NULL;
-	}
+	} else if (map_cache != NULL)
+		lc_put(map_cache, r);
 out:
 	*(cs_licence_row **)elem = r;
 	return rc;
@@ -1957,15 +1971,22 @@ static int
 sq_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
     cs_licence_row ***out, size_t *n)
 {
+	struct sstore *s = S(cs);
+	struct slot *sl;
 	sqlite3_stmt *st;
 	void *arr = NULL;
 	int rc;
 
 	*n = 0;
-	if ((rc = read_stmt(S(cs), ST_LIC_BY_HOLDER, &st)) == 0)
+	if ((rc = slot_get(s, &sl)) == 0 &&
+	    (rc = read_stmt(s, ST_LIC_BY_HOLDER, &st)) == 0) {
+		/* Committed rows only go through the cache (sq_licence_get). */
+		map_cache = sl->depth == 0 ? &s->lc : NULL;
 		rc = fetch_all(st, bind_text(st, 1, holder_code) ||
 		    bind_text(st, 2, type), &licence_kind, &arr, n,
 		    "licences by holder");
+		map_cache = NULL;
+	}
 	*out = arr;
 	return rc;
 }
