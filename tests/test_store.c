@@ -1073,6 +1073,53 @@ peek_main(void *arg)
 	return NULL;
 }
 
+/* The licence cache (store_sqlite.c) keeps committed rows only: a row
+ * read inside a transaction that rolls back is gone with it, and its id
+ * may be written again with another record. */
+TEST(licence_cache)
+{
+	cs_licence_row *got = NULL, **rows = NULL;
+	struct lic l, again;
+	size_t n = 0;
+	int i;
+	cs_store *s = open_store("cache.db");
+
+	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	cs_licence_row_free(got);
+	CHECK_INT_EQ(s->ops->licences_by_holder(s, "91350100M000100Y43", NULL,
+	    &rows, &n), 0);
+	CHECK_INT_EQ(n, 1);
+	cs_licence_rows_free(rows, n);
+	CHECK_INT_EQ(s->ops->rollback(s), 0);
+	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), CS_ENOTFOUND);
+
+	lic_make(&again, TYPE_A, 1, "91350100M000200Y43", "ems", 2000, NULL);
+	snprintf(again.record, sizeof(again.record), "{\"id\":\"%s\",\"v\":2}",
+	    again.id);
+	CHECK_INT_EQ(s->ops->licence_put(s, &again.r), 0);
+	/* The second read of each is answered from the cache: the same. */
+	for (i = 0; i < 2; i++) {
+		CHECK_INT_EQ(s->ops->licence_get(s, again.id, &got), 0);
+		CHECK_STR_EQ(got ? got->record : NULL, again.record);
+		CHECK_STR_EQ(got ? got->holder_code : NULL, "91350100M000200Y43");
+		CHECK_STR_EQ(got ? got->request_hash : NULL, HASH_HEX);
+		cs_licence_row_free(got);
+		CHECK_INT_EQ(s->ops->licences_by_holder(s, "91350100M000200Y43",
+		    NULL, &rows, &n), 0);
+		CHECK_INT_EQ(n, 1);
+		CHECK_STR_EQ(n ? rows[0]->record : NULL, again.record);
+		cs_licence_rows_free(rows, n);
+		CHECK_INT_EQ(s->ops->licences_by_holder(s, "91350100M000100Y43",
+		    NULL, &rows, &n), 0);
+		CHECK_INT_EQ(n, 0);
+		cs_licence_rows_free(rows, n);
+	}
+	s->ops->close(s);
+}
+
 TEST(transactions)
 {
 	cs_licence_row *got = NULL;
@@ -1993,6 +2040,7 @@ main(void)
 	RUN(audit);
 	RUN(append_only);
 	RUN(transactions);
+	RUN(licence_cache);
 	RUN(abandoned_transaction);
 	RUN(threads);
 	RUN(nesting);
