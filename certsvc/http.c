@@ -1047,9 +1047,14 @@ cs_http_run(cs_service *svc)
 	atomic_store(&s.draining, 1);
 	cs_log_msg("certsvc: %s received, stopping: %ld request(s) in flight",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM", atomic_load(&s.in_flight));
+	/* The listening socket is ours once quiesced, but MHD's pool threads
+	 * may still hold it until MHD_stop_daemon() (microhttpd.h): closing it
+	 * now could hand its number to a new descriptor that a worker then
+	 * trips over, and MHD aborts on a close() that fails.  shutdown()
+	 * refuses new connections at once and keeps the number taken. */
 	lsock = MHD_quiesce_daemon(s.daemon);
 	if (lsock != MHD_INVALID_SOCKET)
-		close(lsock);
+		shutdown(lsock, SHUT_RDWR);
 	for (waited = 0; atomic_load(&s.in_flight) > 0 &&
 	    waited < DRAIN_SECONDS * 1000; waited += 10)
 		usleep(10 * 1000);
@@ -1058,6 +1063,8 @@ cs_http_run(cs_service *svc)
 		    "closing them", atomic_load(&s.in_flight), DRAIN_SECONDS);
 	MHD_stop_daemon(s.daemon);
 	s.daemon = NULL;
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
 	cs_log_stderr("certsvc: stopped");
 out:
 	if (s.daemon != NULL)
