@@ -182,6 +182,7 @@ main(int argc, char **argv)
 	const char *public_url = "http://127.0.0.1:8080";
 	long count = 0, batch = 1000, sample = 20000, i, first, last;
 	long part = 0, parts = 1, person_at = -1;
+	char issuer_code[CS_USCC_LEN + 1];
 	long every, in_batch = 0, h;
 	json_t *reqs[MAX_TYPES];
 	size_t n_types, k;
@@ -249,8 +250,20 @@ main(int argc, char **argv)
 		die("config");
 	if (cs_service_open(&cfg, 1, &svc) != 0)
 		die("open");
+	/* Serials are per type and issuing authority, counted in each
+	 * database: slices seeded apart would give the same ids, so slice K
+	 * issues for an authority of its own (slice 0, the one the issuance
+	 * scenario continues, for ISSUER_CODE). */
+	if (part == 0)
+		snprintf(issuer_code, sizeof(issuer_code), "%s", ISSUER_CODE);
+	else {
+		snprintf(issuer_code, sizeof(issuer_code), "1144000000694%04ld",
+		    part % 10000);
+		issuer_code[17] = cs_uscc_check_char(issuer_code);
+		issuer_code[18] = '\0';
+	}
 	if (cs_client_create(svc, "bench-issuer", "issuer", &tok_issuer) != 0 ||
-	    cs_client_grant(svc, "bench-issuer", "*", ISSUER_CODE,
+	    cs_client_grant(svc, "bench-issuer", "*", issuer_code,
 	    ISSUER_NAME) != 0 ||
 	    cs_client_create(svc, "bench-reader", "reader", &tok_reader) != 0 ||
 	    cs_client_grant(svc, "bench-reader", "*", NULL, NULL) != 0)
