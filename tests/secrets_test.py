@@ -149,6 +149,16 @@ def session():
                 st, h, raw = srv.request("POST", "/api/v1/verify",
                                          {"id": lic["id"], "holder_code": lic["holder"]["code"]})
                 public.append(("manual verify %s" % what, raw.decode(errors="replace")))
+                # The same paper copy through the page's form, the code typed
+                # in full (and lower-cased, as a hand might): the page shows
+                # the public view, and no log line keeps what was typed.
+                form = urllib.parse.urlencode({"licence": lic["number"],
+                                               "holder_code": lic["holder"]["code"].lower()})
+                st, h, raw = srv.request("POST", "/v", form,
+                                         ctype="application/x-www-form-urlencoded")
+                check(st == 200 and b'data-result="valid"' in raw,
+                      "the page's paper-copy form finds %s: %d" % (what, st))
+                public.append(("page form %s" % what, raw.decode(errors="replace") + json.dumps(h)))
             for code in [RID, ORG, RID.lower()]:
                 path = "/api/v1/holders/%s/certificates" % urllib.parse.quote(code)
                 st, h, raw = srv.request("GET", path, token=tokens["partner"],
