@@ -261,6 +261,47 @@ key_is(const char *k, size_t n, const char *name)
 	return strlen(name) == n && memcmp(k, name, n) == 0;
 }
 
+/* One member of the object next_member walks; zeroed before the first. */
+struct member {
+	const char *key;  /* past its opening quote; NULL before the first */
+	size_t klen;
+	int esc;          /* 0 on return, for the caller's scan of the value */
+};
+
+/*
+ * The next member of an object: 1 with *m filled and *pp at its value,
+ * which the caller reads and moves *pp past; 0 with *pp at the closing
+ * brace (or at end, when end is not NULL and reached); -1 when the text is
+ * not what these scanners read (a key with an escape, say), and the caller
+ * leaves it to jansson.  Before the first call *pp is past the opening
+ * brace.  A comma before the closing brace is let through.
+ */
+static int
+next_member(const char **pp, const char *end, struct member *m)
+{
+	const char *p = skip_ws(*pp), *e;
+
+	if (m->key != NULL) {
+		if (*p == ',')
+			p = skip_ws(p + 1);
+		else if (*p != '}')
+			return -1;
+	}
+	*pp = p;
+	if ((end != NULL && p >= end) || *p == '}')
+		return 0;
+	m->esc = 0;
+	if (*p != '"' || (e = scan_string(p, &m->esc)) == NULL || m->esc)
+		return -1;
+	m->key = p + 1;
+	m->klen = (size_t)(e - p) - 2;
+	p = skip_ws(e);
+	if (*p != ':')
+		return -1;
+	*pp = skip_ws(p + 1);
+	return 1;
+}
+
 /*
  * The object value at v (ending at end) into b with only the members that
  * type t puts in the QR code (the only fields the public view shows); the
@@ -270,38 +311,28 @@ static void
 copy_qr_fields(cs_sbuf *b, const char *v, const char *end, const cs_type *t)
 {
 	cs_sbuf out = CS_SBUF_INIT;
-	const char *p = skip_ws(v + 1), *k, *e, *val;
-	size_t i, n = 0, klen;
-	int esc;
+	struct member m = {0};
+	const char *p = v + 1, *e;
+	size_t i, n = 0;
+	int r;
 
 	cs_sb_add(&out, "{", 1);
-	while (p < end && *p != '}') {
-		esc = 0;
-		if (*p != '"' || (e = scan_string(p, &esc)) == NULL || esc)
-			goto whole;
-		k = p + 1;
-		klen = (size_t)(e - p) - 2;
-		p = skip_ws(e);
-		if (*p++ != ':')
-			goto whole;
-		val = skip_ws(p);
-		if ((e = scan_value(val, &esc)) == NULL || e > end)
+	while ((r = next_member(&p, end, &m)) == 1) {
+		if ((e = scan_value(p, &m.esc)) == NULL || e > end)
 			goto whole;
 		for (i = 0; i < t->n_fields; i++)
 			if (t->fields[i].in_qr &&
-			    key_is(k, klen, t->fields[i].name))
+			    key_is(m.key, m.klen, t->fields[i].name))
 				break;
 		if (i < t->n_fields) {
 			if (n++)
 				cs_sb_add(&out, ",", 1);
-			cs_sb_add(&out, k - 1, (size_t)(e - (k - 1)));
+			cs_sb_add(&out, m.key - 1, (size_t)(e - (m.key - 1)));
 		}
-		p = skip_ws(e);
-		if (*p == ',')
-			p = skip_ws(p + 1);
-		else if (*p != '}')
-			goto whole;
+		p = e;
 	}
+	if (r < 0)
+		goto whole;
 	cs_sb_add(&out, "}", 1);
 	if (out.failed)
 		goto whole;
@@ -322,27 +353,21 @@ rec_scan(const char *text, struct rec_scan *sc, const char *const *keep,
 {
 	static const char *const derived[] = {"related", "status",
 	    "status_detail", "qr_text"};
+	struct member m = {0};
 	const char *p = skip_ws(text), *k, *v, *end, **val;
 	size_t klen, *len, i;
-	int esc, seen = 0, bit, kept = 0;
+	int r, seen = 0, bit, kept = 0;
 
 	memset(sc, 0, sizeof(*sc));
 	if (keep != NULL)
 		cs_sb_add(trim, "{", 1);
 	if (*p++ != '{')
 		return -1;
-	p = skip_ws(p);
-	while (*p != '}') {
-		esc = 0;
-		if (*p != '"' || (end = scan_string(p, &esc)) == NULL || esc)
-			return -1;
-		k = p + 1;
-		klen = (size_t)(end - p) - 2;
-		p = skip_ws(end);
-		if (*p++ != ':')
-			return -1;
-		v = skip_ws(p);
-		if ((end = scan_value(v, &esc)) == NULL)
+	while ((r = next_member(&p, NULL, &m)) == 1) {
+		k = m.key;
+		klen = m.klen;
+		v = p;
+		if ((end = scan_value(v, &m.esc)) == NULL)
 			return -1;
 		for (i = 0; i < sizeof(derived) / sizeof(derived[0]); i++)
 			if (key_is(k, klen, derived[i]))
@@ -356,7 +381,7 @@ rec_scan(const char *text, struct rec_scan *sc, const char *const *keep,
 			bit = 4, val = &sc->token, len = &sc->token_len;
 		}
 		if (val != NULL) {
-			if ((seen & bit) || (*v == '"' && esc))
+			if ((seen & bit) || (*v == '"' && m.esc))
 				return -1;
 			seen |= bit;
 			if (*v == '"') {
@@ -378,12 +403,10 @@ rec_scan(const char *text, struct rec_scan *sc, const char *const *keep,
 					    (size_t)(end - (k - 1)));
 				break;
 			}
-		p = skip_ws(end);
-		if (*p == ',')
-			p = skip_ws(p + 1);
-		else if (*p != '}')
-			return -1;
+		p = end;
 	}
+	if (r < 0)
+		return -1;
 	sc->close = (size_t)(p - text);
 	if (keep != NULL)
 		cs_sb_add(trim, "}", 1);
@@ -805,24 +828,15 @@ flat_string(const char *p, const char **end)
 static json_t *
 flat_object(const char **pp, int depth)
 {
-	const char *p = skip_ws(*pp), *k, *e;
+	struct member m = {0};
+	const char *p = skip_ws(*pp);
 	json_t *o = NULL, *v;
-	size_t klen;
-	int esc;
+	int r;
 
 	if (*p != '{' || depth > 2 || (o = json_object()) == NULL)
 		goto fail;
-	p = skip_ws(p + 1);
-	while (*p != '}') {
-		esc = 0;
-		if (*p != '"' || (e = scan_string(p, &esc)) == NULL || esc)
-			goto fail;
-		k = p + 1;
-		klen = (size_t)(e - p) - 2;
-		p = skip_ws(e);
-		if (*p++ != ':')
-			goto fail;
-		p = skip_ws(p);
+	p++;
+	while ((r = next_member(&p, NULL, &m)) == 1) {
 		if (*p == '"')
 			v = flat_string(p, &p);
 		else if (strncmp(p, "null", 4) == 0) {
@@ -833,14 +847,11 @@ flat_object(const char **pp, int depth)
 		else
 			v = NULL;
 		/* setn_new takes v, also when it fails. */
-		if (v == NULL || json_object_setn_new(o, k, klen, v) != 0)
-			goto fail;
-		p = skip_ws(p);
-		if (*p == ',')
-			p = skip_ws(p + 1);
-		else if (*p != '}')
+		if (v == NULL || json_object_setn_new(o, m.key, m.klen, v) != 0)
 			goto fail;
 	}
+	if (r < 0)
+		goto fail;
 	*pp = p + 1;
 	return o;
 fail:
