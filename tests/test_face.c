@@ -571,47 +571,105 @@ TEST(layout_errors)
 	expect_einval("data-wrap=\"320\"", "data-wrap=\"wide\"", "data-wrap");
 }
 
+/* A text field's value (the i-th field's marker first): half its
+ * max_length for a sample, all of it (200 with none) at the limit. */
+static char *
+text_value(const cs_field *f, size_t i, int at_limit)
+{
+	long len;
+
+	if (at_limit)
+		return cjk_field(f->max_length > 0 ?
+		    (size_t)f->max_length : 200, i);
+	len = f->max_length > 0 ? f->max_length / 2 : 8;
+	if (len < f->min_length)
+		len = f->min_length;
+	if (len < 1)
+		len = 1;
+	return cjk_field((size_t)len, i);
+}
+
+/* An integer field's value: 42 for a sample, at the limit its
+ * max_length in nines, at most the 18 digits issuance accepts. */
+static char *
+integer_value(const cs_field *f, int at_limit)
+{
+	char digits[32];
+	size_t n;
+
+	if (!at_limit)
+		return strdup("42");
+	n = f->max_length > 0 && f->max_length < 19 ?
+	    (size_t)f->max_length : 18;
+	memset(digits, '9', n);
+	digits[n] = '\0';
+	return strdup(digits);
+}
+
+/* An enum field's value: its first option for a sample, its longest at
+ * the limit. */
+static char *
+enum_value(const cs_field *f, int at_limit)
+{
+	const char *longest = "";
+	size_t k;
+
+	if (!at_limit)
+		return strdup(f->n_options > 0 ? f->options[0] : "");
+	for (k = 0; k < f->n_options; k++)
+		if (strlen(f->options[k]) > strlen(longest))
+			longest = f->options[k];
+	return strdup(longest);
+}
+
+/* The i-th field's value as text: a sample, or (at_limit) the widest
+ * issuance accepts; NULL for a kind not known here. */
+static char *
+field_value(const cs_field *f, size_t i, int at_limit)
+{
+	switch (f->kind) {
+	case CS_FIELD_TEXT:
+		return text_value(f, i, at_limit);
+	case CS_FIELD_DATE:
+		return strdup(at_limit ? "2026-12-31" : "2026-01-01");
+	case CS_FIELD_INTEGER:
+		return integer_value(f, at_limit);
+	case CS_FIELD_ENUM:
+		return enum_value(f, at_limit);
+	}
+	return NULL;
+}
+
+/* The fields of a licence of type t, each filled by its kind (field_value);
+ * values[i] gets the i-th as text, what the face must show. */
+static json_t *
+fill_fields(const cs_type *t, char **values, int at_limit)
+{
+	json_t *fields = json_object();
+	size_t i;
+
+	for (i = 0; i < t->n_fields; i++) {
+		const cs_field *f = &t->fields[i];
+
+		if ((values[i] = field_value(f, i, at_limit)) == NULL)
+			continue;
+		json_object_set_new(fields, f->name,
+		    f->kind == CS_FIELD_INTEGER ?
+		    json_integer(strtoll(values[i], NULL, 10)) :
+		    json_string(values[i]));
+	}
+	return fields;
+}
+
 /* A plausible licence of type t: every field filled by its kind. */
 static json_t *
 synthetic_licence(const cs_type *t, char ***values)
 {
-	json_t *fields = json_object(), *lic;
+	json_t *fields, *lic;
 	char buf[32];
-	long len;
-	size_t i;
 
 	*values = calloc(t->n_fields + 1, sizeof(char *));
-	for (i = 0; i < t->n_fields; i++) {
-		const cs_field *f = &t->fields[i];
-
-		switch (f->kind) {
-		case CS_FIELD_TEXT:
-			len = f->max_length > 0 ? f->max_length / 2 : 8;
-			if (len < f->min_length)
-				len = f->min_length;
-			if (len < 1)
-				len = 1;
-			(*values)[i] = cjk_field((size_t)len, i);
-			json_object_set_new(fields, f->name,
-			    json_string((*values)[i]));
-			break;
-		case CS_FIELD_DATE:
-			(*values)[i] = strdup("2026-01-01");
-			json_object_set_new(fields, f->name,
-			    json_string((*values)[i]));
-			break;
-		case CS_FIELD_INTEGER:
-			(*values)[i] = strdup("42");
-			json_object_set_new(fields, f->name, json_integer(42));
-			break;
-		case CS_FIELD_ENUM:
-			(*values)[i] = strdup(f->n_options > 0 ?
-			    f->options[0] : "");
-			json_object_set_new(fields, f->name,
-			    json_string((*values)[i]));
-			break;
-		}
-	}
+	fields = fill_fields(t, *values, 0);
 	snprintf(buf, sizeof(buf), "%s", t->accepts_uscc || !t->accepts_rid ?
 	    "91440300708461136T" : "110105******002X");
 	lic = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}, "
@@ -879,48 +937,12 @@ TEST(boxed_overflow)
 static json_t *
 limit_licence(const cs_type *t, char ***values)
 {
-	json_t *fields = json_object(), *lic;
-	const char *longest;
+	json_t *fields, *lic;
 	char *holder = cjk_field(200, 17), *number = cjk_field(64, 18);
-	char *issuer = cjk_field(64, 19), digits[32];
-	size_t i, k, n;
+	char *issuer = cjk_field(64, 19);
 
 	*values = calloc(t->n_fields + 1, sizeof(char *));
-	for (i = 0; i < t->n_fields; i++) {
-		const cs_field *f = &t->fields[i];
-
-		switch (f->kind) {
-		case CS_FIELD_TEXT:
-			(*values)[i] = cjk_field(f->max_length > 0 ?
-			    (size_t)f->max_length : 200, i);
-			json_object_set_new(fields, f->name,
-			    json_string((*values)[i]));
-			break;
-		case CS_FIELD_DATE:
-			(*values)[i] = strdup("2026-12-31");
-			json_object_set_new(fields, f->name,
-			    json_string((*values)[i]));
-			break;
-		case CS_FIELD_INTEGER:
-			n = f->max_length > 0 && f->max_length < 19 ?
-			    (size_t)f->max_length : 18;
-			memset(digits, '9', n);
-			digits[n] = '\0';
-			(*values)[i] = strdup(digits);
-			json_object_set_new(fields, f->name,
-			    json_integer(strtoll(digits, NULL, 10)));
-			break;
-		case CS_FIELD_ENUM:
-			longest = "";
-			for (k = 0; k < f->n_options; k++)
-				if (strlen(f->options[k]) > strlen(longest))
-					longest = f->options[k];
-			(*values)[i] = strdup(longest);
-			json_object_set_new(fields, f->name,
-			    json_string((*values)[i]));
-			break;
-		}
-	}
+	fields = fill_fields(t, *values, 1);
 	lic = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}, "
 	    "s:{s:s, s:s}, s:s, s:s, s:s, s:o}",
 	    "id", "1.2.156.3005.2.11100000000013338W032.11220000013544541J."
