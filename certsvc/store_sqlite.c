@@ -2318,8 +2318,8 @@ prep_audit(struct conn *c, unsigned mask, sqlite3_stmt **out)
 		 * audit_target_tail for "= ?9" but not for "= substr(?5, -12)",
 		 * only with the partial index's condition spelled out, and
 		 * only when the whole comparison is kept off every index (+). */
-		" AND target IS NOT NULL AND substr(target, -12) = ?9"
-		" AND +target = ?5",
+		(" AND target IS NOT NULL AND substr(target, -12) = ?9"
+		" AND +target = ?5"),
 		" AND at_ms >= ?6", " AND at_ms < ?7",
 	};
 	char sql[512];
