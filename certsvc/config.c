@@ -59,6 +59,10 @@ static const struct setting settings[] = {
 	    "deployment time zone in minutes east of UTC (Asia/Shanghai: 480)"),
 	L(audit_flush_ms, 0, 10000, "20",
 	    "longest a read's audit record waits to be grouped into one commit"),
+	L(audit_read_wait, 0, 1, "0",
+	    "1: answer a read only once its audit record is on disk; 0: answer "
+	    "at once and commit the record within audit_flush_ms (a crash can "
+	    "lose that window's read records)"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

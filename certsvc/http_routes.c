@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit_queue.h"
 #include "codes.h"
 #include "cs_err.h"
 #include "face.h"
@@ -962,6 +963,13 @@ h_metrics(cs_req *r)
 	int rc;
 
 	cs_metrics_in_flight(r->srv->metrics, atomic_load(&r->srv->in_flight));
+	if (svc_of(r)->reads_audit != NULL) {
+		uint64_t waiting, committed;
+
+		cs_audit_queue_stats(svc_of(r)->reads_audit, &waiting, &committed);
+		cs_metrics_audit_queue(r->srv->metrics, (unsigned long)waiting,
+		    (unsigned long)committed);
+	}
 	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0) {
 		cs_http_problem_err(r, rc, NULL);
 		return;

@@ -702,7 +702,7 @@ cs_licence_read(cs_service *svc, const cs_actor *who, const char *id, json_t **o
 		goto out;
 	if ((rc = authorize_read(who, lic)) != 0)
 		goto out;
-	if ((rc = cs_audit(svc, who, "read", id,
+	if ((rc = cs_audit_read(svc, who, "read", id,
 	    json_string_value(json_object_get(json_object_get(lic, "holder"), "code")),
 	    NULL, 1)) != 0)
 		goto out;
@@ -751,7 +751,7 @@ cs_licence_read_text(cs_service *svc, const cs_actor *who, const char *id,
 	if ((rc = row_load(svc, id, &row)) != 0 ||
 	    (rc = authorize_row(who, row)) != 0 ||
 	    (rc = view_text(svc, row, cs_now(), NULL, "", &b, &shown)) != 0 ||
-	    (rc = cs_audit(svc, who, "read", id, row->holder_code, NULL, 1)) != 0)
+	    (rc = cs_audit_read(svc, who, "read", id, row->holder_code, NULL, 1)) != 0)
 		goto out;
 	*out = b.p;
 	b.p = NULL;
@@ -789,7 +789,7 @@ cs_licence_read_qr(cs_service *svc, const cs_actor *who, const char *id,
 	else
 		rc = cs_licence_qr_text(svc, rec, form, out);
 	if (rc == 0)
-		rc = cs_audit(svc, who, "read", id, row->holder_code, NULL, 1);
+		rc = cs_audit_read(svc, who, "read", id, row->holder_code, NULL, 1);
 out:
 	if (rc != 0) {
 		free(*out);
@@ -1139,7 +1139,7 @@ cs_holder_licences_text(cs_service *svc, const cs_actor *who,
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = cs_audit(svc, who, "holder_lookup", norm, norm, why,
+	if ((rc = cs_audit_read(svc, who, "holder_lookup", norm, norm, why,
 	    (int64_t)count)) != 0)
 		goto out;
 	*out = b.p;

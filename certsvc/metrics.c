@@ -39,6 +39,7 @@ struct cs_metrics {
 	atomic_ulong issued;
 	atomic_ulong verifications[NRESULTS];
 	atomic_long in_flight;
+	atomic_ulong audit_waiting, audit_committed;
 };
 
 int
@@ -140,6 +141,14 @@ void
 cs_metrics_in_flight(cs_metrics *m, long n)
 {
 	atomic_store_explicit(&m->in_flight, n, memory_order_relaxed);
+}
+
+void
+cs_metrics_audit_queue(cs_metrics *m, unsigned long waiting,
+    unsigned long committed)
+{
+	atomic_store_explicit(&m->audit_waiting, waiting, memory_order_relaxed);
+	atomic_store_explicit(&m->audit_committed, committed, memory_order_relaxed);
 }
 
 struct buf {
@@ -269,6 +278,16 @@ cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 	    "# TYPE certsvc_http_requests_in_flight gauge\n"
 	    "certsvc_http_requests_in_flight %ld\n",
 	    atomic_load_explicit(&m->in_flight, memory_order_relaxed));
+	bprintf(&b, "# HELP certsvc_audit_reads_waiting Audit records of "
+	    "answered reads not yet committed (the read audit writer).\n"
+	    "# TYPE certsvc_audit_reads_waiting gauge\n"
+	    "certsvc_audit_reads_waiting %lu\n"
+	    "# HELP certsvc_audit_reads_committed_total Audit records of reads "
+	    "committed by the read audit writer.\n"
+	    "# TYPE certsvc_audit_reads_committed_total counter\n"
+	    "certsvc_audit_reads_committed_total %lu\n",
+	    atomic_load_explicit(&m->audit_waiting, memory_order_relaxed),
+	    atomic_load_explicit(&m->audit_committed, memory_order_relaxed));
 	if (b.failed) {
 		free(b.p);
 		return cs_err_set(CS_ENOMEM, "metrics: out of memory");

@@ -40,6 +40,10 @@ void cs_metrics_issued(cs_metrics *m, long n);
 void cs_metrics_verification(cs_metrics *m, const char *result);
 /* Requests started and not yet finished (the server's own counter). */
 void cs_metrics_in_flight(cs_metrics *m, long n);
+/* The read audit writer's queue (audit_queue.h): records waiting, and
+ * committed since start. */
+void cs_metrics_audit_queue(cs_metrics *m, unsigned long waiting,
+    unsigned long committed);
 
 /* The exposition text; *out malloc'd (caller frees), *len its length. */
 int cs_metrics_render(cs_metrics *m, char **out, size_t *len);

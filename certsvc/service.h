@@ -39,6 +39,7 @@ typedef struct cs_service {
 	cs_store *store;      /* owned */
 	cs_catalog *catalog;  /* owned */
 	cs_keyring *keys;     /* owned */
+	struct cs_audit_queue *reads_audit;  /* owned; NULL: reads commit their own */
 } cs_service;
 
 /* Who is acting: the authenticated client (NULL for anonymous public
@@ -60,7 +61,12 @@ typedef struct cs_purpose {
 /* Open the store, the catalog and the key directory named by cfg.
  * need_signing_key: fail when no private key is present (serve, issue). */
 int cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out);
+/* Close; a running read audit writer first writes what it holds. */
 void cs_service_close(cs_service *svc);
+/* Serve reads without waiting for their audit records' commit: a writer
+ * thread commits them in groups (audit_queue.h).  A no-op when the config
+ * says audit_read_wait = 1. */
+int cs_service_queue_read_audits(cs_service *svc);
 
 /* The time used for "now"; tests and benchmarks may override it with the
  * environment variable CERTSVC_NOW (Unix seconds) in debug builds only. */

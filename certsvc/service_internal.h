@@ -17,9 +17,15 @@ int cs_may_read(const cs_client *c, const char *type, const char *issuer_code);
 int cs_issuer_grant(const cs_client *c, const char *type, const char *issuer_code,
     const cs_grant **out, cs_problems *p, const char *prefix);
 
-/* Append an audit record; failures are returned (an unaudited read must not
- * be served). */
+/* Append an audit record in the caller's transaction (or its own); failures
+ * are returned. */
 int cs_audit(cs_service *svc, const cs_actor *who, const char *action,
+    const char *target, const char *holder, const cs_purpose *why,
+    int64_t count);
+/* The same for a read, outside any transaction: queued for the read audit
+ * writer when one runs (cs_service_queue_read_audits).  Failures are
+ * returned: an unaudited read must not be served. */
+int cs_audit_read(cs_service *svc, const cs_actor *who, const char *action,
     const char *target, const char *holder, const cs_purpose *why,
     int64_t count);
 

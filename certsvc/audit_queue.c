@@ -1,0 +1,358 @@
+/*
+ * audit_queue.c: the read audit writer (audit_queue.h).
+ *
+ * One mutex guards a FIFO list of records.  Request threads append and
+ * wake the writer only when the list was empty (it may be idle) or holds a
+ * full group; the writer otherwise sleeps out its flush window, so under
+ * load a read costs its thread no wake-up and no context switch.
+ */
+#include "audit_queue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cs_err.h"
+#include "log.h"
+
+/* Records in one transaction.  Bigger groups share their commit among more
+ * reads but hold the writer token longer (an issuance waits behind it). */
+#define GROUP_MAX 512
+/* Records waiting at most: about 4 MiB; past it, reads wait for room. */
+#define QUEUE_MAX 16384
+/* How long put() and sync() wait for a writer that makes no progress. */
+#define PUT_WAIT_S 5
+/* Pause between attempts at a group whose commit failed. */
+#define RETRY_MS 200
+/* Attempts at what is left once stopping, before giving up on it. */
+#define STOP_ATTEMPTS 3
+
+struct qrec {
+	struct qrec *next;
+	int64_t queued_ms;  /* monotonic: when it joined the queue */
+	cs_audit_rec r;     /* strings point into data */
+	char data[];
+};
+
+struct cs_audit_queue {
+	cs_store *store;
+	long flush_ms;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv;   /* the writer: records, a sync or stop */
+	pthread_cond_t done_cv;   /* put() and sync(): a group committed */
+	struct qrec *head, *tail;
+	size_t waiting;
+	uint64_t queued;          /* records put since start */
+	uint64_t committed;       /* records committed since start */
+	int syncs;                /* sync() calls waiting: flush at once */
+	int stopping;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timespec
+mono_at(int64_t ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+
+	return ts;
+}
+
+/* One allocation holding the record and copies of its strings. */
+static struct qrec *
+qrec_new(const cs_audit_rec *r)
+{
+	const char *src[] = {r->client, r->action, r->target, r->holder,
+	    r->purpose, r->service_item, r->case_ref, r->remote, r->request_id};
+	size_t len[sizeof(src) / sizeof(src[0])], total = 0, i;
+	struct qrec *q;
+	char **dst[sizeof(src) / sizeof(src[0])];
+	char *p;
+
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+		len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+		total += len[i];
+	}
+	if ((q = malloc(sizeof(*q) + total)) == NULL)
+		return NULL;
+	q->next = NULL;
+	q->r = *r;
+	dst[0] = &q->r.client; dst[1] = &q->r.action; dst[2] = &q->r.target;
+	dst[3] = &q->r.holder; dst[4] = &q->r.purpose;
+	dst[5] = &q->r.service_item; dst[6] = &q->r.case_ref;
+	dst[7] = &q->r.remote; dst[8] = &q->r.request_id;
+	p = q->data;
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+		*dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
+		p += len[i];
+	}
+	return q;
+}
+
+static void
+qrecs_free(struct qrec *q)
+{
+	struct qrec *next;
+
+	for (; q != NULL; q = next) {
+		next = q->next;
+		free(q);
+	}
+}
+
+/* Append a group in one transaction. */
+static int
+write_group(cs_store *st, const struct qrec *g)
+{
+	int rc;
+
+	if ((rc = st->ops->begin(st)) != 0)
+		return rc;
+	for (; g != NULL && rc == 0; g = g->next)
+		rc = st->ops->audit_append(st, &g->r);
+	if (rc != 0) {
+		(void)st->ops->rollback(st);
+		return rc;
+	}
+	return st->ops->commit(st);
+}
+
+/* With mu held: wait for the head's flush window to end, unless the group
+ * is full or someone waits for it. */
+static void
+linger(cs_audit_queue *q)
+{
+	int64_t until = q->head->queued_ms + q->flush_ms;
+	struct timespec ts = mono_at(until);
+
+	while (q->waiting < GROUP_MAX && !q->stopping && q->syncs == 0 &&
+	    mono_ms() < until)
+		if (pthread_cond_timedwait(&q->work_cv, &q->mu, &ts) == ETIMEDOUT)
+			break;
+}
+
+/* With mu held: take the first GROUP_MAX records off the queue. */
+static struct qrec *
+detach_group(cs_audit_queue *q, size_t *n)
+{
+	struct qrec *g = q->head, *last = q->head;
+
+	for (*n = 1; *n < GROUP_MAX && last->next != NULL; (*n)++)
+		last = last->next;
+	q->head = last->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	last->next = NULL;
+	q->waiting -= *n;
+	return g;
+}
+
+/* With mu held: put a failed group back at the front. */
+static void
+reattach_group(cs_audit_queue *q, struct qrec *g, size_t n)
+{
+	struct qrec *last = g;
+
+	while (last->next != NULL)
+		last = last->next;
+	last->next = q->head;
+	if (q->head == NULL)
+		q->tail = last;
+	q->head = g;
+	q->waiting += n;
+}
+
+static void *
+writer_main(void *arg)
+{
+	cs_audit_queue *q = arg;
+	struct qrec *g;
+	size_t n;
+	int failures = 0, rc;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (q->head == NULL && !q->stopping)
+			pthread_cond_wait(&q->work_cv, &q->mu);
+		if (q->head == NULL)
+			break;
+		linger(q);
+		g = detach_group(q, &n);
+		pthread_mutex_unlock(&q->mu);
+		rc = write_group(q->store, g);
+		if (rc != 0)
+			cs_log_msg("certsvc: audit: writing %zu read record(s) "
+			    "failed (%s); retrying", n, cs_err_msg());
+		pthread_mutex_lock(&q->mu);
+		if (rc == 0) {
+			q->committed += n;
+			qrecs_free(g);
+			failures = 0;
+			pthread_cond_broadcast(&q->done_cv);
+			continue;
+		}
+		reattach_group(q, g, n);
+		if (q->stopping && ++failures >= STOP_ATTEMPTS) {
+			cs_log_msg("certsvc: audit: stopping with %zu read "
+			    "record(s) unwritten", q->waiting);
+			break;
+		}
+		pthread_mutex_unlock(&q->mu);
+		usleep(RETRY_MS * 1000);
+		pthread_mutex_lock(&q->mu);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+int
+cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out)
+{
+	cs_audit_queue *q;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int rc;
+
+	*out = NULL;
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	q->store = store;
+	q->flush_ms = flush_ms;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->work_cv, &ca);
+	pthread_cond_init(&q->done_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	/* The writer takes no signals: SIGTERM is for the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&q->thread, NULL, writer_main, q);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&q->work_cv);
+		pthread_cond_destroy(&q->done_cv);
+		pthread_mutex_destroy(&q->mu);
+		free(q);
+		return cs_err_set(CS_ENOMEM, "audit writer: cannot start a thread");
+	}
+	*out = q;
+	return 0;
+}
+
+/* With mu held: wait on done_cv until done() holds; CS_ESTORE when the
+ * writer commits nothing for PUT_WAIT_S seconds. */
+static int
+await_writer(cs_audit_queue *q, int (*done)(const cs_audit_queue *, uint64_t),
+    uint64_t arg)
+{
+	uint64_t seen = q->committed;
+	struct timespec ts = mono_at(mono_ms() + PUT_WAIT_S * 1000);
+
+	while (!done(q, arg)) {
+		if (pthread_cond_timedwait(&q->done_cv, &q->mu, &ts) == ETIMEDOUT) {
+			if (q->committed == seen)
+				return cs_err_set(CS_ESTORE, "audit log: the "
+				    "writer has committed nothing for %d s",
+				    PUT_WAIT_S);
+			seen = q->committed;
+			ts = mono_at(mono_ms() + PUT_WAIT_S * 1000);
+		}
+	}
+	return 0;
+}
+
+static int
+has_room(const cs_audit_queue *q, uint64_t unused)
+{
+	(void)unused;
+	return q->waiting < QUEUE_MAX;
+}
+
+static int
+committed_to(const cs_audit_queue *q, uint64_t target)
+{
+	return q->committed >= target;
+}
+
+int
+cs_audit_queue_put(cs_audit_queue *q, const cs_audit_rec *rec)
+{
+	struct qrec *r;
+	int rc;
+
+	if ((r = qrec_new(rec)) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	r->queued_ms = mono_ms();
+	pthread_mutex_lock(&q->mu);
+	if ((rc = await_writer(q, has_room, 0)) != 0) {
+		pthread_mutex_unlock(&q->mu);
+		free(r);
+		return rc;
+	}
+	if (q->tail != NULL)
+		q->tail->next = r;
+	else
+		q->head = r;
+	q->tail = r;
+	q->waiting++;
+	q->queued++;
+	/* An idle writer waits for the first record; a lingering one for a
+	 * full group.  Anything else would wake it for nothing. */
+	if (q->waiting == 1 || q->waiting == GROUP_MAX)
+		pthread_cond_signal(&q->work_cv);
+	pthread_mutex_unlock(&q->mu);
+	return 0;
+}
+
+int
+cs_audit_queue_sync(cs_audit_queue *q)
+{
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	q->syncs++;
+	pthread_cond_signal(&q->work_cv);
+	rc = await_writer(q, committed_to, q->queued);
+	q->syncs--;
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+void
+cs_audit_queue_stats(cs_audit_queue *q, uint64_t *waiting, uint64_t *committed)
+{
+	pthread_mutex_lock(&q->mu);
+	*waiting = q->waiting;
+	*committed = q->committed;
+	pthread_mutex_unlock(&q->mu);
+}
+
+void
+cs_audit_queue_stop(cs_audit_queue *q)
+{
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->mu);
+	q->stopping = 1;
+	pthread_cond_signal(&q->work_cv);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->thread, NULL);
+	qrecs_free(q->head);
+	pthread_cond_destroy(&q->work_cv);
+	pthread_cond_destroy(&q->done_cv);
+	pthread_mutex_destroy(&q->mu);
+	free(q);
+}

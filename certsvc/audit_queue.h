@@ -1,0 +1,47 @@
+/*
+ * audit_queue: the audit records of reads, answered at once and written by
+ * one writer thread in groups (docs/design.md, "The read audit writer").
+ *
+ * A read's record is copied into the queue and the read is answered; the
+ * writer waits up to flush_ms after the first record of a group arrives (or
+ * until a group is full), then appends the whole group in one transaction.
+ * One commit, one disk sync and one batch of index pages then serve
+ * hundreds of reads instead of one each, and no worker thread sleeps on a
+ * commit.  What a crash can lose is the records of reads answered in the
+ * last flush_ms plus one commit; see docs/design.md.
+ *
+ * Nothing is dropped: put() blocks while the queue is full and fails only
+ * when the writer has made no progress for PUT_WAIT_S seconds (the store
+ * failing), so that read is answered with an error instead of unaudited.
+ * A group whose commit fails stays queued and is retried.
+ *
+ * Thread-safe: put() and sync() from any thread; start() and stop() from
+ * one.
+ */
+#ifndef CS_AUDIT_QUEUE_H
+#define CS_AUDIT_QUEUE_H
+
+#include <stdint.h>
+
+#include "store.h"
+
+typedef struct cs_audit_queue cs_audit_queue;
+
+/* Start the writer thread on store (borrowed; it must outlive the queue). */
+int cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out);
+
+/* Copy rec into the queue (seq is ignored and assigned by the store). */
+int cs_audit_queue_put(cs_audit_queue *q, const cs_audit_rec *rec);
+
+/* Return once every record put before the call is committed: the audit
+ * log's readers call it so that they see every read already answered. */
+int cs_audit_queue_sync(cs_audit_queue *q);
+
+/* Records waiting now, and records committed since start. */
+void cs_audit_queue_stats(cs_audit_queue *q, uint64_t *waiting,
+    uint64_t *committed);
+
+/* Write what is queued, stop the writer and free q.  NULL is a no-op. */
+void cs_audit_queue_stop(cs_audit_queue *q);
+
+#endif
