@@ -7,7 +7,8 @@
 #
 # Options: --fresh (seed again even when a seeded database of the same
 # sources is cached in bench/work/), --duration S, --threads N (server
-# worker threads), --out FILE (also write the table there).
+# worker threads), --out FILE (also write the table there), --sizes
+# "N ..." and --scenarios a,b (a subset, while working on one path).
 #
 # It builds a Release binary and the tools of bench/, measures the ceilings
 # (raw signatures, a bare libmicrohttpd server, raw SQLite inserts, raw QR
@@ -26,6 +27,8 @@ FRESH=0
 DUR=
 THREADS=${BENCH_THREADS:-16}
 OUT=
+ONLY_SIZES=
+ONLY_SCENARIOS=
 CONNS=64
 
 while [ $# -gt 0 ]; do
@@ -36,7 +39,9 @@ while [ $# -gt 0 ]; do
 	--duration) DUR=$2; shift ;;
 	--threads) THREADS=$2; shift ;;
 	--out) OUT=$2; shift ;;
-	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--sizes) ONLY_SIZES=$2; shift ;;
+	--scenarios) ONLY_SCENARIOS=,$2,; shift ;;
+	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -47,6 +52,7 @@ full)  SIZES="10000 1000000"; DUR=${DUR:-10}; CEIL=2; PAIR=3; SCENARIOS=all ;;
 quick) SIZES="10000 100000";  DUR=${DUR:-4};  CEIL=1; PAIR=2; SCENARIOS=all ;;
 smoke) SIZES="2000";          DUR=${DUR:-2};  CEIL=0.5; PAIR=1; SCENARIOS=verify_url ;;
 esac
+SIZES=${ONLY_SIZES:-$SIZES}
 START=$(date +%s)
 
 log() {
@@ -300,6 +306,7 @@ run_size() {
 
 	for s in verify_url verify_compact lookup fetch qr_miss qr_hit issue; do
 		[ "$SCENARIOS" = all ] || [ "$SCENARIOS" = "$s" ] || continue
+		[ -z "$ONLY_SCENARIOS" ] || [[ $ONLY_SCENARIOS == *",$s,"* ]] || continue
 		pair_ceiling "$n" "$s"
 		case $s in
 		verify_url) drive "$n" $s "$url" verify.lua "$src/sample/qr_url.txt" ;;
