@@ -1,0 +1,897 @@
+/*
+ * test_audit_queue: the read audit writer (audit_queue.h) against its
+ * promises, on the real SQLite store: records put from many threads are
+ * committed exactly once, every field as put (NULLs, UTF-8, a long
+ * purpose), each thread's in the order it put them; put() copies the
+ * record; sync() makes everything put before it visible at once, even
+ * inside a long flush window, and without sync the window is honoured (not
+ * sooner, not much later), while a full group is written without waiting
+ * for it; stop() drains what waits in memory, every group of it; a store
+ * that fails for a while (audit_append, then commit) loses and duplicates
+ * nothing, and sync() still returns 0 once the failures stop; a store that
+ * never recovers makes sync() fail after PUT_WAIT_S and stop() give up
+ * instead of hanging; the stats; stop(NULL).  Each run works in a fresh
+ * directory under /tmp, removed at the end.
+ */
+#include "check.h"
+#include "audit_queue.h"
+#include "cs_err.h"
+#include "store.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NTHREADS 8
+#define PER_THREAD 2000
+/* Every so many puts a thread syncs and looks for its last record. */
+#define SYNC_EVERY 500
+
+static char tmpdir[] = "/tmp/test_audit_queue.XXXXXX";
+
+/* path of a file in the test directory (one static buffer per slot). */
+static const char *
+tpath(const char *name)
+{
+	static char buf[4][256];
+	static int next;
+	char *p = buf[next++ % 4];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
+	return p;
+}
+
+static void
+rm_tree(const char *dir)
+{
+	char p[512];
+	struct dirent *e;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static cs_store *
+open_store(const char *name)
+{
+	cs_store *s = NULL;
+	int rc = cs_store_open_sqlite(tpath(name), &s);
+
+	if (rc != 0)
+		fprintf(stderr, "open %s: %s: %s\n", name, cs_errname(rc),
+		    cs_err_msg());
+	return s;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * The record number i of thread t, with its own string storage.  Every
+ * field is a function of (t, i), so a record read back can be checked
+ * field by field against the one put.  The optional fields are NULL for
+ * some i and not others (and case_ref is sometimes "", which must not
+ * come back as NULL); every seventh purpose is long, so records of very
+ * different sizes share a queue and a group.
+ */
+struct recbuf {
+	char client[64], target[96], holder[32], purpose[1700];
+	char service_item[32], case_ref[48], remote[48], request_id[48];
+	cs_audit_rec r;
+};
+
+static void
+rec_fill(struct recbuf *b, int t, int i)
+{
+	size_t k;
+
+	memset(&b->r, 0, sizeof(b->r));
+	b->r.seq = 424242;  /* ignored: the store assigns it */
+	b->r.at_ms = 1700000000000LL + (int64_t)t * 100000 + i;
+	snprintf(b->client, sizeof(b->client), "客户端-%d", t);
+	b->r.client = i % 3 == 0 ? NULL : b->client;
+	b->r.action = i % 4 == 0 ? "holder_lookup" : "read";
+	snprintf(b->target, sizeof(b->target),
+	    "1.2.156.3005.2.11100000000013338W032.T%d.%06d.001.X", t, i);
+	b->r.target = b->target;
+	snprintf(b->holder, sizeof(b->holder), "H%02d%08d", t, i);
+	b->r.holder = i % 2 ? NULL : b->holder;
+	if (i % 7 == 0) {
+		/* 1,600 bytes, the record's own numbers at both ends. */
+		k = (size_t)snprintf(b->purpose, sizeof(b->purpose),
+		    "<%d.%d>", t, i);
+		while (k < 1600) {
+			b->purpose[k] = (char)('a' + (k * 7 + (size_t)t +
+			    (size_t)i) % 26);
+			k++;
+		}
+		snprintf(b->purpose + k, sizeof(b->purpose) - k, "</%d.%d>",
+		    t, i);
+		b->r.purpose = b->purpose;
+	} else if (i % 5 == 1) {
+		b->r.purpose = NULL;
+	} else {
+		snprintf(b->purpose, sizeof(b->purpose), "审批 %d.%d", t, i);
+		b->r.purpose = b->purpose;
+	}
+	snprintf(b->service_item, sizeof(b->service_item), "SI-%d", i % 17);
+	b->r.service_item = i % 5 == 0 ? NULL : b->service_item;
+	snprintf(b->case_ref, sizeof(b->case_ref), "CASE-%d-%d", t, i);
+	b->r.case_ref = i % 11 == 0 ? "" : i % 2 ? b->case_ref : NULL;
+	/* Past 32 bits, so a truncation would show. */
+	b->r.result_count = ((int64_t)t << 33) + i;
+	snprintf(b->remote, sizeof(b->remote), "10.%d.%d.%d", t, i / 256,
+	    i % 256);
+	b->r.remote = b->remote;
+	snprintf(b->request_id, sizeof(b->request_id), "r%d.%d", t, i);
+	b->r.request_id = b->request_id;
+}
+
+static int
+str_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Whether got is record (t, i) as rec_fill made it, seq aside. */
+static int
+rec_matches(const cs_audit_rec *got, int t, int i)
+{
+	struct recbuf *want = malloc(sizeof(*want));
+	int ok;
+
+	if (want == NULL)
+		return 0;
+	rec_fill(want, t, i);
+	ok = got->at_ms == want->r.at_ms &&
+	    str_same(got->client, want->r.client) &&
+	    str_same(got->action, want->r.action) &&
+	    str_same(got->target, want->r.target) &&
+	    str_same(got->holder, want->r.holder) &&
+	    str_same(got->purpose, want->r.purpose) &&
+	    str_same(got->service_item, want->r.service_item) &&
+	    str_same(got->case_ref, want->r.case_ref) &&
+	    got->result_count == want->r.result_count &&
+	    str_same(got->remote, want->r.remote) &&
+	    str_same(got->request_id, want->r.request_id);
+	free(want);
+	return ok;
+}
+
+/* What a walk over the whole audit table found. */
+struct tally {
+	int nthreads, per;
+	int *seen;        /* [t * per + i]: times record (t, i) was found */
+	long rows;        /* rows read */
+	long foreign;     /* rows that are no record (t, i) of ours */
+	long bad;         /* records whose fields differ from what was put */
+	long disorder;    /* a thread's record before one it put earlier */
+	int errors;       /* failed queries */
+};
+
+static void
+tally_init(struct tally *ta, int nthreads, int per)
+{
+	memset(ta, 0, sizeof(*ta));
+	ta->nthreads = nthreads;
+	ta->per = per;
+	ta->seen = calloc((size_t)nthreads * (size_t)per, sizeof(int));
+}
+
+/*
+ * Read the whole audit table, oldest first, 1000 rows a page (the store's
+ * cap), and account for every row.  Order is checked on the index a thread
+ * gave its records: seq increases along the table, so each thread's i must
+ * too.
+ */
+static void
+tally_scan(cs_store *s, struct tally *ta)
+{
+	cs_audit_filter f;
+	cs_audit_rec **recs;
+	int *last_i = malloc((size_t)ta->nthreads * sizeof(int));
+	size_t n, k;
+	int t, i, end, shown = 0;
+
+	for (t = 0; t < ta->nthreads; t++)
+		last_i[t] = -1;
+	memset(&f, 0, sizeof(f));
+	f.limit = 1000;
+	for (;;) {
+		recs = NULL;
+		n = 0;
+		if (s->ops->audit_query(s, &f, &recs, &n) != 0) {
+			fprintf(stderr, "audit_query: %s\n", cs_err_msg());
+			ta->errors++;
+			break;
+		}
+		for (k = 0; k < n; k++) {
+			const cs_audit_rec *a = recs[k];
+
+			ta->rows++;
+			if (a->seq <= f.after_seq)
+				ta->disorder++;
+			f.after_seq = a->seq;
+			end = -1;
+			if (a->request_id == NULL || sscanf(a->request_id,
+			    "r%d.%d%n", &t, &i, &end) != 2 ||
+			    end != (int)strlen(a->request_id) || t < 0 ||
+			    t >= ta->nthreads || i < 0 || i >= ta->per) {
+				ta->foreign++;
+				continue;
+			}
+			ta->seen[t * ta->per + i]++;
+			if (!rec_matches(a, t, i)) {
+				ta->bad++;
+				if (shown++ < 5)
+					fprintf(stderr, "record r%d.%d (seq "
+					    "%lld) differs from what was put\n",
+					    t, i, (long long)a->seq);
+			}
+			if (i <= last_i[t]) {
+				ta->disorder++;
+				if (shown++ < 5)
+					fprintf(stderr, "r%d.%d stored after "
+					    "r%d.%d\n", t, i, t, last_i[t]);
+			}
+			last_i[t] = i;
+		}
+		cs_audit_recs_free(recs, n);
+		if (n == 0)
+			break;
+	}
+	free(last_i);
+}
+
+/* Records of the first nthreads x per seen exactly once; how many not. */
+static long
+tally_not_once(const struct tally *ta, int nthreads, int per)
+{
+	long off = 0;
+	int t, i, shown = 0;
+
+	for (t = 0; t < nthreads; t++)
+		for (i = 0; i < per; i++)
+			if (ta->seen[t * ta->per + i] != 1) {
+				off++;
+				if (shown++ < 5)
+					fprintf(stderr, "r%d.%d stored %d "
+					    "time(s)\n", t, i,
+					    ta->seen[t * ta->per + i]);
+			}
+	return off;
+}
+
+/* Rows in the audit table. */
+static long
+count_rows(cs_store *s)
+{
+	struct tally ta;
+	long n;
+
+	tally_init(&ta, 1, 1);
+	tally_scan(s, &ta);
+	n = ta.errors ? -1 : ta.rows;
+	free(ta.seen);
+	return n;
+}
+
+/* How many rows name target (the query an auditor would make). */
+static long
+count_target(cs_store *s, const char *target, const char *request_id)
+{
+	cs_audit_filter f;
+	cs_audit_rec **recs = NULL;
+	size_t n = 0;
+	long got;
+
+	memset(&f, 0, sizeof(f));
+	f.target = target;
+	f.limit = 10;
+	if (s->ops->audit_query(s, &f, &recs, &n) != 0)
+		return -1;
+	got = (long)n;
+	if (n == 1 && !str_same(recs[0]->request_id, request_id))
+		got = -2;
+	cs_audit_recs_free(recs, n);
+	return got;
+}
+
+/* --- many threads ------------------------------------------------------ */
+
+struct putter {
+	cs_audit_queue *q;
+	cs_store *s;
+	int t, n;
+	int put_errors;
+	int sync_errors;
+	int not_visible;  /* a record missing right after a sync */
+};
+
+/*
+ * Put n records through one reused buffer: rewriting it for the next
+ * record while the previous one still waits in the queue would show if
+ * put() kept pointers instead of copies.  Every SYNC_EVERY records, sync()
+ * from this thread must make the one just put visible to this thread's
+ * own reads at once (what the audit log's readers rely on), while the
+ * other threads keep putting.
+ */
+static void *
+putter_main(void *arg)
+{
+	struct putter *p = arg;
+	struct recbuf *b = malloc(sizeof(*b));
+	int i;
+
+	if (b == NULL) {
+		p->put_errors = p->n;
+		return NULL;
+	}
+	for (i = 0; i < p->n; i++) {
+		rec_fill(b, p->t, i);
+		if (cs_audit_queue_put(p->q, &b->r) != 0)
+			p->put_errors++;
+		if ((i + 1) % SYNC_EVERY == 0) {
+			if (cs_audit_queue_sync(p->q) != 0)
+				p->sync_errors++;
+			if (count_target(p->s, b->target, b->request_id) != 1)
+				p->not_visible++;
+		}
+	}
+	free(b);
+	return NULL;
+}
+
+TEST(many_threads)
+{
+	struct putter p[NTHREADS];
+	pthread_t th[NTHREADS];
+	struct tally ta;
+	cs_audit_queue *q = NULL;
+	cs_store *s = open_store("threads.db");
+	uint64_t waiting = 1, committed = 0;
+	int t;
+
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	CHECK_INT_EQ(cs_audit_queue_start(s, 20, &q), 0);
+	for (t = 0; t < NTHREADS; t++) {
+		memset(&p[t], 0, sizeof(p[t]));
+		p[t].q = q;
+		p[t].s = s;
+		p[t].t = t;
+		p[t].n = PER_THREAD;
+		CHECK_INT_EQ(pthread_create(&th[t], NULL, putter_main, &p[t]),
+		    0);
+	}
+	for (t = 0; t < NTHREADS; t++) {
+		pthread_join(th[t], NULL);
+		CHECK_INT_EQ(p[t].put_errors, 0);
+		CHECK_INT_EQ(p[t].sync_errors, 0);
+		CHECK_INT_EQ(p[t].not_visible, 0);
+	}
+	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
+	/* After a sync nothing waits and every record counts as committed. */
+	cs_audit_queue_stats(q, &waiting, &committed);
+	CHECK_INT_EQ(waiting, 0);
+	CHECK_INT_EQ(committed, NTHREADS * PER_THREAD);
+
+	/* Read while the queue still runs: sync alone must be enough. */
+	tally_init(&ta, NTHREADS, PER_THREAD);
+	tally_scan(s, &ta);
+	CHECK_INT_EQ(ta.errors, 0);
+	CHECK_INT_EQ(ta.rows, NTHREADS * PER_THREAD);
+	CHECK_INT_EQ(ta.foreign, 0);
+	CHECK_INT_EQ(ta.bad, 0);
+	CHECK_INT_EQ(ta.disorder, 0);
+	CHECK_INT_EQ(tally_not_once(&ta, NTHREADS, PER_THREAD), 0);
+	free(ta.seen);
+
+	cs_audit_queue_stop(q);
+	s->ops->close(s);
+}
+
+/* --- the flush window, sync and stop -------------------------------- */
+
+/*
+ * With a 10 s window and fewer records than a group, nothing reaches the
+ * store before stop(): the records really wait in memory.  stop() must
+ * write them all, and a fresh handle on the file (what the next start of
+ * the service sees) finds each once.
+ */
+TEST(stop_drains)
+{
+	enum { N = 500 };  /* under GROUP_MAX: no full group forces a write */
+	struct recbuf *b = malloc(sizeof(*b));
+	struct tally ta;
+	cs_audit_queue *q = NULL;
+	cs_store *s = open_store("drain.db");
+	uint64_t waiting = 0, committed = 1;
+	int i, put_errors = 0;
+
+	CHECK(s != NULL && b != NULL);
+	if (s == NULL || b == NULL)
+		goto out;
+	CHECK_INT_EQ(cs_audit_queue_start(s, 10000, &q), 0);
+	for (i = 0; i < N; i++) {
+		rec_fill(b, 0, i);
+		if (cs_audit_queue_put(q, &b->r) != 0)
+			put_errors++;
+	}
+	CHECK_INT_EQ(put_errors, 0);
+	sleep_ms(100);
+	cs_audit_queue_stats(q, &waiting, &committed);
+	CHECK_INT_EQ(waiting, N);
+	CHECK_INT_EQ(committed, 0);
+	CHECK_INT_EQ(count_rows(s), 0);
+
+	cs_audit_queue_stop(q);
+	s->ops->close(s);
+	s = open_store("drain.db");
+	CHECK(s != NULL);
+	if (s == NULL)
+		goto out;
+	tally_init(&ta, 1, N);
+	tally_scan(s, &ta);
+	CHECK_INT_EQ(ta.errors, 0);
+	CHECK_INT_EQ(ta.rows, N);
+	CHECK_INT_EQ(ta.foreign, 0);
+	CHECK_INT_EQ(ta.bad, 0);
+	CHECK_INT_EQ(ta.disorder, 0);
+	CHECK_INT_EQ(tally_not_once(&ta, 1, N), 0);
+	free(ta.seen);
+	s->ops->close(s);
+out:
+	free(b);
+}
+
+/*
+ * A record put with a 10 s window is not in the store a moment later, and
+ * sync() writes it at once (not at the end of the window).  The buffer it
+ * was put from is overwritten before the write: what is stored must be the
+ * copy put() took.
+ */
+TEST(sync_flushes_now)
+{
+	struct recbuf *b = malloc(sizeof(*b));
+	cs_audit_queue *q = NULL;
+	cs_store *s = open_store("sync.db");
+	uint64_t waiting = 0, committed = 1;
+	struct tally ta;
+	int64_t t0, elapsed;
+
+	CHECK(s != NULL && b != NULL);
+	if (s == NULL || b == NULL)
+		goto out;
+	CHECK_INT_EQ(cs_audit_queue_start(s, 10000, &q), 0);
+	rec_fill(b, 0, 7);  /* the long purpose */
+	CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
+	memset(b, 'Z', sizeof(*b));
+	sleep_ms(200);
+	CHECK_INT_EQ(count_rows(s), 0);
+	cs_audit_queue_stats(q, &waiting, &committed);
+	CHECK_INT_EQ(waiting, 1);
+	CHECK_INT_EQ(committed, 0);
+
+	t0 = mono_ms();
+	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
+	elapsed = mono_ms() - t0;
+	CHECK(elapsed < 2000);
+	/* Visible as soon as sync() returned, not later. */
+	tally_init(&ta, 1, 8);
+	tally_scan(s, &ta);
+	CHECK_INT_EQ(ta.rows, 1);
+	CHECK_INT_EQ(ta.seen[7], 1);
+	CHECK_INT_EQ(ta.bad, 0);
+	free(ta.seen);
+	cs_audit_queue_stats(q, &waiting, &committed);
+	CHECK_INT_EQ(waiting, 0);
+	CHECK_INT_EQ(committed, 1);
+
+	/* A sync with nothing waiting returns at once. */
+	t0 = mono_ms();
+	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
+	CHECK(mono_ms() - t0 < 1000);
+	cs_audit_queue_stop(q);
+	s->ops->close(s);
+out:
+	free(b);
+}
+
+/*
+ * Without a sync, a record appears once its window (50 ms) is over: not
+ * before it (the writer does wait to gather a group) and well within 2 s
+ * (it does not wait for more records or for stop).
+ */
+TEST(window_honoured)
+{
+	struct recbuf *b = malloc(sizeof(*b));
+	cs_audit_queue *q = NULL;
+	cs_store *s = open_store("window.db");
+	int64_t t0, seen_at = -1;
+	long n;
+
+	CHECK(s != NULL && b != NULL);
+	if (s == NULL || b == NULL)
+		goto out;
+	CHECK_INT_EQ(cs_audit_queue_start(s, 50, &q), 0);
+	rec_fill(b, 0, 1);
+	t0 = mono_ms();
+	CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
+	while (mono_ms() - t0 < 2000) {
+		if ((n = count_rows(s)) != 0) {
+			CHECK_INT_EQ(n, 1);
+			seen_at = mono_ms() - t0;
+			break;
+		}
+		sleep_ms(5);
+	}
+	CHECK(seen_at >= 0);
+	/* 50 ms, less a millisecond lost to rounding the put's clock. */
+	CHECK(seen_at >= 48);
+	CHECK_INT_EQ(count_target(s, b->target, b->request_id), 1);
+	cs_audit_queue_stop(q);
+	s->ops->close(s);
+out:
+	free(b);
+}
+
+/* --- a failing store ------------------------------------------------ */
+
+/*
+ * The real SQLite store behind a struct cs_store whose audit_append and
+ * commit fail a given number of times.  The queue calls begin,
+ * audit_append, commit and rollback only; those forward to the real store
+ * (whose ops find their state from the handle they are given, so they
+ * must get the real handle, never this one).  Every other op is NULL, so
+ * a call to one would crash the test rather than reach the real store
+ * with the wrong handle.  Reads go to the real store directly.
+ *
+ * A failure is a failure the way store.h describes one: a failing
+ * audit_append writes nothing and leaves the transaction to the caller,
+ * who rolls it back (write_group does); a failing commit ends the
+ * transaction with nothing written, so it rolls the real one back itself
+ * and the caller's rollback, if any, is a no-op.
+ */
+struct fstore {
+	cs_store base;           /* what the queue is given */
+	struct cs_store_ops ops;
+	cs_store *real;
+	atomic_int append_fail;  /* audit_append calls left to fail */
+	atomic_int commit_fail;  /* commit calls left to fail */
+	atomic_int appends_failed, commits_failed, commits_ok;
+	atomic_int depth;        /* open transactions, to see none leaks */
+	atomic_int hold;         /* while set, begin waits: a slow disk */
+	atomic_int begins;       /* begin calls entered */
+};
+
+static struct fstore *
+F(cs_store *s)
+{
+	return (struct fstore *)s;
+}
+
+static int
+f_begin(cs_store *s)
+{
+	int rc;
+
+	atomic_fetch_add(&F(s)->begins, 1);
+	while (atomic_load(&F(s)->hold))
+		sleep_ms(1);
+	if ((rc = F(s)->real->ops->begin(F(s)->real)) == 0)
+		atomic_fetch_add(&F(s)->depth, 1);
+	return rc;
+}
+
+static int
+f_rollback(cs_store *s)
+{
+	/* After a failed commit the level is already over (store.h). */
+	if (atomic_load(&F(s)->depth) == 0)
+		return 0;
+	atomic_fetch_sub(&F(s)->depth, 1);
+	return F(s)->real->ops->rollback(F(s)->real);
+}
+
+static int
+f_commit(cs_store *s)
+{
+	int rc;
+
+	if (atomic_load(&F(s)->commit_fail) > 0) {
+		atomic_fetch_sub(&F(s)->commit_fail, 1);
+		atomic_fetch_add(&F(s)->commits_failed, 1);
+		atomic_fetch_sub(&F(s)->depth, 1);
+		(void)F(s)->real->ops->rollback(F(s)->real);
+		return cs_err_set(CS_ESTORE, "store: commit: injected failure");
+	}
+	atomic_fetch_sub(&F(s)->depth, 1);
+	if ((rc = F(s)->real->ops->commit(F(s)->real)) == 0)
+		atomic_fetch_add(&F(s)->commits_ok, 1);
+	return rc;
+}
+
+static int
+f_audit_append(cs_store *s, const cs_audit_rec *rec)
+{
+	if (atomic_load(&F(s)->append_fail) > 0) {
+		atomic_fetch_sub(&F(s)->append_fail, 1);
+		atomic_fetch_add(&F(s)->appends_failed, 1);
+		return cs_err_set(CS_ESTORE, "store: append audit: injected "
+		    "failure");
+	}
+	return F(s)->real->ops->audit_append(F(s)->real, rec);
+}
+
+static void
+fstore_init(struct fstore *f, cs_store *real, int append_fail,
+    int commit_fail)
+{
+	memset(f, 0, sizeof(*f));
+	f->ops.begin = f_begin;
+	f->ops.commit = f_commit;
+	f->ops.rollback = f_rollback;
+	f->ops.audit_append = f_audit_append;
+	f->base.ops = &f->ops;
+	f->real = real;
+	atomic_store(&f->append_fail, append_fail);
+	atomic_store(&f->commit_fail, commit_fail);
+}
+
+#define FAIL_THREADS 4
+#define FAIL_PER SYNC_EVERY  /* each putter syncs once, at its end */
+
+/*
+ * Three failed appends, then three failed commits: six attempts of the
+ * first group fail, 200 ms apart (RETRY_MS), about 1.2 s in all, under
+ * the 5 s after which sync() would give up.  Meanwhile four threads put
+ * 2,000 records, about four groups, so later groups queue behind the
+ * failing one (and the retried group goes back in front of them), and each
+ * thread then syncs while the store still fails.  Then every record is in
+ * the store exactly once, each thread's in order, and every sync()
+ * returned 0.
+ */
+TEST(failure_retry)
+{
+	struct putter p[FAIL_THREADS];
+	pthread_t th[FAIL_THREADS];
+	struct recbuf *b = malloc(sizeof(*b));
+	struct fstore f;
+	struct tally ta;
+	cs_audit_queue *q = NULL;
+	cs_store *s = open_store("retry.db");
+	uint64_t waiting = 0, committed = 1;
+	int64_t t0;
+	int t;
+
+	CHECK(s != NULL && b != NULL);
+	if (s == NULL || b == NULL)
+		goto out;
+	fstore_init(&f, s, 3, 3);
+	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 20, &q), 0);
+
+	/* One record first, and wait for its first attempt to fail, so the
+	 * rest are put while the store fails. */
+	rec_fill(b, FAIL_THREADS, 0);
+	CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
+	t0 = mono_ms();
+	while (atomic_load(&f.appends_failed) == 0 && mono_ms() - t0 < 3000)
+		sleep_ms(2);
+	CHECK_INT_EQ(atomic_load(&f.appends_failed), 1);
+	/* While that group fails nothing counts as committed, and only its
+	 * one record waits (or none, while it is out being tried again). */
+	cs_audit_queue_stats(q, &waiting, &committed);
+	CHECK_INT_EQ(committed, 0);
+	CHECK(waiting <= 1);
+
+	for (t = 0; t < FAIL_THREADS; t++) {
+		memset(&p[t], 0, sizeof(p[t]));
+		p[t].q = q;
+		p[t].s = s;
+		p[t].t = t;
+		p[t].n = FAIL_PER;
+		CHECK_INT_EQ(pthread_create(&th[t], NULL, putter_main, &p[t]),
+		    0);
+	}
+	for (t = 0; t < FAIL_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		CHECK_INT_EQ(p[t].put_errors, 0);
+		CHECK_INT_EQ(p[t].sync_errors, 0);
+		CHECK_INT_EQ(p[t].not_visible, 0);
+	}
+	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
+	/* Every injected failure happened: the retries were exercised. */
+	CHECK_INT_EQ(atomic_load(&f.appends_failed), 3);
+	CHECK_INT_EQ(atomic_load(&f.commits_failed), 3);
+	CHECK_INT_EQ(atomic_load(&f.depth), 0);
+	cs_audit_queue_stats(q, &waiting, &committed);
+	CHECK_INT_EQ(waiting, 0);
+	CHECK_INT_EQ(committed, FAIL_THREADS * FAIL_PER + 1);
+
+	tally_init(&ta, FAIL_THREADS + 1, FAIL_PER);
+	tally_scan(s, &ta);
+	CHECK_INT_EQ(ta.errors, 0);
+	CHECK_INT_EQ(ta.rows, FAIL_THREADS * FAIL_PER + 1);
+	CHECK_INT_EQ(ta.foreign, 0);
+	CHECK_INT_EQ(ta.bad, 0);
+	CHECK_INT_EQ(ta.disorder, 0);
+	CHECK_INT_EQ(tally_not_once(&ta, FAIL_THREADS, FAIL_PER), 0);
+	CHECK_INT_EQ(ta.seen[FAIL_THREADS * FAIL_PER + 0], 1);
+	free(ta.seen);
+	cs_audit_queue_stop(q);
+	CHECK_INT_EQ(atomic_load(&f.depth), 0);
+	s->ops->close(s);
+out:
+	free(b);
+}
+
+/*
+ * A store that never recovers: sync() gives up with CS_ESTORE once the
+ * writer has committed nothing for PUT_WAIT_S (5 s), rather than hang the
+ * audit log's reader; stop() tries a few times and returns, freeing what
+ * it could not write (a leak would show under ASan); and no failed
+ * attempt left a row behind.
+ */
+TEST(store_never_recovers)
+{
+	struct recbuf *b = malloc(sizeof(*b));
+	struct fstore f;
+	cs_audit_queue *q = NULL;
+	cs_store *s = open_store("broken.db");
+	int64_t t0, elapsed;
+	int i, rc;
+
+	CHECK(s != NULL && b != NULL);
+	if (s == NULL || b == NULL)
+		goto out;
+	fstore_init(&f, s, 1 << 30, 0);
+	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 20, &q), 0);
+	for (i = 0; i < 3; i++) {
+		rec_fill(b, 0, i);
+		CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
+	}
+	t0 = mono_ms();
+	rc = cs_audit_queue_sync(q);
+	elapsed = mono_ms() - t0;
+	CHECK_INT_EQ(rc, CS_ESTORE);
+	CHECK_CONTAINS(cs_err_msg(), "committed nothing");
+	CHECK(elapsed >= 4900 && elapsed < 8000);
+	CHECK(atomic_load(&f.appends_failed) >= 2);
+
+	t0 = mono_ms();
+	cs_audit_queue_stop(q);
+	CHECK(mono_ms() - t0 < 3000);
+	CHECK_INT_EQ(atomic_load(&f.commits_ok), 0);
+	CHECK_INT_EQ(atomic_load(&f.depth), 0);
+	CHECK_INT_EQ(count_rows(s), 0);
+	s->ops->close(s);
+out:
+	free(b);
+}
+
+static void *
+stopper_main(void *arg)
+{
+	cs_audit_queue_stop(arg);
+	return NULL;
+}
+
+/*
+ * stop() while the writer is busy and more than one group waits behind it
+ * must write every group, not only the one in hand.  A full group (512)
+ * sends the writer into a begin() held up as a slow disk would; 700 more
+ * records queue behind it, stop() is called, then the disk goes on: the
+ * fresh handle must find all 1,212 once (three groups).
+ */
+TEST(stop_drains_groups)
+{
+	enum { N = 1212 };
+	struct recbuf *b = malloc(sizeof(*b));
+	struct fstore f;
+	struct tally ta;
+	pthread_t th;
+	cs_audit_queue *q = NULL;
+	cs_store *s = open_store("drain2.db");
+	int64_t t0;
+	int i, put_errors = 0;
+
+	CHECK(s != NULL && b != NULL);
+	if (s == NULL || b == NULL)
+		goto out;
+	fstore_init(&f, s, 0, 0);
+	atomic_store(&f.hold, 1);
+	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 10000, &q), 0);
+	for (i = 0; i < N; i++) {
+		rec_fill(b, 0, i);
+		if (cs_audit_queue_put(q, &b->r) != 0)
+			put_errors++;
+		if (i == 511) {
+			/* The full group is out, its begin() held. */
+			t0 = mono_ms();
+			while (atomic_load(&f.begins) == 0 &&
+			    mono_ms() - t0 < 3000)
+				sleep_ms(1);
+			CHECK_INT_EQ(atomic_load(&f.begins), 1);
+		}
+	}
+	CHECK_INT_EQ(put_errors, 0);
+	CHECK_INT_EQ(pthread_create(&th, NULL, stopper_main, q), 0);
+	sleep_ms(100);  /* stop() has set its flag and waits for the writer */
+	atomic_store(&f.hold, 0);
+	pthread_join(th, NULL);
+	CHECK_INT_EQ(atomic_load(&f.begins), 3);
+	CHECK_INT_EQ(atomic_load(&f.commits_ok), 3);
+	s->ops->close(s);
+
+	s = open_store("drain2.db");
+	CHECK(s != NULL);
+	if (s == NULL)
+		goto out;
+	tally_init(&ta, 1, N);
+	tally_scan(s, &ta);
+	CHECK_INT_EQ(ta.errors, 0);
+	CHECK_INT_EQ(ta.rows, N);
+	CHECK_INT_EQ(ta.bad, 0);
+	CHECK_INT_EQ(ta.disorder, 0);
+	CHECK_INT_EQ(tally_not_once(&ta, 1, N), 0);
+	free(ta.seen);
+	s->ops->close(s);
+out:
+	free(b);
+}
+
+TEST(stop_null)
+{
+	/* Error paths stop whatever they have, started or not. */
+	cs_audit_queue_stop(NULL);
+	CHECK(1);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(many_threads);
+	RUN(stop_drains);
+	RUN(sync_flushes_now);
+	RUN(window_honoured);
+	RUN(failure_retry);
+	RUN(store_never_recovers);
+	RUN(stop_drains_groups);
+	RUN(stop_null);
+	rm_tree(tmpdir);
+	return check_summary();
+}
