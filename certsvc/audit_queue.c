@@ -236,8 +236,13 @@ cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out)
 	pthread_cond_init(&q->work_cv, &ca);
 	pthread_cond_init(&q->done_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	/* The writer takes no signals: SIGTERM is for the main thread. */
+	/* The writer takes no signals: SIGTERM is for the main thread.  The
+	 * faults stay deliverable (blocked, POSIX leaves them undefined). */
 	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&q->thread, NULL, writer_main, q);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -11,8 +11,9 @@
  * last flush_ms plus one commit; see docs/design.md.
  *
  * Nothing is dropped: put() blocks while the queue is full and fails only
- * when the writer has made no progress for PUT_WAIT_S seconds (the store
- * failing), so that read is answered with an error instead of unaudited.
+ * when the writer has committed nothing for 5 s (the store failing, or one
+ * commit slower than that), so that read is answered with an error instead
+ * of unaudited.
  * A group whose commit fails stays queued and is retried.
  *
  * Thread-safe: put() and sync() from any thread; start() and stop() from
@@ -37,7 +38,8 @@ int cs_audit_queue_put(cs_audit_queue *q, const cs_audit_rec *rec);
  * log's readers call it so that they see every read already answered. */
 int cs_audit_queue_sync(cs_audit_queue *q);
 
-/* Records waiting now, and records committed since start. */
+/* Records waiting now (a group being written counts in neither), and
+ * records committed since start. */
 void cs_audit_queue_stats(cs_audit_queue *q, uint64_t *waiting,
     uint64_t *committed);
 
