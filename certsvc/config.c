@@ -57,6 +57,10 @@ static const struct setting settings[] = {
 	    "seconds of inactivity before a connection is closed"),
 	L(tz_offset_minutes, -720, 840, "480",
 	    "deployment time zone in minutes east of UTC (Asia/Shanghai: 480)"),
+	L(auth_cache_ms, 0, 60000, "1000",
+	    "how long a running server trusts a token it has checked: a client "
+	    "revoked from the CLI is refused within this time (0: check every "
+	    "request)"),
 	L(audit_flush_ms, 0, 10000, "20",
 	    "longest a read's audit record waits to be grouped into one commit"),
 	L(audit_read_wait, 0, 1, "0",

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 
 #include "audit_queue.h"
+#include "client_cache.h"
 #include "codes.h"
 #include "cs_err.h"
 #include "encode.h"
@@ -58,7 +59,8 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 		    "(create one with: certsvc keygen --keys %s)", cfg->keys, cfg->keys);
 		goto out;
 	}
-	if ((rc = cs_store_open_sqlite(cfg->db, &svc->store)) != 0)
+	if ((rc = cs_store_open_sqlite(cfg->db, &svc->store)) != 0 ||
+	    (rc = cs_client_cache_new(cfg->auth_cache_ms, &svc->clients)) != 0)
 		goto out;
 	/* Audited reads commit their records in groups: how long one waits
 	 * for the others queued behind it (store_sqlite.c, group commit). */
@@ -76,6 +78,7 @@ cs_service_close(cs_service *svc)
 	if (svc == NULL)
 		return;
 	cs_audit_queue_stop(svc->reads_audit);
+	cs_client_cache_free(svc->clients);
 	if (svc->store != NULL)
 		svc->store->ops->close(svc->store);
 	cs_catalog_free(svc->catalog);
@@ -225,8 +228,12 @@ cs_client_authenticate(cs_service *svc, const char *bearer, cs_client **out)
 	if (bearer == NULL || *bearer == '\0' || strlen(bearer) > 256)
 		return cs_err_set(CS_EAUTH, "a bearer token is required");
 	sha256(bearer, h);
+	if (cs_client_cache_get(svc->clients, h, out))
+		return 0;
 	rc = svc->store->ops->client_by_token_hash(svc->store, h, out);
-	if (rc == CS_ENOTFOUND)
+	if (rc == 0)
+		cs_client_cache_put(svc->clients, h, *out);
+	else if (rc == CS_ENOTFOUND)
 		rc = cs_err_set(CS_EAUTH, "the bearer token is not valid");
 	return rc;
 }

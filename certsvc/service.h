@@ -40,6 +40,7 @@ typedef struct cs_service {
 	cs_catalog *catalog;  /* owned */
 	cs_keyring *keys;     /* owned */
 	struct cs_audit_queue *reads_audit;  /* owned; NULL: reads commit their own */
+	struct cs_client_cache *clients;     /* owned: authenticated tokens */
 } cs_service;
 
 /* Who is acting: the authenticated client (NULL for anonymous public
@@ -80,7 +81,9 @@ int cs_client_create(cs_service *svc, const char *name, const char *role,
 /* Add a grant (types "T1,T2" or "*"; issuer code and name for issuers). */
 int cs_client_grant(cs_service *svc, const char *name, const char *types,
     const char *issuer_code, const char *issuer_name);
-/* Find the active client holding a bearer token: CS_EAUTH when none. */
+/* Find the active client holding a bearer token: CS_EAUTH when none.  A
+ * token found is trusted for auth_cache_ms without asking the store
+ * again (client_cache.h). */
 int cs_client_authenticate(cs_service *svc, const char *bearer, cs_client **out);
 
 /* Issue one licence from an issuance request (SPEC §5).  *created is 1 for
