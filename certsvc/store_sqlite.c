@@ -35,6 +35,7 @@
 #include "store.h"
 
 #include "cs_err.h"
+#include "encode.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -654,61 +655,28 @@ col_hash(sqlite3_stmt *st, int i, int *bad)
 static int
 col_record(sqlite3_stmt *st, int i, char **out)
 {
-	z_stream z;
-	char *buf = NULL, *grown;
-	const char *why = NULL;
-	size_t cap;
-	int rc = 0, zr = Z_OK, bad = 0;
+	const cs_zdict dicts[] = {
+	    {(const uint8_t *)record_dict_v2, sizeof(record_dict_v2) - 1,
+		dict_adler[1]},
+	    {(const uint8_t *)record_dict, sizeof(record_dict) - 1,
+		dict_adler[0]}};
+	size_t len;
+	int rc, bad = 0;
 
 	*out = NULL;
 	if (sqlite3_column_type(st, i) != SQLITE_BLOB) {
 		*out = col_dup(st, i, &bad);
-		rc = bad ? nomem() : 0;
-		goto out;
+		return bad ? nomem() : 0;
 	}
-	memset(&z, 0, sizeof(z));
-	z.next_in = (Bytef *)sqlite3_column_blob(st, i);
-	z.avail_in = (uInt)sqlite3_column_bytes(st, i);
-	if (inflateInit(&z) != Z_OK) {
-		rc = nomem();
-		goto out;
-	}
-	/* Grow the output until inflate ends; a dictionary request is
-	 * answered only for one of the record dictionaries. */
-	for (cap = 4 * (size_t)z.avail_in + 256; zr == Z_OK || zr == Z_BUF_ERROR;
-	    cap *= 2) {
-		if (cap > RECORD_MAX) {
-			why = "too long";
-			break;
-		}
-		if ((grown = realloc(buf, cap + 1)) == NULL)
-			break;
-		buf = grown;
-		z.next_out = (Bytef *)buf + z.total_out;
-		z.avail_out = (uInt)(cap - z.total_out);
-		if ((zr = inflate(&z, Z_FINISH)) == Z_NEED_DICT)
-			zr = z.adler == dict_adler[1] ? inflateSetDictionary(&z,
-			    (const Bytef *)record_dict_v2,
-			    sizeof(record_dict_v2) - 1) :
-			    z.adler == dict_adler[0] ? inflateSetDictionary(&z,
-			    (const Bytef *)record_dict, sizeof(record_dict) - 1) :
-			    Z_DATA_ERROR;
-		else if (zr == Z_BUF_ERROR && z.avail_out > 0)
-			zr = Z_DATA_ERROR;  /* input ran out: truncated */
-	}
-	if (zr == Z_STREAM_END) {
-		buf[z.total_out] = '\0';
-		*out = buf;
-		buf = NULL;
-	} else if (why == NULL && zr != Z_DATA_ERROR)
-		rc = nomem();
-	else
-		rc = cs_err_set(CS_ESTORE, "store: a stored record does not "
-		    "inflate: %s", why ? why : z.msg ? z.msg : "unknown dictionary");
-	inflateEnd(&z);
-	free(buf);
-out:
-	return rc;
+	rc = cs_zlib_decompress_dict(sqlite3_column_blob(st, i),
+	    (size_t)sqlite3_column_bytes(st, i), RECORD_MAX, dicts, 2,
+	    (uint8_t **)out, &len);
+	if (rc == CS_ENOMEM)
+		return nomem();
+	if (rc != 0)
+		return cs_err_wrap(CS_ESTORE, "store: a stored record does not "
+		    "inflate: ");
+	return 0;
 }
 
 /* The cached statement id of connection c, prepared on first use. */

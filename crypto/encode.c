@@ -427,19 +427,117 @@ out:
 }
 
 /*
+ * Inflaters kept for the next stream, for the same reason as the deflaters
+ * above: inflateInit and the first output allocate about 40 KB (state and
+ * window) that every decoded token and every stored record read would
+ * otherwise allocate and free again.  inflateReset keeps the window.
+ */
+static pthread_mutex_t ipool_mu = PTHREAD_MUTEX_INITIALIZER;
+static z_stream *ipool[ZPOOL_MAX];
+static size_t ipool_n;
+
+/* An inflater ready for a new zlib stream; NULL when out of memory. */
+static z_stream *
+ipool_get(void)
+{
+	z_stream *z = NULL;
+
+	pthread_mutex_lock(&ipool_mu);
+	if (ipool_n > 0)
+		z = ipool[--ipool_n];
+	pthread_mutex_unlock(&ipool_mu);
+	if (z != NULL) {
+		if (inflateReset(z) == Z_OK)
+			return z;
+		inflateEnd(z);
+		free(z);
+	}
+	if ((z = calloc(1, sizeof(*z))) == NULL)
+		return NULL;
+	if (inflateInit(z) != Z_OK) {
+		free(z);
+		return NULL;
+	}
+	return z;
+}
+
+static void
+ipool_put(z_stream *z)
+{
+	pthread_mutex_lock(&ipool_mu);
+	if (ipool_n < ZPOOL_MAX) {
+		ipool[ipool_n++] = z;
+		z = NULL;
+	}
+	pthread_mutex_unlock(&ipool_mu);
+	if (z != NULL) {
+		inflateEnd(z);
+		free(z);
+	}
+}
+
+/* Answer a stream's dictionary request from dicts. */
+static int
+set_dict(z_stream *zs, const cs_zdict *dicts, size_t ndicts)
+{
+	size_t i;
+
+	for (i = 0; i < ndicts; i++)
+		if (dicts[i].adler == zs->adler)
+			return inflateSetDictionary(zs, dicts[i].p,
+			    (uInt)dicts[i].len);
+	return Z_DATA_ERROR;
+}
+
+/* Grow b (size bytes, one spare for the NUL) toward limit. */
+static int
+grow(uint8_t **b, size_t *size, size_t limit, size_t cap)
+{
+	uint8_t *nb;
+	size_t want;
+
+	if (*size >= limit)
+		return cs_err_set(CS_ETOOBIG, "zlib: decompressed data exceeds "
+		    "%zu bytes", cap);
+	want = *size <= limit / 2 ? *size * 2 : limit;
+	if ((nb = realloc(*b, want + 1)) == NULL)
+		return cs_err_set(CS_ENOMEM, "zlib: out of memory");
+	*b = nb;
+	*size = want;
+	return 0;
+}
+
+/* Why inflate stopped short of the stream's end, as an error. */
+static int
+inflate_error(const z_stream *zs, int zrc, size_t n)
+{
+	if (zrc == Z_BUF_ERROR && zs->avail_in == 0)
+		return cs_err_set(CS_EINVAL, "zlib: truncated stream (input "
+		    "ends after %zu bytes)", n);
+	if (zrc == Z_MEM_ERROR)
+		return cs_err_set(CS_ENOMEM, "zlib: out of memory");
+	if (zrc == Z_NEED_DICT)
+		return cs_err_set(CS_EINVAL, "zlib: the stream needs an unknown "
+		    "dictionary");
+	return cs_err_set(CS_EINVAL, "zlib: corrupt stream at input offset "
+	    "%zu%s%s", n - zs->avail_in, zs->msg ? ": " : "",
+	    zs->msg ? zs->msg : "");
+}
+
+/*
  * The stream is inflated into a buffer that grows geometrically but never
  * past cap + 1 bytes: the one byte over the cap is how a bomb is detected,
  * whatever sizes the stream claims.  A stream that ends before its checksum,
  * or is followed by more bytes, is refused: a token has exactly one stream.
  */
 int
-cs_zlib_decompress(const uint8_t *in, size_t n, size_t cap, uint8_t **out,
-    size_t *outlen)
+cs_zlib_decompress_dict(const uint8_t *in, size_t n, size_t cap,
+    const cs_zdict *dicts, size_t ndicts, uint8_t **out, size_t *outlen)
 {
-	z_stream zs;
-	uint8_t *b = NULL, *nb;
+	z_stream *zs = NULL;
+	uint8_t *b = NULL;
 	size_t size, total = 0, limit, room;
-	int zrc, rc = 0, inited = 0;
+	int zrc, rc = 0;
 
 	if (out == NULL || outlen == NULL || (in == NULL && n > 0)) {
 		rc = cs_err_set(CS_EINVAL, "zlib: no input or output");
@@ -460,64 +558,40 @@ cs_zlib_decompress(const uint8_t *in, size_t n, size_t cap, uint8_t **out,
 		rc = cs_err_set(CS_ENOMEM, "zlib: out of memory");
 		goto out;
 	}
-	memset(&zs, 0, sizeof(zs));
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = (uInt)n;
-	if ((zrc = inflateInit(&zs)) != Z_OK) {
-		rc = cs_err_set(zrc == Z_MEM_ERROR ? CS_ENOMEM : CS_EINVAL,
-		    "zlib: inflateInit failed (%d)", zrc);
+	if ((zs = ipool_get()) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "zlib: out of memory");
 		goto out;
 	}
-	inited = 1;
+	zs->next_in = (Bytef *)in;
+	zs->avail_in = (uInt)n;
 	for (;;) {
-		if (total == size) {
-			if (size >= limit) {
-				rc = cs_err_set(CS_ETOOBIG, "zlib: decompressed "
-				    "data exceeds %zu bytes", cap);
-				goto out;
-			}
-			size = size <= limit / 2 ? size * 2 : limit;
-			if ((nb = realloc(b, size + 1)) == NULL) {
-				rc = cs_err_set(CS_ENOMEM, "zlib: out of memory");
-				goto out;
-			}
-			b = nb;
-		}
+		if (total == size && (rc = grow(&b, &size, limit, cap)) != 0)
+			goto out;
 		room = size - total;
-		zs.next_out = b + total;
-		zs.avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
-		room = zs.avail_out;
-		zrc = inflate(&zs, Z_NO_FLUSH);
-		total += room - zs.avail_out;
+		zs->next_out = b + total;
+		zs->avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
+		room = zs->avail_out;
+		zrc = inflate(zs, Z_NO_FLUSH);
+		total += room - zs->avail_out;
 		if (total > cap) {
 			rc = cs_err_set(CS_ETOOBIG, "zlib: decompressed data "
 			    "exceeds %zu bytes", cap);
 			goto out;
 		}
+		if (zrc == Z_NEED_DICT)
+			zrc = set_dict(zs, dicts, ndicts) == Z_OK ? Z_OK :
+			    Z_NEED_DICT;
 		if (zrc == Z_STREAM_END)
 			break;
-		if (zrc == Z_OK)
+		/* No progress with the output full: grow it. */
+		if (zrc == Z_OK || (zrc == Z_BUF_ERROR && zs->avail_out == 0))
 			continue;
-		/* No progress: either the output is full (grow it) or the
-		 * input ran out before the stream's end. */
-		if (zrc == Z_BUF_ERROR && zs.avail_out == 0)
-			continue;
-		if (zrc == Z_BUF_ERROR && zs.avail_in == 0) {
-			rc = cs_err_set(CS_EINVAL, "zlib: truncated stream "
-			    "(input ends after %zu bytes)", n);
-			goto out;
-		}
-		if (zrc == Z_MEM_ERROR)
-			rc = cs_err_set(CS_ENOMEM, "zlib: out of memory");
-		else
-			rc = cs_err_set(CS_EINVAL, "zlib: corrupt stream at "
-			    "input offset %zu%s%s", n - zs.avail_in,
-			    zs.msg ? ": " : "", zs.msg ? zs.msg : "");
+		rc = inflate_error(zs, zrc, n);
 		goto out;
 	}
-	if (zs.avail_in != 0) {
+	if (zs->avail_in != 0) {
 		rc = cs_err_set(CS_EINVAL, "zlib: %u trailing bytes after the "
-		    "stream at offset %zu", zs.avail_in, n - zs.avail_in);
+		    "stream at offset %zu", zs->avail_in, n - zs->avail_in);
 		goto out;
 	}
 	b[total] = '\0';
@@ -525,10 +599,17 @@ cs_zlib_decompress(const uint8_t *in, size_t n, size_t cap, uint8_t **out,
 	*outlen = total;
 	b = NULL;
 out:
-	if (inited)
-		inflateEnd(&zs);
+	if (zs != NULL)
+		ipool_put(zs);
 	free(b);
 	return rc;
+}
+
+int
+cs_zlib_decompress(const uint8_t *in, size_t n, size_t cap, uint8_t **out,
+    size_t *outlen)
+{
+	return cs_zlib_decompress_dict(in, n, cap, NULL, 0, out, outlen);
 }
 
 int

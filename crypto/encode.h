@@ -36,6 +36,18 @@ int cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
 int cs_zlib_decompress(const uint8_t *in, size_t n, size_t cap, uint8_t **out,
     size_t *outlen);
 
+/* A preset dictionary a stream may name (RFC 1950 FDICT), with its Adler-32
+ * as the stream's header gives it. */
+typedef struct cs_zdict {
+	const uint8_t *p;
+	size_t len;
+	unsigned long adler;
+} cs_zdict;
+/* The same for a stream deflated with one of dicts (or none); CS_EINVAL
+ * when it names another. */
+int cs_zlib_decompress_dict(const uint8_t *in, size_t n, size_t cap,
+    const cs_zdict *dicts, size_t ndicts, uint8_t **out, size_t *outlen);
+
 /* Lower-case hex; and a decoder that accepts either case. */
 int cs_hex_encode(const uint8_t *in, size_t n, char **out);
 int cs_hex_decode(const char *in, size_t n, uint8_t **out, size_t *outlen);
