@@ -1,7 +1,8 @@
 /*
  * client_cache.c: a small table of authenticated clients (client_cache.h).
- * A deployment has tens of API clients, not thousands: a fixed table
- * scanned in full keeps the comparison constant-time and needs no hashing.
+ * A deployment has tens of API clients, not thousands: a fixed table,
+ * filled from the front and scanned over its filled part, needs no
+ * hashing, and every lookup compares every cached hash in constant time.
  */
 #include "client_cache.h"
 
@@ -17,13 +18,14 @@
 
 struct slot {
 	uint8_t hash[32];
-	cs_client *client;    /* NULL: free */
+	cs_client *client;
 	int64_t until_ms;     /* monotonic */
 };
 
 struct cs_client_cache {
 	long ttl_ms;
 	pthread_mutex_t mu;
+	size_t used;          /* slots[0..used) have been filled */
 	struct slot slots[SLOTS];
 };
 
@@ -112,11 +114,11 @@ cs_client_cache_get(cs_client_cache *c, const uint8_t hash[32],
 	if (c->ttl_ms <= 0)
 		return 0;
 	pthread_mutex_lock(&c->mu);
-	for (i = 0; i < SLOTS; i++) {
+	for (i = 0; i < c->used; i++) {
 		struct slot *s = &c->slots[i];
 		int same = CRYPTO_memcmp(s->hash, hash, 32) == 0;
 
-		if (s->client != NULL && same && s->until_ms > now)
+		if (same && s->until_ms > now)
 			hit = s;
 	}
 	if (hit != NULL)
@@ -129,26 +131,25 @@ void
 cs_client_cache_put(cs_client_cache *c, const uint8_t hash[32],
     const cs_client *cl)
 {
-	struct slot *victim = NULL;
-	cs_client *copy, *old = NULL;
+	struct slot *victim, *same = NULL, *oldest = NULL;
+	cs_client *copy, *old;
 	size_t i;
 
 	if (c->ttl_ms <= 0 || (copy = client_dup(cl)) == NULL)
 		return;
 	pthread_mutex_lock(&c->mu);
-	/* The same token's slot, else a free one, else the one that
+	/* The same token's slot, else an unused one, else the one that
 	 * expires first. */
-	for (i = 0; i < SLOTS; i++) {
+	for (i = 0; i < c->used && same == NULL; i++) {
 		struct slot *s = &c->slots[i];
 
-		if (s->client != NULL && CRYPTO_memcmp(s->hash, hash, 32) == 0) {
-			victim = s;
-			break;
-		}
-		if (victim == NULL || (victim->client != NULL &&
-		    (s->client == NULL || s->until_ms < victim->until_ms)))
-			victim = s;
+		if (CRYPTO_memcmp(s->hash, hash, 32) == 0)
+			same = s;
+		else if (oldest == NULL || s->until_ms < oldest->until_ms)
+			oldest = s;
 	}
+	victim = same != NULL ? same :
+	    c->used < SLOTS ? &c->slots[c->used++] : oldest;
 	old = victim->client;
 	memcpy(victim->hash, hash, 32);
 	victim->client = copy;
