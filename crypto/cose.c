@@ -827,22 +827,16 @@ key_desc(EVP_PKEY *pkey, char *desc, size_t len)
 
 /*
  * The key must be of the one kind the algorithm names: an ES256 signature
- * checked with a P-384 key, or SM2 with an EC key on the SM2 curve (which
+ * checked with a P-256 key, or SM2 with an EC key on the SM2 curve (which
  * OpenSSL would happily use for plain ECDSA), is refused, not tried.
- * EdDSA with Ed448 is a real COSE combination this service does not do.
  */
 static int
-check_key(EVP_PKEY *pkey, int alg)
+key_fits(EVP_PKEY *pkey, int alg)
 {
-	char group[64] = "", desc[96];
+	char group[64] = "";
 	size_t glen = 0;
-	int ok = 0, rc = 0;
+	int ok = 0;
 
-	if (alg == CS_ALG_EDDSA && EVP_PKEY_is_a(pkey, "ED448")) {
-		rc = cs_err_set(CS_EUNSUPPORTED, "unsupported algorithm EdDSA "
-		    "with Ed448 (-8)");
-		goto out;
-	}
 	if (alg == CS_ALG_ES256)
 		ok = EVP_PKEY_is_a(pkey, "EC") &&
 		    EVP_PKEY_get_utf8_string_param(pkey,
@@ -853,7 +847,24 @@ check_key(EVP_PKEY *pkey, int alg)
 		ok = EVP_PKEY_is_a(pkey, "ED25519");
 	else if (alg == CS_ALG_SM2)
 		ok = EVP_PKEY_is_a(pkey, "SM2");
-	if (!ok) {
+	ERR_clear_error();
+	return ok;
+}
+
+/* key_fits, saying why not.  EdDSA with Ed448 is a real COSE combination
+ * this service does not do. */
+static int
+check_key(EVP_PKEY *pkey, int alg)
+{
+	char desc[96];
+	int rc = 0;
+
+	if (alg == CS_ALG_EDDSA && EVP_PKEY_is_a(pkey, "ED448")) {
+		rc = cs_err_set(CS_EUNSUPPORTED, "unsupported algorithm EdDSA "
+		    "with Ed448 (-8)");
+		goto out;
+	}
+	if (!key_fits(pkey, alg)) {
 		key_desc(pkey, desc, sizeof(desc));
 		rc = cs_err_set(CS_EINVAL, "algorithm %s does not match the "
 		    "key (%s)", alg_name(alg) ? alg_name(alg) : "?", desc);
@@ -978,42 +989,111 @@ out:
 	return rc;
 }
 
-/* Check a 64-byte COSE signature over tbs; raw r||s back to DER first for
- * ECDSA and SM2. */
-static int
-pkey_verify(EVP_PKEY *pkey, int alg, const uint8_t *tbs, size_t tlen,
-    const uint8_t *sig)
+/* One INTEGER of an ECDSA-Sig-Value from a 32-byte big-endian scalar, in
+ * its shortest two's-complement form (X.690 §8.3.2): leading zero bytes go
+ * (zero itself keeps one), and a 0x00 goes before a first byte whose high
+ * bit is set, which would otherwise read as negative. */
+static size_t
+der_integer(const uint8_t *v, uint8_t *out)
+{
+	size_t i = 0, n, pad;
+
+	while (i < COSE_EC_SCALAR_LEN - 1 && v[i] == 0)
+		i++;
+	n = COSE_EC_SCALAR_LEN - i;
+	pad = v[i] >> 7;
+	out[0] = 0x02;
+	out[1] = (uint8_t)(pad + n);
+	out[2] = 0x00;
+	memcpy(out + 2 + pad, v + i, n);
+	return 2 + pad + n;
+}
+
+/* Written by hand rather than through ECDSA_SIG, two BIGNUMs and i2d: the
+ * form is fixed and short (every length fits one byte), and verification
+ * runs on every scan. */
+size_t
+cs_cose_ecdsa_der(const uint8_t rs[COSE_SIG_LEN],
+    uint8_t der[CS_COSE_DER_SIG_MAX])
+{
+	size_t n = 2;
+
+	n += der_integer(rs, der + n);
+	n += der_integer(rs + COSE_EC_SCALAR_LEN, der + n);
+	der[0] = 0x30;
+	der[1] = (uint8_t)(n - 2);
+	return n;
+}
+
+void
+cs_cose_key_prepare(cs_key *key)
 {
 	EVP_MD_CTX *mctx = NULL;
-	ECDSA_SIG *es = NULL;
-	BIGNUM *r = NULL, *s = NULL;
-	unsigned char *der = NULL;
-	const uint8_t *vsig = sig;
-	size_t vlen = COSE_SIG_LEN;
-	int dlen, rc = 0;
 
-	if (alg != CS_ALG_EDDSA) {
-		if ((es = ECDSA_SIG_new()) == NULL ||
-		    (r = BN_bin2bn(sig, COSE_EC_SCALAR_LEN, NULL)) == NULL ||
-		    (s = BN_bin2bn(sig + COSE_EC_SCALAR_LEN,
-		    COSE_EC_SCALAR_LEN, NULL)) == NULL ||
-		    ECDSA_SIG_set0(es, r, s) != 1) {
-			rc = cs_err_openssl("COSE: building the signature");
-			goto out;
-		}
-		r = s = NULL;
-		if ((dlen = i2d_ECDSA_SIG(es, &der)) <= 0) {
-			rc = cs_err_openssl("COSE: encoding the signature");
-			goto out;
-		}
-		vsig = der;
-		vlen = (size_t)dlen;
-	}
+	if (key == NULL || key->pkey == NULL || key->verify_ctx != NULL ||
+	    !key_fits(key->pkey, key->alg))
+		goto out;
+	if ((mctx = EVP_MD_CTX_new()) == NULL ||
+	    md_init(mctx, key->pkey, key->alg, 1) != 0)
+		goto out;
+	key->verify_ctx = mctx;
+	mctx = NULL;
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(mctx);
+}
+
+/*
+ * A context ready to verify one alg signature with key: a copy of the
+ * prepared one when there is one (an EVP_DigestVerifyInit costs about 25
+ * times as much as the copy), else set up afresh.  The copy only reads the
+ * prepared context, so threads verifying with one key at once share it
+ * safely.  One verification per context, so OpenSSL may finalise it in
+ * place instead of duplicating it first.
+ */
+static int
+verify_ctx(const cs_key *key, int alg, EVP_MD_CTX **out)
+{
+	EVP_MD_CTX *mctx = NULL;
+	int rc = 0;
+
 	if ((mctx = EVP_MD_CTX_new()) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "COSE: out of memory");
 		goto out;
 	}
-	if ((rc = md_init(mctx, pkey, alg, 1)) != 0)
+	if (key->verify_ctx != NULL && key->alg == alg) {
+		if (EVP_MD_CTX_copy_ex(mctx, key->verify_ctx) != 1)
+			rc = cs_err_openssl("COSE: copying the verify context");
+	} else {
+		rc = md_init(mctx, key->pkey, alg, 1);
+	}
+	if (rc != 0)
+		goto out;
+	EVP_MD_CTX_set_flags(mctx, EVP_MD_CTX_FLAG_FINALISE);
+	*out = mctx;
+	mctx = NULL;
+out:
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}
+
+/* Check a 64-byte COSE signature over tbs; raw r||s back to DER first for
+ * ECDSA and SM2. */
+static int
+pkey_verify(const cs_key *key, int alg, const uint8_t *tbs, size_t tlen,
+    const uint8_t *sig)
+{
+	EVP_MD_CTX *mctx = NULL;
+	uint8_t der[CS_COSE_DER_SIG_MAX];
+	const uint8_t *vsig = sig;
+	size_t vlen = COSE_SIG_LEN;
+	int rc;
+
+	if (alg != CS_ALG_EDDSA) {
+		vlen = cs_cose_ecdsa_der(sig, der);
+		vsig = der;
+	}
+	if ((rc = verify_ctx(key, alg, &mctx)) != 0)
 		goto out;
 	if (EVP_DigestVerify(mctx, vsig, vlen, tbs, tlen) != 1) {
 		ERR_clear_error();
@@ -1021,10 +1101,6 @@ pkey_verify(EVP_PKEY *pkey, int alg, const uint8_t *tbs, size_t tlen,
 		    "does not verify", alg_name(alg));
 	}
 out:
-	BN_free(r);
-	BN_free(s);
-	ECDSA_SIG_free(es);
-	OPENSSL_free(der);
 	EVP_MD_CTX_free(mctx);
 	return rc;
 }
@@ -1486,7 +1562,10 @@ cs_cose_verify(const cs_cose_msg *msg, const cs_key *key)
 		rc = cs_err_set(CS_EINVAL, "COSE verify: missing argument");
 		goto out;
 	}
-	if ((rc = check_alg(msg->alg)) != 0 ||
+	if ((rc = check_alg(msg->alg)) != 0)
+		goto out;
+	/* A prepared key passed check_key for its alg when it was made. */
+	if ((key->verify_ctx == NULL || key->alg != msg->alg) &&
 	    (rc = check_key(key->pkey, msg->alg)) != 0)
 		goto out;
 	if (key->alg != msg->alg) {
@@ -1504,7 +1583,7 @@ cs_cose_verify(const cs_cose_msg *msg, const cs_key *key)
 	if ((rc = sig_structure(msg->protected_raw, msg->protected_len,
 	    msg->payload, msg->payload_len, &tbs, &tlen)) != 0)
 		goto out;
-	rc = pkey_verify(key->pkey, msg->alg, tbs, tlen, msg->sig);
+	rc = pkey_verify(key, msg->alg, tbs, tlen, msg->sig);
 out:
 	free(tbs);
 	return rc;

@@ -21,6 +21,10 @@
 
 #define CS_COSE_MAX_DEPTH 16
 
+/* The longest DER ECDSA-Sig-Value of a 64-byte r||s: SEQUENCE of two
+ * INTEGERs of up to 33 bytes each (a 0x00 before a high bit). */
+#define CS_COSE_DER_SIG_MAX 72
+
 typedef struct cs_cose_msg {
 	int alg;                 /* label 1, protected (else unprotected); 0 when absent */
 	uint8_t kid[64];         /* label 4, from protected or unprotected */
@@ -62,6 +66,19 @@ int cs_cose_sig_structure(const cs_cose_msg *msg, uint8_t **out, size_t *outlen)
 int cs_cose_verify(const cs_cose_msg *msg, const cs_key *key);
 
 void cs_cose_msg_free(cs_cose_msg *msg);
+
+/* Do once, for a key that will verify many messages, what every
+ * cs_cose_verify with it would otherwise repeat: check the key against its
+ * alg and set up a digest context for it (key->verify_ctx, which
+ * cs_key_free frees).  The keys module calls this for every key it makes.
+ * Best effort: a key it cannot prepare stays as it was, and each
+ * verification then does the work, and reports any failure, itself. */
+void cs_cose_key_prepare(cs_key *key);
+
+/* The DER ECDSA-Sig-Value (what OpenSSL verifies) of a COSE signature's
+ * raw r||s: each 32-byte scalar as the shortest INTEGER.  Returns the
+ * length written to der. */
+size_t cs_cose_ecdsa_der(const uint8_t rs[64], uint8_t der[CS_COSE_DER_SIG_MAX]);
 
 /* CBOR diagnostic notation of any CBOR item (for `certsvc decode`), bounded
  * by CS_COSE_MAX_DEPTH.  *out malloc'd. */

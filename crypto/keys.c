@@ -10,6 +10,7 @@
  */
 #include "keys.h"
 
+#include "cose.h"
 #include "cs_err.h"
 #include "encode.h"
 
@@ -338,6 +339,7 @@ cs_key_from_pkey(EVP_PKEY *pkey, cs_key **out)
 		goto out;
 	key->has_private = key_has_private(use);
 	key->pkey = use;
+	cs_cose_key_prepare(key);
 	if (sm2 != NULL) {
 		EVP_PKEY_free(pkey);
 		sm2 = NULL;
@@ -356,6 +358,7 @@ cs_key_free(cs_key *key)
 	if (key == NULL)
 		return;
 	EVP_PKEY_free(key->pkey);
+	EVP_MD_CTX_free(key->verify_ctx);
 	free(key);
 }
 

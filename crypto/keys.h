@@ -38,6 +38,9 @@ typedef struct cs_key {
 	int has_private;      /* 1 when pkey holds the private half */
 	time_t created;       /* from the file stem; 0 when unknown */
 	int active;           /* 1 for the keyring's signing key */
+	EVP_MD_CTX *verify_ctx; /* owned; set up once for alg by
+				 * cs_cose_key_prepare and copied by each
+				 * verification; NULL when not prepared */
 } cs_key;
 
 typedef struct cs_keyring {

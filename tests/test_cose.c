@@ -11,6 +11,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,14 +78,20 @@ key_free(cs_key *k)
 {
 	if (k != NULL) {
 		EVP_PKEY_free(k->pkey);
+		EVP_MD_CTX_free(k->verify_ctx);
 		free(k);
 	}
 }
+
+/* Whether gen_key prepares its keys, as the keys module does, so that the
+ * round trips run through both of cs_cose_verify's paths. */
+static int prepare_keys;
 
 static cs_key *
 gen_key(int alg)
 {
 	EVP_PKEY *p = NULL;
+	cs_key *k;
 
 	if (alg == CS_ALG_ES256)
 		p = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -92,7 +100,12 @@ gen_key(int alg)
 	else if (alg == CS_ALG_SM2)
 		p = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
 	CHECK(p != NULL);
-	return p != NULL ? key_wrap(p, alg, 1) : NULL;
+	k = p != NULL ? key_wrap(p, alg, 1) : NULL;
+	if (k != NULL && prepare_keys) {
+		cs_cose_key_prepare(k);
+		CHECK(k->verify_ctx != NULL);
+	}
+	return k;
 }
 
 /* An EC key from a JWK's base64url x, y (and d), through EVP_PKEY_fromdata. */
@@ -1219,6 +1232,174 @@ TEST(diag)
 	CHECK(s == NULL);
 }
 
+/* The round trips, tampering and mismatches again with prepared keys: a
+ * verification copies the key's context and skips the key check. */
+TEST(prepared_keys)
+{
+	prepare_keys = 1;
+	test_sign_verify_roundtrip();
+	test_tampering();
+	test_sm2_user_id();
+	test_key_mismatch();
+	prepare_keys = 0;
+}
+
+/* The keys module prepares every key it makes; a key that does not fit its
+ * alg is left unprepared, so that each verification refuses it as before. */
+TEST(key_prepare)
+{
+	static const char *const types[] = {"P-256", "ED25519", "SM2"};
+	EVP_PKEY *p;
+	cs_key *k = NULL;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		p = i == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", types[i]) :
+		    EVP_PKEY_Q_keygen(NULL, NULL, types[i]);
+		CHECK_INT_EQ(cs_key_from_pkey(p, &k), 0);
+		CHECK(k != NULL && k->verify_ctx != NULL);
+		cs_key_free(k);
+		k = NULL;
+	}
+	k = key_wrap(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"),
+	    CS_ALG_ES256, 1);
+	cs_cose_key_prepare(k);
+	CHECK(k->verify_ctx == NULL);
+	key_free(k);
+}
+
+/* OpenSSL's encoding of the same r||s, for comparison. */
+static int
+i2d_der(const uint8_t rs[64], uint8_t *der)
+{
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	unsigned char *p = der;
+	int len;
+
+	ECDSA_SIG_set0(es, BN_bin2bn(rs, 32, NULL), BN_bin2bn(rs + 32, 32,
+	    NULL));
+	len = i2d_ECDSA_SIG(es, &p);
+	ECDSA_SIG_free(es);
+	return len;
+}
+
+static void
+check_der(const uint8_t rs[64])
+{
+	uint8_t ours[CS_COSE_DER_SIG_MAX], theirs[128];
+	size_t n = cs_cose_ecdsa_der(rs, ours);
+	int len = i2d_der(rs, theirs);
+
+	CHECK_INT_EQ(n, len);
+	CHECK(len > 0 && memcmp(ours, theirs, n) == 0);
+}
+
+/* One scalar of the edge cases: a run of zero bytes, then a first nonzero
+ * byte with or without the high bit, then a fill. */
+static void
+edge_scalar(uint8_t *v, size_t zeros, uint8_t first, uint8_t fill)
+{
+	memset(v, 0, 32);
+	if (zeros < 32) {
+		v[zeros] = first;
+		memset(v + zeros + 1, fill, 31 - zeros);
+	}
+}
+
+/* The hand-made DER of r||s is byte for byte OpenSSL's: leading zero
+ * bytes, the high bit, zero itself, and random values with and without
+ * them. */
+TEST(ecdsa_der)
+{
+	static const uint8_t firsts[] = {0x01, 0x7f, 0x80, 0xff};
+	static const uint8_t fills[] = {0x00, 0x80, 0xff};
+	uint8_t rs[64];
+	size_t zr, zs, f, g;
+	int i;
+
+	for (zr = 0; zr <= 32; zr += (zr < 3 || zr > 29) ? 1 : 9)
+		for (zs = 0; zs <= 32; zs += (zs < 3 || zs > 29) ? 1 : 9)
+			for (f = 0; f < sizeof(firsts); f++)
+				for (g = 0; g < sizeof(fills); g++) {
+					edge_scalar(rs, zr, firsts[f],
+					    fills[g]);
+					edge_scalar(rs + 32, zs,
+					    firsts[sizeof(firsts) - 1 - f],
+					    fills[g]);
+					check_der(rs);
+				}
+	for (i = 0; i < 20000; i++) {
+		CHECK(RAND_bytes(rs, sizeof(rs)) == 1);
+		/* Zero bytes up front and the high bit, often. */
+		memset(rs, 0, (size_t)(rs[10] % 4));
+		memset(rs + 32, 0, (size_t)(rs[42] % 4));
+		check_der(rs);
+	}
+}
+
+/* Many threads verify with one prepared key at once (as the server's do),
+ * good and bad signatures interleaved: each gets its own answer. */
+struct verify_job {
+	const cs_key *key;
+	const cs_cose_msg *good, *bad;
+	int wrong;
+};
+
+static void *
+verify_loop(void *arg)
+{
+	struct verify_job *j = arg;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if (cs_cose_verify(j->good, j->key) != 0)
+			j->wrong++;
+		if (cs_cose_verify(j->bad, j->key) != CS_ESIGNATURE)
+			j->wrong++;
+	}
+	return NULL;
+}
+
+TEST(prepared_key_threads)
+{
+	struct verify_job jobs[8];
+	pthread_t th[8];
+	cs_cose_msg *good = NULL, *bad = NULL;
+	uint8_t *out = NULL;
+	size_t olen = 0, i, a;
+	cs_key *k;
+
+	prepare_keys = 1;
+	for (a = 0; a < 3; a++) {
+		if ((k = gen_key(algs[a])) == NULL)
+			continue;
+		CHECK_INT_EQ(cs_cose_sign1(k, (const uint8_t *)claims,
+		    sizeof(claims) - 1, &out, &olen), 0);
+		CHECK_INT_EQ(cs_cose_parse(out, olen, &good), 0);
+		CHECK_INT_EQ(cs_cose_parse(out, olen, &bad), 0);
+		if (good == NULL || bad == NULL)
+			goto next;
+		bad->payload[0] ^= 1;
+		for (i = 0; i < 8; i++) {
+			jobs[i] = (struct verify_job){k, good, bad, 0};
+			CHECK_INT_EQ(pthread_create(&th[i], NULL, verify_loop,
+			    &jobs[i]), 0);
+		}
+		for (i = 0; i < 8; i++) {
+			pthread_join(th[i], NULL);
+			CHECK_INT_EQ(jobs[i].wrong, 0);
+		}
+next:
+		cs_cose_msg_free(good);
+		cs_cose_msg_free(bad);
+		good = bad = NULL;
+		free(out);
+		out = NULL;
+		key_free(k);
+	}
+	prepare_keys = 0;
+}
+
 int
 main(void)
 {
@@ -1233,5 +1414,9 @@ main(void)
 	RUN(malformed_messages);
 	RUN(indefinite_lengths);
 	RUN(diag);
+	RUN(prepared_keys);
+	RUN(key_prepare);
+	RUN(ecdsa_der);
+	RUN(prepared_key_threads);
 	return check_summary();
 }
