@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cs_err.h"
+#include "timeutil.h"
 #include "log.h"
 
 /* Records in one transaction.  Bigger groups share their commit among more
@@ -52,15 +53,6 @@ struct cs_audit_queue {
 	int syncs;                /* sync() calls waiting: flush at once */
 	int stopping;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct timespec
 mono_at(int64_t ms)
@@ -138,7 +130,7 @@ linger(cs_audit_queue *q)
 	struct timespec ts = mono_at(until);
 
 	while (q->waiting < GROUP_MAX && !q->stopping && q->syncs == 0 &&
-	    mono_ms() < until)
+	    cs_mono_ms() < until)
 		if (pthread_cond_timedwait(&q->work_cv, &q->mu, &ts) == ETIMEDOUT)
 			break;
 }
@@ -264,7 +256,7 @@ await_writer(cs_audit_queue *q, int (*done)(const cs_audit_queue *, uint64_t),
     uint64_t arg)
 {
 	uint64_t seen = q->committed;
-	struct timespec ts = mono_at(mono_ms() + PUT_WAIT_S * 1000);
+	struct timespec ts = mono_at(cs_mono_ms() + PUT_WAIT_S * 1000);
 
 	while (!done(q, arg)) {
 		if (pthread_cond_timedwait(&q->done_cv, &q->mu, &ts) == ETIMEDOUT) {
@@ -273,7 +265,7 @@ await_writer(cs_audit_queue *q, int (*done)(const cs_audit_queue *, uint64_t),
 				    "writer has committed nothing for %d s",
 				    PUT_WAIT_S);
 			seen = q->committed;
-			ts = mono_at(mono_ms() + PUT_WAIT_S * 1000);
+			ts = mono_at(cs_mono_ms() + PUT_WAIT_S * 1000);
 		}
 	}
 	return 0;
@@ -300,7 +292,7 @@ cs_audit_queue_put(cs_audit_queue *q, const cs_audit_rec *rec)
 
 	if ((r = qrec_new(rec)) == NULL)
 		return cs_err_set(CS_ENOMEM, "out of memory");
-	r->queued_ms = mono_ms();
+	r->queued_ms = cs_mono_ms();
 	pthread_mutex_lock(&q->mu);
 	if ((rc = await_writer(q, has_room, 0)) != 0) {
 		pthread_mutex_unlock(&q->mu);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cs_err.h"
+#include "timeutil.h"
 
 #define SLOTS 64
 
@@ -28,15 +29,6 @@ struct cs_client_cache {
 	size_t used;          /* slots[0..used) have been filled */
 	struct slot slots[SLOTS];
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *
 dup_str(const char *s, int *bad)
@@ -106,7 +98,7 @@ int
 cs_client_cache_get(cs_client_cache *c, const uint8_t hash[32],
     cs_client **out)
 {
-	int64_t now = mono_ms();
+	int64_t now = cs_mono_ms();
 	struct slot *hit = NULL;
 	size_t i;
 
@@ -153,7 +145,7 @@ cs_client_cache_put(cs_client_cache *c, const uint8_t hash[32],
 	old = victim->client;
 	memcpy(victim->hash, hash, 32);
 	victim->client = copy;
-	victim->until_ms = mono_ms() + c->ttl_ms;
+	victim->until_ms = cs_mono_ms() + c->ttl_ms;
 	pthread_mutex_unlock(&c->mu);
 	cs_client_free(old);
 }

@@ -146,3 +146,12 @@ cs_rfc3339_parse(const char *s, time_t *out)
 	    sec - (oh * 3600 + om * 60));
 	return 0;
 }
+
+int64_t
+cs_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -24,5 +24,7 @@ time_t cs_day_start(int64_t days, long tz_min);
 void cs_rfc3339(time_t t, char out[21]);
 /* Parse RFC 3339 with 'Z' or an offset; CS_EINVAL otherwise. */
 int cs_rfc3339_parse(const char *s, time_t *out);
+/* Milliseconds on the monotonic clock: for intervals, never for dates. */
+int64_t cs_mono_ms(void);
 
 #endif

@@ -17,6 +17,8 @@
 #include "audit_queue.h"
 #include "cs_err.h"
 #include "store.h"
+#include "testutil.h"
+#include "timeutil.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -29,68 +31,6 @@
 #define PER_THREAD 2000
 /* Every so many puts a thread syncs and looks for its last record. */
 #define SYNC_EVERY 500
-
-static char tmpdir[] = "/tmp/test_audit_queue.XXXXXX";
-
-/* path of a file in the test directory (one static buffer per slot). */
-static const char *
-tpath(const char *name)
-{
-	static char buf[4][256];
-	static int next;
-	char *p = buf[next++ % 4];
-
-	snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
-	return p;
-}
-
-static void
-rm_tree(const char *dir)
-{
-	char p[512];
-	struct dirent *e;
-	DIR *d;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static cs_store *
-open_store(const char *name)
-{
-	cs_store *s = NULL;
-	int rc = cs_store_open_sqlite(tpath(name), &s);
-
-	if (rc != 0)
-		fprintf(stderr, "open %s: %s: %s\n", name, cs_errname(rc),
-		    cs_err_msg());
-	return s;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /*
  * The record number i of thread t, with its own string storage.  Every
@@ -151,14 +91,6 @@ rec_fill(struct recbuf *b, int t, int i)
 	b->r.remote = b->remote;
 	snprintf(b->request_id, sizeof(b->request_id), "r%d.%d", t, i);
 	b->r.request_id = b->request_id;
-}
-
-static int
-str_same(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
 }
 
 /* Whether got is record (t, i) as rec_fill made it, seq aside. */
@@ -290,6 +222,38 @@ tally_not_once(const struct tally *ta, int nthreads, int per)
 	return off;
 }
 
+/* Check that the store holds exactly the nthreads × per records put, each
+ * once, intact and in each thread's order. */
+static void
+expect_all(cs_store *s, int nthreads, int per)
+{
+	struct tally ta;
+
+	tally_init(&ta, nthreads, per);
+	tally_scan(s, &ta);
+	CHECK_INT_EQ(ta.errors, 0);
+	CHECK_INT_EQ(ta.rows, (long)nthreads * per);
+	CHECK_INT_EQ(ta.foreign, 0);
+	CHECK_INT_EQ(ta.bad, 0);
+	CHECK_INT_EQ(ta.disorder, 0);
+	CHECK_INT_EQ(tally_not_once(&ta, nthreads, per), 0);
+	free(ta.seen);
+}
+
+/* The same for the one thread's n records, read from a fresh handle on the
+ * file (what the next start of the server would see). */
+static void
+expect_all_in_file(const char *name, int n)
+{
+	cs_store *s = open_store(name);
+
+	CHECK(s != NULL);
+	if (s != NULL) {
+		expect_all(s, 1, n);
+		s->ops->close(s);
+	}
+}
+
 /* Rows in the audit table. */
 static long
 count_rows(cs_store *s)
@@ -374,7 +338,6 @@ TEST(many_threads)
 {
 	struct putter p[NTHREADS];
 	pthread_t th[NTHREADS];
-	struct tally ta;
 	cs_audit_queue *q = NULL;
 	cs_store *s = open_store("threads.db");
 	uint64_t waiting = 1, committed = 0;
@@ -406,15 +369,7 @@ TEST(many_threads)
 	CHECK_INT_EQ(committed, NTHREADS * PER_THREAD);
 
 	/* Read while the queue still runs: sync alone must be enough. */
-	tally_init(&ta, NTHREADS, PER_THREAD);
-	tally_scan(s, &ta);
-	CHECK_INT_EQ(ta.errors, 0);
-	CHECK_INT_EQ(ta.rows, NTHREADS * PER_THREAD);
-	CHECK_INT_EQ(ta.foreign, 0);
-	CHECK_INT_EQ(ta.bad, 0);
-	CHECK_INT_EQ(ta.disorder, 0);
-	CHECK_INT_EQ(tally_not_once(&ta, NTHREADS, PER_THREAD), 0);
-	free(ta.seen);
+	expect_all(s, NTHREADS, PER_THREAD);
 
 	cs_audit_queue_stop(q);
 	s->ops->close(s);
@@ -432,7 +387,6 @@ TEST(stop_drains)
 {
 	enum { N = 500 };  /* under GROUP_MAX: no full group forces a write */
 	struct recbuf *b = malloc(sizeof(*b));
-	struct tally ta;
 	cs_audit_queue *q = NULL;
 	cs_store *s = open_store("drain.db");
 	uint64_t waiting = 0, committed = 1;
@@ -456,20 +410,7 @@ TEST(stop_drains)
 
 	cs_audit_queue_stop(q);
 	s->ops->close(s);
-	s = open_store("drain.db");
-	CHECK(s != NULL);
-	if (s == NULL)
-		goto out;
-	tally_init(&ta, 1, N);
-	tally_scan(s, &ta);
-	CHECK_INT_EQ(ta.errors, 0);
-	CHECK_INT_EQ(ta.rows, N);
-	CHECK_INT_EQ(ta.foreign, 0);
-	CHECK_INT_EQ(ta.bad, 0);
-	CHECK_INT_EQ(ta.disorder, 0);
-	CHECK_INT_EQ(tally_not_once(&ta, 1, N), 0);
-	free(ta.seen);
-	s->ops->close(s);
+	expect_all_in_file("drain.db", N);
 out:
 	free(b);
 }
@@ -502,9 +443,9 @@ TEST(sync_flushes_now)
 	CHECK_INT_EQ(waiting, 1);
 	CHECK_INT_EQ(committed, 0);
 
-	t0 = mono_ms();
+	t0 = cs_mono_ms();
 	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
-	elapsed = mono_ms() - t0;
+	elapsed = cs_mono_ms() - t0;
 	CHECK(elapsed < 2000);
 	/* Visible as soon as sync() returned, not later. */
 	tally_init(&ta, 1, 8);
@@ -518,9 +459,9 @@ TEST(sync_flushes_now)
 	CHECK_INT_EQ(committed, 1);
 
 	/* A sync with nothing waiting returns at once. */
-	t0 = mono_ms();
+	t0 = cs_mono_ms();
 	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
-	CHECK(mono_ms() - t0 < 1000);
+	CHECK(cs_mono_ms() - t0 < 1000);
 	cs_audit_queue_stop(q);
 	s->ops->close(s);
 out:
@@ -545,12 +486,12 @@ TEST(window_honoured)
 		goto out;
 	CHECK_INT_EQ(cs_audit_queue_start(s, 50, &q), 0);
 	rec_fill(b, 0, 1);
-	t0 = mono_ms();
+	t0 = cs_mono_ms();
 	CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
-	while (mono_ms() - t0 < 2000) {
+	while (cs_mono_ms() - t0 < 2000) {
 		if ((n = count_rows(s)) != 0) {
 			CHECK_INT_EQ(n, 1);
-			seen_at = mono_ms() - t0;
+			seen_at = cs_mono_ms() - t0;
 			break;
 		}
 		sleep_ms(5);
@@ -704,8 +645,8 @@ TEST(failure_retry)
 	 * rest are put while the store fails. */
 	rec_fill(b, FAIL_THREADS, 0);
 	CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
-	t0 = mono_ms();
-	while (atomic_load(&f.appends_failed) == 0 && mono_ms() - t0 < 3000)
+	t0 = cs_mono_ms();
+	while (atomic_load(&f.appends_failed) == 0 && cs_mono_ms() - t0 < 3000)
 		sleep_ms(2);
 	CHECK_INT_EQ(atomic_load(&f.appends_failed), 1);
 	/* While that group fails nothing counts as committed, and only its
@@ -780,17 +721,17 @@ TEST(store_never_recovers)
 		rec_fill(b, 0, i);
 		CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
 	}
-	t0 = mono_ms();
+	t0 = cs_mono_ms();
 	rc = cs_audit_queue_sync(q);
-	elapsed = mono_ms() - t0;
+	elapsed = cs_mono_ms() - t0;
 	CHECK_INT_EQ(rc, CS_ESTORE);
 	CHECK_CONTAINS(cs_err_msg(), "committed nothing");
 	CHECK(elapsed >= 4900 && elapsed < 8000);
 	CHECK(atomic_load(&f.appends_failed) >= 2);
 
-	t0 = mono_ms();
+	t0 = cs_mono_ms();
 	cs_audit_queue_stop(q);
-	CHECK(mono_ms() - t0 < 3000);
+	CHECK(cs_mono_ms() - t0 < 3000);
 	CHECK_INT_EQ(atomic_load(&f.commits_ok), 0);
 	CHECK_INT_EQ(atomic_load(&f.depth), 0);
 	CHECK_INT_EQ(count_rows(s), 0);
@@ -818,7 +759,6 @@ TEST(stop_drains_groups)
 	enum { N = 1212 };
 	struct recbuf *b = malloc(sizeof(*b));
 	struct fstore f;
-	struct tally ta;
 	pthread_t th;
 	cs_audit_queue *q = NULL;
 	cs_store *s = open_store("drain2.db");
@@ -837,9 +777,9 @@ TEST(stop_drains_groups)
 			put_errors++;
 		if (i == 511) {
 			/* The full group is out, its begin() held. */
-			t0 = mono_ms();
+			t0 = cs_mono_ms();
 			while (atomic_load(&f.begins) == 0 &&
-			    mono_ms() - t0 < 3000)
+			    cs_mono_ms() - t0 < 3000)
 				sleep_ms(1);
 			CHECK_INT_EQ(atomic_load(&f.begins), 1);
 		}
@@ -852,20 +792,7 @@ TEST(stop_drains_groups)
 	CHECK_INT_EQ(atomic_load(&f.begins), 3);
 	CHECK_INT_EQ(atomic_load(&f.commits_ok), 3);
 	s->ops->close(s);
-
-	s = open_store("drain2.db");
-	CHECK(s != NULL);
-	if (s == NULL)
-		goto out;
-	tally_init(&ta, 1, N);
-	tally_scan(s, &ta);
-	CHECK_INT_EQ(ta.errors, 0);
-	CHECK_INT_EQ(ta.rows, N);
-	CHECK_INT_EQ(ta.bad, 0);
-	CHECK_INT_EQ(ta.disorder, 0);
-	CHECK_INT_EQ(tally_not_once(&ta, 1, N), 0);
-	free(ta.seen);
-	s->ops->close(s);
+	expect_all_in_file("drain2.db", N);
 out:
 	free(b);
 }
@@ -880,8 +807,7 @@ TEST(stop_null)
 int
 main(void)
 {
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (test_dir_make("test_audit_queue") != 0) {
 		return 1;
 	}
 	RUN(many_threads);
@@ -892,6 +818,6 @@ main(void)
 	RUN(store_never_recovers);
 	RUN(stop_drains_groups);
 	RUN(stop_null);
-	rm_tree(tmpdir);
+	rm_tree(test_dir);
 	return check_summary();
 }

@@ -22,6 +22,7 @@
 #include "check.h"
 #include "client_cache.h"
 #include "store.h"
+#include "testutil.h"
 
 /* --- helpers ----------------------------------------------------------- */
 
@@ -47,15 +48,6 @@ hash_of(unsigned k, uint8_t h[32])
 		h[i] = (uint8_t)((k * 131u + i * 7u + (k >> 8) * 17u) ^ (i * 29u));
 	h[0] = (uint8_t)k;
 	h[1] = (uint8_t)(k >> 8);
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
 }
 
 /*
@@ -96,14 +88,6 @@ make_client(unsigned k, unsigned v)
 		}
 	}
 	return c;
-}
-
-static int
-str_same(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
 }
 
 /* Every field equal, and no pointer shared (a deep copy). */

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "cs_err.h"
 #include "store.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -27,39 +28,6 @@
 #define ISSUER "11220000013544541J"
 #define HASH_HEX                                                             \
 	"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-
-static char tmpdir[] = "/tmp/test_store.XXXXXX";
-
-/* path of a file in the test directory (one static buffer per slot). */
-static const char *
-tpath(const char *name)
-{
-	static char buf[4][256];
-	static int next;
-	char *p = buf[next++ % 4];
-
-	snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
-	return p;
-}
-
-static void
-rm_tree(const char *dir)
-{
-	char p[512];
-	struct dirent *e;
-	DIR *d;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 /* A licence row with its own string storage. */
 struct lic {
@@ -88,18 +56,6 @@ lic_make(struct lic *l, const char *type, int64_t seq, const char *holder,
 	l->r.bundle = (char *)bundle;
 	l->r.issued_at = issued_at;
 	l->r.record = l->record;
-}
-
-static cs_store *
-open_store(const char *name)
-{
-	cs_store *s = NULL;
-	int rc = cs_store_open_sqlite(tpath(name), &s);
-
-	if (rc != 0)
-		fprintf(stderr, "open %s: %s: %s\n", name, cs_errname(rc),
-		    cs_err_msg());
-	return s;
 }
 
 /* A raw connection, as an operator's sqlite3 shell would have. */
@@ -2022,8 +1978,7 @@ TEST(backup)
 int
 main(void)
 {
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (test_dir_make("test_store") != 0) {
 		return 1;
 	}
 	RUN(open_creates_schema);
@@ -2049,6 +2004,6 @@ main(void)
 	RUN(background_checkpoint);
 	RUN(durable_commit);
 	RUN(backup);
-	rm_tree(tmpdir);
+	rm_tree(test_dir);
 	return check_summary();
 }
