@@ -48,6 +48,7 @@ struct cs_audit_queue {
 	pthread_cond_t done_cv;   /* put() and sync(): a group committed */
 	struct qrec *head, *tail;
 	size_t waiting;
+	size_t writing;           /* records of the group being written */
 	uint64_t queued;          /* records put since start */
 	uint64_t committed;       /* records committed since start */
 	int syncs;                /* sync() calls waiting: flush at once */
@@ -182,12 +183,14 @@ writer_main(void *arg)
 			break;
 		linger(q);
 		g = detach_group(q, &n);
+		q->writing = n;
 		pthread_mutex_unlock(&q->mu);
 		rc = write_group(q->store, g);
 		if (rc != 0)
 			cs_log_msg("certsvc: audit: writing %zu read record(s) "
 			    "failed (%s); retrying", n, cs_err_msg());
 		pthread_mutex_lock(&q->mu);
+		q->writing = 0;
 		if (rc == 0) {
 			q->committed += n;
 			qrecs_free(g);
@@ -332,7 +335,7 @@ void
 cs_audit_queue_stats(cs_audit_queue *q, uint64_t *waiting, uint64_t *committed)
 {
 	pthread_mutex_lock(&q->mu);
-	*waiting = q->waiting;
+	*waiting = q->waiting + q->writing;
 	*committed = q->committed;
 	pthread_mutex_unlock(&q->mu);
 }

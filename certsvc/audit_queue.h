@@ -38,8 +38,8 @@ int cs_audit_queue_put(cs_audit_queue *q, const cs_audit_rec *rec);
  * log's readers call it so that they see every read already answered. */
 int cs_audit_queue_sync(cs_audit_queue *q);
 
-/* Records waiting now (a group being written counts in neither), and
- * records committed since start. */
+/* Records not yet committed (waiting, or in the group being written),
+ * and records committed since start. */
 void cs_audit_queue_stats(cs_audit_queue *q, uint64_t *waiting,
     uint64_t *committed);
 
