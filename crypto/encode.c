@@ -137,6 +137,19 @@ out:
  * (RFC 4648 §3.5): otherwise several texts would decode to the same bytes,
  * and a token must have one spelling.
  */
+/* The error for the character at offset i, which is not base64url. */
+static int
+b64url_bad_char(const char *in, size_t i)
+{
+	char cd[8];
+
+	if (in[i] == '=')
+		return cs_err_set(CS_EINVAL, "base64url: padding '=' at offset "
+		    "%zu is not allowed", i);
+	return cs_err_set(CS_EINVAL, "base64url: invalid character %s at "
+	    "offset %zu", char_desc((unsigned char)in[i], cd), i);
+}
+
 int
 cs_b64url_decode(const char *in, size_t n, uint8_t **out, size_t *outlen)
 {
@@ -144,7 +157,6 @@ cs_b64url_decode(const char *in, size_t n, uint8_t **out, size_t *outlen)
 	size_t i, j = 0;
 	uint32_t acc = 0;
 	int v, bits = 0, rc = 0;
-	char cd[8];
 
 	if (out == NULL || outlen == NULL || (in == NULL && n > 0)) {
 		rc = cs_err_set(CS_EINVAL, "base64url: no input or output");
@@ -152,30 +164,17 @@ cs_b64url_decode(const char *in, size_t n, uint8_t **out, size_t *outlen)
 	}
 	*out = NULL;
 	*outlen = 0;
-	for (i = 0; i < n; i++) {
-		if (b64url_value((unsigned char)in[i]) >= 0)
-			continue;
-		if (in[i] == '=')
-			rc = cs_err_set(CS_EINVAL, "base64url: padding '=' at "
-			    "offset %zu is not allowed", i);
-		else
-			rc = cs_err_set(CS_EINVAL, "base64url: invalid "
-			    "character %s at offset %zu",
-			    char_desc((unsigned char)in[i], cd), i);
-		goto out;
-	}
-	if (n % 4 == 1) {
-		rc = cs_err_set(CS_EINVAL, "base64url: impossible length %zu "
-		    "(a single character after the last group at offset %zu)",
-		    n, n - 1);
-		goto out;
-	}
 	if ((b = malloc(n / 4 * 3 + 3)) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "base64url: out of memory");
 		goto out;
 	}
+	/* One pass: a bad character is reported before a bad length, as
+	 * when the text was checked first. */
 	for (i = 0; i < n; i++) {
-		v = b64url_value((unsigned char)in[i]);
+		if ((v = b64url_value((unsigned char)in[i])) < 0) {
+			rc = b64url_bad_char(in, i);
+			goto out;
+		}
 		acc = (acc << 6) | (uint32_t)v;
 		bits += 6;
 		if (bits >= 8) {
@@ -183,6 +182,12 @@ cs_b64url_decode(const char *in, size_t n, uint8_t **out, size_t *outlen)
 			b[j++] = (uint8_t)(acc >> bits);
 			acc &= (1u << bits) - 1;
 		}
+	}
+	if (n % 4 == 1) {
+		rc = cs_err_set(CS_EINVAL, "base64url: impossible length %zu "
+		    "(a single character after the last group at offset %zu)",
+		    n, n - 1);
+		goto out;
 	}
 	if (acc != 0) {
 		rc = cs_err_set(CS_EINVAL, "base64url: non-zero trailing bits "
