@@ -22,7 +22,6 @@
 #include <limits.h>
 #include <math.h>
 #include <openssl/core_names.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -940,55 +939,6 @@ out:
 	return rc;
 }
 
-/* Sign tbs into the 64-byte COSE form: OpenSSL's DER ECDSA-Sig-Value
- * becomes r||s, each left-padded to 32 bytes. */
-static int
-pkey_sign(EVP_PKEY *pkey, int alg, const uint8_t *tbs, size_t tlen,
-    uint8_t sig[COSE_SIG_LEN])
-{
-	EVP_MD_CTX *mctx = NULL;
-	ECDSA_SIG *es = NULL;
-	const BIGNUM *r = NULL, *s = NULL;
-	const unsigned char *p;
-	uint8_t der[160];
-	size_t dlen = sizeof(der);
-	int rc = 0;
-
-	if ((mctx = EVP_MD_CTX_new()) == NULL) {
-		rc = cs_err_set(CS_ENOMEM, "COSE: out of memory");
-		goto out;
-	}
-	if ((rc = md_init(mctx, pkey, alg, 0)) != 0)
-		goto out;
-	if (EVP_DigestSign(mctx, der, &dlen, tbs, tlen) != 1) {
-		rc = cs_err_openssl("COSE: signing");
-		goto out;
-	}
-	if (alg == CS_ALG_EDDSA) {
-		if (dlen != COSE_SIG_LEN) {
-			rc = cs_err_set(CS_ECRYPTO, "COSE: Ed25519 signature "
-			    "of %zu bytes", dlen);
-			goto out;
-		}
-		memcpy(sig, der, COSE_SIG_LEN);
-		goto out;
-	}
-	p = der;
-	if ((es = d2i_ECDSA_SIG(NULL, &p, (long)dlen)) == NULL) {
-		rc = cs_err_openssl("COSE: decoding the DER signature");
-		goto out;
-	}
-	ECDSA_SIG_get0(es, &r, &s);
-	if (BN_bn2binpad(r, sig, COSE_EC_SCALAR_LEN) != COSE_EC_SCALAR_LEN ||
-	    BN_bn2binpad(s, sig + COSE_EC_SCALAR_LEN, COSE_EC_SCALAR_LEN) !=
-	    COSE_EC_SCALAR_LEN)
-		rc = cs_err_openssl("COSE: signature scalar too large");
-out:
-	ECDSA_SIG_free(es);
-	EVP_MD_CTX_free(mctx);
-	return rc;
-}
-
 /* One INTEGER of an ECDSA-Sig-Value from a 32-byte big-endian scalar, in
  * its shortest two's-complement form (X.690 §8.3.2): leading zero bytes go
  * (zero itself keeps one), and a 0x00 goes before a first byte whose high
@@ -1025,53 +975,154 @@ cs_cose_ecdsa_der(const uint8_t rs[COSE_SIG_LEN],
 	return n;
 }
 
-void
-cs_cose_key_prepare(cs_key *key)
+/*
+ * der_integer backwards: the INTEGER at the start of the n bytes at p into
+ * a 32-byte big-endian scalar.  Only what a signer can mean is taken: r
+ * and s lie in [1, order - 1], so the value must be positive (not zero, no
+ * high bit first) and in its shortest form (a 0x00 only before a high
+ * bit), at most 32 bytes without that 0x00.  Returns the bytes the INTEGER
+ * takes, 0 when it is none of that.
+ */
+static size_t
+der_scalar(const uint8_t *p, size_t n, uint8_t v[COSE_EC_SCALAR_LEN])
 {
-	EVP_MD_CTX *mctx = NULL;
+	size_t len, lead, used = 0;
 
-	if (key == NULL || key->pkey == NULL || key->verify_ctx != NULL ||
-	    !key_fits(key->pkey, key->alg))
+	if (n < 3 || p[0] != 0x02 || p[1] == 0 || p[1] > n - 2)
 		goto out;
-	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    md_init(mctx, key->pkey, key->alg, 1) != 0)
+	len = p[1];
+	lead = p[2] == 0x00;
+	if ((p[2] & 0x80) != 0 || (lead && (len == 1 || (p[3] & 0x80) == 0)) ||
+	    len - lead > COSE_EC_SCALAR_LEN)
 		goto out;
-	key->verify_ctx = mctx;
-	mctx = NULL;
+	memset(v, 0, COSE_EC_SCALAR_LEN - (len - lead));
+	memcpy(v + COSE_EC_SCALAR_LEN - (len - lead), p + 2 + lead,
+	    len - lead);
+	used = 2 + len;
 out:
-	ERR_clear_error();
-	EVP_MD_CTX_free(mctx);
+	return used;
 }
 
-/*
- * A context ready to verify one alg signature with key: a copy of the
- * prepared one when there is one (an EVP_DigestVerifyInit costs about 25
- * times as much as the copy), else set up afresh.  The copy only reads the
- * prepared context, so threads verifying with one key at once share it
- * safely.  One verification per context, so OpenSSL may finalise it in
- * place instead of duplicating it first.
- */
+/* Read by hand rather than through d2i_ECDSA_SIG and two BIGNUMs, for the
+ * same reason as cs_cose_ecdsa_der: every issuance signs. */
+int
+cs_cose_ecdsa_rs(const uint8_t *der, size_t len, uint8_t rs[COSE_SIG_LEN])
+{
+	size_t r = 0, s = 0;
+	int rc = 0;
+
+	if (der != NULL && len >= 2 && der[0] == 0x30 && der[1] < 0x80 &&
+	    der[1] == len - 2 &&
+	    (r = der_scalar(der + 2, len - 2, rs)) > 0)
+		s = der_scalar(der + 2 + r, len - 2 - r, rs + COSE_EC_SCALAR_LEN);
+	if (s == 0 || 2 + r + s != len)
+		rc = cs_err_set(CS_ECRYPTO, "COSE: the DER signature is not two "
+		    "positive INTEGERs of at most 32 bytes");
+	return rc;
+}
+
+/* A context set up afresh for alg (md_init); *out is left alone on
+ * failure. */
 static int
-verify_ctx(const cs_key *key, int alg, EVP_MD_CTX **out)
+ctx_new(EVP_PKEY *pkey, int alg, int verify, EVP_MD_CTX **out)
 {
 	EVP_MD_CTX *mctx = NULL;
-	int rc = 0;
+	int rc;
 
 	if ((mctx = EVP_MD_CTX_new()) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "COSE: out of memory");
 		goto out;
 	}
-	if (key->verify_ctx != NULL && key->alg == alg) {
-		if (EVP_MD_CTX_copy_ex(mctx, key->verify_ctx) != 1)
-			rc = cs_err_openssl("COSE: copying the verify context");
-	} else {
-		rc = md_init(mctx, key->pkey, alg, 1);
-	}
+	if ((rc = md_init(mctx, pkey, alg, verify)) != 0)
+		goto out;
+	*out = mctx;
+	mctx = NULL;
+out:
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}
+
+/* Signing needs the private half, so only such keys get a sign context;
+ * verification any key. */
+void
+cs_cose_key_prepare(cs_key *key)
+{
+	if (key == NULL || key->pkey == NULL || !key_fits(key->pkey, key->alg))
+		goto out;
+	if (key->verify_ctx == NULL)
+		(void)ctx_new(key->pkey, key->alg, 1, &key->verify_ctx);
+	if (key->sign_ctx == NULL && key->has_private)
+		(void)ctx_new(key->pkey, key->alg, 0, &key->sign_ctx);
+out:
+	ERR_clear_error();
+}
+
+/* key's prepared context for signing (or verifying) alg signatures, or
+ * NULL: a key made elsewhere, or one asked to use another alg.  A key with
+ * one passed key_fits for its alg when it was prepared. */
+static const EVP_MD_CTX *
+prepared(const cs_key *key, int alg, int verify)
+{
+	const EVP_MD_CTX *p = verify ? key->verify_ctx : key->sign_ctx;
+
+	return key->alg == alg ? p : NULL;
+}
+
+/*
+ * A context ready to make or check one alg signature with key: a copy of
+ * the prepared one when there is one (an EVP_DigestSignInit or
+ * EVP_DigestVerifyInit costs about 25 times as much as the copy), else set
+ * up afresh.  The copy only reads the prepared context, so threads signing
+ * or verifying with one key at once share it safely.  One signature per
+ * context, so OpenSSL may finalise it in place instead of duplicating it
+ * first.
+ */
+static int
+op_ctx(const cs_key *key, int alg, int verify, EVP_MD_CTX **out)
+{
+	const EVP_MD_CTX *prep = prepared(key, alg, verify);
+	EVP_MD_CTX *mctx = NULL;
+	int rc = 0;
+
+	if (prep == NULL)
+		rc = ctx_new(key->pkey, alg, verify, &mctx);
+	else if ((mctx = EVP_MD_CTX_new()) == NULL)
+		rc = cs_err_set(CS_ENOMEM, "COSE: out of memory");
+	else if (EVP_MD_CTX_copy_ex(mctx, prep) != 1)
+		rc = cs_err_openssl(verify ? "COSE: copying the verify context" :
+		    "COSE: copying the sign context");
 	if (rc != 0)
 		goto out;
 	EVP_MD_CTX_set_flags(mctx, EVP_MD_CTX_FLAG_FINALISE);
 	*out = mctx;
 	mctx = NULL;
+out:
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}
+
+/* Sign tbs into the 64-byte COSE form: for ECDSA and SM2, OpenSSL's DER
+ * ECDSA-Sig-Value becomes r||s. */
+static int
+pkey_sign(const cs_key *key, int alg, const uint8_t *tbs, size_t tlen,
+    uint8_t sig[COSE_SIG_LEN])
+{
+	EVP_MD_CTX *mctx = NULL;
+	uint8_t der[CS_COSE_DER_SIG_MAX];
+	size_t dlen = sizeof(der);
+	int rc;
+
+	if ((rc = op_ctx(key, alg, 0, &mctx)) != 0)
+		goto out;
+	if (EVP_DigestSign(mctx, der, &dlen, tbs, tlen) != 1)
+		rc = cs_err_openssl("COSE: signing");
+	else if (alg != CS_ALG_EDDSA)
+		rc = cs_cose_ecdsa_rs(der, dlen, sig);
+	else if (dlen == COSE_SIG_LEN)
+		memcpy(sig, der, COSE_SIG_LEN);
+	else
+		rc = cs_err_set(CS_ECRYPTO, "COSE: Ed25519 signature of %zu "
+		    "bytes", dlen);
 out:
 	EVP_MD_CTX_free(mctx);
 	return rc;
@@ -1093,7 +1144,7 @@ pkey_verify(const cs_key *key, int alg, const uint8_t *tbs, size_t tlen,
 		vlen = cs_cose_ecdsa_der(sig, der);
 		vsig = der;
 	}
-	if ((rc = verify_ctx(key, alg, &mctx)) != 0)
+	if ((rc = op_ctx(key, alg, 1, &mctx)) != 0)
 		goto out;
 	if (EVP_DigestVerify(mctx, vsig, vlen, tbs, tlen) != 1) {
 		ERR_clear_error();
@@ -1118,18 +1169,20 @@ check_map_bytes(const uint8_t *d, size_t n, const char *what)
 	return rc;
 }
 
-int
-cs_cose_sign1_raw(EVP_PKEY *pkey, int alg, const uint8_t *prot,
-    size_t prot_len, const uint8_t *unprot_map, size_t unprot_len,
-    const uint8_t *payload, size_t n, uint8_t **out, size_t *outlen)
+/* cs_cose_sign1_raw with key's pkey and alg.  A prepared key passed
+ * check_key when it was prepared, so only other keys are checked here. */
+static int
+sign1(const cs_key *key, const uint8_t *prot, size_t prot_len,
+    const uint8_t *unprot_map, size_t unprot_len, const uint8_t *payload,
+    size_t n, uint8_t **out, size_t *outlen)
 {
 	static const uint8_t empty_map = 0xa0;
 	struct buf b = { NULL, 0, 0, 0 };
 	uint8_t *tbs = NULL, sig[COSE_SIG_LEN];
 	size_t tlen = 0;
-	int rc;
+	int rc, alg = key->alg;
 
-	if (pkey == NULL || out == NULL || outlen == NULL ||
+	if (key->pkey == NULL || out == NULL || outlen == NULL ||
 	    (prot == NULL && prot_len > 0) || (payload == NULL && n > 0)) {
 		rc = cs_err_set(CS_EINVAL, "COSE sign: missing argument");
 		goto out;
@@ -1140,7 +1193,8 @@ cs_cose_sign1_raw(EVP_PKEY *pkey, int alg, const uint8_t *prot,
 		unprot_map = &empty_map;
 		unprot_len = 1;
 	}
-	if ((rc = check_alg(alg)) != 0 || (rc = check_key(pkey, alg)) != 0)
+	if ((rc = check_alg(alg)) != 0 || (prepared(key, alg, 0) == NULL &&
+	    (rc = check_key(key->pkey, alg)) != 0))
 		goto out;
 	if (prot_len > 0 && (rc = check_map_bytes(prot, prot_len,
 	    "protected header")) != 0)
@@ -1150,7 +1204,7 @@ cs_cose_sign1_raw(EVP_PKEY *pkey, int alg, const uint8_t *prot,
 		goto out;
 	if ((rc = sig_structure(prot, prot_len, payload, n, &tbs, &tlen)) != 0)
 		goto out;
-	if ((rc = pkey_sign(pkey, alg, tbs, tlen, sig)) != 0)
+	if ((rc = pkey_sign(key, alg, tbs, tlen, sig)) != 0)
 		goto out;
 	buf_head(&b, CBOR_MAJOR_TAG, COSE_TAG_SIGN1);
 	buf_head(&b, CBOR_MAJOR_ARRAY, 4);
@@ -1169,6 +1223,19 @@ out:
 	free(tbs);
 	free(b.p);
 	return rc;
+}
+
+/* The old path, for EVP_PKEYs: an unprepared key, checked and set up
+ * afresh for this one signature. */
+int
+cs_cose_sign1_raw(EVP_PKEY *pkey, int alg, const uint8_t *prot,
+    size_t prot_len, const uint8_t *unprot_map, size_t unprot_len,
+    const uint8_t *payload, size_t n, uint8_t **out, size_t *outlen)
+{
+	cs_key key = { .pkey = pkey, .alg = alg };
+
+	return sign1(&key, prot, prot_len, unprot_map, unprot_len, payload, n,
+	    out, outlen);
 }
 
 int
@@ -1196,8 +1263,7 @@ cs_cose_sign1(const cs_key *key, const uint8_t *payload, size_t n,
 		rc = cs_err_set(CS_ENOMEM, "COSE sign: out of memory");
 		goto out;
 	}
-	rc = cs_cose_sign1_raw(key->pkey, key->alg, prot.p, prot.len, NULL, 0,
-	    payload, n, out, outlen);
+	rc = sign1(key, prot.p, prot.len, NULL, 0, payload, n, out, outlen);
 out:
 	free(prot.p);
 	return rc;
@@ -1565,7 +1631,7 @@ cs_cose_verify(const cs_cose_msg *msg, const cs_key *key)
 	if ((rc = check_alg(msg->alg)) != 0)
 		goto out;
 	/* A prepared key passed check_key for its alg when it was made. */
-	if ((key->verify_ctx == NULL || key->alg != msg->alg) &&
+	if (prepared(key, msg->alg, 1) == NULL &&
 	    (rc = check_key(key->pkey, msg->alg)) != 0)
 		goto out;
 	if (key->alg != msg->alg) {

@@ -67,18 +67,26 @@ int cs_cose_verify(const cs_cose_msg *msg, const cs_key *key);
 
 void cs_cose_msg_free(cs_cose_msg *msg);
 
-/* Do once, for a key that will verify many messages, what every
- * cs_cose_verify with it would otherwise repeat: check the key against its
- * alg and set up a digest context for it (key->verify_ctx, which
- * cs_key_free frees).  The keys module calls this for every key it makes.
- * Best effort: a key it cannot prepare stays as it was, and each
- * verification then does the work, and reports any failure, itself. */
+/* Do once, for a key that will sign or verify many messages, what every
+ * cs_cose_sign1 and cs_cose_verify with it would otherwise repeat: check
+ * the key against its alg and set up a digest context for it to verify
+ * (key->verify_ctx) and, when it holds the private half, to sign
+ * (key->sign_ctx); cs_key_free frees both.  The keys module calls this
+ * for every key it makes.  Best effort: a key it cannot prepare stays as
+ * it was, and each signature or verification then does the work, and
+ * reports any failure, itself. */
 void cs_cose_key_prepare(cs_key *key);
 
 /* The DER ECDSA-Sig-Value (what OpenSSL verifies) of a COSE signature's
  * raw r||s: each 32-byte scalar as the shortest INTEGER.  Returns the
  * length written to der. */
 size_t cs_cose_ecdsa_der(const uint8_t rs[64], uint8_t der[CS_COSE_DER_SIG_MAX]);
+
+/* The raw r||s of a COSE signature from a DER ECDSA-Sig-Value (what OpenSSL
+ * signs): exactly a SEQUENCE of two positive INTEGERs in their shortest
+ * form, each at most 32 bytes without a leading 0x00, and nothing after.
+ * CS_ECRYPTO for anything else; rs is then undefined. */
+int cs_cose_ecdsa_rs(const uint8_t *der, size_t len, uint8_t rs[64]);
 
 /* CBOR diagnostic notation of any CBOR item (for `certsvc decode`), bounded
  * by CS_COSE_MAX_DEPTH.  *out malloc'd. */

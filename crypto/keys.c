@@ -359,6 +359,7 @@ cs_key_free(cs_key *key)
 		return;
 	EVP_PKEY_free(key->pkey);
 	EVP_MD_CTX_free(key->verify_ctx);
+	EVP_MD_CTX_free(key->sign_ctx);
 	free(key);
 }
 

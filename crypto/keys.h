@@ -41,6 +41,8 @@ typedef struct cs_key {
 	EVP_MD_CTX *verify_ctx; /* owned; set up once for alg by
 				 * cs_cose_key_prepare and copied by each
 				 * verification; NULL when not prepared */
+	EVP_MD_CTX *sign_ctx;	/* owned; the same for signing, for a key
+				 * with the private half; else NULL */
 } cs_key;
 
 typedef struct cs_keyring {

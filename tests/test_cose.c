@@ -12,8 +12,10 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -79,12 +81,13 @@ key_free(cs_key *k)
 	if (k != NULL) {
 		EVP_PKEY_free(k->pkey);
 		EVP_MD_CTX_free(k->verify_ctx);
+		EVP_MD_CTX_free(k->sign_ctx);
 		free(k);
 	}
 }
 
 /* Whether gen_key prepares its keys, as the keys module does, so that the
- * round trips run through both of cs_cose_verify's paths. */
+ * round trips run through both paths of cs_cose_sign1 and cs_cose_verify. */
 static int prepare_keys;
 
 static cs_key *
@@ -103,7 +106,7 @@ gen_key(int alg)
 	k = p != NULL ? key_wrap(p, alg, 1) : NULL;
 	if (k != NULL && prepare_keys) {
 		cs_cose_key_prepare(k);
-		CHECK(k->verify_ctx != NULL);
+		CHECK(k->verify_ctx != NULL && k->sign_ctx != NULL);
 	}
 	return k;
 }
@@ -1233,7 +1236,9 @@ TEST(diag)
 }
 
 /* The round trips, tampering and mismatches again with prepared keys: a
- * verification copies the key's context and skips the key check. */
+ * signature or verification copies the key's context and skips the key
+ * check.  sm2_user_id checks the prepared key's SM2 signatures with
+ * OpenSSL directly. */
 TEST(prepared_keys)
 {
 	prepare_keys = 1;
@@ -1244,27 +1249,56 @@ TEST(prepared_keys)
 	prepare_keys = 0;
 }
 
-/* The keys module prepares every key it makes; a key that does not fit its
- * alg is left unprepared, so that each verification refuses it as before. */
+/* The public half of pkey alone, as a new EVP_PKEY. */
+static EVP_PKEY *
+public_only(EVP_PKEY *pkey)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *pub = NULL;
+	int len;
+
+	if ((len = i2d_PUBKEY(pkey, &der)) > 0) {
+		p = der;
+		pub = d2i_PUBKEY(NULL, &p, len);
+	}
+	OPENSSL_free(der);
+	return pub;
+}
+
+/* The keys module prepares every key it makes, to sign only when it holds
+ * the private half; a key that does not fit its alg is left unprepared, so
+ * that each signature and verification refuses it as before. */
 TEST(key_prepare)
 {
 	static const char *const types[] = {"P-256", "ED25519", "SM2"};
 	EVP_PKEY *p;
-	cs_key *k = NULL;
-	size_t i;
+	cs_key *k = NULL, *pub = NULL;
+	uint8_t *out = NULL;
+	size_t i, olen = 0;
 
 	for (i = 0; i < 3; i++) {
 		p = i == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", types[i]) :
 		    EVP_PKEY_Q_keygen(NULL, NULL, types[i]);
+		CHECK_INT_EQ(cs_key_from_pkey(public_only(p), &pub), 0);
 		CHECK_INT_EQ(cs_key_from_pkey(p, &k), 0);
-		CHECK(k != NULL && k->verify_ctx != NULL);
+		CHECK(k != NULL && k->verify_ctx != NULL &&
+		    k->sign_ctx != NULL);
+		CHECK(pub != NULL && !pub->has_private &&
+		    pub->verify_ctx != NULL && pub->sign_ctx == NULL);
 		cs_key_free(k);
-		k = NULL;
+		cs_key_free(pub);
+		k = pub = NULL;
 	}
 	k = key_wrap(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"),
 	    CS_ALG_ES256, 1);
 	cs_cose_key_prepare(k);
-	CHECK(k->verify_ctx == NULL);
+	CHECK(k->verify_ctx == NULL && k->sign_ctx == NULL);
+	CHECK_INT_EQ(cs_cose_sign1(k, (const uint8_t *)"p", 1, &out, &olen),
+	    CS_EINVAL);
+	CHECK_CONTAINS(cs_err_msg(), "does not match the key (EC key on "
+	    "secp384r1)");
+	CHECK(out == NULL);
 	key_free(k);
 }
 
@@ -1337,6 +1371,157 @@ TEST(ecdsa_der)
 	}
 }
 
+/* OpenSSL's reading of a DER signature, held to cs_cose_ecdsa_rs's terms
+ * where they are not its own: d2i_ECDSA_SIG reads BER lengths (0x81 0x06)
+ * and stops before trailing bytes, so the input must be exactly what i2d
+ * writes back (as OpenSSL's own ECDSA verification demands), and r and s
+ * nonzero and of at most 32 bytes. */
+static int
+d2i_rs(const uint8_t *der, size_t len, uint8_t rs[64])
+{
+	const unsigned char *p = der;
+	ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)len);
+	unsigned char *back = NULL;
+	const BIGNUM *r, *s;
+	int ok = 0;
+
+	if (es != NULL && i2d_ECDSA_SIG(es, &back) == (int)len &&
+	    memcmp(back, der, len) == 0) {
+		ECDSA_SIG_get0(es, &r, &s);
+		ok = !BN_is_zero(r) && !BN_is_zero(s) &&
+		    BN_bn2binpad(r, rs, 32) == 32 &&
+		    BN_bn2binpad(s, rs + 32, 32) == 32;
+	}
+	OPENSSL_free(back);
+	ECDSA_SIG_free(es);
+	ERR_clear_error();
+	return ok;
+}
+
+/* cs_cose_ecdsa_rs takes der exactly when OpenSSL does, with the same
+ * r||s.  Returns whether it took it. */
+static int
+check_rs(const uint8_t *der, size_t len)
+{
+	uint8_t ours[64], theirs[64];
+	int took = cs_cose_ecdsa_rs(der, len, ours) == 0;
+
+	CHECK_INT_EQ(took, d2i_rs(der, len, theirs));
+	CHECK(!took || memcmp(ours, theirs, 64) == 0);
+	return took;
+}
+
+/* Every single-bit flip, every truncation and one byte more. */
+static void
+check_rs_mutants(const uint8_t *der, size_t len)
+{
+	uint8_t m[CS_COSE_DER_SIG_MAX + 1];
+	size_t i;
+	int bit;
+
+	for (i = 0; i < len; i++)
+		for (bit = 0; bit < 8; bit++) {
+			memcpy(m, der, len);
+			m[i] ^= (uint8_t)(1 << bit);
+			check_rs(m, len);
+		}
+	for (i = 0; i < len; i++)
+		CHECK(!check_rs(der, i));
+	memcpy(m, der, len);
+	m[len] = 0;
+	CHECK(!check_rs(m, len + 1));
+}
+
+/* Signatures as OpenSSL makes them, read back. */
+static void
+check_rs_signatures(EVP_PKEY *pkey, int count)
+{
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(pkey, NULL);
+	uint8_t dgst[32], der[CS_COSE_DER_SIG_MAX];
+	size_t dlen;
+	int i;
+
+	CHECK(pctx != NULL && EVP_PKEY_sign_init(pctx) == 1);
+	for (i = 0; pctx != NULL && i < count; i++) {
+		CHECK(RAND_bytes(dgst, sizeof(dgst)) == 1);
+		dlen = sizeof(der);
+		CHECK(EVP_PKEY_sign(pctx, der, &dlen, dgst, sizeof(dgst)) == 1);
+		CHECK(check_rs(der, dlen));
+		if (i % 50 == 0)
+			check_rs_mutants(der, dlen);
+	}
+	EVP_PKEY_CTX_free(pctx);
+}
+
+/* Anything but a SEQUENCE of two positive, minimal INTEGERs of at most 32
+ * bytes (after a leading 0x00), exactly filling the input, is refused. */
+static const char *const bad_der[] = {
+	"", "30", "3000", "3003020101",
+	"3106020101020101",		/* not a SEQUENCE */
+	"308106020101020101",		/* long-form length */
+	"3007020101020101",		/* length beyond the input */
+	"3005020101020101",		/* length short of it */
+	"300602010102010100",		/* a byte after the SEQUENCE */
+	"3009020101020101020101",	/* three INTEGERs */
+	"3006030101020101",		/* a BIT STRING */
+	"3006020180020101",		/* negative r */
+	"30060201010201ff",		/* negative s */
+	"300702020001020101",		/* r not minimal */
+	"3006020100020101",		/* r zero */
+	"3006020101020100",		/* s zero */
+	"30050200020101",		/* r empty */
+	"3006020501020101",		/* r longer than the SEQUENCE */
+	"300702810101020101",		/* r's length long-form */
+};
+
+/* The hand-read r||s of a DER signature is OpenSSL's: edge values,
+ * random ones, thousands of real ES256 and SM2 signatures and every
+ * one-bit change to some of them; and malformed DER is refused. */
+TEST(ecdsa_rs)
+{
+	static const uint8_t firsts[] = {0x01, 0x7f, 0x80, 0xff};
+	uint8_t rs[64], der[CS_COSE_DER_SIG_MAX + 2], *b;
+	EVP_PKEY *es = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *sm = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+	size_t z, f, n, i;
+
+	for (z = 0; z < 32; z++)
+		for (f = 0; f < sizeof(firsts); f++) {
+			edge_scalar(rs, z, firsts[f], 0xff);
+			edge_scalar(rs + 32, 31 - z, firsts[3 - f], 0x00);
+			n = cs_cose_ecdsa_der(rs, der);
+			CHECK(check_rs(der, n));
+			check_rs_mutants(der, n);
+		}
+	for (i = 0; i < 5000; i++) {
+		CHECK(RAND_bytes(rs, sizeof(rs)) == 1);
+		memset(rs, 0, (size_t)(rs[10] % 4));
+		memset(rs + 32, 0, (size_t)(rs[42] % 4));
+		rs[31] |= 1;
+		rs[63] |= 1;
+		CHECK(check_rs(der, cs_cose_ecdsa_der(rs, der)));
+	}
+	check_rs_signatures(es, 2000);
+	check_rs_signatures(sm, 2000);
+	for (i = 0; i < sizeof(bad_der) / sizeof(bad_der[0]); i++) {
+		b = hx(bad_der[i], &n);
+		CHECK(b != NULL && !check_rs(b, n));
+		CHECK_INT_EQ(cs_cose_ecdsa_rs(b, n, rs), CS_ECRYPTO);
+		free(b);
+	}
+	/* 33 bytes of r: with a 0x00 before them, or without. */
+	memset(der, 0xff, sizeof(der));
+	memcpy(der, "\x30\x46\x02\x22\x00", 5);
+	memcpy(der + 38, "\x02\x20\x7f", 3);
+	CHECK(!check_rs(der, 72));
+	memcpy(der, "\x30\x45\x02\x21\x7f", 5);
+	memcpy(der + 37, "\x02\x20\x7f", 3);
+	CHECK(!check_rs(der, 71));
+	CHECK(cs_cose_ecdsa_rs(NULL, 0, rs) == CS_ECRYPTO);
+	EVP_PKEY_free(es);
+	EVP_PKEY_free(sm);
+}
+
 /* Many threads verify with one prepared key at once (as the server's do),
  * good and bad signatures interleaved: each gets its own answer. */
 struct verify_job {
@@ -1400,6 +1585,66 @@ next:
 	prepare_keys = 0;
 }
 
+/* Many threads sign with one prepared key at once (as the server's issue
+ * licences), each its own payloads: every signature verifies, with a
+ * second, unprepared cs_key on the same EVP_PKEY (the old path). */
+struct sign_job {
+	const cs_key *key, *check;
+	int id, wrong;
+};
+
+static void *
+sign_loop(void *arg)
+{
+	struct sign_job *j = arg;
+	cs_cose_msg *msg = NULL;
+	uint8_t *out = NULL, payload[16] = {0};
+	size_t olen = 0;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		snprintf((char *)payload, sizeof(payload), "t%d-%d", j->id, i);
+		if (cs_cose_sign1(j->key, payload, sizeof(payload), &out,
+		    &olen) != 0 || cs_cose_parse(out, olen, &msg) != 0 ||
+		    memcmp(msg->payload, payload, sizeof(payload)) != 0 ||
+		    cs_cose_verify(msg, j->check) != 0)
+			j->wrong++;
+		cs_cose_msg_free(msg);
+		msg = NULL;
+		free(out);
+		out = NULL;
+	}
+	return NULL;
+}
+
+TEST(prepared_key_sign_threads)
+{
+	struct sign_job jobs[8];
+	pthread_t th[8];
+	cs_key *k, *check;
+	size_t i, a;
+
+	prepare_keys = 1;
+	for (a = 0; a < 3; a++) {
+		if ((k = gen_key(algs[a])) == NULL)
+			continue;
+		check = key_wrap(k->pkey, algs[a], 0);
+		for (i = 0; i < 8; i++) {
+			jobs[i] = (struct sign_job){k, check, (int)i, 0};
+			CHECK_INT_EQ(pthread_create(&th[i], NULL, sign_loop,
+			    &jobs[i]), 0);
+		}
+		for (i = 0; i < 8; i++) {
+			pthread_join(th[i], NULL);
+			CHECK_INT_EQ(jobs[i].wrong, 0);
+		}
+		check->pkey = NULL;
+		key_free(check);
+		key_free(k);
+	}
+	prepare_keys = 0;
+}
+
 int
 main(void)
 {
@@ -1417,6 +1662,8 @@ main(void)
 	RUN(prepared_keys);
 	RUN(key_prepare);
 	RUN(ecdsa_der);
+	RUN(ecdsa_rs);
 	RUN(prepared_key_threads);
+	RUN(prepared_key_sign_threads);
 	return check_summary();
 }
