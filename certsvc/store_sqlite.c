@@ -28,13 +28,11 @@
  * bug in certsvc or a hand-run sqlite3 shell can rewrite history.
  *
  * Space: a licence must cost under 1.5 KiB on disk with its indexes.  Its
- * record JSON is most of that, so the record is stored deflated (below).
- * Pages are 4 KiB.  16 KiB pages packed rows of about a kilobyte a little
- * tighter (1,420 bytes a licence at a million against 1,493), but every
- * index insert with a random key (holder codes, audit targets) dirties a
- * whole page that each commit writes to the WAL and again at checkpoint:
- * at a million licences an issuance cost 626 µs of CPU with 16 KiB pages
- * and 381 µs with 4 KiB ones (bench/README.md).
+ * record JSON is most of that, so the record is stored deflated (below),
+ * and pages are 16 KiB: 1,420 bytes a licence at a million, against 1,493
+ * with 4 KiB pages.  Smaller pages would write less per random index
+ * insert, but measured side by side (bench/README.md, "Page size") they
+ * issued no faster and read slower.
  */
 #include "store.h"
 
@@ -60,13 +58,13 @@
 
 /* Set on a new database only: an existing file keeps its page size (a
  * VACUUM in rollback-journal mode would change it). */
-#define PAGE_SIZE 4096
+#define PAGE_SIZE 16384
 
 /* The longest record stored (request bodies are <= 64 KiB); a stored one
  * inflating beyond it is corrupt. */
 #define RECORD_MAX (1 << 20)
 
-/* WAL pages (4 KiB each on a new database) after which the checkpointer thread copies the WAL
+/* WAL pages (16 KiB) after which the checkpointer thread copies the WAL
  * into the database; past the hard limit the committing thread does it
  * itself, so a checkpointer that cannot keep up never lets the WAL grow
  * without bound. */

@@ -122,7 +122,7 @@ TEST(open_creates_schema)
 	mode = raw_text(db, "PRAGMA journal_mode");
 	CHECK_STR_EQ(mode, "wal");
 	free(mode);
-	CHECK_INT_EQ(raw_int(db, "PRAGMA page_size"), 4096);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA page_size"), 16384);
 	sqlite3_close(db);
 }
 
