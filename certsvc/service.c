@@ -62,8 +62,8 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 	if ((rc = cs_store_open_sqlite(cfg->db, &svc->store)) != 0 ||
 	    (rc = cs_client_cache_new(cfg->auth_cache_ms, &svc->clients)) != 0)
 		goto out;
-	/* Audited reads commit their records in groups: how long one waits
-	 * for the others queued behind it (store_sqlite.c, group commit). */
+	/* Commits are grouped: how long a group's leader waits for the
+	 * writers queued behind it (store_sqlite.c, group commit). */
 	cs_store_sqlite_set_window(svc->store, cfg->audit_flush_ms);
 	*out = svc;
 	svc = NULL;
@@ -367,7 +367,6 @@ cs_audit_read(cs_service *svc, const cs_actor *who, const char *action,
 	audit_rec(&r, who, action, target, holder, why, count);
 	return cs_audit_queue_put(svc->reads_audit, &r);
 }
-
 
 int
 cs_trust_list(cs_service *svc, json_t **out)
