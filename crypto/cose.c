@@ -826,7 +826,7 @@ key_desc(EVP_PKEY *pkey, char *desc, size_t len)
 
 /*
  * The key must be of the one kind the algorithm names: an ES256 signature
- * checked with a P-256 key, or SM2 with an EC key on the SM2 curve (which
+ * checked with a P-384 key, or SM2 with an EC key on the SM2 curve (which
  * OpenSSL would happily use for plain ECDSA), is refused, not tried.
  */
 static int
