@@ -56,6 +56,9 @@
  * finish; a server thread never waits on it for its own threads. */
 #define BUSY_TIMEOUT_MS 10000
 
+/* Each reader connection's page cache, in KiB (see conn_open). */
+#define READER_CACHE_KIB 512
+
 /* Set on a new database only: an existing file keeps its page size (a
  * VACUUM in rollback-journal mode would change it). */
 #define PAGE_SIZE 16384
@@ -1106,7 +1109,14 @@ conn_open(const char *path, int is_writer, struct conn *c)
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
 	if (!is_writer) {
-		rc = exec_sql(c->db, "PRAGMA query_only = ON", "open reader");
+		/* A reader's page cache is emptied whenever another
+		 * connection commits, which the read audit writer does every
+		 * audit_flush_ms: SQLite's default of 2 MB a connection, times
+		 * one per worker thread, was resident memory that little more
+		 * than the b-trees' upper pages could use. */
+		rc = exec_sql(c->db, "PRAGMA query_only = ON;"
+		    "PRAGMA cache_size = -" CS_STR(READER_CACHE_KIB),
+		    "open reader");
 		goto out;
 	}
 	/* Before WAL and the schema: a no-op on an existing database. */
