@@ -470,8 +470,8 @@ struct gwait {
  * durable, while a row the writer sees may still be rolled back with its
  * group.  Bounded in bytes, least recently used first out.
  */
-#define LCACHE_BYTES (16 << 20)
-#define LCACHE_BUCKETS 4096  /* a power of 2 */
+#define LCACHE_BYTES (32 << 20)
+#define LCACHE_BUCKETS 16384  /* a power of 2 */
 
 struct lc_entry {
 	struct lc_entry *hnext;        /* hash chain */
@@ -1690,9 +1690,9 @@ dup_or_null(const char *s, int *bad)
 	return d;
 }
 
-/* A copy of r (NULL when out of memory); *bytes its size, roughly. */
+/* A copy of r, NULL when out of memory. */
 static cs_licence_row *
-row_dup(const cs_licence_row *r, size_t *bytes)
+row_dup(const cs_licence_row *r)
 {
 	cs_licence_row *d;
 	int bad = 0;
@@ -1716,9 +1716,43 @@ row_dup(const cs_licence_row *r, size_t *bytes)
 		cs_licence_row_free(d);
 		return NULL;
 	}
-	if (bytes != NULL)
-		*bytes = sizeof(*d) + 256 + (d->record ? strlen(d->record) : 0);
 	return d;
+}
+
+/* A cache entry holding a copy of r, the entry, the row and its strings in
+ * one allocation: one malloc chunk a row instead of fourteen, so the bytes
+ * counted against LCACHE_BYTES are the bytes used.  NULL when out of
+ * memory.  Freed with free(). */
+static struct lc_entry *
+entry_pack(const cs_licence_row *r)
+{
+	const char *src[] = {r->id, r->type, r->issuer_code, r->holder_code,
+	    r->number, r->client, r->approval_ref, r->request_hash, r->bundle,
+	    r->supersedes, r->record};
+	size_t len[sizeof(src) / sizeof(src[0])], total = 0, i;
+	struct lc_entry *e;
+	cs_licence_row *d;
+	char **dst[sizeof(src) / sizeof(src[0])], *p;
+
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+		total += len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+	if ((e = malloc(sizeof(*e) + sizeof(*d) + total)) == NULL)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	d = (cs_licence_row *)(e + 1);
+	*d = *r;
+	dst[0] = &d->id; dst[1] = &d->type; dst[2] = &d->issuer_code;
+	dst[3] = &d->holder_code; dst[4] = &d->number; dst[5] = &d->client;
+	dst[6] = &d->approval_ref; dst[7] = &d->request_hash;
+	dst[8] = &d->bundle; dst[9] = &d->supersedes; dst[10] = &d->record;
+	p = (char *)(d + 1);
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+		*dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
+		p += len[i];
+	}
+	e->row = d;
+	e->bytes = sizeof(*e) + sizeof(*d) + total;
+	return e;
 }
 
 static void
@@ -1757,7 +1791,6 @@ lc_free(struct lcache *c)
 
 	for (e = c->lru.next; e != &c->lru; e = next) {
 		next = e->next;
-		cs_licence_row_free(e->row);
 		free(e);
 	}
 	pthread_mutex_destroy(&c->mu);
@@ -1780,7 +1813,7 @@ lc_get(struct lcache *c, const char *id, cs_licence_row **out)
 		e->prev->next = e->next;
 		e->next->prev = e->prev;
 		lc_push_front(c, e);
-		*out = row_dup(e->row, NULL);
+		*out = row_dup(e->row);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return *out != NULL;
@@ -1792,11 +1825,9 @@ lc_put(struct lcache *c, const cs_licence_row *r)
 {
 	struct lc_entry *e, *old;
 
-	if (r->id == NULL || (e = calloc(1, sizeof(*e))) == NULL)
+	if (r->id == NULL || (e = entry_pack(r)) == NULL)
 		return;
-	if ((e->row = row_dup(r, &e->bytes)) == NULL ||
-	    e->bytes > LCACHE_BYTES / 4) {
-		cs_licence_row_free(e->row);
+	if (e->bytes > LCACHE_BYTES / 4) {
 		free(e);
 		return;
 	}
@@ -1809,7 +1840,6 @@ lc_put(struct lcache *c, const cs_licence_row *r)
 	if (old != NULL) {
 		/* Another thread read it meanwhile: the same row. */
 		pthread_mutex_unlock(&c->mu);
-		cs_licence_row_free(e->row);
 		free(e);
 		return;
 	}
@@ -1819,7 +1849,6 @@ lc_put(struct lcache *c, const cs_licence_row *r)
 	c->bytes += e->bytes;
 	while (c->bytes > LCACHE_BYTES && (old = c->lru.prev) != e) {
 		lc_unlink(c, old);
-		cs_licence_row_free(old->row);
 		free(old);
 	}
 	pthread_mutex_unlock(&c->mu);
