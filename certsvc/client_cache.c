@@ -30,47 +30,6 @@ struct cs_client_cache {
 	struct slot slots[SLOTS];
 };
 
-static char *
-dup_str(const char *s, int *bad)
-{
-	char *d = NULL;
-
-	if (s != NULL && (d = strdup(s)) == NULL)
-		*bad = 1;
-	return d;
-}
-
-/* A deep copy, NULL when out of memory. */
-static cs_client *
-client_dup(const cs_client *c)
-{
-	cs_client *d;
-	size_t i;
-	int bad = 0;
-
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return NULL;
-	*d = *c;
-	d->name = dup_str(c->name, &bad);
-	d->role = dup_str(c->role, &bad);
-	d->grants = NULL;
-	d->n_grants = 0;
-	if (c->n_grants > 0 &&
-	    (d->grants = calloc(c->n_grants, sizeof(*d->grants))) == NULL)
-		bad = 1;
-	for (i = 0; i < c->n_grants && !bad; i++) {
-		d->n_grants = i + 1;  /* a partly copied grant is freed too */
-		d->grants[i].types = dup_str(c->grants[i].types, &bad);
-		d->grants[i].issuer_code = dup_str(c->grants[i].issuer_code, &bad);
-		d->grants[i].issuer_name = dup_str(c->grants[i].issuer_name, &bad);
-	}
-	if (bad) {
-		cs_client_free(d);
-		return NULL;
-	}
-	return d;
-}
-
 int
 cs_client_cache_new(long ttl_ms, cs_client_cache **out)
 {
@@ -114,7 +73,7 @@ cs_client_cache_get(cs_client_cache *c, const uint8_t hash[32],
 			hit = s;
 	}
 	if (hit != NULL)
-		*out = client_dup(hit->client);
+		*out = cs_client_dup(hit->client);
 	pthread_mutex_unlock(&c->mu);
 	return *out != NULL;
 }
@@ -127,7 +86,7 @@ cs_client_cache_put(cs_client_cache *c, const uint8_t hash[32],
 	cs_client *copy, *old;
 	size_t i;
 
-	if (c->ttl_ms <= 0 || (copy = client_dup(cl)) == NULL)
+	if (c->ttl_ms <= 0 || (copy = cs_client_dup(cl)) == NULL)
 		return;
 	pthread_mutex_lock(&c->mu);
 	/* The same token's slot, else an unused one, else the one that

@@ -198,6 +198,8 @@ void cs_licence_rows_free(cs_licence_row **rows, size_t n);
 void cs_event_free(cs_event *e);
 void cs_events_free(cs_event **evs, size_t n);
 void cs_client_free(cs_client *c);
+/* A deep copy of c (its grants too), NULL when out of memory. */
+cs_client *cs_client_dup(const cs_client *c);
 void cs_clients_free(cs_client **cs, size_t n);
 void cs_bundle_row_free(cs_bundle_row *b);
 void cs_audit_rec_free(cs_audit_rec *r);

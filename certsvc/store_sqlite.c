@@ -2797,6 +2797,38 @@ cs_client_free(cs_client *c)
 	}
 }
 
+cs_client *
+cs_client_dup(const cs_client *c)
+{
+	cs_client *d;
+	size_t i;
+	int bad = 0;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	*d = *c;
+	d->name = dup_or_null(c->name, &bad);
+	d->role = dup_or_null(c->role, &bad);
+	d->grants = NULL;
+	d->n_grants = 0;
+	if (c->n_grants > 0 &&
+	    (d->grants = calloc(c->n_grants, sizeof(*d->grants))) == NULL)
+		bad = 1;
+	for (i = 0; i < c->n_grants && !bad; i++) {
+		d->n_grants = i + 1;  /* a partly copied grant is freed too */
+		d->grants[i].types = dup_or_null(c->grants[i].types, &bad);
+		d->grants[i].issuer_code = dup_or_null(c->grants[i].issuer_code,
+		    &bad);
+		d->grants[i].issuer_name = dup_or_null(c->grants[i].issuer_name,
+		    &bad);
+	}
+	if (bad) {
+		cs_client_free(d);
+		return NULL;
+	}
+	return d;
+}
+
 void
 cs_clients_free(cs_client **cs, size_t n)
 {
