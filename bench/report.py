@@ -21,7 +21,9 @@ SCENARIOS = [
     ("verify_url", "verify, url form (ES256)", "verify", 0.8),
     ("verify_compact", "verify, compact form (ES256)", "verify", 0.8),
     ("lookup", "lookup by holder, audited", "mhd", 0.5),
+    ("lookup_wide", "lookup by holder, audited, whole sample", "mhd", 0.5),
     ("fetch", "fetch by id, audited", "mhd", None),
+    ("fetch_wide", "fetch by id, audited, whole sample", "mhd", None),
     ("qr_miss", "QR PNG, cache miss", "qr", 0.8),
     ("qr_hit", "QR PNG, cache hit", "mhd", None),
     ("issue", "issue, durable", "insert_1", 1.0),
@@ -66,7 +68,8 @@ def main():
         if len(f) >= 8:
             res[(f[0], f[1])] = dict(rps=num(f[2]), p50=num(f[3]), p99=num(f[4]),
                                      cpu=num(f[5]), n=int(f[6]), bad=int(f[7]),
-                                     syncs=int(f[8]) if len(f) > 8 else 0)
+                                     syncs=int(f[8]) if len(f) > 8 else 0,
+                                     written=int(f[9]) if len(f) > 9 else -1)
     m = lambda k: meta.get(("-", k), "?")
     cores = int(num(m("server_cores"))) if m("server_cores") != "?" else 1
     mhd = res.get(("ceil", "mhd"), {}).get("rps", float("nan"))
@@ -107,8 +110,9 @@ def main():
           f"images/s (one thread)\n")
 
     print("| scenario | licences | req/s | p50 ms | p99 ms | server CPU µs/req "
-          "| req/disk sync | ceiling | ceiling req/s | ratio | target | met |")
-    print("|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|")
+          "| req/disk sync | written KB/req | ceiling | ceiling req/s | ratio | target "
+          "| met |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|")
     for name, label, kind, target in SCENARIOS:
         for size in reversed(sizes):
             r = res.get((str(size), name))
@@ -128,9 +132,11 @@ def main():
             else:
                 label_bad = ""
             per_sync = fmt(r["n"] / r["syncs"], 1) if r["syncs"] else "—"
+            written = fmt(r["written"] / r["n"] / 1024, 1) \
+                if r["written"] >= 0 and r["n"] else "—"
             print(f"| {label}{label_bad} | {size:,} | {fmt(r['rps'])} | "
                   f"{fmt(r['p50'], 2)} | {fmt(r['p99'], 2)} | {fmt(r['cpu'], 1)} | "
-                  f"{per_sync} | "
+                  f"{per_sync} | {written} | "
                   f"{cname} | {fmt(c)} | {fmt(ratio, 2)} | "
                   f"{'≥ ' + str(target) if target else '—'} | {yes(met)} |")
 
@@ -138,10 +144,24 @@ def main():
         print(f"\n| scenario | req/s at {big:,} ÷ req/s at {small:,} | target | met |")
         print("|---|--:|--:|---|")
         for name, label, _, _ in SCENARIOS:
-            a, b = res.get((str(big), name)), res.get((str(small), name))
+            # A whole-sample row is held against the same scenario on the
+            # small library, whose sample is the whole library.
+            a = res.get((str(big), name))
+            b = res.get((str(small), name.removesuffix("_wide")))
             if a and b and b["rps"]:
                 q = a["rps"] / b["rps"]
                 print(f"| {label} | {q:.2f} | ≥ 0.8 | {yes(q >= 0.8)} |")
+
+    ws = {size: meta.get((str(size), "ws"), "").split() for size in sizes}
+    whole = {size: meta.get((str(size), "whole"), "").split() for size in sizes}
+    if all(len(v) == 2 for v in ws.values()) and sizes:
+        print("\nWorking sets (bench/README.md): at each size the load draws on " +
+              "; ".join(f"{s:,}: {int(ws[s][0]):,} licences and "
+                        f"{int(ws[s][1]):,} holders" for s in sizes) +
+              ". \"Whole sample\" rows draw on all of the sample: " +
+              "; ".join(f"{s:,}: {int(whole[s][0]):,} licences and "
+                        f"{int(whole[s][1]):,} holders" for s in sizes
+                        if len(whole[s]) == 2) + ".")
 
     print("\n| resource | measured | target | met |")
     print("|---|--:|--:|---|")

@@ -26,6 +26,8 @@ MODE=full
 FRESH=0
 DUR=
 THREADS=${BENCH_THREADS:-16}
+# Extra flags for certsvc serve, for experiments (--audit-flush-ms 1000).
+BENCH_SERVE_ARGS=${BENCH_SERVE_ARGS:-}
 OUT=
 ONLY_SIZES=
 ONLY_SCENARIOS=
@@ -105,6 +107,17 @@ if perf stat -e syscalls:sys_enter_fdatasync -x, -o /dev/null -- true \
 	HAVE_PERF=1
 fi
 
+# Bytes a process has passed to write() and pwrite(): WAL frames, the
+# checkpoints' copies into the database, the request log (answers go out
+# with send(), which this does not count); -1 where /proc/PID/io cannot
+# be read.  Unlike write_bytes, a page rewritten before writeback counts
+# every time, so runs compare.
+written_bytes() {
+	local v
+	v=$(awk '/^wchar:/ { print $2 }' "/proc/$1/io" 2>/dev/null) || true
+	echo "${v:--1}"
+}
+
 # utime + stime of a process, in clock ticks.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
@@ -115,7 +128,7 @@ cpu_ticks() {
 # $RESULTS.  $SPID is the server measured.
 # usage: drive SIZE NAME URL SCRIPT [ARGS...]
 drive() {
-	local size=$1 name=$2 url=$3 script=$4 out t0 t1 pp="" syncs=0
+	local size=$1 name=$2 url=$3 script=$4 out t0 t1 w0 w1 pp="" syncs=0
 	local sf=$WORK/logs/syncs-$size-$name.txt
 	shift 4
 	if [ "$HAVE_PERF" = 1 ]; then
@@ -124,6 +137,7 @@ drive() {
 		pp=$!
 	fi
 	t0=$(cpu_ticks "$SPID")
+	w0=$(written_bytes "$SPID")
 	if [ -n "$script" ]; then
 		out=$("${CLIENT[@]}" wrk -t1 -c$CONNS -d"${DUR}s" --latency \
 		    -s "$BENCH/lua/$script" "$url" -- "$@" 2>&1)
@@ -131,13 +145,14 @@ drive() {
 		out=$("${CLIENT[@]}" wrk -t1 -c$CONNS -d"${DUR}s" --latency "$url" 2>&1)
 	fi
 	t1=$(cpu_ticks "$SPID")
+	w1=$(written_bytes "$SPID")
 	if [ -n "$pp" ]; then
 		wait "$pp" 2>/dev/null || true
 		syncs=$(grep -o '^[0-9]*,' "$sf" 2>/dev/null | tr -d , | head -1)
 	fi
 	echo "$out" > "$WORK/logs/wrk-$size-$name.txt"
 	python3 "$BENCH/wrkparse.py" "$size" "$name" $((t1 - t0)) "$CLK_TCK" \
-	    "${syncs:-0}" <<<"$out" >> "$RESULTS"
+	    "${syncs:-0}" $((w0 < 0 || w1 < 0 ? -1 : w1 - w0)) <<<"$out" >> "$RESULTS"
 	tail -1 "$RESULTS" | awk '{ printf "[bench] %-8s %-15s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %6.1f us cpu/req  bad %s\n", $1, $2, $3, $4, $5, $6, $8 }' >&2
 }
 
@@ -250,8 +265,11 @@ seed() {
 	done
 	if [ "$parts" -gt 1 ]; then
 		log "seed $n: joining the $parts databases"
-		python3 "$BENCH/merge.py" "$dir/part0/certsvc.db" \
-		    $(for k in $(seq 1 $((parts - 1))); do echo "$dir/part$k/certsvc.db"; done)
+		local others=()
+		for k in $(seq 1 $((parts - 1))); do
+			others+=("$dir/part$k/certsvc.db")
+		done
+		python3 "$BENCH/merge.py" "$dir/part0/certsvc.db" "${others[@]}"
 	fi
 	mv "$dir/part0/certsvc.db" "$dir/certsvc.db"
 	mv "$dir/part0/tokens.env" "$dir/tokens.env"
@@ -267,9 +285,41 @@ seed() {
 	echo "$stamp" > "$dir/stamp"
 }
 
+# --- working sets ---------------------------------------------------------------
+# The load at every size draws on the same number of licences, so that the
+# 1M-against-10k comparison shows how cost grows with the library, not
+# with how much of it the load touches: WS_LICENCES ids and QR texts, and
+# WS_HOLDERS holders (about four licences each), spread evenly over the
+# sample.  A 10,000-licence library is the smallest full run: its sample
+# is the whole library, 2,084 holders.  Where the sample is at least twice
+# as wide (1M), lookup and fetch also run over all of it ("whole sample").
+WS_LICENCES=10000
+WS_HOLDERS=2000
+
+# The first occurrence of each line of FILE, K of them spread evenly.
+spread() {
+	awk '!seen[$0]++' "$1" | awk -v k="$2" '{ l[NR] = $0 }
+	    END { n = NR < k ? NR : k; for (i = 0; i < n; i++) print l[int(i * NR / n) + 1] }'
+}
+
+working_sets() {
+	local sample=$1 ws=$2 f
+	mkdir -p "$ws"
+	for f in ids qr_url qr_compact; do
+		spread "$sample/$f.txt" "$WS_LICENCES" > "$ws/$f.txt"
+	done
+	spread "$sample/holders.txt" "$WS_HOLDERS" > "$ws/holders.txt"
+}
+
+# Whether the whole sample's distinct lines of FILE are at least twice the
+# working set's.
+wide() {
+	[ "$(sort -u "$1/$3.txt" | wc -l)" -ge $((2 * $(wc -l < "$2/$3.txt"))) ]
+}
+
 # --- one database size ----------------------------------------------------------
 run_size() {
-	local n=$1 src=$WORK/seed-$1 run=$WORK/run-$1 t0 t1 port pid url s i startup
+	local n=$1 src=$WORK/seed-$1 run=$WORK/run-$1 t0 t1 port pid url s i startup ws
 	seed "$n"
 	rm -rf "$run"
 	mkdir -p "$run"
@@ -288,10 +338,11 @@ run_size() {
 	local starts=()
 	for i in 1 2 3; do
 		t0=$(date +%s%N)
+		# shellcheck disable=SC2086 # BENCH_SERVE_ARGS: several flags
 		"${SERVER[@]}" "$BUILD/certsvc" serve --db "$run/certsvc.db" --keys "$run/keys" \
 		    --templates "$ROOT/templates" --public-url http://127.0.0.1:8080 \
 		    --listen 127.0.0.1:0 --rate-limit 0 --threads "$THREADS" \
-		    --log-file "$run/requests.log" 2> "$run/serve.log" &
+		    --log-file "$run/requests.log" $BENCH_SERVE_ARGS 2> "$run/serve.log" &
 		pid=$!
 		port=$(wait_port "$run/serve.log" "$pid")
 		url=http://127.0.0.1:$port
@@ -307,17 +358,27 @@ run_size() {
 	# Each answer checked once before its load.
 	check "$url" "$src/sample"
 
-	for s in verify_url verify_compact lookup fetch qr_miss qr_hit issue; do
+	ws=$run/ws
+	working_sets "$src/sample" "$ws"
+	echo "meta $n ws $(wc -l < "$ws/ids.txt") $(wc -l < "$ws/holders.txt")" >> "$CEILS"
+	echo "meta $n whole $(sort -u "$src/sample/ids.txt" | wc -l) $(sort -u "$src/sample/holders.txt" | wc -l)" >> "$CEILS"
+	for s in verify_url verify_compact lookup lookup_wide fetch fetch_wide qr_miss qr_hit issue; do
 		[ "$SCENARIOS" = all ] || [ "$SCENARIOS" = "$s" ] || continue
 		[ -z "$ONLY_SCENARIOS" ] || [[ $ONLY_SCENARIOS == *",$s,"* ]] || continue
+		case $s in
+		lookup_wide) wide "$src/sample" "$ws" holders || continue ;;
+		fetch_wide) wide "$src/sample" "$ws" ids || continue ;;
+		esac
 		pair_ceiling "$n" "$s"
 		case $s in
-		verify_url) drive "$n" $s "$url" verify.lua "$src/sample/qr_url.txt" ;;
-		verify_compact) drive "$n" $s "$url" verify.lua "$src/sample/qr_compact.txt" ;;
-		lookup) drive "$n" $s "$url" lookup.lua "$src/sample/holders.txt" "$BENCH_READER_TOKEN" ;;
-		fetch) drive "$n" $s "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" ;;
-		qr_miss) drive "$n" $s "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" /qr.png ;;
-		qr_hit) drive "$n" $s "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" /qr.png 16 ;;
+		verify_url) drive "$n" $s "$url" verify.lua "$ws/qr_url.txt" ;;
+		verify_compact) drive "$n" $s "$url" verify.lua "$ws/qr_compact.txt" ;;
+		lookup) drive "$n" $s "$url" lookup.lua "$ws/holders.txt" "$BENCH_READER_TOKEN" ;;
+		lookup_wide) drive "$n" $s "$url" lookup.lua "$src/sample/holders.txt" "$BENCH_READER_TOKEN" ;;
+		fetch) drive "$n" $s "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" ;;
+		fetch_wide) drive "$n" $s "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" ;;
+		qr_miss) drive "$n" $s "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png ;;
+		qr_hit) drive "$n" $s "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png 16 ;;
 		issue) drive "$n" $s "$url" issue.lua "$src/sample/issue.json" \
 		    "$src/sample/new_holders.txt" "$BENCH_ISSUER_TOKEN" "$(date +%s%N)" ;;
 		esac
