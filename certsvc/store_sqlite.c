@@ -82,6 +82,11 @@
 #define AUDIT_LIMIT_DEFAULT 100
 #define AUDIT_LIMIT_MAX 1000
 
+/* Audit records are keyed by holder and target in chunks of 2^14 sequence
+ * numbers (schema version 4).  A string for the SQL, a number for C. */
+#define AUDIT_CHUNK "16384"
+#define AUDIT_CHUNK_SHIFT 14
+
 /* --- schema --------------------------------------------------------- */
 
 /* Both triggers that make table t append-only. */
@@ -207,12 +212,39 @@ static const char schema_v2[] =
 static const char schema_v3[] =
     APPEND_ONLY("clients");
 
+/*
+ * Version 4.  The holder and target-tail indexes of the audit table had
+ * random keys, so once they outgrew a group commit every record dirtied a
+ * page of each: two 16 KiB page writes per audited read, however many
+ * records shared the commit, and more as the log grew (at a million
+ * records a fetch wrote 14 KB, and reads ran at 0.55-0.68 of their rate on
+ * a small library; bench/README.md).  Those keys now go into audit_keys in
+ * bulk, a chunk of 16,384 sequence numbers at a time, once the chunk is
+ * full (index_audit_chunks): the table's key starts with the chunk, so
+ * each chunk's entries, sorted, land after the last one's, written once.
+ * audit_chunks lists the chunks done.  The records of the chunk still
+ * filling are found by scanning it (prep_audit).  Both tables are history
+ * like the rest: append-only.  migrate() keys the existing records.
+ */
+static const char schema_v4[] =
+    "CREATE TABLE audit_keys (\n"
+    "  chunk INTEGER NOT NULL,\n"
+    "  key TEXT NOT NULL,\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (chunk, key, seq)) WITHOUT ROWID;\n"
+    "CREATE TABLE audit_chunks (chunk INTEGER PRIMARY KEY);\n"
+    "DROP INDEX audit_holder;\n"
+    "DROP INDEX audit_target_tail;\n"
+    APPEND_ONLY("audit_keys")
+    APPEND_ONLY("audit_chunks");
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -360,6 +392,9 @@ enum stmt_id {
 	ST_GRANTS,
 	ST_GRANT_ADD,
 	ST_AUDIT_PUT,
+	ST_AUDIT_CHUNKS,
+	ST_AUDIT_KEYS_PUT,
+	ST_AUDIT_CHUNK_PUT,
 	ST__N
 };
 
@@ -413,6 +448,19 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_AUDIT_PUT] = "INSERT INTO audit (at_ms, client, action, target, "
 	    "holder, purpose, service_item, case_ref, result_count, remote, "
 	    "request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	/* The last chunk keyed (-1: none) and the first not yet full. */
+	[ST_AUDIT_CHUNKS] = "SELECT (SELECT coalesce(max(chunk), -1) FROM "
+	    "audit_chunks), (SELECT coalesce(max(seq), 0) FROM audit) / "
+	    AUDIT_CHUNK,
+	/* Chunk ?1's keys, sorted: "h" and the holder code, "t" and the
+	 * target's last 12 characters (as the version 2 index kept them). */
+	[ST_AUDIT_KEYS_PUT] = "INSERT INTO audit_keys (chunk, key, seq) "
+	    "SELECT ?1, 'h' || holder, seq FROM audit WHERE seq >= ?1 * "
+	    AUDIT_CHUNK " AND seq < (?1 + 1) * " AUDIT_CHUNK " AND holder IS NOT "
+	    "NULL UNION ALL SELECT ?1, 't' || substr(target, -12), seq FROM audit "
+	    "WHERE seq >= ?1 * " AUDIT_CHUNK " AND seq < (?1 + 1) * " AUDIT_CHUNK
+	    " AND target IS NOT NULL ORDER BY 2, 3",
+	[ST_AUDIT_CHUNK_PUT] = "INSERT INTO audit_chunks (chunk) VALUES (?1)",
 };
 
 /* The audit query has one statement per set of filters in use, so that
@@ -1148,6 +1196,35 @@ conn_close(struct conn *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Key every full audit chunk not keyed yet, in order, inside the caller's
+ * transaction (schema version 4).  A chunk is full once a record of the
+ * next one exists; sequence numbers are never reused for committed
+ * records (the table is append-only), so a full chunk never changes. */
+static int
+index_audit_chunks(struct conn *c)
+{
+	sqlite3_stmt *st;
+	int64_t done = 0, filling = 0;
+	int rc;
+
+	if ((rc = prep(c, ST_AUDIT_CHUNKS, &st)) != 0)
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		done = sqlite3_column_int64(st, 0);
+		filling = sqlite3_column_int64(st, 1);
+	} else
+		rc = db_fail(st, "audit chunks");
+	finish(st);
+	while (rc == 0 && ++done < filling)
+		if ((rc = prep(c, ST_AUDIT_KEYS_PUT, &st)) == 0 &&
+		    (rc = run(st, sqlite3_bind_int64(st, 1, done),
+		    "key audit chunk")) == 0 &&
+		    (rc = prep(c, ST_AUDIT_CHUNK_PUT, &st)) == 0)
+			rc = run(st, sqlite3_bind_int64(st, 1, done),
+			    "audit chunk done");
+	return rc;
+}
+
 /* Bring the schema to SCHEMA_VERSION in one transaction: a crash halfway
  * leaves the old version, never a mix.  A newer database is refused, since
  * this binary would not know its rules. */
@@ -1173,7 +1250,10 @@ migrate(struct conn *c, const char *path)
 	for (; v < SCHEMA_VERSION && rc == 0; v++)
 		rc = exec_sql(c->db, migrations[v], "migrate schema");
 	snprintf(set, sizeof(set), "PRAGMA user_version = %d", SCHEMA_VERSION);
-	if (rc == 0 && (rc = exec_sql(c->db, set, "migrate")) == 0 &&
+	/* Also keys the full chunks of records written without keys: by
+	 * version 3, or appended by a tool outside the store. */
+	if (rc == 0 && (rc = index_audit_chunks(c)) == 0 &&
+	    (rc = exec_sql(c->db, set, "migrate")) == 0 &&
 	    (rc = exec_sql(c->db, "COMMIT", "migrate")) == 0)
 		goto out;
 rollback:
@@ -2310,41 +2390,62 @@ sq_audit_append(cs_store *cs, const cs_audit_rec *a)
 		    sqlite3_bind_int64(st, 9, a->result_count) ||
 		    bind_text(st, 10, a->remote) ||
 		    bind_text(st, 11, a->request_id), "append audit");
+	/* The first record of a chunk: the one before it is full. */
+	if (rc == 0 && (sqlite3_last_insert_rowid(c->db) &
+	    ((1 << AUDIT_CHUNK_SHIFT) - 1)) == 0)
+		rc = index_audit_chunks(c);
 	rc = write_leave(S(cs), own, rc);
 out:
 	return rc;
 }
 
-/* The cached audit query for the filters in mask.  Parameters keep their
+/*
+ * The cached audit query for the filters in mask.  Parameters keep their
  * numbers in every variant (?1 after_seq ... ?8 limit), so one binding
  * serves them all; ?8 is always used, so ?1..?8 always exist.  ?9, the
- * target's tail, exists only with a target filter. */
+ * target's tail, and ?10, the chunk of after_seq, exist only with a holder
+ * or target filter.
+ *
+ * Such a filter has no index on the audit table (schema version 4): the
+ * records of keyed chunks are found through audit_keys, one probe per
+ * chunk from ?10 on, and those of the chunk still filling (and any full
+ * one migrate() has not keyed yet) by scanning them.  The two halves do
+ * not overlap, and each comes out in seq order for the merge.
+ */
+#define AUDIT_KEYED "(SELECT coalesce(max(chunk), -1) FROM audit_chunks)"
+#define AUDIT_BY_KEY(key)                                                    \
+	" AND seq IN (WITH RECURSIVE ch(n) AS (SELECT ?10 UNION ALL "        \
+	"SELECT n + 1 FROM ch WHERE n < " AUDIT_KEYED ") SELECT k.seq "      \
+	"FROM ch JOIN audit_keys k ON k.chunk = ch.n AND k.key = " key ")"
+
 static int
 prep_audit(struct conn *c, unsigned mask, sqlite3_stmt **out)
 {
 	static const char *const term[] = {
 		" AND client = ?2", " AND action = ?3", " AND holder = ?4",
-		/* The tail, bound on its own (?9): the planner takes
-		 * audit_target_tail for "= ?9" but not for "= substr(?5, -12)",
-		 * only with the partial index's condition spelled out, and
-		 * only when the whole comparison is kept off every index (+). */
-		(" AND target IS NOT NULL AND substr(target, -12) = ?9"
-		" AND +target = ?5"),
-		" AND at_ms >= ?6", " AND at_ms < ?7",
+		" AND target = ?5", " AND at_ms >= ?6", " AND at_ms < ?7",
 	};
-	char sql[512];
-	size_t i, len;
+	char terms[256], sql[1536];
+	size_t i, len = 0;
 	int rc = 0;
 
 	if (c->audit[mask] != NULL)
 		goto out;
-	len = (size_t)snprintf(sql, sizeof(sql),
-	    "SELECT " AUDIT_COLS " FROM audit WHERE seq > ?1");
+	terms[0] = '\0';
 	for (i = 0; i < sizeof(term) / sizeof(term[0]); i++)
 		if (mask & (1u << i))
-			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+			len += (size_t)snprintf(terms + len, sizeof(terms) - len,
 			    "%s", term[i]);
-	snprintf(sql + len, sizeof(sql) - len, " ORDER BY seq LIMIT ?8");
+	if (mask & (AF_HOLDER | AF_TARGET))
+		snprintf(sql, sizeof(sql),
+		    "SELECT " AUDIT_COLS " FROM audit WHERE seq > ?1%s%s "
+		    "UNION ALL SELECT " AUDIT_COLS " FROM audit WHERE seq >= "
+		    "max(?1 + 1, (" AUDIT_KEYED " + 1) * " AUDIT_CHUNK ")%s "
+		    "ORDER BY seq LIMIT ?8", terms, (mask & AF_HOLDER) ?
+		    AUDIT_BY_KEY("'h' || ?4") : AUDIT_BY_KEY("'t' || ?9"), terms);
+	else
+		snprintf(sql, sizeof(sql), "SELECT " AUDIT_COLS " FROM audit "
+		    "WHERE seq > ?1%s ORDER BY seq LIMIT ?8", terms);
 	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
 	    &c->audit[mask], NULL) != SQLITE_OK)
 		rc = cs_err_set(CS_ESTORE, "store: prepare audit query: %s",
@@ -2397,7 +2498,10 @@ sq_audit_query(cs_store *cs, const cs_audit_filter *f, cs_audit_rec ***out,
 	    sqlite3_bind_int64(st, 6, f->since_ms) ||
 	    sqlite3_bind_int64(st, 7, f->until_ms) ||
 	    sqlite3_bind_int(st, 8, limit) ||
-	    (f->target != NULL && bind_text(st, 9, tail12(f->target))),
+	    (f->target != NULL && f->holder == NULL &&
+	    bind_text(st, 9, tail12(f->target))) ||
+	    ((f->holder != NULL || f->target != NULL) && sqlite3_bind_int64(st,
+	    10, f->after_seq >> AUDIT_CHUNK_SHIFT)),
 	    &audit_kind, &arr, n, "query audit");
 out:
 	*out = arr;
