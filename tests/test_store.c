@@ -1086,8 +1086,8 @@ TEST(audit_chunks)
 	sqlite3_close(db);
 	chunk_queries(s, n);
 
-	/* Past the next boundary, one record at a time: chunk 2 is keyed
-	 * by the append that opens chunk 3. */
+	/* Appending past the next boundary: the append that opens chunk 3
+	 * keys chunk 2. */
 	chunk_fill(s, n, 3 * CHUNK_RECS + 10);
 	n = 3 * CHUNK_RECS + 10;
 	db = raw_open("chunks.db");
