@@ -395,6 +395,7 @@ enum stmt_id {
 	ST_AUDIT_CHUNKS,
 	ST_AUDIT_KEYS_PUT,
 	ST_AUDIT_CHUNK_PUT,
+	ST_AUDIT_KEYED,
 	ST__N
 };
 
@@ -461,6 +462,7 @@ static const char *const stmt_sql[ST__N] = {
 	    "WHERE seq >= ?1 * " AUDIT_CHUNK " AND seq < (?1 + 1) * " AUDIT_CHUNK
 	    " AND target IS NOT NULL ORDER BY 2, 3",
 	[ST_AUDIT_CHUNK_PUT] = "INSERT INTO audit_chunks (chunk) VALUES (?1)",
+	[ST_AUDIT_KEYED] = "SELECT coalesce(max(chunk), -1) FROM audit_chunks",
 };
 
 /* The audit query has one statement per set of filters in use, so that
@@ -472,7 +474,8 @@ enum {
 	AF_TARGET = 1 << 3,
 	AF_SINCE = 1 << 4,
 	AF_UNTIL = 1 << 5,
-	AF__N = 1 << 6
+	AF_KEYED = 1 << 6,   /* one keyed chunk of a holder or target filter */
+	AF__N = 1 << 7
 };
 
 /* --- types ---------------------------------------------------------- */
@@ -794,21 +797,22 @@ fetch_one(sqlite3_stmt *st, int bound, const struct rowkind *k, void *elem,
 	return rc;
 }
 
-/* Every row, mapped into a new array (NULL when there are none). */
+/* Every row, mapped onto the end of *out (*n rows of room for *cap);
+ * on failure the whole array is freed and emptied. */
 static int
-fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k, void **out,
-    size_t *n, const char *what)
+fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
+    void **out, size_t *n, size_t *cap, const char *what)
 {
-	char *arr = NULL, *grown;
-	size_t cap = 0, i = 0;
+	char *arr = *out, *grown;
+	size_t i = *n;
 	int rc = 0, step = SQLITE_ERROR;
 
 	if (bound == SQLITE_OK)
 		step = sqlite3_step(st);
 	while (step == SQLITE_ROW && rc == 0) {
-		if (i == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((grown = realloc(arr, cap * k->size)) == NULL) {
+		if (i == *cap) {
+			*cap = *cap ? *cap * 2 : 8;
+			if ((grown = realloc(arr, *cap * k->size)) == NULL) {
 				rc = nomem();
 				break;
 			}
@@ -825,11 +829,24 @@ fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k, void **out,
 		k->free_all(arr, i);
 		arr = NULL;
 		i = 0;
+		*cap = 0;
 	}
 	finish(st);
 	*out = arr;
 	*n = i;
 	return rc;
+}
+
+/* Every row, mapped into a new array (NULL when there are none). */
+static int
+fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k, void **out,
+    size_t *n, const char *what)
+{
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	return fetch_append(st, bound, k, out, n, &cap, what);
 }
 
 /* --- row mappers ---------------------------------------------------- */
@@ -2402,22 +2419,14 @@ out:
 /*
  * The cached audit query for the filters in mask.  Parameters keep their
  * numbers in every variant (?1 after_seq ... ?8 limit), so one binding
- * serves them all; ?8 is always used, so ?1..?8 always exist.  ?9, the
- * target's tail, and ?10, the chunk of after_seq, exist only with a holder
- * or target filter.
+ * serves them all; ?8 is always used, so ?1..?8 always exist.
  *
- * Such a filter has no index on the audit table (schema version 4): the
- * records of keyed chunks are found through audit_keys, one probe per
- * chunk from ?10 on, and those of the chunk still filling (and any full
- * one migrate() has not keyed yet) by scanning them.  The two halves do
- * not overlap, and each comes out in seq order for the merge.
+ * A holder or target filter has no index on the audit table (schema
+ * version 4): sq_audit_query reads keyed chunks one at a time through
+ * audit_keys (AF_KEYED: ?9 the key, ?10 the chunk), each at most a chunk's
+ * matches, then scans the records from ?10, the first sequence number not
+ * keyed.  Every record is compared in full either way.
  */
-#define AUDIT_KEYED "(SELECT coalesce(max(chunk), -1) FROM audit_chunks)"
-#define AUDIT_BY_KEY(key)                                                    \
-	" AND seq IN (WITH RECURSIVE ch(n) AS (SELECT ?10 UNION ALL "        \
-	"SELECT n + 1 FROM ch WHERE n < " AUDIT_KEYED ") SELECT k.seq "      \
-	"FROM ch JOIN audit_keys k ON k.chunk = ch.n AND k.key = " key ")"
-
 static int
 prep_audit(struct conn *c, unsigned mask, sqlite3_stmt **out)
 {
@@ -2425,27 +2434,22 @@ prep_audit(struct conn *c, unsigned mask, sqlite3_stmt **out)
 		" AND client = ?2", " AND action = ?3", " AND holder = ?4",
 		" AND target = ?5", " AND at_ms >= ?6", " AND at_ms < ?7",
 	};
-	char terms[256], sql[1536];
-	size_t i, len = 0;
+	char sql[1024];
+	size_t i, len;
 	int rc = 0;
 
 	if (c->audit[mask] != NULL)
 		goto out;
-	terms[0] = '\0';
+	len = (size_t)snprintf(sql, sizeof(sql), "SELECT " AUDIT_COLS " FROM "
+	    "audit WHERE %s", (mask & AF_KEYED) ? "seq IN (SELECT seq FROM "
+	    "audit_keys WHERE chunk = ?10 AND key = ?9 AND seq > ?1)" :
+	    (mask & (AF_HOLDER | AF_TARGET)) ? "seq >= max(?1 + 1, ?10)" :
+	    "seq > ?1");
 	for (i = 0; i < sizeof(term) / sizeof(term[0]); i++)
 		if (mask & (1u << i))
-			len += (size_t)snprintf(terms + len, sizeof(terms) - len,
+			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
 			    "%s", term[i]);
-	if (mask & (AF_HOLDER | AF_TARGET))
-		snprintf(sql, sizeof(sql),
-		    "SELECT " AUDIT_COLS " FROM audit WHERE seq > ?1%s%s "
-		    "UNION ALL SELECT " AUDIT_COLS " FROM audit WHERE seq >= "
-		    "max(?1 + 1, (" AUDIT_KEYED " + 1) * " AUDIT_CHUNK ")%s "
-		    "ORDER BY seq LIMIT ?8", terms, (mask & AF_HOLDER) ?
-		    AUDIT_BY_KEY("'h' || ?4") : AUDIT_BY_KEY("'t' || ?9"), terms);
-	else
-		snprintf(sql, sizeof(sql), "SELECT " AUDIT_COLS " FROM audit "
-		    "WHERE seq > ?1%s ORDER BY seq LIMIT ?8", terms);
+	snprintf(sql + len, sizeof(sql) - len, " ORDER BY seq LIMIT ?8");
 	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
 	    &c->audit[mask], NULL) != SQLITE_OK)
 		rc = cs_err_set(CS_ESTORE, "store: prepare audit query: %s",
@@ -2471,6 +2475,50 @@ tail12(const char *s)
 	return p;
 }
 
+/* ?1..?8 of an audit query, limit rows at most. */
+static int
+bind_audit(sqlite3_stmt *st, const cs_audit_filter *f, int limit)
+{
+	return sqlite3_bind_int64(st, 1, f->after_seq) ||
+	    bind_text(st, 2, f->client) || bind_text(st, 3, f->action) ||
+	    bind_text(st, 4, f->holder) || bind_text(st, 5, f->target) ||
+	    sqlite3_bind_int64(st, 6, f->since_ms) ||
+	    sqlite3_bind_int64(st, 7, f->until_ms) ||
+	    sqlite3_bind_int(st, 8, limit);
+}
+
+/* A holder or target filter (prep_audit): the keyed chunks from
+ * after_seq's on, in order, until limit rows; then the rest by scan. */
+static int
+audit_by_key(struct conn *c, const cs_audit_filter *f, unsigned mask,
+    int limit, void **arr, size_t *n)
+{
+	sqlite3_stmt *st;
+	char *key = f->holder != NULL ? sqlite3_mprintf("h%s", f->holder) :
+	    sqlite3_mprintf("t%s", tail12(f->target));
+	int64_t keyed = -1, ch;
+	size_t cap = 0;
+	int rc;
+
+	if (key == NULL)
+		return nomem();
+	if ((rc = prep(c, ST_AUDIT_KEYED, &st)) == 0)
+		rc = fetch_int(st, SQLITE_OK, &keyed, "audit chunks");
+	for (ch = f->after_seq >> AUDIT_CHUNK_SHIFT; rc == 0 && ch <= keyed &&
+	    *n < (size_t)limit; ch++)
+		if ((rc = prep_audit(c, mask | AF_KEYED, &st)) == 0)
+			rc = fetch_append(st, bind_audit(st, f, limit - (int)*n) ||
+			    bind_text(st, 9, key) || sqlite3_bind_int64(st, 10, ch),
+			    &audit_kind, arr, n, &cap, "query audit");
+	if (rc == 0 && *n < (size_t)limit &&
+	    (rc = prep_audit(c, mask, &st)) == 0)
+		rc = fetch_append(st, bind_audit(st, f, limit - (int)*n) ||
+		    sqlite3_bind_int64(st, 10, (keyed + 1) << AUDIT_CHUNK_SHIFT),
+		    &audit_kind, arr, n, &cap, "query audit");
+	sqlite3_free(key);
+	return rc;
+}
+
 /* since_ms is inclusive, until_ms exclusive: consecutive windows neither
  * overlap nor leave gaps. */
 static int
@@ -2489,20 +2537,13 @@ sq_audit_query(cs_store *cs, const cs_audit_filter *f, cs_audit_rec ***out,
 	mask = (f->client ? AF_CLIENT : 0) | (f->action ? AF_ACTION : 0) |
 	    (f->holder ? AF_HOLDER : 0) | (f->target ? AF_TARGET : 0) |
 	    (f->since_ms ? AF_SINCE : 0) | (f->until_ms ? AF_UNTIL : 0);
-	if ((rc = read_conn(S(cs), &c)) != 0 ||
-	    (rc = prep_audit(c, mask, &st)) != 0)
+	if ((rc = read_conn(S(cs), &c)) != 0)
 		goto out;
-	rc = fetch_all(st, sqlite3_bind_int64(st, 1, f->after_seq) ||
-	    bind_text(st, 2, f->client) || bind_text(st, 3, f->action) ||
-	    bind_text(st, 4, f->holder) || bind_text(st, 5, f->target) ||
-	    sqlite3_bind_int64(st, 6, f->since_ms) ||
-	    sqlite3_bind_int64(st, 7, f->until_ms) ||
-	    sqlite3_bind_int(st, 8, limit) ||
-	    (f->target != NULL && f->holder == NULL &&
-	    bind_text(st, 9, tail12(f->target))) ||
-	    ((f->holder != NULL || f->target != NULL) && sqlite3_bind_int64(st,
-	    10, f->after_seq >> AUDIT_CHUNK_SHIFT)),
-	    &audit_kind, &arr, n, "query audit");
+	if (mask & (AF_HOLDER | AF_TARGET))
+		rc = audit_by_key(c, f, mask, limit, &arr, n);
+	else if ((rc = prep_audit(c, mask, &st)) == 0)
+		rc = fetch_all(st, bind_audit(st, f, limit), &audit_kind, &arr,
+		    n, "query audit");
 out:
 	*out = arr;
 	return rc;
