@@ -55,14 +55,6 @@ struct cs_audit_queue {
 	int stopping;
 };
 
-static struct timespec
-mono_at(int64_t ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-
-	return ts;
-}
-
 /* One allocation holding the record and copies of its strings. */
 static struct qrec *
 qrec_new(const cs_audit_rec *r)
@@ -128,7 +120,7 @@ static void
 linger(cs_audit_queue *q)
 {
 	int64_t until = q->head->queued_ms + q->flush_ms;
-	struct timespec ts = mono_at(until);
+	struct timespec ts = cs_mono_timespec(until);
 
 	while (q->waiting < GROUP_MAX && !q->stopping && q->syncs == 0 &&
 	    cs_mono_ms() < until)
@@ -216,7 +208,6 @@ int
 cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out)
 {
 	cs_audit_queue *q;
-	pthread_condattr_t ca;
 	sigset_t all, old;
 	int rc;
 
@@ -226,11 +217,8 @@ cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out)
 	q->store = store;
 	q->flush_ms = flush_ms;
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->work_cv, &ca);
-	pthread_cond_init(&q->done_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cs_cond_init_mono(&q->work_cv);
+	cs_cond_init_mono(&q->done_cv);
 	/* The writer takes no signals: SIGTERM is for the main thread.  The
 	 * faults stay deliverable (blocked, POSIX leaves them undefined). */
 	sigfillset(&all);
@@ -259,7 +247,7 @@ await_writer(cs_audit_queue *q, int (*done)(const cs_audit_queue *, uint64_t),
     uint64_t arg)
 {
 	uint64_t seen = q->committed;
-	struct timespec ts = mono_at(cs_mono_ms() + PUT_WAIT_S * 1000);
+	struct timespec ts = cs_mono_timespec(cs_mono_ms() + PUT_WAIT_S * 1000);
 
 	while (!done(q, arg)) {
 		if (pthread_cond_timedwait(&q->done_cv, &q->mu, &ts) == ETIMEDOUT) {
@@ -268,7 +256,7 @@ await_writer(cs_audit_queue *q, int (*done)(const cs_audit_queue *, uint64_t),
 				    "writer has committed nothing for %d s",
 				    PUT_WAIT_S);
 			seen = q->committed;
-			ts = mono_at(cs_mono_ms() + PUT_WAIT_S * 1000);
+			ts = cs_mono_timespec(cs_mono_ms() + PUT_WAIT_S * 1000);
 		}
 	}
 	return 0;

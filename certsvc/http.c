@@ -91,6 +91,7 @@
 #include "http_parse.h"
 #include "http_problem.h"
 #include "log.h"
+#include "timeutil.h"
 
 #define DRAIN_SECONDS 10
 /* How much of an oversized chunked upload is read and dropped so that the
@@ -390,15 +391,6 @@ route(cs_req *r)
 
 /* --- the request cycle ------------------------------------------------ */
 
-static int64_t
-now_ms(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 new_request_id(cs_http_server *s, char out[17])
 {
@@ -483,7 +475,7 @@ on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
 			return;
 		c->w = w;
 		c->fd = ci->connect_fd;
-		c->since_ms = now_ms(CLOCK_MONOTONIC);
+		c->since_ms = cs_mono_ms();
 		remote_text(conn, c->remote, sizeof(c->remote));
 		pthread_mutex_lock(&w->lock);
 		if ((c->next = w->head) != NULL)
@@ -520,14 +512,14 @@ watch_mark(struct MHD_Connection *conn, int busy)
 		return;
 	pthread_mutex_lock(&c->w->lock);
 	c->busy = busy;
-	c->since_ms = now_ms(CLOCK_MONOTONIC);
+	c->since_ms = cs_mono_ms();
 	pthread_mutex_unlock(&c->w->lock);
 }
 
 static void
 watch_sweep(struct watch *w)
 {
-	int64_t now = now_ms(CLOCK_MONOTONIC);
+	int64_t now = cs_mono_ms();
 	struct watched *c;
 
 	pthread_mutex_lock(&w->lock);
@@ -684,7 +676,7 @@ cs_req_failure_take(cs_req *r)
 
 	if (r->srv->failures == NULL ||
 	    cs_ratelimit_take(r->srv->failures, r->remote,
-	    now_ms(CLOCK_MONOTONIC), &retry))
+	    cs_mono_ms(), &retry))
 		return 1;
 	cs_http_problem_retry(r, retry, "too many failed attempts from this "
 	    "address (wrong bearer tokens, or paper-copy checks that matched "
@@ -697,7 +689,7 @@ cs_req_failure_give(cs_req *r)
 {
 	if (r->srv->failures != NULL)
 		cs_ratelimit_give(r->srv->failures, r->remote,
-		    now_ms(CLOCK_MONOTONIC));
+		    cs_mono_ms());
 }
 
 static void
@@ -709,7 +701,7 @@ dispatch(cs_req *r)
 
 	if ((rt->flags & CS_RT_LIMITED) && s->ratelimit != NULL &&
 	    !cs_ratelimit_take(s->ratelimit, r->remote,
-	    now_ms(CLOCK_MONOTONIC), &retry)) {
+	    cs_mono_ms(), &retry)) {
 		cs_http_problem_retry(r, retry, "too many requests from this "
 		    "address");
 		return;
@@ -789,7 +781,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - r->t0.tv_sec) +
 	    (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
-	line.time_ms = now_ms(CLOCK_REALTIME);
+	line.time_ms = cs_wall_ms();
 	line.request_id = r->request_id;
 	line.client = r->client != NULL ? r->client->name : NULL;
 	line.method = r->method[0] ? r->method : NULL;
@@ -933,7 +925,7 @@ server_init(cs_http_server *s, cs_service *svc)
 	}
 	s->types_len = strlen(s->types_json);
 	if (getrandom(&s->id_seed, sizeof(s->id_seed), 0) != sizeof(s->id_seed))
-		s->id_seed = (uint64_t)now_ms(CLOCK_REALTIME) ^ (uint64_t)getpid();
+		s->id_seed = (uint64_t)cs_wall_ms() ^ (uint64_t)getpid();
 out:
 	free(names);
 	return rc;

@@ -38,6 +38,7 @@
 
 #include "cs_err.h"
 #include "encode.h"
+#include "timeutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -554,7 +555,7 @@ struct sstore {
 	int leading;              /* a member is leading the open group */
 	int lead_waits;           /* ... and waits on lead_cv */
 	struct gwait *group;      /* the open group's members */
-	struct timespec opened;   /* when its first member joined */
+	int64_t opened_ms;        /* when its first member joined (cs_mono_ms) */
 	long window_ms;
 	uint64_t n_groups, n_members;  /* committed so far (statistics) */
 	/* The checkpointer: a thread with a connection of its own. */
@@ -1429,28 +1430,6 @@ tx_gone(void)
 }
 
 static void
-deadline_after(const struct timespec *from, long ms, struct timespec *out)
-{
-	*out = *from;
-	out->tv_sec += ms / 1000;
-	out->tv_nsec += (ms % 1000) * 1000000L;
-	if (out->tv_nsec >= 1000000000L) {
-		out->tv_sec++;
-		out->tv_nsec -= 1000000000L;
-	}
-}
-
-static int
-passed(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > t->tv_sec ||
-	    (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
-}
-
-static void
 token_take(struct sstore *s)
 {
 	pthread_mutex_lock(&s->mu);
@@ -1519,22 +1498,22 @@ tx_lost(struct sstore *s)
 static void
 group_lead(struct sstore *s)
 {
-	struct timespec deadline;
+	int64_t deadline = s->opened_ms + s->window_ms;
+	struct timespec until = cs_mono_timespec(deadline);
 	struct gwait *list, *w;
 	char msg[200] = "";
 	size_t n = 0;
 	int rc = 0;
 
-	deadline_after(&s->opened, s->window_ms, &deadline);
 	s->lead_waits = 1;
 	while (s->busy || s->queued > 0) {
-		if (passed(&deadline)) {
+		if (cs_mono_ms() >= deadline) {
 			if (!s->busy)
 				break;
 			s->urgent = 1;
 			pthread_cond_wait(&s->lead_cv, &s->mu);
 		} else
-			pthread_cond_timedwait(&s->lead_cv, &s->mu, &deadline);
+			pthread_cond_timedwait(&s->lead_cv, &s->mu, &until);
 	}
 	s->lead_waits = 0;
 	s->busy = 1;
@@ -1579,7 +1558,7 @@ group_join(struct sstore *s, int carries)
 	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&s->mu);
 	if (s->group == NULL)
-		clock_gettime(CLOCK_MONOTONIC, &s->opened);
+		s->opened_ms = cs_mono_ms();
 	w.next = s->group;
 	s->group = &w;
 	token_give_locked(s);
@@ -2799,7 +2778,6 @@ int
 cs_store_open_sqlite(const char *path, cs_store **out)
 {
 	struct sstore *s = NULL;
-	pthread_condattr_t ca;
 	int rc = 0;
 
 	*out = NULL;
@@ -2816,11 +2794,8 @@ cs_store_open_sqlite(const char *path, cs_store **out)
 	pthread_once(&dict_once, dict_init);
 	lc_init(&s->lc);
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->tok_cv, &ca);
-	pthread_cond_init(&s->lead_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cs_cond_init_mono(&s->tok_cv);
+	cs_cond_init_mono(&s->lead_cv);
 	s->window_ms = GROUP_WINDOW_MS;
 	pthread_mutex_init(&s->reglock, NULL);
 	if (pthread_key_create(&s->key, slot_vacate) != 0) {

@@ -6,6 +6,7 @@
 #ifndef CS_TIMEUTIL_H
 #define CS_TIMEUTIL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -26,5 +27,13 @@ void cs_rfc3339(time_t t, char out[21]);
 int cs_rfc3339_parse(const char *s, time_t *out);
 /* Milliseconds on the monotonic clock: for intervals, never for dates. */
 int64_t cs_mono_ms(void);
+/* Unix milliseconds (the wall clock): for timestamps, never for intervals. */
+int64_t cs_wall_ms(void);
+/* A cs_mono_ms() instant as the timespec pthread_cond_timedwait takes, for
+ * a condition variable made by cs_cond_init_mono. */
+struct timespec cs_mono_timespec(int64_t ms);
+/* A condition variable whose timed waits use the monotonic clock, so that
+ * a wall clock set back or forward neither stalls nor hurries them. */
+void cs_cond_init_mono(pthread_cond_t *cv);
 
 #endif
