@@ -10,13 +10,13 @@
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "audit_queue.h"
 #include "client_cache.h"
 #include "codes.h"
 #include "cs_err.h"
 #include "encode.h"
+#include "timeutil.h"
 
 time_t
 cs_now(void)
@@ -329,11 +329,8 @@ static void
 audit_rec(cs_audit_rec *r, const cs_actor *who, const char *action,
     const char *target, const char *holder, const cs_purpose *why, int64_t count)
 {
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
 	memset(r, 0, sizeof(*r));
-	r->at_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	r->at_ms = cs_wall_ms();
 	r->client = who && who->client ? who->client->name : NULL;
 	r->action = (char *)action;
 	r->target = (char *)target;
