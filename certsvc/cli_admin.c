@@ -147,7 +147,7 @@ cs_cmd_client(int argc, char **argv)
 	    {"role", 1, "issuer, reader or admin (add)", NULL},
 	    {"types", 1, "licence type codes T1,T2 or * (add, grant)", NULL},
 	    {"issuer-code", 1, "the issuing authority's USCC (issuers)", NULL},
-	    {"issuer-name", 1, "the issuing authority's name (issuers)", NULL},
+	    {"issuer-name", 1, "the issuing authority's name (issuers; 1-64 characters)", NULL},
 	    {NULL, 0, NULL, NULL}};
 	cs_cli c = {.cmd = "client", .opts = opts};
 	cs_service *svc = NULL;

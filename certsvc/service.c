@@ -16,6 +16,7 @@
 #include "codes.h"
 #include "cs_err.h"
 #include "encode.h"
+#include "http_parse.h"
 #include "timeutil.h"
 
 time_t
@@ -177,6 +178,21 @@ check_types(cs_service *svc, const char *types)
 	return rc;
 }
 
+/* The name goes into every licence's JSON record and signed claims: text
+ * that is not UTF-8 would fail each issuance afterwards, not this grant. */
+static int
+check_issuer_name(const char *name)
+{
+	size_t chars = 0;
+
+	if (cs_text_check(name, strlen(name), &chars) != 0)
+		return cs_err_wrap(CS_EINVAL, "--issuer-name ");
+	if (chars > CS_ISSUER_NAME_MAX)
+		return cs_err_set(CS_EINVAL, "--issuer-name is %zu characters, at "
+		    "most %d", chars, CS_ISSUER_NAME_MAX);
+	return 0;
+}
+
 int
 cs_client_grant(cs_service *svc, const char *name, const char *types,
     const char *issuer_code, const char *issuer_name)
@@ -209,6 +225,8 @@ cs_client_grant(cs_service *svc, const char *name, const char *types,
 							       : cs_err_msg());
 			goto out;
 		}
+		if ((rc = check_issuer_name(issuer_name)) != 0)
+			goto out;
 		g.issuer_code = code;
 		g.issuer_name = (char *)issuer_name;
 	}

@@ -78,7 +78,11 @@ time_t cs_now(void);
  * only its SHA-256 is stored. */
 int cs_client_create(cs_service *svc, const char *name, const char *role,
     char **token_out);
-/* Add a grant (types "T1,T2" or "*"; issuer code and name for issuers). */
+/* Add a grant (types "T1,T2" or "*"; issuer code and name for issuers).
+ * The issuer's name is signed into every licence and its QR code: it must
+ * be UTF-8 text of 1..CS_ISSUER_NAME_MAX characters without control
+ * characters (CS_EINVAL naming --issuer-name otherwise). */
+#define CS_ISSUER_NAME_MAX 64
 int cs_client_grant(cs_service *svc, const char *name, const char *types,
     const char *issuer_code, const char *issuer_name);
 /* Find the active client holding a bearer token: CS_EAUTH when none.  A

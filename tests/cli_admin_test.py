@@ -71,6 +71,16 @@ r = w.cli("client add", "--name", "x", "--role", "god", check_rc=False)
 check(r.returncode != 0 and "role" in r.stderr, "an unknown role is refused")
 r = w.cli("client add", "--name", "y", "--role", "issuer", "--types", "*", check_rc=False)
 check(r.returncode != 0 and "--issuer-code" in r.stderr, "an issuer grant needs its authority")
+# The issuer's name is signed into every licence: refused at the grant,
+# not at each issuance after it.
+for bad_name, says in ((os.fsdecode(b"\xe5\xb1\x80\xff"), "is not valid UTF-8"),
+                       ("广东省\t生态环境厅", "contains a control character"),
+                       ("局" * 65, "is 65 characters, at most 64"),
+                       ("", "needs --issuer-code and --issuer-name")):
+    r = w.cli("client add", "--name", "y", "--role", "issuer", "--types", "*",
+              "--issuer-code", issuer, "--issuer-name", bad_name, check_rc=False)
+    check(r.returncode == 1 and "--issuer-name" in r.stderr and says in r.stderr,
+          "the issuer name %r is refused: %s" % (bad_name, r.stderr.strip()))
 names = [line.split()[0] for line in w.cli("client list").stdout.splitlines() if line.strip()]
 check("y" not in names, "a client whose grant failed was not created: %s" % names)
 con = sqlite3.connect(w.db)
@@ -85,8 +95,11 @@ check(any(line.split()[0] == "y" and "* as %s (广东省生态环境厅)" % issu
       "client list shows the grant with its issuer code and name: %s" % listing)
 r = w.cli("client grant", "env", "--types", "NOPE", check_rc=False)
 check(r.returncode != 0 and "not in the catalog" in r.stderr, "a grant of an unknown type is refused")
+r = w.cli("client grant", "env", "--types", "11100000000013338W044", "--issuer-code", issuer,
+          "--issuer-name", "局" * 65, check_rc=False)
+check(r.returncode == 1 and "at most 64" in r.stderr, "client grant checks the issuer name too")
 w.cli("client grant", "env", "--types", "11100000000013338W044", "--issuer-code", issuer,
-      "--issuer-name", "广东省生态环境厅")
+      "--issuer-name", "局" * 64)
 listing = w.cli("client list").stdout
 check("env" in listing and "11100000000013338W044" in listing and tok not in listing,
       "client list shows grants and never a token")
