@@ -10,13 +10,13 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cs_err.h"
+#include "thread.h"
 #include "timeutil.h"
 #include "log.h"
 
@@ -208,7 +208,6 @@ int
 cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out)
 {
 	cs_audit_queue *q;
-	sigset_t all, old;
 	int rc;
 
 	*out = NULL;
@@ -219,17 +218,7 @@ cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out)
 	pthread_mutex_init(&q->mu, NULL);
 	cs_cond_init_mono(&q->work_cv);
 	cs_cond_init_mono(&q->done_cv);
-	/* The writer takes no signals: SIGTERM is for the main thread.  The
-	 * faults stay deliverable (blocked, POSIX leaves them undefined). */
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&q->thread, NULL, writer_main, q);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	if ((rc = cs_thread_start(&q->thread, writer_main, q)) != 0) {
 		pthread_cond_destroy(&q->work_cv);
 		pthread_cond_destroy(&q->done_cv);
 		pthread_mutex_destroy(&q->mu);

@@ -29,7 +29,7 @@ cs_cmd_serve(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	rc = cs_service_queue_read_audits(svc) == 0 && cs_http_run(svc) == 0 ?
+	rc = cs_service_start_writers(svc) == 0 && cs_http_run(svc) == 0 ?
 	    0 : cs_cli_fail(&c, NULL);
 out:
 	cs_service_close(svc);

@@ -64,11 +64,13 @@
  *       threads, each with its own event loop (NOTES.md: the epoll pool is
  *       1.7x thread-per-connection).  Handlers block on the database and
  *       the signing key, so a few more threads than cores keep the cores
- *       busy.
+ *       busy.  An issuance does not hold its thread: its connection is
+ *       suspended while the issuance writer stores it (cs_req_suspend).
  *
  * Shutdown (SIGTERM, SIGINT): new requests on open connections get 503 with
  * Connection: close, the listening socket is closed, requests in flight get
- * up to 10 s to finish, then the daemon stops.
+ * up to 10 s to finish (and suspended issuances as long as their batch
+ * takes to be written), then the daemon stops.
  */
 #include "http.h"
 
@@ -692,6 +694,37 @@ cs_req_failure_give(cs_req *r)
 		    cs_mono_ms());
 }
 
+void
+cs_req_suspend(cs_req *r)
+{
+	r->suspended = 1;
+	atomic_fetch_add(&r->srv->suspended, 1);
+	MHD_suspend_connection(r->conn);
+}
+
+void
+cs_req_resume(cs_req *r, void (*fn)(cs_req *r))
+{
+	/* MHD's resume takes a mutex and wakes the connection's thread,
+	 * which then sees finish. */
+	r->finish = fn;
+	MHD_resume_connection(r->conn);
+}
+
+/* A resumed request: its finish makes the answer (and frees what the
+ * handler left), and the request is no longer suspended. */
+static void
+finish(cs_req *r)
+{
+	void (*fn)(cs_req *r) = r->finish;
+
+	r->finish = NULL;
+	cs_err_clear();
+	fn(r);
+	r->suspended = 0;
+	atomic_fetch_sub(&r->srv->suspended, 1);
+}
+
 static void
 dispatch(cs_req *r)
 {
@@ -746,6 +779,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (r->queued)
 		return MHD_YES;
+	if (r->finish != NULL) {
+		finish(r);
+		return queue(r);
+	}
 	/* The request has arrived whole: the handler takes the time it needs. */
 	watch_mark(conn, 1);
 	if (r->body_too_big) {
@@ -759,6 +796,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		cs_http_problemf(r, r->pending, "%s", r->pending_detail);
 	} else {
 		dispatch(r);
+		if (r->suspended)
+			return MHD_YES;
 	}
 	return queue(r);
 }
@@ -778,6 +817,10 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	*con_cls = NULL;
 	watch_mark(conn, 0);
+	/* Resumed, and the client gone before its answer was made: finish
+	 * still owns what the handler left (its answer goes nowhere). */
+	if (r->finish != NULL)
+		finish(r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - r->t0.tv_sec) +
 	    (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
@@ -985,7 +1028,8 @@ cs_http_run(cs_service *svc)
 		goto out;
 	log_open = 1;
 
-	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* One thread is no pool: MHD takes no pool size then (it warns). */
@@ -1053,6 +1097,15 @@ cs_http_run(cs_service *svc)
 	if (atomic_load(&s.in_flight) > 0)
 		cs_log_msg("certsvc: %ld request(s) still in flight after %d s; "
 		    "closing them", atomic_load(&s.in_flight), DRAIN_SECONDS);
+	/* A suspended request belongs to another thread (an issuance in the
+	 * writer's batch) until it is resumed: closing it under that thread
+	 * would free it there.  Its batch ends with the store's COMMIT. */
+	for (waited = 0; atomic_load(&s.suspended) > 0; waited += 10) {
+		if (waited % (DRAIN_SECONDS * 1000) == 0)
+			cs_log_msg("certsvc: waiting for %ld issuance(s) to be "
+			    "written", atomic_load(&s.suspended));
+		usleep(10 * 1000);
+	}
 	MHD_stop_daemon(s.daemon);
 	s.daemon = NULL;
 	if (lsock != MHD_INVALID_SOCKET)

@@ -92,6 +92,7 @@ struct cs_http_server {
 	size_t types_len;
 	atomic_int draining;
 	atomic_long in_flight;
+	atomic_long suspended;    /* requests waiting on another thread */
 	atomic_ullong next_id;
 	uint64_t id_seed;
 };
@@ -131,6 +132,10 @@ struct cs_req {
 	int status;
 	int close;                /* add Connection: close */
 	int queued;
+
+	int suspended;            /* cs_req_suspend() until finish has run */
+	void (*finish)(cs_req *r);  /* set by cs_req_resume() */
+	void *async;              /* the suspending handler's state */
 };
 
 /* --- responses (http.c) ------------------------------------------------ */
@@ -162,6 +167,15 @@ int cs_req_content_is(cs_req *r, const char *media);
 /* The body as a JSON object (caller decrefs); on failure a 400 problem
  * that says where the JSON breaks is left in r and NULL returned. */
 json_t *cs_req_json(cs_req *r);
+
+/* Answer later, from another thread.  A handler calls cs_req_suspend()
+ * and returns without an answer: the connection waits, its worker thread
+ * serves others.  Then, from any thread and exactly once,
+ * cs_req_resume(r, finish): finish(r) runs on the connection's thread and
+ * answers as a handler would (r->async is the handler's to use).  SIGTERM
+ * waits for every suspended request to be resumed and answered. */
+void cs_req_suspend(cs_req *r);
+void cs_req_resume(cs_req *r, void (*finish)(cs_req *r));
 
 /* The failure budget of r's remote address (auth_failures; http.c's top
  * comment).  cs_req_failure_take() spends one: 1, or 0 when none is left,

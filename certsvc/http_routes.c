@@ -23,6 +23,7 @@
 #include "log.h"
 #include "page.h"
 #include "qr.h"
+#include "tx_queue.h"
 
 #define PURPOSE_MAX_CHARS 200  /* SPEC §5: X-Purpose, at most 200 characters */
 #define QR_MAX_AGE "private, max-age=300"
@@ -223,33 +224,89 @@ header_text(cs_req *r, const char *name, int required, size_t max_chars,
 
 /* --- issuance and lifecycle ------------------------------------------------ */
 
+/* The answer to an issuance: its licence as JSON text (owned), 201 with
+ * Location when created, 200 for a replay. */
+static void
+reply_issued(cs_req *r, char *text, const char *id, int created)
+{
+	char loc[512];
+
+	if (created)
+		cs_metrics_issued(r->srv->metrics, 1);
+	/* As reply_licence answers, from the licence's JSON text. */
+	cs_reply(r, created ? 201 : 200, "application/json; charset=utf-8",
+	    text, strlen(text), 1);
+	if (created && id[0] != '\0') {
+		snprintf(loc, sizeof(loc), "/api/v1/certificates/%s", id);
+		cs_reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
+	}
+}
+
+/* An issuance on the issuance writer: its outcome, kept for the
+ * connection's thread. */
+struct issued {
+	int rc;
+	char msg[512];
+	char *text;
+	char id[CS_LICENCE_ID_MAX];
+	int created;
+};
+
+static void
+issue_finish(cs_req *r)
+{
+	struct issued *a = r->async;
+
+	r->async = NULL;
+	if (a->rc != 0) {
+		cs_err_set(a->rc, "%s", a->msg);
+		cs_http_problem_err(r, a->rc, NULL);
+	} else
+		reply_issued(r, a->text, a->id, a->created);
+	free(a);
+}
+
+/* On the writer's thread, once the licence is on disk (or failed). */
+static void
+issue_done(void *ctx, int rc, char *text, const char *id, int created)
+{
+	cs_req *r = ctx;
+	struct issued *a = r->async;
+
+	a->rc = rc;
+	if (rc != 0)
+		snprintf(a->msg, sizeof(a->msg), "%s", cs_err_msg());
+	a->text = text;
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	a->created = created;
+	cs_req_resume(r, issue_finish);
+}
+
+/* Validated here; signed and stored on the issuance writer, many to a
+ * commit, while this thread serves other connections (tx_queue.h). */
 static void
 h_issue(cs_req *r)
 {
 	cs_problems p = CS_PROBLEMS_INIT;
 	json_t *req = cs_req_json(r);
-	char *text = NULL, id[CS_LICENCE_ID_MAX], loc[512];
-	int created = 0, rc;
+	cs_issue_job *job = NULL;
+	int rc;
 
 	if (req == NULL)
 		return;
-	rc = cs_issue_text(svc_of(r), &r->actor, req, &text, id, &created, &p);
-	if (rc != 0) {
+	if ((rc = cs_issue_prepare(svc_of(r), &r->actor, req, &p, &job)) != 0) {
 		cs_http_problem_err(r, rc, &p);
+	} else if ((r->async = calloc(1, sizeof(struct issued))) == NULL) {
+		cs_issue_job_free(job);
+		cs_err_set(CS_ENOMEM, "out of memory");
+		cs_http_problem_err(r, CS_ENOMEM, NULL);
 	} else {
-		if (created)
-			cs_metrics_issued(r->srv->metrics, 1);
-		/* As reply_licence answers, from the licence's JSON text. */
-		cs_reply(r, created ? 201 : 200,
-		    "application/json; charset=utf-8", text, strlen(text), 1);
-		text = NULL;
-		if (created && id[0] != '\0') {
-			snprintf(loc, sizeof(loc), "/api/v1/certificates/%s", id);
-			cs_reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
-		}
+		/* Suspended first: the writer may finish before this returns. */
+		cs_req_suspend(r);
+		if ((rc = cs_issue_submit(job, issue_done, r)) != 0)
+			issue_done(r, rc, NULL, "", 0);
 	}
 	cs_problems_reset(&p);
-	free(text);
 	json_decref(req);
 }
 
@@ -969,6 +1026,13 @@ h_metrics(cs_req *r)
 		cs_audit_queue_stats(svc_of(r)->reads_audit, &waiting, &committed);
 		cs_metrics_audit_queue(r->srv->metrics, (unsigned long)waiting,
 		    (unsigned long)committed);
+	}
+	if (svc_of(r)->issue_writer != NULL) {
+		uint64_t batches, runs;
+
+		cs_tx_queue_stats(svc_of(r)->issue_writer, &batches, &runs);
+		cs_metrics_issue_writer(r->srv->metrics, (unsigned long)batches,
+		    (unsigned long)runs);
 	}
 	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0) {
 		cs_http_problem_err(r, rc, NULL);

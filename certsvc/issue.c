@@ -16,6 +16,7 @@
 #include "encode.h"
 #include "timeutil.h"
 #include "token.h"
+#include "tx_queue.h"
 
 /* A validated issuance request; strings borrowed from the request JSON. */
 struct req {
@@ -523,91 +524,173 @@ find_existing(cs_service *svc, const cs_actor *who, const char *ref,
 	return rc;
 }
 
-/* Run body inside one write transaction, after re-checking idempotency
- * under the writer lock (two identical requests may race).  The licence
- * goes into *text as JSON text when text is not NULL (the stored record
- * with the derived members appended, not serialised again), else into
- * *out; a new one's id into id. */
+/* One issuance's transaction: re-check idempotency under the writer (two
+ * identical requests may race), then create the licence. */
+struct issue_tx {
+	cs_service *svc;
+	const cs_actor *who;
+	const struct req *r;
+	const struct placement *pl;
+	json_t **out;         /* a replay's answer (text NULL) */
+	char **text;          /* a replay's answer as text */
+	json_t *rec;          /* a new licence's record */
+	char *stored;         /* and its stored text (text not NULL) */
+};
+
 static int
-issue_single(cs_service *svc, const cs_actor *who, const struct req *r,
-    const struct placement *pl, json_t **out, char **text,
-    char id[CS_LICENCE_ID_MAX], int *created)
+issue_tx(void *arg)
 {
-	cs_store *st = svc->store;
-	json_t *rec = NULL;
-	char *stored = NULL;
+	struct issue_tx *t = arg;
 	int rc;
 
+	rc = find_existing(t->svc, t->who, t->pl->ref_key, t->pl->hash, t->out,
+	    t->text);
+	if (rc != CS_ENOTFOUND)
+		return rc;
+	return issue_locked(t->svc, t->who, t->r, t->pl, &t->rec,
+	    t->text ? &t->stored : NULL);
+}
+
+/* After issue_tx's transaction ended with rc: a new licence's view into
+ * *t->text or *t->out, its id into id (*created 1); a replay's answer is
+ * there already.  On failure neither is left. */
+static int
+issue_answer(struct issue_tx *t, int rc, char id[CS_LICENCE_ID_MAX],
+    int *created)
+{
 	*created = 0;
-	if ((rc = st->ops->begin(st)) != 0)
-		return rc;
-	rc = find_existing(svc, who, pl->ref_key, pl->hash, out, text);
-	if (rc != CS_ENOTFOUND) {
-		st->ops->rollback(st);
-		return rc;
+	if (rc == 0 && t->rec != NULL) {
+		snprintf(id, CS_LICENCE_ID_MAX, "%s",
+		    json_string_value(json_object_get(t->rec, "id")));
+		if (t->text != NULL)
+			rc = cs_record_view_text(t->svc, t->stored, cs_now(),
+			    t->text);
+		else if ((*t->out = cs_record_view(t->svc, t->rec, NULL, 0,
+		    NULL, cs_now(), NULL)) == NULL)
+			rc = cs_err_set(CS_ENOMEM, "out of memory");
+		*created = rc == 0;
 	}
-	if ((rc = issue_locked(svc, who, r, pl, &rec, text ? &stored : NULL)) != 0 ||
-	    (rc = st->ops->commit(st)) != 0) {
-		st->ops->rollback(st);
-		json_decref(rec);
-		free(stored);
-		return rc;
+	if (rc != 0 && t->text != NULL) {
+		free(*t->text);
+		*t->text = NULL;
+	} else if (rc != 0) {
+		json_decref(*t->out);
+		*t->out = NULL;
 	}
-	snprintf(id, CS_LICENCE_ID_MAX, "%s",
-	    json_string_value(json_object_get(rec, "id")));
-	if (text != NULL)
-		rc = cs_record_view_text(svc, stored, cs_now(), text);
-	else if ((*out = cs_record_view(svc, rec, NULL, 0, NULL, cs_now(),
-	    NULL)) == NULL)
-		rc = cs_err_set(CS_ENOMEM, "out of memory");
-	json_decref(rec);
-	free(stored);
-	*created = rc == 0;
 	return rc;
 }
 
-/* cs_issue and cs_issue_text: the licence into *out or, text not NULL,
- * into *text. */
-static int
-issue_request(cs_service *svc, const cs_actor *who, const json_t *request,
-    json_t **out, char **text, char id[CS_LICENCE_ID_MAX], int *created,
-    cs_problems *p)
+static void
+issue_tx_reset(struct issue_tx *t)
 {
-	struct placement pl = {NULL, NULL, NULL, 1, NULL, NULL};
+	json_decref(t->rec);
+	free(t->stored);
+	t->rec = NULL;
+	t->stored = NULL;
+}
+
+/* --- single issuances ----------------------------------------------------- */
+
+struct cs_issue_job {
+	struct issue_tx t;
 	struct req r;
+	struct placement pl;
 	char hash[65];
+	json_t *request;      /* held: r borrows its strings */
+	char *text;           /* the answer */
+	char id[CS_LICENCE_ID_MAX];
+	cs_issue_done done;
+	void *ctx;
+};
+
+void
+cs_issue_job_free(cs_issue_job *j)
+{
+	if (j == NULL)
+		return;
+	issue_tx_reset(&j->t);
+	req_reset(&j->r);
+	json_decref(j->request);
+	free(j->text);
+	free(j);
+}
+
+int
+cs_issue_prepare(cs_service *svc, const cs_actor *who, const json_t *request,
+    cs_problems *p, cs_issue_job **out)
+{
+	cs_issue_job *j;
 	int rc;
 
-	*created = 0;
-	if ((rc = parse_request(svc, who, request, "", NULL, &r, p)) != 0)
-		goto out;
-	if ((rc = cs_json_hash(request, hash)) != 0)
-		goto out;
-	pl.hash = hash;
-	pl.ref_key = r.approval_ref;
-	rc = issue_single(svc, who, &r, &pl, out, text, id, created);
-out:
-	req_reset(&r);
-	return rc;
+	*out = NULL;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	j->request = json_incref((json_t *)request);
+	rc = parse_request(svc, who, j->request, "", NULL, &j->r, p);
+	if (rc == 0)
+		rc = cs_json_hash(j->request, j->hash);
+	if (rc != 0) {
+		cs_issue_job_free(j);
+		return rc;
+	}
+	j->pl = (struct placement){NULL, NULL, NULL, 1, j->hash,
+	    j->r.approval_ref};
+	j->t = (struct issue_tx){svc, who, &j->r, &j->pl, NULL, &j->text, NULL,
+	    NULL};
+	*out = j;
+	return 0;
 }
 
 int
 cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
     json_t **out, int *created, cs_problems *p)
 {
+	cs_issue_job *j;
 	char id[CS_LICENCE_ID_MAX];
+	int rc;
 
 	*out = NULL;
-	return issue_request(svc, who, request, out, NULL, id, created, p);
+	*created = 0;
+	if ((rc = cs_issue_prepare(svc, who, request, p, &j)) != 0)
+		return rc;
+	/* In the caller's transaction, the licence as an object. */
+	j->t.out = out;
+	j->t.text = NULL;
+	rc = cs_tx_run(svc->store, issue_tx, &j->t);
+	rc = issue_answer(&j->t, rc, id, created);
+	cs_issue_job_free(j);
+	return rc;
+}
+
+/* The writer's completion: the answer to the caller's, then the job is
+ * gone. */
+static void
+job_done(void *arg, int rc)
+{
+	cs_issue_job *j = arg;
+	int created;
+
+	rc = issue_answer(&j->t, rc, j->id, &created);
+	j->done(j->ctx, rc, j->text, j->id, created);
+	j->text = NULL;
+	cs_issue_job_free(j);
 }
 
 int
-cs_issue_text(cs_service *svc, const cs_actor *who, const json_t *request,
-    char **out, char *id, int *created, cs_problems *p)
+cs_issue_submit(cs_issue_job *j, cs_issue_done done, void *ctx)
 {
-	*out = NULL;
-	id[0] = '\0';
-	return issue_request(svc, who, request, NULL, out, id, created, p);
+	int rc;
+
+	j->done = done;
+	j->ctx = ctx;
+	if (j->t.svc->issue_writer == NULL)
+		rc = cs_err_set(CS_ESTORE, "the issuance writer is not running");
+	else
+		rc = cs_tx_queue_submit(j->t.svc->issue_writer, issue_tx,
+		    job_done, j);
+	if (rc != 0)
+		cs_issue_job_free(j);
+	return rc;
 }
 
 /* --- bundles ------------------------------------------------------------ */

@@ -40,6 +40,7 @@ struct cs_metrics {
 	atomic_ulong verifications[NRESULTS];
 	atomic_long in_flight;
 	atomic_ulong audit_waiting, audit_committed;
+	atomic_ulong issue_batches, issue_runs;
 };
 
 int
@@ -149,6 +150,14 @@ cs_metrics_audit_queue(cs_metrics *m, unsigned long waiting,
 {
 	atomic_store_explicit(&m->audit_waiting, waiting, memory_order_relaxed);
 	atomic_store_explicit(&m->audit_committed, committed, memory_order_relaxed);
+}
+
+void
+cs_metrics_issue_writer(cs_metrics *m, unsigned long batches,
+    unsigned long runs)
+{
+	atomic_store_explicit(&m->issue_batches, batches, memory_order_relaxed);
+	atomic_store_explicit(&m->issue_runs, runs, memory_order_relaxed);
 }
 
 struct buf {
@@ -288,6 +297,16 @@ cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 	    "certsvc_audit_reads_committed_total %lu\n",
 	    atomic_load_explicit(&m->audit_waiting, memory_order_relaxed),
 	    atomic_load_explicit(&m->audit_committed, memory_order_relaxed));
+	bprintf(&b, "# HELP certsvc_issue_batches_total Transactions the "
+	    "issuance writer committed.\n"
+	    "# TYPE certsvc_issue_batches_total counter\n"
+	    "certsvc_issue_batches_total %lu\n"
+	    "# HELP certsvc_issue_batched_total Issuances the issuance writer "
+	    "ran in them.\n"
+	    "# TYPE certsvc_issue_batched_total counter\n"
+	    "certsvc_issue_batched_total %lu\n",
+	    atomic_load_explicit(&m->issue_batches, memory_order_relaxed),
+	    atomic_load_explicit(&m->issue_runs, memory_order_relaxed));
 	if (b.failed) {
 		free(b.p);
 		return cs_err_set(CS_ENOMEM, "metrics: out of memory");

@@ -44,6 +44,9 @@ void cs_metrics_in_flight(cs_metrics *m, long n);
  * committed since start. */
 void cs_metrics_audit_queue(cs_metrics *m, unsigned long waiting,
     unsigned long committed);
+/* The issuance writer (tx_queue.h): batches committed, issuances in them. */
+void cs_metrics_issue_writer(cs_metrics *m, unsigned long batches,
+    unsigned long runs);
 
 /* The exposition text; *out malloc'd (caller frees), *len its length. */
 int cs_metrics_render(cs_metrics *m, char **out, size_t *len);

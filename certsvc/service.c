@@ -18,6 +18,7 @@
 #include "encode.h"
 #include "http_parse.h"
 #include "timeutil.h"
+#include "tx_queue.h"
 
 time_t
 cs_now(void)
@@ -78,6 +79,7 @@ cs_service_close(cs_service *svc)
 {
 	if (svc == NULL)
 		return;
+	cs_tx_queue_stop(svc->issue_writer);
 	cs_audit_queue_stop(svc->reads_audit);
 	cs_client_cache_free(svc->clients);
 	if (svc->store != NULL)
@@ -333,12 +335,16 @@ cs_issuer_grant(const cs_client *c, const char *type, const char *issuer_code,
 }
 
 int
-cs_service_queue_read_audits(cs_service *svc)
+cs_service_start_writers(cs_service *svc)
 {
-	if (svc->cfg.audit_read_wait || svc->reads_audit != NULL)
-		return 0;
-	return cs_audit_queue_start(svc->store, svc->cfg.audit_flush_ms,
-	    &svc->reads_audit);
+	int rc = 0;
+
+	if (!svc->cfg.audit_read_wait && svc->reads_audit == NULL)
+		rc = cs_audit_queue_start(svc->store, svc->cfg.audit_flush_ms,
+		    &svc->reads_audit);
+	if (rc == 0 && svc->issue_writer == NULL)
+		rc = cs_tx_queue_start(svc->store, &svc->issue_writer);
+	return rc;
 }
 
 /* --- audit and trust list --------------------------------------------- */

@@ -40,6 +40,7 @@ typedef struct cs_service {
 	cs_catalog *catalog;  /* owned */
 	cs_keyring *keys;     /* owned */
 	struct cs_audit_queue *reads_audit;  /* owned; NULL: reads commit their own */
+	struct cs_tx_queue *issue_writer;    /* owned; NULL: issuances commit their own */
 	struct cs_client_cache *clients;     /* owned: authenticated tokens */
 } cs_service;
 
@@ -62,12 +63,14 @@ typedef struct cs_purpose {
 /* Open the store, the catalog and the key directory named by cfg.
  * need_signing_key: fail when no private key is present (serve, issue). */
 int cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out);
-/* Close; a running read audit writer first writes what it holds. */
+/* Close; running writer threads first write what they hold. */
 void cs_service_close(cs_service *svc);
-/* Serve reads without waiting for their audit records' commit: a writer
- * thread commits them in groups (audit_queue.h).  A no-op when the config
- * says audit_read_wait = 1. */
-int cs_service_queue_read_audits(cs_service *svc);
+/* Start the server's writer threads.  Reads are served without waiting for
+ * their audit records' commit: a writer thread commits them in groups
+ * (audit_queue.h; not when the config says audit_read_wait = 1).  Single
+ * issuances handed over with cs_issue_submit() run on another, many to a
+ * commit (tx_queue.h). */
+int cs_service_start_writers(cs_service *svc);
 
 /* The time used for "now"; tests and benchmarks may override it with the
  * environment variable CERTSVC_NOW (Unix seconds) in debug builds only. */
@@ -95,11 +98,26 @@ int cs_client_authenticate(cs_service *svc, const char *bearer, cs_client **out)
  * existing one (200). */
 int cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
     json_t **licence_out, int *created, cs_problems *problems);
-/* The same with the licence as its JSON text (*out malloc'd): the bytes
+/* The same for a caller that answers later (the HTTP layer suspends the
+ * connection in between), with the licence as its JSON text: the bytes
  * json_dumps(JSON_COMPACT) makes of cs_issue's object, without building
- * it; a new licence's id into id (CS_LICENCE_ID_MAX bytes, codes.h). */
-int cs_issue_text(cs_service *svc, const cs_actor *who, const json_t *request,
-    char **out, char *id, int *created, cs_problems *problems);
+ * it.  cs_issue_prepare() validates the request (problems as cs_issue's)
+ * and keeps what the issuance needs; who is borrowed and must outlive the
+ * job.  cs_issue_submit() hands the job to the issuance writer
+ * (cs_service_start_writers) and returns at once; done(ctx, ...) is then
+ * called once, on the writer's thread, when the licence is on disk or has
+ * failed: rc as cs_issue returns it (its message in cs_err_msg()), text
+ * the licence (done owns it; NULL on failure), id a new licence's ("" for
+ * a replay; CS_LICENCE_ID_MAX bytes, codes.h), created as cs_issue's.  The
+ * job is freed by then; cs_issue_submit frees it when it fails, and done
+ * is not called. */
+typedef struct cs_issue_job cs_issue_job;
+typedef void (*cs_issue_done)(void *ctx, int rc, char *text, const char *id,
+    int created);
+int cs_issue_prepare(cs_service *svc, const cs_actor *who, const json_t *request,
+    cs_problems *p, cs_issue_job **out);
+int cs_issue_submit(cs_issue_job *job, cs_issue_done done, void *ctx);
+void cs_issue_job_free(cs_issue_job *job);
 /* Issue a bundle ("一件事"): all or none.  Out: {"id", "approval_ref",
  * "certificates": [...]}. */
 int cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,

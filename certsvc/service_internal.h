@@ -23,7 +23,7 @@ int cs_audit(cs_service *svc, const cs_actor *who, const char *action,
     const char *target, const char *holder, const cs_purpose *why,
     int64_t count);
 /* The same for a read, outside any transaction: queued for the read audit
- * writer when one runs (cs_service_queue_read_audits).  Failures are
+ * writer when one runs (cs_service_start_writers).  Failures are
  * returned: an unaudited read must not be served. */
 int cs_audit_read(cs_service *svc, const cs_actor *who, const char *action,
     const char *target, const char *holder, const cs_purpose *why,
