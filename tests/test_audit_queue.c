@@ -16,6 +16,7 @@
 #include "check.h"
 #include "audit_queue.h"
 #include "cs_err.h"
+#include "fstore.h"
 #include "store.h"
 #include "testutil.h"
 #include "timeutil.h"
@@ -506,108 +507,7 @@ out:
 	free(b);
 }
 
-/* --- a failing store ------------------------------------------------ */
-
-/*
- * The real SQLite store behind a struct cs_store whose audit_append and
- * commit fail a given number of times.  The queue calls begin,
- * audit_append, commit and rollback only; those forward to the real store
- * (whose ops find their state from the handle they are given, so they
- * must get the real handle, never this one).  Every other op is NULL, so
- * a call to one would crash the test rather than reach the real store
- * with the wrong handle.  Reads go to the real store directly.
- *
- * A failure is a failure the way store.h describes one: a failing
- * audit_append writes nothing and leaves the transaction to the caller,
- * who rolls it back (write_group does); a failing commit ends the
- * transaction with nothing written, so it rolls the real one back itself
- * and the caller's rollback, if any, is a no-op.
- */
-struct fstore {
-	cs_store base;           /* what the queue is given */
-	struct cs_store_ops ops;
-	cs_store *real;
-	atomic_int append_fail;  /* audit_append calls left to fail */
-	atomic_int commit_fail;  /* commit calls left to fail */
-	atomic_int appends_failed, commits_failed, commits_ok;
-	atomic_int depth;        /* open transactions, to see none leaks */
-	atomic_int hold;         /* while set, begin waits: a slow disk */
-	atomic_int begins;       /* begin calls entered */
-};
-
-static struct fstore *
-F(cs_store *s)
-{
-	return (struct fstore *)s;
-}
-
-static int
-f_begin(cs_store *s)
-{
-	int rc;
-
-	atomic_fetch_add(&F(s)->begins, 1);
-	while (atomic_load(&F(s)->hold))
-		sleep_ms(1);
-	if ((rc = F(s)->real->ops->begin(F(s)->real)) == 0)
-		atomic_fetch_add(&F(s)->depth, 1);
-	return rc;
-}
-
-static int
-f_rollback(cs_store *s)
-{
-	/* After a failed commit the level is already over (store.h). */
-	if (atomic_load(&F(s)->depth) == 0)
-		return 0;
-	atomic_fetch_sub(&F(s)->depth, 1);
-	return F(s)->real->ops->rollback(F(s)->real);
-}
-
-static int
-f_commit(cs_store *s)
-{
-	int rc;
-
-	if (atomic_load(&F(s)->commit_fail) > 0) {
-		atomic_fetch_sub(&F(s)->commit_fail, 1);
-		atomic_fetch_add(&F(s)->commits_failed, 1);
-		atomic_fetch_sub(&F(s)->depth, 1);
-		(void)F(s)->real->ops->rollback(F(s)->real);
-		return cs_err_set(CS_ESTORE, "store: commit: injected failure");
-	}
-	atomic_fetch_sub(&F(s)->depth, 1);
-	if ((rc = F(s)->real->ops->commit(F(s)->real)) == 0)
-		atomic_fetch_add(&F(s)->commits_ok, 1);
-	return rc;
-}
-
-static int
-f_audit_append(cs_store *s, const cs_audit_rec *rec)
-{
-	if (atomic_load(&F(s)->append_fail) > 0) {
-		atomic_fetch_sub(&F(s)->append_fail, 1);
-		atomic_fetch_add(&F(s)->appends_failed, 1);
-		return cs_err_set(CS_ESTORE, "store: append audit: injected "
-		    "failure");
-	}
-	return F(s)->real->ops->audit_append(F(s)->real, rec);
-}
-
-static void
-fstore_init(struct fstore *f, cs_store *real, int append_fail,
-    int commit_fail)
-{
-	memset(f, 0, sizeof(*f));
-	f->ops.begin = f_begin;
-	f->ops.commit = f_commit;
-	f->ops.rollback = f_rollback;
-	f->ops.audit_append = f_audit_append;
-	f->base.ops = &f->ops;
-	f->real = real;
-	atomic_store(&f->append_fail, append_fail);
-	atomic_store(&f->commit_fail, commit_fail);
-}
+/* --- a failing store (fstore.h) -------------------------------------- */
 
 #define FAIL_THREADS 4
 #define FAIL_PER SYNC_EVERY  /* each putter syncs once, at its end */

@@ -1,0 +1,347 @@
+/*
+ * test_tx_queue: the issuance writer's batches (tx_queue.c) on the real
+ * SQLite store, behind fstore (fstore.h) for a slow disk and injected
+ * failures.  A job appends one audit record (its target names it) and
+ * succeeds, or appends and then refuses, which must undo its record only.
+ */
+#include "check.h"
+#include "cs_err.h"
+#include "fstore.h"
+#include "store.h"
+#include "testutil.h"
+#include "tx_queue.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+struct job {
+	cs_store *st;          /* the store the queue writes (fstore's base) */
+	char target[64];
+	int refuse;            /* append, then fail */
+	int rc;
+	char msg[200];
+	int done_calls;
+	atomic_int *done_count;
+};
+
+static int
+job_fn(void *arg)
+{
+	struct job *j = arg;
+	cs_audit_rec r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.at_ms = 1700000000000LL;
+	r.action = "issue";
+	r.target = j->target;
+	r.request_id = j->target;
+	if ((rc = j->st->ops->audit_append(j->st, &r)) != 0)
+		return rc;
+	return j->refuse ? cs_err_set(CS_EVALIDATION, "job %s refuses",
+	    j->target) : 0;
+}
+
+static void
+job_done(void *arg, int rc)
+{
+	struct job *j = arg;
+
+	j->rc = rc;
+	if (rc != 0)
+		snprintf(j->msg, sizeof(j->msg), "%s", cs_err_msg());
+	j->done_calls++;
+	atomic_fetch_add(j->done_count, 1);
+}
+
+static void
+job_init(struct job *j, cs_store *st, const char *tag, int i, int refuse,
+    atomic_int *done_count)
+{
+	memset(j, 0, sizeof(*j));
+	j->st = st;
+	snprintf(j->target, sizeof(j->target), "%s-%04d", tag, i);
+	j->refuse = refuse;
+	j->done_count = done_count;
+}
+
+/* Records of the real store whose target is this one. */
+static long
+stored(cs_store *real, const char *target)
+{
+	cs_audit_filter f;
+	cs_audit_rec **recs = NULL;
+	size_t n = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.target = target;
+	f.limit = 10;
+	if (real->ops->audit_query(real, &f, &recs, &n) != 0)
+		return -1;
+	cs_audit_recs_free(recs, n);
+	return (long)n;
+}
+
+static int
+wait_count(atomic_int *c, int want)
+{
+	int waited;
+
+	for (waited = 0; atomic_load(c) < want && waited < 10000; waited++)
+		sleep_ms(1);
+	return atomic_load(c);
+}
+
+static cs_store *
+open_real(const char *name)
+{
+	cs_store *s = NULL;
+
+	if (cs_store_open_sqlite(tpath(name), &s) != 0) {
+		fprintf(stderr, "open: %s\n", cs_err_msg());
+		return NULL;
+	}
+	return s;
+}
+
+#define BURST 40
+
+/*
+ * The first job's batch is held in begin (a slow disk) while 40 more are
+ * queued: they make one batch of their own.  Two of them refuse: each
+ * loses its own record, with its own message, and the other 38 keep
+ * theirs.
+ */
+TEST(batch_with_refusals)
+{
+	struct job jobs[BURST + 1];
+	struct fstore f;
+	atomic_int done = 0;
+	cs_tx_queue *q = NULL;
+	cs_store *real = open_real("batch.db");
+	uint64_t batches, runs;
+	int i;
+
+	CHECK(real != NULL);
+	if (real == NULL)
+		return;
+	fstore_init(&f, real, 0, 0);
+	atomic_store(&f.hold, 1);
+	CHECK_INT_EQ(cs_tx_queue_start(&f.base, &q), 0);
+	job_init(&jobs[0], &f.base, "b", 0, 0, &done);
+	CHECK_INT_EQ(cs_tx_queue_submit(q, job_fn, job_done, &jobs[0]), 0);
+	while (atomic_load(&f.begins) == 0)
+		sleep_ms(1);
+	for (i = 1; i <= BURST; i++) {
+		job_init(&jobs[i], &f.base, "b", i, i == 7 || i == 23, &done);
+		CHECK_INT_EQ(cs_tx_queue_submit(q, job_fn, job_done, &jobs[i]), 0);
+	}
+	atomic_store(&f.hold, 0);
+	CHECK_INT_EQ(wait_count(&done, BURST + 1), BURST + 1);
+	for (i = 0; i <= BURST; i++) {
+		CHECK_INT_EQ(jobs[i].done_calls, 1);
+		if (jobs[i].refuse) {
+			CHECK_INT_EQ(jobs[i].rc, CS_EVALIDATION);
+			CHECK(strstr(jobs[i].msg, jobs[i].target) != NULL);
+			CHECK_INT_EQ(stored(real, jobs[i].target), 0);
+		} else {
+			CHECK_INT_EQ(jobs[i].rc, 0);
+			CHECK_INT_EQ(stored(real, jobs[i].target), 1);
+		}
+	}
+	cs_tx_queue_stats(q, &batches, &runs);
+	CHECK_INT_EQ((long)batches, 2);
+	CHECK_INT_EQ((long)runs, BURST + 1);
+	CHECK_INT_EQ(atomic_load(&f.commits_ok), 0 + (BURST + 1 - 2) + 2);
+	cs_tx_queue_stop(q);
+	CHECK_INT_EQ(atomic_load(&f.depth), 0);
+	real->ops->close(real);
+}
+
+/*
+ * A batch's own COMMIT fails after its three savepoints were released:
+ * every job of the batch is told so, none is told 0, and nothing of the
+ * batch is stored.  A blocker job holds the first batch (a slow disk)
+ * while the three queue, so they make the second batch.  The batch after
+ * is written as usual.
+ */
+TEST(commit_failure_fails_batch)
+{
+	struct job blocker, jobs[4];
+	struct fstore f;
+	atomic_int done = 0;
+	cs_tx_queue *q = NULL;
+	cs_store *real = open_real("commit.db");
+	int i;
+
+	CHECK(real != NULL);
+	if (real == NULL)
+		return;
+	fstore_init(&f, real, 0, 0);
+	atomic_store(&f.hold, 1);
+	CHECK_INT_EQ(cs_tx_queue_start(&f.base, &q), 0);
+	job_init(&blocker, &f.base, "c-blocker", 0, 0, &done);
+	CHECK_INT_EQ(cs_tx_queue_submit(q, job_fn, job_done, &blocker), 0);
+	while (atomic_load(&f.begins) == 0)
+		sleep_ms(1);
+	for (i = 0; i < 3; i++) {
+		job_init(&jobs[i], &f.base, "c", i, 0, &done);
+		CHECK_INT_EQ(cs_tx_queue_submit(q, job_fn, job_done, &jobs[i]), 0);
+	}
+	/* The blocker's savepoint and batch, then the three savepoints. */
+	atomic_store(&f.commit_pass, 2 + 3);
+	atomic_store(&f.commit_fail, 1);
+	atomic_store(&f.hold, 0);
+	CHECK_INT_EQ(wait_count(&done, 4), 4);
+	CHECK_INT_EQ(blocker.rc, 0);
+	CHECK_INT_EQ(stored(real, blocker.target), 1);
+	for (i = 0; i < 3; i++) {
+		CHECK_INT_EQ(jobs[i].done_calls, 1);
+		CHECK_INT_EQ(jobs[i].rc, CS_ESTORE);
+		CHECK(strstr(jobs[i].msg, "injected failure") != NULL);
+		CHECK_INT_EQ(stored(real, jobs[i].target), 0);
+	}
+	job_init(&jobs[3], &f.base, "c", 3, 0, &done);
+	CHECK_INT_EQ(cs_tx_queue_submit(q, job_fn, job_done, &jobs[3]), 0);
+	CHECK_INT_EQ(wait_count(&done, 5), 5);
+	CHECK_INT_EQ(jobs[3].rc, 0);
+	CHECK_INT_EQ(stored(real, jobs[3].target), 1);
+	cs_tx_queue_stop(q);
+	CHECK_INT_EQ(atomic_load(&f.depth), 0);
+	real->ops->close(real);
+}
+
+static void *
+release_later(void *arg)
+{
+	sleep_ms(50);
+	atomic_store(&((struct fstore *)arg)->hold, 0);
+	return NULL;
+}
+
+/* stop() while jobs wait behind a slow batch: every one is written and
+ * told, before stop() returns. */
+TEST(stop_completes_queued)
+{
+	struct job jobs[10];
+	struct fstore f;
+	atomic_int done = 0;
+	cs_tx_queue *q = NULL;
+	cs_store *real = open_real("stop.db");
+	pthread_t t;
+	int i;
+
+	CHECK(real != NULL);
+	if (real == NULL)
+		return;
+	fstore_init(&f, real, 0, 0);
+	atomic_store(&f.hold, 1);
+	CHECK_INT_EQ(cs_tx_queue_start(&f.base, &q), 0);
+	for (i = 0; i < 10; i++) {
+		job_init(&jobs[i], &f.base, "s", i, 0, &done);
+		CHECK_INT_EQ(cs_tx_queue_submit(q, job_fn, job_done, &jobs[i]), 0);
+	}
+	pthread_create(&t, NULL, release_later, &f);
+	cs_tx_queue_stop(q);
+	pthread_join(t, NULL);
+	CHECK_INT_EQ(atomic_load(&done), 10);
+	for (i = 0; i < 10; i++) {
+		CHECK_INT_EQ(jobs[i].rc, 0);
+		CHECK_INT_EQ(stored(real, jobs[i].target), 1);
+	}
+	real->ops->close(real);
+}
+
+#define SUBMITTERS 8
+#define EACH 200
+
+struct submitter {
+	cs_tx_queue *q;
+	cs_store *st;
+	int t;
+	atomic_int *done;
+	struct job jobs[EACH];
+	int submit_errors;
+};
+
+static void *
+submit_all(void *arg)
+{
+	struct submitter *sb = arg;
+	char tag[16];
+	int i;
+
+	snprintf(tag, sizeof(tag), "m%d", sb->t);
+	for (i = 0; i < EACH; i++) {
+		job_init(&sb->jobs[i], sb->st, tag, i, 0, sb->done);
+		if (cs_tx_queue_submit(sb->q, job_fn, job_done, &sb->jobs[i]) != 0)
+			sb->submit_errors++;
+	}
+	return NULL;
+}
+
+/* Eight threads submit 200 jobs each at once: each is run and told once,
+ * and stored once. */
+TEST(many_submitters)
+{
+	static struct submitter sb[SUBMITTERS];
+	pthread_t th[SUBMITTERS];
+	atomic_int done = 0;
+	cs_tx_queue *q = NULL;
+	cs_store *real = open_real("many.db");
+	uint64_t batches, runs;
+	long missing = 0, wrong = 0;
+	int t, i;
+
+	CHECK(real != NULL);
+	if (real == NULL)
+		return;
+	CHECK_INT_EQ(cs_tx_queue_start(real, &q), 0);
+	for (t = 0; t < SUBMITTERS; t++) {
+		memset(&sb[t], 0, sizeof(sb[t]));
+		sb[t].q = q;
+		sb[t].st = real;
+		sb[t].t = t;
+		sb[t].done = &done;
+		pthread_create(&th[t], NULL, submit_all, &sb[t]);
+	}
+	for (t = 0; t < SUBMITTERS; t++)
+		pthread_join(th[t], NULL);
+	CHECK_INT_EQ(wait_count(&done, SUBMITTERS * EACH), SUBMITTERS * EACH);
+	for (t = 0; t < SUBMITTERS; t++) {
+		CHECK_INT_EQ(sb[t].submit_errors, 0);
+		for (i = 0; i < EACH; i++) {
+			wrong += sb[t].jobs[i].rc != 0 ||
+			    sb[t].jobs[i].done_calls != 1;
+			missing += stored(real, sb[t].jobs[i].target) != 1;
+		}
+	}
+	CHECK_INT_EQ(wrong, 0);
+	CHECK_INT_EQ(missing, 0);
+	cs_tx_queue_stats(q, &batches, &runs);
+	CHECK_INT_EQ((long)runs, SUBMITTERS * EACH);
+	CHECK(batches >= 1 && batches <= runs);
+	cs_tx_queue_stop(q);
+	real->ops->close(real);
+}
+
+TEST(stop_null)
+{
+	cs_tx_queue_stop(NULL);
+	CHECK(1);
+}
+
+int
+main(void)
+{
+	if (test_dir_make("test_tx_queue") != 0)
+		return 1;
+	RUN(batch_with_refusals);
+	RUN(commit_failure_fails_batch);
+	RUN(stop_completes_queued);
+	RUN(many_submitters);
+	RUN(stop_null);
+	rm_tree(test_dir);
+	return check_summary();
+}
