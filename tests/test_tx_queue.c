@@ -105,6 +105,30 @@ open_real(const char *name)
 	return s;
 }
 
+/*
+ * A queue on f (around real) whose first batch is held in its begin (a
+ * slow disk) until f->hold is cleared; first is that batch's one job, so
+ * what is submitted next waits and makes the next batch.  NULL on failure.
+ */
+static cs_tx_queue *
+start_held(struct fstore *f, cs_store *real, struct job *first)
+{
+	cs_tx_queue *q = NULL;
+
+	fstore_init(f, real, 0, 0);
+	atomic_store(&f->hold, 1);
+	if (cs_tx_queue_start(&f->base, &q) != 0)
+		return NULL;
+	if (cs_tx_queue_submit(q, job_fn, job_done, first) != 0) {
+		atomic_store(&f->hold, 0);
+		cs_tx_queue_stop(q);
+		return NULL;
+	}
+	while (atomic_load(&f->begins) == 0)
+		sleep_ms(1);
+	return q;
+}
+
 #define BURST 40
 
 /*
@@ -126,13 +150,10 @@ TEST(batch_with_refusals)
 	CHECK(real != NULL);
 	if (real == NULL)
 		return;
-	fstore_init(&f, real, 0, 0);
-	atomic_store(&f.hold, 1);
-	CHECK_INT_EQ(cs_tx_queue_start(&f.base, &q), 0);
 	job_init(&jobs[0], &f.base, "b", 0, 0, &done);
-	CHECK_INT_EQ(cs_tx_queue_submit(q, job_fn, job_done, &jobs[0]), 0);
-	while (atomic_load(&f.begins) == 0)
-		sleep_ms(1);
+	CHECK((q = start_held(&f, real, &jobs[0])) != NULL);
+	if (q == NULL)
+		return;
 	for (i = 1; i <= BURST; i++) {
 		job_init(&jobs[i], &f.base, "b", i, i == 7 || i == 23, &done);
 		CHECK_INT_EQ(cs_tx_queue_submit(q, job_fn, job_done, &jobs[i]), 0);
@@ -178,13 +199,10 @@ TEST(commit_failure_fails_batch)
 	CHECK(real != NULL);
 	if (real == NULL)
 		return;
-	fstore_init(&f, real, 0, 0);
-	atomic_store(&f.hold, 1);
-	CHECK_INT_EQ(cs_tx_queue_start(&f.base, &q), 0);
 	job_init(&blocker, &f.base, "c-blocker", 0, 0, &done);
-	CHECK_INT_EQ(cs_tx_queue_submit(q, job_fn, job_done, &blocker), 0);
-	while (atomic_load(&f.begins) == 0)
-		sleep_ms(1);
+	CHECK((q = start_held(&f, real, &blocker)) != NULL);
+	if (q == NULL)
+		return;
 	for (i = 0; i < 3; i++) {
 		job_init(&jobs[i], &f.base, "c", i, 0, &done);
 		CHECK_INT_EQ(cs_tx_queue_submit(q, job_fn, job_done, &jobs[i]), 0);
