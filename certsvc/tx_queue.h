@@ -49,7 +49,8 @@ int cs_tx_queue_submit(cs_tx_queue *q, cs_tx_fn fn, cs_tx_done done,
  * step for each function of a batch. */
 int cs_tx_run(cs_store *store, cs_tx_fn fn, void *arg);
 
-/* Batches committed and functions run in them since start. */
+/* Batches run since start (committed or failed), and the functions in
+ * them. */
 void cs_tx_queue_stats(cs_tx_queue *q, uint64_t *batches, uint64_t *runs);
 
 /* Run what is queued (every completion is called), stop the thread and
