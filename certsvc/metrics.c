@@ -298,7 +298,7 @@ cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 	    atomic_load_explicit(&m->audit_waiting, memory_order_relaxed),
 	    atomic_load_explicit(&m->audit_committed, memory_order_relaxed));
 	bprintf(&b, "# HELP certsvc_issue_batches_total Transactions the "
-	    "issuance writer committed.\n"
+	    "issuance writer ran, committed or failed.\n"
 	    "# TYPE certsvc_issue_batches_total counter\n"
 	    "certsvc_issue_batches_total %lu\n"
 	    "# HELP certsvc_issue_batched_total Issuances the issuance writer "
