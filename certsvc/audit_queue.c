@@ -19,6 +19,7 @@
 #include "thread.h"
 #include "timeutil.h"
 #include "log.h"
+#include "strpack.h"
 
 /* Records in one transaction.  Bigger groups share their commit among more
  * reads but hold the writer token longer (an issuance waits behind it). */
@@ -61,28 +62,16 @@ qrec_new(const cs_audit_rec *r)
 {
 	const char *src[] = {r->client, r->action, r->target, r->holder,
 	    r->purpose, r->service_item, r->case_ref, r->remote, r->request_id};
-	size_t len[sizeof(src) / sizeof(src[0])], total = 0, i;
+	const size_t n = sizeof(src) / sizeof(src[0]);
 	struct qrec *q;
-	char **dst[sizeof(src) / sizeof(src[0])];
-	char *p;
 
-	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
-		len[i] = src[i] ? strlen(src[i]) + 1 : 0;
-		total += len[i];
-	}
-	if ((q = malloc(sizeof(*q) + total)) == NULL)
+	if ((q = malloc(sizeof(*q) + cs_strpack_size(src, n))) == NULL)
 		return NULL;
 	q->next = NULL;
 	q->r = *r;
-	dst[0] = &q->r.client; dst[1] = &q->r.action; dst[2] = &q->r.target;
-	dst[3] = &q->r.holder; dst[4] = &q->r.purpose;
-	dst[5] = &q->r.service_item; dst[6] = &q->r.case_ref;
-	dst[7] = &q->r.remote; dst[8] = &q->r.request_id;
-	p = q->data;
-	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
-		*dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
-		p += len[i];
-	}
+	cs_strpack(src, (char **const[]){&q->r.client, &q->r.action,
+	    &q->r.target, &q->r.holder, &q->r.purpose, &q->r.service_item,
+	    &q->r.case_ref, &q->r.remote, &q->r.request_id}, n, q->data);
 	return q;
 }
 

@@ -38,6 +38,7 @@
 
 #include "cs_err.h"
 #include "encode.h"
+#include "strpack.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -1805,27 +1806,20 @@ entry_pack(const cs_licence_row *r)
 	const char *src[] = {r->id, r->type, r->issuer_code, r->holder_code,
 	    r->number, r->client, r->approval_ref, r->request_hash, r->bundle,
 	    r->supersedes, r->record};
-	size_t len[sizeof(src) / sizeof(src[0])], total = 0, i;
+	const size_t n = sizeof(src) / sizeof(src[0]);
+	size_t total = cs_strpack_size(src, n);
 	struct lc_entry *e;
 	cs_licence_row *d;
-	char **dst[sizeof(src) / sizeof(src[0])], *p;
 
-	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
-		total += len[i] = src[i] ? strlen(src[i]) + 1 : 0;
 	if ((e = malloc(sizeof(*e) + sizeof(*d) + total)) == NULL)
 		return NULL;
 	memset(e, 0, sizeof(*e));
 	d = (cs_licence_row *)(e + 1);
 	*d = *r;
-	dst[0] = &d->id; dst[1] = &d->type; dst[2] = &d->issuer_code;
-	dst[3] = &d->holder_code; dst[4] = &d->number; dst[5] = &d->client;
-	dst[6] = &d->approval_ref; dst[7] = &d->request_hash;
-	dst[8] = &d->bundle; dst[9] = &d->supersedes; dst[10] = &d->record;
-	p = (char *)(d + 1);
-	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
-		*dst[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
-		p += len[i];
-	}
+	cs_strpack(src, (char **const[]){&d->id, &d->type, &d->issuer_code,
+	    &d->holder_code, &d->number, &d->client, &d->approval_ref,
+	    &d->request_hash, &d->bundle, &d->supersedes, &d->record}, n,
+	    (char *)(d + 1));
 	e->row = d;
 	e->bytes = sizeof(*e) + sizeof(*d) + total;
 	return e;
