@@ -42,6 +42,15 @@ if [ "$SC" = ceil_verify ]; then
 	exit 0
 fi
 
+# Pinned as bench/run.sh pins them: wrk on core 0, certsvc on the rest.
+NCPU=$(nproc)
+CLIENT=()
+SERVER=()
+if [ "$NCPU" -ge 2 ]; then
+	CLIENT=(taskset -c 0)
+	SERVER=(taskset -c "1-$((NCPU - 1))")
+fi
+
 RUN=$OUTD/run
 rm -rf "$RUN"
 mkdir -p "$RUN"
@@ -49,13 +58,13 @@ cp -a "$SRC/keys" "$RUN/keys"
 cp "$SRC/certsvc.db" "$RUN/certsvc.db"
 # shellcheck disable=SC1091
 . "$SRC/tokens.env"
-CMD=("$BUILD/certsvc" serve --db "$RUN/certsvc.db" --keys "$RUN/keys"
+CMD=("${SERVER[@]}" "$BUILD/certsvc" serve --db "$RUN/certsvc.db" --keys "$RUN/keys"
     --templates "$ROOT/templates" --public-url http://127.0.0.1:8080
     --listen 127.0.0.1:0 --rate-limit 0 --threads "${BENCH_THREADS:-8}"
     --log-file "$RUN/requests.log")
 if [ "$TOOL" = callgrind ]; then
-	valgrind --tool=callgrind --instr-atstart=no \
-	    --callgrind-out-file="$OUTD/$SC.cg" "${CMD[@]}" 2> "$RUN/serve.log" &
+	"${SERVER[@]}" valgrind --tool=callgrind --instr-atstart=no \
+	    --callgrind-out-file="$OUTD/$SC.cg" "${CMD[@]:${#SERVER[@]}}" 2> "$RUN/serve.log" &
 else
 	"${CMD[@]}" 2> "$RUN/serve.log" &
 fi
@@ -84,14 +93,14 @@ if [ "$TOOL" = callgrind ]; then
 	# Warm up (caches, connections, QR cache), then count a fixed number
 	# of requests: wrk's -R is not in Debian's wrk, so a Lua counter stops
 	# each connection after its share.
-	wrk -t1 -c8 -d3s -s "$BENCH/lua/$script" "$URL" -- "${ARGS[@]}" >/dev/null
+	"${CLIENT[@]}" wrk -t1 -c8 -d3s -s "$BENCH/lua/$script" "$URL" -- "${ARGS[@]}" >/dev/null
 	rm -f "$OUTD/$SC.cg"*
 	# issue.lua numbers its approval_refs from 1 in each run: a second
 	# run with the warm-up's run id would replay its licences (200)
 	# instead of issuing new ones.
 	[ "$SC" = issue ] && ARGS[3]="q$(date +%s%N)"
 	callgrind_control -i on "$PID" >/dev/null 2>&1
-	out=$(wrk -t1 -c8 -d15s -s "$BENCH/lua/$script" "$URL" -- "${ARGS[@]}")
+	out=$("${CLIENT[@]}" wrk -t1 -c8 -d15s -s "$BENCH/lua/$script" "$URL" -- "${ARGS[@]}")
 	callgrind_control -d "$PID" >/dev/null 2>&1
 	callgrind_control -i off "$PID" >/dev/null 2>&1
 	n=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
@@ -102,11 +111,11 @@ if [ "$TOOL" = callgrind ]; then
 	echo "$SC: $n requests, $total instructions, $((total / n)) per request"
 	callgrind_annotate --inclusive=yes "$f" 2>/dev/null | sed -n '/^Ir/,$p' | head -45
 else
-	wrk -t1 -c64 -d2s -s "$BENCH/lua/$script" "$URL" -- "${ARGS[@]}" >/dev/null
+	"${CLIENT[@]}" wrk -t1 -c64 -d2s -s "$BENCH/lua/$script" "$URL" -- "${ARGS[@]}" >/dev/null
 	perf record -F 499 --call-graph dwarf,16384 -p "$PID" -o "$OUTD/$SC.perf" -- sleep 8 \
 	    2>/dev/null >/dev/null &
 	rec=$!
-	wrk -t1 -c64 -d8s -s "$BENCH/lua/$script" "$URL" -- "${ARGS[@]}" | grep Requests
+	"${CLIENT[@]}" wrk -t1 -c64 -d8s -s "$BENCH/lua/$script" "$URL" -- "${ARGS[@]}" | grep Requests
 	wait "$rec" 2>/dev/null || true
 	kill -TERM "$PID"
 	wait "$PID" 2>/dev/null || true

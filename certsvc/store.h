@@ -193,6 +193,16 @@ void cs_store_sqlite_set_window(cs_store *s, long ms);
 /* SQLite store only: group commits made and transactions they carried. */
 void cs_store_sqlite_stats(cs_store *s, uint64_t *groups, uint64_t *members);
 
+/*
+ * A licence row the store hands out is one allocation: the row, then its
+ * strings packed behind it (strpack.h).  cs_licence_row_size is the bytes
+ * that takes for r, cs_licence_row_pack copies r so into at (that many
+ * bytes, aligned for a row) and returns the copy, cs_licence_row_copy into
+ * a new allocation (NULL when out of memory).
+ */
+size_t cs_licence_row_size(const cs_licence_row *r);
+cs_licence_row *cs_licence_row_pack(const cs_licence_row *r, void *at);
+cs_licence_row *cs_licence_row_copy(const cs_licence_row *r);
 void cs_licence_row_free(cs_licence_row *r);
 void cs_licence_rows_free(cs_licence_row **rows, size_t n);
 void cs_event_free(cs_event *e);

@@ -38,7 +38,7 @@
 
 #include "cs_err.h"
 #include "encode.h"
-#include "strpack.h"
+#include "lcache.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -341,6 +341,21 @@ static const char record_dict_v2[] =
 
 /* The Adler-32 of each dictionary: how a stored record names its own. */
 static uLong dict_adler[2];
+/*
+ * Before SQLite's first use in the process: no memory statistics.  With
+ * them every allocation SQLite makes takes one process-wide mutex, and
+ * reader threads queued on it in futex calls (bench/README.md).  certsvc
+ * reads none of them.  Too late (SQLITE_MISUSE) when something used SQLite
+ * first; then they stay on.
+ */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void
+sqlite_init(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static pthread_once_t dict_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -513,33 +528,8 @@ struct gwait {
 	char msg[200];       /* the failure, for the member's own cs_err */
 };
 
-/*
- * Licence rows by id, kept after a read.  A committed licence row never
- * changes (the table is append-only, and triggers enforce it), so the next
- * read of that id can be answered from a copy, sparing SQLite's lookup and
- * the record's inflate: about a quarter of the instructions of a cached
- * QR image's read, which also appends (and commits) its audit record.
- * Only rows read outside a transaction go in: those are committed, hence
- * durable, while a row the writer sees may still be rolled back with its
- * group.  Bounded in bytes, least recently used first out.
- */
+/* The licence cache's bound (lcache.h). */
 #define LCACHE_BYTES (32 << 20)
-#define LCACHE_BUCKETS 16384  /* a power of 2 */
-
-struct lc_entry {
-	struct lc_entry *hnext;        /* hash chain */
-	struct lc_entry *prev, *next;  /* recency list */
-	cs_licence_row *row;
-	size_t bytes;
-	uint32_t hash;
-};
-
-struct lcache {
-	pthread_mutex_t mu;
-	struct lc_entry *buckets[LCACHE_BUCKETS];
-	struct lc_entry lru;           /* sentinel: lru.next is the newest */
-	size_t bytes;
-};
 
 struct sstore {
 	cs_store base;       /* first: a cs_store * is a struct sstore * */
@@ -576,7 +566,7 @@ struct sstore {
 	int has_def;
 	unsigned char *zbuf; /* its output, bound until the insert is done */
 	size_t zcap;
-	struct lcache lc;    /* licence rows read (the licence cache) */
+	cs_lcache *lc;       /* licence rows read (lcache.h) */
 };
 
 /* How to turn the rows of a query into an array: elements of size bytes,
@@ -669,19 +659,29 @@ bind_hash(sqlite3_stmt *st, int i, const char *hex)
 	return sqlite3_bind_blob(st, i, raw, sizeof(raw), SQLITE_TRANSIENT);
 }
 
-/* A copy of text column i (NULL for SQL NULL); *bad set when out of
- * memory, so a mapper checks once after all its columns. */
+/* Text column i as SQLite holds it until the next step (NULL for SQL
+ * NULL); *bad set when out of memory, so a mapper checks once after all
+ * its columns. */
+static const char *
+col_text(sqlite3_stmt *st, int i, int *bad)
+{
+	const unsigned char *t = NULL;
+
+	if (sqlite3_column_type(st, i) != SQLITE_NULL &&
+	    (t = sqlite3_column_text(st, i)) == NULL)
+		*bad = 1;
+	return (const char *)t;
+}
+
+/* A copy of text column i (col_text). */
 static char *
 col_dup(sqlite3_stmt *st, int i, int *bad)
 {
-	const unsigned char *t;
+	const char *t = col_text(st, i, bad);
 	char *d = NULL;
 
-	if (sqlite3_column_type(st, i) != SQLITE_NULL) {
-		t = sqlite3_column_text(st, i);
-		if (t == NULL || (d = strdup((const char *)t)) == NULL)
-			*bad = 1;
-	}
+	if (t != NULL && (d = strdup(t)) == NULL)
+		*bad = 1;
 	return d;
 }
 
@@ -853,50 +853,46 @@ fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k, void **out,
 
 /* --- row mappers ---------------------------------------------------- */
 
-static int lc_get(struct lcache *c, const char *id, cs_licence_row **out);
-static void lc_put(struct lcache *c, const cs_licence_row *r);
-
 /* The licence cache of the store whose committed rows this thread maps
  * now (sq_licences_by_holder), else NULL: map_licence then copies a row
  * the cache holds instead of inflating its record again, and keeps the
  * rows it does inflate. */
-static _Thread_local struct lcache *map_cache;
+static _Thread_local cs_lcache *map_cache;
 
 static int
 map_licence(sqlite3_stmt *st, void *elem)
 {
-	const unsigned char *id;
-	cs_licence_row *r;
-	int bad = 0, rc = 0;
+	cs_licence_row row = {0}, *r = NULL;
+	char *hash, *record = NULL;
+	int bad = 0, rc;
 
-	if (map_cache != NULL && (id = sqlite3_column_text(st, 0)) != NULL &&
-	    lc_get(map_cache, (const char *)id, &r))
-		goto out;
-	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		rc = nomem();
-		goto out;
+	row.id = (char *)col_text(st, 0, &bad);
+	if (map_cache != NULL && row.id != NULL &&
+	    cs_lcache_get(map_cache, row.id, &r)) {
+		*(cs_licence_row **)elem = r;
+		return 0;
 	}
-	r->id = col_dup(st, 0, &bad);
-	r->type = col_dup(st, 1, &bad);
-	r->issuer_code = col_dup(st, 2, &bad);
-	r->seq = sqlite3_column_int64(st, 3);
-	r->holder_code = col_dup(st, 4, &bad);
-	r->number = col_dup(st, 5, &bad);
-	r->client = col_dup(st, 6, &bad);
-	r->approval_ref = col_dup(st, 7, &bad);
-	r->request_hash = col_hash(st, 8, &bad);
-	r->bundle = col_dup(st, 9, &bad);
-	r->supersedes = col_dup(st, 10, &bad);
-	r->issued_at = sqlite3_column_int64(st, 11);
-	rc = col_record(st, 12, &r->record);
-	if (rc == 0 && bad)
+	/* The columns as SQLite holds them, copied with the record into
+	 * one allocation (store.h). */
+	row.type = (char *)col_text(st, 1, &bad);
+	row.issuer_code = (char *)col_text(st, 2, &bad);
+	row.seq = sqlite3_column_int64(st, 3);
+	row.holder_code = (char *)col_text(st, 4, &bad);
+	row.number = (char *)col_text(st, 5, &bad);
+	row.client = (char *)col_text(st, 6, &bad);
+	row.approval_ref = (char *)col_text(st, 7, &bad);
+	row.request_hash = hash = col_hash(st, 8, &bad);
+	row.bundle = (char *)col_text(st, 9, &bad);
+	row.supersedes = (char *)col_text(st, 10, &bad);
+	row.issued_at = sqlite3_column_int64(st, 11);
+	rc = col_record(st, 12, &record);
+	row.record = record;
+	if (rc == 0 && (bad || (r = cs_licence_row_copy(&row)) == NULL))
 		rc = nomem();
-	if (rc != 0) {
-		cs_licence_row_free(r);
-		r = NULL;
-	} else if (map_cache != NULL)
-		lc_put(map_cache, r);
-out:
+	if (rc == 0 && map_cache != NULL)
+		cs_lcache_put(map_cache, r);
+	free(hash);
+	free(record);
 	*(cs_licence_row **)elem = r;
 	return rc;
 }
@@ -1745,18 +1741,6 @@ sq_rollback(cs_store *cs)
 	return rc;
 }
 
-/* --- the licence cache ---------------------------------------------- */
-
-static uint32_t
-lc_hash(const char *s)
-{
-	uint32_t h = 2166136261u;  /* FNV-1a */
-
-	while (*s != '\0')
-		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return h;
-}
-
 static char *
 dup_or_null(const char *s, int *bad)
 {
@@ -1765,163 +1749,6 @@ dup_or_null(const char *s, int *bad)
 	if (s != NULL && (d = strdup(s)) == NULL)
 		*bad = 1;
 	return d;
-}
-
-/* A copy of r, NULL when out of memory. */
-static cs_licence_row *
-row_dup(const cs_licence_row *r)
-{
-	cs_licence_row *d;
-	int bad = 0;
-
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return NULL;
-	d->id = dup_or_null(r->id, &bad);
-	d->type = dup_or_null(r->type, &bad);
-	d->issuer_code = dup_or_null(r->issuer_code, &bad);
-	d->seq = r->seq;
-	d->holder_code = dup_or_null(r->holder_code, &bad);
-	d->number = dup_or_null(r->number, &bad);
-	d->client = dup_or_null(r->client, &bad);
-	d->approval_ref = dup_or_null(r->approval_ref, &bad);
-	d->request_hash = dup_or_null(r->request_hash, &bad);
-	d->bundle = dup_or_null(r->bundle, &bad);
-	d->supersedes = dup_or_null(r->supersedes, &bad);
-	d->issued_at = r->issued_at;
-	d->record = dup_or_null(r->record, &bad);
-	if (bad) {
-		cs_licence_row_free(d);
-		return NULL;
-	}
-	return d;
-}
-
-/* A cache entry holding a copy of r, the entry, the row and its strings in
- * one allocation: one malloc chunk a row instead of fourteen, so the bytes
- * counted against LCACHE_BYTES are the bytes used.  NULL when out of
- * memory.  Freed with free(). */
-static struct lc_entry *
-entry_pack(const cs_licence_row *r)
-{
-	const char *src[] = {r->id, r->type, r->issuer_code, r->holder_code,
-	    r->number, r->client, r->approval_ref, r->request_hash, r->bundle,
-	    r->supersedes, r->record};
-	const size_t n = sizeof(src) / sizeof(src[0]);
-	size_t total = cs_strpack_size(src, n);
-	struct lc_entry *e;
-	cs_licence_row *d;
-
-	if ((e = malloc(sizeof(*e) + sizeof(*d) + total)) == NULL)
-		return NULL;
-	memset(e, 0, sizeof(*e));
-	d = (cs_licence_row *)(e + 1);
-	*d = *r;
-	cs_strpack(src, (char **const[]){&d->id, &d->type, &d->issuer_code,
-	    &d->holder_code, &d->number, &d->client, &d->approval_ref,
-	    &d->request_hash, &d->bundle, &d->supersedes, &d->record}, n,
-	    (char *)(d + 1));
-	e->row = d;
-	e->bytes = sizeof(*e) + sizeof(*d) + total;
-	return e;
-}
-
-static void
-lc_unlink(struct lcache *c, struct lc_entry *e)
-{
-	struct lc_entry **pp = &c->buckets[e->hash & (LCACHE_BUCKETS - 1)];
-
-	while (*pp != e)
-		pp = &(*pp)->hnext;
-	*pp = e->hnext;
-	e->prev->next = e->next;
-	e->next->prev = e->prev;
-	c->bytes -= e->bytes;
-}
-
-static void
-lc_push_front(struct lcache *c, struct lc_entry *e)
-{
-	e->prev = &c->lru;
-	e->next = c->lru.next;
-	c->lru.next->prev = e;
-	c->lru.next = e;
-}
-
-static void
-lc_init(struct lcache *c)
-{
-	pthread_mutex_init(&c->mu, NULL);
-	c->lru.prev = c->lru.next = &c->lru;
-}
-
-static void
-lc_free(struct lcache *c)
-{
-	struct lc_entry *e, *next;
-
-	for (e = c->lru.next; e != &c->lru; e = next) {
-		next = e->next;
-		free(e);
-	}
-	pthread_mutex_destroy(&c->mu);
-}
-
-/* A copy of the cached row of id into *out: 1 when there is one, 0 when
- * not (or out of memory: the caller reads the database instead). */
-static int
-lc_get(struct lcache *c, const char *id, cs_licence_row **out)
-{
-	uint32_t h = lc_hash(id);
-	struct lc_entry *e;
-
-	*out = NULL;
-	pthread_mutex_lock(&c->mu);
-	for (e = c->buckets[h & (LCACHE_BUCKETS - 1)]; e != NULL; e = e->hnext)
-		if (e->hash == h && strcmp(e->row->id, id) == 0)
-			break;
-	if (e != NULL) {
-		e->prev->next = e->next;
-		e->next->prev = e->prev;
-		lc_push_front(c, e);
-		*out = row_dup(e->row);
-	}
-	pthread_mutex_unlock(&c->mu);
-	return *out != NULL;
-}
-
-/* Keep a copy of r, a committed row. */
-static void
-lc_put(struct lcache *c, const cs_licence_row *r)
-{
-	struct lc_entry *e, *old;
-
-	if (r->id == NULL || (e = entry_pack(r)) == NULL)
-		return;
-	if (e->bytes > LCACHE_BYTES / 4) {
-		free(e);
-		return;
-	}
-	e->hash = lc_hash(r->id);
-	pthread_mutex_lock(&c->mu);
-	for (old = c->buckets[e->hash & (LCACHE_BUCKETS - 1)]; old != NULL;
-	    old = old->hnext)
-		if (old->hash == e->hash && strcmp(old->row->id, r->id) == 0)
-			break;
-	if (old != NULL) {
-		/* Another thread read it meanwhile: the same row. */
-		pthread_mutex_unlock(&c->mu);
-		free(e);
-		return;
-	}
-	e->hnext = c->buckets[e->hash & (LCACHE_BUCKETS - 1)];
-	c->buckets[e->hash & (LCACHE_BUCKETS - 1)] = e;
-	lc_push_front(c, e);
-	c->bytes += e->bytes;
-	while (c->bytes > LCACHE_BYTES && (old = c->lru.prev) != e) {
-		lc_unlink(c, old);
-		free(old);
-	}
-	pthread_mutex_unlock(&c->mu);
 }
 
 /* --- licences ------------------------------------------------------- */
@@ -2022,13 +1849,13 @@ sq_licence_get(cs_store *cs, const char *id, cs_licence_row **out)
 	/* Outside a transaction a read sees committed rows only: those may
 	 * be cached (the licence cache). */
 	committed = sl->depth == 0;
-	if (committed && lc_get(&s->lc, id, out))
+	if (committed && cs_lcache_get(s->lc, id, out))
 		return 0;
 	if ((rc = read_stmt(s, ST_LIC_GET, &st)) == 0)
 		rc = fetch_one(st, bind_text(st, 1, id), &licence_kind, out,
 		    "get licence");
 	if (rc == 0 && committed)
-		lc_put(&s->lc, *out);
+		cs_lcache_put(s->lc, *out);
 	return rc;
 }
 
@@ -2061,7 +1888,7 @@ sq_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
 	if ((rc = slot_get(s, &sl)) == 0 &&
 	    (rc = read_stmt(s, ST_LIC_BY_HOLDER, &st)) == 0) {
 		/* Committed rows only go through the cache (sq_licence_get). */
-		map_cache = sl->depth == 0 ? &s->lc : NULL;
+		map_cache = sl->depth == 0 ? s->lc : NULL;
 		rc = fetch_all(st, bind_text(st, 1, holder_code) ||
 		    bind_text(st, 2, type), &licence_kind, &arr, n,
 		    "licences by holder");
@@ -2717,7 +2544,7 @@ sq_close(cs_store *cs)
 		if (s->has_def)
 			deflateEnd(&s->def);
 		free(s->zbuf);
-		lc_free(&s->lc);
+		cs_lcache_free(s->lc);
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->tok_cv);
 		pthread_cond_destroy(&s->lead_cv);
@@ -2786,7 +2613,7 @@ cs_store_open_sqlite(const char *path, cs_store **out)
 	}
 	s->base.ops = &sqlite_ops;
 	pthread_once(&dict_once, dict_init);
-	lc_init(&s->lc);
+	pthread_once(&sqlite_once, sqlite_init);
 	pthread_mutex_init(&s->mu, NULL);
 	cs_cond_init_mono(&s->tok_cv);
 	cs_cond_init_mono(&s->lead_cv);
@@ -2797,7 +2624,8 @@ cs_store_open_sqlite(const char *path, cs_store **out)
 		goto out;
 	}
 	s->has_key = 1;
-	if ((s->path = strdup(path)) == NULL) {
+	if ((s->path = strdup(path)) == NULL ||
+	    (s->lc = cs_lcache_new(LCACHE_BYTES)) == NULL) {
 		rc = nomem();
 		goto out;
 	}
@@ -2846,35 +2674,6 @@ cs_store_sqlite_stats(cs_store *cs, uint64_t *groups, uint64_t *members)
 }
 
 /* --- free functions ------------------------------------------------- */
-
-void
-cs_licence_row_free(cs_licence_row *r)
-{
-	if (r != NULL) {
-		free(r->id);
-		free(r->type);
-		free(r->issuer_code);
-		free(r->holder_code);
-		free(r->number);
-		free(r->client);
-		free(r->approval_ref);
-		free(r->request_hash);
-		free(r->bundle);
-		free(r->supersedes);
-		free(r->record);
-		free(r);
-	}
-}
-
-void
-cs_licence_rows_free(cs_licence_row **rows, size_t n)
-{
-	size_t i;
-
-	for (i = 0; rows != NULL && i < n; i++)
-		cs_licence_row_free(rows[i]);
-	free(rows);
-}
 
 void
 cs_event_free(cs_event *e)
