@@ -28,7 +28,7 @@
  * bug in certsvc or a hand-run sqlite3 shell can rewrite history.
  *
  * Space: a licence must cost under 1.5 KiB on disk with its indexes.  Its
- * record JSON is most of that, so the record is stored deflated (below),
+ * record JSON is most of that, so the record is stored compressed (zrecord.h),
  * and pages are 16 KiB: 1,420 bytes a licence at a million, against 1,493
  * with 4 KiB pages.  Smaller pages would write less per random index
  * insert, but measured side by side (bench/README.md, "Page size") they
@@ -39,6 +39,7 @@
 #include "cs_err.h"
 #include "encode.h"
 #include "lcache.h"
+#include "zrecord.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -52,7 +53,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 /* Long enough for another process's write transaction (a CLI command) to
  * finish; a server thread never waits on it for its own threads. */
@@ -251,97 +251,6 @@ static const char *const migrations[] = {
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /*
- * The preset dictionary for records: the SPEC §1 object's skeleton, keys
- * in the order the domain writes them, most common last (nearer is
- * cheaper).  A record of about 1.2 KB deflates to about 920 bytes alone
- * and to about 800 with it, since a small input has few repeats of its
- * own.  The zlib header names the dictionary by its Adler-32, so a later
- * dictionary can be added beside this one; this one must never change.
- */
-static const char record_dict[] =
-    "\"valid_until\":null,\"unchecked\":true,\"code_type\":\"RID\","
-    "\"alg\":\"EdDSA\",\"alg\":\"SM2\","
-    "{\"id\":\"1.2.156.3005.2.\",\"type\":\"\",\"type_name\":\"\","
-    "\"number\":\"\",\"holder\":{\"name\":\"\",\"code_type\":\"USCC\","
-    "\"code\":\"\"},\"issuer\":{\"name\":\"\",\"code\":\"\"},"
-    "\"issued_at\":\"2025-01-01T00:00:00Z\",\"valid_from\":\"2025-01-01\","
-    "\"valid_until\":\"2030-01-01\",\"fields\":{},\"approval_ref\":\"\","
-    "\"bundle\":null,\"supersedes\":null,\"kid\":\"\",\"alg\":\"ES256\","
-    "\"token\":\"";
-
-/*
- * The second dictionary, used for every record written from now on: the
- * shipped catalog's structure (type codes and names, authorities, number
- * prefixes, face-field names and enumerated values), then the first
- * dictionary, whose skeleton keys stay nearest.  It took the records of
- * the benchmark's catalog sample from 864 to 727 bytes on average
- * (bench/README.md).  Types added later compress less, never wrongly.  As
- * with the first: never change it; add a third beside it.
- */
-static const char record_dict_v2[] =
-    "\"type\":\"11100000000013338W043\",\"type_name\":\"建设项目环境影响评价批复\","
-    "\"issuer\":{\"name\":\"生态环境部\",\"code\":\"11100000000013338W\"},"
-    "\"number\":\"粤环审〔\",\"project_name\":\""
-    "\"construction_site\":\"\"eia_document_type\":\""
-    "环境影响报告书\",环境影响报告表\","
-    "\"construction_nature\":\"新建\",改建\",扩建\","
-    "技术改造\",\"industry_category\":\""
-    "\"total_investment\":\"\"environmental_investment\":\""
-    "\"eia_preparer\":\"\"main_requirements\":\""
-    "\"type\":\"11100000000013338W042\",\"type_name\":\"危险废物经营许可证\","
-    "\"issuer\":{\"name\":\"生态环境部\",\"code\":\"11100000000013338W\"},"
-    "\"number\":\"粤环危废证字[\",\"address\":\""
-    "\"legal_representative\":\"\"facility_address\":\""
-    "\"business_mode\":\"\"waste_categories\":\""
-    "\"annual_capacity\":\""
-    "\"type\":\"11100000000013338W041\",\"type_name\":\"排污许可证\","
-    "\"issuer\":{\"name\":\"生态环境部\",\"code\":\"11100000000013338W\"},"
-    "\"registered_address\":\"\"production_address\":\""
-    "\"legal_representative\":\"\"industry_category\":\""
-    "\"management_category\":\"重点管理\",简化管理\","
-    "\"main_pollutant_categories\":\"\"main_pollutants\":\""
-    "\"air_discharge_mode\":\"有组织排放\","
-    "无组织排放\",有组织排放和无组织排放\","
-    "\"water_discharge_mode\":\"直接排放\",间接排放\","
-    "不外排\","
-    "\"type\":\"11100000MB0143391C011\",\"type_name\":\"放射诊疗许可证\","
-    "\"issuer\":{\"name\":\"国家卫生健康委员会\",\"code\":\"11100000MB0143391C\"},"
-    "\"number\":\"粤卫放证字[\",\"institution_category\":\""
-    "综合医院\",中医医院\",中西医结合医院\","
-    "专科医院\",妇幼保健院\",社区卫生服务中心\","
-    "乡镇卫生院\",门诊部\",诊所\",其他\","
-    "\"address\":\"\"legal_representative\":\"\"principal\":\""
-    "\"medical_licence_code\":\"\"diagnosis_scope\":\""
-    "\"type\":\"11100000000013338W032\",\"type_name\":\"辐射安全许可证\","
-    "\"issuer\":{\"name\":\"生态环境部\",\"code\":\"11100000000013338W\"},"
-    "\"number\":\"粤环辐证[\",\"address\":\""
-    "\"legal_representative\":\""
-    "\"radiation_activity_category\":\"生产\",销售\","
-    "使用\",生产、销售\",生产、使用\","
-    "销售、使用\",生产、销售、使用\","
-    "\"licence_scope\":\"\"remarks\":\""
-    "\"type\":\"11100000000013338W044\",\"type_name\":\"辐射安全与防护培训合格证书\","
-    "\"issuer\":{\"name\":\"生态环境部\",\"code\":\"11100000000013338W\"},"
-    "\"number\":\"FS\",\"gender\":\"男\",女\",\"work_unit\":\""
-    "\"training_category\":\"辐射安全管理\","
-    "X射线探伤\",γ射线探伤\","
-    "医用X射线诊断与介入放射学\",核医学\","
-    "放射治疗\",粒子加速器\",放射性药品生产\","
-    "放射性同位素销售\",工业辐照\",测井\","
-    "科研、生产及其他\",\"exam_date\":\"\"exam_score\":\""
-    "\"valid_until\":null,\"unchecked\":true,\"code_type\":\"RID\","
-    "\"alg\":\"EdDSA\",\"alg\":\"SM2\","
-    "{\"id\":\"1.2.156.3005.2.\",\"type\":\"\",\"type_name\":\"\","
-    "\"number\":\"\",\"holder\":{\"name\":\"\",\"code_type\":\"USCC\","
-    "\"code\":\"\"},\"issuer\":{\"name\":\"\",\"code\":\"\"},"
-    "\"issued_at\":\"2025-01-01T00:00:00Z\",\"valid_from\":\"2025-01-01\","
-    "\"valid_until\":\"2030-01-01\",\"fields\":{},\"approval_ref\":\"\","
-    "\"bundle\":null,\"supersedes\":null,\"kid\":\"\",\"alg\":\"ES256\","
-    "\"token\":\"";
-
-/* The Adler-32 of each dictionary: how a stored record names its own. */
-static uLong dict_adler[2];
-/*
  * Before SQLite's first use in the process: no memory statistics.  With
  * them every allocation SQLite makes takes one process-wide mutex, and
  * reader threads queued on it in futex calls (bench/README.md).  certsvc
@@ -354,17 +263,6 @@ static void
 sqlite_init(void)
 {
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-}
-
-static pthread_once_t dict_once = PTHREAD_ONCE_INIT;
-
-static void
-dict_init(void)
-{
-	dict_adler[0] = adler32(1, (const Bytef *)record_dict,
-	    sizeof(record_dict) - 1);
-	dict_adler[1] = adler32(1, (const Bytef *)record_dict_v2,
-	    sizeof(record_dict_v2) - 1);
 }
 
 /* --- statements ----------------------------------------------------- */
@@ -562,10 +460,9 @@ struct sstore {
 	struct slot *slots;
 	pthread_key_t key;
 	int has_key;
-	z_stream def;        /* record deflater: used under the writer */
-	int has_def;
-	unsigned char *zbuf; /* its output, bound until the insert is done */
-	size_t zcap;
+	/* The record compressor (zrecord.h), used under the writer; its
+	 * output is bound until the insert is done. */
+	cs_zrecord_packer *packer;
 	cs_lcache *lc;       /* licence rows read (lcache.h) */
 };
 
@@ -710,15 +607,11 @@ col_hash(sqlite3_stmt *st, int i, int *bad)
 	return d;
 }
 
-/* A stored record's JSON text into *out: TEXT as is, a BLOB inflated. */
+/* A stored record's JSON text into *out: TEXT as is, a BLOB unpacked
+ * (zrecord.h). */
 static int
 col_record(sqlite3_stmt *st, int i, char **out)
 {
-	const cs_zdict dicts[] = {
-	    {(const uint8_t *)record_dict_v2, sizeof(record_dict_v2) - 1,
-		dict_adler[1]},
-	    {(const uint8_t *)record_dict, sizeof(record_dict) - 1,
-		dict_adler[0]}};
 	size_t len;
 	int rc, bad = 0;
 
@@ -727,9 +620,8 @@ col_record(sqlite3_stmt *st, int i, char **out)
 		*out = col_dup(st, i, &bad);
 		return bad ? nomem() : 0;
 	}
-	rc = cs_zlib_decompress_dict(sqlite3_column_blob(st, i),
-	    (size_t)sqlite3_column_bytes(st, i), RECORD_MAX, dicts, 2,
-	    (uint8_t **)out, &len);
+	rc = cs_zrecord_unpack(sqlite3_column_blob(st, i),
+	    (size_t)sqlite3_column_bytes(st, i), RECORD_MAX, out, &len);
 	if (rc == CS_ENOMEM)
 		return nomem();
 	if (rc != 0)
@@ -1754,51 +1646,27 @@ dup_or_null(const char *s, int *bad)
 /* --- licences ------------------------------------------------------- */
 
 /*
- * The record as stored: deflated with record_dict_v2 into s->zbuf (*z set,
- * *zlen its length), or *z NULL when that would not be smaller and the
- * text is stored as it is.  Called under the writer, which owns s->def.
+ * The record as stored: packed (zrecord.h) into the packer's buffer (*z
+ * set, *zlen its length), or *z NULL when that would not be smaller and
+ * the text is stored as it is.  Called under the writer, which owns the
+ * packer.
  */
 static int
-deflate_record(struct sstore *s, const char *text, const void **z,
+pack_record(struct sstore *s, const char *text, const void **z,
     size_t *zlen)
 {
-	size_t n = strlen(text), bound;
-	unsigned char *grown;
-	int rc = 0;
+	size_t n = strlen(text);
 
 	*z = NULL;
 	*zlen = 0;
-	if (n > RECORD_MAX) {
-		rc = cs_err_set(CS_ETOOBIG, "store: record of %zu bytes is over "
-		    "the limit of %d", n, RECORD_MAX);
-		goto out;
-	}
-	if (!s->has_def || deflateReset(&s->def) != Z_OK ||
-	    deflateSetDictionary(&s->def, (const Bytef *)record_dict_v2,
-	    sizeof(record_dict_v2) - 1) != Z_OK)
-		goto out;
-	if ((bound = deflateBound(&s->def, (uLong)n)) > s->zcap) {
-		if ((grown = realloc(s->zbuf, bound)) == NULL) {
-			rc = nomem();
-			goto out;
-		}
-		s->zbuf = grown;
-		s->zcap = bound;
-	}
-	s->def.next_in = (Bytef *)text;
-	s->def.avail_in = (uInt)n;
-	s->def.next_out = s->zbuf;
-	s->def.avail_out = (uInt)s->zcap;
-	if (deflate(&s->def, Z_FINISH) == Z_STREAM_END &&
-	    s->def.total_out < n) {
-		*z = s->zbuf;
-		*zlen = s->def.total_out;
-	}
-out:
-	return rc;
+	if (n > RECORD_MAX)
+		return cs_err_set(CS_ETOOBIG, "store: record of %zu bytes is "
+		    "over the limit of %d", n, RECORD_MAX);
+	return s->packer != NULL ? cs_zrecord_pack(s->packer, text, n, z, zlen)
+	    : 0;
 }
 
-/* Parameters 1-13 of ST_LIC_PUT; the record as deflate_record left it. */
+/* Parameters 1-13 of ST_LIC_PUT; the record as pack_record left it. */
 static int
 bind_licence(sqlite3_stmt *st, const cs_licence_row *r, const void *z,
     size_t zlen)
@@ -1827,7 +1695,7 @@ sq_licence_put(cs_store *cs, const cs_licence_row *r)
 	if ((rc = write_enter(S(cs), &c, &own)) != 0)
 		goto out;
 	if (r->record != NULL)
-		rc = deflate_record(S(cs), r->record, &z, &zlen);
+		rc = pack_record(S(cs), r->record, &z, &zlen);
 	if (rc == 0 && (rc = prep(c, ST_LIC_PUT, &st)) == 0)
 		rc = run(st, bind_licence(st, r, z, zlen), "insert licence");
 	rc = write_leave(S(cs), own, rc);
@@ -2541,9 +2409,7 @@ sq_close(cs_store *cs)
 			free(sl);
 		}
 		conn_close(&s->writer);
-		if (s->has_def)
-			deflateEnd(&s->def);
-		free(s->zbuf);
+		cs_zrecord_packer_free(s->packer);
 		cs_lcache_free(s->lc);
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->tok_cv);
@@ -2612,7 +2478,6 @@ cs_store_open_sqlite(const char *path, cs_store **out)
 		goto out;
 	}
 	s->base.ops = &sqlite_ops;
-	pthread_once(&dict_once, dict_init);
 	pthread_once(&sqlite_once, sqlite_init);
 	pthread_mutex_init(&s->mu, NULL);
 	cs_cond_init_mono(&s->tok_cv);
@@ -2629,15 +2494,8 @@ cs_store_open_sqlite(const char *path, cs_store **out)
 		rc = nomem();
 		goto out;
 	}
-	/* Level 6 deflates a record in tens of microseconds, beside the
-	 * commit's fsync; without a deflater records are stored as text.  An
-	 * 8 KiB window (13 bits) holds the dictionary and a record, and
-	 * memLevel 6 a record's symbols in one block: the records of the
-	 * benchmark's sample come out the same size as with zlib's 32 KiB
-	 * and memLevel 8, while every deflateReset clears a 16 KiB hash
-	 * table instead of 64 KiB (40k fewer instructions a record). */
-	s->has_def = deflateInit2(&s->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
-	    13, 6, Z_DEFAULT_STRATEGY) == Z_OK;
+	/* Without a packer (out of memory) records are stored as text. */
+	s->packer = cs_zrecord_packer_new();
 	create_private(path);
 	if ((rc = conn_open(path, 1, &s->writer)) == 0 &&
 	    (rc = migrate(&s->writer, path)) == 0) {

@@ -9,8 +9,8 @@ set -euo pipefail
 # librsvg2-dev draws face.png; fonts-noto-cjk gives it (and a browser
 # showing face.svg) the Chinese glyphs.
 build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
-       libqrencode-dev libpng-dev zlib1g-dev libjansson-dev libcbor-dev
-       librsvg2-dev fonts-noto-cjk)
+       libqrencode-dev libpng-dev zlib1g-dev libzstd-dev
+       libjansson-dev libcbor-dev librsvg2-dev fonts-noto-cjk)
 # chromium and nodejs: the browser tests (tests/browser_test.py drive
 # Debian's chromium with playwright-core from npm).
 test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils

@@ -452,7 +452,8 @@ TEST(records)
 	cs_store *s = open_store("records.db");
 	sqlite3 *db;
 
-	/* A real-sized record is stored deflated, and comes back exact. */
+	/* A real-sized record is stored compressed (a zstd frame,
+	 * zrecord.h), and comes back exact. */
 	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
 	record_make(big, sizeof(big), l.id);
 	l.r.record = big;
@@ -471,6 +472,8 @@ TEST(records)
 	db = raw_open("records.db");
 	CHECK_INT_EQ(raw_int(db, "SELECT typeof(record) = 'blob' AND "
 	    "length(record) < 850 FROM licences WHERE seq = 1"), 1);
+	CHECK_INT_EQ(raw_int(db, "SELECT hex(substr(record, 1, 4)) = "
+	    "'28B52FFD' FROM licences WHERE seq = 1"), 1);
 	CHECK(strlen(big) > 1100);
 	CHECK_INT_EQ(raw_int(db, "SELECT typeof(record) = 'text' FROM "
 	    "licences WHERE seq = 2"), 1);

@@ -1,0 +1,276 @@
+/*
+ * test_zrecord: stored records (zrecord.c).  A packed record must be a
+ * standard zstd frame that plain libzstd reads with a frozen copy of the
+ * dictionary (so the dictionary can never change unnoticed), records of
+ * the earlier zlib form must read back, and a damaged blob must be refused,
+ * never read as something else.
+ */
+#include "check.h"
+#include "cs_err.h"
+#include "zrecord.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+/* The second record dictionary, byte for byte: every record written since
+ * it came (zlib, then zstd) needs it to read back. */
+static const char frozen_dict_v2[] =
+    "\"type\":\"11100000000013338W043\",\"type_name\":\"建设项目环境影响评价批复\","
+    "\"issuer\":{\"name\":\"生态环境部\",\"code\":\"11100000000013338W\"},"
+    "\"number\":\"粤环审〔\",\"project_name\":\""
+    "\"construction_site\":\"\"eia_document_type\":\""
+    "环境影响报告书\",环境影响报告表\","
+    "\"construction_nature\":\"新建\",改建\",扩建\","
+    "技术改造\",\"industry_category\":\""
+    "\"total_investment\":\"\"environmental_investment\":\""
+    "\"eia_preparer\":\"\"main_requirements\":\""
+    "\"type\":\"11100000000013338W042\",\"type_name\":\"危险废物经营许可证\","
+    "\"issuer\":{\"name\":\"生态环境部\",\"code\":\"11100000000013338W\"},"
+    "\"number\":\"粤环危废证字[\",\"address\":\""
+    "\"legal_representative\":\"\"facility_address\":\""
+    "\"business_mode\":\"\"waste_categories\":\""
+    "\"annual_capacity\":\""
+    "\"type\":\"11100000000013338W041\",\"type_name\":\"排污许可证\","
+    "\"issuer\":{\"name\":\"生态环境部\",\"code\":\"11100000000013338W\"},"
+    "\"registered_address\":\"\"production_address\":\""
+    "\"legal_representative\":\"\"industry_category\":\""
+    "\"management_category\":\"重点管理\",简化管理\","
+    "\"main_pollutant_categories\":\"\"main_pollutants\":\""
+    "\"air_discharge_mode\":\"有组织排放\","
+    "无组织排放\",有组织排放和无组织排放\","
+    "\"water_discharge_mode\":\"直接排放\",间接排放\","
+    "不外排\","
+    "\"type\":\"11100000MB0143391C011\",\"type_name\":\"放射诊疗许可证\","
+    "\"issuer\":{\"name\":\"国家卫生健康委员会\",\"code\":\"11100000MB0143391C\"},"
+    "\"number\":\"粤卫放证字[\",\"institution_category\":\""
+    "综合医院\",中医医院\",中西医结合医院\","
+    "专科医院\",妇幼保健院\",社区卫生服务中心\","
+    "乡镇卫生院\",门诊部\",诊所\",其他\","
+    "\"address\":\"\"legal_representative\":\"\"principal\":\""
+    "\"medical_licence_code\":\"\"diagnosis_scope\":\""
+    "\"type\":\"11100000000013338W032\",\"type_name\":\"辐射安全许可证\","
+    "\"issuer\":{\"name\":\"生态环境部\",\"code\":\"11100000000013338W\"},"
+    "\"number\":\"粤环辐证[\",\"address\":\""
+    "\"legal_representative\":\""
+    "\"radiation_activity_category\":\"生产\",销售\","
+    "使用\",生产、销售\",生产、使用\","
+    "销售、使用\",生产、销售、使用\","
+    "\"licence_scope\":\"\"remarks\":\""
+    "\"type\":\"11100000000013338W044\",\"type_name\":\"辐射安全与防护培训合格证书\","
+    "\"issuer\":{\"name\":\"生态环境部\",\"code\":\"11100000000013338W\"},"
+    "\"number\":\"FS\",\"gender\":\"男\",女\",\"work_unit\":\""
+    "\"training_category\":\"辐射安全管理\","
+    "X射线探伤\",γ射线探伤\","
+    "医用X射线诊断与介入放射学\",核医学\","
+    "放射治疗\",粒子加速器\",放射性药品生产\","
+    "放射性同位素销售\",工业辐照\",测井\","
+    "科研、生产及其他\",\"exam_date\":\"\"exam_score\":\""
+    "\"valid_until\":null,\"unchecked\":true,\"code_type\":\"RID\","
+    "\"alg\":\"EdDSA\",\"alg\":\"SM2\","
+    "{\"id\":\"1.2.156.3005.2.\",\"type\":\"\",\"type_name\":\"\","
+    "\"number\":\"\",\"holder\":{\"name\":\"\",\"code_type\":\"USCC\","
+    "\"code\":\"\"},\"issuer\":{\"name\":\"\",\"code\":\"\"},"
+    "\"issued_at\":\"2025-01-01T00:00:00Z\",\"valid_from\":\"2025-01-01\","
+    "\"valid_until\":\"2030-01-01\",\"fields\":{},\"approval_ref\":\"\","
+    "\"bundle\":null,\"supersedes\":null,\"kid\":\"\",\"alg\":\"ES256\","
+    "\"token\":\"";
+
+/* A record of the usual size: skeleton, Chinese text, a 480-character
+ * token that does not compress. */
+static void
+record_make(char *buf, size_t len)
+{
+	char token[481];
+	int i;
+
+	for (i = 0; i < 480; i++)
+		token[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789-_"[(i * 7919 + 13) % 64];
+	token[480] = '\0';
+	snprintf(buf, len, "{\"id\":\"1.2.156.3005.2.11100000000013338W041."
+	    "11440000006939756B.1.001.X\",\"type\":\"11100000000013338W041\","
+	    "\"type_name\":\"排污许可证\",\"number\":\"91440300MA5F00001X001V\","
+	    "\"holder\":{\"name\":\"深圳市某某医疗器械有限公司\",\"code_type\":"
+	    "\"USCC\",\"code\":\"91440300MA5F00001X\"},\"issuer\":{\"name\":"
+	    "\"生态环境部\",\"code\":\"11100000000013338W\"},\"issued_at\":"
+	    "\"2025-05-22T08:30:00Z\",\"valid_from\":\"2025-05-22\","
+	    "\"valid_until\":\"2030-05-21\",\"fields\":{\"production_address\":"
+	    "\"深圳市南山区科技园南区某某路123号\",\"industry_category\":\"医疗器械\"},"
+	    "\"approval_ref\":\"SP-1\",\"bundle\":null,\"supersedes\":null,"
+	    "\"kid\":\"abababababababab\",\"alg\":\"ES256\",\"token\":\"%s\"}",
+	    token);
+}
+
+/* A copy of what the packer made (its buffer is reused). */
+static unsigned char *
+pack_copy(cs_zrecord_packer *p, const char *text, size_t *n)
+{
+	const void *z = NULL;
+	unsigned char *c = NULL;
+
+	*n = 0;
+	if (cs_zrecord_pack(p, text, strlen(text), &z, n) == 0 && z != NULL &&
+	    (c = malloc(*n)) != NULL)
+		memcpy(c, z, *n);
+	return c;
+}
+
+TEST(zstd_round_trip)
+{
+	static char text[2048], plain[2048];
+	cs_zrecord_packer *p = cs_zrecord_packer_new();
+	ZSTD_DCtx *plain_dctx = ZSTD_createDCtx();
+	unsigned char *blob;
+	char *back = NULL;
+	size_t n, len = 0, got;
+
+	CHECK(p != NULL);
+	record_make(text, sizeof(text));
+	blob = pack_copy(p, text, &n);
+	CHECK(blob != NULL && n > 4 && n < strlen(text) * 3 / 4);
+	CHECK(blob != NULL && ZSTD_getFrameContentSize(blob, n) == strlen(text));
+	CHECK_INT_EQ(cs_zrecord_unpack(blob, n, 1 << 20, &back, &len), 0);
+	CHECK_STR_EQ(back, text);
+	CHECK_INT_EQ(len, strlen(text));
+	free(back);
+	/* Plain libzstd, the frozen dictionary as raw content. */
+	got = ZSTD_decompress_usingDict(plain_dctx, plain,
+	    sizeof(plain) - 1, blob, n, frozen_dict_v2,
+	    sizeof(frozen_dict_v2) - 1);
+	CHECK(!ZSTD_isError(got) && got == strlen(text));
+	plain[ZSTD_isError(got) ? 0 : got] = '\0';
+	CHECK_STR_EQ(plain, text);
+	/* The packer is reused, frame after frame, alike. */
+	free(blob);
+	blob = pack_copy(p, "{\"id\":\"x\",\"type\":\"11100000000013338W041\","
+	    "\"type_name\":\"排污许可证\",\"holder\":{\"name\":\"\"}}", &n);
+	CHECK_INT_EQ(cs_zrecord_unpack(blob, n, 1 << 20, &back, &len), 0);
+	CHECK_STR_EQ(back, "{\"id\":\"x\",\"type\":\"11100000000013338W041\","
+	    "\"type_name\":\"排污许可证\",\"holder\":{\"name\":\"\"}}");
+	free(back);
+	free(blob);
+	ZSTD_freeDCtx(plain_dctx);
+	cs_zrecord_packer_free(p);
+	cs_zrecord_packer_free(NULL);
+}
+
+TEST(not_smaller_kept_as_text)
+{
+	cs_zrecord_packer *p = cs_zrecord_packer_new();
+	const void *z = (const void *)1;
+	size_t n = 1;
+
+	CHECK_INT_EQ(cs_zrecord_pack(p, "{}", 2, &z, &n), 0);
+	CHECK(z == NULL);
+	CHECK_INT_EQ(n, 0);
+	cs_zrecord_packer_free(p);
+}
+
+/* Records written with zlib and the same dictionary read back. */
+TEST(zlib_records_read)
+{
+	static char text[2048];
+	unsigned char out[2048];
+	char *back = NULL;
+	size_t len = 0;
+	z_stream z;
+
+	record_make(text, sizeof(text));
+	memset(&z, 0, sizeof(z));
+	deflateInit2(&z, 6, Z_DEFLATED, 13, 6, Z_DEFAULT_STRATEGY);
+	deflateSetDictionary(&z, (const Bytef *)frozen_dict_v2,
+	    sizeof(frozen_dict_v2) - 1);
+	z.next_in = (Bytef *)text;
+	z.avail_in = (uInt)strlen(text);
+	z.next_out = out;
+	z.avail_out = sizeof(out);
+	CHECK_INT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+	CHECK_INT_EQ(cs_zrecord_unpack(out, z.total_out, 1 << 20, &back, &len),
+	    0);
+	CHECK_STR_EQ(back, text);
+	free(back);
+	/* Cut short: refused. */
+	CHECK_INT_EQ(cs_zrecord_unpack(out, z.total_out - 3, 1 << 20, &back,
+	    &len), CS_EINVAL);
+	CHECK(back == NULL);
+	deflateEnd(&z);
+}
+
+/* A damaged frame is refused, whatever the damage. */
+TEST(damaged_frames)
+{
+	static char text[2048];
+	cs_zrecord_packer *p = cs_zrecord_packer_new();
+	unsigned char *blob, *longer;
+	char *back = NULL;
+	size_t n, len = 0, i, silent = 0;
+
+	record_make(text, sizeof(text));
+	blob = pack_copy(p, text, &n);
+	CHECK(blob != NULL);
+	if (blob == NULL)
+		return;
+	CHECK_INT_EQ(cs_zrecord_unpack(blob, n - 1, 1 << 20, &back, &len),
+	    CS_EINVAL);
+	CHECK_INT_EQ(cs_zrecord_unpack(blob, 5, 1 << 20, &back, &len),
+	    CS_EINVAL);
+	longer = malloc(n + 1);
+	memcpy(longer, blob, n);
+	longer[n] = 0;
+	CHECK_INT_EQ(cs_zrecord_unpack(longer, n + 1, 1 << 20, &back, &len),
+	    CS_EINVAL);
+	free(longer);
+	CHECK_INT_EQ(cs_zrecord_unpack(blob, n, strlen(text) - 1, &back, &len),
+	    CS_ETOOBIG);
+	CHECK_INT_EQ(cs_zrecord_unpack(blob, n, strlen(text), &back, &len), 0);
+	free(back);
+	/* Every byte past the header flipped in turn: the checksum (or the
+	 * decoder) refuses each; none reads back as other text. */
+	for (i = 6; i < n; i++) {
+		blob[i] ^= 0x20;
+		back = NULL;
+		if (cs_zrecord_unpack(blob, n, 1 << 20, &back, &len) == 0) {
+			silent += strcmp(back, text) != 0;
+			free(back);
+		}
+		blob[i] ^= 0x20;
+	}
+	CHECK_INT_EQ(silent, 0);
+	free(blob);
+	cs_zrecord_packer_free(p);
+}
+
+/* A frame that does not say its size is not one the store wrote. */
+TEST(frame_without_size)
+{
+	static const char text[] = "{\"id\":\"1.2.156.3005.2.x\",\"type\":\"\"}"
+	    "{\"id\":\"1.2.156.3005.2.x\",\"type\":\"\"}";
+	unsigned char out[256];
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	ZSTD_outBuffer o = {out, sizeof(out), 0};
+	ZSTD_inBuffer in = {text, sizeof(text) - 1, 0};
+	char *back = NULL;
+	size_t len = 0;
+
+	ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+	CHECK_INT_EQ(ZSTD_compressStream2(c, &o, &in, ZSTD_e_end), 0);
+	CHECK_INT_EQ(cs_zrecord_unpack(out, o.pos, 1 << 20, &back, &len),
+	    CS_EINVAL);
+	CHECK_CONTAINS(cs_err_msg(), "size");
+	ZSTD_freeCCtx(c);
+}
+
+int
+main(void)
+{
+	RUN(zstd_round_trip);
+	RUN(not_smaller_kept_as_text);
+	RUN(zlib_records_read);
+	RUN(damaged_frames);
+	RUN(frame_without_size);
+	return check_summary();
+}
