@@ -249,7 +249,7 @@ cs_token_sign(const cs_key *key, const uint8_t *claims, size_t n, char **token_o
 	*token_out = NULL;
 	if ((rc = cs_cose_sign1(key, claims, n, &cose, &cose_len)) != 0)
 		goto out;
-	if ((rc = cs_zlib_compress(cose, cose_len, 9, &z, &zlen)) != 0)
+	if ((rc = cs_zlib_compress(cose, cose_len, 6, &z, &zlen)) != 0)
 		goto out;
 	rc = cs_b64url_encode(z, zlen, token_out);
 out:

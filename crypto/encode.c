@@ -8,6 +8,7 @@
  */
 #include "encode.h"
 
+#include <libdeflate.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -314,78 +315,67 @@ out:
 }
 
 /*
- * Deflaters kept for the next compression.  compress2 sets one up for
- * every call: about 270 KB of state at zlib's defaults, which glibc hands
- * back to the kernel when it is freed, so every token signed page-faulted
- * it in afresh and cleared it (qr.c saw the same with PNG).  A deflater
- * taken from this pool is reset instead, and deflateReset leaves it
- * writing exactly what a new one writes.  A pool, not one per thread: it
+ * Tokens are deflated with libdeflate, not zlib.  For a token's 350 bytes
+ * zlib spends its time building Huffman trees, at any level: 22-25 µs at
+ * level 9 against libdeflate's 9-10 µs at level 6, whose output was never
+ * larger on the benchmark's tokens (smaller for 7% of them) (bench/
+ * README.md).  It writes the same format, a zlib stream (RFC 1950), which
+ * every verifier inflates as before; inflating stays with zlib.
+ *
+ * Compressors are kept for the next call: one is several hundred KB,
+ * which glibc would hand back to the kernel when freed and page-fault in
+ * afresh (qr.c saw the same with PNG).  A pool, not one per thread: it
  * stays reachable from here until exit, whichever thread used it last.
  */
 #define ZPOOL_MAX 16
 
 struct zdef {
-	z_stream z;
+	struct libdeflate_compressor *c;
 	int level;
 };
 
 static pthread_mutex_t zpool_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct zdef *zpool[ZPOOL_MAX];
+static struct zdef zpool[ZPOOL_MAX];
 static size_t zpool_n;
 
-/* A deflater at level, ready for a new stream; NULL when out of memory. */
-static struct zdef *
+/* A compressor at level; NULL when out of memory. */
+static struct libdeflate_compressor *
 zpool_get(int level)
 {
-	struct zdef *d = NULL;
+	struct libdeflate_compressor *c = NULL;
 	size_t i;
 
 	pthread_mutex_lock(&zpool_mu);
-	for (i = zpool_n; i > 0 && d == NULL; i--)
-		if (zpool[i - 1]->level == level) {
-			d = zpool[i - 1];
+	for (i = zpool_n; i > 0 && c == NULL; i--)
+		if (zpool[i - 1].level == level) {
+			c = zpool[i - 1].c;
 			zpool[i - 1] = zpool[--zpool_n];
 		}
 	pthread_mutex_unlock(&zpool_mu);
-	if (d != NULL) {
-		if (deflateReset(&d->z) == Z_OK)
-			return d;
-		deflateEnd(&d->z);
-		free(d);
-	}
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return NULL;
-	if (deflateInit(&d->z, level) != Z_OK) {
-		free(d);
-		return NULL;
-	}
-	d->level = level;
-	return d;
+	return c != NULL ? c : libdeflate_alloc_compressor(level);
 }
 
 static void
-zpool_put(struct zdef *d)
+zpool_put(struct libdeflate_compressor *c, int level)
 {
 	pthread_mutex_lock(&zpool_mu);
 	if (zpool_n < ZPOOL_MAX) {
-		zpool[zpool_n++] = d;
-		d = NULL;
+		zpool[zpool_n].c = c;
+		zpool[zpool_n++].level = level;
+		c = NULL;
 	}
 	pthread_mutex_unlock(&zpool_mu);
-	if (d != NULL) {
-		deflateEnd(&d->z);
-		free(d);
-	}
+	libdeflate_free_compressor(c);
 }
 
 int
 cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
     size_t *outlen)
 {
-	struct zdef *d = NULL;
+	struct libdeflate_compressor *c = NULL;
 	uint8_t *b = NULL;
-	uLongf len;
-	int zrc, rc = 0;
+	size_t len = 0;
+	int rc = 0;
 
 	if (out == NULL || outlen == NULL || (in == NULL && n > 0)) {
 		rc = cs_err_set(CS_EINVAL, "zlib: no input or output");
@@ -393,33 +383,20 @@ cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
 	}
 	*out = NULL;
 	*outlen = 0;
-	if (level < 1 || level > 9) {
+	if (level < 1 || level > 12) {
 		rc = cs_err_set(CS_EINVAL, "zlib: compression level %d is "
-		    "outside 1-9", level);
+		    "outside 1-12", level);
 		goto out;
 	}
-	len = compressBound((uLong)n);
-	if ((b = malloc(len + 1)) == NULL) {
+	if ((c = zpool_get(level)) == NULL ||
+	    (b = malloc(libdeflate_zlib_compress_bound(c, n) + 1)) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "zlib: out of memory");
 		goto out;
 	}
-	if (n > UINT_MAX / 2 || len > UINT_MAX) {
-		/* More than one deflate() call takes: compress2 loops. */
-		zrc = compress2(b, &len, in, (uLong)n, level);
-	} else if ((d = zpool_get(level)) == NULL) {
-		zrc = Z_MEM_ERROR;
-	} else {
-		d->z.next_in = (Bytef *)(n > 0 ? in : (const uint8_t *)"");
-		d->z.avail_in = (uInt)n;
-		d->z.next_out = b;
-		d->z.avail_out = (uInt)len;
-		zrc = deflate(&d->z, Z_FINISH) == Z_STREAM_END ? Z_OK : Z_BUF_ERROR;
-		len = d->z.total_out;
-		zpool_put(d);
-	}
-	if (zrc != Z_OK) {
-		rc = cs_err_set(zrc == Z_MEM_ERROR ? CS_ENOMEM : CS_EINVAL,
-		    "zlib: compression failed (%d)", zrc);
+	/* Within the bound it always fits: 0 would be a broken library. */
+	if ((len = libdeflate_zlib_compress(c, n > 0 ? in : (const uint8_t *)"",
+	    n, b, libdeflate_zlib_compress_bound(c, n))) == 0) {
+		rc = cs_err_set(CS_EINVAL, "zlib: compression failed");
 		goto out;
 	}
 	b[len] = '\0';
@@ -427,6 +404,8 @@ cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
 	*outlen = len;
 	b = NULL;
 out:
+	if (c != NULL)
+		zpool_put(c, level);
 	free(b);
 	return rc;
 }

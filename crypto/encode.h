@@ -28,7 +28,8 @@ int cs_b45_encode(const uint8_t *in, size_t n, char **out);
  * CS_EINVAL naming the offset. */
 int cs_b45_decode(const char *in, size_t n, uint8_t **out, size_t *outlen);
 
-/* zlib stream at the given level (1-9; 9 keeps tokens smallest). */
+/* zlib stream at the given level (1-12, libdeflate's: 6 keeps tokens as
+ * small as zlib's 9). */
 int cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
     size_t *outlen);
 /* Inflate a complete zlib stream; CS_ETOOBIG once the output would exceed

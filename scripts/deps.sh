@@ -9,7 +9,7 @@ set -euo pipefail
 # librsvg2-dev draws face.png; fonts-noto-cjk gives it (and a browser
 # showing face.svg) the Chinese glyphs.
 build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
-       libqrencode-dev libpng-dev zlib1g-dev libzstd-dev
+       libqrencode-dev libpng-dev zlib1g-dev libdeflate-dev libzstd-dev
        libjansson-dev libcbor-dev librsvg2-dev fonts-noto-cjk)
 # chromium and nodejs: the browser tests (tests/browser_test.py drive
 # Debian's chromium with playwright-core from npm).
