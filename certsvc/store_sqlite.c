@@ -37,10 +37,9 @@
 #include "store.h"
 
 #include "cs_err.h"
-#include "encode.h"
 #include "lcache.h"
-#include "zrecord.h"
 #include "timeutil.h"
+#include "zrecord.h"
 
 #include <errno.h>
 #include <fcntl.h>
