@@ -8,6 +8,7 @@
  */
 #include "check.h"
 #include "cs_err.h"
+#include "record_dicts.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -367,12 +368,8 @@ static void
 record_make(char *buf, size_t len, const char *id)
 {
 	char token[481];
-	int i;
 
-	for (i = 0; i < 480; i++)
-		token[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		    "0123456789-_"[(i * 7919 + 13) % 64];
-	token[480] = '\0';
+	token_like(token);
 	snprintf(buf, len, "{\"id\":\"%s\",\"type\":\"" TYPE_A "\","
 	    "\"type_name\":\"辐射安全许可证\",\"number\":\"粤环辐证[00123]\","
 	    "\"holder\":{\"name\":\"深圳市某某医疗器械有限公司\",\"code_type\":"
@@ -398,18 +395,6 @@ raw_put(sqlite3 *db, const char *id, const char *record_sql)
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-/* The store's first record dictionary, byte for byte: records written
- * with it before the second one came must read back forever. */
-static const char record_dict_v1[] =
-    "\"valid_until\":null,\"unchecked\":true,\"code_type\":\"RID\","
-    "\"alg\":\"EdDSA\",\"alg\":\"SM2\","
-    "{\"id\":\"1.2.156.3005.2.\",\"type\":\"\",\"type_name\":\"\","
-    "\"number\":\"\",\"holder\":{\"name\":\"\",\"code_type\":\"USCC\","
-    "\"code\":\"\"},\"issuer\":{\"name\":\"\",\"code\":\"\"},"
-    "\"issued_at\":\"2025-01-01T00:00:00Z\",\"valid_from\":\"2025-01-01\","
-    "\"valid_until\":\"2030-01-01\",\"fields\":{},\"approval_ref\":\"\","
-    "\"bundle\":null,\"supersedes\":null,\"kid\":\"\",\"alg\":\"ES256\","
-    "\"token\":\"";
 
 /* A zlib stream of text deflated with dictionary dict, as SQL blob
  * literal. */
@@ -494,7 +479,7 @@ TEST(records)
 	foreign_dict_blob("{\"x\":1}", blob, sizeof(blob));
 	CHECK_INT_EQ(raw_put(db, "T-5", blob), SQLITE_OK);
 	/* A record written with the first dictionary. */
-	dict_blob(record_dict_v1, "{\"id\":\"1.2.156.3005.2.X\",\"type\":\"\"}",
+	dict_blob(frozen_dict_v1, "{\"id\":\"1.2.156.3005.2.X\",\"type\":\"\"}",
 	    blob, sizeof(blob));
 	CHECK_INT_EQ(raw_put(db, "T-6", blob), SQLITE_OK);
 	sqlite3_close(db);
