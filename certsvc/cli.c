@@ -234,6 +234,8 @@ cs_cli_open(cs_cli *c, int argc, char **argv, const char *usage,
 	rc = cs_cli_parse(c, argc, argv, usage, 1, &done);
 	if (done)
 		return rc;
+	if (c->before_open != NULL)
+		c->before_open(&c->cfg);
 	if (cs_service_open(&c->cfg, need_key, svc) != 0)
 		return cs_cli_fail(c, NULL);
 	return -1;

@@ -27,6 +27,9 @@ typedef struct cs_cli {
 	cs_opt *opts;          /* the command's own, NULL-name terminated */
 	char **args;           /* positional arguments */
 	int nargs;
+	/* cs_cli_open calls it, when set, after parsing and before the
+	 * service opens (and starts threads). */
+	void (*before_open)(const cs_config *cfg);
 } cs_cli;
 
 /* Parse argv (after the command words) into c: --config FILE first, then

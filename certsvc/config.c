@@ -49,6 +49,9 @@ static const struct setting settings[] = {
 	L(auth_failure_refill, 1, 86400, "1",
 	    "seconds until one of an address's auth_failures comes back"),
 	L(threads, 1, 256, "4", "HTTP worker threads"),
+	L(sched_batch, 0, 1, "1",
+	    "1: serve runs its threads under Linux's SCHED_BATCH (no preempting "
+	    "each other on every wake-up); 0: the usual policy"),
 	L(max_body, 1024, 16 * 1024 * 1024, "65536", "largest request body in bytes"),
 	L(max_header, 4096, 1024 * 1024, "32768",
 	    "memory for one connection's request line and headers, in bytes"),

@@ -27,6 +27,7 @@ typedef struct cs_config {
 	long auth_failures;      /* failures an address may make at once; 0 = off */
 	long auth_failure_refill; /* seconds until one spent failure comes back */
 	long threads;            /* HTTP worker threads */
+	long sched_batch;        /* 1: serve runs its threads under SCHED_BATCH */
 	long max_body;           /* bytes */
 	long max_header;         /* bytes of request headers per connection */
 	long max_connections;
