@@ -3,6 +3,7 @@
 
 #include "cs_err.h"
 #include "encode.h"
+#include "pool.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -13,9 +14,8 @@
 
 /* zstd's default level: level 1 saved 1.4 µs a record for 4 bytes more. */
 #define ZSTD_LEVEL 3
-/* Decompression contexts kept for the next read, as encode.c keeps its
- * inflaters: one is about 95 KB, which malloc would hand out afresh. */
-#define DPOOL_MAX 16
+/* Decompression contexts are kept for the next read (pool.h): one is
+ * about 95 KB. */
 
 /*
  * The preset dictionary for records: the SPEC §1 object's skeleton, keys
@@ -189,32 +189,20 @@ cs_zrecord_pack(cs_zrecord_packer *p, const char *text, size_t n,
 
 /* --- reading -------------------------------------------------------- */
 
-static pthread_mutex_t dpool_mu = PTHREAD_MUTEX_INITIALIZER;
-static ZSTD_DCtx *dpool[DPOOL_MAX];
-static size_t dpool_n;
+static cs_pool dctxs = CS_POOL_INIT;
 
 static ZSTD_DCtx *
 dctx_get(void)
 {
-	ZSTD_DCtx *d = NULL;
+	ZSTD_DCtx *d = cs_pool_take(&dctxs, 0);
 
-	pthread_mutex_lock(&dpool_mu);
-	if (dpool_n > 0)
-		d = dpool[--dpool_n];
-	pthread_mutex_unlock(&dpool_mu);
 	return d != NULL ? d : ZSTD_createDCtx();
 }
 
 static void
 dctx_put(ZSTD_DCtx *d)
 {
-	pthread_mutex_lock(&dpool_mu);
-	if (dpool_n < DPOOL_MAX) {
-		dpool[dpool_n++] = d;
-		d = NULL;
-	}
-	pthread_mutex_unlock(&dpool_mu);
-	ZSTD_freeDCtx(d);
+	ZSTD_freeDCtx(cs_pool_keep(&dctxs, 0, d));
 }
 
 /* A zstd frame: its content size (always written) bounds the output, and

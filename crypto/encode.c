@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "cs_err.h"
+#include "pool.h"
 
 static const char b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -322,51 +323,11 @@ out:
  * README.md).  It writes the same format, a zlib stream (RFC 1950), which
  * every verifier inflates as before; inflating stays with zlib.
  *
- * Compressors are kept for the next call: one is several hundred KB,
- * which glibc would hand back to the kernel when freed and page-fault in
- * afresh (qr.c saw the same with PNG).  A pool, not one per thread: it
- * stays reachable from here until exit, whichever thread used it last.
+ * Compressors and inflaters are kept for the next call (pool.h): a
+ * compressor is several hundred KB, an inflater with its window about 40.
  */
-#define ZPOOL_MAX 16
-
-struct zdef {
-	struct libdeflate_compressor *c;
-	int level;
-};
-
-static pthread_mutex_t zpool_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct zdef zpool[ZPOOL_MAX];
-static size_t zpool_n;
-
-/* A compressor at level; NULL when out of memory. */
-static struct libdeflate_compressor *
-zpool_get(int level)
-{
-	struct libdeflate_compressor *c = NULL;
-	size_t i;
-
-	pthread_mutex_lock(&zpool_mu);
-	for (i = zpool_n; i > 0 && c == NULL; i--)
-		if (zpool[i - 1].level == level) {
-			c = zpool[i - 1].c;
-			zpool[i - 1] = zpool[--zpool_n];
-		}
-	pthread_mutex_unlock(&zpool_mu);
-	return c != NULL ? c : libdeflate_alloc_compressor(level);
-}
-
-static void
-zpool_put(struct libdeflate_compressor *c, int level)
-{
-	pthread_mutex_lock(&zpool_mu);
-	if (zpool_n < ZPOOL_MAX) {
-		zpool[zpool_n].c = c;
-		zpool[zpool_n++].level = level;
-		c = NULL;
-	}
-	pthread_mutex_unlock(&zpool_mu);
-	libdeflate_free_compressor(c);
-}
+static cs_pool deflaters = CS_POOL_INIT;  /* keyed by level */
+static cs_pool inflaters = CS_POOL_INIT;
 
 int
 cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
@@ -388,7 +349,9 @@ cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
 		    "outside 1-12", level);
 		goto out;
 	}
-	if ((c = zpool_get(level)) == NULL ||
+	if ((c = cs_pool_take(&deflaters, level)) == NULL)
+		c = libdeflate_alloc_compressor(level);
+	if (c == NULL ||
 	    (b = malloc(libdeflate_zlib_compress_bound(c, n) + 1)) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "zlib: out of memory");
 		goto out;
@@ -405,31 +368,18 @@ cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
 	b = NULL;
 out:
 	if (c != NULL)
-		zpool_put(c, level);
+		libdeflate_free_compressor(cs_pool_keep(&deflaters, level, c));
 	free(b);
 	return rc;
 }
 
-/*
- * Inflaters kept for the next stream, for the same reason as the deflaters
- * above: inflateInit and the first output allocate about 40 KB (state and
- * window) that every decoded token and every stored record read would
- * otherwise allocate and free again.  inflateReset keeps the window.
- */
-static pthread_mutex_t ipool_mu = PTHREAD_MUTEX_INITIALIZER;
-static z_stream *ipool[ZPOOL_MAX];
-static size_t ipool_n;
-
-/* An inflater ready for a new zlib stream; NULL when out of memory. */
+/* An inflater ready for a new zlib stream; NULL when out of memory.
+ * inflateReset keeps a kept one's window. */
 static z_stream *
-ipool_get(void)
+inflater_get(void)
 {
-	z_stream *z = NULL;
+	z_stream *z = cs_pool_take(&inflaters, 0);
 
-	pthread_mutex_lock(&ipool_mu);
-	if (ipool_n > 0)
-		z = ipool[--ipool_n];
-	pthread_mutex_unlock(&ipool_mu);
 	if (z != NULL) {
 		if (inflateReset(z) == Z_OK)
 			return z;
@@ -446,15 +396,9 @@ ipool_get(void)
 }
 
 static void
-ipool_put(z_stream *z)
+inflater_put(z_stream *z)
 {
-	pthread_mutex_lock(&ipool_mu);
-	if (ipool_n < ZPOOL_MAX) {
-		ipool[ipool_n++] = z;
-		z = NULL;
-	}
-	pthread_mutex_unlock(&ipool_mu);
-	if (z != NULL) {
+	if ((z = cs_pool_keep(&inflaters, 0, z)) != NULL) {
 		inflateEnd(z);
 		free(z);
 	}
@@ -542,7 +486,7 @@ cs_zlib_decompress_dict(const uint8_t *in, size_t n, size_t cap,
 		rc = cs_err_set(CS_ENOMEM, "zlib: out of memory");
 		goto out;
 	}
-	if ((zs = ipool_get()) == NULL) {
+	if ((zs = inflater_get()) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "zlib: out of memory");
 		goto out;
 	}
@@ -584,7 +528,7 @@ cs_zlib_decompress_dict(const uint8_t *in, size_t n, size_t cap,
 	b = NULL;
 out:
 	if (zs != NULL)
-		ipool_put(zs);
+		inflater_put(zs);
 	free(b);
 	return rc;
 }
