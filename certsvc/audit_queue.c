@@ -311,11 +311,7 @@ cs_audit_queue_stop(cs_audit_queue *q)
 {
 	if (q == NULL)
 		return;
-	pthread_mutex_lock(&q->mu);
-	q->stopping = 1;
-	pthread_cond_signal(&q->work_cv);
-	pthread_mutex_unlock(&q->mu);
-	pthread_join(q->thread, NULL);
+	cs_thread_stop(q->thread, &q->mu, &q->work_cv, &q->stopping);
 	qrecs_free(q->head);
 	pthread_cond_destroy(&q->work_cv);
 	pthread_cond_destroy(&q->done_cv);

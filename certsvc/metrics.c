@@ -214,6 +214,18 @@ blabel(struct buf *b, const char *v)
 	}
 }
 
+/* A metric without labels: its HELP and TYPE lines, then its value. */
+static void
+bmetric(struct buf *b, const char *name, const char *type, const char *help,
+    long long v)
+{
+	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", name, help, name,
+	    type, name, v);
+}
+
+#define LOAD(field) ((long long)atomic_load_explicit(&m->field, \
+	memory_order_relaxed))
+
 int
 cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 {
@@ -271,42 +283,26 @@ cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 		blabel(&b, m->names[r]);
 		bprintf(&b, "\"} %lu\n", count);
 	}
-	bprintf(&b, "# HELP certsvc_licences_issued_total Licences issued "
-	    "(new ones, not idempotent repeats).\n"
-	    "# TYPE certsvc_licences_issued_total counter\n"
-	    "certsvc_licences_issued_total %lu\n",
-	    atomic_load_explicit(&m->issued, memory_order_relaxed));
+	bmetric(&b, "certsvc_licences_issued_total", "counter", "Licences issued "
+	    "(new ones, not idempotent repeats).", LOAD(issued));
 	bprintf(&b, "# HELP certsvc_verifications_total Verifications answered, "
 	    "by result.\n# TYPE certsvc_verifications_total counter\n");
 	for (i = 0; i < NRESULTS; i++)
 		bprintf(&b, "certsvc_verifications_total{result=\"%s\"} %lu\n",
 		    results[i], atomic_load_explicit(&m->verifications[i],
 		    memory_order_relaxed));
-	bprintf(&b, "# HELP certsvc_http_requests_in_flight Requests started "
-	    "and not yet finished.\n"
-	    "# TYPE certsvc_http_requests_in_flight gauge\n"
-	    "certsvc_http_requests_in_flight %ld\n",
-	    atomic_load_explicit(&m->in_flight, memory_order_relaxed));
-	bprintf(&b, "# HELP certsvc_audit_reads_waiting Audit records of "
-	    "answered reads not yet committed (the read audit writer).\n"
-	    "# TYPE certsvc_audit_reads_waiting gauge\n"
-	    "certsvc_audit_reads_waiting %lu\n"
-	    "# HELP certsvc_audit_reads_committed_total Audit records of reads "
-	    "committed by the read audit writer.\n"
-	    "# TYPE certsvc_audit_reads_committed_total counter\n"
-	    "certsvc_audit_reads_committed_total %lu\n",
-	    atomic_load_explicit(&m->audit_waiting, memory_order_relaxed),
-	    atomic_load_explicit(&m->audit_committed, memory_order_relaxed));
-	bprintf(&b, "# HELP certsvc_issue_batches_total Transactions the "
-	    "issuance writer ran, committed or failed.\n"
-	    "# TYPE certsvc_issue_batches_total counter\n"
-	    "certsvc_issue_batches_total %lu\n"
-	    "# HELP certsvc_issue_batched_total Issuances the issuance writer "
-	    "ran in them.\n"
-	    "# TYPE certsvc_issue_batched_total counter\n"
-	    "certsvc_issue_batched_total %lu\n",
-	    atomic_load_explicit(&m->issue_batches, memory_order_relaxed),
-	    atomic_load_explicit(&m->issue_runs, memory_order_relaxed));
+	bmetric(&b, "certsvc_http_requests_in_flight", "gauge", "Requests "
+	    "started and not yet finished.", LOAD(in_flight));
+	bmetric(&b, "certsvc_audit_reads_waiting", "gauge", "Audit records of "
+	    "answered reads not yet committed (the read audit writer).",
+	    LOAD(audit_waiting));
+	bmetric(&b, "certsvc_audit_reads_committed_total", "counter", "Audit "
+	    "records of reads committed by the read audit writer.",
+	    LOAD(audit_committed));
+	bmetric(&b, "certsvc_issue_batches_total", "counter", "Transactions "
+	    "the issuance writer ran, committed or failed.", LOAD(issue_batches));
+	bmetric(&b, "certsvc_issue_batched_total", "counter", "Issuances the "
+	    "issuance writer ran in them.", LOAD(issue_runs));
 	if (b.failed) {
 		free(b.p);
 		return cs_err_set(CS_ENOMEM, "metrics: out of memory");

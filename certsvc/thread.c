@@ -20,3 +20,14 @@ cs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
+
+void
+cs_thread_stop(pthread_t t, pthread_mutex_t *mu, pthread_cond_t *cv,
+    int *stopping)
+{
+	pthread_mutex_lock(mu);
+	*stopping = 1;
+	pthread_cond_signal(cv);
+	pthread_mutex_unlock(mu);
+	pthread_join(t, NULL);
+}

@@ -13,4 +13,9 @@
  * 0 or pthread_create's error. */
 int cs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
+/* A writer thread's way out: set *stopping under mu, wake the thread where
+ * it waits on cv, and join it (it finishes what is queued first). */
+void cs_thread_stop(pthread_t t, pthread_mutex_t *mu, pthread_cond_t *cv,
+    int *stopping);
+
 #endif

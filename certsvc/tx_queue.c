@@ -210,11 +210,7 @@ cs_tx_queue_stop(cs_tx_queue *q)
 {
 	if (q == NULL)
 		return;
-	pthread_mutex_lock(&q->mu);
-	q->stopping = 1;
-	pthread_cond_signal(&q->work_cv);
-	pthread_mutex_unlock(&q->mu);
-	pthread_join(q->thread, NULL);
+	cs_thread_stop(q->thread, &q->mu, &q->work_cv, &q->stopping);
 	pthread_cond_destroy(&q->work_cv);
 	pthread_mutex_destroy(&q->mu);
 	free(q);

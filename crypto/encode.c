@@ -335,7 +335,7 @@ cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
 {
 	struct libdeflate_compressor *c = NULL;
 	uint8_t *b = NULL;
-	size_t len = 0;
+	size_t len = 0, bound = 0;
 	int rc = 0;
 
 	if (out == NULL || outlen == NULL || (in == NULL && n > 0)) {
@@ -351,14 +351,15 @@ cs_zlib_compress(const uint8_t *in, size_t n, int level, uint8_t **out,
 	}
 	if ((c = cs_pool_take(&deflaters, level)) == NULL)
 		c = libdeflate_alloc_compressor(level);
-	if (c == NULL ||
-	    (b = malloc(libdeflate_zlib_compress_bound(c, n) + 1)) == NULL) {
+	if (c != NULL)
+		bound = libdeflate_zlib_compress_bound(c, n);
+	if (c == NULL || (b = malloc(bound + 1)) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "zlib: out of memory");
 		goto out;
 	}
 	/* Within the bound it always fits: 0 would be a broken library. */
 	if ((len = libdeflate_zlib_compress(c, n > 0 ? in : (const uint8_t *)"",
-	    n, b, libdeflate_zlib_compress_bound(c, n))) == 0) {
+	    n, b, bound)) == 0) {
 		rc = cs_err_set(CS_EINVAL, "zlib: compression failed");
 		goto out;
 	}
