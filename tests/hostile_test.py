@@ -125,7 +125,7 @@ legal = base_request("'; DROP TABLE licences;--")
 legal["holder"]["name"] = SQLI + " <script>alert(1)</script>"
 legal["fields"]["address"] = TRAVERSAL
 legal["fields"]["legal_representative"] = ENC_TRAVERSAL
-legal["fields"]["remarks"] = "\u202eRTL \U0001F600 ${jndi:ldap://x} %s%n"
+legal["fields"]["remarks"] = "עברית RTL \U0001F600 ${jndi:ldap://x} %s%n"
 r = send("POST", "/api/v1/certificates", legal, "issuer", "application/json")
 lic = as_json(r) or {}
 check(r.status == 201, "legal hostile values: issued (%s %s)" % (r.status, r.body[:300]))
@@ -247,6 +247,7 @@ for kind, value in HOSTILE:
     one = sample_request(T_RAD, "x")
     del one["approval_ref"]
     two = json.loads(json.dumps(one))
+    two["holder"]["code"] = NOBODY  # a bundle holds one licence of a type per holder
     legal_members = [m for m, refused in issue_members(value) if not refused]
     for m in legal_members:
         set_path(two, m, value)
@@ -871,6 +872,105 @@ ROWS.append(Row("chunked and Content-Length both", "POST", "/api/v1/verify", 200
 # pedantic, and nothing in certsvc depends on Host.
 ROWS.append(Row("HTTP/1.1 without Host", "GET", "/healthz", 200, headers=[("Host", None)],
                 problem=False, allow_close=True))
+
+
+# --- issue 13, items 7, 8, 9, 11 and 12 ---
+# 7: holder.unchecked accepts a pilot-region credit code whose only fault is
+# its check character (SPEC §2); a resident ID is never unchecked.
+RID_OK = rid("11010519491231002")
+RID_BAD = RID_OK[:-1] + ("0" if RID_OK[-1] != "0" else "1")
+for name, code in (("a wrong check character", RID_BAD), ("a right one", RID_OK)):
+    train = sample_request(T_TRAIN, ref(), code)
+    train["holder"]["unchecked"] = True
+    issue("RID with %s and holder.unchecked" % name, train, 422, "holder.unchecked")
+
+# 8: a bundle issues each licence once (docs/design.md, "Bundles"): a second
+# member of the same type for the same holder is refused, naming it, and a
+# member carries no approval_ref of its own.
+ROWS.append(Row("bundle: the same member twice", "POST", "/api/v1/bundles", 422,
+                {"approval_ref": ref(), "certificates": [one, one]}, "issuer",
+                "application/json", field="certificates.1"))
+for name, second in (
+        ("its holder code in lower case", dict(one, holder=dict(
+            one["holder"], code=one["holder"]["code"].lower()))),
+        ("other face fields", dict(one, fields=dict(one["fields"], remarks="另一份")))):
+    ROWS.append(Row("bundle: a second of one type for one holder, " + name, "POST",
+                    "/api/v1/bundles", 422, {"approval_ref": ref(), "certificates": [one, second]},
+                    "issuer", "application/json", field="certificates.1"))
+ROWS.append(Row("bundle: a member with an approval_ref of its own", "POST", "/api/v1/bundles",
+                422, {"approval_ref": ref(), "certificates": [
+                    one, dict(one, holder=dict(one["holder"], code=NOBODY), approval_ref="X-1")]},
+                "issuer", "application/json", field="certificates.1.approval_ref"))
+
+# 9: the default validity from 29 February ends the day before the same
+# date five years on, which a common year lacks: 28 February (a licence
+# issued first, so not a row: the table writes nothing).
+r = send("POST", "/api/v1/certificates", base_request("H-LEAP", valid_from="2028-02-29"),
+         "issuer", "application/json")
+check(r.status == 201 and (as_json(r) or {}).get("valid_until") == "2033-02-28",
+      "5 years from 2028-02-29 run to 2033-02-28 (%s %s)" % (r.status, r.body[:200]))
+
+
+# 11: idempotency compares requests after normalisation: codes in lower
+# case name the same holder and authority (SPEC §2), so replaying them is
+# the same request (200, the same licence), for an issuance and a bundle.
+def same_id(want):
+    return lambda r: None if (as_json(r) or {}).get("id") == want else \
+        "another licence: %s" % r.body[:200]
+
+
+def lower_codes(req):
+    low = json.loads(json.dumps(req))
+    for member in low.get("certificates", [low]):
+        member["holder"]["code"] = member["holder"]["code"].lower()
+        member["issuer"]["code"] = member["issuer"]["code"].lower()
+    return low
+
+
+replayed = base_request("H-REPLAY", issuer={"code": ENV})
+r = send("POST", "/api/v1/certificates", replayed, "issuer", "application/json")
+check(r.status == 201, "a licence to replay (%s %s)" % (r.status, r.body[:200]))
+issue("replay with the codes in lower case", lower_codes(replayed), 200, problem=False,
+      answer=same_id((as_json(r) or {}).get("id")))
+pair = {"approval_ref": "H-REPLAY-B", "certificates": [dict(one, issuer={"code": ENV}), dict(
+    one, holder=dict(one["holder"], code=NOBODY), issuer={"code": ENV})]}
+r = send("POST", "/api/v1/bundles", pair, "issuer", "application/json")
+check(r.status == 201, "a bundle to replay (%s %s)" % (r.status, r.body[:200]))
+ROWS.append(Row("bundle replay with the codes in lower case", "POST", "/api/v1/bundles", 200,
+                lower_codes(pair), "issuer", "application/json", problem=False,
+                answer=same_id((as_json(r) or {}).get("id"))))
+
+# 12: text printed on a face or a page is what it shows: no C1 control, line
+# or paragraph separator, BOM, zero-width or bidirectional formatting
+# character, not blank, and no space at either end (refused, never trimmed).
+INVISIBLE = (("U+0085", "\u0085"), ("U+2028", "\u2028"), ("U+2029", "\u2029"),
+             ("BOM", "\ufeff"), ("U+200B", "\u200b"), ("U+200D", "\u200d"), ("LRM", "\u200e"),
+             ("U+2060", "\u2060"), ("U+202A", "\u202a"), ("U+202E", "\u202e"),
+             ("U+2066", "\u2066"), ("U+2069", "\u2069"))
+for name, c in INVISIBLE:
+    issue("holder.name with %s" % name, with_holder(name="深圳" + c + "医院"), 422, "holder.name")
+for name, value in (("only spaces", "   "), ("only U+3000", "\u3000\u3000"),
+                    ("a leading space", " 深圳市第一人民医院"),
+                    ("a trailing U+3000", "深圳市第一人民医院\u3000")):
+    issue("holder.name of %s" % name, with_holder(name=value), 422, "holder.name")
+issue("fields.remarks with U+202E", with_field(remarks="\u202eRTL"), 422, "fields.remarks")
+issue("fields.address only spaces", with_field(address="   "), 422, "fields.address")
+issue("number with U+200B", with_top(number="粤环辐证[\u200b00001]"), 422, "number")
+ROWS.append(Row("bundle: certificates.1.holder.name with U+2028", "POST", "/api/v1/bundles", 422,
+                {"approval_ref": ref(), "certificates": [one, dict(one, holder=dict(
+                    one["holder"], code=NOBODY, name="A\u2028B"))]}, "issuer",
+                "application/json", field="certificates.1.holder.name"))
+ROWS.append(Row("amend: holder.name with U+202E", "POST", CERT + L + "/amend", 422,
+                {"approval_ref": ref(), "holder": {"name": "\u202e院医"}}, "issuer",
+                "application/json", field="holder.name"))
+ROWS.append(Row("amend: a reason with U+2066", "POST", CERT + L + "/amend", 422,
+                {"approval_ref": ref(), "reason": "\u2066x"}, "issuer", "application/json",
+                field="reason"))
+for action in ("suspend", "reinstate", "revoke"):
+    ROWS.append(Row("%s: a reason with U+202E" % action, "POST", CERT + L + "/" + action, 422,
+                    {"reason": "\u202e因原"}, "issuer", "application/json", field="reason"))
+    ROWS.append(Row("%s: a blank reason" % action, "POST", CERT + L + "/" + action, 422,
+                    {"reason": " \u3000 "}, "issuer", "application/json", field="reason"))
 
 
 # --- SQL and path traversal in every member, segment and query ---------------
