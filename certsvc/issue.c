@@ -189,6 +189,14 @@ check_holder(const cs_type *t, const json_t *h, const char *prefix,
 		    "must be %s for %s", t->accepts_uscc ? "USCC" : "RID", t->name);
 		return;
 	}
+	/* The pilot-region codes that fail their check character yet exist
+	 * are credit codes (SPEC §2); no genuine resident ID does. */
+	if (r->unchecked && strcmp(r->code_type, "RID") == 0) {
+		cs_problems_add(p, path(f, sizeof(f), hp, "unchecked"), "is for "
+		    "pilot-region credit codes (USCC) only: a resident ID must "
+		    "pass its check character");
+		r->unchecked = 0;
+	}
 	snprintf(r->code, sizeof(r->code), "%s", code);
 	if (strlen(code) > CS_RID_LEN || cs_code_check(r->code_type, r->code) == 0)
 		goto done;
@@ -196,8 +204,7 @@ check_holder(const cs_type *t, const json_t *h, const char *prefix,
 	 * its check character: put the right one in and check again. */
 	if (r->unchecked && strlen(r->code) == CS_USCC_LEN) {
 		memcpy(trial, r->code, sizeof(trial));
-		trial[17] = strcmp(r->code_type, "USCC") == 0 ? cs_uscc_check_char(trial)
-							     : cs_rid_check_char(trial);
+		trial[17] = cs_uscc_check_char(trial);
 		if (trial[17] > 0 && cs_code_check(r->code_type, trial) == 0)
 			return;
 		cs_code_check(r->code_type, r->code);
