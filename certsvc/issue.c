@@ -144,19 +144,12 @@ date_member(const json_t *obj, const char *name, int64_t def, int null_ok,
 	return cs_days_from_civil(y, m, d);
 }
 
-/* The default end of validity: the day before the same date `years` on
- * (a 5-year licence from 2026-11-24 runs to 2031-11-23). */
+/* The default end of validity: the type's term from valid_from, or -1
+ * (none) for a type without expiry. */
 static int64_t
 default_until(int64_t from, int years)
 {
-	int y, m, d;
-
-	if (years <= 0)
-		return -1;
-	cs_civil_from_days(from, &y, &m, &d);
-	if (m == 2 && d == 29)
-		d = 28;
-	return cs_days_from_civil(y + years, m, d) - 1;
+	return years > 0 ? cs_term_end(from, years) : -1;
 }
 
 static void

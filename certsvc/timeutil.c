@@ -33,6 +33,18 @@ cs_civil_from_days(int64_t z, int *y, int *m, int *d)
 	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
+int64_t
+cs_term_end(int64_t from, int years)
+{
+	int y, m, d;
+
+	cs_civil_from_days(from, &y, &m, &d);
+	/* The day count runs on from the month's start: 29 February of a
+	 * common year counts as its 1 March, the anniversary whose eve is
+	 * 28 February. */
+	return cs_days_from_civil(y + years, m, d) - 1;
+}
+
 int
 cs_date_parse(const char *s, int *y, int *m, int *d)
 {

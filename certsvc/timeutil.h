@@ -13,6 +13,11 @@
 /* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
 int64_t cs_days_from_civil(int y, int m, int d);
 void cs_civil_from_days(int64_t days, int *y, int *m, int *d);
+/* The last day of a term of `years` years (> 0) that starts on day `from`:
+ * the day before the same date `years` later (2026-11-24 + 5 runs to
+ * 2031-11-23).  From 29 February into a common year the same date is
+ * 1 March, so the term ends on 28 February. */
+int64_t cs_term_end(int64_t from, int years);
 /* Parse "YYYY-MM-DD" that names a real date; CS_EINVAL with the reason. */
 int cs_date_parse(const char *s, int *y, int *m, int *d);
 /* Format days as "YYYY-MM-DD" into out[11]. */
