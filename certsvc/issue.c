@@ -213,11 +213,12 @@ done:
 /*
  * Validate one issuance request.  Problems go into p with paths under
  * prefix; the return is CS_EVALIDATION when any were added, CS_EFORBIDDEN
- * when the client may not issue this type at all.
+ * when the client may not issue this type at all.  bundle_ref is the
+ * bundle's approval_ref for one of its members, else NULL.
  */
 static int
 parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
-    const char *prefix, const char *default_ref, struct req *r, cs_problems *p)
+    const char *prefix, const char *bundle_ref, struct req *r, cs_problems *p)
 {
 	size_t before = p->n;
 	const char *type, *icode = NULL;
@@ -236,10 +237,15 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 	    (r->type = cs_catalog_find(svc->catalog, type)) == NULL)
 		cs_problems_add(p, path(f, sizeof(f), prefix, "type"),
 		    "'%s' is not a licence type of the catalog", type);
-	r->approval_ref = text_member(in, "approval_ref", default_ref == NULL, 128,
-	    prefix, p);
-	if (r->approval_ref == NULL)
-		r->approval_ref = default_ref;
+	/* A bundle's members are stored under its approval_ref (design.md,
+	 * "Bundles"): one of their own would be stored and never used. */
+	if (bundle_ref == NULL)
+		r->approval_ref = text_member(in, "approval_ref", 1, 128, prefix, p);
+	else if (json_object_get(in, "approval_ref") != NULL)
+		cs_problems_add(p, path(f, sizeof(f), prefix, "approval_ref"),
+		    "is the bundle's: its members share it");
+	if (bundle_ref != NULL)
+		r->approval_ref = bundle_ref;
 	issuer = json_object_get(in, "issuer");
 	if (issuer != NULL && !json_is_null(issuer)) {
 		static const char *const issuer_members[] = {"code", NULL};
@@ -733,6 +739,35 @@ out:
 	return rc;
 }
 
+/* A bundle issues one licence of a type to a holder: a second member of
+ * the same type for the same holder code (normalised) is a 422 naming it,
+ * whatever else differs, rather than two licences the holder cannot tell
+ * apart by anything but their numbers. */
+static int
+same_licence(const struct req *a, const struct req *b)
+{
+	return a->type != NULL && a->type == b->type && a->code_type != NULL &&
+	    b->code_type != NULL && a->code[0] != '\0' &&
+	    strcmp(a->code_type, b->code_type) == 0 && strcmp(a->code, b->code) == 0;
+}
+
+static void
+repeated_members(const struct req *reqs, size_t n, cs_problems *p)
+{
+	char f[64];
+	size_t i, j;
+
+	for (j = 1; j < n; j++)
+		for (i = 0; i < j; i++)
+			if (same_licence(&reqs[i], &reqs[j])) {
+				snprintf(f, sizeof(f), "certificates.%zu", j);
+				cs_problems_add(p, f, "is a second %s for the holder "
+				    "of certificates.%zu: a bundle issues one "
+				    "licence of a type to a holder", reqs[j].type->name, i);
+				break;
+			}
+}
+
 static int
 parse_bundle(cs_service *svc, const cs_actor *who, const json_t *in,
     struct req **reqs, size_t *n, const char **ref, cs_problems *p)
@@ -767,6 +802,7 @@ parse_bundle(cs_service *svc, const cs_actor *who, const json_t *in,
 		if (one != 0)
 			rc = one;
 	}
+	repeated_members(*reqs, *n, p);
 	return p->n > 0 ? CS_EVALIDATION : rc;
 }
 
