@@ -407,13 +407,85 @@ out:
 	return rc;
 }
 
+/*
+ * The idempotency hashes of a request (SHA-256 over JSON with sorted keys,
+ * hex).  A replay is the same request when it is the same after the
+ * normalisation validation applies (codes in upper case, SPEC §2), so the
+ * hash stored is of the normalised request.  Licences stored before held
+ * the hash of the request as sent: a replay matching that is the same
+ * request too.
+ */
+struct request_hashes {
+	char normalised[65];  /* stored */
+	char as_sent[65];     /* compared only */
+};
+
+/* The codes of a validated request written back into in (a copy) in the
+ * form they were validated in. */
+static void
+normalise_codes(json_t *in, const struct req *r)
+{
+	json_t *issuer = json_object_get(in, "issuer");
+
+	json_object_set_new(json_object_get(in, "holder"), "code",
+	    json_string(r->code));
+	if (json_is_object(issuer))
+		json_object_set_new(issuer, "code",
+		    json_string(r->grant->issuer_code));
+}
+
+/* Both hashes of sent, given its normalised copy (taken). */
+static int
+hash_both(json_t *normalised, const json_t *sent, struct request_hashes *h)
+{
+	int rc = normalised == NULL ? cs_err_set(CS_ENOMEM, "out of memory") :
+	    cs_json_hash(normalised, h->normalised);
+
+	if (rc == 0)
+		rc = cs_json_hash(sent, h->as_sent);
+	json_decref(normalised);
+	return rc;
+}
+
+/* The hashes of a validated issuance request r. */
+static int
+hash_request(const json_t *in, const struct req *r, struct request_hashes *h)
+{
+	json_t *copy = json_deep_copy(in);
+
+	if (copy != NULL)
+		normalise_codes(copy, r);
+	return hash_both(copy, in, h);
+}
+
+/* The hashes of a validated bundle request, its members in reqs. */
+static int
+hash_bundle(const json_t *in, const struct req *reqs, size_t n,
+    struct request_hashes *h)
+{
+	json_t *copy = json_deep_copy(in);
+	size_t i;
+
+	for (i = 0; copy != NULL && i < n; i++)
+		normalise_codes(json_array_get(json_object_get(copy,
+		    "certificates"), i), &reqs[i]);
+	return hash_both(copy, in, h);
+}
+
+static int
+same_request(const char *stored, const struct request_hashes *h)
+{
+	return stored != NULL && (strcmp(stored, h->normalised) == 0 ||
+	    strcmp(stored, h->as_sent) == 0);
+}
+
 /* What one licence needs beyond its request when it is created. */
 struct placement {
 	const char *bundle;      /* bundle id or NULL */
 	const char *supersedes;  /* old id or NULL */
 	const char *serial;      /* the old serial for an amendment, else NULL */
 	int version;             /* 1, or the amendment's */
-	const char *hash;        /* request hash */
+	const struct request_hashes *hash;
 	const char *ref_key;     /* (client, ref) key stored; NULL for bundle members */
 };
 
@@ -473,7 +545,7 @@ issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
 	row.number = number;
 	row.client = who->client->name;
 	row.approval_ref = (char *)pl->ref_key;
-	row.request_hash = (char *)pl->hash;
+	row.request_hash = (char *)pl->hash->normalised;
 	row.bundle = (char *)pl->bundle;
 	row.supersedes = (char *)pl->supersedes;
 	row.issued_at = (int64_t)now;
@@ -504,10 +576,10 @@ out:
  * back (200), a different one is a conflict (409).  The licence goes into
  * *text as JSON text when text is not NULL, else into *out. */
 static int
-replay(cs_service *svc, const char *hash, cs_licence_row *row, json_t **out,
-    char **text)
+replay(cs_service *svc, const struct request_hashes *hash, cs_licence_row *row,
+    json_t **out, char **text)
 {
-	if (row->request_hash == NULL || strcmp(row->request_hash, hash) != 0)
+	if (!same_request(row->request_hash, hash))
 		return cs_err_set(CS_ECONFLICT, "approval_ref '%s' was already used "
 		    "by this client for a different request (licence %s)",
 		    row->approval_ref, row->id);
@@ -518,7 +590,7 @@ replay(cs_service *svc, const char *hash, cs_licence_row *row, json_t **out,
 
 static int
 find_existing(cs_service *svc, const cs_actor *who, const char *ref,
-    const char *hash, json_t **out, char **text)
+    const struct request_hashes *hash, json_t **out, char **text)
 {
 	cs_licence_row *row = NULL;
 	int rc;
@@ -601,7 +673,7 @@ struct cs_issue_job {
 	struct issue_tx t;
 	struct req r;
 	struct placement pl;
-	char hash[65];
+	struct request_hashes hash;
 	json_t *request;      /* held: r borrows its strings */
 	char *text;           /* the answer */
 	char id[CS_LICENCE_ID_MAX];
@@ -634,12 +706,12 @@ cs_issue_prepare(cs_service *svc, const cs_actor *who, const json_t *request,
 	j->request = json_incref((json_t *)request);
 	rc = parse_request(svc, who, j->request, "", NULL, &j->r, p);
 	if (rc == 0)
-		rc = cs_json_hash(j->request, j->hash);
+		rc = hash_request(j->request, &j->r, &j->hash);
 	if (rc != 0) {
 		cs_issue_job_free(j);
 		return rc;
 	}
-	j->pl = (struct placement){NULL, NULL, NULL, 1, j->hash,
+	j->pl = (struct placement){NULL, NULL, NULL, 1, &j->hash,
 	    j->r.approval_ref};
 	j->t = (struct issue_tx){svc, who, &j->r, &j->pl, NULL, &j->text, NULL,
 	    NULL};
@@ -815,7 +887,8 @@ cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
 	struct placement pl = {NULL, NULL, NULL, 1, NULL, NULL};
 	cs_bundle_row b, *old = NULL;
 	const char *ref = NULL;
-	char hash[65], id[32];
+	struct request_hashes hash;
+	char id[32];
 	json_t *rec = NULL;
 	size_t i, n = 0;
 	int rc, in_tx = 0;
@@ -823,14 +896,15 @@ cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
 	*out = NULL;
 	*created = 0;
 	if ((rc = parse_bundle(svc, who, request, &reqs, &n, &ref, p)) != 0 ||
-	    (rc = cs_json_hash(request, hash)) != 0 || (rc = bundle_id(id)) != 0)
+	    (rc = hash_bundle(request, reqs, n, &hash)) != 0 ||
+	    (rc = bundle_id(id)) != 0)
 		goto out;
 	if ((rc = st->ops->begin(st)) != 0)
 		goto out;
 	in_tx = 1;
 	rc = st->ops->bundle_by_ref(st, who->client->name, ref, &old);
 	if (rc == 0) {
-		if (strcmp(old->request_hash, hash) != 0)
+		if (!same_request(old->request_hash, &hash))
 			rc = cs_err_set(CS_ECONFLICT, "approval_ref '%s' was already used "
 			    "by this client for a different bundle (%s)", ref, old->id);
 		else
@@ -843,12 +917,12 @@ cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
 	b.id = id;
 	b.client = who->client->name;
 	b.approval_ref = (char *)ref;
-	b.request_hash = hash;
+	b.request_hash = hash.normalised;
 	b.created_at = (int64_t)cs_now();
 	if ((rc = st->ops->bundle_put(st, &b)) != 0)
 		goto out;
 	pl.bundle = id;
-	pl.hash = hash;
+	pl.hash = &hash;
 	for (i = 0; i < n && rc == 0; i++) {
 		rc = issue_locked(svc, who, &reqs[i], &pl, &rec, NULL);
 		json_decref(rec);
@@ -952,7 +1026,7 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 	struct req r;
 	cs_licence_id parts;
 	cs_event ev;
-	char hash[65];
+	struct request_hashes hash;
 	const char *status;
 	int rc, in_tx = 0;
 
@@ -974,7 +1048,7 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 		goto out;
 	}
 	if ((rc = parse_request(svc, who, req, "", NULL, &r, p)) != 0 ||
-	    (rc = cs_json_hash(req, hash)) != 0)
+	    (rc = hash_request(req, &r, &hash)) != 0)
 		goto out;
 	cs_licence_id_parse(id, &parts);
 	if (parts.version >= 999) {
@@ -984,12 +1058,12 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 	pl.supersedes = id;
 	pl.serial = parts.serial;
 	pl.version = parts.version + 1;
-	pl.hash = hash;
+	pl.hash = &hash;
 	pl.ref_key = r.approval_ref;
 	if ((rc = st->ops->begin(st)) != 0)
 		goto out;
 	in_tx = 1;
-	if ((rc = find_existing(svc, who, r.approval_ref, hash, out, NULL)) !=
+	if ((rc = find_existing(svc, who, r.approval_ref, &hash, out, NULL)) !=
 	    CS_ENOTFOUND)
 		goto out;
 	/* Status is read under the writer lock: two amendments cannot both
