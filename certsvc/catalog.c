@@ -1091,36 +1091,75 @@ plural(long n)
 	return n == 1 ? "" : "s";
 }
 
-/* Text: valid UTF-8 without control characters, the length in characters
- * through *chars.  Face text is printed on one line of a licence and goes
- * into logs, so C0, DEL and C1 controls (newlines included) are refused. */
+/* C0, DEL and C1 (U+0085, the next line, among them). */
+static int
+is_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+}
+
+/* Characters that show nothing or move the text around it: zero-width
+ * spaces and joiners, LRM/RLM, line and paragraph separators, bidi
+ * embeddings, overrides and isolates, the word joiner and invisible
+ * operators, the BOM.  On a face they would make the printed text differ
+ * from what it says (U+202E turns "txt.exe" round). */
+static int
+is_invisible(uint32_t cp)
+{
+	return (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
+	    (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) ||
+	    cp == 0xFEFF;
+}
+
+/* Spaces (Unicode Zs), the ideographic space U+3000 among them. */
+static int
+is_space(uint32_t cp)
+{
+	return cp == 0x20 || cp == 0xA0 || cp == 0x1680 ||
+	    (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F ||
+	    cp == 0x3000;
+}
+
+int
+cs_face_text_check(const char *s, size_t n, size_t *chars)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, len, c = 0, spaces = 0;
+	uint32_t cp = 0, first = 0;
+
+	for (; i < n; i += len) {
+		c++;
+		if ((len = utf8_decode(u + i, n - i, &cp)) == 0)
+			return cs_err_set(CS_EVALIDATION, "is not valid UTF-8 (at "
+			    "character %zu)", c);
+		if (is_control(cp) || is_invisible(cp))
+			return cs_err_set(CS_EVALIDATION, "contains the %s character "
+			    "U+%04X at character %zu; face text is one line of "
+			    "printable characters", is_control(cp) ? "control" :
+			    "invisible", (unsigned)cp, c);
+		spaces += is_space(cp);
+		if (c == 1)
+			first = cp;
+	}
+	if (c > 0 && spaces == c)
+		return cs_err_set(CS_EVALIDATION, "is blank");
+	if (c > 0 && (is_space(first) || is_space(cp)))
+		return cs_err_set(CS_EVALIDATION, "%s with the space U+%04X; spaces "
+		    "at the ends are refused, never trimmed", is_space(first) ?
+		    "begins" : "ends", (unsigned)(is_space(first) ? first : cp));
+	if (chars != NULL)
+		*chars = c;
+	return 0;
+}
+
 static int
 check_text(const char *s, size_t n, const char *path, cs_problems *p,
     size_t *chars)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, len, c = 0;
-	uint32_t cp;
-	int rc = 0;
+	int rc = cs_face_text_check(s, n, chars);
 
-	while (i < n) {
-		c++;
-		if ((len = utf8_decode(u + i, n - i, &cp)) == 0) {
-			cs_problems_add(p, path, "is not valid UTF-8 (at character %zu)", c);
-			rc = -1;
-			goto out;
-		}
-		if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
-			cs_problems_add(p, path, "contains the control character U+%04X "
-			    "at character %zu; face text is one line of printable "
-			    "characters", (unsigned)cp, c);
-			rc = -1;
-			goto out;
-		}
-		i += len;
-	}
-	*chars = c;
-out:
+	if (rc != 0)
+		cs_problems_add(p, path, "%s", cs_err_msg());
 	return rc;
 }
 

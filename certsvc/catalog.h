@@ -72,14 +72,23 @@ void cs_catalog_free(cs_catalog *cat);
 const cs_type *cs_catalog_find(const cs_catalog *cat, const char *code);
 const cs_field *cs_type_field(const cs_type *t, const char *name);
 
+/* 0 when s[0..n) may be printed on a face or a page as it is: valid UTF-8
+ * without control characters (C0, DEL, C1), without invisible or
+ * direction-changing ones (U+200B-U+200F, U+2028-U+202E, U+2060-U+2064,
+ * U+2066-U+2069, U+FEFF), not blank (spaces alone, U+3000 among them) and
+ * without a space at either end; *chars (optional) the count of code
+ * points.  CS_EVALIDATION otherwise, the message saying which and where.
+ * Empty text passes: whether it may be empty is the caller's rule. */
+int cs_face_text_check(const char *s, size_t n, size_t *chars);
+
 /* Validate an issuance request's "fields" object against the type: unknown
  * fields, missing required ones, wrong JSON types or kinds (a date is
  * YYYY-MM-DD and real; an integer is a JSON integer or a string of digits),
  * lengths, patterns, enum options.  Each problem is added with the path
  * "<prefix>.<name>" (prefix e.g. "fields" or "certificates.1.fields").
  * null and "" count as absent (what a form sends for an empty input).  Text
- * is valid UTF-8 without control characters (U+0000-U+001F, U+007F-U+009F:
- * face text is one printed line); lengths count code points; integers are
+ * passes cs_face_text_check (face text is one printed line, shown as it
+ * is); lengths count code points; integers are
  * non-negative, at most 18 digits, and max_length/pattern apply to their
  * decimal digits.  Returns the number of problems added. */
 size_t cs_catalog_validate_fields(const cs_type *t, const json_t *fields,

@@ -75,15 +75,16 @@ unknown_members(const json_t *obj, const char *const *allowed,
 			    "is not a member of an issuance request");
 }
 
-/* A required or optional text member of 1..max characters (bytes bound the
- * work; characters are what a person counts). */
+/* A required or optional text member of 1..max characters (characters
+ * are what a person counts).  Holder names and numbers are printed on the
+ * face, and every member goes into records and logs, so each is text a
+ * face may show as it is (cs_face_text_check): nothing trimmed. */
 static const char *
 text_member(const json_t *obj, const char *name, int required, size_t max,
     const char *prefix, cs_problems *p)
 {
 	const json_t *v = json_object_get(obj, name);
 	char f[256];
-	const char *s;
 	size_t chars = 0;
 
 	if (v == NULL || json_is_null(v)) {
@@ -95,13 +96,11 @@ text_member(const json_t *obj, const char *name, int required, size_t max,
 		cs_problems_add(p, path(f, sizeof(f), prefix, name), "must be text");
 		return NULL;
 	}
-	for (s = json_string_value(v); *s; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-			cs_problems_add(p, path(f, sizeof(f), prefix, name),
-			    "must not contain control characters");
-			return NULL;
-		}
-		chars += ((*s & 0xc0) != 0x80);
+	if (cs_face_text_check(json_string_value(v), json_string_length(v),
+	    &chars) != 0) {
+		cs_problems_add(p, path(f, sizeof(f), prefix, name), "%s",
+		    cs_err_msg());
+		return NULL;
 	}
 	if (chars == 0 || chars > max) {
 		cs_problems_add(p, path(f, sizeof(f), prefix, name),
@@ -1004,6 +1003,7 @@ check_amend_body(const json_t *body, cs_problems *p)
 	if (!json_is_object(body))
 		return cs_err_set(CS_EINVAL, "an amendment must be a JSON object");
 	unknown_members(body, members, "", p);
+	cs_reason_check(json_object_get(body, "reason"), 0, p);
 	if (h != NULL) {
 		if (!json_is_object(h))
 			cs_problems_add(p, "holder", "must be an object");

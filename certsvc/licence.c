@@ -937,6 +937,21 @@ transition_allowed(const char *action, const char *status)
 	return live || strcmp(status, "suspended") == 0;  /* revoke */
 }
 
+void
+cs_reason_check(const json_t *r, int required, cs_problems *p)
+{
+	if (r == NULL) {
+		if (required)
+			cs_problems_add(p, "reason", "is required");
+	} else if (!json_is_string(r) || json_string_length(r) == 0 ||
+	    json_string_length(r) > 1000) {
+		cs_problems_add(p, "reason", "must be text of 1 to 1000 bytes");
+	} else if (cs_face_text_check(json_string_value(r), json_string_length(r),
+	    NULL) != 0) {
+		cs_problems_add(p, "reason", "%s", cs_err_msg());
+	}
+}
+
 static int
 parse_transition(const char *action, const json_t *body, const char **reason,
     const char **kind, cs_problems *p)
@@ -952,10 +967,7 @@ parse_transition(const char *action, const json_t *body, const char **reason,
 		if (strcmp(key, "reason") != 0 &&
 		    (strcmp(key, "kind") != 0 || strcmp(action, "revoke") != 0))
 			cs_problems_add(p, key, "is not a member of a %s request", action);
-	if (!json_is_string(r) || json_string_length(r) == 0 ||
-	    json_string_length(r) > 1000)
-		cs_problems_add(p, "reason", r == NULL ? "is required"
-		    : "must be text of 1 to 1000 bytes");
+	cs_reason_check(r, 1, p);
 	*kind = NULL;
 	if (strcmp(action, "revoke") == 0) {
 		*kind = k ? json_string_value(k) : "revoked";

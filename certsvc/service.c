@@ -16,7 +16,6 @@
 #include "codes.h"
 #include "cs_err.h"
 #include "encode.h"
-#include "http_parse.h"
 #include "timeutil.h"
 #include "tx_queue.h"
 
@@ -180,14 +179,16 @@ check_types(cs_service *svc, const char *types)
 	return rc;
 }
 
-/* The name goes into every licence's JSON record and signed claims: text
- * that is not UTF-8 would fail each issuance afterwards, not this grant. */
+/* The name goes into every licence's JSON record and signed claims, and
+ * onto its face: text that is not UTF-8 would fail each issuance
+ * afterwards, not this grant, and invisible characters would print a
+ * name other than the one signed (cs_face_text_check). */
 static int
 check_issuer_name(const char *name)
 {
 	size_t chars = 0;
 
-	if (cs_text_check(name, strlen(name), &chars) != 0)
+	if (cs_face_text_check(name, strlen(name), &chars) != 0)
 		return cs_err_wrap(CS_EINVAL, "--issuer-name ");
 	if (chars > CS_ISSUER_NAME_MAX)
 		return cs_err_set(CS_EINVAL, "--issuer-name is %zu characters, at "

@@ -63,6 +63,11 @@ int cs_licence_public(cs_service *svc, const char *id, json_t **out,
 /* Validate an identifier from a path: CS_EINVAL with the reason. */
 int cs_check_id(const char *id);
 
+/* A lifecycle reason (absent, when not required): text of 1 to 1000 bytes
+ * that the verification page may show as it is (status_detail), checked
+ * by cs_face_text_check.  Problems name "reason". */
+void cs_reason_check(const json_t *r, int required, cs_problems *p);
+
 /* Hex SHA-256 of a JSON value's canonical form (sorted keys, compact). */
 int cs_json_hash(const json_t *v, char out[65]);
 

@@ -74,7 +74,9 @@ check(r.returncode != 0 and "--issuer-code" in r.stderr, "an issuer grant needs 
 # The issuer's name is signed into every licence: refused at the grant,
 # not at each issuance after it.
 for bad_name, says in ((os.fsdecode(b"\xe5\xb1\x80\xff"), "is not valid UTF-8"),
-                       ("广东省\t生态环境厅", "contains a control character"),
+                       ("广东省\t生态环境厅", "contains the control character U+0009"),
+                       ("广东省\u202e厅境环态生", "contains the invisible character U+202E"),
+                       ("广东省生态环境厅 ", "ends with the space U+0020"),
                        ("局" * 65, "is 65 characters, at most 64"),
                        ("", "needs --issuer-code and --issuer-name")):
     r = w.cli("client add", "--name", "y", "--role", "issuer", "--types", "*",

@@ -64,6 +64,7 @@ HOSTILE = (("SQL", SQLI), ("traversal", TRAVERSAL))
 SQL18 = "' OR '1'='1' --   "
 assert len(SQL18) == 18
 NOBODY = uscc("91440300MA5FXXXX0")  # a valid credit code that holds no licence
+SECOND = uscc("91440300MA5FBUND1")  # a second holder, for bundles of one type
 # The problem of each status (http_problem.c): "type" and "title".
 PROBLEMS = {400: ("bad-request", "Bad Request"), 401: ("unauthorized", "Unauthorized"),
             403: ("forbidden", "Forbidden"), 404: ("not-found", "Not Found"),
@@ -247,7 +248,7 @@ for kind, value in HOSTILE:
     one = sample_request(T_RAD, "x")
     del one["approval_ref"]
     two = json.loads(json.dumps(one))
-    two["holder"]["code"] = NOBODY  # a bundle holds one licence of a type per holder
+    two["holder"]["code"] = SECOND  # a bundle holds one licence of a type per holder
     # A member shares the bundle's approval_ref: one of its own is refused.
     legal_members = [m for m, refused in issue_members(value)
                      if not refused and m != "approval_ref"]
@@ -901,7 +902,7 @@ for name, second in (
                     "issuer", "application/json", field="certificates.1"))
 ROWS.append(Row("bundle: a member with an approval_ref of its own", "POST", "/api/v1/bundles",
                 422, {"approval_ref": ref(), "certificates": [
-                    one, dict(one, holder=dict(one["holder"], code=NOBODY), approval_ref="X-1")]},
+                    one, dict(one, holder=dict(one["holder"], code=SECOND), approval_ref="X-1")]},
                 "issuer", "application/json", field="certificates.1.approval_ref"))
 
 # 9: the default validity from 29 February ends the day before the same
@@ -935,7 +936,7 @@ check(r.status == 201, "a licence to replay (%s %s)" % (r.status, r.body[:200]))
 issue("replay with the codes in lower case", lower_codes(replayed), 200, problem=False,
       answer=same_id((as_json(r) or {}).get("id")))
 pair = {"approval_ref": "H-REPLAY-B", "certificates": [dict(one, issuer={"code": ENV}), dict(
-    one, holder=dict(one["holder"], code=NOBODY), issuer={"code": ENV})]}
+    one, holder=dict(one["holder"], code=SECOND), issuer={"code": ENV})]}
 r = send("POST", "/api/v1/bundles", pair, "issuer", "application/json")
 check(r.status == 201, "a bundle to replay (%s %s)" % (r.status, r.body[:200]))
 ROWS.append(Row("bundle replay with the codes in lower case", "POST", "/api/v1/bundles", 200,
@@ -960,7 +961,7 @@ issue("fields.address only spaces", with_field(address="   "), 422, "fields.addr
 issue("number with U+200B", with_top(number="粤环辐证[\u200b00001]"), 422, "number")
 ROWS.append(Row("bundle: certificates.1.holder.name with U+2028", "POST", "/api/v1/bundles", 422,
                 {"approval_ref": ref(), "certificates": [one, dict(one, holder=dict(
-                    one["holder"], code=NOBODY, name="A\u2028B"))]}, "issuer",
+                    one["holder"], code=SECOND, name="A\u2028B"))]}, "issuer",
                 "application/json", field="certificates.1.holder.name"))
 ROWS.append(Row("amend: holder.name with U+202E", "POST", CERT + L + "/amend", 422,
                 {"approval_ref": ref(), "holder": {"name": "\u202e院医"}}, "issuer",
