@@ -33,7 +33,7 @@
 	X(CS_EFORBIDDEN, -14, "not allowed for this client")                     \
 	X(CS_EAUTH, -15, "missing or unknown credentials")                       \
 	X(CS_EFULL, -16, "disk full: no space left to write")                    \
-	X(CS_EUNAVAIL, -17, "temporarily unavailable: retry later")
+	X(CS_EUNAVAIL, -17, "temporarily unavailable")
 
 enum cs_err {
 	CS_OK = 0,
