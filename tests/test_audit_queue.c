@@ -604,6 +604,18 @@ out:
 	free(b);
 }
 
+/* A queue lagging after LAG_MS, on a store whose every append fails until
+ * the test resets f->append_fail. */
+static cs_audit_queue *
+failing_queue(struct fstore *f, cs_store *s)
+{
+	cs_audit_queue *q = NULL;
+
+	fstore_init(f, s, 1 << 30, 0);
+	CHECK_INT_EQ(cs_audit_queue_start(&f->base, 20, LAG_MS, &q), 0);
+	return q;
+}
+
 /*
  * A store that never recovers: sync() gives up with CS_EUNAVAIL once the
  * oldest record waiting is max_lag_ms old, rather than hang the audit
@@ -623,8 +635,7 @@ TEST(store_never_recovers)
 	CHECK(s != NULL && b != NULL);
 	if (s == NULL || b == NULL)
 		goto out;
-	fstore_init(&f, s, 1 << 30, 0);
-	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 20, LAG_MS, &q), 0);
+	q = failing_queue(&f, s);
 	t0 = cs_mono_ms();
 	for (i = 0; i < 3; i++) {
 		rec_fill(b, 0, i);
@@ -669,8 +680,7 @@ TEST(lag_refuses_puts)
 	CHECK(s != NULL && b != NULL);
 	if (s == NULL || b == NULL)
 		goto out;
-	fstore_init(&f, s, 1 << 30, 0);
-	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 20, LAG_MS, &q), 0);
+	q = failing_queue(&f, s);
 	t0 = cs_mono_ms();
 	for (i = 0; cs_mono_ms() - t0 < 3 * LAG_MS; i++) {
 		rec_fill(b, 0, i);
