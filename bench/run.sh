@@ -26,7 +26,8 @@ MODE=full
 FRESH=0
 DUR=
 THREADS=${BENCH_THREADS:-16}
-# Extra flags for certsvc serve, for experiments (--audit-flush-ms 1000).
+# Extra flags for certsvc serve, for experiments (--audit-flush-ms 1000
+# --audit-max-lag-ms 2000: the lag must exceed the flush window).
 BENCH_SERVE_ARGS=${BENCH_SERVE_ARGS:-}
 OUT=
 ONLY_SIZES=

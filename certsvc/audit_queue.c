@@ -26,8 +26,6 @@
 #define GROUP_MAX 512
 /* Records waiting at most: about 4 MiB; past it, reads wait for room. */
 #define QUEUE_MAX 16384
-/* How long put() and sync() wait for a writer that makes no progress. */
-#define PUT_WAIT_S 5
 /* Pause between attempts at a group whose commit failed. */
 #define RETRY_MS 200
 /* Attempts at what is left once stopping, before giving up on it. */
@@ -43,6 +41,7 @@ struct qrec {
 struct cs_audit_queue {
 	cs_store *store;
 	long flush_ms;
+	long max_lag_ms;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv;   /* the writer: records, a sync or stop */
@@ -50,6 +49,7 @@ struct cs_audit_queue {
 	struct qrec *head, *tail;
 	size_t waiting;
 	size_t writing;           /* records of the group being written */
+	int64_t writing_since;    /* queued_ms of its first (oldest) record */
 	uint64_t queued;          /* records put since start */
 	uint64_t committed;       /* records committed since start */
 	int syncs;                /* sync() calls waiting: flush at once */
@@ -165,6 +165,7 @@ writer_main(void *arg)
 		linger(q);
 		g = detach_group(q, &n);
 		q->writing = n;
+		q->writing_since = g->queued_ms;
 		pthread_mutex_unlock(&q->mu);
 		rc = write_group(q->store, g);
 		if (rc != 0)
@@ -194,7 +195,8 @@ writer_main(void *arg)
 }
 
 int
-cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out)
+cs_audit_queue_start(cs_store *store, long flush_ms, long max_lag_ms,
+    cs_audit_queue **out)
 {
 	cs_audit_queue *q;
 	int rc;
@@ -204,6 +206,7 @@ cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out)
 		return cs_err_set(CS_ENOMEM, "out of memory");
 	q->store = store;
 	q->flush_ms = flush_ms;
+	q->max_lag_ms = max_lag_ms;
 	pthread_mutex_init(&q->mu, NULL);
 	cs_cond_init_mono(&q->work_cv);
 	cs_cond_init_mono(&q->done_cv);
@@ -218,26 +221,49 @@ cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out)
 	return 0;
 }
 
-/* With mu held: wait on done_cv until done() holds; CS_ESTORE when the
- * writer commits nothing for PUT_WAIT_S seconds. */
+/* With mu held: when the oldest record not yet committed (the group being
+ * written comes before the queue) turns max_lag_ms old, on the monotonic
+ * clock; INT64_MAX when every record is committed. */
+static int64_t
+lag_deadline(const cs_audit_queue *q)
+{
+	if (q->writing > 0)
+		return q->writing_since + q->max_lag_ms;
+	return q->head != NULL ? q->head->queued_ms + q->max_lag_ms : INT64_MAX;
+}
+
+/*
+ * With mu held: wait on done_cv until done() holds.  CS_EUNAVAIL once the
+ * oldest record not yet committed is older than max_lag_ms, checked first:
+ * a read is then refused, not answered with its record only in memory,
+ * however much room the queue has (the caller may retry: the writer keeps
+ * trying, and reads are answered again once it catches up).
+ */
 static int
 await_writer(cs_audit_queue *q, int (*done)(const cs_audit_queue *, uint64_t),
     uint64_t arg)
 {
-	uint64_t seen = q->committed;
-	struct timespec ts = cs_mono_timespec(cs_mono_ms() + PUT_WAIT_S * 1000);
+	int64_t until, now;
+	struct timespec ts;
 
-	while (!done(q, arg)) {
-		if (pthread_cond_timedwait(&q->done_cv, &q->mu, &ts) == ETIMEDOUT) {
-			if (q->committed == seen)
-				return cs_err_set(CS_ESTORE, "audit log: the "
-				    "writer has committed nothing for %d s",
-				    PUT_WAIT_S);
-			seen = q->committed;
-			ts = cs_mono_timespec(cs_mono_ms() + PUT_WAIT_S * 1000);
+	for (;;) {
+		until = lag_deadline(q);
+		if ((now = cs_mono_ms()) > until)
+			return cs_err_set(CS_EUNAVAIL, "audit log: the oldest "
+			    "read record not yet written has waited %lld ms "
+			    "(audit_max_lag_ms %ld)",
+			    (long long)(now - until + q->max_lag_ms),
+			    q->max_lag_ms);
+		if (done(q, arg))
+			return 0;
+		if (until == INT64_MAX) {
+			/* Nothing uncommitted: only a commit changes that. */
+			pthread_cond_wait(&q->done_cv, &q->mu);
+			continue;
 		}
+		ts = cs_mono_timespec(until + 1);
+		pthread_cond_timedwait(&q->done_cv, &q->mu, &ts);
 	}
-	return 0;
 }
 
 static int

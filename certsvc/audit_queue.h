@@ -8,13 +8,16 @@
  * One commit, one disk sync and one batch of index pages then serve
  * hundreds of reads instead of one each, and no worker thread sleeps on a
  * commit.  What a crash can lose is the records of reads answered in the
- * last flush_ms plus one commit; see docs/design.md.
+ * last flush_ms plus one commit, and never those of reads answered more
+ * than max_lag_ms before it; see docs/design.md.
  *
- * Nothing is dropped: put() blocks while the queue is full and fails only
- * when the writer has committed nothing for 5 s (the store failing, or one
- * commit slower than that), so that read is answered with an error instead
- * of unaudited.
- * A group whose commit fails stays queued and is retried.
+ * Nothing is dropped, and nothing waits long: put() blocks while the queue
+ * is full, and put() and sync() fail with CS_EUNAVAIL as soon as the oldest
+ * record not yet committed is older than max_lag_ms (the store failing, a
+ * full disk, one commit slower than that), so that read is refused (503)
+ * instead of answered with its record only in memory.  A group whose
+ * commit fails stays queued and is retried; once it commits, reads are
+ * answered again.
  *
  * Thread-safe: put() and sync() from any thread; start() and stop() from
  * one.
@@ -28,10 +31,14 @@
 
 typedef struct cs_audit_queue cs_audit_queue;
 
-/* Start the writer thread on store (borrowed; it must outlive the queue). */
-int cs_audit_queue_start(cs_store *store, long flush_ms, cs_audit_queue **out);
+/* Start the writer thread on store (borrowed; it must outlive the queue).
+ * flush_ms: how long a group gathers; max_lag_ms (more than flush_ms): the
+ * oldest a record not yet committed may be while reads are answered. */
+int cs_audit_queue_start(cs_store *store, long flush_ms, long max_lag_ms,
+    cs_audit_queue **out);
 
-/* Copy rec into the queue (seq is ignored and assigned by the store). */
+/* Copy rec into the queue (seq is ignored and assigned by the store);
+ * CS_EUNAVAIL, with nothing queued, when the writer lags (above). */
 int cs_audit_queue_put(cs_audit_queue *q, const cs_audit_rec *rec);
 
 /* Return once every record put before the call is committed: the audit

@@ -66,6 +66,9 @@ static const struct setting settings[] = {
 	    "request)"),
 	L(audit_flush_ms, 0, 10000, "20",
 	    "longest a read's audit record waits to be grouped into one commit"),
+	L(audit_max_lag_ms, 1, 3600000, "1000",
+	    "no read is answered once the oldest read audit record not yet on "
+	    "disk is older than this (503 instead); more than audit_flush_ms"),
 	L(audit_read_wait, 0, 1, "0",
 	    "1: answer a read only once its audit record is on disk; 0: answer "
 	    "at once and commit the record within audit_flush_ms (a crash can "
@@ -212,6 +215,12 @@ cs_config_validate(const cs_config *cfg)
 		return cs_err_set(CS_EINVAL, "qr_form: '%s' is not url or compact", cfg->qr_form);
 	if (strlen(cfg->qr_ecc) != 1 || strchr("LMQHlmqh", cfg->qr_ecc[0]) == NULL)
 		return cs_err_set(CS_EINVAL, "qr_ecc: '%s' is not L, M, Q or H", cfg->qr_ecc);
+	/* A record waits up to audit_flush_ms before its commit starts: a
+	 * lag no longer than that would refuse reads with nothing wrong. */
+	if (!cfg->audit_read_wait && cfg->audit_max_lag_ms <= cfg->audit_flush_ms)
+		return cs_err_set(CS_EINVAL, "audit_max_lag_ms: %ld must be more "
+		    "than audit_flush_ms (%ld)", cfg->audit_max_lag_ms,
+		    cfg->audit_flush_ms);
 	return 0;
 }
 

@@ -35,6 +35,7 @@ typedef struct cs_config {
 	long tz_offset_minutes;  /* deployment time zone, east of UTC (Asia/Shanghai: 480) */
 	long auth_cache_ms;      /* how long an authenticated token is trusted */
 	long audit_flush_ms;     /* longest an audit record of a read waits for its group commit */
+	long audit_max_lag_ms;   /* oldest an uncommitted read record may be while reads are answered */
 	long audit_read_wait;    /* 1: reads wait for their audit record's commit */
 } cs_config;
 

@@ -10,6 +10,11 @@
 
 #define PROBLEM_BASE "https://certsvc.example/problems/"
 
+/* The Retry-After of a 503 for a full disk or a lagging read audit writer.
+ * Space comes back by an operator's hand, and the audit writer tries again
+ * every 200 ms: a caller asking sooner would mostly be refused again. */
+#define UNAVAILABLE_RETRY_MS 5000
+
 static const struct {
 	int status;
 	const char *slug, *title;
@@ -52,6 +57,12 @@ cs_http_status_of(int code)
 		return 413;
 	case CS_EVALIDATION:
 		return 422;
+	case CS_EFULL:
+	case CS_EUNAVAIL:
+		/* The client did nothing wrong, and the same request may
+		 * succeed later (once space returns, once the read audit
+		 * writer catches up). */
+		return 503;
 	default:
 		/* CS_ENOMEM, CS_EIO, CS_ECRYPTO, CS_ESTORE and codes this
 		 * table does not know: the client did nothing wrong. */
@@ -144,15 +155,21 @@ cs_http_problem_field(cs_req *r, int status, const char *field,
 	cs_problems_reset(&p);
 }
 
-void
-cs_http_problem_retry(cs_req *r, int64_t retry_ms, const char *what)
+static void
+problem_retry(cs_req *r, int status, int64_t retry_ms, const char *what)
 {
 	char secs[24];
 
 	snprintf(secs, sizeof(secs), "%lld",
 	    (long long)((retry_ms + 999) / 1000));
-	cs_http_problemf(r, 429, "%s; retry in %s s", what, secs);
+	cs_http_problemf(r, status, "%s; retry in %s s", what, secs);
 	cs_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+}
+
+void
+cs_http_problem_retry(cs_req *r, int64_t retry_ms, const char *what)
+{
+	problem_retry(r, 429, retry_ms, what);
 }
 
 void
@@ -161,9 +178,16 @@ cs_http_problem_err(cs_req *r, int code, const cs_problems *errors)
 	int status = cs_http_status_of(code);
 	char detail[160];
 
-	if (status >= 500) {
+	if (status >= 500)
 		cs_log_msg("certsvc: error req=%s %s: %s", r->request_id,
 		    cs_errname(code), cs_err_msg());
+	if (status == 503) {
+		/* The table's description, not the message: that may quote
+		 * SQLite. */
+		problem_retry(r, 503, UNAVAILABLE_RETRY_MS, cs_strerror(code));
+		return;
+	}
+	if (status >= 500) {
 		snprintf(detail, sizeof(detail),
 		    "an internal error occurred; quote request id %s",
 		    r->request_id);

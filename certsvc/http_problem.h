@@ -14,12 +14,14 @@
  *   CS_ECONFLICT                                                409
  *   CS_ETOOBIG                                                  413
  *   CS_EVALIDATION                                              422
+ *   CS_EFULL, CS_EUNAVAIL                                       503
  *   CS_ENOMEM, CS_EIO, CS_ECRYPTO, CS_ESTORE, anything else      500
  *
  * "errors" appears when there is at least one; a 500 never shows the
  * internal message (it may name a file or a SQL statement): its detail is
  * generic with the request id, and the message goes to the log line of that
- * request id instead.
+ * request id instead.  A 503 for a code likewise: its detail is the code's
+ * description (cs_strerror) and it carries Retry-After.
  */
 #ifndef CS_HTTP_PROBLEM_H
 #define CS_HTTP_PROBLEM_H
@@ -47,7 +49,7 @@ void cs_http_problem_field(cs_req *r, int status, const char *field,
  * detail is what followed by "; retry in N s". */
 void cs_http_problem_retry(cs_req *r, int64_t retry_ms, const char *what);
 /* The problem for a domain error: its status, cs_err_msg() as detail and
- * errors (for CS_EVALIDATION).  For a 500 see above. */
+ * errors (for CS_EVALIDATION).  For a 500 and a 503 see above. */
 void cs_http_problem_err(cs_req *r, int code, const cs_problems *errors);
 
 #endif

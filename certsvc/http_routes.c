@@ -1001,11 +1001,13 @@ h_healthz(cs_req *r)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
 	cs_store *st = svc_of(r)->store;
+	int rc;
 
-	if (st->ops->ping(st) != 0) {
-		cs_log_msg("certsvc: health check: the store does not answer: %s",
-		    cs_err_msg());
-		cs_http_problemf(r, 503, "the database does not answer");
+	/* A full disk is named: the database answers, but writes fail. */
+	if ((rc = st->ops->ping(st)) != 0) {
+		cs_log_msg("certsvc: health check: %s", cs_err_msg());
+		cs_http_problemf(r, 503, "%s", rc == CS_EFULL ? cs_strerror(rc) :
+		    "the database does not answer");
 		return;
 	}
 	cs_reply_static(r, 200, "application/json; charset=utf-8", ok,

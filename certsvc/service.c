@@ -342,7 +342,7 @@ cs_service_start_writers(cs_service *svc)
 
 	if (!svc->cfg.audit_read_wait && svc->reads_audit == NULL)
 		rc = cs_audit_queue_start(svc->store, svc->cfg.audit_flush_ms,
-		    &svc->reads_audit);
+		    svc->cfg.audit_max_lag_ms, &svc->reads_audit);
 	if (rc == 0 && svc->issue_writer == NULL)
 		rc = cs_tx_queue_start(svc->store, &svc->issue_writer);
 	return rc;

@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,6 +80,10 @@
 /* How long the leader of a group commit waits, at most, for writers
  * queued for the token to join its group (cs_store_sqlite_set_window). */
 #define GROUP_WINDOW_MS 20
+
+/* Free bytes at which a store whose last write found the disk full counts
+ * as having room again (sq_ping): a few commits' worth. */
+#define ROOM_AGAIN_BYTES (1 << 20)
 
 #define AUDIT_LIMIT_DEFAULT 100
 #define AUDIT_LIMIT_MAX 1000
@@ -463,6 +468,9 @@ struct sstore {
 	 * output is bound until the insert is done. */
 	cs_zrecord_packer *packer;
 	cs_lcache *lc;       /* licence rows read (lcache.h) */
+	/* A write found the disk full and no COMMIT has succeeded since
+	 * (note_space): what ping() and tx_gone(s) report. */
+	atomic_int disk_full;
 };
 
 /* How to turn the rows of a query into an array: elements of size bytes,
@@ -486,17 +494,30 @@ nomem(void)
 	return cs_err_set(CS_ENOMEM, "store: out of memory");
 }
 
+/* Whether db's last error was a full disk: SQLITE_FULL, or an I/O error
+ * whose system call failed with ENOSPC (a write to the WAL or to the
+ * shared-memory file may report either). */
+static int
+disk_full(sqlite3 *db)
+{
+	int primary = sqlite3_extended_errcode(db) & 0xff;
+
+	return primary == SQLITE_FULL ||
+	    (primary == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC);
+}
+
 /*
  * SQLite's complaint about st's connection as this thread's message.  A
  * duplicate key is a conflict (store.h promises CS_ECONFLICT for those),
- * a missing referenced row (an event for an unknown licence) is not found;
- * anything else is a storage error.
+ * a missing referenced row (an event for an unknown licence) is not found,
+ * a full disk is CS_EFULL (the same request may succeed once space
+ * returns); anything else is a storage error.
  */
 static int
 db_fail(sqlite3_stmt *st, const char *what)
 {
 	sqlite3 *db = sqlite3_db_handle(st);
-	int code = CS_ESTORE;
+	int code = disk_full(db) ? CS_EFULL : CS_ESTORE;
 
 	switch (sqlite3_extended_errcode(db)) {
 	case SQLITE_CONSTRAINT_UNIQUE:
@@ -1309,12 +1330,29 @@ wstep(struct sstore *s, enum stmt_id id, const char *what)
 }
 
 /* The writer's transaction is gone: SQLite rolled it back on an earlier
- * error (I/O, full disk, out of memory). */
+ * error (I/O, full disk, out of memory).  A full disk stays CS_EFULL for
+ * every member it fails, not only for the writer that met it. */
 static int
-tx_gone(void)
+tx_gone(struct sstore *s)
 {
-	return cs_err_set(CS_ESTORE, "store: the transaction was rolled back "
-	    "by an earlier error");
+	int full = atomic_load(&s->disk_full);
+
+	return cs_err_set(full ? CS_EFULL : CS_ESTORE, "store: the transaction "
+	    "was rolled back by an earlier error%s",
+	    full ? " (the disk is full)" : "");
+}
+
+/* Remember a write that found the disk full (rc CS_EFULL), for ping() and
+ * tx_gone(s); a COMMIT that reached the disk (committed) forgets it.
+ * Returns rc. */
+static int
+note_space(struct sstore *s, int rc, int committed)
+{
+	if (rc == CS_EFULL)
+		atomic_store(&s->disk_full, 1);
+	else if (rc == 0 && committed)
+		atomic_store(&s->disk_full, 0);
+	return rc;
 }
 
 static void
@@ -1368,7 +1406,7 @@ group_end_locked(struct sstore *s, struct gwait *list, int rc,
 static int
 tx_lost(struct sstore *s)
 {
-	int rc = tx_gone();
+	int rc = tx_gone(s);
 
 	pthread_mutex_lock(&s->mu);
 	group_end_locked(s, s->group, rc, cs_err_msg());
@@ -1411,9 +1449,9 @@ group_lead(struct sstore *s)
 	pthread_mutex_unlock(&s->mu);
 	if (list != NULL) {
 		if (sqlite3_get_autocommit(s->writer.db))
-			rc = tx_gone();
-		else if ((rc = wstep(s, ST_COMMIT, "commit")) != 0 &&
-		    !sqlite3_get_autocommit(s->writer.db))
+			rc = tx_gone(s);
+		else if ((rc = note_space(s, wstep(s, ST_COMMIT, "commit"),
+		    1)) != 0 && !sqlite3_get_autocommit(s->writer.db))
 			sqlite3_exec(s->writer.db, "ROLLBACK", NULL, NULL, NULL);
 		if (rc != 0)
 			snprintf(msg, sizeof(msg), "%s", cs_err_msg());
@@ -1474,7 +1512,7 @@ tx_begin(struct sstore *s, struct slot *sl)
 	sl->stray = 0;
 	if (sl->depth > 0) {
 		if (sqlite3_get_autocommit(s->writer.db))
-			rc = tx_gone();
+			rc = tx_gone(s);
 		else if ((rc = wstep(s, ST_SAVEPOINT, "begin")) == 0)
 			sl->depth++;
 		return rc;
@@ -1507,7 +1545,7 @@ tx_end(struct sstore *s, struct slot *sl, int commit)
 	if (sl->depth > 1) {
 		sl->depth--;
 		if (sqlite3_get_autocommit(db)) {
-			rc = commit ? tx_gone() : 0;
+			rc = commit ? tx_gone(s) : 0;
 		} else if (!commit ||
 		    (rc = wstep(s, ST_RELEASE, "commit")) != 0) {
 			(void)wstep(s, ST_ROLLBACK_TO, "rollback");
@@ -1565,7 +1603,7 @@ write_enter(struct sstore *s, struct conn **out, int *own)
 		if ((rc = tx_begin(s, sl)) == 0)
 			*own = 1;
 	} else if (sqlite3_get_autocommit(s->writer.db))
-		rc = tx_gone();
+		rc = tx_gone(s);
 out:
 	return rc;
 }
@@ -1575,6 +1613,7 @@ write_leave(struct sstore *s, int own, int rc)
 {
 	struct slot *sl;
 
+	note_space(s, rc, 0);
 	if (own) {
 		sl = pthread_getspecific(s->key);
 		if (rc == 0)
@@ -2319,6 +2358,21 @@ ckpt_end(struct sstore *s)
 
 /* Reads the schema version from the file itself, so it proves the
  * database can be read and is the one this binary migrated. */
+/*
+ * Whether writes still find the disk full: the last one did, and the
+ * database's file system has not got ROOM_AGAIN_BYTES free since.  Space
+ * that returns with no write to notice it counts too, so /healthz recovers
+ * by itself; a write that fails again says full again.
+ */
+static int
+out_of_space(struct sstore *s)
+{
+	struct statvfs fs;
+
+	return atomic_load(&s->disk_full) && (statvfs(s->path, &fs) != 0 ||
+	    (uint64_t)fs.f_bavail * fs.f_frsize < ROOM_AGAIN_BYTES);
+}
+
 static int
 sq_ping(cs_store *cs)
 {
@@ -2331,6 +2385,10 @@ sq_ping(cs_store *cs)
 	    v != SCHEMA_VERSION)
 		rc = cs_err_set(CS_ESTORE, "store: ping: schema version is %lld, "
 		    "expected %d", (long long)v, SCHEMA_VERSION);
+	if (rc == 0 && out_of_space(S(cs)))
+		rc = cs_err_set(CS_EFULL, "store: the disk is full: the last "
+		    "write found no space, and less than %d KiB is free",
+		    ROOM_AGAIN_BYTES / 1024);
 	return rc;
 }
 

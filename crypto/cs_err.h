@@ -31,7 +31,9 @@
 	X(CS_ETOOBIG, -12, "input over the size limit")                          \
 	X(CS_ESTORE, -13, "storage error")                                       \
 	X(CS_EFORBIDDEN, -14, "not allowed for this client")                     \
-	X(CS_EAUTH, -15, "missing or unknown credentials")
+	X(CS_EAUTH, -15, "missing or unknown credentials")                       \
+	X(CS_EFULL, -16, "disk full: no space left to write")                    \
+	X(CS_EUNAVAIL, -17, "temporarily unavailable")
 
 enum cs_err {
 	CS_OK = 0,

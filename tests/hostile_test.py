@@ -976,6 +976,13 @@ for action in ("suspend", "reinstate", "revoke"):
                     {"reason": " \u3000 "}, "issuer", "application/json", field="reason"))
 
 
+# --- issue 13, items 2 and 3 ---
+# No rows: both need a full disk under the running server (a tmpfs filled
+# with dd), not one request, and this table's server must stay healthy.
+# tests/http_disk_full_test.py covers them: writes 503 with Retry-After,
+# /healthz 503 "disk full", reads 503 once their audit records have waited
+# audit_max_lag_ms, recovery without a restart.
+
 # --- SQL and path traversal in every member, segment and query ---------------
 # Every member that refuses them (issue_members, amend_members; the members
 # that take them as text were issued before the table), in a single

@@ -71,7 +71,7 @@ def metrics(s, *names):
 
 # --- 1, 2: the window, and the audit log waiting for the writer -----------
 
-s = d.start("--rate-limit", "0", "--audit-flush-ms", "3000")
+s = d.start("--rate-limit", "0", "--audit-flush-ms", "3000", "--audit-max-lag-ms", "10000")
 lics = issue_some(s, 6)
 lic = lics[0]
 r = call(s, "GET", "/api/v1/certificates/" + lic["id"], token=T["rd_all"])

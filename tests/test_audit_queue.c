@@ -9,8 +9,11 @@
  * for it; stop() drains what waits in memory, every group of it; a store
  * that fails for a while (audit_append, then commit) loses and duplicates
  * nothing, and sync() still returns 0 once the failures stop; a store that
- * never recovers makes sync() fail after PUT_WAIT_S and stop() give up
- * instead of hanging; the stats; stop(NULL).  Each run works in a fresh
+ * never recovers makes sync() fail after max_lag_ms and stop() give up
+ * instead of hanging; once the oldest record not yet committed is older
+ * than max_lag_ms, put() and sync() refuse at once (CS_EUNAVAIL) however
+ * much room the queue has, and put() works again when the store recovers;
+ * the stats; stop(NULL).  Each run works in a fresh
  * directory under /tmp, removed at the end.
  */
 #include "check.h"
@@ -32,6 +35,11 @@
 #define PER_THREAD 2000
 /* Every so many puts a thread syncs and looks for its last record. */
 #define SYNC_EVERY 500
+/* audit_max_lag_ms for the tests that are not about it: long enough that
+ * a loaded machine never decides them. */
+#define NO_LAG_MS 60000
+/* ... and for those that are. */
+#define LAG_MS 400
 
 /*
  * The record number i of thread t, with its own string storage.  Every
@@ -347,7 +355,7 @@ TEST(many_threads)
 	CHECK(s != NULL);
 	if (s == NULL)
 		return;
-	CHECK_INT_EQ(cs_audit_queue_start(s, 20, &q), 0);
+	CHECK_INT_EQ(cs_audit_queue_start(s, 20, NO_LAG_MS, &q), 0);
 	for (t = 0; t < NTHREADS; t++) {
 		memset(&p[t], 0, sizeof(p[t]));
 		p[t].q = q;
@@ -396,7 +404,7 @@ TEST(stop_drains)
 	CHECK(s != NULL && b != NULL);
 	if (s == NULL || b == NULL)
 		goto out;
-	CHECK_INT_EQ(cs_audit_queue_start(s, 10000, &q), 0);
+	CHECK_INT_EQ(cs_audit_queue_start(s, 10000, NO_LAG_MS, &q), 0);
 	for (i = 0; i < N; i++) {
 		rec_fill(b, 0, i);
 		if (cs_audit_queue_put(q, &b->r) != 0)
@@ -434,7 +442,7 @@ TEST(sync_flushes_now)
 	CHECK(s != NULL && b != NULL);
 	if (s == NULL || b == NULL)
 		goto out;
-	CHECK_INT_EQ(cs_audit_queue_start(s, 10000, &q), 0);
+	CHECK_INT_EQ(cs_audit_queue_start(s, 10000, NO_LAG_MS, &q), 0);
 	rec_fill(b, 0, 7);  /* the long purpose */
 	CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
 	memset(b, 'Z', sizeof(*b));
@@ -485,7 +493,7 @@ TEST(window_honoured)
 	CHECK(s != NULL && b != NULL);
 	if (s == NULL || b == NULL)
 		goto out;
-	CHECK_INT_EQ(cs_audit_queue_start(s, 50, &q), 0);
+	CHECK_INT_EQ(cs_audit_queue_start(s, 50, NO_LAG_MS, &q), 0);
 	rec_fill(b, 0, 1);
 	t0 = cs_mono_ms();
 	CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
@@ -515,8 +523,8 @@ out:
 /*
  * Three failed appends, then three failed commits: six attempts of the
  * first group fail, 200 ms apart (RETRY_MS), about 1.2 s in all, under
- * the 5 s after which sync() would give up.  Meanwhile four threads put
- * 2,000 records, about four groups, so later groups queue behind the
+ * the max_lag_ms after which sync() would give up (NO_LAG_MS here).
+ * Meanwhile four threads put 2,000 records, about four groups, so later groups queue behind the
  * failing one (and the retried group goes back in front of them), and each
  * thread then syncs while the store still fails.  Then every record is in
  * the store exactly once, each thread's in order, and every sync()
@@ -539,7 +547,7 @@ TEST(failure_retry)
 	if (s == NULL || b == NULL)
 		goto out;
 	fstore_init(&f, s, 3, 3);
-	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 20, &q), 0);
+	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 20, NO_LAG_MS, &q), 0);
 
 	/* One record first, and wait for its first attempt to fail, so the
 	 * rest are put while the store fails. */
@@ -596,12 +604,24 @@ out:
 	free(b);
 }
 
+/* A queue lagging after LAG_MS, on a store whose every append fails until
+ * the test resets f->append_fail. */
+static cs_audit_queue *
+failing_queue(struct fstore *f, cs_store *s)
+{
+	cs_audit_queue *q = NULL;
+
+	fstore_init(f, s, 1 << 30, 0);
+	CHECK_INT_EQ(cs_audit_queue_start(&f->base, 20, LAG_MS, &q), 0);
+	return q;
+}
+
 /*
- * A store that never recovers: sync() gives up with CS_ESTORE once the
- * writer has committed nothing for PUT_WAIT_S (5 s), rather than hang the
- * audit log's reader; stop() tries a few times and returns, freeing what
- * it could not write (a leak would show under ASan); and no failed
- * attempt left a row behind.
+ * A store that never recovers: sync() gives up with CS_EUNAVAIL once the
+ * oldest record waiting is max_lag_ms old, rather than hang the audit
+ * log's reader; stop() tries a few times and returns, freeing what it
+ * could not write (a leak would show under ASan); and no failed attempt
+ * left a row behind.
  */
 TEST(store_never_recovers)
 {
@@ -615,18 +635,17 @@ TEST(store_never_recovers)
 	CHECK(s != NULL && b != NULL);
 	if (s == NULL || b == NULL)
 		goto out;
-	fstore_init(&f, s, 1 << 30, 0);
-	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 20, &q), 0);
+	q = failing_queue(&f, s);
+	t0 = cs_mono_ms();
 	for (i = 0; i < 3; i++) {
 		rec_fill(b, 0, i);
 		CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
 	}
-	t0 = cs_mono_ms();
 	rc = cs_audit_queue_sync(q);
 	elapsed = cs_mono_ms() - t0;
-	CHECK_INT_EQ(rc, CS_ESTORE);
-	CHECK_CONTAINS(cs_err_msg(), "committed nothing");
-	CHECK(elapsed >= 4900 && elapsed < 8000);
+	CHECK_INT_EQ(rc, CS_EUNAVAIL);
+	CHECK_CONTAINS(cs_err_msg(), "audit_max_lag_ms 400");
+	CHECK(elapsed >= LAG_MS && elapsed < LAG_MS + 1500);
 	CHECK(atomic_load(&f.appends_failed) >= 2);
 
 	t0 = cs_mono_ms();
@@ -635,6 +654,69 @@ TEST(store_never_recovers)
 	CHECK_INT_EQ(atomic_load(&f.commits_ok), 0);
 	CHECK_INT_EQ(atomic_load(&f.depth), 0);
 	CHECK_INT_EQ(count_rows(s), 0);
+	s->ops->close(s);
+out:
+	free(b);
+}
+
+/*
+ * The promise by time, not queue length (issue 13, item 2): while the
+ * store fails, put() succeeds until the oldest record waiting is LAG_MS
+ * old, with the queue nearly empty; from then on it refuses at once,
+ * queueing nothing, and a refused put() does not wait.  When the store
+ * recovers, the writer's next attempt commits what waited and put()
+ * works again; nothing refused is stored, nothing accepted is lost.
+ */
+TEST(lag_refuses_puts)
+{
+	struct recbuf *b = malloc(sizeof(*b));
+	struct fstore f;
+	cs_audit_queue *q = NULL;
+	cs_store *s = open_store("lag.db");
+	uint64_t waiting = 0, committed = 1;
+	int64_t t0, first = -1, refused_at = -1, took = -1, t;
+	int i, rc = 0, accepted = 0;
+
+	CHECK(s != NULL && b != NULL);
+	if (s == NULL || b == NULL)
+		goto out;
+	q = failing_queue(&f, s);
+	t0 = cs_mono_ms();
+	for (i = 0; cs_mono_ms() - t0 < 3 * LAG_MS; i++) {
+		rec_fill(b, 0, i);
+		t = cs_mono_ms();
+		rc = cs_audit_queue_put(q, &b->r);
+		if (rc == 0) {
+			if (first < 0)
+				first = t;
+			accepted++;
+		} else if (refused_at < 0) {
+			refused_at = t - first;
+			took = cs_mono_ms() - t;
+			break;
+		}
+		sleep_ms(10);
+	}
+	CHECK_INT_EQ(rc, CS_EUNAVAIL);
+	CHECK(refused_at >= LAG_MS && refused_at < LAG_MS + 300);
+	CHECK(took >= 0 && took < 50);
+	CHECK(accepted > 10 && accepted < 100);
+	cs_audit_queue_stats(q, &waiting, &committed);
+	CHECK_INT_EQ(waiting, accepted);
+	CHECK_INT_EQ(committed, 0);
+
+	atomic_store(&f.append_fail, 0);
+	t0 = cs_mono_ms();
+	while ((rc = cs_audit_queue_put(q, &b->r)) != 0 &&
+	    cs_mono_ms() - t0 < 3000)
+		sleep_ms(10);
+	CHECK_INT_EQ(rc, 0);
+	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
+	cs_audit_queue_stats(q, &waiting, &committed);
+	CHECK_INT_EQ(waiting, 0);
+	CHECK_INT_EQ(committed, accepted + 1);
+	CHECK_INT_EQ(count_rows(s), accepted + 1);
+	cs_audit_queue_stop(q);
 	s->ops->close(s);
 out:
 	free(b);
@@ -670,7 +752,7 @@ TEST(stop_drains_groups)
 		goto out;
 	fstore_init(&f, s, 0, 0);
 	atomic_store(&f.hold, 1);
-	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 10000, &q), 0);
+	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 10000, NO_LAG_MS, &q), 0);
 	for (i = 0; i < N; i++) {
 		rec_fill(b, 0, i);
 		if (cs_audit_queue_put(q, &b->r) != 0)
@@ -716,6 +798,7 @@ main(void)
 	RUN(window_honoured);
 	RUN(failure_retry);
 	RUN(store_never_recovers);
+	RUN(lag_refuses_puts);
 	RUN(stop_drains_groups);
 	RUN(stop_null);
 	rm_tree(test_dir);

@@ -34,6 +34,7 @@ TEST(defaults)
 	CHECK_INT_EQ(c.tz_offset_minutes, 480);
 	CHECK_INT_EQ(c.auth_failures, 20);
 	CHECK_INT_EQ(c.auth_failure_refill, 1);
+	CHECK_INT_EQ(c.audit_max_lag_ms, 1000);
 	CHECK_INT_EQ(cs_config_validate(&c), 0);
 }
 
@@ -70,6 +71,10 @@ TEST(validate)
 		{"public_url", "https://x/", "trailing '/'"},
 		{"qr_form", "tiny", "not url or compact"},
 		{"qr_ecc", "X", "not L, M, Q or H"},
+		{"audit_max_lag_ms", "20", "audit_max_lag_ms: 20 must be more "
+		    "than audit_flush_ms (20)"},
+		{"audit_flush_ms", "1000", "audit_max_lag_ms: 1000 must be more "
+		    "than audit_flush_ms (1000)"},
 	};
 	cs_config c;
 	size_t i;
@@ -80,6 +85,9 @@ TEST(validate)
 		CHECK_INT_EQ(cs_config_validate(&c), CS_EINVAL);
 		CHECK_CONTAINS(cs_err_msg(), bad[i].reason);
 	}
+	/* Reads that wait for their own record have no writer to lag. */
+	CHECK_INT_EQ(cs_config_set(&c, "audit_read_wait", "1"), 0);
+	CHECK_INT_EQ(cs_config_validate(&c), 0);
 }
 
 TEST(file)
