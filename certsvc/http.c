@@ -604,6 +604,44 @@ body_limit(const cs_http_server *s, const cs_route *rt)
 }
 
 static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *name,
+    const char *value)
+{
+	struct cs_http_framing *f = cls;
+
+	(void)kind;
+	if (strcasecmp(name, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->lengths++;
+	if (strcasecmp(name, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->codings++;
+		f->coding = value;
+	}
+	return MHD_YES;
+}
+
+/* 400 (left in r, the connection to be closed) unless the head frames the
+ * body one way only (RFC 9112 §6.3).  libmicrohttpd 0.9.75 takes the first
+ * of two Content-Lengths and lets Content-Length beside chunked through: a
+ * proxy in front that framed the request the other way would have this
+ * server read the rest of the body as a request of its own (smuggling).
+ * Checked before a byte of the body is read; closing is the only way to
+ * drop a body whose end is unknown. */
+static int
+check_framing(cs_req *r)
+{
+	struct cs_http_framing f = {0, 0, NULL};
+	const char *blamed;
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &f);
+	if (cs_http_framing_check(&f, &blamed) == 0)
+		return 0;
+	cs_http_problem_field(r, 400, blamed, "the %s header %s", blamed,
+	    cs_err_msg());
+	r->close = 1;
+	return -1;
+}
+
+static enum MHD_Result
 first_call(cs_req *r, const char *method)
 {
 	const char *cl;
@@ -622,6 +660,8 @@ first_call(cs_req *r, const char *method)
 		cs_http_problemf(r, 503, "the service is shutting down");
 		return queue(r);
 	}
+	if (check_framing(r) != 0)
+		return queue(r);
 	r->body_limit = body_limit(r->srv, r->route);
 	cl = cs_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {

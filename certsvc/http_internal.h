@@ -10,8 +10,9 @@
  *      request target, the remote address and a request id, and counts it
  *      in flight.
  *   2. Headers read: the first on_request() call matches the route and
- *      checks Content-Length; it answers at once only when it must not read
- *      the body (413, or 503 while draining).  Everything else is answered
+ *      checks the framing and Content-Length; it answers at once only when
+ *      it must not read the body (400 for a body framed more than one way,
+ *      413, or 503 while draining).  Everything else is answered
  *      on a later call, which keeps the connection alive (NOTES.md).
  *   3. Body chunks are collected up to the route's limit.
  *   4. The last call runs the checks (rate limit, authentication, content

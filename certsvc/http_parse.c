@@ -302,3 +302,22 @@ cs_http_request_id_ok(const char *s)
 			return 0;
 	return n > 0;
 }
+
+int
+cs_http_framing_check(const struct cs_http_framing *f, const char **blamed)
+{
+	*blamed = f->codings > 0 ? "Transfer-Encoding" : "Content-Length";
+	if (f->codings == 0 && f->lengths > 1)
+		return cs_err_set(CS_EINVAL, "is repeated: a body has one length");
+	if (f->codings > 1)
+		return cs_err_set(CS_EINVAL, "is repeated: only a single "
+		    "\"chunked\" is accepted");
+	if (f->codings == 1 && (f->coding == NULL ||
+	    strcasecmp(f->coding, "chunked") != 0))
+		return cs_err_set(CS_EINVAL, "names a transfer coding other than "
+		    "chunked, the only one accepted");
+	if (f->codings == 1 && f->lengths > 0)
+		return cs_err_set(CS_EINVAL, "comes with a Content-Length: the "
+		    "body's length would be ambiguous");
+	return 0;
+}

@@ -249,6 +249,43 @@ TEST(request_id)
 	CHECK_INT_EQ(cs_http_request_id_ok(id), 0);
 }
 
+TEST(framing)
+{
+	static const struct {
+		unsigned lengths, codings;
+		const char *coding;
+		const char *blamed;   /* NULL: the framing is accepted */
+	} cases[] = {
+		{0, 0, NULL, NULL},
+		{1, 0, NULL, NULL},
+		{0, 1, "chunked", NULL},
+		{0, 1, "Chunked", NULL},            /* coding names ignore case */
+		{2, 0, NULL, "Content-Length"},     /* even with equal values */
+		{1, 1, "chunked", "Transfer-Encoding"},
+		{0, 2, "chunked", "Transfer-Encoding"},
+		{0, 1, "gzip, chunked", "Transfer-Encoding"},
+		{0, 1, "chunked, gzip", "Transfer-Encoding"},
+		{0, 1, "identity", "Transfer-Encoding"},
+		{0, 1, "chunked ", "Transfer-Encoding"},
+		{0, 1, "", "Transfer-Encoding"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cs_http_framing f = {cases[i].lengths, cases[i].codings,
+		    cases[i].coding};
+		const char *blamed = NULL;
+		int rc = cs_http_framing_check(&f, &blamed);
+
+		if (cases[i].blamed == NULL) {
+			CHECK_INT_EQ(rc, 0);
+			continue;
+		}
+		CHECK_INT_EQ(rc, CS_EINVAL);
+		CHECK(blamed != NULL && strcmp(blamed, cases[i].blamed) == 0);
+	}
+}
+
 int
 main(void)
 {
@@ -261,5 +298,6 @@ main(void)
 	RUN(bearer);
 	RUN(media_type);
 	RUN(request_id);
+	RUN(framing);
 	return check_summary();
 }
