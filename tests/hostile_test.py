@@ -909,6 +909,36 @@ for value in ("+5", "5,5", "0x5", "5 5"):
                     allow_close=True))
 
 
+# --- issue 13, item 13: error shapes ---
+# Who may act is decided before the body is read: a 403 carries no errors[]
+# about the body's members, however wrong they are.
+
+
+def no_errors(r):
+    errs = (as_json(r) or {}).get("errors")
+    return None if errs is None else "a 403 lists the body's errors: %s" % errs
+
+
+bad_body = with_top(admin=True, approval_ref=None)
+bad_one = dict(one, bogus=1)
+for name, path, who, body in (
+        ("a reader issues an invalid request", "/api/v1/certificates", "reader", bad_body),
+        ("an admin issues an invalid request", "/api/v1/certificates", "admin", bad_body),
+        ("a reader issues an invalid bundle", "/api/v1/bundles", "reader",
+         {"approval_ref": None, "admin": 1, "certificates": [bad_one, bad_one]}),
+        ("an issuer without the grant of the second member", "/api/v1/bundles", "other",
+         {"approval_ref": ref(), "certificates": [bad_one, dict(one, issuer={"code": ENV})]}),
+        ("a reader suspends with an invalid body", CERT + L + "/suspend", "reader",
+         {"reason": 12, "admin": 1}),
+        ("a reader revokes with an invalid kind", CERT + L + "/revoke", "reader",
+         {"reason": "x", "kind": "destroyed"}),
+        ("another authority's issuer suspends with an invalid body", CERT + L + "/suspend",
+         "other", {"reason": 12}),
+        ("a reader amends with an invalid body", CERT + L + "/amend", "reader",
+         {"approval_ref": 5, "type": T_TRAIN})):
+    ROWS.append(Row(name, "POST", path, 403, body, who, "application/json", answer=no_errors))
+
+
 # --- SQL and path traversal in every member, segment and query ---------------
 # Every member that refuses them (issue_members, amend_members; the members
 # that take them as text were issued before the table), in a single
