@@ -120,11 +120,11 @@ fail:
 }
 
 int
-cs_http_header_text(const char *h, size_t max_chars, char **out)
+cs_http_header_text(const char *h, size_t n, size_t max_chars, char **out)
 {
 	/* No '+' as a space: a raw header may hold a real plus, and the
 	 * clients that encode send %20. */
-	return cs_http_text_decode(h, strlen(h), 0, max_chars, out, NULL);
+	return cs_http_text_decode(h, n, 0, max_chars, out, NULL);
 }
 
 /* One "name=value" of a query, p[0..n) with n > 0, decoded into out. */

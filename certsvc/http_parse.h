@@ -40,9 +40,12 @@ int cs_http_text_decode(const char *in, size_t n, int plus_space,
 
 /* A text header (X-Purpose, X-Service-Item, X-Case-Ref): UTF-8 sent raw or
  * percent-encoded (SPEC §5; '+' stays a plus), of at most max_chars code
- * points.  h is the header's value, present and not empty (the caller
- * decides what absence means).  *out as for cs_http_text_decode(). */
-int cs_http_header_text(const char *h, size_t max_chars, char **out);
+ * points.  h[0..n) is the header's value, present and not empty (the
+ * caller decides what absence means), with any raw NUL in it: the length
+ * comes from the connection, not from strlen().  *out as for
+ * cs_http_text_decode(). */
+int cs_http_header_text(const char *h, size_t n, size_t max_chars,
+    char **out);
 
 /* One decoded query parameter: both owned. */
 struct cs_query_param {

@@ -85,23 +85,26 @@ TEST(header_text)
 	char *out = NULL, long_text[700];
 	size_t i;
 
-	CHECK_INT_EQ(cs_http_header_text("%E5%8A%9E%E7%90%86", 200, &out), 0);
+	CHECK_INT_EQ(cs_http_header_text("%E5%8A%9E%E7%90%86", strlen("%E5%8A%9E%E7%90%86"), 200, &out), 0);
 	CHECK_STR_EQ(out, "办理");
 	free(out);
-	CHECK_INT_EQ(cs_http_header_text("a+b", 200, &out), 0);
+	CHECK_INT_EQ(cs_http_header_text("a+b", strlen("a+b"), 200, &out), 0);
 	CHECK_STR_EQ(out, "a+b");
 	free(out);
-	CHECK_INT_EQ(cs_http_header_text("%0A", 200, &out), CS_EINVAL);
+	CHECK_INT_EQ(cs_http_header_text("%0A", strlen("%0A"), 200, &out), CS_EINVAL);
 	CHECK_STR_EQ(cs_err_msg(), "contains a control character");
+	CHECK(out == NULL);
+	/* A raw NUL inside the value's length is refused, not cut at. */
+	CHECK_INT_EQ(cs_http_header_text("ab\0cd", 5, 200, &out), CS_EINVAL);
 	CHECK(out == NULL);
 	/* 201 characters of three bytes each. */
 	for (i = 0; i < 201; i++)
 		memcpy(long_text + 3 * i, "办", 3);
 	long_text[603] = '\0';
-	CHECK_INT_EQ(cs_http_header_text(long_text, 200, &out), CS_EINVAL);
+	CHECK_INT_EQ(cs_http_header_text(long_text, strlen(long_text), 200, &out), CS_EINVAL);
 	CHECK_STR_EQ(cs_err_msg(), "is over 200 characters");
 	long_text[600] = '\0';
-	CHECK_INT_EQ(cs_http_header_text(long_text, 200, &out), 0);
+	CHECK_INT_EQ(cs_http_header_text(long_text, strlen(long_text), 200, &out), 0);
 	free(out);
 }
 
