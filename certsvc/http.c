@@ -175,6 +175,18 @@ cs_req_header(cs_req *r, const char *name)
 }
 
 const char *
+cs_req_header_n(cs_req *r, const char *name, size_t *len)
+{
+	const char *v = NULL;
+
+	*len = 0;
+	if (MHD_lookup_connection_value_n(r->conn, MHD_HEADER_KIND, name,
+	    strlen(name), &v, len) != MHD_YES)
+		return NULL;
+	return v;
+}
+
+const char *
 cs_req_query(cs_req *r, const char *name)
 {
 	size_t i;
@@ -186,12 +198,68 @@ cs_req_query(cs_req *r, const char *name)
 	return NULL;
 }
 
+void
+cs_json_error_text(const json_error_t *e, char *out, size_t n)
+{
+	char text[sizeof(e->text)], *near;
+
+	/* jansson's text for "\u0000" names its own flag (JSON_ALLOW_NUL),
+	 * and others may quote the input near the error ("near '...'"): say
+	 * what in words, and where, never what was sent. */
+	if (json_error_code(e) == json_error_null_character)
+		snprintf(text, sizeof(text), "a string holds \\u0000, a NUL "
+		    "character");
+	else
+		snprintf(text, sizeof(text), "%s", e->text);
+	if ((near = strstr(text, " near ")) != NULL)
+		*near = '\0';
+	snprintf(out, n, "the body is not valid JSON: %s at line %d, column %d",
+	    text, e->line, e->column);
+}
+
+static int nul_in(const json_t *v, char *path, size_t n, size_t used);
+
+/* nul_in() for member name of a value, path[0..used) the value's path. */
+static int
+nul_in_member(const json_t *m, const char *name, char *path, size_t n,
+    size_t used)
+{
+	int w = snprintf(path + used, n - used, "%s%s", used ? "." : "", name);
+
+	used += w > 0 ? (size_t)w : 0;
+	return nul_in(m, path, n, used < n ? used : n - 1);
+}
+
+/* 1 when a string in v holds a NUL character, its dotted path (SPEC §5:
+ * "holder.name", "certificates.1.number") then in path[0..n).  Recursion
+ * is bounded by jansson's nesting limit. */
+static int
+nul_in(const json_t *v, char *path, size_t n, size_t used)
+{
+	const char *key;
+	char index[24];
+	json_t *m;
+	size_t i;
+
+	if (json_is_string(v))
+		return strlen(json_string_value(v)) != json_string_length(v);
+	json_object_foreach((json_t *)v, key, m)
+		if (nul_in_member(m, key, path, n, used))
+			return 1;
+	json_array_foreach(v, i, m) {
+		snprintf(index, sizeof(index), "%zu", i);
+		if (nul_in_member(m, index, path, n, used))
+			return 1;
+	}
+	return 0;
+}
+
 json_t *
 cs_req_json(cs_req *r)
 {
 	json_error_t e;
 	json_t *v;
-	char text[sizeof(e.text)], *near;
+	char text[300], field[256] = "";
 
 	if (r->body_len == 0) {
 		if (r->route != NULL && (r->route->flags & CS_RT_JSON_OPT))
@@ -200,20 +268,24 @@ cs_req_json(cs_req *r)
 		    "object is expected");
 		return NULL;
 	}
-	v = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &e);
+	/* "\u0000" is valid JSON: read it, then refuse its member by name
+	 * (422), as C strings would silently end at the NUL. */
+	v = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES |
+	    JSON_ALLOW_NUL, &e);
 	if (v == NULL) {
-		/* jansson's text may quote the input near the error ("near
-		 * '...'"): say where, not what. */
-		snprintf(text, sizeof(text), "%s", e.text);
-		if ((near = strstr(text, " near ")) != NULL)
-			*near = '\0';
-		cs_http_problemf(r, 400, "the body is not valid JSON: %s at "
-		    "line %d, column %d", text, e.line, e.column);
+		cs_json_error_text(&e, text, sizeof(text));
+		cs_http_problemf(r, 400, "%s", text);
 		return NULL;
 	}
 	if (!json_is_object(v)) {
 		json_decref(v);
 		cs_http_problemf(r, 400, "the body must be a JSON object");
+		return NULL;
+	}
+	if (nul_in(v, field, sizeof(field), 0)) {
+		json_decref(v);
+		cs_http_problem_field(r, 422, field, "%s holds a NUL character "
+		    "(\\u0000), which no text takes", field);
 		return NULL;
 	}
 	return v;
@@ -604,6 +676,44 @@ body_limit(const cs_http_server *s, const cs_route *rt)
 }
 
 static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *name,
+    const char *value)
+{
+	struct cs_http_framing *f = cls;
+
+	(void)kind;
+	if (strcasecmp(name, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->lengths++;
+	if (strcasecmp(name, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->codings++;
+		f->coding = value;
+	}
+	return MHD_YES;
+}
+
+/* 400 (left in r, the connection to be closed) unless the head frames the
+ * body one way only (RFC 9112 §6.3).  libmicrohttpd 0.9.75 takes the first
+ * of two Content-Lengths and lets Content-Length beside chunked through: a
+ * proxy in front that framed the request the other way would have this
+ * server read the rest of the body as a request of its own (smuggling).
+ * Checked before a byte of the body is read; closing is the only way to
+ * drop a body whose end is unknown. */
+static int
+check_framing(cs_req *r)
+{
+	struct cs_http_framing f = {0, 0, NULL};
+	const char *blamed;
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &f);
+	if (cs_http_framing_check(&f, &blamed) == 0)
+		return 0;
+	cs_http_problem_field(r, 400, blamed, "the %s header %s", blamed,
+	    cs_err_msg());
+	r->close = 1;
+	return -1;
+}
+
+static enum MHD_Result
 first_call(cs_req *r, const char *method)
 {
 	const char *cl;
@@ -622,6 +732,8 @@ first_call(cs_req *r, const char *method)
 		cs_http_problemf(r, 503, "the service is shutting down");
 		return queue(r);
 	}
+	if (check_framing(r) != 0)
+		return queue(r);
 	r->body_limit = body_limit(r->srv, r->route);
 	cl = cs_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {

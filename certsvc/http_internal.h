@@ -10,8 +10,9 @@
  *      request target, the remote address and a request id, and counts it
  *      in flight.
  *   2. Headers read: the first on_request() call matches the route and
- *      checks Content-Length; it answers at once only when it must not read
- *      the body (413, or 503 while draining).  Everything else is answered
+ *      checks the framing and Content-Length; it answers at once only when
+ *      it must not read the body (400 for a body framed more than one way,
+ *      413, or 503 while draining).  Everything else is answered
  *      on a later call, which keeps the connection alive (NOTES.md).
  *   3. Body chunks are collected up to the route's limit.
  *   4. The last call runs the checks (rate limit, authentication, content
@@ -159,14 +160,22 @@ void cs_reply_header(cs_req *r, const char *name, const char *value);
 
 /* A request header (MHD's copy) or NULL. */
 const char *cs_req_header(cs_req *r, const char *name);
+/* The same with its length in *len, which counts any raw NUL byte in the
+ * value (the NUL-terminated string would end there). */
+const char *cs_req_header_n(cs_req *r, const char *name, size_t *len);
 /* A decoded query parameter (the first one of that name), or NULL when
  * absent or empty ("?type=" filters nothing). */
 const char *cs_req_query(cs_req *r, const char *name);
 /* 1 when the request's Content-Type is the media type (lower case). */
 int cs_req_content_is(cs_req *r, const char *media);
-/* The body as a JSON object (caller decrefs); on failure a 400 problem
- * that says where the JSON breaks is left in r and NULL returned. */
+/* The body as a JSON object (caller decrefs); on failure NULL, with a 400
+ * problem that says where the JSON breaks left in r, or a 422 naming the
+ * member whose string holds "\u0000". */
 json_t *cs_req_json(cs_req *r);
+/* "the body is not valid JSON: WHAT at line L, column C" for a jansson
+ * error, in words of certsvc's (never a flag name) and never quoting the
+ * input, into out[0..n). */
+void cs_json_error_text(const json_error_t *e, char *out, size_t n);
 
 /* Answer later, from another thread.  A handler calls cs_req_suspend()
  * and returns without an answer: the connection waits, its worker thread

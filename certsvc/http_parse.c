@@ -120,11 +120,11 @@ fail:
 }
 
 int
-cs_http_header_text(const char *h, size_t max_chars, char **out)
+cs_http_header_text(const char *h, size_t n, size_t max_chars, char **out)
 {
 	/* No '+' as a space: a raw header may hold a real plus, and the
 	 * clients that encode send %20. */
-	return cs_http_text_decode(h, strlen(h), 0, max_chars, out, NULL);
+	return cs_http_text_decode(h, n, 0, max_chars, out, NULL);
 }
 
 /* One "name=value" of a query, p[0..n) with n > 0, decoded into out. */
@@ -301,4 +301,23 @@ cs_http_request_id_ok(const char *s)
 		    s[n] == '.' || s[n] == '_' || s[n] == '-'))
 			return 0;
 	return n > 0;
+}
+
+int
+cs_http_framing_check(const struct cs_http_framing *f, const char **blamed)
+{
+	*blamed = f->codings > 0 ? "Transfer-Encoding" : "Content-Length";
+	if (f->codings == 0 && f->lengths > 1)
+		return cs_err_set(CS_EINVAL, "is repeated: a body has one length");
+	if (f->codings > 1)
+		return cs_err_set(CS_EINVAL, "is repeated: only a single "
+		    "\"chunked\" is accepted");
+	if (f->codings == 1 && (f->coding == NULL ||
+	    strcasecmp(f->coding, "chunked") != 0))
+		return cs_err_set(CS_EINVAL, "names a transfer coding other than "
+		    "chunked, the only one accepted");
+	if (f->codings == 1 && f->lengths > 0)
+		return cs_err_set(CS_EINVAL, "comes with a Content-Length: the "
+		    "body's length would be ambiguous");
+	return 0;
 }

@@ -2,7 +2,7 @@
  * http_parse: the HTTP layer's parsers of outside input: percent-decoding
  * and the text check, query strings, route patterns, urlencoded forms, text
  * headers (X-Purpose and friends), the Authorization bearer token, the
- * Content-Type and X-Request-Id.
+ * Content-Type and X-Request-Id, the framing of the body.
  *
  * They are pure functions of their arguments (no connection, no server, no
  * globals but cs_err's per-thread message), so the fuzz target
@@ -40,9 +40,12 @@ int cs_http_text_decode(const char *in, size_t n, int plus_space,
 
 /* A text header (X-Purpose, X-Service-Item, X-Case-Ref): UTF-8 sent raw or
  * percent-encoded (SPEC §5; '+' stays a plus), of at most max_chars code
- * points.  h is the header's value, present and not empty (the caller
- * decides what absence means).  *out as for cs_http_text_decode(). */
-int cs_http_header_text(const char *h, size_t max_chars, char **out);
+ * points.  h[0..n) is the header's value, present and not empty (the
+ * caller decides what absence means), with any raw NUL in it: the length
+ * comes from the connection, not from strlen().  *out as for
+ * cs_http_text_decode(). */
+int cs_http_header_text(const char *h, size_t n, size_t max_chars,
+    char **out);
 
 /* One decoded query parameter: both owned. */
 struct cs_query_param {
@@ -98,5 +101,22 @@ int cs_http_media_type(const char *h, char *type, size_t n, int *charset_ok);
 /* 1 when an X-Request-Id the client sent may be reused as the request's id
  * (it goes into logs and the answer): 1 to 64 of [A-Za-z0-9._-]. */
 int cs_http_request_id_ok(const char *s);
+
+/* How a request's head frames its body (RFC 9112 §6): how many
+ * Content-Length and Transfer-Encoding fields it carries, and the value of
+ * the last Transfer-Encoding (NULL when none). */
+struct cs_http_framing {
+	unsigned lengths, codings;
+	const char *coding;
+};
+
+/* 0 when the head frames the body one way only: no Transfer-Encoding and
+ * at most one Content-Length, or a single Transfer-Encoding that is
+ * exactly "chunked" (in any case: coding names are case-insensitive) and
+ * no Content-Length.  Repeated Content-Lengths are refused even when they
+ * agree (RFC 9110 §8.6 allows either; one rule leaves nothing for a proxy
+ * to read differently).  CS_EINVAL otherwise, *blamed the header's name. */
+int cs_http_framing_check(const struct cs_http_framing *f,
+    const char **blamed);
 
 #endif

@@ -198,15 +198,17 @@ reply_licence(cs_req *r, int rc, json_t *lic, int created, cs_problems *p)
 }
 
 /* A text header (X-Purpose and friends): raw UTF-8 or percent-encoded,
- * decoded; control characters and invalid UTF-8 are a 400 naming it. */
+ * decoded; control characters, a NUL (raw or %00: it would cut the audit
+ * record's value short) and invalid UTF-8 are a 400 naming it. */
 static int
 header_text(cs_req *r, const char *name, int required, size_t max_chars,
     char **out)
 {
-	const char *h = cs_req_header(r, name);
+	size_t n;
+	const char *h = cs_req_header_n(r, name, &n);
 
 	*out = NULL;
-	if (h == NULL || h[0] == '\0') {
+	if (h == NULL || n == 0) {
 		if (!required)
 			return 0;
 		cs_http_problem_field(r, 400, name, "the %s header is required: the "
@@ -214,7 +216,7 @@ header_text(cs_req *r, const char *name, int required, size_t max_chars,
 		    name, max_chars);
 		return -1;
 	}
-	if (cs_http_header_text(h, max_chars, out) != 0) {
+	if (cs_http_header_text(h, n, max_chars, out) != 0) {
 		cs_http_problem_field(r, 400, name, "the %s header %s", name,
 		    cs_err_msg());
 		return -1;
@@ -714,18 +716,13 @@ verify_malformed(cs_req *r, const char *why, json_t **out)
 	return rc;
 }
 
-/* A body that is not JSON: where it breaks.  jansson's text may quote the
- * input near the error ("near '...'"): say where, not what. */
+/* A body that is not JSON: where it breaks (cs_json_error_text). */
 static int
 verify_bad_json(cs_req *r, const json_error_t *e, json_t **out)
 {
-	char text[sizeof(e->text)], *near, why[300];
+	char why[300];
 
-	snprintf(text, sizeof(text), "%s", e->text);
-	if ((near = strstr(text, " near ")) != NULL)
-		*near = '\0';
-	snprintf(why, sizeof(why), "the body is not valid JSON: %s at line %d, "
-	    "column %d", text, e->line, e->column);
+	cs_json_error_text(e, why, sizeof(why));
 	return verify_malformed(r, why, out);
 }
 

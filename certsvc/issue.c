@@ -212,8 +212,10 @@ done:
 /*
  * Validate one issuance request.  Problems go into p with paths under
  * prefix; the return is CS_EVALIDATION when any were added, CS_EFORBIDDEN
- * when the client may not issue this type at all.  bundle_ref is the
- * bundle's approval_ref for one of its members, else NULL.
+ * when the client may not issue this type at all.  Who may issue is
+ * decided first, from the role and then the type and issuer code alone:
+ * a 403 says who may act, not what else is wrong with the body.
+ * bundle_ref is the bundle's approval_ref for one of its members, else NULL.
  */
 static int
 parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
@@ -227,24 +229,16 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 	int rc = 0, bad_issuer = 0;
 
 	memset(r, 0, sizeof(*r));
+	if ((rc = cs_require_issuer(who->client, "issue licences")) != 0)
+		return rc;
 	if (!json_is_object(in)) {
 		cs_problems_add(p, prefix, "must be an issuance request object");
 		return CS_EVALIDATION;
 	}
-	unknown_members(in, request_members, prefix, p);
 	if ((type = text_member(in, "type", 1, 64, prefix, p)) != NULL &&
 	    (r->type = cs_catalog_find(svc->catalog, type)) == NULL)
 		cs_problems_add(p, path(f, sizeof(f), prefix, "type"),
 		    "'%s' is not a licence type of the catalog", type);
-	/* A bundle's members are stored under its approval_ref (design.md,
-	 * "Bundles"): one of their own would be stored and never used. */
-	if (bundle_ref == NULL)
-		r->approval_ref = text_member(in, "approval_ref", 1, 128, prefix, p);
-	else if (json_object_get(in, "approval_ref") != NULL)
-		cs_problems_add(p, path(f, sizeof(f), prefix, "approval_ref"),
-		    "is the bundle's: its members share it");
-	if (bundle_ref != NULL)
-		r->approval_ref = bundle_ref;
 	issuer = json_object_get(in, "issuer");
 	if (issuer != NULL && !json_is_null(issuer)) {
 		static const char *const issuer_members[] = {"code", NULL};
@@ -278,6 +272,16 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 	if (!bad_issuer && (rc = cs_issuer_grant(who->client, r->type->code,
 	    icode, &r->grant, p, prefix)) == CS_EFORBIDDEN)
 		return rc;
+	unknown_members(in, request_members, prefix, p);
+	/* A bundle's members are stored under its approval_ref (design.md,
+	 * "Bundles"): one of their own would be stored and never used. */
+	if (bundle_ref == NULL)
+		r->approval_ref = text_member(in, "approval_ref", 1, 128, prefix, p);
+	else if (json_object_get(in, "approval_ref") != NULL)
+		cs_problems_add(p, path(f, sizeof(f), prefix, "approval_ref"),
+		    "is the bundle's: its members share it");
+	if (bundle_ref != NULL)
+		r->approval_ref = bundle_ref;
 	check_holder(r->type, json_object_get(in, "holder"), prefix, r, p);
 	r->valid_from = date_member(in, "valid_from", today, 0, prefix, p);
 	r->valid_until = date_member(in, "valid_until",
@@ -851,6 +855,8 @@ parse_bundle(cs_service *svc, const cs_actor *who, const json_t *in,
 
 	*reqs = NULL;
 	*n = 0;
+	if ((rc = cs_require_issuer(who->client, "issue licences")) != 0)
+		return rc;
 	if (!json_is_object(in))
 		return cs_err_set(CS_EINVAL, "a bundle request must be a JSON object");
 	unknown_members(in, members, "", p);
@@ -868,8 +874,12 @@ parse_bundle(cs_service *svc, const cs_actor *who, const json_t *in,
 		snprintf(prefix, sizeof(prefix), "certificates.%zu", i);
 		one = parse_request(svc, who, json_array_get(certs, i), prefix,
 		    *ref ? *ref : "-", &(*reqs)[i], p);
-		if (one == CS_EFORBIDDEN)
+		if (one == CS_EFORBIDDEN) {
+			/* The members before this one were validated: their
+			 * problems are no part of a 403. */
+			cs_problems_reset(p);
 			return one;
+		}
 		if (one != 0)
 			rc = one;
 	}
@@ -1033,16 +1043,17 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 	*out = NULL;
 	*created = 0;
 	memset(&r, 0, sizeof(r));
-	if ((rc = cs_check_id(id)) != 0 || (rc = check_amend_body(body, p)) != 0)
-		goto out;
-	if ((rc = cs_licence_load(svc, id, &old)) != 0)
+	if ((rc = cs_check_id(id)) != 0 ||
+	    (rc = cs_require_issuer(who->client, "amend licences")) != 0 ||
+	    (rc = cs_licence_load(svc, id, &old)) != 0)
 		goto out;
 	if (!cs_may_read(who->client, json_string_value(json_object_get(old, "type")),
-	    json_string_value(json_object_get(json_object_get(old, "issuer"), "code"))) ||
-	    strcmp(who->client->role, "issuer") != 0) {
+	    json_string_value(json_object_get(json_object_get(old, "issuer"), "code")))) {
 		rc = cs_err_set(CS_EFORBIDDEN, "only the licence's issuer may amend it");
 		goto out;
 	}
+	if ((rc = check_amend_body(body, p)) != 0)
+		goto out;
 	if ((req = amended_request(old, body)) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;

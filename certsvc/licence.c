@@ -994,7 +994,7 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	    strcmp(action, "revoke") != 0)
 		return cs_err_set(CS_EINVAL, "unknown action '%.16s'", action);
 	if ((rc = cs_check_id(id)) != 0 ||
-	    (rc = parse_transition(action, body, &reason, &kind, p)) != 0)
+	    (rc = cs_require_issuer(who->client, "change a licence's status")) != 0)
 		goto out;
 	if ((rc = st->ops->begin(st)) != 0)
 		goto out;
@@ -1005,11 +1005,13 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 		goto out;
 	type = json_string_value(json_object_get(lic, "type"));
 	issuer = json_string_value(json_object_get(json_object_get(lic, "issuer"), "code"));
-	if (who->client == NULL || strcmp(who->client->role, "issuer") != 0 ||
-	    !cs_may_read(who->client, type, issuer)) {
+	if (!cs_may_read(who->client, type, issuer)) {
 		rc = cs_err_set(CS_EFORBIDDEN, "only the licence's issuer may %s it", action);
 		goto out;
 	}
+	/* The body is read once the caller may act on this licence at all. */
+	if ((rc = parse_transition(action, body, &reason, &kind, p)) != 0)
+		goto out;
 	status = json_string_value(json_object_get(lic, "status"));
 	if (!transition_allowed(action, status)) {
 		rc = cs_err_set(CS_ECONFLICT, "licence %s is %s: it cannot be %s", id,

@@ -299,16 +299,26 @@ cs_may_read(const cs_client *c, const char *type, const char *issuer_code)
 }
 
 int
+cs_require_issuer(const cs_client *c, const char *what)
+{
+	if (c == NULL || strcmp(c->role, "issuer") != 0)
+		return cs_err_set(CS_EFORBIDDEN, "only an issuer client may %s",
+		    what);
+	return 0;
+}
+
+int
 cs_issuer_grant(const cs_client *c, const char *type, const char *issuer_code,
     const cs_grant **out, cs_problems *p, const char *prefix)
 {
 	const cs_grant *found = NULL;
 	char field[128];
 	size_t i, n = 0;
+	int rc;
 
 	*out = NULL;
-	if (c == NULL || strcmp(c->role, "issuer") != 0)
-		return cs_err_set(CS_EFORBIDDEN, "only an issuer client may issue licences");
+	if ((rc = cs_require_issuer(c, "issue licences")) != 0)
+		return rc;
 	for (i = 0; i < c->n_grants; i++) {
 		const cs_grant *g = &c->grants[i];
 		if (!cs_grant_has_type(g, type) || g->issuer_code == NULL)

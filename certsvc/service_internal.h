@@ -11,6 +11,10 @@
 int cs_grant_has_type(const cs_grant *g, const char *type);
 /* 1 when the client may read licences of this type and issuer. */
 int cs_may_read(const cs_client *c, const char *type, const char *issuer_code);
+/* 0 when the client is an issuer; CS_EFORBIDDEN "only an issuer client may
+ * <what>" otherwise.  Asked before a request body is read: a caller that
+ * may not act at all learns that, not what is wrong with its body. */
+int cs_require_issuer(const cs_client *c, const char *what);
 /* The client's issuer grant for (type, issuer_code); issuer_code NULL picks
  * the only one.  CS_EFORBIDDEN when none, CS_EVALIDATION (problem on
  * "issuer.code") when several fit and none was named. */

@@ -282,7 +282,7 @@ check_header_text(const char *h)
 {
 	char *out = NULL;
 	size_t n = strlen(h), chars;
-	int rc = cs_http_header_text(h, 200, &out);
+	int rc = cs_http_header_text(h, n, 200, &out);
 
 	if (rc != 0) {
 		msg_is_utf8("header");

@@ -85,23 +85,26 @@ TEST(header_text)
 	char *out = NULL, long_text[700];
 	size_t i;
 
-	CHECK_INT_EQ(cs_http_header_text("%E5%8A%9E%E7%90%86", 200, &out), 0);
+	CHECK_INT_EQ(cs_http_header_text("%E5%8A%9E%E7%90%86", strlen("%E5%8A%9E%E7%90%86"), 200, &out), 0);
 	CHECK_STR_EQ(out, "办理");
 	free(out);
-	CHECK_INT_EQ(cs_http_header_text("a+b", 200, &out), 0);
+	CHECK_INT_EQ(cs_http_header_text("a+b", strlen("a+b"), 200, &out), 0);
 	CHECK_STR_EQ(out, "a+b");
 	free(out);
-	CHECK_INT_EQ(cs_http_header_text("%0A", 200, &out), CS_EINVAL);
+	CHECK_INT_EQ(cs_http_header_text("%0A", strlen("%0A"), 200, &out), CS_EINVAL);
 	CHECK_STR_EQ(cs_err_msg(), "contains a control character");
+	CHECK(out == NULL);
+	/* A raw NUL inside the value's length is refused, not cut at. */
+	CHECK_INT_EQ(cs_http_header_text("ab\0cd", 5, 200, &out), CS_EINVAL);
 	CHECK(out == NULL);
 	/* 201 characters of three bytes each. */
 	for (i = 0; i < 201; i++)
 		memcpy(long_text + 3 * i, "办", 3);
 	long_text[603] = '\0';
-	CHECK_INT_EQ(cs_http_header_text(long_text, 200, &out), CS_EINVAL);
+	CHECK_INT_EQ(cs_http_header_text(long_text, strlen(long_text), 200, &out), CS_EINVAL);
 	CHECK_STR_EQ(cs_err_msg(), "is over 200 characters");
 	long_text[600] = '\0';
-	CHECK_INT_EQ(cs_http_header_text(long_text, 200, &out), 0);
+	CHECK_INT_EQ(cs_http_header_text(long_text, strlen(long_text), 200, &out), 0);
 	free(out);
 }
 
@@ -249,6 +252,43 @@ TEST(request_id)
 	CHECK_INT_EQ(cs_http_request_id_ok(id), 0);
 }
 
+TEST(framing)
+{
+	static const struct {
+		unsigned lengths, codings;
+		const char *coding;
+		const char *blamed;   /* NULL: the framing is accepted */
+	} cases[] = {
+		{0, 0, NULL, NULL},
+		{1, 0, NULL, NULL},
+		{0, 1, "chunked", NULL},
+		{0, 1, "Chunked", NULL},            /* coding names ignore case */
+		{2, 0, NULL, "Content-Length"},     /* even with equal values */
+		{1, 1, "chunked", "Transfer-Encoding"},
+		{0, 2, "chunked", "Transfer-Encoding"},
+		{0, 1, "gzip, chunked", "Transfer-Encoding"},
+		{0, 1, "chunked, gzip", "Transfer-Encoding"},
+		{0, 1, "identity", "Transfer-Encoding"},
+		{0, 1, "chunked ", "Transfer-Encoding"},
+		{0, 1, "", "Transfer-Encoding"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cs_http_framing f = {cases[i].lengths, cases[i].codings,
+		    cases[i].coding};
+		const char *blamed = NULL;
+		int rc = cs_http_framing_check(&f, &blamed);
+
+		if (cases[i].blamed == NULL) {
+			CHECK_INT_EQ(rc, 0);
+			continue;
+		}
+		CHECK_INT_EQ(rc, CS_EINVAL);
+		CHECK(blamed != NULL && strcmp(blamed, cases[i].blamed) == 0);
+	}
+}
+
 int
 main(void)
 {
@@ -261,5 +301,6 @@ main(void)
 	RUN(bearer);
 	RUN(media_type);
 	RUN(request_id);
+	RUN(framing);
 	return check_summary();
 }
