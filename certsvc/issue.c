@@ -923,16 +923,10 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 	*out = NULL;
 	*created = 0;
 	memset(&r, 0, sizeof(r));
-	if ((rc = cs_check_id(id)) != 0 || (rc = check_amend_body(body, p)) != 0)
+	if ((rc = cs_authorize_id(who, id, "amend")) != 0 ||
+	    (rc = check_amend_body(body, p)) != 0 ||
+	    (rc = cs_licence_load(svc, id, &old)) != 0)
 		goto out;
-	if ((rc = cs_licence_load(svc, id, &old)) != 0)
-		goto out;
-	if (!cs_may_read(who->client, json_string_value(json_object_get(old, "type")),
-	    json_string_value(json_object_get(json_object_get(old, "issuer"), "code"))) ||
-	    strcmp(who->client->role, "issuer") != 0) {
-		rc = cs_err_set(CS_EFORBIDDEN, "only the licence's issuer may amend it");
-		goto out;
-	}
 	if ((req = amended_request(old, body)) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;

@@ -679,18 +679,6 @@ cs_licence_load(cs_service *svc, const char *id, json_t **out)
 	return rc;
 }
 
-static int
-authorize_read(const cs_actor *who, const json_t *lic)
-{
-	const char *type = json_string_value(json_object_get(lic, "type"));
-	const char *issuer =
-	    json_string_value(json_object_get(json_object_get(lic, "issuer"), "code"));
-
-	if (!cs_may_read(who ? who->client : NULL, type, issuer))
-		return cs_err_set(CS_EFORBIDDEN, "no grant to read licences of type %s", type);
-	return 0;
-}
-
 int
 cs_licence_read(cs_service *svc, const cs_actor *who, const char *id, json_t **out)
 {
@@ -698,9 +686,8 @@ cs_licence_read(cs_service *svc, const cs_actor *who, const char *id, json_t **o
 	int rc;
 
 	*out = NULL;
-	if ((rc = cs_licence_load(svc, id, &lic)) != 0)
-		goto out;
-	if ((rc = authorize_read(who, lic)) != 0)
+	if ((rc = cs_authorize_id(who, id, "read")) != 0 ||
+	    (rc = cs_licence_load(svc, id, &lic)) != 0)
 		goto out;
 	if ((rc = cs_audit_read(svc, who, "read", id,
 	    json_string_value(json_object_get(json_object_get(lic, "holder"), "code")),
@@ -728,17 +715,6 @@ row_load(cs_service *svc, const char *id, cs_licence_row **out)
 	return rc;
 }
 
-/* authorize_read from the row's indexed columns, which hold the record's
- * type and issuer code. */
-static int
-authorize_row(const cs_actor *who, const cs_licence_row *row)
-{
-	if (!cs_may_read(who ? who->client : NULL, row->type, row->issuer_code))
-		return cs_err_set(CS_EFORBIDDEN, "no grant to read licences of "
-		    "type %s", row->type);
-	return 0;
-}
-
 int
 cs_licence_read_text(cs_service *svc, const cs_actor *who, const char *id,
     char **out)
@@ -748,8 +724,8 @@ cs_licence_read_text(cs_service *svc, const cs_actor *who, const char *id,
 	int rc, shown;
 
 	*out = NULL;
-	if ((rc = row_load(svc, id, &row)) != 0 ||
-	    (rc = authorize_row(who, row)) != 0 ||
+	if ((rc = cs_authorize_id(who, id, "read")) != 0 ||
+	    (rc = row_load(svc, id, &row)) != 0 ||
 	    (rc = view_text(svc, row, cs_now(), NULL, "", &b, &shown)) != 0 ||
 	    (rc = cs_audit_read(svc, who, "read", id, row->holder_code, NULL, 1)) != 0)
 		goto out;
@@ -773,8 +749,8 @@ cs_licence_read_qr(cs_service *svc, const cs_actor *who, const char *id,
 	int rc;
 
 	*out = NULL;
-	if ((rc = row_load(svc, id, &row)) != 0 ||
-	    (rc = authorize_row(who, row)) != 0)
+	if ((rc = cs_authorize_id(who, id, "read")) != 0 ||
+	    (rc = row_load(svc, id, &row)) != 0)
 		goto out;
 	if (rec_scan(row->record, &sc, NULL, NULL, NULL) == 0) {
 		if (sc.token == NULL)
@@ -973,7 +949,7 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 {
 	cs_store *st = svc->store;
 	json_t *lic = NULL;
-	const char *reason = NULL, *kind = NULL, *status, *type, *issuer;
+	const char *reason = NULL, *kind = NULL, *status;
 	cs_event ev;
 	int rc, in_tx = 0;
 
@@ -981,7 +957,7 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	if (strcmp(action, "suspend") != 0 && strcmp(action, "reinstate") != 0 &&
 	    strcmp(action, "revoke") != 0)
 		return cs_err_set(CS_EINVAL, "unknown action '%.16s'", action);
-	if ((rc = cs_check_id(id)) != 0 ||
+	if ((rc = cs_authorize_id(who, id, action)) != 0 ||
 	    (rc = parse_transition(action, body, &reason, &kind, p)) != 0)
 		goto out;
 	if ((rc = st->ops->begin(st)) != 0)
@@ -991,13 +967,6 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	 * licence are serialised. */
 	if ((rc = cs_licence_load(svc, id, &lic)) != 0)
 		goto out;
-	type = json_string_value(json_object_get(lic, "type"));
-	issuer = json_string_value(json_object_get(json_object_get(lic, "issuer"), "code"));
-	if (who->client == NULL || strcmp(who->client->role, "issuer") != 0 ||
-	    !cs_may_read(who->client, type, issuer)) {
-		rc = cs_err_set(CS_EFORBIDDEN, "only the licence's issuer may %s it", action);
-		goto out;
-	}
 	status = json_string_value(json_object_get(lic, "status"));
 	if (!transition_allowed(action, status)) {
 		rc = cs_err_set(CS_ECONFLICT, "licence %s is %s: it cannot be %s", id,

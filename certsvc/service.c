@@ -297,6 +297,35 @@ cs_may_read(const cs_client *c, const char *type, const char *issuer_code)
 	return 0;
 }
 
+/* An issuer changes only the licences of its own authority; a reader or
+ * an admin changes none (SPEC §5, "its issuer"). */
+static int
+may_change(const cs_client *c, const char *type, const char *issuer_code)
+{
+	return c != NULL && strcmp(c->role, "issuer") == 0 &&
+	    cs_may_read(c, type, issuer_code);
+}
+
+int
+cs_authorize_id(const cs_actor *who, const char *id, const char *action)
+{
+	const cs_client *c = who != NULL ? who->client : NULL;
+	cs_licence_id parts;
+	int rc;
+
+	if ((rc = cs_check_id(id)) != 0)
+		return rc;
+	cs_licence_id_parse(id, &parts);
+	if (strcmp(action, "read") == 0 ? cs_may_read(c, parts.type, parts.issuer)
+	    : may_change(c, parts.type, parts.issuer))
+		return 0;
+	if (strcmp(action, "read") == 0)
+		return cs_err_set(CS_EFORBIDDEN, "no grant to read licences of "
+		    "type %s", parts.type);
+	return cs_err_set(CS_EFORBIDDEN, "only the licence's issuer may %s it",
+	    action);
+}
+
 int
 cs_issuer_grant(const cs_client *c, const char *type, const char *issuer_code,
     const cs_grant **out, cs_problems *p, const char *prefix)

@@ -11,6 +11,14 @@
 int cs_grant_has_type(const cs_grant *g, const char *type);
 /* 1 when the client may read licences of this type and issuer. */
 int cs_may_read(const cs_client *c, const char *type, const char *issuer_code);
+/* May who do action ("read", or a change: "suspend", "reinstate",
+ * "revoke", "amend") to licence id?  Decided on the identifier alone,
+ * which names the licence's type and issuing authority (SPEC §2a), before
+ * anything is looked up: a client without the grant gets the same 403
+ * (CS_EFORBIDDEN) whether the licence exists or not, so the sequential
+ * serials cannot be counted by probing.  A malformed id is CS_EINVAL
+ * (400) first. */
+int cs_authorize_id(const cs_actor *who, const char *id, const char *action);
 /* The client's issuer grant for (type, issuer_code); issuer_code NULL picks
  * the only one.  CS_EFORBIDDEN when none, CS_EVALIDATION (problem on
  * "issuer.code") when several fit and none was named. */

@@ -41,6 +41,7 @@ import zlib
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import cbor2  # noqa: E402
 import csraw  # noqa: E402
+from cshttp import licence_id  # noqa: E402
 import independent  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
@@ -736,8 +737,7 @@ ROWS.append(Row("suspend by another authority's issuer", "POST", CERT + L + "/su
                 {"reason": "x"}, "other", "application/json"))
 ROWS.append(Row("suspend by a reader", "POST", CERT + L + "/suspend", 403, {"reason": "x"},
                 "reader", "application/json"))
-ROWS.append(Row("revoke an unknown id", "POST", CERT +
-                "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F/revoke",
+ROWS.append(Row("revoke an unknown id", "POST", CERT + licence_id(T_RAD, ENV, "ZZZZZZ") + "/revoke",
                 404, {"reason": "x"}, "issuer", "application/json"))
 ROWS.append(Row("suspend with text/plain", "POST", CERT + L + "/suspend", 415, "reason",
                 "issuer", "text/plain"))
@@ -872,6 +872,22 @@ ROWS.append(Row("chunked and Content-Length both", "POST", "/api/v1/verify", 200
 ROWS.append(Row("HTTP/1.1 without Host", "GET", "/healthz", 200, headers=[("Host", None)],
                 problem=False, allow_close=True))
 
+
+# --- issue 13, item 5 ---------------------------------------------------------
+# The grant is checked on the identifier, which names the type and the
+# issuing authority, before any lookup: the same 403 for a licence that
+# exists (L) and for one that does not, to a reader of another type and to
+# an issuer of another authority.
+TOKENS["rd_train"] = w.client("rd_train", "reader", T_TRAIN)
+UNKNOWN_ENV = licence_id(T_RAD, ENV, "ZZZZZZ")
+for which, lid in (("exists", L), ("is unknown", UNKNOWN_ENV)):
+    for sub in ("", "/qr.png", "/qr.svg", "/face.svg", "/face.png"):
+        ROWS.append(Row("GET %s of an ungranted type: licence %s" % (sub or "{id}", which), "GET",
+                        CERT + lid + sub, 403, auth="rd_train"))
+    for action, body in (("suspend", {"reason": "x"}), ("reinstate", {"reason": "x"}),
+                         ("revoke", {"reason": "x"}), ("amend", {"approval_ref": ref()})):
+        ROWS.append(Row("%s by another authority: licence %s" % (action, which), "POST",
+                        CERT + lid + "/" + action, 403, body, "other", "application/json"))
 
 # --- SQL and path traversal in every member, segment and query ---------------
 # Every member that refuses them (issue_members, amend_members; the members
