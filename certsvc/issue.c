@@ -27,6 +27,7 @@ struct req {
 	char code[CS_RID_LEN + 1];
 	int unchecked;
 	const cs_grant *grant;
+	char issuer_asked[CS_USCC_LEN + 1];  /* issuer.code, "" when none */
 	int64_t valid_from;   /* local days */
 	int64_t valid_until;  /* local days; -1 when none */
 	const char *number;   /* NULL: from the numbering rule */
@@ -266,6 +267,8 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 				bad_issuer = 1;
 			}
 			icode = ibuf;
+			if (!bad_issuer)
+				memcpy(r->issuer_asked, ibuf, sizeof(ibuf));
 		}
 	}
 	if (r->type == NULL)
@@ -589,6 +592,20 @@ issue_tx_reset(struct issue_tx *t)
 	t->stored = NULL;
 }
 
+/* An issuance refused (403), audited under action with the type and the
+ * issuing authority asked for as its target: "TYPE.ISSUER" as a licence
+ * identifier joins them, or "TYPE" when the request named no authority. */
+static int
+deny_issue(cs_service *svc, const cs_actor *who, const char *action,
+    const struct req *r)
+{
+	char target[CS_TYPE_CODE_LEN + 1 + CS_USCC_LEN + 1];
+
+	snprintf(target, sizeof(target), "%s%s%s", r->type->code,
+	    r->issuer_asked[0] ? "." : "", r->issuer_asked);
+	return cs_audit_denied(svc, who, action, target, NULL);
+}
+
 /* --- single issuances ----------------------------------------------------- */
 
 struct cs_issue_job {
@@ -627,6 +644,8 @@ cs_issue_prepare(cs_service *svc, const cs_actor *who, const json_t *request,
 		return cs_err_set(CS_ENOMEM, "out of memory");
 	j->request = json_incref((json_t *)request);
 	rc = parse_request(svc, who, j->request, "", NULL, &j->r, p);
+	if (rc == CS_EFORBIDDEN)
+		rc = deny_issue(svc, who, "issue", &j->r);
 	if (rc == 0)
 		rc = cs_json_hash(j->request, j->hash);
 	if (rc != 0) {
@@ -763,7 +782,7 @@ parse_bundle(cs_service *svc, const cs_actor *who, const json_t *in,
 		one = parse_request(svc, who, json_array_get(certs, i), prefix,
 		    *ref ? *ref : "-", &(*reqs)[i], p);
 		if (one == CS_EFORBIDDEN)
-			return one;
+			return deny_issue(svc, who, "issue_bundle", &(*reqs)[i]);
 		if (one != 0)
 			rc = one;
 	}
@@ -923,7 +942,7 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 	*out = NULL;
 	*created = 0;
 	memset(&r, 0, sizeof(r));
-	if ((rc = cs_authorize_id(who, id, "amend")) != 0 ||
+	if ((rc = cs_authorize_id(svc, who, id, "amend")) != 0 ||
 	    (rc = check_amend_body(body, p)) != 0 ||
 	    (rc = cs_licence_load(svc, id, &old)) != 0)
 		goto out;

@@ -686,7 +686,7 @@ cs_licence_read(cs_service *svc, const cs_actor *who, const char *id, json_t **o
 	int rc;
 
 	*out = NULL;
-	if ((rc = cs_authorize_id(who, id, "read")) != 0 ||
+	if ((rc = cs_authorize_id(svc, who, id, "read")) != 0 ||
 	    (rc = cs_licence_load(svc, id, &lic)) != 0)
 		goto out;
 	if ((rc = cs_audit_read(svc, who, "read", id,
@@ -724,7 +724,7 @@ cs_licence_read_text(cs_service *svc, const cs_actor *who, const char *id,
 	int rc, shown;
 
 	*out = NULL;
-	if ((rc = cs_authorize_id(who, id, "read")) != 0 ||
+	if ((rc = cs_authorize_id(svc, who, id, "read")) != 0 ||
 	    (rc = row_load(svc, id, &row)) != 0 ||
 	    (rc = view_text(svc, row, cs_now(), NULL, "", &b, &shown)) != 0 ||
 	    (rc = cs_audit_read(svc, who, "read", id, row->holder_code, NULL, 1)) != 0)
@@ -749,7 +749,7 @@ cs_licence_read_qr(cs_service *svc, const cs_actor *who, const char *id,
 	int rc;
 
 	*out = NULL;
-	if ((rc = cs_authorize_id(who, id, "read")) != 0 ||
+	if ((rc = cs_authorize_id(svc, who, id, "read")) != 0 ||
 	    (rc = row_load(svc, id, &row)) != 0)
 		goto out;
 	if (rec_scan(row->record, &sc, NULL, NULL, NULL) == 0) {
@@ -957,7 +957,7 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	if (strcmp(action, "suspend") != 0 && strcmp(action, "reinstate") != 0 &&
 	    strcmp(action, "revoke") != 0)
 		return cs_err_set(CS_EINVAL, "unknown action '%.16s'", action);
-	if ((rc = cs_authorize_id(who, id, action)) != 0 ||
+	if ((rc = cs_authorize_id(svc, who, id, action)) != 0 ||
 	    (rc = parse_transition(action, body, &reason, &kind, p)) != 0)
 		goto out;
 	if ((rc = st->ops->begin(st)) != 0)

@@ -17,8 +17,9 @@ int cs_may_read(const cs_client *c, const char *type, const char *issuer_code);
  * anything is looked up: a client without the grant gets the same 403
  * (CS_EFORBIDDEN) whether the licence exists or not, so the sequential
  * serials cannot be counted by probing.  A malformed id is CS_EINVAL
- * (400) first. */
-int cs_authorize_id(const cs_actor *who, const char *id, const char *action);
+ * (400) first.  A refusal is audited (cs_audit_denied). */
+int cs_authorize_id(cs_service *svc, const cs_actor *who, const char *id,
+    const char *action);
 /* The client's issuer grant for (type, issuer_code); issuer_code NULL picks
  * the only one.  CS_EFORBIDDEN when none, CS_EVALIDATION (problem on
  * "issuer.code") when several fit and none was named. */
@@ -36,6 +37,15 @@ int cs_audit(cs_service *svc, const cs_actor *who, const char *action,
 int cs_audit_read(cs_service *svc, const cs_actor *who, const char *action,
     const char *target, const char *holder, const cs_purpose *why,
     int64_t count);
+
+/* A refused attempt (403): who was denied action on target.  Audited like
+ * a read, through the read audit writer when one runs, so a refusal costs
+ * the audit log no more than a read does; the record's result is
+ * "denied".  Returns CS_EFORBIDDEN with the refusal's message (the one in
+ * cs_err_msg() on entry), or the audit's failure: a refusal that could not
+ * be recorded is not answered as one. */
+int cs_audit_denied(cs_service *svc, const cs_actor *who, const char *action,
+    const char *target, const char *holder);
 
 /* The status of a licence from its stored record and events at now:
  * "valid", "not_yet_valid", "expired", "suspended", "revoked",

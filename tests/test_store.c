@@ -112,7 +112,7 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s->ops->ping(s), 0);
 	s->ops->close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
@@ -152,17 +152,69 @@ TEST(reopen_keeps_data)
 	cs_licence_row_free(got);
 	s->ops->close(s);
 	db = raw_open("reopen.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	sqlite3_close(db);
 }
 
+/* Today's schema back to version 4: no result column (version 5). */
+#define UNDO_V5 "DROP INDEX audit_denied; ALTER TABLE audit DROP COLUMN result;"
+static const char undo_v5[] = UNDO_V5;
+
 /* Today's schema back to version 3: the audit table's holder and
  * target-tail indexes instead of audit_keys (version 4). */
-static const char undo_v4[] =
+static const char undo_v4[] = UNDO_V5
     "DROP TABLE audit_keys; DROP TABLE audit_chunks;"
     "CREATE INDEX audit_holder ON audit (holder) WHERE holder IS NOT NULL;"
     "CREATE INDEX audit_target_tail ON audit (substr(target, -12))"
     "  WHERE target IS NOT NULL;";
+
+/* A version 4 database is migrated on open: its records read as done
+ * (result NULL), ?result=ok finds them, and a denied record appended
+ * after is found by ?result=denied alone. */
+TEST(migrate_v4_denied)
+{
+	cs_audit_rec a, **recs = NULL;
+	cs_audit_filter f;
+	cs_store *s = open_store("v4.db");
+	sqlite3 *db;
+	size_t n = 0;
+
+	memset(&a, 0, sizeof(a));
+	a.action = "read";
+	a.target = "1.2.156.3005.2." TYPE_A "." ISSUER ".1.001.X";
+	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	s->ops->close(s);
+	db = raw_open("v4.db");
+	CHECK_INT_EQ(sqlite3_exec(db, undo_v5, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	s = open_store("v4.db");
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	a.result = "denied";
+	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	memset(&f, 0, sizeof(f));
+	f.result = "ok";
+	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(n, 1);
+	if (n == 1)
+		CHECK(recs[0]->result == NULL && recs[0]->seq == 1);
+	cs_audit_recs_free(recs, n);
+	f.result = "denied";
+	f.target = a.target;
+	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(n, 1);
+	if (n == 1)
+		CHECK_STR_EQ(recs[0]->result, "denied");
+	cs_audit_recs_free(recs, n);
+	s->ops->close(s);
+	db = raw_open("v4.db");
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	sqlite3_close(db);
+}
 
 /* A version 1 database (its audit index on the whole target) is migrated
  * on open through every later version, its rows kept; the audit query by
@@ -183,7 +235,8 @@ TEST(migrate_v1)
 	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
 	s->ops->close(s);
 	db = raw_open("v1.db");
-	/* Back to version 1: undo version 4, 3 (the clients triggers), 2. */
+	/* Back to version 1: undo versions 5 and 4, 3 (the clients
+	 * triggers), 2. */
 	CHECK_INT_EQ(sqlite3_exec(db, undo_v4, NULL, NULL, NULL), SQLITE_OK);
 	CHECK_INT_EQ(sqlite3_exec(db, "DROP TRIGGER clients_no_update;"
 	    "DROP TRIGGER clients_no_delete;"
@@ -197,7 +250,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -780,7 +833,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",
@@ -2137,6 +2190,7 @@ main(void)
 	RUN(reopen_keeps_data);
 	RUN(newer_schema_refused);
 	RUN(migrate_v1);
+	RUN(migrate_v4_denied);
 	RUN(licences);
 	RUN(records);
 	RUN(events);
