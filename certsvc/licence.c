@@ -609,6 +609,21 @@ cs_record_view_text(cs_service *svc, const char *record, time_t now,
 	return rc;
 }
 
+/* The deciding event as anyone may see it: its action, time, kind and
+ * successor, without the issuer's free-text reason, which may say things
+ * about the holder that only readers with access should see
+ * (docs/design.md, "The public view"). */
+static json_t *
+public_detail(const json_t *detail)
+{
+	json_t *d;
+
+	if (!json_is_object(detail) || (d = json_copy((json_t *)detail)) == NULL)
+		return NULL;
+	json_object_del(d, "reason");
+	return d;
+}
+
 json_t *
 cs_public_view(cs_service *svc, const json_t *full)
 {
@@ -632,7 +647,7 @@ cs_public_view(cs_service *svc, const json_t *full)
 		    (v = json_object_get(json_object_get(full, "fields"),
 		    t->fields[i].name)) != NULL)
 			json_object_set(fields, t->fields[i].name, v);
-	return json_pack("{sO sO sO sO s{sO sO ss} sO sO sO sO so sO sO* sO*}",
+	return json_pack("{sO sO sO sO s{sO sO ss} sO sO sO sO so sO sO* so*}",
 	    "id", json_object_get(full, "id"), "type", json_object_get(full, "type"),
 	    "type_name", json_object_get(full, "type_name"),
 	    "number", json_object_get(full, "number"),
@@ -644,7 +659,7 @@ cs_public_view(cs_service *svc, const json_t *full)
 	    "valid_until", json_object_get(full, "valid_until"),
 	    "fields", fields, "status", json_object_get(full, "status"),
 	    "supersedes", json_object_get(full, "supersedes"),
-	    "status_detail", json_object_get(full, "status_detail"));
+	    "status_detail", public_detail(json_object_get(full, "status_detail")));
 }
 
 int

@@ -71,7 +71,7 @@ int cs_licence_view_text(cs_service *svc, const cs_licence_row *row,
 int cs_record_view_text(cs_service *svc, const char *record, time_t now,
     char **out);
 /* The public view (SPEC §5 verify): no approval_ref, bundle, token; personal
- * codes masked; QR face fields only. */
+ * codes masked; QR face fields only; the status detail without its reason. */
 json_t *cs_public_view(cs_service *svc, const json_t *full);
 /* The public view of licence id and its status (a static string), built
  * without the full view; CS_ENOTFOUND when the library does not hold it. */

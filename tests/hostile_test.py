@@ -898,6 +898,38 @@ for value in ("refused", "DENIED", SQLI):
                     "/api/v1/audit?result=" + urllib.parse.quote(value, safe=""), 400, auth="admin",
                     field="result"))
 
+# --- issue 13, item 14 --------------------------------------------------------
+# The issuer's free-text reason stays out of the public view: verification
+# by QR text, by paper copy and the /v page show the kind and the date of a
+# revocation, not its reason; a reader with the grant sees it.
+SECRET = "item-14 reason: 举报人张三"
+r = send("POST", "/api/v1/certificates", base_request(ref()), "issuer", "application/json")
+GONE = as_json(r) or {}
+r = send("POST", CERT + GONE.get("id", "?") + "/revoke", {"reason": SECRET, "kind": "cancelled"},
+         "issuer", "application/json")
+check(r.status == 200, "setup: revoke a licence with a reason (%s)" % r.status)
+
+
+def reason_hidden(r):
+    return "the reason is public: %s" % r.body[:300] if SECRET.encode() in r.body else None
+
+
+def reason_shown(r):
+    detail = (as_json(r) or {}).get("status_detail") or {}
+    return None if detail.get("reason") == SECRET else "no reason for the reader: %s" % detail
+
+
+ROWS.append(Row("verify a revoked licence: no reason", "POST", "/api/v1/verify", 200,
+                GONE.get("qr_text", ""), ctype="text/plain", result={"revoked"},
+                answer=reason_hidden))
+ROWS.append(Row("paper copy of a revoked licence: no reason", "POST", "/api/v1/verify", 200,
+                {"id": GONE.get("id", ""), "holder_code": GONE.get("holder", {}).get("code", "")},
+                ctype="application/json", result={"revoked"}, answer=reason_hidden))
+ROWS.append(Row("/v page of a revoked licence: no reason", "GET",
+                "/v/" + GONE.get("token", ""), 200, problem=False, answer=reason_hidden))
+ROWS.append(Row("a reader reads the revoked licence: its reason", "GET", CERT + GONE.get("id", "?"),
+                200, auth="reader", problem=False, audits=1, answer=reason_shown))
+
 # --- SQL and path traversal in every member, segment and query ---------------
 # Every member that refuses them (issue_members, amend_members; the members
 # that take them as text were issued before the table), in a single
