@@ -168,34 +168,55 @@ static const char undo_v4[] = UNDO_V5
     "CREATE INDEX audit_target_tail ON audit (substr(target, -12))"
     "  WHERE target IS NOT NULL;";
 
+/* Close s, wind database name back to an older schema version with undo,
+ * and open it again: the store migrates it (NULL when it cannot). */
+static cs_store *
+reopen_at(cs_store *s, const char *name, const char *undo, int version)
+{
+	char pragma[64];
+	sqlite3 *db;
+
+	s->ops->close(s);
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version);
+	db = raw_open(name);
+	CHECK_INT_EQ(sqlite3_exec(db, undo, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT_EQ(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store(name);
+	CHECK(s != NULL);
+	return s;
+}
+
+/* Append the audit record of a read of target, result NULL (done) or
+ * "denied". */
+static void
+append_read(cs_store *s, const char *target, const char *result)
+{
+	cs_audit_rec a;
+
+	memset(&a, 0, sizeof(a));
+	a.action = "read";
+	a.target = (char *)target;
+	a.result = (char *)result;
+	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+}
+
+#define V4_TARGET "1.2.156.3005.2." TYPE_A "." ISSUER ".1.001.X"
+
 /* A version 4 database is migrated on open: its records read as done
  * (result NULL), ?result=ok finds them, and a denied record appended
  * after is found by ?result=denied alone. */
 TEST(migrate_v4_denied)
 {
-	cs_audit_rec a, **recs = NULL;
-	cs_audit_filter f;
 	cs_store *s = open_store("v4.db");
-	sqlite3 *db;
+	cs_audit_rec **recs = NULL;
+	cs_audit_filter f;
 	size_t n = 0;
 
-	memset(&a, 0, sizeof(a));
-	a.action = "read";
-	a.target = "1.2.156.3005.2." TYPE_A "." ISSUER ".1.001.X";
-	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
-	s->ops->close(s);
-	db = raw_open("v4.db");
-	CHECK_INT_EQ(sqlite3_exec(db, undo_v5, NULL, NULL, NULL), SQLITE_OK);
-	CHECK_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL,
-	    NULL), SQLITE_OK);
-	sqlite3_close(db);
-
-	s = open_store("v4.db");
-	CHECK(s != NULL);
-	if (s == NULL)
+	append_read(s, V4_TARGET, NULL);
+	if ((s = reopen_at(s, "v4.db", undo_v5, 4)) == NULL)
 		return;
-	a.result = "denied";
-	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	append_read(s, V4_TARGET, "denied");
 	memset(&f, 0, sizeof(f));
 	f.result = "ok";
 	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
@@ -204,16 +225,13 @@ TEST(migrate_v4_denied)
 		CHECK(recs[0]->result == NULL && recs[0]->seq == 1);
 	cs_audit_recs_free(recs, n);
 	f.result = "denied";
-	f.target = a.target;
+	f.target = V4_TARGET;
 	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
 	CHECK_INT_EQ(n, 1);
 	if (n == 1)
 		CHECK_STR_EQ(recs[0]->result, "denied");
 	cs_audit_recs_free(recs, n);
 	s->ops->close(s);
-	db = raw_open("v4.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
-	sqlite3_close(db);
 }
 
 /* A version 1 database (its audit index on the whole target) is migrated
@@ -221,18 +239,14 @@ TEST(migrate_v4_denied)
  * target finds its record by the whole target. */
 TEST(migrate_v1)
 {
-	cs_audit_rec a, **recs = NULL;
+	cs_audit_rec **recs = NULL;
 	cs_audit_filter f;
 	cs_store *s = open_store("v1.db");
 	sqlite3 *db;
 	size_t n = 0;
 
-	memset(&a, 0, sizeof(a));
-	a.action = "read";
-	a.target = "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.001.X";
-	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
-	a.target = "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.002.X";
-	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	append_read(s, "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.001.X", NULL);
+	append_read(s, "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.002.X", NULL);
 	s->ops->close(s);
 	db = raw_open("v1.db");
 	/* Back to version 1: undo versions 5 and 4, 3 (the clients
@@ -1112,15 +1126,7 @@ TEST(audit_chunks)
 	chunk_queries(s, n);
 
 	/* A version 3 database is keyed when it is opened. */
-	s->ops->close(s);
-	db = raw_open("chunks.db");
-	CHECK_INT_EQ(sqlite3_exec(db, undo_v4, NULL, NULL, NULL), SQLITE_OK);
-	CHECK_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL,
-	    NULL), SQLITE_OK);
-	sqlite3_close(db);
-	s = open_store("chunks.db");
-	CHECK(s != NULL);
-	if (s == NULL)
+	if ((s = reopen_at(s, "chunks.db", undo_v4, 3)) == NULL)
 		return;
 	db = raw_open("chunks.db");
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM audit_chunks"), 2);
