@@ -61,7 +61,8 @@ static struct qrec *
 qrec_new(const cs_audit_rec *r)
 {
 	const char *src[] = {r->client, r->action, r->target, r->holder,
-	    r->purpose, r->service_item, r->case_ref, r->remote, r->request_id};
+	    r->purpose, r->service_item, r->case_ref, r->remote, r->request_id,
+	    r->result};
 	const size_t n = sizeof(src) / sizeof(src[0]);
 	struct qrec *q;
 
@@ -71,7 +72,8 @@ qrec_new(const cs_audit_rec *r)
 	q->r = *r;
 	cs_strpack(src, (char **const[]){&q->r.client, &q->r.action,
 	    &q->r.target, &q->r.holder, &q->r.purpose, &q->r.service_item,
-	    &q->r.case_ref, &q->r.remote, &q->r.request_id}, n, q->data);
+	    &q->r.case_ref, &q->r.remote, &q->r.request_id, &q->r.result}, n,
+	    q->data);
 	return q;
 }
 

@@ -614,6 +614,13 @@ h_audit(cs_req *r)
 	f.action = cs_req_query(r, "action");
 	f.holder = cs_req_query(r, "holder");
 	f.target = cs_req_query(r, "target");
+	f.result = cs_req_query(r, "result");
+	if (f.result != NULL && strcmp(f.result, "ok") != 0 &&
+	    strcmp(f.result, "denied") != 0) {
+		cs_http_problem_field(r, 400, "result", "result must be ok or "
+		    "denied");
+		return;
+	}
 	for (i = 0; i < 2; i++)
 		if ((v = cs_req_query(r, times[i])) != NULL &&
 		    parse_time_ms(v, &t[i]) != 0) {

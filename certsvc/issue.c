@@ -27,6 +27,7 @@ struct req {
 	char code[CS_RID_LEN + 1];
 	int unchecked;
 	const cs_grant *grant;
+	char issuer_asked[CS_USCC_LEN + 1];  /* issuer.code, "" when none */
 	int64_t valid_from;   /* local days */
 	int64_t valid_until;  /* local days; -1 when none */
 	const char *number;   /* NULL: from the numbering rule */
@@ -265,6 +266,8 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 				bad_issuer = 1;
 			}
 			icode = ibuf;
+			if (!bad_issuer)
+				memcpy(r->issuer_asked, ibuf, sizeof(ibuf));
 		}
 	}
 	if (r->type == NULL)
@@ -670,6 +673,22 @@ issue_tx_reset(struct issue_tx *t)
 	t->stored = NULL;
 }
 
+/* An issuance refused (403), audited under action with the type and the
+ * issuing authority asked for as its target: "TYPE.ISSUER" as a licence
+ * identifier joins them, or "TYPE" when the request named no authority. */
+static int
+deny_issue(cs_service *svc, const cs_actor *who, const char *action,
+    const struct req *r)
+{
+	char target[CS_TYPE_CODE_LEN + 1 + CS_USCC_LEN + 1];
+
+	/* A client whose role may not issue is refused before the type is
+	 * read: its attempt is recorded without a target. */
+	snprintf(target, sizeof(target), "%s%s%s", r->type ? r->type->code : "",
+	    r->issuer_asked[0] ? "." : "", r->issuer_asked);
+	return cs_audit_denied(svc, who, action, target, NULL);
+}
+
 /* --- single issuances ----------------------------------------------------- */
 
 struct cs_issue_job {
@@ -708,6 +727,8 @@ cs_issue_prepare(cs_service *svc, const cs_actor *who, const json_t *request,
 		return cs_err_set(CS_ENOMEM, "out of memory");
 	j->request = json_incref((json_t *)request);
 	rc = parse_request(svc, who, j->request, "", NULL, &j->r, p);
+	if (rc == CS_EFORBIDDEN)
+		rc = deny_issue(svc, who, "issue", &j->r);
 	if (rc == 0)
 		rc = hash_request(j->request, &j->r, &j->hash);
 	if (rc != 0) {
@@ -855,8 +876,8 @@ parse_bundle(cs_service *svc, const cs_actor *who, const json_t *in,
 
 	*reqs = NULL;
 	*n = 0;
-	if ((rc = cs_require_issuer(who->client, "issue licences")) != 0)
-		return rc;
+	if (cs_require_issuer(who->client, "issue licences") != 0)
+		return cs_audit_denied(svc, who, "issue_bundle", "", NULL);
 	if (!json_is_object(in))
 		return cs_err_set(CS_EINVAL, "a bundle request must be a JSON object");
 	unknown_members(in, members, "", p);
@@ -878,7 +899,7 @@ parse_bundle(cs_service *svc, const cs_actor *who, const json_t *in,
 			/* The members before this one were validated: their
 			 * problems are no part of a 403. */
 			cs_problems_reset(p);
-			return one;
+			return deny_issue(svc, who, "issue_bundle", &(*reqs)[i]);
 		}
 		if (one != 0)
 			rc = one;
@@ -1043,16 +1064,9 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 	*out = NULL;
 	*created = 0;
 	memset(&r, 0, sizeof(r));
-	if ((rc = cs_check_id(id)) != 0 ||
-	    (rc = cs_require_issuer(who->client, "amend licences")) != 0 ||
+	if ((rc = cs_authorize_id(svc, who, id, "amend")) != 0 ||
+	    (rc = check_amend_body(body, p)) != 0 ||
 	    (rc = cs_licence_load(svc, id, &old)) != 0)
-		goto out;
-	if (!cs_may_read(who->client, json_string_value(json_object_get(old, "type")),
-	    json_string_value(json_object_get(json_object_get(old, "issuer"), "code")))) {
-		rc = cs_err_set(CS_EFORBIDDEN, "only the licence's issuer may amend it");
-		goto out;
-	}
-	if ((rc = check_amend_body(body, p)) != 0)
 		goto out;
 	if ((req = amended_request(old, body)) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "out of memory");

@@ -609,6 +609,21 @@ cs_record_view_text(cs_service *svc, const char *record, time_t now,
 	return rc;
 }
 
+/* The deciding event as anyone may see it: its action, time, kind and
+ * successor, without the issuer's free-text reason, which may say things
+ * about the holder that only readers with access should see
+ * (docs/design.md, "The public view"). */
+static json_t *
+public_detail(const json_t *detail)
+{
+	json_t *d;
+
+	if (!json_is_object(detail) || (d = json_copy((json_t *)detail)) == NULL)
+		return NULL;
+	json_object_del(d, "reason");
+	return d;
+}
+
 json_t *
 cs_public_view(cs_service *svc, const json_t *full)
 {
@@ -632,7 +647,7 @@ cs_public_view(cs_service *svc, const json_t *full)
 		    (v = json_object_get(json_object_get(full, "fields"),
 		    t->fields[i].name)) != NULL)
 			json_object_set(fields, t->fields[i].name, v);
-	return json_pack("{sO sO sO sO s{sO sO ss} sO sO sO sO so sO sO* sO*}",
+	return json_pack("{sO sO sO sO s{sO sO ss} sO sO sO sO so sO sO* so*}",
 	    "id", json_object_get(full, "id"), "type", json_object_get(full, "type"),
 	    "type_name", json_object_get(full, "type_name"),
 	    "number", json_object_get(full, "number"),
@@ -644,7 +659,7 @@ cs_public_view(cs_service *svc, const json_t *full)
 	    "valid_until", json_object_get(full, "valid_until"),
 	    "fields", fields, "status", json_object_get(full, "status"),
 	    "supersedes", json_object_get(full, "supersedes"),
-	    "status_detail", json_object_get(full, "status_detail"));
+	    "status_detail", public_detail(json_object_get(full, "status_detail")));
 }
 
 int
@@ -679,18 +694,6 @@ cs_licence_load(cs_service *svc, const char *id, json_t **out)
 	return rc;
 }
 
-static int
-authorize_read(const cs_actor *who, const json_t *lic)
-{
-	const char *type = json_string_value(json_object_get(lic, "type"));
-	const char *issuer =
-	    json_string_value(json_object_get(json_object_get(lic, "issuer"), "code"));
-
-	if (!cs_may_read(who ? who->client : NULL, type, issuer))
-		return cs_err_set(CS_EFORBIDDEN, "no grant to read licences of type %s", type);
-	return 0;
-}
-
 int
 cs_licence_read(cs_service *svc, const cs_actor *who, const char *id, json_t **out)
 {
@@ -698,9 +701,8 @@ cs_licence_read(cs_service *svc, const cs_actor *who, const char *id, json_t **o
 	int rc;
 
 	*out = NULL;
-	if ((rc = cs_licence_load(svc, id, &lic)) != 0)
-		goto out;
-	if ((rc = authorize_read(who, lic)) != 0)
+	if ((rc = cs_authorize_id(svc, who, id, "read")) != 0 ||
+	    (rc = cs_licence_load(svc, id, &lic)) != 0)
 		goto out;
 	if ((rc = cs_audit_read(svc, who, "read", id,
 	    json_string_value(json_object_get(json_object_get(lic, "holder"), "code")),
@@ -728,17 +730,6 @@ row_load(cs_service *svc, const char *id, cs_licence_row **out)
 	return rc;
 }
 
-/* authorize_read from the row's indexed columns, which hold the record's
- * type and issuer code. */
-static int
-authorize_row(const cs_actor *who, const cs_licence_row *row)
-{
-	if (!cs_may_read(who ? who->client : NULL, row->type, row->issuer_code))
-		return cs_err_set(CS_EFORBIDDEN, "no grant to read licences of "
-		    "type %s", row->type);
-	return 0;
-}
-
 int
 cs_licence_read_text(cs_service *svc, const cs_actor *who, const char *id,
     char **out)
@@ -748,8 +739,8 @@ cs_licence_read_text(cs_service *svc, const cs_actor *who, const char *id,
 	int rc, shown;
 
 	*out = NULL;
-	if ((rc = row_load(svc, id, &row)) != 0 ||
-	    (rc = authorize_row(who, row)) != 0 ||
+	if ((rc = cs_authorize_id(svc, who, id, "read")) != 0 ||
+	    (rc = row_load(svc, id, &row)) != 0 ||
 	    (rc = view_text(svc, row, cs_now(), NULL, "", &b, &shown)) != 0 ||
 	    (rc = cs_audit_read(svc, who, "read", id, row->holder_code, NULL, 1)) != 0)
 		goto out;
@@ -773,8 +764,8 @@ cs_licence_read_qr(cs_service *svc, const cs_actor *who, const char *id,
 	int rc;
 
 	*out = NULL;
-	if ((rc = row_load(svc, id, &row)) != 0 ||
-	    (rc = authorize_row(who, row)) != 0)
+	if ((rc = cs_authorize_id(svc, who, id, "read")) != 0 ||
+	    (rc = row_load(svc, id, &row)) != 0)
 		goto out;
 	if (rec_scan(row->record, &sc, NULL, NULL, NULL) == 0) {
 		if (sc.token == NULL)
@@ -985,7 +976,7 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 {
 	cs_store *st = svc->store;
 	json_t *lic = NULL;
-	const char *reason = NULL, *kind = NULL, *status, *type, *issuer;
+	const char *reason = NULL, *kind = NULL, *status;
 	cs_event ev;
 	int rc, in_tx = 0;
 
@@ -993,8 +984,8 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	if (strcmp(action, "suspend") != 0 && strcmp(action, "reinstate") != 0 &&
 	    strcmp(action, "revoke") != 0)
 		return cs_err_set(CS_EINVAL, "unknown action '%.16s'", action);
-	if ((rc = cs_check_id(id)) != 0 ||
-	    (rc = cs_require_issuer(who->client, "change a licence's status")) != 0)
+	if ((rc = cs_authorize_id(svc, who, id, action)) != 0 ||
+	    (rc = parse_transition(action, body, &reason, &kind, p)) != 0)
 		goto out;
 	if ((rc = st->ops->begin(st)) != 0)
 		goto out;
@@ -1002,15 +993,6 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	/* Read the status under the writer lock so two transitions of one
 	 * licence are serialised. */
 	if ((rc = cs_licence_load(svc, id, &lic)) != 0)
-		goto out;
-	type = json_string_value(json_object_get(lic, "type"));
-	issuer = json_string_value(json_object_get(json_object_get(lic, "issuer"), "code"));
-	if (!cs_may_read(who->client, type, issuer)) {
-		rc = cs_err_set(CS_EFORBIDDEN, "only the licence's issuer may %s it", action);
-		goto out;
-	}
-	/* The body is read once the caller may act on this licence at all. */
-	if ((rc = parse_transition(action, body, &reason, &kind, p)) != 0)
 		goto out;
 	status = json_string_value(json_object_get(lic, "status"));
 	if (!transition_allowed(action, status)) {

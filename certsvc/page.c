@@ -316,11 +316,11 @@ details(cs_sbuf *b, const json_t *cert, const cs_page_opts *o)
 			row(b, f != NULL && f->label != NULL ? f->label : key, NULL,
 			    text);
 	}
-	if (json_is_object(detail)) {
+	/* The public view carries no reason (docs/design.md, "The public
+	 * view"): the page shows when the status changed, not why. */
+	if (json_is_object(detail))
 		row(b, "状态变更时间", "Status changed", local_time(str(detail, "at"),
 		    o->tz_offset_minutes, buf, sizeof(buf)));
-		row(b, "原因", "Reason", str(detail, "reason"));
-	}
 	row(b, "证照标识", "Licence identifier", str(cert, "id"));
 	cs_sb_puts(b, "</dl>\n</section>\n");
 }

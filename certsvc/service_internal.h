@@ -15,6 +15,15 @@ int cs_may_read(const cs_client *c, const char *type, const char *issuer_code);
  * <what>" otherwise.  Asked before a request body is read: a caller that
  * may not act at all learns that, not what is wrong with its body. */
 int cs_require_issuer(const cs_client *c, const char *what);
+/* May who do action ("read", or a change: "suspend", "reinstate",
+ * "revoke", "amend") to licence id?  Decided on the identifier alone,
+ * which names the licence's type and issuing authority (SPEC §2a), before
+ * anything is looked up: a client without the grant gets the same 403
+ * (CS_EFORBIDDEN) whether the licence exists or not, so the sequential
+ * serials cannot be counted by probing.  A malformed id is CS_EINVAL
+ * (400) first.  A refusal is audited (cs_audit_denied). */
+int cs_authorize_id(cs_service *svc, const cs_actor *who, const char *id,
+    const char *action);
 /* The client's issuer grant for (type, issuer_code); issuer_code NULL picks
  * the only one.  CS_EFORBIDDEN when none, CS_EVALIDATION (problem on
  * "issuer.code") when several fit and none was named. */
@@ -32,6 +41,15 @@ int cs_audit(cs_service *svc, const cs_actor *who, const char *action,
 int cs_audit_read(cs_service *svc, const cs_actor *who, const char *action,
     const char *target, const char *holder, const cs_purpose *why,
     int64_t count);
+
+/* A refused attempt (403): who was denied action on target.  Audited like
+ * a read, through the read audit writer when one runs, so a refusal costs
+ * the audit log no more than a read does; the record's result is
+ * "denied".  Returns CS_EFORBIDDEN with the refusal's message (the one in
+ * cs_err_msg() on entry), or the audit's failure: a refusal that could not
+ * be recorded is not answered as one. */
+int cs_audit_denied(cs_service *svc, const cs_actor *who, const char *action,
+    const char *target, const char *holder);
 
 /* The status of a licence from its stored record and events at now:
  * "valid", "not_yet_valid", "expired", "suspended", "revoked",
@@ -57,7 +75,7 @@ int cs_licence_view_text(cs_service *svc, const cs_licence_row *row,
 int cs_record_view_text(cs_service *svc, const char *record, time_t now,
     char **out);
 /* The public view (SPEC §5 verify): no approval_ref, bundle, token; personal
- * codes masked; QR face fields only. */
+ * codes masked; QR face fields only; the status detail without its reason. */
 json_t *cs_public_view(cs_service *svc, const json_t *full);
 /* The public view of licence id and its status (a static string), built
  * without the full view; CS_ENOTFOUND when the library does not hold it. */

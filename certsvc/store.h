@@ -110,10 +110,12 @@ typedef struct cs_audit_rec {
 	int64_t result_count;
 	char *remote;         /* remote address */
 	char *request_id;
+	char *result;         /* NULL: done; "denied": refused (403) */
 } cs_audit_rec;
 
 typedef struct cs_audit_filter {
 	const char *client, *action, *holder, *target;  /* NULL = any */
+	const char *result;          /* "ok" (done), "denied", NULL = any */
 	int64_t since_ms, until_ms;  /* 0 = open */
 	int64_t after_seq;           /* paging: records with seq > after_seq */
 	int limit;                   /* <= 0: 100; capped at 1000 */

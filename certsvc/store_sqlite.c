@@ -244,6 +244,18 @@ static const char schema_v4[] =
     APPEND_ONLY("audit_keys")
     APPEND_ONLY("audit_chunks");
 
+/*
+ * Version 5.  A refused attempt (a 403: a read of an ungranted type, a
+ * change or an issuance under another authority) is audited too, with
+ * result 'denied'; NULL is an operation that was done, so the records of
+ * before read as done and a done record costs one header byte.  Denials
+ * are rare, so the index holds them alone (partial): ?result=denied finds
+ * them without a scan, and a done record costs nothing in it.
+ */
+static const char schema_v5[] =
+    "ALTER TABLE audit ADD COLUMN result TEXT;\n"
+    "CREATE INDEX audit_denied ON audit (result) WHERE result IS NOT NULL;\n";
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -251,6 +263,7 @@ static const char *const migrations[] = {
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -282,7 +295,7 @@ sqlite_init(void)
 	"LEFT JOIN client_revocations r ON r.client_id = c.id "
 #define AUDIT_COLS                                                           \
 	"seq, at_ms, client, action, target, holder, purpose, service_item, " \
-	"case_ref, result_count, remote, request_id"
+	"case_ref, result_count, remote, request_id, result"
 
 enum stmt_id {
 	ST_BEGIN,
@@ -367,7 +380,8 @@ static const char *const stmt_sql[ST__N] = {
 	    "issuer_name) SELECT id, ?2, ?3, ?4 FROM clients WHERE name = ?1",
 	[ST_AUDIT_PUT] = "INSERT INTO audit (at_ms, client, action, target, "
 	    "holder, purpose, service_item, case_ref, result_count, remote, "
-	    "request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	    "request_id, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	    "?10, ?11, ?12)",
 	/* The last chunk keyed (-1: none) and the first not yet full. */
 	[ST_AUDIT_CHUNKS] = "SELECT (SELECT coalesce(max(chunk), -1) FROM "
 	    "audit_chunks), (SELECT coalesce(max(seq), 0) FROM audit) / "
@@ -393,8 +407,10 @@ enum {
 	AF_TARGET = 1 << 3,
 	AF_SINCE = 1 << 4,
 	AF_UNTIL = 1 << 5,
-	AF_KEYED = 1 << 6,   /* one keyed chunk of a holder or target filter */
-	AF__N = 1 << 7
+	AF_OK = 1 << 6,
+	AF_DENIED = 1 << 7,
+	AF_KEYED = 1 << 8,   /* one keyed chunk of a holder or target filter */
+	AF__N = 1 << 9
 };
 
 /* --- types ---------------------------------------------------------- */
@@ -944,6 +960,7 @@ map_audit(sqlite3_stmt *st, void *elem)
 	a->result_count = sqlite3_column_int64(st, 9);
 	a->remote = col_dup(st, 10, &bad);
 	a->request_id = col_dup(st, 11, &bad);
+	a->result = col_dup(st, 12, &bad);
 	if (bad) {
 		cs_audit_rec_free(a);
 		a = NULL;
@@ -2112,7 +2129,8 @@ sq_audit_append(cs_store *cs, const cs_audit_rec *a)
 		    bind_text(st, 8, a->case_ref) ||
 		    sqlite3_bind_int64(st, 9, a->result_count) ||
 		    bind_text(st, 10, a->remote) ||
-		    bind_text(st, 11, a->request_id), "append audit");
+		    bind_text(st, 11, a->request_id) ||
+		    bind_text(st, 12, a->result), "append audit");
 	/* The first record of a chunk: the one before it is full. */
 	if (rc == 0 && (sqlite3_last_insert_rowid(c->db) &
 	    ((1 << AUDIT_CHUNK_SHIFT) - 1)) == 0)
@@ -2139,6 +2157,9 @@ prep_audit(struct conn *c, unsigned mask, sqlite3_stmt **out)
 	static const char *const term[] = {
 		" AND client = ?2", " AND action = ?3", " AND holder = ?4",
 		" AND target = ?5", " AND at_ms >= ?6", " AND at_ms < ?7",
+		/* Literals, so that the partial index audit_denied serves
+		 * the second (schema version 5). */
+		" AND result IS NULL", " AND result = 'denied'",
 	};
 	char sql[1024];
 	size_t i, len;
@@ -2242,7 +2263,9 @@ sq_audit_query(cs_store *cs, const cs_audit_filter *f, cs_audit_rec ***out,
 	    f->limit > AUDIT_LIMIT_MAX ? AUDIT_LIMIT_MAX : f->limit;
 	mask = (f->client ? AF_CLIENT : 0) | (f->action ? AF_ACTION : 0) |
 	    (f->holder ? AF_HOLDER : 0) | (f->target ? AF_TARGET : 0) |
-	    (f->since_ms ? AF_SINCE : 0) | (f->until_ms ? AF_UNTIL : 0);
+	    (f->since_ms ? AF_SINCE : 0) | (f->until_ms ? AF_UNTIL : 0) |
+	    (f->result == NULL ? 0 : strcmp(f->result, "ok") == 0 ? AF_OK :
+	    AF_DENIED);
 	if ((rc = read_conn(S(cs), &c)) != 0)
 		goto out;
 	if (mask & (AF_HOLDER | AF_TARGET))
@@ -2692,6 +2715,7 @@ cs_audit_rec_free(cs_audit_rec *r)
 		free(r->case_ref);
 		free(r->remote);
 		free(r->request_id);
+		free(r->result);
 		free(r);
 	}
 }

@@ -41,6 +41,7 @@ import zlib
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import cbor2  # noqa: E402
 import csraw  # noqa: E402
+from cshttp import licence_id  # noqa: E402
 import independent  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
@@ -572,7 +573,7 @@ issue("fields a string", with_top(fields=SQLI), 422, "fields")
 issue("issuer a string", with_top(issuer=ENV), 422, "issuer")
 # A malformed authority code is the request's fault (422), not a grant's (403).
 issue("issuer.code lower-case SQL", with_top(issuer={"code": "x' or 1=1--"}), 422, "issuer.code")
-issue("issuer.code of another authority", with_top(issuer={"code": OTHER}), 403)
+issue("issuer.code of another authority", with_top(issuer={"code": OTHER}), 403, audits=1)
 issue("approval_ref null", with_top(approval_ref=None), 422, "approval_ref")
 issue("approval_ref a number", with_top(approval_ref=12), 422, "approval_ref")
 issue("approval_ref empty", with_top(approval_ref=""), 422, "approval_ref")
@@ -673,8 +674,8 @@ issue("Bearer invalid UTF-8", valid_json, 401, auth=None,
 issue("Bearer token then junk", valid_json, 401, auth=None,
       headers=[("Authorization", "Bearer " + issuer + " x")])
 issue("a revoked client's token", valid_json, 401, auth="gone")
-issue("a reader may not issue", valid_json, 403, auth="reader")
-issue("an admin may not issue", valid_json, 403, auth="admin")
+issue("a reader may not issue", valid_json, 403, auth="reader", audits=1)
+issue("an admin may not issue", valid_json, 403, auth="admin", audits=1)
 
 # Wrong methods.
 for method, path in (("PUT", "/api/v1/certificates"), ("DELETE", "/api/v1/certificates/" + L),
@@ -735,11 +736,10 @@ for action, body, status, field in (
                     "POST", CERT + L + "/" + action, status, body, "issuer",
                     "application/json", field=field))
 ROWS.append(Row("suspend by another authority's issuer", "POST", CERT + L + "/suspend", 403,
-                {"reason": "x"}, "other", "application/json"))
+                {"reason": "x"}, "other", "application/json", audits=1))
 ROWS.append(Row("suspend by a reader", "POST", CERT + L + "/suspend", 403, {"reason": "x"},
-                "reader", "application/json"))
-ROWS.append(Row("revoke an unknown id", "POST", CERT +
-                "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F/revoke",
+                "reader", "application/json", audits=1))
+ROWS.append(Row("revoke an unknown id", "POST", CERT + licence_id(T_RAD, ENV, "ZZZZZZ") + "/revoke",
                 404, {"reason": "x"}, "issuer", "application/json"))
 ROWS.append(Row("suspend with text/plain", "POST", CERT + L + "/suspend", 415, "reason",
                 "issuer", "text/plain"))
@@ -1044,7 +1044,8 @@ for name, path, who, body in (
          "other", {"reason": 12}),
         ("a reader amends with an invalid body", CERT + L + "/amend", "reader",
          {"approval_ref": 5, "type": T_TRAIN})):
-    ROWS.append(Row(name, "POST", path, 403, body, who, "application/json", answer=no_errors))
+    ROWS.append(Row(name, "POST", path, 403, body, who, "application/json", audits=1,
+                    answer=no_errors))
 
 
 # A NUL is answered in words, never with the JSON library's flag name: a
@@ -1087,6 +1088,63 @@ for name, value in (("X-Purpose", b"\x00"), ("X-Purpose", b"a%00b"),
     ROWS.append(Row("%s with %r" % (name, value), "GET", HOLD + "91440300708461136T/certificates",
                     400, auth="reader", headers=headers, field=name))
 
+
+# --- issue 13, items 5 and 10 --------------------------------------------------
+# The grant is checked on the identifier, which names the type and the
+# issuing authority, before any lookup: the same 403 for a licence that
+# exists (L) and for one that does not, to a reader of another type and to
+# an issuer of another authority (item 5).  Each refusal leaves one audit
+# record, result "denied" (item 10), which ?result= filters.
+TOKENS["rd_train"] = w.client("rd_train", "reader", T_TRAIN)
+UNKNOWN_ENV = licence_id(T_RAD, ENV, "ZZZZZZ")
+for which, lid in (("exists", L), ("is unknown", UNKNOWN_ENV)):
+    for sub in ("", "/qr.png", "/qr.svg", "/face.svg", "/face.png"):
+        ROWS.append(Row("GET %s of an ungranted type: licence %s" % (sub or "{id}", which), "GET",
+                        CERT + lid + sub, 403, auth="rd_train", audits=1))
+    for action, body in (("suspend", {"reason": "x"}), ("reinstate", {"reason": "x"}),
+                         ("revoke", {"reason": "x"}), ("amend", {"approval_ref": ref()})):
+        ROWS.append(Row("%s by another authority: licence %s" % (action, which), "POST",
+                        CERT + lid + "/" + action, 403, body, "other", "application/json",
+                        audits=1))
+ROWS.append(Row("bundle with a member under another authority", "POST", "/api/v1/bundles", 403,
+                {"approval_ref": ref(), "certificates": [one, dict(one, issuer={"code": OTHER})]},
+                "issuer", "application/json", audits=1))
+for value in ("refused", "DENIED", SQLI):
+    ROWS.append(Row("audit ?result=%s" % value, "GET",
+                    "/api/v1/audit?result=" + urllib.parse.quote(value, safe=""), 400, auth="admin",
+                    field="result"))
+
+# --- issue 13, item 14 --------------------------------------------------------
+# The issuer's free-text reason stays out of the public view: verification
+# by QR text, by paper copy and the /v page show the kind and the date of a
+# revocation, not its reason; a reader with the grant sees it.
+SECRET = "item-14 reason: 举报人张三"
+r = send("POST", "/api/v1/certificates", base_request(ref()), "issuer", "application/json")
+GONE = as_json(r) or {}
+r = send("POST", CERT + GONE.get("id", "?") + "/revoke", {"reason": SECRET, "kind": "cancelled"},
+         "issuer", "application/json")
+check(r.status == 200, "setup: revoke a licence with a reason (%s)" % r.status)
+
+
+def reason_hidden(r):
+    return "the reason is public: %s" % r.body[:300] if SECRET.encode() in r.body else None
+
+
+def reason_shown(r):
+    detail = (as_json(r) or {}).get("status_detail") or {}
+    return None if detail.get("reason") == SECRET else "no reason for the reader: %s" % detail
+
+
+ROWS.append(Row("verify a revoked licence: no reason", "POST", "/api/v1/verify", 200,
+                GONE.get("qr_text", ""), ctype="text/plain", result={"revoked"},
+                answer=reason_hidden))
+ROWS.append(Row("paper copy of a revoked licence: no reason", "POST", "/api/v1/verify", 200,
+                {"id": GONE.get("id", ""), "holder_code": GONE.get("holder", {}).get("code", "")},
+                ctype="application/json", result={"revoked"}, answer=reason_hidden))
+ROWS.append(Row("/v page of a revoked licence: no reason", "GET",
+                "/v/" + GONE.get("token", ""), 200, problem=False, answer=reason_hidden))
+ROWS.append(Row("a reader reads the revoked licence: its reason", "GET", CERT + GONE.get("id", "?"),
+                200, auth="reader", problem=False, audits=1, answer=reason_shown))
 
 # --- SQL and path traversal in every member, segment and query ---------------
 # Every member that refuses them (issue_members, amend_members; the members
@@ -1329,7 +1387,7 @@ for i, row in enumerate(ROWS):
     r = raw_request(row, source_of(i))
     if check_row(row, r):
         passed += 1
-    if r is not None and r.status < 300 and row.audits:
+    if r is not None and row.audits and (r.status < 300 or r.status == 403):
         expected_audits += row.audits
     if srv.proc.poll() is not None:
         check(False, "the server died at row %r" % row.name)
@@ -1349,18 +1407,18 @@ for k in before:
         continue
     check(before[k] == after[k], "database unchanged by the table: %s %s → %s" % (
         k, before[k], after[k]))
-# Reads the table was allowed to make (holder lookups that found nothing:
-# each row says how many records it leaves) are the only new audit records:
-# nothing rejected leaves one.
+# Reads the table was allowed to make (holder lookups that found nothing)
+# and refusals (403, result denied) are the only new audit records, each
+# row saying how many it leaves: nothing else rejected leaves one.
 db = csraw.open_ro(w.db)
-new = db.execute("SELECT action, target, result_count FROM audit ORDER BY seq LIMIT -1 OFFSET ?",
+new = db.execute("SELECT action, target, result FROM audit ORDER BY seq LIMIT -1 OFFSET ?",
                  (before["audit"],)).fetchall()
 db.close()
-check(all(a in ("read", "holder_lookup") for a, _, _ in new),
-      "only reads were audited during the table: %s" % new[:10])
+check(all(a in ("read", "holder_lookup") or res == "denied" for a, _, res in new),
+      "only reads and refusals were audited during the table: %s" % new[:10])
 check(len(new) == expected_audits,
-      "the table's reads left their %d audit records and nothing rejected left one "
-      "(%d new: %s)" % (expected_audits, len(new), new[:10]))
+      "the table's reads and refusals left their %d audit records and nothing else "
+      "rejected left one (%d new: %s)" % (expected_audits, len(new), new[:10]))
 with open(srv.log_path, "rb") as f:
     log = f.read()
 check(b"error req=" not in log, "the server logged no internal error")

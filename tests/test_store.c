@@ -112,7 +112,7 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s->ops->ping(s), 0);
 	s->ops->close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
@@ -152,38 +152,105 @@ TEST(reopen_keeps_data)
 	cs_licence_row_free(got);
 	s->ops->close(s);
 	db = raw_open("reopen.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	sqlite3_close(db);
 }
 
+/* Today's schema back to version 4: no result column (version 5). */
+#define UNDO_V5 "DROP INDEX audit_denied; ALTER TABLE audit DROP COLUMN result;"
+static const char undo_v5[] = UNDO_V5;
+
 /* Today's schema back to version 3: the audit table's holder and
  * target-tail indexes instead of audit_keys (version 4). */
-static const char undo_v4[] =
+static const char undo_v4[] = UNDO_V5
     "DROP TABLE audit_keys; DROP TABLE audit_chunks;"
     "CREATE INDEX audit_holder ON audit (holder) WHERE holder IS NOT NULL;"
     "CREATE INDEX audit_target_tail ON audit (substr(target, -12))"
     "  WHERE target IS NOT NULL;";
+
+/* Close s, wind database name back to an older schema version with undo,
+ * and open it again: the store migrates it (NULL when it cannot). */
+static cs_store *
+reopen_at(cs_store *s, const char *name, const char *undo, int version)
+{
+	char pragma[64];
+	sqlite3 *db;
+
+	s->ops->close(s);
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version);
+	db = raw_open(name);
+	CHECK_INT_EQ(sqlite3_exec(db, undo, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT_EQ(sqlite3_exec(db, pragma, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store(name);
+	CHECK(s != NULL);
+	return s;
+}
+
+/* Append the audit record of a read of target, result NULL (done) or
+ * "denied". */
+static void
+append_read(cs_store *s, const char *target, const char *result)
+{
+	cs_audit_rec a;
+
+	memset(&a, 0, sizeof(a));
+	a.action = "read";
+	a.target = (char *)target;
+	a.result = (char *)result;
+	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+}
+
+#define V4_TARGET "1.2.156.3005.2." TYPE_A "." ISSUER ".1.001.X"
+
+/* A version 4 database is migrated on open: its records read as done
+ * (result NULL), ?result=ok finds them, and a denied record appended
+ * after is found by ?result=denied alone. */
+TEST(migrate_v4_denied)
+{
+	cs_store *s = open_store("v4.db");
+	cs_audit_rec **recs = NULL;
+	cs_audit_filter f;
+	size_t n = 0;
+
+	append_read(s, V4_TARGET, NULL);
+	if ((s = reopen_at(s, "v4.db", undo_v5, 4)) == NULL)
+		return;
+	append_read(s, V4_TARGET, "denied");
+	memset(&f, 0, sizeof(f));
+	f.result = "ok";
+	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(n, 1);
+	if (n == 1)
+		CHECK(recs[0]->result == NULL && recs[0]->seq == 1);
+	cs_audit_recs_free(recs, n);
+	f.result = "denied";
+	f.target = V4_TARGET;
+	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(n, 1);
+	if (n == 1)
+		CHECK_STR_EQ(recs[0]->result, "denied");
+	cs_audit_recs_free(recs, n);
+	s->ops->close(s);
+}
 
 /* A version 1 database (its audit index on the whole target) is migrated
  * on open through every later version, its rows kept; the audit query by
  * target finds its record by the whole target. */
 TEST(migrate_v1)
 {
-	cs_audit_rec a, **recs = NULL;
+	cs_audit_rec **recs = NULL;
 	cs_audit_filter f;
 	cs_store *s = open_store("v1.db");
 	sqlite3 *db;
 	size_t n = 0;
 
-	memset(&a, 0, sizeof(a));
-	a.action = "read";
-	a.target = "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.001.X";
-	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
-	a.target = "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.002.X";
-	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	append_read(s, "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.001.X", NULL);
+	append_read(s, "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.002.X", NULL);
 	s->ops->close(s);
 	db = raw_open("v1.db");
-	/* Back to version 1: undo version 4, 3 (the clients triggers), 2. */
+	/* Back to version 1: undo versions 5 and 4, 3 (the clients
+	 * triggers), 2. */
 	CHECK_INT_EQ(sqlite3_exec(db, undo_v4, NULL, NULL, NULL), SQLITE_OK);
 	CHECK_INT_EQ(sqlite3_exec(db, "DROP TRIGGER clients_no_update;"
 	    "DROP TRIGGER clients_no_delete;"
@@ -197,7 +264,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -780,7 +847,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",
@@ -1059,15 +1126,7 @@ TEST(audit_chunks)
 	chunk_queries(s, n);
 
 	/* A version 3 database is keyed when it is opened. */
-	s->ops->close(s);
-	db = raw_open("chunks.db");
-	CHECK_INT_EQ(sqlite3_exec(db, undo_v4, NULL, NULL, NULL), SQLITE_OK);
-	CHECK_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL,
-	    NULL), SQLITE_OK);
-	sqlite3_close(db);
-	s = open_store("chunks.db");
-	CHECK(s != NULL);
-	if (s == NULL)
+	if ((s = reopen_at(s, "chunks.db", undo_v4, 3)) == NULL)
 		return;
 	db = raw_open("chunks.db");
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM audit_chunks"), 2);
@@ -2137,6 +2196,7 @@ main(void)
 	RUN(reopen_keeps_data);
 	RUN(newer_schema_refused);
 	RUN(migrate_v1);
+	RUN(migrate_v4_denied);
 	RUN(licences);
 	RUN(records);
 	RUN(events);
