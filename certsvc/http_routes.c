@@ -247,6 +247,7 @@ reply_issued(cs_req *r, char *text, const char *id, int created)
 struct issued {
 	int rc;
 	char msg[512];
+	cs_problems p;
 	char *text;
 	char id[CS_LICENCE_ID_MAX];
 	int created;
@@ -260,15 +261,17 @@ issue_finish(cs_req *r)
 	r->async = NULL;
 	if (a->rc != 0) {
 		cs_err_set(a->rc, "%s", a->msg);
-		cs_http_problem_err(r, a->rc, NULL);
+		cs_http_problem_err(r, a->rc, &a->p);
 	} else
 		reply_issued(r, a->text, a->id, a->created);
+	cs_problems_reset(&a->p);
 	free(a);
 }
 
 /* On the writer's thread, once the licence is on disk (or failed). */
 static void
-issue_done(void *ctx, int rc, char *text, const char *id, int created)
+issue_done(void *ctx, int rc, const cs_problems *problems, char *text,
+    const char *id, int created)
 {
 	cs_req *r = ctx;
 	struct issued *a = r->async;
@@ -276,6 +279,8 @@ issue_done(void *ctx, int rc, char *text, const char *id, int created)
 	a->rc = rc;
 	if (rc != 0)
 		snprintf(a->msg, sizeof(a->msg), "%s", cs_err_msg());
+	if (problems != NULL)
+		cs_problems_merge(&a->p, problems, NULL);
 	a->text = text;
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	a->created = created;
@@ -304,7 +309,7 @@ h_issue(cs_req *r)
 		/* Suspended first: the writer may finish before this returns. */
 		cs_req_suspend(r);
 		if ((rc = cs_issue_submit(job, issue_done, r)) != 0)
-			issue_done(r, rc, NULL, "", 0);
+			issue_done(r, rc, NULL, NULL, "", 0);
 	}
 	cs_problems_reset(&p);
 	json_decref(req);

@@ -106,14 +106,15 @@ int cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
  * job.  cs_issue_submit() hands the job to the issuance writer
  * (cs_service_start_writers) and returns at once; done(ctx, ...) is then
  * called once, on the writer's thread, when the licence is on disk or has
- * failed: rc as cs_issue returns it (its message in cs_err_msg()), text
- * the licence (done owns it; NULL on failure), id a new licence's ("" for
+ * failed: rc as cs_issue returns it (its message in cs_err_msg(), the
+ * members to blame in problems, borrowed for the call), text the licence
+ * (done owns it; NULL on failure), id a new licence's ("" for
  * a replay; CS_LICENCE_ID_MAX bytes, codes.h), created as cs_issue's.  The
  * job is freed by then; cs_issue_submit frees it when it fails, and done
  * is not called. */
 typedef struct cs_issue_job cs_issue_job;
-typedef void (*cs_issue_done)(void *ctx, int rc, char *text, const char *id,
-    int created);
+typedef void (*cs_issue_done)(void *ctx, int rc, const cs_problems *problems,
+    char *text, const char *id, int created);
 int cs_issue_prepare(cs_service *svc, const cs_actor *who, const json_t *request,
     cs_problems *p, cs_issue_job **out);
 int cs_issue_submit(cs_issue_job *job, cs_issue_done done, void *ctx);

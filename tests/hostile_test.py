@@ -243,13 +243,16 @@ for kind, value in HOSTILE:
         LEGAL[kind, m] = issued_back("%s as %s" % (kind, m), send(
             "POST", "/api/v1/certificates", req, "issuer", "application/json"), [m], value)
     # A bundle under that approval_ref whose second member holds the string
-    # in every legal member.
+    # in every legal member; its number with a suffix, as a number is one
+    # licence's (issue 13, item 1).
     one = sample_request(T_RAD, "x")
     del one["approval_ref"]
     two = json.loads(json.dumps(one))
     legal_members = [m for m, refused in issue_members(value) if not refused]
+    want = dict((m, value) for m in legal_members)
+    want["number"] = value + " (bundle)"
     for m in legal_members:
-        set_path(two, m, value)
+        set_path(two, m, want[m])
     r = send("POST", "/api/v1/bundles", {"approval_ref": value, "certificates": [one, two]},
              "issuer", "application/json")
     b = as_json(r) or {}
@@ -264,7 +267,7 @@ for kind, value in HOSTILE:
         back = as_json(send("GET", "/api/v1/certificates/" + (second or [{}])[0].get("id", "?"),
                             auth="reader")) or {}
         for m in legal_members:
-            check(get_path(back, m) == value, "bundle member with %s: %s comes back as sent "
+            check(get_path(back, m) == want[m], "bundle member with %s: %s comes back as sent "
                   "(%r)" % (kind, m, get_path(back, m)))
     # An amendment with the string in every member an amendment may change.
     r = send("POST", "/api/v1/certificates", base_request("H-AMEND-" + kind), "issuer",
@@ -275,13 +278,15 @@ for kind, value in HOSTILE:
         if not refused:
             set_path(body, m, value)
     body["approval_ref"] = value + " (amend)"
+    body["number"] = value + " (amend)"
     r = send("POST", "/api/v1/certificates/%s/amend" % old.get("id"), body, "issuer",
              "application/json")
     issued_back("an amendment with %s" % kind, r, [m for m, refused in amend_members(value)
                                                    if not refused and m not in
-                                                   ("approval_ref", "reason")], value)
-    check((as_json(r) or {}).get("approval_ref") == body["approval_ref"],
-          "an amendment with %s: its approval_ref comes back as sent" % kind)
+                                                   ("approval_ref", "reason", "number")], value)
+    for m in ("approval_ref", "number"):
+        check((as_json(r) or {}).get(m) == body[m],
+              "an amendment with %s: its %s comes back as sent" % (kind, m))
 
 # Lifecycle reasons are free text: stored as sent in the status events.
 r = send("POST", "/api/v1/certificates", base_request("H-LIFE"), "issuer", "application/json")
@@ -871,6 +876,27 @@ ROWS.append(Row("chunked and Content-Length both", "POST", "/api/v1/verify", 200
 # pedantic, and nothing in certsvc depends on Host.
 ROWS.append(Row("HTTP/1.1 without Host", "GET", "/healthz", 200, headers=[("Host", None)],
                 problem=False, allow_close=True))
+
+
+# --- issue 13, item 1: licence numbers are unique per type and authority ---
+# A licence whose number is given by hand; each row gives that number to
+# another licence (L's amendment, a new one, a bundle's second member) and
+# must get a 409 naming the member.  The numbering rule's skip and
+# concurrent issuances are not one request each: http_numbers_test.
+r = send("POST", "/api/v1/certificates", base_request("H-NUMBER", number="粤环辐证[H0001]"),
+         "issuer", "application/json")
+check(r.status == 201, "a licence with a given number (%s %s)" % (r.status, r.body[:200]))
+TAKEN = (as_json(r) or {}).get("number", "")
+issue("issue: a number another licence carries", base_request(ref(), number=TAKEN), 409,
+      "number")
+issue("issue: the number the rule gave L", base_request(ref(), number=L_NUMBER), 409, "number")
+ROWS.append(Row("bundle: two members giving one number", "POST", "/api/v1/bundles", 409,
+                {"approval_ref": ref(), "certificates": [dict(one, number="粤环辐证[H0002]"),
+                                                         dict(one, number="粤环辐证[H0002]")]},
+                "issuer", "application/json", field="certificates.1.number"))
+ROWS.append(Row("amend: to another licence's number", "POST", CERT + L + "/amend", 409,
+                {"approval_ref": ref(), "number": TAKEN}, "issuer", "application/json",
+                field="number"))
 
 
 # --- SQL and path traversal in every member, segment and query ---------------

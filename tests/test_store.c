@@ -32,7 +32,7 @@
 
 /* A licence row with its own string storage. */
 struct lic {
-	char id[96], ref[64], record[160];
+	char id[96], ref[64], record[160], number[64];
 	cs_licence_row r;
 };
 
@@ -50,7 +50,10 @@ lic_make(struct lic *l, const char *type, int64_t seq, const char *holder,
 	l->r.issuer_code = ISSUER;
 	l->r.seq = seq;
 	l->r.holder_code = (char *)holder;
-	l->r.number = "粤环辐证[00123]";
+	/* Numbers are unique per type and issuer, like ids. */
+	snprintf(l->number, sizeof(l->number), "粤环辐证[%05lld]",
+	    (long long)seq);
+	l->r.number = l->number;
 	l->r.client = (char *)client;
 	l->r.approval_ref = l->ref;
 	l->r.request_hash = HASH_HEX;
@@ -98,6 +101,14 @@ raw_text(sqlite3 *db, const char *sql)
 	return v;
 }
 
+/* Every licence of a holder, newest first. */
+static int
+by_holder(cs_store *s, const char *holder, const char *type,
+    cs_licence_row ***rows, size_t *n)
+{
+	return s->ops->licences_by_holder(s, holder, type, rows, n);
+}
+
 /* --- schema ------------------------------------------------------------- */
 
 TEST(open_creates_schema)
@@ -112,13 +123,13 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s->ops->ping(s), 0);
 	s->ops->close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
-	    "'audit_keys', 'audit_chunks')"), 9);
+	    "'audit_keys', 'audit_chunks', 'licence_numbers')"), 10);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type = 'trigger'"), 18);
+	    "type = 'trigger'"), 21);
 	/* No index on the audit table has random keys (schema version 4). */
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "name IN ('audit_holder', 'audit_target', 'audit_target_tail')"), 0);
@@ -152,13 +163,16 @@ TEST(reopen_keeps_data)
 	cs_licence_row_free(got);
 	s->ops->close(s);
 	db = raw_open("reopen.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	sqlite3_close(db);
 }
 
+/* Today's schema back to version 4: no licence_numbers (version 5). */
+#define UNDO_V5 "DROP TRIGGER licences_number; DROP TABLE licence_numbers;"
+
 /* Today's schema back to version 3: the audit table's holder and
  * target-tail indexes instead of audit_keys (version 4). */
-static const char undo_v4[] =
+static const char undo_v4[] = UNDO_V5
     "DROP TABLE audit_keys; DROP TABLE audit_chunks;"
     "CREATE INDEX audit_holder ON audit (holder) WHERE holder IS NOT NULL;"
     "CREATE INDEX audit_target_tail ON audit (substr(target, -12))"
@@ -197,7 +211,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -263,7 +277,7 @@ TEST(licences)
 		CHECK_STR_EQ(got->issuer_code, ISSUER);
 		CHECK_INT_EQ(got->seq, 1);
 		CHECK_STR_EQ(got->holder_code, h);
-		CHECK_STR_EQ(got->number, "粤环辐证[00123]");
+		CHECK_STR_EQ(got->number, "粤环辐证[00001]");
 		CHECK_STR_EQ(got->client, "ems");
 		CHECK_STR_EQ(got->approval_ref, b.ref);
 		CHECK_STR_EQ(got->request_hash, HASH_HEX);
@@ -288,7 +302,7 @@ TEST(licences)
 	    CS_ENOTFOUND);
 
 	/* Newest first, across types; then one type only. */
-	CHECK_INT_EQ(s->ops->licences_by_holder(s, h, NULL, &rows, &n), 0);
+	CHECK_INT_EQ(by_holder(s, h, NULL, &rows, &n), 0);
 	CHECK_INT_EQ(n, 3);
 	if (n == 3) {
 		CHECK_STR_EQ(rows[0]->id, b.id);
@@ -296,14 +310,14 @@ TEST(licences)
 		CHECK_STR_EQ(rows[2]->id, a.id);
 	}
 	cs_licence_rows_free(rows, n);
-	CHECK_INT_EQ(s->ops->licences_by_holder(s, h, TYPE_A, &rows, &n), 0);
+	CHECK_INT_EQ(by_holder(s, h, TYPE_A, &rows, &n), 0);
 	CHECK_INT_EQ(n, 2);
 	if (n == 2) {
 		CHECK_STR_EQ(rows[0]->id, c.id);
 		CHECK_STR_EQ(rows[1]->id, a.id);
 	}
 	cs_licence_rows_free(rows, n);
-	CHECK_INT_EQ(s->ops->licences_by_holder(s, "110105194912310021",
+	CHECK_INT_EQ(by_holder(s, "110105194912310021",
 	    NULL, &rows, &n), 0);
 	CHECK_INT_EQ(n, 0);
 	cs_licence_rows_free(rows, n);
@@ -389,8 +403,9 @@ raw_put(sqlite3 *db, const char *id, const char *record_sql)
 {
 	char sql[512];
 
+	/* Its own number: numbers are unique per type and issuer. */
 	snprintf(sql, sizeof(sql), "INSERT INTO licences VALUES ('%s', 't', "
-	    "'i', 1, 'h', 'n', 'raw', NULL, 'x', NULL, NULL, 1, %s)", id,
+	    "'i', 1, 'h', '%s', 'raw', NULL, 'x', NULL, NULL, 1, %s)", id, id,
 	    record_sql);
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
@@ -513,6 +528,124 @@ TEST(records)
 		CHECK_INT_EQ(s->ops->licence_put(s, &tiny.r), CS_ETOOBIG);
 		free(tiny.r.record);
 	}
+	s->ops->close(s);
+}
+
+/* --- licence numbers ---------------------------------------------------- */
+
+#define HOLDER_1 "91350100M000100Y43"
+
+/* A number once stored is its licence's (the store claims it): another
+ * licence of the type and issuer cannot carry it, not even inserted by
+ * hand; the licence's next version keeps it; the lookup by number finds
+ * that newest version. */
+TEST(licence_numbers)
+{
+	cs_licence_row *got = NULL, **rows = NULL;
+	struct lic a, a2, b;
+	cs_store *s = open_store("numbers.db");
+	sqlite3 *db;
+	size_t n = 0;
+	int taken = -1;
+
+	lic_make(&a, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &a.r), 0);
+	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	    "2", &taken), 0);
+	CHECK_INT_EQ(taken, 1);
+	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	    "1", &taken), 0);
+	CHECK_INT_EQ(taken, 0);
+	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_B, ISSUER, a.number,
+	    "2", &taken), 0);
+	CHECK_INT_EQ(taken, 0);
+
+	/* Version 2 of the same licence (serial 1) keeps the number. */
+	lic_make(&a2, TYPE_A, 5, HOLDER_1, "ems", 2000, NULL);
+	snprintf(a2.id, sizeof(a2.id), "1.2.156.3005.2.%s.%s.1.002.X", TYPE_A,
+	    ISSUER);
+	snprintf(a2.number, sizeof(a2.number), "%s", a.number);
+	a2.r.supersedes = a.id;
+	CHECK_INT_EQ(s->ops->licence_put(s, &a2.r), 0);
+
+	/* Another licence with it: a conflict, and nothing stored. */
+	lic_make(&b, TYPE_A, 2, HOLDER_1, "ems", 3000, NULL);
+	snprintf(b.number, sizeof(b.number), "%s", a.number);
+	CHECK_INT_EQ(s->ops->licence_put(s, &b.r), CS_ECONFLICT);
+	CHECK_INT_EQ(s->ops->licence_get(s, b.id, &got), CS_ENOTFOUND);
+	db = raw_open("numbers.db");
+	CHECK_INT_EQ(sqlite3_exec(db, "INSERT INTO licences VALUES ('1.2.156."
+	    "3005.2." TYPE_A "." ISSUER ".9.001.X', '" TYPE_A "', '" ISSUER "', "
+	    "9, 'h', '粤环辐证[00001]', 'raw', NULL, 'x', NULL, NULL, 1, '{}')",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	sqlite3_close(db);
+
+	CHECK_INT_EQ(s->ops->licences_by_number(s, a.number, HOLDER_1, &rows,
+	    &n), 0);
+	CHECK_INT_EQ(n, 1);
+	CHECK_STR_EQ(n ? rows[0]->id : NULL, a2.id);
+	cs_licence_rows_free(rows, n);
+	CHECK_INT_EQ(s->ops->licences_by_number(s, a.number,
+	    "91440300708461136T", &rows, &n), 0);
+	CHECK_INT_EQ(n, 0);
+	cs_licence_rows_free(rows, n);
+	s->ops->close(s);
+}
+
+/* A database from before version 5 that gave one number to two licences
+ * opens: both keep their rows and their claims, the lookup by number sees
+ * both (so the paper-copy check picks neither), each may still keep the
+ * number in a new version, and no new licence can take it. */
+TEST(migrate_v4_duplicate_numbers)
+{
+	cs_licence_row **rows = NULL;
+	struct lic a, b, dup2;
+	cs_store *s = open_store("dups.db");
+	sqlite3 *db;
+	size_t n = 0;
+	int taken = -1;
+
+	lic_make(&a, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &a.r), 0);
+	lic_make(&b, TYPE_A, 2, HOLDER_1, "ems", 2000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &b.r), 0);
+	s->ops->close(s);
+	db = raw_open("dups.db");
+	CHECK_INT_EQ(sqlite3_exec(db, UNDO_V5 "PRAGMA user_version = 4;"
+	    "INSERT INTO licences SELECT '1.2.156.3005.2.' || type || '.' || "
+	    "issuer_code || '.3.001.X', type, issuer_code, 3, holder_code, "
+	    "number, client, 'REF-dup', request_hash, NULL, NULL, 3000, record "
+	    "FROM licences WHERE seq = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	s = open_store("dups.db");
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	db = raw_open("dups.db");
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licence_numbers"), 3);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licence_numbers WHERE "
+	    "dup = 1 AND serial = '3'"), 1);
+	sqlite3_close(db);
+	CHECK_INT_EQ(s->ops->licences_by_number(s, a.number, HOLDER_1, &rows,
+	    &n), 0);
+	CHECK_INT_EQ(n, 2);
+	cs_licence_rows_free(rows, n);
+	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	    "3", &taken), 0);
+	CHECK_INT_EQ(taken, 0);
+	lic_make(&dup2, TYPE_A, 4, HOLDER_1, "ems", 4000, NULL);
+	snprintf(dup2.id, sizeof(dup2.id), "1.2.156.3005.2.%s.%s.3.002.X",
+	    TYPE_A, ISSUER);
+	snprintf(dup2.number, sizeof(dup2.number), "%s", a.number);
+	CHECK_INT_EQ(s->ops->licence_put(s, &dup2.r), 0);
+	lic_make(&dup2, TYPE_A, 5, HOLDER_1, "ems", 5000, NULL);
+	snprintf(dup2.number, sizeof(dup2.number), "%s", a.number);
+	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	    "5", &taken), 0);
+	CHECK_INT_EQ(taken, 1);
+	CHECK_INT_EQ(s->ops->licence_put(s, &dup2.r), CS_ECONFLICT);
 	s->ops->close(s);
 }
 
@@ -780,7 +913,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 4);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",
@@ -1197,7 +1330,7 @@ TEST(licence_cache)
 	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
 	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
 	cs_licence_row_free(got);
-	CHECK_INT_EQ(s->ops->licences_by_holder(s, "91350100M000100Y43", NULL,
+	CHECK_INT_EQ(by_holder(s, "91350100M000100Y43", NULL,
 	    &rows, &n), 0);
 	CHECK_INT_EQ(n, 1);
 	cs_licence_rows_free(rows, n);
@@ -1215,12 +1348,12 @@ TEST(licence_cache)
 		CHECK_STR_EQ(got ? got->holder_code : NULL, "91350100M000200Y43");
 		CHECK_STR_EQ(got ? got->request_hash : NULL, HASH_HEX);
 		cs_licence_row_free(got);
-		CHECK_INT_EQ(s->ops->licences_by_holder(s, "91350100M000200Y43",
+		CHECK_INT_EQ(by_holder(s, "91350100M000200Y43",
 		    NULL, &rows, &n), 0);
 		CHECK_INT_EQ(n, 1);
 		CHECK_STR_EQ(n ? rows[0]->record : NULL, again.record);
 		cs_licence_rows_free(rows, n);
-		CHECK_INT_EQ(s->ops->licences_by_holder(s, "91350100M000100Y43",
+		CHECK_INT_EQ(by_holder(s, "91350100M000100Y43",
 		    NULL, &rows, &n), 0);
 		CHECK_INT_EQ(n, 0);
 		cs_licence_rows_free(rows, n);
@@ -1390,7 +1523,7 @@ reader_main(void *arg)
 		if (w->s->ops->licence_count(w->s, &n) != 0 || n < prev)
 			w->errors++;
 		prev = n;
-		if (w->s->ops->licences_by_holder(w->s, "HOLDER-3", NULL, &rows,
+		if (by_holder(w->s, "HOLDER-3", NULL, &rows,
 		    &k) != 0)
 			w->errors++;
 		cs_licence_rows_free(rows, k);
@@ -2068,6 +2201,7 @@ TEST(durable_commit)
 	l.r.seq = 2;
 	snprintf(l.id, sizeof(l.id), "L-2");
 	snprintf(l.ref, sizeof(l.ref), "R-2");
+	snprintf(l.number, sizeof(l.number), "N-2");
 	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
 	CHECK_INT_EQ(atomic_load(&wal_syncs), before); /* not before commit */
 	CHECK_INT_EQ(s->ops->commit(s), 0);
@@ -2138,6 +2272,8 @@ main(void)
 	RUN(newer_schema_refused);
 	RUN(migrate_v1);
 	RUN(licences);
+	RUN(licence_numbers);
+	RUN(migrate_v4_duplicate_numbers);
 	RUN(records);
 	RUN(events);
 	RUN(bundles);
