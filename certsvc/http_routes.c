@@ -503,6 +503,7 @@ h_holder(cs_req *r)
 {
 	cs_problems p = CS_PROBLEMS_INIT;
 	cs_purpose why = {NULL, NULL, NULL};
+	cs_holder_query q;
 	char *purpose = NULL, *item = NULL, *ref = NULL, *out = NULL;
 	int rc;
 
@@ -513,8 +514,12 @@ h_holder(cs_req *r)
 	why.purpose = purpose;
 	why.service_item = item;
 	why.case_ref = ref;
-	rc = cs_holder_licences_text(svc_of(r), &r->actor, r->params[0],
-	    cs_req_query(r, "type"), cs_req_query(r, "status"), &why, &out, &p);
+	q.code = r->params[0];
+	q.type = cs_req_query(r, "type");
+	q.status = cs_req_query(r, "status");
+	q.limit = cs_req_query(r, "limit");
+	q.cursor = cs_req_query(r, "cursor");
+	rc = cs_holder_licences_text(svc_of(r), &r->actor, &q, &why, &out, &p);
 	if (rc != 0)
 		cs_http_problem_err(r, rc, &p);
 	else {

@@ -134,9 +134,15 @@ struct cs_store_ops {
 	int (*licence_get)(cs_store *s, const char *id, cs_licence_row **out);
 	int (*licence_by_ref)(cs_store *s, const char *client,
 	    const char *approval_ref, cs_licence_row **out);
-	/* Newest first; type NULL = all types.  *out may be NULL when n is 0. */
+	/* A page of a holder's licences, newest first; type NULL = all
+	 * types.  At most limit rows from position *pos on (0: the newest);
+	 * on return *pos is where the next page starts, 0 when no licence
+	 * follows.  A position is the store's own (opaque) number: CS_EINVAL
+	 * when *pos is not one of this holder's.  The work is the page's, not
+	 * the holder's.  *out may be NULL when n is 0. */
 	int (*licences_by_holder)(cs_store *s, const char *holder_code,
-	    const char *type, cs_licence_row ***out, size_t *n);
+	    const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
+	    size_t *n);
 	/* The licences carrying number whose holder code is holder_code:
 	 * for each licence (its versions count as one), the newest version
 	 * that carries the number; by id.  More than one only when licences

@@ -339,6 +339,8 @@ enum stmt_id {
 	ST_LIC_GET,
 	ST_LIC_BY_REF,
 	ST_LIC_BY_HOLDER,
+	ST_LIC_POS_AT,
+	ST_LIC_POS_OF,
 	ST_LIC_BY_NUMBER,
 	ST_NUMBER_TAKEN,
 	ST_LIC_BY_BUNDLE,
@@ -378,17 +380,26 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_LIC_GET] = "SELECT " LICENCE_COLS " FROM licences WHERE id = ?1",
 	[ST_LIC_BY_REF] = "SELECT " LICENCE_COLS " FROM licences "
 	    "WHERE client = ?1 AND approval_ref = ?2",
-	/* Newest first, ties in reverse insertion order: the holder index
-	 * (holder_code, issued_at, rowid) read backwards, without a sort. */
+	/* A page, newest first, ties in reverse insertion order, from the
+	 * position (issued_at, rowid) = (?3, ?4) on: a range of the holder
+	 * index (holder_code, issued_at, rowid) read backwards, without a
+	 * sort, whatever the holder holds before it. */
 	[ST_LIC_BY_HOLDER] = "SELECT " LICENCE_COLS " FROM licences "
-	    "WHERE holder_code = ?1 AND (?2 IS NULL OR type = ?2) "
-	    "ORDER BY issued_at DESC, rowid DESC",
+	    "WHERE holder_code = ?1 AND (?2 IS NULL OR type = ?2) AND "
+	    "(issued_at, rowid) <= (?3, ?4) "
+	    "ORDER BY issued_at DESC, rowid DESC LIMIT ?5",
+	/* A page position is a rowid; -1 unless it is one of the holder's. */
+	[ST_LIC_POS_AT] = "SELECT coalesce((SELECT issued_at FROM licences "
+	    "WHERE rowid = ?1 AND holder_code = ?2), -1)",
+	[ST_LIC_POS_OF] = "SELECT rowid FROM licences WHERE id = ?1",
 	/* For each licence claiming the number (licence_numbers), its newest
 	 * version carrying it with this holder code: the versions are a
-	 * range of the primary key (the identifier up to its VERSION). */
+	 * range of the primary key (the identifier up to its VERSION).  The
+	 * unary + keeps the planner off the holder index, which would read
+	 * every licence of the holder (lookups_read_pages in test_store). */
 	[ST_LIC_BY_NUMBER] = "SELECT " LICENCE_COLS " FROM licences WHERE id IN "
 	    "(SELECT (SELECT max(v.id) FROM licences v WHERE v.id > lineage AND "
-	    "v.id < lineage || ':' AND v.number = ?1 AND v.holder_code = ?2) "
+	    "v.id < lineage || ':' AND +v.number = ?1 AND +v.holder_code = ?2) "
 	    "FROM (SELECT '" CS_LICENCE_ID_ROOT ".' || type || '.' || "
 	    "issuer_code || '.' || serial || '.' AS lineage FROM licence_numbers "
 	    "WHERE number = ?1)) ORDER BY id",
@@ -1828,18 +1839,71 @@ fetch_licences(struct sstore *s, sqlite3_stmt *st, int bound,
 	return rc;
 }
 
+/* Where a page starting at rowid pos begins in the holder index: its
+ * issued_at.  CS_EINVAL when pos is no licence of the holder's (a cursor
+ * the caller made up). */
 static int
-sq_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
-    cs_licence_row ***out, size_t *n)
+page_start(struct sstore *s, const char *holder_code, int64_t pos,
+    int64_t *issued_at)
 {
 	sqlite3_stmt *st;
 	int rc;
 
+	*issued_at = INT64_MAX;
+	if (pos == 0)
+		return 0;
+	if ((rc = read_stmt(s, ST_LIC_POS_AT, &st)) == 0)
+		rc = fetch_int(st, sqlite3_bind_int64(st, 1, pos) ||
+		    bind_text(st, 2, holder_code), issued_at, "page start");
+	if (rc == 0 && *issued_at < 0)
+		rc = cs_err_set(CS_EINVAL, "store: %lld is not a position of "
+		    "this holder's licences", (long long)pos);
+	return rc;
+}
+
+/* The position of row r: where the page that starts with it starts. */
+static int
+row_pos(struct sstore *s, const cs_licence_row *r, int64_t *pos)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = read_stmt(s, ST_LIC_POS_OF, &st)) == 0)
+		rc = fetch_int(st, bind_text(st, 1, r->id), pos, "page end");
+	return rc;
+}
+
+/* One row more than the page is read: it is where the next page starts. */
+static int
+sq_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
+    int64_t *pos, size_t limit, cs_licence_row ***out, size_t *n)
+{
+	struct sstore *s = S(cs);
+	sqlite3_stmt *st;
+	int64_t at;
+	int rc;
+
 	*out = NULL;
 	*n = 0;
-	if ((rc = read_stmt(S(cs), ST_LIC_BY_HOLDER, &st)) == 0)
-		rc = fetch_licences(S(cs), st, bind_text(st, 1, holder_code) ||
-		    bind_text(st, 2, type), out, n, "licences by holder");
+	if ((rc = page_start(s, holder_code, *pos, &at)) != 0 ||
+	    (rc = read_stmt(s, ST_LIC_BY_HOLDER, &st)) != 0)
+		return rc;
+	rc = fetch_licences(s, st, bind_text(st, 1, holder_code) ||
+	    bind_text(st, 2, type) || sqlite3_bind_int64(st, 3, at) ||
+	    sqlite3_bind_int64(st, 4, *pos ? *pos : INT64_MAX) ||
+	    sqlite3_bind_int64(st, 5, (int64_t)limit + 1), out, n,
+	    "licences by holder");
+	*pos = 0;
+	if (rc == 0 && *n > limit) {
+		rc = row_pos(s, (*out)[limit], pos);
+		cs_licence_row_free((*out)[limit]);
+		*n = limit;
+	}
+	if (rc != 0) {
+		cs_licence_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
 	return rc;
 }
 

@@ -899,6 +899,30 @@ ROWS.append(Row("amend: to another licence's number", "POST", CERT + L + "/amend
                 field="number"))
 
 
+# --- issue 13, item 6: holder lookups come in pages --------------------------
+# A bad ?limit= or ?cursor= is a 400 naming it; a cursor of another
+# holder's pages too (set-up: a holder with two licences, whose first page
+# of one gives a cursor).  Paging through every licence exactly once is
+# not one request: http_holder_pages_test.
+PAGED = uscc("91440300MA5FPAGE0")
+for k in range(2):
+    r = send("POST", "/api/v1/certificates", base_request("H-PAGED-%d" % k, holder=dict(
+        base_request("x")["holder"], code=PAGED)), "issuer", "application/json")
+    check(r.status == 201, "a licence of a second holder (%s %s)" % (r.status, r.body[:200]))
+r = send("GET", HOLD + PAGED + "/certificates?limit=1", auth="reader", headers=PURPOSE)
+OTHER_CURSOR = (as_json(r) or {}).get("next") or "?"
+check(OTHER_CURSOR != "?", "a page of one gives a cursor (%s %s)" % (r.status, r.body[:200]))
+BAD_PAGES = [("limit=0", "limit"), ("limit=1001", "limit"), ("limit=-1", "limit"),
+             ("limit=x", "limit"), ("limit=1e3", "limit"), ("cursor=x", "cursor"),
+             ("cursor=-1", "cursor"), ("cursor=0", "cursor"), ("cursor=99999999999", "cursor"),
+             ("cursor=" + OTHER_CURSOR, "cursor")]
+BAD_PAGES += [(name + "=" + urllib.parse.quote(value, safe=""), name)
+              for _, value in HOSTILE for name in ("limit", "cursor")]
+for q, field in BAD_PAGES:
+    ROWS.append(Row("holder ?" + q, "GET", HOLD + L_HOLDER + "/certificates?" + q, 400,
+                    auth="reader", headers=PURPOSE, field=field))
+
+
 # --- SQL and path traversal in every member, segment and query ---------------
 # Every member that refuses them (issue_members, amend_members; the members
 # that take them as text were issued before the table), in a single

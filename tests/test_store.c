@@ -101,12 +101,15 @@ raw_text(sqlite3 *db, const char *sql)
 	return v;
 }
 
-/* Every licence of a holder, newest first. */
+/* Every licence of a holder, newest first: one page as long as needed. */
 static int
 by_holder(cs_store *s, const char *holder, const char *type,
     cs_licence_row ***rows, size_t *n)
 {
-	return s->ops->licences_by_holder(s, holder, type, rows, n);
+	int64_t pos = 0;
+
+	return s->ops->licences_by_holder(s, holder, type, &pos, 1000000, rows,
+	    n);
 }
 
 /* --- schema ------------------------------------------------------------- */
@@ -2040,6 +2043,7 @@ struct shim_file {
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs shim_vfs;
 static atomic_int wal_syncs;
+static atomic_int file_reads;  /* xRead calls, of every file */
 
 #define REAL(f) (((struct shim_file *)(f))->real)
 #define FWD(f, m) REAL(f)->pMethods->m
@@ -2053,6 +2057,7 @@ shim_close(sqlite3_file *f)
 static int
 shim_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
 {
+	atomic_fetch_add(&file_reads, 1);
 	return FWD(f, xRead)(REAL(f), b, n, o);
 }
 
@@ -2175,13 +2180,11 @@ shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
 	return rc;
 }
 
-TEST(durable_commit)
+/* The shim becomes the default VFS, for the stores opened until
+ * shim_remove(). */
+static void
+shim_install(void)
 {
-	struct lic l;
-	cs_store *s;
-	sqlite3 *db;
-	int before;
-
 	real_vfs = sqlite3_vfs_find(NULL);
 	CHECK(real_vfs != NULL && real_vfs->iVersion >= 1);
 	shim_vfs = *real_vfs;
@@ -2190,6 +2193,23 @@ TEST(durable_commit)
 	shim_vfs.xOpen = shim_open;
 	shim_vfs.pNext = NULL;
 	CHECK_INT_EQ(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
+}
+
+static void
+shim_remove(void)
+{
+	CHECK_INT_EQ(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
+	CHECK(sqlite3_vfs_find(NULL) == real_vfs);
+}
+
+TEST(durable_commit)
+{
+	struct lic l;
+	cs_store *s;
+	sqlite3 *db;
+	int before;
+
+	shim_install();
 
 	s = open_store("durable.db");
 	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
@@ -2211,8 +2231,133 @@ TEST(durable_commit)
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 2);
 	sqlite3_close(db);
 	s->ops->close(s);
-	CHECK_INT_EQ(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
-	CHECK(sqlite3_vfs_find(NULL) == real_vfs);
+	shim_remove();
+}
+
+/* A holder of many licences, for the two tests below: n licences of
+ * TYPE_A (seq 1..n, three to an issue second, so positions have ties)
+ * and every fourth also one of TYPE_B, and one licence of another holder.
+ * The store is closed. */
+static void
+many_licences(const char *name, int n)
+{
+	cs_store *s = open_store(name);
+	struct lic l;
+	int i;
+
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	for (i = 1; i <= n; i++) {
+		lic_make(&l, TYPE_A, i, HOLDER_1, "ems", 1000 + i / 3, NULL);
+		CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+		if (i % 4 != 0)
+			continue;
+		lic_make(&l, TYPE_B, i, HOLDER_1, "ems", 1000 + i / 3, NULL);
+		CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	}
+	lic_make(&l, TYPE_A, n + 1, "91440300708461136T", "ems", 5000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	s->ops->close(s);
+}
+
+/* Pages of limit rows from the newest on, until the store says nothing
+ * follows: each licence of the holder (of type) exactly once, newest
+ * first; returns how many. */
+static size_t
+page_all(cs_store *s, const char *type, size_t limit)
+{
+	cs_licence_row **rows = NULL;
+	char seen[4000] = {0};
+	int64_t pos = 0, last_at = INT64_MAX;
+	size_t i, n = 0, total = 0, pages = 0;
+
+	do {
+		CHECK_INT_EQ(s->ops->licences_by_holder(s, HOLDER_1, type, &pos,
+		    limit, &rows, &n), 0);
+		CHECK(n <= limit);
+		CHECK(n == limit || pos == 0);
+		for (i = 0; i < n; i++) {
+			int k = (int)rows[i]->seq + (strcmp(rows[i]->type,
+			    TYPE_B) == 0 ? 2000 : 0);
+
+			CHECK(k < 4000 && !seen[k]);
+			seen[k] = 1;
+			CHECK(rows[i]->issued_at <= last_at);
+			last_at = rows[i]->issued_at;
+		}
+		total += n;
+		cs_licence_rows_free(rows, n);
+	} while (pos != 0 && ++pages < 10000);
+	return total;
+}
+
+TEST(holder_pages)
+{
+	cs_licence_row **rows = NULL;
+	cs_store *s;
+	int64_t pos;
+	size_t n = 0;
+
+	many_licences("pages.db", 1000);
+	s = open_store("pages.db");
+	CHECK_INT_EQ(page_all(s, NULL, 7), 1250);
+	CHECK_INT_EQ(page_all(s, NULL, 1000), 1250);
+	CHECK_INT_EQ(page_all(s, NULL, 1250), 1250);
+	CHECK_INT_EQ(page_all(s, TYPE_B, 33), 250);
+	/* A position of another holder's, or none at all. */
+	pos = 1001 + 250 + 1;
+	CHECK_INT_EQ(s->ops->licences_by_holder(s, HOLDER_1, NULL, &pos, 10,
+	    &rows, &n), CS_EINVAL);
+	CHECK(rows == NULL && n == 0);
+	pos = 99999;
+	CHECK_INT_EQ(s->ops->licences_by_holder(s, HOLDER_1, NULL, &pos, 10,
+	    &rows, &n), CS_EINVAL);
+	s->ops->close(s);
+}
+
+/*
+ * The paper-copy check's lookups (a licence by id, by number with its
+ * holder code) read a handful of pages however many licences the holder
+ * has; a listing of them all reads every page they fill.  Counted as the
+ * reads SQLite asks of the files, on a store opened afresh: no clock.
+ */
+TEST(lookups_read_pages)
+{
+	cs_licence_row *got = NULL, **rows = NULL;
+	struct lic l;
+	cs_store *s;
+	size_t n = 0;
+	int before, lookups, listing;
+
+	many_licences("reads.db", 3000);
+	shim_install();
+	s = open_store("reads.db");
+	lic_make(&l, TYPE_A, 1, HOLDER_1, "ems", 0, NULL);
+	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);  /* the schema */
+	cs_licence_row_free(got);
+
+	before = atomic_load(&file_reads);
+	lic_make(&l, TYPE_A, 1501, HOLDER_1, "ems", 0, NULL);
+	CHECK_INT_EQ(s->ops->licences_by_number(s, l.number, HOLDER_1, &rows,
+	    &n), 0);
+	CHECK_INT_EQ(n, 1);
+	cs_licence_rows_free(rows, n);
+	lic_make(&l, TYPE_B, 2400, HOLDER_1, "ems", 0, NULL);
+	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	cs_licence_row_free(got);
+	lookups = atomic_load(&file_reads) - before;
+
+	before = atomic_load(&file_reads);
+	CHECK_INT_EQ(by_holder(s, HOLDER_1, NULL, &rows, &n), 0);
+	CHECK_INT_EQ(n, 3750);
+	cs_licence_rows_free(rows, n);
+	listing = atomic_load(&file_reads) - before;
+	printf("  page reads: by number and by id %d, the holder's listing %d\n",
+	    lookups, listing);
+	CHECK(lookups <= 16);
+	CHECK(listing >= 10 * lookups);
+	s->ops->close(s);
+	shim_remove();
 }
 
 /* --- backup ------------------------------------------------------------- */
@@ -2292,6 +2437,8 @@ main(void)
 	RUN(crash_after_commit);
 	RUN(background_checkpoint);
 	RUN(durable_commit);
+	RUN(holder_pages);
+	RUN(lookups_read_pages);
 	RUN(backup);
 	rm_tree(test_dir);
 	return check_summary();
