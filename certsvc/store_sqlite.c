@@ -261,7 +261,8 @@ static const char schema_v4[] =
  * paper-copy check sees each of them and can refuse to pick one; the
  * trigger only ever claims with dup 0.  The key starts with the number:
  * the paper-copy check has the number and the holder code, not the type.
- * A claim costs about 70 bytes a licence.
+ * A claim costs about 85 bytes a licence (200,000 claims of the shipped
+ * numbering rules), within the 1.5 KiB a licence may cost.
  */
 static const char schema_v5[] =
     "CREATE TABLE licence_numbers (\n"
