@@ -249,6 +249,7 @@ reply_issued(cs_req *r, char *text, const char *id, int created)
 struct issued {
 	int rc;
 	char msg[512];
+	cs_problems p;
 	char *text;
 	char id[CS_LICENCE_ID_MAX];
 	int created;
@@ -262,15 +263,17 @@ issue_finish(cs_req *r)
 	r->async = NULL;
 	if (a->rc != 0) {
 		cs_err_set(a->rc, "%s", a->msg);
-		cs_http_problem_err(r, a->rc, NULL);
+		cs_http_problem_err(r, a->rc, &a->p);
 	} else
 		reply_issued(r, a->text, a->id, a->created);
+	cs_problems_reset(&a->p);
 	free(a);
 }
 
 /* On the writer's thread, once the licence is on disk (or failed). */
 static void
-issue_done(void *ctx, int rc, char *text, const char *id, int created)
+issue_done(void *ctx, int rc, const cs_problems *problems, char *text,
+    const char *id, int created)
 {
 	cs_req *r = ctx;
 	struct issued *a = r->async;
@@ -278,6 +281,8 @@ issue_done(void *ctx, int rc, char *text, const char *id, int created)
 	a->rc = rc;
 	if (rc != 0)
 		snprintf(a->msg, sizeof(a->msg), "%s", cs_err_msg());
+	if (problems != NULL)
+		cs_problems_merge(&a->p, problems, NULL);
 	a->text = text;
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	a->created = created;
@@ -306,7 +311,7 @@ h_issue(cs_req *r)
 		/* Suspended first: the writer may finish before this returns. */
 		cs_req_suspend(r);
 		if ((rc = cs_issue_submit(job, issue_done, r)) != 0)
-			issue_done(r, rc, NULL, "", 0);
+			issue_done(r, rc, NULL, NULL, "", 0);
 	}
 	cs_problems_reset(&p);
 	json_decref(req);
@@ -500,6 +505,7 @@ h_holder(cs_req *r)
 {
 	cs_problems p = CS_PROBLEMS_INIT;
 	cs_purpose why = {NULL, NULL, NULL};
+	cs_holder_query q;
 	char *purpose = NULL, *item = NULL, *ref = NULL, *out = NULL;
 	int rc;
 
@@ -510,8 +516,12 @@ h_holder(cs_req *r)
 	why.purpose = purpose;
 	why.service_item = item;
 	why.case_ref = ref;
-	rc = cs_holder_licences_text(svc_of(r), &r->actor, r->params[0],
-	    cs_req_query(r, "type"), cs_req_query(r, "status"), &why, &out, &p);
+	q.code = r->params[0];
+	q.type = cs_req_query(r, "type");
+	q.status = cs_req_query(r, "status");
+	q.limit = cs_req_query(r, "limit");
+	q.cursor = cs_req_query(r, "cursor");
+	rc = cs_holder_licences_text(svc_of(r), &r->actor, &q, &why, &out, &p);
 	if (rc != 0)
 		cs_http_problem_err(r, rc, &p);
 	else {

@@ -31,6 +31,8 @@ struct req {
 	int64_t valid_from;   /* local days */
 	int64_t valid_until;  /* local days; -1 when none */
 	const char *number;   /* NULL: from the numbering rule */
+	char number_field[48];  /* its path in the request: "number",
+	                         * "certificates.1.number" */
 	json_t *fields;       /* owned reference: req_reset() drops it */
 };
 
@@ -299,6 +301,7 @@ parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 		    "is required: the type's default validity would end after "
 		    "9999-12-31");
 	r->number = text_member(in, "number", r->type->numbering == NULL, 64, prefix, p);
+	path(r->number_field, sizeof(r->number_field), prefix, "number");
 	r->fields = json_incref(json_object_get(in, "fields"));
 	path(f, sizeof(f), prefix, "fields");
 	if (r->fields == NULL || json_is_null(r->fields)) {
@@ -495,39 +498,84 @@ struct placement {
 	const char *ref_key;     /* (client, ref) key stored; NULL for bundle members */
 };
 
+/* A licence number: 64 characters (parse_request) of up to 4 UTF-8 bytes. */
+#define NUMBER_MAX (64 * 4 + 1)
+
+/* The serial of a licence placed so with sequence seq: an amendment keeps
+ * its licence's. */
+static void
+placed_serial(const struct placement *pl, int64_t seq,
+    char out[CS_SERIAL_MAX + 1])
+{
+	if (pl->serial != NULL)
+		snprintf(out, CS_SERIAL_MAX + 1, "%s", pl->serial);
+	else
+		seq_serial(seq, out);
+}
+
+/*
+ * The sequence, serial and number of a new licence.  A number is unique
+ * per type and issuing authority (SPEC §1), the versions of one licence
+ * sharing it: a given number another licence carries is a conflict (409
+ * naming the member), and the numbering rule skips the numbers given by
+ * hand, taking the next sequence.  Inside the write transaction, so no
+ * other issuance (of the same batch or bundle either) takes them
+ * meanwhile; the store's claim on licence_put is the backstop.
+ */
+static int
+assign_number(cs_service *svc, const struct req *r, const struct placement *pl,
+    time_t now, int64_t *seq, char serial[CS_SERIAL_MAX + 1],
+    char number[NUMBER_MAX], cs_problems *p)
+{
+	cs_store *st = svc->store;
+	int rc, taken, y, m, d;
+
+	cs_civil_from_days(cs_local_days(now, svc->cfg.tz_offset_minutes), &y, &m, &d);
+	if ((rc = st->ops->licence_next_seq(st, r->type->code,
+	    r->grant->issuer_code, seq)) != 0)
+		return rc;
+	for (;; (*seq)++) {
+		if (r->number != NULL)
+			snprintf(number, NUMBER_MAX, "%s", r->number);
+		else if ((rc = cs_type_format_number(r->type, *seq, y, number,
+		    NUMBER_MAX)) != 0)
+			return rc;
+		placed_serial(pl, *seq, serial);
+		if ((rc = st->ops->licence_number_taken(st, r->type->code,
+		    r->grant->issuer_code, number, serial, &taken)) != 0 || !taken)
+			return rc;
+		if (r->number != NULL) {
+			cs_problems_add(p, r->number_field, "is another licence's "
+			    "number of this type and issuing authority");
+			return cs_err_set(CS_ECONFLICT, "%s '%s' is another licence's "
+			    "number of this type and issuing authority",
+			    r->number_field, number);
+		}
+	}
+}
+
 /*
  * Create, sign and store one licence.  Runs inside the caller's
- * transaction, so the numbering sequence and the identifier are unique;
- * signing here keeps the signed number and id equal to what is stored.
+ * transaction, so the numbering sequence, the identifier and the number
+ * are unique; signing here keeps the signed number and id equal to what
+ * is stored.  A number taken goes into p (409).
  */
 static int
 issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
-    const struct placement *pl, json_t **out, char **text_out)
+    const struct placement *pl, json_t **out, char **text_out, cs_problems *p)
 {
 	cs_store *st = svc->store;
-	/* number: 64 characters (parse_request) of up to 4 UTF-8 bytes. */
-	char serial[CS_SERIAL_MAX + 1], id[CS_LICENCE_ID_MAX], number[64 * 4 + 1];
+	char serial[CS_SERIAL_MAX + 1], id[CS_LICENCE_ID_MAX], number[NUMBER_MAX];
 	char *text = NULL;
 	json_t *rec = NULL;
 	cs_licence_row row;
-	int64_t seq = 0, day;
+	int64_t seq = 0;
 	time_t now = cs_now();
-	int rc, y, m, d;
+	int rc;
 
 	*out = NULL;
-	if ((rc = st->ops->licence_next_seq(st, r->type->code, r->grant->issuer_code,
-	    &seq)) != 0)
+	if ((rc = assign_number(svc, r, pl, now, &seq, serial, number, p)) != 0)
 		goto out;
-	day = cs_local_days(now, svc->cfg.tz_offset_minutes);
-	cs_civil_from_days(day, &y, &m, &d);
-	if (r->number != NULL)
-		snprintf(number, sizeof(number), "%s", r->number);
-	else if ((rc = cs_type_format_number(r->type, seq, y, number, sizeof(number))) != 0)
-		goto out;
-	if (pl->serial != NULL)
-		snprintf(serial, sizeof(serial), "%s", pl->serial);
-	else
-		seq_serial(seq, serial);
 	if ((rc = cs_licence_id_format(r->type->code, r->grant->issuer_code,
 	    serial, pl->version, id)) != 0)
 		goto out;
@@ -619,6 +667,7 @@ struct issue_tx {
 	char **text;          /* a replay's answer as text */
 	json_t *rec;          /* a new licence's record */
 	char *stored;         /* and its stored text (text not NULL) */
+	cs_problems *p;       /* a conflict's member (a number taken) */
 };
 
 static int
@@ -632,7 +681,7 @@ issue_tx(void *arg)
 	if (rc != CS_ENOTFOUND)
 		return rc;
 	return issue_locked(t->svc, t->who, t->r, t->pl, &t->rec,
-	    t->text ? &t->stored : NULL);
+	    t->text ? &t->stored : NULL, t->p);
 }
 
 /* After issue_tx's transaction ended with rc: a new licence's view into
@@ -697,6 +746,7 @@ struct cs_issue_job {
 	struct placement pl;
 	struct request_hashes hash;
 	json_t *request;      /* held: r borrows its strings */
+	cs_problems problems; /* the writer's, for the answer */
 	char *text;           /* the answer */
 	char id[CS_LICENCE_ID_MAX];
 	cs_issue_done done;
@@ -710,6 +760,7 @@ cs_issue_job_free(cs_issue_job *j)
 		return;
 	issue_tx_reset(&j->t);
 	req_reset(&j->r);
+	cs_problems_reset(&j->problems);
 	json_decref(j->request);
 	free(j->text);
 	free(j);
@@ -738,7 +789,7 @@ cs_issue_prepare(cs_service *svc, const cs_actor *who, const json_t *request,
 	j->pl = (struct placement){NULL, NULL, NULL, 1, &j->hash,
 	    j->r.approval_ref};
 	j->t = (struct issue_tx){svc, who, &j->r, &j->pl, NULL, &j->text, NULL,
-	    NULL};
+	    NULL, &j->problems};
 	*out = j;
 	return 0;
 }
@@ -758,6 +809,7 @@ cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
 	/* In the caller's transaction, the licence as an object. */
 	j->t.out = out;
 	j->t.text = NULL;
+	j->t.p = p;
 	rc = cs_tx_run(svc->store, issue_tx, &j->t);
 	rc = issue_answer(&j->t, rc, id, created);
 	cs_issue_job_free(j);
@@ -773,7 +825,7 @@ job_done(void *arg, int rc)
 	int created;
 
 	rc = issue_answer(&j->t, rc, j->id, &created);
-	j->done(j->ctx, rc, j->text, j->id, created);
+	j->done(j->ctx, rc, &j->problems, j->text, j->id, created);
 	j->text = NULL;
 	cs_issue_job_free(j);
 }
@@ -954,7 +1006,7 @@ cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
 	pl.bundle = id;
 	pl.hash = &hash;
 	for (i = 0; i < n && rc == 0; i++) {
-		rc = issue_locked(svc, who, &reqs[i], &pl, &rec, NULL);
+		rc = issue_locked(svc, who, &reqs[i], &pl, &rec, NULL, p);
 		json_decref(rec);
 		rec = NULL;
 	}
@@ -1103,7 +1155,7 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 		    "can be amended", id, status);
 		goto out;
 	}
-	if ((rc = issue_locked(svc, who, &r, &pl, &rec, NULL)) != 0)
+	if ((rc = issue_locked(svc, who, &r, &pl, &rec, NULL, p)) != 0)
 		goto out;
 	memset(&ev, 0, sizeof(ev));
 	ev.licence_id = (char *)id;

@@ -106,14 +106,15 @@ int cs_issue(cs_service *svc, const cs_actor *who, const json_t *request,
  * job.  cs_issue_submit() hands the job to the issuance writer
  * (cs_service_start_writers) and returns at once; done(ctx, ...) is then
  * called once, on the writer's thread, when the licence is on disk or has
- * failed: rc as cs_issue returns it (its message in cs_err_msg()), text
- * the licence (done owns it; NULL on failure), id a new licence's ("" for
+ * failed: rc as cs_issue returns it (its message in cs_err_msg(), the
+ * members to blame in problems, borrowed for the call), text the licence
+ * (done owns it; NULL on failure), id a new licence's ("" for
  * a replay; CS_LICENCE_ID_MAX bytes, codes.h), created as cs_issue's.  The
  * job is freed by then; cs_issue_submit frees it when it fails, and done
  * is not called. */
 typedef struct cs_issue_job cs_issue_job;
-typedef void (*cs_issue_done)(void *ctx, int rc, char *text, const char *id,
-    int created);
+typedef void (*cs_issue_done)(void *ctx, int rc, const cs_problems *problems,
+    char *text, const char *id, int created);
 int cs_issue_prepare(cs_service *svc, const cs_actor *who, const json_t *request,
     cs_problems *p, cs_issue_job **out);
 int cs_issue_submit(cs_issue_job *job, cs_issue_done done, void *ctx);
@@ -147,19 +148,29 @@ int cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 int cs_licence_qr_text(cs_service *svc, const json_t *licence, const char *form,
     char **out);
 
-/* A holder's licences of the reader's granted types: {"holder_code",
- * "certificates"}.  type and status filter (NULL = all).  Only a reader
- * may look up (CS_EFORBIDDEN).  A bad parameter is CS_EINVAL with each
- * problem in problems (may be NULL), naming "code", "type", "status" or
- * "X-Purpose". */
-int cs_holder_licences(cs_service *svc, const cs_actor *who, const char *code,
-    const char *type, const char *status, const cs_purpose *why, json_t **out,
+/* A holder lookup (SPEC §5): the holder code, the filters and the page,
+ * each as the caller sent it. */
+typedef struct cs_holder_query {
+	const char *code;
+	const char *type;     /* NULL: every type the reader is granted */
+	const char *status;   /* NULL: any */
+	const char *limit;    /* NULL: 100; "1" to "1000" */
+	const char *cursor;   /* NULL: the first page; else an earlier "next" */
+} cs_holder_query;
+/* A page of a holder's licences of the reader's granted types, newest
+ * first: {"holder_code", "certificates", "next"}, next the cursor of the
+ * following page or null on the last.  Only a reader may look up
+ * (CS_EFORBIDDEN).  A bad parameter is CS_EINVAL with each problem in
+ * problems (may be NULL), naming "code", "type", "status", "limit",
+ * "cursor" or "X-Purpose".  Each page is audited with its count. */
+int cs_holder_licences(cs_service *svc, const cs_actor *who,
+    const cs_holder_query *q, const cs_purpose *why, json_t **out,
     cs_problems *problems);
 /* The same answer as its JSON text (*out malloc'd), the bytes json_dumps
  * (JSON_COMPACT) makes of that object. */
 int cs_holder_licences_text(cs_service *svc, const cs_actor *who,
-    const char *code, const char *type, const char *status,
-    const cs_purpose *why, char **out, cs_problems *problems);
+    const cs_holder_query *q, const cs_purpose *why, char **out,
+    cs_problems *problems);
 
 /* Verification (SPEC §5): always a result object {"result", "reason",
  * "checked_at", "certificate"} unless memory runs out.  text: a QR text of

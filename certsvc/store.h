@@ -128,20 +128,42 @@ struct cs_store_ops {
 	int (*commit)(cs_store *s);
 	int (*rollback)(cs_store *s);
 
-	/* CS_ECONFLICT when the id, or (client, approval_ref), exists. */
+	/* CS_ECONFLICT when the id, or (client, approval_ref), exists, or
+	 * when another licence of the row's type and issuer carries its
+	 * number (licence_number_taken): the store claims the number. */
 	int (*licence_put)(cs_store *s, const cs_licence_row *row);
 	/* CS_ENOTFOUND when absent. */
 	int (*licence_get)(cs_store *s, const char *id, cs_licence_row **out);
 	int (*licence_by_ref)(cs_store *s, const char *client,
 	    const char *approval_ref, cs_licence_row **out);
-	/* Newest first; type NULL = all types.  *out may be NULL when n is 0. */
+	/* A page of a holder's licences, newest first; type NULL = all
+	 * types.  At most limit rows from position *pos on (0: the newest);
+	 * on return *pos is where the next page starts, 0 when no licence
+	 * follows.  A position is the store's own (opaque) number: CS_EINVAL
+	 * when *pos is not one of this holder's.  The work is the page's, not
+	 * the holder's.  *out may be NULL when n is 0. */
 	int (*licences_by_holder)(cs_store *s, const char *holder_code,
-	    const char *type, cs_licence_row ***out, size_t *n);
+	    const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
+	    size_t *n);
+	/* The licences carrying number whose holder code is holder_code:
+	 * for each licence (its versions count as one), the newest version
+	 * that carries the number; by id.  More than one only when licences
+	 * of other types or issuers, or a database from before numbers were
+	 * unique, share the number.  Indexed: the holder's other licences
+	 * are not read. */
+	int (*licences_by_number)(cs_store *s, const char *number,
+	    const char *holder_code, cs_licence_row ***out, size_t *n);
 	int (*licences_by_bundle)(cs_store *s, const char *bundle_id,
 	    cs_licence_row ***out, size_t *n);
 	/* 1 + the largest seq stored for (type, issuer_code). */
 	int (*licence_next_seq)(cs_store *s, const char *type,
 	    const char *issuer_code, int64_t *out);
+	/* *taken = 1 when a licence of (type, issuer_code) other than the
+	 * one of serial (whose versions may keep their number) carries
+	 * number.  A number is unique per type and issuer (SPEC §1). */
+	int (*licence_number_taken)(cs_store *s, const char *type,
+	    const char *issuer_code, const char *number, const char *serial,
+	    int *taken);
 	int (*licence_count)(cs_store *s, int64_t *out);
 
 	/* ev->seq is ignored and assigned. */

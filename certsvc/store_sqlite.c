@@ -36,6 +36,7 @@
  */
 #include "store.h"
 
+#include "codes.h"
 #include "cs_err.h"
 #include "lcache.h"
 #include "timeutil.h"
@@ -256,6 +257,53 @@ static const char schema_v5[] =
     "ALTER TABLE audit ADD COLUMN result TEXT;\n"
     "CREATE INDEX audit_denied ON audit (result) WHERE result IS NOT NULL;\n";
 
+/* The serial of licence row r (SQL): its identifier, "1.2.156.3005.2."
+ * TYPE "." ISSUER "." SERIAL "." VERSION(3) "." CHECK(1), between the
+ * issuer and the version. */
+#define SERIAL_OF(r)                                                         \
+	"substr(" r ".id, length(" r ".type) + length(" r ".issuer_code) + "  \
+	"18, length(" r ".id) - length(" r ".type) - "                       \
+	"length(" r ".issuer_code) - 23)"
+
+/*
+ * Version 6.  A licence number is unique per type and issuing authority:
+ * licence_numbers holds one claim for each number a licence carries (a
+ * licence is its serial: its versions share it, and an amendment may keep
+ * the number or take a new one, which is claimed too).  The trigger claims
+ * a new row's number as the row is stored; a number another serial holds
+ * fails the key, and the insert with it, so not even a hand-run sqlite3
+ * shell can give one number to two licences.  A database from before
+ * version 6 may already hold a number twice: every such licence keeps a
+ * claim, the first (by rowid) with dup 0, the others 1, 2, ..., so the
+ * paper-copy check sees each of them and can refuse to pick one; the
+ * trigger only ever claims with dup 0.  The key starts with the number:
+ * the paper-copy check has the number and the holder code, not the type.
+ * A claim costs about 85 bytes a licence (200,000 claims of the shipped
+ * numbering rules), within the 1.5 KiB a licence may cost.
+ */
+static const char schema_v6[] =
+    "CREATE TABLE licence_numbers (\n"
+    "  number TEXT NOT NULL,\n"
+    "  type TEXT NOT NULL,\n"
+    "  issuer_code TEXT NOT NULL,\n"
+    "  dup INTEGER NOT NULL DEFAULT 0,\n"
+    "  serial TEXT NOT NULL,\n"
+    "  PRIMARY KEY (number, type, issuer_code, dup)) WITHOUT ROWID;\n"
+    "INSERT INTO licence_numbers (number, type, issuer_code, dup, serial)\n"
+    "  SELECT number, type, issuer_code, row_number() OVER (PARTITION BY\n"
+    "    number, type, issuer_code ORDER BY first) - 1, serial FROM (\n"
+    "    SELECT number, type, issuer_code, " SERIAL_OF("licences")
+    " AS serial,\n"
+    "      min(rowid) AS first FROM licences GROUP BY 1, 2, 3, 4);\n"
+    "CREATE TRIGGER licences_number AFTER INSERT ON licences BEGIN\n"
+    "  INSERT INTO licence_numbers (number, type, issuer_code, serial)\n"
+    "  SELECT NEW.number, NEW.type, NEW.issuer_code, " SERIAL_OF("NEW")
+    "\n  WHERE NOT EXISTS (SELECT 1 FROM licence_numbers WHERE number =\n"
+    "    NEW.number AND type = NEW.type AND issuer_code = NEW.issuer_code\n"
+    "    AND serial = " SERIAL_OF("NEW") ");\n"
+    "END;\n"
+    APPEND_ONLY("licence_numbers");
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -264,6 +312,7 @@ static const char *const migrations[] = {
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -309,6 +358,10 @@ enum stmt_id {
 	ST_LIC_GET,
 	ST_LIC_BY_REF,
 	ST_LIC_BY_HOLDER,
+	ST_LIC_POS_AT,
+	ST_LIC_POS_OF,
+	ST_LIC_BY_NUMBER,
+	ST_NUMBER_TAKEN,
 	ST_LIC_BY_BUNDLE,
 	ST_LIC_NEXT_SEQ,
 	ST_LIC_COUNT,
@@ -346,11 +399,37 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_LIC_GET] = "SELECT " LICENCE_COLS " FROM licences WHERE id = ?1",
 	[ST_LIC_BY_REF] = "SELECT " LICENCE_COLS " FROM licences "
 	    "WHERE client = ?1 AND approval_ref = ?2",
-	/* Newest first, ties in reverse insertion order: the holder index
-	 * (holder_code, issued_at, rowid) read backwards, without a sort. */
+	/* A page, newest first, ties in reverse insertion order, from the
+	 * position (issued_at, rowid) = (?3, ?4) on: a range of the holder
+	 * index (holder_code, issued_at, rowid) read backwards, without a
+	 * sort, whatever the holder holds before it. */
 	[ST_LIC_BY_HOLDER] = "SELECT " LICENCE_COLS " FROM licences "
-	    "WHERE holder_code = ?1 AND (?2 IS NULL OR type = ?2) "
-	    "ORDER BY issued_at DESC, rowid DESC",
+	    "WHERE holder_code = ?1 AND (?2 IS NULL OR type = ?2) AND "
+	    "(issued_at, rowid) <= (?3, ?4) "
+	    "ORDER BY issued_at DESC, rowid DESC LIMIT ?5",
+	/* A page position is a rowid; -1 unless it is one of the holder's. */
+	[ST_LIC_POS_AT] = "SELECT coalesce((SELECT issued_at FROM licences "
+	    "WHERE rowid = ?1 AND holder_code = ?2), -1)",
+	[ST_LIC_POS_OF] = "SELECT rowid FROM licences WHERE id = ?1",
+	/* For each licence claiming the number (licence_numbers), its newest
+	 * version carrying it with this holder code: the versions are a
+	 * range of the primary key (the identifier up to its VERSION).  The
+	 * unary + keeps the planner off the holder index, which would read
+	 * every licence of the holder (lookups_read_pages in test_store). */
+	[ST_LIC_BY_NUMBER] = "SELECT " LICENCE_COLS " FROM licences WHERE id IN "
+	    "(SELECT (SELECT max(v.id) FROM licences v WHERE v.id > lineage AND "
+	    "v.id < lineage || ':' AND +v.number = ?1 AND +v.holder_code = ?2) "
+	    "FROM (SELECT '" CS_LICENCE_ID_ROOT ".' || type || '.' || "
+	    "issuer_code || '.' || serial || '.' AS lineage FROM licence_numbers "
+	    "WHERE number = ?1)) ORDER BY id",
+	/* Held by another licence than serial's, and not by serial's too (a
+	 * number a database from before version 5 gave twice stays its
+	 * holders'). */
+	[ST_NUMBER_TAKEN] = "SELECT EXISTS (SELECT 1 FROM licence_numbers "
+	    "WHERE number = ?1 AND type = ?2 AND issuer_code = ?3 AND "
+	    "serial <> ?4) AND NOT EXISTS (SELECT 1 FROM licence_numbers "
+	    "WHERE number = ?1 AND type = ?2 AND issuer_code = ?3 AND "
+	    "serial = ?4)",
 	[ST_LIC_BY_BUNDLE] = "SELECT " LICENCE_COLS " FROM licences "
 	    "WHERE bundle = ?1 ORDER BY rowid",
 	/* One probe of the (type, issuer_code, seq) index. */
@@ -1797,27 +1876,124 @@ sq_licence_by_ref(cs_store *cs, const char *client, const char *approval_ref,
 	return rc;
 }
 
+/* The licence rows of statement st (bound: its binding's result), through
+ * the licence cache when they are committed (sq_licence_get). */
 static int
-sq_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
-    cs_licence_row ***out, size_t *n)
+fetch_licences(struct sstore *s, sqlite3_stmt *st, int bound,
+    cs_licence_row ***out, size_t *n, const char *what)
 {
-	struct sstore *s = S(cs);
 	struct slot *sl;
-	sqlite3_stmt *st;
 	void *arr = NULL;
 	int rc;
 
 	*n = 0;
-	if ((rc = slot_get(s, &sl)) == 0 &&
-	    (rc = read_stmt(s, ST_LIC_BY_HOLDER, &st)) == 0) {
-		/* Committed rows only go through the cache (sq_licence_get). */
+	if ((rc = slot_get(s, &sl)) == 0) {
 		map_cache = sl->depth == 0 ? s->lc : NULL;
-		rc = fetch_all(st, bind_text(st, 1, holder_code) ||
-		    bind_text(st, 2, type), &licence_kind, &arr, n,
-		    "licences by holder");
+		rc = fetch_all(st, bound, &licence_kind, &arr, n, what);
 		map_cache = NULL;
 	}
 	*out = arr;
+	return rc;
+}
+
+/* Where a page starting at rowid pos begins in the holder index: its
+ * issued_at.  CS_EINVAL when pos is no licence of the holder's (a cursor
+ * the caller made up). */
+static int
+page_start(struct sstore *s, const char *holder_code, int64_t pos,
+    int64_t *issued_at)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*issued_at = INT64_MAX;
+	if (pos == 0)
+		return 0;
+	if ((rc = read_stmt(s, ST_LIC_POS_AT, &st)) == 0)
+		rc = fetch_int(st, sqlite3_bind_int64(st, 1, pos) ||
+		    bind_text(st, 2, holder_code), issued_at, "page start");
+	if (rc == 0 && *issued_at < 0)
+		rc = cs_err_set(CS_EINVAL, "store: %lld is not a position of "
+		    "this holder's licences", (long long)pos);
+	return rc;
+}
+
+/* The position of row r: where the page that starts with it starts. */
+static int
+row_pos(struct sstore *s, const cs_licence_row *r, int64_t *pos)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = read_stmt(s, ST_LIC_POS_OF, &st)) == 0)
+		rc = fetch_int(st, bind_text(st, 1, r->id), pos, "page end");
+	return rc;
+}
+
+/* One row more than the page is read: it is where the next page starts. */
+static int
+sq_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
+    int64_t *pos, size_t limit, cs_licence_row ***out, size_t *n)
+{
+	struct sstore *s = S(cs);
+	sqlite3_stmt *st;
+	int64_t at;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = page_start(s, holder_code, *pos, &at)) != 0 ||
+	    (rc = read_stmt(s, ST_LIC_BY_HOLDER, &st)) != 0)
+		return rc;
+	rc = fetch_licences(s, st, bind_text(st, 1, holder_code) ||
+	    bind_text(st, 2, type) || sqlite3_bind_int64(st, 3, at) ||
+	    sqlite3_bind_int64(st, 4, *pos ? *pos : INT64_MAX) ||
+	    sqlite3_bind_int64(st, 5, (int64_t)limit + 1), out, n,
+	    "licences by holder");
+	*pos = 0;
+	if (rc == 0 && *n > limit) {
+		rc = row_pos(s, (*out)[limit], pos);
+		cs_licence_row_free((*out)[limit]);
+		*n = limit;
+	}
+	if (rc != 0) {
+		cs_licence_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int
+sq_licences_by_number(cs_store *cs, const char *number,
+    const char *holder_code, cs_licence_row ***out, size_t *n)
+{
+	struct sstore *s = S(cs);
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = read_stmt(s, ST_LIC_BY_NUMBER, &st)) == 0)
+		rc = fetch_licences(s, st, bind_text(st, 1, number) ||
+		    bind_text(st, 2, holder_code), out, n, "licences by number");
+	return rc;
+}
+
+static int
+sq_licence_number_taken(cs_store *cs, const char *type,
+    const char *issuer_code, const char *number, const char *serial,
+    int *taken)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	int rc;
+
+	if ((rc = read_stmt(S(cs), ST_NUMBER_TAKEN, &st)) == 0)
+		rc = fetch_int(st, bind_text(st, 1, number) ||
+		    bind_text(st, 2, type) || bind_text(st, 3, issuer_code) ||
+		    bind_text(st, 4, serial), &v, "number taken");
+	*taken = v != 0;
 	return rc;
 }
 
@@ -2509,7 +2685,9 @@ static const struct cs_store_ops sqlite_ops = {
 	.licence_by_ref = sq_licence_by_ref,
 	.licences_by_holder = sq_licences_by_holder,
 	.licences_by_bundle = sq_licences_by_bundle,
+	.licences_by_number = sq_licences_by_number,
 	.licence_next_seq = sq_licence_next_seq,
+	.licence_number_taken = sq_licence_number_taken,
 	.licence_count = sq_licence_count,
 	.event_append = sq_event_append,
 	.events_for = sq_events_for,

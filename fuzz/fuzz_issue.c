@@ -170,7 +170,8 @@ licence_check(const json_t *lic)
 		fuzz_fail("licence %s does not read back: %s", id, cs_err_msg());
 	json_decref(v);
 	v = NULL;
-	if (cs_holder_licences(svc, &who, code, NULL, NULL, &why, &v, NULL) != 0 ||
+	if (cs_holder_licences(svc, &who, &(cs_holder_query){code, NULL, NULL,
+	    NULL, NULL}, &why, &v, NULL) != 0 ||
 	    json_array_size(json_object_get(v, "certificates")) == 0)
 		fuzz_fail("holder %s has no licences: %s", code, cs_err_msg());
 	json_decref(v);

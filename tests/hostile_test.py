@@ -245,7 +245,8 @@ for kind, value in HOSTILE:
         LEGAL[kind, m] = issued_back("%s as %s" % (kind, m), send(
             "POST", "/api/v1/certificates", req, "issuer", "application/json"), [m], value)
     # A bundle under that approval_ref whose second member holds the string
-    # in every legal member.
+    # in every legal member; its number with a suffix, as a number is one
+    # licence's (issue 13, item 1).
     one = sample_request(T_RAD, "x")
     del one["approval_ref"]
     two = json.loads(json.dumps(one))
@@ -253,8 +254,10 @@ for kind, value in HOSTILE:
     # A member shares the bundle's approval_ref: one of its own is refused.
     legal_members = [m for m, refused in issue_members(value)
                      if not refused and m != "approval_ref"]
+    want = dict((m, value) for m in legal_members)
+    want["number"] = value + " (bundle)"
     for m in legal_members:
-        set_path(two, m, value)
+        set_path(two, m, want[m])
     r = send("POST", "/api/v1/bundles", {"approval_ref": value, "certificates": [one, two]},
              "issuer", "application/json")
     b = as_json(r) or {}
@@ -269,7 +272,7 @@ for kind, value in HOSTILE:
         back = as_json(send("GET", "/api/v1/certificates/" + (second or [{}])[0].get("id", "?"),
                             auth="reader")) or {}
         for m in legal_members:
-            check(get_path(back, m) == value, "bundle member with %s: %s comes back as sent "
+            check(get_path(back, m) == want[m], "bundle member with %s: %s comes back as sent "
                   "(%r)" % (kind, m, get_path(back, m)))
     # An amendment with the string in every member an amendment may change.
     r = send("POST", "/api/v1/certificates", base_request("H-AMEND-" + kind), "issuer",
@@ -280,13 +283,15 @@ for kind, value in HOSTILE:
         if not refused:
             set_path(body, m, value)
     body["approval_ref"] = value + " (amend)"
+    body["number"] = value + " (amend)"
     r = send("POST", "/api/v1/certificates/%s/amend" % old.get("id"), body, "issuer",
              "application/json")
     issued_back("an amendment with %s" % kind, r, [m for m, refused in amend_members(value)
                                                    if not refused and m not in
-                                                   ("approval_ref", "reason")], value)
-    check((as_json(r) or {}).get("approval_ref") == body["approval_ref"],
-          "an amendment with %s: its approval_ref comes back as sent" % kind)
+                                                   ("approval_ref", "reason", "number")], value)
+    for m in ("approval_ref", "number"):
+        check((as_json(r) or {}).get(m) == body[m],
+              "an amendment with %s: its %s comes back as sent" % (kind, m))
 
 # Lifecycle reasons are free text: stored as sent in the status events.
 r = send("POST", "/api/v1/certificates", base_request("H-LIFE"), "issuer", "application/json")
@@ -1145,6 +1150,54 @@ ROWS.append(Row("/v page of a revoked licence: no reason", "GET",
                 "/v/" + GONE.get("token", ""), 200, problem=False, answer=reason_hidden))
 ROWS.append(Row("a reader reads the revoked licence: its reason", "GET", CERT + GONE.get("id", "?"),
                 200, auth="reader", problem=False, audits=1, answer=reason_shown))
+
+
+# --- issue 13, item 1: licence numbers are unique per type and authority ---
+# A licence whose number is given by hand; each row gives that number to
+# another licence (L's amendment, a new one, a bundle's second member) and
+# must get a 409 naming the member.  The numbering rule's skip and
+# concurrent issuances are not one request each: http_numbers_test.
+r = send("POST", "/api/v1/certificates", base_request("H-NUMBER", number="粤环辐证[H0001]"),
+         "issuer", "application/json")
+check(r.status == 201, "a licence with a given number (%s %s)" % (r.status, r.body[:200]))
+TAKEN = (as_json(r) or {}).get("number", "")
+issue("issue: a number another licence carries", base_request(ref(), number=TAKEN), 409,
+      "number")
+issue("issue: the number the rule gave L", base_request(ref(), number=L_NUMBER), 409, "number")
+ROWS.append(Row("bundle: two members giving one number", "POST", "/api/v1/bundles", 409,
+                {"approval_ref": ref(), "certificates": [dict(one, number="粤环辐证[H0002]"),
+                                                         dict(one, number="粤环辐证[H0002]",
+                                                              holder=dict(one["holder"],
+                                                                          code=SECOND))]},
+                "issuer", "application/json", field="certificates.1.number"))
+ROWS.append(Row("amend: to another licence's number", "POST", CERT + L + "/amend", 409,
+                {"approval_ref": ref(), "number": TAKEN}, "issuer", "application/json",
+                field="number"))
+
+
+# --- issue 13, item 6: holder lookups come in pages --------------------------
+# A bad ?limit= or ?cursor= is a 400 naming it; a cursor of another
+# holder's pages too (set-up: a holder with two licences, whose first page
+# of one gives a cursor).  Paging through every licence exactly once is
+# not one request: http_holder_pages_test.
+PAGED = uscc("91440300MA5FPAGE0")
+for k in range(2):
+    r = send("POST", "/api/v1/certificates", base_request("H-PAGED-%d" % k, holder=dict(
+        base_request("x")["holder"], code=PAGED)), "issuer", "application/json")
+    check(r.status == 201, "a licence of a second holder (%s %s)" % (r.status, r.body[:200]))
+r = send("GET", HOLD + PAGED + "/certificates?limit=1", auth="reader", headers=PURPOSE)
+OTHER_CURSOR = (as_json(r) or {}).get("next") or "?"
+check(OTHER_CURSOR != "?", "a page of one gives a cursor (%s %s)" % (r.status, r.body[:200]))
+BAD_PAGES = [("limit=0", "limit"), ("limit=1001", "limit"), ("limit=-1", "limit"),
+             ("limit=x", "limit"), ("limit=1e3", "limit"), ("cursor=x", "cursor"),
+             ("cursor=-1", "cursor"), ("cursor=0", "cursor"), ("cursor=99999999999", "cursor"),
+             ("cursor=" + OTHER_CURSOR, "cursor")]
+BAD_PAGES += [(name + "=" + urllib.parse.quote(value, safe=""), name)
+              for _, value in HOSTILE for name in ("limit", "cursor")]
+for q, field in BAD_PAGES:
+    ROWS.append(Row("holder ?" + q, "GET", HOLD + L_HOLDER + "/certificates?" + q, 400,
+                    auth="reader", headers=PURPOSE, field=field))
+
 
 # --- SQL and path traversal in every member, segment and query ---------------
 # Every member that refuses them (issue_members, amend_members; the members

@@ -32,7 +32,7 @@
 
 /* A licence row with its own string storage. */
 struct lic {
-	char id[96], ref[64], record[160];
+	char id[96], ref[64], record[160], number[64];
 	cs_licence_row r;
 };
 
@@ -50,7 +50,10 @@ lic_make(struct lic *l, const char *type, int64_t seq, const char *holder,
 	l->r.issuer_code = ISSUER;
 	l->r.seq = seq;
 	l->r.holder_code = (char *)holder;
-	l->r.number = "粤环辐证[00123]";
+	/* Numbers are unique per type and issuer, like ids. */
+	snprintf(l->number, sizeof(l->number), "粤环辐证[%05lld]",
+	    (long long)seq);
+	l->r.number = l->number;
 	l->r.client = (char *)client;
 	l->r.approval_ref = l->ref;
 	l->r.request_hash = HASH_HEX;
@@ -98,6 +101,17 @@ raw_text(sqlite3 *db, const char *sql)
 	return v;
 }
 
+/* Every licence of a holder, newest first: one page as long as needed. */
+static int
+by_holder(cs_store *s, const char *holder, const char *type,
+    cs_licence_row ***rows, size_t *n)
+{
+	int64_t pos = 0;
+
+	return s->ops->licences_by_holder(s, holder, type, &pos, 1000000, rows,
+	    n);
+}
+
 /* --- schema ------------------------------------------------------------- */
 
 TEST(open_creates_schema)
@@ -112,13 +126,13 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s->ops->ping(s), 0);
 	s->ops->close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 6);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
-	    "'audit_keys', 'audit_chunks')"), 9);
+	    "'audit_keys', 'audit_chunks', 'licence_numbers')"), 10);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type = 'trigger'"), 18);
+	    "type = 'trigger'"), 21);
 	/* No index on the audit table has random keys (schema version 4). */
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "name IN ('audit_holder', 'audit_target', 'audit_target_tail')"), 0);
@@ -152,12 +166,16 @@ TEST(reopen_keeps_data)
 	cs_licence_row_free(got);
 	s->ops->close(s);
 	db = raw_open("reopen.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 6);
 	sqlite3_close(db);
 }
 
-/* Today's schema back to version 4: no result column (version 5). */
-#define UNDO_V5 "DROP INDEX audit_denied; ALTER TABLE audit DROP COLUMN result;"
+/* Today's schema back to version 5: no licence_numbers (version 6). */
+#define UNDO_V6 "DROP TRIGGER licences_number; DROP TABLE licence_numbers;"
+
+/* Back to version 4: no audit result column either (version 5). */
+#define UNDO_V5 UNDO_V6 \
+    "DROP INDEX audit_denied; ALTER TABLE audit DROP COLUMN result;"
 static const char undo_v5[] = UNDO_V5;
 
 /* Today's schema back to version 3: the audit table's holder and
@@ -264,7 +282,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 6);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -330,7 +348,7 @@ TEST(licences)
 		CHECK_STR_EQ(got->issuer_code, ISSUER);
 		CHECK_INT_EQ(got->seq, 1);
 		CHECK_STR_EQ(got->holder_code, h);
-		CHECK_STR_EQ(got->number, "粤环辐证[00123]");
+		CHECK_STR_EQ(got->number, "粤环辐证[00001]");
 		CHECK_STR_EQ(got->client, "ems");
 		CHECK_STR_EQ(got->approval_ref, b.ref);
 		CHECK_STR_EQ(got->request_hash, HASH_HEX);
@@ -355,7 +373,7 @@ TEST(licences)
 	    CS_ENOTFOUND);
 
 	/* Newest first, across types; then one type only. */
-	CHECK_INT_EQ(s->ops->licences_by_holder(s, h, NULL, &rows, &n), 0);
+	CHECK_INT_EQ(by_holder(s, h, NULL, &rows, &n), 0);
 	CHECK_INT_EQ(n, 3);
 	if (n == 3) {
 		CHECK_STR_EQ(rows[0]->id, b.id);
@@ -363,14 +381,14 @@ TEST(licences)
 		CHECK_STR_EQ(rows[2]->id, a.id);
 	}
 	cs_licence_rows_free(rows, n);
-	CHECK_INT_EQ(s->ops->licences_by_holder(s, h, TYPE_A, &rows, &n), 0);
+	CHECK_INT_EQ(by_holder(s, h, TYPE_A, &rows, &n), 0);
 	CHECK_INT_EQ(n, 2);
 	if (n == 2) {
 		CHECK_STR_EQ(rows[0]->id, c.id);
 		CHECK_STR_EQ(rows[1]->id, a.id);
 	}
 	cs_licence_rows_free(rows, n);
-	CHECK_INT_EQ(s->ops->licences_by_holder(s, "110105194912310021",
+	CHECK_INT_EQ(by_holder(s, "110105194912310021",
 	    NULL, &rows, &n), 0);
 	CHECK_INT_EQ(n, 0);
 	cs_licence_rows_free(rows, n);
@@ -456,8 +474,9 @@ raw_put(sqlite3 *db, const char *id, const char *record_sql)
 {
 	char sql[512];
 
+	/* Its own number: numbers are unique per type and issuer. */
 	snprintf(sql, sizeof(sql), "INSERT INTO licences VALUES ('%s', 't', "
-	    "'i', 1, 'h', 'n', 'raw', NULL, 'x', NULL, NULL, 1, %s)", id,
+	    "'i', 1, 'h', '%s', 'raw', NULL, 'x', NULL, NULL, 1, %s)", id, id,
 	    record_sql);
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
@@ -580,6 +599,124 @@ TEST(records)
 		CHECK_INT_EQ(s->ops->licence_put(s, &tiny.r), CS_ETOOBIG);
 		free(tiny.r.record);
 	}
+	s->ops->close(s);
+}
+
+/* --- licence numbers ---------------------------------------------------- */
+
+#define HOLDER_1 "91350100M000100Y43"
+
+/* A number once stored is its licence's (the store claims it): another
+ * licence of the type and issuer cannot carry it, not even inserted by
+ * hand; the licence's next version keeps it; the lookup by number finds
+ * that newest version. */
+TEST(licence_numbers)
+{
+	cs_licence_row *got = NULL, **rows = NULL;
+	struct lic a, a2, b;
+	cs_store *s = open_store("numbers.db");
+	sqlite3 *db;
+	size_t n = 0;
+	int taken = -1;
+
+	lic_make(&a, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &a.r), 0);
+	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	    "2", &taken), 0);
+	CHECK_INT_EQ(taken, 1);
+	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	    "1", &taken), 0);
+	CHECK_INT_EQ(taken, 0);
+	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_B, ISSUER, a.number,
+	    "2", &taken), 0);
+	CHECK_INT_EQ(taken, 0);
+
+	/* Version 2 of the same licence (serial 1) keeps the number. */
+	lic_make(&a2, TYPE_A, 5, HOLDER_1, "ems", 2000, NULL);
+	snprintf(a2.id, sizeof(a2.id), "1.2.156.3005.2.%s.%s.1.002.X", TYPE_A,
+	    ISSUER);
+	snprintf(a2.number, sizeof(a2.number), "%s", a.number);
+	a2.r.supersedes = a.id;
+	CHECK_INT_EQ(s->ops->licence_put(s, &a2.r), 0);
+
+	/* Another licence with it: a conflict, and nothing stored. */
+	lic_make(&b, TYPE_A, 2, HOLDER_1, "ems", 3000, NULL);
+	snprintf(b.number, sizeof(b.number), "%s", a.number);
+	CHECK_INT_EQ(s->ops->licence_put(s, &b.r), CS_ECONFLICT);
+	CHECK_INT_EQ(s->ops->licence_get(s, b.id, &got), CS_ENOTFOUND);
+	db = raw_open("numbers.db");
+	CHECK_INT_EQ(sqlite3_exec(db, "INSERT INTO licences VALUES ('1.2.156."
+	    "3005.2." TYPE_A "." ISSUER ".9.001.X', '" TYPE_A "', '" ISSUER "', "
+	    "9, 'h', '粤环辐证[00001]', 'raw', NULL, 'x', NULL, NULL, 1, '{}')",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	sqlite3_close(db);
+
+	CHECK_INT_EQ(s->ops->licences_by_number(s, a.number, HOLDER_1, &rows,
+	    &n), 0);
+	CHECK_INT_EQ(n, 1);
+	CHECK_STR_EQ(n ? rows[0]->id : NULL, a2.id);
+	cs_licence_rows_free(rows, n);
+	CHECK_INT_EQ(s->ops->licences_by_number(s, a.number,
+	    "91440300708461136T", &rows, &n), 0);
+	CHECK_INT_EQ(n, 0);
+	cs_licence_rows_free(rows, n);
+	s->ops->close(s);
+}
+
+/* A database from before version 6 that gave one number to two licences
+ * opens: both keep their rows and their claims, the lookup by number sees
+ * both (so the paper-copy check picks neither), each may still keep the
+ * number in a new version, and no new licence can take it. */
+TEST(migrate_v4_duplicate_numbers)
+{
+	cs_licence_row **rows = NULL;
+	struct lic a, b, dup2;
+	cs_store *s = open_store("dups.db");
+	sqlite3 *db;
+	size_t n = 0;
+	int taken = -1;
+
+	lic_make(&a, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &a.r), 0);
+	lic_make(&b, TYPE_A, 2, HOLDER_1, "ems", 2000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &b.r), 0);
+	s->ops->close(s);
+	db = raw_open("dups.db");
+	CHECK_INT_EQ(sqlite3_exec(db, UNDO_V5 "PRAGMA user_version = 4;"
+	    "INSERT INTO licences SELECT '1.2.156.3005.2.' || type || '.' || "
+	    "issuer_code || '.3.001.X', type, issuer_code, 3, holder_code, "
+	    "number, client, 'REF-dup', request_hash, NULL, NULL, 3000, record "
+	    "FROM licences WHERE seq = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	s = open_store("dups.db");
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	db = raw_open("dups.db");
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 6);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licence_numbers"), 3);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licence_numbers WHERE "
+	    "dup = 1 AND serial = '3'"), 1);
+	sqlite3_close(db);
+	CHECK_INT_EQ(s->ops->licences_by_number(s, a.number, HOLDER_1, &rows,
+	    &n), 0);
+	CHECK_INT_EQ(n, 2);
+	cs_licence_rows_free(rows, n);
+	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	    "3", &taken), 0);
+	CHECK_INT_EQ(taken, 0);
+	lic_make(&dup2, TYPE_A, 4, HOLDER_1, "ems", 4000, NULL);
+	snprintf(dup2.id, sizeof(dup2.id), "1.2.156.3005.2.%s.%s.3.002.X",
+	    TYPE_A, ISSUER);
+	snprintf(dup2.number, sizeof(dup2.number), "%s", a.number);
+	CHECK_INT_EQ(s->ops->licence_put(s, &dup2.r), 0);
+	lic_make(&dup2, TYPE_A, 5, HOLDER_1, "ems", 5000, NULL);
+	snprintf(dup2.number, sizeof(dup2.number), "%s", a.number);
+	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	    "5", &taken), 0);
+	CHECK_INT_EQ(taken, 1);
+	CHECK_INT_EQ(s->ops->licence_put(s, &dup2.r), CS_ECONFLICT);
 	s->ops->close(s);
 }
 
@@ -847,7 +984,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 5);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 6);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",
@@ -1256,7 +1393,7 @@ TEST(licence_cache)
 	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
 	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
 	cs_licence_row_free(got);
-	CHECK_INT_EQ(s->ops->licences_by_holder(s, "91350100M000100Y43", NULL,
+	CHECK_INT_EQ(by_holder(s, "91350100M000100Y43", NULL,
 	    &rows, &n), 0);
 	CHECK_INT_EQ(n, 1);
 	cs_licence_rows_free(rows, n);
@@ -1274,12 +1411,12 @@ TEST(licence_cache)
 		CHECK_STR_EQ(got ? got->holder_code : NULL, "91350100M000200Y43");
 		CHECK_STR_EQ(got ? got->request_hash : NULL, HASH_HEX);
 		cs_licence_row_free(got);
-		CHECK_INT_EQ(s->ops->licences_by_holder(s, "91350100M000200Y43",
+		CHECK_INT_EQ(by_holder(s, "91350100M000200Y43",
 		    NULL, &rows, &n), 0);
 		CHECK_INT_EQ(n, 1);
 		CHECK_STR_EQ(n ? rows[0]->record : NULL, again.record);
 		cs_licence_rows_free(rows, n);
-		CHECK_INT_EQ(s->ops->licences_by_holder(s, "91350100M000100Y43",
+		CHECK_INT_EQ(by_holder(s, "91350100M000100Y43",
 		    NULL, &rows, &n), 0);
 		CHECK_INT_EQ(n, 0);
 		cs_licence_rows_free(rows, n);
@@ -1449,7 +1586,7 @@ reader_main(void *arg)
 		if (w->s->ops->licence_count(w->s, &n) != 0 || n < prev)
 			w->errors++;
 		prev = n;
-		if (w->s->ops->licences_by_holder(w->s, "HOLDER-3", NULL, &rows,
+		if (by_holder(w->s, "HOLDER-3", NULL, &rows,
 		    &k) != 0)
 			w->errors++;
 		cs_licence_rows_free(rows, k);
@@ -1966,6 +2103,7 @@ struct shim_file {
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs shim_vfs;
 static atomic_int wal_syncs;
+static atomic_int file_reads;  /* xRead calls, of every file */
 
 #define REAL(f) (((struct shim_file *)(f))->real)
 #define FWD(f, m) REAL(f)->pMethods->m
@@ -1979,6 +2117,7 @@ shim_close(sqlite3_file *f)
 static int
 shim_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
 {
+	atomic_fetch_add(&file_reads, 1);
 	return FWD(f, xRead)(REAL(f), b, n, o);
 }
 
@@ -2101,13 +2240,11 @@ shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
 	return rc;
 }
 
-TEST(durable_commit)
+/* The shim becomes the default VFS, for the stores opened until
+ * shim_remove(). */
+static void
+shim_install(void)
 {
-	struct lic l;
-	cs_store *s;
-	sqlite3 *db;
-	int before;
-
 	real_vfs = sqlite3_vfs_find(NULL);
 	CHECK(real_vfs != NULL && real_vfs->iVersion >= 1);
 	shim_vfs = *real_vfs;
@@ -2116,6 +2253,23 @@ TEST(durable_commit)
 	shim_vfs.xOpen = shim_open;
 	shim_vfs.pNext = NULL;
 	CHECK_INT_EQ(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
+}
+
+static void
+shim_remove(void)
+{
+	CHECK_INT_EQ(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
+	CHECK(sqlite3_vfs_find(NULL) == real_vfs);
+}
+
+TEST(durable_commit)
+{
+	struct lic l;
+	cs_store *s;
+	sqlite3 *db;
+	int before;
+
+	shim_install();
 
 	s = open_store("durable.db");
 	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
@@ -2127,6 +2281,7 @@ TEST(durable_commit)
 	l.r.seq = 2;
 	snprintf(l.id, sizeof(l.id), "L-2");
 	snprintf(l.ref, sizeof(l.ref), "R-2");
+	snprintf(l.number, sizeof(l.number), "N-2");
 	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
 	CHECK_INT_EQ(atomic_load(&wal_syncs), before); /* not before commit */
 	CHECK_INT_EQ(s->ops->commit(s), 0);
@@ -2136,8 +2291,133 @@ TEST(durable_commit)
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 2);
 	sqlite3_close(db);
 	s->ops->close(s);
-	CHECK_INT_EQ(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
-	CHECK(sqlite3_vfs_find(NULL) == real_vfs);
+	shim_remove();
+}
+
+/* A holder of many licences, for the two tests below: n licences of
+ * TYPE_A (seq 1..n, three to an issue second, so positions have ties)
+ * and every fourth also one of TYPE_B, and one licence of another holder.
+ * The store is closed. */
+static void
+many_licences(const char *name, int n)
+{
+	cs_store *s = open_store(name);
+	struct lic l;
+	int i;
+
+	CHECK_INT_EQ(s->ops->begin(s), 0);
+	for (i = 1; i <= n; i++) {
+		lic_make(&l, TYPE_A, i, HOLDER_1, "ems", 1000 + i / 3, NULL);
+		CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+		if (i % 4 != 0)
+			continue;
+		lic_make(&l, TYPE_B, i, HOLDER_1, "ems", 1000 + i / 3, NULL);
+		CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	}
+	lic_make(&l, TYPE_A, n + 1, "91440300708461136T", "ems", 5000, NULL);
+	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(s->ops->commit(s), 0);
+	s->ops->close(s);
+}
+
+/* Pages of limit rows from the newest on, until the store says nothing
+ * follows: each licence of the holder (of type) exactly once, newest
+ * first; returns how many. */
+static size_t
+page_all(cs_store *s, const char *type, size_t limit)
+{
+	cs_licence_row **rows = NULL;
+	char seen[4000] = {0};
+	int64_t pos = 0, last_at = INT64_MAX;
+	size_t i, n = 0, total = 0, pages = 0;
+
+	do {
+		CHECK_INT_EQ(s->ops->licences_by_holder(s, HOLDER_1, type, &pos,
+		    limit, &rows, &n), 0);
+		CHECK(n <= limit);
+		CHECK(n == limit || pos == 0);
+		for (i = 0; i < n; i++) {
+			int k = (int)rows[i]->seq + (strcmp(rows[i]->type,
+			    TYPE_B) == 0 ? 2000 : 0);
+
+			CHECK(k < 4000 && !seen[k]);
+			seen[k] = 1;
+			CHECK(rows[i]->issued_at <= last_at);
+			last_at = rows[i]->issued_at;
+		}
+		total += n;
+		cs_licence_rows_free(rows, n);
+	} while (pos != 0 && ++pages < 10000);
+	return total;
+}
+
+TEST(holder_pages)
+{
+	cs_licence_row **rows = NULL;
+	cs_store *s;
+	int64_t pos;
+	size_t n = 0;
+
+	many_licences("pages.db", 1000);
+	s = open_store("pages.db");
+	CHECK_INT_EQ(page_all(s, NULL, 7), 1250);
+	CHECK_INT_EQ(page_all(s, NULL, 1000), 1250);
+	CHECK_INT_EQ(page_all(s, NULL, 1250), 1250);
+	CHECK_INT_EQ(page_all(s, TYPE_B, 33), 250);
+	/* A position of another holder's, or none at all. */
+	pos = 1001 + 250 + 1;
+	CHECK_INT_EQ(s->ops->licences_by_holder(s, HOLDER_1, NULL, &pos, 10,
+	    &rows, &n), CS_EINVAL);
+	CHECK(rows == NULL && n == 0);
+	pos = 99999;
+	CHECK_INT_EQ(s->ops->licences_by_holder(s, HOLDER_1, NULL, &pos, 10,
+	    &rows, &n), CS_EINVAL);
+	s->ops->close(s);
+}
+
+/*
+ * The paper-copy check's lookups (a licence by id, by number with its
+ * holder code) read a handful of pages however many licences the holder
+ * has; a listing of them all reads every page they fill.  Counted as the
+ * reads SQLite asks of the files, on a store opened afresh: no clock.
+ */
+TEST(lookups_read_pages)
+{
+	cs_licence_row *got = NULL, **rows = NULL;
+	struct lic l;
+	cs_store *s;
+	size_t n = 0;
+	int before, lookups, listing;
+
+	many_licences("reads.db", 3000);
+	shim_install();
+	s = open_store("reads.db");
+	lic_make(&l, TYPE_A, 1, HOLDER_1, "ems", 0, NULL);
+	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);  /* the schema */
+	cs_licence_row_free(got);
+
+	before = atomic_load(&file_reads);
+	lic_make(&l, TYPE_A, 1501, HOLDER_1, "ems", 0, NULL);
+	CHECK_INT_EQ(s->ops->licences_by_number(s, l.number, HOLDER_1, &rows,
+	    &n), 0);
+	CHECK_INT_EQ(n, 1);
+	cs_licence_rows_free(rows, n);
+	lic_make(&l, TYPE_B, 2400, HOLDER_1, "ems", 0, NULL);
+	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	cs_licence_row_free(got);
+	lookups = atomic_load(&file_reads) - before;
+
+	before = atomic_load(&file_reads);
+	CHECK_INT_EQ(by_holder(s, HOLDER_1, NULL, &rows, &n), 0);
+	CHECK_INT_EQ(n, 3750);
+	cs_licence_rows_free(rows, n);
+	listing = atomic_load(&file_reads) - before;
+	printf("  page reads: by number and by id %d, the holder's listing %d\n",
+	    lookups, listing);
+	CHECK(lookups <= 16);
+	CHECK(listing >= 10 * lookups);
+	s->ops->close(s);
+	shim_remove();
 }
 
 /* --- backup ------------------------------------------------------------- */
@@ -2198,6 +2478,8 @@ main(void)
 	RUN(migrate_v1);
 	RUN(migrate_v4_denied);
 	RUN(licences);
+	RUN(licence_numbers);
+	RUN(migrate_v4_duplicate_numbers);
 	RUN(records);
 	RUN(events);
 	RUN(bundles);
@@ -2216,6 +2498,8 @@ main(void)
 	RUN(crash_after_commit);
 	RUN(background_checkpoint);
 	RUN(durable_commit);
+	RUN(holder_pages);
+	RUN(lookups_read_pages);
 	RUN(backup);
 	rm_tree(test_dir);
 	return check_summary();
