@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cs_err.h"
+#include "text.h"
 
 /* The descriptor lines go to: 2 (standard error) or an O_APPEND file. */
 static atomic_int log_fd = 2;
@@ -48,24 +49,11 @@ cs_log_close(void)
 static size_t
 utf8_len(const unsigned char *s, size_t n)
 {
-	unsigned cp;
-	size_t len, i;
+	uint32_t cp;
+	size_t len = cs_utf8_decode((const char *)s, n, &cp);
 
-	if (s[0] < 0xC2 || s[0] > 0xF4)
-		return 0;
-	len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-	if (n < len)
-		return 0;
-	cp = s[0] & (0xFF >> (len + 1));
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029)
+	if (len == 0 || (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 ||
+	    cp == 0x2029)
 		return 0;
 	return len;
 }
