@@ -10,19 +10,8 @@
 #include <strings.h>
 
 #include "cs_err.h"
+#include "encode.h"
 #include "text.h"
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 cs_pct_decode(const char *in, size_t n, int plus_space, char **out,
@@ -37,8 +26,8 @@ cs_pct_decode(const char *in, size_t n, int plus_space, char **out,
 		return cs_err_set(CS_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		if (in[i] == '%' && i + 2 < n &&
-		    (hi = hexval((unsigned char)in[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)in[i + 2])) >= 0) {
+		    (hi = cs_hex_value((unsigned char)in[i + 1])) >= 0 &&
+		    (lo = cs_hex_value((unsigned char)in[i + 2])) >= 0) {
 			d[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else if (in[i] == '+' && plus_space) {

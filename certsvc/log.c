@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cs_err.h"
+#include "encode.h"
 #include "text.h"
 
 /* The descriptor lines go to: 2 (standard error) or an O_APPEND file. */
@@ -65,7 +66,6 @@ static size_t
 piece(const unsigned char *s, size_t i, size_t n, int keep_space, char tmp[5],
     const char **piece_out, size_t *k)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char c = s[i];
 
 	*k = 1;
@@ -87,7 +87,8 @@ piece(const unsigned char *s, size_t i, size_t n, int keep_space, char tmp[5],
 		return *k;
 	}
 	*k = 1;
-	tmp[0] = '\\', tmp[1] = 'x', tmp[2] = hex[c >> 4], tmp[3] = hex[c & 15];
+	tmp[0] = '\\', tmp[1] = 'x';
+	cs_hex_encode_into(&c, 1, tmp + 2);
 	return 4;
 }
 

@@ -335,13 +335,11 @@ w_negint(struct walker *w, uint64_t v)
 static void
 w_hex(struct walker *w, const uint8_t *d, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	char pair[2];
+	char pair[3];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		pair[0] = hex[d[i] >> 4];
-		pair[1] = hex[d[i] & 15];
+		cs_hex_encode_into(d + i, 1, pair);
 		buf_add(w->out, pair, 2);
 	}
 }
