@@ -19,6 +19,7 @@
 
 #include "codes.h"
 #include "cs_err.h"
+#include "text.h"
 
 #define FACE_MAX (256 * 1024)    /* a face layout is a few KiB */
 #define FIELD_NAME_MAX 64
@@ -81,11 +82,7 @@ append(char *buf, size_t n, const char *s)
 
 	if (have + 1 >= n)
 		return;
-	if (have + take + 1 > n) {
-		take = n - have - 1;
-		while (take > 0 && ((unsigned char)s[take] & 0xC0) == 0x80)
-			take--;
-	}
+	take = cs_utf8_cut(s, take, n - have - 1);
 	memcpy(buf + have, s, take);
 	buf[have + take] = '\0';
 }
@@ -120,56 +117,6 @@ field_list(const cs_type *t, char *buf, size_t n)
 		append(buf, n, t->fields[i].name);
 	}
 	return buf;
-}
-
-/* Decode one UTF-8 code point at s (n bytes left): its length, or 0 when
- * the bytes are not well-formed UTF-8 (overlong, surrogate, past U+10FFFF). */
-static size_t
-utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len = 0, i;
-	uint32_t c = 0, min = 0;
-
-	if (s[0] < 0x80) {
-		len = 1;
-		c = s[0];
-	} else if ((s[0] & 0xE0) == 0xC0) {
-		len = 2;
-		c = s[0] & 0x1F;
-		min = 0x80;
-	} else if ((s[0] & 0xF0) == 0xE0) {
-		len = 3;
-		c = s[0] & 0x0F;
-		min = 0x800;
-	} else if ((s[0] & 0xF8) == 0xF0) {
-		len = 4;
-		c = s[0] & 0x07;
-		min = 0x10000;
-	}
-	if (len > n)
-		len = 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			len = 0;
-		else
-			c = (c << 6) | (s[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		len = 0;
-	if (len > 0)
-		*cp = c;
-	return len;
-}
-
-static size_t
-utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
 }
 
 static int
@@ -726,7 +673,7 @@ load_code(const json_t *obj, cs_type *t)
 
 	if ((rc = get_text(obj, "code", "", &t->code)) != 0)
 		goto out;
-	if ((n = utf8_chars(t->code)) != CS_TYPE_CODE_LEN) {
+	if ((n = cs_utf8_count(t->code, strlen(t->code))) != CS_TYPE_CODE_LEN) {
 		rc = cs_err_set(CS_EINVAL, "code '%s' is %zu characters, expected %d",
 		    t->code, n, CS_TYPE_CODE_LEN);
 		goto out;
@@ -1071,13 +1018,8 @@ cs_type_field(const cs_type *t, const char *name)
 static const char *
 field_path(char *buf, size_t n, const char *prefix, const char *name)
 {
-	size_t take = strlen(name);
+	size_t take = cs_utf8_cut(name, strlen(name), PATH_NAME_MAX);
 
-	if (take > PATH_NAME_MAX) {
-		take = PATH_NAME_MAX;
-		while (take > 0 && ((unsigned char)name[take] & 0xC0) == 0x80)
-			take--;
-	}
 	if (prefix != NULL && prefix[0] != '\0')
 		snprintf(buf, n, "%s.%.*s", prefix, (int)take, name);
 	else
@@ -1123,13 +1065,12 @@ is_space(uint32_t cp)
 int
 cs_face_text_check(const char *s, size_t n, size_t *chars)
 {
-	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, len, c = 0, spaces = 0;
 	uint32_t cp = 0, first = 0;
 
 	for (; i < n; i += len) {
 		c++;
-		if ((len = utf8_decode(u + i, n - i, &cp)) == 0)
+		if ((len = cs_utf8_decode(s + i, n - i, &cp)) == 0)
 			return cs_err_set(CS_EVALIDATION, "is not valid UTF-8 (at "
 			    "character %zu)", c);
 		if (is_control(cp) || is_invisible(cp))

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cs_err.h"
+#include "text.h"
 
 /* GB 32100-2015: 31 characters, I O S V Z left out (they read as 1 0 5 U 2). */
 static const char uscc_alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -61,37 +62,19 @@ upcase(char *s)
 			*s = (char)(*s - 'a' + 'A');
 }
 
-/* Length in characters (UTF-8 code points, counting every byte that does
- * not continue a sequence), so "length is 17" matches what a person sees. */
+/* Length in characters (cs_utf8_count), so "length is 17" matches what a
+ * person sees. */
 static size_t
 char_count(const char *s)
 {
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
+	return cs_utf8_count(s, strlen(s));
 }
 
-/* Length in bytes of the well-formed UTF-8 sequence at p, or 0. */
+/* Length in bytes of the well-formed UTF-8 sequence at p (a string), or 0. */
 static size_t
-utf8_seq(const unsigned char *p)
+utf8_seq(const char *p)
 {
-	size_t n = 0, i;
-
-	if (p[0] < 0x80)
-		n = 1;
-	else if (p[0] >= 0xC2 && p[0] <= 0xDF)
-		n = 2;
-	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-		n = 3;
-	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-		n = 4;
-	for (i = 1; i < n; i++)
-		if ((p[i] & 0xC0) != 0x80)
-			n = 0;
-	return n;
+	return cs_utf8_decode(p, strnlen(p, 4), NULL);
 }
 
 /* Describe the character at p for a reason: 'A' or '中' when printable,
@@ -100,7 +83,7 @@ static const char *
 describe(const char *p, char out[24])
 {
 	const unsigned char *u = (const unsigned char *)p;
-	size_t n = utf8_seq(u);
+	size_t n = utf8_seq(p);
 
 	if (n == 0)
 		snprintf(out, 24, "byte 0x%02X", u[0]);
@@ -117,7 +100,7 @@ describe(const char *p, char out[24])
 static const char *
 next_char(const char *p)
 {
-	size_t n = utf8_seq((const unsigned char *)p);
+	size_t n = utf8_seq(p);
 
 	return p + (n == 0 ? 1 : n);
 }
@@ -383,9 +366,7 @@ id_part_check(const struct id_part *pt, const char *s, size_t n)
 	size_t i, len = 0, pos = 0;
 	int rc = 0, ok;
 
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			len++;
+	len = cs_utf8_count(s, n);
 	if (pt->chars == PART_DIGITS && (len != pt->min || n != len)) {
 		rc = cs_err_set(CS_EINVAL, "%s must be %zu digits", pt->what, pt->min);
 		goto out;

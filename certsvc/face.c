@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "cs_err.h"
+#include "text.h"
 #include "sbuf.h"
 
 #define PH_NAME_MAX 128      /* longest placeholder name looked up */
@@ -91,41 +92,13 @@ struct face_ctx {
 static long
 utf8_next(const unsigned char *s, size_t n, size_t *adv)
 {
-	long cp = -1, min = 0;
-	size_t k = 0, i;
+	uint32_t cp;
 
-	*adv = 1;
-	if (n == 0)
-		goto out;
-	if (s[0] < 0x80) {
-		cp = s[0];
-		goto out;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		k = 2, min = 0x80, cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		k = 3, min = 0x800, cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		k = 4, min = 0x10000, cp = s[0] & 0x07;
-	} else {
-		goto out;
+	if ((*adv = cs_utf8_decode((const char *)s, n, &cp)) == 0) {
+		*adv = 1;
+		return -1;
 	}
-	if (k > n) {
-		cp = -1;
-		goto out;
-	}
-	for (i = 1; i < k; i++) {
-		if ((s[i] & 0xc0) != 0x80) {
-			cp = -1;
-			goto out;
-		}
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		cp = -1;
-	else
-		*adv = k;
-out:
-	return cp;
+	return (long)cp;
 }
 
 static void

@@ -17,34 +17,16 @@
 #include <string.h>
 
 #include "cs_err.h"
+#include "sbuf.h"
 
-struct png_out {
-	uint8_t *p;
-	size_t len, cap;
-	int failed;
-};
-
+/* Where cairo writes the PNG: a cs_sbuf. */
 static cairo_status_t
 png_write(void *closure, const unsigned char *data, unsigned int n)
 {
-	struct png_out *o = closure;
-	size_t cap;
-	uint8_t *p;
+	cs_sbuf *o = closure;
 
-	if (o->len + n > o->cap) {
-		cap = o->cap ? o->cap : 64 * 1024;
-		while (cap < o->len + n)
-			cap *= 2;
-		if ((p = realloc(o->p, cap)) == NULL) {
-			o->failed = 1;
-			return CAIRO_STATUS_NO_MEMORY;
-		}
-		o->p = p;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, data, n);
-	o->len += n;
-	return CAIRO_STATUS_SUCCESS;
+	cs_sb_add(o, data, n);
+	return o->failed ? CAIRO_STATUS_NO_MEMORY : CAIRO_STATUS_SUCCESS;
 }
 
 int
@@ -56,7 +38,7 @@ cs_face_png(const char *svg, size_t len, int scale, uint8_t **png,
 	cairo_surface_t *s = NULL;
 	cairo_t *cr = NULL;
 	RsvgRectangle vp;
-	struct png_out o = {NULL, 0, 0, 0};
+	cs_sbuf o = CS_SBUF_INIT;
 	gdouble w = 0, hh = 0;
 	long pw, ph;
 	int rc = 0;
@@ -116,7 +98,7 @@ cs_face_png(const char *svg, size_t len, int scale, uint8_t **png,
 		    cs_err_set(CS_EIO, "cairo could not write the PNG");
 		goto out;
 	}
-	*png = o.p;
+	*png = (uint8_t *)o.p;
 	*png_len = o.len;
 	o.p = NULL;
 out:

@@ -10,18 +10,8 @@
 #include <strings.h>
 
 #include "cs_err.h"
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "encode.h"
+#include "text.h"
 
 int
 cs_pct_decode(const char *in, size_t n, int plus_space, char **out,
@@ -36,8 +26,8 @@ cs_pct_decode(const char *in, size_t n, int plus_space, char **out,
 		return cs_err_set(CS_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		if (in[i] == '%' && i + 2 < n &&
-		    (hi = hexval((unsigned char)in[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)in[i + 2])) >= 0) {
+		    (hi = cs_hex_value((unsigned char)in[i + 1])) >= 0 &&
+		    (lo = cs_hex_value((unsigned char)in[i + 2])) >= 0) {
 			d[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else if (in[i] == '+' && plus_space) {
@@ -60,31 +50,12 @@ cs_pct_decode(const char *in, size_t n, int plus_space, char **out,
 int
 cs_text_check(const char *s, size_t n, size_t *chars)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, count = 0, len, k;
-	unsigned cp;
+	size_t i = 0, count = 0, len;
+	uint32_t cp;
 
 	while (i < n) {
-		if (u[i] < 0x80) {
-			cp = u[i];
-			len = 1;
-		} else if (u[i] >= 0xC2 && u[i] <= 0xF4) {
-			len = u[i] < 0xE0 ? 2 : u[i] < 0xF0 ? 3 : 4;
-			if (i + len > n)
-				return cs_err_set(CS_EINVAL, "is not valid UTF-8");
-			cp = u[i] & (0xFF >> (len + 1));
-			for (k = 1; k < len; k++) {
-				if ((u[i + k] & 0xC0) != 0x80)
-					return cs_err_set(CS_EINVAL,
-					    "is not valid UTF-8");
-				cp = (cp << 6) | (u[i + k] & 0x3F);
-			}
-			if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-			    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-				return cs_err_set(CS_EINVAL, "is not valid UTF-8");
-		} else {
+		if ((len = cs_utf8_decode(s + i, n - i, &cp)) == 0)
 			return cs_err_set(CS_EINVAL, "is not valid UTF-8");
-		}
 		if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F))
 			return cs_err_set(CS_EINVAL, "contains a control character");
 		i += len;

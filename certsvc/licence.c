@@ -13,6 +13,7 @@
 #include "codes.h"
 #include "cs_err.h"
 #include "sbuf.h"
+#include "text.h"
 #include "timeutil.h"
 #include "token.h"
 
@@ -1028,14 +1029,12 @@ out:
 static int
 check_purpose(const cs_purpose *why)
 {
-	const char *s;
-	size_t chars = 0;
+	size_t chars;
 
 	if (why == NULL || why->purpose == NULL || why->purpose[0] == '\0')
 		return cs_err_set(CS_EINVAL, "X-Purpose is required: say why the "
 		    "licences are read (申请事由)");
-	for (s = why->purpose; *s; s++)
-		chars += ((*s & 0xc0) != 0x80);
+	chars = cs_utf8_count(why->purpose, strlen(why->purpose));
 	if (chars > 200)
 		return cs_err_set(CS_EINVAL, "X-Purpose is %zu characters, at most 200", chars);
 	return 0;

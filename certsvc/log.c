@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cs_err.h"
+#include "encode.h"
+#include "text.h"
 
 /* The descriptor lines go to: 2 (standard error) or an O_APPEND file. */
 static atomic_int log_fd = 2;
@@ -48,24 +50,11 @@ cs_log_close(void)
 static size_t
 utf8_len(const unsigned char *s, size_t n)
 {
-	unsigned cp;
-	size_t len, i;
+	uint32_t cp;
+	size_t len = cs_utf8_decode((const char *)s, n, &cp);
 
-	if (s[0] < 0xC2 || s[0] > 0xF4)
-		return 0;
-	len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-	if (n < len)
-		return 0;
-	cp = s[0] & (0xFF >> (len + 1));
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029)
+	if (len == 0 || (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 ||
+	    cp == 0x2029)
 		return 0;
 	return len;
 }
@@ -77,7 +66,6 @@ static size_t
 piece(const unsigned char *s, size_t i, size_t n, int keep_space, char tmp[5],
     const char **piece_out, size_t *k)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char c = s[i];
 
 	*k = 1;
@@ -99,7 +87,8 @@ piece(const unsigned char *s, size_t i, size_t n, int keep_space, char tmp[5],
 		return *k;
 	}
 	*k = 1;
-	tmp[0] = '\\', tmp[1] = 'x', tmp[2] = hex[c >> 4], tmp[3] = hex[c & 15];
+	tmp[0] = '\\', tmp[1] = 'x';
+	cs_hex_encode_into(&c, 1, tmp + 2);
 	return 4;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cs_err.h"
+#include "sbuf.h"
 
 #define NSTATUS 500     /* statuses 100..599 */
 
@@ -160,66 +161,26 @@ cs_metrics_issue_writer(cs_metrics *m, unsigned long batches,
 	atomic_store_explicit(&m->issue_runs, runs, memory_order_relaxed);
 }
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		if (b->failed)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->failed = 1;
-			return;
-		}
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = (b->cap + (size_t)n + 1) * 2;
-			char *p = realloc(b->p, cap);
-
-			if (p == NULL) {
-				b->failed = 1;
-				return;
-			}
-			b->p = p;
-			b->cap = cap;
-		}
-	}
-}
-
 /* A label value: backslash, double quote and newline escaped. */
 static void
-blabel(struct buf *b, const char *v)
+blabel(cs_sbuf *b, const char *v)
 {
 	for (; *v != '\0'; v++) {
 		if (*v == '\\' || *v == '"')
-			bprintf(b, "\\%c", *v);
+			cs_sb_printf(b, "\\%c", *v);
 		else if (*v == '\n')
-			bprintf(b, "\\n");
+			cs_sb_puts(b, "\\n");
 		else
-			bprintf(b, "%c", *v);
+			cs_sb_add(b, v, 1);
 	}
 }
 
 /* A metric without labels: its HELP and TYPE lines, then its value. */
 static void
-bmetric(struct buf *b, const char *name, const char *type, const char *help,
+bmetric(cs_sbuf *b, const char *name, const char *type, const char *help,
     long long v)
 {
-	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", name, help, name,
+	cs_sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", name, help, name,
 	    type, name, v);
 }
 
@@ -229,16 +190,13 @@ bmetric(struct buf *b, const char *name, const char *type, const char *help,
 int
 cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 {
-	struct buf b = {NULL, 0, 0, 0};
+	cs_sbuf b = CS_SBUF_INIT;
 	size_t r, s, i;
 	unsigned long v, cum;
 
 	*out = NULL;
 	*len = 0;
-	if ((b.p = malloc(8192)) == NULL)
-		return cs_err_set(CS_ENOMEM, "metrics: out of memory");
-	b.cap = 8192;
-	bprintf(&b, "# HELP certsvc_http_requests_total HTTP requests answered, "
+	cs_sb_printf(&b, "# HELP certsvc_http_requests_total HTTP requests answered, "
 	    "by route pattern and status.\n"
 	    "# TYPE certsvc_http_requests_total counter\n");
 	for (r = 0; r < m->n_names; r++)
@@ -247,11 +205,11 @@ cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 			    memory_order_relaxed);
 			if (v == 0)
 				continue;
-			bprintf(&b, "certsvc_http_requests_total{route=\"");
+			cs_sb_printf(&b, "certsvc_http_requests_total{route=\"");
 			blabel(&b, m->names[r]);
-			bprintf(&b, "\",status=\"%zu\"} %lu\n", s + 100, v);
+			cs_sb_printf(&b, "\",status=\"%zu\"} %lu\n", s + 100, v);
 		}
-	bprintf(&b, "# HELP certsvc_http_request_duration_seconds Time from "
+	cs_sb_printf(&b, "# HELP certsvc_http_request_duration_seconds Time from "
 	    "the request line to the response sent, by route pattern.\n"
 	    "# TYPE certsvc_http_request_duration_seconds histogram\n");
 	for (r = 0; r < m->n_names; r++) {
@@ -264,31 +222,31 @@ cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 		for (i = 0; i < NBOUNDS; i++) {
 			cum += atomic_load_explicit(&m->stats[r].bucket[i],
 			    memory_order_relaxed);
-			bprintf(&b, "certsvc_http_request_duration_seconds_bucket"
+			cs_sb_printf(&b, "certsvc_http_request_duration_seconds_bucket"
 			    "{route=\"");
 			blabel(&b, m->names[r]);
-			bprintf(&b, "\",le=\"%g\"} %lu\n", bounds[i], cum);
+			cs_sb_printf(&b, "\",le=\"%g\"} %lu\n", bounds[i], cum);
 		}
 		/* +Inf is the count, read after the buckets: never below them. */
 		if (count < cum)
 			count = cum;
-		bprintf(&b, "certsvc_http_request_duration_seconds_bucket{route=\"");
+		cs_sb_printf(&b, "certsvc_http_request_duration_seconds_bucket{route=\"");
 		blabel(&b, m->names[r]);
-		bprintf(&b, "\",le=\"+Inf\"} %lu\n", count);
-		bprintf(&b, "certsvc_http_request_duration_seconds_sum{route=\"");
+		cs_sb_printf(&b, "\",le=\"+Inf\"} %lu\n", count);
+		cs_sb_printf(&b, "certsvc_http_request_duration_seconds_sum{route=\"");
 		blabel(&b, m->names[r]);
-		bprintf(&b, "\"} %.6f\n", (double)atomic_load_explicit(
+		cs_sb_printf(&b, "\"} %.6f\n", (double)atomic_load_explicit(
 		    &m->stats[r].sum_ns, memory_order_relaxed) / 1e9);
-		bprintf(&b, "certsvc_http_request_duration_seconds_count{route=\"");
+		cs_sb_printf(&b, "certsvc_http_request_duration_seconds_count{route=\"");
 		blabel(&b, m->names[r]);
-		bprintf(&b, "\"} %lu\n", count);
+		cs_sb_printf(&b, "\"} %lu\n", count);
 	}
 	bmetric(&b, "certsvc_licences_issued_total", "counter", "Licences issued "
 	    "(new ones, not idempotent repeats).", LOAD(issued));
-	bprintf(&b, "# HELP certsvc_verifications_total Verifications answered, "
+	cs_sb_printf(&b, "# HELP certsvc_verifications_total Verifications answered, "
 	    "by result.\n# TYPE certsvc_verifications_total counter\n");
 	for (i = 0; i < NRESULTS; i++)
-		bprintf(&b, "certsvc_verifications_total{result=\"%s\"} %lu\n",
+		cs_sb_printf(&b, "certsvc_verifications_total{result=\"%s\"} %lu\n",
 		    results[i], atomic_load_explicit(&m->verifications[i],
 		    memory_order_relaxed));
 	bmetric(&b, "certsvc_http_requests_in_flight", "gauge", "Requests "

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cs_err.h"
+#include "text.h"
 
 static int
 grow(cs_problems *p)

@@ -126,9 +126,7 @@ is_dark(const QRcode *qr, int x, int y)
 /* Where libpng writes the image and leaves its error message.  It lives in
  * cs_qr_png's frame, not png_emit's: see png_emit. */
 struct png_sink {
-	uint8_t *buf;
-	size_t len, cap;
-	int oom;
+	cs_sbuf out;
 	char msg[128];
 };
 
@@ -136,22 +134,10 @@ static void
 sink_write(png_structp png, png_bytep data, size_t n)
 {
 	struct png_sink *s = png_get_io_ptr(png);
-	uint8_t *nb;
-	size_t cap;
 
-	if (n > s->cap - s->len) {
-		cap = s->cap ? s->cap : 4096;
-		while (cap - s->len < n && cap <= SIZE_MAX / 2)
-			cap *= 2;
-		if (cap - s->len < n || (nb = realloc(s->buf, cap)) == NULL) {
-			s->oom = 1;
-			png_error(png, "out of memory");
-		}
-		s->buf = nb;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
+	cs_sb_add(&s->out, data, n);
+	if (s->out.failed)
+		png_error(png, "out of memory");
 }
 
 static void
@@ -232,7 +218,7 @@ int
 cs_qr_png(const char *text, const cs_qr_opts *opts, uint8_t **png_out,
     size_t *len, int *version_out)
 {
-	struct png_sink sink = {NULL, 0, 0, 0, ""};
+	struct png_sink sink = {CS_SBUF_INIT, ""};
 	png_structp png = NULL;
 	png_infop info = NULL;
 	png_bytep row = NULL;
@@ -261,18 +247,18 @@ cs_qr_png(const char *text, const cs_qr_opts *opts, uint8_t **png_out,
 	}
 	png_set_write_fn(png, &sink, sink_write, sink_flush);
 	if (png_emit(png, info, qr, &o, row) != 0) {
-		rc = sink.oom ? cs_err_set(CS_ENOMEM, "QR code: out of memory") :
-		    cs_err_set(CS_EIO, "QR code: PNG: %s", sink.msg);
+		rc = sink.out.failed ? cs_err_set(CS_ENOMEM, "QR code: out of "
+		    "memory") : cs_err_set(CS_EIO, "QR code: PNG: %s", sink.msg);
 		goto out;
 	}
-	*png_out = sink.buf;
-	*len = sink.len;
-	sink.buf = NULL;
+	*png_out = (uint8_t *)sink.out.p;
+	*len = sink.out.len;
+	sink.out.p = NULL;
 	if (version_out != NULL)
 		*version_out = qr->version;
 out:
 	png_destroy_write_struct(&png, &info);
-	free(sink.buf);
+	free(sink.out.p);
 	free(row);
 	QRcode_free(qr);
 	return rc;

@@ -527,14 +527,12 @@ cs_json_hash(const json_t *v, char out[65])
 	uint8_t h[32];
 	unsigned int n = 32;
 	char *text = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT);
-	int i;
 
 	if (text == NULL)
 		return cs_err_set(CS_ENOMEM, "out of memory");
 	EVP_Digest(text, strlen(text), h, &n, EVP_sha256(), NULL);
 	free(text);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	cs_hex_encode_into(h, sizeof(h), out);
 	return 0;
 }
 

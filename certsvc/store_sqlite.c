@@ -38,6 +38,7 @@
 
 #include "codes.h"
 #include "cs_err.h"
+#include "encode.h"
 #include "lcache.h"
 #include "timeutil.h"
 #include "zrecord.h"
@@ -654,20 +655,13 @@ static int
 bind_hash(sqlite3_stmt *st, int i, const char *hex)
 {
 	uint8_t raw[32];
-	size_t k;
-	int hi, lo;
 
-	if (hex == NULL || strlen(hex) != 64)
+	/* Lower case only: upper-case hex read back as lower would not be
+	 * the text that was written. */
+	if (hex == NULL || strlen(hex) != 64 ||
+	    strspn(hex, "0123456789abcdef") != 64 ||
+	    cs_hex_decode_into(hex, 64, raw) != 0)
 		return bind_text(st, i, hex);
-	for (k = 0; k < 32; k++) {
-		hi = hex[2 * k];
-		lo = hex[2 * k + 1];
-		if (!((hi >= '0' && hi <= '9') || (hi >= 'a' && hi <= 'f')) ||
-		    !((lo >= '0' && lo <= '9') || (lo >= 'a' && lo <= 'f')))
-			return bind_text(st, i, hex);
-		raw[k] = (uint8_t)(((hi <= '9' ? hi - '0' : hi - 'a' + 10) << 4) |
-		    (lo <= '9' ? lo - '0' : lo - 'a' + 10));
-	}
 	return sqlite3_bind_blob(st, i, raw, sizeof(raw), SQLITE_TRANSIENT);
 }
 
@@ -701,24 +695,16 @@ col_dup(sqlite3_stmt *st, int i, int *bad)
 static char *
 col_hash(sqlite3_stmt *st, int i, int *bad)
 {
-	static const char digits[] = "0123456789abcdef";
-	const uint8_t *raw;
 	char *d;
-	int k;
 
 	if (sqlite3_column_type(st, i) != SQLITE_BLOB ||
 	    sqlite3_column_bytes(st, i) != 32)
 		return col_dup(st, i, bad);
-	raw = sqlite3_column_blob(st, i);
 	if ((d = malloc(65)) == NULL) {
 		*bad = 1;
 		return NULL;
 	}
-	for (k = 0; k < 32; k++) {
-		d[2 * k] = digits[raw[k] >> 4];
-		d[2 * k + 1] = digits[raw[k] & 15];
-	}
-	d[64] = '\0';
+	cs_hex_encode_into(sqlite3_column_blob(st, i), 32, d);
 	return d;
 }
 

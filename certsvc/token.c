@@ -9,6 +9,7 @@
 #include "codes.h"
 #include "cs_err.h"
 #include "encode.h"
+#include "sbuf.h"
 #include "timeutil.h"
 
 /* --- claims --------------------------------------------------------- */
@@ -312,8 +313,8 @@ static json_t *
 string_json(const cbor_item_t *it, int bytes)
 {
 	cbor_item_t **chunks;
-	char *buf = NULL, *nb;
-	size_t i, n = 0, count;
+	cs_sbuf joined = CS_SBUF_INIT;
+	size_t i, count;
 	json_t *j = NULL;
 
 	if (bytes ? cbor_bytestring_is_definite(it) : cbor_string_is_definite(it)) {
@@ -326,19 +327,17 @@ string_json(const cbor_item_t *it, int bytes)
 	chunks = bytes ? cbor_bytestring_chunks_handle(it) : cbor_string_chunks_handle(it);
 	count = bytes ? cbor_bytestring_chunk_count(it) : cbor_string_chunk_count(it);
 	for (i = 0; i < count; i++) {
-		size_t len = bytes ? cbor_bytestring_length(chunks[i])
-				   : cbor_string_length(chunks[i]);
-		if ((nb = realloc(buf, n + len + 1)) == NULL)
-			goto out;
-		buf = nb;
-		memcpy(buf + n, bytes ? cbor_bytestring_handle(chunks[i])
-				      : cbor_string_handle(chunks[i]), len);
-		n += len;
+		if (bytes)
+			cs_sb_add(&joined, cbor_bytestring_handle(chunks[i]),
+			    cbor_bytestring_length(chunks[i]));
+		else
+			cs_sb_add(&joined, cbor_string_handle(chunks[i]),
+			    cbor_string_length(chunks[i]));
 	}
-	j = bytes ? bytes_json((unsigned char *)buf, n)
-		  : json_stringn(buf ? buf : "", n);
-out:
-	free(buf);
+	if (!joined.failed)
+		j = bytes ? bytes_json((unsigned char *)joined.p, joined.len) :
+		    json_stringn(joined.p ? joined.p : "", joined.len);
+	cs_sb_free(&joined);
 	return j;
 }
 

@@ -31,6 +31,7 @@
 
 #include "cs_err.h"
 #include "encode.h"
+#include "sbuf.h"
 
 /* Raw r||s of ES256 and SM2, and an Ed25519 signature: all 64 bytes. */
 #define COSE_SIG_LEN 64
@@ -54,71 +55,9 @@
 #define COSE_LABEL_CRIT 2
 #define COSE_LABEL_KID 4
 
-/* A growing byte buffer; oom is sticky so that callers check once. */
-struct buf {
-	uint8_t *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void
-buf_add(struct buf *b, const void *d, size_t n)
-{
-	uint8_t *np;
-	size_t ncap;
-
-	if (b->oom || n == 0)
-		goto out;
-	if (n > SIZE_MAX - b->len - 1) {
-		b->oom = 1;
-		goto out;
-	}
-	if (b->len + n + 1 > b->cap) {
-		ncap = b->cap ? b->cap : 64;
-		while (ncap < b->len + n + 1)
-			ncap = ncap > SIZE_MAX / 2 ? b->len + n + 1 : ncap * 2;
-		if ((np = realloc(b->p, ncap)) == NULL) {
-			b->oom = 1;
-			goto out;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-out:
-	return;
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-buf_printf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[64];
-	va_list ap;
-	int len;
-
-	va_start(ap, fmt);
-	len = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (len < 0 || (size_t)len >= sizeof(tmp))
-		b->oom = 1;
-	else
-		buf_add(b, tmp, (size_t)len);
-}
-
 /* A CBOR head in its shortest form. */
 static void
-buf_head(struct buf *b, int major, uint64_t v)
+buf_head(cs_sbuf *b, int major, uint64_t v)
 {
 	uint8_t h[9];
 	size_t n, i;
@@ -142,11 +81,11 @@ buf_head(struct buf *b, int major, uint64_t v)
 			v >>= 8;
 		}
 	}
-	buf_add(b, h, n);
+	cs_sb_add(b, h, n);
 }
 
 static void
-buf_int(struct buf *b, int64_t v)
+buf_int(cs_sbuf *b, int64_t v)
 {
 	if (v >= 0)
 		buf_head(b, CBOR_MAJOR_UINT, (uint64_t)v);
@@ -155,10 +94,10 @@ buf_int(struct buf *b, int64_t v)
 }
 
 static void
-buf_bstr(struct buf *b, const uint8_t *d, size_t n)
+buf_bstr(cs_sbuf *b, const uint8_t *d, size_t n)
 {
 	buf_head(b, CBOR_MAJOR_BSTR, n);
-	buf_add(b, d, n);
+	cs_sb_add(b, d, n);
 }
 
 /*
@@ -183,7 +122,7 @@ struct walker {
 	int top, done, rc;
 	/* The extra frame is an indefinite string, which is not nesting. */
 	struct frame st[CBOR_DEPTH_LIMIT + 1];
-	struct buf *out;	/* diagnostic text; NULL when only checking */
+	cs_sbuf *out;	/* diagnostic text; NULL when only checking */
 };
 
 static void w_fail(struct walker *w, const char *fmt, ...)
@@ -208,7 +147,7 @@ static void
 w_text(struct walker *w, const char *s)
 {
 	if (w->out != NULL)
-		buf_str(w->out, s);
+		cs_sb_puts(w->out, s);
 }
 
 /*
@@ -315,7 +254,7 @@ w_uint(struct walker *w, uint64_t v)
 {
 	if (w_begin(w, -1) == 0) {
 		if (w->out != NULL)
-			buf_printf(w->out, "%llu", (unsigned long long)v);
+			cs_sb_printf(w->out, "%llu", (unsigned long long)v);
 		w_end(w);
 	}
 }
@@ -325,9 +264,9 @@ w_negint(struct walker *w, uint64_t v)
 {
 	if (w_begin(w, -1) == 0) {
 		if (w->out != NULL && v == UINT64_MAX)
-			buf_str(w->out, "-18446744073709551616");
+			cs_sb_puts(w->out, "-18446744073709551616");
 		else if (w->out != NULL)
-			buf_printf(w->out, "-%llu", (unsigned long long)v + 1);
+			cs_sb_printf(w->out, "-%llu", (unsigned long long)v + 1);
 		w_end(w);
 	}
 }
@@ -335,14 +274,12 @@ w_negint(struct walker *w, uint64_t v)
 static void
 w_hex(struct walker *w, const uint8_t *d, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	char pair[2];
+	char pair[3];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		pair[0] = hex[d[i] >> 4];
-		pair[1] = hex[d[i] & 15];
-		buf_add(w->out, pair, 2);
+		cs_hex_encode_into(d + i, 1, pair);
+		cs_sb_add(w->out, pair, 2);
 	}
 }
 
@@ -354,26 +291,26 @@ w_quote(struct walker *w, const uint8_t *d, size_t n)
 	char esc[8];
 	size_t i;
 
-	buf_str(w->out, "\"");
+	cs_sb_puts(w->out, "\"");
 	for (i = 0; i < n; i++) {
 		if (d[i] == '"' || d[i] == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)d[i];
-			buf_add(w->out, esc, 2);
+			cs_sb_add(w->out, esc, 2);
 		} else if (d[i] == '\n') {
-			buf_str(w->out, "\\n");
+			cs_sb_puts(w->out, "\\n");
 		} else if (d[i] == '\r') {
-			buf_str(w->out, "\\r");
+			cs_sb_puts(w->out, "\\r");
 		} else if (d[i] == '\t') {
-			buf_str(w->out, "\\t");
+			cs_sb_puts(w->out, "\\t");
 		} else if (d[i] < 0x20 || d[i] == 0x7f) {
 			snprintf(esc, sizeof(esc), "\\u%04x", d[i]);
-			buf_str(w->out, esc);
+			cs_sb_puts(w->out, esc);
 		} else {
-			buf_add(w->out, &d[i], 1);
+			cs_sb_add(w->out, &d[i], 1);
 		}
 	}
-	buf_str(w->out, "\"");
+	cs_sb_puts(w->out, "\"");
 }
 
 static void
@@ -387,9 +324,9 @@ w_float(struct walker *w, double v, int single)
 	if (w->out == NULL)
 		goto done;
 	if (isnan(v)) {
-		buf_str(w->out, "NaN");
+		cs_sb_puts(w->out, "NaN");
 	} else if (isinf(v)) {
-		buf_str(w->out, v < 0 ? "-Infinity" : "Infinity");
+		cs_sb_puts(w->out, v < 0 ? "-Infinity" : "Infinity");
 	} else {
 		/* The shortest text that reads back to the same value. */
 		for (p = 1; p <= 17; p++) {
@@ -398,9 +335,9 @@ w_float(struct walker *w, double v, int single)
 			    strtod(s, NULL) == v)
 				break;
 		}
-		buf_str(w->out, s);
+		cs_sb_puts(w->out, s);
 		if (strpbrk(s, ".e") == NULL)
-			buf_str(w->out, ".0");
+			cs_sb_puts(w->out, ".0");
 	}
 done:
 	w_end(w);
@@ -463,9 +400,9 @@ cb_bstr(void *ctx, cbor_data d, size_t n)
 
 	if (w_begin(w, FR_BSTR) == 0) {
 		if (w->out != NULL) {
-			buf_str(w->out, "h'");
+			cs_sb_puts(w->out, "h'");
 			w_hex(w, d, n);
-			buf_str(w->out, "'");
+			cs_sb_puts(w->out, "'");
 		}
 		w_end(w);
 	}
@@ -566,7 +503,7 @@ cb_tag(void *ctx, uint64_t v)
 
 	if (w_begin(w, -1) == 0) {
 		if (w->out != NULL)
-			buf_printf(w->out, "%llu(", (unsigned long long)v);
+			cs_sb_printf(w->out, "%llu(", (unsigned long long)v);
 		w_push(w, FR_TAG, 0, 1);
 	}
 }
@@ -672,7 +609,7 @@ static const struct cbor_callbacks walk_callbacks = {
  * and no COSE or CWT structure uses them).
  */
 static int
-cbor_walk(const uint8_t *buf, size_t n, int max_depth, struct buf *out)
+cbor_walk(const uint8_t *buf, size_t n, int max_depth, cs_sbuf *out)
 {
 	struct walker w;
 	struct cbor_decoder_result r;
@@ -703,7 +640,7 @@ cbor_walk(const uint8_t *buf, size_t n, int max_depth, struct buf *out)
 		w_fail(&w, "truncated: the input ends inside an item");
 	if (w.rc == 0 && w.pos < n)
 		w_fail(&w, "%zu trailing bytes after the item", n - w.pos);
-	if (w.rc == 0 && out != NULL && out->oom)
+	if (w.rc == 0 && out != NULL && out->failed)
 		w.rc = cs_err_set(CS_ENOMEM, "CBOR: out of memory");
 	return w.rc;
 }
@@ -724,7 +661,7 @@ cs_cbor_check(const uint8_t *buf, size_t n, int max_depth)
 int
 cs_cbor_diag(const uint8_t *buf, size_t n, char **out)
 {
-	struct buf b = { NULL, 0, 0, 0 };
+	cs_sbuf b = CS_SBUF_INIT;
 	int rc;
 
 	if (out == NULL) {
@@ -734,7 +671,7 @@ cs_cbor_diag(const uint8_t *buf, size_t n, char **out)
 	*out = NULL;
 	if ((rc = cbor_walk(buf, n, CS_COSE_MAX_DEPTH, &b)) != 0)
 		goto out;
-	*out = (char *)b.p;
+	*out = b.p;
 	b.p = NULL;
 out:
 	free(b.p);
@@ -884,7 +821,7 @@ static int
 sig_structure(const uint8_t *prot, size_t plen, const uint8_t *payload,
     size_t n, uint8_t **out, size_t *outlen)
 {
-	struct buf b = { NULL, 0, 0, 0 };
+	cs_sbuf b = CS_SBUF_INIT;
 	int rc = 0;
 
 	if ((plen == 1 && prot[0] == 0xa0) ||
@@ -892,15 +829,15 @@ sig_structure(const uint8_t *prot, size_t plen, const uint8_t *payload,
 		plen = 0;
 	buf_head(&b, CBOR_MAJOR_ARRAY, 4);
 	buf_head(&b, CBOR_MAJOR_TSTR, 10);
-	buf_add(&b, "Signature1", 10);
+	cs_sb_add(&b, "Signature1", 10);
 	buf_bstr(&b, prot, plen);
 	buf_bstr(&b, NULL, 0);
 	buf_bstr(&b, payload, n);
-	if (b.oom) {
+	if (b.failed) {
 		rc = cs_err_set(CS_ENOMEM, "COSE: out of memory");
 		goto out;
 	}
-	*out = b.p;
+	*out = (uint8_t *)b.p;
 	*outlen = b.len;
 	b.p = NULL;
 out:
@@ -1177,7 +1114,7 @@ sign1(const cs_key *key, const uint8_t *prot, size_t prot_len,
     size_t n, uint8_t **out, size_t *outlen)
 {
 	static const uint8_t empty_map = 0xa0;
-	struct buf b = { NULL, 0, 0, 0 };
+	cs_sbuf b = CS_SBUF_INIT;
 	uint8_t *tbs = NULL, sig[COSE_SIG_LEN];
 	size_t tlen = 0;
 	int rc, alg = key->alg;
@@ -1209,14 +1146,14 @@ sign1(const cs_key *key, const uint8_t *prot, size_t prot_len,
 	buf_head(&b, CBOR_MAJOR_TAG, COSE_TAG_SIGN1);
 	buf_head(&b, CBOR_MAJOR_ARRAY, 4);
 	buf_bstr(&b, prot, prot_len);
-	buf_add(&b, unprot_map, unprot_len);
+	cs_sb_add(&b, unprot_map, unprot_len);
 	buf_bstr(&b, payload, n);
 	buf_bstr(&b, sig, sizeof(sig));
-	if (b.oom) {
+	if (b.failed) {
 		rc = cs_err_set(CS_ENOMEM, "COSE sign: out of memory");
 		goto out;
 	}
-	*out = b.p;
+	*out = (uint8_t *)b.p;
 	*outlen = b.len;
 	b.p = NULL;
 out:
@@ -1242,7 +1179,7 @@ int
 cs_cose_sign1(const cs_key *key, const uint8_t *payload, size_t n,
     uint8_t **out, size_t *outlen)
 {
-	struct buf prot = { NULL, 0, 0, 0 };
+	cs_sbuf prot = CS_SBUF_INIT;
 	int rc;
 
 	if (key == NULL || key->pkey == NULL) {
@@ -1259,11 +1196,12 @@ cs_cose_sign1(const cs_key *key, const uint8_t *payload, size_t n,
 	buf_int(&prot, key->alg);
 	buf_int(&prot, COSE_LABEL_KID);
 	buf_bstr(&prot, key->kid, CS_KID_LEN);
-	if (prot.oom) {
+	if (prot.failed) {
 		rc = cs_err_set(CS_ENOMEM, "COSE sign: out of memory");
 		goto out;
 	}
-	rc = sign1(key, prot.p, prot.len, NULL, 0, payload, n, out, outlen);
+	rc = sign1(key, (const uint8_t *)prot.p, prot.len, NULL, 0, payload, n,
+	    out, outlen);
 out:
 	free(prot.p);
 	return rc;

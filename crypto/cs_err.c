@@ -5,60 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
+
 /* One message per thread: the HTTP server answers requests on a pool. */
 static _Thread_local char err_msg[1024];
-
-/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
- * no surrogates, nothing past U+10FFFF) at p, or 0. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n = 0, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xC2 && p[0] <= 0xDF)
-		n = 2;
-	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-		n = 3;
-	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-		n = 4;
-	if (p[0] == 0xE0)
-		lo = 0xA0;
-	else if (p[0] == 0xED)
-		hi = 0x9F;
-	else if (p[0] == 0xF0)
-		lo = 0x90;
-	else if (p[0] == 0xF4)
-		hi = 0x8F;
-	for (i = 1; i < n; i++) {
-		if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xBF))
-			return 0;
-	}
-	return n;
-}
-
-/*
- * Messages reach JSON answers (a verify verdict's reason, a problem's
- * detail), where text must be UTF-8 or the whole answer fails to encode.
- * A message may quote hostile input, or be cut inside a character by the
- * buffer, so every byte outside a well-formed sequence becomes '?'.
- */
-void
-cs_utf8_scrub(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-	size_t n;
-
-	while (*p != '\0') {
-		if ((n = utf8_len(p)) == 0) {
-			*p++ = '?';
-			continue;
-		}
-		p += n;
-	}
-}
 
 int
 cs_err_set(int code, const char *fmt, ...)

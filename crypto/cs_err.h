@@ -69,10 +69,4 @@ const char *cs_strerror(int code);
 /* The table's symbolic name ("CS_EINVAL"); for logs and tests. */
 const char *cs_errname(int code);
 
-/* Replace, in place, every byte of s that is not part of a well-formed
- * UTF-8 sequence with '?'.  Messages are kept so (cs_err_set does it), and
- * so must any text that quotes input into a JSON answer: jansson refuses
- * invalid UTF-8, and the answer would lose it. */
-void cs_utf8_scrub(char *s);
-
 #endif

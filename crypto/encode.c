@@ -54,8 +54,8 @@ b45_value(unsigned char c)
 	return p == NULL ? -1 : (int)(p - b45_alphabet);
 }
 
-static int
-hex_value(unsigned char c)
+int
+cs_hex_value(int c)
 {
 	int v = -1;
 
@@ -541,11 +541,22 @@ cs_zlib_decompress(const uint8_t *in, size_t n, size_t cap, uint8_t **out,
 	return cs_zlib_decompress_dict(in, n, cap, NULL, 0, out, outlen);
 }
 
+void
+cs_hex_encode_into(const uint8_t *in, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex_digits[in[i] >> 4];
+		out[2 * i + 1] = hex_digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 int
 cs_hex_encode(const uint8_t *in, size_t n, char **out)
 {
 	char *s = NULL;
-	size_t i;
 	int rc = 0;
 
 	if (out == NULL || (in == NULL && n > 0)) {
@@ -561,11 +572,7 @@ cs_hex_encode(const uint8_t *in, size_t n, char **out)
 		rc = cs_err_set(CS_ENOMEM, "hex: out of memory");
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		s[2 * i] = hex_digits[in[i] >> 4];
-		s[2 * i + 1] = hex_digits[in[i] & 15];
-	}
-	s[2 * n] = '\0';
+	cs_hex_encode_into(in, n, s);
 	*out = s;
 	s = NULL;
 out:
@@ -574,12 +581,31 @@ out:
 }
 
 int
+cs_hex_decode_into(const char *in, size_t n, uint8_t *out)
+{
+	size_t i;
+	char cd[8];
+
+	/* Every character first: a stray one is named even in an input of
+	 * odd length. */
+	for (i = 0; i < n; i++)
+		if (cs_hex_value((unsigned char)in[i]) < 0)
+			return cs_err_set(CS_EINVAL, "hex: invalid character %s "
+			    "at offset %zu", char_desc((unsigned char)in[i], cd),
+			    i);
+	if (n % 2 != 0)
+		return cs_err_set(CS_EINVAL, "hex: odd length %zu", n);
+	for (i = 0; i < n; i += 2)
+		out[i / 2] = (uint8_t)(cs_hex_value((unsigned char)in[i]) << 4 |
+		    cs_hex_value((unsigned char)in[i + 1]));
+	return 0;
+}
+
+int
 cs_hex_decode(const char *in, size_t n, uint8_t **out, size_t *outlen)
 {
 	uint8_t *b = NULL;
-	size_t i;
-	int hi, lo, rc = 0;
-	char cd[8];
+	int rc = 0;
 
 	if (out == NULL || outlen == NULL || (in == NULL && n > 0)) {
 		rc = cs_err_set(CS_EINVAL, "hex: no input or output");
@@ -591,23 +617,8 @@ cs_hex_decode(const char *in, size_t n, uint8_t **out, size_t *outlen)
 		rc = cs_err_set(CS_ENOMEM, "hex: out of memory");
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		if (hex_value((unsigned char)in[i]) < 0) {
-			rc = cs_err_set(CS_EINVAL, "hex: invalid character %s "
-			    "at offset %zu", char_desc((unsigned char)in[i],
-			    cd), i);
-			goto out;
-		}
-	}
-	if (n % 2 != 0) {
-		rc = cs_err_set(CS_EINVAL, "hex: odd length %zu", n);
+	if ((rc = cs_hex_decode_into(in, n, b)) != 0)
 		goto out;
-	}
-	for (i = 0; i < n; i += 2) {
-		hi = hex_value((unsigned char)in[i]);
-		lo = hex_value((unsigned char)in[i + 1]);
-		b[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
 	b[n / 2] = '\0';
 	*out = b;
 	*outlen = n / 2;

@@ -2,7 +2,8 @@
  * encode: the byte encodings of the signed token (SPEC §4).
  *
  * base64url without padding (RFC 4648 §5), Base45 (RFC 9285, strict) and
- * zlib (RFC 1950) with an output cap.  Every function allocates its output
+ * zlib (RFC 1950) with an output cap; and hex, the one codec of it
+ * everywhere.  Every function but the *_into ones allocates its output
  * with malloc(); the caller frees it.  Output strings are NUL-terminated;
  * output byte buffers carry a length (and one spare NUL byte, so they can be
  * printed when they happen to be text).
@@ -52,5 +53,13 @@ int cs_zlib_decompress_dict(const uint8_t *in, size_t n, size_t cap,
 /* Lower-case hex; and a decoder that accepts either case. */
 int cs_hex_encode(const uint8_t *in, size_t n, char **out);
 int cs_hex_decode(const char *in, size_t n, uint8_t **out, size_t *outlen);
+/* The same into the caller's memory, for digests and key ids, whose size
+ * is known.  cs_hex_encode_into writes 2n digits and a NUL;
+ * cs_hex_decode_into writes n / 2 bytes, or fails as cs_hex_decode does (a
+ * character that is not a hex digit, an odd n). */
+void cs_hex_encode_into(const uint8_t *in, size_t n, char *out);
+int cs_hex_decode_into(const char *in, size_t n, uint8_t *out);
+/* The value of the hex digit c (either case), or -1. */
+int cs_hex_value(int c);
 
 #endif

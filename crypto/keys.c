@@ -96,19 +96,6 @@ cs_alg_name(int alg)
 	return ai != NULL ? ai->name : NULL;
 }
 
-static void
-hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
-}
-
 /*
  * Parse a UTC time laid out as pattern ('9' stands for a digit, any other
  * character for itself) whose fourteen digits are YYYYmmddHHMMSS in order.
@@ -571,7 +558,7 @@ cs_key_save(const cs_key *key, const char *dir, char **stem_out)
 	if ((ai = alg_lookup(key->alg)) == NULL)
 		return cs_err_set(CS_EUNSUPPORTED, "key of unknown algorithm %d",
 		    key->alg);
-	hex_encode(key->kid, CS_KID_LEN, hex);
+	cs_hex_encode_into(key->kid, CS_KID_LEN, hex);
 	if ((rc = format_utc(stem_time(dir, hex, key->created != 0 ? key->created
 	    : time(NULL)), "%Y%m%dT%H%M%SZ", ts, sizeof(ts))) < 0)
 		goto out;
@@ -942,7 +929,7 @@ cs_keyring_add(cs_keyring *ring, cs_key *key)
 	if (ring == NULL || key == NULL)
 		return cs_err_set(CS_EINVAL, "no keyring or no key given");
 	if (cs_keyring_find(ring, key->kid, CS_KID_LEN) != NULL) {
-		hex_encode(key->kid, CS_KID_LEN, hex);
+		cs_hex_encode_into(key->kid, CS_KID_LEN, hex);
 		return cs_err_set(CS_ECONFLICT, "key %s is there twice", hex);
 	}
 	if ((keys = realloc(ring->keys, (ring->n + 1) * sizeof(*keys))) ==

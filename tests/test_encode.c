@@ -200,6 +200,37 @@ TEST(hex)
 	CHECK(b == NULL);
 }
 
+/* The fixed-size forms digests, key ids and log escapes use. */
+TEST(hex_into)
+{
+	static const uint8_t bytes[] = { 0x00, 0x09, 0x0a, 0x7f, 0x80, 0xff };
+	uint8_t back[3] = { 0xee, 0xee, 0xee };
+	char s[2 * sizeof(bytes) + 2];
+	int c;
+
+	memset(s, 'x', sizeof(s));
+	cs_hex_encode_into(bytes, sizeof(bytes), s);
+	CHECK_STR_EQ(s, "00090a7f80ff");
+	CHECK_INT_EQ(s[sizeof(s) - 1], 'x');     /* 2n digits and a NUL */
+	cs_hex_encode_into(bytes, 0, s);
+	CHECK_STR_EQ(s, "");
+	CHECK_INT_EQ(cs_hex_decode_into("0aFf", 4, back), 0);
+	CHECK(back[0] == 0x0a && back[1] == 0xff && back[2] == 0xee);
+	CHECK_INT_EQ(cs_hex_decode_into("0a1", 3, back), CS_EINVAL);
+	CHECK_CONTAINS(cs_err_msg(), "odd length 3");
+	/* A bad character is named before an odd length. */
+	CHECK_INT_EQ(cs_hex_decode_into("0a\x01", 3, back), CS_EINVAL);
+	CHECK_CONTAINS(cs_err_msg(), "0x01 at offset 2");
+	for (c = 0; c < 256; c++) {
+		int want = c >= '0' && c <= '9' ? c - '0' :
+		    c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+		    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+		CHECK_INT_EQ(cs_hex_value(c), want);
+	}
+	CHECK_INT_EQ(cs_hex_value(-1), -1);
+}
+
 TEST(zlib_roundtrip)
 {
 	static const char text[] = "The token is base64url(zlib(cose)); "
@@ -332,6 +363,7 @@ main(void)
 	RUN(roundtrip_all_lengths);
 	RUN(b64url);
 	RUN(hex);
+	RUN(hex_into);
 	RUN(zlib_roundtrip);
 	RUN(zlib_bomb);
 	RUN(zlib_corrupt);

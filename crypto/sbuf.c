@@ -1,29 +1,45 @@
 #include "sbuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Room for need bytes in all (the NUL included): doubling, so n appends
+ * cost O(n) copies, and never past SIZE_MAX.  0, or -1 with failed set. */
+static int
+reserve(cs_sbuf *b, size_t need)
+{
+	size_t cap = b->cap ? b->cap : 1024;
+	char *p;
+
+	if (need <= b->cap)
+		return 0;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	if ((p = realloc(b->p, cap)) == NULL) {
+		b->failed = 1;
+		return -1;
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
 void
-cs_sb_add(cs_sbuf *b, const char *s, size_t n)
+cs_sb_add(cs_sbuf *b, const void *s, size_t n)
 {
 	if (b->failed)
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
+	if (n > SIZE_MAX - 1 - b->len) {
+		b->failed = 1;
+		return;
 	}
-	memcpy(b->p + b->len, s, n);
+	if (reserve(b, b->len + n + 1) != 0)
+		return;
+	if (n > 0)
+		memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
 }
