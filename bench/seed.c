@@ -268,7 +268,7 @@ main(int argc, char **argv)
 	    cs_client_create(svc, "bench-reader", "reader", &tok_reader) != 0 ||
 	    cs_client_grant(svc, "bench-reader", "*", NULL, NULL) != 0)
 		die("clients");
-	if (svc->store->ops->client_get(svc->store, "bench-issuer", &issuer) != 0)
+	if (cs_store_client_get(svc->store, "bench-issuer", &issuer) != 0)
 		die("client");
 	f = open_out(dir, "tokens.env");
 	fprintf(f, "BENCH_ISSUER_TOKEN=%s\nBENCH_READER_TOKEN=%s\n", tok_issuer,
@@ -316,7 +316,7 @@ main(int argc, char **argv)
 			snprintf(number, sizeof(number), "%s%03ldP", code, i % 1000);
 			json_object_set_new(req, "number", json_string(number));
 		}
-		if (in_batch == 0 && svc->store->ops->begin(svc->store) != 0)
+		if (in_batch == 0 && cs_store_begin(svc->store) != 0)
 			die("begin");
 		if (cs_issue(svc, &who, req, &lic, &created, &probs) != 0 ||
 		    !created) {
@@ -340,7 +340,7 @@ main(int argc, char **argv)
 		json_decref(lic);
 		json_decref(req);
 		if (++in_batch == batch || i + 1 == last) {
-			if (svc->store->ops->commit(svc->store) != 0)
+			if (cs_store_commit(svc->store) != 0)
 				die("commit");
 			in_batch = 0;
 		}

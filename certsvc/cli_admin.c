@@ -120,7 +120,7 @@ client_add(cs_cli *c, cs_service *svc)
 		fprintf(stderr, "certsvc client add: --name and --role are required\n");
 		return 2;
 	}
-	if (st->ops->begin(st) != 0) {
+	if (cs_store_begin(st) != 0) {
 		cs_cli_fail(c, NULL);
 		goto out;
 	}
@@ -129,10 +129,10 @@ client_add(cs_cli *c, cs_service *svc)
 	    cs_cli_opt(c, "issuer-code"), cs_cli_opt(c, "issuer-name")) != 0)) {
 		/* Report first: the rollback may replace the message. */
 		cs_cli_fail(c, token ? "client not created, its grant failed" : NULL);
-		st->ops->rollback(st);
+		cs_store_rollback(st);
 		goto out;
 	}
-	if (st->ops->commit(st) != 0) {
+	if (cs_store_commit(st) != 0) {
 		cs_cli_fail(c, NULL);
 		goto out;
 	}
@@ -150,7 +150,7 @@ client_list(cs_service *svc)
 	cs_client **list = NULL;
 	size_t i, n = 0;
 
-	if (svc->store->ops->client_list(svc->store, &list, &n) != 0)
+	if (cs_store_client_list(svc->store, &list, &n) != 0)
 		return 1;
 	for (i = 0; i < n; i++)
 		print_client(list[i]);
@@ -192,7 +192,7 @@ cs_cmd_client(int argc, char **argv)
 		    cs_cli_opt(&c, "issuer-code"), cs_cli_opt(&c, "issuer-name")) == 0
 		    ? 0 : cs_cli_fail(&c, NULL);
 	else if (strcmp(verb, "revoke") == 0 && c.nargs == 2) {
-		rc = svc->store->ops->client_revoke(svc->store, c.args[1], (int64_t)cs_now());
+		rc = cs_store_client_revoke(svc->store, c.args[1], (int64_t)cs_now());
 		rc = rc == 0 ? 0 : cs_cli_fail(&c, NULL);
 	} else {
 		fprintf(stderr, "certsvc client: expected add, grant NAME, list or "
@@ -250,7 +250,7 @@ cs_cmd_backup(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	rc = svc->store->ops->backup(svc->store, c.args[0]) == 0 ? 0
+	rc = cs_store_backup(svc->store, c.args[0]) == 0 ? 0
 	    : cs_cli_fail(&c, NULL);
 	if (rc == 0)
 		printf("backed up to %s\n", c.args[0]);

@@ -1018,7 +1018,7 @@ h_healthz(cs_req *r)
 	int rc;
 
 	/* A full disk is named: the database answers, but writes fail. */
-	if ((rc = st->ops->ping(st)) != 0) {
+	if ((rc = cs_store_ping(st)) != 0) {
 		cs_log_msg("certsvc: health check: %s", cs_err_msg());
 		cs_http_problemf(r, 503, "%s", rc == CS_EFULL ? cs_strerror(rc) :
 		    "the database does not answer");

@@ -60,12 +60,11 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 		    "(create one with: certsvc keygen --keys %s)", cfg->keys, cfg->keys);
 		goto out;
 	}
-	if ((rc = cs_store_open_sqlite(cfg->db, &svc->store)) != 0 ||
+	/* Commits are grouped: a group's leader waits up to audit_flush_ms
+	 * for the writers queued behind it. */
+	if ((rc = cs_store_open(cfg->db, cfg->audit_flush_ms, &svc->store)) != 0 ||
 	    (rc = cs_client_cache_new(cfg->auth_cache_ms, &svc->clients)) != 0)
 		goto out;
-	/* Commits are grouped: how long a group's leader waits for the
-	 * writers queued behind it (store_sqlite.c, group commit). */
-	cs_store_sqlite_set_window(svc->store, cfg->audit_flush_ms);
 	*out = svc;
 	svc = NULL;
 out:
@@ -81,8 +80,7 @@ cs_service_close(cs_service *svc)
 	cs_tx_queue_stop(svc->issue_writer);
 	cs_audit_queue_stop(svc->reads_audit);
 	cs_client_cache_free(svc->clients);
-	if (svc->store != NULL)
-		svc->store->ops->close(svc->store);
+	cs_store_close(svc->store);
 	cs_catalog_free(svc->catalog);
 	cs_keyring_free(svc->keys);
 	free(svc);
@@ -147,7 +145,7 @@ cs_client_create(cs_service *svc, const char *name, const char *role,
 	c.role = (char *)role;
 	c.created_at = (int64_t)cs_now();
 	sha256(*token_out, c.token_hash);
-	if ((rc = svc->store->ops->client_add(svc->store, &c)) != 0) {
+	if ((rc = cs_store_client_add(svc->store, &c)) != 0) {
 		if (rc == CS_ECONFLICT)
 			cs_err_set(rc, "a client named '%s' exists", name);
 		free(*token_out);
@@ -205,7 +203,7 @@ cs_client_grant(cs_service *svc, const char *name, const char *types,
 	char code[CS_USCC_LEN + 1];
 	int rc;
 
-	if ((rc = svc->store->ops->client_get(svc->store, name, &c)) != 0) {
+	if ((rc = cs_store_client_get(svc->store, name, &c)) != 0) {
 		if (rc == CS_ENOTFOUND)
 			cs_err_set(rc, "no client named '%.64s'", name);
 		goto out;
@@ -233,7 +231,7 @@ cs_client_grant(cs_service *svc, const char *name, const char *types,
 		g.issuer_code = code;
 		g.issuer_name = (char *)issuer_name;
 	}
-	rc = svc->store->ops->grant_add(svc->store, name, &g);
+	rc = cs_store_grant_add(svc->store, name, &g);
 out:
 	cs_client_free(c);
 	return rc;
@@ -251,7 +249,7 @@ cs_client_authenticate(cs_service *svc, const char *bearer, cs_client **out)
 	sha256(bearer, h);
 	if (cs_client_cache_get(svc->clients, h, out))
 		return 0;
-	rc = svc->store->ops->client_by_token_hash(svc->store, h, out);
+	rc = cs_store_client_by_token_hash(svc->store, h, out);
 	if (rc == 0)
 		cs_client_cache_put(svc->clients, h, *out);
 	else if (rc == CS_ENOTFOUND)
@@ -418,7 +416,7 @@ cs_audit(cs_service *svc, const cs_actor *who, const char *action,
 	cs_audit_rec r;
 
 	audit_rec(&r, who, action, target, holder, why, count);
-	return svc->store->ops->audit_append(svc->store, &r);
+	return cs_store_audit_append(svc->store, &r);
 }
 
 /* A record that commits nothing else: queued for the read audit writer
@@ -427,7 +425,7 @@ static int
 audit_put_read(cs_service *svc, const cs_audit_rec *r)
 {
 	if (svc->reads_audit == NULL)
-		return svc->store->ops->audit_append(svc->store, r);
+		return cs_store_audit_append(svc->store, r);
 	return cs_audit_queue_put(svc->reads_audit, r);
 }
 
@@ -510,7 +508,7 @@ cs_audit_list(cs_service *svc, const cs_actor *who, const cs_audit_filter *f,
 	if (svc->reads_audit != NULL &&
 	    (rc = cs_audit_queue_sync(svc->reads_audit)) != 0)
 		return rc;
-	if ((rc = svc->store->ops->audit_query(svc->store, f, &recs, &n)) != 0)
+	if ((rc = cs_store_audit_query(svc->store, f, &recs, &n)) != 0)
 		return rc;
 	arr = json_array();
 	for (i = 0; i < n && arr != NULL; i++)
