@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "audit_queue.h"
 #include "codes.h"
 #include "cs_err.h"
 #include "face.h"
@@ -23,7 +22,6 @@
 #include "log.h"
 #include "page.h"
 #include "qr.h"
-#include "tx_queue.h"
 
 #define PURPOSE_MAX_CHARS 200  /* SPEC §5: X-Purpose, at most 200 characters */
 #define QR_MAX_AGE "private, max-age=300"
@@ -1014,11 +1012,10 @@ static void
 h_healthz(cs_req *r)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
-	cs_store *st = svc_of(r)->store;
 	int rc;
 
 	/* A full disk is named: the database answers, but writes fail. */
-	if ((rc = cs_store_ping(st)) != 0) {
+	if ((rc = cs_service_ping(svc_of(r))) != 0) {
 		cs_log_msg("certsvc: health check: %s", cs_err_msg());
 		cs_http_problemf(r, 503, "%s", rc == CS_EFULL ? cs_strerror(rc) :
 		    "the database does not answer");
@@ -1031,25 +1028,20 @@ h_healthz(cs_req *r)
 static void
 h_metrics(cs_req *r)
 {
+	cs_service_stats st;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	cs_metrics_in_flight(r->srv->metrics, atomic_load(&r->srv->in_flight));
-	if (svc_of(r)->reads_audit != NULL) {
-		uint64_t waiting, committed;
-
-		cs_audit_queue_stats(svc_of(r)->reads_audit, &waiting, &committed);
-		cs_metrics_audit_queue(r->srv->metrics, (unsigned long)waiting,
-		    (unsigned long)committed);
-	}
-	if (svc_of(r)->issue_writer != NULL) {
-		uint64_t batches, runs;
-
-		cs_tx_queue_stats(svc_of(r)->issue_writer, &batches, &runs);
-		cs_metrics_issue_writer(r->srv->metrics, (unsigned long)batches,
-		    (unsigned long)runs);
-	}
+	cs_service_stats_get(svc_of(r), &st);
+	if (st.reads_audit)
+		cs_metrics_audit_queue(r->srv->metrics,
+		    (unsigned long)st.audit_waiting,
+		    (unsigned long)st.audit_committed);
+	if (st.issue_writer)
+		cs_metrics_issue_writer(r->srv->metrics,
+		    (unsigned long)st.issue_batches, (unsigned long)st.issue_runs);
 	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0) {
 		cs_http_problem_err(r, rc, NULL);
 		return;

@@ -237,6 +237,66 @@ out:
 	return rc;
 }
 
+/* Roll back after a failure whose message the caller is to see: the
+ * rollback may set one of its own. */
+static int
+rollback_keeping_message(cs_store *st, int rc)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", cs_err_msg());
+	(void)cs_store_rollback(st);
+	return cs_err_set(rc, "%s", msg);
+}
+
+/* The client and its grant are one transaction: a client left behind by a
+ * failed grant would hold a token nobody was shown, and its name could not
+ * be used again (clients are append-only). */
+int
+cs_client_add(cs_service *svc, const char *name, const char *role,
+    const char *types, const char *issuer_code, const char *issuer_name,
+    char **token_out)
+{
+	int rc;
+
+	*token_out = NULL;
+	if ((rc = cs_store_begin(svc->store)) != 0)
+		return rc;
+	if ((rc = cs_client_create(svc, name, role, token_out)) == 0 &&
+	    types != NULL && (rc = cs_client_grant(svc, name, types,
+	    issuer_code, issuer_name)) != 0)
+		rc = *cs_err_msg() ? cs_err_wrap(rc, "client not created, its "
+		    "grant failed: ") : cs_err_set(rc, "client not created, its "
+		    "grant failed");
+	if (rc != 0)
+		rc = rollback_keeping_message(svc->store, rc);
+	else
+		rc = cs_store_commit(svc->store);
+	if (rc != 0) {
+		free(*token_out);
+		*token_out = NULL;
+	}
+	return rc;
+}
+
+int
+cs_client_get(cs_service *svc, const char *name, cs_client **out)
+{
+	return cs_store_client_get(svc->store, name, out);
+}
+
+int
+cs_client_list(cs_service *svc, cs_client ***out, size_t *n)
+{
+	return cs_store_client_list(svc->store, out, n);
+}
+
+int
+cs_client_revoke(cs_service *svc, const char *name)
+{
+	return cs_store_client_revoke(svc->store, name, (int64_t)cs_now());
+}
+
 int
 cs_client_authenticate(cs_service *svc, const char *bearer, cs_client **out)
 {
@@ -517,6 +577,36 @@ cs_audit_list(cs_service *svc, const cs_actor *who, const cs_audit_filter *f,
 	    (json_int_t)(n > 0 ? recs[n - 1]->seq : 0));
 	cs_audit_recs_free(recs, n);
 	return *out ? 0 : cs_err_set(CS_ENOMEM, "out of memory");
+}
+
+/* --- the service itself ------------------------------------------------ */
+
+int
+cs_service_ping(cs_service *svc)
+{
+	return cs_store_ping(svc->store);
+}
+
+int
+cs_service_backup(cs_service *svc, const char *path)
+{
+	return cs_store_backup(svc->store, path);
+}
+
+void
+cs_service_stats_get(cs_service *svc, cs_service_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (svc->reads_audit != NULL) {
+		out->reads_audit = 1;
+		cs_audit_queue_stats(svc->reads_audit, &out->audit_waiting,
+		    &out->audit_committed);
+	}
+	if (svc->issue_writer != NULL) {
+		out->issue_writer = 1;
+		cs_tx_queue_stats(svc->issue_writer, &out->issue_batches,
+		    &out->issue_runs);
+	}
 }
 
 int
