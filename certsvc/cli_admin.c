@@ -41,9 +41,11 @@ cs_cmd_serve(int argc, char **argv)
 	    "requests in flight and closes the database cleanly.\n", 1, &svc)) >= 0)
 		goto out;
 	if (cs_cli_opt(&c, "check") != NULL) {
+		const cs_keyring *keys = cs_service_keys(svc);
+
 		printf("configuration ok: %zu licence types, %zu keys (active %s), "
-		    "database %s\n", svc->catalog->n, svc->keys->n,
-		    cs_alg_name(svc->keys->active->alg), c.cfg.db);
+		    "database %s\n", cs_service_catalog(svc)->n, keys->n,
+		    cs_alg_name(keys->active->alg), c.cfg.db);
 		rc = 0;
 		goto out;
 	}

@@ -178,6 +178,18 @@ svc_of(cs_req *r)
 	return r->srv->svc;
 }
 
+static const cs_config *
+cfg_of(cs_req *r)
+{
+	return cs_service_config(r->srv->svc);
+}
+
+static const cs_catalog *
+catalog_of(cs_req *r)
+{
+	return cs_service_catalog(r->srv->svc);
+}
+
 static void
 reply_licence(cs_req *r, int rc, json_t *lic, int created, cs_problems *p)
 {
@@ -406,7 +418,7 @@ qr_form(cs_req *r)
 	const char *form = cs_req_query(r, "form");
 
 	if (form == NULL || form[0] == '\0')
-		return svc_of(r)->cfg.qr_form;
+		return cfg_of(r)->qr_form;
 	if (strcmp(form, "url") == 0 || strcmp(form, "compact") == 0)
 		return form;
 	cs_http_problem_field(r, 400, "form", "form must be url or compact");
@@ -472,7 +484,7 @@ h_face(cs_req *r)
 	if ((rc = cs_licence_read(svc_of(r), &r->actor, r->params[0], &lic)) != 0)
 		goto out;
 	type_code = json_string_value(json_object_get(lic, "type"));
-	if ((type = cs_catalog_find(svc_of(r)->catalog, type_code)) == NULL) {
+	if ((type = cs_catalog_find(catalog_of(r), type_code)) == NULL) {
 		/* The licence outlived its type in templates/. */
 		rc = cs_err_set(CS_ENOTFOUND, "the catalog has no face layout for "
 		    "licence type %s", type_code ? type_code : "?");
@@ -811,8 +823,7 @@ page_reply(cs_req *r, int rc, char *html, size_t len)
 static void
 page_show(cs_req *r, const json_t *res, enum cs_page_source src)
 {
-	cs_page_opts o = {svc_of(r)->catalog, svc_of(r)->cfg.tz_offset_minutes,
-	    src};
+	cs_page_opts o = {catalog_of(r), cfg_of(r)->tz_offset_minutes, src};
 	char *html = NULL;
 	size_t len = 0;
 	int rc = cs_page_result(res, &o, &html, &len);
@@ -959,7 +970,7 @@ h_face_png(cs_req *r)
 	}
 	if ((img = cache_get(r->srv->qr_cache, key, &len)) == NULL) {
 		type_code = json_string_value(json_object_get(lic, "type"));
-		if ((type = cs_catalog_find(svc_of(r)->catalog, type_code)) == NULL) {
+		if ((type = cs_catalog_find(catalog_of(r), type_code)) == NULL) {
 			rc = cs_err_set(CS_ENOTFOUND, "the catalog has no face layout "
 			    "for licence type %s", type_code ? type_code : "?");
 			goto out;

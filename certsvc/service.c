@@ -86,6 +86,24 @@ cs_service_close(cs_service *svc)
 	free(svc);
 }
 
+const cs_config *
+cs_service_config(const cs_service *svc)
+{
+	return &svc->cfg;
+}
+
+const cs_catalog *
+cs_service_catalog(const cs_service *svc)
+{
+	return svc->catalog;
+}
+
+const cs_keyring *
+cs_service_keys(const cs_service *svc)
+{
+	return svc->keys;
+}
+
 /* --- clients ---------------------------------------------------------- */
 
 static void

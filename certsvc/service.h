@@ -34,15 +34,9 @@
 #include "problems.h"
 #include "store.h"
 
-typedef struct cs_service {
-	cs_config cfg;        /* a copy */
-	cs_store *store;      /* owned */
-	cs_catalog *catalog;  /* owned */
-	cs_keyring *keys;     /* owned */
-	struct cs_audit_queue *reads_audit;  /* owned; NULL: reads commit their own */
-	struct cs_tx_queue *issue_writer;    /* owned; NULL: issuances commit their own */
-	struct cs_client_cache *clients;     /* owned: authenticated tokens */
-} cs_service;
+/* The service: opaque (service_internal.h); the layers above it see what
+ * it was opened with through the accessors below. */
+typedef struct cs_service cs_service;
 
 /* Who is acting: the authenticated client (NULL for anonymous public
  * calls), the remote address and the request id for the audit log. */
@@ -89,6 +83,13 @@ typedef struct cs_service_stats {
 	uint64_t issue_runs;        /* and the issuances they carried */
 } cs_service_stats;
 void cs_service_stats_get(cs_service *svc, cs_service_stats *out);
+
+/* What the service was opened with, borrowed for its life: its settings,
+ * its catalog, and its keyring (NULL when none was needed and the key
+ * directory is absent). */
+const cs_config *cs_service_config(const cs_service *svc);
+const cs_catalog *cs_service_catalog(const cs_service *svc);
+const cs_keyring *cs_service_keys(const cs_service *svc);
 
 /* The time used for "now"; tests and benchmarks may override it with the
  * environment variable CERTSVC_NOW (Unix seconds) in debug builds only. */
