@@ -94,15 +94,15 @@ write_group(cs_store *st, const struct qrec *g)
 {
 	int rc;
 
-	if ((rc = st->ops->begin(st)) != 0)
+	if ((rc = cs_store_begin(st)) != 0)
 		return rc;
 	for (; g != NULL && rc == 0; g = g->next)
-		rc = st->ops->audit_append(st, &g->r);
+		rc = cs_store_audit_append(st, &g->r);
 	if (rc != 0) {
-		(void)st->ops->rollback(st);
+		(void)cs_store_rollback(st);
 		return rc;
 	}
-	return st->ops->commit(st);
+	return cs_store_commit(st);
 }
 
 /* With mu held: wait for the head's flush window to end, unless the group

@@ -41,9 +41,11 @@ cs_cmd_serve(int argc, char **argv)
 	    "requests in flight and closes the database cleanly.\n", 1, &svc)) >= 0)
 		goto out;
 	if (cs_cli_opt(&c, "check") != NULL) {
+		const cs_keyring *keys = cs_service_keys(svc);
+
 		printf("configuration ok: %zu licence types, %zu keys (active %s), "
-		    "database %s\n", svc->catalog->n, svc->keys->n,
-		    cs_alg_name(svc->keys->active->alg), c.cfg.db);
+		    "database %s\n", cs_service_catalog(svc)->n, keys->n,
+		    cs_alg_name(keys->active->alg), c.cfg.db);
 		rc = 0;
 		goto out;
 	}
@@ -104,44 +106,24 @@ print_client(const cs_client *cl)
 	printf("\n");
 }
 
-/* The client and its grant are one transaction: a client left behind by a
- * failed grant would hold a token nobody was shown, and its name could not
- * be used again (clients are append-only). */
 static int
 client_add(cs_cli *c, cs_service *svc)
 {
 	const char *name = cs_cli_opt(c, "name"), *role = cs_cli_opt(c, "role");
-	const char *types = cs_cli_opt(c, "types");
-	cs_store *st = svc->store;
 	char *token = NULL;
-	int rc = 1;
 
 	if (name == NULL || role == NULL) {
 		fprintf(stderr, "certsvc client add: --name and --role are required\n");
 		return 2;
 	}
-	if (st->ops->begin(st) != 0) {
-		cs_cli_fail(c, NULL);
-		goto out;
-	}
-	if (cs_client_create(svc, name, role, &token) != 0 ||
-	    (types != NULL && cs_client_grant(svc, name, types,
-	    cs_cli_opt(c, "issuer-code"), cs_cli_opt(c, "issuer-name")) != 0)) {
-		/* Report first: the rollback may replace the message. */
-		cs_cli_fail(c, token ? "client not created, its grant failed" : NULL);
-		st->ops->rollback(st);
-		goto out;
-	}
-	if (st->ops->commit(st) != 0) {
-		cs_cli_fail(c, NULL);
-		goto out;
-	}
+	if (cs_client_add(svc, name, role, cs_cli_opt(c, "types"),
+	    cs_cli_opt(c, "issuer-code"), cs_cli_opt(c, "issuer-name"),
+	    &token) != 0)
+		return cs_cli_fail(c, NULL);
 	printf("client %s (%s) created; its bearer token, shown once:\n%s\n", name,
 	    role, token);
-	rc = 0;
-out:
 	free(token);
-	return rc;
+	return 0;
 }
 
 static int
@@ -150,7 +132,7 @@ client_list(cs_service *svc)
 	cs_client **list = NULL;
 	size_t i, n = 0;
 
-	if (svc->store->ops->client_list(svc->store, &list, &n) != 0)
+	if (cs_client_list(svc, &list, &n) != 0)
 		return 1;
 	for (i = 0; i < n; i++)
 		print_client(list[i]);
@@ -192,7 +174,7 @@ cs_cmd_client(int argc, char **argv)
 		    cs_cli_opt(&c, "issuer-code"), cs_cli_opt(&c, "issuer-name")) == 0
 		    ? 0 : cs_cli_fail(&c, NULL);
 	else if (strcmp(verb, "revoke") == 0 && c.nargs == 2) {
-		rc = svc->store->ops->client_revoke(svc->store, c.args[1], (int64_t)cs_now());
+		rc = cs_client_revoke(svc, c.args[1]);
 		rc = rc == 0 ? 0 : cs_cli_fail(&c, NULL);
 	} else {
 		fprintf(stderr, "certsvc client: expected add, grant NAME, list or "
@@ -250,7 +232,7 @@ cs_cmd_backup(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	rc = svc->store->ops->backup(svc->store, c.args[0]) == 0 ? 0
+	rc = cs_service_backup(svc, c.args[0]) == 0 ? 0
 	    : cs_cli_fail(&c, NULL);
 	if (rc == 0)
 		printf("backed up to %s\n", c.args[0]);

@@ -60,7 +60,7 @@ cs_cmd_issue(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
-	if (svc->store->ops->client_get(svc->store, cs_cli_opt(&c, "client"), &client) != 0 ||
+	if (cs_client_get(svc, cs_cli_opt(&c, "client"), &client) != 0 ||
 	    client->revoked_at != 0) {
 		fprintf(stderr, "certsvc issue: no active client '%s'\n",
 		    cs_cli_opt(&c, "client"));

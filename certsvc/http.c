@@ -667,7 +667,7 @@ queue(cs_req *r)
 static size_t
 body_limit(const cs_http_server *s, const cs_route *rt)
 {
-	size_t max = (size_t)s->svc->cfg.max_body;
+	size_t max = (size_t)cs_service_config(s->svc)->max_body;
 
 	if (rt != NULL && (rt->flags & (CS_RT_VERIFY | CS_RT_FORM)) &&
 	    max > CS_VERIFY_MAX_BODY)
@@ -1044,6 +1044,7 @@ on_signal(int sig)
 static int
 server_init(cs_http_server *s, cs_service *svc)
 {
+	const cs_config *cfg = cs_service_config(svc);
 	const char **names = NULL;
 	size_t i;
 	int rc = 0;
@@ -1052,7 +1053,7 @@ server_init(cs_http_server *s, cs_service *svc)
 	s->qr.ecc = CS_QR_ECC_M;
 	s->qr.module_px = 4;
 	s->qr.margin = 4;
-	if ((rc = cs_qr_ecc_from_name(svc->cfg.qr_ecc, &s->qr.ecc)) != 0)
+	if ((rc = cs_qr_ecc_from_name(cfg->qr_ecc, &s->qr.ecc)) != 0)
 		goto out;
 	if ((names = calloc(cs_n_routes, sizeof(*names))) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
@@ -1062,18 +1063,18 @@ server_init(cs_http_server *s, cs_service *svc)
 		names[i] = cs_routes[i].pattern;
 	if ((rc = cs_metrics_new(names, cs_n_routes, &s->metrics)) != 0)
 		goto out;
-	if (svc->cfg.rate_limit > 0 &&
-	    (rc = cs_ratelimit_new((double)svc->cfg.rate_limit,
-	    (double)svc->cfg.rate_limit, 16384, &s->ratelimit)) != 0)
+	if (cfg->rate_limit > 0 &&
+	    (rc = cs_ratelimit_new((double)cfg->rate_limit,
+	    (double)cfg->rate_limit, 16384, &s->ratelimit)) != 0)
 		goto out;
-	if (svc->cfg.auth_failures > 0 &&
-	    (rc = cs_ratelimit_new(1.0 / (double)svc->cfg.auth_failure_refill,
-	    (double)svc->cfg.auth_failures, 16384, &s->failures)) != 0)
+	if (cfg->auth_failures > 0 &&
+	    (rc = cs_ratelimit_new(1.0 / (double)cfg->auth_failure_refill,
+	    (double)cfg->auth_failures, 16384, &s->failures)) != 0)
 		goto out;
 	if ((rc = cs_qr_cache_new(QR_CACHE_ENTRIES, QR_CACHE_BYTES,
 	    &s->qr_cache)) != 0)
 		goto out;
-	s->types_json = json_dumps(svc->catalog->served, JSON_COMPACT);
+	s->types_json = json_dumps(cs_service_catalog(svc)->served, JSON_COMPACT);
 	if (s->types_json == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "cannot render the catalog");
 		goto out;
@@ -1099,6 +1100,7 @@ server_free(cs_http_server *s)
 int
 cs_http_run(cs_service *svc)
 {
+	const cs_config *cfg = cs_service_config(svc);
 	cs_http_server s;
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
@@ -1118,7 +1120,7 @@ cs_http_run(cs_service *svc)
 	memset(&s, 0, sizeof(s));
 	memset(&watch, 0, sizeof(watch));
 	pthread_mutex_init(&watch.lock, NULL);
-	watch.limit_ms = (int64_t)svc->cfg.connection_timeout * 1000;
+	watch.limit_ms = (int64_t)cfg->connection_timeout * 1000;
 	/* Block the signals before MHD starts its threads, which inherit the
 	 * mask: only the sigtimedwait() below takes them. */
 	sigemptyset(&sigs);
@@ -1134,9 +1136,9 @@ cs_http_run(cs_service *svc)
 
 	if ((rc = server_init(&s, svc)) != 0)
 		goto out;
-	if ((rc = listen_addr(svc->cfg.listen, &ss, &sslen)) != 0)
+	if ((rc = listen_addr(cfg->listen, &ss, &sslen)) != 0)
 		goto out;
-	if ((rc = cs_log_open(svc->cfg.log_file)) != 0)
+	if ((rc = cs_log_open(cfg->log_file)) != 0)
 		goto out;
 	log_open = 1;
 
@@ -1145,27 +1147,27 @@ cs_http_run(cs_service *svc)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* One thread is no pool: MHD takes no pool size then (it warns). */
-	pool[0].option = svc->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE :
+	pool[0].option = cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE :
 	    MHD_OPTION_END;
-	pool[0].value = (intptr_t)svc->cfg.threads;
+	pool[0].value = (intptr_t)cfg->threads;
 	/* The logger first: MHD uses its own for options before it. */
 	s.daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_ARRAY, pool,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)svc->cfg.max_connections,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned int)(svc->cfg.max_connections / 2),
+	    (unsigned int)(cfg->max_connections / 2),
 	    MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)svc->cfg.connection_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)svc->cfg.max_header,
+	    (unsigned int)cfg->connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, &s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, &watch,
 	    MHD_OPTION_END);
 	if (s.daemon == NULL) {
 		rc = cs_err_set(CS_EIO, "listen %s: cannot start the HTTP server "
-		    "(%s)", svc->cfg.listen, errno ? strerror(errno) :
+		    "(%s)", cfg->listen, errno ? strerror(errno) :
 		    "address in use or not available?");
 		goto out;
 	}

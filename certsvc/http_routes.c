@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "audit_queue.h"
 #include "codes.h"
 #include "cs_err.h"
 #include "face.h"
@@ -23,7 +22,6 @@
 #include "log.h"
 #include "page.h"
 #include "qr.h"
-#include "tx_queue.h"
 
 #define PURPOSE_MAX_CHARS 200  /* SPEC §5: X-Purpose, at most 200 characters */
 #define QR_MAX_AGE "private, max-age=300"
@@ -178,6 +176,18 @@ static cs_service *
 svc_of(cs_req *r)
 {
 	return r->srv->svc;
+}
+
+static const cs_config *
+cfg_of(cs_req *r)
+{
+	return cs_service_config(r->srv->svc);
+}
+
+static const cs_catalog *
+catalog_of(cs_req *r)
+{
+	return cs_service_catalog(r->srv->svc);
 }
 
 static void
@@ -408,7 +418,7 @@ qr_form(cs_req *r)
 	const char *form = cs_req_query(r, "form");
 
 	if (form == NULL || form[0] == '\0')
-		return svc_of(r)->cfg.qr_form;
+		return cfg_of(r)->qr_form;
 	if (strcmp(form, "url") == 0 || strcmp(form, "compact") == 0)
 		return form;
 	cs_http_problem_field(r, 400, "form", "form must be url or compact");
@@ -474,7 +484,7 @@ h_face(cs_req *r)
 	if ((rc = cs_licence_read(svc_of(r), &r->actor, r->params[0], &lic)) != 0)
 		goto out;
 	type_code = json_string_value(json_object_get(lic, "type"));
-	if ((type = cs_catalog_find(svc_of(r)->catalog, type_code)) == NULL) {
+	if ((type = cs_catalog_find(catalog_of(r), type_code)) == NULL) {
 		/* The licence outlived its type in templates/. */
 		rc = cs_err_set(CS_ENOTFOUND, "the catalog has no face layout for "
 		    "licence type %s", type_code ? type_code : "?");
@@ -813,8 +823,7 @@ page_reply(cs_req *r, int rc, char *html, size_t len)
 static void
 page_show(cs_req *r, const json_t *res, enum cs_page_source src)
 {
-	cs_page_opts o = {svc_of(r)->catalog, svc_of(r)->cfg.tz_offset_minutes,
-	    src};
+	cs_page_opts o = {catalog_of(r), cfg_of(r)->tz_offset_minutes, src};
 	char *html = NULL;
 	size_t len = 0;
 	int rc = cs_page_result(res, &o, &html, &len);
@@ -961,7 +970,7 @@ h_face_png(cs_req *r)
 	}
 	if ((img = cache_get(r->srv->qr_cache, key, &len)) == NULL) {
 		type_code = json_string_value(json_object_get(lic, "type"));
-		if ((type = cs_catalog_find(svc_of(r)->catalog, type_code)) == NULL) {
+		if ((type = cs_catalog_find(catalog_of(r), type_code)) == NULL) {
 			rc = cs_err_set(CS_ENOTFOUND, "the catalog has no face layout "
 			    "for licence type %s", type_code ? type_code : "?");
 			goto out;
@@ -1014,11 +1023,10 @@ static void
 h_healthz(cs_req *r)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
-	cs_store *st = svc_of(r)->store;
 	int rc;
 
 	/* A full disk is named: the database answers, but writes fail. */
-	if ((rc = st->ops->ping(st)) != 0) {
+	if ((rc = cs_service_ping(svc_of(r))) != 0) {
 		cs_log_msg("certsvc: health check: %s", cs_err_msg());
 		cs_http_problemf(r, 503, "%s", rc == CS_EFULL ? cs_strerror(rc) :
 		    "the database does not answer");
@@ -1031,25 +1039,20 @@ h_healthz(cs_req *r)
 static void
 h_metrics(cs_req *r)
 {
+	cs_service_stats st;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	cs_metrics_in_flight(r->srv->metrics, atomic_load(&r->srv->in_flight));
-	if (svc_of(r)->reads_audit != NULL) {
-		uint64_t waiting, committed;
-
-		cs_audit_queue_stats(svc_of(r)->reads_audit, &waiting, &committed);
-		cs_metrics_audit_queue(r->srv->metrics, (unsigned long)waiting,
-		    (unsigned long)committed);
-	}
-	if (svc_of(r)->issue_writer != NULL) {
-		uint64_t batches, runs;
-
-		cs_tx_queue_stats(svc_of(r)->issue_writer, &batches, &runs);
-		cs_metrics_issue_writer(r->srv->metrics, (unsigned long)batches,
-		    (unsigned long)runs);
-	}
+	cs_service_stats_get(svc_of(r), &st);
+	if (st.reads_audit)
+		cs_metrics_audit_queue(r->srv->metrics,
+		    (unsigned long)st.audit_waiting,
+		    (unsigned long)st.audit_committed);
+	if (st.issue_writer)
+		cs_metrics_issue_writer(r->srv->metrics,
+		    (unsigned long)st.issue_batches, (unsigned long)st.issue_runs);
 	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0) {
 		cs_http_problem_err(r, rc, NULL);
 		return;

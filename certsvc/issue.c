@@ -560,7 +560,7 @@ assign_number(cs_service *svc, const struct req *r, const struct placement *pl,
 	int rc, taken, y, m, d;
 
 	cs_civil_from_days(cs_local_days(now, svc->cfg.tz_offset_minutes), &y, &m, &d);
-	if ((rc = st->ops->licence_next_seq(st, r->type->code,
+	if ((rc = cs_store_licence_next_seq(st, r->type->code,
 	    r->grant->issuer_code, seq)) != 0)
 		return rc;
 	for (;; (*seq)++) {
@@ -570,7 +570,7 @@ assign_number(cs_service *svc, const struct req *r, const struct placement *pl,
 		    NUMBER_MAX)) != 0)
 			return rc;
 		placed_serial(pl, *seq, serial);
-		if ((rc = st->ops->licence_number_taken(st, r->type->code,
+		if ((rc = cs_store_licence_number_taken(st, r->type->code,
 		    r->grant->issuer_code, number, serial, &taken)) != 0 || !taken)
 			return rc;
 		if (r->number != NULL) {
@@ -635,7 +635,7 @@ issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
 	row.record = text;
 	/* The sequence makes the id unique: a conflict here is a broken
 	 * store, not the caller's doing (no 409), and a retry would not help. */
-	if ((rc = st->ops->licence_put(st, &row)) == CS_ECONFLICT)
+	if ((rc = cs_store_licence_put(st, &row)) == CS_ECONFLICT)
 		rc = cs_err_set(CS_ESTORE, "licence %s is already stored: the "
 		    "numbering sequence of its type and issuer is broken", id);
 	if (rc != 0)
@@ -678,7 +678,7 @@ find_existing(cs_service *svc, const cs_actor *who, const char *ref,
 	cs_licence_row *row = NULL;
 	int rc;
 
-	rc = svc->store->ops->licence_by_ref(svc->store, who->client->name, ref, &row);
+	rc = cs_store_licence_by_ref(svc->store, who->client->name, ref, &row);
 	if (rc == 0)
 		rc = replay(svc, hash, row, out, text);
 	cs_licence_row_free(row);
@@ -900,7 +900,7 @@ bundle_response(cs_service *svc, const char *id, const char *ref, json_t **out)
 	int rc;
 
 	*out = NULL;
-	if ((rc = svc->store->ops->licences_by_bundle(svc->store, id, &rows, &n)) != 0)
+	if ((rc = cs_store_licences_by_bundle(svc->store, id, &rows, &n)) != 0)
 		goto out;
 	for (i = 0; i < n && rc == 0; i++) {
 		json_t *v = NULL;
@@ -1010,10 +1010,10 @@ cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
 	    (rc = hash_bundle(request, reqs, n, &hash)) != 0 ||
 	    (rc = bundle_id(id)) != 0)
 		goto out;
-	if ((rc = st->ops->begin(st)) != 0)
+	if ((rc = cs_store_begin(st)) != 0)
 		goto out;
 	in_tx = 1;
-	rc = st->ops->bundle_by_ref(st, who->client->name, ref, &old);
+	rc = cs_store_bundle_by_ref(st, who->client->name, ref, &old);
 	if (rc == 0) {
 		if (!same_request(old->request_hash, &hash))
 			rc = cs_err_set(CS_ECONFLICT, "approval_ref '%s' was already used "
@@ -1030,7 +1030,7 @@ cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
 	b.approval_ref = (char *)ref;
 	b.request_hash = hash.normalised;
 	b.created_at = (int64_t)cs_now();
-	if ((rc = st->ops->bundle_put(st, &b)) != 0)
+	if ((rc = cs_store_bundle_put(st, &b)) != 0)
 		goto out;
 	pl.bundle = id;
 	pl.hash = &hash;
@@ -1041,14 +1041,14 @@ cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
 	}
 	if (rc == 0)
 		rc = cs_audit(svc, who, "issue_bundle", id, NULL, NULL, (int64_t)n);
-	if (rc != 0 || (rc = st->ops->commit(st)) != 0)
+	if (rc != 0 || (rc = cs_store_commit(st)) != 0)
 		goto out;
 	in_tx = 0;
 	*created = 1;
 	rc = bundle_response(svc, id, ref, out);
 out:
 	if (in_tx)
-		st->ops->rollback(st);
+		cs_store_rollback(st);
 	for (i = 0; i < n; i++)
 		req_reset(&reqs[i]);
 	free(reqs);
@@ -1166,7 +1166,7 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 	pl.version = parts.version + 1;
 	pl.hash = &hash;
 	pl.ref_key = r.approval_ref;
-	if ((rc = st->ops->begin(st)) != 0)
+	if ((rc = cs_store_begin(st)) != 0)
 		goto out;
 	in_tx = 1;
 	if ((rc = find_existing(svc, who, r.approval_ref, &hash, out, NULL)) !=
@@ -1193,7 +1193,8 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 	ev.action = "supersede";
 	ev.reason = (char *)json_string_value(json_object_get(body, "reason"));
 	ev.ref = (char *)json_string_value(json_object_get(rec, "id"));
-	if ((rc = st->ops->event_append(st, &ev)) != 0 || (rc = st->ops->commit(st)) != 0)
+	if ((rc = cs_store_event_append(st, &ev)) != 0 ||
+	    (rc = cs_store_commit(st)) != 0)
 		goto out;
 	in_tx = 0;
 	*created = 1;
@@ -1202,7 +1203,7 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 out:
 	if (in_tx)
-		st->ops->rollback(st);
+		cs_store_rollback(st);
 	req_reset(&r);
 	json_decref(old);
 	json_decref(req);

@@ -140,7 +140,7 @@ related_ids(cs_service *svc, const cs_licence_row *row)
 	size_t i, n = 0;
 
 	if (row->bundle == NULL ||
-	    svc->store->ops->licences_by_bundle(svc->store, row->bundle, &rows, &n) != 0)
+	    cs_store_licences_by_bundle(svc->store, row->bundle, &rows, &n) != 0)
 		return NULL;
 	ids = json_array();
 	for (i = 0; i < n; i++)
@@ -165,7 +165,7 @@ cs_licence_view(cs_service *svc, const cs_licence_row *row, time_t now,
 		rc = cs_err_set(CS_ESTORE, "stored record of %s is not JSON", row->id);
 		goto out;
 	}
-	if ((rc = svc->store->ops->events_for(svc->store, row->id, &evs, &n)) != 0)
+	if ((rc = cs_store_events_for(svc->store, row->id, &evs, &n)) != 0)
 		goto out;
 	related = related_ids(svc, row);
 	/* rec was parsed for this view alone: built on it, not on a copy. */
@@ -539,7 +539,7 @@ view_text(cs_service *svc, const cs_licence_row *row, time_t now,
 		*shown = 1;
 		goto out;
 	}
-	if ((rc = svc->store->ops->events_for(svc->store, row->id, &evs, &n)) != 0)
+	if ((rc = cs_store_events_for(svc->store, row->id, &evs, &n)) != 0)
 		goto out;
 	today = cs_local_days(now, svc->cfg.tz_offset_minutes);
 	status = status_at(evs, n, today, span_days(sc.from, sc.from_len, today),
@@ -687,7 +687,7 @@ cs_licence_load(cs_service *svc, const char *id, json_t **out)
 	*out = NULL;
 	if ((rc = cs_check_id(id)) != 0)
 		return rc;
-	rc = svc->store->ops->licence_get(svc->store, id, &row);
+	rc = cs_store_licence_get(svc->store, id, &row);
 	if (rc == CS_ENOTFOUND)
 		rc = cs_err_set(rc, "no licence %s", id);
 	if (rc == 0)
@@ -726,7 +726,7 @@ row_load(cs_service *svc, const char *id, cs_licence_row **out)
 	*out = NULL;
 	if ((rc = cs_check_id(id)) != 0)
 		return rc;
-	rc = svc->store->ops->licence_get(svc->store, id, out);
+	rc = cs_store_licence_get(svc->store, id, out);
 	if (rc == CS_ENOTFOUND)
 		rc = cs_err_set(rc, "no licence %s", id);
 	return rc;
@@ -893,7 +893,7 @@ cs_licence_public(cs_service *svc, const char *id, json_t **out,
 			    "JSON", id);
 			goto out;
 		}
-		if ((rc = svc->store->ops->events_for(svc->store, row->id, &evs,
+		if ((rc = cs_store_events_for(svc->store, row->id, &evs,
 		    &n)) != 0)
 			goto out;
 		today = cs_local_days(cs_now(), svc->cfg.tz_offset_minutes);
@@ -989,7 +989,7 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	if ((rc = cs_authorize_id(svc, who, id, action)) != 0 ||
 	    (rc = parse_transition(action, body, &reason, &kind, p)) != 0)
 		goto out;
-	if ((rc = st->ops->begin(st)) != 0)
+	if ((rc = cs_store_begin(st)) != 0)
 		goto out;
 	in_tx = 1;
 	/* Read the status under the writer lock so two transitions of one
@@ -1010,16 +1010,16 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	ev.action = (char *)action;
 	ev.kind = (char *)kind;
 	ev.reason = (char *)reason;
-	if ((rc = st->ops->event_append(st, &ev)) != 0 ||
+	if ((rc = cs_store_event_append(st, &ev)) != 0 ||
 	    (rc = cs_audit(svc, who, action, id,
 	    json_string_value(json_object_get(json_object_get(lic, "holder"), "code")),
-	    NULL, 1)) != 0 || (rc = st->ops->commit(st)) != 0)
+	    NULL, 1)) != 0 || (rc = cs_store_commit(st)) != 0)
 		goto out;
 	in_tx = 0;
 	rc = cs_licence_load(svc, id, out);
 out:
 	if (in_tx)
-		st->ops->rollback(st);
+		cs_store_rollback(st);
 	json_decref(lic);
 	return rc;
 }
@@ -1166,7 +1166,7 @@ holder_page(cs_service *svc, const cs_actor *who, const char *holder,
 		want = pg->limit - *count;
 		if (want > PAGE_READ_MAX - read)
 			want = PAGE_READ_MAX - read;
-		if ((rc = svc->store->ops->licences_by_holder(svc->store, holder,
+		if ((rc = cs_store_licences_by_holder(svc->store, holder,
 		    q->type, &pg->pos, want, &rows, &n)) != 0)
 			break;
 		for (i = 0; i < n && rc == 0; i++) {

@@ -60,12 +60,11 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 		    "(create one with: certsvc keygen --keys %s)", cfg->keys, cfg->keys);
 		goto out;
 	}
-	if ((rc = cs_store_open_sqlite(cfg->db, &svc->store)) != 0 ||
+	/* Commits are grouped: a group's leader waits up to audit_flush_ms
+	 * for the writers queued behind it. */
+	if ((rc = cs_store_open(cfg->db, cfg->audit_flush_ms, &svc->store)) != 0 ||
 	    (rc = cs_client_cache_new(cfg->auth_cache_ms, &svc->clients)) != 0)
 		goto out;
-	/* Commits are grouped: how long a group's leader waits for the
-	 * writers queued behind it (store_sqlite.c, group commit). */
-	cs_store_sqlite_set_window(svc->store, cfg->audit_flush_ms);
 	*out = svc;
 	svc = NULL;
 out:
@@ -81,11 +80,28 @@ cs_service_close(cs_service *svc)
 	cs_tx_queue_stop(svc->issue_writer);
 	cs_audit_queue_stop(svc->reads_audit);
 	cs_client_cache_free(svc->clients);
-	if (svc->store != NULL)
-		svc->store->ops->close(svc->store);
+	cs_store_close(svc->store);
 	cs_catalog_free(svc->catalog);
 	cs_keyring_free(svc->keys);
 	free(svc);
+}
+
+const cs_config *
+cs_service_config(const cs_service *svc)
+{
+	return &svc->cfg;
+}
+
+const cs_catalog *
+cs_service_catalog(const cs_service *svc)
+{
+	return svc->catalog;
+}
+
+const cs_keyring *
+cs_service_keys(const cs_service *svc)
+{
+	return svc->keys;
 }
 
 /* --- clients ---------------------------------------------------------- */
@@ -147,7 +163,7 @@ cs_client_create(cs_service *svc, const char *name, const char *role,
 	c.role = (char *)role;
 	c.created_at = (int64_t)cs_now();
 	sha256(*token_out, c.token_hash);
-	if ((rc = svc->store->ops->client_add(svc->store, &c)) != 0) {
+	if ((rc = cs_store_client_add(svc->store, &c)) != 0) {
 		if (rc == CS_ECONFLICT)
 			cs_err_set(rc, "a client named '%s' exists", name);
 		free(*token_out);
@@ -205,7 +221,7 @@ cs_client_grant(cs_service *svc, const char *name, const char *types,
 	char code[CS_USCC_LEN + 1];
 	int rc;
 
-	if ((rc = svc->store->ops->client_get(svc->store, name, &c)) != 0) {
+	if ((rc = cs_store_client_get(svc->store, name, &c)) != 0) {
 		if (rc == CS_ENOTFOUND)
 			cs_err_set(rc, "no client named '%.64s'", name);
 		goto out;
@@ -233,10 +249,70 @@ cs_client_grant(cs_service *svc, const char *name, const char *types,
 		g.issuer_code = code;
 		g.issuer_name = (char *)issuer_name;
 	}
-	rc = svc->store->ops->grant_add(svc->store, name, &g);
+	rc = cs_store_grant_add(svc->store, name, &g);
 out:
 	cs_client_free(c);
 	return rc;
+}
+
+/* Roll back after a failure whose message the caller is to see: the
+ * rollback may set one of its own. */
+static int
+rollback_keeping_message(cs_store *st, int rc)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", cs_err_msg());
+	(void)cs_store_rollback(st);
+	return cs_err_set(rc, "%s", msg);
+}
+
+/* The client and its grant are one transaction: a client left behind by a
+ * failed grant would hold a token nobody was shown, and its name could not
+ * be used again (clients are append-only). */
+int
+cs_client_add(cs_service *svc, const char *name, const char *role,
+    const char *types, const char *issuer_code, const char *issuer_name,
+    char **token_out)
+{
+	int rc;
+
+	*token_out = NULL;
+	if ((rc = cs_store_begin(svc->store)) != 0)
+		return rc;
+	if ((rc = cs_client_create(svc, name, role, token_out)) == 0 &&
+	    types != NULL && (rc = cs_client_grant(svc, name, types,
+	    issuer_code, issuer_name)) != 0)
+		rc = *cs_err_msg() ? cs_err_wrap(rc, "client not created, its "
+		    "grant failed: ") : cs_err_set(rc, "client not created, its "
+		    "grant failed");
+	if (rc != 0)
+		rc = rollback_keeping_message(svc->store, rc);
+	else
+		rc = cs_store_commit(svc->store);
+	if (rc != 0) {
+		free(*token_out);
+		*token_out = NULL;
+	}
+	return rc;
+}
+
+int
+cs_client_get(cs_service *svc, const char *name, cs_client **out)
+{
+	return cs_store_client_get(svc->store, name, out);
+}
+
+int
+cs_client_list(cs_service *svc, cs_client ***out, size_t *n)
+{
+	return cs_store_client_list(svc->store, out, n);
+}
+
+int
+cs_client_revoke(cs_service *svc, const char *name)
+{
+	return cs_store_client_revoke(svc->store, name, (int64_t)cs_now());
 }
 
 int
@@ -251,7 +327,7 @@ cs_client_authenticate(cs_service *svc, const char *bearer, cs_client **out)
 	sha256(bearer, h);
 	if (cs_client_cache_get(svc->clients, h, out))
 		return 0;
-	rc = svc->store->ops->client_by_token_hash(svc->store, h, out);
+	rc = cs_store_client_by_token_hash(svc->store, h, out);
 	if (rc == 0)
 		cs_client_cache_put(svc->clients, h, *out);
 	else if (rc == CS_ENOTFOUND)
@@ -418,7 +494,7 @@ cs_audit(cs_service *svc, const cs_actor *who, const char *action,
 	cs_audit_rec r;
 
 	audit_rec(&r, who, action, target, holder, why, count);
-	return svc->store->ops->audit_append(svc->store, &r);
+	return cs_store_audit_append(svc->store, &r);
 }
 
 /* A record that commits nothing else: queued for the read audit writer
@@ -427,7 +503,7 @@ static int
 audit_put_read(cs_service *svc, const cs_audit_rec *r)
 {
 	if (svc->reads_audit == NULL)
-		return svc->store->ops->audit_append(svc->store, r);
+		return cs_store_audit_append(svc->store, r);
 	return cs_audit_queue_put(svc->reads_audit, r);
 }
 
@@ -510,7 +586,7 @@ cs_audit_list(cs_service *svc, const cs_actor *who, const cs_audit_filter *f,
 	if (svc->reads_audit != NULL &&
 	    (rc = cs_audit_queue_sync(svc->reads_audit)) != 0)
 		return rc;
-	if ((rc = svc->store->ops->audit_query(svc->store, f, &recs, &n)) != 0)
+	if ((rc = cs_store_audit_query(svc->store, f, &recs, &n)) != 0)
 		return rc;
 	arr = json_array();
 	for (i = 0; i < n && arr != NULL; i++)
@@ -519,6 +595,36 @@ cs_audit_list(cs_service *svc, const cs_actor *who, const cs_audit_filter *f,
 	    (json_int_t)(n > 0 ? recs[n - 1]->seq : 0));
 	cs_audit_recs_free(recs, n);
 	return *out ? 0 : cs_err_set(CS_ENOMEM, "out of memory");
+}
+
+/* --- the service itself ------------------------------------------------ */
+
+int
+cs_service_ping(cs_service *svc)
+{
+	return cs_store_ping(svc->store);
+}
+
+int
+cs_service_backup(cs_service *svc, const char *path)
+{
+	return cs_store_backup(svc->store, path);
+}
+
+void
+cs_service_stats_get(cs_service *svc, cs_service_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (svc->reads_audit != NULL) {
+		out->reads_audit = 1;
+		cs_audit_queue_stats(svc->reads_audit, &out->audit_waiting,
+		    &out->audit_committed);
+	}
+	if (svc->issue_writer != NULL) {
+		out->issue_writer = 1;
+		cs_tx_queue_stats(svc->issue_writer, &out->issue_batches,
+		    &out->issue_runs);
+	}
 }
 
 int

@@ -34,15 +34,9 @@
 #include "problems.h"
 #include "store.h"
 
-typedef struct cs_service {
-	cs_config cfg;        /* a copy */
-	cs_store *store;      /* owned */
-	cs_catalog *catalog;  /* owned */
-	cs_keyring *keys;     /* owned */
-	struct cs_audit_queue *reads_audit;  /* owned; NULL: reads commit their own */
-	struct cs_tx_queue *issue_writer;    /* owned; NULL: issuances commit their own */
-	struct cs_client_cache *clients;     /* owned: authenticated tokens */
-} cs_service;
+/* The service: opaque (service_internal.h); the layers above it see what
+ * it was opened with through the accessors below. */
+typedef struct cs_service cs_service;
 
 /* Who is acting: the authenticated client (NULL for anonymous public
  * calls), the remote address and the request id for the audit log. */
@@ -72,6 +66,31 @@ void cs_service_close(cs_service *svc);
  * commit (tx_queue.h). */
 int cs_service_start_writers(cs_service *svc);
 
+/* Does the database answer?  0, CS_EFULL when it answers but its disk
+ * is full (writes fail), another code when it does not answer. */
+int cs_service_ping(cs_service *svc);
+/* An online, consistent copy of the database to path, a new file
+ * (CS_EIO when it exists or cannot be made). */
+int cs_service_backup(cs_service *svc, const char *path);
+
+/* The writer threads' counters (cs_service_start_writers), for metrics. */
+typedef struct cs_service_stats {
+	int reads_audit;            /* 1 when the read audit writer runs */
+	uint64_t audit_waiting;     /* its records waiting for their commit */
+	uint64_t audit_committed;   /* and committed since start */
+	int issue_writer;           /* 1 when the issuance writer runs */
+	uint64_t issue_batches;     /* its commits */
+	uint64_t issue_runs;        /* and the issuances they carried */
+} cs_service_stats;
+void cs_service_stats_get(cs_service *svc, cs_service_stats *out);
+
+/* What the service was opened with, borrowed for its life: its settings,
+ * its catalog, and its keyring (NULL when none was needed and the key
+ * directory is absent). */
+const cs_config *cs_service_config(const cs_service *svc);
+const cs_catalog *cs_service_catalog(const cs_service *svc);
+const cs_keyring *cs_service_keys(const cs_service *svc);
+
 /* The time used for "now"; tests and benchmarks may override it with the
  * environment variable CERTSVC_NOW (Unix seconds) in debug builds only. */
 time_t cs_now(void);
@@ -88,6 +107,21 @@ int cs_client_create(cs_service *svc, const char *name, const char *role,
 #define CS_ISSUER_NAME_MAX 64
 int cs_client_grant(cs_service *svc, const char *name, const char *types,
     const char *issuer_code, const char *issuer_name);
+/* cs_client_create and, when types is not NULL, cs_client_grant in one
+ * transaction: when the grant fails no client is left behind, and the
+ * message says "client not created, its grant failed: ...".  *token_out
+ * as cs_client_create's. */
+int cs_client_add(cs_service *svc, const char *name, const char *role,
+    const char *types, const char *issuer_code, const char *issuer_name,
+    char **token_out);
+/* A client with its grants, revoked or not (revoked_at); CS_ENOTFOUND
+ * when none has that name.  *out: cs_client_free. */
+int cs_client_get(cs_service *svc, const char *name, cs_client **out);
+/* Every client, revoked ones included, in the order added; *out:
+ * cs_clients_free. */
+int cs_client_list(cs_service *svc, cs_client ***out, size_t *n);
+/* Revoke a client now; CS_ENOTFOUND when absent or already revoked. */
+int cs_client_revoke(cs_service *svc, const char *name);
 /* Find the active client holding a bearer token: CS_EAUTH when none.  A
  * token found is trusted for auth_cache_ms without asking the store
  * again (client_cache.h). */

@@ -7,6 +7,16 @@
 
 #include "service.h"
 
+struct cs_service {
+	cs_config cfg;        /* a copy */
+	cs_store *store;      /* owned */
+	cs_catalog *catalog;  /* owned */
+	cs_keyring *keys;     /* owned */
+	struct cs_audit_queue *reads_audit;  /* owned; NULL: reads commit their own */
+	struct cs_tx_queue *issue_writer;    /* owned; NULL: issuances commit their own */
+	struct cs_client_cache *clients;     /* owned: authenticated tokens */
+};
+
 /* Role and grant questions. */
 int cs_grant_has_type(const cs_grant *g, const char *type);
 /* 1 when the client may read licences of this type and issuer. */

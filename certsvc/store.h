@@ -1,8 +1,10 @@
 /*
  * store: where licences, status events, clients, bundles and the audit log
- * live (SPEC §7).  The domain reaches storage only through struct
- * cs_store_ops, so a server database can replace the embedded SQLite one
- * (store_sqlite.c) without touching domain code.
+ * live (SPEC §7).  Everything above the store reaches it through the
+ * cs_store_* functions below, never a backend's own: a backend
+ * (store_backend.h; today SQLite, store_sqlite.c) is chosen once, by
+ * cs_store_open(), so a server database can replace the embedded one
+ * without touching domain code.
  *
  * Everything is append-only: licences, status events, audit records,
  * clients, client revocations and grants are inserted, never updated or
@@ -121,101 +123,99 @@ typedef struct cs_audit_filter {
 	int limit;                   /* <= 0: 100; capped at 1000 */
 } cs_audit_filter;
 
+/* A store: opaque outside the backends (store_backend.h). */
 typedef struct cs_store cs_store;
 
-struct cs_store_ops {
-	int (*begin)(cs_store *s);
-	int (*commit)(cs_store *s);
-	int (*rollback)(cs_store *s);
+/*
+ * Open (creating and migrating) the store db names, the --db setting:
+ * a postgresql:// or postgres:// URI names a PostgreSQL database
+ * (refused, CS_EUNSUPPORTED, while that backend is not built in);
+ * anything else is the path of a SQLite file (store_sqlite.c).
+ * commit_window_ms: how long, at most, a group commit waits for the
+ * writers queued behind it to join (audit_flush_ms; 0: never waits).
+ */
+int cs_store_open(const char *db, long commit_window_ms, cs_store **out);
+/* Flush and close; the handle is freed.  NULL is a no-op. */
+void cs_store_close(cs_store *s);
 
-	/* CS_ECONFLICT when the id, or (client, approval_ref), exists, or
-	 * when another licence of the row's type and issuer carries its
-	 * number (licence_number_taken): the store claims the number. */
-	int (*licence_put)(cs_store *s, const cs_licence_row *row);
-	/* CS_ENOTFOUND when absent. */
-	int (*licence_get)(cs_store *s, const char *id, cs_licence_row **out);
-	int (*licence_by_ref)(cs_store *s, const char *client,
-	    const char *approval_ref, cs_licence_row **out);
-	/* A page of a holder's licences, newest first; type NULL = all
-	 * types.  At most limit rows from position *pos on (0: the newest);
-	 * on return *pos is where the next page starts, 0 when no licence
-	 * follows.  A position is the store's own (opaque) number: CS_EINVAL
-	 * when *pos is not one of this holder's.  The work is the page's, not
-	 * the holder's.  *out may be NULL when n is 0. */
-	int (*licences_by_holder)(cs_store *s, const char *holder_code,
-	    const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
-	    size_t *n);
-	/* The licences carrying number whose holder code is holder_code:
-	 * for each licence (its versions count as one), the newest version
-	 * that carries the number; by id.  More than one only when licences
-	 * of other types or issuers, or a database from before numbers were
-	 * unique, share the number.  Indexed: the holder's other licences
-	 * are not read. */
-	int (*licences_by_number)(cs_store *s, const char *number,
-	    const char *holder_code, cs_licence_row ***out, size_t *n);
-	int (*licences_by_bundle)(cs_store *s, const char *bundle_id,
-	    cs_licence_row ***out, size_t *n);
-	/* 1 + the largest seq stored for (type, issuer_code). */
-	int (*licence_next_seq)(cs_store *s, const char *type,
-	    const char *issuer_code, int64_t *out);
-	/* *taken = 1 when a licence of (type, issuer_code) other than the
-	 * one of serial (whose versions may keep their number) carries
-	 * number.  A number is unique per type and issuer (SPEC §1). */
-	int (*licence_number_taken)(cs_store *s, const char *type,
-	    const char *issuer_code, const char *number, const char *serial,
-	    int *taken);
-	int (*licence_count)(cs_store *s, int64_t *out);
+/* Transactions: the begin(), commit() and rollback() of "Threads",
+ * "Nesting" and "Durability" above. */
+int cs_store_begin(cs_store *s);
+int cs_store_commit(cs_store *s);
+int cs_store_rollback(cs_store *s);
 
-	/* ev->seq is ignored and assigned. */
-	int (*event_append)(cs_store *s, const cs_event *ev);
-	/* Oldest first. */
-	int (*events_for)(cs_store *s, const char *licence_id, cs_event ***out,
-	    size_t *n);
+/* CS_ECONFLICT when the id, or (client, approval_ref), exists, or when
+ * another licence of the row's type and issuer carries its number
+ * (cs_store_licence_number_taken): the store claims the number. */
+int cs_store_licence_put(cs_store *s, const cs_licence_row *row);
+/* CS_ENOTFOUND when absent. */
+int cs_store_licence_get(cs_store *s, const char *id, cs_licence_row **out);
+int cs_store_licence_by_ref(cs_store *s, const char *client,
+    const char *approval_ref, cs_licence_row **out);
+/* A page of a holder's licences, newest first; type NULL = all types.
+ * At most limit rows from position *pos on (0: the newest); on return
+ * *pos is where the next page starts, 0 when no licence follows.  A
+ * position is the store's own (opaque) number: CS_EINVAL when *pos is not
+ * one of this holder's.  The work is the page's, not the holder's.  *out
+ * may be NULL when n is 0. */
+int cs_store_licences_by_holder(cs_store *s, const char *holder_code,
+    const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
+    size_t *n);
+/* The licences carrying number whose holder code is holder_code: for each
+ * licence (its versions count as one), the newest version that carries
+ * the number; by id.  More than one only when licences of other types or
+ * issuers, or a database from before numbers were unique, share the
+ * number.  Indexed: the holder's other licences are not read. */
+int cs_store_licences_by_number(cs_store *s, const char *number,
+    const char *holder_code, cs_licence_row ***out, size_t *n);
+int cs_store_licences_by_bundle(cs_store *s, const char *bundle_id,
+    cs_licence_row ***out, size_t *n);
+/* 1 + the largest seq stored for (type, issuer_code). */
+int cs_store_licence_next_seq(cs_store *s, const char *type,
+    const char *issuer_code, int64_t *out);
+/* *taken = 1 when a licence of (type, issuer_code) other than the one of
+ * serial (whose versions may keep their number) carries number.  A number
+ * is unique per type and issuer (SPEC §1). */
+int cs_store_licence_number_taken(cs_store *s, const char *type,
+    const char *issuer_code, const char *number, const char *serial,
+    int *taken);
+int cs_store_licence_count(cs_store *s, int64_t *out);
 
-	/* CS_ECONFLICT when (client, approval_ref) or the id exists. */
-	int (*bundle_put)(cs_store *s, const cs_bundle_row *b);
-	int (*bundle_by_ref)(cs_store *s, const char *client,
-	    const char *approval_ref, cs_bundle_row **out);
+/* ev->seq is ignored and assigned. */
+int cs_store_event_append(cs_store *s, const cs_event *ev);
+/* Oldest first. */
+int cs_store_events_for(cs_store *s, const char *licence_id, cs_event ***out,
+    size_t *n);
 
-	/* CS_ECONFLICT when the name exists.  grants are ignored. */
-	int (*client_add)(cs_store *s, const cs_client *c);
-	/* With its grants.  CS_ENOTFOUND when absent (revoked ones included). */
-	int (*client_get)(cs_store *s, const char *name, cs_client **out);
-	/* Constant-time comparison of the stored hash; CS_ENOTFOUND when no
-	 * active client holds it. */
-	int (*client_by_token_hash)(cs_store *s, const uint8_t hash[32],
-	    cs_client **out);
-	int (*client_list)(cs_store *s, cs_client ***out, size_t *n);
-	/* CS_ENOTFOUND when absent or already revoked. */
-	int (*client_revoke)(cs_store *s, const char *name, int64_t at);
-	int (*grant_add)(cs_store *s, const char *client_name, const cs_grant *g);
+/* CS_ECONFLICT when (client, approval_ref) or the id exists. */
+int cs_store_bundle_put(cs_store *s, const cs_bundle_row *b);
+int cs_store_bundle_by_ref(cs_store *s, const char *client,
+    const char *approval_ref, cs_bundle_row **out);
 
-	/* rec->seq is ignored and assigned. */
-	int (*audit_append)(cs_store *s, const cs_audit_rec *rec);
-	/* Oldest first, at most filter->limit records. */
-	int (*audit_query)(cs_store *s, const cs_audit_filter *f,
-	    cs_audit_rec ***out, size_t *n);
+/* CS_ECONFLICT when the name exists.  grants are ignored. */
+int cs_store_client_add(cs_store *s, const cs_client *c);
+/* With its grants.  CS_ENOTFOUND when absent (revoked ones included). */
+int cs_store_client_get(cs_store *s, const char *name, cs_client **out);
+/* Constant-time comparison of the stored hash; CS_ENOTFOUND when no
+ * active client holds it. */
+int cs_store_client_by_token_hash(cs_store *s, const uint8_t hash[32],
+    cs_client **out);
+int cs_store_client_list(cs_store *s, cs_client ***out, size_t *n);
+/* CS_ENOTFOUND when absent or already revoked. */
+int cs_store_client_revoke(cs_store *s, const char *name, int64_t at);
+int cs_store_grant_add(cs_store *s, const char *client_name,
+    const cs_grant *g);
 
-	/* Cheap liveness check of the database. */
-	int (*ping)(cs_store *s);
-	/* Online, consistent copy to a new file. */
-	int (*backup)(cs_store *s, const char *path);
-	/* Flush and close; the handle is freed. */
-	void (*close)(cs_store *s);
-};
+/* rec->seq is ignored and assigned. */
+int cs_store_audit_append(cs_store *s, const cs_audit_rec *rec);
+/* Oldest first, at most filter->limit records. */
+int cs_store_audit_query(cs_store *s, const cs_audit_filter *f,
+    cs_audit_rec ***out, size_t *n);
 
-struct cs_store {
-	const struct cs_store_ops *ops;
-};
-
-/* Open (creating and migrating) the SQLite store at path. */
-int cs_store_open_sqlite(const char *path, cs_store **out);
-/* SQLite store only: how long, at most, a group commit waits for writers
- * queued behind it to join (audit_flush_ms; 20 by default, 0: never waits
- * for them). */
-void cs_store_sqlite_set_window(cs_store *s, long ms);
-/* SQLite store only: group commits made and transactions they carried. */
-void cs_store_sqlite_stats(cs_store *s, uint64_t *groups, uint64_t *members);
+/* Cheap liveness check of the database. */
+int cs_store_ping(cs_store *s);
+/* Online, consistent copy to a new file. */
+int cs_store_backup(cs_store *s, const char *path);
 
 /*
  * A licence row the store hands out is one allocation: the row, then its

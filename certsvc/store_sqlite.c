@@ -34,7 +34,8 @@
  * insert, but measured side by side (bench/README.md, "Page size") they
  * issued no faster and read slower.
  */
-#include "store.h"
+#include "store_backend.h"
+#include "store_sqlite.h"
 
 #include "codes.h"
 #include "cs_err.h"

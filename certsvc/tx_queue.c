@@ -52,13 +52,13 @@ cs_tx_run(cs_store *st, cs_tx_fn fn, void *arg)
 {
 	int rc;
 
-	if ((rc = st->ops->begin(st)) != 0)
+	if ((rc = cs_store_begin(st)) != 0)
 		return rc;
 	if ((rc = fn(arg)) != 0) {
-		(void)st->ops->rollback(st);
+		(void)cs_store_rollback(st);
 		return rc;
 	}
-	return st->ops->commit(st);
+	return cs_store_commit(st);
 }
 
 /* The batch in one transaction; every job's rc and msg set. */
@@ -69,7 +69,7 @@ run_batch(cs_tx_queue *q, struct job *batch)
 	struct job *j;
 	int rc;
 
-	if ((rc = st->ops->begin(st)) != 0) {
+	if ((rc = cs_store_begin(st)) != 0) {
 		for (j = batch; j != NULL; j = j->next)
 			fail(j, rc);
 		return;
@@ -79,7 +79,7 @@ run_batch(cs_tx_queue *q, struct job *batch)
 			fail(j, j->rc);
 	/* Returns once the batch is on disk (or has failed): no job is
 	 * answered 0 for writes that are not. */
-	if ((rc = st->ops->commit(st)) != 0)
+	if ((rc = cs_store_commit(st)) != 0)
 		for (j = batch; j != NULL; j = j->next)
 			if (j->rc == 0)
 				fail(j, rc);

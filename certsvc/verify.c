@@ -262,7 +262,7 @@ paper_by_id(cs_service *svc, const char *id, const char *holder)
 	cs_licence_row *row = NULL;
 	json_t *verdict = NULL;
 
-	if (svc->store->ops->licence_get(svc->store, id, &row) == 0 &&
+	if (cs_store_licence_get(svc->store, id, &row) == 0 &&
 	    strcmp(row->holder_code, holder) == 0)
 		verdict = library_verdict(svc, row->id, NULL);
 	cs_licence_row_free(row);
@@ -280,7 +280,7 @@ paper_by_number(cs_service *svc, const char *number, const char *holder)
 	json_t *verdict = NULL;
 	size_t n = 0;
 
-	if (svc->store->ops->licences_by_number(svc->store, number, holder,
+	if (cs_store_licences_by_number(svc->store, number, holder,
 	    &rows, &n) != 0)
 		return NULL;
 	if (n == 1)

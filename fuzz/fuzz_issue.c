@@ -187,7 +187,7 @@ licence_check(const json_t *lic)
 		    "reason")));
 	json_decref(v);
 	v = NULL;
-	if (cs_verify_offline(svc->keys, tok, strlen(tok), 480, &v) != 0)
+	if (cs_verify_offline(cs_service_keys(svc), tok, strlen(tok), 480, &v) != 0)
 		fuzz_fail("no offline verdict: %s", cs_err_msg());
 	res = json_string_value(json_object_get(v, "result"));
 	if (res == NULL || strcmp(res, "invalid_signature") == 0 ||
@@ -195,7 +195,7 @@ licence_check(const json_t *lic)
 		fuzz_fail("a licence just issued verifies offline as %s",
 		    res ? res : "(none)");
 	json_decref(v);
-	if ((t = cs_catalog_find(svc->catalog, type)) == NULL)
+	if ((t = cs_catalog_find(cs_service_catalog(svc), type)) == NULL)
 		fuzz_fail("issued type %s is not in the catalog", type);
 	if (cs_face_svg(t, lic, qr, &qo, &svg) != 0)
 		fuzz_fail("face of %s: %s", id, cs_err_msg());
@@ -213,8 +213,8 @@ issue_one(const json_t *req)
 	int rc, created = 0;
 
 	/* The face fields alone, as an approval system's form would check. */
-	t = cs_catalog_find(svc->catalog, json_string_value(json_object_get(req,
-	    "type")));
+	t = cs_catalog_find(cs_service_catalog(svc),
+	    json_string_value(json_object_get(req, "type")));
 	if (t != NULL && json_is_object(fields)) {
 		cs_catalog_validate_fields(t, fields, "fields", &p);
 		problems_check(0, &p);

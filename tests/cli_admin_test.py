@@ -83,6 +83,8 @@ for bad_name, says in ((os.fsdecode(b"\xe5\xb1\x80\xff"), "is not valid UTF-8"),
               "--issuer-code", issuer, "--issuer-name", bad_name, check_rc=False)
     check(r.returncode == 1 and "--issuer-name" in r.stderr and says in r.stderr,
           "the issuer name %r is refused: %s" % (bad_name, r.stderr.strip()))
+    check(r.stderr.startswith("certsvc client: client not created, its grant failed: "),
+          "the refusal says the client was not created: %s" % r.stderr.strip())
 names = [line.split()[0] for line in w.cli("client list").stdout.splitlines() if line.strip()]
 check("y" not in names, "a client whose grant failed was not created: %s" % names)
 con = sqlite3.connect(w.db)

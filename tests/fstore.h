@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cs_err.h"
-#include "store.h"
+#include "store_backend.h"
 #include "testutil.h"
 
 /*
@@ -55,7 +55,7 @@ f_begin(cs_store *s)
 	atomic_fetch_add(&F(s)->begins, 1);
 	while (atomic_load(&F(s)->hold))
 		sleep_ms(1);
-	if ((rc = F(s)->real->ops->begin(F(s)->real)) == 0)
+	if ((rc = cs_store_begin(F(s)->real)) == 0)
 		atomic_fetch_add(&F(s)->depth, 1);
 	return rc;
 }
@@ -67,7 +67,7 @@ f_rollback(cs_store *s)
 	if (atomic_load(&F(s)->depth) == 0)
 		return 0;
 	atomic_fetch_sub(&F(s)->depth, 1);
-	return F(s)->real->ops->rollback(F(s)->real);
+	return cs_store_rollback(F(s)->real);
 }
 
 static inline int
@@ -81,11 +81,11 @@ f_commit(cs_store *s)
 		atomic_fetch_sub(&F(s)->commit_fail, 1);
 		atomic_fetch_add(&F(s)->commits_failed, 1);
 		atomic_fetch_sub(&F(s)->depth, 1);
-		(void)F(s)->real->ops->rollback(F(s)->real);
+		(void)cs_store_rollback(F(s)->real);
 		return cs_err_set(CS_ESTORE, "store: commit: injected failure");
 	}
 	atomic_fetch_sub(&F(s)->depth, 1);
-	if ((rc = F(s)->real->ops->commit(F(s)->real)) == 0)
+	if ((rc = cs_store_commit(F(s)->real)) == 0)
 		atomic_fetch_add(&F(s)->commits_ok, 1);
 	return rc;
 }
@@ -99,7 +99,7 @@ f_audit_append(cs_store *s, const cs_audit_rec *rec)
 		return cs_err_set(CS_ESTORE, "store: append audit: injected "
 		    "failure");
 	}
-	return F(s)->real->ops->audit_append(F(s)->real, rec);
+	return cs_store_audit_append(F(s)->real, rec);
 }
 
 static inline void

@@ -169,7 +169,7 @@ tally_scan(cs_store *s, struct tally *ta)
 	for (;;) {
 		recs = NULL;
 		n = 0;
-		if (s->ops->audit_query(s, &f, &recs, &n) != 0) {
+		if (cs_store_audit_query(s, &f, &recs, &n) != 0) {
 			fprintf(stderr, "audit_query: %s\n", cs_err_msg());
 			ta->errors++;
 			break;
@@ -259,7 +259,7 @@ expect_all_in_file(const char *name, int n)
 	CHECK(s != NULL);
 	if (s != NULL) {
 		expect_all(s, 1, n);
-		s->ops->close(s);
+		cs_store_close(s);
 	}
 }
 
@@ -289,7 +289,7 @@ count_target(cs_store *s, const char *target, const char *request_id)
 	memset(&f, 0, sizeof(f));
 	f.target = target;
 	f.limit = 10;
-	if (s->ops->audit_query(s, &f, &recs, &n) != 0)
+	if (cs_store_audit_query(s, &f, &recs, &n) != 0)
 		return -1;
 	got = (long)n;
 	if (n == 1 && !str_same(recs[0]->request_id, request_id))
@@ -381,7 +381,7 @@ TEST(many_threads)
 	expect_all(s, NTHREADS, PER_THREAD);
 
 	cs_audit_queue_stop(q);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* --- the flush window, sync and stop -------------------------------- */
@@ -418,7 +418,7 @@ TEST(stop_drains)
 	CHECK_INT_EQ(count_rows(s), 0);
 
 	cs_audit_queue_stop(q);
-	s->ops->close(s);
+	cs_store_close(s);
 	expect_all_in_file("drain.db", N);
 out:
 	free(b);
@@ -472,7 +472,7 @@ TEST(sync_flushes_now)
 	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
 	CHECK(cs_mono_ms() - t0 < 1000);
 	cs_audit_queue_stop(q);
-	s->ops->close(s);
+	cs_store_close(s);
 out:
 	free(b);
 }
@@ -510,7 +510,7 @@ TEST(window_honoured)
 	CHECK(seen_at >= 48);
 	CHECK_INT_EQ(count_target(s, b->target, b->request_id), 1);
 	cs_audit_queue_stop(q);
-	s->ops->close(s);
+	cs_store_close(s);
 out:
 	free(b);
 }
@@ -599,7 +599,7 @@ TEST(failure_retry)
 	free(ta.seen);
 	cs_audit_queue_stop(q);
 	CHECK_INT_EQ(atomic_load(&f.depth), 0);
-	s->ops->close(s);
+	cs_store_close(s);
 out:
 	free(b);
 }
@@ -654,7 +654,7 @@ TEST(store_never_recovers)
 	CHECK_INT_EQ(atomic_load(&f.commits_ok), 0);
 	CHECK_INT_EQ(atomic_load(&f.depth), 0);
 	CHECK_INT_EQ(count_rows(s), 0);
-	s->ops->close(s);
+	cs_store_close(s);
 out:
 	free(b);
 }
@@ -717,7 +717,7 @@ TEST(lag_refuses_puts)
 	CHECK_INT_EQ(committed, accepted + 1);
 	CHECK_INT_EQ(count_rows(s), accepted + 1);
 	cs_audit_queue_stop(q);
-	s->ops->close(s);
+	cs_store_close(s);
 out:
 	free(b);
 }
@@ -773,7 +773,7 @@ TEST(stop_drains_groups)
 	pthread_join(th, NULL);
 	CHECK_INT_EQ(atomic_load(&f.begins), 3);
 	CHECK_INT_EQ(atomic_load(&f.commits_ok), 3);
-	s->ops->close(s);
+	cs_store_close(s);
 	expect_all_in_file("drain2.db", N);
 out:
 	free(b);

@@ -10,6 +10,7 @@
 #include "cs_err.h"
 #include "record_dicts.h"
 #include "store.h"
+#include "store_sqlite.h"
 #include "testutil.h"
 
 #include <dirent.h>
@@ -108,11 +109,40 @@ by_holder(cs_store *s, const char *holder, const char *type,
 {
 	int64_t pos = 0;
 
-	return s->ops->licences_by_holder(s, holder, type, &pos, 1000000, rows,
+	return cs_store_licences_by_holder(s, holder, type, &pos, 1000000, rows,
 	    n);
 }
 
 /* --- schema ------------------------------------------------------------- */
+
+/* --db names the backend: a PostgreSQL URI is refused with the reason
+ * (not made into a SQLite file, and the URI's password is not repeated);
+ * anything else is a SQLite file. */
+TEST(open_dispatches_on_db)
+{
+	const char *uris[] = {"postgresql://certsvc:s3cret@db/certsvc",
+	    "postgres://db/certsvc", "PostgreSQL://db/certsvc"};
+	cs_store *s = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		s = (cs_store *)1;
+		CHECK_INT_EQ(cs_store_open(uris[i], 20, &s), CS_EUNSUPPORTED);
+		CHECK(s == NULL);
+		CHECK_CONTAINS(cs_err_msg(), "PostgreSQL is not built in yet");
+		CHECK(strstr(cs_err_msg(), "s3cret") == NULL);
+	}
+	CHECK(access("postgresql:", F_OK) != 0 && access("postgres:", F_OK) != 0);
+	/* A file whose name merely begins like a scheme is SQLite's. */
+	CHECK_INT_EQ(cs_store_open(tpath("postgres.db"), 0, &s), 0);
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	CHECK_INT_EQ(cs_store_ping(s), 0);
+	cs_store_close(s);
+	CHECK(access(tpath("postgres.db"), F_OK) == 0);
+	cs_store_close(NULL);
+}
 
 TEST(open_creates_schema)
 {
@@ -123,8 +153,8 @@ TEST(open_creates_schema)
 	CHECK(s != NULL);
 	if (s == NULL)
 		return;
-	CHECK_INT_EQ(s->ops->ping(s), 0);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_ping(s), 0);
+	cs_store_close(s);
 	db = raw_open("schema.db");
 	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 6);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -153,18 +183,18 @@ TEST(reopen_keeps_data)
 	int64_t n = 0;
 
 	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	cs_store_close(s);
 	s = open_store("reopen.db");
 	CHECK(s != NULL);
 	if (s == NULL)
 		return;
-	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, l.id, &got), 0);
 	CHECK_STR_EQ(got ? got->record : NULL, l.record);
-	CHECK_INT_EQ(s->ops->licence_count(s, &n), 0);
+	CHECK_INT_EQ(cs_store_licence_count(s, &n), 0);
 	CHECK_INT_EQ(n, 1);
 	cs_licence_row_free(got);
-	s->ops->close(s);
+	cs_store_close(s);
 	db = raw_open("reopen.db");
 	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 6);
 	sqlite3_close(db);
@@ -194,7 +224,7 @@ reopen_at(cs_store *s, const char *name, const char *undo, int version)
 	char pragma[64];
 	sqlite3 *db;
 
-	s->ops->close(s);
+	cs_store_close(s);
 	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version);
 	db = raw_open(name);
 	CHECK_INT_EQ(sqlite3_exec(db, undo, NULL, NULL, NULL), SQLITE_OK);
@@ -216,7 +246,7 @@ append_read(cs_store *s, const char *target, const char *result)
 	a.action = "read";
 	a.target = (char *)target;
 	a.result = (char *)result;
-	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	CHECK_INT_EQ(cs_store_audit_append(s, &a), 0);
 }
 
 #define V4_TARGET "1.2.156.3005.2." TYPE_A "." ISSUER ".1.001.X"
@@ -237,19 +267,19 @@ TEST(migrate_v4_denied)
 	append_read(s, V4_TARGET, "denied");
 	memset(&f, 0, sizeof(f));
 	f.result = "ok";
-	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(cs_store_audit_query(s, &f, &recs, &n), 0);
 	CHECK_INT_EQ(n, 1);
 	if (n == 1)
 		CHECK(recs[0]->result == NULL && recs[0]->seq == 1);
 	cs_audit_recs_free(recs, n);
 	f.result = "denied";
 	f.target = V4_TARGET;
-	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(cs_store_audit_query(s, &f, &recs, &n), 0);
 	CHECK_INT_EQ(n, 1);
 	if (n == 1)
 		CHECK_STR_EQ(recs[0]->result, "denied");
 	cs_audit_recs_free(recs, n);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* A version 1 database (its audit index on the whole target) is migrated
@@ -265,7 +295,7 @@ TEST(migrate_v1)
 
 	append_read(s, "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.001.X", NULL);
 	append_read(s, "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.002.X", NULL);
-	s->ops->close(s);
+	cs_store_close(s);
 	db = raw_open("v1.db");
 	/* Back to version 1: undo versions 5 and 4, 3 (the clients
 	 * triggers), 2. */
@@ -294,12 +324,12 @@ TEST(migrate_v1)
 	 * narrows, the whole comparison decides. */
 	memset(&f, 0, sizeof(f));
 	f.target = "1.2.156.3005.2." TYPE_A "." ISSUER ".ABCDEFGH.002.X";
-	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(cs_store_audit_query(s, &f, &recs, &n), 0);
 	CHECK_INT_EQ(n, 1);
 	if (n == 1)
 		CHECK_STR_EQ(recs[0]->target, f.target);
 	cs_audit_recs_free(recs, n);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 TEST(newer_schema_refused)
@@ -308,7 +338,7 @@ TEST(newer_schema_refused)
 	sqlite3 *db;
 	int rc;
 
-	s->ops->close(s);
+	cs_store_close(s);
 	db = raw_open("newer.db");
 	CHECK_INT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL,
 	    NULL), SQLITE_OK);
@@ -336,12 +366,12 @@ TEST(licences)
 	lic_make(&c, TYPE_A, 2, h, "ems", 2000, "B-1");
 	lic_make(&d, TYPE_A, 3, h2, "ems", 4000, NULL);
 	b.r.supersedes = a.id;
-	CHECK_INT_EQ(s->ops->licence_put(s, &a.r), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &b.r), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &c.r), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &d.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &a.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &b.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &c.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &d.r), 0);
 
-	CHECK_INT_EQ(s->ops->licence_get(s, b.id, &got), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, b.id, &got), 0);
 	if (got != NULL) {
 		CHECK_STR_EQ(got->id, b.id);
 		CHECK_STR_EQ(got->type, TYPE_B);
@@ -358,18 +388,18 @@ TEST(licences)
 		CHECK_STR_EQ(got->record, b.record);
 	}
 	cs_licence_row_free(got);
-	CHECK_INT_EQ(s->ops->licence_get(s, a.id, &got), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, a.id, &got), 0);
 	CHECK(got != NULL && got->bundle == NULL && got->supersedes == NULL);
 	cs_licence_row_free(got);
 
-	CHECK_INT_EQ(s->ops->licence_get(s, "1.2.156.3005.2.nope", &got),
+	CHECK_INT_EQ(cs_store_licence_get(s, "1.2.156.3005.2.nope", &got),
 	    CS_ENOTFOUND);
 	CHECK(got == NULL);
 
-	CHECK_INT_EQ(s->ops->licence_by_ref(s, "ems", c.ref, &got), 0);
+	CHECK_INT_EQ(cs_store_licence_by_ref(s, "ems", c.ref, &got), 0);
 	CHECK_STR_EQ(got ? got->id : NULL, c.id);
 	cs_licence_row_free(got);
-	CHECK_INT_EQ(s->ops->licence_by_ref(s, "other", c.ref, &got),
+	CHECK_INT_EQ(cs_store_licence_by_ref(s, "other", c.ref, &got),
 	    CS_ENOTFOUND);
 
 	/* Newest first, across types; then one type only. */
@@ -394,7 +424,7 @@ TEST(licences)
 	cs_licence_rows_free(rows, n);
 
 	/* A bundle's licences in the order issued. */
-	CHECK_INT_EQ(s->ops->licences_by_bundle(s, "B-1", &rows, &n), 0);
+	CHECK_INT_EQ(cs_store_licences_by_bundle(s, "B-1", &rows, &n), 0);
 	CHECK_INT_EQ(n, 2);
 	if (n == 2) {
 		CHECK_STR_EQ(rows[0]->id, b.id);
@@ -402,50 +432,50 @@ TEST(licences)
 	}
 	cs_licence_rows_free(rows, n);
 
-	CHECK_INT_EQ(s->ops->licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
 	CHECK_INT_EQ(v, 4);
-	CHECK_INT_EQ(s->ops->licence_next_seq(s, TYPE_B, ISSUER, &v), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_B, ISSUER, &v), 0);
 	CHECK_INT_EQ(v, 2);
-	CHECK_INT_EQ(s->ops->licence_next_seq(s, TYPE_B, "91440300708461136T",
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_B, "91440300708461136T",
 	    &v), 0);
 	CHECK_INT_EQ(v, 1);
-	CHECK_INT_EQ(s->ops->licence_count(s, &v), 0);
+	CHECK_INT_EQ(cs_store_licence_count(s, &v), 0);
 	CHECK_INT_EQ(v, 4);
 
 	/* Same id, other approval_ref: conflict on the id. */
 	lic_make(&dup, TYPE_A, 1, h, "ems", 5000, NULL);
 	snprintf(dup.ref, sizeof(dup.ref), "REF-other");
-	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup.r), CS_ECONFLICT);
 	CHECK_CONTAINS(cs_err_msg(), "store: insert licence: UNIQUE constraint "
 	    "failed");
 	/* Other id, same (client, approval_ref): conflict too. */
 	lic_make(&dup, TYPE_A, 99, h, "ems", 5000, NULL);
 	snprintf(dup.ref, sizeof(dup.ref), "%s", a.ref);
-	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup.r), CS_ECONFLICT);
 	CHECK_CONTAINS(cs_err_msg(), "approval_ref");
 	/* The same approval_ref from another client is fine. */
 	dup.r.client = "other";
-	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup.r), 0);
 	/* A missing required column is a storage error, not a conflict. */
 	lic_make(&dup, TYPE_A, 100, h, "ems", 5000, NULL);
 	dup.r.record = NULL;
-	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), CS_ESTORE);
-	CHECK_INT_EQ(s->ops->licence_count(s, &v), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup.r), CS_ESTORE);
+	CHECK_INT_EQ(cs_store_licence_count(s, &v), 0);
 	CHECK_INT_EQ(v, 5);
 
 	/* Bundle members carry no approval_ref of their own (their bundle
 	 * holds it): several from one client are fine. */
 	lic_make(&dup, TYPE_B, 10, h2, "ems", 6000, "B-2");
 	dup.r.approval_ref = NULL;
-	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup.r), 0);
 	lic_make(&dup, TYPE_B, 11, h2, "ems", 6000, "B-2");
 	dup.r.approval_ref = NULL;
-	CHECK_INT_EQ(s->ops->licence_put(s, &dup.r), 0);
-	CHECK_INT_EQ(s->ops->licences_by_bundle(s, "B-2", &rows, &n), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup.r), 0);
+	CHECK_INT_EQ(cs_store_licences_by_bundle(s, "B-2", &rows, &n), 0);
 	CHECK_INT_EQ(n, 2);
 	CHECK(n == 2 && rows[1]->approval_ref == NULL);
 	cs_licence_rows_free(rows, n);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* A record shaped like the domain's (SPEC §1, as issue.c writes it). */
@@ -528,15 +558,15 @@ TEST(records)
 	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
 	record_make(big, sizeof(big), l.id);
 	l.r.record = big;
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
-	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, l.id, &got), 0);
 	CHECK_STR_EQ(got ? got->record : NULL, big);
 	cs_licence_row_free(got);
 	/* One that would not shrink is stored as it is. */
 	lic_make(&tiny, TYPE_A, 2, "91350100M000100Y43", "ems", 1000, NULL);
 	tiny.r.record = "{}";
-	CHECK_INT_EQ(s->ops->licence_put(s, &tiny.r), 0);
-	CHECK_INT_EQ(s->ops->licence_get(s, tiny.id, &got), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &tiny.r), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, tiny.id, &got), 0);
 	CHECK_STR_EQ(got ? got->record : NULL, "{}");
 	cs_licence_row_free(got);
 
@@ -569,25 +599,25 @@ TEST(records)
 	    blob, sizeof(blob));
 	CHECK_INT_EQ(raw_put(db, "T-6", blob), SQLITE_OK);
 	sqlite3_close(db);
-	CHECK_INT_EQ(s->ops->licence_get(s, "T-6", &got), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, "T-6", &got), 0);
 	CHECK_STR_EQ(got ? got->record : NULL,
 	    "{\"id\":\"1.2.156.3005.2.X\",\"type\":\"\"}");
 	cs_licence_row_free(got);
 
-	CHECK_INT_EQ(s->ops->licence_get(s, "T-0", &got), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, "T-0", &got), 0);
 	CHECK_STR_EQ(got ? got->request_hash : NULL, HASH_HEX);
 	cs_licence_row_free(got);
-	CHECK_INT_EQ(s->ops->licence_get(s, "T-1", &got), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, "T-1", &got), 0);
 	CHECK_STR_EQ(got ? got->record : NULL, "{\"hand\":1}");
 	CHECK_STR_EQ(got ? got->request_hash : NULL, "x");
 	cs_licence_row_free(got);
-	CHECK_INT_EQ(s->ops->licence_get(s, "T-2", &got), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, "T-2", &got), 0);
 	CHECK_STR_EQ(got ? got->record : NULL, "hang");
 	cs_licence_row_free(got);
-	CHECK_INT_EQ(s->ops->licence_get(s, "T-3", &got), CS_ESTORE);
+	CHECK_INT_EQ(cs_store_licence_get(s, "T-3", &got), CS_ESTORE);
 	CHECK_CONTAINS(cs_err_msg(), "does not inflate");
-	CHECK_INT_EQ(s->ops->licence_get(s, "T-4", &got), CS_ESTORE);
-	CHECK_INT_EQ(s->ops->licence_get(s, "T-5", &got), CS_ESTORE);
+	CHECK_INT_EQ(cs_store_licence_get(s, "T-4", &got), CS_ESTORE);
+	CHECK_INT_EQ(cs_store_licence_get(s, "T-5", &got), CS_ESTORE);
 	CHECK_CONTAINS(cs_err_msg(), "unknown dictionary");
 	CHECK(got == NULL);
 
@@ -596,10 +626,10 @@ TEST(records)
 	if ((tiny.r.record = malloc((1 << 20) + 2)) != NULL) {
 		memset(tiny.r.record, ' ', (1 << 20) + 1);
 		tiny.r.record[(1 << 20) + 1] = '\0';
-		CHECK_INT_EQ(s->ops->licence_put(s, &tiny.r), CS_ETOOBIG);
+		CHECK_INT_EQ(cs_store_licence_put(s, &tiny.r), CS_ETOOBIG);
 		free(tiny.r.record);
 	}
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* --- licence numbers ---------------------------------------------------- */
@@ -620,14 +650,14 @@ TEST(licence_numbers)
 	int taken = -1;
 
 	lic_make(&a, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
-	CHECK_INT_EQ(s->ops->licence_put(s, &a.r), 0);
-	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	CHECK_INT_EQ(cs_store_licence_put(s, &a.r), 0);
+	CHECK_INT_EQ(cs_store_licence_number_taken(s, TYPE_A, ISSUER, a.number,
 	    "2", &taken), 0);
 	CHECK_INT_EQ(taken, 1);
-	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	CHECK_INT_EQ(cs_store_licence_number_taken(s, TYPE_A, ISSUER, a.number,
 	    "1", &taken), 0);
 	CHECK_INT_EQ(taken, 0);
-	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_B, ISSUER, a.number,
+	CHECK_INT_EQ(cs_store_licence_number_taken(s, TYPE_B, ISSUER, a.number,
 	    "2", &taken), 0);
 	CHECK_INT_EQ(taken, 0);
 
@@ -637,13 +667,13 @@ TEST(licence_numbers)
 	    ISSUER);
 	snprintf(a2.number, sizeof(a2.number), "%s", a.number);
 	a2.r.supersedes = a.id;
-	CHECK_INT_EQ(s->ops->licence_put(s, &a2.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &a2.r), 0);
 
 	/* Another licence with it: a conflict, and nothing stored. */
 	lic_make(&b, TYPE_A, 2, HOLDER_1, "ems", 3000, NULL);
 	snprintf(b.number, sizeof(b.number), "%s", a.number);
-	CHECK_INT_EQ(s->ops->licence_put(s, &b.r), CS_ECONFLICT);
-	CHECK_INT_EQ(s->ops->licence_get(s, b.id, &got), CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_licence_put(s, &b.r), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_licence_get(s, b.id, &got), CS_ENOTFOUND);
 	db = raw_open("numbers.db");
 	CHECK_INT_EQ(sqlite3_exec(db, "INSERT INTO licences VALUES ('1.2.156."
 	    "3005.2." TYPE_A "." ISSUER ".9.001.X', '" TYPE_A "', '" ISSUER "', "
@@ -651,16 +681,16 @@ TEST(licence_numbers)
 	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
 	sqlite3_close(db);
 
-	CHECK_INT_EQ(s->ops->licences_by_number(s, a.number, HOLDER_1, &rows,
+	CHECK_INT_EQ(cs_store_licences_by_number(s, a.number, HOLDER_1, &rows,
 	    &n), 0);
 	CHECK_INT_EQ(n, 1);
 	CHECK_STR_EQ(n ? rows[0]->id : NULL, a2.id);
 	cs_licence_rows_free(rows, n);
-	CHECK_INT_EQ(s->ops->licences_by_number(s, a.number,
+	CHECK_INT_EQ(cs_store_licences_by_number(s, a.number,
 	    "91440300708461136T", &rows, &n), 0);
 	CHECK_INT_EQ(n, 0);
 	cs_licence_rows_free(rows, n);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* A database from before version 6 that gave one number to two licences
@@ -677,10 +707,10 @@ TEST(migrate_v4_duplicate_numbers)
 	int taken = -1;
 
 	lic_make(&a, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
-	CHECK_INT_EQ(s->ops->licence_put(s, &a.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &a.r), 0);
 	lic_make(&b, TYPE_A, 2, HOLDER_1, "ems", 2000, NULL);
-	CHECK_INT_EQ(s->ops->licence_put(s, &b.r), 0);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_licence_put(s, &b.r), 0);
+	cs_store_close(s);
 	db = raw_open("dups.db");
 	CHECK_INT_EQ(sqlite3_exec(db, UNDO_V5 "PRAGMA user_version = 4;"
 	    "INSERT INTO licences SELECT '1.2.156.3005.2.' || type || '.' || "
@@ -699,25 +729,25 @@ TEST(migrate_v4_duplicate_numbers)
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licence_numbers WHERE "
 	    "dup = 1 AND serial = '3'"), 1);
 	sqlite3_close(db);
-	CHECK_INT_EQ(s->ops->licences_by_number(s, a.number, HOLDER_1, &rows,
+	CHECK_INT_EQ(cs_store_licences_by_number(s, a.number, HOLDER_1, &rows,
 	    &n), 0);
 	CHECK_INT_EQ(n, 2);
 	cs_licence_rows_free(rows, n);
-	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	CHECK_INT_EQ(cs_store_licence_number_taken(s, TYPE_A, ISSUER, a.number,
 	    "3", &taken), 0);
 	CHECK_INT_EQ(taken, 0);
 	lic_make(&dup2, TYPE_A, 4, HOLDER_1, "ems", 4000, NULL);
 	snprintf(dup2.id, sizeof(dup2.id), "1.2.156.3005.2.%s.%s.3.002.X",
 	    TYPE_A, ISSUER);
 	snprintf(dup2.number, sizeof(dup2.number), "%s", a.number);
-	CHECK_INT_EQ(s->ops->licence_put(s, &dup2.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup2.r), 0);
 	lic_make(&dup2, TYPE_A, 5, HOLDER_1, "ems", 5000, NULL);
 	snprintf(dup2.number, sizeof(dup2.number), "%s", a.number);
-	CHECK_INT_EQ(s->ops->licence_number_taken(s, TYPE_A, ISSUER, a.number,
+	CHECK_INT_EQ(cs_store_licence_number_taken(s, TYPE_A, ISSUER, a.number,
 	    "5", &taken), 0);
 	CHECK_INT_EQ(taken, 1);
-	CHECK_INT_EQ(s->ops->licence_put(s, &dup2.r), CS_ECONFLICT);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup2.r), CS_ECONFLICT);
+	cs_store_close(s);
 }
 
 /* --- events, bundles ---------------------------------------------------- */
@@ -730,7 +760,7 @@ TEST(events)
 	size_t n = 0;
 
 	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	memset(&e, 0, sizeof(e));
 	e.seq = 777; /* ignored */
 	e.licence_id = l.id;
@@ -738,19 +768,19 @@ TEST(events)
 	e.at = 10;
 	e.action = "suspend";
 	e.reason = "inspection";
-	CHECK_INT_EQ(s->ops->event_append(s, &e), 0);
+	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
 	e.at = 20;
 	e.action = "reinstate";
 	e.reason = NULL;
-	CHECK_INT_EQ(s->ops->event_append(s, &e), 0);
+	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
 	e.at = 30;
 	e.action = "revoke";
 	e.kind = "withdrawn";
 	e.reason = "fraud";
 	e.ref = "case-9";
-	CHECK_INT_EQ(s->ops->event_append(s, &e), 0);
+	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
 
-	CHECK_INT_EQ(s->ops->events_for(s, l.id, &evs, &n), 0);
+	CHECK_INT_EQ(cs_store_events_for(s, l.id, &evs, &n), 0);
 	CHECK_INT_EQ(n, 3);
 	if (n == 3) {
 		CHECK_STR_EQ(evs[0]->action, "suspend");
@@ -768,17 +798,17 @@ TEST(events)
 		CHECK(evs[0]->seq != 777);
 	}
 	cs_events_free(evs, n);
-	CHECK_INT_EQ(s->ops->events_for(s, "unknown", &evs, &n), 0);
+	CHECK_INT_EQ(cs_store_events_for(s, "unknown", &evs, &n), 0);
 	CHECK(n == 0 && evs == NULL);
 
 	/* An event for a licence that does not exist. */
 	e.licence_id = "1.2.156.3005.2.nope";
-	CHECK_INT_EQ(s->ops->event_append(s, &e), CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_event_append(s, &e), CS_ENOTFOUND);
 	/* An action outside the lifecycle's vocabulary. */
 	e.licence_id = l.id;
 	e.action = "delete";
-	CHECK_INT_EQ(s->ops->event_append(s, &e), CS_ESTORE);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_event_append(s, &e), CS_ESTORE);
+	cs_store_close(s);
 }
 
 TEST(bundles)
@@ -792,8 +822,8 @@ TEST(bundles)
 	b.approval_ref = "CASE-1";
 	b.request_hash = HASH_HEX;
 	b.created_at = 1234;
-	CHECK_INT_EQ(s->ops->bundle_put(s, &b), 0);
-	CHECK_INT_EQ(s->ops->bundle_by_ref(s, "onewindow", "CASE-1", &got), 0);
+	CHECK_INT_EQ(cs_store_bundle_put(s, &b), 0);
+	CHECK_INT_EQ(cs_store_bundle_by_ref(s, "onewindow", "CASE-1", &got), 0);
 	if (got != NULL) {
 		CHECK_STR_EQ(got->id, "B-1");
 		CHECK_STR_EQ(got->client, "onewindow");
@@ -802,15 +832,15 @@ TEST(bundles)
 		CHECK_INT_EQ(got->created_at, 1234);
 	}
 	cs_bundle_row_free(got);
-	CHECK_INT_EQ(s->ops->bundle_by_ref(s, "onewindow", "CASE-2", &got),
+	CHECK_INT_EQ(cs_store_bundle_by_ref(s, "onewindow", "CASE-2", &got),
 	    CS_ENOTFOUND);
 	CHECK(got == NULL);
 	b.approval_ref = "CASE-2"; /* same id */
-	CHECK_INT_EQ(s->ops->bundle_put(s, &b), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_bundle_put(s, &b), CS_ECONFLICT);
 	b.id = "B-2";
 	b.approval_ref = "CASE-1"; /* same (client, approval_ref) */
-	CHECK_INT_EQ(s->ops->bundle_put(s, &b), CS_ECONFLICT);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_bundle_put(s, &b), CS_ECONFLICT);
+	cs_store_close(s);
 }
 
 /* --- clients ------------------------------------------------------------ */
@@ -838,20 +868,20 @@ TEST(clients)
 	client_make(&a, "ems", "issuer", 0xa1);
 	client_make(&b, "partner", "reader", 0xb2);
 	a.id = 42; /* ignored: assigned by the store */
-	CHECK_INT_EQ(s->ops->client_add(s, &a), 0);
-	CHECK_INT_EQ(s->ops->client_add(s, &b), 0);
+	CHECK_INT_EQ(cs_store_client_add(s, &a), 0);
+	CHECK_INT_EQ(cs_store_client_add(s, &b), 0);
 	client_make(&b, "partner", "reader", 0xc3);
-	CHECK_INT_EQ(s->ops->client_add(s, &b), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_client_add(s, &b), CS_ECONFLICT);
 	client_make(&b, "bad-role", "root", 0xd4);
-	CHECK_INT_EQ(s->ops->client_add(s, &b), CS_ESTORE);
+	CHECK_INT_EQ(cs_store_client_add(s, &b), CS_ESTORE);
 
-	CHECK_INT_EQ(s->ops->grant_add(s, "ems", &g2), 0);
-	CHECK_INT_EQ(s->ops->grant_add(s, "ems", &g3), 0);
-	CHECK_INT_EQ(s->ops->grant_add(s, "partner", &g1), 0);
-	CHECK_INT_EQ(s->ops->grant_add(s, "nobody", &g1), CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_grant_add(s, "ems", &g2), 0);
+	CHECK_INT_EQ(cs_store_grant_add(s, "ems", &g3), 0);
+	CHECK_INT_EQ(cs_store_grant_add(s, "partner", &g1), 0);
+	CHECK_INT_EQ(cs_store_grant_add(s, "nobody", &g1), CS_ENOTFOUND);
 	CHECK_CONTAINS(cs_err_msg(), "nobody");
 
-	CHECK_INT_EQ(s->ops->client_get(s, "ems", &got), 0);
+	CHECK_INT_EQ(cs_store_client_get(s, "ems", &got), 0);
 	if (got != NULL) {
 		CHECK(got->id > 0 && got->id != 42);
 		CHECK_STR_EQ(got->name, "ems");
@@ -869,20 +899,20 @@ TEST(clients)
 		}
 	}
 	cs_client_free(got);
-	CHECK_INT_EQ(s->ops->client_get(s, "nobody", &got), CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_client_get(s, "nobody", &got), CS_ENOTFOUND);
 	CHECK(got == NULL);
 
 	/* Found by its hash; not by one that differs in the last byte. */
 	memcpy(h, a.token_hash, 32);
-	CHECK_INT_EQ(s->ops->client_by_token_hash(s, h, &got), 0);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, h, &got), 0);
 	CHECK_STR_EQ(got ? got->name : NULL, "ems");
 	CHECK_INT_EQ(got ? got->n_grants : 0, 2);
 	cs_client_free(got);
 	h[31] ^= 1;
-	CHECK_INT_EQ(s->ops->client_by_token_hash(s, h, &got), CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, h, &got), CS_ENOTFOUND);
 	CHECK(got == NULL);
 
-	CHECK_INT_EQ(s->ops->client_list(s, &all, &n), 0);
+	CHECK_INT_EQ(cs_store_client_list(s, &all, &n), 0);
 	CHECK_INT_EQ(n, 2);
 	if (n == 2) {
 		CHECK_STR_EQ(all[0]->name, "ems");
@@ -894,20 +924,20 @@ TEST(clients)
 	cs_clients_free(all, n);
 
 	/* Revoked: its token no longer works, but it is still listed. */
-	CHECK_INT_EQ(s->ops->client_revoke(s, "ems", 5000), 0);
-	CHECK_INT_EQ(s->ops->client_by_token_hash(s, a.token_hash, &got),
+	CHECK_INT_EQ(cs_store_client_revoke(s, "ems", 5000), 0);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, a.token_hash, &got),
 	    CS_ENOTFOUND);
-	CHECK_INT_EQ(s->ops->client_get(s, "ems", &got), 0);
+	CHECK_INT_EQ(cs_store_client_get(s, "ems", &got), 0);
 	CHECK_INT_EQ(got ? got->revoked_at : 0, 5000);
 	cs_client_free(got);
-	CHECK_INT_EQ(s->ops->client_revoke(s, "ems", 6000), CS_ENOTFOUND);
-	CHECK_INT_EQ(s->ops->client_revoke(s, "nobody", 6000), CS_ENOTFOUND);
-	CHECK_INT_EQ(s->ops->client_get(s, "ems", &got), 0);
+	CHECK_INT_EQ(cs_store_client_revoke(s, "ems", 6000), CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_client_revoke(s, "nobody", 6000), CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_client_get(s, "ems", &got), 0);
 	CHECK_INT_EQ(got ? got->revoked_at : 0, 5000);
 	cs_client_free(got);
-	CHECK_INT_EQ(s->ops->client_by_token_hash(s, b.token_hash, &got),
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, b.token_hash, &got),
 	    CS_ENOTFOUND);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* A revocation is on disk: after the store is reopened (a new process, as
@@ -921,32 +951,32 @@ TEST(client_revoke_persists)
 
 	client_make(&a, "ems", "issuer", 0x11);
 	client_make(&b, "partner", "reader", 0x22);
-	CHECK_INT_EQ(s->ops->client_add(s, &a), 0);
-	CHECK_INT_EQ(s->ops->client_add(s, &b), 0);
-	CHECK_INT_EQ(s->ops->client_by_token_hash(s, a.token_hash, &got), 0);
+	CHECK_INT_EQ(cs_store_client_add(s, &a), 0);
+	CHECK_INT_EQ(cs_store_client_add(s, &b), 0);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, a.token_hash, &got), 0);
 	cs_client_free(got);
 	got = NULL;
-	CHECK_INT_EQ(s->ops->client_revoke(s, "ems", 7000), 0);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_client_revoke(s, "ems", 7000), 0);
+	cs_store_close(s);
 
 	s = open_store("revoke.db");
 	CHECK(s != NULL);
 	if (s == NULL)
 		return;
-	CHECK_INT_EQ(s->ops->client_by_token_hash(s, a.token_hash, &got),
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, a.token_hash, &got),
 	    CS_ENOTFOUND);
 	CHECK(got == NULL);
-	CHECK_INT_EQ(s->ops->client_by_token_hash(s, b.token_hash, &got), 0);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, b.token_hash, &got), 0);
 	CHECK_STR_EQ(got ? got->name : NULL, "partner");
 	cs_client_free(got);
 	got = NULL;
-	CHECK_INT_EQ(s->ops->client_get(s, "ems", &got), 0);
+	CHECK_INT_EQ(cs_store_client_get(s, "ems", &got), 0);
 	CHECK_INT_EQ(got ? got->revoked_at : 0, 7000);
 	cs_client_free(got);
 	/* The name stays taken: a revoked client is history, not a gap. */
 	client_make(&a, "ems", "issuer", 0x33);
-	CHECK_INT_EQ(s->ops->client_add(s, &a), CS_ECONFLICT);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_client_add(s, &a), CS_ECONFLICT);
+	cs_store_close(s);
 }
 
 /*
@@ -965,11 +995,11 @@ TEST(migrate_v2)
 
 	client_make(&a, "ems", "issuer", 0x41);
 	client_make(&b, "partner", "reader", 0x52);
-	CHECK_INT_EQ(s->ops->client_add(s, &a), 0);
-	CHECK_INT_EQ(s->ops->client_add(s, &b), 0);
-	CHECK_INT_EQ(s->ops->grant_add(s, "ems", &g), 0);
-	CHECK_INT_EQ(s->ops->client_revoke(s, "partner", 8000), 0);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_client_add(s, &a), 0);
+	CHECK_INT_EQ(cs_store_client_add(s, &b), 0);
+	CHECK_INT_EQ(cs_store_grant_add(s, "ems", &g), 0);
+	CHECK_INT_EQ(cs_store_client_revoke(s, "partner", 8000), 0);
+	cs_store_close(s);
 	db = raw_open("v2.db");
 	CHECK_INT_EQ(sqlite3_exec(db, undo_v4, NULL, NULL, NULL), SQLITE_OK);
 	CHECK_INT_EQ(sqlite3_exec(db, "DROP TRIGGER clients_no_update;"
@@ -995,7 +1025,7 @@ TEST(migrate_v2)
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM clients"), 2);
 	sqlite3_close(db);
 
-	CHECK_INT_EQ(s->ops->client_by_token_hash(s, a.token_hash, &got), 0);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, a.token_hash, &got), 0);
 	if (got != NULL) {
 		CHECK_STR_EQ(got->role, "issuer");
 		CHECK_INT_EQ(got->n_grants, 1);
@@ -1004,17 +1034,17 @@ TEST(migrate_v2)
 	}
 	cs_client_free(got);
 	got = NULL;
-	CHECK_INT_EQ(s->ops->client_by_token_hash(s, b.token_hash, &got),
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, b.token_hash, &got),
 	    CS_ENOTFOUND);
-	CHECK_INT_EQ(s->ops->client_get(s, "partner", &got), 0);
+	CHECK_INT_EQ(cs_store_client_get(s, "partner", &got), 0);
 	CHECK_INT_EQ(got ? got->revoked_at : 0, 8000);
 	cs_client_free(got);
 	/* Still writable where it should be: revocation and grants append. */
-	CHECK_INT_EQ(s->ops->grant_add(s, "ems", &g), 0);
-	CHECK_INT_EQ(s->ops->client_revoke(s, "ems", 9000), 0);
-	CHECK_INT_EQ(s->ops->client_by_token_hash(s, a.token_hash, &got),
+	CHECK_INT_EQ(cs_store_grant_add(s, "ems", &g), 0);
+	CHECK_INT_EQ(cs_store_client_revoke(s, "ems", 9000), 0);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, a.token_hash, &got),
 	    CS_ENOTFOUND);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* --- audit -------------------------------------------------------------- */
@@ -1024,7 +1054,7 @@ audit_n(cs_store *s, const cs_audit_filter *f, int64_t *first)
 {
 	cs_audit_rec **r = NULL;
 	size_t n = 0;
-	int rc = s->ops->audit_query(s, f, &r, &n);
+	int rc = cs_store_audit_query(s, f, &r, &n);
 
 	if (rc != 0)
 		return -1;
@@ -1046,7 +1076,7 @@ TEST(audit)
 	int i;
 
 	/* 1100 records in one transaction: 0..1099, at_ms = 1000 + i. */
-	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
 	for (i = 0; i < 1100; i++) {
 		memset(&a, 0, sizeof(a));
 		a.seq = -5; /* ignored */
@@ -1061,12 +1091,12 @@ TEST(audit)
 		a.result_count = i;
 		a.remote = "127.0.0.1";
 		a.request_id = "req";
-		CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+		CHECK_INT_EQ(cs_store_audit_append(s, &a), 0);
 	}
-	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 
 	memset(&f, 0, sizeof(f));
-	CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(cs_store_audit_query(s, &f, &recs, &n), 0);
 	CHECK_INT_EQ(n, 100); /* the default limit */
 	if (n == 100) {
 		CHECK_INT_EQ(recs[0]->at_ms, 1000);
@@ -1120,7 +1150,7 @@ TEST(audit)
 	f.client = "partner";
 	f.limit = 3;
 	for (i = 0; i < 1000; i++) {
-		CHECK_INT_EQ(s->ops->audit_query(s, &f, &recs, &n), 0);
+		CHECK_INT_EQ(cs_store_audit_query(s, &f, &recs, &n), 0);
 		if (n == 0)
 			break;
 		CHECK(recs[0]->seq > last);
@@ -1129,7 +1159,7 @@ TEST(audit)
 		cs_audit_recs_free(recs, n);
 	}
 	CHECK_INT_EQ(i, 440 / 3 + 1);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /*
@@ -1160,7 +1190,7 @@ chunk_fill(cs_store *s, int from, int to)
 	cs_audit_rec a;
 	int i;
 
-	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
 	for (i = from; i < to; i++) {
 		holder_of(i % 7, holder);
 		target_of(i % 11, target);
@@ -1170,11 +1200,11 @@ chunk_fill(cs_store *s, int from, int to)
 		a.action = "read";
 		a.holder = i % 13 == 0 ? NULL : holder;
 		a.target = target;
-		if (s->ops->audit_append(s, &a) != 0)
+		if (cs_store_audit_append(s, &a) != 0)
 			break;
 	}
 	CHECK_INT_EQ(i, to);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 }
 
 /* Page through f 1000 at a time: every record once, in order, and each
@@ -1190,7 +1220,7 @@ chunk_count(cs_store *s, cs_audit_filter f, int hk, int tk)
 	f.limit = 1000;
 	do {
 		f.after_seq = last;
-		if (s->ops->audit_query(s, &f, &r, &n) != 0)
+		if (cs_store_audit_query(s, &f, &r, &n) != 0)
 			return -1;
 		for (j = 0; j < n; j++) {
 			i = r[j]->seq - 1;
@@ -1283,7 +1313,7 @@ TEST(audit_chunks)
 
 	/* The keys are what finds the records of keyed chunks: without
 	 * chunk 0's, its records are no longer found, the others still are. */
-	s->ops->close(s);
+	cs_store_close(s);
 	db = raw_open("chunks.db");
 	CHECK_INT_EQ(sqlite3_exec(db, "DROP TRIGGER audit_keys_no_delete;"
 	    "DELETE FROM audit_keys WHERE chunk = 0", NULL, NULL, NULL),
@@ -1298,7 +1328,7 @@ TEST(audit_chunks)
 	f.holder = holder;
 	CHECK_INT_EQ(chunk_count(s, f, 3, -1), chunk_expect(n, 3, -1, 0) -
 	    chunk_expect(CHUNK_RECS - 1, 3, -1, 0));
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* --- append-only -------------------------------------------------------- */
@@ -1321,21 +1351,21 @@ TEST(append_only)
 	size_t i;
 
 	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	memset(&e, 0, sizeof(e));
 	e.licence_id = l.id;
 	e.actor = "ems";
 	e.action = "suspend";
-	CHECK_INT_EQ(s->ops->event_append(s, &e), 0);
-	CHECK_INT_EQ(s->ops->bundle_put(s, &b), 0);
+	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
+	CHECK_INT_EQ(cs_store_bundle_put(s, &b), 0);
 	client_make(&c, "ems", "issuer", 1);
-	CHECK_INT_EQ(s->ops->client_add(s, &c), 0);
-	CHECK_INT_EQ(s->ops->grant_add(s, "ems", &(cs_grant){ "*", NULL, NULL }),
+	CHECK_INT_EQ(cs_store_client_add(s, &c), 0);
+	CHECK_INT_EQ(cs_store_grant_add(s, "ems", &(cs_grant){ "*", NULL, NULL }),
 	    0);
-	CHECK_INT_EQ(s->ops->client_revoke(s, "ems", 9), 0);
+	CHECK_INT_EQ(cs_store_client_revoke(s, "ems", 9), 0);
 	memset(&a, 0, sizeof(a));
 	a.action = "read";
-	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	CHECK_INT_EQ(cs_store_audit_append(s, &a), 0);
 
 	/* With the store still open, as an operator's shell would be. */
 	db = raw_open("append.db");
@@ -1353,7 +1383,7 @@ TEST(append_only)
 		CHECK_INT_EQ(raw_int(db, sql), 1);
 	}
 	sqlite3_close(db);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* --- transactions ------------------------------------------------------- */
@@ -1371,9 +1401,9 @@ peek_main(void *arg)
 	struct peek *p = arg;
 	cs_licence_row *r = NULL;
 
-	p->get_rc = p->s->ops->licence_get(p->s, p->id, &r);
+	p->get_rc = cs_store_licence_get(p->s, p->id, &r);
 	cs_licence_row_free(r);
-	p->s->ops->licence_count(p->s, &p->count);
+	cs_store_licence_count(p->s, &p->count);
 	return NULL;
 }
 
@@ -1389,24 +1419,24 @@ TEST(licence_cache)
 	cs_store *s = open_store("cache.db");
 
 	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
-	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, l.id, &got), 0);
 	cs_licence_row_free(got);
 	CHECK_INT_EQ(by_holder(s, "91350100M000100Y43", NULL,
 	    &rows, &n), 0);
 	CHECK_INT_EQ(n, 1);
 	cs_licence_rows_free(rows, n);
-	CHECK_INT_EQ(s->ops->rollback(s), 0);
-	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, l.id, &got), CS_ENOTFOUND);
 
 	lic_make(&again, TYPE_A, 1, "91350100M000200Y43", "ems", 2000, NULL);
 	snprintf(again.record, sizeof(again.record), "{\"id\":\"%s\",\"v\":2}",
 	    again.id);
-	CHECK_INT_EQ(s->ops->licence_put(s, &again.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &again.r), 0);
 	/* The second read of each is answered from the cache: the same. */
 	for (i = 0; i < 2; i++) {
-		CHECK_INT_EQ(s->ops->licence_get(s, again.id, &got), 0);
+		CHECK_INT_EQ(cs_store_licence_get(s, again.id, &got), 0);
 		CHECK_STR_EQ(got ? got->record : NULL, again.record);
 		CHECK_STR_EQ(got ? got->holder_code : NULL, "91350100M000200Y43");
 		CHECK_STR_EQ(got ? got->request_hash : NULL, HASH_HEX);
@@ -1421,7 +1451,7 @@ TEST(licence_cache)
 		CHECK_INT_EQ(n, 0);
 		cs_licence_rows_free(rows, n);
 	}
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 TEST(transactions)
@@ -1436,31 +1466,31 @@ TEST(transactions)
 	int64_t v = -1;
 
 	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
-	CHECK_INT_EQ(s->ops->commit(s), CS_EINVAL);
+	CHECK_INT_EQ(cs_store_commit(s), CS_EINVAL);
 	cs_err_set(CS_EIO, "earlier failure");
-	CHECK_INT_EQ(s->ops->rollback(s), 0); /* nothing to roll back */
+	CHECK_INT_EQ(cs_store_rollback(s), 0); /* nothing to roll back */
 	CHECK_STR_EQ(cs_err_msg(), "earlier failure");
 
-	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
 	/* A begin inside a transaction opens a nested level (see nesting). */
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	memset(&e, 0, sizeof(e));
 	e.licence_id = l.id;
 	e.actor = "ems";
 	e.action = "suspend";
-	CHECK_INT_EQ(s->ops->event_append(s, &e), 0);
+	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
 	memset(&a, 0, sizeof(a));
 	a.action = "issue";
-	CHECK_INT_EQ(s->ops->audit_append(s, &a), 0);
+	CHECK_INT_EQ(cs_store_audit_append(s, &a), 0);
 	/* The transaction sees its own writes... */
-	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, l.id, &got), 0);
 	cs_licence_row_free(got);
-	CHECK_INT_EQ(s->ops->licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
 	CHECK_INT_EQ(v, 2);
 	/* ...a conflict inside it fails that call only... */
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), CS_ECONFLICT);
 	/* ...and another thread sees none of them. */
 	p.s = s;
 	p.id = l.id;
@@ -1469,23 +1499,23 @@ TEST(transactions)
 	pthread_join(t, NULL);
 	CHECK_INT_EQ(p.get_rc, CS_ENOTFOUND);
 	CHECK_INT_EQ(p.count, 0);
-	CHECK_INT_EQ(s->ops->rollback(s), 0);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
 
-	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), CS_ENOTFOUND);
-	CHECK_INT_EQ(s->ops->licence_count(s, &v), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, l.id, &got), CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_licence_count(s, &v), 0);
 	CHECK_INT_EQ(v, 0);
 	CHECK_INT_EQ(audit_n(s, &(cs_audit_filter){ 0 }, NULL), 0);
-	CHECK_INT_EQ(s->ops->commit(s), CS_EINVAL);
+	CHECK_INT_EQ(cs_store_commit(s), CS_EINVAL);
 
 	/* Committed, the other thread sees it. */
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 	pthread_create(&t, NULL, peek_main, &p);
 	pthread_join(t, NULL);
 	CHECK_INT_EQ(p.get_rc, 0);
 	CHECK_INT_EQ(p.count, 1);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* A thread that dies inside its transaction. */
@@ -1496,8 +1526,8 @@ abandon_main(void *arg)
 	struct lic l;
 
 	lic_make(&l, TYPE_B, 1, "91350100M000100Y43", "ems", 1, NULL);
-	if (s->ops->begin(s) == 0)
-		s->ops->licence_put(s, &l.r);
+	if (cs_store_begin(s) == 0)
+		cs_store_licence_put(s, &l.r);
 	return NULL;
 }
 
@@ -1511,16 +1541,16 @@ TEST(abandoned_transaction)
 	pthread_create(&t, NULL, abandon_main, s);
 	pthread_join(t, NULL);
 	/* Rolled back at its exit, and the writer is free again. */
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->licence_count(s, &n), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_count(s, &n), 0);
 	CHECK_INT_EQ(n, 0);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 	/* Its slot (and reader) serve the next thread without confusion. */
 	pthread_create(&t, NULL, abandon_main, s);
 	pthread_join(t, NULL);
-	CHECK_INT_EQ(s->ops->licence_get(s, "1.2.156.3005.2." TYPE_B "."
+	CHECK_INT_EQ(cs_store_licence_get(s, "1.2.156.3005.2." TYPE_B "."
 	    ISSUER ".1.001.X", &got), CS_ENOTFOUND);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* --- threads ------------------------------------------------------------ */
@@ -1552,16 +1582,16 @@ writer_main(void *arg)
 	snprintf(holder, sizeof(holder), "HOLDER-%d", w->idx);
 	for (i = 0; i < PER_WRITER; i++) {
 		seq = 0;
-		if ((rc = w->s->ops->begin(w->s)) == 0 &&
-		    (rc = w->s->ops->licence_next_seq(w->s, TYPE_A, ISSUER,
+		if ((rc = cs_store_begin(w->s)) == 0 &&
+		    (rc = cs_store_licence_next_seq(w->s, TYPE_A, ISSUER,
 		    &seq)) == 0) {
 			lic_make(&l, TYPE_A, seq, holder, "ems", 1000 + i, NULL);
-			rc = w->s->ops->licence_put(w->s, &l.r);
+			rc = cs_store_licence_put(w->s, &l.r);
 		}
 		if (rc == 0)
-			rc = w->s->ops->commit(w->s);
+			rc = cs_store_commit(w->s);
 		else
-			w->s->ops->rollback(w->s);
+			cs_store_rollback(w->s);
 		if (rc != 0) {
 			fprintf(stderr, "writer %d: %s\n", w->idx, cs_err_msg());
 			w->errors++;
@@ -1583,14 +1613,14 @@ reader_main(void *arg)
 	size_t k = 0;
 
 	while (atomic_load(&writers_done) < WRITERS) {
-		if (w->s->ops->licence_count(w->s, &n) != 0 || n < prev)
+		if (cs_store_licence_count(w->s, &n) != 0 || n < prev)
 			w->errors++;
 		prev = n;
 		if (by_holder(w->s, "HOLDER-3", NULL, &rows,
 		    &k) != 0)
 			w->errors++;
 		cs_licence_rows_free(rows, k);
-		if (n > 0 && w->s->ops->licence_get(w->s,
+		if (n > 0 && cs_store_licence_get(w->s,
 		    "1.2.156.3005.2." TYPE_A "." ISSUER ".1.001.X", &r) != 0)
 			w->errors++;
 		cs_licence_row_free(r);
@@ -1611,7 +1641,7 @@ auditor_main(void *arg)
 	memset(&a, 0, sizeof(a));
 	a.action = "read";
 	for (i = 0; i < AUDITS; i++)
-		if (w->s->ops->audit_append(w->s, &a) != 0)
+		if (cs_store_audit_append(w->s, &a) != 0)
 			w->errors++;
 	return NULL;
 }
@@ -1645,15 +1675,15 @@ TEST(threads)
 				dups++;
 		}
 	CHECK_INT_EQ(dups, 0);
-	CHECK_INT_EQ(s->ops->licence_count(s, &n), 0);
+	CHECK_INT_EQ(cs_store_licence_count(s, &n), 0);
 	CHECK_INT_EQ(n, WRITERS * PER_WRITER);
-	CHECK_INT_EQ(s->ops->licence_next_seq(s, TYPE_A, ISSUER, &n), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &n), 0);
 	CHECK_INT_EQ(n, WRITERS * PER_WRITER + 1);
 	CHECK(w[WRITERS].reads > 0 && w[WRITERS + 1].reads > 0);
 	memset(&f, 0, sizeof(f));
 	f.limit = 1000;
 	CHECK_INT_EQ(audit_n(s, &f, NULL), AUDITS);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* --- nesting ------------------------------------------------------------ */
@@ -1662,7 +1692,7 @@ static int
 has_licence(cs_store *s, const char *id)
 {
 	cs_licence_row *r = NULL;
-	int rc = s->ops->licence_get(s, id, &r);
+	int rc = cs_store_licence_get(s, id, &r);
 
 	cs_licence_row_free(r);
 	return rc == 0;
@@ -1680,31 +1710,31 @@ TEST(nesting)
 	for (i = 0; i < 7; i++)
 		lic_make(&l[i], TYPE_A, i + 1, "91350100M000100Y43", "ems",
 		    1000 + i, NULL);
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l[0].r), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l[0].r), 0);
 	/* An inner level committed stays in the outer transaction... */
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l[1].r), 0);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l[1].r), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 	/* ...an inner level rolled back is undone alone... */
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l[2].r), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l[2].r), 0);
 	CHECK(has_licence(s, l[2].id));
-	CHECK_INT_EQ(s->ops->rollback(s), 0);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
 	CHECK(!has_licence(s, l[2].id));
 	CHECK(has_licence(s, l[0].id) && has_licence(s, l[1].id));
 	/* ...with everything inside it, three levels deep... */
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l[3].r), 0);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
-	CHECK_INT_EQ(s->ops->rollback(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l[3].r), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
 	CHECK(!has_licence(s, l[3].id));
 	/* ...a conflict in an inner level leaves the outer one usable... */
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l[0].r), CS_ECONFLICT);
-	CHECK_INT_EQ(s->ops->rollback(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l[4].r), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l[0].r), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l[4].r), 0);
 	/* ...and nothing is visible elsewhere before the outermost commit. */
 	p.s = s;
 	p.id = l[0].id;
@@ -1713,7 +1743,7 @@ TEST(nesting)
 	pthread_join(t, NULL);
 	CHECK_INT_EQ(p.get_rc, CS_ENOTFOUND);
 	CHECK_INT_EQ(p.count, 0);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 	pthread_create(&t, NULL, peek_main, &p);
 	pthread_join(t, NULL);
 	CHECK_INT_EQ(p.get_rc, 0);
@@ -1721,23 +1751,23 @@ TEST(nesting)
 	CHECK(has_licence(s, l[4].id) && !has_licence(s, l[3].id));
 
 	/* The outermost rollback undoes the inner levels committed in it. */
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l[5].r), 0);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
-	CHECK_INT_EQ(s->ops->rollback(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l[5].r), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
 	CHECK(!has_licence(s, l[5].id));
 	/* A write call inside a level belongs to it. */
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->begin(s), 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l[6].r), 0);
-	CHECK_INT_EQ(s->ops->rollback(s), 0);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l[6].r), 0);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 	CHECK(!has_licence(s, l[6].id));
-	CHECK_INT_EQ(s->ops->commit(s), CS_EINVAL);
-	CHECK_INT_EQ(s->ops->licence_count(s, &n), 0);
+	CHECK_INT_EQ(cs_store_commit(s), CS_EINVAL);
+	CHECK_INT_EQ(cs_store_licence_count(s, &n), 0);
 	CHECK_INT_EQ(n, 3);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* --- group commit ------------------------------------------------------- */
@@ -1775,22 +1805,22 @@ gc_main(void *arg)
 	for (i = 0; i < GC_PER; i++) {
 		gc_lic(&l, w->idx, i);
 		fail = w->fail_every > 0 && i % w->fail_every == 0;
-		if ((rc = s->ops->begin(s)) != 0) {
+		if ((rc = cs_store_begin(s)) != 0) {
 			w->errors++;
 			continue;
 		}
-		rc = s->ops->licence_put(s, &l.r);
+		rc = cs_store_licence_put(s, &l.r);
 		if (rc == 0)
-			rc = s->ops->audit_append(s, &a);
+			rc = cs_store_audit_append(s, &a);
 		if (rc == 0 && fail) {
 			gc_lic(&dup, 0, 0);  /* committed before the threads ran */
-			rc = s->ops->licence_put(s, &dup.r) == CS_ECONFLICT ?
+			rc = cs_store_licence_put(s, &dup.r) == CS_ECONFLICT ?
 			    CS_ECONFLICT : -1;
 		}
 		if (rc == 0)
-			rc = s->ops->commit(s);
+			rc = cs_store_commit(s);
 		else
-			s->ops->rollback(s);
+			cs_store_rollback(s);
 		if (rc == 0)
 			w->committed++;
 		else if (rc == CS_ECONFLICT && fail)
@@ -1801,7 +1831,7 @@ gc_main(void *arg)
 			w->errors++;
 		}
 		/* An audited read: one write outside a transaction. */
-		if (s->ops->audit_append(s, &a) != 0)
+		if (cs_store_audit_append(s, &a) != 0)
 			w->errors++;
 	}
 	return NULL;
@@ -1816,7 +1846,7 @@ gc_audit_main(void *arg)
 
 	memset(&a, 0, sizeof(a));
 	a.action = "read";
-	w->errors = w->s->ops->audit_append(w->s, &a);
+	w->errors = cs_store_audit_append(w->s, &a);
 	return NULL;
 }
 
@@ -1830,10 +1860,10 @@ gc_failing_main(void *arg)
 	gc_lic(&l, 99, 0);
 	gc_lic(&dup, 0, 0);
 	w->errors = 1;
-	if (w->s->ops->begin(w->s) == 0 &&
-	    w->s->ops->licence_put(w->s, &l.r) == 0 &&
-	    w->s->ops->licence_put(w->s, &dup.r) == CS_ECONFLICT &&
-	    w->s->ops->rollback(w->s) == 0)
+	if (cs_store_begin(w->s) == 0 &&
+	    cs_store_licence_put(w->s, &l.r) == 0 &&
+	    cs_store_licence_put(w->s, &dup.r) == CS_ECONFLICT &&
+	    cs_store_rollback(w->s) == 0)
 		w->errors = 0;
 	return NULL;
 }
@@ -1853,7 +1883,7 @@ TEST(group_commit)
 	/* Many threads at once: every commit that returned 0 is there, every
 	 * failed transaction left nothing, and the others never noticed. */
 	gc_lic(&l, 0, 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	cs_store_sqlite_stats(s, &g0, &m0);
 	for (i = 0; i < GC_THREADS; i++) {
 		w[i].s = s;
@@ -1878,7 +1908,7 @@ TEST(group_commit)
 				missing++;
 		}
 	CHECK_INT_EQ(missing, 0);
-	CHECK_INT_EQ(s->ops->licence_count(s, &n), 0);
+	CHECK_INT_EQ(cs_store_licence_count(s, &n), 0);
 	CHECK_INT_EQ(n, committed + 1);
 	/* One record in each committed transaction, one per loop outside. */
 	db = raw_open("group.db");
@@ -1897,9 +1927,9 @@ TEST(group_commit)
 	 */
 	cs_store_sqlite_set_window(s, 5000);
 	memset(w, 0, sizeof(w));
-	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
 	gc_lic(&l, 98, 0);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	for (i = 0; i < 8; i++) {
 		w[i].s = s;
 		pthread_create(&t[i], NULL, i == 3 ? gc_failing_main :
@@ -1907,7 +1937,7 @@ TEST(group_commit)
 	}
 	usleep(300 * 1000);  /* all eight are queued for the writer by now */
 	cs_store_sqlite_stats(s, &g0, &m0);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 	for (i = 0; i < 8; i++) {
 		pthread_join(t[i], NULL);
 		CHECK_INT_EQ(w[i].errors, 0);
@@ -1921,7 +1951,7 @@ TEST(group_commit)
 	memset(&f, 0, sizeof(f));
 	f.action = "read";
 	CHECK_INT_EQ(audit_n(s, &f, NULL), 7);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /* --- a crash right after commit ----------------------------------------- */
@@ -1953,7 +1983,7 @@ crash_writer(void *arg)
 	for (i = 0; i < CRASH_MAX / CRASH_THREADS; i++) {
 		lic_make(&l, TYPE_A, 1000000 + a->idx * 100000 + i,
 		    "91350100M000100Y43", "ems", 1, NULL);
-		if (a->s->ops->licence_put(a->s, &l.r) != 0)
+		if (cs_store_licence_put(a->s, &l.r) != 0)
 			break;
 		atomic_store(&a->log->committed[a->idx][i], 1);
 		atomic_store(&a->log->n[a->idx], i + 1);
@@ -1982,8 +2012,8 @@ crash_child(int concurrent, struct crash_log *log)
 		_exit(3);
 	if (!concurrent) {
 		lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1, NULL);
-		if (s->ops->begin(s) != 0 || s->ops->licence_put(s, &l.r) != 0 ||
-		    s->ops->commit(s) != 0)
+		if (cs_store_begin(s) != 0 || cs_store_licence_put(s, &l.r) != 0 ||
+		    cs_store_commit(s) != 0)
 			_exit(4);
 		kill(getpid(), SIGKILL);
 	}
@@ -2038,8 +2068,8 @@ TEST(crash_after_commit)
 		}
 	CHECK(total > 0);
 	CHECK_INT_EQ(missing, 0);
-	CHECK_INT_EQ(s->ops->ping(s), 0);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_ping(s), 0);
+	cs_store_close(s);
 	munmap(log, sizeof(*log));
 }
 
@@ -2059,7 +2089,7 @@ TEST(background_checkpoint)
 
 	CHECK(stat(tpath("ckpt.db"), &st) == 0);
 	before = st.st_size;
-	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
 	for (i = 0; i < 3000; i++) {
 		/* ~12 KB of letters that deflate to ~7 KB: 1,300 pages in all */
 		for (j = 0; j < (int)sizeof(rec) - 1; j++) {
@@ -2070,9 +2100,9 @@ TEST(background_checkpoint)
 		}
 		lic_make(&l, TYPE_A, 10 + i, "91350100M000100Y43", "ems", 1, NULL);
 		l.r.record = rec;
-		CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	}
-	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 	for (waited = 0; waited < 100; waited++) {
 		CHECK(stat(tpath("ckpt.db"), &st) == 0);
 		if (st.st_size > before + 8 * 1024 * 1024)
@@ -2082,8 +2112,8 @@ TEST(background_checkpoint)
 	CHECK(st.st_size > before + 8 * 1024 * 1024);
 	/* and the writer goes on meanwhile */
 	lic_make(&l, TYPE_A, 5, "91350100M000100Y43", "ems", 1, NULL);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	cs_store_close(s);
 }
 
 /* --- durability --------------------------------------------------------- */
@@ -2274,23 +2304,23 @@ TEST(durable_commit)
 	s = open_store("durable.db");
 	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
 	before = atomic_load(&wal_syncs);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	CHECK(atomic_load(&wal_syncs) > before);
 	before = atomic_load(&wal_syncs);
-	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
 	l.r.seq = 2;
 	snprintf(l.id, sizeof(l.id), "L-2");
 	snprintf(l.ref, sizeof(l.ref), "R-2");
 	snprintf(l.number, sizeof(l.number), "N-2");
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	CHECK_INT_EQ(atomic_load(&wal_syncs), before); /* not before commit */
-	CHECK_INT_EQ(s->ops->commit(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 	CHECK(atomic_load(&wal_syncs) > before);
 	/* Committed means visible to any other connection at once. */
 	db = raw_open("durable.db");
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 2);
 	sqlite3_close(db);
-	s->ops->close(s);
+	cs_store_close(s);
 	shim_remove();
 }
 
@@ -2305,19 +2335,19 @@ many_licences(const char *name, int n)
 	struct lic l;
 	int i;
 
-	CHECK_INT_EQ(s->ops->begin(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
 	for (i = 1; i <= n; i++) {
 		lic_make(&l, TYPE_A, i, HOLDER_1, "ems", 1000 + i / 3, NULL);
-		CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 		if (i % 4 != 0)
 			continue;
 		lic_make(&l, TYPE_B, i, HOLDER_1, "ems", 1000 + i / 3, NULL);
-		CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	}
 	lic_make(&l, TYPE_A, n + 1, "91440300708461136T", "ems", 5000, NULL);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
-	CHECK_INT_EQ(s->ops->commit(s), 0);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	cs_store_close(s);
 }
 
 /* Pages of limit rows from the newest on, until the store says nothing
@@ -2332,7 +2362,7 @@ page_all(cs_store *s, const char *type, size_t limit)
 	size_t i, n = 0, total = 0, pages = 0;
 
 	do {
-		CHECK_INT_EQ(s->ops->licences_by_holder(s, HOLDER_1, type, &pos,
+		CHECK_INT_EQ(cs_store_licences_by_holder(s, HOLDER_1, type, &pos,
 		    limit, &rows, &n), 0);
 		CHECK(n <= limit);
 		CHECK(n == limit || pos == 0);
@@ -2366,13 +2396,13 @@ TEST(holder_pages)
 	CHECK_INT_EQ(page_all(s, TYPE_B, 33), 250);
 	/* A position of another holder's, or none at all. */
 	pos = 1001 + 250 + 1;
-	CHECK_INT_EQ(s->ops->licences_by_holder(s, HOLDER_1, NULL, &pos, 10,
+	CHECK_INT_EQ(cs_store_licences_by_holder(s, HOLDER_1, NULL, &pos, 10,
 	    &rows, &n), CS_EINVAL);
 	CHECK(rows == NULL && n == 0);
 	pos = 99999;
-	CHECK_INT_EQ(s->ops->licences_by_holder(s, HOLDER_1, NULL, &pos, 10,
+	CHECK_INT_EQ(cs_store_licences_by_holder(s, HOLDER_1, NULL, &pos, 10,
 	    &rows, &n), CS_EINVAL);
-	s->ops->close(s);
+	cs_store_close(s);
 }
 
 /*
@@ -2393,17 +2423,17 @@ TEST(lookups_read_pages)
 	shim_install();
 	s = open_store("reads.db");
 	lic_make(&l, TYPE_A, 1, HOLDER_1, "ems", 0, NULL);
-	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);  /* the schema */
+	CHECK_INT_EQ(cs_store_licence_get(s, l.id, &got), 0);  /* the schema */
 	cs_licence_row_free(got);
 
 	before = atomic_load(&file_reads);
 	lic_make(&l, TYPE_A, 1501, HOLDER_1, "ems", 0, NULL);
-	CHECK_INT_EQ(s->ops->licences_by_number(s, l.number, HOLDER_1, &rows,
+	CHECK_INT_EQ(cs_store_licences_by_number(s, l.number, HOLDER_1, &rows,
 	    &n), 0);
 	CHECK_INT_EQ(n, 1);
 	cs_licence_rows_free(rows, n);
 	lic_make(&l, TYPE_B, 2400, HOLDER_1, "ems", 0, NULL);
-	CHECK_INT_EQ(s->ops->licence_get(s, l.id, &got), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, l.id, &got), 0);
 	cs_licence_row_free(got);
 	lookups = atomic_load(&file_reads) - before;
 
@@ -2416,7 +2446,7 @@ TEST(lookups_read_pages)
 	    lookups, listing);
 	CHECK(lookups <= 16);
 	CHECK(listing >= 10 * lookups);
-	s->ops->close(s);
+	cs_store_close(s);
 	shim_remove();
 }
 
@@ -2434,36 +2464,36 @@ TEST(backup)
 
 	for (i = 1; i <= 20; i++) {
 		lic_make(&l, TYPE_A, i, "91350100M000100Y43", "ems", i, NULL);
-		CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	}
-	CHECK_INT_EQ(s->ops->backup(s, tpath("copy.db")), 0);
+	CHECK_INT_EQ(cs_store_backup(s, tpath("copy.db")), 0);
 	/* The source goes on after the copy; the copy does not change. */
 	lic_make(&l, TYPE_A, 21, "91350100M000100Y43", "ems", 21, NULL);
-	CHECK_INT_EQ(s->ops->licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 
 	b = open_store("copy.db");
 	CHECK(b != NULL);
 	if (b != NULL) {
-		CHECK_INT_EQ(b->ops->licence_count(b, &n), 0);
+		CHECK_INT_EQ(cs_store_licence_count(b, &n), 0);
 		CHECK_INT_EQ(n, 20);
-		CHECK_INT_EQ(b->ops->licence_get(b, "1.2.156.3005.2." TYPE_A
+		CHECK_INT_EQ(cs_store_licence_get(b, "1.2.156.3005.2." TYPE_A
 		    "." ISSUER ".20.001.X", &got), 0);
 		cs_licence_row_free(got);
-		CHECK_INT_EQ(b->ops->ping(b), 0);
-		b->ops->close(b);
+		CHECK_INT_EQ(cs_store_ping(b), 0);
+		cs_store_close(b);
 	}
 
 	/* Never onto an existing file, which stays as it was. */
 	before = check_slurp(tpath("copy.db"), &blen);
-	CHECK_INT_EQ(s->ops->backup(s, tpath("copy.db")), CS_EIO);
+	CHECK_INT_EQ(cs_store_backup(s, tpath("copy.db")), CS_EIO);
 	CHECK_CONTAINS(cs_err_msg(), tpath("copy.db"));
 	after = check_slurp(tpath("copy.db"), &alen);
 	CHECK(before != NULL && after != NULL && blen > 0 && blen == alen &&
 	    memcmp(before, after, blen) == 0);
 	free(before);
 	free(after);
-	CHECK_INT_EQ(s->ops->backup(s, "/nonexistent-dir/x.db"), CS_EIO);
-	s->ops->close(s);
+	CHECK_INT_EQ(cs_store_backup(s, "/nonexistent-dir/x.db"), CS_EIO);
+	cs_store_close(s);
 }
 
 int
@@ -2472,6 +2502,7 @@ main(void)
 	if (test_dir_make("test_store") != 0) {
 		return 1;
 	}
+	RUN(open_dispatches_on_db);
 	RUN(open_creates_schema);
 	RUN(reopen_keeps_data);
 	RUN(newer_schema_refused);

@@ -8,6 +8,7 @@
 #include "cs_err.h"
 #include "fstore.h"
 #include "store.h"
+#include "store_sqlite.h"
 #include "testutil.h"
 #include "tx_queue.h"
 
@@ -37,7 +38,7 @@ job_fn(void *arg)
 	r.action = "issue";
 	r.target = j->target;
 	r.request_id = j->target;
-	if ((rc = j->st->ops->audit_append(j->st, &r)) != 0)
+	if ((rc = cs_store_audit_append(j->st, &r)) != 0)
 		return rc;
 	return j->refuse ? cs_err_set(CS_EVALIDATION, "job %s refuses",
 	    j->target) : 0;
@@ -77,7 +78,7 @@ stored(cs_store *real, const char *target)
 	memset(&f, 0, sizeof(f));
 	f.target = target;
 	f.limit = 10;
-	if (real->ops->audit_query(real, &f, &recs, &n) != 0)
+	if (cs_store_audit_query(real, &f, &recs, &n) != 0)
 		return -1;
 	cs_audit_recs_free(recs, n);
 	return (long)n;
@@ -177,7 +178,7 @@ TEST(batch_with_refusals)
 	CHECK_INT_EQ(atomic_load(&f.commits_ok), 0 + (BURST + 1 - 2) + 2);
 	cs_tx_queue_stop(q);
 	CHECK_INT_EQ(atomic_load(&f.depth), 0);
-	real->ops->close(real);
+	cs_store_close(real);
 }
 
 /*
@@ -227,7 +228,7 @@ TEST(commit_failure_fails_batch)
 	CHECK_INT_EQ(stored(real, jobs[3].target), 1);
 	cs_tx_queue_stop(q);
 	CHECK_INT_EQ(atomic_load(&f.depth), 0);
-	real->ops->close(real);
+	cs_store_close(real);
 }
 
 static void *
@@ -268,7 +269,7 @@ TEST(stop_completes_queued)
 		CHECK_INT_EQ(jobs[i].rc, 0);
 		CHECK_INT_EQ(stored(real, jobs[i].target), 1);
 	}
-	real->ops->close(real);
+	cs_store_close(real);
 }
 
 #define SUBMITTERS 8
@@ -341,7 +342,7 @@ TEST(many_submitters)
 	CHECK_INT_EQ((long)runs, SUBMITTERS * EACH);
 	CHECK(batches >= 1 && batches <= runs);
 	cs_tx_queue_stop(q);
-	real->ops->close(real);
+	cs_store_close(real);
 }
 
 TEST(stop_null)

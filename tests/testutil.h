@@ -92,6 +92,7 @@ sleep_ms(long ms)
 
 #ifdef CS_STORE_H
 #include "cs_err.h"
+#include "store_sqlite.h"
 
 /* A SQLite store on a file of the scratch directory; NULL (said on
  * stderr) when it cannot be opened.  For tests that include store.h. */

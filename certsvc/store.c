@@ -1,0 +1,253 @@
+/*
+ * store.c: the store's front door.  cs_store_open() picks the backend the
+ * --db setting names; the cs_store_* functions forward each call to the
+ * backend's op, so no code above the store touches a backend's vtable.
+ */
+#include "store_backend.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "cs_err.h"
+#include "store_sqlite.h"
+
+/* --- backends --------------------------------------------------------- */
+
+static int
+open_sqlite(const char *db, long commit_window_ms, cs_store **out)
+{
+	int rc;
+
+	if ((rc = cs_store_open_sqlite(db, out)) == 0)
+		cs_store_sqlite_set_window(*out, commit_window_ms);
+	return rc;
+}
+
+/* Named so that a deployment which asks for a server database fails at
+ * start with the reason, instead of creating a SQLite file called
+ * "postgresql:". */
+static int
+open_postgres(const char *db, long commit_window_ms, cs_store **out)
+{
+	/* The URI is not quoted: it may carry a password. */
+	return cs_err_set(CS_EUNSUPPORTED, "store: PostgreSQL is not built in "
+	    "yet; --db takes the path of a SQLite file");
+}
+
+static const char *const postgres_schemes[] = {"postgresql://",
+	"postgres://", NULL};
+
+/* The first backend one of whose URI schemes (compared without regard to
+ * case, as RFC 3986 says) begins db; a backend without schemes takes any
+ * db, so it comes last. */
+static const struct backend {
+	const char *const *schemes;
+	int (*open)(const char *db, long commit_window_ms, cs_store **out);
+} backends[] = {
+	{postgres_schemes, open_postgres},
+	{NULL, open_sqlite},
+};
+
+static int
+names_backend(const struct backend *b, const char *db)
+{
+	const char *const *scheme;
+
+	if (b->schemes == NULL)
+		return 1;
+	for (scheme = b->schemes; *scheme != NULL; scheme++)
+		if (strncasecmp(db, *scheme, strlen(*scheme)) == 0)
+			return 1;
+	return 0;
+}
+
+int
+cs_store_open(const char *db, long commit_window_ms, cs_store **out)
+{
+	size_t i;
+
+	*out = NULL;
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (names_backend(&backends[i], db))
+			return backends[i].open(db, commit_window_ms, out);
+	return cs_err_set(CS_EUNSUPPORTED, "store: no backend for --db");
+}
+
+void
+cs_store_close(cs_store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+/* --- calls ------------------------------------------------------------ */
+
+int
+cs_store_begin(cs_store *s)
+{
+	return s->ops->begin(s);
+}
+
+int
+cs_store_commit(cs_store *s)
+{
+	return s->ops->commit(s);
+}
+
+int
+cs_store_rollback(cs_store *s)
+{
+	return s->ops->rollback(s);
+}
+
+int
+cs_store_licence_put(cs_store *s, const cs_licence_row *row)
+{
+	return s->ops->licence_put(s, row);
+}
+
+int
+cs_store_licence_get(cs_store *s, const char *id, cs_licence_row **out)
+{
+	return s->ops->licence_get(s, id, out);
+}
+
+int
+cs_store_licence_by_ref(cs_store *s, const char *client,
+    const char *approval_ref, cs_licence_row **out)
+{
+	return s->ops->licence_by_ref(s, client, approval_ref, out);
+}
+
+int
+cs_store_licences_by_holder(cs_store *s, const char *holder_code,
+    const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
+    size_t *n)
+{
+	return s->ops->licences_by_holder(s, holder_code, type, pos, limit, out,
+	    n);
+}
+
+int
+cs_store_licences_by_number(cs_store *s, const char *number,
+    const char *holder_code, cs_licence_row ***out, size_t *n)
+{
+	return s->ops->licences_by_number(s, number, holder_code, out, n);
+}
+
+int
+cs_store_licences_by_bundle(cs_store *s, const char *bundle_id,
+    cs_licence_row ***out, size_t *n)
+{
+	return s->ops->licences_by_bundle(s, bundle_id, out, n);
+}
+
+int
+cs_store_licence_next_seq(cs_store *s, const char *type,
+    const char *issuer_code, int64_t *out)
+{
+	return s->ops->licence_next_seq(s, type, issuer_code, out);
+}
+
+int
+cs_store_licence_number_taken(cs_store *s, const char *type,
+    const char *issuer_code, const char *number, const char *serial,
+    int *taken)
+{
+	return s->ops->licence_number_taken(s, type, issuer_code, number, serial,
+	    taken);
+}
+
+int
+cs_store_licence_count(cs_store *s, int64_t *out)
+{
+	return s->ops->licence_count(s, out);
+}
+
+int
+cs_store_event_append(cs_store *s, const cs_event *ev)
+{
+	return s->ops->event_append(s, ev);
+}
+
+int
+cs_store_events_for(cs_store *s, const char *licence_id, cs_event ***out,
+    size_t *n)
+{
+	return s->ops->events_for(s, licence_id, out, n);
+}
+
+int
+cs_store_bundle_put(cs_store *s, const cs_bundle_row *b)
+{
+	return s->ops->bundle_put(s, b);
+}
+
+int
+cs_store_bundle_by_ref(cs_store *s, const char *client,
+    const char *approval_ref, cs_bundle_row **out)
+{
+	return s->ops->bundle_by_ref(s, client, approval_ref, out);
+}
+
+int
+cs_store_client_add(cs_store *s, const cs_client *c)
+{
+	return s->ops->client_add(s, c);
+}
+
+int
+cs_store_client_get(cs_store *s, const char *name, cs_client **out)
+{
+	return s->ops->client_get(s, name, out);
+}
+
+int
+cs_store_client_by_token_hash(cs_store *s, const uint8_t hash[32],
+    cs_client **out)
+{
+	return s->ops->client_by_token_hash(s, hash, out);
+}
+
+int
+cs_store_client_list(cs_store *s, cs_client ***out, size_t *n)
+{
+	return s->ops->client_list(s, out, n);
+}
+
+int
+cs_store_client_revoke(cs_store *s, const char *name, int64_t at)
+{
+	return s->ops->client_revoke(s, name, at);
+}
+
+int
+cs_store_grant_add(cs_store *s, const char *client_name, const cs_grant *g)
+{
+	return s->ops->grant_add(s, client_name, g);
+}
+
+int
+cs_store_audit_append(cs_store *s, const cs_audit_rec *rec)
+{
+	return s->ops->audit_append(s, rec);
+}
+
+int
+cs_store_audit_query(cs_store *s, const cs_audit_filter *f,
+    cs_audit_rec ***out, size_t *n)
+{
+	return s->ops->audit_query(s, f, out, n);
+}
+
+int
+cs_store_ping(cs_store *s)
+{
+	return s->ops->ping(s);
+}
+
+int
+cs_store_backup(cs_store *s, const char *path)
+{
+	return s->ops->backup(s, path);
+}

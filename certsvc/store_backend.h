@@ -1,0 +1,67 @@
+/*
+ * store_backend: what a store backend implements, for the backends
+ * (store_sqlite.c) and the dispatch in store.c only.  Everything else
+ * calls the cs_store_* functions of store.h, which forward to these.
+ *
+ * Each op means what its cs_store_* wrapper says in store.h, and gets the
+ * handle its backend's open function made.
+ */
+#ifndef CS_STORE_BACKEND_H
+#define CS_STORE_BACKEND_H
+
+#include "store.h"
+
+struct cs_store_ops {
+	int (*begin)(cs_store *s);
+	int (*commit)(cs_store *s);
+	int (*rollback)(cs_store *s);
+
+	int (*licence_put)(cs_store *s, const cs_licence_row *row);
+	int (*licence_get)(cs_store *s, const char *id, cs_licence_row **out);
+	int (*licence_by_ref)(cs_store *s, const char *client,
+	    const char *approval_ref, cs_licence_row **out);
+	int (*licences_by_holder)(cs_store *s, const char *holder_code,
+	    const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
+	    size_t *n);
+	int (*licences_by_number)(cs_store *s, const char *number,
+	    const char *holder_code, cs_licence_row ***out, size_t *n);
+	int (*licences_by_bundle)(cs_store *s, const char *bundle_id,
+	    cs_licence_row ***out, size_t *n);
+	int (*licence_next_seq)(cs_store *s, const char *type,
+	    const char *issuer_code, int64_t *out);
+	int (*licence_number_taken)(cs_store *s, const char *type,
+	    const char *issuer_code, const char *number, const char *serial,
+	    int *taken);
+	int (*licence_count)(cs_store *s, int64_t *out);
+
+	int (*event_append)(cs_store *s, const cs_event *ev);
+	int (*events_for)(cs_store *s, const char *licence_id, cs_event ***out,
+	    size_t *n);
+
+	int (*bundle_put)(cs_store *s, const cs_bundle_row *b);
+	int (*bundle_by_ref)(cs_store *s, const char *client,
+	    const char *approval_ref, cs_bundle_row **out);
+
+	int (*client_add)(cs_store *s, const cs_client *c);
+	int (*client_get)(cs_store *s, const char *name, cs_client **out);
+	int (*client_by_token_hash)(cs_store *s, const uint8_t hash[32],
+	    cs_client **out);
+	int (*client_list)(cs_store *s, cs_client ***out, size_t *n);
+	int (*client_revoke)(cs_store *s, const char *name, int64_t at);
+	int (*grant_add)(cs_store *s, const char *client_name, const cs_grant *g);
+
+	int (*audit_append)(cs_store *s, const cs_audit_rec *rec);
+	int (*audit_query)(cs_store *s, const cs_audit_filter *f,
+	    cs_audit_rec ***out, size_t *n);
+
+	int (*ping)(cs_store *s);
+	int (*backup)(cs_store *s, const char *path);
+	void (*close)(cs_store *s);
+};
+
+/* A backend's handle begins with this; the rest is the backend's own. */
+struct cs_store {
+	const struct cs_store_ops *ops;
+};
+
+#endif
