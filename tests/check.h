@@ -1,8 +1,10 @@
 /*
  * check: the unit-test harness.  A test file defines TEST(name) functions and
- * a main() that runs them with RUN(name); CHECK* record a failure with its
- * place and go on, so one run shows every failing assertion.  main returns
- * check_summary(), which is non-zero when anything failed.
+ * a main(argc, argv) that calls check_args() and runs them with RUN(name);
+ * CHECK* record a failure with its place and go on, so one run shows every
+ * failing assertion.  main returns check_summary(), which is non-zero when
+ * anything failed.  Names on the command line run those tests alone
+ * (`test_store group_commit`); a name that matches no test is an error.
  */
 #ifndef CS_CHECK_H
 #define CS_CHECK_H
@@ -14,11 +16,36 @@
 static int check_failures;
 static int check_count;
 static const char *check_current = "";
+static char **check_names;   /* the tests asked for, or none: all */
+static int check_n_names;
+static int check_ran;        /* of those asked for */
+
+/* The test names on the command line, if any, select what RUN runs. */
+static inline void
+check_args(int argc, char **argv)
+{
+	check_names = argv + 1;
+	check_n_names = argc > 1 ? argc - 1 : 0;
+}
+
+static inline int
+check_selected(const char *name)
+{
+	int i;
+
+	for (i = 0; i < check_n_names; i++)
+		if (strcmp(check_names[i], name) == 0)
+			return 1;
+	return check_n_names == 0;
+}
 
 #define TEST(name) static void test_##name(void)
 #define RUN(name)                                                            \
 	do {                                                                 \
 		int before_ = check_failures;                                \
+		if (!check_selected(#name))                                  \
+			break;                                               \
+		check_ran++;                                                 \
 		check_current = #name;                                       \
 		test_##name();                                               \
 		printf("%s %s\n", check_failures == before_ ? "ok  " : "FAIL", \
@@ -75,6 +102,11 @@ static inline int
 check_summary(void)
 {
 	printf("%d checks, %d failed\n", check_count, check_failures);
+	if (check_ran < check_n_names) {
+		fprintf(stderr, "%d of the %d tests named ran: a name matches "
+		    "no test\n", check_ran, check_n_names);
+		return 2;
+	}
 	return check_failures ? 1 : 0;
 }
 

@@ -787,8 +787,9 @@ TEST(stop_null)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	if (test_dir_make("test_audit_queue") != 0) {
 		return 1;
 	}

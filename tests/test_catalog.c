@@ -597,8 +597,9 @@ TEST(empty_and_missing_dir)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(shipped_loads);
 	RUN(served_shape);
 	RUN(shipped_faces);

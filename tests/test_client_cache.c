@@ -598,8 +598,9 @@ TEST(concurrent)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(empty_misses);
 	RUN(put_get_deep_copy);
 	RUN(copies_are_independent);

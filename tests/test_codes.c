@@ -258,8 +258,9 @@ TEST(licence_id_format_bad)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(holder_codes);
 	RUN(check_chars);
 	RUN(rid_born_recently);

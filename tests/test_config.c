@@ -149,8 +149,9 @@ TEST(sample_config_matches_table)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(defaults);
 	RUN(set_by_either_spelling);
 	RUN(validate);

@@ -1646,8 +1646,9 @@ TEST(prepared_key_sign_threads)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(cose_wg_vectors);
 	RUN(sign_verify_roundtrip);
 	RUN(tampering);

@@ -356,8 +356,9 @@ TEST(bad_arguments)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(b45_encode_decode);
 	RUN(b45_reject);
 	RUN(roundtrip_all_lengths);

@@ -1022,10 +1022,11 @@ out:
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	char path[256];
 
+	check_args(argc, argv);
 	have_tmpdir = mkdtemp(tmpdir) != NULL;
 	CHECK(have_tmpdir);
 	if (have_tmpdir) {

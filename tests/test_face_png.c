@@ -74,8 +74,9 @@ TEST(errors)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(sizes);
 	RUN(errors);
 	return check_summary();

@@ -290,8 +290,9 @@ TEST(framing)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(pct_decode);
 	RUN(text_check);
 	RUN(header_text);

@@ -988,8 +988,9 @@ TEST(eu_dcc_certificates)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(alg_names);
 	RUN(save_load_roundtrip);
 	RUN(loose_mode_refused);

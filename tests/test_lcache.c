@@ -196,8 +196,9 @@ TEST(threads)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(row_copy);
 	RUN(get_after_put);
 	RUN(bound_and_recency);

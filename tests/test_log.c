@@ -142,8 +142,9 @@ TEST(lines_in_a_file)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(escape_table);
 	RUN(escape_truncates_on_a_character);
 	RUN(request_line);

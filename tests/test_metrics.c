@@ -122,8 +122,9 @@ TEST(label_values_are_escaped)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(requests_and_histogram);
 	RUN(one_series_per_pattern);
 	RUN(issued_and_verifications);

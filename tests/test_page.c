@@ -415,8 +415,9 @@ TEST(size_budget)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(states);
 	RUN(details);
 	RUN(revoked_kinds_and_superseded);

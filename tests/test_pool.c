@@ -82,8 +82,9 @@ TEST(threads)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(keys_and_bound);
 	RUN(threads);
 	return check_summary();

@@ -544,8 +544,9 @@ TEST(invalid)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(ecc_from_name);
 	RUN(png_roundtrip);
 	RUN(versions);

@@ -157,8 +157,9 @@ TEST(bad_arguments)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(burst_then_refuse);
 	RUN(refill_over_time);
 	RUN(addresses_are_independent);

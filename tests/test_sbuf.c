@@ -94,8 +94,9 @@ TEST(failure_is_sticky)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(empty);
 	RUN(grows);
 	RUN(bytes);

@@ -2497,8 +2497,9 @@ TEST(backup)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	if (test_dir_make("test_store") != 0) {
 		return 1;
 	}

@@ -188,8 +188,9 @@ TEST(scrub)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(decode_table);
 	RUN(decode_against_reference);
 	RUN(count);

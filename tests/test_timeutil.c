@@ -63,8 +63,9 @@ TEST(term_end)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(term_end);
 	return check_summary();
 }

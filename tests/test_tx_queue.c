@@ -352,8 +352,9 @@ TEST(stop_null)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	if (test_dir_make("test_tx_queue") != 0)
 		return 1;
 	RUN(batch_with_refusals);

@@ -200,8 +200,9 @@ TEST(frame_without_size)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	check_args(argc, argv);
 	RUN(zstd_round_trip);
 	RUN(not_smaller_kept_as_text);
 	RUN(zlib_records_read);
