@@ -146,7 +146,7 @@ int cs_store_rollback(cs_store *s);
 
 /* CS_ECONFLICT when the id, or (client, approval_ref), exists, or when
  * another licence of the row's type and issuer carries its number
- * (cs_store_licence_number_taken): the store claims the number. */
+ * (cs_store_licence_number_taken): the database refuses the number. */
 int cs_store_licence_put(cs_store *s, const cs_licence_row *row);
 /* CS_ENOTFOUND when absent. */
 int cs_store_licence_get(cs_store *s, const char *id, cs_licence_row **out);

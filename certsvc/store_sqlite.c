@@ -268,43 +268,40 @@ static const char schema_v5[] =
 	"length(" r ".issuer_code) - 23)"
 
 /*
- * Version 6.  A licence number is unique per type and issuing authority:
- * licence_numbers holds one claim for each number a licence carries (a
- * licence is its serial: its versions share it, and an amendment may keep
- * the number or take a new one, which is claimed too).  The trigger claims
- * a new row's number as the row is stored; a number another serial holds
- * fails the key, and the insert with it, so not even a hand-run sqlite3
- * shell can give one number to two licences.  A database from before
- * version 6 may already hold a number twice: every such licence keeps a
- * claim, the first (by rowid) with dup 0, the others 1, 2, ..., so the
- * paper-copy check sees each of them and can refuse to pick one; the
- * trigger only ever claims with dup 0.  The key starts with the number:
- * the paper-copy check has the number and the holder code, not the type.
- * A claim costs about 85 bytes a licence (200,000 claims of the shipped
- * numbering rules), within the 1.5 KiB a licence may cost.
+ * Version 6.  A licence number is unique per type and issuing authority,
+ * and the database enforces it: the trigger refuses a row whose number
+ * another licence (another serial: a licence is its serial, and its
+ * versions share it) of the type and issuer already carries, so not even
+ * a hand-run sqlite3 shell can give one number to two licences.  An
+ * amendment may keep its licence's number or take a new one.  The index
+ * on number serves the trigger's probe, the check before numbering
+ * (ST_NUMBER_TAKEN) and the paper-copy check by number (ST_LIC_BY_NUMBER),
+ * which has the number and the holder code, not the type.  Their unary +
+ * keeps the planner off the (type, issuer_code, seq) index, which would
+ * read every licence of the type and issuer.  The index costs about 38
+ * bytes a licence (1M licences of the shipped numbering rules, grown
+ * row by row; 34 built at once): 1,492 bytes a licence in all, within the
+ * 1.5 KiB a licence may cost.
+ *
+ * A database from before version 6 may already hold a number twice: its
+ * rows stay as they are (no backfill, nothing rewritten), the lookup by
+ * number finds each such licence (so the paper-copy check refuses to pick
+ * one), and no new licence can take the number.  Nor can a new version of
+ * one of those licences keep it, since another serial carries it: such an
+ * amendment needs a new number.
+ *
+ * Version 6 changed before its release: it had been a table of number
+ * claims, about 85 bytes a licence, which took a million licences over
+ * the 1.5 KiB budget (1,539 bytes).  No released database has that table.
  */
 static const char schema_v6[] =
-    "CREATE TABLE licence_numbers (\n"
-    "  number TEXT NOT NULL,\n"
-    "  type TEXT NOT NULL,\n"
-    "  issuer_code TEXT NOT NULL,\n"
-    "  dup INTEGER NOT NULL DEFAULT 0,\n"
-    "  serial TEXT NOT NULL,\n"
-    "  PRIMARY KEY (number, type, issuer_code, dup)) WITHOUT ROWID;\n"
-    "INSERT INTO licence_numbers (number, type, issuer_code, dup, serial)\n"
-    "  SELECT number, type, issuer_code, row_number() OVER (PARTITION BY\n"
-    "    number, type, issuer_code ORDER BY first) - 1, serial FROM (\n"
-    "    SELECT number, type, issuer_code, " SERIAL_OF("licences")
-    " AS serial,\n"
-    "      min(rowid) AS first FROM licences GROUP BY 1, 2, 3, 4);\n"
-    "CREATE TRIGGER licences_number AFTER INSERT ON licences BEGIN\n"
-    "  INSERT INTO licence_numbers (number, type, issuer_code, serial)\n"
-    "  SELECT NEW.number, NEW.type, NEW.issuer_code, " SERIAL_OF("NEW")
-    "\n  WHERE NOT EXISTS (SELECT 1 FROM licence_numbers WHERE number =\n"
-    "    NEW.number AND type = NEW.type AND issuer_code = NEW.issuer_code\n"
-    "    AND serial = " SERIAL_OF("NEW") ");\n"
-    "END;\n"
-    APPEND_ONLY("licence_numbers");
+    "CREATE INDEX licences_number ON licences (number);\n"
+    "CREATE TRIGGER licences_number_unique BEFORE INSERT ON licences\n"
+    "  WHEN EXISTS (SELECT 1 FROM licences WHERE number = NEW.number AND\n"
+    "    +type = NEW.type AND +issuer_code = NEW.issuer_code AND\n"
+    "    " SERIAL_OF("licences") " <> " SERIAL_OF("NEW") ")\n"
+    "BEGIN SELECT RAISE(ABORT, 'licence number taken: another licence of "
+    "the type and issuer carries it'); END;\n";
 
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
@@ -413,25 +410,23 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_LIC_POS_AT] = "SELECT coalesce((SELECT issued_at FROM licences "
 	    "WHERE rowid = ?1 AND holder_code = ?2), -1)",
 	[ST_LIC_POS_OF] = "SELECT rowid FROM licences WHERE id = ?1",
-	/* For each licence claiming the number (licence_numbers), its newest
-	 * version carrying it with this holder code: the versions are a
-	 * range of the primary key (the identifier up to its VERSION).  The
-	 * unary + keeps the planner off the holder index, which would read
-	 * every licence of the holder (lookups_read_pages in test_store). */
+	/* For each licence carrying the number with this holder code (its
+	 * versions count as one: a serial), its newest version that does.
+	 * The unary + keeps the planner on the number index rather than the
+	 * holder index, which would read every licence of the holder
+	 * (lookups_read_pages in test_store): the rows read are those
+	 * carrying the number, a handful. */
 	[ST_LIC_BY_NUMBER] = "SELECT " LICENCE_COLS " FROM licences WHERE id IN "
-	    "(SELECT (SELECT max(v.id) FROM licences v WHERE v.id > lineage AND "
-	    "v.id < lineage || ':' AND +v.number = ?1 AND +v.holder_code = ?2) "
-	    "FROM (SELECT '" CS_LICENCE_ID_ROOT ".' || type || '.' || "
-	    "issuer_code || '.' || serial || '.' AS lineage FROM licence_numbers "
-	    "WHERE number = ?1)) ORDER BY id",
-	/* Held by another licence than serial's, and not by serial's too (a
-	 * number a database from before version 5 gave twice stays its
-	 * holders'). */
-	[ST_NUMBER_TAKEN] = "SELECT EXISTS (SELECT 1 FROM licence_numbers "
-	    "WHERE number = ?1 AND type = ?2 AND issuer_code = ?3 AND "
-	    "serial <> ?4) AND NOT EXISTS (SELECT 1 FROM licence_numbers "
-	    "WHERE number = ?1 AND type = ?2 AND issuer_code = ?3 AND "
-	    "serial = ?4)",
+	    "(SELECT max(id) FROM licences WHERE number = ?1 AND "
+	    "+holder_code = ?2 GROUP BY type, issuer_code, " SERIAL_OF("licences")
+	    ") ORDER BY id",
+	/* Carried by another licence (serial) of the type and issuer: what the
+	 * trigger of schema version 6 refuses.  So a licence of a database
+	 * from before version 6 whose number another licence carries too
+	 * finds it taken for a new version.  On the number index, as there. */
+	[ST_NUMBER_TAKEN] = "SELECT EXISTS (SELECT 1 FROM licences "
+	    "WHERE number = ?1 AND +type = ?2 AND +issuer_code = ?3 AND "
+	    SERIAL_OF("licences") " <> ?4)",
 	[ST_LIC_BY_BUNDLE] = "SELECT " LICENCE_COLS " FROM licences "
 	    "WHERE bundle = ?1 ORDER BY rowid",
 	/* One probe of the (type, issuer_code, seq) index. */
@@ -606,9 +601,11 @@ disk_full(sqlite3 *db)
 /*
  * SQLite's complaint about st's connection as this thread's message.  A
  * duplicate key is a conflict (store.h promises CS_ECONFLICT for those),
- * a missing referenced row (an event for an unknown licence) is not found,
- * a full disk is CS_EFULL (the same request may succeed once space
- * returns); anything else is a storage error.
+ * and so is a trigger's refusal: a number another licence carries (schema
+ * version 6; the append-only triggers refuse only statements the store
+ * never runs).  A missing referenced row (an event for an unknown licence)
+ * is not found, a full disk is CS_EFULL (the same request may succeed once
+ * space returns); anything else is a storage error.
  */
 static int
 db_fail(sqlite3_stmt *st, const char *what)
@@ -619,6 +616,7 @@ db_fail(sqlite3_stmt *st, const char *what)
 	switch (sqlite3_extended_errcode(db)) {
 	case SQLITE_CONSTRAINT_UNIQUE:
 	case SQLITE_CONSTRAINT_PRIMARYKEY:
+	case SQLITE_CONSTRAINT_TRIGGER:
 		code = CS_ECONFLICT;
 		break;
 	case SQLITE_CONSTRAINT_FOREIGNKEY:

@@ -160,9 +160,11 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
-	    "'audit_keys', 'audit_chunks', 'licence_numbers')"), 10);
+	    "'audit_keys', 'audit_chunks')"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type = 'trigger'"), 21);
+	    "type = 'trigger'"), 19);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "type = 'index' AND name = 'licences_number'"), 1);
 	/* No index on the audit table has random keys (schema version 4). */
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "name IN ('audit_holder', 'audit_target', 'audit_target_tail')"), 0);
@@ -200,8 +202,10 @@ TEST(reopen_keeps_data)
 	sqlite3_close(db);
 }
 
-/* Today's schema back to version 5: no licence_numbers (version 6). */
-#define UNDO_V6 "DROP TRIGGER licences_number; DROP TABLE licence_numbers;"
+/* Today's schema back to version 5: no number index or trigger
+ * (version 6). */
+#define UNDO_V6 "DROP TRIGGER licences_number_unique; " \
+    "DROP INDEX licences_number;"
 
 /* Back to version 4: no audit result column either (version 5). */
 #define UNDO_V5 UNDO_V6 \
@@ -636,9 +640,9 @@ TEST(records)
 
 #define HOLDER_1 "91350100M000100Y43"
 
-/* A number once stored is its licence's (the store claims it): another
- * licence of the type and issuer cannot carry it, not even inserted by
- * hand; the licence's next version keeps it; the lookup by number finds
+/* A number once stored is its licence's (the database refuses it to
+ * another): another licence of the type and issuer cannot carry it, not
+ * even inserted by hand; the licence's next version keeps it; the lookup by number finds
  * that newest version. */
 TEST(licence_numbers)
 {
@@ -694,9 +698,10 @@ TEST(licence_numbers)
 }
 
 /* A database from before version 6 that gave one number to two licences
- * opens: both keep their rows and their claims, the lookup by number sees
- * both (so the paper-copy check picks neither), each may still keep the
- * number in a new version, and no new licence can take it. */
+ * opens: both keep their rows, nothing is added, the lookup by number sees
+ * both (so the paper-copy check picks neither), and no new licence can
+ * take the number.  Nor can a new version of either keep it (another
+ * serial carries it): it needs a new number. */
 TEST(migrate_v4_duplicate_numbers)
 {
 	cs_licence_row **rows = NULL;
@@ -725,28 +730,47 @@ TEST(migrate_v4_duplicate_numbers)
 		return;
 	db = raw_open("dups.db");
 	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 6);
-	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licence_numbers"), 3);
-	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licence_numbers WHERE "
-	    "dup = 1 AND serial = '3'"), 1);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 3);
+	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences WHERE "
+	    "number = (SELECT number FROM licences WHERE seq = 1)"), 2);
 	sqlite3_close(db);
 	CHECK_INT_EQ(cs_store_licences_by_number(s, a.number, HOLDER_1, &rows,
 	    &n), 0);
 	CHECK_INT_EQ(n, 2);
+	CHECK_STR_EQ(n == 2 ? rows[0]->id : NULL, a.id);
+	CHECK_STR_EQ(n == 2 ? rows[1]->id : NULL, "1.2.156.3005.2." TYPE_A "."
+	    ISSUER ".3.001.X");
 	cs_licence_rows_free(rows, n);
+
+	/* Version 2 of serial 3 keeping the number: refused, nothing stored;
+	 * with a number of its own it is stored. */
 	CHECK_INT_EQ(cs_store_licence_number_taken(s, TYPE_A, ISSUER, a.number,
 	    "3", &taken), 0);
-	CHECK_INT_EQ(taken, 0);
+	CHECK_INT_EQ(taken, 1);
 	lic_make(&dup2, TYPE_A, 4, HOLDER_1, "ems", 4000, NULL);
 	snprintf(dup2.id, sizeof(dup2.id), "1.2.156.3005.2.%s.%s.3.002.X",
 	    TYPE_A, ISSUER);
 	snprintf(dup2.number, sizeof(dup2.number), "%s", a.number);
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup2.r), CS_ECONFLICT);
+	lic_make(&dup2, TYPE_A, 4, HOLDER_1, "ems", 4000, NULL);
+	snprintf(dup2.id, sizeof(dup2.id), "1.2.156.3005.2.%s.%s.3.002.X",
+	    TYPE_A, ISSUER);
 	CHECK_INT_EQ(cs_store_licence_put(s, &dup2.r), 0);
+
+	/* A new licence with it: taken, and refused. */
 	lic_make(&dup2, TYPE_A, 5, HOLDER_1, "ems", 5000, NULL);
 	snprintf(dup2.number, sizeof(dup2.number), "%s", a.number);
 	CHECK_INT_EQ(cs_store_licence_number_taken(s, TYPE_A, ISSUER, a.number,
 	    "5", &taken), 0);
 	CHECK_INT_EQ(taken, 1);
 	CHECK_INT_EQ(cs_store_licence_put(s, &dup2.r), CS_ECONFLICT);
+
+	/* Both licences are still found by the number, serial 3 by the
+	 * version that carries it. */
+	CHECK_INT_EQ(cs_store_licences_by_number(s, a.number, HOLDER_1, &rows,
+	    &n), 0);
+	CHECK_INT_EQ(n, 2);
+	cs_licence_rows_free(rows, n);
 	cs_store_close(s);
 }
 
