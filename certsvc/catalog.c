@@ -7,8 +7,11 @@
  * field that does not exist) would otherwise surface as a wrong 422 or a
  * blank on a printed licence long after deployment.  Every message names
  * the file, the member and what was expected.
+ *
+ * Validating a request's fields against a type is catalog_fields.c's.
  */
 #include "catalog.h"
+#include "catalog_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,10 +27,8 @@
 #define FACE_MAX (256 * 1024)    /* a face layout is a few KiB */
 #define FIELD_NAME_MAX 64
 #define SEQ_DIGITS_MAX 18        /* a long long always fits */
-#define INT_DIGITS_MAX 18
 #define LENGTH_LIMIT 100000L     /* sanity bound on max_length/min_length */
 #define VALIDITY_MAX 100
-#define PATH_NAME_MAX 64         /* bytes of a request's field name in a path */
 
 static const struct kind_name {
 	const char *name;
@@ -75,8 +76,8 @@ static const char *const face_names[] = {
  */
 
 /* Append s to buf (size n) as far as it fits, keeping UTF-8 whole. */
-static void
-append(char *buf, size_t n, const char *s)
+void
+cs_catalog_append(char *buf, size_t n, const char *s)
 {
 	size_t have = strlen(buf), take = strlen(s);
 
@@ -94,57 +95,31 @@ member_list(const struct member *m, char *buf, size_t n)
 	buf[0] = '\0';
 	for (; m->name != NULL; m++) {
 		if (buf[0] != '\0')
-			append(buf, n, ", ");
-		append(buf, n, m->name);
+			cs_catalog_append(buf, n, ", ");
+		cs_catalog_append(buf, n, m->name);
 	}
 	return buf;
 }
 
 /* "a, b, c" of a type's field names; cut with "..." when long. */
-static const char *
-field_list(const cs_type *t, char *buf, size_t n)
+const char *
+cs_catalog_field_list(const cs_type *t, char *buf, size_t n)
 {
 	size_t i;
 
 	buf[0] = '\0';
 	for (i = 0; i < t->n_fields; i++) {
 		if (strlen(buf) + strlen(t->fields[i].name) + 8 > n) {
-			append(buf, n, ", ...");
+			cs_catalog_append(buf, n, ", ...");
 			break;
 		}
 		if (i > 0)
-			append(buf, n, ", ");
-		append(buf, n, t->fields[i].name);
+			cs_catalog_append(buf, n, ", ");
+		cs_catalog_append(buf, n, t->fields[i].name);
 	}
 	return buf;
 }
 
-static int
-is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* 1 when s is "YYYY-MM-DD"; *real is then whether the date exists. */
-static int
-date_shape(const char *s, int *real)
-{
-	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int i, y, m, d, ok;
-
-	ok = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
-	for (i = 0; ok && i < 10; i++)
-		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-			ok = 0;
-	if (ok) {
-		y = atoi(s);
-		m = (s[5] - '0') * 10 + (s[6] - '0');
-		d = (s[8] - '0') * 10 + (s[9] - '0');
-		*real = y >= 1 && m >= 1 && m <= 12 && d >= 1 &&
-		    d <= mdays[m - 1] + (m == 2 && is_leap(y));
-	}
-	return ok;
-}
 
 /*
  * Numbering rules.  One parser both checks a rule at load time (out ==
@@ -623,7 +598,7 @@ face_check(const cs_type *t, const char *face)
 			    "holder.code, issuer.name, valid_from, valid_until, "
 			    "issued_at, fields.<one of %s>)", face,
 			    (int)(end - p + 2 > 80 ? 80 : end - p + 2), p,
-			    field_list(t, fields, sizeof(fields)));
+			    cs_catalog_field_list(t, fields, sizeof(fields)));
 			goto out;
 		}
 	}
@@ -1007,231 +982,4 @@ cs_type_field(const cs_type *t, const char *name)
 		if (strcmp(t->fields[i].name, name) == 0)
 			found = &t->fields[i];
 	return found;
-}
-
-/*
- * Request validation.
- */
-
-/* "prefix.name", with a request's field name cut to PATH_NAME_MAX bytes at
- * a character boundary: paths go back to the client in JSON. */
-static const char *
-field_path(char *buf, size_t n, const char *prefix, const char *name)
-{
-	size_t take = cs_utf8_cut(name, strlen(name), PATH_NAME_MAX);
-
-	if (prefix != NULL && prefix[0] != '\0')
-		snprintf(buf, n, "%s.%.*s", prefix, (int)take, name);
-	else
-		snprintf(buf, n, "%.*s", (int)take, name);
-	return buf;
-}
-
-static const char *
-plural(long n)
-{
-	return n == 1 ? "" : "s";
-}
-
-/* C0, DEL and C1 (U+0085, the next line, among them). */
-static int
-is_control(uint32_t cp)
-{
-	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
-}
-
-/* Characters that show nothing or move the text around it: zero-width
- * spaces and joiners, LRM/RLM, line and paragraph separators, bidi
- * embeddings, overrides and isolates, the word joiner and invisible
- * operators, the BOM.  On a face they would make the printed text differ
- * from what it says (U+202E turns "txt.exe" round). */
-static int
-is_invisible(uint32_t cp)
-{
-	return (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
-	    (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) ||
-	    cp == 0xFEFF;
-}
-
-/* Spaces (Unicode Zs), the ideographic space U+3000 among them. */
-static int
-is_space(uint32_t cp)
-{
-	return cp == 0x20 || cp == 0xA0 || cp == 0x1680 ||
-	    (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F ||
-	    cp == 0x3000;
-}
-
-int
-cs_face_text_check(const char *s, size_t n, size_t *chars)
-{
-	size_t i = 0, len, c = 0, spaces = 0;
-	uint32_t cp = 0, first = 0;
-
-	for (; i < n; i += len) {
-		c++;
-		if ((len = cs_utf8_decode(s + i, n - i, &cp)) == 0)
-			return cs_err_set(CS_EVALIDATION, "is not valid UTF-8 (at "
-			    "character %zu)", c);
-		if (is_control(cp) || is_invisible(cp))
-			return cs_err_set(CS_EVALIDATION, "contains the %s character "
-			    "U+%04X at character %zu; face text is one line of "
-			    "printable characters", is_control(cp) ? "control" :
-			    "invisible", (unsigned)cp, c);
-		spaces += is_space(cp);
-		if (c == 1)
-			first = cp;
-	}
-	if (c > 0 && spaces == c)
-		return cs_err_set(CS_EVALIDATION, "is blank");
-	if (c > 0 && (is_space(first) || is_space(cp)))
-		return cs_err_set(CS_EVALIDATION, "%s with the space U+%04X; spaces "
-		    "at the ends are refused, never trimmed", is_space(first) ?
-		    "begins" : "ends", (unsigned)(is_space(first) ? first : cp));
-	if (chars != NULL)
-		*chars = c;
-	return 0;
-}
-
-static int
-check_text(const char *s, size_t n, const char *path, cs_problems *p,
-    size_t *chars)
-{
-	int rc = cs_face_text_check(s, n, chars);
-
-	if (rc != 0)
-		cs_problems_add(p, path, "%s", cs_err_msg());
-	return rc;
-}
-
-static void
-check_value(const cs_field *f, const json_t *v, const char *path, cs_problems *p)
-{
-	char num[32], opts[400];
-	const char *s = NULL, *unit, *verb;
-	size_t i, chars = 0;
-	int real;
-
-	/* C string functions below would stop at an embedded U+0000 and judge
-	 * only the part before it. */
-	if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v)) {
-		cs_problems_add(p, path, "contains the control character U+0000");
-		goto out;
-	}
-	switch (f->kind) {
-	case CS_FIELD_TEXT:
-		if (!json_is_string(v)) {
-			cs_problems_add(p, path, "must be text");
-			goto out;
-		}
-		s = json_string_value(v);
-		if (check_text(s, json_string_length(v), path, p, &chars) != 0)
-			goto out;
-		break;
-	case CS_FIELD_INTEGER:
-		if (json_is_integer(v) && json_integer_value(v) < 0) {
-			cs_problems_add(p, path, "must not be negative");
-			goto out;
-		}
-		if (json_is_integer(v)) {
-			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-			    json_integer_value(v));
-			s = num;
-		} else if ((s = json_string_value(v)) != NULL) {
-			for (i = 0; s[i] >= '0' && s[i] <= '9'; i++)
-				;
-			if (i == 0 || s[i] != '\0')
-				s = NULL;
-		}
-		if (s == NULL) {
-			cs_problems_add(p, path, "must be an integer (a JSON number or a "
-			    "string of digits)");
-			goto out;
-		}
-		if ((chars = strlen(s)) > INT_DIGITS_MAX) {
-			cs_problems_add(p, path, "has %zu digits, at most %d", chars,
-			    INT_DIGITS_MAX);
-			goto out;
-		}
-		break;
-	case CS_FIELD_DATE:
-		s = json_string_value(v);
-		if (s == NULL || !date_shape(s, &real))
-			cs_problems_add(p, path, "must be a date YYYY-MM-DD");
-		else if (!real)
-			cs_problems_add(p, path, "%s is not a real date", s);
-		goto out;
-	case CS_FIELD_ENUM:
-		s = json_string_value(v);
-		for (i = 0; s != NULL && i < f->n_options; i++)
-			if (strcmp(f->options[i], s) == 0)
-				goto out;
-		opts[0] = '\0';
-		for (i = 0; i < f->n_options; i++) {
-			if (i > 0)
-				append(opts, sizeof(opts), ", ");
-			append(opts, sizeof(opts), f->options[i]);
-		}
-		cs_problems_add(p, path, "must be one of: %s", opts);
-		goto out;
-	}
-	unit = f->kind == CS_FIELD_INTEGER ? "digit" : "character";
-	verb = f->kind == CS_FIELD_INTEGER ? "has" : "is";
-	if (f->max_length > 0 && chars > (size_t)f->max_length)
-		cs_problems_add(p, path, "%s %zu %s%s, at most %ld", verb, chars, unit,
-		    plural((long)chars), f->max_length);
-	else if (chars < (size_t)f->min_length)
-		cs_problems_add(p, path, "%s %zu %s%s, at least %ld", verb, chars, unit,
-		    plural((long)chars), f->min_length);
-	/* POSIX regex matches bytes in the C locale the service runs in:
-	 * catalog patterns keep non-ASCII out of bracket expressions. */
-	else if (f->pattern != NULL && regexec(&f->re, s, 0, NULL, 0) != 0)
-		cs_problems_add(p, path, "does not match the pattern %s", f->pattern);
-out:
-	return;
-}
-
-/* A form's empty input is no value: null and "" count as absent. */
-static int
-absent(const json_t *v)
-{
-	return v == NULL || json_is_null(v) ||
-	    (json_is_string(v) && json_string_length(v) == 0);
-}
-
-size_t
-cs_catalog_validate_fields(const cs_type *t, const json_t *fields,
-    const char *prefix, cs_problems *p)
-{
-	const json_t *v;
-	const char *key;
-	char path[256], known[400];
-	size_t before = p->n, i;
-	void *it;
-
-	if (fields != NULL && !json_is_null(fields) && !json_is_object(fields)) {
-		cs_problems_add(p, prefix != NULL && prefix[0] != '\0' ? prefix :
-		    "fields", "must be an object of face fields");
-		goto out;
-	}
-	for (it = fields != NULL ? json_object_iter((json_t *)fields) : NULL;
-	    it != NULL; it = json_object_iter_next((json_t *)fields, it)) {
-		key = json_object_iter_key(it);
-		if (cs_type_field(t, key) == NULL)
-			cs_problems_add(p, field_path(path, sizeof(path), prefix, key),
-			    "is not a field of %s (known: %s)", t->name,
-			    field_list(t, known, sizeof(known)));
-	}
-	for (i = 0; i < t->n_fields; i++) {
-		v = fields != NULL ? json_object_get(fields, t->fields[i].name) : NULL;
-		field_path(path, sizeof(path), prefix, t->fields[i].name);
-		if (absent(v)) {
-			if (t->fields[i].required)
-				cs_problems_add(p, path, "is required");
-			continue;
-		}
-		check_value(&t->fields[i], v, path, p);
-	}
-out:
-	return p->n - before;
 }
