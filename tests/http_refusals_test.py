@@ -18,8 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from cshttp import (ENV, HEALTH, OTHER, T_DIAG, T_RAD, Deployment, call, is_json,  # noqa: E402
-                    is_problem, licence_id, org_code, request_for, wait_for)
-from cstest import check, done  # noqa: E402
+                    is_problem, licence_id, org_code, request_for)
+from cstest import check, done, wait_for  # noqa: E402
 
 d = Deployment()
 s = d.start("--rate-limit", "0")
