@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 
 CERTSVC = os.environ.get("CERTSVC", "certsvc")
@@ -24,6 +25,20 @@ def check(cond, what):
         failures.append(what)
         print("FAIL:", what, flush=True)
     return cond
+
+
+def run_tests(tests):
+    """Run every test of a list of (name, function), each even if an earlier
+    one raised: an exception counts as a failure, with its traceback.
+    done() then exits non-zero if any check or test failed."""
+    for name, fn in tests:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - any exception fails this test only
+            failures.append("%s raised" % name)
+            print("FAIL: %s raised:" % name, flush=True)
+            traceback.print_exc(file=sys.stdout)
+            sys.stdout.flush()
 
 
 def done():
