@@ -53,6 +53,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csraw  # noqa: E402
+from cshttp import ENV  # noqa: E402
 from cstest import Server, Workdir, check, done, sample_request, uscc  # noqa: E402
 
 TIMEOUT = 2          # --connection-timeout
@@ -61,7 +62,6 @@ RATE = 10            # --rate-limit (requests per second per address, burst as m
 FAILURES = 20        # --auth-failures: wrong tokens an address may send before 429
 GOOD = "127.0.0.2"   # the well-behaved client's own address
 GUESSER = "127.0.0.3"  # the paper-copy guesser's address
-ENV = "11440000006939756B"
 
 w = Workdir()
 issuer = w.client("env", "issuer", "*", ENV, "广东省生态环境厅")

@@ -11,22 +11,20 @@ never a browser of its own) and asserts what a person would see; see the
 top of check.js for the list.  Screenshots go to $CS_ARTIFACTS, or
 <build>/test-artifacts/browser.
 """
-import base64
 import datetime
 import fcntl
 import filecmp
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import cstest  # noqa: E402
 from cstest import Server, Workdir, check, done  # noqa: E402
+from cstoken import tamper_signature  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER_DIR = os.path.join(HERE, "browser")
@@ -69,30 +67,6 @@ def npm_deps():
             if r.returncode != 0:
                 raise RuntimeError("npm ci failed: " + r.stdout[-2000:] + r.stderr[-2000:])
     return mods
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def b64url_decode(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
-def b64url_encode(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def tampered(token):
-    """The same token with one bit of its signature flipped: the COSE
-    message ends with the signature's bytes."""
-    cose = bytearray(zlib.decompress(b64url_decode(token)))
-    cose[-1] ^= 0x01
-    return b64url_encode(zlib.compress(bytes(cose)))
 
 
 # Faces at their limits: every text field at its max_length (CJK, the
@@ -181,7 +155,7 @@ def main():
             os.unlink(os.path.join(ARTIFACTS, f))
 
     work = Workdir()
-    port = free_port()
+    port = cstest.free_port()
     base = "http://127.0.0.1:%d" % port
     work.settings[work.settings.index("--public-url") + 1] = base
     issuer = work.client("env", "issuer", "*", ISSUER_CODE, ISSUER_NAME)
@@ -322,7 +296,7 @@ def stage(work, srv, issuer, long_issuer):
          "texts": ["已被新证照取代", "Superseded", new["id"] if new else "?"]},
         {"name": "revoked", "path": v(rev), "result": "revoked", "tone": "bad",
          "texts": ["已撤销", "Withdrawn", "状态变更时间"], "absent": ["以欺骗手段取得"]},
-        {"name": "invalid-signature", "path": "/v/" + tampered(valid["token"]),
+        {"name": "invalid-signature", "path": "/v/" + tamper_signature(valid["token"]),
          "result": "invalid_signature", "tone": "bad", "texts": ["签名无效", "Invalid signature"],
          "absent": [holder]},
         {"name": "unknown-key", "path": v(stranger), "result": "unknown_key", "tone": "bad",

@@ -36,17 +36,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csraw  # noqa: E402
+from cshttp import ENV, HEALTH, T_DIAG, T_EIA, T_HAZ, T_RAD, T_TRAIN, org_code, person_code  # noqa: E402
 import independent  # noqa: E402
-from cstest import (Server, Workdir, check, done, rid, sample_request,  # noqa: E402
-                    sanitizer_clean, uscc)
+from cstest import (Server, Workdir, check, done, sample_request,  # noqa: E402
+                    sanitizer_clean)
 
 ROUNDS = int(os.environ.get("CS_CRASH_ROUNDS", "5"))
 ISSUERS = 4
-ENV = "11440000006939756B"
-HEALTH = "114400000069400645"
-T_RAD, T_HAZ, T_EIA, T_TRAIN, T_DIAG = ("11100000000013338W032", "11100000000013338W042",
-                                        "11100000000013338W043", "11100000000013338W044",
-                                        "11100000MB0143391C011")
 ISSUE_TYPES = [T_RAD, T_HAZ, T_EIA, T_TRAIN]
 
 w = Workdir()
@@ -90,14 +86,6 @@ def call(base, method, path, body=None, token=None, timeout=30):
             return r.status, raw
     finally:
         c.close()
-
-
-def org(i):
-    return uscc("914403007%08d" % (i % 10 ** 8))
-
-
-def person(i):
-    return rid("4405241980%02d%02d%03d" % (1 + i // 28 % 12, 1 + i % 28, i % 1000))
 
 
 # --- what the clients were told ----------------------------------------------
@@ -170,7 +158,7 @@ def issuer_thread(base, rnd, tid, stop):
         t = ISSUE_TYPES[k % len(ISSUE_TYPES)]
         i = rnd * 100000 + tid * 10000 + k
         req = sample_request(t, "CR%d-T%d-%d" % (rnd, tid, k),
-                             person(i) if t == T_TRAIN else org(i))
+                             person_code(i) if t == T_TRAIN else org_code(i))
         k += 1
         if not send(base, "env", env, "/api/v1/certificates", req):
             stop.wait(0.01)
@@ -185,7 +173,7 @@ def bundle_thread(base, rnd, stop):
         req = json.loads(json.dumps(template))
         req["approval_ref"] = "CB%d-%d" % (rnd, k)
         for c in req["certificates"]:
-            c["holder"]["code"] = org(900000 + rnd * 10000 + k)
+            c["holder"]["code"] = org_code(900000 + rnd * 10000 + k)
         k += 1
         bump("bundles")
         if not send(base, "onewin", onewin, "/api/v1/bundles", req):

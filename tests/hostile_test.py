@@ -30,7 +30,6 @@ them.
 """
 import atexit
 import base64
-import glob
 import json
 import os
 import sys
@@ -41,18 +40,14 @@ import zlib
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import cbor2  # noqa: E402
 import csraw  # noqa: E402
-from cshttp import licence_id  # noqa: E402
+from cshttp import ENV, OTHER, T_RAD, T_TRAIN, licence_id  # noqa: E402
 import independent  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: E402
 from cstest import (Server, Workdir, catalog, check, done, rid, sample_request,  # noqa: E402
-                    uscc)
+                    uscc, wait_stable)
+from cstoken import b64url_encode, base45, es256, signing_key, token_of  # noqa: E402
 
-ENV = "11440000006939756B"       # 广东省生态环境厅, the issuer's authority
-OTHER = uscc("11440300MB2C93651")  # an authority the issuer does not act for
-T_RAD = "11100000000013338W032"  # 辐射安全许可证 (USCC holders)
-T_TRAIN = "11100000000013338W044"  # 培训合格证书 (RID holders)
+# ENV (广东省生态环境厅) is the issuer's authority, OTHER one it does not act
+# for; T_RAD holders have USCCs, T_TRAIN holders resident IDs (cshttp).
 SQLI = "' OR 1=1--"
 TRAVERSAL = "../../etc/passwd"
 ENC_TRAVERSAL = "%2e%2e%2f%2e%2e%2fetc%2fpasswd"
@@ -319,26 +314,11 @@ check(v.get("result") == "valid" and (v.get("certificate") or {}).get("number") 
 
 # --- forged tokens ------------------------------------------------------------
 
-key = serialization.load_pem_private_key(
-    open(glob.glob(os.path.join(w.keys, "*.key"))[0], "rb").read(), None)
+key = signing_key(w.keys)
 genuine = cbor2.loads(independent.cose_bytes(TOKEN))
 PROT, _, PAYLOAD, SIG = genuine.value
 KID = cbor2.loads(PROT)[4]
 CLAIMS = cbor2.loads(PAYLOAD)
-
-
-def tok(raw):
-    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode()
-
-
-def es256(prot_b, payload_b, der=False):
-    """A signature with the server's own key (raw r||s unless der)."""
-    tbs = cbor2.dumps(["Signature1", prot_b, b"", payload_b])
-    d = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    if der:
-        return d
-    r_, s_ = decode_dss_signature(d)
-    return r_.to_bytes(32, "big") + s_.to_bytes(32, "big")
 
 
 def sign1(prot=None, claims=None, unprot=None, der=False, tag=18, payload=None, prot_b=None):
@@ -346,7 +326,7 @@ def sign1(prot=None, claims=None, unprot=None, der=False, tag=18, payload=None, 
     claims say, the signature over them is genuine."""
     pb = prot_b if prot_b is not None else cbor2.dumps({1: -7, 4: KID} if prot is None else prot)
     pl = payload if payload is not None else cbor2.dumps(CLAIMS if claims is None else claims)
-    arr = [pb, unprot or {}, pl, es256(pb, pl, der)]
+    arr = [pb, unprot or {}, pl, es256(key, pb, pl, der)]
     return cbor2.dumps(cbor2.CBORTag(tag, arr) if tag else arr)
 
 
@@ -361,23 +341,11 @@ def claims_with(**lic_over):
     return c
 
 
-def b45(data):
-    """RFC 9285 Base45."""
-    a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-    out = []
-    for i in range(0, len(data) - 1, 2):
-        v = data[i] * 256 + data[i + 1]
-        out += [a[v % 45], a[v // 45 % 45], a[v // 2025]]
-    if len(data) % 2:
-        out += [a[data[-1] % 45], a[data[-1] // 45]]
-    return "".join(out)
-
-
 def nested(n, leaf=b"\x00"):
     return b"\x81" * n + leaf
 
 
-SIG_OK = es256(PROT, PAYLOAD)
+SIG_OK = es256(key, PROT, PAYLOAD)
 zero_bomb = zlib.compress(b"\0" * MIB, 9)
 indefinite = b"\xd2\x9f" + cbor2.dumps(PROT) + b"\xa0" + cbor2.dumps(PAYLOAD) + \
     cbor2.dumps(SIG_OK) + b"\xff"
@@ -392,70 +360,70 @@ VERIFY = [
     ("genuine token, for reference", TOKEN, {"valid"}),
     ("empty body", b"", MAL),
     ("plain words", "hello, world", MAL),
-    ("alg 'none' as text", tok(sign1({1: "none", 4: KID})), MAL),
-    ("alg 0 (reserved)", tok(sign1({1: 0, 4: KID})), MAL | BADSIG),
-    ("alg absent", tok(sign1({4: KID})), MAL | BADSIG),
-    ("unknown alg ES384", tok(sign1({1: -35, 4: KID})), BADSIG),
-    ("unknown alg 999999", tok(sign1({1: 999999, 4: KID})), BADSIG),
-    ("alg EdDSA on an ES256 key", tok(sign1({1: -8, 4: KID})), BADSIG),
-    ("alg SM2 on an ES256 key", tok(sign1({1: -65537, 4: KID})), BADSIG),
-    ("DER signature instead of r||s", tok(sign1(der=True)), BADSIG),
-    ("signature of 63 bytes", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, SIG_OK[:63]]))),
+    ("alg 'none' as text", token_of(sign1({1: "none", 4: KID})), MAL),
+    ("alg 0 (reserved)", token_of(sign1({1: 0, 4: KID})), MAL | BADSIG),
+    ("alg absent", token_of(sign1({4: KID})), MAL | BADSIG),
+    ("unknown alg ES384", token_of(sign1({1: -35, 4: KID})), BADSIG),
+    ("unknown alg 999999", token_of(sign1({1: 999999, 4: KID})), BADSIG),
+    ("alg EdDSA on an ES256 key", token_of(sign1({1: -8, 4: KID})), BADSIG),
+    ("alg SM2 on an ES256 key", token_of(sign1({1: -65537, 4: KID})), BADSIG),
+    ("DER signature instead of r||s", token_of(sign1(der=True)), BADSIG),
+    ("signature of 63 bytes", token_of(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, SIG_OK[:63]]))),
      BADSIG),
-    ("signature of zeros", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, b"\0" * 64]))),
+    ("signature of zeros", token_of(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, b"\0" * 64]))),
      BADSIG),
-    ("signature is text", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, "sig"]))), MAL),
-    ("payload flipped", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD[:-1] + bytes(
+    ("signature is text", token_of(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, "sig"]))), MAL),
+    ("payload flipped", token_of(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD[:-1] + bytes(
         [PAYLOAD[-1] ^ 1]), SIG_OK]))), BADSIG | MAL),
     ("truncated base64url", TOKEN[:len(TOKEN) // 2], MAL),
-    ("truncated COSE", tok(sign1()[:-5]), MAL),
-    ("trailing byte after COSE", tok(sign1() + b"\x00"), MAL),
-    ("trailing CBOR item after COSE", tok(sign1() + cbor2.dumps({"x": 1})), MAL),
-    ("trailing bytes after zlib stream", base64.urlsafe_b64encode(
-        zlib.compress(sign1(), 9) + b"junk").rstrip(b"=").decode(), MAL),
-    ("zlib bomb: 1 MiB of zeros", base64.urlsafe_b64encode(zero_bomb).rstrip(b"=").decode(), MAL),
-    ("COSE padded past 16 KiB", tok(sign1() + b"\0" * 17000), MAL),
-    ("compact form bomb", "EL1:" + b45(zero_bomb), MAL),
-    ("CBOR arrays nested 10,000 deep", tok(nested(10000)), MAL),
-    ("tag 18 around 10,000 nested arrays", tok(b"\xd2" + nested(10000)), MAL),
-    ("10,000 nested tags", tok(b"\xd2" * 10000 + b"\x00"), MAL),
-    ("signed claims nested 20 deep", tok(sign1(claims=claims_with(f={"c": json.loads(
+    ("truncated COSE", token_of(sign1()[:-5]), MAL),
+    ("trailing byte after COSE", token_of(sign1() + b"\x00"), MAL),
+    ("trailing CBOR item after COSE", token_of(sign1() + cbor2.dumps({"x": 1})), MAL),
+    ("trailing bytes after zlib stream", b64url_encode(
+        zlib.compress(sign1(), 9) + b"junk"), MAL),
+    ("zlib bomb: 1 MiB of zeros", b64url_encode(zero_bomb), MAL),
+    ("COSE padded past 16 KiB", token_of(sign1() + b"\0" * 17000), MAL),
+    ("compact form bomb", "EL1:" + base45(zero_bomb), MAL),
+    ("CBOR arrays nested 10,000 deep", token_of(nested(10000)), MAL),
+    ("tag 18 around 10,000 nested arrays", token_of(b"\xd2" + nested(10000)), MAL),
+    ("10,000 nested tags", token_of(b"\xd2" * 10000 + b"\x00"), MAL),
+    ("signed claims nested 20 deep", token_of(sign1(claims=claims_with(f={"c": json.loads(
         "[" * 20 + "0" + "]" * 20)}))), MAL),
-    ("indefinite-length arrays 10,000 deep", tok(indef_deep), MAL),
-    ("indefinite-length array, no break", tok(unterminated), MAL),
-    ("indefinite-length genuine message (RFC 9052 allows it)", tok(indefinite), {"valid"}),
-    ("no tag", tok(sign1(tag=None)), MAL),
-    ("tag 98 (COSE_Sign)", tok(sign1(tag=98)), MAL),
-    ("tag 17 (COSE_Mac0)", tok(sign1(tag=17)), MAL),
-    ("tag 61 alone", tok(cbor2.dumps(cbor2.CBORTag(61, [PROT, {}, PAYLOAD, SIG_OK]))), MAL),
-    ("tag 61 of tag 61", tok(cbor2.dumps(cbor2.CBORTag(61, cbor2.CBORTag(
+    ("indefinite-length arrays 10,000 deep", token_of(indef_deep), MAL),
+    ("indefinite-length array, no break", token_of(unterminated), MAL),
+    ("indefinite-length genuine message (RFC 9052 allows it)", token_of(indefinite), {"valid"}),
+    ("no tag", token_of(sign1(tag=None)), MAL),
+    ("tag 98 (COSE_Sign)", token_of(sign1(tag=98)), MAL),
+    ("tag 17 (COSE_Mac0)", token_of(sign1(tag=17)), MAL),
+    ("tag 61 alone", token_of(cbor2.dumps(cbor2.CBORTag(61, [PROT, {}, PAYLOAD, SIG_OK]))), MAL),
+    ("tag 61 of tag 61", token_of(cbor2.dumps(cbor2.CBORTag(61, cbor2.CBORTag(
         61, [PROT, {}, PAYLOAD, SIG_OK])))), MAL),
-    ("kid absent", tok(sign1({1: -7})), {"unknown_key"} | MAL),
-    ("kid of 5000 bytes", tok(sign1({1: -7, 4: b"\x01" * 5000})), MAL | {"unknown_key"}),
-    ("kid as text", tok(sign1({1: -7, 4: "kid"})), MAL),
-    ("kid unknown", tok(sign1({1: -7, 4: b"12345678"})), {"unknown_key"}),
-    ("kid in both headers", tok(sign1({1: -7, 4: KID}, unprot={4: b"12345678"})), MAL),
-    ("protected header not a map", tok(sign1(prot_b=cbor2.dumps([1, 2]))), MAL),
-    ("protected header garbage", tok(sign1(prot_b=b"\xff\xfe")), MAL),
-    ("protected header duplicate label", tok(sign1(prot_b=b"\xa3\x01\x26\x04\x48" + KID + b"\x01\x26")),
+    ("kid absent", token_of(sign1({1: -7})), {"unknown_key"} | MAL),
+    ("kid of 5000 bytes", token_of(sign1({1: -7, 4: b"\x01" * 5000})), MAL | {"unknown_key"}),
+    ("kid as text", token_of(sign1({1: -7, 4: "kid"})), MAL),
+    ("kid unknown", token_of(sign1({1: -7, 4: b"12345678"})), {"unknown_key"}),
+    ("kid in both headers", token_of(sign1({1: -7, 4: KID}, unprot={4: b"12345678"})), MAL),
+    ("protected header not a map", token_of(sign1(prot_b=cbor2.dumps([1, 2]))), MAL),
+    ("protected header garbage", token_of(sign1(prot_b=b"\xff\xfe")), MAL),
+    ("protected header duplicate label", token_of(sign1(prot_b=b"\xa3\x01\x26\x04\x48" + KID + b"\x01\x26")),
      MAL),
-    ("array of 5 items", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, SIG_OK, 0]))), MAL),
-    ("detached payload (nil)", tok(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, None, SIG_OK]))), MAL),
-    ("signed claims not a map", tok(sign1(claims=[1, 2, 3])), MAL),
-    ("signed claims garbage", tok(sign1(payload=b"\xff\xff")), MAL),
-    ("signed claims: duplicate key", tok(sign1(payload=b"\xa2\x06\x01\x06\x02")), MAL),
-    ("signed claims: iat of 2^64-1", tok(sign1(claims=claims_with(c6=2 ** 64 - 1))), MAL),
-    ("signed claims: iat of -2^64", tok(sign1(claims=claims_with(c6=-2 ** 64))), MAL),
-    ("signed claims: iat a float", tok(sign1(claims=claims_with(c6=1.5))), MAL),
-    ("signed claims: iat a year ahead", tok(sign1(claims=claims_with(c6=int(time.time()) + 365 * 86400))),
+    ("array of 5 items", token_of(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, PAYLOAD, SIG_OK, 0]))), MAL),
+    ("detached payload (nil)", token_of(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, None, SIG_OK]))), MAL),
+    ("signed claims not a map", token_of(sign1(claims=[1, 2, 3])), MAL),
+    ("signed claims garbage", token_of(sign1(payload=b"\xff\xff")), MAL),
+    ("signed claims: duplicate key", token_of(sign1(payload=b"\xa2\x06\x01\x06\x02")), MAL),
+    ("signed claims: iat of 2^64-1", token_of(sign1(claims=claims_with(c6=2 ** 64 - 1))), MAL),
+    ("signed claims: iat of -2^64", token_of(sign1(claims=claims_with(c6=-2 ** 64))), MAL),
+    ("signed claims: iat a float", token_of(sign1(claims=claims_with(c6=1.5))), MAL),
+    ("signed claims: iat a year ahead", token_of(sign1(claims=claims_with(c6=int(time.time()) + 365 * 86400))),
      MAL),
-    ("signed claims: bytes as a map key", tok(sign1(claims={**CLAIMS, b"k": 1})), MAL),
-    ("signed claims: 6 and \"6\" both", tok(sign1(claims={**CLAIMS, "6": 0})), MAL),
-    ("signed claims: a NUL in a key", tok(sign1(claims=claims_with(**{"id\0x": "y"}))), MAL),
-    ("signed claims: a key twice, once chunked", tok(sign1(payload=bytes(
+    ("signed claims: bytes as a map key", token_of(sign1(claims={**CLAIMS, b"k": 1})), MAL),
+    ("signed claims: 6 and \"6\" both", token_of(sign1(claims={**CLAIMS, "6": 0})), MAL),
+    ("signed claims: a NUL in a key", token_of(sign1(claims=claims_with(**{"id\0x": "y"}))), MAL),
+    ("signed claims: a key twice, once chunked", token_of(sign1(payload=bytes(
         [0xa0 + len(CLAIMS) + 2]) + cbor2.dumps(CLAIMS)[1:] + b"\x61x\x00\x7f\x61x\xff\x01")), MAL),
-    ("signed claims: SQL as the id", tok(sign1(claims=claims_with(id=SQLI))), {"not_found"}),
-    ("signed claims: traversal as the id", tok(sign1(claims=claims_with(id=TRAVERSAL))),
+    ("signed claims: SQL as the id", token_of(sign1(claims=claims_with(id=SQLI))), {"not_found"}),
+    ("signed claims: traversal as the id", token_of(sign1(claims=claims_with(id=TRAVERSAL))),
      {"not_found"}),
     ("QR text of another site", "https://evil.example/v/" + TOKEN[:-4], MAL | BADSIG),
     ("base64 padding", TOKEN + "==", MAL),
@@ -836,9 +804,9 @@ ROWS.append(Row("verify: Content-Type application/xml", "POST", "/api/v1/verify"
                 ctype="application/xml"))
 ROWS.append(Row("verify: charset latin-1", "POST", "/api/v1/verify", 415, TOKEN,
                 ctype="text/plain; charset=latin-1"))
-ROWS.append(Row("/v page of a forged token", "GET", "/v/" + tok(nested(10000)), 200, problem=False))
-ROWS.append(Row("/v page of a zlib bomb", "GET", "/v/" + base64.urlsafe_b64encode(
-    zero_bomb).rstrip(b"=").decode(), 200, problem=False))
+ROWS.append(Row("/v page of a forged token", "GET", "/v/" + token_of(nested(10000)), 200, problem=False))
+ROWS.append(Row("/v page of a zlib bomb", "GET", "/v/" + b64url_encode(
+    zero_bomb), 200, problem=False))
 ROWS.append(Row("/v page with a NUL", "GET", "/v/%00", 400))
 ROWS.append(Row("/v form with invalid UTF-8", "POST", "/v", 400, b"licence=%ff&holder_code=x",
                 ctype="application/x-www-form-urlencoded", field="licence"))
@@ -1363,14 +1331,7 @@ def db_state():
 def settle():
     """Audit records of reads may wait a moment to be grouped into one
     commit (audit_flush_ms): wait until the count stops moving."""
-    last, stable = None, 0
-    for _ in range(40):
-        c = csraw.counts(w.db)["audit"]
-        stable = stable + 1 if c == last else 0
-        if stable >= 3:
-            break
-        last = c
-        time.sleep(0.05)
+    wait_stable(lambda: csraw.counts(w.db)["audit"], tries=40, times=3)
 
 
 def check_row(row, r):

@@ -14,12 +14,13 @@ import sys
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import csraw  # noqa: E402
 from cshttp import (ALL_TYPES, ENV, HEALTH, PROBLEM_CT, T_DIAG, T_EIA,  # noqa: E402
                     T_HAZ, T_PDP, T_RAD, T_TRAIN, Deployment, call, connection,
                     id_is_valid, id_parts, is_json, is_problem, licence_id,
-                    org_code, person_code, raw_socket, read_response, request_for,
-                    wait_for)
-from cstest import SOURCE, Server, check, done, zbar  # noqa: E402
+                    org_code, person_code, raw_socket, request_for)
+from cstest import SOURCE, Server, check, done, wait_for, zbar  # noqa: E402
+from cstoken import b64url_decode  # noqa: E402
 
 PUBLIC_URL = "https://lic.example.gov.cn"
 LICENCE_KEYS = {"id", "type", "type_name", "number", "holder", "issuer", "issued_at",
@@ -575,7 +576,7 @@ keys = (r.doc or {}).get("keys", [])
 check(len(keys) == 1 and keys[0].get("status") == "active" and keys[0].get("use") == "sig" and
       keys[0].get("alg") == "ES256", "trust list: one active ES256 signing key: %s" % keys)
 check(not any(PRIVATE_JWK & set(k) for k in keys), "trust list: no private members")
-kid = base64.urlsafe_b64decode(keys[0].get("kid", "") + "==") if keys else b""
+kid = b64url_decode(keys[0].get("kid", "")) if keys else b""
 check(len(kid) == 8 and keys[0].get("kid") == lic["kid"],
       "the JWK kid is the licence's kid, both base64url of 8 bytes")
 
@@ -648,7 +649,8 @@ check(resp.status == 503 and resp.getheader("Content-Type") == PROBLEM_CT and
 check((resp.getheader("Connection") or "").lower() == "close", "the 503 closes the connection")
 seen_ids.append(resp.getheader("X-Request-Id"))
 slow.sendall(body[40:])
-st, hdrs, got_body = read_response(slow)
+got = csraw.read_response(slow, "POST")
+st, hdrs, got_body = (got.status, got.headers, got.body) if got else (None, {}, b"")
 slow.close()
 check(st == 201, "the request in flight at SIGTERM is finished: %s %s" % (st, got_body[:200]))
 check(hdrs.get("connection", "").lower() == "close", "an answer finished while draining closes its "

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csraw  # noqa: E402
 from cshttp import (ENV, HEALTH, PROBLEM_CT, T_DIAG, T_EIA, T_HAZ, T_RAD, Deployment,  # noqa: E402
                     call, is_json, is_problem, org_code, request_for)
-from cstest import Server, Workdir, check, done, sample_request  # noqa: E402
+from cstest import Server, Workdir, check, done, sample_request, wait_stable  # noqa: E402
 
 d = Deployment()
 # A one-window platform acting for two departments, three types.
@@ -72,14 +72,7 @@ def at_ms(rec):
 def settle():
     """Reads' audit records are committed in groups (audit_flush_ms): wait
     until the log stops growing."""
-    last, same = None, 0
-    for _ in range(100):
-        n = len(audit(""))
-        same = same + 1 if n == last else 0
-        if same >= 2:
-            return
-        last = n
-        time.sleep(0.05)
+    wait_stable(lambda: len(audit("")), tries=100, times=2)
 
 
 # --- 1. bundles ------------------------------------------------------------

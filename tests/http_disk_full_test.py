@@ -27,8 +27,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from cshttp import T_RAD, Deployment, call, is_json, is_problem, org_code, request_for, wait_for  # noqa: E402
-from cstest import check, done  # noqa: E402
+from cshttp import T_RAD, Deployment, call, is_json, is_problem, org_code, request_for  # noqa: E402
+from cstest import check, done, wait_for  # noqa: E402
 
 SKIPPED = 77
 MAX_LAG_S = 1.0    # audit_max_lag_ms, the default

@@ -13,9 +13,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from cshttp import (T_HAZ, T_RAD, Deployment, call, org_code, raw_socket, read_response,  # noqa: E402
-                    request_for, wait_for)
-from cstest import check, done  # noqa: E402
+import csraw  # noqa: E402
+from cshttp import (T_HAZ, T_RAD, Deployment, call, org_code, raw_socket,  # noqa: E402
+                    request_for)
+from cstest import check, done, wait_for  # noqa: E402
 
 CLIENTS = 24
 EACH = 6
@@ -82,7 +83,8 @@ for i, sock in enumerate(socks):
     post_raw(sock, request_for(T_RAD, "w-burst-%02d" % i, org_code(8000 + i)))
 statuses = []
 for sock in socks:
-    statuses.append(read_response(sock)[0])
+    got = csraw.read_response(sock, "POST")
+    statuses.append(got.status if got else None)
     sock.close()
 b2, r2 = metric("certsvc_issue_batches_total"), metric("certsvc_issue_batched_total")
 print("a burst of 48: %d issuances in %d batches" % (r2 - r1, b2 - b1))

@@ -13,10 +13,11 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from cshttp import (ENV, T_EIA, T_HAZ, T_RAD, T_TRAIN, Deployment, call, compact_text,  # noqa: E402
+from cshttp import (ENV, T_EIA, T_HAZ, T_RAD, T_TRAIN, Deployment, call,  # noqa: E402
                     id_is_valid, id_parts, is_json, is_problem, org_code, person_code,
-                    request_for, tamper_payload, tamper_signature)
+                    request_for)
 from cstest import Server, Workdir, check, done  # noqa: E402
+from cstoken import compact_text, tamper_payload, tamper_signature  # noqa: E402
 
 d = Deployment()
 s = d.start("--rate-limit", "0")

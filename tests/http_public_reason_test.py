@@ -5,12 +5,13 @@ text about the holder.  Anonymous verifiers see the kind (吊销/撤销/注销),
 the action and its date: POST /api/v1/verify with the QR text, the paper
 copy check, and the /v page.  A reader with a grant sees the reason in the
 full licence (GET /api/v1/certificates/{id})."""
+import functools
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from cshttp import T_RAD, Deployment, call, is_json, org_code, request_for  # noqa: E402
-from cstest import check, done  # noqa: E402
+from cstest import check, done, run_tests  # noqa: E402
 
 d = Deployment()
 s = d.start("--rate-limit", "0")
@@ -37,8 +38,10 @@ change(suspended, "suspend", {"reason": REASONS["suspend"]})
 change(amended, "amend", {"approval_ref": "PR-3b", "fields": {"address": "新地址"},
                           "reason": REASONS["amend"]})
 
-for lic, action, want in ((revoked, "revoke", "revoked"), (suspended, "suspend", "suspended"),
-                          (amended, "amend", "superseded")):
+
+def public_view(lic, action, want):
+    """What verify, the paper copy check, the /v page and a reader with the
+    grant show of a licence after the change action."""
     secret = REASONS[action].encode()
     r = call(s, "POST", "/api/v1/verify", lic["qr_text"], ctype="text/plain")
     cert = (r.doc or {}).get("certificate") or {}
@@ -60,6 +63,11 @@ for lic, action, want in ((revoked, "revoke", "revoked"), (suspended, "suspend",
     full = call(s, "GET", "/api/v1/certificates/" + lic["id"], token=T["rd_rad"])
     check(((full.doc or {}).get("status_detail") or {}).get("reason") == REASONS[action],
           "%s: a reader with the grant sees the reason: %s" % (action, full.body[:300]))
+
+
+run_tests([("%s: the public view" % action, functools.partial(public_view, lic, action, want))
+           for lic, action, want in ((revoked, "revoke", "revoked"), (suspended, "suspend", "suspended"),
+                                     (amended, "amend", "superseded"))])
 
 check(d.stop() == 0, "the server exits 0 after SIGTERM")
 d.cleanup()

@@ -18,10 +18,8 @@ import sqlite3
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from cshttp import ENV, T_RAD  # noqa: E402
 from cstest import Server, Workdir, check, done, sample_request  # noqa: E402
-
-ENV = "11440000006939756B"
-T_RAD = "11100000000013338W032"
 
 
 def request_hash(req):

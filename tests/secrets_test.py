@@ -23,6 +23,7 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cstest import Server, Workdir, check, done, sample_request  # noqa: E402
+from cstoken import b64url_encode  # noqa: E402
 
 ISSUER = "11440000006939756B"
 RID = "11010519491231002X"
@@ -85,7 +86,7 @@ def key_secrets(path):
         "PKCS#8 DER base64": base64.b64encode(der).decode(),
         "d hex": d.hex(),
         "d HEX": d.hex().upper(),
-        "d base64url": base64.urlsafe_b64encode(d).rstrip(b"=").decode(),
+        "d base64url": b64url_encode(d),
         "d base64": base64.b64encode(d).decode().rstrip("="),
     }
     # Each PEM line alone too (a log might wrap or cut a dump).

@@ -7,20 +7,15 @@ holder name, code type or code, a holder member missing, a holder that is
 not a map, the issue time), are not_found, "another one"; the genuine token,
 and tokens differing only where it does not look (an extra holder member,
 the expiry, the issuer's name), get the licence's own verdict."""
-import base64
-import glob
 import os
 import sys
-import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import cbor2  # noqa: E402
 import independent  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: E402
 from cshttp import T_RAD, Deployment, call, is_json, org_code, request_for  # noqa: E402
 from cstest import check, done  # noqa: E402
+from cstoken import es256, signing_key, token_of  # noqa: E402
 
 d = Deployment()
 s = d.start("--rate-limit", "0")
@@ -28,7 +23,7 @@ r = call(s, "POST", "/api/v1/certificates", request_for(T_RAD, "LC-1", org_code(
 is_json(r, 201, "issue")
 lic = r.doc or {}
 
-key = serialization.load_pem_private_key(open(glob.glob(os.path.join(d.work.keys, "*.key"))[0], "rb").read(), None)
+key = signing_key(d.work.keys)
 PROT, _, PAYLOAD, _ = cbor2.loads(independent.cose_bytes(lic.get("token", ""))).value
 CLAIMS = cbor2.loads(PAYLOAD)
 LIC = CLAIMS[-65537]
@@ -37,10 +32,7 @@ LIC = CLAIMS[-65537]
 def token(claims):
     """The claims signed by the library's key, as a bare token."""
     payload = cbor2.dumps(claims)
-    der = key.sign(cbor2.dumps(["Signature1", PROT, b"", payload]), ec.ECDSA(hashes.SHA256()))
-    r_, s_ = decode_dss_signature(der)
-    cose = cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, payload, r_.to_bytes(32, "big") + s_.to_bytes(32, "big")]))
-    return base64.urlsafe_b64encode(zlib.compress(cose, 9)).rstrip(b"=").decode()
+    return token_of(cbor2.dumps(cbor2.CBORTag(18, [PROT, {}, payload, es256(key, PROT, payload)])))
 
 
 def with_licence(**over):

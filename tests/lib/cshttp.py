@@ -1,15 +1,14 @@
-"""Helpers for the HTTP end-to-end tests (tests/http_*_test.py): a deployment
-with the clients of the authorisation matrix, raw requests (bytes headers,
-keep-alive, partial bodies), problem+json assertions, identifiers computed
-here (not by certsvc), and counts read from the database file."""
-import base64
+"""Helpers for the HTTP end-to-end tests (tests/http_*_test.py): the
+authorities and licence types of the shipped catalog, a deployment with the
+clients of the authorisation matrix, requests over http.client (bytes
+headers, keep-alive, partial bodies), problem+json assertions, identifiers
+computed here (not by certsvc), and counts read from the database file.
+Raw sockets: csraw.py; token encodings: cstoken.py."""
 import http.client
 import json
-import socket
 import sqlite3
-import time
-import zlib
 
+import csraw
 from cstest import Server, Workdir, check, rid, sample_request, uscc  # noqa: F401
 
 # Issuing authorities (their USCCs carry correct GB 32100 check characters).
@@ -79,30 +78,6 @@ def org_code(i):
 def person_code(i):
     """A distinct valid resident ID per i (born 1980-01-01 + i days' worth)."""
     return rid("4405241980%02d%02d%03d" % (1 + i // 28 % 12, 1 + i % 28, i % 1000))
-
-
-def token_bytes(token):
-    """The COSE bytes of a bare base64url token."""
-    return zlib.decompress(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-
-
-def token_of(cose):
-    return base64.urlsafe_b64encode(zlib.compress(cose, 9)).rstrip(b"=").decode()
-
-
-def tamper_signature(token):
-    """The token with one bit of its signature flipped (the signature is the
-    last CBOR byte string of the COSE_Sign1, so its last byte)."""
-    raw = bytearray(token_bytes(token))
-    raw[-1] ^= 1
-    return token_of(bytes(raw))
-
-
-def tamper_payload(token, old, new):
-    """The token with a byte sequence of its payload replaced (same length)."""
-    raw = token_bytes(token)
-    assert len(old) == len(new) and old in raw
-    return token_of(raw.replace(old, new, 1))
 
 
 class Deployment:
@@ -201,8 +176,7 @@ def call(server, method, path, body=None, token=None, headers=None, ctype=None,
     """One request over http.client: header values may be bytes (sent as
     they are: raw UTF-8), dict/list bodies are JSON.  conn: a kept-alive
     HTTPConnection to reuse.  Returns a Response."""
-    host, port = server.base[len("http://"):].rsplit(":", 1)
-    c = conn or http.client.HTTPConnection(host, int(port), timeout=timeout)
+    c = conn or connection(server, timeout)
     h = {}
     if isinstance(body, (dict, list)):
         body = json.dumps(body, ensure_ascii=False).encode()
@@ -230,40 +204,14 @@ def call(server, method, path, body=None, token=None, headers=None, ctype=None,
 
 
 def connection(server, timeout=60):
-    host, port = server.base[len("http://"):].rsplit(":", 1)
-    return http.client.HTTPConnection(host, int(port), timeout=timeout)
+    host, port = csraw.address(server.base)
+    return http.client.HTTPConnection(host, port, timeout=timeout)
 
 
 def raw_socket(server, timeout=30):
-    host, port = server.base[len("http://"):].rsplit(":", 1)
-    return socket.create_connection((host, int(port)), timeout=timeout)
-
-
-def read_response(sock):
-    """Read one HTTP/1.1 response with a Content-Length from a raw socket:
-    (status, headers lower-cased, body)."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    if not lines or not lines[0].startswith("HTTP/"):
-        return None, {}, b""
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    n = int(headers.get("content-length", "0"))
-    while len(rest) < n:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return status, headers, rest[:n]
+    """A plain TCP connection to the server (csraw.read_response reads its
+    answers)."""
+    return csraw.connect(server.base, timeout=timeout)
 
 
 def is_problem(r, status, field=None, what=""):
@@ -284,31 +232,3 @@ def is_json(r, status, what=""):
     ok = check(r.status == status, "%s: status %d (got %r)" % (what, status, r))
     ok = check(r.ctype == JSON_CT, "%s: %s (got %s)" % (what, JSON_CT, r.ctype)) and ok
     return check(r.doc is not None, "%s: a JSON body" % what) and ok
-
-
-def wait_for(cond, timeout=10.0, step=0.02):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
-
-
-B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-
-
-def base45(data):
-    """RFC 9285 Base45 (for the compact QR form, computed here)."""
-    out = []
-    for i in range(0, len(data) - 1, 2):
-        n = data[i] * 256 + data[i + 1]
-        out += [B45[n % 45], B45[n // 45 % 45], B45[n // 2025]]
-    if len(data) % 2:
-        out += [B45[data[-1] % 45], B45[data[-1] // 45]]
-    return "".join(out)
-
-
-def compact_text(token):
-    """The compact QR text ("EL1:" + Base45(zlib(cose))) of a bare token."""
-    return "EL1:" + base45(zlib.compress(token_bytes(token), 9))

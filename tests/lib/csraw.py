@@ -11,7 +11,6 @@ import hashlib
 import http.client
 import socket
 import sqlite3
-import time
 from urllib.parse import urlsplit
 
 
@@ -157,12 +156,3 @@ def table_hash(path, table, order):
     finally:
         db.close()
     return h.hexdigest()
-
-
-def wait_for(pred, timeout=5.0, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()

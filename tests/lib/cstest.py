@@ -4,10 +4,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 
 CERTSVC = os.environ.get("CERTSVC", "certsvc")
@@ -23,6 +25,20 @@ def check(cond, what):
         failures.append(what)
         print("FAIL:", what, flush=True)
     return cond
+
+
+def run_tests(tests):
+    """Run every test of a list of (name, function), each even if an earlier
+    one raised: an exception counts as a failure, with its traceback.
+    done() then exits non-zero if any check or test failed."""
+    for name, fn in tests:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - any exception fails this test only
+            failures.append("%s raised" % name)
+            print("FAIL: %s raised:" % name, flush=True)
+            traceback.print_exc(file=sys.stdout)
+            sys.stdout.flush()
 
 
 def done():
@@ -217,3 +233,39 @@ def rid(first17):
     """A resident ID with its GB 11643 check character."""
     w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     return first17 + "10X98765432"[sum(int(c) * x for c, x in zip(first17, w)) % 11]
+
+
+def wait_for(cond, timeout=10.0, step=0.02):
+    """Poll cond() every step seconds until it holds or timeout passes;
+    returns its last value (a last try after the deadline)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def free_port():
+    """A loopback TCP port free at the moment of asking (for a process that
+    must be told its port in advance)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_stable(count, tries, times, step=0.05):
+    """Poll count() until it has returned the same value times more times
+    in a row (at most tries calls, step seconds apart): for records that
+    are committed in groups.  Returns the last value."""
+    last, same = None, 0
+    for _ in range(tries):
+        n = count()
+        same = same + 1 if n == last else 0
+        if same >= times:
+            return n
+        last = n
+        time.sleep(step)
+    return last

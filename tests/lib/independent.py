@@ -3,13 +3,14 @@
 It shares no code with certsvc: cbor2 decodes, python3-cryptography checks
 ES256 and Ed25519, and SM2-with-SM3 (which python3-cryptography lacks) is
 checked here from the GB/T 32918 equations, with hashlib's SM3 (OpenSSL).
-Keys come only from the exported trust list (a JWK Set).
+Keys come only from the exported trust list (a JWK Set).  Its base64url and
+Base45 decoders are the tests' own (tests/lib/cstoken.py), not certsvc's.
 """
-import base64
 import hashlib
 import zlib
 
 import cbor2
+from cstoken import b45_decode, b64url_decode, b64url_encode, token_bytes
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -25,30 +26,13 @@ SM2_GX = 0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7
 SM2_GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
 
 
-def b64url_decode(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
-def b45_decode(s):
-    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-    out = bytearray()
-    for i in range(0, len(s), 3):
-        chunk = [alphabet.index(c) for c in s[i:i + 3]]
-        n = sum(v * 45 ** k for k, v in enumerate(chunk))
-        if len(chunk) == 3:
-            out += n.to_bytes(2, "big")
-        else:
-            out.append(n)
-    return bytes(out)
-
-
 def cose_bytes(text):
     """The COSE_Sign1 bytes of a QR text (either form) or a bare token."""
     if text.startswith("EL1:"):
         return zlib.decompress(b45_decode(text[4:]))
     if "/v/" in text:
         text = text.rsplit("/v/", 1)[1]
-    return zlib.decompress(b64url_decode(text))
+    return token_bytes(text)
 
 
 def _sm2_add(p1, p2):
@@ -103,7 +87,7 @@ def verify(text, jwks):
         return False, "malformed: not tag 18", None
     prot_b, _unprot, payload, sig = msg.value
     prot = cbor2.loads(prot_b) if prot_b else {}
-    kid = base64.urlsafe_b64encode(prot.get(4, b"")).rstrip(b"=").decode()
+    kid = b64url_encode(prot.get(4, b""))
     key = next((k for k in jwks["keys"] if k["kid"] == kid), None)
     if key is None:
         return False, "unknown_key", None
