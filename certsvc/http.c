@@ -92,6 +92,7 @@
 #include "http_internal.h"
 #include "http_parse.h"
 #include "http_problem.h"
+#include "http_qrcache.h"
 #include "log.h"
 #include "timeutil.h"
 

@@ -1,8 +1,9 @@
 /*
  * http_internal: what the files of the HTTP layer share (http.c: daemon,
  * dispatch, request plumbing; http_routes.c: the route table and one
- * handler per endpoint; http_problem.c: RFC 9457 problems; http_parse.c:
- * the parsers of what a request carries, in http_parse.h).  Not for use
+ * handler per endpoint; http_qrcache.c: the QR image cache, in
+ * http_qrcache.h; http_problem.c: RFC 9457 problems; http_parse.c: the
+ * parsers of what a request carries, in http_parse.h).  Not for use
  * outside those files.
  *
  * The life of a request:
@@ -72,12 +73,6 @@ typedef struct cs_route {
 extern const cs_route cs_routes[];
 extern const size_t cs_n_routes;
 
-/* The QR image cache (http_routes.c). */
-struct cs_qr_cache;
-int cs_qr_cache_new(size_t max_entries, size_t max_bytes,
-    struct cs_qr_cache **out);
-void cs_qr_cache_free(struct cs_qr_cache *c);
-
 /* Bodies of the verification endpoints: SPEC §5 "under 4 KiB". */
 #define CS_VERIFY_MAX_BODY 4096
 
@@ -87,7 +82,7 @@ struct cs_http_server {
 	cs_metrics *metrics;
 	cs_ratelimit *ratelimit;  /* NULL when rate_limit is 0 */
 	cs_ratelimit *failures;   /* NULL when auth_failures is 0 */
-	struct cs_qr_cache *qr_cache;
+	struct cs_qr_cache *qr_cache;  /* http_qrcache.h */
 	cs_qr_opts qr;
 	char *types_json;         /* GET /api/v1/types, rendered once */
 	size_t types_len;
