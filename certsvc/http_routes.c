@@ -627,8 +627,8 @@ h_verify(cs_req *r)
 	int rc;
 
 	if (!cs_req_content_is(r, "application/json")) {
-		rc = verify_text(r, r->body, r->body_len, &out);
-	} else if ((body = json_loadb(r->body, r->body_len,
+		rc = verify_text(r, r->body.p, r->body.len, &out);
+	} else if ((body = json_loadb(r->body.p, r->body.len,
 	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e)) == NULL) {
 		rc = verify_bad_json(r, &e, &out);
 	} else if (!json_is_object(body)) {
@@ -758,12 +758,12 @@ h_page_post(cs_req *r)
 	size_t i, vlen[3] = {0, 0, 0};
 
 	if (!cs_req_content_is(r, "application/x-www-form-urlencoded")) {
-		page_verify(r, r->body, r->body_len);
+		page_verify(r, r->body.p, r->body.len);
 		return;
 	}
 	/* The typed inputs are one line of text; the QR text may end in a
 	 * scanner's CR/LF (trimmed later). */
-	if (cs_http_form_parse(r->body, names, 3, 1u << 1 | 1u << 2, v, vlen,
+	if (cs_http_form_parse(r->body.p, names, 3, 1u << 1 | 1u << 2, v, vlen,
 	    &i) != 0) {
 		cs_http_problem_field(r, 400, names[i], "%s %s", names[i],
 		    cs_err_msg());
