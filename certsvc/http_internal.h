@@ -1,25 +1,28 @@
 /*
- * http_internal: what the files of the HTTP layer share (http.c: daemon,
- * dispatch, request plumbing; http_routes.c: the route table and one
- * handler per endpoint; http_problem.c: RFC 9457 problems; http_parse.c:
- * the parsers of what a request carries, in http_parse.h).  Not for use
- * outside those files.
+ * http_internal: what the files of the HTTP layer share (http.c: the
+ * daemon; http_request.c: the request cycle and dispatch; http_io.c: what
+ * a handler reads and answers; http_watch.c: slow connections;
+ * http_routes.c: the route table and one handler per endpoint;
+ * http_qrcache.c: the QR image cache, in http_qrcache.h; http_problem.c:
+ * RFC 9457 problems; http_parse.c: the parsers of what a request carries,
+ * in http_parse.h).  Not for use outside those files.
  *
  * The life of a request:
- *   1. MHD reads the request line: uri_log() allocates a cs_req with the raw
- *      request target, the remote address and a request id, and counts it
- *      in flight.
- *   2. Headers read: the first on_request() call matches the route and
- *      checks the framing and Content-Length; it answers at once only when
- *      it must not read the body (400 for a body framed more than one way,
- *      413, or 503 while draining).  Everything else is answered
+ *   1. MHD reads the request line: cs_http_uri_log() allocates a cs_req
+ *      with the raw request target, the remote address and a request id,
+ *      and counts it in flight.
+ *   2. Headers read: the first cs_http_on_request() call matches the route
+ *      and checks the framing and Content-Length; it answers at once only
+ *      when it must not read the body (400 for a body framed more than one
+ *      way, 413, or 503 while draining).  Everything else is answered
  *      on a later call, which keeps the connection alive (NOTES.md).
  *   3. Body chunks are collected up to the route's limit.
  *   4. The last call runs the checks (rate limit, authentication, content
  *      type) and the handler, which leaves exactly one response in the
  *      cs_req through the cs_reply_* or cs_http_problem* helpers; the
  *      dispatcher adds the common headers and queues it.
- *   5. on_completed() writes the log line and the metrics and frees it.
+ *   5. cs_http_on_completed() writes the log line and the metrics and
+ *      frees it.
  *
  * Handlers never queue responses themselves, never see MHD's types beyond
  * the connection, and reach the domain only through service.h.
@@ -29,6 +32,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -72,12 +76,6 @@ typedef struct cs_route {
 extern const cs_route cs_routes[];
 extern const size_t cs_n_routes;
 
-/* The QR image cache (http_routes.c). */
-struct cs_qr_cache;
-int cs_qr_cache_new(size_t max_entries, size_t max_bytes,
-    struct cs_qr_cache **out);
-void cs_qr_cache_free(struct cs_qr_cache *c);
-
 /* Bodies of the verification endpoints: SPEC §5 "under 4 KiB". */
 #define CS_VERIFY_MAX_BODY 4096
 
@@ -87,7 +85,7 @@ struct cs_http_server {
 	cs_metrics *metrics;
 	cs_ratelimit *ratelimit;  /* NULL when rate_limit is 0 */
 	cs_ratelimit *failures;   /* NULL when auth_failures is 0 */
-	struct cs_qr_cache *qr_cache;
+	struct cs_qr_cache *qr_cache;  /* http_qrcache.h */
 	cs_qr_opts qr;
 	char *types_json;         /* GET /api/v1/types, rendered once */
 	size_t types_len;
@@ -121,8 +119,11 @@ struct cs_req {
 	struct cs_query_param query[CS_MAX_QUERY];
 	size_t n_query;
 
-	char *body;               /* NUL-terminated (owned) */
-	size_t body_len, body_cap, body_limit;
+	cs_sbuf body;             /* the body read so far: body.p, body.len;
+				   * body.p NUL-terminated (owned), NULL
+				   * until the first chunk, "" for the
+				   * handler when there was none */
+	size_t body_limit;
 	int body_too_big;
 	size_t discarded;
 
@@ -139,7 +140,43 @@ struct cs_req {
 	void *async;              /* the suspending handler's state */
 };
 
-/* --- responses (http.c) ------------------------------------------------ */
+/* --- the request cycle (http_request.c) ----------------------------------- */
+
+/* MHD's callbacks for one request (cls: the cs_http_server):
+ * MHD_OPTION_URI_LOG_CALLBACK, the access handler and
+ * MHD_OPTION_NOTIFY_COMPLETED. */
+void *cs_http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
+enum MHD_Result cs_http_on_request(void *cls, struct MHD_Connection *conn,
+    const char *url, const char *method, const char *version,
+    const char *upload_data, size_t *upload_size, void **con_cls);
+void cs_http_on_completed(void *cls, struct MHD_Connection *conn,
+    void **con_cls, enum MHD_RequestTerminationCode toe);
+/* The client address of c as text into out[0..n) ("-" when unknown; an
+ * IPv4-mapped IPv6 address as IPv4). */
+void cs_http_remote_text(struct MHD_Connection *c, char *out, size_t n);
+
+/* --- slow requests (http_watch.c) ---------------------------------------- */
+
+/* The connections watched (cs_http_run() keeps one; its lock and limit
+ * set before the daemon starts). */
+struct cs_http_watched;
+struct cs_http_watch {
+	pthread_mutex_t lock;
+	struct cs_http_watched *head;
+	int64_t limit_ms;
+};
+
+/* MHD_OPTION_NOTIFY_CONNECTION (cls: the cs_http_watch): a connection
+ * opened or closed. */
+void cs_http_watch_notify(void *cls, struct MHD_Connection *conn, void **ctx,
+    enum MHD_ConnectionNotificationCode toe);
+/* Mark conn busy (a whole request in) or waiting (its answer out). */
+void cs_http_watch_mark(struct MHD_Connection *conn, int busy);
+/* Cut the connections past the limit without a whole request (the main
+ * loop, every 200 ms). */
+void cs_http_watch_sweep(struct cs_http_watch *w);
+
+/* --- responses (http_io.c) ------------------------------------------------ */
 
 /* Leave a response of len bytes: own = 1, data is malloc'd and passes to
  * the response (even on failure); own = 0, it is copied.  A previous
@@ -156,7 +193,7 @@ void cs_reply_json(cs_req *r, int status, const json_t *v);
 /* Add a header to the response left by cs_reply*(). */
 void cs_reply_header(cs_req *r, const char *name, const char *value);
 
-/* --- request ------------------------------------------------------------ */
+/* --- request (http_io.c; suspension and failures: http_request.c) ------ */
 
 /* A request header (MHD's copy) or NULL. */
 const char *cs_req_header(cs_req *r, const char *name);

@@ -6,7 +6,6 @@
  * http.c.  Role and grant checks are the domain's (CS_EFORBIDDEN → 403).
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "http_internal.h"
 #include "http_parse.h"
 #include "http_problem.h"
+#include "http_qrcache.h"
 #include "log.h"
 #include "page.h"
 #include "qr.h"
@@ -26,149 +26,6 @@
 #define PURPOSE_MAX_CHARS 200  /* SPEC §5: X-Purpose, at most 200 characters */
 #define QR_MAX_AGE "private, max-age=300"
 #define PUBLIC_MAX_AGE "public, max-age=300"
-
-/* --- the QR image cache --------------------------------------------------- */
-
-/*
- * Rendering a QR image costs far more than everything else in a read
- * (NOTES.md: 580 µs for a PNG against 6 µs for the lookup), and a licence's
- * QR text never changes (the token is immutable, the public URL is fixed
- * while the process runs).  So images are kept, keyed by format, form and
- * id, in a small LRU bounded in entries and bytes.  The licence read before
- * the lookup still runs every time: the grant check and the audit record
- * must not be skipped by a cache hit.
- */
-struct qr_entry {
-	uint64_t hash;
-	char *key;
-	uint8_t *data;
-	size_t len;
-	uint64_t used;      /* the LRU clock at the last hit */
-};
-
-struct cs_qr_cache {
-	pthread_mutex_t lock;
-	struct qr_entry *e;
-	size_t n, max, bytes, max_bytes;
-	uint64_t clock;
-};
-
-int
-cs_qr_cache_new(size_t max_entries, size_t max_bytes, struct cs_qr_cache **out)
-{
-	struct cs_qr_cache *c;
-
-	*out = NULL;
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->e = calloc(max_entries, sizeof(*c->e))) == NULL) {
-		free(c);
-		return cs_err_set(CS_ENOMEM, "out of memory");
-	}
-	pthread_mutex_init(&c->lock, NULL);
-	c->max = max_entries;
-	c->max_bytes = max_bytes;
-	*out = c;
-	return 0;
-}
-
-void
-cs_qr_cache_free(struct cs_qr_cache *c)
-{
-	size_t i;
-
-	if (c == NULL)
-		return;
-	for (i = 0; i < c->n; i++) {
-		free(c->e[i].key);
-		free(c->e[i].data);
-	}
-	pthread_mutex_destroy(&c->lock);
-	free(c->e);
-	free(c);
-}
-
-static uint64_t
-fnv1a(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-/* A copy of the cached image (malloc'd) or NULL. */
-static uint8_t *
-cache_get(struct cs_qr_cache *c, const char *key, size_t *len)
-{
-	uint64_t h = fnv1a(key);
-	uint8_t *copy = NULL;
-	size_t i;
-
-	pthread_mutex_lock(&c->lock);
-	for (i = 0; i < c->n; i++) {
-		if (c->e[i].hash != h || strcmp(c->e[i].key, key) != 0)
-			continue;
-		if ((copy = malloc(c->e[i].len)) != NULL) {
-			memcpy(copy, c->e[i].data, c->e[i].len);
-			*len = c->e[i].len;
-			c->e[i].used = ++c->clock;
-		}
-		break;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return copy;
-}
-
-static void
-cache_evict_one(struct cs_qr_cache *c)
-{
-	size_t i, old = 0;
-
-	for (i = 1; i < c->n; i++)
-		if (c->e[i].used < c->e[old].used)
-			old = i;
-	c->bytes -= c->e[old].len;
-	free(c->e[old].key);
-	free(c->e[old].data);
-	c->e[old] = c->e[--c->n];
-}
-
-static void
-cache_put(struct cs_qr_cache *c, const char *key, const uint8_t *data,
-    size_t len)
-{
-	uint64_t h = fnv1a(key);
-	struct qr_entry e = {h, NULL, NULL, len, 0};
-	size_t i;
-
-	if (len > c->max_bytes / 4 || c->max == 0)
-		return;
-	if ((e.key = strdup(key)) == NULL || (e.data = malloc(len)) == NULL) {
-		free(e.key);
-		return;  /* a cache that cannot grow is still correct */
-	}
-	memcpy(e.data, data, len);
-	pthread_mutex_lock(&c->lock);
-	for (i = 0; i < c->n; i++)
-		if (c->e[i].hash == h && strcmp(c->e[i].key, key) == 0)
-			break;
-	if (i < c->n) {
-		/* Another thread rendered it meanwhile. */
-		pthread_mutex_unlock(&c->lock);
-		free(e.key);
-		free(e.data);
-		return;
-	}
-	while (c->n > 0 && (c->n == c->max || c->bytes + len > c->max_bytes))
-		cache_evict_one(c);
-	e.used = ++c->clock;
-	c->e[c->n++] = e;
-	c->bytes += len;
-	pthread_mutex_unlock(&c->lock);
-}
 
 /* --- helpers --------------------------------------------------------------- */
 
@@ -447,7 +304,7 @@ h_qr(cs_req *r)
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((img = cache_get(r->srv->qr_cache, key, &len)) == NULL) {
+	if ((img = cs_qr_cache_get(r->srv->qr_cache, key, &len)) == NULL) {
 		if (png)
 			rc = cs_qr_png(text, &r->srv->qr, &img, &len, NULL);
 		else if ((rc = cs_qr_svg(text, &r->srv->qr, &svg, NULL)) == 0) {
@@ -456,7 +313,7 @@ h_qr(cs_req *r)
 		}
 		if (rc != 0)
 			goto out;
-		cache_put(r->srv->qr_cache, key, img, len);
+		cs_qr_cache_put(r->srv->qr_cache, key, img, len);
 	}
 	cs_reply(r, 200, png ? "image/png" : "image/svg+xml; charset=utf-8", img,
 	    len, 1);
@@ -770,8 +627,8 @@ h_verify(cs_req *r)
 	int rc;
 
 	if (!cs_req_content_is(r, "application/json")) {
-		rc = verify_text(r, r->body, r->body_len, &out);
-	} else if ((body = json_loadb(r->body, r->body_len,
+		rc = verify_text(r, r->body.p, r->body.len, &out);
+	} else if ((body = json_loadb(r->body.p, r->body.len,
 	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e)) == NULL) {
 		rc = verify_bad_json(r, &e, &out);
 	} else if (!json_is_object(body)) {
@@ -901,12 +758,12 @@ h_page_post(cs_req *r)
 	size_t i, vlen[3] = {0, 0, 0};
 
 	if (!cs_req_content_is(r, "application/x-www-form-urlencoded")) {
-		page_verify(r, r->body, r->body_len);
+		page_verify(r, r->body.p, r->body.len);
 		return;
 	}
 	/* The typed inputs are one line of text; the QR text may end in a
 	 * scanner's CR/LF (trimmed later). */
-	if (cs_http_form_parse(r->body, names, 3, 1u << 1 | 1u << 2, v, vlen,
+	if (cs_http_form_parse(r->body.p, names, 3, 1u << 1 | 1u << 2, v, vlen,
 	    &i) != 0) {
 		cs_http_problem_field(r, 400, names[i], "%s %s", names[i],
 		    cs_err_msg());
@@ -968,7 +825,7 @@ h_face_png(cs_req *r)
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((img = cache_get(r->srv->qr_cache, key, &len)) == NULL) {
+	if ((img = cs_qr_cache_get(r->srv->qr_cache, key, &len)) == NULL) {
 		type_code = json_string_value(json_object_get(lic, "type"));
 		if ((type = cs_catalog_find(catalog_of(r), type_code)) == NULL) {
 			rc = cs_err_set(CS_ENOTFOUND, "the catalog has no face layout "
@@ -979,7 +836,7 @@ h_face_png(cs_req *r)
 		    (rc = cs_face_svg(type, lic, text, &r->srv->qr, &svg)) != 0 ||
 		    (rc = cs_face_png(svg, strlen(svg), scale, &img, &len)) != 0)
 			goto out;
-		cache_put(r->srv->qr_cache, key, img, len);
+		cs_qr_cache_put(r->srv->qr_cache, key, img, len);
 	}
 	cs_reply(r, 200, "image/png", img, len, 1);
 	img = NULL;
