@@ -1,0 +1,255 @@
+/*
+ * holder: the lookup of a holder's licences (GET /api/v1/holders/...):
+ * the purpose, the paging and the status filter checked, then the holder's
+ * licences read as text a page at a time.
+ */
+#include "service_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codes.h"
+#include "cs_err.h"
+#include "licence_internal.h"
+#include "sbuf.h"
+#include "text.h"
+#include "timeutil.h"
+#include "token.h"
+
+/* --- holder lookup ------------------------------------------------------ */
+
+static int
+check_purpose(const cs_purpose *why)
+{
+	size_t chars;
+
+	if (why == NULL || why->purpose == NULL || why->purpose[0] == '\0')
+		return cs_err_set(CS_EINVAL, "X-Purpose is required: say why the "
+		    "licences are read (申请事由)");
+	chars = cs_utf8_count(why->purpose, strlen(why->purpose));
+	if (chars > 200)
+		return cs_err_set(CS_EINVAL, "X-Purpose is %zu characters, at most 200", chars);
+	return 0;
+}
+
+static const char *const statuses[] = {"valid", "not_yet_valid", "expired",
+    "suspended", "revoked", "superseded"};
+
+/* A page of a holder lookup holds 100 licences unless ?limit= says
+ * otherwise, and at most 1,000 (docs/design.md, "Holder lookups"). */
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+/* The licences one page reads, at most, to fill itself when the reader's
+ * grants or ?status= leave some out: a page's work is bounded whatever the
+ * holder holds, and a page may then hold fewer than its limit (even none)
+ * with a next cursor to follow. */
+#define PAGE_READ_MAX 5000
+
+/* s as a number of 1 to max, decimal digits only; -1 when it is not. */
+static long long
+page_param(const char *s, long long max)
+{
+	char *end;
+	long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return *end != '\0' || errno != 0 || v < 1 || v > max ? -1 : v;
+}
+
+/* Where a lookup's page starts and how long it is. */
+struct page {
+	int64_t pos;   /* the store's position (0: the newest) */
+	size_t limit;
+};
+
+/* ?limit= and ?cursor=, a problem naming each that is bad.  A cursor is
+ * the store's position as a decimal number: opaque to the caller, who
+ * only hands back the "next" of a page. */
+static void
+check_page(const cs_holder_query *q, struct page *pg, cs_problems *p)
+{
+	long long v;
+
+	pg->limit = PAGE_DEFAULT;
+	pg->pos = 0;
+	if (q->limit != NULL && (v = page_param(q->limit, PAGE_MAX)) < 0)
+		cs_problems_add(p, "limit", "limit must be a number of 1 to %d",
+		    PAGE_MAX);
+	else if (q->limit != NULL)
+		pg->limit = (size_t)v;
+	if (q->cursor != NULL && (v = page_param(q->cursor, INT64_MAX)) < 0)
+		cs_problems_add(p, "cursor", "cursor must be the \"next\" of an "
+		    "earlier page");
+	else if (q->cursor != NULL)
+		pg->pos = (int64_t)v;
+}
+
+/* CS_EINVAL with the first problem from before on as its message. */
+static int
+lookup_refused(const cs_problems *p, size_t before)
+{
+	if (p->n == before + 1)
+		return cs_err_set(CS_EINVAL, "%s", p->items[before].message);
+	return cs_err_set(CS_EINVAL, "%s; and %zu more problems",
+	    p->items[before].message, p->n - before - 1);
+}
+
+/*
+ * The lookup's parameters, each problem naming its own (docs/design.md):
+ * the holder code of the path "code", the filters "status" and "type",
+ * the page's "limit" and "cursor".  CS_EINVAL (a 400, like a malformed
+ * licence id in a path) with every problem in p, or 0 with the code
+ * normalised into norm and the page into pg.
+ */
+static int
+check_lookup(cs_service *svc, const cs_holder_query *q, char *norm, size_t n,
+    struct page *pg, cs_problems *p)
+{
+	size_t before = p->n, i;
+	int known = q->status == NULL;
+
+	if (strlen(q->code) != CS_USCC_LEN) {
+		cs_problems_add(p, "code", "holder code is %zu characters, "
+		    "expected 18", strlen(q->code));
+	} else {
+		snprintf(norm, n, "%s", q->code);
+		/* A code is either kind; pilot codes fail both checks yet
+		 * exist, so a failing check is not an error here: the lookup
+		 * finds nothing. */
+		if (cs_code_check_uscc(norm) != 0)
+			cs_code_check_rid(norm);
+	}
+	for (i = 0; !known && i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		known = strcmp(q->status, statuses[i]) == 0;
+	if (!known)
+		cs_problems_add(p, "status", "status '%.32s' is not one of valid, "
+		    "not_yet_valid, expired, suspended, revoked, superseded",
+		    q->status);
+	if (q->type != NULL && cs_catalog_find(svc->catalog, q->type) == NULL)
+		cs_problems_add(p, "type", "type '%.32s' is not in the catalog",
+		    q->type);
+	check_page(q, pg, p);
+	return p->n == before ? 0 : lookup_refused(p, before);
+}
+
+/*
+ * One page of the holder's licences the reader may see, with the status
+ * asked for, as JSON text appended to b; *count says how many.  Rows the
+ * grants or the status leave out are read and passed over, PAGE_READ_MAX
+ * rows read in all at most; pg->pos is left where the next page starts
+ * (0: nothing follows).  Each read asks the store for no more rows than the
+ * page still has room for, so every row read is either shown or passed
+ * over, and the next page starts right after the last one read.
+ */
+static int
+holder_page(cs_service *svc, const cs_actor *who, const char *holder,
+    const cs_holder_query *q, struct page *pg, cs_sbuf *b, size_t *count)
+{
+	cs_licence_row **rows = NULL;
+	size_t i, n = 0, read = 0, want;
+	time_t now = cs_now();
+	int rc = 0, shown;
+
+	*count = 0;
+	do {
+		want = pg->limit - *count;
+		if (want > PAGE_READ_MAX - read)
+			want = PAGE_READ_MAX - read;
+		if ((rc = cs_store_licences_by_holder(svc->store, holder,
+		    q->type, &pg->pos, want, &rows, &n)) != 0)
+			break;
+		for (i = 0; i < n && rc == 0; i++) {
+			if (!cs_may_read(who->client, rows[i]->type,
+			    rows[i]->issuer_code))
+				continue;
+			rc = cs_licence_view_sb(svc, rows[i], now, q->status,
+			    *count ? "," : "", b, &shown);
+			*count += (size_t)shown;
+		}
+		read += n;
+		cs_licence_rows_free(rows, n);
+	} while (rc == 0 && pg->pos != 0 && *count < pg->limit &&
+	    read < PAGE_READ_MAX);
+	return rc;
+}
+
+int
+cs_holder_licences_text(cs_service *svc, const cs_actor *who,
+    const cs_holder_query *q, const cs_purpose *why, char **out,
+    cs_problems *problems)
+{
+	cs_problems none = CS_PROBLEMS_INIT, *p = problems ? problems : &none;
+	cs_sbuf b = CS_SBUF_INIT;
+	char norm[CS_USCC_LEN + 1], next[24];
+	struct page pg;
+	size_t count = 0;
+	int rc;
+
+	*out = NULL;
+	/* SPEC §5: a reader, and only a reader.  An admin reads licences and
+	 * the audit log, but a lookup of everything a holder has is the
+	 * partner agencies' business, granted per type and stated purpose. */
+	if (who == NULL || who->client == NULL ||
+	    strcmp(who->client->role, "reader") != 0) {
+		rc = cs_err_set(CS_EFORBIDDEN, "only a reader client may look up a "
+		    "holder's licences");
+		goto out;
+	}
+	if ((rc = check_purpose(why)) != 0) {
+		cs_problems_add(p, "X-Purpose", "%s", cs_err_msg());
+		goto out;
+	}
+	if ((rc = check_lookup(svc, q, norm, sizeof(norm), &pg, p)) != 0)
+		goto out;
+	/* The answer's text as json_pack("{ss so s?}") and json_dumps made it. */
+	cs_sb_puts(&b, "{\"holder_code\":");
+	cs_sb_json_string(&b, norm);
+	cs_sb_puts(&b, ",\"certificates\":[");
+	if ((rc = holder_page(svc, who, norm, q, &pg, &b, &count)) == CS_EINVAL) {
+		cs_problems_add(p, "cursor", "cursor is not one of this holder's "
+		    "pages");
+		rc = lookup_refused(p, p->n - 1);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	snprintf(next, sizeof(next), "\"%lld\"", (long long)pg.pos);
+	cs_sb_puts(&b, "],\"next\":");
+	cs_sb_puts(&b, pg.pos != 0 ? next : "null");
+	cs_sb_puts(&b, "}");
+	if (b.failed) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = cs_audit_read(svc, who, "holder_lookup", norm, norm, why,
+	    (int64_t)count)) != 0)
+		goto out;
+	*out = b.p;
+	b.p = NULL;
+out:
+	cs_problems_reset(&none);
+	cs_sb_free(&b);
+	return rc;
+}
+
+int
+cs_holder_licences(cs_service *svc, const cs_actor *who,
+    const cs_holder_query *q, const cs_purpose *why, json_t **out,
+    cs_problems *problems)
+{
+	json_error_t err;
+	char *text = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cs_holder_licences_text(svc, who, q, why, &text,
+	    problems)) == 0 && (*out = json_loads(text, 0, &err)) == NULL)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	free(text);
+	return rc;
+}
