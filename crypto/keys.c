@@ -13,6 +13,7 @@
 #include "cose.h"
 #include "cs_err.h"
 #include "encode.h"
+#include "rfc3339.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,9 +43,6 @@
 /* The longest value the JWK base64url coder handles (a coordinate or kid). */
 #define B64_MAX_BYTES 48
 #define B64_MAX_CHARS 64
-/* "YYYYmmddTHHMMSSZ" and RFC 3339 "YYYY-mm-ddTHH:MM:SSZ"; '9' is a digit. */
-#define STEM_TIME_PATTERN "99999999T999999Z"
-#define RFC3339_PATTERN "9999-99-99T99:99:99Z"
 
 static const struct alg_info {
 	int alg;
@@ -97,57 +95,42 @@ cs_alg_name(int alg)
 }
 
 /*
- * Parse a UTC time laid out as pattern ('9' stands for a digit, any other
- * character for itself) whose fourteen digits are YYYYmmddHHMMSS in order.
- * s may continue after the pattern.  A time that does not exist (February
- * 30th, a leap second) or lies before 1970 is refused rather than normalised,
- * so a mistyped stem or valid_from never silently becomes another time.
+ * The time a key file stem starts with, "YYYYmmddTHHMMSSZ" (the ISO 8601
+ * basic form, not RFC 3339), read by writing it out in the RFC 3339 form
+ * and parsing that with CS_RFC3339_EXACT: a time that does not exist
+ * (February 30th, a leap second) or lies at or before 1970 is refused
+ * rather than normalised, so a mistyped stem never silently becomes
+ * another time.  s may continue after the time.
  */
 static int
-parse_utc(const char *s, const char *pattern, time_t *out)
+stem_time_parse(const char *s, time_t *out)
 {
-	struct tm tm, chk;
-	int d[14], nd = 0, v[6], i;
-	time_t t;
+	char r[21];
+	int64_t ms;
 
-	for (i = 0; pattern[i] != '\0'; i++) {
-		if (pattern[i] == '9') {
-			if (s[i] < '0' || s[i] > '9' || nd == 14)
-				return -1;
-			d[nd++] = s[i] - '0';
-		} else if (s[i] != pattern[i])
-			return -1;
-	}
-	if (nd != 14)
+	if (strnlen(s, 16) < 16 || s[8] != 'T' || s[15] != 'Z')
 		return -1;
-	v[0] = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3];
-	for (i = 1; i < 6; i++)
-		v[i] = d[2 + 2 * i] * 10 + d[3 + 2 * i];
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = v[0] - 1900;
-	tm.tm_mon = v[1] - 1;
-	tm.tm_mday = v[2];
-	tm.tm_hour = v[3];
-	tm.tm_min = v[4];
-	tm.tm_sec = v[5];
-	if ((t = timegm(&tm)) <= 0 || gmtime_r(&t, &chk) == NULL ||
-	    chk.tm_year != v[0] - 1900 || chk.tm_mon != v[1] - 1 ||
-	    chk.tm_mday != v[2] || chk.tm_hour != v[3] || chk.tm_min != v[4] ||
-	    chk.tm_sec != v[5])
+	snprintf(r, sizeof(r), "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", s, s + 4,
+	    s + 6, s + 9, s + 11, s + 13);
+	if (cs_rfc3339_parse_ms(r, CS_RFC3339_EXACT, &ms) != 0)
 		return -1;
-	*out = t;
+	*out = (time_t)(ms / 1000);
 	return 0;
 }
 
-static int
-format_utc(time_t t, const char *fmt, char *buf, size_t n)
+/* The same form for a new stem: t's RFC 3339 UTC form without its '-' and
+ * ':' into out[17]. */
+static void
+stem_time_format(time_t t, char out[17])
 {
-	struct tm tm;
+	char r[21];
+	size_t i, n = 0;
 
-	if (gmtime_r(&t, &tm) == NULL || strftime(buf, n, fmt, &tm) == 0)
-		return cs_err_set(CS_EINVAL, "time %lld cannot be formatted",
-		    (long long)t);
-	return 0;
+	cs_rfc3339(t, r);
+	for (i = 0; r[i] != '\0'; i++)
+		if (r[i] != '-' && r[i] != ':')
+			out[n++] = r[i];
+	out[n] = '\0';
 }
 
 /*
@@ -524,7 +507,7 @@ stem_time(const char *dir, const char *kid_hex, time_t t)
 		if ((d = opendir(dir)) == NULL)
 			return t;
 		while ((de = readdir(d)) != NULL)
-			if (parse_utc(de->d_name, STEM_TIME_PATTERN, &seen) == 0 &&
+			if (stem_time_parse(de->d_name, &seen) == 0 &&
 			    seen == t && strstr(de->d_name, kid_hex) == NULL) {
 				t++;
 				moved = 1;
@@ -559,9 +542,8 @@ cs_key_save(const cs_key *key, const char *dir, char **stem_out)
 		return cs_err_set(CS_EUNSUPPORTED, "key of unknown algorithm %d",
 		    key->alg);
 	cs_hex_encode_into(key->kid, CS_KID_LEN, hex);
-	if ((rc = format_utc(stem_time(dir, hex, key->created != 0 ? key->created
-	    : time(NULL)), "%Y%m%dT%H%M%SZ", ts, sizeof(ts))) < 0)
-		goto out;
+	stem_time_format(stem_time(dir, hex, key->created != 0 ? key->created
+	    : time(NULL)), ts);
 	snprintf(stem, sizeof(stem), "%s-%s-%s", ts, ai->file, hex);
 	if ((keypath = path_join(dir, stem, ".key")) == NULL ||
 	    (pubpath = path_join(dir, stem, ".pub")) == NULL ||
@@ -1075,8 +1057,7 @@ cs_keyring_load_dir(const char *dir, cs_keyring **out)
 			rc = cs_err_set(CS_ENOMEM, "out of memory");
 			goto out;
 		}
-		if (parse_utc(de->d_name, STEM_TIME_PATTERN,
-		    &ents[nents].created) < 0)
+		if (stem_time_parse(de->d_name, &ents[nents].created) < 0)
 			ents[nents].created = 0;
 		nents++;
 	}
@@ -1213,10 +1194,11 @@ key_to_jwk(const cs_key *key, json_t **out)
 	    (rc = jwk_set(jwk, "alg", cs_alg_name(key->alg))) < 0 ||
 	    (rc = jwk_set(jwk, "use", "sig")) < 0)
 		goto out;
-	if (key->created != 0 &&
-	    ((rc = format_utc(key->created, "%Y-%m-%dT%H:%M:%SZ", ts,
-	    sizeof(ts))) < 0 || (rc = jwk_set(jwk, "valid_from", ts)) < 0))
-		goto out;
+	if (key->created != 0) {
+		cs_rfc3339(key->created, ts);
+		if ((rc = jwk_set(jwk, "valid_from", ts)) < 0)
+			goto out;
+	}
 	if ((rc = jwk_set(jwk, "status", key->active ? "active" :
 	    "verify-only")) < 0)
 		goto out;
@@ -1336,7 +1318,7 @@ jwk_to_key(const json_t *jwk, cs_key **out)
 	char want[B64_MAX_CHARS + 1];
 	EVP_PKEY *pkey = NULL;
 	cs_key *key = NULL;
-	time_t t;
+	int64_t ms;
 	int alg = 0, rc = 0;
 
 	*out = NULL;
@@ -1429,13 +1411,12 @@ jwk_to_key(const json_t *jwk, cs_key **out)
 	}
 	if (json_object_get(jwk, "valid_from") != NULL) {
 		if ((s = jwk_str(jwk, "valid_from")) == NULL ||
-		    strlen(s) != strlen(RFC3339_PATTERN) ||
-		    parse_utc(s, RFC3339_PATTERN, &t) < 0) {
+		    cs_rfc3339_parse_ms(s, CS_RFC3339_EXACT, &ms) < 0) {
 			rc = cs_err_set(CS_EINVAL, "valid_from: not an RFC 3339 "
 			    "UTC time (YYYY-MM-DDTHH:MM:SSZ)");
 			goto out;
 		}
-		key->created = t;
+		key->created = (time_t)(ms / 1000);
 	}
 	*out = key;
 	key = NULL;
