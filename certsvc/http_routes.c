@@ -22,6 +22,7 @@
 #include "log.h"
 #include "page.h"
 #include "qr.h"
+#include "rfc3339.h"
 
 #define PURPOSE_MAX_CHARS 200  /* SPEC §5: X-Purpose, at most 200 characters */
 #define QR_MAX_AGE "private, max-age=300"
@@ -403,75 +404,18 @@ out:
 	free(ref);
 }
 
-/* n decimal digits at s, or -1. */
-static int
-digits(const char *s, int n)
-{
-	int v = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/* RFC 3339 date-time ("2026-11-24T08:00:00Z", "...T16:00:00.5+08:00") or
- * Unix milliseconds, to Unix milliseconds. */
+/* RFC 3339 date-time ("2026-11-24T08:00:00Z", "...T16:00:00.5+08:00", 't' or
+ * ' ' as the separator too) or Unix milliseconds, to Unix milliseconds. */
 static int
 parse_time_ms(const char *s, int64_t *out)
 {
-	struct tm tm;
-	int64_t ms = 0, off = 0;
-	const char *p;
-	int y, mo, d, h, mi, se, oh, om, scale;
-	time_t t;
-
 	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s)) {
 		if (strlen(s) > 15)
 			return -1;
 		*out = strtoll(s, NULL, 10);
 		return 0;
 	}
-	if (strlen(s) < 20 || (y = digits(s, 4)) < 0 || s[4] != '-' ||
-	    (mo = digits(s + 5, 2)) < 1 || mo > 12 || s[7] != '-' ||
-	    (d = digits(s + 8, 2)) < 1 || d > 31 ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    (h = digits(s + 11, 2)) < 0 || h > 23 || s[13] != ':' ||
-	    (mi = digits(s + 14, 2)) < 0 || mi > 59 || s[16] != ':' ||
-	    (se = digits(s + 17, 2)) < 0 || se > 60)
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		for (p++, scale = 100; *p >= '0' && *p <= '9'; p++, scale /= 10)
-			ms += scale > 0 ? (*p - '0') * scale : 0;
-		if (p == s + 20)
-			return -1;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-') && (oh = digits(p + 1, 2)) >= 0 &&
-	    oh <= 23 && p[3] == ':' && (om = digits(p + 4, 2)) >= 0 && om <= 59) {
-		off = (int64_t)(oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0')
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se == 60 ? 59 : se;
-	t = timegm(&tm);
-	if (tm.tm_mday != d)  /* 2026-02-30 */
-		return -1;
-	*out = ((int64_t)t - off) * 1000 + ms;
-	return 0;
+	return cs_rfc3339_parse_ms(s, CS_RFC3339_ANY_SEP, out) != 0 ? -1 : 0;
 }
 
 static void

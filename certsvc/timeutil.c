@@ -108,57 +108,6 @@ cs_day_start(int64_t days, long tz_min)
 	return (time_t)(days * 86400 - tz_min * 60);
 }
 
-void
-cs_rfc3339(time_t t, char out[21])
-{
-	struct tm tm;
-
-	/* An instant RFC 3339 cannot write (years outside 0000-9999; gmtime_r
-	 * fails for some, and strftime would then read an unset tm) is shown
-	 * as the nearest one it can. */
-	if (gmtime_r(&t, &tm) == NULL || tm.tm_year < -1900 ||
-	    tm.tm_year > 9999 - 1900) {
-		snprintf(out, 21, "%s", t < 0 ? "0000-01-01T00:00:00Z" :
-		    "9999-12-31T23:59:59Z");
-		return;
-	}
-	/* Not strftime's %Y: glibc writes year 999 as "999". */
-	snprintf(out, 21, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-int
-cs_rfc3339_parse(const char *s, time_t *out)
-{
-	int y, mo, d, h, mi, sec, n = 0, oh = 0, om = 0;
-	char date[11];
-	const char *p;
-
-	if (strlen(s) < 20 || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d,
-	    &h, &mi, &sec, &n) != 6 || n != 19)
-		return cs_err_set(CS_EINVAL, "'%.40s' is not an RFC 3339 time", s);
-	memcpy(date, s, 10);
-	date[10] = '\0';
-	if (cs_date_parse(date, &y, &mo, &d) != 0 || h > 23 || mi > 59 || sec > 60)
-		return cs_err_set(CS_EINVAL, "'%.40s' is not an RFC 3339 time", s);
-	p = s + 19;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	if (strcmp(p, "Z") != 0 && strcmp(p, "z") != 0) {
-		if ((p[0] != '+' && p[0] != '-') ||
-		    sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || p[1 + n] != '\0')
-			return cs_err_set(CS_EINVAL, "'%.40s' is not an RFC 3339 time", s);
-		if (p[0] == '-') {
-			oh = -oh;
-			om = -om;
-		}
-	}
-	*out = (time_t)(cs_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-	    sec - (oh * 3600 + om * 60));
-	return 0;
-}
-
 static int64_t
 clock_ms(clockid_t clk)
 {

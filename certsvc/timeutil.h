@@ -1,7 +1,8 @@
 /*
  * timeutil: calendar dates and instants as certsvc uses them.  Dates are
  * ISO "YYYY-MM-DD" in the deployment's fixed time zone (no DST: Asia/Shanghai
- * is UTC+8 all year); instants are Unix seconds, shown in RFC 3339 UTC.
+ * is UTC+8 all year); instants are Unix seconds, shown in RFC 3339 UTC
+ * (crypto/rfc3339.h, the one RFC 3339 parser and formatter).
  */
 #ifndef CS_TIMEUTIL_H
 #define CS_TIMEUTIL_H
@@ -9,6 +10,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "rfc3339.h" /* cs_rfc3339, cs_rfc3339_parse: RFC 3339 instants */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
 int64_t cs_days_from_civil(int y, int m, int d);
@@ -26,10 +29,6 @@ void cs_date_format(int64_t days, char out[11]);
 int64_t cs_local_days(time_t t, long tz_min);
 /* The first second of a local date. */
 time_t cs_day_start(int64_t days, long tz_min);
-/* RFC 3339 UTC "2026-11-24T08:00:00Z" into out[21]. */
-void cs_rfc3339(time_t t, char out[21]);
-/* Parse RFC 3339 with 'Z' or an offset; CS_EINVAL otherwise. */
-int cs_rfc3339_parse(const char *s, time_t *out);
 /* Milliseconds on the monotonic clock: for intervals, never for dates. */
 int64_t cs_mono_ms(void);
 /* Unix milliseconds (the wall clock): for timestamps, never for intervals. */

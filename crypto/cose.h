@@ -17,9 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cbor_walk.h" /* cs_cbor_check, cs_cbor_diag, CS_COSE_MAX_DEPTH */
 #include "keys.h"
-
-#define CS_COSE_MAX_DEPTH 16
 
 /* The longest DER ECDSA-Sig-Value of a 64-byte r||s: SEQUENCE of two
  * INTEGERs of up to 33 bytes each (a 0x00 before a high bit). */
@@ -87,13 +86,5 @@ size_t cs_cose_ecdsa_der(const uint8_t rs[64], uint8_t der[CS_COSE_DER_SIG_MAX])
  * form, each at most 32 bytes without a leading 0x00, and nothing after.
  * CS_ECRYPTO for anything else; rs is then undefined. */
 int cs_cose_ecdsa_rs(const uint8_t *der, size_t len, uint8_t rs[64]);
-
-/* CBOR diagnostic notation of any CBOR item (for `certsvc decode`), bounded
- * by CS_COSE_MAX_DEPTH.  *out malloc'd. */
-int cs_cbor_diag(const uint8_t *buf, size_t n, char **out);
-
-/* Check that buf holds exactly one well-formed CBOR item nested no deeper
- * than max_depth, without building it. */
-int cs_cbor_check(const uint8_t *buf, size_t n, int max_depth);
 
 #endif

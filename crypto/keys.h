@@ -1,5 +1,6 @@
 /*
- * keys: signing keys, the key directory and the trust list (SPEC §4, §5, §7).
+ * keys: signing keys and the keyring (SPEC §4, §7); with keyfile.h (the key
+ * directory) and jwks.h (the trust list), which it includes.
  *
  * Three algorithms, named by their COSE identifiers: ES256 (-7, P-256),
  * EdDSA (-8, Ed25519) and SM2 with SM3 (-65537, private use).  All through
@@ -57,13 +58,6 @@ const char *cs_alg_name(int alg);  /* "ES256", "EdDSA", "SM2"; NULL if unknown *
 
 /* Generate a new key pair. */
 int cs_key_generate(int alg, cs_key **out);
-/* Write <dir>/<stem>.key (0600, created with O_EXCL) and <dir>/<stem>.pub;
- * creates dir (0700) when missing.  *stem_out (optional) gets the stem,
- * caller frees. */
-int cs_key_save(const cs_key *key, const char *dir, char **stem_out);
-/* Load a private key PEM; CS_EPERM when the file is readable by group or
- * others (the message names the file and its mode). */
-int cs_key_load_private(const char *path, cs_key **out);
 /* Load a public key from PEM (SubjectPublicKeyInfo or X.509 certificate),
  * or DER of either. */
 int cs_key_load_public(const uint8_t *buf, size_t n, cs_key **out);
@@ -71,21 +65,14 @@ int cs_key_load_public(const uint8_t *buf, size_t n, cs_key **out);
 int cs_key_from_pkey(EVP_PKEY *pkey, cs_key **out);
 void cs_key_free(cs_key *key);
 
-/* Load every key of a directory.  Fails on any unreadable or loose-mode
- * private key (CS_EPERM): the service refuses to start with one. */
-int cs_keyring_load_dir(const char *dir, cs_keyring **out);
 /* Find by kid; NULL when absent.  Borrowed. */
 cs_key *cs_keyring_find(const cs_keyring *ring, const uint8_t *kid, size_t kidlen);
-/* The trust list, a JWK Set (SPEC §5): {"keys": [{"kty", "crv", "x", "y"?,
- * "kid" (base64url), "alg", "use": "sig", "valid_from" (RFC 3339),
- * "status": "active" | "verify-only"}]}.  SM2 keys are kty "EC", crv "SM2".
- * Never carries private material.  *json_out: malloc'd, caller frees. */
-int cs_keyring_to_jwks(const cs_keyring *ring, char **json_out);
-/* Parse a JWK Set into a public-only keyring (what `certsvc verify
- * --trust-list` uses offline). */
-int cs_keyring_from_jwks(const char *json, size_t n, cs_keyring **out);
 /* Add a key (takes ownership). */
 int cs_keyring_add(cs_keyring *ring, cs_key *key);
 void cs_keyring_free(cs_keyring *ring);
+
+/* Key files and the key directory (keyfile.c), the trust list (jwks.c). */
+#include "keyfile.h"
+#include "jwks.h"
 
 #endif

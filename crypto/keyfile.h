@@ -1,0 +1,22 @@
+/*
+ * keyfile: the key directory (SPEC §7): a key saved as its PEM files, a
+ * private key file loaded, a whole directory loaded into a keyring.  The
+ * layout is described in keys.h.
+ */
+#ifndef CS_KEYFILE_H
+#define CS_KEYFILE_H
+
+#include "keys.h"
+
+/* Write <dir>/<stem>.key (0600, created with O_EXCL) and <dir>/<stem>.pub;
+ * creates dir (0700) when missing.  *stem_out (optional) gets the stem,
+ * caller frees. */
+int cs_key_save(const cs_key *key, const char *dir, char **stem_out);
+/* Load a private key PEM; CS_EPERM when the file is readable by group or
+ * others (the message names the file and its mode). */
+int cs_key_load_private(const char *path, cs_key **out);
+/* Load every key of a directory.  Fails on any unreadable or loose-mode
+ * private key (CS_EPERM): the service refuses to start with one. */
+int cs_keyring_load_dir(const char *dir, cs_keyring **out);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * keys_internal: what the files of the keys module share (keys.c: keys and
+ * the keyring; keyfile.c: key files and the key directory; jwks.c: the
+ * trust list).  Not for use outside those files.
+ */
+#ifndef CS_KEYS_INTERNAL_H
+#define CS_KEYS_INTERNAL_H
+
+#include "keys.h"
+
+/* Key and certificate files are a few hundred bytes to a few KiB; a larger
+ * file is not one, and is not read into memory. */
+#define KEY_FILE_MAX (64 * 1024)
+
+/* An algorithm's name in key file stems ("es256", "eddsa", "sm2"); NULL
+ * when unknown. */
+const char *keys_alg_file(int alg);
+
+/* An empty keyring; NULL when out of memory. */
+cs_keyring *keys_keyring_new(void);
+
+#endif
