@@ -976,15 +976,6 @@ out:
 	return rc;
 }
 
-static void
-grant_clear(cs_grant *g)
-{
-	free(g->types);
-	free(g->issuer_code);
-	free(g->issuer_name);
-	memset(g, 0, sizeof(*g));
-}
-
 /* Grants are an array of structs, not of pointers: elem is the cs_grant. */
 static int
 map_grant(sqlite3_stmt *st, void *elem)
@@ -996,7 +987,7 @@ map_grant(sqlite3_stmt *st, void *elem)
 	g->issuer_code = col_dup(st, 1, &bad);
 	g->issuer_name = col_dup(st, 2, &bad);
 	if (bad) {
-		grant_clear(g);
+		cs_grant_clear(g);
 		rc = nomem();
 	}
 	return rc;
@@ -1068,12 +1059,7 @@ free_clients(void *arr, size_t n)
 static void
 free_grants(void *arr, size_t n)
 {
-	cs_grant *g = arr;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		grant_clear(&g[i]);
-	free(g);
+	cs_grants_free(arr, n);
 }
 
 static void
@@ -1750,16 +1736,6 @@ sq_rollback(cs_store *cs)
 	else if (rc == 0 && sl->depth > 0)
 		rc = tx_end(S(cs), sl, 0);
 	return rc;
-}
-
-static char *
-dup_or_null(const char *s, int *bad)
-{
-	char *d = NULL;
-
-	if (s != NULL && (d = strdup(s)) == NULL)
-		*bad = 1;
-	return d;
 }
 
 /* --- licences ------------------------------------------------------- */
@@ -2772,123 +2748,4 @@ cs_store_sqlite_stats(cs_store *cs, uint64_t *groups, uint64_t *members)
 	*groups = s->n_groups;
 	*members = s->n_members;
 	pthread_mutex_unlock(&s->mu);
-}
-
-/* --- free functions ------------------------------------------------- */
-
-void
-cs_event_free(cs_event *e)
-{
-	if (e != NULL) {
-		free(e->licence_id);
-		free(e->actor);
-		free(e->action);
-		free(e->kind);
-		free(e->reason);
-		free(e->ref);
-		free(e);
-	}
-}
-
-void
-cs_events_free(cs_event **evs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; evs != NULL && i < n; i++)
-		cs_event_free(evs[i]);
-	free(evs);
-}
-
-void
-cs_client_free(cs_client *c)
-{
-	if (c != NULL) {
-		free(c->name);
-		free(c->role);
-		free_grants(c->grants, c->n_grants);
-		free(c);
-	}
-}
-
-cs_client *
-cs_client_dup(const cs_client *c)
-{
-	cs_client *d;
-	size_t i;
-	int bad = 0;
-
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return NULL;
-	*d = *c;
-	d->name = dup_or_null(c->name, &bad);
-	d->role = dup_or_null(c->role, &bad);
-	d->grants = NULL;
-	d->n_grants = 0;
-	if (c->n_grants > 0 &&
-	    (d->grants = calloc(c->n_grants, sizeof(*d->grants))) == NULL)
-		bad = 1;
-	for (i = 0; i < c->n_grants && !bad; i++) {
-		d->n_grants = i + 1;  /* a partly copied grant is freed too */
-		d->grants[i].types = dup_or_null(c->grants[i].types, &bad);
-		d->grants[i].issuer_code = dup_or_null(c->grants[i].issuer_code,
-		    &bad);
-		d->grants[i].issuer_name = dup_or_null(c->grants[i].issuer_name,
-		    &bad);
-	}
-	if (bad) {
-		cs_client_free(d);
-		return NULL;
-	}
-	return d;
-}
-
-void
-cs_clients_free(cs_client **cs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; cs != NULL && i < n; i++)
-		cs_client_free(cs[i]);
-	free(cs);
-}
-
-void
-cs_bundle_row_free(cs_bundle_row *b)
-{
-	if (b != NULL) {
-		free(b->id);
-		free(b->client);
-		free(b->approval_ref);
-		free(b->request_hash);
-		free(b);
-	}
-}
-
-void
-cs_audit_rec_free(cs_audit_rec *r)
-{
-	if (r != NULL) {
-		free(r->client);
-		free(r->action);
-		free(r->target);
-		free(r->holder);
-		free(r->purpose);
-		free(r->service_item);
-		free(r->case_ref);
-		free(r->remote);
-		free(r->request_id);
-		free(r->result);
-		free(r);
-	}
-}
-
-void
-cs_audit_recs_free(cs_audit_rec **rs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; rs != NULL && i < n; i++)
-		cs_audit_rec_free(rs[i]);
-	free(rs);
 }
