@@ -1,7 +1,8 @@
 /*
  * store_backend: what a store backend implements, for the backends
- * (store_sqlite.c) and the dispatch in store.c only.  Everything else
- * calls the cs_store_* functions of store.h, which forward to these.
+ * (store_sqlite.c) and the dispatch in store.c only, with the row
+ * helpers the backends share (store_rows.c).  Everything else calls the
+ * cs_store_* functions of store.h, which forward to these.
  *
  * Each op means what its cs_store_* wrapper says in store.h, and gets the
  * handle its backend's open function made.
@@ -63,5 +64,10 @@ struct cs_store_ops {
 struct cs_store {
 	const struct cs_store_ops *ops;
 };
+
+/* Free the strings of grant g and zero it (store_rows.c). */
+void cs_grant_clear(cs_grant *g);
+/* Free an array of n grants (structs, not pointers) and their strings. */
+void cs_grants_free(cs_grant *g, size_t n);
 
 #endif

@@ -1,0 +1,484 @@
+/*
+ * sqlite_licences: licence rows in the SQLite store (records packed by
+ * zrecord.h, committed rows through the licence cache, pages by holder,
+ * numbers, sequence numbers), their status events, and bundles.
+ */
+#include "store_sqlite_internal.h"
+
+#include "cs_err.h"
+#include "lcache.h"
+#include "zrecord.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* --- row mappers ---------------------------------------------------- */
+
+/* The licence cache of the store whose committed rows this thread maps
+ * now (sq_licences_by_holder), else NULL: map_licence then copies a row
+ * the cache holds instead of inflating its record again, and keeps the
+ * rows it does inflate. */
+static _Thread_local cs_lcache *map_cache;
+
+static int
+map_licence(sqlite3_stmt *st, void *elem)
+{
+	cs_licence_row row = {0}, *r = NULL;
+	char *hash, *record = NULL;
+	int bad = 0, rc;
+
+	row.id = (char *)col_text(st, 0, &bad);
+	if (map_cache != NULL && row.id != NULL &&
+	    cs_lcache_get(map_cache, row.id, &r)) {
+		*(cs_licence_row **)elem = r;
+		return 0;
+	}
+	/* The columns as SQLite holds them, copied with the record into
+	 * one allocation (store.h). */
+	row.type = (char *)col_text(st, 1, &bad);
+	row.issuer_code = (char *)col_text(st, 2, &bad);
+	row.seq = sqlite3_column_int64(st, 3);
+	row.holder_code = (char *)col_text(st, 4, &bad);
+	row.number = (char *)col_text(st, 5, &bad);
+	row.client = (char *)col_text(st, 6, &bad);
+	row.approval_ref = (char *)col_text(st, 7, &bad);
+	row.request_hash = hash = col_hash(st, 8, &bad);
+	row.bundle = (char *)col_text(st, 9, &bad);
+	row.supersedes = (char *)col_text(st, 10, &bad);
+	row.issued_at = sqlite3_column_int64(st, 11);
+	rc = col_record(st, 12, &record);
+	row.record = record;
+	if (rc == 0 && (bad || (r = cs_licence_row_copy(&row)) == NULL))
+		rc = nomem();
+	if (rc == 0 && map_cache != NULL)
+		cs_lcache_put(map_cache, r);
+	free(hash);
+	free(record);
+	*(cs_licence_row **)elem = r;
+	return rc;
+}
+
+static int
+map_event(sqlite3_stmt *st, void *elem)
+{
+	cs_event *e;
+	int bad = 0, rc = 0;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		rc = nomem();
+		goto out;
+	}
+	e->seq = sqlite3_column_int64(st, 0);
+	e->licence_id = col_dup(st, 1, &bad);
+	e->at = sqlite3_column_int64(st, 2);
+	e->actor = col_dup(st, 3, &bad);
+	e->action = col_dup(st, 4, &bad);
+	e->kind = col_dup(st, 5, &bad);
+	e->reason = col_dup(st, 6, &bad);
+	e->ref = col_dup(st, 7, &bad);
+	if (bad) {
+		cs_event_free(e);
+		e = NULL;
+		rc = nomem();
+	}
+out:
+	*(cs_event **)elem = e;
+	return rc;
+}
+
+static int
+map_bundle(sqlite3_stmt *st, void *elem)
+{
+	cs_bundle_row *b;
+	int bad = 0, rc = 0;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		rc = nomem();
+		goto out;
+	}
+	b->id = col_dup(st, 0, &bad);
+	b->client = col_dup(st, 1, &bad);
+	b->approval_ref = col_dup(st, 2, &bad);
+	b->request_hash = col_hash(st, 3, &bad);
+	b->created_at = sqlite3_column_int64(st, 4);
+	if (bad) {
+		cs_bundle_row_free(b);
+		b = NULL;
+		rc = nomem();
+	}
+out:
+	*(cs_bundle_row **)elem = b;
+	return rc;
+}
+
+/* free_all of each kind: the public array free functions, typed. */
+static void
+free_licences(void *arr, size_t n)
+{
+	cs_licence_rows_free(arr, n);
+}
+
+static void
+free_events(void *arr, size_t n)
+{
+	cs_events_free(arr, n);
+}
+
+static void
+free_bundles(void *arr, size_t n)
+{
+	cs_bundle_row **b = arr;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cs_bundle_row_free(b[i]);
+	free(b);
+}
+
+static const struct rowkind licence_kind = {
+	sizeof(cs_licence_row *), map_licence, free_licences
+};
+static const struct rowkind event_kind = {
+	sizeof(cs_event *), map_event, free_events
+};
+static const struct rowkind bundle_kind = {
+	sizeof(cs_bundle_row *), map_bundle, free_bundles
+};
+/* --- licences ------------------------------------------------------- */
+
+/*
+ * The record as stored: packed (zrecord.h) into the packer's buffer (*z
+ * set, *zlen its length), or *z NULL when that would not be smaller and
+ * the text is stored as it is.  Called under the writer, which owns the
+ * packer.
+ */
+static int
+pack_record(struct sstore *s, const char *text, const void **z,
+    size_t *zlen)
+{
+	size_t n = strlen(text);
+
+	*z = NULL;
+	*zlen = 0;
+	if (n > RECORD_MAX)
+		return cs_err_set(CS_ETOOBIG, "store: record of %zu bytes is "
+		    "over the limit of %d", n, RECORD_MAX);
+	return s->packer != NULL ? cs_zrecord_pack(s->packer, text, n, z, zlen)
+	    : 0;
+}
+
+/* Parameters 1-13 of ST_LIC_PUT; the record as pack_record left it. */
+static int
+bind_licence(sqlite3_stmt *st, const cs_licence_row *r, const void *z,
+    size_t zlen)
+{
+	return bind_text(st, 1, r->id) || bind_text(st, 2, r->type) ||
+	    bind_text(st, 3, r->issuer_code) ||
+	    sqlite3_bind_int64(st, 4, r->seq) ||
+	    bind_text(st, 5, r->holder_code) || bind_text(st, 6, r->number) ||
+	    bind_text(st, 7, r->client) || bind_text(st, 8, r->approval_ref) ||
+	    bind_hash(st, 9, r->request_hash) || bind_text(st, 10, r->bundle) ||
+	    bind_text(st, 11, r->supersedes) ||
+	    sqlite3_bind_int64(st, 12, r->issued_at) ||
+	    (z != NULL ? sqlite3_bind_blob(st, 13, z, (int)zlen, SQLITE_STATIC) :
+	    bind_text(st, 13, r->record));
+}
+
+int
+sq_licence_put(cs_store *cs, const cs_licence_row *r)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	const void *z = NULL;
+	size_t zlen = 0;
+	int own, rc;
+
+	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if (r->record != NULL)
+		rc = pack_record(S(cs), r->record, &z, &zlen);
+	if (rc == 0 && (rc = prep(c, ST_LIC_PUT, &st)) == 0)
+		rc = run(st, bind_licence(st, r, z, zlen), "insert licence");
+	rc = write_leave(S(cs), own, rc);
+out:
+	return rc;
+}
+
+int
+sq_licence_get(cs_store *cs, const char *id, cs_licence_row **out)
+{
+	struct sstore *s = S(cs);
+	struct slot *sl;
+	sqlite3_stmt *st;
+	int rc, committed;
+
+	*out = NULL;
+	if ((rc = slot_get(s, &sl)) != 0)
+		return rc;
+	/* Outside a transaction a read sees committed rows only: those may
+	 * be cached (the licence cache). */
+	committed = sl->depth == 0;
+	if (committed && cs_lcache_get(s->lc, id, out))
+		return 0;
+	if ((rc = read_stmt(s, ST_LIC_GET, &st)) == 0)
+		rc = fetch_one(st, bind_text(st, 1, id), &licence_kind, out,
+		    "get licence");
+	if (rc == 0 && committed)
+		cs_lcache_put(s->lc, *out);
+	return rc;
+}
+
+int
+sq_licence_by_ref(cs_store *cs, const char *client, const char *approval_ref,
+    cs_licence_row **out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if ((rc = read_stmt(S(cs), ST_LIC_BY_REF, &st)) == 0)
+		rc = fetch_one(st, bind_text(st, 1, client) ||
+		    bind_text(st, 2, approval_ref), &licence_kind, out,
+		    "licence by approval_ref");
+	return rc;
+}
+
+/* The licence rows of statement st (bound: its binding's result), through
+ * the licence cache when they are committed (sq_licence_get). */
+static int
+fetch_licences(struct sstore *s, sqlite3_stmt *st, int bound,
+    cs_licence_row ***out, size_t *n, const char *what)
+{
+	struct slot *sl;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = slot_get(s, &sl)) == 0) {
+		map_cache = sl->depth == 0 ? s->lc : NULL;
+		rc = fetch_all(st, bound, &licence_kind, &arr, n, what);
+		map_cache = NULL;
+	}
+	*out = arr;
+	return rc;
+}
+
+/* Where a page starting at rowid pos begins in the holder index: its
+ * issued_at.  CS_EINVAL when pos is no licence of the holder's (a cursor
+ * the caller made up). */
+static int
+page_start(struct sstore *s, const char *holder_code, int64_t pos,
+    int64_t *issued_at)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*issued_at = INT64_MAX;
+	if (pos == 0)
+		return 0;
+	if ((rc = read_stmt(s, ST_LIC_POS_AT, &st)) == 0)
+		rc = fetch_int(st, sqlite3_bind_int64(st, 1, pos) ||
+		    bind_text(st, 2, holder_code), issued_at, "page start");
+	if (rc == 0 && *issued_at < 0)
+		rc = cs_err_set(CS_EINVAL, "store: %lld is not a position of "
+		    "this holder's licences", (long long)pos);
+	return rc;
+}
+
+/* The position of row r: where the page that starts with it starts. */
+static int
+row_pos(struct sstore *s, const cs_licence_row *r, int64_t *pos)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = read_stmt(s, ST_LIC_POS_OF, &st)) == 0)
+		rc = fetch_int(st, bind_text(st, 1, r->id), pos, "page end");
+	return rc;
+}
+
+/* One row more than the page is read: it is where the next page starts. */
+int
+sq_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
+    int64_t *pos, size_t limit, cs_licence_row ***out, size_t *n)
+{
+	struct sstore *s = S(cs);
+	sqlite3_stmt *st;
+	int64_t at;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = page_start(s, holder_code, *pos, &at)) != 0 ||
+	    (rc = read_stmt(s, ST_LIC_BY_HOLDER, &st)) != 0)
+		return rc;
+	rc = fetch_licences(s, st, bind_text(st, 1, holder_code) ||
+	    bind_text(st, 2, type) || sqlite3_bind_int64(st, 3, at) ||
+	    sqlite3_bind_int64(st, 4, *pos ? *pos : INT64_MAX) ||
+	    sqlite3_bind_int64(st, 5, (int64_t)limit + 1), out, n,
+	    "licences by holder");
+	*pos = 0;
+	if (rc == 0 && *n > limit) {
+		rc = row_pos(s, (*out)[limit], pos);
+		cs_licence_row_free((*out)[limit]);
+		*n = limit;
+	}
+	if (rc != 0) {
+		cs_licence_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int
+sq_licences_by_number(cs_store *cs, const char *number,
+    const char *holder_code, cs_licence_row ***out, size_t *n)
+{
+	struct sstore *s = S(cs);
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = read_stmt(s, ST_LIC_BY_NUMBER, &st)) == 0)
+		rc = fetch_licences(s, st, bind_text(st, 1, number) ||
+		    bind_text(st, 2, holder_code), out, n, "licences by number");
+	return rc;
+}
+
+int
+sq_licence_number_taken(cs_store *cs, const char *type,
+    const char *issuer_code, const char *number, const char *serial,
+    int *taken)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	int rc;
+
+	if ((rc = read_stmt(S(cs), ST_NUMBER_TAKEN, &st)) == 0)
+		rc = fetch_int(st, bind_text(st, 1, number) ||
+		    bind_text(st, 2, type) || bind_text(st, 3, issuer_code) ||
+		    bind_text(st, 4, serial), &v, "number taken");
+	*taken = v != 0;
+	return rc;
+}
+
+int
+sq_licences_by_bundle(cs_store *cs, const char *bundle_id,
+    cs_licence_row ***out, size_t *n)
+{
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = read_stmt(S(cs), ST_LIC_BY_BUNDLE, &st)) == 0)
+		rc = fetch_all(st, bind_text(st, 1, bundle_id), &licence_kind,
+		    &arr, n, "licences by bundle");
+	*out = arr;
+	return rc;
+}
+
+int
+sq_licence_next_seq(cs_store *cs, const char *type, const char *issuer_code,
+    int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = 0;
+	if ((rc = read_stmt(S(cs), ST_LIC_NEXT_SEQ, &st)) == 0)
+		rc = fetch_int(st, bind_text(st, 1, type) ||
+		    bind_text(st, 2, issuer_code), out, "next seq");
+	return rc;
+}
+
+int
+sq_licence_count(cs_store *cs, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = 0;
+	if ((rc = read_stmt(S(cs), ST_LIC_COUNT, &st)) == 0)
+		rc = fetch_int(st, SQLITE_OK, out, "count licences");
+	return rc;
+}
+
+/* --- status events -------------------------------------------------- */
+
+/* CS_ENOTFOUND when the licence does not exist (foreign key). */
+int
+sq_event_append(cs_store *cs, const cs_event *ev)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	int own, rc;
+
+	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if ((rc = prep(c, ST_EV_PUT, &st)) == 0)
+		rc = run(st, bind_text(st, 1, ev->licence_id) ||
+		    sqlite3_bind_int64(st, 2, ev->at) ||
+		    bind_text(st, 3, ev->actor) || bind_text(st, 4, ev->action) ||
+		    bind_text(st, 5, ev->kind) || bind_text(st, 6, ev->reason) ||
+		    bind_text(st, 7, ev->ref), "append event");
+	rc = write_leave(S(cs), own, rc);
+out:
+	return rc;
+}
+
+int
+sq_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
+    size_t *n)
+{
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = read_stmt(S(cs), ST_EV_FOR, &st)) == 0)
+		rc = fetch_all(st, bind_text(st, 1, licence_id), &event_kind,
+		    &arr, n, "events");
+	*out = arr;
+	return rc;
+}
+
+/* --- bundles -------------------------------------------------------- */
+
+int
+sq_bundle_put(cs_store *cs, const cs_bundle_row *b)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	int own, rc;
+
+	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if ((rc = prep(c, ST_BUN_PUT, &st)) == 0)
+		rc = run(st, bind_text(st, 1, b->id) ||
+		    bind_text(st, 2, b->client) ||
+		    bind_text(st, 3, b->approval_ref) ||
+		    bind_hash(st, 4, b->request_hash) ||
+		    sqlite3_bind_int64(st, 5, b->created_at), "insert bundle");
+	rc = write_leave(S(cs), own, rc);
+out:
+	return rc;
+}
+
+int
+sq_bundle_by_ref(cs_store *cs, const char *client, const char *approval_ref,
+    cs_bundle_row **out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if ((rc = read_stmt(S(cs), ST_BUN_BY_REF, &st)) == 0)
+		rc = fetch_one(st, bind_text(st, 1, client) ||
+		    bind_text(st, 2, approval_ref), &bundle_kind, out,
+		    "bundle by approval_ref");
+	return rc;
+}
+

@@ -1,0 +1,158 @@
+/*
+ * store_rows: freeing and copying the rows the store hands out (store.h),
+ * for every backend: events, clients and their grants, bundles, audit
+ * records.  Licence rows are one allocation each (licence_row.c).
+ */
+#include "store_backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+cs_grant_clear(cs_grant *g)
+{
+	free(g->types);
+	free(g->issuer_code);
+	free(g->issuer_name);
+	memset(g, 0, sizeof(*g));
+}
+
+void
+cs_grants_free(cs_grant *g, size_t n)
+{
+	size_t i;
+
+	for (i = 0; g != NULL && i < n; i++)
+		cs_grant_clear(&g[i]);
+	free(g);
+}
+
+static char *
+dup_or_null(const char *s, int *bad)
+{
+	char *d = NULL;
+
+	if (s != NULL && (d = strdup(s)) == NULL)
+		*bad = 1;
+	return d;
+}
+
+/* --- free functions ------------------------------------------------- */
+
+void
+cs_event_free(cs_event *e)
+{
+	if (e != NULL) {
+		free(e->licence_id);
+		free(e->actor);
+		free(e->action);
+		free(e->kind);
+		free(e->reason);
+		free(e->ref);
+		free(e);
+	}
+}
+
+void
+cs_events_free(cs_event **evs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; evs != NULL && i < n; i++)
+		cs_event_free(evs[i]);
+	free(evs);
+}
+
+void
+cs_client_free(cs_client *c)
+{
+	if (c != NULL) {
+		free(c->name);
+		free(c->role);
+		cs_grants_free(c->grants, c->n_grants);
+		free(c);
+	}
+}
+
+cs_client *
+cs_client_dup(const cs_client *c)
+{
+	cs_client *d;
+	size_t i;
+	int bad = 0;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	*d = *c;
+	d->name = dup_or_null(c->name, &bad);
+	d->role = dup_or_null(c->role, &bad);
+	d->grants = NULL;
+	d->n_grants = 0;
+	if (c->n_grants > 0 &&
+	    (d->grants = calloc(c->n_grants, sizeof(*d->grants))) == NULL)
+		bad = 1;
+	for (i = 0; i < c->n_grants && !bad; i++) {
+		d->n_grants = i + 1;  /* a partly copied grant is freed too */
+		d->grants[i].types = dup_or_null(c->grants[i].types, &bad);
+		d->grants[i].issuer_code = dup_or_null(c->grants[i].issuer_code,
+		    &bad);
+		d->grants[i].issuer_name = dup_or_null(c->grants[i].issuer_name,
+		    &bad);
+	}
+	if (bad) {
+		cs_client_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void
+cs_clients_free(cs_client **cs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; cs != NULL && i < n; i++)
+		cs_client_free(cs[i]);
+	free(cs);
+}
+
+void
+cs_bundle_row_free(cs_bundle_row *b)
+{
+	if (b != NULL) {
+		free(b->id);
+		free(b->client);
+		free(b->approval_ref);
+		free(b->request_hash);
+		free(b);
+	}
+}
+
+void
+cs_audit_rec_free(cs_audit_rec *r)
+{
+	if (r != NULL) {
+		free(r->client);
+		free(r->action);
+		free(r->target);
+		free(r->holder);
+		free(r->purpose);
+		free(r->service_item);
+		free(r->case_ref);
+		free(r->remote);
+		free(r->request_id);
+		free(r->result);
+		free(r);
+	}
+}
+
+void
+cs_audit_recs_free(cs_audit_rec **rs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; rs != NULL && i < n; i++)
+		cs_audit_rec_free(rs[i]);
+	free(rs);
+}
+

@@ -1,0 +1,265 @@
+/*
+ * store_sqlite_internal: what the files of the SQLite store backend
+ * (store_sqlite.c and the sqlite_*.c beside it) share, and nothing outside
+ * them may use: the store, slot and connection structures, the ids of the
+ * statement table, and the helpers every file calls to prepare, bind, run
+ * and map statements.  Each function is described at its definition.
+ */
+#ifndef CS_STORE_SQLITE_INTERNAL_H
+#define CS_STORE_SQLITE_INTERNAL_H
+
+#include "store_backend.h"
+
+#include "lcache.h"
+#include "zrecord.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The longest record stored (request bodies are <= 64 KiB); a stored one
+ * inflating beyond it is corrupt. */
+#define RECORD_MAX (1 << 20)
+
+/* Audit records are keyed by holder and target in chunks of 2^14 sequence
+ * numbers (schema version 4).  A string for the SQL, a number for C. */
+#define AUDIT_CHUNK "16384"
+#define AUDIT_CHUNK_SHIFT 14
+
+/* The serial of licence row r (SQL): its identifier, "1.2.156.3005.2."
+ * TYPE "." ISSUER "." SERIAL "." VERSION(3) "." CHECK(1), between the
+ * issuer and the version. */
+#define SERIAL_OF(r)                                                         \
+	"substr(" r ".id, length(" r ".type) + length(" r ".issuer_code) + "  \
+	"18, length(" r ".id) - length(" r ".type) - "                       \
+	"length(" r ".issuer_code) - 23)"
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_VERSION,
+	ST_LIC_PUT,
+	ST_LIC_GET,
+	ST_LIC_BY_REF,
+	ST_LIC_BY_HOLDER,
+	ST_LIC_POS_AT,
+	ST_LIC_POS_OF,
+	ST_LIC_BY_NUMBER,
+	ST_NUMBER_TAKEN,
+	ST_LIC_BY_BUNDLE,
+	ST_LIC_NEXT_SEQ,
+	ST_LIC_COUNT,
+	ST_EV_PUT,
+	ST_EV_FOR,
+	ST_BUN_PUT,
+	ST_BUN_BY_REF,
+	ST_CLI_ADD,
+	ST_CLI_GET,
+	ST_CLI_BY_HASH,
+	ST_CLI_LIST,
+	ST_CLI_REVOKE,
+	ST_GRANTS,
+	ST_GRANT_ADD,
+	ST_AUDIT_PUT,
+	ST_AUDIT_CHUNKS,
+	ST_AUDIT_KEYS_PUT,
+	ST_AUDIT_CHUNK_PUT,
+	ST_AUDIT_KEYED,
+	ST__N
+};
+
+/* The audit query has one statement per set of filters in use, so that
+ * each can use its index (a "?x IS NULL OR col = ?x" term would not). */
+enum {
+	AF_CLIENT = 1 << 0,
+	AF_ACTION = 1 << 1,
+	AF_HOLDER = 1 << 2,
+	AF_TARGET = 1 << 3,
+	AF_SINCE = 1 << 4,
+	AF_UNTIL = 1 << 5,
+	AF_OK = 1 << 6,
+	AF_DENIED = 1 << 7,
+	AF_KEYED = 1 << 8,   /* one keyed chunk of a holder or target filter */
+	AF__N = 1 << 9
+};
+
+/* --- types ---------------------------------------------------------- */
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__N];
+	sqlite3_stmt *audit[AF__N];
+};
+
+/* What one thread has of one store. */
+struct slot {
+	struct sstore *store;
+	struct conn reader;  /* db NULL until the thread first reads */
+	int depth;           /* transaction levels open (> 0: holds the writer) */
+	int joined;          /* its outermost level is a savepoint inside a
+	                      * transaction that other members wrote to */
+	int stray;           /* a failed inner commit ended its level: the
+	                      * caller's rollback that follows is absorbed */
+	atomic_int vacant;   /* its thread has exited; free to reuse */
+	struct slot *next;
+};
+
+/* A member of the open group: a transaction whose writes are in the shared
+ * SQLite transaction and whose thread waits for that transaction's COMMIT.
+ * It lives on the member's stack until done is set. */
+struct gwait {
+	struct gwait *next;
+	int rc;              /* the group's outcome, set with done */
+	int done;
+	int carries;         /* it has writes in the group (not a rollback) */
+	pthread_cond_t cv;   /* its thread waits here: one wake-up each */
+	char msg[200];       /* the failure, for the member's own cs_err */
+};
+
+struct sstore {
+	cs_store base;       /* first: a cs_store * is a struct sstore * */
+	char *path;
+	struct conn writer;
+	/* The writer token and the group commit (see "threads and
+	 * transactions"); mu guards every field down to window_ms. */
+	pthread_mutex_t mu;
+	pthread_cond_t tok_cv;    /* writers queued for the token */
+	pthread_cond_t lead_cv;   /* the leader, waiting to commit */
+	int busy;                 /* a thread holds the writer token */
+	int queued;               /* threads waiting for the token */
+	int urgent;               /* the leader's window ran out: it goes next */
+	int leading;              /* a member is leading the open group */
+	int lead_waits;           /* ... and waits on lead_cv */
+	struct gwait *group;      /* the open group's members */
+	int64_t opened_ms;        /* when its first member joined (cs_mono_ms) */
+	long window_ms;
+	uint64_t n_groups, n_members;  /* committed so far (statistics) */
+	/* The checkpointer: a thread with a connection of its own. */
+	struct conn ckpt;
+	pthread_t ckpt_thread;
+	int has_ckpt;
+	pthread_mutex_t ckpt_mu;  /* guards ckpt_want, ckpt_stop */
+	pthread_cond_t ckpt_cv;
+	int ckpt_want, ckpt_stop;
+	int ckpt_started;         /* ckpt_mu and ckpt_cv exist */
+	atomic_int ckpt_done;     /* WAL frames the last checkpoint copied */
+	pthread_mutex_t reglock;  /* guards slots */
+	struct slot *slots;
+	pthread_key_t key;
+	int has_key;
+	/* The record compressor (zrecord.h), used under the writer; its
+	 * output is bound until the insert is done. */
+	cs_zrecord_packer *packer;
+	cs_lcache *lc;       /* licence rows read (lcache.h) */
+	/* A write found the disk full and no COMMIT has succeeded since
+	 * (note_space): what ping() and tx_gone(s) report. */
+	atomic_int disk_full;
+};
+
+/* How to turn the rows of a query into an array: elements of size bytes,
+ * each filled by map (which frees what it made if it fails), and freed as
+ * a whole (n elements) by free_all. */
+struct rowkind {
+	size_t size;
+	int (*map)(sqlite3_stmt *st, void *elem);
+	void (*free_all)(void *arr, size_t n);
+};
+
+#define S(cs) ((struct sstore *)(cs))
+
+/* --- functions shared between the files ---------------------------- */
+
+/* sqlite_stmt.c: the statement table, binding, columns, running. */
+int nomem(void);
+int db_fail(sqlite3_stmt *st, const char *what);
+void finish(sqlite3_stmt *st);
+int bind_text(sqlite3_stmt *st, int i, const char *s);
+int bind_hash(sqlite3_stmt *st, int i, const char *hex);
+const char *col_text(sqlite3_stmt *st, int i, int *bad);
+char *col_dup(sqlite3_stmt *st, int i, int *bad);
+char *col_hash(sqlite3_stmt *st, int i, int *bad);
+int col_record(sqlite3_stmt *st, int i, char **out);
+int prep(struct conn *c, enum stmt_id id, sqlite3_stmt **out);
+int run(sqlite3_stmt *st, int bound, const char *what);
+int fetch_int(sqlite3_stmt *st, int bound, int64_t *out, const char *what);
+int fetch_one(sqlite3_stmt *st, int bound, const struct rowkind *k,
+    void *elem, const char *what);
+int fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
+    void **out, size_t *n, size_t *cap, const char *what);
+int fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k,
+    void **out, size_t *n, const char *what);
+
+/* sqlite_conn.c: connections and each thread's slot. */
+int exec_sql(sqlite3 *db, const char *sql, const char *what);
+int conn_open(const char *path, int is_writer, struct conn *c);
+void conn_close(struct conn *c);
+void slot_vacate(void *p);
+int slot_get(struct sstore *s, struct slot **out);
+int read_conn(struct sstore *s, struct conn **out);
+int read_stmt(struct sstore *s, enum stmt_id id, sqlite3_stmt **out);
+
+/* sqlite_tx.c: the writer token, group commit, transactions. */
+int tx_end(struct sstore *s, struct slot *sl, int commit);
+int write_enter(struct sstore *s, struct conn **out, int *own);
+int write_leave(struct sstore *s, int own, int rc);
+int sq_begin(cs_store *cs);
+int sq_commit(cs_store *cs);
+int sq_rollback(cs_store *cs);
+
+/* sqlite_schema.c: the schema and its migrations. */
+extern const int schema_version;
+int migrate(struct conn *c, const char *path);
+
+/* sqlite_licences.c: licences, their status events, bundles. */
+int sq_licence_put(cs_store *cs, const cs_licence_row *r);
+int sq_licence_get(cs_store *cs, const char *id, cs_licence_row **out);
+int sq_licence_by_ref(cs_store *cs, const char *client,
+    const char *approval_ref, cs_licence_row **out);
+int sq_licences_by_holder(cs_store *cs, const char *holder_code,
+    const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
+    size_t *n);
+int sq_licences_by_number(cs_store *cs, const char *number,
+    const char *holder_code, cs_licence_row ***out, size_t *n);
+int sq_licence_number_taken(cs_store *cs, const char *type,
+    const char *issuer_code, const char *number, const char *serial,
+    int *taken);
+int sq_licences_by_bundle(cs_store *cs, const char *bundle_id,
+    cs_licence_row ***out, size_t *n);
+int sq_licence_next_seq(cs_store *cs, const char *type,
+    const char *issuer_code, int64_t *out);
+int sq_licence_count(cs_store *cs, int64_t *out);
+int sq_event_append(cs_store *cs, const cs_event *ev);
+int sq_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
+    size_t *n);
+int sq_bundle_put(cs_store *cs, const cs_bundle_row *b);
+int sq_bundle_by_ref(cs_store *cs, const char *client,
+    const char *approval_ref, cs_bundle_row **out);
+
+/* sqlite_clients.c: API clients and their grants. */
+int sq_client_add(cs_store *cs, const cs_client *cl);
+int sq_client_get(cs_store *cs, const char *name, cs_client **out);
+int sq_client_by_token_hash(cs_store *cs, const uint8_t hash[32],
+    cs_client **out);
+int sq_client_list(cs_store *cs, cs_client ***out, size_t *n);
+int sq_client_revoke(cs_store *cs, const char *name, int64_t at);
+int sq_grant_add(cs_store *cs, const char *client_name, const cs_grant *g);
+
+/* sqlite_audit.c: the audit trail. */
+int index_audit_chunks(struct conn *c);
+int sq_audit_append(cs_store *cs, const cs_audit_rec *a);
+int sq_audit_query(cs_store *cs, const cs_audit_filter *f,
+    cs_audit_rec ***out, size_t *n);
+
+/* sqlite_maint.c: the checkpointer, ping, backup. */
+void ckpt_start(struct sstore *s);
+void ckpt_end(struct sstore *s);
+int sq_ping(cs_store *cs);
+int sq_backup(cs_store *cs, const char *path);
+
+#endif
