@@ -25,26 +25,26 @@ map_audit(sqlite3_stmt *st, void *elem)
 	int bad = 0, rc = 0;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		rc = nomem();
+		rc = sq_nomem();
 		goto out;
 	}
 	a->seq = sqlite3_column_int64(st, 0);
 	a->at_ms = sqlite3_column_int64(st, 1);
-	a->client = col_dup(st, 2, &bad);
-	a->action = col_dup(st, 3, &bad);
-	a->target = col_dup(st, 4, &bad);
-	a->holder = col_dup(st, 5, &bad);
-	a->purpose = col_dup(st, 6, &bad);
-	a->service_item = col_dup(st, 7, &bad);
-	a->case_ref = col_dup(st, 8, &bad);
+	a->client = sq_col_dup(st, 2, &bad);
+	a->action = sq_col_dup(st, 3, &bad);
+	a->target = sq_col_dup(st, 4, &bad);
+	a->holder = sq_col_dup(st, 5, &bad);
+	a->purpose = sq_col_dup(st, 6, &bad);
+	a->service_item = sq_col_dup(st, 7, &bad);
+	a->case_ref = sq_col_dup(st, 8, &bad);
 	a->result_count = sqlite3_column_int64(st, 9);
-	a->remote = col_dup(st, 10, &bad);
-	a->request_id = col_dup(st, 11, &bad);
-	a->result = col_dup(st, 12, &bad);
+	a->remote = sq_col_dup(st, 10, &bad);
+	a->request_id = sq_col_dup(st, 11, &bad);
+	a->result = sq_col_dup(st, 12, &bad);
 	if (bad) {
 		cs_audit_rec_free(a);
 		a = NULL;
-		rc = nomem();
+		rc = sq_nomem();
 	}
 out:
 	*(cs_audit_rec **)elem = a;
@@ -66,26 +66,26 @@ static const struct rowkind audit_kind = {
  * next one exists; sequence numbers are never reused for committed
  * records (the table is append-only), so a full chunk never changes. */
 int
-index_audit_chunks(struct conn *c)
+sq_index_audit_chunks(struct conn *c)
 {
 	sqlite3_stmt *st;
 	int64_t done = 0, filling = 0;
 	int rc;
 
-	if ((rc = prep(c, ST_AUDIT_CHUNKS, &st)) != 0)
+	if ((rc = sq_prep(c, ST_AUDIT_CHUNKS, &st)) != 0)
 		return rc;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		done = sqlite3_column_int64(st, 0);
 		filling = sqlite3_column_int64(st, 1);
 	} else
-		rc = db_fail(st, "audit chunks");
-	finish(st);
+		rc = sq_db_fail(st, "audit chunks");
+	sq_finish(st);
 	while (rc == 0 && ++done < filling)
-		if ((rc = prep(c, ST_AUDIT_KEYS_PUT, &st)) == 0 &&
-		    (rc = run(st, sqlite3_bind_int64(st, 1, done),
+		if ((rc = sq_prep(c, ST_AUDIT_KEYS_PUT, &st)) == 0 &&
+		    (rc = sq_run(st, sqlite3_bind_int64(st, 1, done),
 		    "key audit chunk")) == 0 &&
-		    (rc = prep(c, ST_AUDIT_CHUNK_PUT, &st)) == 0)
-			rc = run(st, sqlite3_bind_int64(st, 1, done),
+		    (rc = sq_prep(c, ST_AUDIT_CHUNK_PUT, &st)) == 0)
+			rc = sq_run(st, sqlite3_bind_int64(st, 1, done),
 			    "audit chunk done");
 	return rc;
 }
@@ -99,24 +99,24 @@ sq_audit_append(cs_store *cs, const cs_audit_rec *a)
 	sqlite3_stmt *st;
 	int own, rc;
 
-	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
 		goto out;
-	if ((rc = prep(c, ST_AUDIT_PUT, &st)) == 0)
-		rc = run(st, sqlite3_bind_int64(st, 1, a->at_ms) ||
-		    bind_text(st, 2, a->client) || bind_text(st, 3, a->action) ||
-		    bind_text(st, 4, a->target) || bind_text(st, 5, a->holder) ||
-		    bind_text(st, 6, a->purpose) ||
-		    bind_text(st, 7, a->service_item) ||
-		    bind_text(st, 8, a->case_ref) ||
+	if ((rc = sq_prep(c, ST_AUDIT_PUT, &st)) == 0)
+		rc = sq_run(st, sqlite3_bind_int64(st, 1, a->at_ms) ||
+		    sq_bind_text(st, 2, a->client) || sq_bind_text(st, 3, a->action) ||
+		    sq_bind_text(st, 4, a->target) || sq_bind_text(st, 5, a->holder) ||
+		    sq_bind_text(st, 6, a->purpose) ||
+		    sq_bind_text(st, 7, a->service_item) ||
+		    sq_bind_text(st, 8, a->case_ref) ||
 		    sqlite3_bind_int64(st, 9, a->result_count) ||
-		    bind_text(st, 10, a->remote) ||
-		    bind_text(st, 11, a->request_id) ||
-		    bind_text(st, 12, a->result), "append audit");
+		    sq_bind_text(st, 10, a->remote) ||
+		    sq_bind_text(st, 11, a->request_id) ||
+		    sq_bind_text(st, 12, a->result), "append audit");
 	/* The first record of a chunk: the one before it is full. */
 	if (rc == 0 && (sqlite3_last_insert_rowid(c->db) &
 	    ((1 << AUDIT_CHUNK_SHIFT) - 1)) == 0)
-		rc = index_audit_chunks(c);
-	rc = write_leave(S(cs), own, rc);
+		rc = sq_index_audit_chunks(c);
+	rc = sq_write_leave(S(cs), own, rc);
 out:
 	return rc;
 }
@@ -188,8 +188,8 @@ static int
 bind_audit(sqlite3_stmt *st, const cs_audit_filter *f, int limit)
 {
 	return sqlite3_bind_int64(st, 1, f->after_seq) ||
-	    bind_text(st, 2, f->client) || bind_text(st, 3, f->action) ||
-	    bind_text(st, 4, f->holder) || bind_text(st, 5, f->target) ||
+	    sq_bind_text(st, 2, f->client) || sq_bind_text(st, 3, f->action) ||
+	    sq_bind_text(st, 4, f->holder) || sq_bind_text(st, 5, f->target) ||
 	    sqlite3_bind_int64(st, 6, f->since_ms) ||
 	    sqlite3_bind_int64(st, 7, f->until_ms) ||
 	    sqlite3_bind_int(st, 8, limit);
@@ -209,18 +209,18 @@ audit_by_key(struct conn *c, const cs_audit_filter *f, unsigned mask,
 	int rc;
 
 	if (key == NULL)
-		return nomem();
-	if ((rc = prep(c, ST_AUDIT_KEYED, &st)) == 0)
-		rc = fetch_int(st, SQLITE_OK, &keyed, "audit chunks");
+		return sq_nomem();
+	if ((rc = sq_prep(c, ST_AUDIT_KEYED, &st)) == 0)
+		rc = sq_fetch_int(st, SQLITE_OK, &keyed, "audit chunks");
 	for (ch = f->after_seq >> AUDIT_CHUNK_SHIFT; rc == 0 && ch <= keyed &&
 	    *n < (size_t)limit; ch++)
 		if ((rc = prep_audit(c, mask | AF_KEYED, &st)) == 0)
-			rc = fetch_append(st, bind_audit(st, f, limit - (int)*n) ||
-			    bind_text(st, 9, key) || sqlite3_bind_int64(st, 10, ch),
+			rc = sq_fetch_append(st, bind_audit(st, f, limit - (int)*n) ||
+			    sq_bind_text(st, 9, key) || sqlite3_bind_int64(st, 10, ch),
 			    &audit_kind, arr, n, &cap, "query audit");
 	if (rc == 0 && *n < (size_t)limit &&
 	    (rc = prep_audit(c, mask, &st)) == 0)
-		rc = fetch_append(st, bind_audit(st, f, limit - (int)*n) ||
+		rc = sq_fetch_append(st, bind_audit(st, f, limit - (int)*n) ||
 		    sqlite3_bind_int64(st, 10, (keyed + 1) << AUDIT_CHUNK_SHIFT),
 		    &audit_kind, arr, n, &cap, "query audit");
 	sqlite3_free(key);
@@ -247,12 +247,12 @@ sq_audit_query(cs_store *cs, const cs_audit_filter *f, cs_audit_rec ***out,
 	    (f->since_ms ? AF_SINCE : 0) | (f->until_ms ? AF_UNTIL : 0) |
 	    (f->result == NULL ? 0 : strcmp(f->result, "ok") == 0 ? AF_OK :
 	    AF_DENIED);
-	if ((rc = read_conn(S(cs), &c)) != 0)
+	if ((rc = sq_read_conn(S(cs), &c)) != 0)
 		goto out;
 	if (mask & (AF_HOLDER | AF_TARGET))
 		rc = audit_by_key(c, f, mask, limit, &arr, n);
 	else if ((rc = prep_audit(c, mask, &st)) == 0)
-		rc = fetch_all(st, bind_audit(st, f, limit), &audit_kind, &arr,
+		rc = sq_fetch_all(st, bind_audit(st, f, limit), &audit_kind, &arr,
 		    n, "query audit");
 out:
 	*out = arr;

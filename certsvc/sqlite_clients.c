@@ -19,12 +19,12 @@ map_client(sqlite3_stmt *st, void *elem)
 	int bad = 0, rc = 0;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		rc = nomem();
+		rc = sq_nomem();
 		goto out;
 	}
 	c->id = sqlite3_column_int64(st, 0);
-	c->name = col_dup(st, 1, &bad);
-	c->role = col_dup(st, 2, &bad);
+	c->name = sq_col_dup(st, 1, &bad);
+	c->role = sq_col_dup(st, 2, &bad);
 	hash = sqlite3_column_blob(st, 3);
 	if (hash != NULL && sqlite3_column_bytes(st, 3) == sizeof(c->token_hash))
 		memcpy(c->token_hash, hash, sizeof(c->token_hash));
@@ -34,7 +34,7 @@ map_client(sqlite3_stmt *st, void *elem)
 	c->created_at = sqlite3_column_int64(st, 4);
 	c->revoked_at = sqlite3_column_int64(st, 5);
 	if (bad && rc == 0)
-		rc = nomem();
+		rc = sq_nomem();
 	if (rc != 0) {
 		cs_client_free(c);
 		c = NULL;
@@ -51,12 +51,12 @@ map_grant(sqlite3_stmt *st, void *elem)
 	cs_grant *g = elem;
 	int bad = 0, rc = 0;
 
-	g->types = col_dup(st, 0, &bad);
-	g->issuer_code = col_dup(st, 1, &bad);
-	g->issuer_name = col_dup(st, 2, &bad);
+	g->types = sq_col_dup(st, 0, &bad);
+	g->issuer_code = sq_col_dup(st, 1, &bad);
+	g->issuer_name = sq_col_dup(st, 2, &bad);
 	if (bad) {
 		cs_grant_clear(g);
-		rc = nomem();
+		rc = sq_nomem();
 	}
 	return rc;
 }
@@ -87,8 +87,8 @@ load_grants(struct conn *c, cs_client *cl)
 	void *arr = NULL;
 	int rc;
 
-	if ((rc = prep(c, ST_GRANTS, &st)) == 0)
-		rc = fetch_all(st, sqlite3_bind_int64(st, 1, cl->id),
+	if ((rc = sq_prep(c, ST_GRANTS, &st)) == 0)
+		rc = sq_fetch_all(st, sqlite3_bind_int64(st, 1, cl->id),
 		    &grant_kind, &arr, &cl->n_grants, "grants");
 	cl->grants = arr;
 	return rc;
@@ -106,11 +106,11 @@ client_fetch(struct sstore *s, enum stmt_id id, const void *key, size_t len,
 	int rc, bound;
 
 	*out = NULL;
-	if ((rc = read_conn(s, &c)) != 0 || (rc = prep(c, id, &st)) != 0)
+	if ((rc = sq_read_conn(s, &c)) != 0 || (rc = sq_prep(c, id, &st)) != 0)
 		goto out;
 	bound = len ? sqlite3_bind_blob(st, 1, key, (int)len, SQLITE_STATIC) :
-	    bind_text(st, 1, key);
-	if ((rc = fetch_one(st, bound, &client_kind, out, "get client")) == 0)
+	    sq_bind_text(st, 1, key);
+	if ((rc = sq_fetch_one(st, bound, &client_kind, out, "get client")) == 0)
 		rc = load_grants(c, *out);
 out:
 	if (rc != 0) {
@@ -129,15 +129,15 @@ sq_client_add(cs_store *cs, const cs_client *cl)
 	sqlite3_stmt *st;
 	int own, rc;
 
-	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
 		goto out;
-	if ((rc = prep(c, ST_CLI_ADD, &st)) == 0)
-		rc = run(st, bind_text(st, 1, cl->name) ||
-		    bind_text(st, 2, cl->role) ||
+	if ((rc = sq_prep(c, ST_CLI_ADD, &st)) == 0)
+		rc = sq_run(st, sq_bind_text(st, 1, cl->name) ||
+		    sq_bind_text(st, 2, cl->role) ||
 		    sqlite3_bind_blob(st, 3, cl->token_hash,
 		    sizeof(cl->token_hash), SQLITE_STATIC) ||
 		    sqlite3_bind_int64(st, 4, cl->created_at), "add client");
-	rc = write_leave(S(cs), own, rc);
+	rc = sq_write_leave(S(cs), own, rc);
 out:
 	return rc;
 }
@@ -184,10 +184,10 @@ sq_client_list(cs_store *cs, cs_client ***out, size_t *n)
 	int rc;
 
 	*n = 0;
-	if ((rc = read_conn(S(cs), &c)) != 0 ||
-	    (rc = prep(c, ST_CLI_LIST, &st)) != 0)
+	if ((rc = sq_read_conn(S(cs), &c)) != 0 ||
+	    (rc = sq_prep(c, ST_CLI_LIST, &st)) != 0)
 		goto out;
-	rc = fetch_all(st, SQLITE_OK, &client_kind, &arr, n, "list clients");
+	rc = sq_fetch_all(st, SQLITE_OK, &client_kind, &arr, n, "list clients");
 	cl = arr;
 	for (i = 0; i < *n && rc == 0; i++)
 		rc = load_grants(c, cl[i]);
@@ -209,7 +209,7 @@ write_found(struct sstore *s, struct conn *c, int own, int rc, const char *nf,
 {
 	if (rc == 0 && sqlite3_changes(c->db) == 0)
 		rc = cs_err_set(CS_ENOTFOUND, "store: %s '%s'", nf, name);
-	return write_leave(s, own, rc);
+	return sq_write_leave(s, own, rc);
 }
 
 int
@@ -219,10 +219,10 @@ sq_client_revoke(cs_store *cs, const char *name, int64_t at)
 	sqlite3_stmt *st;
 	int own, rc;
 
-	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
 		goto out;
-	if ((rc = prep(c, ST_CLI_REVOKE, &st)) == 0)
-		rc = run(st, bind_text(st, 1, name) ||
+	if ((rc = sq_prep(c, ST_CLI_REVOKE, &st)) == 0)
+		rc = sq_run(st, sq_bind_text(st, 1, name) ||
 		    sqlite3_bind_int64(st, 2, at), "revoke client");
 	rc = write_found(S(cs), c, own, rc, "revoke: no active client", name);
 out:
@@ -236,13 +236,13 @@ sq_grant_add(cs_store *cs, const char *client_name, const cs_grant *g)
 	sqlite3_stmt *st;
 	int own, rc;
 
-	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
 		goto out;
-	if ((rc = prep(c, ST_GRANT_ADD, &st)) == 0)
-		rc = run(st, bind_text(st, 1, client_name) ||
-		    bind_text(st, 2, g->types) ||
-		    bind_text(st, 3, g->issuer_code) ||
-		    bind_text(st, 4, g->issuer_name), "add grant");
+	if ((rc = sq_prep(c, ST_GRANT_ADD, &st)) == 0)
+		rc = sq_run(st, sq_bind_text(st, 1, client_name) ||
+		    sq_bind_text(st, 2, g->types) ||
+		    sq_bind_text(st, 3, g->issuer_code) ||
+		    sq_bind_text(st, 4, g->issuer_name), "add grant");
 	rc = write_found(S(cs), c, own, rc, "grant: no client", client_name);
 out:
 	return rc;

@@ -28,7 +28,7 @@
 /* --- connections ---------------------------------------------------- */
 
 int
-exec_sql(sqlite3 *db, const char *sql, const char *what)
+sq_exec_sql(sqlite3 *db, const char *sql, const char *what)
 {
 	char *err = NULL;
 	int rc = 0;
@@ -74,7 +74,7 @@ set_wal(sqlite3 *db, const char *path)
  * writer token.
  */
 int
-conn_open(const char *path, int is_writer, struct conn *c)
+sq_conn_open(const char *path, int is_writer, struct conn *c)
 {
 	int rc = 0;
 
@@ -94,16 +94,16 @@ conn_open(const char *path, int is_writer, struct conn *c)
 		 * audit_flush_ms: SQLite's default of 2 MB a connection, times
 		 * one per worker thread, was resident memory that little more
 		 * than the b-trees' upper pages could use. */
-		rc = exec_sql(c->db, "PRAGMA query_only = ON;"
+		rc = sq_exec_sql(c->db, "PRAGMA query_only = ON;"
 		    "PRAGMA cache_size = -" CS_STR(READER_CACHE_KIB),
 		    "open reader");
 		goto out;
 	}
 	/* Before WAL and the schema: a no-op on an existing database. */
-	if ((rc = exec_sql(c->db, "PRAGMA page_size = " CS_STR(PAGE_SIZE),
+	if ((rc = sq_exec_sql(c->db, "PRAGMA page_size = " CS_STR(PAGE_SIZE),
 	    "open writer")) != 0 || (rc = set_wal(c->db, path)) != 0)
 		goto out;
-	rc = exec_sql(c->db, "PRAGMA synchronous = FULL;"
+	rc = sq_exec_sql(c->db, "PRAGMA synchronous = FULL;"
 	    "PRAGMA foreign_keys = ON;"
 	    "PRAGMA recursive_triggers = ON;"
 	    "PRAGMA temp_store = MEMORY", "open writer");
@@ -116,7 +116,7 @@ out:
 }
 
 void
-conn_close(struct conn *c)
+sq_conn_close(struct conn *c)
 {
 	size_t i;
 
@@ -133,18 +133,18 @@ conn_close(struct conn *c)
  * which holds the writer token and so may give it back; otherwise every
  * writer would wait forever on a dead thread. */
 void
-slot_vacate(void *p)
+sq_slot_vacate(void *p)
 {
 	struct slot *sl = p;
 
 	while (sl->depth > 0)
-		(void)tx_end(sl->store, sl, 0);
+		(void)sq_tx_end(sl->store, sl, 0);
 	atomic_store(&sl->vacant, 1);
 }
 
 /* The calling thread's slot of s, made (or reclaimed) on first use. */
 int
-slot_get(struct sstore *s, struct slot **out)
+sq_slot_get(struct sstore *s, struct slot **out)
 {
 	struct slot *sl;
 	int rc = 0;
@@ -162,11 +162,11 @@ slot_get(struct sstore *s, struct slot **out)
 	}
 	pthread_mutex_unlock(&s->reglock);
 	if (sl == NULL)
-		rc = nomem();
+		rc = sq_nomem();
 	else if (pthread_setspecific(s->key, sl) != 0) {
 		atomic_store(&sl->vacant, 1);
 		sl = NULL;
-		rc = nomem();
+		rc = sq_nomem();
 	}
 out:
 	*out = sl;
@@ -176,32 +176,32 @@ out:
 /* The connection for a read: the writer when this thread holds it (so it
  * sees its own uncommitted writes), else its own reader. */
 int
-read_conn(struct sstore *s, struct conn **out)
+sq_read_conn(struct sstore *s, struct conn **out)
 {
 	struct slot *sl;
 	int rc;
 
 	*out = NULL;
-	if ((rc = slot_get(s, &sl)) != 0)
+	if ((rc = sq_slot_get(s, &sl)) != 0)
 		goto out;
 	if (sl->depth > 0)
 		*out = &s->writer;
 	else if (sl->reader.db != NULL ||
-	    (rc = conn_open(s->path, 0, &sl->reader)) == 0)
+	    (rc = sq_conn_open(s->path, 0, &sl->reader)) == 0)
 		*out = &sl->reader;
 out:
 	return rc;
 }
 
 int
-read_stmt(struct sstore *s, enum stmt_id id, sqlite3_stmt **out)
+sq_read_stmt(struct sstore *s, enum stmt_id id, sqlite3_stmt **out)
 {
 	struct conn *c;
 	int rc;
 
 	*out = NULL;
-	if ((rc = read_conn(s, &c)) == 0)
-		rc = prep(c, id, out);
+	if ((rc = sq_read_conn(s, &c)) == 0)
+		rc = sq_prep(c, id, out);
 	return rc;
 }
 

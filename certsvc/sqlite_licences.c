@@ -27,7 +27,7 @@ map_licence(sqlite3_stmt *st, void *elem)
 	char *hash, *record = NULL;
 	int bad = 0, rc;
 
-	row.id = (char *)col_text(st, 0, &bad);
+	row.id = (char *)sq_col_text(st, 0, &bad);
 	if (map_cache != NULL && row.id != NULL &&
 	    cs_lcache_get(map_cache, row.id, &r)) {
 		*(cs_licence_row **)elem = r;
@@ -35,21 +35,21 @@ map_licence(sqlite3_stmt *st, void *elem)
 	}
 	/* The columns as SQLite holds them, copied with the record into
 	 * one allocation (store.h). */
-	row.type = (char *)col_text(st, 1, &bad);
-	row.issuer_code = (char *)col_text(st, 2, &bad);
+	row.type = (char *)sq_col_text(st, 1, &bad);
+	row.issuer_code = (char *)sq_col_text(st, 2, &bad);
 	row.seq = sqlite3_column_int64(st, 3);
-	row.holder_code = (char *)col_text(st, 4, &bad);
-	row.number = (char *)col_text(st, 5, &bad);
-	row.client = (char *)col_text(st, 6, &bad);
-	row.approval_ref = (char *)col_text(st, 7, &bad);
-	row.request_hash = hash = col_hash(st, 8, &bad);
-	row.bundle = (char *)col_text(st, 9, &bad);
-	row.supersedes = (char *)col_text(st, 10, &bad);
+	row.holder_code = (char *)sq_col_text(st, 4, &bad);
+	row.number = (char *)sq_col_text(st, 5, &bad);
+	row.client = (char *)sq_col_text(st, 6, &bad);
+	row.approval_ref = (char *)sq_col_text(st, 7, &bad);
+	row.request_hash = hash = sq_col_hash(st, 8, &bad);
+	row.bundle = (char *)sq_col_text(st, 9, &bad);
+	row.supersedes = (char *)sq_col_text(st, 10, &bad);
 	row.issued_at = sqlite3_column_int64(st, 11);
-	rc = col_record(st, 12, &record);
+	rc = sq_col_record(st, 12, &record);
 	row.record = record;
 	if (rc == 0 && (bad || (r = cs_licence_row_copy(&row)) == NULL))
-		rc = nomem();
+		rc = sq_nomem();
 	if (rc == 0 && map_cache != NULL)
 		cs_lcache_put(map_cache, r);
 	free(hash);
@@ -65,21 +65,21 @@ map_event(sqlite3_stmt *st, void *elem)
 	int bad = 0, rc = 0;
 
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
-		rc = nomem();
+		rc = sq_nomem();
 		goto out;
 	}
 	e->seq = sqlite3_column_int64(st, 0);
-	e->licence_id = col_dup(st, 1, &bad);
+	e->licence_id = sq_col_dup(st, 1, &bad);
 	e->at = sqlite3_column_int64(st, 2);
-	e->actor = col_dup(st, 3, &bad);
-	e->action = col_dup(st, 4, &bad);
-	e->kind = col_dup(st, 5, &bad);
-	e->reason = col_dup(st, 6, &bad);
-	e->ref = col_dup(st, 7, &bad);
+	e->actor = sq_col_dup(st, 3, &bad);
+	e->action = sq_col_dup(st, 4, &bad);
+	e->kind = sq_col_dup(st, 5, &bad);
+	e->reason = sq_col_dup(st, 6, &bad);
+	e->ref = sq_col_dup(st, 7, &bad);
 	if (bad) {
 		cs_event_free(e);
 		e = NULL;
-		rc = nomem();
+		rc = sq_nomem();
 	}
 out:
 	*(cs_event **)elem = e;
@@ -93,18 +93,18 @@ map_bundle(sqlite3_stmt *st, void *elem)
 	int bad = 0, rc = 0;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		rc = nomem();
+		rc = sq_nomem();
 		goto out;
 	}
-	b->id = col_dup(st, 0, &bad);
-	b->client = col_dup(st, 1, &bad);
-	b->approval_ref = col_dup(st, 2, &bad);
-	b->request_hash = col_hash(st, 3, &bad);
+	b->id = sq_col_dup(st, 0, &bad);
+	b->client = sq_col_dup(st, 1, &bad);
+	b->approval_ref = sq_col_dup(st, 2, &bad);
+	b->request_hash = sq_col_hash(st, 3, &bad);
 	b->created_at = sqlite3_column_int64(st, 4);
 	if (bad) {
 		cs_bundle_row_free(b);
 		b = NULL;
-		rc = nomem();
+		rc = sq_nomem();
 	}
 out:
 	*(cs_bundle_row **)elem = b;
@@ -172,16 +172,16 @@ static int
 bind_licence(sqlite3_stmt *st, const cs_licence_row *r, const void *z,
     size_t zlen)
 {
-	return bind_text(st, 1, r->id) || bind_text(st, 2, r->type) ||
-	    bind_text(st, 3, r->issuer_code) ||
+	return sq_bind_text(st, 1, r->id) || sq_bind_text(st, 2, r->type) ||
+	    sq_bind_text(st, 3, r->issuer_code) ||
 	    sqlite3_bind_int64(st, 4, r->seq) ||
-	    bind_text(st, 5, r->holder_code) || bind_text(st, 6, r->number) ||
-	    bind_text(st, 7, r->client) || bind_text(st, 8, r->approval_ref) ||
-	    bind_hash(st, 9, r->request_hash) || bind_text(st, 10, r->bundle) ||
-	    bind_text(st, 11, r->supersedes) ||
+	    sq_bind_text(st, 5, r->holder_code) || sq_bind_text(st, 6, r->number) ||
+	    sq_bind_text(st, 7, r->client) || sq_bind_text(st, 8, r->approval_ref) ||
+	    sq_bind_hash(st, 9, r->request_hash) || sq_bind_text(st, 10, r->bundle) ||
+	    sq_bind_text(st, 11, r->supersedes) ||
 	    sqlite3_bind_int64(st, 12, r->issued_at) ||
 	    (z != NULL ? sqlite3_bind_blob(st, 13, z, (int)zlen, SQLITE_STATIC) :
-	    bind_text(st, 13, r->record));
+	    sq_bind_text(st, 13, r->record));
 }
 
 int
@@ -193,13 +193,13 @@ sq_licence_put(cs_store *cs, const cs_licence_row *r)
 	size_t zlen = 0;
 	int own, rc;
 
-	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
 		goto out;
 	if (r->record != NULL)
 		rc = pack_record(S(cs), r->record, &z, &zlen);
-	if (rc == 0 && (rc = prep(c, ST_LIC_PUT, &st)) == 0)
-		rc = run(st, bind_licence(st, r, z, zlen), "insert licence");
-	rc = write_leave(S(cs), own, rc);
+	if (rc == 0 && (rc = sq_prep(c, ST_LIC_PUT, &st)) == 0)
+		rc = sq_run(st, bind_licence(st, r, z, zlen), "insert licence");
+	rc = sq_write_leave(S(cs), own, rc);
 out:
 	return rc;
 }
@@ -213,15 +213,15 @@ sq_licence_get(cs_store *cs, const char *id, cs_licence_row **out)
 	int rc, committed;
 
 	*out = NULL;
-	if ((rc = slot_get(s, &sl)) != 0)
+	if ((rc = sq_slot_get(s, &sl)) != 0)
 		return rc;
 	/* Outside a transaction a read sees committed rows only: those may
 	 * be cached (the licence cache). */
 	committed = sl->depth == 0;
 	if (committed && cs_lcache_get(s->lc, id, out))
 		return 0;
-	if ((rc = read_stmt(s, ST_LIC_GET, &st)) == 0)
-		rc = fetch_one(st, bind_text(st, 1, id), &licence_kind, out,
+	if ((rc = sq_read_stmt(s, ST_LIC_GET, &st)) == 0)
+		rc = sq_fetch_one(st, sq_bind_text(st, 1, id), &licence_kind, out,
 		    "get licence");
 	if (rc == 0 && committed)
 		cs_lcache_put(s->lc, *out);
@@ -236,9 +236,9 @@ sq_licence_by_ref(cs_store *cs, const char *client, const char *approval_ref,
 	int rc;
 
 	*out = NULL;
-	if ((rc = read_stmt(S(cs), ST_LIC_BY_REF, &st)) == 0)
-		rc = fetch_one(st, bind_text(st, 1, client) ||
-		    bind_text(st, 2, approval_ref), &licence_kind, out,
+	if ((rc = sq_read_stmt(S(cs), ST_LIC_BY_REF, &st)) == 0)
+		rc = sq_fetch_one(st, sq_bind_text(st, 1, client) ||
+		    sq_bind_text(st, 2, approval_ref), &licence_kind, out,
 		    "licence by approval_ref");
 	return rc;
 }
@@ -254,9 +254,9 @@ fetch_licences(struct sstore *s, sqlite3_stmt *st, int bound,
 	int rc;
 
 	*n = 0;
-	if ((rc = slot_get(s, &sl)) == 0) {
+	if ((rc = sq_slot_get(s, &sl)) == 0) {
 		map_cache = sl->depth == 0 ? s->lc : NULL;
-		rc = fetch_all(st, bound, &licence_kind, &arr, n, what);
+		rc = sq_fetch_all(st, bound, &licence_kind, &arr, n, what);
 		map_cache = NULL;
 	}
 	*out = arr;
@@ -276,9 +276,9 @@ page_start(struct sstore *s, const char *holder_code, int64_t pos,
 	*issued_at = INT64_MAX;
 	if (pos == 0)
 		return 0;
-	if ((rc = read_stmt(s, ST_LIC_POS_AT, &st)) == 0)
-		rc = fetch_int(st, sqlite3_bind_int64(st, 1, pos) ||
-		    bind_text(st, 2, holder_code), issued_at, "page start");
+	if ((rc = sq_read_stmt(s, ST_LIC_POS_AT, &st)) == 0)
+		rc = sq_fetch_int(st, sqlite3_bind_int64(st, 1, pos) ||
+		    sq_bind_text(st, 2, holder_code), issued_at, "page start");
 	if (rc == 0 && *issued_at < 0)
 		rc = cs_err_set(CS_EINVAL, "store: %lld is not a position of "
 		    "this holder's licences", (long long)pos);
@@ -292,8 +292,8 @@ row_pos(struct sstore *s, const cs_licence_row *r, int64_t *pos)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = read_stmt(s, ST_LIC_POS_OF, &st)) == 0)
-		rc = fetch_int(st, bind_text(st, 1, r->id), pos, "page end");
+	if ((rc = sq_read_stmt(s, ST_LIC_POS_OF, &st)) == 0)
+		rc = sq_fetch_int(st, sq_bind_text(st, 1, r->id), pos, "page end");
 	return rc;
 }
 
@@ -310,10 +310,10 @@ sq_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
 	*out = NULL;
 	*n = 0;
 	if ((rc = page_start(s, holder_code, *pos, &at)) != 0 ||
-	    (rc = read_stmt(s, ST_LIC_BY_HOLDER, &st)) != 0)
+	    (rc = sq_read_stmt(s, ST_LIC_BY_HOLDER, &st)) != 0)
 		return rc;
-	rc = fetch_licences(s, st, bind_text(st, 1, holder_code) ||
-	    bind_text(st, 2, type) || sqlite3_bind_int64(st, 3, at) ||
+	rc = fetch_licences(s, st, sq_bind_text(st, 1, holder_code) ||
+	    sq_bind_text(st, 2, type) || sqlite3_bind_int64(st, 3, at) ||
 	    sqlite3_bind_int64(st, 4, *pos ? *pos : INT64_MAX) ||
 	    sqlite3_bind_int64(st, 5, (int64_t)limit + 1), out, n,
 	    "licences by holder");
@@ -341,9 +341,9 @@ sq_licences_by_number(cs_store *cs, const char *number,
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = read_stmt(s, ST_LIC_BY_NUMBER, &st)) == 0)
-		rc = fetch_licences(s, st, bind_text(st, 1, number) ||
-		    bind_text(st, 2, holder_code), out, n, "licences by number");
+	if ((rc = sq_read_stmt(s, ST_LIC_BY_NUMBER, &st)) == 0)
+		rc = fetch_licences(s, st, sq_bind_text(st, 1, number) ||
+		    sq_bind_text(st, 2, holder_code), out, n, "licences by number");
 	return rc;
 }
 
@@ -356,10 +356,10 @@ sq_licence_number_taken(cs_store *cs, const char *type,
 	int64_t v = 0;
 	int rc;
 
-	if ((rc = read_stmt(S(cs), ST_NUMBER_TAKEN, &st)) == 0)
-		rc = fetch_int(st, bind_text(st, 1, number) ||
-		    bind_text(st, 2, type) || bind_text(st, 3, issuer_code) ||
-		    bind_text(st, 4, serial), &v, "number taken");
+	if ((rc = sq_read_stmt(S(cs), ST_NUMBER_TAKEN, &st)) == 0)
+		rc = sq_fetch_int(st, sq_bind_text(st, 1, number) ||
+		    sq_bind_text(st, 2, type) || sq_bind_text(st, 3, issuer_code) ||
+		    sq_bind_text(st, 4, serial), &v, "number taken");
 	*taken = v != 0;
 	return rc;
 }
@@ -373,8 +373,8 @@ sq_licences_by_bundle(cs_store *cs, const char *bundle_id,
 	int rc;
 
 	*n = 0;
-	if ((rc = read_stmt(S(cs), ST_LIC_BY_BUNDLE, &st)) == 0)
-		rc = fetch_all(st, bind_text(st, 1, bundle_id), &licence_kind,
+	if ((rc = sq_read_stmt(S(cs), ST_LIC_BY_BUNDLE, &st)) == 0)
+		rc = sq_fetch_all(st, sq_bind_text(st, 1, bundle_id), &licence_kind,
 		    &arr, n, "licences by bundle");
 	*out = arr;
 	return rc;
@@ -388,9 +388,9 @@ sq_licence_next_seq(cs_store *cs, const char *type, const char *issuer_code,
 	int rc;
 
 	*out = 0;
-	if ((rc = read_stmt(S(cs), ST_LIC_NEXT_SEQ, &st)) == 0)
-		rc = fetch_int(st, bind_text(st, 1, type) ||
-		    bind_text(st, 2, issuer_code), out, "next seq");
+	if ((rc = sq_read_stmt(S(cs), ST_LIC_NEXT_SEQ, &st)) == 0)
+		rc = sq_fetch_int(st, sq_bind_text(st, 1, type) ||
+		    sq_bind_text(st, 2, issuer_code), out, "next seq");
 	return rc;
 }
 
@@ -401,8 +401,8 @@ sq_licence_count(cs_store *cs, int64_t *out)
 	int rc;
 
 	*out = 0;
-	if ((rc = read_stmt(S(cs), ST_LIC_COUNT, &st)) == 0)
-		rc = fetch_int(st, SQLITE_OK, out, "count licences");
+	if ((rc = sq_read_stmt(S(cs), ST_LIC_COUNT, &st)) == 0)
+		rc = sq_fetch_int(st, SQLITE_OK, out, "count licences");
 	return rc;
 }
 
@@ -416,15 +416,15 @@ sq_event_append(cs_store *cs, const cs_event *ev)
 	sqlite3_stmt *st;
 	int own, rc;
 
-	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
 		goto out;
-	if ((rc = prep(c, ST_EV_PUT, &st)) == 0)
-		rc = run(st, bind_text(st, 1, ev->licence_id) ||
+	if ((rc = sq_prep(c, ST_EV_PUT, &st)) == 0)
+		rc = sq_run(st, sq_bind_text(st, 1, ev->licence_id) ||
 		    sqlite3_bind_int64(st, 2, ev->at) ||
-		    bind_text(st, 3, ev->actor) || bind_text(st, 4, ev->action) ||
-		    bind_text(st, 5, ev->kind) || bind_text(st, 6, ev->reason) ||
-		    bind_text(st, 7, ev->ref), "append event");
-	rc = write_leave(S(cs), own, rc);
+		    sq_bind_text(st, 3, ev->actor) || sq_bind_text(st, 4, ev->action) ||
+		    sq_bind_text(st, 5, ev->kind) || sq_bind_text(st, 6, ev->reason) ||
+		    sq_bind_text(st, 7, ev->ref), "append event");
+	rc = sq_write_leave(S(cs), own, rc);
 out:
 	return rc;
 }
@@ -438,8 +438,8 @@ sq_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
 	int rc;
 
 	*n = 0;
-	if ((rc = read_stmt(S(cs), ST_EV_FOR, &st)) == 0)
-		rc = fetch_all(st, bind_text(st, 1, licence_id), &event_kind,
+	if ((rc = sq_read_stmt(S(cs), ST_EV_FOR, &st)) == 0)
+		rc = sq_fetch_all(st, sq_bind_text(st, 1, licence_id), &event_kind,
 		    &arr, n, "events");
 	*out = arr;
 	return rc;
@@ -454,15 +454,15 @@ sq_bundle_put(cs_store *cs, const cs_bundle_row *b)
 	sqlite3_stmt *st;
 	int own, rc;
 
-	if ((rc = write_enter(S(cs), &c, &own)) != 0)
+	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
 		goto out;
-	if ((rc = prep(c, ST_BUN_PUT, &st)) == 0)
-		rc = run(st, bind_text(st, 1, b->id) ||
-		    bind_text(st, 2, b->client) ||
-		    bind_text(st, 3, b->approval_ref) ||
-		    bind_hash(st, 4, b->request_hash) ||
+	if ((rc = sq_prep(c, ST_BUN_PUT, &st)) == 0)
+		rc = sq_run(st, sq_bind_text(st, 1, b->id) ||
+		    sq_bind_text(st, 2, b->client) ||
+		    sq_bind_text(st, 3, b->approval_ref) ||
+		    sq_bind_hash(st, 4, b->request_hash) ||
 		    sqlite3_bind_int64(st, 5, b->created_at), "insert bundle");
-	rc = write_leave(S(cs), own, rc);
+	rc = sq_write_leave(S(cs), own, rc);
 out:
 	return rc;
 }
@@ -475,9 +475,9 @@ sq_bundle_by_ref(cs_store *cs, const char *client, const char *approval_ref,
 	int rc;
 
 	*out = NULL;
-	if ((rc = read_stmt(S(cs), ST_BUN_BY_REF, &st)) == 0)
-		rc = fetch_one(st, bind_text(st, 1, client) ||
-		    bind_text(st, 2, approval_ref), &bundle_kind, out,
+	if ((rc = sq_read_stmt(S(cs), ST_BUN_BY_REF, &st)) == 0)
+		rc = sq_fetch_one(st, sq_bind_text(st, 1, client) ||
+		    sq_bind_text(st, 2, approval_ref), &bundle_kind, out,
 		    "bundle by approval_ref");
 	return rc;
 }

@@ -96,22 +96,22 @@ ckpt_main(void *arg)
 /* Start the checkpointer.  Without it (no thread, no connection) the hook
  * checkpoints on the writer, as SQLite would. */
 void
-ckpt_start(struct sstore *s)
+sq_ckpt_start(struct sstore *s)
 {
 	pthread_mutex_init(&s->ckpt_mu, NULL);
 	pthread_cond_init(&s->ckpt_cv, NULL);
-	if (conn_open(s->path, 0, &s->ckpt) == 0 &&
-	    exec_sql(s->ckpt.db, "PRAGMA query_only = OFF;"
+	if (sq_conn_open(s->path, 0, &s->ckpt) == 0 &&
+	    sq_exec_sql(s->ckpt.db, "PRAGMA query_only = OFF;"
 	    "PRAGMA synchronous = FULL", "open checkpointer") == 0 &&
 	    pthread_create(&s->ckpt_thread, NULL, ckpt_main, s) == 0)
 		s->has_ckpt = 1;
 	else
-		conn_close(&s->ckpt);
+		sq_conn_close(&s->ckpt);
 	sqlite3_wal_hook(s->writer.db, wal_hook, s);
 }
 
 void
-ckpt_end(struct sstore *s)
+sq_ckpt_end(struct sstore *s)
 {
 	if (s->has_ckpt) {
 		pthread_mutex_lock(&s->ckpt_mu);
@@ -121,7 +121,7 @@ ckpt_end(struct sstore *s)
 		pthread_join(s->ckpt_thread, NULL);
 		s->has_ckpt = 0;
 	}
-	conn_close(&s->ckpt);
+	sq_conn_close(&s->ckpt);
 }
 
 /* --- maintenance ---------------------------------------------------- */
@@ -150,11 +150,11 @@ sq_ping(cs_store *cs)
 	int64_t v = 0;
 	int rc;
 
-	if ((rc = read_stmt(S(cs), ST_VERSION, &st)) == 0 &&
-	    (rc = fetch_int(st, SQLITE_OK, &v, "ping")) == 0 &&
-	    v != schema_version)
+	if ((rc = sq_read_stmt(S(cs), ST_VERSION, &st)) == 0 &&
+	    (rc = sq_fetch_int(st, SQLITE_OK, &v, "ping")) == 0 &&
+	    v != sq_schema_version)
 		rc = cs_err_set(CS_ESTORE, "store: ping: schema version is %lld, "
-		    "expected %d", (long long)v, schema_version);
+		    "expected %d", (long long)v, sq_schema_version);
 	if (rc == 0 && out_of_space(S(cs)))
 		rc = cs_err_set(CS_EFULL, "store: the disk is full: the last "
 		    "write found no space, and less than %d KiB is free",
@@ -187,7 +187,7 @@ sq_backup(cs_store *cs, const char *path)
 	}
 	close(fd);
 	created = 1;
-	if ((rc = conn_open(S(cs)->path, 0, &src)) != 0)
+	if ((rc = sq_conn_open(S(cs)->path, 0, &src)) != 0)
 		goto out;
 	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
@@ -200,7 +200,7 @@ sq_backup(cs_store *cs, const char *path)
 		    dst ? sqlite3_errmsg(dst) : "out of memory");
 out:
 	sqlite3_close(dst);
-	conn_close(&src);
+	sq_conn_close(&src);
 	if (rc != 0 && created)
 		unlink(path);
 	return rc;

@@ -146,7 +146,7 @@ static const char schema_v3[] =
  * each chunk's entries, sorted, land after the last one's, written once.
  * audit_chunks lists the chunks done.  The records of the chunk still
  * filling are found by scanning it (prep_audit).  Both tables are history
- * like the rest: append-only.  migrate() keys the existing records.
+ * like the rest: append-only.  sq_migrate() keys the existing records.
  */
 static const char schema_v4[] =
     "CREATE TABLE audit_keys (\n"
@@ -220,24 +220,24 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-/* The version migrate() brings a database to (sq_ping checks it). */
-const int schema_version = SCHEMA_VERSION;
+/* The version sq_migrate() brings a database to (sq_ping checks it). */
+const int sq_schema_version = SCHEMA_VERSION;
 
 /* Bring the schema to SCHEMA_VERSION in one transaction: a crash halfway
  * leaves the old version, never a mix.  A newer database is refused, since
  * this binary would not know its rules. */
 int
-migrate(struct conn *c, const char *path)
+sq_migrate(struct conn *c, const char *path)
 {
 	sqlite3_stmt *st;
 	int64_t v = 0;
 	char set[64];
 	int rc;
 
-	if ((rc = exec_sql(c->db, "BEGIN IMMEDIATE", "migrate")) != 0)
+	if ((rc = sq_exec_sql(c->db, "BEGIN IMMEDIATE", "migrate")) != 0)
 		goto out;
-	if ((rc = prep(c, ST_VERSION, &st)) != 0 ||
-	    (rc = fetch_int(st, SQLITE_OK, &v, "schema version")) != 0)
+	if ((rc = sq_prep(c, ST_VERSION, &st)) != 0 ||
+	    (rc = sq_fetch_int(st, SQLITE_OK, &v, "schema version")) != 0)
 		goto rollback;
 	if (v > SCHEMA_VERSION) {
 		rc = cs_err_set(CS_ESTORE, "store: %s: schema version %lld is "
@@ -246,13 +246,13 @@ migrate(struct conn *c, const char *path)
 		goto rollback;
 	}
 	for (; v < SCHEMA_VERSION && rc == 0; v++)
-		rc = exec_sql(c->db, migrations[v], "migrate schema");
+		rc = sq_exec_sql(c->db, migrations[v], "migrate schema");
 	snprintf(set, sizeof(set), "PRAGMA user_version = %d", SCHEMA_VERSION);
 	/* Also keys the full chunks of records written without keys: by
 	 * version 3, or appended by a tool outside the store. */
-	if (rc == 0 && (rc = index_audit_chunks(c)) == 0 &&
-	    (rc = exec_sql(c->db, set, "migrate")) == 0 &&
-	    (rc = exec_sql(c->db, "COMMIT", "migrate")) == 0)
+	if (rc == 0 && (rc = sq_index_audit_chunks(c)) == 0 &&
+	    (rc = sq_exec_sql(c->db, set, "migrate")) == 0 &&
+	    (rc = sq_exec_sql(c->db, "COMMIT", "migrate")) == 0)
 		goto out;
 rollback:
 	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);

@@ -119,7 +119,7 @@ static const char *const stmt_sql[ST__N] = {
 /* --- small helpers -------------------------------------------------- */
 
 int
-nomem(void)
+sq_nomem(void)
 {
 	return cs_err_set(CS_ENOMEM, "store: out of memory");
 }
@@ -146,7 +146,7 @@ disk_full(sqlite3 *db)
  * space returns); anything else is a storage error.
  */
 int
-db_fail(sqlite3_stmt *st, const char *what)
+sq_db_fail(sqlite3_stmt *st, const char *what)
 {
 	sqlite3 *db = sqlite3_db_handle(st);
 	int code = disk_full(db) ? CS_EFULL : CS_ESTORE;
@@ -167,7 +167,7 @@ db_fail(sqlite3_stmt *st, const char *what)
 /* Ready st for its next use.  Bindings are cleared because text is bound
  * SQLITE_STATIC: the caller's strings are only borrowed for the call. */
 void
-finish(sqlite3_stmt *st)
+sq_finish(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -175,7 +175,7 @@ finish(sqlite3_stmt *st)
 
 /* Bind text or NULL; the text must outlive the statement's use. */
 int
-bind_text(sqlite3_stmt *st, int i, const char *s)
+sq_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	return s == NULL ? sqlite3_bind_null(st, i) :
 	    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
@@ -189,7 +189,7 @@ bind_text(sqlite3_stmt *st, int i, const char *s)
  * stored as text.
  */
 int
-bind_hash(sqlite3_stmt *st, int i, const char *hex)
+sq_bind_hash(sqlite3_stmt *st, int i, const char *hex)
 {
 	uint8_t raw[32];
 
@@ -198,7 +198,7 @@ bind_hash(sqlite3_stmt *st, int i, const char *hex)
 	if (hex == NULL || strlen(hex) != 64 ||
 	    strspn(hex, "0123456789abcdef") != 64 ||
 	    cs_hex_decode_into(hex, 64, raw) != 0)
-		return bind_text(st, i, hex);
+		return sq_bind_text(st, i, hex);
 	return sqlite3_bind_blob(st, i, raw, sizeof(raw), SQLITE_TRANSIENT);
 }
 
@@ -206,7 +206,7 @@ bind_hash(sqlite3_stmt *st, int i, const char *hex)
  * NULL); *bad set when out of memory, so a mapper checks once after all
  * its columns. */
 const char *
-col_text(sqlite3_stmt *st, int i, int *bad)
+sq_col_text(sqlite3_stmt *st, int i, int *bad)
 {
 	const unsigned char *t = NULL;
 
@@ -218,9 +218,9 @@ col_text(sqlite3_stmt *st, int i, int *bad)
 
 /* A copy of text column i (col_text). */
 char *
-col_dup(sqlite3_stmt *st, int i, int *bad)
+sq_col_dup(sqlite3_stmt *st, int i, int *bad)
 {
-	const char *t = col_text(st, i, bad);
+	const char *t = sq_col_text(st, i, bad);
 	char *d = NULL;
 
 	if (t != NULL && (d = strdup(t)) == NULL)
@@ -230,13 +230,13 @@ col_dup(sqlite3_stmt *st, int i, int *bad)
 
 /* A request hash column as hex (bind_hash). */
 char *
-col_hash(sqlite3_stmt *st, int i, int *bad)
+sq_col_hash(sqlite3_stmt *st, int i, int *bad)
 {
 	char *d;
 
 	if (sqlite3_column_type(st, i) != SQLITE_BLOB ||
 	    sqlite3_column_bytes(st, i) != 32)
-		return col_dup(st, i, bad);
+		return sq_col_dup(st, i, bad);
 	if ((d = malloc(65)) == NULL) {
 		*bad = 1;
 		return NULL;
@@ -248,20 +248,20 @@ col_hash(sqlite3_stmt *st, int i, int *bad)
 /* A stored record's JSON text into *out: TEXT as is, a BLOB unpacked
  * (zrecord.h). */
 int
-col_record(sqlite3_stmt *st, int i, char **out)
+sq_col_record(sqlite3_stmt *st, int i, char **out)
 {
 	size_t len;
 	int rc, bad = 0;
 
 	*out = NULL;
 	if (sqlite3_column_type(st, i) != SQLITE_BLOB) {
-		*out = col_dup(st, i, &bad);
-		return bad ? nomem() : 0;
+		*out = sq_col_dup(st, i, &bad);
+		return bad ? sq_nomem() : 0;
 	}
 	rc = cs_zrecord_unpack(sqlite3_column_blob(st, i),
 	    (size_t)sqlite3_column_bytes(st, i), RECORD_MAX, out, &len);
 	if (rc == CS_ENOMEM)
-		return nomem();
+		return sq_nomem();
 	if (rc != 0)
 		return cs_err_wrap(CS_ESTORE, "store: a stored record does not "
 		    "inflate: ");
@@ -270,7 +270,7 @@ col_record(sqlite3_stmt *st, int i, char **out)
 
 /* The cached statement id of connection c, prepared on first use. */
 int
-prep(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
+sq_prep(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
 {
 	int rc = 0;
 
@@ -285,34 +285,34 @@ prep(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
 /* Run a statement that returns no rows.  bound: the result of binding
  * its parameters (non-zero: fail with SQLite's message). */
 int
-run(sqlite3_stmt *st, int bound, const char *what)
+sq_run(sqlite3_stmt *st, int bound, const char *what)
 {
 	int rc = 0;
 
 	if (bound != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
-		rc = db_fail(st, what);
-	finish(st);
+		rc = sq_db_fail(st, what);
+	sq_finish(st);
 	return rc;
 }
 
 /* The single integer a statement returns. */
 int
-fetch_int(sqlite3_stmt *st, int bound, int64_t *out, const char *what)
+sq_fetch_int(sqlite3_stmt *st, int bound, int64_t *out, const char *what)
 {
 	int rc = 0;
 
 	*out = 0;
 	if (bound != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
-		rc = db_fail(st, what);
+		rc = sq_db_fail(st, what);
 	else
 		*out = sqlite3_column_int64(st, 0);
-	finish(st);
+	sq_finish(st);
 	return rc;
 }
 
 /* The first row mapped into *elem; CS_ENOTFOUND when there is none. */
 int
-fetch_one(sqlite3_stmt *st, int bound, const struct rowkind *k, void *elem,
+sq_fetch_one(sqlite3_stmt *st, int bound, const struct rowkind *k, void *elem,
     const char *what)
 {
 	int rc = 0, step = SQLITE_ERROR;
@@ -324,15 +324,15 @@ fetch_one(sqlite3_stmt *st, int bound, const struct rowkind *k, void *elem,
 	else if (step == SQLITE_DONE)
 		rc = cs_err_set(CS_ENOTFOUND, "store: %s: not found", what);
 	else
-		rc = db_fail(st, what);
-	finish(st);
+		rc = sq_db_fail(st, what);
+	sq_finish(st);
 	return rc;
 }
 
 /* Every row, mapped onto the end of *out (*n rows of room for *cap);
  * on failure the whole array is freed and emptied. */
 int
-fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
+sq_fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
     void **out, size_t *n, size_t *cap, const char *what)
 {
 	char *arr = *out, *grown;
@@ -345,7 +345,7 @@ fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
 		if (i == *cap) {
 			*cap = *cap ? *cap * 2 : 8;
 			if ((grown = realloc(arr, *cap * k->size)) == NULL) {
-				rc = nomem();
+				rc = sq_nomem();
 				break;
 			}
 			arr = grown;
@@ -356,14 +356,14 @@ fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
 		}
 	}
 	if (rc == 0 && step != SQLITE_DONE)
-		rc = db_fail(st, what);
+		rc = sq_db_fail(st, what);
 	if (rc != 0) {
 		k->free_all(arr, i);
 		arr = NULL;
 		i = 0;
 		*cap = 0;
 	}
-	finish(st);
+	sq_finish(st);
 	*out = arr;
 	*n = i;
 	return rc;
@@ -371,13 +371,13 @@ fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
 
 /* Every row, mapped into a new array (NULL when there are none). */
 int
-fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k, void **out,
+sq_fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k, void **out,
     size_t *n, const char *what)
 {
 	size_t cap = 0;
 
 	*out = NULL;
 	*n = 0;
-	return fetch_append(st, bound, k, out, n, &cap, what);
+	return sq_fetch_append(st, bound, k, out, n, &cap, what);
 }
 

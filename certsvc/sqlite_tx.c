@@ -68,8 +68,8 @@ wstep(struct sstore *s, enum stmt_id id, const char *what)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prep(&s->writer, id, &st)) == 0)
-		rc = run(st, SQLITE_OK, what);
+	if ((rc = sq_prep(&s->writer, id, &st)) == 0)
+		rc = sq_run(st, SQLITE_OK, what);
 	return rc;
 }
 
@@ -281,7 +281,7 @@ tx_begin(struct sstore *s, struct slot *sl)
  * succeeds.
  */
 int
-tx_end(struct sstore *s, struct slot *sl, int commit)
+sq_tx_end(struct sstore *s, struct slot *sl, int commit)
 {
 	sqlite3 *db = s->writer.db;
 	int rc = 0, grc;
@@ -334,14 +334,14 @@ tx_end(struct sstore *s, struct slot *sl, int commit)
  * that is refused.
  */
 int
-write_enter(struct sstore *s, struct conn **out, int *own)
+sq_write_enter(struct sstore *s, struct conn **out, int *own)
 {
 	struct slot *sl;
 	int rc;
 
 	*out = &s->writer;
 	*own = 0;
-	if ((rc = slot_get(s, &sl)) != 0)
+	if ((rc = sq_slot_get(s, &sl)) != 0)
 		goto out;
 	if (sl->depth == 0) {
 		if ((rc = tx_begin(s, sl)) == 0)
@@ -353,7 +353,7 @@ out:
 }
 
 int
-write_leave(struct sstore *s, int own, int rc)
+sq_write_leave(struct sstore *s, int own, int rc)
 {
 	struct slot *sl;
 
@@ -361,9 +361,9 @@ write_leave(struct sstore *s, int own, int rc)
 	if (own) {
 		sl = pthread_getspecific(s->key);
 		if (rc == 0)
-			rc = tx_end(s, sl, 1);
+			rc = sq_tx_end(s, sl, 1);
 		else
-			(void)tx_end(s, sl, 0);
+			(void)sq_tx_end(s, sl, 0);
 	}
 	return rc;
 }
@@ -374,7 +374,7 @@ sq_begin(cs_store *cs)
 	struct slot *sl;
 	int rc;
 
-	if ((rc = slot_get(S(cs), &sl)) == 0)
+	if ((rc = sq_slot_get(S(cs), &sl)) == 0)
 		rc = tx_begin(S(cs), sl);
 	return rc;
 }
@@ -385,14 +385,14 @@ sq_commit(cs_store *cs)
 	struct slot *sl;
 	int rc;
 
-	if ((rc = slot_get(S(cs), &sl)) != 0)
+	if ((rc = sq_slot_get(S(cs), &sl)) != 0)
 		goto out;
 	sl->stray = 0;
 	if (sl->depth == 0)
 		rc = cs_err_set(CS_EINVAL, "store: commit: no transaction on "
 		    "this thread");
 	else
-		rc = tx_end(S(cs), sl, 1);
+		rc = sq_tx_end(S(cs), sl, 1);
 out:
 	return rc;
 }
@@ -408,10 +408,10 @@ sq_rollback(cs_store *cs)
 	struct slot *sl;
 	int rc;
 
-	if ((rc = slot_get(S(cs), &sl)) == 0 && sl->stray)
+	if ((rc = sq_slot_get(S(cs), &sl)) == 0 && sl->stray)
 		sl->stray = 0;
 	else if (rc == 0 && sl->depth > 0)
-		rc = tx_end(S(cs), sl, 0);
+		rc = sq_tx_end(S(cs), sl, 0);
 	return rc;
 }
 

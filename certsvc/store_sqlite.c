@@ -93,20 +93,20 @@ sq_close(cs_store *cs)
 		if (s->has_key) {
 			sl = pthread_getspecific(s->key);
 			while (sl != NULL && sl->depth > 0)
-				(void)tx_end(s, sl, 0);
+				(void)sq_tx_end(s, sl, 0);
 			pthread_key_delete(s->key);
 		}
 		if (s->ckpt_started) {
-			ckpt_end(s);
+			sq_ckpt_end(s);
 			pthread_mutex_destroy(&s->ckpt_mu);
 			pthread_cond_destroy(&s->ckpt_cv);
 		}
 		for (sl = s->slots; sl != NULL; sl = next) {
 			next = sl->next;
-			conn_close(&sl->reader);
+			sq_conn_close(&sl->reader);
 			free(sl);
 		}
-		conn_close(&s->writer);
+		sq_conn_close(&s->writer);
 		cs_zrecord_packer_free(s->packer);
 		cs_lcache_free(s->lc);
 		pthread_mutex_destroy(&s->mu);
@@ -174,7 +174,7 @@ cs_store_open_sqlite(const char *path, cs_store **out)
 		goto out;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		rc = nomem();
+		rc = sq_nomem();
 		goto out;
 	}
 	s->base.ops = &sqlite_ops;
@@ -184,22 +184,22 @@ cs_store_open_sqlite(const char *path, cs_store **out)
 	cs_cond_init_mono(&s->lead_cv);
 	s->window_ms = GROUP_WINDOW_MS;
 	pthread_mutex_init(&s->reglock, NULL);
-	if (pthread_key_create(&s->key, slot_vacate) != 0) {
+	if (pthread_key_create(&s->key, sq_slot_vacate) != 0) {
 		rc = cs_err_set(CS_ESTORE, "store: no thread key left");
 		goto out;
 	}
 	s->has_key = 1;
 	if ((s->path = strdup(path)) == NULL ||
 	    (s->lc = cs_lcache_new(LCACHE_BYTES)) == NULL) {
-		rc = nomem();
+		rc = sq_nomem();
 		goto out;
 	}
 	/* Without a packer (out of memory) records are stored as text. */
 	s->packer = cs_zrecord_packer_new();
 	create_private(path);
-	if ((rc = conn_open(path, 1, &s->writer)) == 0 &&
-	    (rc = migrate(&s->writer, path)) == 0) {
-		ckpt_start(s);
+	if ((rc = sq_conn_open(path, 1, &s->writer)) == 0 &&
+	    (rc = sq_migrate(&s->writer, path)) == 0) {
+		sq_ckpt_start(s);
 		s->ckpt_started = 1;
 	}
 out:

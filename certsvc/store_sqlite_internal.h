@@ -176,45 +176,45 @@ struct rowkind {
 /* --- functions shared between the files ---------------------------- */
 
 /* sqlite_stmt.c: the statement table, binding, columns, running. */
-int nomem(void);
-int db_fail(sqlite3_stmt *st, const char *what);
-void finish(sqlite3_stmt *st);
-int bind_text(sqlite3_stmt *st, int i, const char *s);
-int bind_hash(sqlite3_stmt *st, int i, const char *hex);
-const char *col_text(sqlite3_stmt *st, int i, int *bad);
-char *col_dup(sqlite3_stmt *st, int i, int *bad);
-char *col_hash(sqlite3_stmt *st, int i, int *bad);
-int col_record(sqlite3_stmt *st, int i, char **out);
-int prep(struct conn *c, enum stmt_id id, sqlite3_stmt **out);
-int run(sqlite3_stmt *st, int bound, const char *what);
-int fetch_int(sqlite3_stmt *st, int bound, int64_t *out, const char *what);
-int fetch_one(sqlite3_stmt *st, int bound, const struct rowkind *k,
+int sq_nomem(void);
+int sq_db_fail(sqlite3_stmt *st, const char *what);
+void sq_finish(sqlite3_stmt *st);
+int sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+int sq_bind_hash(sqlite3_stmt *st, int i, const char *hex);
+const char *sq_col_text(sqlite3_stmt *st, int i, int *bad);
+char *sq_col_dup(sqlite3_stmt *st, int i, int *bad);
+char *sq_col_hash(sqlite3_stmt *st, int i, int *bad);
+int sq_col_record(sqlite3_stmt *st, int i, char **out);
+int sq_prep(struct conn *c, enum stmt_id id, sqlite3_stmt **out);
+int sq_run(sqlite3_stmt *st, int bound, const char *what);
+int sq_fetch_int(sqlite3_stmt *st, int bound, int64_t *out, const char *what);
+int sq_fetch_one(sqlite3_stmt *st, int bound, const struct rowkind *k,
     void *elem, const char *what);
-int fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
+int sq_fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
     void **out, size_t *n, size_t *cap, const char *what);
-int fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k,
+int sq_fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k,
     void **out, size_t *n, const char *what);
 
 /* sqlite_conn.c: connections and each thread's slot. */
-int exec_sql(sqlite3 *db, const char *sql, const char *what);
-int conn_open(const char *path, int is_writer, struct conn *c);
-void conn_close(struct conn *c);
-void slot_vacate(void *p);
-int slot_get(struct sstore *s, struct slot **out);
-int read_conn(struct sstore *s, struct conn **out);
-int read_stmt(struct sstore *s, enum stmt_id id, sqlite3_stmt **out);
+int sq_exec_sql(sqlite3 *db, const char *sql, const char *what);
+int sq_conn_open(const char *path, int is_writer, struct conn *c);
+void sq_conn_close(struct conn *c);
+void sq_slot_vacate(void *p);
+int sq_slot_get(struct sstore *s, struct slot **out);
+int sq_read_conn(struct sstore *s, struct conn **out);
+int sq_read_stmt(struct sstore *s, enum stmt_id id, sqlite3_stmt **out);
 
 /* sqlite_tx.c: the writer token, group commit, transactions. */
-int tx_end(struct sstore *s, struct slot *sl, int commit);
-int write_enter(struct sstore *s, struct conn **out, int *own);
-int write_leave(struct sstore *s, int own, int rc);
+int sq_tx_end(struct sstore *s, struct slot *sl, int commit);
+int sq_write_enter(struct sstore *s, struct conn **out, int *own);
+int sq_write_leave(struct sstore *s, int own, int rc);
 int sq_begin(cs_store *cs);
 int sq_commit(cs_store *cs);
 int sq_rollback(cs_store *cs);
 
 /* sqlite_schema.c: the schema and its migrations. */
-extern const int schema_version;
-int migrate(struct conn *c, const char *path);
+extern const int sq_schema_version;
+int sq_migrate(struct conn *c, const char *path);
 
 /* sqlite_licences.c: licences, their status events, bundles. */
 int sq_licence_put(cs_store *cs, const cs_licence_row *r);
@@ -251,14 +251,14 @@ int sq_client_revoke(cs_store *cs, const char *name, int64_t at);
 int sq_grant_add(cs_store *cs, const char *client_name, const cs_grant *g);
 
 /* sqlite_audit.c: the audit trail. */
-int index_audit_chunks(struct conn *c);
+int sq_index_audit_chunks(struct conn *c);
 int sq_audit_append(cs_store *cs, const cs_audit_rec *a);
 int sq_audit_query(cs_store *cs, const cs_audit_filter *f,
     cs_audit_rec ***out, size_t *n);
 
 /* sqlite_maint.c: the checkpointer, ping, backup. */
-void ckpt_start(struct sstore *s);
-void ckpt_end(struct sstore *s);
+void sq_ckpt_start(struct sstore *s);
+void sq_ckpt_end(struct sstore *s);
 int sq_ping(cs_store *cs);
 int sq_backup(cs_store *cs, const char *path);
 

@@ -373,7 +373,7 @@ cs_keyring_from_jwks(const char *json, size_t n, cs_keyring **out)
 		rc = cs_err_set(CS_EINVAL, "trust list: no \"keys\" array");
 		goto out;
 	}
-	if ((ring = keys_keyring_new()) == NULL) {
+	if ((ring = cs_keys_keyring_new()) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;
 	}

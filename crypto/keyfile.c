@@ -231,7 +231,7 @@ cs_key_save(const cs_key *key, const char *dir, char **stem_out)
 		*stem_out = NULL;
 	if (key == NULL || key->pkey == NULL || dir == NULL || *dir == '\0')
 		return cs_err_set(CS_EINVAL, "no key or no directory given");
-	if ((file = keys_alg_file(key->alg)) == NULL)
+	if ((file = cs_keys_alg_file(key->alg)) == NULL)
 		return cs_err_set(CS_EUNSUPPORTED, "key of unknown algorithm %d",
 		    key->alg);
 	cs_hex_encode_into(key->kid, CS_KID_LEN, hex);
@@ -503,7 +503,7 @@ cs_keyring_load_dir(const char *dir, cs_keyring **out)
 	}
 	if (nents > 0)
 		qsort(ents, nents, sizeof(*ents), dir_entry_cmp);
-	if ((ring = keys_keyring_new()) == NULL) {
+	if ((ring = cs_keys_keyring_new()) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;
 	}

@@ -80,7 +80,7 @@ cs_alg_name(int alg)
 }
 
 const char *
-keys_alg_file(int alg)
+cs_keys_alg_file(int alg)
 {
 	const struct alg_info *ai = alg_lookup(alg);
 
@@ -568,7 +568,7 @@ cs_keyring_free(cs_keyring *ring)
 	free(ring);
 }
 cs_keyring *
-keys_keyring_new(void)
+cs_keys_keyring_new(void)
 {
 	return calloc(1, sizeof(cs_keyring));
 }

@@ -14,9 +14,9 @@
 
 /* An algorithm's name in key file stems ("es256", "eddsa", "sm2"); NULL
  * when unknown. */
-const char *keys_alg_file(int alg);
+const char *cs_keys_alg_file(int alg);
 
 /* An empty keyring; NULL when out of memory. */
-cs_keyring *keys_keyring_new(void);
+cs_keyring *cs_keys_keyring_new(void);
 
 #endif
