@@ -142,7 +142,7 @@ static const char schema_v3[] =
  * records a fetch wrote 14 KB, and reads ran at 0.55-0.68 of their rate on
  * a small library; bench/README.md).  Those keys now go into audit_keys in
  * bulk, a chunk of 16,384 sequence numbers at a time, once the chunk is
- * full (index_audit_chunks): the table's key starts with the chunk, so
+ * full (sq_index_audit_chunks): the table's key starts with the chunk, so
  * each chunk's entries, sorted, land after the last one's, written once.
  * audit_chunks lists the chunks done.  The records of the chunk still
  * filling are found by scanning it (prep_audit).  Both tables are history
