@@ -70,7 +70,7 @@ int
 cs_http_text_decode(const char *in, size_t n, int plus_space,
     size_t max_chars, char **out, size_t *outlen)
 {
-	size_t len, chars;
+	size_t len, chars = 0;
 	int rc;
 
 	if ((rc = cs_pct_decode(in, n, plus_space, out, &len)) != 0)
