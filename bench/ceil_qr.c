@@ -3,7 +3,7 @@
  * libqrencode + libpng renders of real QR texts into memory, one thread,
  * with the image certsvc serves: ECC M, 8-bit mode, 4 pixels per module, a
  * 4-module quiet zone, 1-bit grey, no filter, zlib level 1 with memLevel 2
- * (certsvc/qr.c).  The texts come from a file, one a line (the benchmark's
+ * (certsvc/domain/render/qr.c).  The texts come from a file, one a line (the benchmark's
  * sample of licences), and are rendered in turn.
  *
  * Usage: ceil_qr TEXTS-FILE [SECONDS]

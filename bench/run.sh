@@ -232,7 +232,8 @@ pair_ceiling() {
 # A seeded database is kept in $WORK/seed-N/ and used again while the
 # sources it depends on are unchanged (their hash is its stamp).
 seed_stamp() {
-	cat "$BENCH/seed.c" "$BENCH/merge.py" "$ROOT"/certsvc/{issue,token,store_sqlite,catalog}.c \
+	cat "$BENCH/seed.c" "$BENCH/merge.py" "$ROOT"/certsvc/domain/{issue,token,catalog}.c \
+	    "$ROOT"/certsvc/store/sqlite/*.c "$ROOT"/certsvc/store/zrecord.c \
 	    "$ROOT"/templates/* "$ROOT"/docs/examples/issue-*.json |
 	    sha256sum | cut -c1-16
 }

@@ -47,6 +47,8 @@
 /* The seeder commits its issuances many to a transaction, which only the
  * domain's own writer thread does: it reaches the store as the domain's
  * files do. */
+/* White-box: batches many licences in one store transaction. */
+#define CS_LAYER_DOMAIN
 #include "service_internal.h"
 
 #define ISSUER_CODE "11440000006939756B"
@@ -231,7 +233,7 @@ main(int argc, char **argv)
 		    "[--part K/P]\n");
 		return 2;
 	}
-	/* As certsvc's main() does (certsvc/main.c). */
+	/* As certsvc's main() does (certsvc/cli/main.c). */
 	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if ((n_types = load_examples(examples, reqs)) == 0) {

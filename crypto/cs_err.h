@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 /* X(name, value, short description).  The HTTP layer maps these to status
- * codes in one place (certsvc/http_problem.c). */
+ * codes in one place (certsvc/http/http_problem.c). */
 #define CS_ERR_TABLE(X)                                                      \
 	X(CS_EINVAL, -1, "invalid argument or malformed input")                  \
 	X(CS_ENOMEM, -2, "out of memory")                                        \

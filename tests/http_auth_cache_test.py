@@ -1,4 +1,4 @@
-"""The authentication cache (certsvc/client_cache.h, auth_cache_ms), end to end.
+"""The authentication cache (certsvc/domain/client_cache.h, auth_cache_ms), end to end.
 
 A running server trusts a token it has checked for auth_cache_ms (1000 by
 default) instead of asking the database on every request.  What changes

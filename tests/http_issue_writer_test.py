@@ -1,4 +1,4 @@
-"""Issuances on the issuance writer (certsvc/tx_queue.c): with two HTTP
+"""Issuances on the issuance writer (certsvc/store/tx_queue.c): with two HTTP
 worker threads, many concurrent issuances share commits (more than two to a
 batch), each gets its own licence, identical and conflicting requests in one
 batch are answered as one at a time would be, and a client that hangs up

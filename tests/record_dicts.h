@@ -1,6 +1,6 @@
 /*
  * record_dicts: frozen copies of the store's record dictionaries
- * (certsvc/zrecord.c), byte for byte.  Every record written since each came
+ * (certsvc/store/zrecord.c), byte for byte.  Every record written since each came
  * needs it to read back, so the tests hold their own copies: a change to
  * the source's is caught, not followed.
  */

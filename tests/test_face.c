@@ -1,5 +1,5 @@
 /*
- * test_face: licence faces (certsvc/face.c, SPEC §3, §5 face.svg).
+ * test_face: licence faces (certsvc/domain/render/face.c, SPEC §3, §5 face.svg).
  *
  * The core tests use a layout this file writes into a temporary directory,
  * with every placeholder kind, a data-wrap text and a qr-slot, so that they

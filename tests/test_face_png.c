@@ -1,5 +1,5 @@
 /*
- * test_face_png: face.png (certsvc/face_png.c): an SVG drawn by librsvg at
+ * test_face_png: face.png (certsvc/domain/render/face_png.c): an SVG drawn by librsvg at
  * a scale, onto white, as a PNG of the right size; what cannot be drawn is
  * an error, never an empty image.
  */

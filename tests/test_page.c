@@ -1,5 +1,5 @@
 /*
- * test_page: the verification page's HTML (certsvc/page.c, SPEC §5 /v).
+ * test_page: the verification page's HTML (certsvc/domain/render/page.c, SPEC §5 /v).
  *
  * Every result shows in its state (class, data-result, words, mark, tone);
  * every value from a licence or a request is escaped, in text and in the

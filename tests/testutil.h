@@ -92,7 +92,6 @@ sleep_ms(long ms)
 
 #ifdef CS_STORE_H
 #include "cs_err.h"
-#include "store_sqlite.h"
 
 /* A SQLite store on a file of the scratch directory; NULL (said on
  * stderr) when it cannot be opened.  For tests that include store.h. */
@@ -100,7 +99,7 @@ static inline cs_store *
 open_store(const char *name)
 {
 	cs_store *s = NULL;
-	int rc = cs_store_open_sqlite(tpath(name), &s);
+	int rc = cs_store_open(tpath(name), 20, &s);
 
 	if (rc != 0)
 		fprintf(stderr, "open %s: %s: %s\n", name, cs_errname(rc),

@@ -10,6 +10,12 @@
 #ifndef CS_STORE_BACKEND_H
 #define CS_STORE_BACKEND_H
 
+/* Private to certsvc/store and its backends: its library is built with CS_LAYER_STORE; anyone else gets
+ * this error (white-box tests define it on purpose). */
+#ifndef CS_LAYER_STORE
+#error "store_backend.h is private to certsvc/store and its backends: include store.h"
+#endif
+
 #include "store.h"
 
 struct cs_store_ops {

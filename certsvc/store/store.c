@@ -1,77 +1,10 @@
 /*
- * store.c: the store's front door.  cs_store_open() picks the backend the
- * --db setting names; the cs_store_* functions forward each call to the
- * backend's op, so no code above the store touches a backend's vtable.
+ * store.c: the store's front door.  The cs_store_* functions forward each
+ * call to the backend's op, so no code above the store touches a
+ * backend's vtable.  cs_store_open(), which picks the backend, is in
+ * store_open.c.
  */
 #include "store_backend.h"
-
-#include <string.h>
-#include <strings.h>
-
-#include "cs_err.h"
-#include "store_sqlite.h"
-
-/* --- backends --------------------------------------------------------- */
-
-static int
-open_sqlite(const char *db, long commit_window_ms, cs_store **out)
-{
-	int rc;
-
-	if ((rc = cs_store_open_sqlite(db, out)) == 0)
-		cs_store_sqlite_set_window(*out, commit_window_ms);
-	return rc;
-}
-
-/* Named so that a deployment which asks for a server database fails at
- * start with the reason, instead of creating a SQLite file called
- * "postgresql:". */
-static int
-open_postgres(const char *db, long commit_window_ms, cs_store **out)
-{
-	/* The URI is not quoted: it may carry a password. */
-	return cs_err_set(CS_EUNSUPPORTED, "store: PostgreSQL is not built in "
-	    "yet; --db takes the path of a SQLite file");
-}
-
-static const char *const postgres_schemes[] = {"postgresql://",
-	"postgres://", NULL};
-
-/* The first backend one of whose URI schemes (compared without regard to
- * case, as RFC 3986 says) begins db; a backend without schemes takes any
- * db, so it comes last. */
-static const struct backend {
-	const char *const *schemes;
-	int (*open)(const char *db, long commit_window_ms, cs_store **out);
-} backends[] = {
-	{postgres_schemes, open_postgres},
-	{NULL, open_sqlite},
-};
-
-static int
-names_backend(const struct backend *b, const char *db)
-{
-	const char *const *scheme;
-
-	if (b->schemes == NULL)
-		return 1;
-	for (scheme = b->schemes; *scheme != NULL; scheme++)
-		if (strncasecmp(db, *scheme, strlen(*scheme)) == 0)
-			return 1;
-	return 0;
-}
-
-int
-cs_store_open(const char *db, long commit_window_ms, cs_store **out)
-{
-	size_t i;
-
-	*out = NULL;
-	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-		if (names_backend(&backends[i], db))
-			return backends[i].open(db, commit_window_ms, out);
-	return cs_err_set(CS_EUNSUPPORTED, "store: no backend for --db");
-}
 
 void
 cs_store_close(cs_store *s)
