@@ -1,3 +1,7 @@
+/*
+ * cs_err.c: the error names and the per-thread message.  The convention:
+ * cs_err.h.
+ */
 #include "cs_err.h"
 
 #include <openssl/err.h>

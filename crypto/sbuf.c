@@ -1,3 +1,6 @@
+/*
+ * sbuf.c: the growable buffer.  Its contract: sbuf.h.
+ */
 #include "sbuf.h"
 
 #include <stdarg.h>

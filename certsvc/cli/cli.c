@@ -1,3 +1,7 @@
+/*
+ * cli.c: the command line's flag parsing and dispatch to the command groups
+ * (cli_*.c).  What each command does and its exit codes: cli.h.
+ */
 #include "cli.h"
 
 #include <stdio.h>

@@ -1,3 +1,7 @@
+/*
+ * token.c: the signed token (claims to CBOR to COSE_Sign1) and its two QR
+ * forms, both ways.  The forms and the layered decoding: token.h.
+ */
 #include "token.h"
 
 #include <cbor.h>

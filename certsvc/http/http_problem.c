@@ -1,3 +1,7 @@
+/*
+ * http_problem.c: error codes and problem lists turned into RFC 9457
+ * responses, in one place.  The mapping: http_problem.h.
+ */
 #include "http_problem.h"
 
 #include <stdarg.h>

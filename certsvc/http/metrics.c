@@ -1,3 +1,7 @@
+/*
+ * metrics.c: the /metrics counters and their Prometheus text.  What is
+ * counted: metrics.h.
+ */
 #include "metrics.h"
 
 #include <stdarg.h>

@@ -1,3 +1,6 @@
+/*
+ * ratelimit.c: token buckets per remote address.  Their use: ratelimit.h.
+ */
 #include "ratelimit.h"
 
 #include <math.h>

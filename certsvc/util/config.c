@@ -1,3 +1,7 @@
+/*
+ * config.c: the table of every setting and the parsing of the config file
+ * and flags against it.  The rules: config.h.
+ */
 #include "config.h"
 
 #include <ctype.h>

@@ -1,3 +1,7 @@
+/*
+ * log.c: one line per event, written whole, to standard error or a file.
+ * The line formats: log.h.
+ */
 #include "log.h"
 
 #include <errno.h>

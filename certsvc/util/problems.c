@@ -1,3 +1,7 @@
+/*
+ * problems.c: the (field, message) list validators append to.  See
+ * problems.h.
+ */
 #include "problems.h"
 
 #include <stdarg.h>

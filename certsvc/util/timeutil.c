@@ -1,3 +1,7 @@
+/*
+ * timeutil.c: civil dates in the deployment's zone, terms, and the
+ * monotonic and wall clocks.  The conventions: timeutil.h.
+ */
 #include "timeutil.h"
 
 #include <stdio.h>
