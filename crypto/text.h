@@ -1,5 +1,5 @@
 /*
- * text: UTF-8 as every layer reads it.  One decoder, strict as RFC 3629
+ * text: UTF-8 as every layer reads and writes it.  One decoder, strict as RFC 3629
  * and Unicode's table 3-7 of well-formed sequences: no overlong form, no
  * surrogate (U+D800-U+DFFF), nothing past U+10FFFF, no sequence cut short.
  * What a caller refuses on top of that (control characters, invisible
@@ -19,6 +19,10 @@
  * with its code point in *cp (optional).  0 when the bytes there are not
  * one (or n is 0); *cp is then left as it was. */
 size_t cs_utf8_decode(const char *s, size_t n, uint32_t *cp);
+
+/* cp written as UTF-8 into out: its length (1-4); 0, and nothing written,
+ * for a surrogate or a value past U+10FFFF, which no text may hold. */
+size_t cs_utf8_encode(uint32_t cp, char out[4]);
 
 /* The characters of s[0..n) as a person counts them: every byte that does
  * not continue a sequence counts one, so a stray byte counts as a

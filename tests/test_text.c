@@ -1,6 +1,6 @@
 /*
- * test_text: the one UTF-8 decoder (crypto/text.h), its counter, its cut
- * and the scrub of messages.  The decoder is checked on Unicode's table
+ * test_text: the one UTF-8 decoder (crypto/text.h), its encoder, its
+ * counter, its cut and the scrub of messages.  The decoder is checked on Unicode's table
  * 3-7 boundaries by hand, then against a reference written the other way
  * round (decode by bit arithmetic, then refuse by value) over every 1-, 2-
  * and 3-byte input and every 4-byte one whose last two bytes are at the
@@ -187,6 +187,32 @@ TEST(scrub)
 	CHECK_STR_EQ(s, "");
 }
 
+/* Every scalar value written and read back by the decoder; surrogates and
+ * values past U+10FFFF are refused. */
+static void
+test_encode_round_trip(void)
+{
+	uint32_t cp, back;
+	char u[4];
+	size_t n, bad = 0;
+
+	for (cp = 0; cp <= 0x10ffff; cp++) {
+		n = cs_utf8_encode(cp, u);
+		if (cp >= 0xd800 && cp <= 0xdfff) {
+			bad += n != 0;
+			continue;
+		}
+		back = 0xffffffff;
+		if (n == 0 || cs_utf8_decode(u, n, &back) != n || back != cp)
+			bad++;
+	}
+	CHECK_INT_EQ(bad, 0);
+	CHECK_INT_EQ(cs_utf8_encode(0x110000, u), 0);
+	CHECK_INT_EQ(cs_utf8_encode(0xffffffff, u), 0);
+	CHECK_INT_EQ(cs_utf8_encode(0x4e2d, u), 3);
+	CHECK(memcmp(u, "\xE4\xB8\xAD", 3) == 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -196,5 +222,6 @@ main(int argc, char **argv)
 	RUN(count);
 	RUN(cut);
 	RUN(scrub);
+	RUN(encode_round_trip);
 	return check_summary();
 }

@@ -105,30 +105,9 @@ static void
 sb_put_utf8(cs_sbuf *b, long cp)
 {
 	char u[4];
-	size_t n;
 
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	cs_sb_add(b, u, n);
+	cs_sb_add(b, u, cs_utf8_encode((uint32_t)cp, u));
 }
-
 /* Whether a code point of a value may appear on the face at all: control
  * characters (C0 but tab, DEL, C1) would start new lines or be invalid XML,
  * and U+FFFE/U+FFFF are not XML characters. */

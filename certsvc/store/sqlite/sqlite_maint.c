@@ -126,8 +126,6 @@ sq_ckpt_end(struct sstore *s)
 
 /* --- maintenance ---------------------------------------------------- */
 
-/* Reads the schema version from the file itself, so it proves the
- * database can be read and is the one this binary migrated. */
 /*
  * Whether writes still find the disk full: the last one did, and the
  * database's file system has not got ROOM_AGAIN_BYTES free since.  Space
@@ -143,6 +141,9 @@ out_of_space(struct sstore *s)
 	    (uint64_t)fs.f_bavail * fs.f_frsize < ROOM_AGAIN_BYTES);
 }
 
+/* Reads the schema version from the file itself, so it proves the
+ * database can be read and is the one this binary migrated; then says
+ * whether the disk is still full. */
 int
 sq_ping(cs_store *cs)
 {
