@@ -331,25 +331,17 @@ out:
 static void
 h_face(cs_req *r)
 {
-	const char *form = qr_form(r), *type_code;
-	const cs_type *type;
+	const char *form = qr_form(r);
 	json_t *lic = NULL;
-	char *text = NULL, *svg = NULL;
+	char *svg = NULL;
 	int rc;
 
 	if (form == NULL)
 		return;
 	if ((rc = cs_licence_read(svc_of(r), &r->actor, r->params[0], &lic)) != 0)
 		goto out;
-	type_code = json_string_value(json_object_get(lic, "type"));
-	if ((type = cs_catalog_find(catalog_of(r), type_code)) == NULL) {
-		/* The licence outlived its type in templates/. */
-		rc = cs_err_set(CS_ENOTFOUND, "the catalog has no face layout for "
-		    "licence type %s", type_code ? type_code : "?");
-		goto out;
-	}
-	if ((rc = cs_licence_qr_text(svc_of(r), lic, form, &text)) != 0 ||
-	    (rc = cs_face_svg(type, lic, text, &r->srv->qr, &svg)) != 0)
+	if ((rc = cs_licence_face_svg(svc_of(r), lic, form, &r->srv->qr,
+	    &svg)) != 0)
 		goto out;
 	cs_reply(r, 200, "image/svg+xml; charset=utf-8", svg, strlen(svg), 1);
 	svg = NULL;
@@ -362,7 +354,6 @@ out:
 	if (rc != 0)
 		cs_http_problem_err(r, rc, NULL);
 	free(svg);
-	free(text);
 	json_decref(lic);
 }
 
@@ -750,11 +741,10 @@ face_scale(cs_req *r)
 static void
 h_face_png(cs_req *r)
 {
-	const char *form = qr_form(r), *type_code, *id;
+	const char *form = qr_form(r), *id;
 	int scale = form != NULL ? face_scale(r) : 0, rc;
-	const cs_type *type;
 	json_t *lic = NULL;
-	char *key = NULL, *text = NULL, *svg = NULL;
+	char *key = NULL, *svg = NULL;
 	uint8_t *img = NULL;
 	size_t len = 0;
 
@@ -770,14 +760,8 @@ h_face_png(cs_req *r)
 		goto out;
 	}
 	if ((img = cs_qr_cache_get(r->srv->qr_cache, key, &len)) == NULL) {
-		type_code = json_string_value(json_object_get(lic, "type"));
-		if ((type = cs_catalog_find(catalog_of(r), type_code)) == NULL) {
-			rc = cs_err_set(CS_ENOTFOUND, "the catalog has no face layout "
-			    "for licence type %s", type_code ? type_code : "?");
-			goto out;
-		}
-		if ((rc = cs_licence_qr_text(svc_of(r), lic, form, &text)) != 0 ||
-		    (rc = cs_face_svg(type, lic, text, &r->srv->qr, &svg)) != 0 ||
+		if ((rc = cs_licence_face_svg(svc_of(r), lic, form, &r->srv->qr,
+		    &svg)) != 0 ||
 		    (rc = cs_face_png(svg, strlen(svg), scale, &img, &len)) != 0)
 			goto out;
 		cs_qr_cache_put(r->srv->qr_cache, key, img, len);
@@ -790,7 +774,6 @@ out:
 		cs_http_problem_err(r, rc, NULL);
 	free(img);
 	free(svg);
-	free(text);
 	free(key);
 	json_decref(lic);
 }

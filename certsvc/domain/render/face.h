@@ -28,10 +28,18 @@
 
 #include "catalog.h"
 #include "qr.h"
+#include "service.h"
 
 /* licence: the SPEC §1 object; qr_text: what the code carries.  *out
  * malloc'd. */
 int cs_face_svg(const cs_type *type, const json_t *licence, const char *qr_text,
     const cs_qr_opts *qr, char **out);
+
+/* The face of a licence as the domain reads it (cs_licence_read): its
+ * type's layout from svc's catalog and its QR code in form ("url" or
+ * "compact").  CS_ENOTFOUND when the catalog no longer holds the type.
+ * licence_face.c. */
+int cs_licence_face_svg(cs_service *svc, const json_t *licence,
+    const char *form, const cs_qr_opts *qr, char **out);
 
 #endif
