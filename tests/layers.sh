@@ -8,7 +8,8 @@
 # or private to another layer (its #error); a "yes" probe must build, which
 # shows that the failures come from the layering and not from a broken
 # probe.  Then source checks the compiler cannot make: the store's vtable
-# is called from inside the store only, no #include reaches across folders
+# is called from inside the store only, the layers above the domain reach
+# the store only through it, no #include reaches across folders
 # by a path, and SQLite and libmicrohttpd stay inside their layers.
 set -u
 build=$1
@@ -58,6 +59,9 @@ check_none() {
 check_none "backend vtable called from outside certsvc/store" \
 	grep -rn -e '->ops->' certsvc crypto bench fuzz --include=*.c --include=*.h \
 	--exclude-dir=store
+check_none "the store reached from above the domain (HTTP, CLI, render)" \
+	grep -rnE 'cs_store_[a-z_]+\(|#include "(store|audit_queue|tx_queue|lcache|zrecord)\.h"' \
+	certsvc/http certsvc/cli certsvc/domain/render
 check_none "#include by a path across folders" \
 	grep -rnE '#include "[^"]*/' certsvc crypto
 check_none "<sqlite3.h> outside certsvc/store/sqlite" \
