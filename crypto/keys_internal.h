@@ -6,8 +6,8 @@
 #ifndef CS_KEYS_INTERNAL_H
 #define CS_KEYS_INTERNAL_H
 
-/* Private to crypto: its library is built with CS_LAYER_CRYPTO; anyone else gets
- * this error (white-box tests define it on purpose). */
+/* Private to crypto: its library is built with CS_LAYER_CRYPTO; anyone else
+ * gets this error (white-box tests define it on purpose). */
 #ifndef CS_LAYER_CRYPTO
 #error "keys_internal.h is private to crypto: include keys.h"
 #endif

@@ -6,8 +6,8 @@
 #ifndef CS_CATALOG_INTERNAL_H
 #define CS_CATALOG_INTERNAL_H
 
-/* Private to certsvc/domain: its library is built with CS_LAYER_DOMAIN; anyone else gets
- * this error (white-box tests define it on purpose). */
+/* Private to certsvc/domain: its library is built with CS_LAYER_DOMAIN;
+ * anyone else gets this error (white-box tests define it on purpose). */
 #ifndef CS_LAYER_DOMAIN
 #error "catalog_internal.h is private to certsvc/domain: include catalog.h"
 #endif

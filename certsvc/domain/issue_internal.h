@@ -8,8 +8,8 @@
 #ifndef CS_ISSUE_INTERNAL_H
 #define CS_ISSUE_INTERNAL_H
 
-/* Private to certsvc/domain: its library is built with CS_LAYER_DOMAIN; anyone else gets
- * this error (white-box tests define it on purpose). */
+/* Private to certsvc/domain: its library is built with CS_LAYER_DOMAIN;
+ * anyone else gets this error (white-box tests define it on purpose). */
 #ifndef CS_LAYER_DOMAIN
 #error "issue_internal.h is private to certsvc/domain: include service.h"
 #endif

@@ -30,8 +30,8 @@
 #ifndef CS_HTTP_INTERNAL_H
 #define CS_HTTP_INTERNAL_H
 
-/* Private to certsvc/http: its library is built with CS_LAYER_HTTP; anyone else gets
- * this error (white-box tests define it on purpose). */
+/* Private to certsvc/http: its library is built with CS_LAYER_HTTP; anyone
+ * else gets this error (white-box tests define it on purpose). */
 #ifndef CS_LAYER_HTTP
 #error "http_internal.h is private to certsvc/http: include http.h"
 #endif

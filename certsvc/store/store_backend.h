@@ -1,7 +1,7 @@
 /*
  * store_backend: what a store backend implements, for the backends
- * (store_sqlite.c) and the dispatch in store.c only, with the row
- * helpers the backends share (store_rows.c).  Everything else calls the
+ * (certsvc/store/<backend>/) and the front door (store.c, store_open.c)
+ * only, with the row helpers the backends share (store_rows.c).  Everything else calls the
  * cs_store_* functions of store.h, which forward to these.
  *
  * Each op means what its cs_store_* wrapper says in store.h, and gets the
@@ -10,8 +10,9 @@
 #ifndef CS_STORE_BACKEND_H
 #define CS_STORE_BACKEND_H
 
-/* Private to certsvc/store and its backends: its library is built with CS_LAYER_STORE; anyone else gets
- * this error (white-box tests define it on purpose). */
+/* Private to certsvc/store and its backends: its library is built with
+ * CS_LAYER_STORE; anyone else gets this error (white-box tests define it on
+ * purpose). */
 #ifndef CS_LAYER_STORE
 #error "store_backend.h is private to certsvc/store and its backends: include store.h"
 #endif

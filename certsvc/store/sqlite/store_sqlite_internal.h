@@ -8,8 +8,8 @@
 #ifndef CS_STORE_SQLITE_INTERNAL_H
 #define CS_STORE_SQLITE_INTERNAL_H
 
-/* Private to certsvc/store/sqlite: its library is built with CS_LAYER_STORE; anyone else gets
- * this error (white-box tests define it on purpose). */
+/* Private to certsvc/store/sqlite: its library is built with CS_LAYER_STORE;
+ * anyone else gets this error (white-box tests define it on purpose). */
 #ifndef CS_LAYER_STORE
 #error "store_sqlite_internal.h is private to certsvc/store/sqlite: include store.h"
 #endif
