@@ -4,7 +4,8 @@
  * CHECK* record a failure with its place and go on, so one run shows every
  * failing assertion.  main returns check_summary(), which is non-zero when
  * anything failed.  Names on the command line run those tests alone
- * (`test_store group_commit`); a name that matches no test is an error.
+ * (`test_store_sqlite group_commit`); a name that matches no test is an
+ * error.
  */
 #ifndef CS_CHECK_H
 #define CS_CHECK_H

@@ -15,9 +15,9 @@
 #include "testutil.h"
 
 /*
- * The real SQLite store behind a struct cs_store whose audit_append and
- * commit fail a given number of times (after commit_pass successful
- * commits).  The queues (audit_queue, tx_queue) call begin,
+ * The real store (store_fixture.h) behind a struct cs_store whose
+ * audit_append and commit fail a given number of times (after commit_pass
+ * successful commits).  The queues (audit_queue, tx_queue) call begin,
  * audit_append, commit and rollback only; those forward to the real store
  * (whose ops find their state from the handle they are given, so they
  * must get the real handle, never this one).  Every other op is NULL, so

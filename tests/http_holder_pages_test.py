@@ -5,7 +5,7 @@ back as ?cursor=; paging through a holder of 2,500 licences gives each
 exactly once, with the reader's grants, ?type= and ?status= applied; a bad
 limit or cursor is a 400 naming it; each page is audited with its count.
 That the paper-copy check does not read the holder's licences is proved in
-test_store.c (lookups_read_pages)."""
+test_store_sqlite.c (lookups_read_pages)."""
 import os
 import sys
 import threading

@@ -1,8 +1,8 @@
 /*
  * test_audit_queue: the read audit writer (audit_queue.h) against its
- * promises, on the real SQLite store: records put from many threads are
- * committed exactly once, every field as put (NULLs, UTF-8, a long
- * purpose), each thread's in the order it put them; put() copies the
+ * promises, on a real store (store_fixture.h): records put from many
+ * threads are committed exactly once, every field as put (NULLs, UTF-8, a
+ * long purpose), each thread's in the order it put them; put() copies the
  * record; sync() makes everything put before it visible at once, even
  * inside a long flush window, and without sync the window is honoured (not
  * sooner, not much later), while a full group is written without waiting
@@ -13,14 +13,15 @@
  * instead of hanging; once the oldest record not yet committed is older
  * than max_lag_ms, put() and sync() refuse at once (CS_EUNAVAIL) however
  * much room the queue has, and put() works again when the store recovers;
- * the stats; stop(NULL).  Each run works in a fresh
- * directory under /tmp, removed at the end.
+ * the stats; stop(NULL).  Each run works in a fresh directory under /tmp,
+ * removed at the end.
  */
 #include "check.h"
 #include "audit_queue.h"
 #include "cs_err.h"
 #include "fstore.h"
 #include "store.h"
+#include "store_fixture.h"
 #include "testutil.h"
 #include "timeutil.h"
 
@@ -250,13 +251,12 @@ expect_all(cs_store *s, int nthreads, int per)
 }
 
 /* The same for the one thread's n records, read from a fresh handle on the
- * file (what the next start of the server would see). */
+ * store (what the next start of the server would see). */
 static void
-expect_all_in_file(const char *name, int n)
+expect_all_reopened(const char *name, int n)
 {
-	cs_store *s = open_store(name);
+	cs_store *s = fx_reopen(name);
 
-	CHECK(s != NULL);
 	if (s != NULL) {
 		expect_all(s, 1, n);
 		cs_store_close(s);
@@ -348,7 +348,7 @@ TEST(many_threads)
 	struct putter p[NTHREADS];
 	pthread_t th[NTHREADS];
 	cs_audit_queue *q = NULL;
-	cs_store *s = open_store("threads.db");
+	cs_store *s = fx_open("threads");
 	uint64_t waiting = 1, committed = 0;
 	int t;
 
@@ -389,7 +389,7 @@ TEST(many_threads)
 /*
  * With a 10 s window and fewer records than a group, nothing reaches the
  * store before stop(): the records really wait in memory.  stop() must
- * write them all, and a fresh handle on the file (what the next start of
+ * write them all, and a fresh handle on the store (what the next start of
  * the service sees) finds each once.
  */
 TEST(stop_drains)
@@ -397,7 +397,7 @@ TEST(stop_drains)
 	enum { N = 500 };  /* under GROUP_MAX: no full group forces a write */
 	struct recbuf *b = malloc(sizeof(*b));
 	cs_audit_queue *q = NULL;
-	cs_store *s = open_store("drain.db");
+	cs_store *s = fx_open("drain");
 	uint64_t waiting = 0, committed = 1;
 	int i, put_errors = 0;
 
@@ -419,7 +419,7 @@ TEST(stop_drains)
 
 	cs_audit_queue_stop(q);
 	cs_store_close(s);
-	expect_all_in_file("drain.db", N);
+	expect_all_reopened("drain", N);
 out:
 	free(b);
 }
@@ -434,7 +434,7 @@ TEST(sync_flushes_now)
 {
 	struct recbuf *b = malloc(sizeof(*b));
 	cs_audit_queue *q = NULL;
-	cs_store *s = open_store("sync.db");
+	cs_store *s = fx_open("sync");
 	uint64_t waiting = 0, committed = 1;
 	struct tally ta;
 	int64_t t0, elapsed;
@@ -486,7 +486,7 @@ TEST(window_honoured)
 {
 	struct recbuf *b = malloc(sizeof(*b));
 	cs_audit_queue *q = NULL;
-	cs_store *s = open_store("window.db");
+	cs_store *s = fx_open("window");
 	int64_t t0, seen_at = -1;
 	long n;
 
@@ -538,7 +538,7 @@ TEST(failure_retry)
 	struct fstore f;
 	struct tally ta;
 	cs_audit_queue *q = NULL;
-	cs_store *s = open_store("retry.db");
+	cs_store *s = fx_open("retry");
 	uint64_t waiting = 0, committed = 1;
 	int64_t t0;
 	int t;
@@ -628,7 +628,7 @@ TEST(store_never_recovers)
 	struct recbuf *b = malloc(sizeof(*b));
 	struct fstore f;
 	cs_audit_queue *q = NULL;
-	cs_store *s = open_store("broken.db");
+	cs_store *s = fx_open("broken");
 	int64_t t0, elapsed;
 	int i, rc;
 
@@ -672,7 +672,7 @@ TEST(lag_refuses_puts)
 	struct recbuf *b = malloc(sizeof(*b));
 	struct fstore f;
 	cs_audit_queue *q = NULL;
-	cs_store *s = open_store("lag.db");
+	cs_store *s = fx_open("lag");
 	uint64_t waiting = 0, committed = 1;
 	int64_t t0, first = -1, refused_at = -1, took = -1, t;
 	int i, rc = 0, accepted = 0;
@@ -743,7 +743,7 @@ TEST(stop_drains_groups)
 	struct fstore f;
 	pthread_t th;
 	cs_audit_queue *q = NULL;
-	cs_store *s = open_store("drain2.db");
+	cs_store *s = fx_open("drain2");
 	int64_t t0;
 	int i, put_errors = 0;
 
@@ -774,7 +774,7 @@ TEST(stop_drains_groups)
 	CHECK_INT_EQ(atomic_load(&f.begins), 3);
 	CHECK_INT_EQ(atomic_load(&f.commits_ok), 3);
 	cs_store_close(s);
-	expect_all_in_file("drain2.db", N);
+	expect_all_reopened("drain2", N);
 out:
 	free(b);
 }
@@ -790,9 +790,7 @@ int
 main(int argc, char **argv)
 {
 	check_args(argc, argv);
-	if (test_dir_make("test_audit_queue") != 0) {
-		return 1;
-	}
+	fx_setup("test_audit_queue");
 	RUN(many_threads);
 	RUN(stop_drains);
 	RUN(sync_flushes_now);
@@ -802,6 +800,6 @@ main(int argc, char **argv)
 	RUN(lag_refuses_puts);
 	RUN(stop_drains_groups);
 	RUN(stop_null);
-	rm_tree(test_dir);
+	fx_teardown();
 	return check_summary();
 }

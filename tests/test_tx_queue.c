@@ -1,14 +1,15 @@
 /*
- * test_tx_queue: the issuance writer's batches (tx_queue.c) on the real
- * SQLite store, behind fstore (fstore.h) for a slow disk and injected
- * failures.  A job appends one audit record (its target names it) and
- * succeeds, or appends and then refuses, which must undo its record only.
+ * test_tx_queue: the issuance writer's batches (tx_queue.c) on a real
+ * store (store_fixture.h: SQLite unless CS_TEST_STORE says otherwise),
+ * behind fstore (fstore.h) for a slow disk and injected failures.  A job
+ * appends one audit record (its target names it) and succeeds, or appends
+ * and then refuses, which must undo its record only.
  */
 #include "check.h"
 #include "cs_err.h"
 #include "fstore.h"
 #include "store.h"
-#include "store_sqlite.h"
+#include "store_fixture.h"
 #include "testutil.h"
 #include "tx_queue.h"
 
@@ -94,18 +95,6 @@ wait_count(atomic_int *c, int want)
 	return atomic_load(c);
 }
 
-static cs_store *
-open_real(const char *name)
-{
-	cs_store *s = NULL;
-
-	if (cs_store_open_sqlite(tpath(name), &s) != 0) {
-		fprintf(stderr, "open: %s\n", cs_err_msg());
-		return NULL;
-	}
-	return s;
-}
-
 /*
  * A queue on f (around real) whose first batch is held in its begin (a
  * slow disk) until f->hold is cleared; first is that batch's one job, so
@@ -144,7 +133,7 @@ TEST(batch_with_refusals)
 	struct fstore f;
 	atomic_int done = 0;
 	cs_tx_queue *q = NULL;
-	cs_store *real = open_real("batch.db");
+	cs_store *real = fx_open("batch");
 	uint64_t batches, runs;
 	int i;
 
@@ -194,7 +183,7 @@ TEST(commit_failure_fails_batch)
 	struct fstore f;
 	atomic_int done = 0;
 	cs_tx_queue *q = NULL;
-	cs_store *real = open_real("commit.db");
+	cs_store *real = fx_open("commit");
 	int i;
 
 	CHECK(real != NULL);
@@ -247,7 +236,7 @@ TEST(stop_completes_queued)
 	struct fstore f;
 	atomic_int done = 0;
 	cs_tx_queue *q = NULL;
-	cs_store *real = open_real("stop.db");
+	cs_store *real = fx_open("stop");
 	pthread_t t;
 	int i;
 
@@ -308,7 +297,7 @@ TEST(many_submitters)
 	pthread_t th[SUBMITTERS];
 	atomic_int done = 0;
 	cs_tx_queue *q = NULL;
-	cs_store *real = open_real("many.db");
+	cs_store *real = fx_open("many");
 	uint64_t batches, runs;
 	long missing = 0, wrong = 0;
 	int t, i;
@@ -355,13 +344,12 @@ int
 main(int argc, char **argv)
 {
 	check_args(argc, argv);
-	if (test_dir_make("test_tx_queue") != 0)
-		return 1;
+	fx_setup("test_tx_queue");
 	RUN(batch_with_refusals);
 	RUN(commit_failure_fails_batch);
 	RUN(stop_completes_queued);
 	RUN(many_submitters);
 	RUN(stop_null);
-	rm_tree(test_dir);
+	fx_teardown();
 	return check_summary();
 }

@@ -1,6 +1,7 @@
 /*
  * testutil: what several unit tests share: a scratch directory under /tmp,
- * removed at the end, and small helpers for strings and time.
+ * removed at the end, and small helpers for strings and time.  A store to
+ * test on comes from store_fixture.h (any backend, through store.h).
  */
 #ifndef CS_TESTUTIL_H
 #define CS_TESTUTIL_H
@@ -89,23 +90,5 @@ sleep_ms(long ms)
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
-
-#ifdef CS_STORE_H
-#include "cs_err.h"
-
-/* A SQLite store on a file of the scratch directory; NULL (said on
- * stderr) when it cannot be opened.  For tests that include store.h. */
-static inline cs_store *
-open_store(const char *name)
-{
-	cs_store *s = NULL;
-	int rc = cs_store_open(tpath(name), 20, &s);
-
-	if (rc != 0)
-		fprintf(stderr, "open %s: %s: %s\n", name, cs_errname(rc),
-		    cs_err_msg());
-	return s;
-}
-#endif
 
 #endif
