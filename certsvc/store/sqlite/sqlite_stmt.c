@@ -56,7 +56,7 @@ static const char *const stmt_sql[ST__N] = {
 	 * versions count as one: a serial), its newest version that does.
 	 * The unary + keeps the planner on the number index rather than the
 	 * holder index, which would read every licence of the holder
-	 * (lookups_read_pages in test_store): the rows read are those
+	 * (lookups_read_pages in test_store_sqlite): the rows read are those
 	 * carrying the number, a handful. */
 	[ST_LIC_BY_NUMBER] = "SELECT " LICENCE_COLS " FROM licences WHERE id IN "
 	    "(SELECT max(id) FROM licences WHERE number = ?1 AND "
