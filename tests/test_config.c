@@ -148,6 +148,37 @@ TEST(sample_config_matches_table)
 	free(text);
 }
 
+static void
+test_db_shown(void)
+{
+	static const struct {
+		const char *db, *shown;
+	} cases[] = {
+		{"/var/lib/certsvc/certsvc.db", "/var/lib/certsvc/certsvc.db"},
+		{"postgresql://certsvc:s3cret@db1:5432/lib",
+		    "postgresql://certsvc:****@db1:5432/lib"},
+		{"postgres://u:p@ss@h1,h2/lib?target_session_attrs=read-write",
+		    "postgres://u:****@h1,h2/lib?target_session_attrs=read-write"},
+		{"postgresql://certsvc@db/lib", "postgresql://certsvc@db/lib"},
+		{"postgresql://db/lib?user=a&password=s3cret&sslmode=require",
+		    "postgresql://db/lib?user=a&password=****&sslmode=require"},
+		{"host=db password=s3cret dbname=lib",
+		    "host=db password=**** dbname=lib"},
+		{"postgresql://db/lib?mypassword=x", "postgresql://db/lib?mypassword=x"},
+	};
+	char out[128], small[20];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cs_config_db_shown(cases[i].db, out, sizeof(out));
+		CHECK_STR_EQ(out, cases[i].shown);
+		CHECK(strstr(out, "s3cret") == NULL);
+	}
+	cs_config_db_shown("postgresql://u:s3cret@a-long-host-name/db", small,
+	    sizeof(small));
+	CHECK_STR_EQ(small, "postgresql://u:****");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -157,5 +188,6 @@ main(int argc, char **argv)
 	RUN(validate);
 	RUN(file);
 	RUN(sample_config_matches_table);
+	RUN(db_shown);
 	return check_summary();
 }

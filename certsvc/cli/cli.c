@@ -25,6 +25,7 @@ static const struct command {
 	{"verify", cs_cmd_verify, "check a QR text or token offline"},
 	{"decode", cs_cmd_decode, "show every layer of a QR text or token"},
 	{"backup", cs_cmd_backup, "copy the database online and consistently"},
+	{"migrate", cs_cmd_migrate, "create or upgrade the database schema"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

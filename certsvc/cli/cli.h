@@ -63,5 +63,6 @@ int cs_cmd_verify(int argc, char **argv);
 int cs_cmd_decode(int argc, char **argv);
 int cs_cmd_show(int argc, char **argv);
 int cs_cmd_backup(int argc, char **argv);
+int cs_cmd_migrate(int argc, char **argv);
 
 #endif

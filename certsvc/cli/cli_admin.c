@@ -42,10 +42,12 @@ cs_cmd_serve(int argc, char **argv)
 		goto out;
 	if (cs_cli_opt(&c, "check") != NULL) {
 		const cs_keyring *keys = cs_service_keys(svc);
+		char db[sizeof(c.cfg.db)];
 
+		cs_config_db_shown(c.cfg.db, db, sizeof(db));
 		printf("configuration ok: %zu licence types, %zu keys (active %s), "
 		    "database %s\n", cs_service_catalog(svc)->n, keys->n,
-		    cs_alg_name(keys->active->alg), c.cfg.db);
+		    cs_alg_name(keys->active->alg), db);
 		rc = 0;
 		goto out;
 	}
@@ -238,6 +240,37 @@ cs_cmd_backup(int argc, char **argv)
 		printf("backed up to %s\n", c.args[0]);
 out:
 	cs_service_close(svc);
+	free(c.args);
+	return rc;
+}
+
+int
+cs_cmd_migrate(int argc, char **argv)
+{
+	cs_cli c = {.cmd = "migrate", .opts = NULL};
+	char db[sizeof(c.cfg.db)];
+	int done, rc;
+
+	rc = cs_cli_parse(&c, argc, argv,
+	    "usage: certsvc migrate [settings]\n\n"
+	    "Create the database's schema, or upgrade it to this version's, and\n"
+	    "exit.  serve does the same at start; on PostgreSQL one node at a\n"
+	    "time, under an advisory lock.  Safe to run again.\n", 1, &done);
+	if (done)
+		goto out;
+	if (c.nargs != 0) {
+		fprintf(stderr, "certsvc migrate: takes no arguments (see --help)\n");
+		rc = 2;
+		goto out;
+	}
+	cs_config_db_shown(c.cfg.db, db, sizeof(db));
+	if (cs_service_migrate(&c.cfg) != 0) {
+		rc = cs_cli_fail(&c, NULL);
+		goto out;
+	}
+	printf("schema of %s is up to date\n", db);
+	rc = 0;
+out:
 	free(c.args);
 	return rc;
 }

@@ -606,6 +606,16 @@ cs_service_ping(cs_service *svc)
 }
 
 int
+cs_service_migrate(const cs_config *cfg)
+{
+	cs_store *store = NULL;
+	int rc = cs_store_open(cfg->db, 0, &store);
+
+	cs_store_close(store);
+	return rc;
+}
+
+int
 cs_service_backup(cs_service *svc, const char *path)
 {
 	return cs_store_backup(svc->store, path);

@@ -69,6 +69,10 @@ int cs_service_start_writers(cs_service *svc);
 /* Does the database answer?  0, CS_EFULL when it answers but its disk
  * is full (writes fail), another code when it does not answer. */
 int cs_service_ping(cs_service *svc);
+/* Create or upgrade the schema of the store cfg->db names, and close it:
+ * `certsvc migrate`.  Opening a store migrates it (serve does it at start),
+ * so this is an open without the catalog and keys a service needs. */
+int cs_service_migrate(const cs_config *cfg);
 /* An online, consistent copy of the database to path, a new file
  * (CS_EIO when it exists or cannot be made). */
 int cs_service_backup(cs_service *svc, const char *path);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cs_err.h"
 
@@ -241,4 +242,51 @@ cs_config_print_flags(FILE *f)
 		fprintf(f, "  --%-20s %s (default: %s)\n", flag, settings[i].help,
 		    settings[i].def[0] ? settings[i].def : "\"\"");
 	}
+}
+
+/* k bytes of s appended to out[0..*len), cut to fit n with its NUL. */
+static void
+put(char *out, size_t n, size_t *len, const char *s, size_t k)
+{
+	if (k > n - 1 - *len)
+		k = n - 1 - *len;
+	memcpy(out + *len, s, k);
+	*len += k;
+}
+
+void
+cs_config_db_shown(const char *db, char *out, size_t n)
+{
+	const char *p = db, *auth, *end, *at = NULL, *c;
+	size_t len = 0;
+
+	if (n == 0)
+		return;
+	if ((auth = strstr(db, "://")) != NULL) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?");
+		/* The last '@' of the authority: a password may hold '@'. */
+		for (c = auth; c < end; c++)
+			if (*c == '@')
+				at = c;
+		if (at != NULL &&
+		    (c = memchr(auth, ':', (size_t)(at - auth))) != NULL) {
+			put(out, n, &len, db, (size_t)(c + 1 - db));
+			put(out, n, &len, "****", 4);
+			p = at;
+		}
+	}
+	while (*p != '\0') {
+		/* password=... as a URI parameter or a keyword=value pair. */
+		if (strncasecmp(p, "password=", 9) == 0 &&
+		    (p == db || strchr("?& ", p[-1]) != NULL)) {
+			put(out, n, &len, p, 9);
+			put(out, n, &len, "****", 4);
+			p += 9;
+			p += strcspn(p, "& ");
+			continue;
+		}
+		put(out, n, &len, p++, 1);
+	}
+	out[len] = '\0';
 }
