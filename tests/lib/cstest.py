@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
@@ -300,6 +301,25 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def in_parallel(n, fn, timeout=120):
+    """fn(i) for i in range(n), each in a thread of its own, all started
+    before any is waited for: the results in the order of i (an exception
+    raised is the result of its call)."""
+    out = [None] * n
+
+    def run(i):
+        try:
+            out[i] = fn(i)
+        except Exception as e:  # noqa: BLE001 - the caller looks at it
+            out[i] = e
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return out
 
 
 def wait_stable(count, tries, times, step=0.05):
