@@ -320,18 +320,3 @@ def in_parallel(n, fn, timeout=120):
     for t in threads:
         t.join(timeout)
     return out
-
-
-def wait_stable(count, tries, times, step=0.05):
-    """Poll count() until it has returned the same value times more times
-    in a row (at most tries calls, step seconds apart): for records that
-    are committed in groups.  Returns the last value."""
-    last, same = None, 0
-    for _ in range(tries):
-        n = count()
-        same = same + 1 if n == last else 0
-        if same >= times:
-            return n
-        last = n
-        time.sleep(step)
-    return last
