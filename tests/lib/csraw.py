@@ -152,16 +152,18 @@ def request(base, method, target, headers=None, body=None, source=None,
 def send(base, method, target, body=None, token=None, ctype=None, headers=None,
          source=None, timeout=10, early_answer=False):
     """request() with a bearer token and a Content-Type: a dict or list
-    body is sent as JSON (UTF-8), a str as UTF-8."""
+    body is sent as JSON (UTF-8; application/json unless ctype says
+    otherwise), a str as UTF-8."""
     h = list(headers or [])
     if token:
         h.append(("Authorization", "Bearer " + token))
-    if ctype:
-        h.append(("Content-Type", ctype))
     if isinstance(body, (dict, list)):
         body = json.dumps(body, ensure_ascii=False).encode()
+        ctype = ctype or "application/json"
     elif isinstance(body, str):
         body = body.encode()
+    if ctype:
+        h.append(("Content-Type", ctype))
     return request(base, method, target, h, body, source=source, timeout=timeout,
                    early_answer=early_answer)
 
