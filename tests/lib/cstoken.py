@@ -79,12 +79,20 @@ def tamper_payload(token, old, new):
     return token_of(raw.replace(old, new, 1))
 
 
-def cose_parts(token):
-    """[protected, unprotected, payload, signature] of a token's (or QR
-    text's) COSE_Sign1."""
+def cose_bytes(text):
+    """The COSE_Sign1 bytes of a QR text (either form) or a bare token."""
+    if text.startswith("EL1:"):
+        return zlib.decompress(b45_decode(text[4:]))
+    if "/v/" in text:
+        text = text.rsplit("/v/", 1)[1]
+    return token_bytes(text)
+
+
+def cose_parts(text):
+    """[protected, unprotected, payload, signature] of the COSE_Sign1 of a
+    QR text (either form) or a bare token."""
     import cbor2
-    import independent
-    return cbor2.loads(independent.cose_bytes(token)).value
+    return cbor2.loads(cose_bytes(text)).value
 
 
 def cose(parts, tag=18):
