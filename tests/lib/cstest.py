@@ -54,6 +54,10 @@ def run_tests(tests, names=None):
     if unknown:
         print("unknown test(s): %s\nthe tests of %s:\n  %s" % (
             " ".join(unknown), os.path.basename(sys.argv[0]), "\n  ".join(known)), flush=True)
+        for srv in list(Server.running):
+            srv.stop()
+        for work in Workdir.made:
+            work.cleanup()
         sys.exit(2)
     ran = []
     for name, fn in tests:
@@ -83,8 +87,11 @@ def done():
 class Workdir:
     """A fresh directory with a key directory, a database and settings."""
 
+    made = []   # every one, for run_tests to remove when it runs nothing
+
     def __init__(self, alg="ES256", keygen=True):
         self.dir = tempfile.mkdtemp(prefix="certsvc-test-")
+        Workdir.made.append(self)
         self.keys = os.path.join(self.dir, "keys")
         self.db = os.path.join(self.dir, "certsvc.db")
         self.settings = ["--keys", self.keys, "--db", self.db, "--templates", TEMPLATES,
