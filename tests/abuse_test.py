@@ -40,8 +40,11 @@ well-behaved client is answered, correctly and in time.
      too, through the API and the /v form — while the same check from
      another address is valid, and QR texts and valid tokens from the
      guessing address are still answered.
+
+Each scenario is a test of its own (run_tests), followed by the checks
+that the server still runs and answers /healthz, so that one failing
+hides none of the others: `python3 tests/abuse_test.py flood_is_rate_limited`.
 """
-import atexit
 import json
 import os
 import select
@@ -54,7 +57,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csraw  # noqa: E402
 from cshttp import ENV  # noqa: E402
-from cstest import Server, Workdir, check, done, sample_request, uscc  # noqa: E402
+from cstest import (Server, Workdir, check, done, run_tests, sample_request, uscc,  # noqa: E402
+                    wait_for)
 
 TIMEOUT = 2          # --connection-timeout
 MAX_CONN = 32        # --max-connections
@@ -69,21 +73,12 @@ reader = w.client("reader", "reader", "*")
 srv = Server(w, "--connection-timeout", str(TIMEOUT), "--max-connections", str(MAX_CONN),
              "--rate-limit", str(RATE), "--auth-failures", str(FAILURES),
              "--auth-failure-refill", "1")
-atexit.register(lambda: srv.proc.poll() is None and srv.proc.kill())
 t_start = time.time()
 
 
 def api(method, path, body=None, token=None, ctype=None, source=None, timeout=10, server=None):
-    h = []
-    if token:
-        h.append(("Authorization", "Bearer " + token))
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-        ctype = ctype or "application/json"
-    if ctype:
-        h.append(("Content-Type", ctype))
-    return csraw.request((server or srv).base, method, path, h, body, source=source,
-                         timeout=timeout)
+    return csraw.send((server or srv).base, method, path, body, token, ctype, source=source,
+                      timeout=timeout)
 
 
 r = api("POST", "/api/v1/certificates", sample_request("11100000000013338W032", "AB-1"), issuer)
@@ -142,7 +137,7 @@ def read_licence(source):
         r and r.status
 
 
-def verify(source):
+def verifies(source):
     r = api("POST", "/api/v1/verify", TOKEN, ctype="text/plain", source=source)
     return r is not None and r.status == 200 and json.loads(r.body)["result"] == "valid", \
         r and r.status
@@ -153,7 +148,7 @@ def types(source):
     return r is not None and r.status == 200, r and r.status
 
 
-PLAN_OTHER = [("read", GOOD, read_licence), ("verify", GOOD, verify), ("types", GOOD, types)]
+PLAN_OTHER = [("read", GOOD, read_licence), ("verify", GOOD, verifies), ("types", GOOD, types)]
 
 
 def closed(sock):
@@ -171,7 +166,7 @@ def closed(sock):
 
 # --- 1. slowloris: a byte a second ------------------------------------------
 
-def slowloris():
+def slowloris_is_cut_off():
     print("slowloris: 8 request heads and 2 bodies, a byte a second", flush=True)
     good = GoodClient("slowloris", PLAN_OTHER + [("read from the attacker's address", None,
                                                   read_licence)])
@@ -217,7 +212,7 @@ def slowloris():
         flush=True)
 
 
-def slow_handler():
+def slow_handler_is_not_cut():
     """The other side of the slowloris deadline: a request that arrived
     whole is never cut, however long its handler takes (here it waits for
     the database, held by another process longer than the timeout)."""
@@ -227,12 +222,12 @@ def slow_handler():
     db.execute("BEGIN IMMEDIATE")
     out = {}
 
-    def issue():
+    def issue_while_locked():
         t0 = time.time()
         out["r"] = api("POST", "/api/v1/certificates",
                        sample_request("11100000000013338W032", "AB-SLOW"), issuer, timeout=30)
         out["t"] = time.time() - t0
-    t = threading.Thread(target=issue)
+    t = threading.Thread(target=issue_while_locked)
     t.start()
     time.sleep(TIMEOUT + 1)
     db.execute("ROLLBACK")
@@ -246,7 +241,7 @@ def slow_handler():
 
 # --- 2. idle connections -------------------------------------------------------
 
-def idle():
+def idle_connections_are_closed():
     n = MAX_CONN + 50
     print("idle connections: %d sockets that send nothing (--max-connections %d)" % (
         n, MAX_CONN), flush=True)
@@ -261,14 +256,13 @@ def idle():
             refused += 1
     # Those over the per-address limit go at once (allow a loaded machine
     # a moment, well within the timeout that cuts the others).
-    while time.time() - t0 < TIMEOUT * 0.75 and \
-            sum(1 for s in socks if closed(s)) + refused < n - MAX_CONN // 2:
-        time.sleep(0.05)
+    wait_for(lambda: sum(1 for s in socks if closed(s)) + refused >= n - MAX_CONN // 2,
+             timeout=t0 + TIMEOUT * 0.75 - time.time(), step=0.05)
     early = sum(1 for s in socks if closed(s)) + refused
     open_after = len(socks) + refused - early
     # All the rest go at the connection timeout.
-    while time.time() - t0 < TIMEOUT + 2.5 and not all(closed(s) for s in socks):
-        time.sleep(0.1)
+    wait_for(lambda: all(closed(s) for s in socks), timeout=t0 + TIMEOUT + 2.5 - time.time(),
+             step=0.1)
     held = time.time() - t0
     still = sum(1 for s in socks if not closed(s))
     good.finish()
@@ -286,7 +280,7 @@ def idle():
 
 # --- 3. a verification flood -------------------------------------------------------
 
-def flood():
+def flood_is_rate_limited():
     secs = 2.0
     print("verification flood: 4 threads for %.0f s from one address (--rate-limit %d)" % (
         secs, RATE), flush=True)
@@ -351,7 +345,7 @@ def is_429(r):
         r.header("content-type") == "application/problem+json" and ra.isdigit() and int(ra) >= 1
 
 
-def wrong_tokens():
+def wrong_tokens_are_shed():
     print("wrong bearer tokens from one address: one at a time until 429, then 4 threads "
           "for 2 s (--auth-failures %d)" % FAILURES, flush=True)
     good = GoodClient("wrong tokens", PLAN_OTHER + [("read from the same address", None,
@@ -412,7 +406,7 @@ def wrong_tokens():
 
 # --- 5. paper-copy guesses -------------------------------------------------------------
 
-def paper_copy():
+def paper_copy_guesses_are_limited():
     budget = 5
     print("paper-copy guesses from %s (--auth-failures %d, one back an hour)" % (
         GUESSER, budget), flush=True)
@@ -486,16 +480,30 @@ def paper_copy_on(guard, budget):
           flush=True)
 
 
-for attack in (slowloris, slow_handler, idle, flood, wrong_tokens, paper_copy):
-    attack()
-    check(srv.proc.poll() is None, "%s: the server is still running" % attack.__name__)
-    check(csraw.alive(srv.base), "%s: /healthz answers afterwards" % attack.__name__)
+def survived(attack):
+    """The attack as a test: then the server is still running and answers
+    /healthz (checked even if the attack raised)."""
+    def test():
+        try:
+            attack()
+        finally:
+            check(srv.proc.poll() is None, "%s: the server is still running" % attack.__name__)
+            check(csraw.alive(srv.base), "%s: /healthz answers afterwards" % attack.__name__)
+    return attack.__name__, test
 
-with open(srv.log_path, "rb") as f:
-    log = f.read()
-check(b"error req=" not in log, "the server logged no internal error")
+
+def no_internal_error_logged():
+    with open(srv.log_path, "rb") as f:
+        log = f.read()
+    check(b"error req=" not in log, "the server logged no internal error")
+
+
+ATTACKS = (slowloris_is_cut_off, slow_handler_is_not_cut, idle_connections_are_closed,
+           flood_is_rate_limited, wrong_tokens_are_shed, paper_copy_guesses_are_limited)
+ran = run_tests([survived(attack) for attack in ATTACKS] + [no_internal_error_logged])
 code = srv.stop()
 check(code == 0, "the server stops cleanly after the attacks (%s)" % code)
-print("abuse test: 6 scenarios in %.1f s" % (time.time() - t_start))
+print("abuse test: %d scenarios in %.1f s" % (len(set(ran) & {a.__name__ for a in ATTACKS}),
+                                             time.time() - t_start))
 w.cleanup()
 done()

@@ -22,8 +22,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import cshttp  # noqa: E402
 import cstest  # noqa: E402
-from cstest import Server, Workdir, check, done  # noqa: E402
+from cstest import Server, Workdir, check, done, run_tests  # noqa: E402
 from cstoken import tamper_signature  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -144,11 +145,14 @@ def longest(type_doc, req):
     return req
 
 
+FIX = {}   # the stage: the server, its tokens, and what check.js is given
+
+
 def main():
     if not os.path.exists(CHROMIUM):
         check(False, "%s is missing: scripts/deps.sh test installs chromium" % CHROMIUM)
         done()
-    node_path = npm_deps()
+    FIX["node_path"] = npm_deps()
     os.makedirs(ARTIFACTS, exist_ok=True)
     for f in os.listdir(ARTIFACTS):
         if f.endswith(".png"):
@@ -162,32 +166,37 @@ def main():
     reader = work.client("reader", "reader", "*")
     long_issuer = work.client("long", "issuer", "*", LONG_ISSUER_CODE, LONG_ISSUER_NAME)
     srv = Server(work, "--listen", "127.0.0.1:%d" % port, "--rate-limit", "0")
-    servers = [srv]
     try:
         check(srv.base == base, "the server listens on %s (got %s)" % (base, srv.base))
         fixtures = stage(work, srv, issuer, long_issuer)
         fixtures.update({"base": base, "issuer_token": issuer, "reader_token": reader,
                          "artifacts": ARTIFACTS, "chromium": CHROMIUM})
-        path = work.write("fixtures.json", fixtures)
-        env = dict(os.environ, NODE_PATH=node_path)
-        t0 = time.time()
-        r = subprocess.run(["node", os.path.join(BROWSER_DIR, "check.js"), path],
-                           env=env, timeout=300)
-        print("browser checks: %.1f s; screenshots in %s" % (time.time() - t0, ARTIFACTS))
-        check(r.returncode == 0, "tests/browser/check.js passed (exit %d)" % r.returncode)
-        face_png_api(srv, fixtures["faces"][0]["id"], reader)
+        FIX.update(srv=srv, reader=reader, fixtures=fixtures,
+                   path=work.write("fixtures.json", fixtures))
+        run_tests([browser_shows_pages_and_faces, face_png_scales_and_errors])
     finally:
-        for s in servers:
-            # Exit 0 after SIGTERM, and no sanitizer report on stderr.
-            s.stop_clean()
+        # Exit 0 after SIGTERM, and no sanitizer report on stderr.
+        srv.stop_clean()
     if not cstest.failures:
         work.cleanup()
     done()
 
 
-def face_png_api(srv, lid, reader):
+def browser_shows_pages_and_faces():
+    """tests/browser/check.js in chromium: what a person sees (its top
+    lists the checks)."""
+    env = dict(os.environ, NODE_PATH=FIX["node_path"])
+    t0 = time.time()
+    r = subprocess.run(["node", os.path.join(BROWSER_DIR, "check.js"), FIX["path"]],
+                       env=env, timeout=300)
+    print("browser checks: %.1f s; screenshots in %s" % (time.time() - t0, ARTIFACTS))
+    check(r.returncode == 0, "tests/browser/check.js passed (exit %d)" % r.returncode)
+
+
+def face_png_scales_and_errors():
     """face.png's own rules: its scales, its authorisation, its errors."""
     import struct
+    srv, lid, reader = FIX["srv"], FIX["fixtures"]["faces"][0]["id"], FIX["reader"]
     path = "/api/v1/certificates/%s/face.png" % lid
     for scale, want in ((None, 2), ("1", 1), ("3", 3)):
         st, h, png = srv.request("GET", path + ("?scale=" + scale if scale else ""),
@@ -218,11 +227,12 @@ def face_png_api(srv, lid, reader):
               "face.png?form=compact carries the compact form: %r" % (text or "")[:20])
 
 
-def issue(srv, token, req, what):
-    status, _, lic = srv.json("POST", "/api/v1/certificates", req, token=token)
-    if status not in (200, 201):
-        raise RuntimeError("issuing %s: %d %s" % (what, status, lic))
-    return lic
+def issued(srv, token, req, what):
+    """The licence issued (cshttp.issue); the stage cannot go on without it."""
+    r = cshttp.issue(srv, req, token, what="issuing " + what)
+    if r.status != 201:
+        raise RuntimeError("issuing %s: %r" % (what, r))
+    return r.doc
 
 
 def stage(work, srv, issuer, long_issuer):
@@ -234,25 +244,25 @@ def stage(work, srv, issuer, long_issuer):
 
     today = datetime.date.today()
     w032 = "11100000000013338W032"
-    valid = issue(srv, issuer, sample(w032, "B-VALID"), "valid")
-    person = issue(srv, issuer, sample("11100000000013338W044", "B-PERSON"), "person")
-    susp = issue(srv, issuer, sample(w032, "B-SUSP"), "suspended")
+    valid = issued(srv, issuer, sample(w032, "B-VALID"), "valid")
+    person = issued(srv, issuer, sample("11100000000013338W044", "B-PERSON"), "person")
+    susp = issued(srv, issuer, sample(w032, "B-SUSP"), "suspended")
     srv.json("POST", "/api/v1/certificates/%s/suspend" % susp["id"],
              {"reason": "整改期间暂扣"}, token=issuer)
-    expired = issue(srv, issuer, sample(w032, "B-EXP", valid_from="2015-01-01",
+    expired = issued(srv, issuer, sample(w032, "B-EXP", valid_from="2015-01-01",
                                         valid_until="2020-12-31"), "expired")
     later = today.replace(year=today.year + 2).isoformat()
-    nyv = issue(srv, issuer, sample(w032, "B-NYV", valid_from=later), "not yet valid")
-    old = issue(srv, issuer, sample(w032, "B-OLD"), "to supersede")
+    nyv = issued(srv, issuer, sample(w032, "B-NYV", valid_from=later), "not yet valid")
+    old = issued(srv, issuer, sample(w032, "B-OLD"), "to supersede")
     status, _, new = srv.json("POST", "/api/v1/certificates/%s/amend" % old["id"],
                               {"approval_ref": "B-NEW", "fields": {"remarks": "变更后"},
                                "reason": "变更备注"}, token=issuer)
     check(status in (200, 201), "amend: %d %s" % (status, new))
-    rev = issue(srv, issuer, sample(w032, "B-REV"), "revoked")
+    rev = issued(srv, issuer, sample(w032, "B-REV"), "revoked")
     srv.json("POST", "/api/v1/certificates/%s/revoke" % rev["id"],
              {"reason": "以欺骗手段取得", "kind": "withdrawn"}, token=issuer)
-    rt = issue(srv, issuer, sample(w032, "B-ROUNDTRIP"), "round trip")
-    xss = issue(srv, issuer, sample(w032, "B-XSS", holder={
+    rt = issued(srv, issuer, sample(w032, "B-ROUNDTRIP"), "round trip")
+    xss = issued(srv, issuer, sample(w032, "B-XSS", holder={
         "name": "<script>alert(1)</script>&\"'", "code_type": "USCC",
         "code": "91440300708461136T"}), "script-named holder")
 
@@ -315,7 +325,7 @@ def stage(work, srv, issuer, long_issuer):
             req = sample(t["code"], "B-FACE-%s-%s" % (t["code"], variant))
             if variant == "longest":
                 req = longest(t, req)
-            lic = issue(srv, long_issuer if variant == "longest" else issuer, req,
+            lic = issued(srv, long_issuer if variant == "longest" else issuer, req,
                         "face of %s" % t["code"])
             # What was asked for, not what came back: a value cut on its
             # way to the face must not pass for the whole.

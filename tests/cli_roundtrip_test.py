@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import cbor2  # noqa: E402
 import independent  # noqa: E402
 from cshttp import id_parts  # noqa: E402
-from cstoken import token_of  # noqa: E402
+from cstoken import cose, cose_parts, token_of  # noqa: E402
 from cstest import Server, Workdir, catalog, check, done, sample_request, uscc, zbar  # noqa: E402
 
 # SPEC §4: a typical licence of the shipped catalog, with a public URL of
@@ -55,10 +55,9 @@ def verify_cli(w, jwks_path, text):
 
 def forge(token, change):
     """Re-encode a token's COSE_Sign1 after change(prot, payload, sig)."""
-    msg = cbor2.loads(independent.cose_bytes(token))
-    prot, unprot, payload, sig = msg.value
+    prot, unprot, payload, sig = cose_parts(token)
     prot, payload, sig = change(prot, payload, sig)
-    return token_of(cbor2.dumps(cbor2.CBORTag(18, [prot, unprot, payload, sig])))
+    return token_of(cose([prot, unprot, payload, sig]))
 
 
 def tamper_checks(w, jwks_path, jwks, lic, alg):
@@ -95,7 +94,7 @@ def day_start(iso_date, days=0):
 
 def check_claims(what, t, lic, text):
     """The signed claims, read with cbor2, against the issued licence."""
-    prot, _unprot, payload, _sig = cbor2.loads(independent.cose_bytes(text)).value
+    prot, _unprot, payload, _sig = cose_parts(text)
     # cbor2 writes the shortest integer heads and definite lengths: the same
     # bytes back means certsvc used RFC 8949 preferred serialization.
     check(cbor2.dumps(cbor2.loads(prot)) == prot and cbor2.dumps(cbor2.loads(payload)) == payload,

@@ -23,9 +23,16 @@ had been committed and 201 when it had not (never 409 or 5xx).
 
 The answer "acknowledged ⇒ durable" must hold whether the store commits one
 transaction at a time or groups the commits of concurrent requests.
+
+Each round is a test of its own (kill_round_1, ...; run_tests), so that a
+round that fails does not hide the next, which starts a server again if it
+has to; the last tests check what the rounds did together (nothing
+unexpected answered, the last retries, a clean stop, kills that cut
+requests off), so they need rounds before them:
+`python3 tests/crash_test.py kill_round_1 kills_cut_requests_off`.
 """
-import atexit
 import concurrent.futures
+import functools
 import http.client
 import json
 import os
@@ -36,9 +43,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csraw  # noqa: E402
+import cshttp  # noqa: E402
 from cshttp import ENV, HEALTH, T_DIAG, T_EIA, T_HAZ, T_RAD, T_TRAIN, org_code, person_code  # noqa: E402
 import independent  # noqa: E402
-from cstest import (Server, Workdir, check, done, sample_request,  # noqa: E402
+from cstest import (Server, Workdir, check, done, run_tests, sample_request,  # noqa: E402
                     sanitizer_clean)
 
 ROUNDS = int(os.environ.get("CS_CRASH_ROUNDS", "5"))
@@ -54,38 +62,23 @@ admin = w.client("admin", "admin", "*")
 jwks = json.loads(w.cli("trust-list").stdout)
 
 
-class Server2(Server):
-    """A server whose log starts afresh at each start (the earlier one's
-    'listening on' line names a port that is gone)."""
-
-    def __init__(self, work, n):
-        log = os.path.join(work.dir, "serve.log")
-        if os.path.exists(log):
-            os.rename(log, os.path.join(work.dir, "serve.%d.log" % n))
-        Server.__init__(self, work, "--rate-limit", "0")
+def start():
+    """The server (restarted: its log is appended to, and Server reads
+    this process's own 'listening on' line)."""
+    return Server(w, "--rate-limit", "0")
 
 
 def call(base, method, path, body=None, token=None, timeout=30):
-    """(status, JSON) or raises OSError / http.client exceptions."""
-    host, port = csraw.address(base)
-    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    """(status, JSON) or raises OSError / http.client exceptions: one
+    request on a connection of its own (cshttp.call), text sent as
+    text/plain."""
+    r = cshttp.call(base, method, path, body, token=token, timeout=timeout,
+                    ctype="text/plain" if isinstance(body, str) else None,
+                    headers={"Connection": "close"})
     try:
-        h = {"Connection": "close"}
-        data = None
-        if body is not None:
-            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-            h["Content-Type"] = "text/plain" if isinstance(body, str) else "application/json"
-        if token:
-            h["Authorization"] = "Bearer " + token
-        c.request(method, path, data, h)
-        r = c.getresponse()
-        raw = r.read()
-        try:
-            return r.status, json.loads(raw) if raw else None
-        except ValueError:
-            return r.status, raw
-    finally:
-        c.close()
+        return r.status, json.loads(r.body) if r.body else None
+    except ValueError:
+        return r.status, r.body
 
 
 # --- what the clients were told ----------------------------------------------
@@ -349,10 +342,12 @@ def retry_in_doubt(base, rnd, before_ids):
 checked = set()
 kills_in_flight = []   # per round: requests in flight the moment before the kill
 t_start = time.time()
-srv = Server2(w, 0)
-# Whatever happens to this script, its server does not outlive it.
-atexit.register(lambda: srv.proc.poll() is None and srv.proc.kill())
-for rnd in range(1, ROUNDS + 1):
+srv = start()
+
+
+def load_and_kill(rnd):
+    """Clients at work, then SIGKILL at a random moment; the database as
+    the kill left it.  Returns the ids on disk and the stats before."""
     base = srv.base
     stop = threading.Event()
     threads = [threading.Thread(target=issuer_thread, args=(base, rnd, t, stop))
@@ -370,22 +365,32 @@ for rnd in range(1, ROUNDS + 1):
     stop.set()
     for t in threads:
         t.join(60)
-    srv.log.close()
+    srv.stop()
     check(srv.proc.returncode == -9, "round %d: the server died of SIGKILL (%s)" % (
         rnd, srv.proc.returncode))
     sanitizer_clean(srv.output(), "round %d: the server killed" % rnd)
-    ids = db_checks(rnd)
+    return db_checks(rnd), before
+
+
+def kill_round(rnd):
+    """One round: load and a kill, the database read-only, a restart, the
+    interrupted requests sent again, every licence not seen before read
+    and verified, the audit log."""
+    global srv
+    if not srv.alive():     # an earlier round failed before its restart
+        srv = start()
+    ids, before = load_and_kill(rnd)
     with lock:
         found = sum(1 for i in acked if i in ids)
         acked_n = len(acked)
 
-    srv = Server2(w, rnd)
+    srv = start()
     retried, again = retry_in_doubt(srv.base, rnd, ids)
     new = sorted(set(ids) - checked)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         for lid, err in zip(new, pool.map(lambda i: check_licence(srv.base, i), new)):
             check(err is None, "round %d: %s" % (rnd, err))
-    checked |= set(new)
+    checked.update(new)
     audit_checks(srv.base, rnd)
     d = {k: stats[k] - before[k] for k in stats}
     print("round %d: %d requests in flight at the kill; %d issuance requests (%d licences "
@@ -397,35 +402,59 @@ for rnd in range(1, ROUNDS + 1):
               d["bundles_acked"], d["transitions_acked"], d["transitions_lost"], len(ids), found,
               acked_n, retried, again["200"], again["201"]), flush=True)
 
-check(not unexpected, "no unexpected answer under load: %s" % unexpected[:5])
-# The last round's retries made licences no round has read yet.
-with lock:
-    rest = sorted(set(acked) - checked)
-for lid in rest:
-    err = check_licence(srv.base, lid)
-    check(err is None, "after the last round: %s" % err)
-checked |= set(rest)
-# A last look after a clean stop: everything acknowledged (including the
-# retries of the last round) is there, and the database is sound.
-srv.stop_clean("the last server")
-ids = db_checks(ROUNDS + 1)
-total_acked = len(acked)
-print("crash test: %d rounds, %d issuance requests, %d licences acknowledged, %d on disk "
-      "(%d checked through the API and independently), %d bundles, %d transitions "
-      "acknowledged, %.1f s" % (ROUNDS, stats["attempts"], total_acked, len(ids), len(checked),
-                                 len(bundles_acked), len(expected_status),
-                                 time.time() - t_start))
-check(total_acked > 0 and stats["transitions_acked"] > 0 and bundles_acked,
-      "the load acknowledged licences, bundles and transitions")
-# Not vacuous: at least one kill cut requests off mid-way (their answers
-# were lost: the connection broke after they were sent), so the checks
-# above saw what a crash in the middle of a write leaves.
-lost = stats["in_doubt"] + stats["transitions_lost"]
-print("kills with requests in flight: %d of %d rounds (%s); answers lost: %d" % (
-    sum(1 for n in kills_in_flight if n > 0), ROUNDS, kills_in_flight, lost))
-check(any(n > 0 for n in kills_in_flight),
-      "at least one kill came while requests were in flight (%s)" % kills_in_flight)
-check(lost > 0, "at least one kill cut off a request in flight: no answer was lost in %d "
-      "rounds" % ROUNDS)
+
+def no_unexpected_answer_under_load():
+    check(not unexpected, "no unexpected answer under load: %s" % unexpected[:5])
+
+
+def last_retries_are_stored_and_verify():
+    # The last round's retries made licences no round has read yet.
+    with lock:
+        rest = sorted(set(acked) - checked)
+    for lid in rest:
+        err = check_licence(srv.base, lid)
+        check(err is None, "after the last round: %s" % err)
+    checked.update(rest)
+
+
+def clean_stop_keeps_everything():
+    # A last look after a clean stop: everything acknowledged (including the
+    # retries of the last round) is there, and the database is sound.
+    srv.stop_clean("the last server")
+    ids = db_checks(ROUNDS + 1)
+    print("crash test: %d rounds, %d issuance requests, %d licences acknowledged, %d on disk "
+          "(%d checked through the API and independently), %d bundles, %d transitions "
+          "acknowledged, %.1f s" % (ROUNDS, stats["attempts"], len(acked), len(ids), len(checked),
+                                     len(bundles_acked), len(expected_status),
+                                     time.time() - t_start))
+
+
+def load_acknowledged_every_kind():
+    check(len(acked) > 0 and stats["transitions_acked"] > 0 and bundles_acked,
+          "the load acknowledged licences, bundles and transitions")
+
+
+def kills_cut_requests_off():
+    # Not vacuous: at least one kill cut requests off mid-way (their answers
+    # were lost: the connection broke after they were sent), so the checks
+    # above saw what a crash in the middle of a write leaves.
+    lost = stats["in_doubt"] + stats["transitions_lost"]
+    print("kills with requests in flight: %d of %d rounds (%s); answers lost: %d" % (
+        sum(1 for n in kills_in_flight if n > 0), ROUNDS, kills_in_flight, lost))
+    check(any(n > 0 for n in kills_in_flight),
+          "at least one kill came while requests were in flight (%s)" % kills_in_flight)
+    check(lost > 0, "at least one kill cut off a request in flight: no answer was lost in %d "
+          "rounds" % ROUNDS)
+
+
+run_tests([("kill_round_%d" % rnd, functools.partial(kill_round, rnd))
+           for rnd in range(1, ROUNDS + 1)] + [
+    no_unexpected_answer_under_load,
+    last_retries_are_stored_and_verify,
+    clean_stop_keeps_everything,
+    load_acknowledged_every_kind,
+    kills_cut_requests_off,
+])
+srv.stop()
 w.cleanup()
 done()

@@ -35,8 +35,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csraw  # noqa: E402
 from cshttp import (ENV, HEALTH, PROBLEM_CT, T_DIAG, T_EIA, T_HAZ, T_RAD, Deployment,  # noqa: E402
-                    call, is_json, is_problem, org_code, request_for)
-from cstest import Server, Workdir, check, done, sample_request, wait_stable  # noqa: E402
+                    audit_records, audit_synced, call, is_json, is_problem, metrics, org_code,
+                    request_for)
+from cstest import Server, Workdir, check, done, sample_request  # noqa: E402
 
 d = Deployment()
 # A one-window platform acting for two departments, three types.
@@ -47,32 +48,14 @@ s = d.start("--rate-limit", "0")
 T = d.tokens
 
 
-def audit(query, who="admin"):
-    """Every record a query matches (paged with after=)."""
-    recs, after = [], 0
-    while True:
-        sep = "&" if query else ""
-        r = call(s, "GET", "/api/v1/audit?%s%safter=%d&limit=1000" % (query, sep, after),
-                 token=T[who])
-        if not is_json(r, 200, "GET /api/v1/audit?" + query):
-            return recs
-        page = r.doc.get("records", [])
-        recs += page
-        if not page:
-            return recs
-        after = page[-1]["seq"]
+def audit(query):
+    return audit_records(s, T["admin"], query)
 
 
 def at_ms(rec):
     """Unix milliseconds of a record's "at" (2026-11-24T08:00:00.123Z)."""
     t = datetime.datetime.strptime(rec["at"], "%Y-%m-%dT%H:%M:%S.%fZ")
     return int(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000 + 0.5)
-
-
-def settle():
-    """Reads' audit records are committed in groups (audit_flush_ms): wait
-    until the log stops growing."""
-    wait_stable(lambda: len(audit("")), tries=100, times=2)
 
 
 # --- 1. bundles ------------------------------------------------------------
@@ -155,7 +138,7 @@ r = call(s, "GET", "/api/v1/holders/%s/certificates" % HA, token=T["rd_all"],
 is_json(r, 200, "holder lookup of HA")
 r = call(s, "GET", "/api/v1/certificates/" + phase_a[0]["id"], token=T["rd_all"])
 is_json(r, 200, "read of HA's first licence")
-settle()
+audit_synced(s, T["admin"])
 recs_a = audit("")
 seq_a = max(x["seq"] for x in recs_a)
 time.sleep(1.2)
@@ -163,7 +146,7 @@ time.sleep(1.2)
 r = call(s, "POST", "/api/v1/certificates", request_for(T_DIAG, "AUD-B0", HA), token=T["health"])
 is_json(r, 201, "phase B issuance (health)")
 b_lic = r.doc or {}
-settle()
+audit_synced(s, T["admin"])
 everything = audit("")
 recs_b = [x for x in everything if x["seq"] > seq_a]
 check(len(recs_b) == 1 and recs_b[0].get("action") == "issue" and
@@ -256,20 +239,6 @@ is_problem(r, 403, what="an issuer reads the audit log")
 
 # --- 3. /metrics -------------------------------------------------------------
 
-METRIC = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
-
-
-def metrics():
-    r = call(s, "GET", "/metrics")
-    check(r.status == 200 and (r.ctype or "").startswith("text/plain"), "GET /metrics: %r" % r)
-    out = {}
-    for line in r.body.decode().splitlines():
-        m = METRIC.match(line)
-        if m:
-            out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
-    return out
-
-
 def verified(result):
     return 'certsvc_verifications_total{result="%s"}' % result
 
@@ -284,7 +253,7 @@ held = phase_a[2]
 r = call(s, "POST", "/api/v1/certificates/%s/suspend" % held["id"], {"reason": "metrics"},
          token=T["env"])
 is_json(r, 200, "suspend one for the metrics")
-m0 = metrics()
+m0 = metrics(s)
 check(all(verified(x) in m0 for x in RESULTS), "every result has its series: %s" % [
     x for x in RESULTS if verified(x) not in m0])
 want = {"valid": 0, "malformed": 0, "not_found": 0, "suspended": 0}
@@ -319,7 +288,7 @@ total = sum(want.values())
 # completion), so the last answer may arrive just before it: wait for it.
 deadline = time.time() + 10
 while True:
-    m1 = metrics()
+    m1 = metrics(s)
     if m1.get(VERIFY_200, 0) - m0.get(VERIFY_200, 0) >= total or time.time() > deadline:
         break
     time.sleep(0.05)

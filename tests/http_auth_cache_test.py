@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from cshttp import (ENV, HEALTH, T_DIAG, T_RAD, Deployment, call, connection,  # noqa: E402
-                    is_json, is_problem, org_code, request_for)
+                    is_json, is_problem, issue, org_code, request_for)
 from cstest import check, done  # noqa: E402
 
 CACHE_S = 1.0      # auth_cache_ms by default
@@ -58,11 +58,10 @@ def read(lic, who_or_token, conn=None):
     return call(d.server, "GET", "/api/v1/certificates/" + lic["id"], token=t, conn=conn)
 
 
-def issue(type_code, who, ref):
-    r = call(d.server, "POST", "/api/v1/certificates", request_for(type_code, ref, org_code(77)),
-             token=T[who])
-    ok = check(r.status == 201, "setup: %s issues %s: %r" % (who, type_code, r))
-    return r.doc if ok and r.doc else {"id": "?"}
+def licence(type_code, who, ref):
+    r = issue(d.server, request_for(type_code, ref, org_code(77)), T[who],
+              what="setup: %s issues %s" % (who, type_code))
+    return r.doc if r.status == 201 and r.doc else {"id": "?"}
 
 
 def poll_until(cond_status, fn, limit_s):
@@ -83,8 +82,8 @@ def poll_until(cond_status, fn, limit_s):
 # --- 1. a revoke reaches a running server within auth_cache_ms -------------
 
 s = d.start()
-RAD = issue(T_RAD, "env", "AC-RAD-1")
-DIAG = issue(T_DIAG, "health", "AC-DIAG-1")
+RAD = licence(T_RAD, "env", "AC-RAD-1")
+DIAG = licence(T_DIAG, "health", "AC-DIAG-1")
 
 for i in range(3):   # used, so cached
     is_json(read(RAD, "rd_revoked"), 200, "1: the reader reads its licence (%d)" % i)

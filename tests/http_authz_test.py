@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from cshttp import (ENV, HEALTH, OTHER, T_DIAG, T_PDP, T_RAD, Deployment, call,  # noqa: E402
-                    is_problem, org_code, request_for)
+                    is_problem, issue, org_code, request_for)
 from cstest import SOURCE, check, done  # noqa: E402
 
 d = Deployment()
@@ -38,9 +38,9 @@ seq = [0]
 def fresh(type_code, who, issuer=None):
     """A new licence of type_code issued by client who."""
     seq[0] += 1
-    r = call(s, "POST", "/api/v1/certificates",
-             request_for(type_code, "AZ-FRESH-%d" % seq[0], H, issuer=issuer), token=T[who])
-    if not check(r.status == 201, "setup: %s issues %s: %r" % (who, type_code, r)):
+    r = issue(s, request_for(type_code, "AZ-FRESH-%d" % seq[0], H, issuer=issuer), T[who],
+              what="setup: %s issues %s" % (who, type_code))
+    if r.status != 201 or not r.doc:
         return {"id": "?", "qr_text": ""}
     return r.doc
 

@@ -14,7 +14,7 @@ from collections import Counter
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from cshttp import (ENV, T_DIAG, T_HAZ, T_RAD, T_TRAIN, Deployment, call, connection,  # noqa: E402
                     id_is_valid, is_json, org_code, person_code, request_for)
-from cstest import SOURCE, check, done  # noqa: E402
+from cstest import SOURCE, check, done, in_parallel  # noqa: E402
 
 N = 32
 d = Deployment()
@@ -26,7 +26,6 @@ def race(make, n=N):
     """Run make(i, conn) in n threads released together, each on its own
     connection opened beforehand; returns the results in thread order."""
     barrier = threading.Barrier(n)
-    out = [None] * n
     conns = [connection(s) for _ in range(n)]
     for c in conns:
         c.connect()
@@ -34,17 +33,11 @@ def race(make, n=N):
     def worker(i):
         try:
             barrier.wait(timeout=30)
-            out[i] = make(i, conns[i])
-        except Exception as e:  # noqa: BLE001 - reported below
-            out[i] = e
+            return make(i, conns[i])
         finally:
             conns[i].close()
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    out = in_parallel(n, worker)    # an exception is its thread's result
     errors = [x for x in out if isinstance(x, Exception)]
     check(not errors, "no request failed at the transport: %s" % errors[:3])
     return out

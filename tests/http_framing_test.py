@@ -13,8 +13,6 @@ closes the socket (recv returns b"") within a moment, not at the
 connection timeout, and the pipelined request is never answered.  The
 same exchange with a well-framed request answers both (the control).
 """
-import http.client
-import io
 import os
 import socket
 import sys
@@ -93,32 +91,13 @@ def exchange(data, wait=3.0):
     return out, closed
 
 
-def answers(raw):
-    """The responses in raw, parsed one after the other."""
-    class _Sock:
-        def __init__(self, data):
-            self.data = data
-
-        def makefile(self, *a, **k):
-            return io.BytesIO(self.data)
-    out, rest = [], raw
-    while rest.startswith(b"HTTP/"):
-        resp = http.client.HTTPResponse(_Sock(rest))
-        resp.begin()
-        body = resp.read()
-        out.append((resp.status, {k.lower(): v for k, v in resp.getheaders()}, body))
-        end = rest.index(b"\r\n\r\n") + 4 + len(body)
-        rest = rest[end:]
-    return out
-
-
 w = Workdir()
 srv = Server(w, "--rate-limit", "0")
 try:
     for name, data, header in REFUSED:
         t0 = time.time()
         raw, closed = exchange(data)
-        got = answers(raw)
+        got = csraw.responses(raw)
         if not check(len(got) == 1, "%s: exactly one answer, the pipelined request unanswered "
                      "(got %d: %r)" % (name, len(got), raw[:400])):
             continue
@@ -135,7 +114,7 @@ try:
               "(closed=%s after %.1f s)" % (name, closed, time.time() - t0))
     for name, data in KEPT:
         raw, closed = exchange(data, wait=1.5)
-        got = answers(raw)
+        got = csraw.responses(raw)
         check([s for s, _, _ in got] == [200, 200], "%s: both requests answered 200 (%r)" % (
             name, [s for s, _, _ in got]))
         check(not closed, "%s: the connection is kept" % name)

@@ -6,7 +6,6 @@ while its issuance is being written neither loses the licence nor stops the
 server from shutting down."""
 import json
 import os
-import re
 import signal
 import sys
 import threading
@@ -14,9 +13,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csraw  # noqa: E402
-from cshttp import (T_HAZ, T_RAD, Deployment, call, org_code, raw_socket,  # noqa: E402
-                    request_for)
-from cstest import check, done, wait_for  # noqa: E402
+from cshttp import (T_HAZ, T_RAD, Deployment, call, metrics, org_code,  # noqa: E402
+                    raw_socket, request_for)
+from cstest import check, done, in_parallel, wait_for  # noqa: E402
 
 CLIENTS = 24
 EACH = 6
@@ -27,19 +26,8 @@ s = d.start("--rate-limit", "0", "--threads", "2")
 
 
 def metric(name):
-    text = call(s, "GET", "/metrics").body.decode()
-    m = re.search(r"^%s (\d+)$" % name, text, re.M)
-    return int(m.group(1)) if m else None
-
-
-def in_parallel(n, fn):
-    out = [None] * n
-    threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, fn(i))) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return out
+    v = metrics(s).get(name)
+    return None if v is None else int(v)
 
 
 # Many at once: every one answered 201 with a licence of its own.
@@ -69,10 +57,9 @@ check(r1 - r0 == CLIENTS * EACH, "/metrics counts %d issuances on the writer (%d
 
 
 def post_raw(sock, req):
-    body = json.dumps(req).encode()
-    sock.sendall(b"POST /api/v1/certificates HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                 T["env"].encode() + b"\r\nContent-Type: application/json\r\nContent-Length: " +
-                 str(len(body)).encode() + b"\r\n\r\n" + body)
+    sock.sendall(csraw.build("POST", "/api/v1/certificates", [
+        ("Authorization", "Bearer " + T["env"]), ("Content-Type", "application/json")],
+        json.dumps(req).encode(), host="x", close=False))
 
 
 # A burst of 48 sent before any answer is read: two worker threads hand

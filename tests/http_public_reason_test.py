@@ -10,7 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from cshttp import T_RAD, Deployment, call, is_json, org_code, request_for  # noqa: E402
+from cshttp import T_RAD, Deployment, call, issue, org_code, request_for  # noqa: E402
 from cstest import check, done, run_tests  # noqa: E402
 
 d = Deployment()
@@ -20,11 +20,8 @@ REASONS = {"revoke": "以欺骗手段取得 secret-revoke", "suspend": "整改�
            "amend": "变更备注 secret-amend"}
 
 
-def issue(i):
-    r = call(s, "POST", "/api/v1/certificates", request_for(T_RAD, "PR-%d" % i, org_code(i)),
-             token=T["env"])
-    is_json(r, 201, "issue")
-    return r.doc or {}
+def licence(i):
+    return issue(s, request_for(T_RAD, "PR-%d" % i, org_code(i)), T["env"]).doc or {}
 
 
 def change(lic, action, body):
@@ -32,7 +29,7 @@ def change(lic, action, body):
     check(r.status in (200, 201), "%s: %r" % (action, r))
 
 
-revoked, suspended, amended = issue(1), issue(2), issue(3)
+revoked, suspended, amended = licence(1), licence(2), licence(3)
 change(revoked, "revoke", {"reason": REASONS["revoke"], "kind": "withdrawn"})
 change(suspended, "suspend", {"reason": REASONS["suspend"]})
 change(amended, "amend", {"approval_ref": "PR-3b", "fields": {"address": "新地址"},
@@ -65,7 +62,7 @@ def public_view(lic, action, want):
           "%s: a reader with the grant sees the reason: %s" % (action, full.body[:300]))
 
 
-run_tests([("%s: the public view" % action, functools.partial(public_view, lic, action, want))
+run_tests([("public_view_after_" + action, functools.partial(public_view, lic, action, want))
            for lic, action, want in ((revoked, "revoke", "revoked"), (suspended, "suspend", "suspended"),
                                      (amended, "amend", "superseded"))])
 

@@ -20,14 +20,15 @@ within audit_flush_ms.  This checks what that design promises:
    writer existed.
 """
 import os
-import sqlite3
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from cshttp import T_DIAG, T_RAD, Deployment, call, is_json, org_code, request_for  # noqa: E402
-from cstest import check, done  # noqa: E402
+import csraw  # noqa: E402
+from cshttp import (T_DIAG, T_RAD, Deployment, call, is_json, issue, metrics,  # noqa: E402
+                    org_code, request_for)
+from cstest import check, done, wait_for  # noqa: E402
 
 d = Deployment()
 T = d.tokens
@@ -36,7 +37,7 @@ PURPOSE = {"X-Purpose": "行政许可核查 read-audit test"}
 
 def db_records(where="1", args=()):
     """Audit rows straight from the database file, keyed by request id."""
-    db = sqlite3.connect("file:%s?mode=ro" % d.work.db, uri=True, timeout=30)
+    db = csraw.open_ro(d.work.db, timeout=30)
     try:
         rows = db.execute("SELECT request_id, action, target, holder, purpose, result_count, client "
                           "FROM audit WHERE " + where, args).fetchall()
@@ -50,23 +51,18 @@ def issue_some(s, n):
     for i in range(n):
         t = T_RAD if i % 2 == 0 else T_DIAG
         tok = T["env"] if t == T_RAD else T["health"]
-        r = call(s, "POST", "/api/v1/certificates", request_for(t, "ra-%d" % i, org_code(7000 + i // 2)),
-                 token=tok)
-        if is_json(r, 201, "issue %d" % i):
+        r = issue(s, request_for(t, "ra-%d" % i, org_code(7000 + i // 2)), tok,
+                  what="issue %d" % i)
+        if r.status == 201 and r.doc:
             lics.append(r.doc)
     return lics
 
 
-def metrics(s, *names):
+def scrape(s, *names):
     """The values of names from one scrape of /metrics (None when absent):
     two scrapes could straddle a commit."""
-    r = call(s, "GET", "/metrics")
-    got = {}
-    for line in r.body.decode().splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in names:
-            got[parts[0]] = int(float(parts[1]))
-    return [got.get(n) for n in names]
+    got = metrics(s)
+    return [None if got.get(n) is None else int(got[n]) for n in names]
 
 
 # --- 1, 2: the window, and the audit log waiting for the writer -----------
@@ -81,11 +77,8 @@ is_json(r, 200, "a read by id")
 check(rid not in db_records(), "1: right after the answer the read's record still waits in memory "
       "(audit_flush_ms 3000)")
 seen = None
-while time.time() < answered + 5:
-    if rid in db_records():
-        seen = time.time() - answered
-        break
-    time.sleep(0.05)
+if wait_for(lambda: rid in db_records(), timeout=answered + 5 - time.time(), step=0.05):
+    seen = time.time() - answered
 check(seen is not None and seen <= 3 + 2, "1: the record is on disk within the window, unasked (%s s)" % seen)
 check(seen is not None and seen >= 2.5, "1: and not before the window is nearly over (%s s)" % seen)
 
@@ -106,7 +99,7 @@ d.stop()
 # --- 3, 4: a burst of reads, then SIGTERM -----------------------------------
 
 s = d.start("--rate-limit", "0")
-before, = metrics(s, "certsvc_audit_reads_committed_total")
+before, = scrape(s, "certsvc_audit_reads_committed_total")
 check(before == 0, "4: a fresh server has committed no read records (%s)" % before)
 answers, lock = {}, threading.Lock()
 
@@ -135,7 +128,7 @@ for t in threads:
 for t in threads:
     t.join(120)
 check(len(answers) == 8 * 40, "3: every read was answered (%d of %d)" % (len(answers), 8 * 40))
-committed, waiting = metrics(s, "certsvc_audit_reads_committed_total", "certsvc_audit_reads_waiting")
+committed, waiting = scrape(s, "certsvc_audit_reads_committed_total", "certsvc_audit_reads_waiting")
 check(committed is not None and waiting is not None and committed + waiting >= len(answers),
       "4: /metrics accounts for every read record: %s committed + %s waiting >= %d"
       % (committed, waiting, len(answers)))
@@ -168,7 +161,7 @@ for x in lics:
     if r.status != 200 or rid not in db_records("request_id = ?", (rid,)):
         late.append((r.status, rid))
 check(not late, "5: with audit_read_wait = 1 each read's record is on disk before its answer (%s)" % late)
-check(metrics(s, "certsvc_audit_reads_committed_total") == [0],
+check(scrape(s, "certsvc_audit_reads_committed_total") == [0],
       "5: and no writer thread commits reads")
 d.server.stop_clean("the server with audit_read_wait = 1")
 d.server = None

@@ -17,8 +17,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from cshttp import (ENV, HEALTH, OTHER, T_DIAG, T_RAD, Deployment, call, is_json,  # noqa: E402
-                    is_problem, licence_id, org_code, request_for)
+from cshttp import (ENV, HEALTH, OTHER, T_DIAG, T_RAD, Deployment, audit_records, call,  # noqa: E402
+                    is_json, is_problem, licence_id, org_code, request_for)
 from cstest import check, done, run_tests, wait_for  # noqa: E402
 
 d = Deployment()
@@ -118,9 +118,7 @@ def issues_refused():
 
 
 def audit(query):
-    r = call(s, "GET", "/api/v1/audit?limit=1000&" + query, token=T["admin"])
-    is_json(r, 200, "GET /api/v1/audit?" + query)
-    return (r.doc or {}).get("records", [])
+    return audit_records(s, T["admin"], query)
 
 
 def audit_log():

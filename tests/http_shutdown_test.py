@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from cshttp import PROBLEM_CT, T_HAZ, T_RAD, Deployment, call, connection, org_code, request_for  # noqa: E402
-from cstest import check, done  # noqa: E402
+from cstest import check, done, wait_for  # noqa: E402
 
 THREADS = 16
 d = Deployment()
@@ -60,9 +60,7 @@ def burst(sig, tag, flowing=40):
     for t in threads:
         t.start()
     # Signal once requests are flowing: enough answers, or time is up.
-    deadline = time.time() + 30
-    while time.time() < deadline and sum(1 for a in answers if a[2].status == 201) < flowing:
-        time.sleep(0.02)
+    wait_for(lambda: sum(1 for a in answers if a[2].status == 201) >= flowing, timeout=30)
     sent_at = time.time()
     s.proc.send_signal(sig)
     try:

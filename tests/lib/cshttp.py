@@ -2,11 +2,12 @@
 authorities and licence types of the shipped catalog, a deployment with the
 clients of the authorisation matrix, requests over http.client (bytes
 headers, keep-alive, partial bodies), problem+json assertions, identifiers
-computed here (not by certsvc), and counts read from the database file.
+computed here (not by certsvc), counts read from the database file, and
+the requests every test makes (issue, verify, the audit log, /metrics).
 Raw sockets: csraw.py; token encodings: cstoken.py."""
 import http.client
 import json
-import sqlite3
+import re
 
 import csraw
 from cstest import Server, Workdir, check, rid, sample_request, uscc  # noqa: F401
@@ -140,7 +141,7 @@ class Deployment:
 
 def db_count(path, table="licences"):
     """Rows of a table, read from the database file itself (read-only)."""
-    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
+    db = csraw.open_ro(path, timeout=30)
     try:
         return db.execute("SELECT count(*) FROM %s" % table).fetchone()[0]
     finally:
@@ -204,7 +205,8 @@ def call(server, method, path, body=None, token=None, headers=None, ctype=None,
 
 
 def connection(server, timeout=60):
-    host, port = csraw.address(server.base)
+    """An HTTPConnection to a Server (or to a base URL)."""
+    host, port = csraw.address(server if isinstance(server, str) else server.base)
     return http.client.HTTPConnection(host, port, timeout=timeout)
 
 
@@ -232,3 +234,70 @@ def is_json(r, status, what=""):
     ok = check(r.status == status, "%s: status %d (got %r)" % (what, status, r))
     ok = check(r.ctype == JSON_CT, "%s: %s (got %s)" % (what, JSON_CT, r.ctype)) and ok
     return check(r.doc is not None, "%s: a JSON body" % what) and ok
+
+
+# --- the requests every test makes ------------------------------------------
+
+def issue(server, req, token, expect=201, what="issue", conn=None):
+    """POST /api/v1/certificates: the Response, checked to be a JSON answer
+    of status expect (not checked when expect is None)."""
+    r = call(server, "POST", "/api/v1/certificates", req, token=token, conn=conn)
+    if expect is not None:
+        is_json(r, expect, what)
+    return r
+
+
+def verify(server, text, what="verify", **kw):
+    """POST /api/v1/verify of a QR text or token (text/plain) or of a dict
+    (JSON): the verdict, checked to be a 200 JSON answer."""
+    r = call(server, "POST", "/api/v1/verify", text,
+             ctype=None if isinstance(text, dict) else "text/plain", **kw)
+    is_json(r, 200, what)
+    return r.doc or {}
+
+
+def audit_records(server, token, query=""):
+    """Every audit record a query matches (paged with after=)."""
+    recs, after = [], 0
+    while True:
+        sep = "&" if query else ""
+        r = call(server, "GET", "/api/v1/audit?%s%safter=%d&limit=1000" % (query, sep, after),
+                 token=token)
+        if not is_json(r, 200, "GET /api/v1/audit?" + query):
+            return recs
+        page = r.doc.get("records", [])
+        recs += page
+        if not page:
+            return recs
+        after = page[-1]["seq"]
+
+
+def audit_synced(server, token):
+    """Wait until the audit record of every request answered so far is in
+    the database file: the records of reads and refusals are committed in
+    groups (audit_flush_ms), and GET /api/v1/audit first has the writer
+    commit everything queued before it (docs/design.md, "The read audit
+    writer").  token: an admin's."""
+    r = call(server, "GET", "/api/v1/audit?limit=1", token=token)
+    check(r.status == 200, "GET /api/v1/audit to sync the audit writer: %r" % r)
+
+
+METRIC = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
+
+
+def parse_metrics(text):
+    """Prometheus text: {name or name{labels}: value}."""
+    out = {}
+    for line in text.splitlines():
+        m = METRIC.match(line)
+        if m:
+            out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+def metrics(server):
+    """One scrape of /metrics (values of two scrapes could straddle a
+    commit), parsed."""
+    r = call(server, "GET", "/metrics")
+    check(r.status == 200 and (r.ctype or "").startswith("text/plain"), "GET /metrics: %r" % r)
+    return parse_metrics(r.body.decode())

@@ -1,5 +1,6 @@
-"""Raw HTTP and read-only database helpers for the hostile-input, abuse and
-crash tests (tests/hostile_test.py, abuse_test.py, crash_test.py).
+"""Raw HTTP and read-only database helpers for the tests that speak HTTP
+below a client library (tests/hostile_test.py, abuse_test.py,
+crash_test.py, http_framing_test.py, ...).
 
 Raw requests go over a plain socket so that a test can send what a polite
 client library refuses to: invalid UTF-8 in the request line, oversized or
@@ -9,6 +10,9 @@ for the server's per-address rate limiter, while it listens on 127.0.0.1).
 """
 import hashlib
 import http.client
+import io
+import json
+import select
 import socket
 import sqlite3
 from urllib.parse import urlsplit
@@ -22,6 +26,14 @@ class RawResponse:
 
     def header(self, name):
         return self.headers.get(name.lower())
+
+    @property
+    def doc(self):
+        """The body as JSON, or None."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
 
     def __repr__(self):
         return "RawResponse(%s, %r)" % (self.status, self.body[:200])
@@ -44,16 +56,21 @@ def connect(base, source=None, timeout=10):
     return s
 
 
+class _Source:
+    """A socket to http.client.HTTPResponse: it only asks for a file to
+    read the response from."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def makefile(self, *a, **k):
+        return self.f
+
+
 def read_response(sock, method="GET"):
     """Read one HTTP response from a socket; None when the server closed
     the connection without answering."""
-    class _F:
-        def __init__(self, s):
-            self.s = s
-
-        def makefile(self, *a, **k):
-            return self.s.makefile("rb")
-    resp = http.client.HTTPResponse(_F(sock), method=method)
+    resp = http.client.HTTPResponse(_Source(sock.makefile("rb")), method=method)
     try:
         resp.begin()
     except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
@@ -61,6 +78,20 @@ def read_response(sock, method="GET"):
     body = resp.read()
     headers = {k.lower(): v for k, v in resp.getheaders()}
     return RawResponse(resp.status, headers, body)
+
+
+def responses(raw):
+    """The responses in bytes read off a connection, parsed one after the
+    other: [(status, headers with lower-case names, body)]."""
+    out, rest = [], raw
+    while rest.startswith(b"HTTP/"):
+        resp = http.client.HTTPResponse(_Source(io.BytesIO(rest)))
+        resp.begin()
+        body = resp.read()
+        out.append((resp.status, {k.lower(): v for k, v in resp.getheaders()}, body))
+        end = rest.index(b"\r\n\r\n") + 4 + len(body)
+        rest = rest[end:]
+    return out
 
 
 def build(method, target, headers=None, body=None, host="127.0.0.1", close=True):
@@ -99,7 +130,6 @@ def request(base, method, target, headers=None, body=None, source=None,
         if early_answer and body:
             head = data[:len(data) - len(body)]
             s.sendall(head)
-            import select
             r, _, _ = select.select([s], [], [], 2.0)
             if not r:
                 try:
@@ -119,6 +149,25 @@ def request(base, method, target, headers=None, body=None, source=None,
         s.close()
 
 
+def send(base, method, target, body=None, token=None, ctype=None, headers=None,
+         source=None, timeout=10, early_answer=False):
+    """request() with a bearer token and a Content-Type: a dict or list
+    body is sent as JSON (UTF-8; application/json unless ctype says
+    otherwise), a str as UTF-8."""
+    h = list(headers or [])
+    if token:
+        h.append(("Authorization", "Bearer " + token))
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body, ensure_ascii=False).encode()
+        ctype = ctype or "application/json"
+    elif isinstance(body, str):
+        body = body.encode()
+    if ctype:
+        h.append(("Content-Type", ctype))
+    return request(base, method, target, h, body, source=source, timeout=timeout,
+                   early_answer=early_answer)
+
+
 def alive(base, timeout=5):
     """Whether GET /healthz answers 200."""
     try:
@@ -130,9 +179,9 @@ def alive(base, timeout=5):
 
 # --- the database file, read-only ------------------------------------------
 
-def open_ro(path):
+def open_ro(path, timeout=10):
     """A read-only connection (never creates or migrates anything)."""
-    return sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
+    return sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=timeout)
 
 
 def counts(path):

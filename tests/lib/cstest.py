@@ -1,5 +1,15 @@
 """Helpers for certsvc's end-to-end tests: a fresh directory per test, the
-real certsvc binary, and small assertions that say what went wrong."""
+real certsvc binary, and small assertions that say what went wrong.
+
+A test script is a list of named test functions that run_tests() runs,
+each even if an earlier one failed; done() then exits non-zero if any
+check failed.  Names given on the command line run only those tests (in
+the script's order, after its fixtures are built), for example
+
+    python3 tests/hostile_test.py issue13_numbers
+
+and an unknown name prints the script's test names and exits 2."""
+import atexit
 import json
 import os
 import re
@@ -8,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
@@ -27,11 +38,33 @@ def check(cond, what):
     return cond
 
 
-def run_tests(tests):
-    """Run every test of a list of (name, function), each even if an earlier
-    one raised: an exception counts as a failure, with its traceback.
-    done() then exits non-zero if any check or test failed."""
+def run_tests(tests, names=None):
+    """Run every test of a list of (name, function) (or functions, named
+    after themselves), each even if an earlier one raised: an exception
+    counts as a failure, with its traceback.  done() then exits non-zero if
+    any check or test failed.
+
+    names (by default the command line, sys.argv[1:]): run only the tests
+    named, in the list's order; an unknown name prints the names of the
+    list and exits 2.  Returns the names of the tests run."""
+    tests = [t if isinstance(t, tuple) else (t.__name__, t) for t in tests]
+    names = sys.argv[1:] if names is None else list(names)
+    known = [name for name, _ in tests]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        print("unknown test(s): %s\nthe tests of %s:\n  %s" % (
+            " ".join(unknown), os.path.basename(sys.argv[0]), "\n  ".join(known)), flush=True)
+        for srv in list(Server.running):
+            srv.stop()
+        for work in Workdir.made:
+            work.cleanup()
+        sys.exit(2)
+    ran = []
     for name, fn in tests:
+        if names and name not in names:
+            continue
+        ran.append(name)
+        before = len(failures)
         try:
             fn()
         except Exception:  # noqa: BLE001 - any exception fails this test only
@@ -39,6 +72,8 @@ def run_tests(tests):
             print("FAIL: %s raised:" % name, flush=True)
             traceback.print_exc(file=sys.stdout)
             sys.stdout.flush()
+        print("%s %s" % ("ok  " if len(failures) == before else "FAIL", name), flush=True)
+    return ran
 
 
 def done():
@@ -52,8 +87,11 @@ def done():
 class Workdir:
     """A fresh directory with a key directory, a database and settings."""
 
+    made = []   # every one, for run_tests to remove when it runs nothing
+
     def __init__(self, alg="ES256", keygen=True):
         self.dir = tempfile.mkdtemp(prefix="certsvc-test-")
+        Workdir.made.append(self)
         self.keys = os.path.join(self.dir, "keys")
         self.db = os.path.join(self.dir, "certsvc.db")
         self.settings = ["--keys", self.keys, "--db", self.db, "--templates", TEMPLATES,
@@ -123,7 +161,10 @@ def zbar(png_path):
 
 
 class Server:
-    """The real `certsvc serve` on a free loopback port."""
+    """The real `certsvc serve` on a free loopback port.  Whatever happens
+    to the test script, no server it started outlives it (atexit)."""
+
+    running = []
 
     def __init__(self, work, *extra, env=None):
         self.work = work
@@ -136,17 +177,17 @@ class Server:
         self.proc = subprocess.Popen(
             [CERTSVC, "serve"] + work.settings + ["--listen", "127.0.0.1:0"] + list(extra),
             stdout=self.log, stderr=self.log, env=e)
+        Server.running.append(self)
         self.base = None
-        deadline = time.time() + 15
-        while time.time() < deadline and self.base is None:
-            time.sleep(0.05)
+
+        def listening():
             with open(self.log_path, "rb") as f:
                 f.seek(self.log_start)
                 m = re.search(rb"listening on (http://[0-9.]+:[0-9]+)", f.read())
             if m:
                 self.base = m.group(1).decode()
-            if self.proc.poll() is not None:
-                break
+            return self.base is not None or self.proc.poll() is not None
+        wait_for(listening, timeout=15, step=0.05)
         if self.base is None:
             self.stop()
             with open(self.log_path) as f:
@@ -203,7 +244,20 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if self in Server.running:
+            Server.running.remove(self)
         return self.proc.returncode
+
+    def alive(self):
+        """Whether the process is still running."""
+        return self.proc.poll() is None
+
+
+@atexit.register
+def _kill_servers():
+    for srv in Server.running:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
 
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
@@ -256,16 +310,20 @@ def free_port():
     return port
 
 
-def wait_stable(count, tries, times, step=0.05):
-    """Poll count() until it has returned the same value times more times
-    in a row (at most tries calls, step seconds apart): for records that
-    are committed in groups.  Returns the last value."""
-    last, same = None, 0
-    for _ in range(tries):
-        n = count()
-        same = same + 1 if n == last else 0
-        if same >= times:
-            return n
-        last = n
-        time.sleep(step)
-    return last
+def in_parallel(n, fn, timeout=120):
+    """fn(i) for i in range(n), each in a thread of its own, all started
+    before any is waited for: the results in the order of i (an exception
+    raised is the result of its call)."""
+    out = [None] * n
+
+    def run(i):
+        try:
+            out[i] = fn(i)
+        except Exception as e:  # noqa: BLE001 - the caller looks at it
+            out[i] = e
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return out

@@ -1,8 +1,9 @@
 """Token encodings for the end-to-end tests, computed here (not by certsvc):
 base64url, Base45 (RFC 9285), the bare token (base64url of the zlib stream
 of a COSE_Sign1), the compact QR text ("EL1:" + Base45), tokens altered
-after signing, and COSE_Sign1 messages signed with a deployment's own ES256
-key (forged tokens whose signature is nevertheless genuine).
+after signing, a token's COSE_Sign1 taken apart and put together again,
+and COSE_Sign1 messages signed with a deployment's own ES256 key (forged
+tokens whose signature is nevertheless genuine).
 
 The one home of these helpers: tests/lib/cshttp.py, independent.py and the
 tests import them from here."""
@@ -78,6 +79,29 @@ def tamper_payload(token, old, new):
     return token_of(raw.replace(old, new, 1))
 
 
+def cose_bytes(text):
+    """The COSE_Sign1 bytes of a QR text (either form) or a bare token."""
+    if text.startswith("EL1:"):
+        return zlib.decompress(b45_decode(text[4:]))
+    if "/v/" in text:
+        text = text.rsplit("/v/", 1)[1]
+    return token_bytes(text)
+
+
+def cose_parts(text):
+    """[protected, unprotected, payload, signature] of the COSE_Sign1 of a
+    QR text (either form) or a bare token."""
+    import cbor2
+    return cbor2.loads(cose_bytes(text)).value
+
+
+def cose(parts, tag=18):
+    """The COSE bytes of [protected, unprotected, payload, signature]: a
+    COSE_Sign1 (tag 18), another tag, or no tag (tag None)."""
+    import cbor2
+    return cbor2.dumps(cbor2.CBORTag(tag, list(parts)) if tag else list(parts))
+
+
 # --- signing with the deployment's own key ------------------------------------
 
 def signing_key(keys_dir):
@@ -99,3 +123,10 @@ def es256(key, prot_b, payload_b, der=False):
         return d
     r_, s_ = decode_dss_signature(d)
     return r_.to_bytes(32, "big") + s_.to_bytes(32, "big")
+
+
+def sign1(key, prot_b, payload_b, unprot=None, der=False, tag=18):
+    """The COSE bytes of (protected, payload) signed with key (ES256):
+    whatever the headers and claims say, the signature over them is
+    genuine."""
+    return cose([prot_b, unprot or {}, payload_b, es256(key, prot_b, payload_b, der)], tag)

@@ -4,13 +4,13 @@ It shares no code with certsvc: cbor2 decodes, python3-cryptography checks
 ES256 and Ed25519, and SM2-with-SM3 (which python3-cryptography lacks) is
 checked here from the GB/T 32918 equations, with hashlib's SM3 (OpenSSL).
 Keys come only from the exported trust list (a JWK Set).  Its base64url and
-Base45 decoders are the tests' own (tests/lib/cstoken.py), not certsvc's.
+Base45 decoders, and cose_bytes (a QR text or token to its COSE_Sign1), are
+the tests' own (tests/lib/cstoken.py), not certsvc's.
 """
 import hashlib
-import zlib
 
 import cbor2
-from cstoken import b45_decode, b64url_decode, b64url_encode, token_bytes
+from cstoken import b64url_decode, b64url_encode, cose_bytes
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -24,15 +24,6 @@ SM2_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
 SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 SM2_GX = 0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7
 SM2_GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
-
-
-def cose_bytes(text):
-    """The COSE_Sign1 bytes of a QR text (either form) or a bare token."""
-    if text.startswith("EL1:"):
-        return zlib.decompress(b45_decode(text[4:]))
-    if "/v/" in text:
-        text = text.rsplit("/v/", 1)[1]
-    return token_bytes(text)
 
 
 def _sm2_add(p1, p2):
