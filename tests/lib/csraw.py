@@ -14,8 +14,9 @@ import io
 import json
 import select
 import socket
-import sqlite3
 from urllib.parse import urlsplit
+
+import csdb
 
 
 class RawResponse:
@@ -180,8 +181,8 @@ def alive(base, timeout=5):
 # --- the database file, read-only ------------------------------------------
 
 def open_ro(path, timeout=10):
-    """A read-only connection (never creates or migrates anything)."""
-    return sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=timeout)
+    """A read-only connection, SQLite or PostgreSQL (csdb.py)."""
+    return csdb.open_ro(path, timeout)
 
 
 def counts(path):

@@ -23,6 +23,8 @@ import time
 import traceback
 import urllib.request
 
+import csdb
+
 CERTSVC = os.environ.get("CERTSVC", "certsvc")
 SOURCE = os.environ.get("CS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 VECTORS = os.environ.get("CS_VECTORS_DIR", os.path.join(SOURCE, "..", "shared", "vectors"))
@@ -93,7 +95,7 @@ class Workdir:
         self.dir = tempfile.mkdtemp(prefix="certsvc-test-")
         Workdir.made.append(self)
         self.keys = os.path.join(self.dir, "keys")
-        self.db = os.path.join(self.dir, "certsvc.db")
+        self.db = csdb.new_db(self.dir)   # a SQLite file, or a PostgreSQL URI
         self.settings = ["--keys", self.keys, "--db", self.db, "--templates", TEMPLATES,
                          "--public-url", "https://lic.example.gov.cn"]
         if keygen:

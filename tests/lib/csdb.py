@@ -1,0 +1,100 @@
+"""The backend the end-to-end tests run against, and read-only access to
+what a test's server stored, whichever backend that is.
+
+CS_TEST_BACKEND picks it (tests/CMakeLists.txt registers the "_pg" copies of
+the behaviour tests with it):
+    unset or "sqlite"   a SQLite file in the test's directory (the default);
+    "postgresql"        a fresh database per Workdir on the cluster that
+                        the ctest fixture "pg" started (tests/lib/cspg.py);
+                        CS_TEST_PG_DIR names its directory, whose file
+                        "uri" is the admin URI.
+A test that checks something only one backend has (PRAGMA integrity_check,
+a file on a tmpfs) asks is_postgres() and says what it skips.
+"""
+import os
+import sqlite3
+import uuid
+
+BACKEND = os.environ.get("CS_TEST_BACKEND", "sqlite") or "sqlite"
+if BACKEND not in ("sqlite", "postgresql"):
+    raise SystemExit("CS_TEST_BACKEND=%r: sqlite or postgresql" % BACKEND)
+
+
+def is_postgres(db=None):
+    if db is not None:
+        return db.startswith(("postgresql://", "postgres://"))
+    return BACKEND == "postgresql"
+
+
+def _admin_uri():
+    d = os.environ.get("CS_TEST_PG_DIR")
+    if not d:
+        raise SystemExit("CS_TEST_BACKEND=postgresql needs CS_TEST_PG_DIR "
+                         "(python3 tests/lib/cspg.py start DIR)")
+    with open(os.path.join(d, "uri")) as f:
+        return f.read().strip()
+
+
+def new_db(directory):
+    """The --db value of a new, empty database for one Workdir."""
+    if not is_postgres():
+        return os.path.join(directory, "certsvc.db")
+    import psycopg2
+    admin = _admin_uri()
+    name = "e2e_" + uuid.uuid4().hex[:16]
+    con = psycopg2.connect(admin)
+    con.autocommit = True
+    try:
+        con.cursor().execute('CREATE DATABASE "%s"' % name)
+    finally:
+        con.close()
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+class _PgCursor:
+    """A psycopg2 cursor that answers as sqlite3's does: bytea as bytes."""
+
+    def __init__(self, cur):
+        self.cur = cur
+
+    @staticmethod
+    def _row(row):
+        return tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+
+    def fetchone(self):
+        row = self.cur.fetchone()
+        return None if row is None else self._row(row)
+
+    def fetchall(self):
+        return [self._row(r) for r in self.cur.fetchall()]
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+
+class _PgReadOnly:
+    """sqlite3's execute(sql, params) over a read-only PostgreSQL session:
+    '?' placeholders and LIMIT -1 are translated; the SQL the tests read
+    with is otherwise common to both."""
+
+    def __init__(self, uri):
+        import psycopg2
+        self.con = psycopg2.connect(uri)
+        self.con.set_session(readonly=True, autocommit=True)
+
+    def execute(self, sql, params=()):
+        sql = sql.replace("%", "%%").replace("?", "%s").replace("LIMIT -1", "LIMIT ALL")
+        cur = self.con.cursor()
+        cur.execute(sql, tuple(params))
+        return _PgCursor(cur)
+
+    def close(self):
+        self.con.close()
+
+
+def open_ro(db, timeout=10):
+    """A read-only connection to the database db names (never creates or
+    migrates anything)."""
+    if is_postgres(db):
+        return _PgReadOnly(db)
+    return sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=timeout)
