@@ -12,8 +12,8 @@ build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
        libqrencode-dev libpng-dev zlib1g-dev libdeflate-dev libzstd-dev
        libjansson-dev libcbor-dev librsvg2-dev fonts-noto-cjk)
 # python3-psycopg2: the tests read what a PostgreSQL server stored
-# (tests/lib/csdb.py).  chromium and nodejs: the browser tests (tests/browser_test.py drive
-# Debian's chromium with playwright-core from npm).
+# (tests/lib/csdb.py).  chromium and nodejs: the browser tests
+# (tests/browser_test.py drive Debian's chromium with playwright-core).
 test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
       sqlite3 chromium nodejs python3-psycopg2)
 
