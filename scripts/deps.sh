@@ -3,6 +3,7 @@
 #   scripts/deps.sh build   what building and running needs
 #   scripts/deps.sh test    that plus what the test suite needs
 #   scripts/deps.sh fuzz    that plus what the fuzz targets need (.ci/fuzz)
+#   scripts/deps.sh postgres  that plus a PostgreSQL 15 server (run.sh --postgres)
 # A warm machine (every package present) does not touch the network.
 set -euo pipefail
 
@@ -21,8 +22,13 @@ test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
 # fuzz targets; python3-cbor2 lets fuzz/seeds.py take tokens apart.
 fuzz=(clang libclang-rt-14-dev python3 python3-cbor2)
 
+# A PostgreSQL 15 server the tests and run.sh --postgres start themselves
+# (tests/lib/cspg.py: initdb and pg_ctl, never the packaged service).
+postgres=(postgresql-15 postgresql-client-15 python3)
+
 want=("${build[@]}")
-[ "${1:-build}" = test ] && want+=("${test[@]}")
+[ "${1:-build}" = test ] && want+=("${test[@]}" "${postgres[@]}")
+[ "${1:-build}" = postgres ] && want+=("${postgres[@]}")
 # Debian's nodejs comes without npm, which is its own package there; a
 # nodejs from NodeSource brings its own npm and conflicts with Debian's, so
 # npm is wanted only where no npm command exists.

@@ -3,10 +3,23 @@
 # generated demo signing key, the sample catalog, demo API clients and a few
 # sample licences.  Everything lives in .run/ (delete it to start over).
 # Installs its own Debian packages first.  Ctrl-C stops the server cleanly.
+#
+#   scripts/run.sh              one node on .run/certsvc.db
+#   scripts/run.sh --postgres   a PostgreSQL 15 cluster in .run/pg and two
+#                               nodes on it (ports PORT and PORT+1), sharing
+#                               the key directory: SPEC §8's many nodes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+mode=sqlite
+case "${1:-}" in
+--postgres) mode=postgres ;;
+"") ;;
+*) echo "usage: scripts/run.sh [--postgres]" >&2; exit 2 ;;
+esac
+
 bash scripts/deps.sh build
+[ $mode = postgres ] && bash scripts/deps.sh postgres
 mkdir -p build-release
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCERTSVC_TESTS=OFF >/dev/null
 if ! cmake --build build-release -j"$(nproc)" >build-release/build.log 2>&1; then
@@ -18,9 +31,20 @@ bin=build-release/certsvc
 port=${PORT:-8080}
 url="http://127.0.0.1:$port"
 demo=.run
-common=(--db "$demo/certsvc.db" --keys "$demo/keys" --templates templates --public-url "$url")
 mkdir -p "$demo"
 chmod 700 "$demo"
+state=$demo
+db=$demo/certsvc.db
+if [ $mode = postgres ]; then
+	# The cluster runs as the postgres account when we are root: it must
+	# pass through .run (not list it; the key directory stays 0700).
+	[ "$(id -u)" -eq 0 ] && chmod 711 "$demo"
+	state=$demo/pg-demo
+	mkdir -p "$state"
+	chmod 700 "$state"
+	db=$(/usr/bin/python3 tests/lib/cspg.py up "$demo/pg" certsvc)
+fi
+common=(--db "$db" --keys "$demo/keys" --templates templates --public-url "$url")
 
 # Demo authorities (their codes carry valid GB 32100 check characters).
 env_code=11440000006939756B env_name="广东省生态环境厅"
@@ -32,7 +56,7 @@ fi
 
 token() { "$bin" client add "${common[@]}" "$@" | tail -n 1; }
 
-if [ ! -f "$demo/tokens" ]; then
+if [ ! -f "$state/tokens" ]; then
 	umask 077
 	{
 		echo "ISSUER_ENV=$(token --name env-bureau --role issuer \
@@ -44,27 +68,27 @@ if [ ! -f "$demo/tokens" ]; then
 			--types 11100000000013338W032 --issuer-code $env_code --issuer-name $env_name)"
 		echo "READER=$(token --name partner-agency --role reader --types '*')"
 		echo "ADMIN=$(token --name operator --role admin)"
-	} >"$demo/tokens"
+	} >"$state/tokens"
 	# The one-window platform issues for both bureaus ("一件事").
 	"$bin" client grant one-window "${common[@]}" --types 11100000MB0143391C011 \
 		--issuer-code $health_code --issuer-name $health_name
-	mkdir -p "$demo/licences"
+	mkdir -p "$state/licences"
 	for f in docs/examples/issue-*.json; do
 		case "$f" in *MB0143391C011*) client=health-bureau ;; *) client=env-bureau ;; esac
-		"$bin" issue "${common[@]}" --client "$client" "$f" >"$demo/licences/$(basename "$f")"
+		"$bin" issue "${common[@]}" --client "$client" "$f" >"$state/licences/$(basename "$f")"
 	done
-	echo "demo clients and sample licences created in $demo/" >&2
+	echo "demo clients and sample licences created in $state/" >&2
 fi
 # shellcheck disable=SC1091
-. "$demo/tokens"
+. "$state/tokens"
 
 # A real QR text for the verify example: that of the sample radiation
 # safety licence.  A demo directory made before the licences were kept
 # gets it by issuing the sample again, which returns the licence issued
 # then (the same approval_ref).
-sample=$demo/licences/issue-11100000000013338W032.json
+sample=$state/licences/issue-11100000000013338W032.json
 if [ ! -s "$sample" ]; then
-	mkdir -p "$demo/licences"
+	mkdir -p "$state/licences"
 	"$bin" issue "${common[@]}" --client env-bureau \
 		docs/examples/issue-11100000000013338W032.json >"$sample"
 fi
@@ -74,9 +98,24 @@ if [ -z "$qr_text" ]; then
 	exit 1
 fi
 
-cat <<EOT
+if [ $mode = postgres ]; then
+	url2="http://127.0.0.1:$((port + 1))"
+	shown=$(sed 's#://\([^:/@]*\):[^@]*@#://\1:****@#' <<<"$db")
+	cat <<EOT
 
-certsvc demo: $url   (tokens in $demo/tokens; Ctrl-C stops it)
+certsvc on PostgreSQL: two nodes, one library ($shown)
+  node 1: $url
+  node 2: $url2
+  (tokens in $state/tokens; the examples below work on either node;
+   Ctrl-C stops both nodes and the cluster; .run/pg keeps the data)
+EOT
+else
+	cat <<EOT
+
+certsvc demo: $url   (tokens in $state/tokens; Ctrl-C stops it)
+EOT
+fi
+cat <<EOT
 
   # approval system: issue a licence
   curl -s -X POST $url/api/v1/certificates -H "Authorization: Bearer $ISSUER_ENV" \\
@@ -97,4 +136,17 @@ certsvc demo: $url   (tokens in $demo/tokens; Ctrl-C stops it)
   curl -s $url/api/v1/audit -H "Authorization: Bearer $ADMIN"
 
 EOT
-exec "$bin" serve "${common[@]}" --listen "127.0.0.1:$port"
+if [ $mode = sqlite ]; then
+	exec "$bin" serve "${common[@]}" --listen "127.0.0.1:$port"
+fi
+pids=()
+stop_all() {
+	kill -TERM "${pids[@]}" 2>/dev/null || true
+	wait "${pids[@]}" 2>/dev/null || true
+	/usr/bin/python3 tests/lib/cspg.py down "$demo/pg"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+"$bin" serve "${common[@]}" --listen "127.0.0.1:$port" & pids+=($!)
+"$bin" serve "${common[@]}" --listen "127.0.0.1:$((port + 1))" & pids+=($!)
+wait -n "${pids[@]}"

@@ -9,9 +9,13 @@ the tests see what a deployment sees, a secret in the URI.
 
 As a module:  c = Cluster(); c.start(); c.uri(db) ...; c.stop()
 As a command (the ctest fixtures of tests/CMakeLists.txt):
-    cspg.py start DIR    start a cluster in DIR, write DIR/uri (the admin
-                         URI, database "postgres") and DIR/port
+    cspg.py start DIR    start a new cluster in DIR, write DIR/uri (the
+                         admin URI, database "postgres") and DIR/port
     cspg.py stop DIR     stop it and remove DIR
+and for scripts/run.sh --postgres, a cluster that outlives the demo:
+    cspg.py up DIR DB    start the cluster in DIR (made the first time) and
+                         make database DB if missing; print DB's URI
+    cspg.py down DIR     stop it, keeping DIR
 """
 import os
 import pwd
@@ -111,7 +115,31 @@ class Cluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def up(root, db):
+    """The kept cluster of root running, with database db in it."""
+    c = Cluster(root)
+    if not os.path.exists(os.path.join(c.data, "PG_VERSION")):
+        c.start()
+        with open(os.path.join(root, "port"), "w") as f:
+            f.write("%d\n" % c.port)
+    else:
+        with open(os.path.join(root, "port")) as f:
+            c.port = int(f.read())
+        if not os.path.exists(os.path.join(c.data, "postmaster.pid")):
+            c._run([BIN + "/pg_ctl", "-D", c.data, "-l",
+                    os.path.join(root, "server.log"), "-w", "-t", "60", "start"])
+    if c.psql("SELECT 1 FROM pg_database WHERE datname = '%s'" % db).strip() != "1":
+        c.create_db(db)
+    print(c.uri(db))
+    return 0
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "up":
+        return up(os.path.abspath(argv[2]), argv[3])
+    if len(argv) == 3 and argv[1] == "down":
+        Cluster(os.path.abspath(argv[2])).stop(remove=False)
+        return 0
     if len(argv) != 3 or argv[1] not in ("start", "stop"):
         print(__doc__)
         return 2
