@@ -7,14 +7,17 @@
 set -euo pipefail
 
 # librsvg2-dev draws face.png; fonts-noto-cjk gives it (and a browser
-# showing face.svg) the Chinese glyphs.
+# showing face.svg) the Chinese glyphs; libpq-dev is the PostgreSQL
+# backend's client library.
 build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
        libqrencode-dev libpng-dev zlib1g-dev libdeflate-dev libzstd-dev
-       libjansson-dev libcbor-dev librsvg2-dev fonts-noto-cjk)
+       libjansson-dev libcbor-dev librsvg2-dev libpq-dev fonts-noto-cjk)
 # chromium and nodejs: the browser tests (tests/browser_test.py drive
-# Debian's chromium with playwright-core from npm).
+# Debian's chromium with playwright-core from npm).  postgresql-15: the
+# throwaway server the store tests run on too (tests/lib/cspg.py; the
+# package starts no server of its own).
 test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
-      sqlite3 chromium nodejs)
+      sqlite3 chromium nodejs postgresql-15 postgresql-client-15)
 
 # clang and its compiler-rt (libFuzzer, the sanitizer runtimes) build the
 # fuzz targets; python3-cbor2 lets fuzz/seeds.py take tokens apart.
