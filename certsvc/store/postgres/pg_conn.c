@@ -11,6 +11,7 @@
 #include "timeutil.h"
 
 #include <ctype.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,16 +189,32 @@ pg_conn_close(struct pconn *c)
 }
 
 /*
- * c connected, with a new connection if it has none or the one it has is
- * dead: the server closed it (a restart, a failover, an administrator),
- * which reading what is waiting on its socket shows without a round trip.
- * Statements are prepared again on the new one as they are used.
+ * Whether an idle connection still looks alive, without a round trip.
+ * The server sends an idle connection nothing unasked but its farewell
+ * (an error saying why, then the end of the stream) when it ends the
+ * session: a restart, a failover, an administrator.  So anything to read
+ * on the socket means the connection is gone or going.
  */
+static int
+idle_alive(PGconn *pg)
+{
+	struct pollfd p;
+
+	if (pg == NULL || PQstatus(pg) != CONNECTION_OK ||
+	    (p.fd = PQsocket(pg)) < 0)
+		return 0;
+	p.events = POLLIN;
+	p.revents = 0;
+	return poll(&p, 1, 0) == 0;
+}
+
+/* c connected: with a new connection if it has none or the one it has
+ * is dead (idle_alive).  Statements are prepared again on the new one as
+ * they are used. */
 int
 pg_conn_ensure(struct pgstore *s, struct pconn *c)
 {
-	if (c->pg != NULL && PQconsumeInput(c->pg) == 1 &&
-	    PQstatus(c->pg) == CONNECTION_OK)
+	if (idle_alive(c->pg))
 		return 0;
 	pg_conn_close(c);
 	return connect_new(s, &c->pg);
