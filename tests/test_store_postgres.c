@@ -266,7 +266,8 @@ node_main(void *arg)
 		if ((rc = cs_store_begin(w->s)) == 0 &&
 		    (rc = cs_store_licence_next_seq(w->s, TYPE_A, ISSUER,
 		    &seq)) == 0) {
-			lic_make(&l, TYPE_A, seq, holder, "ems", 1000 + i, NULL);
+			lic_make(&l, TYPE_A, seq, holder, "ems", 1000 + i,
+			    NULL);
 			rc = cs_store_licence_put(w->s, &l.r);
 		}
 		if (rc == 0)
@@ -315,7 +316,8 @@ TEST(two_nodes_number_once)
 	for (i = 0; i < 2 * NODE_THREADS; i++)
 		for (j = 0; j < NODE_PER; j++) {
 			v = w[i].seqs[j];
-			if (v < 1 || v > 2 * NODE_THREADS * NODE_PER || seen[v]++)
+			if (v < 1 || v > 2 * NODE_THREADS * NODE_PER ||
+			    seen[v]++)
 				dups++;
 		}
 	CHECK_INT_EQ(dups, 0);
