@@ -201,6 +201,7 @@ idle_alive(PGconn *pg)
 	struct pollfd p;
 
 	if (pg == NULL || PQstatus(pg) != CONNECTION_OK ||
+	    PQpipelineStatus(pg) != PQ_PIPELINE_OFF ||
 	    (p.fd = PQsocket(pg)) < 0)
 		return 0;
 	p.events = POLLIN;

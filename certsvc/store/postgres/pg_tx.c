@@ -175,15 +175,22 @@ write_in_tx(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
 	}
 	if (!synced || bad != NULL || mine == NULL)
 		rc = pg_fail(s, pg, bad, what);
-	if (synced)
-		(void)PQexitPipelineMode(pg);
-	if (rc != 0 && synced && PQstatus(pg) == CONNECTION_OK)
+	PQclear(bad);
+	if (!synced) {
+		/* Still in the pipeline (its connection died, or it never
+		 * ended): of no further use, and its transaction gone. */
+		PQclear(mine);
+		pg_conn_close(&s->writer);
+		s->lost = 1;
+		return rc;
+	}
+	(void)PQexitPipelineMode(pg);
+	if (rc != 0 && PQstatus(pg) == CONNECTION_OK)
 		(void)wexec(s, "ROLLBACK TO SAVEPOINT cs_call; "
 		    "RELEASE SAVEPOINT cs_call", 1);
 out:
 	if (PQstatus(pg) == CONNECTION_BAD)
 		s->lost = 1;
-	PQclear(bad);
 	if (rc == 0)
 		*out = mine;
 	else
