@@ -8,10 +8,11 @@
 set -euo pipefail
 
 # librsvg2-dev draws face.png; fonts-noto-cjk gives it (and a browser
-# showing face.svg) the Chinese glyphs.
+# showing face.svg) the Chinese glyphs; libpq-dev is the PostgreSQL
+# backend's client library.
 build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
        libqrencode-dev libpng-dev zlib1g-dev libdeflate-dev libzstd-dev
-       libjansson-dev libcbor-dev librsvg2-dev fonts-noto-cjk)
+       libjansson-dev libcbor-dev librsvg2-dev libpq-dev fonts-noto-cjk)
 # python3-psycopg2: the tests read what a PostgreSQL server stored
 # (tests/lib/csdb.py).  chromium and nodejs: the browser tests
 # (tests/browser_test.py drive Debian's chromium with playwright-core).
@@ -23,7 +24,8 @@ test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
 fuzz=(clang libclang-rt-14-dev python3 python3-cbor2)
 
 # A PostgreSQL 15 server the tests and run.sh --postgres start themselves
-# (tests/lib/cspg.py: initdb and pg_ctl, never the packaged service).
+# (tests/lib/cspg.py: initdb and pg_ctl; the package starts no server of
+# its own here, and none is relied on).
 postgres=(postgresql-15 postgresql-client-15 python3)
 
 want=("${build[@]}")

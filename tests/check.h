@@ -20,6 +20,7 @@ static const char *check_current = "";
 static char **check_names;   /* the tests asked for, or none: all */
 static int check_n_names;
 static int check_ran;        /* of those asked for */
+static const char *check_skipped;  /* why the running test skipped */
 
 /* The test names on the command line, if any, select what RUN runs. */
 static inline void
@@ -40,6 +41,9 @@ check_selected(const char *name)
 	return check_n_names == 0;
 }
 
+/* A test that cannot run here says why with SKIP(why) and returns: RUN
+ * prints "skip", not "ok" (unless a check of it failed). */
+#define SKIP(why) (check_skipped = (why))
 #define TEST(name) static void test_##name(void)
 #define RUN(name)                                                            \
 	do {                                                                 \
@@ -48,9 +52,13 @@ check_selected(const char *name)
 			break;                                               \
 		check_ran++;                                                 \
 		check_current = #name;                                       \
+		check_skipped = NULL;                                        \
 		test_##name();                                               \
-		printf("%s %s\n", check_failures == before_ ? "ok  " : "FAIL", \
-		    #name);                                                  \
+		if (check_failures == before_ && check_skipped != NULL)      \
+			printf("skip %s: %s\n", #name, check_skipped);       \
+		else                                                         \
+			printf("%s %s\n", check_failures == before_ ?         \
+			    "ok  " : "FAIL", #name);                         \
 	} while (0)
 
 #define CHECK(cond)                                                          \

@@ -10,7 +10,7 @@
 # probe.  Then source checks the compiler cannot make: the store's vtable
 # is called from inside the store only, the layers above the domain reach
 # the store only through it, no #include reaches across folders
-# by a path, and SQLite and libmicrohttpd stay inside their layers.
+# by a path, and SQLite, libpq and libmicrohttpd stay inside their layers.
 set -u
 build=$1
 shift
@@ -66,6 +66,8 @@ check_none "#include by a path across folders" \
 	grep -rnE '#include "[^"]*/' certsvc crypto
 check_none "<sqlite3.h> outside certsvc/store/sqlite" \
 	grep -rln '<sqlite3.h>' certsvc crypto --exclude-dir=sqlite
+check_none "<libpq-fe.h> outside certsvc/store/postgres" \
+	grep -rln '<libpq-fe.h>' certsvc crypto --exclude-dir=postgres
 check_none "<microhttpd.h> outside certsvc/http" \
 	grep -rln '<microhttpd.h>' certsvc crypto --exclude-dir=http
 

@@ -2,9 +2,9 @@
  * store: where licences, status events, clients, bundles and the audit log
  * live (SPEC §7).  Everything above the store reaches it through the
  * cs_store_* functions below, never a backend's own: a backend
- * (store_backend.h; today SQLite, store_sqlite.c) is chosen once, by
- * cs_store_open(), so a server database can replace the embedded one
- * without touching domain code.
+ * (store_backend.h: SQLite, store_sqlite.c, or PostgreSQL, store_pg.c) is
+ * chosen once, by cs_store_open(), so a server database replaces the
+ * embedded one without touching domain code.
  *
  * Everything is append-only: licences, status events, audit records,
  * clients, client revocations and grants are inserted, never updated or
@@ -25,11 +25,14 @@
  * over, and a rollback() that follows it is a no-op.
  *
  * Durability: the outermost commit() returns only once the transaction is
- * on disk (SQLite WAL with synchronous=FULL).  Commits of concurrent
- * threads share one disk sync (group commit, store_sqlite.c); a failure of
- * that sync fails each of them, so no commit() ever returns 0 for writes
- * that are not on disk.  rollback() of a transaction that saw such
- * waiting writes waits for them too and returns their outcome.
+ * on disk (SQLite WAL with synchronous=FULL; PostgreSQL: once the server
+ * confirmed the COMMIT, with synchronous_commit as it has it).  On SQLite,
+ * commits of concurrent threads share one disk sync (group commit,
+ * store_sqlite.c); a failure of that sync fails each of them, so no
+ * commit() ever returns 0 for writes that are not on disk.  rollback() of
+ * a transaction that saw such waiting writes waits for them too and
+ * returns their outcome.  On PostgreSQL a commit whose outcome is unknown
+ * (the connection lost during the COMMIT) is CS_EUNAVAIL, never 0.
  *
  * Ownership: every *out struct or array is allocated by the store and freed
  * by the matching cs_*_free function; every const char * argument is
@@ -129,10 +132,13 @@ typedef struct cs_store cs_store;
 /*
  * Open (creating and migrating) the store db names, the --db setting:
  * a postgresql:// or postgres:// URI names a PostgreSQL database
- * (refused, CS_EUNSUPPORTED, while that backend is not built in);
- * anything else is the path of a SQLite file (store_sqlite.c).
- * commit_window_ms: how long, at most, a group commit waits for the
- * writers queued behind it to join (audit_flush_ms; 0: never waits).
+ * (store_pg.c; CS_EUNAVAIL when it does not answer, the message naming
+ * the host, never the password); anything else is the path of a SQLite
+ * file (store_sqlite.c).  commit_window_ms: how long, at most, a SQLite
+ * group commit waits for the writers queued behind it to join
+ * (audit_flush_ms; 0: never waits); the PostgreSQL backend ignores it
+ * (no group commit of its own: the service groups issuances above the
+ * store, tx_queue.h).
  */
 int cs_store_open(const char *db, long commit_window_ms, cs_store **out);
 /* Flush and close; the handle is freed.  NULL is a no-op. */
@@ -214,7 +220,8 @@ int cs_store_audit_query(cs_store *s, const cs_audit_filter *f,
 
 /* Cheap liveness check of the database. */
 int cs_store_ping(cs_store *s);
-/* Online, consistent copy to a new file. */
+/* Online, consistent copy to a new file.  CS_EUNSUPPORTED on PostgreSQL,
+ * whose message names the tool to use instead (pg_dump). */
 int cs_store_backup(cs_store *s, const char *path);
 
 /*

@@ -1,0 +1,166 @@
+/*
+ * pg_audit: the audit trail in the PostgreSQL store: appending records,
+ * and the filtered queries, one prepared statement per set of filters in
+ * use, paged by sequence number.
+ */
+#include "store_pg_internal.h"
+
+#include "cs_err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AUDIT_LIMIT_DEFAULT 100
+#define AUDIT_LIMIT_MAX 1000
+
+#define AUDIT_COLS                                                           \
+	"seq, at_ms, client, action, target, holder, purpose, service_item, " \
+	"case_ref, result_count, remote, request_id, result"
+
+/* The types of an audit query's parameters ($1 after_seq, $2 client,
+ * $3 action, $4 holder, $5 target, $6 since_ms, $7 until_ms, $8 limit),
+ * given to the server because a query uses only some of them. */
+#define INT8_OID 20
+#define INT4_OID 23
+#define TEXT_OID 25
+static const Oid audit_types[8] = {INT8_OID, TEXT_OID, TEXT_OID, TEXT_OID,
+	TEXT_OID, INT8_OID, INT8_OID, INT4_OID};
+
+static int
+map_audit(const PGresult *r, int row, void *elem)
+{
+	cs_audit_rec *a;
+	int bad = 0, rc = 0;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		rc = pg_nomem();
+		goto out;
+	}
+	a->seq = pg_col_i64(r, row, 0);
+	a->at_ms = pg_col_i64(r, row, 1);
+	a->client = pg_col_dup(r, row, 2, &bad);
+	a->action = pg_col_dup(r, row, 3, &bad);
+	a->target = pg_col_dup(r, row, 4, &bad);
+	a->holder = pg_col_dup(r, row, 5, &bad);
+	a->purpose = pg_col_dup(r, row, 6, &bad);
+	a->service_item = pg_col_dup(r, row, 7, &bad);
+	a->case_ref = pg_col_dup(r, row, 8, &bad);
+	a->result_count = pg_col_i64(r, row, 9);
+	a->remote = pg_col_dup(r, row, 10, &bad);
+	a->request_id = pg_col_dup(r, row, 11, &bad);
+	a->result = pg_col_dup(r, row, 12, &bad);
+	if (bad) {
+		cs_audit_rec_free(a);
+		a = NULL;
+		rc = pg_nomem();
+	}
+out:
+	*(cs_audit_rec **)elem = a;
+	return rc;
+}
+
+static void
+free_audit(void *arr, size_t n)
+{
+	cs_audit_recs_free(arr, n);
+}
+
+static const struct rowkind audit_kind = {
+	sizeof(cs_audit_rec *), map_audit, free_audit
+};
+
+int
+pg_audit_append(cs_store *cs, const cs_audit_rec *a)
+{
+	struct pgq q;
+	PGresult *r;
+	int rc;
+
+	pq_init(&q);
+	pq_i64(&q, a->at_ms);
+	pq_text(&q, a->client);
+	pq_text(&q, a->action);
+	pq_text(&q, a->target);
+	pq_text(&q, a->holder);
+	pq_text(&q, a->purpose);
+	pq_text(&q, a->service_item);
+	pq_text(&q, a->case_ref);
+	pq_i64(&q, a->result_count);
+	pq_text(&q, a->remote);
+	pq_text(&q, a->request_id);
+	pq_text(&q, a->result);
+	rc = pg_write(P(cs), pg_st(PS_AUDIT_PUT), &q, &r, "append audit");
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * The SQL of the audit query for the filters in mask, into sql: fixed
+ * fragments only (the values are parameters), so each mask is one
+ * prepared statement.  Each filter on a column is a range of its index
+ * (column, seq), in the order of seq, so a page reads about its own rows.
+ */
+static void
+audit_sql(unsigned mask, char *sql, size_t size)
+{
+	static const char *const term[] = {
+		" AND client = $2", " AND action = $3", " AND holder = $4",
+		" AND target = $5", " AND at_ms >= $6", " AND at_ms < $7",
+		/* Literals, so that the partial index audit_denied serves
+		 * the second. */
+		" AND result IS NULL", " AND result = 'denied'",
+	};
+	size_t i, len;
+
+	len = (size_t)snprintf(sql, size, "SELECT " AUDIT_COLS " FROM audit "
+	    "WHERE seq > $1");
+	for (i = 0; i < sizeof(term) / sizeof(term[0]); i++)
+		if (mask & (1u << i))
+			len += (size_t)snprintf(sql + len, size - len, "%s",
+			    term[i]);
+	snprintf(sql + len, size - len, " ORDER BY seq LIMIT $8");
+}
+
+/* since_ms is inclusive, until_ms exclusive: consecutive windows neither
+ * overlap nor leave gaps.  result: "ok" for operations done (NULL in the
+ * table), "denied" for refusals. */
+int
+pg_audit_query(cs_store *cs, const cs_audit_filter *f, cs_audit_rec ***out,
+    size_t *n)
+{
+	struct pstmt st;
+	struct pgq q;
+	PGresult *r;
+	char sql[1024];
+	void *arr = NULL;
+	unsigned mask;
+	int rc, limit;
+
+	*n = 0;
+	limit = f->limit <= 0 ? AUDIT_LIMIT_DEFAULT :
+	    f->limit > AUDIT_LIMIT_MAX ? AUDIT_LIMIT_MAX : f->limit;
+	mask = (f->client ? AF_CLIENT : 0) | (f->action ? AF_ACTION : 0) |
+	    (f->holder ? AF_HOLDER : 0) | (f->target ? AF_TARGET : 0) |
+	    (f->since_ms ? AF_SINCE : 0) | (f->until_ms ? AF_UNTIL : 0) |
+	    (f->result == NULL ? 0 : strcmp(f->result, "ok") == 0 ? AF_OK :
+	    AF_DENIED);
+	audit_sql(mask, sql, sizeof(sql));
+	st.slot = PS__N + (int)mask;
+	st.sql = sql;
+	st.ntypes = 8;
+	st.types = audit_types;
+	pq_init(&q);
+	pq_i64(&q, f->after_seq);
+	pq_text(&q, f->client);
+	pq_text(&q, f->action);
+	pq_text(&q, f->holder);
+	pq_text(&q, f->target);
+	pq_i64(&q, f->since_ms);
+	pq_i64(&q, f->until_ms);
+	pq_i64(&q, limit);
+	if ((rc = pg_read(P(cs), &st, &q, &r, "query audit")) == 0)
+		rc = pg_fetch_all(r, &audit_kind, &arr, n);
+	*out = arr;
+	return rc;
+}

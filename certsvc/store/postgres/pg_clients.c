@@ -1,0 +1,245 @@
+/*
+ * pg_clients: API clients in the PostgreSQL store: adding, finding (by
+ * name, by token hash), listing and revoking them, and their grants.
+ */
+#include "store_pg_internal.h"
+
+#include "cs_err.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A client without its grants (load_grants adds them). */
+static int
+map_client(const PGresult *r, int row, void *elem)
+{
+	cs_client *c;
+	int bad = 0, rc = 0;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		rc = pg_nomem();
+		goto out;
+	}
+	c->id = pg_col_i64(r, row, 0);
+	c->name = pg_col_dup(r, row, 1, &bad);
+	c->role = pg_col_dup(r, row, 2, &bad);
+	if (PQgetlength(r, row, 3) == (int)sizeof(c->token_hash))
+		memcpy(c->token_hash, PQgetvalue(r, row, 3),
+		    sizeof(c->token_hash));
+	else
+		rc = cs_err_set(CS_ESTORE, "store: client %lld: stored token "
+		    "hash is not 32 bytes", (long long)c->id);
+	c->created_at = pg_col_i64(r, row, 4);
+	c->revoked_at = pg_col_i64(r, row, 5);
+	if (bad && rc == 0)
+		rc = pg_nomem();
+	if (rc != 0) {
+		cs_client_free(c);
+		c = NULL;
+	}
+out:
+	*(cs_client **)elem = c;
+	return rc;
+}
+
+/* Grants are an array of structs, not of pointers: elem is the cs_grant. */
+static int
+map_grant(const PGresult *r, int row, void *elem)
+{
+	cs_grant *g = elem;
+	int bad = 0;
+
+	g->types = pg_col_dup(r, row, 0, &bad);
+	g->issuer_code = pg_col_dup(r, row, 1, &bad);
+	g->issuer_name = pg_col_dup(r, row, 2, &bad);
+	if (bad) {
+		cs_grant_clear(g);
+		return pg_nomem();
+	}
+	return 0;
+}
+
+static void
+free_clients(void *arr, size_t n)
+{
+	cs_clients_free(arr, n);
+}
+
+static void
+free_grants(void *arr, size_t n)
+{
+	cs_grants_free(arr, n);
+}
+
+static const struct rowkind client_kind = {
+	sizeof(cs_client *), map_client, free_clients
+};
+static const struct rowkind grant_kind = {
+	sizeof(cs_grant), map_grant, free_grants
+};
+
+/* --- clients -------------------------------------------------------- */
+
+/* A separate read from the client's: grants only ever grow, so at worst a
+ * grant added in between is included. */
+static int
+load_grants(struct pgstore *s, cs_client *cl)
+{
+	struct pgq q;
+	PGresult *r;
+	void *arr = NULL;
+	int rc;
+
+	pq_init(&q);
+	pq_i64(&q, cl->id);
+	if ((rc = pg_read(s, pg_st(PS_GRANTS), &q, &r, "grants")) == 0)
+		rc = pg_fetch_all(r, &grant_kind, &arr, &cl->n_grants);
+	cl->grants = arr;
+	return rc;
+}
+
+/* One client found by statement id with its key in q, and its grants. */
+static int
+client_fetch(struct pgstore *s, enum pst_id id, const struct pgq *q,
+    cs_client **out)
+{
+	PGresult *r;
+	int rc;
+
+	*out = NULL;
+	if ((rc = pg_read(s, pg_st(id), q, &r, "get client")) == 0 &&
+	    (rc = pg_fetch_one(r, &client_kind, out, "get client")) == 0)
+		rc = load_grants(s, *out);
+	if (rc != 0) {
+		cs_client_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* cl->id and cl->revoked_at are ignored: the id is assigned, and a client
+ * is revoked only through client_revoke. */
+int
+pg_client_add(cs_store *cs, const cs_client *cl)
+{
+	struct pgq q;
+	PGresult *r;
+	int rc;
+
+	pq_init(&q);
+	pq_text(&q, cl->name);
+	pq_text(&q, cl->role);
+	pq_bin(&q, cl->token_hash, sizeof(cl->token_hash));
+	pq_i64(&q, cl->created_at);
+	rc = pg_write(P(cs), pg_st(PS_CLI_ADD), &q, &r, "add client");
+	PQclear(r);
+	return rc;
+}
+
+int
+pg_client_get(cs_store *cs, const char *name, cs_client **out)
+{
+	struct pgq q;
+
+	pq_init(&q);
+	pq_text(&q, name);
+	return client_fetch(P(cs), PS_CLI_GET, &q, out);
+}
+
+/*
+ * The lookup goes through the UNIQUE token_hash index, whose comparisons
+ * are not constant-time; that leaks at most how much of a SHA-256 prefix
+ * matched, which an attacker who controls only the token cannot steer.
+ * The stored hash is then compared again in constant time, so the answer
+ * itself never rests on a variable-time comparison.
+ */
+int
+pg_client_by_token_hash(cs_store *cs, const uint8_t hash[32], cs_client **out)
+{
+	struct pgq q;
+	int rc;
+
+	pq_init(&q);
+	pq_bin(&q, hash, 32);
+	rc = client_fetch(P(cs), PS_CLI_BY_HASH, &q, out);
+	if (rc == 0 && (CRYPTO_memcmp((*out)->token_hash, hash, 32) != 0 ||
+	    (*out)->revoked_at != 0)) {
+		cs_client_free(*out);
+		*out = NULL;
+		rc = CS_ENOTFOUND;
+	}
+	if (rc == CS_ENOTFOUND)
+		cs_err_set(rc, "store: no active client holds this token");
+	return rc;
+}
+
+/* Every client, revoked ones included, in the order added. */
+int
+pg_client_list(cs_store *cs, cs_client ***out, size_t *n)
+{
+	struct pgstore *s = P(cs);
+	cs_client **cl = NULL;
+	struct pgq q;
+	PGresult *r;
+	void *arr = NULL;
+	size_t i;
+	int rc;
+
+	*n = 0;
+	pq_init(&q);
+	if ((rc = pg_read(s, pg_st(PS_CLI_LIST), &q, &r, "list clients")) == 0)
+		rc = pg_fetch_all(r, &client_kind, &arr, n);
+	cl = arr;
+	for (i = 0; i < *n && rc == 0; i++)
+		rc = load_grants(s, cl[i]);
+	if (rc != 0) {
+		cs_clients_free(cl, *n);
+		cl = NULL;
+		*n = 0;
+	}
+	*out = cl;
+	return rc;
+}
+
+/* A write whose INSERT ... SELECT inserts nothing when its target is
+ * missing: CS_ENOTFOUND with message nf then. */
+static int
+write_found(struct pgstore *s, enum pst_id id, const struct pgq *q,
+    const char *what, const char *nf, const char *name)
+{
+	PGresult *r;
+	int rc;
+
+	if ((rc = pg_write(s, pg_st(id), q, &r, what)) == 0 &&
+	    strcmp(PQcmdTuples(r), "0") == 0)
+		rc = cs_err_set(CS_ENOTFOUND, "store: %s '%s'", nf, name);
+	PQclear(r);
+	return rc;
+}
+
+int
+pg_client_revoke(cs_store *cs, const char *name, int64_t at)
+{
+	struct pgq q;
+
+	pq_init(&q);
+	pq_text(&q, name);
+	pq_i64(&q, at);
+	return write_found(P(cs), PS_CLI_REVOKE, &q, "revoke client",
+	    "revoke: no active client", name);
+}
+
+int
+pg_grant_add(cs_store *cs, const char *client_name, const cs_grant *g)
+{
+	struct pgq q;
+
+	pq_init(&q);
+	pq_text(&q, client_name);
+	pq_text(&q, g->types);
+	pq_text(&q, g->issuer_code);
+	pq_text(&q, g->issuer_name);
+	return write_found(P(cs), PS_GRANT_ADD, &q, "add grant",
+	    "grant: no client", client_name);
+}

@@ -1,0 +1,386 @@
+/*
+ * pg_stmt: the SQL statements of the PostgreSQL store and the helpers
+ * around them: the statement table (each prepared once per connection),
+ * parameters, reading the columns of results (always in binary format),
+ * mapping result rows into arrays, and PostgreSQL's errors as cs_err
+ * codes, with the messages the SQLite backend gives for the same faults.
+ *
+ * Every value travels as a parameter of a prepared statement; no SQL text
+ * here or anywhere in the backend is built from a value.
+ */
+#include "store_pg_internal.h"
+
+#include "cs_err.h"
+#include "zrecord.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- statements ----------------------------------------------------- */
+
+#define LICENCE_COLS                                                         \
+	"id, type, issuer_code, seq, holder_code, number, client, "          \
+	"approval_ref, request_hash, bundle, supersedes, issued_at, record"
+#define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
+#define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
+#define CLIENT_SELECT                                                        \
+	"SELECT c.id, c.name, c.role, c.token_hash, c.created_at, "          \
+	"coalesce(r.at, 0) FROM clients c "                                  \
+	"LEFT JOIN client_revocations r ON r.client_id = c.id "
+
+#define ST(id, sql) [id] = {id, sql, 0, NULL}
+
+static const struct pstmt table[PS__N] = {
+	ST(PS_LIC_PUT, "INSERT INTO licences (" LICENCE_COLS ") VALUES ($1, "
+	    "$2, $3, $4::bigint, $5, $6, $7, $8, $9, $10, $11, $12::bigint, "
+	    "$13::bytea)"),
+	ST(PS_LIC_GET, "SELECT " LICENCE_COLS " FROM licences WHERE id = $1"),
+	ST(PS_LIC_BY_REF, "SELECT " LICENCE_COLS " FROM licences "
+	    "WHERE client = $1 AND approval_ref = $2"),
+	/* A page, newest first, ties in reverse insertion order, from the
+	 * position (issued_at, pos) = ($3, $4) on: a range of the holder
+	 * index read backwards, whatever the holder holds before it.  The
+	 * last column is each row's position, so the row after the page
+	 * says where the next one starts. */
+	ST(PS_LIC_BY_HOLDER, "SELECT " LICENCE_COLS ", pos FROM licences "
+	    "WHERE holder_code = $1 AND ($2::text IS NULL OR type = $2::text) "
+	    "AND (issued_at, pos) <= ($3::bigint, $4::bigint) "
+	    "ORDER BY issued_at DESC, pos DESC LIMIT $5::bigint"),
+	/* A page position is a licence's pos; no row unless it is one of
+	 * the holder's. */
+	ST(PS_LIC_POS_AT, "SELECT issued_at FROM licences "
+	    "WHERE pos = $1::bigint AND holder_code = $2"),
+	/* For each licence carrying the number with this holder code (its
+	 * versions count as one: a serial), its newest version that does. */
+	ST(PS_LIC_BY_NUMBER, "SELECT " LICENCE_COLS " FROM licences "
+	    "WHERE id IN (SELECT max(id) FROM licences WHERE number = $1 AND "
+	    "holder_code = $2 GROUP BY type, issuer_code, "
+	    "cs_serial(id, type, issuer_code)) ORDER BY id"),
+	/* Carried by another licence (serial) of the type and issuer: what
+	 * the trigger licences_number_unique refuses. */
+	ST(PS_NUMBER_TAKEN, "SELECT EXISTS (SELECT 1 FROM licences "
+	    "WHERE number = $1 AND type = $2 AND issuer_code = $3 AND "
+	    "cs_serial(id, type, issuer_code) <> $4)"),
+	ST(PS_LIC_BY_BUNDLE, "SELECT " LICENCE_COLS " FROM licences "
+	    "WHERE bundle = $1 ORDER BY pos"),
+	/* Outside a transaction: what the counter says (it never lags the
+	 * licences: a trigger moves it), nothing locked. */
+	ST(PS_NEXT_SEQ, "SELECT greatest((SELECT last FROM licence_seqs "
+	    "WHERE type = $1 AND issuer_code = $2), (SELECT max(seq) FROM "
+	    "licences WHERE type = $1 AND issuer_code = $2), 0) + 1"),
+	/* Inside one: the same, and the counter's row stays locked until the
+	 * transaction ends, so another node's transaction numbering the same
+	 * type and issuer waits for this one's licence (pg_licences.c). */
+	ST(PS_NEXT_SEQ_LOCK, "INSERT INTO licence_seqs AS c (type, "
+	    "issuer_code, last) VALUES ($1, $2, (SELECT coalesce(max(seq), 0) "
+	    "FROM licences WHERE type = $1 AND issuer_code = $2)) "
+	    "ON CONFLICT (type, "
+	    "issuer_code) DO UPDATE SET last = greatest(c.last, EXCLUDED.last) "
+	    "RETURNING last + 1"),
+	ST(PS_LIC_COUNT, "SELECT count(*) FROM licences"),
+	ST(PS_EV_PUT, "INSERT INTO status_events (licence_id, at, actor, "
+	    "action, kind, reason, ref) VALUES ($1, $2::bigint, $3, $4, $5, "
+	    "$6, $7)"),
+	ST(PS_EV_FOR, "SELECT " EVENT_COLS " FROM status_events "
+	    "WHERE licence_id = $1 ORDER BY seq"),
+	ST(PS_BUN_PUT, "INSERT INTO bundles (" BUNDLE_COLS ") VALUES "
+	    "($1, $2, $3, $4, $5::bigint)"),
+	ST(PS_BUN_BY_REF, "SELECT " BUNDLE_COLS " FROM bundles "
+	    "WHERE client = $1 AND approval_ref = $2"),
+	ST(PS_CLI_ADD, "INSERT INTO clients (name, role, token_hash, "
+	    "created_at) VALUES ($1, $2, $3::bytea, $4::bigint)"),
+	ST(PS_CLI_GET, CLIENT_SELECT "WHERE c.name = $1"),
+	ST(PS_CLI_BY_HASH, CLIENT_SELECT "WHERE c.token_hash = $1::bytea"),
+	ST(PS_CLI_LIST, CLIENT_SELECT "ORDER BY c.id"),
+	/* Inserts nothing when the client is unknown or already revoked
+	 * (the key of client_revocations: one revocation per client). */
+	ST(PS_CLI_REVOKE, "INSERT INTO client_revocations (client_id, at) "
+	    "SELECT id, $2::bigint FROM clients WHERE name = $1 "
+	    "ON CONFLICT (client_id) DO NOTHING"),
+	ST(PS_GRANTS, "SELECT types, issuer_code, issuer_name FROM grants "
+	    "WHERE client_id = $1::bigint ORDER BY seq"),
+	ST(PS_GRANT_ADD, "INSERT INTO grants (client_id, types, issuer_code, "
+	    "issuer_name) SELECT id, $2::text, $3::text, $4::text FROM clients "
+	    "WHERE name = $1"),
+	ST(PS_AUDIT_PUT, "INSERT INTO audit (at_ms, client, action, target, "
+	    "holder, purpose, service_item, case_ref, result_count, remote, "
+	    "request_id, result) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, "
+	    "$8, $9::bigint, $10, $11, $12)"),
+	/* A standby in recovery answers reads but refuses writes: the
+	 * service must not count it as its database. */
+	ST(PS_PING, "SELECT pg_is_in_recovery(), coalesce((SELECT "
+	    "max(version) FROM schema_version), 0)"),
+};
+
+const struct pstmt *
+pg_st(enum pst_id id)
+{
+	return &table[id];
+}
+
+/* --- parameters ----------------------------------------------------- */
+
+void
+pq_init(struct pgq *q)
+{
+	q->n = 0;
+}
+
+/* Text or NULL; borrowed until the statement has run. */
+void
+pq_text(struct pgq *q, const char *s)
+{
+	q->v[q->n] = s;
+	q->len[q->n] = 0;
+	q->fmt[q->n] = 0;
+	q->n++;
+}
+
+void
+pq_i64(struct pgq *q, int64_t v)
+{
+	snprintf(q->num[q->n], sizeof(q->num[0]), "%lld", (long long)v);
+	pq_text(q, q->num[q->n]);
+}
+
+/* n bytes sent as they are (a bytea); borrowed like text. */
+void
+pq_bin(struct pgq *q, const void *p, size_t n)
+{
+	q->v[q->n] = p;
+	q->len[q->n] = (int)n;
+	q->fmt[q->n] = 1;
+	q->n++;
+}
+
+/* --- errors --------------------------------------------------------- */
+
+int
+pg_nomem(void)
+{
+	return cs_err_set(CS_ENOMEM, "store: out of memory");
+}
+
+/* The keys of the schema, as the SQLite backend's messages name them
+ * ("UNIQUE constraint failed: licences.id"). */
+static const struct {
+	const char *constraint, *cols;
+} keys[] = {
+	{"licences_pkey", "licences.id"},
+	{"licences_ref_key", "licences.client, licences.approval_ref"},
+	{"bundles_pkey", "bundles.id"},
+	{"bundles_ref_key", "bundles.client, bundles.approval_ref"},
+	{"clients_name_key", "clients.name"},
+	{"clients_token_hash_key", "clients.token_hash"},
+	{"client_revocations_pkey", "client_revocations.client_id"},
+};
+
+/* Whether an error's SQLSTATE means "try again later": the connection
+ * (class 08), the server going away or not yet accepting (57P0x, 53300),
+ * a standby that cannot write (25006, after a failover), a deadlock or a
+ * serialisation failure between nodes (40P01, 40001). */
+static int
+transient(const char *state)
+{
+	static const char *const codes[] = {"57P01", "57P02", "57P03",
+		"53300", "25006", "40P01", "40001"};
+	size_t i;
+
+	if (strncmp(state, "08", 2) == 0)
+		return 1;
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(state, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * PostgreSQL's complaint about a statement as this thread's message, with
+ * the code the SQLite backend returns for the same fault: a duplicate key
+ * is a conflict naming the key, and so is a number another licence carries
+ * (the trigger's unique_violation); a missing referenced row (an event for
+ * an unknown licence) is not found; a full disk is CS_EFULL; a lost
+ * connection or anything transient CS_EUNAVAIL (503 and Retry-After);
+ * anything else a storage error.
+ */
+int
+pg_fail(struct pgstore *s, PGconn *pg, const PGresult *r, const char *what)
+{
+	const char *state = NULL, *msg = NULL, *con, *tab, *col;
+	char text[512], masked[512];
+	size_t i;
+	int code = CS_ESTORE;
+
+	if (r != NULL) {
+		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	}
+	if (r == NULL || PQstatus(pg) == CONNECTION_BAD || state == NULL) {
+		pg_mask(s, PQerrorMessage(pg), masked, sizeof(masked));
+		return cs_err_set(PQstatus(pg) == CONNECTION_BAD ? CS_EUNAVAIL :
+		    CS_ESTORE, "store: %s: %s", what, masked[0] ? masked :
+		    "no answer from PostgreSQL");
+	}
+	con = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+	tab = PQresultErrorField(r, PG_DIAG_TABLE_NAME);
+	col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
+	snprintf(text, sizeof(text), "%s", msg ? msg : state);
+	if (strcmp(state, "23505") == 0) {
+		code = CS_ECONFLICT;
+		for (i = 0; con != NULL && i < sizeof(keys) / sizeof(keys[0]);
+		    i++)
+			if (strcmp(con, keys[i].constraint) == 0)
+				snprintf(text, sizeof(text), "UNIQUE "
+				    "constraint failed: %s", keys[i].cols);
+	} else if (strcmp(state, "23503") == 0) {
+		code = CS_ENOTFOUND;
+		snprintf(text, sizeof(text), "FOREIGN KEY constraint failed");
+	} else if (strcmp(state, "23502") == 0 && tab != NULL && col != NULL)
+		snprintf(text, sizeof(text), "NOT NULL constraint failed: "
+		    "%s.%s", tab, col);
+	else if (strcmp(state, "23514") == 0 && con != NULL)
+		snprintf(text, sizeof(text), "CHECK constraint failed: %s",
+		    con);
+	else if (strcmp(state, "53100") == 0)
+		code = CS_EFULL;
+	else if (transient(state))
+		code = CS_EUNAVAIL;
+	pg_mask(s, text, masked, sizeof(masked));
+	return cs_err_set(code, "store: %s: %s", what, masked);
+}
+
+/* --- columns (binary format) ---------------------------------------- */
+
+/* Text column col of row as libpq holds it (NUL-terminated), NULL for
+ * SQL NULL. */
+const char *
+pg_col_text(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+/* A copy of text column col; *bad set when out of memory, so a mapper
+ * checks once after all its columns. */
+char *
+pg_col_dup(const PGresult *r, int row, int col, int *bad)
+{
+	const char *t = pg_col_text(r, row, col);
+	char *d = NULL;
+
+	if (t != NULL && (d = strdup(t)) == NULL)
+		*bad = 1;
+	return d;
+}
+
+/* An integer column (bigint, integer, smallint or boolean: big-endian,
+ * of its own width); 0 for NULL. */
+int64_t
+pg_col_i64(const PGresult *r, int row, int col)
+{
+	const unsigned char *p;
+	uint64_t v = 0;
+	int i, len;
+
+	if (PQgetisnull(r, row, col))
+		return 0;
+	p = (const unsigned char *)PQgetvalue(r, row, col);
+	len = PQgetlength(r, row, col);
+	if (len > 8)
+		len = 8;
+	for (i = 0; i < len; i++)
+		v = v << 8 | p[i];
+	if (len > 0 && len < 8 && (p[0] & 0x80))
+		v |= ~(uint64_t)0 << (len * 8);
+	return (int64_t)v;
+}
+
+/*
+ * A stored record's JSON text into *out.  The bytea holds either the text
+ * itself (a JSON object: it begins with '{') or a packed form (zrecord.h:
+ * a zstd frame or a zlib stream, neither of which can begin with '{'), as
+ * the SQLite backend keeps TEXT or a BLOB.
+ */
+int
+pg_col_record(const PGresult *r, int row, int col, char **out)
+{
+	const char *p = PQgetvalue(r, row, col);
+	size_t n = (size_t)PQgetlength(r, row, col), len;
+	int rc;
+
+	*out = NULL;
+	if (PQgetisnull(r, row, col))
+		return cs_err_set(CS_ESTORE, "store: a stored record is NULL");
+	if (n == 0 || p[0] == '{') {
+		if ((*out = malloc(n + 1)) == NULL)
+			return pg_nomem();
+		memcpy(*out, p, n);
+		(*out)[n] = '\0';
+		return 0;
+	}
+	rc = cs_zrecord_unpack(p, n, RECORD_MAX, out, &len);
+	if (rc == CS_ENOMEM)
+		return pg_nomem();
+	if (rc != 0)
+		return cs_err_wrap(CS_ESTORE, "store: a stored record does not "
+		    "inflate: ");
+	return 0;
+}
+
+/* --- results -------------------------------------------------------- */
+
+/* The single integer of a result, which is cleared. */
+int
+pg_fetch_int(PGresult *r, int64_t *out, const char *what)
+{
+	int rc = 0;
+
+	*out = 0;
+	if (PQntuples(r) < 1 || PQnfields(r) < 1)
+		rc = cs_err_set(CS_ESTORE, "store: %s: no row", what);
+	else
+		*out = pg_col_i64(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+/* The first row mapped into *elem; CS_ENOTFOUND when there is none.  The
+ * result is cleared. */
+int
+pg_fetch_one(PGresult *r, const struct rowkind *k, void *elem,
+    const char *what)
+{
+	int rc;
+
+	if (PQntuples(r) < 1)
+		rc = cs_err_set(CS_ENOTFOUND, "store: %s: not found", what);
+	else
+		rc = k->map(r, 0, elem);
+	PQclear(r);
+	return rc;
+}
+
+/* Every row, mapped into a new array (NULL when there are none); on
+ * failure nothing is left.  The result is cleared. */
+int
+pg_fetch_all(PGresult *r, const struct rowkind *k, void **out, size_t *n)
+{
+	int i, rows = PQntuples(r), rc = 0;
+	char *arr = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (rows > 0 && (arr = calloc((size_t)rows, k->size)) == NULL)
+		rc = pg_nomem();
+	for (i = 0; i < rows && rc == 0; i++)
+		if ((rc = k->map(r, i, arr + (size_t)i * k->size)) == 0)
+			(*n)++;
+	if (rc != 0) {
+		k->free_all(arr, *n);
+		arr = NULL;
+		*n = 0;
+	}
+	PQclear(r);
+	*out = arr;
+	return rc;
+}

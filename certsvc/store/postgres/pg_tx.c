@@ -1,0 +1,399 @@
+/*
+ * pg_tx: transactions of the PostgreSQL store: the writer token (this
+ * process's single writer), nested levels as savepoints, each write call
+ * inside a transaction made atomic on its own, what a lost connection
+ * does to a transaction, and the begin/commit/rollback ops.
+ */
+#include "store_pg_internal.h"
+
+#include "cs_err.h"
+
+#include <string.h>
+
+/*
+ * The writer token.  One thread at a time writes on the writer
+ * connection: the holder of the token, taken at the outermost begin() (or
+ * by a write call outside a transaction, for that call) and given back
+ * when that level ends.  The holder's thread-specific value of s->key is
+ * s, so a thread knows without a lock whether it holds the token, and a
+ * thread that exits holding it has its transaction rolled back
+ * (pg_thread_exit) instead of leaving every other writer waiting.
+ *
+ * No group commit here: commit_window_ms is not used.  A COMMIT is one
+ * round trip to a server that syncs its own WAL, and the service already
+ * groups issuances into one transaction above the store (tx_queue.c); the
+ * token is held through the COMMIT, so commits of one node are in order.
+ * Other nodes write beside this one: what keeps them apart is in the
+ * database (keys, the number trigger, the numbering counter's row lock;
+ * pg_schema.c).
+ *
+ * Statement errors.  PostgreSQL aborts a whole transaction at the first
+ * failed statement, where SQLite fails that statement only, and store.h
+ * promises the latter ("a conflict inside it fails that call only").  So
+ * a write call inside a transaction runs inside a savepoint of its own:
+ * SAVEPOINT, the statement and RELEASE go in one pipeline (one round
+ * trip), and a failure rolls back to the savepoint, leaving the
+ * transaction as it was before the call.
+ *
+ * A lost connection.  When the writer's connection dies inside a
+ * transaction, PostgreSQL rolls that transaction back; every call that
+ * follows in it fails with CS_EUNAVAIL, its commit() too, and its
+ * rollback() succeeds.  The next begin() connects again.  A connection
+ * lost while COMMIT was on its way leaves the outcome unknown: that
+ * commit() returns CS_EUNAVAIL, never 0 (SPEC §8: 503, not 201).
+ */
+
+static void
+token_take(struct pgstore *s)
+{
+	pthread_mutex_lock(&s->mu);
+	while (s->busy)
+		pthread_cond_wait(&s->tok_cv, &s->mu);
+	s->busy = 1;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+token_give(struct pgstore *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->busy = 0;
+	pthread_cond_signal(&s->tok_cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Whether the calling thread holds the writer token. */
+int
+pg_holds(struct pgstore *s)
+{
+	return pthread_getspecific(s->key) != NULL;
+}
+
+/* 0, or CS_EUNAVAIL when the holder's transaction died with its
+ * connection. */
+int
+pg_lost(struct pgstore *s)
+{
+	if (!s->lost)
+		return 0;
+	return cs_err_set(CS_EUNAVAIL, "store: the connection to PostgreSQL "
+	    "was lost: the transaction was rolled back");
+}
+
+/* Run a statement without parameters on the writer (transaction
+ * control).  quietly: leave this thread's message alone (clean-up after
+ * an error whose message matters). */
+static int
+wexec(struct pgstore *s, const char *sql, int quietly)
+{
+	PGconn *pg = s->writer.pg;
+	PGresult *r = PQexec(pg, sql);
+	int rc = 0;
+
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = quietly ? CS_ESTORE : pg_fail(s, pg, r, sql);
+	if (PQstatus(pg) == CONNECTION_BAD)
+		s->lost = 1;
+	PQclear(r);
+	return rc;
+}
+
+/* The writer connection, connected and outside any transaction, for a
+ * thread that has just taken the token. */
+static int
+writer_ready(struct pgstore *s)
+{
+	int rc;
+
+	s->lost = 0;
+	if ((rc = pg_conn_ensure(s, &s->writer)) == 0 &&
+	    PQtransactionStatus(s->writer.pg) != PQTRANS_IDLE)
+		(void)wexec(s, "ROLLBACK", 1);
+	return rc;
+}
+
+/*
+ * One write statement inside the holder's transaction, in a savepoint of
+ * its own (see "Statement errors" above): SAVEPOINT, the statement and
+ * RELEASE in one pipeline.  The results come back in order, each followed
+ * by NULL; after a failure the rest are PGRES_PIPELINE_ABORTED; the sync
+ * ends them.
+ */
+static int
+write_in_tx(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
+    PGresult **out, const char *what)
+{
+	PGconn *pg = s->writer.pg;
+	PGresult *r, *mine = NULL, *bad = NULL;
+	char name[16];
+	int rc, k = 0, guard, synced = 0;
+
+	if ((rc = pg_prepare(s, &s->writer, st)) != 0)
+		goto out;
+	snprintf(name, sizeof(name), "cs%d", st->slot);
+	if (PQenterPipelineMode(pg) != 1 ||
+	    PQsendQueryParams(pg, "SAVEPOINT cs_call", 0, NULL, NULL, NULL,
+	    NULL, 1) != 1 ||
+	    PQsendQueryPrepared(pg, name, q->n, q->v, q->len, q->fmt, 1) != 1 ||
+	    PQsendQueryParams(pg, "RELEASE SAVEPOINT cs_call", 0, NULL, NULL,
+	    NULL, NULL, 1) != 1 || PQpipelineSync(pg) != 1) {
+		/* Half a pipeline sent: the connection is of no further use,
+		 * and its transaction is gone with it. */
+		rc = pg_fail(s, pg, NULL, what);
+		pg_conn_close(&s->writer);
+		s->lost = 1;
+		return rc;
+	}
+	for (guard = 0; guard < 64 && !synced; guard++) {
+		if ((r = PQgetResult(pg)) == NULL) {
+			if (PQstatus(pg) == CONNECTION_BAD)
+				break;
+			k++;
+			continue;
+		}
+		switch (PQresultStatus(r)) {
+		case PGRES_PIPELINE_SYNC:
+			synced = 1;
+			PQclear(r);
+			break;
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+			if (k == 1 && mine == NULL)
+				mine = r;
+			else
+				PQclear(r);
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			PQclear(r);
+			break;
+		default:
+			if (bad == NULL)
+				bad = r;
+			else
+				PQclear(r);
+		}
+	}
+	if (!synced || bad != NULL || mine == NULL)
+		rc = pg_fail(s, pg, bad, what);
+	PQclear(bad);
+	if (!synced) {
+		/* Still in the pipeline (its connection died, or it never
+		 * ended): of no further use, and its transaction gone. */
+		PQclear(mine);
+		pg_conn_close(&s->writer);
+		s->lost = 1;
+		return rc;
+	}
+	(void)PQexitPipelineMode(pg);
+	if (rc != 0 && PQstatus(pg) == CONNECTION_OK)
+		(void)wexec(s, "ROLLBACK TO SAVEPOINT cs_call; "
+		    "RELEASE SAVEPOINT cs_call", 1);
+out:
+	if (PQstatus(pg) == CONNECTION_BAD)
+		s->lost = 1;
+	if (rc == 0)
+		*out = mine;
+	else
+		PQclear(mine);
+	return rc;
+}
+
+/*
+ * A write call: inside the calling thread's transaction when it holds one
+ * (write_in_tx), else a transaction of its own, *own set: the token for
+ * the call (pg_write_leave gives it back), the statement in autocommit,
+ * which PostgreSQL commits before it answers.
+ */
+int
+pg_write_enter(struct pgstore *s, int *own)
+{
+	int rc;
+
+	*own = 0;
+	if (pg_holds(s))
+		return pg_lost(s);
+	token_take(s);
+	if ((rc = writer_ready(s)) != 0) {
+		token_give(s);
+		return rc;
+	}
+	*own = 1;
+	return 0;
+}
+
+/* Run a write statement entered with pg_write_enter.  A connection lost
+ * on the way leaves an autocommit's outcome unknown: CS_EUNAVAIL.  *out:
+ * the statement's result, for the caller to clear. */
+int
+pg_write_run(struct pgstore *s, int own, const struct pstmt *st,
+    const struct pgq *q, PGresult **out, const char *what)
+{
+	int rc;
+
+	*out = NULL;
+	if (!own)
+		return write_in_tx(s, st, q, out, what);
+	if ((rc = pg_exec_on(s, &s->writer, st, q, out, what)) != 0 &&
+	    PQstatus(s->writer.pg) == CONNECTION_BAD)
+		rc = cs_err_set(CS_EUNAVAIL, "store: %s: the connection to "
+		    "PostgreSQL was lost before it answered: whether the write "
+		    "was stored is unknown", what);
+	return rc;
+}
+
+void
+pg_write_leave(struct pgstore *s, int own)
+{
+	if (own)
+		token_give(s);
+}
+
+/* One write statement: enter, run, leave. */
+int
+pg_write(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
+    PGresult **out, const char *what)
+{
+	int own, rc;
+
+	*out = NULL;
+	if ((rc = pg_write_enter(s, &own)) == 0) {
+		rc = pg_write_run(s, own, st, q, out, what);
+		pg_write_leave(s, own);
+	}
+	return rc;
+}
+
+/* The outermost COMMIT.  A transaction in which a statement failed
+ * outside any savepoint (a read) cannot commit: PostgreSQL would answer
+ * COMMIT with ROLLBACK. */
+static int
+tx_commit(struct pgstore *s)
+{
+	PGconn *pg = s->writer.pg;
+	PGresult *r;
+	char masked[400];
+	int rc = 0;
+
+	if (PQtransactionStatus(pg) == PQTRANS_INERROR) {
+		(void)wexec(s, "ROLLBACK", 1);
+		return cs_err_set(CS_ESTORE, "store: commit: a statement of "
+		    "the transaction failed, so it was rolled back");
+	}
+	r = PQexec(pg, "COMMIT");
+	if (r == NULL || PQstatus(pg) == CONNECTION_BAD) {
+		pg_mask(s, PQerrorMessage(pg), masked, sizeof(masked));
+		rc = cs_err_set(CS_EUNAVAIL, "store: commit: the connection to "
+		    "PostgreSQL was lost before it confirmed the COMMIT: the "
+		    "transaction may or may not be stored (%s)", masked);
+	} else if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pg_fail(s, pg, r, "commit");
+	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		rc = cs_err_set(CS_ESTORE, "store: commit: PostgreSQL rolled "
+		    "the transaction back");
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * End the current level with commit (1) or rollback (0).  The level is
+ * over whatever happens; the outermost gives the token back.  A failed
+ * inner commit rolls its level back and marks the caller's rollback that
+ * follows as absorbed (stray), so that it does not undo the enclosing
+ * level.
+ */
+int
+pg_tx_end(struct pgstore *s, int commit)
+{
+	int rc = 0;
+
+	if (s->depth > 1) {
+		s->depth--;
+		if (s->lost)
+			rc = commit ? pg_lost(s) : 0;
+		else if (!commit ||
+		    (rc = wexec(s, "RELEASE SAVEPOINT cs", 0)) != 0) {
+			if (wexec(s, "ROLLBACK TO SAVEPOINT cs", 1) == 0)
+				(void)wexec(s, "RELEASE SAVEPOINT cs", 1);
+		}
+		s->stray = commit && rc != 0;
+		return rc;
+	}
+	s->depth = 0;
+	if (s->lost)
+		rc = commit ? pg_lost(s) : 0;
+	else if (commit)
+		rc = tx_commit(s);
+	else if ((rc = wexec(s, "ROLLBACK", 0)) != 0 && s->lost)
+		rc = 0;  /* the server rolls back what it loses */
+	pthread_setspecific(s->key, NULL);
+	token_give(s);
+	return rc;
+}
+
+/* Thread exit (the key's destructor): a transaction the thread left open
+ * is rolled back, and the token given back. */
+void
+pg_thread_exit(void *p)
+{
+	struct pgstore *s = p;
+
+	pthread_setspecific(s->key, s);
+	while (s->depth > 0)
+		(void)pg_tx_end(s, 0);
+	pthread_setspecific(s->key, NULL);
+}
+
+/* Open a level: the outermost takes the token and begins a transaction on
+ * the writer (connecting it again if it was lost); an inner one is a
+ * savepoint. */
+int
+pg_begin(cs_store *cs)
+{
+	struct pgstore *s = P(cs);
+	int rc;
+
+	if (pg_holds(s)) {
+		s->stray = 0;
+		if ((rc = pg_lost(s)) == 0 &&
+		    (rc = wexec(s, "SAVEPOINT cs", 0)) == 0)
+			s->depth++;
+		return rc;
+	}
+	token_take(s);
+	s->stray = 0;
+	if ((rc = writer_ready(s)) == 0 && (rc = wexec(s, "BEGIN", 0)) == 0) {
+		s->depth = 1;
+		pthread_setspecific(s->key, s);
+	} else
+		token_give(s);
+	return rc;
+}
+
+int
+pg_commit(cs_store *cs)
+{
+	struct pgstore *s = P(cs);
+
+	if (!pg_holds(s))
+		return cs_err_set(CS_EINVAL, "store: commit: no transaction on "
+		    "this thread");
+	s->stray = 0;
+	return pg_tx_end(s, 1);
+}
+
+/* Without a transaction this does nothing and returns 0, leaving the
+ * thread's message alone: error paths may call it unconditionally; so may
+ * they after a failed commit(), whose level is already over. */
+int
+pg_rollback(cs_store *cs)
+{
+	struct pgstore *s = P(cs);
+
+	if (!pg_holds(s))
+		return 0;
+	if (s->stray) {
+		s->stray = 0;
+		return 0;
+	}
+	return pg_tx_end(s, 0);
+}

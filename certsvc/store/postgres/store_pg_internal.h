@@ -1,0 +1,253 @@
+/*
+ * store_pg_internal: what the files of the PostgreSQL store backend
+ * (store_pg.c and the pg_*.c beside it) share, and nothing outside them
+ * may use: the store and connection structures, the statement table's
+ * ids, statement parameters, and the helpers every file calls to run
+ * statements, read their columns and map their errors.  Each function is
+ * described at its definition.
+ */
+#ifndef CS_STORE_PG_INTERNAL_H
+#define CS_STORE_PG_INTERNAL_H
+
+/* Private to certsvc/store/postgres: its library is built with
+ * CS_LAYER_STORE; anyone else gets this error (white-box tests define it
+ * on purpose). */
+#ifndef CS_LAYER_STORE
+#error "store_pg_internal.h is private to certsvc/store/postgres: include store.h"
+#endif
+
+#include "store_backend.h"
+
+#include "lcache.h"
+#include "zrecord.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The longest record stored (request bodies are <= 64 KiB); a stored one
+ * inflating beyond it is corrupt. */
+#define RECORD_MAX (1 << 20)
+
+/* Parameters of one statement, at most. */
+#define PQ_MAXP 16
+
+/* The statements of the table in pg_stmt.c. */
+enum pst_id {
+	PS_LIC_PUT,
+	PS_LIC_GET,
+	PS_LIC_BY_REF,
+	PS_LIC_BY_HOLDER,
+	PS_LIC_POS_AT,
+	PS_LIC_BY_NUMBER,
+	PS_NUMBER_TAKEN,
+	PS_LIC_BY_BUNDLE,
+	PS_NEXT_SEQ,
+	PS_NEXT_SEQ_LOCK,
+	PS_LIC_COUNT,
+	PS_EV_PUT,
+	PS_EV_FOR,
+	PS_BUN_PUT,
+	PS_BUN_BY_REF,
+	PS_CLI_ADD,
+	PS_CLI_GET,
+	PS_CLI_BY_HASH,
+	PS_CLI_LIST,
+	PS_CLI_REVOKE,
+	PS_GRANTS,
+	PS_GRANT_ADD,
+	PS_AUDIT_PUT,
+	PS_PING,
+	PS__N
+};
+
+/* The audit query has one statement per set of filters in use, so that
+ * each can use its index (as in the SQLite backend). */
+enum {
+	AF_CLIENT = 1 << 0,
+	AF_ACTION = 1 << 1,
+	AF_HOLDER = 1 << 2,
+	AF_TARGET = 1 << 3,
+	AF_SINCE = 1 << 4,
+	AF_UNTIL = 1 << 5,
+	AF_OK = 1 << 6,
+	AF_DENIED = 1 << 7,
+	AF__N = 1 << 8
+};
+
+/* Prepared-statement slots of a connection: the table's, then one per set
+ * of audit filters. */
+#define PS_SLOTS (PS__N + AF__N)
+
+/* --- types ---------------------------------------------------------- */
+
+/* A statement: prepared once per connection as "cs<slot>" on first use.
+ * types: the types of its ntypes parameters, or NULL to let the server
+ * infer them from the SQL. */
+struct pstmt {
+	int slot;
+	const char *sql;
+	int ntypes;
+	const Oid *types;
+};
+
+/* The parameters of one call: text (NUL-terminated) or binary values, or
+ * NULL; numbers are sent as decimal text. */
+struct pgq {
+	const char *v[PQ_MAXP];
+	int len[PQ_MAXP];
+	int fmt[PQ_MAXP];
+	char num[PQ_MAXP][24];
+	int n;
+};
+
+struct pconn {
+	PGconn *pg;                     /* NULL until connected */
+	unsigned char prepared[PS_SLOTS];
+	struct pconn *next;             /* the pool's idle list */
+};
+
+struct pgstore {
+	cs_store base;       /* first: a cs_store * is a struct pgstore * */
+	char *uri;           /* as given: it may hold a password */
+	char *shown;         /* the URI for messages, any password masked */
+	char *password;      /* masked out of libpq's messages; NULL: none */
+	/* The writer: its connection, and the token that says which thread
+	 * may use it (pg_tx.c).  mu guards busy; depth, stray and lost belong
+	 * to the token's holder. */
+	struct pconn writer;
+	pthread_mutex_t mu;
+	pthread_cond_t tok_cv;
+	int busy;
+	int depth;           /* transaction levels open */
+	int stray;           /* a failed inner commit ended its level */
+	int lost;            /* the writer's connection died inside the
+	                      * transaction: PostgreSQL rolled it back */
+	pthread_key_t key;   /* non-NULL for the thread holding the token */
+	int has_key;
+	/* The readers' pool (pg_conn.c); pool_mu guards it. */
+	pthread_mutex_t pool_mu;
+	pthread_cond_t pool_cv;
+	struct pconn *idle;
+	int n_conns;
+	/* Reconnecting (pg_conn.c); bo_mu guards it. */
+	pthread_mutex_t bo_mu;
+	int64_t retry_at_ms; /* no connection attempt before (cs_mono_ms) */
+	long backoff_ms;
+	char down_msg[400];  /* why the last attempt failed */
+	/* The record compressor (zrecord.h), used under the writer token. */
+	cs_zrecord_packer *packer;
+	cs_lcache *lc;       /* committed licence rows read (lcache.h) */
+};
+
+/* How to turn the rows of a result into an array: elements of size bytes,
+ * each filled by map (which frees what it made if it fails), freed as a
+ * whole (n elements) by free_all. */
+struct rowkind {
+	size_t size;
+	int (*map)(const PGresult *r, int row, void *elem);
+	void (*free_all)(void *arr, size_t n);
+};
+
+#define P(cs) ((struct pgstore *)(cs))
+
+/* --- functions shared between the files ---------------------------- */
+
+/* pg_stmt.c: the statement table, parameters, columns, errors. */
+const struct pstmt *pg_st(enum pst_id id);
+void pq_init(struct pgq *q);
+void pq_text(struct pgq *q, const char *s);
+void pq_i64(struct pgq *q, int64_t v);
+void pq_bin(struct pgq *q, const void *p, size_t n);
+int pg_nomem(void);
+int pg_fail(struct pgstore *s, PGconn *pg, const PGresult *r,
+    const char *what);
+const char *pg_col_text(const PGresult *r, int row, int col);
+char *pg_col_dup(const PGresult *r, int row, int col, int *bad);
+int64_t pg_col_i64(const PGresult *r, int row, int col);
+int pg_col_record(const PGresult *r, int row, int col, char **out);
+int pg_fetch_int(PGresult *r, int64_t *out, const char *what);
+int pg_fetch_one(PGresult *r, const struct rowkind *k, void *elem,
+    const char *what);
+int pg_fetch_all(PGresult *r, const struct rowkind *k, void **out,
+    size_t *n);
+
+/* pg_conn.c: connections, the pool, reconnecting, messages. */
+void pg_mask(const struct pgstore *s, const char *in, char *out,
+    size_t len);
+int pg_uri_parse(struct pgstore *s);
+int pg_conn_ensure(struct pgstore *s, struct pconn *c);
+void pg_conn_close(struct pconn *c);
+int pg_prepare(struct pgstore *s, struct pconn *c, const struct pstmt *st);
+int pg_exec_on(struct pgstore *s, struct pconn *c, const struct pstmt *st,
+    const struct pgq *q, PGresult **out, const char *what);
+int pg_read(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
+    PGresult **out, const char *what);
+int pg_pool_take(struct pgstore *s, struct pconn **out);
+void pg_pool_give(struct pgstore *s, struct pconn *c);
+void pg_pool_close(struct pgstore *s);
+
+/* pg_tx.c: the writer token, transactions, writes. */
+int pg_holds(struct pgstore *s);
+int pg_lost(struct pgstore *s);
+int pg_write_enter(struct pgstore *s, int *own);
+int pg_write_run(struct pgstore *s, int own, const struct pstmt *st,
+    const struct pgq *q, PGresult **out, const char *what);
+void pg_write_leave(struct pgstore *s, int own);
+int pg_write(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
+    PGresult **out, const char *what);
+int pg_tx_end(struct pgstore *s, int commit);
+void pg_thread_exit(void *p);
+int pg_begin(cs_store *cs);
+int pg_commit(cs_store *cs);
+int pg_rollback(cs_store *cs);
+
+/* pg_schema.c: the schema and its migrations. */
+extern const int pg_schema_version;
+int pg_migrate(struct pgstore *s, PGconn *pg);
+
+/* pg_licences.c: licences, their status events, bundles. */
+int pg_licence_put(cs_store *cs, const cs_licence_row *r);
+int pg_licence_get(cs_store *cs, const char *id, cs_licence_row **out);
+int pg_licence_by_ref(cs_store *cs, const char *client,
+    const char *approval_ref, cs_licence_row **out);
+int pg_licences_by_holder(cs_store *cs, const char *holder_code,
+    const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
+    size_t *n);
+int pg_licences_by_number(cs_store *cs, const char *number,
+    const char *holder_code, cs_licence_row ***out, size_t *n);
+int pg_licence_number_taken(cs_store *cs, const char *type,
+    const char *issuer_code, const char *number, const char *serial,
+    int *taken);
+int pg_licences_by_bundle(cs_store *cs, const char *bundle_id,
+    cs_licence_row ***out, size_t *n);
+int pg_licence_next_seq(cs_store *cs, const char *type,
+    const char *issuer_code, int64_t *out);
+int pg_licence_count(cs_store *cs, int64_t *out);
+int pg_event_append(cs_store *cs, const cs_event *ev);
+int pg_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
+    size_t *n);
+int pg_bundle_put(cs_store *cs, const cs_bundle_row *b);
+int pg_bundle_by_ref(cs_store *cs, const char *client,
+    const char *approval_ref, cs_bundle_row **out);
+
+/* pg_clients.c: API clients and their grants. */
+int pg_client_add(cs_store *cs, const cs_client *cl);
+int pg_client_get(cs_store *cs, const char *name, cs_client **out);
+int pg_client_by_token_hash(cs_store *cs, const uint8_t hash[32],
+    cs_client **out);
+int pg_client_list(cs_store *cs, cs_client ***out, size_t *n);
+int pg_client_revoke(cs_store *cs, const char *name, int64_t at);
+int pg_grant_add(cs_store *cs, const char *client_name, const cs_grant *g);
+
+/* pg_audit.c: the audit trail. */
+int pg_audit_append(cs_store *cs, const cs_audit_rec *a);
+int pg_audit_query(cs_store *cs, const cs_audit_filter *f,
+    cs_audit_rec ***out, size_t *n);
+
+/* pg_maint.c: ping, backup. */
+int pg_ping(cs_store *cs);
+int pg_backup(cs_store *cs, const char *path);
+
+#endif
