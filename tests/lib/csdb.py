@@ -48,6 +48,7 @@ def new_db(directory):
         con.cursor().execute('CREATE DATABASE "%s"' % name)
     finally:
         con.close()
+    print("backend: postgresql, database %s" % name, flush=True)
     return admin.rsplit("/", 1)[0] + "/" + name
 
 
