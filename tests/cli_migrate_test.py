@@ -5,8 +5,10 @@ serve --check)."""
 import os
 import sqlite3
 import sys
+from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import csdb  # noqa: E402
 from cstest import Workdir, check, done, run_tests  # noqa: E402
 
 w = Workdir("ES256")
@@ -61,7 +63,30 @@ def password_never_shown():
     check(r.returncode != 0, "an unreachable server is a failure (exit %d)" % r.returncode)
     check(SECRET not in r.stdout + r.stderr, "the password is not printed: %r" % r.stderr)
     r = w.cli("serve", "--check", check_rc=False)
-    check(r.returncode == 0 and w.db in r.stdout, "serve --check names a SQLite path as is")
+    check(r.returncode == 0, "serve --check passes (%d: %s)" % (r.returncode, r.stderr))
+    if csdb.is_postgres(w.db):
+        secret = urlsplit(w.db).password
+        check(secret not in r.stdout + r.stderr and ":****@" in r.stdout,
+              "serve --check shows the URI with its password masked: %r" % r.stdout)
+    else:
+        check(w.db in r.stdout, "serve --check names a SQLite path as is")
+
+
+def migrates_the_test_backend():
+    """On whichever backend the run uses (CS_TEST_BACKEND): the schema is
+    made by migrate, found by a second migrate, and used by serve."""
+    os.makedirs(os.path.join(w.dir, "again"))
+    db = csdb.new_db(os.path.join(w.dir, "again"))
+    for n in (1, 2):
+        r = w.run("migrate", "--db", db, check_rc=False)
+        check(r.returncode == 0, "migrate #%d on %s exits 0 (%d: %s)" % (
+            n, csdb.BACKEND, r.returncode, r.stderr))
+    con = csdb.open_ro(db)
+    try:
+        n = con.execute("SELECT count(*) FROM licences").fetchone()[0]
+    finally:
+        con.close()
+    check(n == 0, "the licences table is there, empty (%d rows)" % n)
 
 
 run_tests([
@@ -69,6 +94,7 @@ run_tests([
     ("serves_what_it_made", serves_what_it_made),
     ("refuses_with_reason", refuses_with_reason),
     ("password_never_shown", password_never_shown),
+    ("migrates_the_test_backend", migrates_the_test_backend),
 ])
 w.cleanup()
 done()

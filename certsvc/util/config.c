@@ -254,29 +254,39 @@ put(char *out, size_t n, size_t *len, const char *s, size_t k)
 	*len += k;
 }
 
+/* The length of the user:password@ part that starts the authority at
+ * p (just past "://"), and in *colon where its ':' is; 0 when there is
+ * no password.  The last '@' of the authority counts: a password may
+ * hold '@'. */
+static size_t
+userinfo_len(const char *p, const char **colon)
+{
+	size_t end = strcspn(p, "/? \t\n"), i, at = 0;
+
+	for (i = 0; i < end; i++)
+		if (p[i] == '@')
+			at = i + 1;
+	if (at == 0 || (*colon = memchr(p, ':', at - 1)) == NULL)
+		return 0;
+	return at - 1;
+}
+
 void
 cs_config_db_shown(const char *db, char *out, size_t n)
 {
-	const char *p = db, *auth, *end, *at = NULL, *c;
-	size_t len = 0;
+	const char *p = db, *colon;
+	size_t len = 0, u;
 
 	if (n == 0)
 		return;
-	if ((auth = strstr(db, "://")) != NULL) {
-		auth += 3;
-		end = auth + strcspn(auth, "/?");
-		/* The last '@' of the authority: a password may hold '@'. */
-		for (c = auth; c < end; c++)
-			if (*c == '@')
-				at = c;
-		if (at != NULL &&
-		    (c = memchr(auth, ':', (size_t)(at - auth))) != NULL) {
-			put(out, n, &len, db, (size_t)(c + 1 - db));
-			put(out, n, &len, "****", 4);
-			p = at;
-		}
-	}
 	while (*p != '\0') {
+		if (strncmp(p, "://", 3) == 0 &&
+		    (u = userinfo_len(p + 3, &colon)) > 0) {
+			put(out, n, &len, p, (size_t)(colon + 1 - p));
+			put(out, n, &len, "****", 4);
+			p += 3 + u;
+			continue;
+		}
 		/* password=... as a URI parameter or a keyword=value pair. */
 		if (strncasecmp(p, "password=", 9) == 0 &&
 		    (p == db || strchr("?& ", p[-1]) != NULL)) {

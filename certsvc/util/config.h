@@ -50,10 +50,10 @@ int cs_config_is_setting(const char *name);
 int cs_config_load_file(cs_config *cfg, const char *path);
 /* Check cross-setting rules (listen parses, public_url is http(s)://...). */
 int cs_config_validate(const cs_config *cfg);
-/* The --db setting as it may be shown in a log line, an error or an
- * answer: a URI's password (user:PASSWORD@, or a password= parameter)
- * replaced by "****".  out is always terminated; a setting too long for
- * it is cut. */
+/* The --db setting, or a message quoting one, as it may be shown in a log
+ * line, an error or an answer: every URI's password (user:PASSWORD@) and
+ * every password= parameter replaced by "****".  out is always
+ * terminated; text too long for it is cut. */
 void cs_config_db_shown(const char *db, char *out, size_t n);
 /* Print "  --name VALUE   help (default: x)" lines for --help texts. */
 void cs_config_print_flags(FILE *f);

@@ -7,6 +7,7 @@
  */
 #include "store_pg_internal.h"
 
+#include "config.h"
 #include "cs_err.h"
 #include "timeutil.h"
 
@@ -31,8 +32,8 @@
  * in into out with every password masked: the store's own (the URI's,
  * wherever libpq repeats it), and as a second line of defence any
  * "user:secret@" of a URI and any "password=secret" of a connection
- * string, so a message of ours never carries a secret into a log or a
- * response.  Newlines and tabs (libpq's multi-line messages) become
+ * string (cs_config_db_shown, the mask every layer uses), so a message
+ * of ours never carries a secret into a log or a response.  Newlines and tabs (libpq's multi-line messages) become
  * spaces, and trailing space goes.
  */
 void
@@ -40,35 +41,23 @@ pg_mask(const struct pgstore *s, const char *in, char *out, size_t len)
 {
 	const char *pw = s != NULL ? s->password : NULL;
 	size_t o = 0, pwlen = pw != NULL ? strlen(pw) : 0;
-	const char *p, *at, *colon;
+	char flat[1024];
+	const char *p;
 
-	for (p = in; *p != '\0' && o + 5 < len;) {
+	for (p = in; *p != '\0' && o + 5 < sizeof(flat);) {
 		if (pwlen > 0 && strncmp(p, pw, pwlen) == 0) {
-			memcpy(out + o, "****", 4);
+			memcpy(flat + o, "****", 4);
 			o += 4;
 			p += pwlen;
-		} else if (strncmp(p, "://", 3) == 0 &&
-		    (at = strpbrk(p + 3, "@/ ")) != NULL && *at == '@' &&
-		    (colon = memchr(p + 3, ':', (size_t)(at - p - 3))) !=
-		    NULL && o + (size_t)(colon - p) + 6 < len) {
-			memcpy(out + o, p, (size_t)(colon - p) + 1);
-			o += (size_t)(colon - p) + 1;
-			memcpy(out + o, "****", 4);
-			o += 4;
-			p = at;
-		} else if (strncmp(p, "password=", 9) == 0 && o + 13 < len) {
-			memcpy(out + o, "password=****", 13);
-			o += 13;
-			for (p += 9; *p != '\0' && *p != ' ' && *p != '&'; p++)
-				;
 		} else {
-			out[o++] = (*p == '\n' || *p == '\t') ? ' ' : *p;
+			flat[o++] = (*p == '\n' || *p == '\t') ? ' ' : *p;
 			p++;
 		}
 	}
-	while (o > 0 && isspace((unsigned char)out[o - 1]))
+	while (o > 0 && isspace((unsigned char)flat[o - 1]))
 		o--;
-	out[o] = '\0';
+	flat[o] = '\0';
+	cs_config_db_shown(flat, out, len);
 }
 
 /*
