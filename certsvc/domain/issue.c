@@ -294,14 +294,23 @@ static int
 issue_tx(void *arg)
 {
 	struct issue_tx *t = arg;
-	int rc;
+	int rc, again;
 
 	rc = cs_issue_find_existing(t->svc, t->who, t->pl->ref_key, t->pl->hash, t->out,
 	    t->text);
 	if (rc != CS_ENOTFOUND)
 		return rc;
-	return cs_issue_locked(t->svc, t->who, t->r, t->pl, &t->rec,
+	rc = cs_issue_locked(t->svc, t->who, t->r, t->pl, &t->rec,
 	    t->text ? &t->stored : NULL, t->p);
+	/* Many nodes (SPEC §8): another node stored this client's
+	 * approval_ref between the look above and our write, and the store's
+	 * key refused ours.  The request is then the second of two, answered
+	 * as a replay: 200, or 409 when its content differs.  One node never
+	 * gets here: its writer makes the look and the write one step. */
+	if (rc == CS_ESTORE && (again = cs_issue_find_existing(t->svc, t->who,
+	    t->pl->ref_key, t->pl->hash, t->out, t->text)) != CS_ENOTFOUND)
+		rc = again;
+	return rc;
 }
 
 /* After issue_tx's transaction ended with rc: a new licence's view into

@@ -605,6 +605,12 @@ cs_service_ping(cs_service *svc)
 	return cs_store_ping(svc->store);
 }
 
+const char *
+cs_service_backend(const cs_service *svc)
+{
+	return cs_store_backend(svc->store);
+}
+
 int
 cs_service_migrate(const cs_config *cfg)
 {

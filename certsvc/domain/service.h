@@ -69,6 +69,8 @@ int cs_service_start_writers(cs_service *svc);
 /* Does the database answer?  0, CS_EFULL when it answers but its disk
  * is full (writes fail), another code when it does not answer. */
 int cs_service_ping(cs_service *svc);
+/* The store's backend, "sqlite" or "postgresql", for /healthz. */
+const char *cs_service_backend(const cs_service *svc);
 /* Create or upgrade the schema of the store cfg->db names, and close it:
  * `certsvc migrate`.  Opening a store migrates it (serve does it at start),
  * so this is an open without the catalog and keys a service needs. */

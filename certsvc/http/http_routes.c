@@ -806,18 +806,24 @@ h_types(cs_req *r)
 static void
 h_healthz(cs_req *r)
 {
-	static const char ok[] = "{\"status\":\"ok\"}";
-	int rc;
+	const char *backend = cs_service_backend(svc_of(r));
+	char ok[64];
+	int rc, n;
 
-	/* A full disk is named: the database answers, but writes fail. */
+	/* A full disk is named: the database answers, but writes fail.  On
+	 * PostgreSQL, a node that reaches no writable primary is not healthy
+	 * either (SPEC §8). */
 	if ((rc = cs_service_ping(svc_of(r))) != 0) {
 		cs_log_msg("certsvc: health check: %s", cs_err_msg());
 		cs_http_problemf(r, 503, "%s", rc == CS_EFULL ? cs_strerror(rc) :
+		    strcmp(backend, "postgresql") == 0 ? "the database does not "
+		    "answer, or not as a writable primary" :
 		    "the database does not answer");
 		return;
 	}
-	cs_reply_static(r, 200, "application/json; charset=utf-8", ok,
-	    sizeof(ok) - 1);
+	n = snprintf(ok, sizeof(ok), "{\"status\":\"ok\",\"backend\":\"%s\"}",
+	    backend);
+	cs_reply(r, 200, "application/json; charset=utf-8", ok, (size_t)n, 0);
 }
 
 static void

@@ -184,3 +184,9 @@ cs_store_backup(cs_store *s, const char *path)
 {
 	return s->ops->backup(s, path);
 }
+
+const char *
+cs_store_backend(const cs_store *s)
+{
+	return s->ops->name;
+}

@@ -220,6 +220,8 @@ int cs_store_audit_query(cs_store *s, const cs_audit_filter *f,
 
 /* Cheap liveness check of the database. */
 int cs_store_ping(cs_store *s);
+/* The backend's name: "sqlite" or "postgresql". */
+const char *cs_store_backend(const cs_store *s);
 /* Online, consistent copy to a new file.  CS_EUNSUPPORTED on PostgreSQL,
  * whose message names the tool to use instead (pg_dump). */
 int cs_store_backup(cs_store *s, const char *path);

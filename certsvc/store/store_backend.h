@@ -20,6 +20,7 @@
 #include "store.h"
 
 struct cs_store_ops {
+	const char *name;     /* "sqlite", "postgresql": what /healthz says */
 	int (*begin)(cs_store *s);
 	int (*commit)(cs_store *s);
 	int (*rollback)(cs_store *s);

@@ -22,6 +22,10 @@
 #define LICENCE_COLS                                                         \
 	"id, type, issuer_code, seq, holder_code, number, client, "          \
 	"approval_ref, request_hash, bundle, supersedes, issued_at, record"
+/* The one-key advisory lock a numbering transaction holds ("seri" in
+ * ASCII; the migration's lock, pg_schema.c, is another value of the same
+ * key space, the number trigger's the two-key space). */
+#define NUMBERING_LOCK "1936028265"
 #define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
 #define CLIENT_SELECT                                                        \
@@ -71,10 +75,17 @@ static const struct pstmt table[PS__N] = {
 	    "licences WHERE type = $1 AND issuer_code = $2), 0) + 1"),
 	/* Inside one: the same, and the counter's row stays locked until the
 	 * transaction ends, so another node's transaction numbering the same
-	 * type and issuer waits for this one's licence (pg_licences.c). */
-	ST(PS_NEXT_SEQ_LOCK, "INSERT INTO licence_seqs AS c (type, "
-	    "issuer_code, last) VALUES ($1, $2, (SELECT coalesce(max(seq), 0) "
-	    "FROM licences WHERE type = $1 AND issuer_code = $2)) "
+	 * type and issuer waits for this one's licence (pg_licences.c).
+	 * First, in the same statement, the numbering lock: one transaction
+	 * that numbers at a time across nodes.  Without it two nodes' batches
+	 * that number two types in opposite orders each wait for the other's
+	 * counter row, and PostgreSQL ends one as a deadlock: a 503 for
+	 * valid requests under ordinary load (tests/http_nodes_test.py). */
+	ST(PS_NEXT_SEQ_LOCK, "WITH numbering AS (SELECT "
+	    "pg_advisory_xact_lock(" NUMBERING_LOCK ")) "
+	    "INSERT INTO licence_seqs AS c (type, "
+	    "issuer_code, last) SELECT $1, $2, (SELECT coalesce(max(seq), 0) "
+	    "FROM licences WHERE type = $1 AND issuer_code = $2) FROM numbering "
 	    "ON CONFLICT (type, "
 	    "issuer_code) DO UPDATE SET last = greatest(c.last, EXCLUDED.last) "
 	    "RETURNING last + 1"),

@@ -85,6 +85,7 @@ pg_close(cs_store *cs)
 }
 
 static const struct cs_store_ops pg_ops = {
+	.name = "postgresql",
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.rollback = pg_rollback,

@@ -119,6 +119,7 @@ sq_close(cs_store *cs)
 }
 
 static const struct cs_store_ops sqlite_ops = {
+	.name = "sqlite",
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
