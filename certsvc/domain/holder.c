@@ -77,16 +77,20 @@ check_page(const cs_holder_query *q, struct page *pg, cs_problems *p)
 
 	pg->limit = PAGE_DEFAULT;
 	pg->pos = 0;
-	if (q->limit != NULL && (v = page_param(q->limit, PAGE_MAX)) < 0)
-		cs_problems_add(p, "limit", "limit must be a number of 1 to %d",
-		    PAGE_MAX);
-	else if (q->limit != NULL)
-		pg->limit = (size_t)v;
-	if (q->cursor != NULL && (v = page_param(q->cursor, INT64_MAX)) < 0)
-		cs_problems_add(p, "cursor", "cursor must be the \"next\" of an "
-		    "earlier page");
-	else if (q->cursor != NULL)
-		pg->pos = (int64_t)v;
+	if (q->limit != NULL) {
+		if ((v = page_param(q->limit, PAGE_MAX)) < 0)
+			cs_problems_add(p, "limit", "limit must be a number of 1 "
+			    "to %d", PAGE_MAX);
+		else
+			pg->limit = (size_t)v;
+	}
+	if (q->cursor != NULL) {
+		if ((v = page_param(q->cursor, INT64_MAX)) < 0)
+			cs_problems_add(p, "cursor", "cursor must be the \"next\" "
+			    "of an earlier page");
+		else
+			pg->pos = (int64_t)v;
+	}
 }
 
 /* CS_EINVAL with the first problem from before on as its message. */
