@@ -172,6 +172,16 @@ class Response:
         return "%d %s %s" % (self.status, self.ctype, self.body[:300])
 
 
+def leak_scan_text(path, body):
+    """An answer's body as the leak checks read it: /healthz names the
+    backend ("sqlite") on purpose (SPEC §8), so that member is left out."""
+    if isinstance(path, bytes):
+        path = path.decode("latin-1")
+    if path.split("?")[0] == "/healthz":
+        return body.replace(b'"backend":"sqlite"', b"")
+    return body
+
+
 def call(server, method, path, body=None, token=None, headers=None, ctype=None,
          conn=None, timeout=60):
     """One request over http.client: header values may be bytes (sent as
