@@ -16,6 +16,12 @@ and for scripts/run.sh --postgres, a cluster that outlives the demo:
     cspg.py up DIR DB    start the cluster in DIR (made the first time) and
                          make database DB if missing; print DB's URI
     cspg.py down DIR     stop it, keeping DIR
+
+A primary and a synchronous standby (tests/failover_test.py):
+    p = Cluster().start(); s = p.standby()   # pg_basebackup -R, started
+    p.sync_replication(); p.wait_sync()      # commits wait for s's flush
+    p.kill()                                 # the primary's machine dies
+    s.promote()                              # the failover manager's part
 """
 import os
 import pwd
@@ -44,6 +50,23 @@ def _as_owner(argv):
     if os.geteuid() == 0:
         return ["runuser", "-u", "postgres", "--"] + argv
     return argv
+
+
+def _children(pid):
+    """The processes whose parent is pid (from /proc)."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            kids.append(int(name))
+    return kids
 
 
 class Cluster:
@@ -81,8 +104,7 @@ class Cluster:
                 "logging_collector = off"] + list(settings or [])
         with open(os.path.join(self.data, "postgresql.auto.conf"), "a") as f:
             f.write("\n".join(conf) + "\n")
-        self._run([BIN + "/pg_ctl", "-D", self.data, "-l",
-                   os.path.join(self.root, "server.log"), "-w", "-t", "60", "start"])
+        self._pg_ctl_start()
         return self
 
     def uri(self, db="postgres"):
@@ -98,11 +120,76 @@ class Cluster:
         self.psql('CREATE DATABASE "%s"' % name)
         return self.uri(name)
 
-    def kill(self):
-        """SIGKILL the postmaster: the crash a failover test needs."""
+    def _pg_ctl_start(self):
+        self._run([BIN + "/pg_ctl", "-D", self.data, "-l",
+                   os.path.join(self.root, "server.log"), "-w", "-t", "60", "start"])
+
+    def postmaster_pid(self):
         with open(os.path.join(self.data, "postmaster.pid")) as f:
-            pid = int(f.readline())
-        os.kill(pid, 9)
+            return int(f.readline())
+
+    def kill(self, children=True):
+        """SIGKILL the postmaster: the crash a failover test needs.  With
+        children (the default), its backends, WAL sender and other
+        processes die in the same instant, as on a machine that lost its
+        power; without, they notice the postmaster's death by themselves
+        (and, as PostgreSQL does, acknowledge no commit after it)."""
+        pid = self.postmaster_pid()
+        kids = _children(pid) if children else []
+        for p in [pid] + kids:
+            try:
+                os.kill(p, 9)
+            except ProcessLookupError:
+                pass
+
+    def standby(self, root=None):
+        """A new streaming standby of this (running) cluster: a base backup
+        taken over 127.0.0.1 with the superuser's password (pg_basebackup
+        -R writes primary_conninfo and standby.signal), on a port and in a
+        directory of its own, started.  Returns its Cluster."""
+        sb = Cluster(root)
+        os.makedirs(sb.root, exist_ok=True)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(sb.root, pw.pw_uid, pw.pw_gid)
+        os.chmod(sb.root, 0o700)
+        env = dict(os.environ, PGPASSWORD=PASSWORD)
+        sb._run([BIN + "/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port),
+                 "-U", USER, "-D", sb.data, "-R", "-X", "stream",
+                 "-c", "fast", "--no-password"], env=env)
+        sb.port = free_port()
+        # The copy carries the primary's port and socket directory; later
+        # lines win.  application_name names the standby in
+        # pg_stat_replication (synchronous_standby_names = '*' takes any).
+        with open(os.path.join(sb.data, "postgresql.auto.conf"), "a") as f:
+            f.write("port = %d\nunix_socket_directories = '%s'\n" % (sb.port, sb.root))
+        sb._pg_ctl_start()
+        return sb
+
+    def sync_replication(self):
+        """Commits wait for a standby's flush: synchronous_standby_names =
+        '*' (the first standby streaming), synchronous_commit = on."""
+        self.psql("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        self.psql("ALTER SYSTEM SET synchronous_commit = on")
+        self.psql("SELECT pg_reload_conf()")
+
+    def wait_sync(self, timeout=60):
+        """Wait until a standby streams and is the synchronous one
+        (pg_stat_replication.sync_state = 'sync')."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            got = self.psql("SELECT state || ' ' || sync_state FROM pg_stat_replication")
+            if "streaming sync" in got.split("\n"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("no synchronous standby streams after %d s: %r" % (timeout, got))
+
+    def in_recovery(self):
+        return self.psql("SELECT pg_is_in_recovery()").strip() == "t"
+
+    def promote(self, timeout=60):
+        """pg_ctl promote, waiting until the server accepts writes."""
+        self._run([BIN + "/pg_ctl", "-D", self.data, "-w", "-t", str(timeout), "promote"])
 
     def stop(self, remove=True):
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):
@@ -126,8 +213,7 @@ def up(root, db):
         with open(os.path.join(root, "port")) as f:
             c.port = int(f.read())
         if not os.path.exists(os.path.join(c.data, "postmaster.pid")):
-            c._run([BIN + "/pg_ctl", "-D", c.data, "-l",
-                    os.path.join(root, "server.log"), "-w", "-t", "60", "start"])
+            c._pg_ctl_start()
     if c.psql("SELECT 1 FROM pg_database WHERE datname = '%s'" % db).strip() != "1":
         c.create_db(db)
     print(c.uri(db))
