@@ -13,6 +13,7 @@ SQLite is one process's file: the test is skipped (exit 77) unless the run
 uses PostgreSQL (CS_TEST_BACKEND=postgresql, ctest -L pg)."""
 import copy
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -166,4 +167,5 @@ run_tests([
 for node in NODES:
     node.stop_clean("node %s" % node.base)
 d.cleanup()
+shutil.rmtree(work_b.dir, ignore_errors=True)
 done()
