@@ -62,6 +62,8 @@ def password_never_shown():
     r = w.run("migrate", "--db", uri, check_rc=False)
     check(r.returncode != 0, "an unreachable server is a failure (exit %d)" % r.returncode)
     check(SECRET not in r.stdout + r.stderr, "the password is not printed: %r" % r.stderr)
+    check("127.0.0.1" in r.stderr and "port 1" in r.stderr and "certsvc:****@" in r.stderr,
+          "the error names the host, the port and what failed, the URI masked: %r" % r.stderr)
     r = w.cli("serve", "--check", check_rc=False)
     check(r.returncode == 0, "serve --check passes (%d: %s)" % (r.returncode, r.stderr))
     if csdb.is_postgres(w.db):
