@@ -117,6 +117,16 @@ cs_clients_free(cs_client **cs, size_t n)
 }
 
 void
+cs_bundle_rows_free(cs_bundle_row **bs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; bs != NULL && i < n; i++)
+		cs_bundle_row_free(bs[i]);
+	free(bs);
+}
+
+void
 cs_bundle_row_free(cs_bundle_row *b)
 {
 	if (b != NULL) {

@@ -127,12 +127,7 @@ free_events(void *arr, size_t n)
 static void
 free_bundles(void *arr, size_t n)
 {
-	cs_bundle_row **b = arr;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		cs_bundle_row_free(b[i]);
-	free(b);
+	cs_bundle_rows_free(arr, n);
 }
 
 static const struct rowkind licence_kind = {
