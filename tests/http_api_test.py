@@ -326,6 +326,21 @@ def bad_query_values_are_400():
     is_problem(r, 400, "client", "a query value that is not UTF-8")
     r = api("GET", "/api/v1/audit?%FF%FE=1", token=T["admin"])
     is_problem(r, 400, "query", "a query name that is not UTF-8")
+    # A misspelt or unknown parameter is named, never silently ignored: an
+    # ignored "?stauts=revoked" would answer every licence as if filtered.
+    r = api("GET", "/api/v1/holders/%s/certificates?stauts=revoked" % H, token=T["rd_all"],
+            headers={"X-Purpose": "x"})
+    is_problem(r, 400, "stauts", "a misspelt lookup filter")
+    check("status" in (r.doc or {}).get("detail", ""), "the 400 lists the parameters the lookup takes")
+    r = api("GET", "/api/v1/holders/%s/certificates?status=valid&status=revoked" % H,
+            token=T["rd_all"], headers={"X-Purpose": "x"})
+    is_problem(r, 400, "status", "a filter given twice")
+    r = api("GET", "/api/v1/audit?acton=issue", token=T["admin"])
+    is_problem(r, 400, "acton", "a misspelt audit filter")
+    r = api("GET", "/api/v1/types?lang=zh", token=None)
+    is_problem(r, 400, "lang", "a query parameter on an endpoint that takes none")
+    r = api("GET", "/api/v1/certificates/%s/face.png?scale=2&form=compact" % good, token=T["admin"])
+    check(r.status == 200, "face.png takes scale and form together: %d" % r.status)
 
 
 # --- identifiers in paths: 400, 404 ------------------------------------------
@@ -601,6 +616,28 @@ def holder_lookup_filters():
           "a lower-case holder code finds them")
     check(lookup("rd_all", code=org_code(999)).get("certificates") == [],
           "a holder without licences: empty list")
+    # A typo in the code is caught: a 400 naming it, never an empty 200 that
+    # reads "this company holds no licence".
+    typo = H[:-1] + ("0" if H[-1] != "0" else "1")
+    r = api("GET", "/api/v1/holders/%s/certificates" % typo, token=T["rd_all"], headers={"X-Purpose": "x"})
+    is_problem(r, 400, "code", "a holder code failing its check character")
+    check("expected '%s'" % H[-1] in (r.doc or {}).get("detail", ""),
+          "the 400 says which check character was expected: %s" % (r.doc or {}).get("detail"))
+    r = api("GET", "/api/v1/holders/11010519491231002Y/certificates", token=T["rd_all"],
+            headers={"X-Purpose": "x"})
+    is_problem(r, 400, "code", "a resident ID with a wrong check character")
+    r = api("GET", "/api/v1/holders/%s/certificates?unchecked=yes" % H, token=T["rd_all"],
+            headers={"X-Purpose": "x"})
+    is_problem(r, 400, "unchecked", "?unchecked= neither true nor false")
+    # The pilot-region holder issued with holder.unchecked is read the same way.
+    r = api("GET", "/api/v1/holders/91350100M000100Y44/certificates", token=T["rd_all"],
+            headers={"X-Purpose": "x"})
+    is_problem(r, 400, "code", "a pilot-region code without ?unchecked=true")
+    pilots = lookup("rd_all", "?unchecked=true", code="91350100M000100Y44").get("certificates", [])
+    check([c.get("approval_ref") for c in pilots] == ["API-PILOT"],
+          "?unchecked=true finds the pilot-region holder's licence: %s" % pilots)
+    check(len(lookup("rd_all", "?unchecked=true").get("certificates", [])) == 4,
+          "?unchecked=true with a code that passes its check reads as usual")
     r = api("GET", "/api/v1/holders/%s/certificates" % H, token=T["env"], headers={"X-Purpose": "x"})
     is_problem(r, 403, what="an issuer looking up a holder")
     r = api("GET", "/api/v1/holders/%s/certificates" % H, token=T["admin"], headers={"X-Purpose": "x"})

@@ -5,6 +5,7 @@
  */
 #include "service_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,58 @@ lookup_refused(const cs_problems *p, size_t before)
 	    p->items[before].message, p->n - before - 1);
 }
 
+/* A string of 17 digits and a last digit or X: the shape of a resident ID
+ * (a credit code may have it too). */
+static int
+rid_shaped(const char *code)
+{
+	return strspn(code, "0123456789") >= CS_RID_LEN - 1 &&
+	    (isdigit((unsigned char)code[CS_RID_LEN - 1]) ||
+	    code[CS_RID_LEN - 1] == 'X');
+}
+
+/*
+ * The path's holder code, normalised into norm: a credit code (USCC) or a
+ * resident ID (RID) that passes its check, or a problem naming "code" (a
+ * typo is a 400, never an empty 200 that reads "holds no licence").
+ * ?unchecked=true reads a pilot-region credit code whose only fault is its
+ * check character, as holder.unchecked issues one (SPEC §2).
+ */
+static void
+check_code(const cs_holder_query *q, char *norm, size_t n, cs_problems *p)
+{
+	char trial[CS_USCC_LEN + 1], why[160];
+	int unchecked = q->unchecked != NULL && strcmp(q->unchecked, "true") == 0;
+
+	if (q->unchecked != NULL && !unchecked &&
+	    strcmp(q->unchecked, "false") != 0)
+		cs_problems_add(p, "unchecked", "must be true or false");
+	if (strlen(q->code) != CS_USCC_LEN) {
+		cs_problems_add(p, "code", "holder code is %zu characters, "
+		    "expected 18", strlen(q->code));
+		return;
+	}
+	snprintf(norm, n, "%s", q->code);
+	if (cs_code_check_uscc(norm) == 0 || cs_code_check_rid(norm) == 0)
+		return;
+	cs_code_check_uscc(norm);
+	snprintf(why, sizeof(why), "%s", cs_err_msg());
+	memcpy(trial, norm, sizeof(trial));
+	trial[CS_USCC_LEN - 1] = cs_uscc_check_char(trial);
+	if (unchecked && trial[CS_USCC_LEN - 1] > 0 &&
+	    cs_code_check_uscc(trial) == 0)
+		return;
+	if (rid_shaped(norm)) {
+		cs_code_check_rid(norm);
+		cs_problems_add(p, "code", "fails as a credit code (%s) and as "
+		    "a resident ID (%s)", why, cs_err_msg());
+	} else
+		cs_problems_add(p, "code", "credit code %s%s", why,
+		    trial[CS_USCC_LEN - 1] > 0 ? "; a pilot-region code whose "
+		    "check character is known to be wrong is read with "
+		    "?unchecked=true" : "");
+}
+
 /*
  * The lookup's parameters, each problem naming its own (docs/design.md):
  * the holder code of the path "code", the filters "status" and "type",
@@ -117,17 +170,7 @@ check_lookup(cs_service *svc, const cs_holder_query *q, char *norm, size_t n,
 	size_t before = p->n, i;
 	int known = q->status == NULL;
 
-	if (strlen(q->code) != CS_USCC_LEN) {
-		cs_problems_add(p, "code", "holder code is %zu characters, "
-		    "expected 18", strlen(q->code));
-	} else {
-		snprintf(norm, n, "%s", q->code);
-		/* A code is either kind; pilot codes fail both checks yet
-		 * exist, so a failing check is not an error here: the lookup
-		 * finds nothing. */
-		if (cs_code_check_uscc(norm) != 0)
-			cs_code_check_rid(norm);
-	}
+	check_code(q, norm, n, p);
 	for (i = 0; !known && i < sizeof(statuses) / sizeof(statuses[0]); i++)
 		known = strcmp(q->status, statuses[i]) == 0;
 	if (!known)

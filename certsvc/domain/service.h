@@ -196,13 +196,17 @@ typedef struct cs_holder_query {
 	const char *status;   /* NULL: any */
 	const char *limit;    /* NULL: 100; "1" to "1000" */
 	const char *cursor;   /* NULL: the first page; else an earlier "next" */
+	const char *unchecked; /* NULL or "false"; "true": the code is a
+				* pilot-region credit code whose only fault is
+				* its check character (SPEC §2) */
 } cs_holder_query;
 /* A page of a holder's licences of the reader's granted types, newest
  * first: {"holder_code", "certificates", "next"}, next the cursor of the
  * following page or null on the last.  Only a reader may look up
  * (CS_EFORBIDDEN).  A bad parameter is CS_EINVAL with each problem in
  * problems (may be NULL), naming "code", "type", "status", "limit",
- * "cursor" or "X-Purpose".  Each page is audited with its count. */
+ * "cursor", "unchecked" or "X-Purpose"; a code that fails its check
+ * character is one of them unless unchecked is "true".  Each page is audited with its count. */
 int cs_holder_licences(cs_service *svc, const cs_actor *who,
     const cs_holder_query *q, const cs_purpose *why, json_t **out,
     cs_problems *problems);

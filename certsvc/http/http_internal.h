@@ -75,6 +75,10 @@ typedef struct cs_route {
 	cs_handler handler;
 	unsigned flags;
 	const char *arg;          /* handler argument ("suspend", "png") */
+	const char *query;        /* the query parameters an /api/ route takes,
+				   * space-separated; NULL: none (any other is
+				   * a 400, so a misspelt filter is never
+				   * silently ignored) */
 } cs_route;
 
 /* The route table (http_routes.c).  Order matters only for readability:

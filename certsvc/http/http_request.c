@@ -27,6 +27,55 @@
  * client can still be told 413. */
 #define DISCARD_MAX (1024 * 1024)
 
+/* Whether name is one of list's space-separated words. */
+static int
+word_in(const char *list, const char *name)
+{
+	size_t n = strlen(name), w;
+
+	for (; list != NULL && *list != '\0'; list += w + (list[w] == ' ')) {
+		w = strcspn(list, " ");
+		if (w == n && memcmp(list, name, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* An /api/ route takes the query parameters its table entry names, each
+ * once: an unknown or repeated one is a 400 naming it (left in r), since
+ * ignoring "?stauts=revoked" would answer a question nobody asked.  Pages
+ * a person opens (/v, /v/{token}) keep whatever a scanning app appends. */
+static int
+check_query_names(cs_req *r)
+{
+	const char *list = r->route->query;
+	size_t i, j;
+
+	if (strncmp(r->route->pattern, "/api/", 5) != 0)
+		return 0;
+	for (i = 0; i < r->n_query; i++) {
+		const char *name = r->query[i].name;
+
+		if (!word_in(list, name)) {
+			if (list == NULL)
+				cs_http_problem_field(r, 400, name, "this endpoint "
+				    "takes no query parameters");
+			else
+				cs_http_problem_field(r, 400, name, "is not a "
+				    "query parameter of this endpoint (it takes: "
+				    "%s)", list);
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(r->query[j].name, name) == 0) {
+				cs_http_problem_field(r, 400, name, "is given "
+				    "more than once");
+				return -1;
+			}
+	}
+	return 0;
+}
+
 /* Split the raw query string into decoded pairs.  400 (left in r) when a
  * name or value is not UTF-8 text. */
 static int
@@ -46,7 +95,7 @@ parse_query(cs_req *r)
 		cs_http_problem_field(r, 400, bad != NULL ? bad : "query",
 		    "query parameter %s", cs_err_msg());
 	free(bad);
-	return rc != 0 ? -1 : 0;
+	return rc != 0 ? -1 : check_query_names(r);
 }
 
 /* 415 (left in r) unless the body's type is one the route takes. */

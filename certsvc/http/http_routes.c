@@ -380,6 +380,7 @@ h_holder(cs_req *r)
 	q.status = cs_req_query(r, "status");
 	q.limit = cs_req_query(r, "limit");
 	q.cursor = cs_req_query(r, "cursor");
+	q.unchecked = cs_req_query(r, "unchecked");
 	rc = cs_holder_licences_text(svc_of(r), &r->actor, &q, &why, &out, &p);
 	if (rc != 0)
 		cs_http_problem_err(r, rc, &p);
@@ -857,31 +858,35 @@ h_metrics(cs_req *r)
 #define PUB (CS_RT_PUBLIC | CS_RT_LIMITED)
 
 const cs_route cs_routes[] = {
-	{"POST", "/api/v1/certificates", h_issue, AUTH | CS_RT_JSON, NULL},
-	{"POST", "/api/v1/bundles", h_bundle, AUTH | CS_RT_JSON, NULL},
-	{"GET", "/api/v1/certificates/{id}", h_licence, AUTH, NULL},
-	{"GET", "/api/v1/certificates/{id}/qr.png", h_qr, AUTH, "png"},
-	{"GET", "/api/v1/certificates/{id}/qr.svg", h_qr, AUTH, "svg"},
-	{"GET", "/api/v1/certificates/{id}/face.svg", h_face, AUTH, NULL},
-	{"GET", "/api/v1/certificates/{id}/face.png", h_face_png, AUTH, NULL},
+	{"POST", "/api/v1/certificates", h_issue, AUTH | CS_RT_JSON, NULL, NULL},
+	{"POST", "/api/v1/bundles", h_bundle, AUTH | CS_RT_JSON, NULL, NULL},
+	{"GET", "/api/v1/certificates/{id}", h_licence, AUTH, NULL, NULL},
+	{"GET", "/api/v1/certificates/{id}/qr.png", h_qr, AUTH, "png", "form"},
+	{"GET", "/api/v1/certificates/{id}/qr.svg", h_qr, AUTH, "svg", "form"},
+	{"GET", "/api/v1/certificates/{id}/face.svg", h_face, AUTH, NULL,
+	    "form"},
+	{"GET", "/api/v1/certificates/{id}/face.png", h_face_png, AUTH, NULL,
+	    "scale form"},
 	{"POST", "/api/v1/certificates/{id}/suspend", h_transition,
-	    AUTH | CS_RT_JSON | CS_RT_JSON_OPT, "suspend"},
+	    AUTH | CS_RT_JSON | CS_RT_JSON_OPT, "suspend", NULL},
 	{"POST", "/api/v1/certificates/{id}/reinstate", h_transition,
-	    AUTH | CS_RT_JSON | CS_RT_JSON_OPT, "reinstate"},
+	    AUTH | CS_RT_JSON | CS_RT_JSON_OPT, "reinstate", NULL},
 	{"POST", "/api/v1/certificates/{id}/revoke", h_transition,
-	    AUTH | CS_RT_JSON | CS_RT_JSON_OPT, "revoke"},
+	    AUTH | CS_RT_JSON | CS_RT_JSON_OPT, "revoke", NULL},
 	{"POST", "/api/v1/certificates/{id}/amend", h_amend, AUTH | CS_RT_JSON,
-	    NULL},
-	{"GET", "/api/v1/holders/{code}/certificates", h_holder, AUTH, NULL},
-	{"POST", "/api/v1/verify", h_verify, PUB | CS_RT_VERIFY, NULL},
-	{"GET", "/v/{token}", h_page_token, PUB, NULL},
-	{"GET", "/v", h_page, PUB, NULL},
-	{"POST", "/v", h_page_post, PUB | CS_RT_FORM, NULL},
-	{"GET", "/api/v1/trust-list", h_trust_list, PUB, NULL},
-	{"GET", "/api/v1/types", h_types, PUB, NULL},
-	{"GET", "/api/v1/audit", h_audit, AUTH, NULL},
-	{"GET", "/healthz", h_healthz, CS_RT_PUBLIC, NULL},
-	{"GET", "/metrics", h_metrics, CS_RT_PUBLIC, NULL},
+	    NULL, NULL},
+	{"GET", "/api/v1/holders/{code}/certificates", h_holder, AUTH, NULL,
+	    "type status limit cursor unchecked"},
+	{"POST", "/api/v1/verify", h_verify, PUB | CS_RT_VERIFY, NULL, NULL},
+	{"GET", "/v/{token}", h_page_token, PUB, NULL, NULL},
+	{"GET", "/v", h_page, PUB, NULL, NULL},
+	{"POST", "/v", h_page_post, PUB | CS_RT_FORM, NULL, NULL},
+	{"GET", "/api/v1/trust-list", h_trust_list, PUB, NULL, NULL},
+	{"GET", "/api/v1/types", h_types, PUB, NULL, NULL},
+	{"GET", "/api/v1/audit", h_audit, AUTH, NULL,
+	    "client action holder target result since until after limit"},
+	{"GET", "/healthz", h_healthz, CS_RT_PUBLIC, NULL, NULL},
+	{"GET", "/metrics", h_metrics, CS_RT_PUBLIC, NULL, NULL},
 };
 
 const size_t cs_n_routes = sizeof(cs_routes) / sizeof(cs_routes[0]);
