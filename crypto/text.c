@@ -121,3 +121,16 @@ cs_utf8_scrub(char *s)
 		left -= len;
 	}
 }
+
+int
+cs_word_in(const char *list, const char *word)
+{
+	size_t n = strlen(word), w;
+
+	for (; list != NULL && *list != '\0'; list += w + (list[w] == ' ')) {
+		w = strcspn(list, " ");
+		if (w == n && memcmp(list, word, n) == 0)
+			return 1;
+	}
+	return 0;
+}

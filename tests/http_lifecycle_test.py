@@ -411,6 +411,16 @@ def audit_filters_and_pages():
     check(r.status == 200 and (r.doc or {}).get("records") == [], "?since= and ?until= filter by time")
     r = call(s, "GET", "/api/v1/audit?limit=0", token=T["admin"])
     is_problem(r, 400, "limit", "?limit=0")
+    # An exporter resumes from next_after: an empty page must not send it
+    # back to the start.
+    last = seqs[-1]
+    r = call(s, "GET", "/api/v1/audit?after=%d" % (last + 1000), token=T["admin"])
+    check(r.status == 200 and (r.doc or {}).get("records") == [] and
+          (r.doc or {}).get("next_after") == last + 1000,
+          "an empty page's next_after is the after it was asked with: %s" % r.doc)
+    r = call(s, "GET", "/api/v1/audit?action=bogus", token=T["admin"])
+    is_problem(r, 400, "action", "?action= that no record can have")
+    check("holder_lookup" in (r.doc or {}).get("detail", ""), "the 400 lists the actions")
 
 
 # --- the test clock: expiry and validity start ----------------------------------------------

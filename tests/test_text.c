@@ -213,6 +213,25 @@ test_encode_round_trip(void)
 	CHECK(memcmp(u, "\xE4\xB8\xAD", 3) == 0);
 }
 
+/* Whole words only: a prefix, a suffix or a run across the space is not
+ * one of them. */
+static void
+test_word_in(void)
+{
+	const char *list = "issue amend issue_bundle read";
+
+	CHECK(cs_word_in(list, "issue"));
+	CHECK(cs_word_in(list, "issue_bundle"));
+	CHECK(cs_word_in(list, "read"));
+	CHECK(!cs_word_in(list, "iss"));
+	CHECK(!cs_word_in(list, "bundle"));
+	CHECK(!cs_word_in(list, "ead"));
+	CHECK(!cs_word_in(list, "issue amend"));
+	CHECK(!cs_word_in(list, ""));
+	CHECK(!cs_word_in(NULL, "issue"));
+	CHECK(!cs_word_in("", "issue"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -223,5 +242,6 @@ main(int argc, char **argv)
 	RUN(cut);
 	RUN(scrub);
 	RUN(encode_round_trip);
+	RUN(word_in);
 	return check_summary();
 }

@@ -551,6 +551,9 @@ cs_trust_list(cs_service *svc, json_t **out)
 	return rc;
 }
 
+const char cs_audit_actions[] = "issue amend issue_bundle read holder_lookup "
+    "suspend reinstate revoke";
+
 static json_t *
 audit_json(const cs_audit_rec *r)
 {
@@ -592,7 +595,7 @@ cs_audit_list(cs_service *svc, const cs_actor *who, const cs_audit_filter *f,
 	for (i = 0; i < n && arr != NULL; i++)
 		json_array_append_new(arr, audit_json(recs[i]));
 	*out = json_pack("{so sI}", "records", arr, "next_after",
-	    (json_int_t)(n > 0 ? recs[n - 1]->seq : 0));
+	    (json_int_t)(n > 0 ? recs[n - 1]->seq : f->after_seq));
 	cs_audit_recs_free(recs, n);
 	return *out ? 0 : cs_err_set(CS_ENOMEM, "out of memory");
 }

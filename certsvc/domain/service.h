@@ -230,9 +230,14 @@ int cs_verify_manual(cs_service *svc, const json_t *body, json_t **out,
 int cs_verify_offline(const cs_keyring *keys, const char *text, size_t len,
     long tz_offset_minutes, json_t **out);
 
-/* The trust list (JWK Set) and the audit log query (admin). */
+/* The trust list (JWK Set) and the audit log query (admin).  A page's
+ * "next_after" is its last record's seq, or f->after_seq when it is empty:
+ * an exporter that resumes from it never starts over. */
 int cs_trust_list(cs_service *svc, json_t **out);
 int cs_audit_list(cs_service *svc, const cs_actor *who,
     const cs_audit_filter *f, json_t **out);
+/* The actions an audit record may name, space-separated ("issue amend
+ * ..."): what the audit filter's ?action= may be (cs_word_in, text.h). */
+extern const char cs_audit_actions[];
 
 #endif

@@ -21,25 +21,12 @@
 #include "http_parse.h"
 #include "http_problem.h"
 #include "log.h"
+#include "text.h"
 #include "timeutil.h"
 
 /* How much of an oversized chunked upload is read and dropped so that the
  * client can still be told 413. */
 #define DISCARD_MAX (1024 * 1024)
-
-/* Whether name is one of list's space-separated words. */
-static int
-word_in(const char *list, const char *name)
-{
-	size_t n = strlen(name), w;
-
-	for (; list != NULL && *list != '\0'; list += w + (list[w] == ' ')) {
-		w = strcspn(list, " ");
-		if (w == n && memcmp(list, name, n) == 0)
-			return 1;
-	}
-	return 0;
-}
 
 /* An /api/ route takes the query parameters its table entry names, each
  * once: an unknown or repeated one is a 400 naming it (left in r), since
@@ -56,7 +43,7 @@ check_query_names(cs_req *r)
 	for (i = 0; i < r->n_query; i++) {
 		const char *name = r->query[i].name;
 
-		if (!word_in(list, name)) {
+		if (!cs_word_in(list, name)) {
 			if (list == NULL)
 				cs_http_problem_field(r, 400, name, "this endpoint "
 				    "takes no query parameters");

@@ -23,6 +23,7 @@
 #include "page.h"
 #include "qr.h"
 #include "rfc3339.h"
+#include "text.h"
 
 #define PURPOSE_MAX_CHARS 200  /* SPEC §5: X-Purpose, at most 200 characters */
 #define QR_MAX_AGE "private, max-age=300"
@@ -428,6 +429,11 @@ h_audit(cs_req *r)
 	f.holder = cs_req_query(r, "holder");
 	f.target = cs_req_query(r, "target");
 	f.result = cs_req_query(r, "result");
+	if (f.action != NULL && !cs_word_in(cs_audit_actions, f.action)) {
+		cs_http_problem_field(r, 400, "action", "action must be one of: "
+		    "%s", cs_audit_actions);
+		return;
+	}
 	if (f.result != NULL && strcmp(f.result, "ok") != 0 &&
 	    strcmp(f.result, "denied") != 0) {
 		cs_http_problem_field(r, 400, "result", "result must be ok or "
