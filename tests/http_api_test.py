@@ -195,12 +195,14 @@ def same_approval_ref_is_idempotent():
     is_json(r, 200, "the same approval_ref and request again")
     check((r.doc or {}).get("id") == lic["id"], "the repeat returns the same licence")
     check("location" not in r.headers, "a repeat (200) has no Location")
+    check(r.headers.get("idempotent-replayed") == "true", "a repeat is marked Idempotent-Replayed")
     changed = dict(req, fields=dict(req["fields"], remarks="另一份"))
     r = api("POST", "/api/v1/certificates", changed, T["env"])
     is_problem(r, 409, what="the same approval_ref with other content")
     check(lic["id"] in (r.doc or {}).get("detail", ""), "409 names the licence already issued")
     r = api("POST", "/api/v1/certificates", request_for(T_RAD, "API-1"), T["env_rad"])
     is_json(r, 201, "the same approval_ref from another client is its own licence")
+    check("idempotent-replayed" not in r.headers, "a new licence is not marked as a replay")
     check((r.doc or {}).get("id") != lic["id"], "another client's approval_ref is another licence")
 
 
@@ -246,6 +248,7 @@ def bundle_for_two_departments():
     is_json(r, 200, "the same bundle again")
     check([c.get("id") for c in (r.doc or {}).get("certificates", [])] == [c["id"] for c in certs],
           "the repeated bundle returns the same licences")
+    check(r.headers.get("idempotent-replayed") == "true", "a repeated bundle is marked Idempotent-Replayed")
 
 
 def refused_bundle_stores_nothing():

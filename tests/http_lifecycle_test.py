@@ -81,12 +81,28 @@ def suspend_and_reinstate():
     check(v.get("result") == "suspended" and v.get("certificate", {}).get("status") == "suspended",
           "verify says suspended: %s" % v.get("result"))
     act(a, "suspend", {"reason": "再次"}, 409, what="suspend a suspended licence")
+    # The same suspension again (a caller retrying after a time-out): it
+    # holds, so 200 marked as a replay, and nothing is appended.
+    r = call(s, "POST", "/api/v1/certificates/%s/suspend" % a["id"], {"reason": "限期整改"}, token=T["env"])
+    is_json(r, 200, "the same suspension again")
+    check(r.headers.get("idempotent-replayed") == "true" and (r.doc or {}).get("status") == "suspended",
+          "a repeated suspension is marked Idempotent-Replayed: %s" % dict(r.headers))
+    audited = call(s, "GET", "/api/v1/audit?action=suspend&target=%s" % a["id"], token=T["admin"])
+    check(len((audited.doc or {}).get("records", [])) == 1,
+          "a replayed suspension appends nothing: %s" % (audited.doc or {}).get("records"))
     act(a, "amend", {"approval_ref": "LC-AM-S", "fields": {"remarks": "x"}}, 409,
         what="amend a suspended licence")
     out = act(a, "reinstate", {"reason": "整改完成"}, 200)
     check(out.get("status") == "valid" and "status_detail" not in out,
           "reinstate: valid again, no status detail")
     check(result(a) == "valid", "verify says valid after reinstate")
+    r = call(s, "POST", "/api/v1/certificates/%s/reinstate" % a["id"], {"reason": "整改完成"}, token=T["env"])
+    is_json(r, 200, "the same reinstatement again")
+    check(r.headers.get("idempotent-replayed") == "true", "a repeated reinstatement is a replay")
+    r = call(s, "POST", "/api/v1/certificates/%s/suspend" % a["id"], {"reason": "限期整改"}, token=T["env"])
+    check(r.status == 200 and "idempotent-replayed" not in r.headers,
+          "suspending again after the reinstatement is a new change, not a replay: %d %s"
+          % (r.status, dict(r.headers)))
 
 
 def revoked_licence_stays_revoked():
@@ -103,6 +119,12 @@ def revoked_licence_stays_revoked():
                          ("revoke", {"reason": "x", "kind": "cancelled"}),
                          ("amend", {"approval_ref": "LC-AM-R", "fields": {"remarks": "x"}})):
         act(a, action, body, 409, what="%s a revoked licence" % action)
+    r = call(s, "POST", "/api/v1/certificates/%s/revoke" % a["id"], {"reason": "违法经营"}, token=T["env"])
+    is_json(r, 200, "the same revocation again")
+    check(r.headers.get("idempotent-replayed") == "true" and (r.doc or {}).get("status") == "revoked",
+          "a repeated revocation (same kind, same reason) is a replay")
+    act(a, "revoke", {"reason": "违法经营", "kind": "withdrawn"}, 409,
+        what="revoke again with another kind")
     check(result(a) == "revoked", "a revoked licence stays revoked")
 
 

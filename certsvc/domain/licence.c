@@ -255,9 +255,38 @@ parse_transition(const char *action, const json_t *body, const char **reason,
 	return p->n ? CS_EVALIDATION : 0;
 }
 
+static int
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Whether the licence's last status change is this one: the same action,
+ * kind and reason.  A caller that timed out and sends its suspension again
+ * is told it holds (200), not that the licence cannot be suspended (409). */
+static int
+already_done(cs_store *st, const char *id, const char *action,
+    const char *kind, const char *reason)
+{
+	cs_event **evs = NULL;
+	size_t n = 0;
+	int same = 0;
+
+	if (cs_store_events_for(st, id, &evs, &n) != 0)
+		return 0;
+	if (n > 0)
+		same = strcmp(evs[n - 1]->action, action) == 0 &&
+		    same_text(evs[n - 1]->kind, kind) &&
+		    same_text(evs[n - 1]->reason, reason);
+	cs_events_free(evs, n);
+	return same;
+}
+
 int
 cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
-    const char *action, const json_t *body, json_t **out, cs_problems *p)
+    const char *action, const json_t *body, json_t **out, int *replayed,
+    cs_problems *p)
 {
 	cs_store *st = svc->store;
 	json_t *lic = NULL;
@@ -266,6 +295,7 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	int rc, in_tx = 0;
 
 	*out = NULL;
+	*replayed = 0;
 	if (strcmp(action, "suspend") != 0 && strcmp(action, "reinstate") != 0 &&
 	    strcmp(action, "revoke") != 0)
 		return cs_err_set(CS_EINVAL, "unknown action '%.16s'", action);
@@ -280,6 +310,13 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	if ((rc = cs_licence_load(svc, id, &lic)) != 0)
 		goto out;
 	status = json_string_value(json_object_get(lic, "status"));
+	if (!transition_allowed(action, status) &&
+	    already_done(st, id, action, kind, reason)) {
+		*replayed = 1;
+		*out = lic;
+		lic = NULL;
+		goto out;
+	}
 	if (!transition_allowed(action, status)) {
 		rc = cs_err_set(CS_ECONFLICT, "licence %s is %s: it cannot be %s", id,
 		    status, strcmp(action, "suspend") == 0 ? "suspended"

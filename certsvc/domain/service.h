@@ -178,9 +178,14 @@ int cs_licence_read_qr(cs_service *svc, const cs_actor *who, const char *id,
 /* The same without the audit and grant checks: for the CLI's `show` by an
  * operator and for internal use. */
 int cs_licence_load(cs_service *svc, const char *id, json_t **out);
-/* action: "suspend" | "reinstate" | "revoke".  body: {"reason", "kind"?}. */
+/* action: "suspend" | "reinstate" | "revoke".  body: {"reason", "kind"?}.
+ * The same change sent again once it holds (the licence's last change has
+ * this action, kind and reason) changes nothing: 0 with *replayed set and
+ * the licence as it is; any other change the status forbids is
+ * CS_ECONFLICT. */
 int cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
-    const char *action, const json_t *body, json_t **out, cs_problems *problems);
+    const char *action, const json_t *body, json_t **out, int *replayed,
+    cs_problems *problems);
 /* A new version of a licence (变更/延续); the old one becomes superseded. */
 int cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
     const json_t *request, json_t **out, int *created, cs_problems *problems);

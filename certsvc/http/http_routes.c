@@ -49,6 +49,17 @@ catalog_of(cs_req *r)
 	return cs_service_catalog(r->srv->svc);
 }
 
+/* Idempotent-Replayed: true on the answer to a request that had already
+ * been carried out (an issuance's approval_ref seen before, a status
+ * change that already holds): a client retrying after a time-out learns
+ * that nothing new happened. */
+static void
+mark_replayed(cs_req *r, int replayed)
+{
+	if (replayed)
+		cs_reply_header(r, "Idempotent-Replayed", "true");
+}
+
 static void
 reply_licence(cs_req *r, int rc, json_t *lic, int created, cs_problems *p)
 {
@@ -60,6 +71,7 @@ reply_licence(cs_req *r, int rc, json_t *lic, int created, cs_problems *p)
 		return;
 	}
 	cs_reply_json(r, created ? 201 : 200, lic);
+	mark_replayed(r, !created);
 	if (created && id != NULL) {
 		snprintf(loc, sizeof(loc), "/api/v1/certificates/%s", id);
 		cs_reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
@@ -107,6 +119,7 @@ reply_issued(cs_req *r, char *text, const char *id, int created)
 	/* As reply_licence answers, from the licence's JSON text. */
 	cs_reply(r, created ? 201 : 200, "application/json; charset=utf-8",
 	    text, strlen(text), 1);
+	mark_replayed(r, !created);
 	if (created && id[0] != '\0') {
 		snprintf(loc, sizeof(loc), "/api/v1/certificates/%s", id);
 		cs_reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
@@ -203,6 +216,7 @@ h_bundle(cs_req *r)
 			cs_metrics_issued(r->srv->metrics, (long)json_array_size(
 			    json_object_get(out, "certificates")));
 		cs_reply_json(r, created ? 201 : 200, out);
+		mark_replayed(r, !created);
 	}
 	cs_problems_reset(&p);
 	json_decref(out);
@@ -234,16 +248,18 @@ h_transition(cs_req *r)
 {
 	cs_problems p = CS_PROBLEMS_INIT;
 	json_t *body = cs_req_json(r), *out = NULL;
-	int rc;
+	int replayed = 0, rc;
 
 	if (body == NULL)
 		return;
 	rc = cs_licence_transition(svc_of(r), &r->actor, r->params[0],
-	    r->route->arg, body, &out, &p);
+	    r->route->arg, body, &out, &replayed, &p);
 	if (rc != 0)
 		cs_http_problem_err(r, rc, &p);
-	else
+	else {
 		cs_reply_json(r, 200, out);
+		mark_replayed(r, replayed);
+	}
 	cs_problems_reset(&p);
 	json_decref(out);
 	json_decref(body);
