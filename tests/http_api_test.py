@@ -18,6 +18,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
@@ -29,7 +30,7 @@ from cshttp import (ALL_TYPES, ENV, HEALTH, PROBLEM_CT, T_DIAG, T_EIA,  # noqa: 
                     id_is_valid, id_parts, is_json, is_problem, issue, licence_id, metrics,
                     leak_scan_text, org_code, parse_metrics, person_code, raw_socket,
                     request_for)
-from cstest import SOURCE, Server, check, done, run_tests, wait_for, zbar  # noqa: E402
+from cstest import CERTSVC, SOURCE, Server, check, done, run_tests, wait_for, zbar  # noqa: E402
 from cstoken import b64url_decode  # noqa: E402
 
 PUBLIC_URL = "https://lic.example.gov.cn"
@@ -113,8 +114,11 @@ def example_bundle(ref):
 def healthz_says_ok():
     r = api("GET", "/healthz")
     is_json(r, 200, "healthz")
-    check(r.doc == {"status": "ok", "backend": csdb.BACKEND},
-          "healthz says ok and which backend (SPEC §8): %s" % r.doc)
+    version = subprocess.run([CERTSVC, "--version"], capture_output=True, text=True).stdout.split()
+    check(len(version) == 2 and version[0] == "certsvc" and re.fullmatch(r"\d+\.\d+\.\d+", version[1]),
+          "certsvc --version prints its name and a version number: %s" % version)
+    check(r.doc == {"status": "ok", "backend": csdb.BACKEND, "version": version[-1]},
+          "healthz says ok, which backend (SPEC §8) and the version --version prints: %s" % r.doc)
 
 
 def types_list_the_catalog():
@@ -705,6 +709,8 @@ def metrics_count_requests():
     check(inf and cnt and inf.group(1) == cnt.group(1), "histogram: the +Inf bucket equals the count")
     check(re.search(r'^certsvc_http_request_duration_seconds_sum\{route="/api/v1/certificates"\} [0-9.e+-]+$',
                     m, re.M), "histogram: a sum")
+    check(re.search(r'^certsvc_build_info\{version="\d+\.\d+\.\d+",backend="%s"\} 1$' % csdb.BACKEND, m, re.M),
+          "metrics: certsvc_build_info names the version and the backend")
     check(not any(x in m for x in secrets), "metrics carry no ids, tokens or codes")
 
 

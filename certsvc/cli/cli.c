@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cs_err.h"
+#include "version.h"
 
 static const struct command {
 	const char *name;
@@ -40,7 +41,8 @@ help(FILE *f)
 	    "commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'certsvc COMMAND --help' describes a command.\n");
+	fprintf(f, "\n'certsvc COMMAND --help' describes a command; "
+	    "'certsvc --version' says which certsvc this is.\n");
 }
 
 int
@@ -58,6 +60,10 @@ cs_cli_main(int argc, char **argv)
 		}
 		help(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("certsvc %s\n", cs_version());
+		return 0;
 	}
 	for (i = 0; i < NCOMMANDS; i++)
 		if (strcmp(commands[i].name, argv[1]) == 0)

@@ -24,6 +24,7 @@
 #include "qr.h"
 #include "rfc3339.h"
 #include "text.h"
+#include "version.h"
 
 #define PURPOSE_MAX_CHARS 200  /* SPEC §5: X-Purpose, at most 200 characters */
 #define QR_MAX_AGE "private, max-age=300"
@@ -830,7 +831,7 @@ static void
 h_healthz(cs_req *r)
 {
 	const char *backend = cs_service_backend(svc_of(r));
-	char ok[64];
+	char ok[128];
 	int rc, n;
 
 	/* A full disk is named: the database answers, but writes fail.  On
@@ -844,8 +845,8 @@ h_healthz(cs_req *r)
 		    "the database does not answer");
 		return;
 	}
-	n = snprintf(ok, sizeof(ok), "{\"status\":\"ok\",\"backend\":\"%s\"}",
-	    backend);
+	n = snprintf(ok, sizeof(ok), "{\"status\":\"ok\",\"backend\":\"%s\","
+	    "\"version\":\"%s\"}", backend, cs_version());
 	cs_reply(r, 200, "application/json; charset=utf-8", ok, (size_t)n, 0);
 }
 
@@ -858,6 +859,7 @@ h_metrics(cs_req *r)
 	int rc;
 
 	cs_metrics_in_flight(r->srv->metrics, atomic_load(&r->srv->in_flight));
+	cs_metrics_backend(r->srv->metrics, cs_service_backend(svc_of(r)));
 	cs_service_stats_get(svc_of(r), &st);
 	if (st.reads_audit)
 		cs_metrics_audit_queue(r->srv->metrics,

@@ -13,6 +13,7 @@
 
 #include "cs_err.h"
 #include "sbuf.h"
+#include "version.h"
 
 #define NSTATUS 500     /* statuses 100..599 */
 
@@ -46,6 +47,7 @@ struct cs_metrics {
 	atomic_long in_flight;
 	atomic_ulong audit_waiting, audit_committed;
 	atomic_ulong issue_batches, issue_runs;
+	_Atomic(const char *) backend;
 };
 
 int
@@ -165,6 +167,12 @@ cs_metrics_issue_writer(cs_metrics *m, unsigned long batches,
 	atomic_store_explicit(&m->issue_runs, runs, memory_order_relaxed);
 }
 
+void
+cs_metrics_backend(cs_metrics *m, const char *backend)
+{
+	atomic_store_explicit(&m->backend, backend, memory_order_relaxed);
+}
+
 /* A label value: backslash, double quote and newline escaped. */
 static void
 blabel(cs_sbuf *b, const char *v)
@@ -197,6 +205,7 @@ cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 	cs_sbuf b = CS_SBUF_INIT;
 	size_t r, s, i;
 	unsigned long v, cum;
+	const char *backend;
 
 	*out = NULL;
 	*len = 0;
@@ -265,6 +274,14 @@ cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 	    "the issuance writer ran, committed or failed.", LOAD(issue_batches));
 	bmetric(&b, "certsvc_issue_batched_total", "counter", "Issuances the "
 	    "issuance writer ran in them.", LOAD(issue_runs));
+	cs_sb_printf(&b, "# HELP certsvc_build_info The certsvc version and the "
+	    "store backend this node serves from (always 1).\n"
+	    "# TYPE certsvc_build_info gauge\ncertsvc_build_info{version=\"");
+	blabel(&b, cs_version());
+	cs_sb_puts(&b, "\",backend=\"");
+	backend = atomic_load_explicit(&m->backend, memory_order_relaxed);
+	blabel(&b, backend != NULL ? backend : "unknown");
+	cs_sb_puts(&b, "\"} 1\n");
 	if (b.failed) {
 		free(b.p);
 		return cs_err_set(CS_ENOMEM, "metrics: out of memory");

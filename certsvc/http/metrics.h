@@ -48,6 +48,10 @@ void cs_metrics_audit_queue(cs_metrics *m, unsigned long waiting,
 void cs_metrics_issue_writer(cs_metrics *m, unsigned long batches,
     unsigned long runs);
 
+/* The backend the node serves from ("sqlite", "postgresql"; a static
+ * string), for certsvc_build_info beside the version. */
+void cs_metrics_backend(cs_metrics *m, const char *backend);
+
 /* The exposition text; *out malloc'd (caller frees), *len its length. */
 int cs_metrics_render(cs_metrics *m, char **out, size_t *len);
 

@@ -979,10 +979,13 @@ def sql_and_traversal_in_queries_and_headers(fx):
         for name in ("type", "status"):
             ROWS.append(Row("holder ?%s=%s" % (name, kind), "GET", held + name + "=" + seg, 400,
                             auth="reader", headers=PURPOSE, field=name))
-        for name in ("client", "action", "holder", "target"):
+        for name in ("client", "holder", "target"):
             ROWS.append(Row("audit ?%s=%s finds nothing" % (name, kind), "GET",
                             "/api/v1/audit?%s=%s" % (name, seg), 200, auth="admin", problem=False,
                             answer=no_records))
+        # An action is one of a fixed list: anything else is named.
+        ROWS.append(Row("audit ?action=%s is refused" % kind, "GET", "/api/v1/audit?action=" + seg,
+                        400, auth="admin", field="action"))
         for name in ("since", "until", "after", "limit"):
             ROWS.append(Row("audit ?%s=%s" % (name, kind), "GET",
                             "/api/v1/audit?%s=%s" % (name, seg), 400, auth="admin", field=name))
