@@ -102,8 +102,21 @@ check(r.returncode != 0 and "not in the catalog" in r.stderr, "a grant of an unk
 r = w.cli("client grant", "env", "--types", "11100000000013338W044", "--issuer-code", issuer,
           "--issuer-name", "局" * 65, check_rc=False)
 check(r.returncode == 1 and "at most 64" in r.stderr, "client grant checks the issuer name too")
-w.cli("client grant", "env", "--types", "11100000000013338W044", "--issuer-code", issuer,
-      "--issuer-name", "局" * 64)
+r = w.cli("client grant", "env", "--types", "11100000000013338W044", "--issuer-code", issuer,
+          "--issuer-name", "局" * 64)
+check(r.stdout.strip() == "client env granted 11100000000013338W044",
+      "client grant says what it did: %r" % r.stdout)
+r = w.cli("client add", "--name", "rd_none", "--role", "reader")
+check("warning" in r.stderr and "sees no licence" in r.stderr and "client grant rd_none" in r.stderr,
+      "a reader added without types is warned about: %r" % r.stderr)
+clients = {c["name"]: c for c in json.loads(w.cli("client list", "--json").stdout)}
+check(clients.get("env", {}).get("grants", [{}])[-1] ==
+      {"types": ["11100000000013338W044"], "issuer": {"code": issuer, "name": "局" * 64}},
+      "client list --json shows each grant: %s" % clients.get("env"))
+check(clients.get("rd_none", {}).get("grants") == [] and clients["rd_none"].get("warnings"),
+      "client list --json warns about a reader without grants: %s" % clients.get("rd_none"))
+check(all("token" not in json.dumps(c) for c in clients.values()) and tok not in json.dumps(clients),
+      "client list --json carries no token or hash")
 listing = w.cli("client list").stdout
 check("env" in listing and "11100000000013338W044" in listing and tok not in listing,
       "client list shows grants and never a token")
@@ -131,7 +144,8 @@ broken = w.write("broken.json", '{"type": "11100000000013338W032", "holder": {"c
 r = w.cli("issue", "--client", "env", broken, check_rc=False)
 check(r.returncode == 1 and "holder.code" in r.stderr and "approval_ref: is required" in r.stderr,
       "every problem of a request is listed with its field: " + r.stderr)
-w.cli("client revoke", "env")
+r = w.cli("client revoke", "env")
+check(r.stdout.startswith("client env revoked"), "client revoke says what it did: %r" % r.stdout)
 r = w.cli("issue", "--client", "env", req, check_rc=False)
 check(r.returncode == 1 and "no active client" in r.stderr, "a revoked client cannot issue")
 check(w.cli("client revoke", "env", check_rc=False).returncode == 1, "revoking twice fails")

@@ -651,6 +651,29 @@ def holder_lookup_filters():
     is_problem(r, 403, what="an admin looking up a holder (SPEC §5: a reader only)")
 
 
+# --- GET /api/v1/me: who the token is and what it may do ---------------------------------
+
+def me_says_who_and_what():
+    r = api("GET", "/api/v1/me", token=T["onewin"])
+    is_json(r, 200, "GET /api/v1/me")
+    me = r.doc or {}
+    check((me.get("name"), me.get("role"), me.get("active")) == ("onewin", "issuer", True),
+          "me: name, role, active: %s" % me)
+    check(me.get("grants") == [{"types": [T_RAD], "issuer": {"code": ENV, "name": "广东省生态环境厅"}},
+                               {"types": [T_DIAG], "issuer": {"code": HEALTH, "name": "广东省卫生健康委员会"}}]
+          and me.get("warnings") == [], "me: both grants, each with its authority: %s" % me.get("grants"))
+    check(T["onewin"] not in r.body.decode() and "token" not in me, "me: no token, no hash")
+    me = api("GET", "/api/v1/me", token=T["rd_rad"]).doc or {}
+    check(me.get("role") == "reader" and me.get("grants") == [{"types": [T_RAD]}],
+          "me of a reader: its types, no authority: %s" % me)
+    out = d.work.cli("client add", "--name", "rd_none", "--role", "reader")
+    me = api("GET", "/api/v1/me", token=out.stdout.strip().splitlines()[-1]).doc or {}
+    check(me.get("grants") == [] and any("no licence type is granted" in w for w in me.get("warnings", [])),
+          "me of a reader granted nothing says why it sees nothing: %s" % me)
+    is_problem(api("GET", "/api/v1/me"), 401, what="me without a token")
+    is_problem(api("GET", "/api/v1/me?x=1", token=T["admin"]), 400, "x", "me takes no query parameters")
+
+
 # --- the public view: personal codes masked ------------------------------------------
 
 def public_view_masks_personal_codes():
@@ -886,6 +909,7 @@ run_tests([
     qr_images_decode_to_the_qr_text,
     face_and_page_escape_markup,
     holder_lookup_filters,
+    me_says_who_and_what,
     public_view_masks_personal_codes,
     metrics_count_requests,
     trust_list_has_one_active_key,

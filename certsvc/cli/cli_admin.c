@@ -124,20 +124,34 @@ client_add(cs_cli *c, cs_service *svc)
 		return cs_cli_fail(c, NULL);
 	printf("client %s (%s) created; its bearer token, shown once:\n%s\n", name,
 	    role, token);
+	if (cs_cli_opt(c, "types") == NULL && strcmp(role, "admin") != 0)
+		fprintf(stderr, "certsvc client add: warning: %s has no licence "
+		    "type yet, so it %s until 'certsvc client grant %s --types "
+		    "...'\n", name, strcmp(role, "reader") == 0 ? "sees no licence"
+		    : "may issue nothing", name);
 	free(token);
 	return 0;
 }
 
+/* The clients, one line each, or with json a JSON array of
+ * cs_client_json objects (what GET /api/v1/me answers a client). */
 static int
-client_list(cs_service *svc)
+client_list(cs_service *svc, int json)
 {
 	cs_client **list = NULL;
+	json_t *arr = json ? json_array() : NULL;
 	size_t i, n = 0;
 
 	if (cs_client_list(svc, &list, &n) != 0)
 		return 1;
 	for (i = 0; i < n; i++)
-		print_client(list[i]);
+		if (json)
+			json_array_append_new(arr, cs_client_json(list[i]));
+		else
+			print_client(list[i]);
+	if (json && json_dumpf(arr, stdout, JSON_INDENT(2)) == 0)
+		putchar('\n');
+	json_decref(arr);
 	cs_clients_free(list, n);
 	return 0;
 }
@@ -150,6 +164,7 @@ cs_cmd_client(int argc, char **argv)
 	    {"types", 1, "licence type codes T1,T2 or * (add, grant)", NULL},
 	    {"issuer-code", 1, "the issuing authority's USCC (issuers)", NULL},
 	    {"issuer-name", 1, "the issuing authority's name (issuers; 1-64 characters)", NULL},
+	    {"json", 0, "list: print the clients as JSON (as GET /api/v1/me shows one)", NULL},
 	    {NULL, 0, NULL, NULL}};
 	cs_cli c = {.cmd = "client", .opts = opts};
 	cs_service *svc = NULL;
@@ -160,7 +175,7 @@ cs_cmd_client(int argc, char **argv)
 	    "usage: certsvc client add --name NAME --role issuer|reader|admin\n"
 	    "                          [--types T,..|*] [--issuer-name N --issuer-code C]\n"
 	    "       certsvc client grant NAME --types T,.. [--issuer-code C --issuer-name N]\n"
-	    "       certsvc client list\n"
+	    "       certsvc client list [--json]\n"
 	    "       certsvc client revoke NAME\n\n"
 	    "API clients hold a bearer token (only its SHA-256 is stored) and grants:\n"
 	    "the licence types they may use and, for issuers, the authority they act as.\n",
@@ -170,14 +185,21 @@ cs_cmd_client(int argc, char **argv)
 	if (strcmp(verb, "add") == 0)
 		rc = client_add(&c, svc);
 	else if (strcmp(verb, "list") == 0)
-		rc = client_list(svc) == 0 ? 0 : cs_cli_fail(&c, NULL);
-	else if (strcmp(verb, "grant") == 0 && c.nargs == 2 && cs_cli_opt(&c, "types"))
+		rc = client_list(svc, cs_cli_opt(&c, "json") != NULL) == 0 ? 0
+		    : cs_cli_fail(&c, NULL);
+	else if (strcmp(verb, "grant") == 0 && c.nargs == 2 && cs_cli_opt(&c, "types")) {
 		rc = cs_client_grant(svc, c.args[1], cs_cli_opt(&c, "types"),
 		    cs_cli_opt(&c, "issuer-code"), cs_cli_opt(&c, "issuer-name")) == 0
 		    ? 0 : cs_cli_fail(&c, NULL);
-	else if (strcmp(verb, "revoke") == 0 && c.nargs == 2) {
+		if (rc == 0)
+			printf("client %s granted %s\n", c.args[1],
+			    cs_cli_opt(&c, "types"));
+	} else if (strcmp(verb, "revoke") == 0 && c.nargs == 2) {
 		rc = cs_client_revoke(svc, c.args[1]);
 		rc = rc == 0 ? 0 : cs_cli_fail(&c, NULL);
+		if (rc == 0)
+			printf("client %s revoked: every node refuses its token "
+			    "within a second\n", c.args[1]);
 	} else {
 		fprintf(stderr, "certsvc client: expected add, grant NAME, list or "
 		    "revoke NAME (see --help)\n");

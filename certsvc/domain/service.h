@@ -113,6 +113,13 @@ int cs_client_create(cs_service *svc, const char *name, const char *role,
 #define CS_ISSUER_NAME_MAX 64
 int cs_client_grant(cs_service *svc, const char *name, const char *types,
     const char *issuer_code, const char *issuer_name);
+/* A client as JSON: {"name", "role", "active", "grants": [{"types": [...],
+ * "issuer"?: {"code", "name"}}], "warnings": [...]} (whoami.c); no token
+ * hash.  A reader or issuer granted no type carries a warning saying what
+ * that means.  NULL when out of memory. */
+json_t *cs_client_json(const cs_client *c);
+/* GET /api/v1/me: the calling client as cs_client_json shows it. */
+int cs_whoami(const cs_actor *who, json_t **out);
 /* cs_client_create and, when types is not NULL, cs_client_grant in one
  * transaction: when the grant fails no client is left behind, and the
  * message says "client not created, its grant failed: ...".  *token_out

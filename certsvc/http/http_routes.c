@@ -245,6 +245,19 @@ h_licence(cs_req *r)
 }
 
 static void
+h_me(cs_req *r)
+{
+	json_t *out = NULL;
+	int rc = cs_whoami(&r->actor, &out);
+
+	if (rc != 0)
+		cs_http_problem_err(r, rc, NULL);
+	else
+		cs_reply_json(r, 200, out);
+	json_decref(out);
+}
+
+static void
 h_transition(cs_req *r)
 {
 	cs_problems p = CS_PROBLEMS_INIT;
@@ -907,6 +920,7 @@ const cs_route cs_routes[] = {
 	{"POST", "/v", h_page_post, PUB | CS_RT_FORM, NULL, NULL},
 	{"GET", "/api/v1/trust-list", h_trust_list, PUB, NULL, NULL},
 	{"GET", "/api/v1/types", h_types, PUB, NULL, NULL},
+	{"GET", "/api/v1/me", h_me, AUTH, NULL, NULL},
 	{"GET", "/api/v1/audit", h_audit, AUTH, NULL,
 	    "client action holder target result since until after limit"},
 	{"GET", "/healthz", h_healthz, CS_RT_PUBLIC, NULL, NULL},
