@@ -199,7 +199,10 @@ server_init(cs_http_server *s, cs_service *svc)
 	}
 	for (i = 0; i < cs_n_routes; i++)
 		names[i] = cs_routes[i].pattern;
-	if ((rc = cs_metrics_new(names, cs_n_routes, &s->metrics)) != 0)
+	if ((rc = cs_metrics_new(names, cs_n_routes, &s->metrics)) != 0 ||
+	    (rc = cs_netlist_parse(cfg->trusted_proxies,
+	    &s->trusted_proxies)) != 0 ||
+	    (rc = cs_netlist_parse(cfg->metrics_allow, &s->metrics_allow)) != 0)
 		goto out;
 	if (cfg->rate_limit > 0 &&
 	    (rc = cs_ratelimit_new((double)cfg->rate_limit,

@@ -47,6 +47,7 @@
 
 #include "http_parse.h"
 #include "metrics.h"
+#include "netlist.h"
 #include "qr.h"
 #include "ratelimit.h"
 #include "sbuf.h"
@@ -66,6 +67,7 @@ enum {
 	CS_RT_JSON_OPT = 1 << 3,  /* with CS_RT_JSON: an empty body means {} */
 	CS_RT_VERIFY = 1 << 4,    /* body: text/plain or application/json, 4 KiB */
 	CS_RT_FORM = 1 << 5,      /* body: a urlencoded form or text, 4 KiB */
+	CS_RT_CORS = 1 << 6,      /* other origins' pages may call it (http_edge.c) */
 };
 
 typedef struct cs_route {
@@ -97,6 +99,8 @@ struct cs_http_server {
 	cs_ratelimit *failures;   /* NULL when auth_failures is 0 */
 	struct cs_qr_cache *qr_cache;  /* http_qrcache.h */
 	cs_qr_opts qr;
+	cs_netlist trusted_proxies;  /* netlist.h, from the settings */
+	cs_netlist metrics_allow;
 	char *types_json;         /* GET /api/v1/types, rendered once */
 	size_t types_len;
 	atomic_int draining;
@@ -213,6 +217,17 @@ const char *cs_req_header_n(cs_req *r, const char *name, size_t *len);
 /* A decoded query parameter (the first one of that name), or NULL when
  * absent or empty ("?type=" filters nothing). */
 const char *cs_req_query(cs_req *r, const char *name);
+
+/* http_edge.c.  The client's address into r->remote: when the peer is a
+ * trusted proxy, the address its X-Forwarded-For (or X-Real-IP) names. */
+void cs_http_client_address(cs_req *r);
+/* CORS headers on r's answer when its route allows other origins and the
+ * request's Origin is allowed (cors_origins). */
+void cs_http_cors(cs_req *r);
+/* The answer to a CORS preflight (OPTIONS): 204 and what may be sent. */
+void cs_http_preflight(cs_req *r);
+/* Whether r's address may read /metrics; a 403 is left in r when not. */
+int cs_http_metrics_allowed(cs_req *r);
 /* 1 when the request's Content-Type is the media type (lower case). */
 int cs_req_content_is(cs_req *r, const char *media);
 /* The body as a JSON object (caller decrefs); on failure NULL, with a 400

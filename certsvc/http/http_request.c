@@ -301,6 +301,7 @@ queue(cs_req *r)
 		if (r->resp == NULL)
 			return MHD_NO;
 	}
+	cs_http_cors(r);
 	MHD_add_response_header(r->resp, "X-Request-Id", r->request_id);
 	MHD_add_response_header(r->resp, "X-Content-Type-Options", "nosniff");
 	if (MHD_get_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL) ==
@@ -382,6 +383,7 @@ first_call(cs_req *r, const char *method)
 	 * be neither forged nor repeated. */
 	snprintf(r->method, sizeof(r->method), "%s", method ? method : "-");
 	r->actor.client = NULL;
+	cs_http_client_address(r);
 	r->actor.remote = r->remote;
 	r->actor.request_id = r->request_id;
 	route(r);

@@ -871,6 +871,8 @@ h_metrics(cs_req *r)
 	size_t len = 0;
 	int rc;
 
+	if (!cs_http_metrics_allowed(r))
+		return;
 	cs_metrics_in_flight(r->srv->metrics, atomic_load(&r->srv->in_flight));
 	cs_metrics_backend(r->srv->metrics, cs_service_backend(svc_of(r)));
 	cs_service_stats_get(svc_of(r), &st);
@@ -914,12 +916,19 @@ const cs_route cs_routes[] = {
 	    NULL, NULL},
 	{"GET", "/api/v1/holders/{code}/certificates", h_holder, AUTH, NULL,
 	    "type status limit cursor unchecked"},
-	{"POST", "/api/v1/verify", h_verify, PUB | CS_RT_VERIFY, NULL, NULL},
+	{"POST", "/api/v1/verify", h_verify, PUB | CS_RT_VERIFY | CS_RT_CORS,
+	    NULL, NULL},
+	{"OPTIONS", "/api/v1/verify", cs_http_preflight,
+	    CS_RT_PUBLIC | CS_RT_CORS, NULL, NULL},
 	{"GET", "/v/{token}", h_page_token, PUB, NULL, NULL},
 	{"GET", "/v", h_page, PUB, NULL, NULL},
 	{"POST", "/v", h_page_post, PUB | CS_RT_FORM, NULL, NULL},
-	{"GET", "/api/v1/trust-list", h_trust_list, PUB, NULL, NULL},
-	{"GET", "/api/v1/types", h_types, PUB, NULL, NULL},
+	{"GET", "/api/v1/trust-list", h_trust_list, PUB | CS_RT_CORS, NULL, NULL},
+	{"OPTIONS", "/api/v1/trust-list", cs_http_preflight,
+	    CS_RT_PUBLIC | CS_RT_CORS, NULL, NULL},
+	{"GET", "/api/v1/types", h_types, PUB | CS_RT_CORS, NULL, NULL},
+	{"OPTIONS", "/api/v1/types", cs_http_preflight,
+	    CS_RT_PUBLIC | CS_RT_CORS, NULL, NULL},
 	{"GET", "/api/v1/me", h_me, AUTH, NULL, NULL},
 	{"GET", "/api/v1/audit", h_audit, AUTH, NULL,
 	    "client action holder target result since until after limit"},

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "cs_err.h"
+#include "netlist.h"
 
 /*
  * The settings table.  Each row: name, kind, where it lives in cs_config,
@@ -78,6 +79,14 @@ static const struct setting settings[] = {
 	    "1: answer a read only once its audit record is on disk; 0: answer "
 	    "at once and commit the record within audit_flush_ms (a crash can "
 	    "lose that window's read records)"),
+	S(trusted_proxies, "",
+	    "addresses or networks (10.0.0.0/8) of reverse proxies whose "
+	    "X-Forwarded-For or X-Real-IP names the client; empty: none"),
+	S(metrics_allow, "127.0.0.0/8, ::1",
+	    "addresses or networks that may read /metrics (*: anyone)"),
+	S(cors_origins, "*",
+	    "origins (https://portal.example.gov.cn) whose pages may call the "
+	    "public API (verify, types, trust list); *: any; empty: none"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -198,12 +207,46 @@ out:
 	return rc;
 }
 
+/* One CORS origin of n bytes: "*" or scheme://host[:port], no path. */
+static int
+origin_ok(const char *o, size_t n)
+{
+	size_t scheme = strncmp(o, "https://", 8) == 0 ? 8 :
+	    strncmp(o, "http://", 7) == 0 ? 7 : 0;
+
+	if (n == 1 && o[0] == '*')
+		return 1;
+	return scheme > 0 && n > scheme &&
+	    strcspn(o + scheme, "/?# \t,") >= n - scheme;
+}
+
+static int
+check_lists(const cs_config *cfg)
+{
+	cs_netlist l;
+	const char *p = cfg->cors_origins;
+	size_t n;
+
+	if (cs_netlist_parse(cfg->trusted_proxies, &l) != 0)
+		return cs_err_wrap(CS_EINVAL, "trusted_proxies: ");
+	if (cs_netlist_parse(cfg->metrics_allow, &l) != 0)
+		return cs_err_wrap(CS_EINVAL, "metrics_allow: ");
+	for (; *(p += strspn(p, ", \t")) != '\0'; p += n) {
+		n = strcspn(p, ", \t");
+		if (!origin_ok(p, n))
+			return cs_err_set(CS_EINVAL, "cors_origins: '%.*s' is not "
+			    "* or scheme://host[:port]", (int)(n > 80 ? 80 : n), p);
+	}
+	return 0;
+}
+
 int
 cs_config_validate(const cs_config *cfg)
 {
 	const char *colon = strrchr(cfg->listen, ':');
 	char *end;
 	long port;
+	int rc;
 
 	if (colon == NULL || colon == cfg->listen)
 		return cs_err_set(CS_EINVAL, "listen: '%s' is not ADDR:PORT", cfg->listen);
@@ -220,6 +263,8 @@ cs_config_validate(const cs_config *cfg)
 		return cs_err_set(CS_EINVAL, "qr_form: '%s' is not url or compact", cfg->qr_form);
 	if (strlen(cfg->qr_ecc) != 1 || strchr("LMQHlmqh", cfg->qr_ecc[0]) == NULL)
 		return cs_err_set(CS_EINVAL, "qr_ecc: '%s' is not L, M, Q or H", cfg->qr_ecc);
+	if ((rc = check_lists(cfg)) != 0)
+		return rc;
 	/* A record waits up to audit_flush_ms before its commit starts: a
 	 * lag no longer than that would refuse reads with nothing wrong. */
 	if (!cfg->audit_read_wait && cfg->audit_max_lag_ms <= cfg->audit_flush_ms)

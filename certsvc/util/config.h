@@ -37,6 +37,9 @@ typedef struct cs_config {
 	long audit_flush_ms;     /* longest an audit record of a read waits for its group commit */
 	long audit_max_lag_ms;   /* oldest an uncommitted read record may be while reads are answered */
 	long audit_read_wait;    /* 1: reads wait for their audit record's commit */
+	char trusted_proxies[512]; /* netlist.h: peers whose X-Forwarded-For is believed */
+	char metrics_allow[512];   /* netlist.h: who may read /metrics */
+	char cors_origins[1024];   /* "*", or origins allowed on the public API */
 } cs_config;
 
 /* Fill cfg with the built-in defaults. */
@@ -48,7 +51,8 @@ int cs_config_set(cs_config *cfg, const char *name, const char *value);
 int cs_config_is_setting(const char *name);
 /* Read a config file; errors name the file and line. */
 int cs_config_load_file(cs_config *cfg, const char *path);
-/* Check cross-setting rules (listen parses, public_url is http(s)://...). */
+/* Check cross-setting rules (listen parses, public_url is http(s)://...,
+ * the address lists parse, each CORS origin is scheme://host[:port]). */
 int cs_config_validate(const cs_config *cfg);
 /* The --db setting, or a message quoting one, as it may be shown in a log
  * line, an error or an answer: every URI's password (user:PASSWORD@) and
