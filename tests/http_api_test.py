@@ -238,6 +238,8 @@ def bundle_for_two_departments():
     certs = b.get("certificates", [])
     check(b.get("approval_ref") == "API-B1" and isinstance(b.get("id"), str) and len(certs) == 2,
           "bundle: id, approval_ref, two licences")
+    check(r.headers.get("location") == "/api/v1/bundles/%s" % b.get("id"),
+          "bundle: Location names the bundle (%s)" % r.headers.get("location"))
     check([c.get("issuer", {}).get("code") for c in certs] == [ENV, HEALTH],
           "bundle: each licence under its own department")
     for i, c in enumerate(certs):
@@ -253,6 +255,19 @@ def bundle_for_two_departments():
     check([c.get("id") for c in (r.doc or {}).get("certificates", [])] == [c["id"] for c in certs],
           "the repeated bundle returns the same licences")
     check(r.headers.get("idempotent-replayed") == "true", "a repeated bundle is marked Idempotent-Replayed")
+    check(r.headers.get("location") is None, "a repeated bundle (200) has no Location")
+    # The bundle has its own address, as a licence has.
+    loc = "/api/v1/bundles/" + str(b.get("id"))
+    r = api("GET", loc, token=T["onewin"])
+    is_json(r, 200, "GET the bundle at its Location")
+    got = r.doc or {}
+    check((got.get("id"), got.get("approval_ref")) == (b.get("id"), "API-B1") and
+          [c.get("id") for c in got.get("certificates", [])] == [c["id"] for c in certs],
+          "GET /api/v1/bundles/{id}: the bundle as issued: %s" % {k: got.get(k) for k in ("id", "approval_ref")})
+    is_json(api("GET", loc, token=T["admin"]), 200, "an admin reads a bundle")
+    is_problem(api("GET", loc, token=T["rd_rad"]), 403, what="a reader granted one of the two types")
+    is_problem(api("GET", "/api/v1/bundles/B00000000", token=T["admin"]), 404, what="an unknown bundle")
+    is_problem(api("GET", "/api/v1/bundles/b1", token=T["admin"]), 400, what="a malformed bundle id")
 
 
 def refused_bundle_stores_nothing():

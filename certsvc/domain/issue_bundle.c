@@ -23,28 +23,92 @@ bundle_id(char out[32])
 	return 0;
 }
 
-/* The response of a bundle: its licences, each naming the others. */
+/* A bundle as its answers show it, from its member rows; ref NULL: the
+ * members' approval_ref. */
 static int
-bundle_response(cs_service *svc, const char *id, const char *ref, json_t **out)
+bundle_json(cs_service *svc, const char *id, const char *ref,
+    cs_licence_row **rows, size_t n, json_t **out)
 {
-	cs_licence_row **rows = NULL;
 	json_t *certs = json_array();
-	size_t i, n = 0;
-	int rc;
+	size_t i;
+	int rc = 0;
 
 	*out = NULL;
-	if ((rc = cs_store_licences_by_bundle(svc->store, id, &rows, &n)) != 0)
-		goto out;
 	for (i = 0; i < n && rc == 0; i++) {
 		json_t *v = NULL;
 		if ((rc = cs_licence_view(svc, rows[i], cs_now(), &v, NULL)) == 0)
 			json_array_append_new(certs, v);
 	}
+	/* Read back by id, the bundle's approval_ref is its members' (the
+	 * rows keep it in the signed record only). */
+	if (ref == NULL)
+		ref = json_string_value(json_object_get(json_array_get(certs, 0),
+		    "approval_ref"));
 	if (rc == 0 && (*out = json_pack("{ss ss sO}", "id", id, "approval_ref", ref,
 	    "certificates", certs)) == NULL)
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
-out:
 	json_decref(certs);
+	return rc;
+}
+
+/* The response of a bundle: its licences, each naming the others. */
+static int
+bundle_response(cs_service *svc, const char *id, const char *ref, json_t **out)
+{
+	cs_licence_row **rows = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cs_store_licences_by_bundle(svc->store, id, &rows, &n)) == 0)
+		rc = bundle_json(svc, id, ref, rows, n, out);
+	cs_licence_rows_free(rows, n);
+	return rc;
+}
+
+/* 'B' and BUNDLE_RANDOM_LEN characters of 0-9 A-Z (bundle_id()). */
+static int
+check_bundle_id(const char *id)
+{
+	if (id[0] == 'B' && strlen(id) == BUNDLE_RANDOM_LEN + 1 &&
+	    strspn(id + 1, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
+	    BUNDLE_RANDOM_LEN)
+		return 0;
+	return cs_err_set(CS_EINVAL, "a bundle id is 'B' and %d characters of "
+	    "0-9 and A-Z", BUNDLE_RANDOM_LEN);
+}
+
+int
+cs_bundle_read(cs_service *svc, const cs_actor *who, const char *id,
+    json_t **out)
+{
+	cs_licence_row **rows = NULL;
+	size_t i, n = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_bundle_id(id)) != 0 ||
+	    (rc = cs_store_licences_by_bundle(svc->store, id, &rows, &n)) != 0)
+		goto out;
+	if (n == 0) {
+		rc = cs_err_set(CS_ENOTFOUND, "no bundle %s", id);
+		goto out;
+	}
+	/* A bundle is read whole or not at all: its members name each
+	 * other, so a reader granted one of its types would see the other's
+	 * id anyway. */
+	for (i = 0; i < n && rc == 0; i++)
+		rc = cs_authorize_id(svc, who, rows[i]->id, "read");
+	if (rc == 0)
+		rc = bundle_json(svc, id, NULL, rows, n, out);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = cs_audit_read(svc, who, "read", rows[i]->id,
+		    rows[i]->holder_code, NULL, 1);
+out:
+	if (rc != 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
 	cs_licence_rows_free(rows, n);
 	return rc;
 }

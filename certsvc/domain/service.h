@@ -166,6 +166,13 @@ int cs_issue_prepare(cs_service *svc, const cs_actor *who, const json_t *request
     cs_problems *p, cs_issue_job **out);
 int cs_issue_submit(cs_issue_job *job, cs_issue_done done, void *ctx);
 void cs_issue_job_free(cs_issue_job *job);
+/* A bundle by its id ("B" and 8 characters; CS_EINVAL otherwise,
+ * CS_ENOTFOUND when there is none): the answer its issuance gave, with the
+ * members as they are now.  The caller must be allowed to read every
+ * member (CS_EFORBIDDEN, audited as denied, otherwise); each member read is
+ * audited. */
+int cs_bundle_read(cs_service *svc, const cs_actor *who, const char *id,
+    json_t **out);
 /* Issue a bundle ("一件事"): all or none.  Out: {"id", "approval_ref",
  * "certificates": [...]}. */
 int cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,

@@ -50,6 +50,18 @@ catalog_of(cs_req *r)
 	return cs_service_catalog(r->srv->svc);
 }
 
+/* Location: prefix + id on a 201 (nothing when id is NULL or empty). */
+static void
+location(cs_req *r, const char *prefix, const char *id)
+{
+	char loc[512];
+
+	if (id == NULL || id[0] == '\0')
+		return;
+	snprintf(loc, sizeof(loc), "%s%s", prefix, id);
+	cs_reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
+}
+
 /* Idempotent-Replayed: true on the answer to a request that had already
  * been carried out (an issuance's approval_ref seen before, a status
  * change that already holds): a client retrying after a time-out learns
@@ -65,7 +77,6 @@ static void
 reply_licence(cs_req *r, int rc, json_t *lic, int created, cs_problems *p)
 {
 	const char *id = json_string_value(json_object_get(lic, "id"));
-	char loc[512];
 
 	if (rc != 0) {
 		cs_http_problem_err(r, rc, p);
@@ -73,10 +84,8 @@ reply_licence(cs_req *r, int rc, json_t *lic, int created, cs_problems *p)
 	}
 	cs_reply_json(r, created ? 201 : 200, lic);
 	mark_replayed(r, !created);
-	if (created && id != NULL) {
-		snprintf(loc, sizeof(loc), "/api/v1/certificates/%s", id);
-		cs_reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
-	}
+	if (created)
+		location(r, "/api/v1/certificates/", id);
 }
 
 /* A text header (X-Purpose and friends): raw UTF-8 or percent-encoded,
@@ -113,18 +122,14 @@ header_text(cs_req *r, const char *name, int required, size_t max_chars,
 static void
 reply_issued(cs_req *r, char *text, const char *id, int created)
 {
-	char loc[512];
-
 	if (created)
 		cs_metrics_issued(r->srv->metrics, 1);
 	/* As reply_licence answers, from the licence's JSON text. */
 	cs_reply(r, created ? 201 : 200, "application/json; charset=utf-8",
 	    text, strlen(text), 1);
 	mark_replayed(r, !created);
-	if (created && id[0] != '\0') {
-		snprintf(loc, sizeof(loc), "/api/v1/certificates/%s", id);
-		cs_reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
-	}
+	if (created)
+		location(r, "/api/v1/certificates/", id);
 }
 
 /* An issuance on the issuance writer: its outcome, kept for the
@@ -218,6 +223,9 @@ h_bundle(cs_req *r)
 			    json_object_get(out, "certificates")));
 		cs_reply_json(r, created ? 201 : 200, out);
 		mark_replayed(r, !created);
+		if (created)
+			location(r, "/api/v1/bundles/",
+			    json_string_value(json_object_get(out, "id")));
 	}
 	cs_problems_reset(&p);
 	json_decref(out);
@@ -242,6 +250,19 @@ h_licence(cs_req *r)
 		cs_http_problem_err(r, rc, NULL);
 	else
 		reply_json_text(r, 200, text);
+}
+
+static void
+h_bundle_get(cs_req *r)
+{
+	json_t *out = NULL;
+	int rc = cs_bundle_read(svc_of(r), &r->actor, r->params[0], &out);
+
+	if (rc != 0)
+		cs_http_problem_err(r, rc, NULL);
+	else
+		cs_reply_json(r, 200, out);
+	json_decref(out);
 }
 
 static void
@@ -899,6 +920,7 @@ h_metrics(cs_req *r)
 const cs_route cs_routes[] = {
 	{"POST", "/api/v1/certificates", h_issue, AUTH | CS_RT_JSON, NULL, NULL},
 	{"POST", "/api/v1/bundles", h_bundle, AUTH | CS_RT_JSON, NULL, NULL},
+	{"GET", "/api/v1/bundles/{id}", h_bundle_get, AUTH, NULL, NULL},
 	{"GET", "/api/v1/certificates/{id}", h_licence, AUTH, NULL, NULL},
 	{"GET", "/api/v1/certificates/{id}/qr.png", h_qr, AUTH, "png", "form"},
 	{"GET", "/api/v1/certificates/{id}/qr.svg", h_qr, AUTH, "svg", "form"},
