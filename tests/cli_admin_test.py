@@ -29,6 +29,24 @@ for c in COMMANDS:
     r2 = run("help", c)
     check(r2.stdout == r.stdout, "certsvc help %s is the same text" % c)
 check("--public-url" in run("serve", "--help").stdout, "serve --help lists the settings flags")
+# Each command lists the settings it reads, not all of serve's.
+for c, has, lacks in (("issue", ["--db", "--keys", "--templates"], ["--max-body", "--rate-limit", "--listen"]),
+                      ("keygen", ["--keys"], ["--db", "--listen", "--threads"]),
+                      ("migrate", ["--db"], ["--keys", "--listen"]),
+                      ("verify", ["--keys", "--trust-list"], ["--db", "--listen"])):
+    out = run(c, "--help").stdout
+    check(all(f in out for f in has) and not any(f + " " in out for f in lacks),
+          "%s --help lists its own settings (%s) and not serve's (%s)" % (c, has, lacks))
+# verify's exit status: 1 only for a licence that is not valid; an
+# unreadable or broken trust list is an input error (2).
+r = run("verify", "--trust-list", "/nonexistent.json", "x")
+check(r.returncode == 2 and "cannot read" in r.stderr, "verify with an unreadable trust list exits 2: %d" % r.returncode)
+broken = os.path.join(os.environ.get("TMPDIR", "/tmp"), "cs-broken-trust-%d.json" % os.getpid())
+with open(broken, "w") as f:
+    f.write('{"keys": [')
+r = run("verify", "--trust-list", broken, "x")
+os.unlink(broken)
+check(r.returncode == 2, "verify with a trust list that is not JSON exits 2: %d %s" % (r.returncode, r.stderr))
 r = run("issue", "--no-such-flag")
 check(r.returncode == 2 and "unknown option '--no-such-flag'" in r.stderr, "unknown flags are named")
 

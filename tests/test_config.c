@@ -128,7 +128,7 @@ TEST(sample_config_matches_table)
 	CHECK(text != NULL);
 	cs_config_defaults(&c);
 	CHECK_INT_EQ(cs_config_load_file(&c, CS_SOURCE_DIR "/keys.example/certsvc.conf"), 0);
-	cs_config_print_flags(mem);
+	cs_config_print_flags(mem, NULL);
 	fclose(mem);
 	/* Every flag printed by --help appears as a setting in the sample. */
 	for (line = strtok_r(flags, "\n", &save); line != NULL;

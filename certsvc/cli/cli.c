@@ -96,9 +96,15 @@ usage(const cs_cli *c, const char *text, int uses_settings, FILE *f)
 			fprintf(f, "  --%-20s %s\n", o->name, o->help);
 	}
 	if (uses_settings) {
+		const char *only = c->settings;
+
+		if (only == NULL && strcmp(c->cmd, "serve") != 0)
+			only = CS_CLI_LIBRARY_SETTINGS;
 		fprintf(f, "\nsettings (from --config FILE, overridden by flags):\n");
 		fprintf(f, "  --%-20s %s\n", "config FILE", "read settings from FILE");
-		cs_config_print_flags(f);
+		cs_config_print_flags(f, only);
+		if (only != NULL)
+			fprintf(f, "  ('certsvc serve --help' lists every setting)\n");
 	}
 }
 

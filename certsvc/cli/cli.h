@@ -3,14 +3,20 @@
  * dispatches; each cli_*.c file holds the commands of one area.  Commands
  * call the domain (service.h) and crypto/ only.
  *
- * Exit codes: 0 success, 1 the operation failed (or, for verify/decode,
- * the answer is not "valid"/"all layers decode"), 2 usage error.
+ * Exit codes (README, "Command line"): 0 success, 1 the operation failed
+ * (or, for verify/decode, the answer is not "valid"/"all layers decode"),
+ * 2 usage or input error (for verify: also a trust list or key directory
+ * that cannot be read, so that 1 always means "not valid").
  */
 #ifndef CS_CLI_H
 #define CS_CLI_H
 
 #include "config.h"
 #include "service.h"
+
+/* What a command that opens the library reads of the settings. */
+#define CS_CLI_LIBRARY_SETTINGS "db keys templates public_url qr_form " \
+	"qr_ecc tz_offset_minutes"
 
 /* A command's own option.  value is set by the parser (borrowed from
  * argv); flags without a value get "1". */
@@ -25,6 +31,11 @@ typedef struct cs_cli {
 	const char *cmd;       /* "issue", "client add", ... */
 	cs_config cfg;
 	cs_opt *opts;          /* the command's own, NULL-name terminated */
+	/* The settings the command reads, space-separated, as --help lists
+	 * them (every setting is still accepted); NULL: those of a command
+	 * that opens the library (CS_CLI_LIBRARY_SETTINGS), or every one for
+	 * serve. */
+	const char *settings;
 	char **args;           /* positional arguments */
 	int nargs;
 	/* cs_cli_open calls it, when set, after parsing and before the

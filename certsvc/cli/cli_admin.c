@@ -64,7 +64,7 @@ cs_cmd_keygen(int argc, char **argv)
 {
 	cs_opt opts[] = {{"alg", 1, "ES256 (default), EdDSA or SM2", NULL},
 	    {NULL, 0, NULL, NULL}};
-	cs_cli c = {.cmd = "keygen", .opts = opts};
+	cs_cli c = {.cmd = "keygen", .opts = opts, .settings = "keys"};
 	cs_key *key = NULL;
 	char *stem = NULL;
 	int alg = CS_ALG_ES256, done, rc;
@@ -214,7 +214,7 @@ out:
 int
 cs_cmd_trust_list(int argc, char **argv)
 {
-	cs_cli c = {.cmd = "trust-list", .opts = NULL};
+	cs_cli c = {.cmd = "trust-list", .opts = NULL, .settings = "keys"};
 	cs_keyring *ring = NULL;
 	char *text = NULL;
 	int done, rc;
@@ -269,7 +269,7 @@ out:
 int
 cs_cmd_migrate(int argc, char **argv)
 {
-	cs_cli c = {.cmd = "migrate", .opts = NULL};
+	cs_cli c = {.cmd = "migrate", .opts = NULL, .settings = "db"};
 	char db[sizeof(c.cfg.db)];
 	int done, rc;
 

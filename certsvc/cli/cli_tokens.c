@@ -60,7 +60,8 @@ cs_cmd_verify(int argc, char **argv)
 {
 	cs_opt opts[] = {{"trust-list", 1, "a JWK Set file (certsvc trust-list); "
 	    "default: the key directory", NULL}, {NULL, 0, NULL, NULL}};
-	cs_cli c = {.cmd = "verify", .opts = opts};
+	cs_cli c = {.cmd = "verify", .opts = opts,
+	    .settings = "keys tz_offset_minutes"};
 	cs_keyring *ring = NULL;
 	json_t *verdict = NULL;
 	char *text = NULL, *jwks = NULL;
@@ -71,7 +72,10 @@ cs_cmd_verify(int argc, char **argv)
 	    "usage: certsvc verify [--trust-list FILE] [--keys DIR] TOKEN-OR-QR-TEXT|-\n\n"
 	    "Check a QR text (either form) or a bare token offline: signature,\n"
 	    "trusted key, validity dates.  Prints the result and the licence as\n"
-	    "signed.  Exit status 0 only for \"valid\".\n", 1, &done);
+	    "signed.\n\n"
+	    "exit status: 0 valid; 1 checked and not valid (the result says why);\n"
+	    "2 usage or input error: no text, or a trust list or key directory\n"
+	    "that cannot be read.\n", 1, &done);
 	if (done)
 		goto out;
 	rc = 2;
@@ -79,7 +83,8 @@ cs_cmd_verify(int argc, char **argv)
 		fprintf(stderr, "certsvc verify: give one text (or - for standard input)\n");
 		goto out;
 	}
-	rc = 1;
+	/* Until a verdict is printed, a failure is the input's (2): a script
+	 * must not read "cannot read the trust list" as "revoked" (1). */
 	if (cs_cli_opt(&c, "trust-list") != NULL) {
 		if ((jwks = slurp(cs_cli_opt(&c, "trust-list"), &jlen)) == NULL) {
 			fprintf(stderr, "certsvc verify: cannot read %s\n",
@@ -87,15 +92,15 @@ cs_cmd_verify(int argc, char **argv)
 			goto out;
 		}
 		if (cs_keyring_from_jwks(jwks, jlen, &ring) != 0) {
-			rc = cs_cli_fail(&c, cs_cli_opt(&c, "trust-list"));
+			cs_cli_fail(&c, cs_cli_opt(&c, "trust-list"));
 			goto out;
 		}
 	} else if (cs_keyring_load_dir(c.cfg.keys, &ring) != 0) {
-		rc = cs_cli_fail(&c, NULL);
+		cs_cli_fail(&c, NULL);
 		goto out;
 	}
 	if (cs_verify_offline(ring, text, len, c.cfg.tz_offset_minutes, &verdict) != 0) {
-		rc = cs_cli_fail(&c, NULL);
+		cs_cli_fail(&c, NULL);
 		goto out;
 	}
 	cs_cli_print_json(verdict);

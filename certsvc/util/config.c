@@ -13,6 +13,7 @@
 
 #include "cs_err.h"
 #include "netlist.h"
+#include "text.h"
 
 /*
  * The settings table.  Each row: name, kind, where it lives in cs_config,
@@ -38,7 +39,7 @@ struct setting {
 	{#field, K_LONG, offsetof(cs_config, field), 0, min, max, def, help}
 
 static const struct setting settings[] = {
-	S(db, "./certsvc.db", "SQLite database file"),
+	S(db, "./certsvc.db", "SQLite database file, or a postgresql:// URI (SPEC §8)"),
 	S(keys, "./keys", "key directory (private keys must be mode 0600)"),
 	S(templates, "./templates", "licence-type catalog directory"),
 	S(public_url, "http://127.0.0.1:8080",
@@ -275,12 +276,14 @@ cs_config_validate(const cs_config *cfg)
 }
 
 void
-cs_config_print_flags(FILE *f)
+cs_config_print_flags(FILE *f, const char *only)
 {
 	char flag[64];
 	size_t i, j;
 
 	for (i = 0; i < NSETTINGS; i++) {
+		if (only != NULL && !cs_word_in(only, settings[i].name))
+			continue;
 		for (j = 0; settings[i].name[j] != '\0' && j < sizeof(flag) - 1; j++)
 			flag[j] = settings[i].name[j] == '_' ? '-' : settings[i].name[j];
 		flag[j] = '\0';

@@ -59,7 +59,8 @@ int cs_config_validate(const cs_config *cfg);
  * every password= parameter replaced by "****".  out is always
  * terminated; text too long for it is cut. */
 void cs_config_db_shown(const char *db, char *out, size_t n);
-/* Print "  --name VALUE   help (default: x)" lines for --help texts. */
-void cs_config_print_flags(FILE *f);
+/* Print "  --name VALUE   help (default: x)" lines for --help texts: every
+ * setting, or (only not NULL) those named in only, space-separated. */
+void cs_config_print_flags(FILE *f, const char *only);
 
 #endif
