@@ -157,6 +157,41 @@ def a_request_from_the_catalog_alone_issues():
             "holder": {"name": "某公司", "code_type": "USCC", "code": org_code(1)}},
            what="a request built from GET /api/v1/types")
 
+    # Every type, from the catalog alone: its number member says whether the
+    # caller gives the number (排污许可证 has no numbering rule), and the
+    # conventions say how patterns read.  A pattern field takes a sample
+    # checked against the served pattern here first.
+    conv = (TYPES.doc or {}).get("conventions", {})
+    check("POSIX extended" in conv.get("pattern", "") and "characters" in conv.get("max_length", ""),
+          "the catalog says how lengths count and which regex dialect patterns are: %s" % conv)
+    samples = ["处置", "HW08", "废气", "A1", "核医学", "90"]
+    who = {T_DIAG: "health"}
+    for t in types:
+        num = t.get("number", {})
+        check(isinstance(num.get("required"), bool) and num.get("max_length") == 64,
+              "%s: the catalog says who gives the number: %s" % (t.get("code"), num))
+        fields = {}
+        for f in t["fields"]:
+            if not f["required"]:
+                continue
+            if f["kind"] == "enum":
+                fields[f["name"]] = f["options"][0]
+            elif f["kind"] == "date":
+                fields[f["name"]] = "2026-01-01"
+            elif f["kind"] == "integer":
+                fields[f["name"]] = 100
+            elif "pattern" in f:
+                fields[f["name"]] = next((v for v in samples if re.fullmatch(f["pattern"], v)), "?")
+            else:
+                fields[f["name"]] = "测试"
+        rid = t.get("holder_code_types") == ["RID"]
+        req = {"type": t["code"], "approval_ref": "API-CAT-" + t["code"], "fields": fields,
+               "holder": {"name": "某人" if rid else "某公司", "code_type": "RID" if rid else "USCC",
+                          "code": person_code(77) if rid else org_code(77)}}
+        if num.get("required"):
+            req["number"] = "测试第0001号"
+        issued(req, who.get(t["code"], "env"), what="a request for %s built from the catalog alone" % t["code"])
+
 
 # --- issuance ----------------------------------------------------------------
 

@@ -69,7 +69,7 @@ TEST(shipped_loads)
 TEST(served_shape)
 {
 	static const char *const type_keys[] = {"code", "name", "name_en",
-	    "holder_code_types", "validity_years", "fields", NULL};
+	    "holder_code_types", "validity_years", "fields", "number", NULL};
 	static const char *const field_keys[] = {"name", "label", "kind",
 	    "required", "max_length", "min_length", "pattern", "options",
 	    "in_qr", "qr_key", NULL};
@@ -102,10 +102,22 @@ TEST(served_shape)
 			CHECK(json_is_boolean(json_object_get(f, "required")));
 			CHECK(json_is_boolean(json_object_get(f, "in_qr")));
 		}
-		/* The type's own struct agrees with what is served. */
+		/* The type's own struct agrees with what is served, and says
+		 * whether the caller gives the number. */
 		CHECK_STR_EQ(json_string_value(json_object_get(ty, "code")),
 		    shipped->types[i].code);
+		v = json_object_get(ty, "number");
+		CHECK(json_is_true(json_object_get(v, "required")) ==
+		    (shipped->types[i].numbering == NULL));
+		CHECK_INT_EQ(json_integer_value(json_object_get(v, "max_length")),
+		    CS_NUMBER_MAX_CHARS);
 	}
+	/* How lengths count and which regex dialect the patterns are. */
+	v = json_object_get(shipped->served, "conventions");
+	CHECK(strstr(json_string_value(json_object_get(v, "max_length")),
+	    "characters") != NULL);
+	CHECK(strstr(json_string_value(json_object_get(v, "pattern")),
+	    "POSIX extended") != NULL);
 }
 
 /* Each face: one QR slot, placeholders the face renderer knows, and face

@@ -62,6 +62,21 @@ static const struct member authority_members[] = {
 	{"name", 1}, {"code", 0}, {NULL, 0},
 };
 
+/* How the served catalog's rules read, for a client that builds its
+ * forms from it (docs/design.md, "The catalog"). */
+static json_t *
+conventions(void)
+{
+	return json_pack("{ss ss ss}",
+	    "max_length", "characters (Unicode code points), not bytes; for "
+	    "an integer field, digits",
+	    "pattern", "POSIX extended regular expression (regcomp, "
+	    "REG_EXTENDED) matched against the whole value, byte by byte in "
+	    "the C locale: a bracket expression holds ASCII only",
+	    "text", "UTF-8 without control, invisible or bidirectional "
+	    "characters, not blank, no leading or trailing space");
+}
+
 /* What GET /api/v1/types leaves out: they concern this service only. */
 static const char *const unserved[] = {"face", "authority", "numbering", NULL};
 
@@ -773,6 +788,12 @@ load_type(const json_t *obj, const char *dir, cs_type *t)
 	}
 	for (i = 0; unserved[i] != NULL; i++)
 		json_object_del(t->served, unserved[i]);
+	/* Without a numbering rule the caller gives the number: a client built
+	 * from the catalog must know before its first 422. */
+	if (json_object_set_new(t->served, "number", json_pack("{sb si}",
+	    "required", t->numbering == NULL, "max_length",
+	    CS_NUMBER_MAX_CHARS)) != 0)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
 out:
 	return rc;
 }
@@ -895,7 +916,8 @@ cs_catalog_load(const char *dir, cs_catalog **out)
 	if ((cat = calloc(1, sizeof(*cat))) == NULL ||
 	    (cat->types = calloc(n, sizeof(*cat->types))) == NULL ||
 	    (cat->served = json_object()) == NULL ||
-	    json_object_set_new(cat->served, "types", json_array()) != 0) {
+	    json_object_set_new(cat->served, "types", json_array()) != 0 ||
+	    json_object_set_new(cat->served, "conventions", conventions()) != 0) {
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;
 	}

@@ -13,6 +13,12 @@
  * [{name, label, kind: text|date|integer|enum, required, max_length?,
  * min_length?, pattern? (POSIX ERE, anchored whole-value), options? (enum),
  * in_qr, qr_key? (in_qr fields: their key in the token's "f" map)}].
+ * The served type also says who gives the licence number: "number":
+ * {"required": true when the type has no numbering rule (the request must
+ * give it), "max_length": CS_NUMBER_MAX_CHARS}; and the served catalog
+ * carries "conventions" (how lengths count and which regex dialect the
+ * patterns are), so a client built from the catalog alone fills valid
+ * requests.
  *
  * Loading is all-or-nothing: any broken file is CS_EINVAL with a message
  * naming the file and the problem.  The catalog is immutable once loaded and
@@ -26,6 +32,9 @@
 #include <stddef.h>
 
 #include "problems.h"
+
+/* Longest licence number a request may give, in characters. */
+#define CS_NUMBER_MAX_CHARS 64
 
 enum cs_field_kind { CS_FIELD_TEXT, CS_FIELD_DATE, CS_FIELD_INTEGER, CS_FIELD_ENUM };
 

@@ -276,7 +276,8 @@ cs_issue_parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, "valid_until"),
 		    "is required: the type's default validity would end after "
 		    "9999-12-31");
-	r->number = cs_issue_text_member(in, "number", r->type->numbering == NULL, 64, prefix, p);
+	r->number = cs_issue_text_member(in, "number", r->type->numbering == NULL,
+	    CS_NUMBER_MAX_CHARS, prefix, p);
 	cs_issue_path(r->number_field, sizeof(r->number_field), prefix, "number");
 	r->fields = json_incref(json_object_get(in, "fields"));
 	cs_issue_path(f, sizeof(f), prefix, "fields");
