@@ -168,6 +168,18 @@ listen_addr(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen)
 	return 0;
 }
 
+/* SIGHUP: what an operator changed under a running server.  The log file
+ * is opened again (logrotate moved it away). */
+static void
+reload(const cs_config *cfg)
+{
+	if (cs_log_reopen(cfg->log_file) != 0)
+		cs_log_msg("certsvc: SIGHUP: %s; still writing the old file",
+		    cs_err_msg());
+	else
+		cs_log_msg("certsvc: SIGHUP: log file reopened");
+}
+
 /* A SIGTERM or SIGINT that reaches a thread which does not block them (one
  * the service started before cs_http_run) lands here; the wait loop polls
  * the flag. */
@@ -267,6 +279,7 @@ cs_http_run(cs_service *svc)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, &oldmask);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -330,6 +343,8 @@ cs_http_run(cs_service *svc)
 
 		if (got == SIGTERM || got == SIGINT)
 			sig = got;
+		else if (got == SIGHUP)
+			reload(cfg);
 		else if (got_signal != 0)
 			sig = got_signal;
 		cs_http_watch_sweep(&watch);

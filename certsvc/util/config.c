@@ -47,7 +47,8 @@ static const struct setting settings[] = {
 	S(listen, "127.0.0.1:8080", "HTTP listen address ADDR:PORT (port 0: any free port)"),
 	S(qr_form, "url", "default QR form: url or compact"),
 	S(qr_ecc, "M", "QR error correction level: L, M, Q or H"),
-	S(log_file, "", "request log file (empty: standard error)"),
+	S(log_file, "", "request log file (empty: standard error); SIGHUP "
+	    "opens it again after logrotate moved it"),
 	L(rate_limit, 0, 1000000, "20",
 	    "public endpoints: requests per second per remote address (0: off)"),
 	L(auth_failures, 0, 1000000, "20",

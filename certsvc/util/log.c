@@ -38,6 +38,28 @@ cs_log_open(const char *path)
 	return 0;
 }
 
+int
+cs_log_reopen(const char *path)
+{
+	int old = atomic_load(&log_fd), fd;
+
+	if (old == 2 || path == NULL || path[0] == '\0')
+		return 0;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return cs_err_set(CS_EIO, "log_file %s: cannot reopen: %s", path,
+		    strerror(errno));
+	/* dup2 swaps the file under the number at once; close(old) then
+	 * open() would let another thread's open take the number between. */
+	if (dup2(fd, old) < 0) {
+		close(fd);
+		return cs_err_set(CS_EIO, "log_file %s: cannot reopen: %s", path,
+		    strerror(errno));
+	}
+	close(fd);
+	return 0;
+}
+
 void
 cs_log_close(void)
 {

@@ -28,6 +28,12 @@
 int cs_log_open(const char *path);
 /* Close the file, if any, and go back to standard error. */
 void cs_log_close(void);
+/* Open path again (after logrotate moved it away) in place of the file
+ * being written: the descriptor keeps its number (dup2), so a thread
+ * writing a line meanwhile writes it whole to the old file or the new one.
+ * Nothing to do while the log is standard error.  CS_EIO naming the file
+ * when it cannot be opened; the old file is kept then. */
+int cs_log_reopen(const char *path);
 
 /* Escape in for one log line into out (outlen bytes, always NUL-terminated
  * when outlen > 0).  Printable ASCII passes; '\\' and '"' get a backslash;
