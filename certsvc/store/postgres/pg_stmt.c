@@ -11,6 +11,7 @@
 #include "store_pg_internal.h"
 
 #include "cs_err.h"
+#include "timeutil.h"
 #include "zrecord.h"
 
 #include <stdio.h>
@@ -257,8 +258,24 @@ pg_fail(struct pgstore *s, PGconn *pg, const PGresult *r, const char *what)
 		code = CS_EFULL;
 	else if (transient(state))
 		code = CS_EUNAVAIL;
+	pg_note_space(s, code);
 	pg_mask(s, text, masked, sizeof(masked));
 	return cs_err_set(code, "store: %s: %s", what, masked);
+}
+
+/*
+ * Remember what a write said about the server's disk, for ping(): a
+ * write that found it full (rc CS_EFULL) notes the time; a write that
+ * committed (rc 0) forgets it.  A client cannot ask PostgreSQL how much
+ * room its disk has, so this is all ping() knows.
+ */
+void
+pg_note_space(struct pgstore *s, int rc)
+{
+	if (rc == CS_EFULL)
+		atomic_store(&s->full_at_ms, cs_mono_ms());
+	else if (rc == 0 && atomic_load(&s->full_at_ms) != 0)
+		atomic_store(&s->full_at_ms, 0);
 }
 
 /* --- columns (binary format) ---------------------------------------- */

@@ -238,6 +238,8 @@ pg_write_run(struct pgstore *s, int own, const struct pstmt *st,
 		rc = cs_err_set(CS_EUNAVAIL, "store: %s: the connection to "
 		    "PostgreSQL was lost before it answered: whether the write "
 		    "was stored is unknown", what);
+	else if (rc == 0)
+		pg_note_space(s, 0);  /* committed: autocommit */
 	return rc;
 }
 
@@ -290,6 +292,8 @@ tx_commit(struct pgstore *s)
 	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
 		rc = cs_err_set(CS_ESTORE, "store: commit: PostgreSQL rolled "
 		    "the transaction back");
+	else
+		pg_note_space(s, 0);
 	PQclear(r);
 	return rc;
 }
