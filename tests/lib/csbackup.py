@@ -205,7 +205,7 @@ def check_copy(server, db, acked, suspended, token, what):
     return ids
 
 
-def check_serials_after_restore(server, ids, tokens, what):
+def check_serials_after_restore(server, ids, tokens, what, tag="AFTER-RESTORE"):
     """Served from a restored copy holding ids, new issuances take serials
     above every serial of their type and issuer in the copy (none
     repeats), and their numbers repeat none either."""
@@ -215,7 +215,7 @@ def check_serials_after_restore(server, ids, tokens, what):
         top[(t, i)] = max(top.get((t, i), 0), int(s, 36))
     new = []
     for k, type_code in enumerate((T_RAD, T_HAZ)):
-        req = request_for(type_code, "AFTER-RESTORE-%d" % k, org_code(7000 + k))
+        req = request_for(type_code, "%s-%d" % (tag, k), org_code(7000 + k))
         r = call(server, "POST", "/api/v1/certificates", req, token=tokens["env"])
         check(r.status == 201, "%s: an issuance on the restored copy gives 201 (%r)" % (what, r))
         if r.status == 201:
