@@ -33,6 +33,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csbackup  # noqa: E402
+import csload  # noqa: E402
 import csdb  # noqa: E402
 import cspg  # noqa: E402
 from cshttp import Deployment  # noqa: E402
@@ -52,7 +53,7 @@ work_b = copy.copy(d.work)
 work_b.dir = tempfile.mkdtemp(prefix="certsvc-node-b-")
 a = d.start("--rate-limit", "0")
 b = Server(work_b, "--rate-limit", "0")
-load = csbackup.Load([a, b], T, issuers_per_node=2, tag="PGBK")
+load = csload.Load([a, b], T, issuers_per_node=2, tag="PGBK")
 dumps = []            # (path, load mark when it began, seconds it took)
 
 
@@ -74,22 +75,11 @@ def restored(path, name):
 
 
 def dumps_under_load():
-    load.start()
-    try:
-        for k in range(DUMPS):
-            time.sleep(BETWEEN_S)
-            path = os.path.join(d.work.dir, "dump-%d.pgdump" % k)
-            began = load.mark()
-            pg("pg_dump", "--format=custom", "--file=" + path, d.work.db)
-            dumps.append((path, began, load.mark() - began))
-        time.sleep(BETWEEN_S / 2)
-    finally:
-        load.stop()
-    for path, began, took in dumps:
-        print("%s: %d licences acknowledged before it began, dumped in %.3f s, %d KiB" % (
-            os.path.basename(path), len(load.acked_before(began)), took,
-            os.path.getsize(path) // 1024), flush=True)
-    check(len(load.acked) > 0 and load.suspended, "the load issued and suspended licences")
+    def take(k):
+        path = os.path.join(d.work.dir, "dump-%d.pgdump" % k)
+        pg("pg_dump", "--format=custom", "--file=" + path, d.work.db)
+        return path
+    dumps.extend(csbackup.under_load(load, take, DUMPS, BETWEEN_S))
 
 
 def serve_on(db):

@@ -33,6 +33,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csbackup  # noqa: E402
+import csload  # noqa: E402
 import csdb  # noqa: E402
 from cshttp import Deployment  # noqa: E402
 from cstest import CERTSVC, Server, Workdir, check, done, run_tests  # noqa: E402
@@ -47,31 +48,19 @@ BETWEEN_S = 1.0       # load between two backups
 d = Deployment()
 T = d.tokens
 server = d.start("--rate-limit", "0")
-load = csbackup.Load([server], T, issuers_per_node=3)
+load = csload.Load([server], T, issuers_per_node=3)
 backups = []          # (path, load mark when it began, seconds it took)
 
 
 def backups_under_load():
-    load.start()
-    try:
-        for k in range(BACKUPS):
-            time.sleep(BETWEEN_S)
-            path = os.path.join(d.work.dir, "backup-%d.db" % k)
-            began = load.mark()
-            r = subprocess.run([CERTSVC, "backup"] + d.work.settings + [path],
-                               capture_output=True, text=True, timeout=60)
-            took = load.mark() - began
-            check(r.returncode == 0, "backup %d: certsvc backup exits 0 (%d: %s)" % (
-                k, r.returncode, r.stderr[-500:]))
-            backups.append((path, began, took))
-        time.sleep(BETWEEN_S / 2)
-    finally:
-        load.stop()
-    for path, began, took in backups:
-        print("%s: %d licences acknowledged before it began, taken in %.3f s, %d KiB" % (
-            os.path.basename(path), len(load.acked_before(began)), took,
-            os.path.getsize(path) // 1024), flush=True)
-    check(len(load.acked) > 0 and load.suspended, "the load issued and suspended licences")
+    def take(k):
+        path = os.path.join(d.work.dir, "backup-%d.db" % k)
+        r = subprocess.run([CERTSVC, "backup"] + d.work.settings + [path],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "backup %d: certsvc backup exits 0 (%d: %s)" % (
+            k, r.returncode, r.stderr[-500:]))
+        return path
+    backups.extend(csbackup.under_load(load, take, BACKUPS, BETWEEN_S))
 
 
 def integrity(path):

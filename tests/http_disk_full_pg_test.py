@@ -35,22 +35,21 @@ removal to the first 201 after it.  Needs root to mount the tmpfs: exits
 """
 import atexit
 import copy
-import json
 import os
 import pwd
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csdb  # noqa: E402
+import csload  # noqa: E402
 import cspg  # noqa: E402
-from cshttp import (T_HAZ, T_RAD, Deployment, call, connection, is_problem,  # noqa: E402
-                    org_code, request_for)
-from cstest import SOURCE, Server, check, done, run_tests, wait_for  # noqa: E402
+from cshttp import (T_RAD, Deployment, call, connection, is_problem, org_code,  # noqa: E402
+                    request_for)
+from cstest import Server, check, done, run_tests, wait_for  # noqa: E402
 
 SKIPPED = 77
 DISK_MB = 24         # the tablespace's tmpfs: an empty database takes ~8 MiB
@@ -87,8 +86,8 @@ filler = os.path.join(disk, "filler")
 cluster.psql("CREATE TABLESPACE small LOCATION '%s'" % disk)
 
 # The Workdir's database is made on this cluster (csdb.new_db reads the
-# admin URI from CS_TEST_PG_DIR/uri), moved into the tablespace while it
-# is still empty, then migrated by the first `certsvc client add`.
+# admin URI from CS_TEST_PG_DIR/uri), with its clients, then moved into
+# the tablespace whole (no session uses it yet).
 with open(os.path.join(cluster.root, "uri"), "w") as f:
     f.write(cluster.uri() + "\n")
 os.environ["CS_TEST_BACKEND"] = "postgresql"
@@ -109,129 +108,28 @@ NODES = (a, b)
 NAMES = {a: "A", b: "B"}
 print("certsvc's database %s in a tablespace on a %d MiB tmpfs" % (DBNAME, DISK_MB), flush=True)
 
-with open(os.path.join(SOURCE, "docs", "examples", "bundle.json")) as f:
-    BUNDLE = json.load(f)
-
-# --- the load ---------------------------------------------------------------
-
-lock = threading.Lock()
-answers = []
-stop_load = threading.Event()
+load = csload.Load(NODES, T, issuers_per_node=ISSUERS_PER_NODE, tag="DF")
 marks = {}            # "fill", "free": time.monotonic()
-acked = {}            # licence id: its answer's document
-suspended = set()     # ids whose suspension got a 200
-tried = set()         # ids a suspension was sent for (one each)
-
-
-def record(**kw):
-    with lock:
-        answers.append(kw)
-
-
-def send(node, conn, method, path, body=None, token=None, headers=None):
-    try:
-        return call(node, method, path, body, token=token, headers=headers, conn=conn), \
-            None, conn
-    except Exception as e:  # noqa: BLE001 - recorded, and a failure
-        conn.close()
-        return None, "%s: %s" % (type(e).__name__, e), connection(node, HTTP_TIMEOUT)
-
-
-def one(node, conn, kind, method, path, body, token, headers=None):
-    t0 = time.monotonic()
-    r, err, conn = send(node, conn, method, path, body, token, headers)
-    record(kind=kind, node=node, t0=t0, t1=time.monotonic(), status=r.status if r else None,
-           r=r, err=err, body=body)
-    return r, conn
-
-
-def issuer(node, k):
-    conn = connection(node, HTTP_TIMEOUT)
-    i = 0
-    base = 10000000 + (0 if node is a else 1000000) + k * 100000
-    while not stop_load.is_set():
-        i += 1
-        req = request_for(T_RAD if i % 2 else T_HAZ, "DF-%s-%d-%05d" % (NAMES[node], k, i),
-                          org_code(base + i))
-        r, conn = one(node, conn, "issue", "POST", "/api/v1/certificates", req, T["env"])
-        if r is not None and r.status == 201 and r.doc:
-            with lock:
-                acked[r.doc["id"]] = r.doc
-        else:
-            time.sleep(0.05)
-    conn.close()
-
-
-def bundler(node):
-    conn = connection(node, HTTP_TIMEOUT)
-    i = 0
-    while not stop_load.is_set():
-        i += 1
-        req = json.loads(json.dumps(BUNDLE))
-        req["approval_ref"] = "DFB-%s-%05d" % (NAMES[node], i)
-        for c in req["certificates"]:
-            c["holder"]["code"] = org_code(3000000 + (node is b) * 100000 + i)
-        r, conn = one(node, conn, "bundle", "POST", "/api/v1/bundles", req, T["onewin"])
-        if r is not None and r.status == 201 and r.doc:
-            with lock:
-                for c in r.doc.get("certificates", []):
-                    acked[c["id"]] = c
-        time.sleep(0.05)
-    conn.close()
-
-
-def other(node):
-    """Suspensions of licences issued, and holder lookups."""
-    conn = connection(node, HTTP_TIMEOUT)
-    i = 0
-    while not stop_load.is_set():
-        i += 1
-        with lock:
-            todo = [x for x, doc in acked.items() if x not in tried and not doc.get("bundle")]
-            lid = todo[i % len(todo)] if i % 2 and todo else None
-            tried.add(lid)
-        if lid is not None:
-            r, conn = one(node, conn, "suspend", "POST", "/api/v1/certificates/%s/suspend" % lid,
-                          {"reason": "disk full test"}, T["env"])
-            if r is not None and r.status == 200:
-                with lock:
-                    suspended.add(lid)
-        else:
-            r, conn = one(node, conn, "lookup", "GET",
-                          "/api/v1/holders/%s/certificates" % org_code(10000001), None,
-                          T["rd_all"], headers={"X-Purpose": "disk full test"})
-        time.sleep(0.05)
-    conn.close()
 
 
 def healthz(node):
-    r, err, conn = send(node, connection(node, HTTP_TIMEOUT), "GET", "/healthz")
-    conn.close()
-    return r if r is not None else err
-
-
-def first(kind_status, after):
-    with lock:
-        ts = [x["t1"] for x in answers
-              if (x["kind"], x["status"]) in kind_status and x["t0"] >= after]
-    return min(ts) if ts else None
+    try:
+        return call(node, "GET", "/healthz", timeout=HTTP_TIMEOUT)
+    except Exception as e:  # noqa: BLE001 - recorded, and a failure
+        return "%s: %s" % (type(e).__name__, e)
 
 
 health_full = {}      # node: the /healthz answers while the disk is full
 
 
 def fill_and_free():
-    threads = [threading.Thread(target=issuer, args=(n, k))
-               for n in NODES for k in range(ISSUERS_PER_NODE)]
-    threads += [threading.Thread(target=f, args=(n,)) for n in NODES for f in (bundler, other)]
-    for t in threads:
-        t.start()
+    load.start()
     try:
         time.sleep(WARM_S)
         marks["fill"] = time.monotonic()
         subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=64k"], capture_output=True)
         print("disk filled in %.2f s" % (time.monotonic() - marks["fill"]), flush=True)
-        wait_for(lambda: first({("issue", 503)}, marks["fill"]) is not None, timeout=10)
+        wait_for(lambda: load.first({("issue", 503)}, marks["fill"]) is not None, timeout=10)
         end = time.monotonic() + FULL_S
         while time.monotonic() < end:
             for n in NODES:
@@ -239,18 +137,13 @@ def fill_and_free():
             time.sleep(0.2)
         marks["free"] = time.monotonic()
         os.unlink(filler)
-        wait_for(lambda: first({("issue", 201)}, marks["free"]) is not None, timeout=20)
-        wait_for(lambda: first({("bundle", 201)}, marks["free"]) is not None, timeout=10)
+        wait_for(lambda: load.first({("issue", 201)}, marks["free"]) is not None, timeout=20)
+        wait_for(lambda: load.first({("bundle", 201)}, marks["free"]) is not None, timeout=10)
         time.sleep(1.0)
     finally:
-        stop_load.set()
-        for t in threads:
-            t.join(HTTP_TIMEOUT + 10)
-    codes = Counter((x["kind"], x["status"]) for x in answers)
-    print("answers: %s" % ", ".join("%s %s: %d" % (k, s, n) for (k, s), n in
-                                     sorted(codes.items(), key=str)), flush=True)
-    t503 = first({("issue", 503)}, marks["fill"])
-    t201 = first({("issue", 201)}, marks["free"])
+        load.stop()
+    t503 = load.first({("issue", 503)}, marks["fill"])
+    t201 = load.first({("issue", 201)}, marks["free"])
     check(t503 is not None, "1: issuances answer 503 once the disk is full")
     check(t201 is not None, "5: an issuance answers 201 once space returns")
     if t503 is not None and t201 is not None:
@@ -259,19 +152,10 @@ def fill_and_free():
 
 
 def every_answer_allowed():
-    ok = {"issue": 201, "bundle": 201, "suspend": 200, "lookup": 200}
-    bad, unavailable = [], []
-    for x in answers:
-        if x["status"] == ok[x["kind"]]:
-            continue
-        if x["status"] == 503:
-            unavailable.append(x)
-            continue
-        bad.append(x)
+    # load.stop() checked that each is a success or a 503.
+    answers = load.answers
     check(not [x for x in answers if x["status"] == 500], "1: no 500 anywhere")
-    check(not bad, "1: every answer is %s or 503: %d are not, e.g. %s" % (
-        ok, len(bad), [(x["kind"], NAMES[x["node"]], x["status"], x["err"],
-                        x["r"].body[:200] if x["r"] else None) for x in bad[:5]]))
+    unavailable = [x for x in answers if x["status"] == 503]
     for x in unavailable[:1] + unavailable[-1:]:
         r = x["r"]
         is_problem(r, 503, what="1: a %s refused on a full disk" % x["kind"])
@@ -282,7 +166,7 @@ def every_answer_allowed():
           "1: every 503 carries Retry-After")
     # The disk stays full from the first refused issuance to the removal:
     # no issuance sent in that time can find room for its licence.
-    t503 = first({("issue", 503)}, marks["fill"])
+    t503 = load.first({("issue", 503)}, marks["fill"])
     late = [x for x in answers if x["kind"] in ("issue", "bundle") and x["status"] == 201 and
             t503 is not None and x["t0"] > t503 + 0.5 and x["t1"] < marks["free"]]
     check(not late, "1: no issuance sent after the first 503 gets a 201 while the disk is full "
@@ -312,20 +196,17 @@ def acknowledged_all_there():
         stored = {r[0] for r in con.execute("SELECT id FROM licences")}
     finally:
         con.close()
-    with lock:
-        docs = dict(acked)
-        susp = set(suspended)
+    docs = {x: doc for x, (_, doc) in load.acked.items()}
     lost = [x for x in docs if x not in stored]
     check(not lost, "4: every licence answered 201 (%d) is stored: %d lost, e.g. %s" % (
         len(docs), len(lost), lost[:3]))
     bad = []
     conn = connection(a, HTTP_TIMEOUT)
     for lid, doc in docs.items():
-        r, err, conn = send(a, conn, "POST", "/api/v1/verify", doc["qr_text"],
-                            headers={"Content-Type": "text/plain"})
-        want = "suspended" if lid in susp else "valid"
-        if r is None or r.status != 200 or (r.doc or {}).get("result") != want:
-            bad.append((lid, want, r or err))
+        r = call(a, "POST", "/api/v1/verify", doc["qr_text"], ctype="text/plain", conn=conn)
+        want = "suspended" if lid in load.suspended else "valid"
+        if r.status != 200 or (r.doc or {}).get("result") != want:
+            bad.append((lid, want, r))
     conn.close()
     check(not bad, "4: every acknowledged licence verifies: %d do not, e.g. %s" % (
         len(bad), bad[:3]))

@@ -2,156 +2,49 @@
 (tests/backup_load_test.py: SQLite and `certsvc backup`;
 tests/backup_load_pg_test.py: PostgreSQL and pg_dump / pg_restore).
 
-    load = Load(nodes, tokens); load.start()
+    load = csload.Load(nodes, tokens); load.start()
     t = load.mark()              # just before a backup starts
     ...                          # the backup
     load.stop()
     check_copy(server_on_copy, db_of_copy, load.acked_before(t), ...)
     check_serials_after_restore(server_on_restored, db_of_copy, tokens)
 
-Load issues licences (several threads per node, distinct approval_refs,
-two types), two-licence bundles, suspends licences it was given and looks
-up holders, recording every licence and suspension acknowledged with the
-time it was sent.  A backup must hold everything acknowledged before it
-started: the answer came before the backup's snapshot could be taken.
+The load (tests/lib/csload.py) records every licence and suspension
+acknowledged with the time it was sent.  A backup must hold everything
+acknowledged before it started: the answer came before the backup's
+snapshot could be taken.
 """
-import json
 import os
-import threading
 import time
-from collections import Counter
 
 import csdb
 from cshttp import T_HAZ, T_RAD, call, connection, id_parts, org_code, request_for
-from cstest import SOURCE, check
+from cstest import check
 
 HTTP_TIMEOUT = 30
 
 
-class Load:
-    def __init__(self, nodes, tokens, issuers_per_node=2, tag="BK"):
-        self.nodes = list(nodes)
-        self.T = tokens
-        self.per_node = issuers_per_node
-        self.tag = tag
-        self.lock = threading.Lock()
-        self.acked = {}         # licence id: (sent at, its document)
-        self.suspended = {}     # licence id: sent at, for a suspension answered 200
-        self.statuses = Counter()
-        self.bad = []           # answers that are neither success nor 503
-        self._tried = set()
-        self._stop = threading.Event()
-        self._threads = []
-        with open(os.path.join(SOURCE, "docs", "examples", "bundle.json")) as f:
-            self._bundle = json.load(f)
-
-    def mark(self):
-        return time.monotonic()
-
-    def _call(self, node, conn, kind, method, path, body, token, headers=None):
-        t0 = time.monotonic()
-        try:
-            r = call(node, method, path, body, token=token, headers=headers, conn=conn)
-        except Exception as e:  # noqa: BLE001 - recorded, and a failure
-            conn.close()
-            with self.lock:
-                self.bad.append((kind, "%s: %s" % (type(e).__name__, e)))
-            return None, t0, connection(node, HTTP_TIMEOUT)
-        with self.lock:
-            self.statuses[(kind, r.status)] += 1
-            if r.status not in (200, 201, 503):
-                self.bad.append((kind, r.status, r.body[:200]))
-        return r, t0, conn
-
-    def _issuer(self, n, k):
-        node = self.nodes[n]
-        conn = connection(node, HTTP_TIMEOUT)
-        i = 0
-        while not self._stop.is_set():
-            i += 1
-            req = request_for(T_RAD if i % 2 else T_HAZ,
-                              "%s-%d-%d-%05d" % (self.tag, n, k, i),
-                              org_code(20000000 + n * 1000000 + k * 100000 + i))
-            r, t0, conn = self._call(node, conn, "issue", "POST", "/api/v1/certificates", req,
-                                     self.T["env"])
-            if r is not None and r.status == 201:
-                with self.lock:
-                    self.acked[r.doc["id"]] = (t0, r.doc)
-        conn.close()
-
-    def _bundler(self, n):
-        node = self.nodes[n]
-        conn = connection(node, HTTP_TIMEOUT)
-        i = 0
-        while not self._stop.is_set():
-            i += 1
-            req = json.loads(json.dumps(self._bundle))
-            req["approval_ref"] = "%sB-%d-%05d" % (self.tag, n, i)
-            for c in req["certificates"]:
-                c["holder"]["code"] = org_code(40000000 + n * 1000000 + i)
-            r, t0, conn = self._call(node, conn, "bundle", "POST", "/api/v1/bundles", req,
-                                     self.T["onewin"])
-            if r is not None and r.status == 201:
-                with self.lock:
-                    for c in r.doc["certificates"]:
-                        self.acked[c["id"]] = (t0, c)
-            time.sleep(0.02)
-        conn.close()
-
-    def _other(self, n):
-        """Suspensions of licences issued (one each), and holder lookups."""
-        node = self.nodes[n]
-        conn = connection(node, HTTP_TIMEOUT)
-        i = 0
-        while not self._stop.is_set():
-            i += 1
-            lid = None
-            with self.lock:
-                if i % 2:
-                    todo = [x for x, (_, doc) in self.acked.items()
-                            if x not in self._tried and not doc.get("bundle")]
-                    if todo:
-                        lid = todo[i % len(todo)]
-                        self._tried.add(lid)
-            if lid is not None:
-                r, t0, conn = self._call(node, conn, "suspend", "POST",
-                                         "/api/v1/certificates/%s/suspend" % lid,
-                                         {"reason": "backup test"}, self.T["env"])
-                if r is not None and r.status == 200:
-                    with self.lock:
-                        self.suspended[lid] = t0
-            else:
-                self._call(node, conn, "lookup", "GET", "/api/v1/holders/%s/certificates" %
-                           org_code(20000001), None, self.T["rd_all"],
-                           headers={"X-Purpose": "backup test"})
-            time.sleep(0.01)
-        conn.close()
-
-    def start(self):
-        for n in range(len(self.nodes)):
-            self._threads += [threading.Thread(target=self._issuer, args=(n, k))
-                              for k in range(self.per_node)]
-            self._threads += [threading.Thread(target=f, args=(n,))
-                              for f in (self._bundler, self._other)]
-        for t in self._threads:
-            t.start()
-
-    def stop(self):
-        self._stop.set()
-        for t in self._threads:
-            t.join(HTTP_TIMEOUT + 10)
-        print("load: %s" % ", ".join("%s %s: %d" % (k, s, c) for (k, s), c in
-                                     sorted(self.statuses.items(), key=str)), flush=True)
-        check(not self.bad, "every answer under load is a success or a 503: %d are not, e.g. %s"
-              % (len(self.bad), self.bad[:3]))
-
-    def acked_before(self, t):
-        with self.lock:
-            return {x: doc for x, (t0, doc) in self.acked.items() if t0 < t}
-
-    def suspended_before(self, t):
-        with self.lock:
-            return {x for x, t0 in self.suspended.items() if t0 < t}
+def under_load(load, take, n, between_s):
+    """Start load, then n times: wait between_s, take(k) a backup (it
+    returns the backup's path); stop the load.  Returns [(path, load mark
+    when it began, seconds it took)], and prints what each holds."""
+    out = []
+    load.start()
+    try:
+        for k in range(n):
+            time.sleep(between_s)
+            began = load.mark()
+            path = take(k)
+            out.append((path, began, load.mark() - began))
+        time.sleep(between_s / 2)
+    finally:
+        load.stop()
+    for path, began, took in out:
+        print("%s: %d licences acknowledged before it began, taken in %.3f s, %d KiB" % (
+            os.path.basename(path), len(load.acked_before(began)), took,
+            os.path.getsize(path) // 1024 if os.path.exists(path) else -1), flush=True)
+    check(len(load.acked) > 0 and load.suspended, "the load issued and suspended licences")
+    return out
 
 
 def stored(db):
