@@ -274,8 +274,6 @@ run_tests(tests + [
 ])
 for node in NODES:
     node.stop_clean("node %s" % NAMES[node])
-if os.environ.get("CS_PG_LOG"):
-    os.system("grep -v STATEMENT %s/server.log | grep -E 'PANIC|FATAL|LOG:  (startup|database system|aborting|server process|all server)' | tail -40" % cluster.root)
 d.cleanup()
 work_b.cleanup()
 done()
