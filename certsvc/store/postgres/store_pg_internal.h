@@ -125,6 +125,7 @@ struct pgstore {
 	int stray;           /* a failed inner commit ended its level */
 	int lost;            /* the writer's connection died inside the
 	                      * transaction: PostgreSQL rolled it back */
+	int wrote;           /* a write of the transaction succeeded */
 	pthread_key_t key;   /* non-NULL for the thread holding the token */
 	int has_key;
 	/* The readers' pool (pg_conn.c); pool_mu guards it. */
