@@ -538,6 +538,48 @@ TEST(disk_full_in_ping)
 	cs_store_close(s);
 }
 
+/* What a write refused by the server becomes, by SQLSTATE: a full disk
+ * CS_EFULL, a shortage or a timeout CS_EUNAVAIL (503: the same request
+ * may succeed in a moment), an I/O error a storage error (500). */
+TEST(refusals_by_sqlstate)
+{
+	static const struct {
+		const char *state;
+		int code;
+	} cases[] = {
+		{"53100", CS_EFULL}, {"53200", CS_EUNAVAIL},
+		{"53000", CS_EUNAVAIL}, {"57014", CS_EUNAVAIL},
+		{"55P03", CS_EUNAVAIL}, {"40P01", CS_EUNAVAIL},
+		{"58030", CS_ESTORE},
+	};
+	char msg[256], state[6], sql[512];
+	cs_audit_rec a;
+	cs_store *s = fx_open("refusals");
+	PGconn *pg;
+	size_t i;
+	int rc;
+
+	if (s == NULL)
+		return;
+	pg = raw_open("refusals");
+	memset(&a, 0, sizeof(a));
+	a.action = "read";
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(sql, sizeof(sql), "CREATE OR REPLACE FUNCTION refuse() "
+		    "RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE "
+		    "EXCEPTION 'refused' USING ERRCODE = '%s'; END$$; "
+		    "CREATE OR REPLACE TRIGGER refuse BEFORE INSERT ON audit "
+		    "FOR EACH ROW EXECUTE FUNCTION refuse()", cases[i].state);
+		CHECK_INT_EQ(raw_exec(pg, sql, msg, sizeof(msg), state), 0);
+		if ((rc = cs_store_audit_append(s, &a)) != cases[i].code)
+			fprintf(stderr, "SQLSTATE %s: %s\n", cases[i].state,
+			    cs_err_msg());
+		CHECK_STR_EQ(cs_errname(rc), cs_errname(cases[i].code));
+	}
+	PQfinish(pg);
+	cs_store_close(s);
+}
+
 /* A server database is copied with its own tools. */
 TEST(backup_names_pg_dump)
 {
@@ -572,6 +614,7 @@ main(int argc, char **argv)
 	RUN(lost_in_transaction);
 	RUN(password_masked);
 	RUN(disk_full_in_ping);
+	RUN(refusals_by_sqlstate);
 	RUN(backup_names_pg_dump);
 	fx_teardown();
 	return check_summary();
