@@ -9,7 +9,8 @@
  * approval_ref sent to both gives one licence; a connection the server
  * dropped is replaced by the next call; a transaction whose connection
  * died fails (CS_EUNAVAIL) and never commits; the URI's password never
- * appears in a message; backup names pg_dump.
+ * appears in a message; a full disk is CS_EFULL and ping says so; backup
+ * names pg_dump.
  *
  * Its stores come from the fixture (store_fixture.h) with
  * CS_TEST_STORE=postgresql, as the ctest fixture "pg" runs it; anywhere
@@ -483,6 +484,102 @@ TEST(password_masked)
 	CHECK_CONTAINS(cs_err_msg(), "password authentication failed");
 }
 
+/* A write the server refuses for a full disk (SQLSTATE 53100, as
+ * "could not extend file" is) is CS_EFULL, in a transaction or not, and
+ * ping says so (/healthz 503, "disk full") until a write commits, or
+ * for at most 5 s without one: a client cannot see the server's free
+ * space, and a node must not stay out of its load balancer for good.  A
+ * trigger stands in for the full disk (http_disk_full_pg fills a real
+ * one). */
+TEST(disk_full_in_ping)
+{
+	char msg[256], state[6];
+	cs_audit_rec a;
+	cs_store *s = fx_open("full");
+	PGconn *pg;
+
+	if (s == NULL)
+		return;
+	pg = raw_open("full");
+	CHECK_INT_EQ(raw_exec(pg, "CREATE FUNCTION full_disk() RETURNS trigger "
+	    "LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'could not extend "
+	    "file: No space left on device' USING ERRCODE = 'disk_full'; "
+	    "END$$; CREATE TRIGGER full_disk BEFORE INSERT ON audit FOR EACH "
+	    "ROW EXECUTE FUNCTION full_disk()", msg, sizeof(msg), state), 0);
+	memset(&a, 0, sizeof(a));
+	a.action = "read";
+	CHECK_INT_EQ(cs_store_ping(s), 0);
+	CHECK_INT_EQ(cs_store_audit_append(s, &a), CS_EFULL);
+	CHECK_INT_EQ(cs_store_ping(s), CS_EFULL);
+	CHECK_CONTAINS(cs_err_msg(), "full");
+	/* Inside a transaction: that write fails, the transaction goes on,
+	 * and its commit, which wrote nothing, says nothing of space. */
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_audit_append(s, &a), CS_EFULL);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_ping(s), CS_EFULL);
+	/* Space returns: the next write commits, and ping is content. */
+	CHECK_INT_EQ(raw_exec(pg, "DROP TRIGGER full_disk ON audit", msg,
+	    sizeof(msg), state), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_audit_append(s, &a), 0);
+	CHECK_INT_EQ(cs_store_ping(s), CS_EFULL);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_ping(s), 0);
+	/* Without a write after the failure, the memory fades. */
+	CHECK_INT_EQ(raw_exec(pg, "CREATE TRIGGER full_disk BEFORE INSERT ON "
+	    "audit FOR EACH ROW EXECUTE FUNCTION full_disk()", msg, sizeof(msg),
+	    state), 0);
+	CHECK_INT_EQ(cs_store_audit_append(s, &a), CS_EFULL);
+	CHECK_INT_EQ(cs_store_ping(s), CS_EFULL);
+	sleep_ms(5100);
+	CHECK_INT_EQ(cs_store_ping(s), 0);
+	PQfinish(pg);
+	cs_store_close(s);
+}
+
+/* What a write refused by the server becomes, by SQLSTATE: a full disk
+ * CS_EFULL, a shortage or a timeout CS_EUNAVAIL (503: the same request
+ * may succeed in a moment), an I/O error a storage error (500). */
+TEST(refusals_by_sqlstate)
+{
+	static const struct {
+		const char *state;
+		int code;
+	} cases[] = {
+		{"53100", CS_EFULL}, {"53200", CS_EUNAVAIL},
+		{"53000", CS_EUNAVAIL}, {"57014", CS_EUNAVAIL},
+		{"55P03", CS_EUNAVAIL}, {"40P01", CS_EUNAVAIL},
+		{"58030", CS_ESTORE},
+	};
+	char msg[256], state[6], sql[512];
+	cs_audit_rec a;
+	cs_store *s = fx_open("refusals");
+	PGconn *pg;
+	size_t i;
+	int rc;
+
+	if (s == NULL)
+		return;
+	pg = raw_open("refusals");
+	memset(&a, 0, sizeof(a));
+	a.action = "read";
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(sql, sizeof(sql), "CREATE OR REPLACE FUNCTION refuse() "
+		    "RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE "
+		    "EXCEPTION 'refused' USING ERRCODE = '%s'; END$$; "
+		    "CREATE OR REPLACE TRIGGER refuse BEFORE INSERT ON audit "
+		    "FOR EACH ROW EXECUTE FUNCTION refuse()", cases[i].state);
+		CHECK_INT_EQ(raw_exec(pg, sql, msg, sizeof(msg), state), 0);
+		if ((rc = cs_store_audit_append(s, &a)) != cases[i].code)
+			fprintf(stderr, "SQLSTATE %s: %s\n", cases[i].state,
+			    cs_err_msg());
+		CHECK_STR_EQ(cs_errname(rc), cs_errname(cases[i].code));
+	}
+	PQfinish(pg);
+	cs_store_close(s);
+}
+
 /* A server database is copied with its own tools. */
 TEST(backup_names_pg_dump)
 {
@@ -516,6 +613,8 @@ main(int argc, char **argv)
 	RUN(reconnect);
 	RUN(lost_in_transaction);
 	RUN(password_masked);
+	RUN(disk_full_in_ping);
+	RUN(refusals_by_sqlstate);
 	RUN(backup_names_pg_dump);
 	fx_teardown();
 	return check_summary();

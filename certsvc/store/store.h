@@ -218,7 +218,10 @@ int cs_store_audit_append(cs_store *s, const cs_audit_rec *rec);
 int cs_store_audit_query(cs_store *s, const cs_audit_filter *f,
     cs_audit_rec ***out, size_t *n);
 
-/* Cheap liveness check of the database. */
+/* Cheap liveness check of the database: CS_EFULL while writes find its
+ * disk full (SQLite: the last write did and little room is left;
+ * PostgreSQL: this node's last write did, within 5 s, and none has
+ * committed since), another code when it does not answer. */
 int cs_store_ping(cs_store *s);
 /* The backend's name: "sqlite" or "postgresql". */
 const char *cs_store_backend(const cs_store *s);

@@ -99,3 +99,50 @@ def open_ro(db, timeout=10):
     if is_postgres(db):
         return _PgReadOnly(db)
     return sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=timeout)
+
+
+def half_written(db):
+    """What a crash, a full disk or a backup taken mid-write must never
+    leave, read from the database db names (either backend): a list of
+    (what, examples), empty when all is whole.  One transaction writes a
+    licence and its "issue" (or "amend") audit record, a bundle and all its
+    licences, a status change and its audit record, so none may be found
+    without the other, nor a status event without its licence."""
+    con = open_ro(db)
+    try:
+        ids = {r[0] for r in con.execute("SELECT id FROM licences")}
+        audited = {r[0] for r in con.execute(
+            "SELECT target FROM audit WHERE action IN ('issue', 'amend')")}
+        orphans = [r[0] for r in con.execute(
+            "SELECT licence_id FROM status_events WHERE licence_id NOT IN "
+            "(SELECT id FROM licences)")]
+        sizes = dict(con.execute(
+            "SELECT b.id, (SELECT count(*) FROM licences l WHERE l.bundle = b.id) "
+            "FROM bundles b"))
+        strays = [r[0] for r in con.execute(
+            "SELECT id FROM licences WHERE bundle IS NOT NULL AND "
+            "bundle NOT IN (SELECT id FROM bundles)")]
+        # A status change and its audit record (result NULL: done, not
+        # refused) are one transaction too.
+        changes = {tuple(r) for r in con.execute(
+            "SELECT licence_id, action FROM status_events "
+            "WHERE action IN ('suspend', 'reinstate', 'revoke')")}
+        change_recs = {tuple(r) for r in con.execute(
+            "SELECT target, action FROM audit WHERE result IS NULL AND "
+            "action IN ('suspend', 'reinstate', 'revoke')")}
+    finally:
+        con.close()
+    out = []
+    for what, bad in (
+            ("licences without their issue audit record", sorted(ids - audited)),
+            ("issue audit records without their licence", sorted(audited - ids)),
+            ("status events of no stored licence", orphans),
+            ("bundles holding fewer than two licences",
+             sorted(b for b, n in sizes.items() if n < 2)),
+            ("licences naming a bundle that was not stored", strays),
+            ("status changes without their audit record", sorted(changes - change_recs)),
+            ("status change audit records without their event",
+             sorted(change_recs - changes))):
+        if bad:
+            out.append((what, bad[:5]))
+    return out

@@ -79,9 +79,10 @@ class Cluster:
         return subprocess.run(_as_owner(argv), check=True, capture_output=True,
                               text=True, **kw)
 
-    def start(self, settings=None):
+    def start(self, settings=None, initdb_args=()):
         """initdb, then pg_ctl start; returns once the server accepts
-        connections.  settings: extra postgresql.conf lines."""
+        connections.  settings: extra postgresql.conf lines; initdb_args:
+        more of initdb's options (--waldir, --wal-segsize)."""
         os.makedirs(self.root, exist_ok=True)
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")
@@ -94,7 +95,7 @@ class Cluster:
             os.chown(pwfile, pw.pw_uid, pw.pw_gid)
         self._run([BIN + "/initdb", "-D", self.data, "-U", USER, "-E", "UTF8",
                    "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
-                   "--pwfile", pwfile])
+                   "--pwfile", pwfile] + list(initdb_args))
         os.unlink(pwfile)
         self.port = free_port()
         conf = ["listen_addresses = '127.0.0.1'", "port = %d" % self.port,
@@ -123,6 +124,12 @@ class Cluster:
     def _pg_ctl_start(self):
         self._run([BIN + "/pg_ctl", "-D", self.data, "-l",
                    os.path.join(self.root, "server.log"), "-w", "-t", "60", "start"])
+
+    def running(self):
+        """Whether the server runs (pg_ctl status): a PANIC restarts it by
+        itself, a failed crash recovery stops it."""
+        return subprocess.run(_as_owner([BIN + "/pg_ctl", "-D", self.data, "status"]),
+                              capture_output=True).returncode == 0
 
     def postmaster_pid(self):
         with open(os.path.join(self.data, "postmaster.pid")) as f:

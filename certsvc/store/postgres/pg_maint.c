@@ -6,6 +6,15 @@
 #include "store_pg_internal.h"
 
 #include "cs_err.h"
+#include "timeutil.h"
+
+/* How long a write that found the disk full keeps ping() saying so when
+ * no write has committed since: the Retry-After of the 503 it gave
+ * (http_problem.c).  PostgreSQL tells a client nothing of its free space,
+ * so without a write to try, the memory must fade: a node that stayed
+ * "full" until its next write would, once a load balancer took it out
+ * for its 503, never be sent that write. */
+#define FULL_HOLD_MS 5000
 
 /*
  * One query on a connection of the pool: PostgreSQL answers, is not a
@@ -13,7 +22,9 @@
  * lead to the old primary, now a standby), and its schema is the version
  * this binary migrates to.  CS_EUNAVAIL when it does not answer or is
  * read-only: /healthz then says 503, and the node's load balancer turns
- * to another.
+ * to another.  CS_EFULL while this node's last write found the server's
+ * disk full (SQLSTATE 53100) less than FULL_HOLD_MS ago and none has
+ * committed since: the server answers, but writes fail.
  */
 int
 pg_ping(cs_store *cs)
@@ -21,7 +32,7 @@ pg_ping(cs_store *cs)
 	struct pgstore *s = P(cs);
 	struct pgq q;
 	PGresult *r;
-	int64_t v;
+	int64_t v, full;
 	int rc;
 
 	pq_init(&q);
@@ -35,6 +46,11 @@ pg_ping(cs_store *cs)
 	else if ((v = pg_col_i64(r, 0, 1)) != pg_schema_version)
 		rc = cs_err_set(CS_ESTORE, "store: ping: schema version is "
 		    "%lld, expected %d", (long long)v, pg_schema_version);
+	else if ((full = atomic_load(&s->full_at_ms)) != 0 &&
+	    cs_mono_ms() - full < FULL_HOLD_MS)
+		rc = cs_err_set(CS_EFULL, "store: the disk of %s is full: a "
+		    "write found no space %lld ms ago and none has committed "
+		    "since", s->shown, (long long)(cs_mono_ms() - full));
 	PQclear(r);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include "store_pg_internal.h"
 
 #include "cs_err.h"
+#include "timeutil.h"
 #include "zrecord.h"
 
 #include <stdio.h>
@@ -189,13 +190,20 @@ static const struct {
 
 /* Whether an error's SQLSTATE means "try again later": the connection
  * (class 08), the server going away or not yet accepting (57P0x, 53300),
- * a standby that cannot write (25006, after a failover), a deadlock or a
- * serialisation failure between nodes (40P01, 40001). */
+ * short of memory or another resource (53200, 53000), a statement
+ * cancelled or a lock not granted in time (57014, 55P03: timeouts an
+ * operator set, or pg_cancel_backend), a standby that cannot write
+ * (25006, after a failover), a deadlock or a serialisation failure
+ * between nodes (40P01, 40001).  The caller did nothing wrong and the
+ * same request may succeed in a moment: 503, not 500.  An I/O error
+ * (58030) stays a storage error, as SQLite's does: a failing disk needs
+ * an operator, not a retry. */
 static int
 transient(const char *state)
 {
 	static const char *const codes[] = {"57P01", "57P02", "57P03",
-		"53300", "25006", "40P01", "40001"};
+		"53300", "53200", "53000", "57014", "55P03", "25006", "40P01",
+		"40001"};
 	size_t i;
 
 	if (strncmp(state, "08", 2) == 0)
@@ -257,8 +265,24 @@ pg_fail(struct pgstore *s, PGconn *pg, const PGresult *r, const char *what)
 		code = CS_EFULL;
 	else if (transient(state))
 		code = CS_EUNAVAIL;
+	pg_note_space(s, code);
 	pg_mask(s, text, masked, sizeof(masked));
 	return cs_err_set(code, "store: %s: %s", what, masked);
+}
+
+/*
+ * Remember what a write said about the server's disk, for ping(): a
+ * write that found it full (rc CS_EFULL) notes the time; a write that
+ * committed (rc 0) forgets it.  A client cannot ask PostgreSQL how much
+ * room its disk has, so this is all ping() knows.
+ */
+void
+pg_note_space(struct pgstore *s, int rc)
+{
+	if (rc == CS_EFULL)
+		atomic_store(&s->full_at_ms, cs_mono_ms());
+	else if (rc == 0 && atomic_load(&s->full_at_ms) != 0)
+		atomic_store(&s->full_at_ms, 0);
 }
 
 /* --- columns (binary format) ---------------------------------------- */

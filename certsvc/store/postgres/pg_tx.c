@@ -106,6 +106,7 @@ writer_ready(struct pgstore *s)
 	int rc;
 
 	s->lost = 0;
+	s->wrote = 0;
 	if ((rc = pg_conn_ensure(s, &s->writer)) == 0 &&
 	    PQtransactionStatus(s->writer.pg) != PQTRANS_IDLE)
 		(void)wexec(s, "ROLLBACK", 1);
@@ -191,9 +192,10 @@ write_in_tx(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
 out:
 	if (PQstatus(pg) == CONNECTION_BAD)
 		s->lost = 1;
-	if (rc == 0)
+	if (rc == 0) {
+		s->wrote = 1;
 		*out = mine;
-	else
+	} else
 		PQclear(mine);
 	return rc;
 }
@@ -238,6 +240,8 @@ pg_write_run(struct pgstore *s, int own, const struct pstmt *st,
 		rc = cs_err_set(CS_EUNAVAIL, "store: %s: the connection to "
 		    "PostgreSQL was lost before it answered: whether the write "
 		    "was stored is unknown", what);
+	else if (rc == 0)
+		pg_note_space(s, 0);  /* committed: autocommit */
 	return rc;
 }
 
@@ -290,6 +294,8 @@ tx_commit(struct pgstore *s)
 	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
 		rc = cs_err_set(CS_ESTORE, "store: commit: PostgreSQL rolled "
 		    "the transaction back");
+	else if (s->wrote)
+		pg_note_space(s, 0);  /* a write found room, and committed */
 	PQclear(r);
 	return rc;
 }

@@ -23,6 +23,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -124,6 +125,7 @@ struct pgstore {
 	int stray;           /* a failed inner commit ended its level */
 	int lost;            /* the writer's connection died inside the
 	                      * transaction: PostgreSQL rolled it back */
+	int wrote;           /* a write of the transaction succeeded */
 	pthread_key_t key;   /* non-NULL for the thread holding the token */
 	int has_key;
 	/* The readers' pool (pg_conn.c); pool_mu guards it. */
@@ -136,6 +138,10 @@ struct pgstore {
 	int64_t retry_at_ms; /* no connection attempt before (cs_mono_ms) */
 	long backoff_ms;
 	char down_msg[400];  /* why the last attempt failed */
+	/* When (cs_mono_ms) a write last found the server's disk full
+	 * (SQLSTATE 53100), 0 once a write committed since; ping reads it
+	 * (pg_maint.c). */
+	_Atomic int64_t full_at_ms;
 	/* The record compressor (zrecord.h), used under the writer token. */
 	cs_zrecord_packer *packer;
 	cs_lcache *lc;       /* committed licence rows read (lcache.h) */
@@ -163,6 +169,7 @@ void pq_bin(struct pgq *q, const void *p, size_t n);
 int pg_nomem(void);
 int pg_fail(struct pgstore *s, PGconn *pg, const PGresult *r,
     const char *what);
+void pg_note_space(struct pgstore *s, int rc);
 const char *pg_col_text(const PGresult *r, int row, int col);
 char *pg_col_dup(const PGresult *r, int row, int col, int *bad);
 int64_t pg_col_i64(const PGresult *r, int row, int col);
