@@ -70,8 +70,10 @@ static const struct rowkind audit_kind = {
 	sizeof(cs_audit_rec *), map_audit, free_audit
 };
 
-int
-pg_audit_append(cs_store *cs, const cs_audit_rec *a)
+/* Insert a with statement id: PS_AUDIT_PUT numbers it, PS_AUDIT_IMPORT
+ * keeps its seq. */
+static int
+put_audit(cs_store *cs, const cs_audit_rec *a, enum pst_id id)
 {
 	struct pgq q;
 	PGresult *r;
@@ -90,7 +92,37 @@ pg_audit_append(cs_store *cs, const cs_audit_rec *a)
 	pq_text(&q, a->remote);
 	pq_text(&q, a->request_id);
 	pq_text(&q, a->result);
-	rc = pg_write(P(cs), pg_st(PS_AUDIT_PUT), &q, &r, "append audit");
+	if (id == PS_AUDIT_IMPORT)
+		pq_i64(&q, a->seq);
+	rc = pg_write(P(cs), pg_st(id), &q, &r, "append audit");
+	PQclear(r);
+	return rc;
+}
+
+int
+pg_audit_append(cs_store *cs, const cs_audit_rec *a)
+{
+	return put_audit(cs, a, PS_AUDIT_PUT);
+}
+
+int
+pg_audit_import(cs_store *cs, const cs_audit_rec *a)
+{
+	return put_audit(cs, a, PS_AUDIT_IMPORT);
+}
+
+/* After imports: each identity sequence past the largest number stored
+ * (PS_IMPORT_DONE).  setval is not transactional, which is harmless
+ * here: a sequence ahead of the rows only skips numbers. */
+int
+pg_import_done(cs_store *cs)
+{
+	struct pgq q;
+	PGresult *r;
+	int rc;
+
+	pq_init(&q);
+	rc = pg_write(P(cs), pg_st(PS_IMPORT_DONE), &q, &r, "import: numbering");
 	PQclear(r);
 	return rc;
 }

@@ -451,8 +451,10 @@ pg_licence_count(cs_store *cs, int64_t *out)
 /* --- status events -------------------------------------------------- */
 
 /* CS_ENOTFOUND when the licence does not exist (foreign key). */
-int
-pg_event_append(cs_store *cs, const cs_event *ev)
+/* Insert ev with statement id: PS_EV_PUT numbers it, PS_EV_IMPORT keeps
+ * its seq. */
+static int
+put_event(cs_store *cs, const cs_event *ev, enum pst_id id)
 {
 	struct pgq q;
 	PGresult *r;
@@ -466,9 +468,23 @@ pg_event_append(cs_store *cs, const cs_event *ev)
 	pq_text(&q, ev->kind);
 	pq_text(&q, ev->reason);
 	pq_text(&q, ev->ref);
-	rc = pg_write(P(cs), pg_st(PS_EV_PUT), &q, &r, "append event");
+	if (id == PS_EV_IMPORT)
+		pq_i64(&q, ev->seq);
+	rc = pg_write(P(cs), pg_st(id), &q, &r, "append event");
 	PQclear(r);
 	return rc;
+}
+
+int
+pg_event_append(cs_store *cs, const cs_event *ev)
+{
+	return put_event(cs, ev, PS_EV_PUT);
+}
+
+int
+pg_event_import(cs_store *cs, const cs_event *ev)
+{
+	return put_event(cs, ev, PS_EV_IMPORT);
 }
 
 int
@@ -525,5 +541,74 @@ pg_bundle_by_ref(cs_store *cs, const char *client, const char *approval_ref,
 	    "bundle by approval_ref")) == 0)
 		rc = pg_fetch_one(r, &bundle_kind, out,
 		    "bundle by approval_ref");
+	return rc;
+}
+
+/* --- pages, for copying a library ----------------------------------- */
+
+/* Past the licence cache: a copy reads each row once, and would only push
+ * out the rows the service reads again. */
+int
+pg_licences_page(cs_store *cs, int64_t *pos, size_t limit,
+    cs_licence_row ***out, size_t *n)
+{
+	struct pgstore *s = P(cs);
+	struct pgq q;
+	PGresult *r;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	pq_init(&q);
+	pq_i64(&q, *pos);
+	pq_i64(&q, (int64_t)limit);
+	if ((rc = pg_read(s, pg_st(PS_LIC_PAGE), &q, &r, "licences page")) != 0)
+		return rc;
+	rows = PQntuples(r);
+	if ((rc = map_licences(s, r, rows, 0, out)) == 0) {
+		*n = (size_t)rows;
+		if (rows > 0)
+			*pos = pg_col_i64(r, rows - 1, 13);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int
+pg_events_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_event ***out, size_t *n)
+{
+	struct pgq q;
+	PGresult *r;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	pq_init(&q);
+	pq_i64(&q, after_seq);
+	pq_i64(&q, (int64_t)limit);
+	if ((rc = pg_read(P(cs), pg_st(PS_EV_PAGE), &q, &r, "events page")) == 0)
+		rc = pg_fetch_all(r, &event_kind, &arr, n);
+	*out = arr;
+	return rc;
+}
+
+int
+pg_bundles_page(cs_store *cs, const char *after_id, size_t limit,
+    cs_bundle_row ***out, size_t *n)
+{
+	struct pgq q;
+	PGresult *r;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	pq_init(&q);
+	pq_text(&q, after_id != NULL ? after_id : "");
+	pq_i64(&q, (int64_t)limit);
+	if ((rc = pg_read(P(cs), pg_st(PS_BUN_PAGE), &q, &r,
+	    "bundles page")) == 0)
+		rc = pg_fetch_all(r, &bundle_kind, &arr, n);
+	*out = arr;
 	return rc;
 }
