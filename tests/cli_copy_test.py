@@ -201,8 +201,8 @@ def copies_back_to_sqlite():
 
 def conflict_names_the_row():
     target = os.path.join(w.dir, "other.db")
-    w.run("client", "add", "--db", target, "--keys", w.keys, "--name", "env", "--role",
-          "reader", "--types", "*")
+    w.run("client", "add", *[a if a != w.db else target for a in w.settings], "--name", "env",
+          "--role", "reader", "--types", "*")
     r = copy(w.db, target)
     check(r.returncode == 1, "a client of the same name, other content: exit 1 (%d)" % r.returncode)
     check("clients env" in r.stderr, "naming the table and the key: %r" % r.stderr)
