@@ -85,7 +85,7 @@ TEST(copy_pages)
 static void
 import_events(cs_store *s, const char *licence_id)
 {
-	cs_event e, **evs = NULL;
+	cs_event e, *one = &e, **evs = NULL;
 	size_t n = 0;
 
 	memset(&e, 0, sizeof(e));
@@ -95,10 +95,14 @@ import_events(cs_store *s, const char *licence_id)
 	e.kind = "revoked";
 	e.at = 77;
 	e.seq = 50;
-	CHECK_INT_EQ(cs_store_event_import(s, &e), 0);
+	/* Batches are written inside a transaction only. */
+	CHECK_INT_EQ(cs_store_events_import(s, &one, 1), CS_EINVAL);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_events_import(s, &one, 1), 0);
 	/* The seq is a key: a second row of it is refused. */
-	CHECK_INT_EQ(cs_store_event_import(s, &e), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_events_import(s, &one, 1), CS_ECONFLICT);
 	CHECK_INT_EQ(cs_store_import_done(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
 	e.action = "suspend";
 	e.kind = NULL;
 	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
@@ -142,29 +146,31 @@ static void
 import_audit(cs_store *s)
 {
 	static const int64_t seqs[] = { 5, 16390 };
-	cs_audit_rec a, **recs = NULL;
+	cs_audit_rec a[2], *batch[2] = { &a[0], &a[1] }, **recs = NULL;
 	cs_audit_filter f;
 	size_t i, n = 0;
 
 	CHECK_INT_EQ(cs_store_begin(s), 0);
 	for (i = 0; i < 2; i++) {
-		memset(&a, 0, sizeof(a));
-		a.seq = seqs[i];
-		a.at_ms = 1000 + seqs[i];
-		a.action = "read";
-		a.client = "ems";
-		a.holder = HOLDER_1;
-		a.target = "L-1";
-		a.result = i ? "denied" : NULL;
-		a.result_count = 1;
-		CHECK_INT_EQ(cs_store_audit_import(s, &a), 0);
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].seq = seqs[i];
+		a[i].at_ms = 1000 + seqs[i];
+		a[i].action = "read";
+		a[i].client = "ems";
+		a[i].holder = HOLDER_1;
+		a[i].target = "L-1";
+		a[i].result = i ? "denied" : NULL;
+		a[i].result_count = 1;
 	}
+	CHECK_INT_EQ(cs_store_audit_import(s, batch, 2), 0);
 	CHECK_INT_EQ(cs_store_import_done(s), 0);
 	CHECK_INT_EQ(cs_store_commit(s), 0);
-	CHECK_INT_EQ(cs_store_audit_import(s, &a), CS_ECONFLICT);
-	a.holder = NULL;
-	a.result = NULL;
-	CHECK_INT_EQ(cs_store_audit_append(s, &a), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_audit_import(s, batch + 1, 1), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
+	a[1].holder = NULL;
+	a[1].result = NULL;
+	CHECK_INT_EQ(cs_store_audit_append(s, &a[1]), 0);
 
 	memset(&f, 0, sizeof(f));
 	f.holder = HOLDER_1;
@@ -197,5 +203,36 @@ TEST(copy_imports)
 	import_events(s, l.id);
 	import_clients(s);
 	import_audit(s);
+	cs_store_close(s);
+}
+
+/* A batch is all or none, however many round trips it takes: a conflict
+ * in its last row leaves none of it, and the transaction goes on as it
+ * was (600 rows: more than one pipeline on PostgreSQL). */
+TEST(copy_batch_all_or_none)
+{
+	enum { N = 600 };
+	static struct lic ls[N];
+	static cs_licence_row *rows[N];
+	cs_store *s = fx_open("copy_batch");
+	int64_t count = -1;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < N; i++) {
+		lic_make(&ls[i], TYPE_A, (int64_t)i + 1, HOLDER_1, "ems", 1000,
+		    NULL);
+		rows[i] = &ls[i].r;
+	}
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, rows[N - 1]), 0);
+	CHECK_INT_EQ(cs_store_licences_import(s, rows, N), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_licence_count(s, &count), 0);
+	CHECK_INT_EQ(count, 1);
+	CHECK_INT_EQ(cs_store_licences_import(s, rows, N - 1), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_licence_count(s, &count), 0);
+	CHECK_INT_EQ(count, N);
 	cs_store_close(s);
 }

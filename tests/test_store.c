@@ -936,6 +936,7 @@ main(int argc, char **argv)
 	RUN(backup);
 	RUN(copy_pages);
 	RUN(copy_imports);
+	RUN(copy_batch_all_or_none);
 	fx_teardown();
 	return check_summary();
 }

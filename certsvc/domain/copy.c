@@ -38,6 +38,9 @@ struct table {
 	 * content, CS_ECONFLICT (message naming the row) when the target
 	 * holds something else under its key. */
 	int (*put)(cs_store *dst, const void *row);
+	/* Write n rows the target does not hold, all or none (a batch
+	 * import of store.h), or NULL: put each. */
+	int (*put_new)(cs_store *dst, void *const *rows, size_t n);
 	/* The row's whole content, canonically: equal rows, equal bytes. */
 	void (*canon)(cs_sbuf *b, const void *row);
 	/* The row's key, for messages. */
@@ -305,6 +308,12 @@ key_licence(const void *row, char *buf, size_t len)
 
 static int put_licence(cs_store *dst, const void *row);
 
+static int
+new_licences(cs_store *dst, void *const *rows, size_t n)
+{
+	return cs_store_licences_import(dst, (cs_licence_row *const *)rows, n);
+}
+
 static void
 free_licences(void **rows, size_t n)
 {
@@ -349,6 +358,12 @@ key_event(const void *row, char *buf, size_t len)
 }
 
 static int put_event(cs_store *dst, const void *row);
+
+static int
+new_events(cs_store *dst, void *const *rows, size_t n)
+{
+	return cs_store_events_import(dst, (cs_event *const *)rows, n);
+}
 
 static void
 free_events(void **rows, size_t n)
@@ -404,6 +419,12 @@ key_audit(const void *row, char *buf, size_t len)
 
 static int put_audit(cs_store *dst, const void *row);
 
+static int
+new_audit(cs_store *dst, void *const *rows, size_t n)
+{
+	return cs_store_audit_import(dst, (cs_audit_rec *const *)rows, n);
+}
+
 static void
 free_audit(void **rows, size_t n)
 {
@@ -415,16 +436,16 @@ free_audit(void **rows, size_t n)
 /* In the order copied: events refer to licences (a foreign key); the rest
  * only name each other. */
 static const struct table tables[] = {
-	{"clients", clients_page, put_client, canon_client, key_client,
+	{"clients", clients_page, put_client, NULL, canon_client, key_client,
 	    free_clients},
-	{"bundles", bundles_page, put_bundle, canon_bundle, key_bundle,
+	{"bundles", bundles_page, put_bundle, NULL, canon_bundle, key_bundle,
 	    free_bundles},
-	{"licences", licences_page, put_licence, canon_licence, key_licence,
-	    free_licences},
-	{"status events", events_page, put_event, canon_event, key_event,
-	    free_events},
-	{"audit records", audit_page, put_audit, canon_audit, key_audit,
-	    free_audit},
+	{"licences", licences_page, put_licence, new_licences, canon_licence,
+	    key_licence, free_licences},
+	{"status events", events_page, put_event, new_events, canon_event,
+	    key_event, free_events},
+	{"audit records", audit_page, put_audit, new_audit, canon_audit,
+	    key_audit, free_audit},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -515,7 +536,7 @@ put_event(cs_store *dst, const void *row)
 		return rc;
 	if (n == 1 && have[0]->seq == e->seq)
 		rc = judge(&tables[3], e, have[0]);
-	else if ((rc = cs_store_event_import(dst, e)) != 0)
+	else if ((rc = new_events(dst, (void *const *)&row, 1)) != 0)
 		rc = refused(&tables[3], e, rc);
 	cs_events_free(have, n);
 	return rc;
@@ -536,7 +557,7 @@ put_audit(cs_store *dst, const void *row)
 		return rc;
 	if (n == 1 && have[0]->seq == a->seq)
 		rc = judge(&tables[4], a, have[0]);
-	else if ((rc = cs_store_audit_import(dst, a)) != 0)
+	else if ((rc = new_audit(dst, (void *const *)&row, 1)) != 0)
 		rc = refused(&tables[4], a, rc);
 	cs_audit_recs_free(have, n);
 	return rc;
@@ -544,18 +565,35 @@ put_audit(cs_store *dst, const void *row)
 
 /* --- copying -------------------------------------------------------- */
 
-/* One page of rows into dst, in one transaction: all of it or none. */
+/*
+ * One page of rows into dst, in one transaction: all of it or none.  A
+ * first copy finds none of them there, so the page is first written as a
+ * whole, unchecked (put_new: on PostgreSQL a round trip per few hundred
+ * rows instead of two per row); only when the target refuses that (a key
+ * taken: a copy run again, or a conflict) is each row looked up and
+ * compared, to skip it or name it.  *bold says whether to try the whole
+ * page first: not after a page that found rows there already (a copy run
+ * again finds every page there; trying each would only cost time).
+ */
 static int
 put_batch(cs_store *dst, const struct table *t, void **rows, size_t n,
-    cs_copy_table_count *cnt)
+    int *bold, cs_copy_table_count *cnt)
 {
 	int64_t copied = 0, present = 0;
-	size_t i;
+	size_t i = 0;
 	int rc;
 
 	if ((rc = cs_store_begin(dst)) != 0)
 		return rc;
-	for (i = 0; i < n && rc == 0; i++) {
+	if (t->put_new != NULL && *bold) {
+		rc = t->put_new(dst, rows, n);
+		if (rc == 0) {
+			copied = (int64_t)n;
+			i = n;
+		} else if (rc == CS_ECONFLICT || rc == CS_ENOTFOUND)
+			rc = 0;
+	}
+	for (; i < n && rc == 0; i++) {
 		if ((rc = t->put(dst, rows[i])) == 0)
 			copied++;
 		else if (rc == 1) {
@@ -572,6 +610,7 @@ put_batch(cs_store *dst, const struct table *t, void **rows, size_t n,
 	if (rc == 0) {
 		cnt->copied += copied;
 		cnt->present += present;
+		*bold = present == 0;
 	}
 	return rc;
 }
@@ -595,13 +634,13 @@ copy_table(cs_store *src, cs_store *dst, const struct table *t,
 	void **rows = NULL;
 	size_t n = 0;
 	long batches = 0;
-	int rc;
+	int rc, bold = 1;
 
 	do {
 		if ((rc = t->page(src, &c, batch, &rows, &n)) != 0)
 			break;
 		if (n > 0)
-			rc = put_batch(dst, t, rows, n, cnt);
+			rc = put_batch(dst, t, rows, n, &bold, cnt);
 		t->free(rows, n);
 		if (rc == 0 && ++batches % PROGRESS_EVERY == 0)
 			progress(o, "copy", t, cnt);

@@ -195,9 +195,15 @@ cs_store_bundles_page(cs_store *s, const char *after_id, size_t limit,
 }
 
 int
-cs_store_event_import(cs_store *s, const cs_event *ev)
+cs_store_licences_import(cs_store *s, cs_licence_row *const *rows, size_t n)
 {
-	return s->ops->event_import(s, ev);
+	return s->ops->licences_import(s, rows, n);
+}
+
+int
+cs_store_events_import(cs_store *s, cs_event *const *evs, size_t n)
+{
+	return s->ops->events_import(s, evs, n);
 }
 
 int
@@ -207,9 +213,9 @@ cs_store_client_import(cs_store *s, const cs_client *c)
 }
 
 int
-cs_store_audit_import(cs_store *s, const cs_audit_rec *rec)
+cs_store_audit_import(cs_store *s, cs_audit_rec *const *recs, size_t n)
 {
-	return s->ops->audit_import(s, rec);
+	return s->ops->audit_import(s, recs, n);
 }
 
 int

@@ -237,13 +237,21 @@ int cs_store_events_page(cs_store *s, int64_t after_seq, size_t limit,
  * first), by id. */
 int cs_store_bundles_page(cs_store *s, const char *after_id, size_t limit,
     cs_bundle_row ***out, size_t *n);
-/* cs_store_event_append keeping ev->seq. */
-int cs_store_event_import(cs_store *s, const cs_event *ev);
+/*
+ * The n rows as cs_store_licence_put, cs_store_event_append (keeping each
+ * seq) and cs_store_audit_append (keeping each seq) would write them, in
+ * order, inside the caller's transaction (CS_EINVAL outside one): all of
+ * them, or on failure none (the transaction is as before the call).  On
+ * PostgreSQL a round trip carries many rows, where each of those calls
+ * takes one.  The failure's message names the key, not the row.
+ */
+int cs_store_licences_import(cs_store *s, cs_licence_row *const *rows,
+    size_t n);
+int cs_store_events_import(cs_store *s, cs_event *const *evs, size_t n);
+int cs_store_audit_import(cs_store *s, cs_audit_rec *const *recs, size_t n);
 /* cs_store_client_add keeping c->id (grants and revocation are added by
  * their own calls, as for any client). */
 int cs_store_client_import(cs_store *s, const cs_client *c);
-/* cs_store_audit_append keeping rec->seq. */
-int cs_store_audit_import(cs_store *s, const cs_audit_rec *rec);
 /* After imports, in their transaction: the numbers the store hands out
  * next (event and audit seqs, client ids, grant seqs) come after every
  * number stored, and what the backend derives from the rows (SQLite's

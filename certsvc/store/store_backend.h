@@ -69,9 +69,11 @@ struct cs_store_ops {
 	    cs_event ***out, size_t *n);
 	int (*bundles_page)(cs_store *s, const char *after_id, size_t limit,
 	    cs_bundle_row ***out, size_t *n);
-	int (*event_import)(cs_store *s, const cs_event *ev);
+	int (*licences_import)(cs_store *s, cs_licence_row *const *rows,
+	    size_t n);
+	int (*events_import)(cs_store *s, cs_event *const *evs, size_t n);
+	int (*audit_import)(cs_store *s, cs_audit_rec *const *recs, size_t n);
 	int (*client_import)(cs_store *s, const cs_client *c);
-	int (*audit_import)(cs_store *s, const cs_audit_rec *rec);
 	int (*import_done)(cs_store *s);
 
 	int (*ping)(cs_store *s);

@@ -210,6 +210,13 @@ int pg_begin(cs_store *cs);
 int pg_commit(cs_store *cs);
 int pg_rollback(cs_store *cs);
 
+/* pg_batch.c: many rows of one statement, one savepoint, few round trips.
+ * A fill function sets the parameters of row i (q is empty). */
+typedef int (*pg_fill_fn)(struct pgstore *s, void *ctx, size_t i,
+    struct pgq *q);
+int pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
+    pg_fill_fn fill, void *ctx, const char *what);
+
 /* pg_schema.c: the schema and its migrations. */
 extern const int pg_schema_version;
 int pg_migrate(struct pgstore *s, PGconn *pg);
@@ -242,7 +249,8 @@ int pg_licences_page(cs_store *cs, int64_t *pos, size_t limit,
     cs_licence_row ***out, size_t *n);
 int pg_events_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_event ***out, size_t *n);
-int pg_event_import(cs_store *cs, const cs_event *ev);
+int pg_licences_import(cs_store *cs, cs_licence_row *const *rows, size_t n);
+int pg_events_import(cs_store *cs, cs_event *const *evs, size_t n);
 int pg_bundles_page(cs_store *cs, const char *after_id, size_t limit,
     cs_bundle_row ***out, size_t *n);
 
@@ -260,7 +268,7 @@ int pg_client_import(cs_store *cs, const cs_client *cl);
 int pg_audit_append(cs_store *cs, const cs_audit_rec *a);
 int pg_audit_query(cs_store *cs, const cs_audit_filter *f,
     cs_audit_rec ***out, size_t *n);
-int pg_audit_import(cs_store *cs, const cs_audit_rec *a);
+int pg_audit_import(cs_store *cs, cs_audit_rec *const *recs, size_t n);
 int pg_import_done(cs_store *cs);
 
 /* pg_maint.c: ping, backup. */

@@ -131,10 +131,16 @@ sq_audit_append(cs_store *cs, const cs_audit_rec *a)
 	return put_audit(cs, a, ST_AUDIT_PUT);
 }
 
-int
-sq_audit_import(cs_store *cs, const cs_audit_rec *a)
+static int
+import_audit(cs_store *cs, const void *a)
 {
 	return put_audit(cs, a, ST_AUDIT_IMPORT);
+}
+
+int
+sq_audit_import(cs_store *cs, cs_audit_rec *const *recs, size_t n)
+{
+	return sq_import_rows(cs, (void *const *)recs, n, import_audit);
 }
 
 /* After imports: the chunks the imported records filled are keyed, as

@@ -433,10 +433,28 @@ sq_event_append(cs_store *cs, const cs_event *ev)
 	return put_event(cs, ev, ST_EV_PUT);
 }
 
-int
-sq_event_import(cs_store *cs, const cs_event *ev)
+static int
+import_event(cs_store *cs, const void *ev)
 {
 	return put_event(cs, ev, ST_EV_IMPORT);
+}
+
+int
+sq_events_import(cs_store *cs, cs_event *const *evs, size_t n)
+{
+	return sq_import_rows(cs, (void *const *)evs, n, import_event);
+}
+
+static int
+import_licence(cs_store *cs, const void *r)
+{
+	return sq_licence_put(cs, r);
+}
+
+int
+sq_licences_import(cs_store *cs, cs_licence_row *const *rows, size_t n)
+{
+	return sq_import_rows(cs, (void *const *)rows, n, import_licence);
 }
 
 int

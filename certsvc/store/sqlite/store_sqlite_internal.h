@@ -223,6 +223,9 @@ int sq_write_leave(struct sstore *s, int own, int rc);
 int sq_begin(cs_store *cs);
 int sq_commit(cs_store *cs);
 int sq_rollback(cs_store *cs);
+int sq_in_tx(struct sstore *s);
+int sq_import_rows(cs_store *cs, void *const *rows, size_t n,
+    int (*put)(cs_store *cs, const void *row));
 
 /* sqlite_schema.c: the schema and its migrations. */
 extern const int sq_schema_version;
@@ -256,7 +259,8 @@ int sq_licences_page(cs_store *cs, int64_t *pos, size_t limit,
     cs_licence_row ***out, size_t *n);
 int sq_events_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_event ***out, size_t *n);
-int sq_event_import(cs_store *cs, const cs_event *ev);
+int sq_licences_import(cs_store *cs, cs_licence_row *const *rows, size_t n);
+int sq_events_import(cs_store *cs, cs_event *const *evs, size_t n);
 int sq_bundles_page(cs_store *cs, const char *after_id, size_t limit,
     cs_bundle_row ***out, size_t *n);
 
@@ -275,7 +279,7 @@ int sq_index_audit_chunks(struct conn *c);
 int sq_audit_append(cs_store *cs, const cs_audit_rec *a);
 int sq_audit_query(cs_store *cs, const cs_audit_filter *f,
     cs_audit_rec ***out, size_t *n);
-int sq_audit_import(cs_store *cs, const cs_audit_rec *a);
+int sq_audit_import(cs_store *cs, cs_audit_rec *const *recs, size_t n);
 int sq_import_done(cs_store *cs);
 
 /* sqlite_maint.c: the checkpointer, ping, backup. */
