@@ -41,6 +41,9 @@ struct table {
 	/* Write n rows the target does not hold, all or none (a batch
 	 * import of store.h), or NULL: put each. */
 	int (*put_new)(cs_store *dst, void *const *rows, size_t n);
+	/* A row's seq, for tables whose pages go by seq (the cursor's pos
+	 * is the seq before the page); else NULL. */
+	int64_t (*seq_of)(const void *row);
 	/* The row's whole content, canonically: equal rows, equal bytes. */
 	void (*canon)(cs_sbuf *b, const void *row);
 	/* The row's key, for messages. */
@@ -359,6 +362,12 @@ key_event(const void *row, char *buf, size_t len)
 
 static int put_event(cs_store *dst, const void *row);
 
+static int64_t
+event_seq(const void *row)
+{
+	return ((const cs_event *)row)->seq;
+}
+
 static int
 new_events(cs_store *dst, void *const *rows, size_t n)
 {
@@ -419,6 +428,12 @@ key_audit(const void *row, char *buf, size_t len)
 
 static int put_audit(cs_store *dst, const void *row);
 
+static int64_t
+audit_seq(const void *row)
+{
+	return ((const cs_audit_rec *)row)->seq;
+}
+
 static int
 new_audit(cs_store *dst, void *const *rows, size_t n)
 {
@@ -436,16 +451,16 @@ free_audit(void **rows, size_t n)
 /* In the order copied: events refer to licences (a foreign key); the rest
  * only name each other. */
 static const struct table tables[] = {
-	{"clients", clients_page, put_client, NULL, canon_client, key_client,
-	    free_clients},
-	{"bundles", bundles_page, put_bundle, NULL, canon_bundle, key_bundle,
-	    free_bundles},
-	{"licences", licences_page, put_licence, new_licences, canon_licence,
-	    key_licence, free_licences},
-	{"status events", events_page, put_event, new_events, canon_event,
-	    key_event, free_events},
-	{"audit records", audit_page, put_audit, new_audit, canon_audit,
-	    key_audit, free_audit},
+	{"clients", clients_page, put_client, NULL, NULL, canon_client,
+	    key_client, free_clients},
+	{"bundles", bundles_page, put_bundle, NULL, NULL, canon_bundle,
+	    key_bundle, free_bundles},
+	{"licences", licences_page, put_licence, new_licences, NULL,
+	    canon_licence, key_licence, free_licences},
+	{"status events", events_page, put_event, new_events, event_seq,
+	    canon_event, key_event, free_events},
+	{"audit records", audit_page, put_audit, new_audit, audit_seq,
+	    canon_audit, key_audit, free_audit},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -565,6 +580,70 @@ put_audit(cs_store *dst, const void *row)
 
 /* --- copying -------------------------------------------------------- */
 
+/* Put one row, row by row's way, counting it. */
+static int
+put_one(cs_store *dst, const struct table *t, void *row, int64_t *copied,
+    int64_t *present)
+{
+	int rc = t->put(dst, row);
+
+	if (rc == 0)
+		(*copied)++;
+	else if (rc == 1) {
+		(*present)++;
+		rc = 0;
+	}
+	return rc;
+}
+
+/*
+ * A page of a table that goes by seq, row by row but without a lookup
+ * each: the target's rows from the page's first seq on, one page read,
+ * say which are there (compared) and which are not (written as one
+ * batch); only a row past what that read covers is looked up alone.
+ */
+static int
+put_by_seq(cs_store *dst, const struct table *t, void **rows, size_t n,
+    int64_t *copied, int64_t *present)
+{
+	struct cursor c = {0};
+	void **have = NULL, **missing = NULL;
+	size_t nh = 0, nm = 0, i, j = 0;
+	int rc;
+
+	c.pos = t->seq_of(rows[0]) - 1;
+	if ((rc = t->page(dst, &c, n, &have, &nh)) != 0)
+		return rc;
+	if ((missing = calloc(n, sizeof(*missing))) == NULL)
+		rc = cs_err_set(CS_ENOMEM, "copy: out of memory");
+	for (i = 0; i < n && rc == 0; i++) {
+		while (j < nh && t->seq_of(have[j]) < t->seq_of(rows[i]))
+			j++;
+		if (j < nh && t->seq_of(have[j]) == t->seq_of(rows[i])) {
+			if ((rc = judge(t, rows[i], have[j])) == 1) {
+				(*present)++;
+				rc = 0;
+			}
+		} else if (j < nh || c.end)
+			missing[nm++] = rows[i];  /* within what was read */
+		else
+			rc = put_one(dst, t, rows[i], copied, present);
+	}
+	/* The rows found missing, as one batch; refused, one by one, to
+	 * name the row. */
+	if (rc == 0 && nm > 0) {
+		if ((rc = t->put_new(dst, missing, nm)) == 0)
+			*copied += (int64_t)nm;
+		else if (rc == CS_ECONFLICT || rc == CS_ENOTFOUND)
+			for (rc = 0, i = 0; i < nm && rc == 0; i++)
+				rc = put_one(dst, t, missing[i], copied, present);
+	}
+	t->free(have, nh);
+	free(missing);
+	free(c.id);
+	return rc;
+}
+
 /*
  * One page of rows into dst, in one transaction: all of it or none.  A
  * first copy finds none of them there, so the page is first written as a
@@ -593,14 +672,17 @@ put_batch(cs_store *dst, const struct table *t, void **rows, size_t n,
 		} else if (rc == CS_ECONFLICT || rc == CS_ENOTFOUND)
 			rc = 0;
 	}
-	for (; i < n && rc == 0; i++) {
-		if ((rc = t->put(dst, rows[i])) == 0)
-			copied++;
-		else if (rc == 1) {
-			present++;
-			rc = 0;
+	if (i < n && rc == 0 && t->seq_of != NULL)
+		rc = put_by_seq(dst, t, rows, n, &copied, &present);
+	else
+		for (; i < n && rc == 0; i++) {
+			if ((rc = t->put(dst, rows[i])) == 0)
+				copied++;
+			else if (rc == 1) {
+				present++;
+				rc = 0;
+			}
 		}
-	}
 	if (rc == 0 && copied > 0)
 		rc = cs_store_import_done(dst);
 	if (rc == 0)
