@@ -8,6 +8,7 @@
 #include "copy.h"
 
 #include "cs_err.h"
+#include "encode.h"
 #include "sbuf.h"
 #include "store.h"
 
@@ -805,19 +806,6 @@ verify_table(cs_store *src, cs_store *dst, const struct table *t,
 
 /* --- the whole ------------------------------------------------------ */
 
-static void
-hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 int
 cs_copy_run(const char *from, const char *to, const cs_copy_opts *o,
     cs_copy_report *out)
@@ -846,7 +834,7 @@ cs_copy_run(const char *from, const char *to, const cs_copy_opts *o,
 	if (rc == 0 && EVP_DigestFinal_ex(md, d, &dn) != 1)
 		rc = cs_err_set(CS_ECRYPTO, "verify: digest");
 	if (rc == 0)
-		hex(d, dn, out->digest);
+		cs_hex_encode_into(d, dn, out->digest);
 out:
 	EVP_MD_CTX_free(md);
 	cs_store_close(dst);
