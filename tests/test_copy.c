@@ -172,6 +172,32 @@ TEST(copy_by_seq)
 	CHECK_INT_EQ(audit_count(&r)->copied, 4);
 }
 
+/* A client whose id another client holds in the target: refused, named. */
+TEST(client_refused_named)
+{
+	cs_copy_report r;
+	cs_client c;
+	cs_store *s;
+
+	memset(&c, 0, sizeof(c));
+	c.role = "reader";
+	c.created_at = 100;
+	if ((s = fx_open("cp_csrc")) == NULL)
+		return;
+	c.name = "ems";
+	memset(c.token_hash, 0xa1, sizeof(c.token_hash));
+	CHECK_INT_EQ(cs_store_client_add(s, &c), 0);
+	cs_store_close(s);
+	if ((s = fx_open("cp_cdst")) == NULL)
+		return;
+	c.name = "partner";
+	memset(c.token_hash, 0xb2, sizeof(c.token_hash));
+	CHECK_INT_EQ(cs_store_client_add(s, &c), 0);   /* id 1 too */
+	cs_store_close(s);
+	CHECK_INT_EQ(copy("cp_csrc", "cp_cdst", 0, &r), CS_ECONFLICT);
+	CHECK_CONTAINS(cs_err_msg(), "copy: clients ems: the target refuses it");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -182,6 +208,7 @@ main(int argc, char **argv)
 	RUN(copy_conflict_named);
 	RUN(verify_names_difference);
 	RUN(copy_by_seq);
+	RUN(client_refused_named);
 	fx_teardown();
 	return check_summary();
 }

@@ -481,8 +481,11 @@ put_client(cs_store *dst, const void *row)
 
 	rc = cs_store_client_get(dst, c->name, &have);
 	if (rc == CS_ENOTFOUND) {
-		if ((rc = cs_store_client_import(dst, c)) != 0)
+		/* Its id or token hash may be another client's there. */
+		if ((rc = cs_store_client_import(dst, c)) != 0) {
+			rc = refused(&tables[0], c, rc);
 			goto out;
+		}
 		added = 1;
 	} else if (rc != 0)
 		goto out;
@@ -500,6 +503,8 @@ put_client(cs_store *dst, const void *row)
 	}
 	if (rc == 0)
 		rc = added ? 0 : 1;
+	else
+		rc = refused(&tables[0], c, rc);
 out:
 	cs_client_free(have);
 	return rc;
