@@ -25,7 +25,8 @@
  * `CS_TEST_STORE=<name> build/tests/test_store` runs every case on it.
  *
  * The cases of transactions, threads and durability are in
- * store_cases_tx.c, which this file includes: one binary.
+ * store_cases_tx.c, those of copying a library in store_cases_copy.c,
+ * which this file includes: one binary.
  */
 #include "check.h"
 #include "cs_err.h"
@@ -904,6 +905,7 @@ TEST(backup)
 }
 
 #include "store_cases_tx.c"
+#include "store_cases_copy.c"
 
 int
 main(int argc, char **argv)
@@ -932,6 +934,9 @@ main(int argc, char **argv)
 	RUN(crash_after_commit);
 	RUN(holder_pages);
 	RUN(backup);
+	RUN(copy_pages);
+	RUN(copy_imports);
+	RUN(copy_batch_all_or_none);
 	fx_teardown();
 	return check_summary();
 }

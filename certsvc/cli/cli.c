@@ -27,6 +27,7 @@ static const struct command {
 	{"decode", cs_cmd_decode, "show every layer of a QR text or token"},
 	{"backup", cs_cmd_backup, "copy the database online and consistently"},
 	{"migrate", cs_cmd_migrate, "create or upgrade the database schema"},
+	{"copy", cs_cmd_copy, "copy a whole library to another database, verified"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -75,5 +75,6 @@ int cs_cmd_decode(int argc, char **argv);
 int cs_cmd_show(int argc, char **argv);
 int cs_cmd_backup(int argc, char **argv);
 int cs_cmd_migrate(int argc, char **argv);
+int cs_cmd_copy(int argc, char **argv);
 
 #endif

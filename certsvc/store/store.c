@@ -174,6 +174,57 @@ cs_store_audit_query(cs_store *s, const cs_audit_filter *f,
 }
 
 int
+cs_store_licences_page(cs_store *s, int64_t *pos, size_t limit,
+    cs_licence_row ***out, size_t *n)
+{
+	return s->ops->licences_page(s, pos, limit, out, n);
+}
+
+int
+cs_store_events_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_event ***out, size_t *n)
+{
+	return s->ops->events_page(s, after_seq, limit, out, n);
+}
+
+int
+cs_store_bundles_page(cs_store *s, const char *after_id, size_t limit,
+    cs_bundle_row ***out, size_t *n)
+{
+	return s->ops->bundles_page(s, after_id, limit, out, n);
+}
+
+int
+cs_store_licences_import(cs_store *s, cs_licence_row *const *rows, size_t n)
+{
+	return s->ops->licences_import(s, rows, n);
+}
+
+int
+cs_store_events_import(cs_store *s, cs_event *const *evs, size_t n)
+{
+	return s->ops->events_import(s, evs, n);
+}
+
+int
+cs_store_client_import(cs_store *s, const cs_client *c)
+{
+	return s->ops->client_import(s, c);
+}
+
+int
+cs_store_audit_import(cs_store *s, cs_audit_rec *const *recs, size_t n)
+{
+	return s->ops->audit_import(s, recs, n);
+}
+
+int
+cs_store_import_done(cs_store *s)
+{
+	return s->ops->import_done(s);
+}
+
+int
 cs_store_ping(cs_store *s)
 {
 	return s->ops->ping(s);

@@ -218,6 +218,47 @@ int cs_store_audit_append(cs_store *s, const cs_audit_rec *rec);
 int cs_store_audit_query(cs_store *s, const cs_audit_filter *f,
     cs_audit_rec ***out, size_t *n);
 
+/*
+ * Copying a library between stores (certsvc copy, domain copy.h): every
+ * table read in pages in an order that does not change as rows are added,
+ * and rows written keeping the numbers the source gave them.  An import
+ * checks every constraint an ordinary write does (CS_ECONFLICT when the
+ * number or a key is taken) and fires the same triggers.
+ */
+/* Licences in the order stored, after the one at position *pos (0: from
+ * the first); *pos is then the position of the page's last row.  A page
+ * shorter than limit is the last.  Positions are the store's own. */
+int cs_store_licences_page(cs_store *s, int64_t *pos, size_t limit,
+    cs_licence_row ***out, size_t *n);
+/* Status events whose seq is greater than after_seq, by seq. */
+int cs_store_events_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_event ***out, size_t *n);
+/* Bundles whose id sorts (bytewise) after after_id (NULL: from the
+ * first), by id. */
+int cs_store_bundles_page(cs_store *s, const char *after_id, size_t limit,
+    cs_bundle_row ***out, size_t *n);
+/*
+ * The n rows as cs_store_licence_put, cs_store_event_append (keeping each
+ * seq) and cs_store_audit_append (keeping each seq) would write them, in
+ * order, inside the caller's transaction (CS_EINVAL outside one): all of
+ * them, or on failure none (the transaction is as before the call).  On
+ * PostgreSQL a round trip carries many rows, where each of those calls
+ * takes one.  The failure's message names the key, not the row.
+ */
+int cs_store_licences_import(cs_store *s, cs_licence_row *const *rows,
+    size_t n);
+int cs_store_events_import(cs_store *s, cs_event *const *evs, size_t n);
+int cs_store_audit_import(cs_store *s, cs_audit_rec *const *recs, size_t n);
+/* cs_store_client_add keeping c->id (grants and revocation are added by
+ * their own calls, as for any client). */
+int cs_store_client_import(cs_store *s, const cs_client *c);
+/* After imports, in their transaction: the numbers the store hands out
+ * next (event and audit seqs, client ids, grant seqs) come after every
+ * number stored, and what the backend derives from the rows (SQLite's
+ * audit keys) is brought up to date.  Licence serials need nothing: they
+ * are derived from the licences themselves. */
+int cs_store_import_done(cs_store *s);
+
 /* Cheap liveness check of the database: CS_EFULL while writes find its
  * disk full (SQLite: the last write did and little room is left;
  * PostgreSQL: this node's last write did, within 5 s, and none has

@@ -63,6 +63,19 @@ struct cs_store_ops {
 	int (*audit_query)(cs_store *s, const cs_audit_filter *f,
 	    cs_audit_rec ***out, size_t *n);
 
+	int (*licences_page)(cs_store *s, int64_t *pos, size_t limit,
+	    cs_licence_row ***out, size_t *n);
+	int (*events_page)(cs_store *s, int64_t after_seq, size_t limit,
+	    cs_event ***out, size_t *n);
+	int (*bundles_page)(cs_store *s, const char *after_id, size_t limit,
+	    cs_bundle_row ***out, size_t *n);
+	int (*licences_import)(cs_store *s, cs_licence_row *const *rows,
+	    size_t n);
+	int (*events_import)(cs_store *s, cs_event *const *evs, size_t n);
+	int (*audit_import)(cs_store *s, cs_audit_rec *const *recs, size_t n);
+	int (*client_import)(cs_store *s, const cs_client *c);
+	int (*import_done)(cs_store *s);
+
 	int (*ping)(cs_store *s);
 	int (*backup)(cs_store *s, const char *path);
 	void (*close)(cs_store *s);

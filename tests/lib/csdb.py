@@ -39,6 +39,12 @@ def new_db(directory):
     """The --db value of a new, empty database for one Workdir."""
     if not is_postgres():
         return os.path.join(directory, "certsvc.db")
+    return new_postgres_db()
+
+
+def new_postgres_db():
+    """The URI of a new, empty database on the fixture's cluster, whatever
+    CS_TEST_BACKEND says (a test that moves a library between backends)."""
     import psycopg2
     admin = _admin_uri()
     name = "e2e_" + uuid.uuid4().hex[:16]

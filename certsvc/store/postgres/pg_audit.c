@@ -70,6 +70,28 @@ static const struct rowkind audit_kind = {
 	sizeof(cs_audit_rec *), map_audit, free_audit
 };
 
+/* The parameters of statement id for a: PS_AUDIT_PUT numbers it,
+ * PS_AUDIT_IMPORT keeps its seq. */
+static void
+audit_params(const cs_audit_rec *a, enum pst_id id, struct pgq *q)
+{
+	pq_init(q);
+	pq_i64(q, a->at_ms);
+	pq_text(q, a->client);
+	pq_text(q, a->action);
+	pq_text(q, a->target);
+	pq_text(q, a->holder);
+	pq_text(q, a->purpose);
+	pq_text(q, a->service_item);
+	pq_text(q, a->case_ref);
+	pq_i64(q, a->result_count);
+	pq_text(q, a->remote);
+	pq_text(q, a->request_id);
+	pq_text(q, a->result);
+	if (id == PS_AUDIT_IMPORT)
+		pq_i64(q, a->seq);
+}
+
 int
 pg_audit_append(cs_store *cs, const cs_audit_rec *a)
 {
@@ -77,20 +99,39 @@ pg_audit_append(cs_store *cs, const cs_audit_rec *a)
 	PGresult *r;
 	int rc;
 
-	pq_init(&q);
-	pq_i64(&q, a->at_ms);
-	pq_text(&q, a->client);
-	pq_text(&q, a->action);
-	pq_text(&q, a->target);
-	pq_text(&q, a->holder);
-	pq_text(&q, a->purpose);
-	pq_text(&q, a->service_item);
-	pq_text(&q, a->case_ref);
-	pq_i64(&q, a->result_count);
-	pq_text(&q, a->remote);
-	pq_text(&q, a->request_id);
-	pq_text(&q, a->result);
+	audit_params(a, PS_AUDIT_PUT, &q);
 	rc = pg_write(P(cs), pg_st(PS_AUDIT_PUT), &q, &r, "append audit");
+	PQclear(r);
+	return rc;
+}
+
+static int
+fill_audit(struct pgstore *s, void *ctx, size_t i, struct pgq *q)
+{
+	(void)s;
+	audit_params(((cs_audit_rec *const *)ctx)[i], PS_AUDIT_IMPORT, q);
+	return 0;
+}
+
+int
+pg_audit_import(cs_store *cs, cs_audit_rec *const *recs, size_t n)
+{
+	return pg_write_batch(P(cs), pg_st(PS_AUDIT_IMPORT), n, fill_audit,
+	    (void *)recs, "append audit");
+}
+
+/* After imports: each identity sequence past the largest number stored
+ * (PS_IMPORT_DONE).  setval is not transactional, which is harmless
+ * here: a sequence ahead of the rows only skips numbers. */
+int
+pg_import_done(cs_store *cs)
+{
+	struct pgq q;
+	PGresult *r;
+	int rc;
+
+	pq_init(&q);
+	rc = pg_write(P(cs), pg_st(PS_IMPORT_DONE), &q, &r, "import: numbering");
 	PQclear(r);
 	return rc;
 }

@@ -120,8 +120,10 @@ client_fetch(struct pgstore *s, enum pst_id id, const struct pgq *q,
 
 /* cl->id and cl->revoked_at are ignored: the id is assigned, and a client
  * is revoked only through client_revoke. */
-int
-pg_client_add(cs_store *cs, const cs_client *cl)
+/* Insert cl with statement id: PS_CLI_ADD numbers it, PS_CLI_IMPORT keeps
+ * its id. */
+static int
+put_client(cs_store *cs, const cs_client *cl, enum pst_id id)
 {
 	struct pgq q;
 	PGresult *r;
@@ -132,9 +134,23 @@ pg_client_add(cs_store *cs, const cs_client *cl)
 	pq_text(&q, cl->role);
 	pq_bin(&q, cl->token_hash, sizeof(cl->token_hash));
 	pq_i64(&q, cl->created_at);
-	rc = pg_write(P(cs), pg_st(PS_CLI_ADD), &q, &r, "add client");
+	if (id == PS_CLI_IMPORT)
+		pq_i64(&q, cl->id);
+	rc = pg_write(P(cs), pg_st(id), &q, &r, "add client");
 	PQclear(r);
 	return rc;
+}
+
+int
+pg_client_add(cs_store *cs, const cs_client *cl)
+{
+	return put_client(cs, cl, PS_CLI_ADD);
+}
+
+int
+pg_client_import(cs_store *cs, const cs_client *cl)
+{
+	return put_client(cs, cl, PS_CLI_IMPORT);
 }
 
 int

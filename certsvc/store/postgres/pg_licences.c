@@ -186,43 +186,67 @@ pack_record(struct pgstore *s, const char *text, const void **z,
 
 /* A licence row; the record is packed under the writer token, whose
  * holder owns the packer. */
+/* The parameters of PS_LIC_PUT for lr into q; the packed record stays
+ * in the packer's buffer until the next pack (the caller holds the
+ * writer token, which owns the packer). */
+static int
+licence_params(struct pgstore *s, const cs_licence_row *lr, struct pgq *q)
+{
+	const void *z = NULL;
+	size_t zlen = 0;
+	int rc = 0;
+
+	if (lr->record != NULL)
+		rc = pack_record(s, lr->record, &z, &zlen);
+	pq_init(q);
+	pq_text(q, lr->id);
+	pq_text(q, lr->type);
+	pq_text(q, lr->issuer_code);
+	pq_i64(q, lr->seq);
+	pq_text(q, lr->holder_code);
+	pq_text(q, lr->number);
+	pq_text(q, lr->client);
+	pq_text(q, lr->approval_ref);
+	pq_text(q, lr->request_hash);
+	pq_text(q, lr->bundle);
+	pq_text(q, lr->supersedes);
+	pq_i64(q, lr->issued_at);
+	if (z != NULL)
+		pq_bin(q, z, zlen);
+	else
+		pq_text(q, NULL);
+	return rc;
+}
+
 int
 pg_licence_put(cs_store *cs, const cs_licence_row *lr)
 {
 	struct pgstore *s = P(cs);
-	const void *z = NULL;
-	size_t zlen = 0;
 	struct pgq q;
 	PGresult *r = NULL;
 	int rc, own;
 
 	if ((rc = pg_write_enter(s, &own)) != 0)
 		return rc;
-	if (lr->record != NULL)
-		rc = pack_record(s, lr->record, &z, &zlen);
-	pq_init(&q);
-	pq_text(&q, lr->id);
-	pq_text(&q, lr->type);
-	pq_text(&q, lr->issuer_code);
-	pq_i64(&q, lr->seq);
-	pq_text(&q, lr->holder_code);
-	pq_text(&q, lr->number);
-	pq_text(&q, lr->client);
-	pq_text(&q, lr->approval_ref);
-	pq_text(&q, lr->request_hash);
-	pq_text(&q, lr->bundle);
-	pq_text(&q, lr->supersedes);
-	pq_i64(&q, lr->issued_at);
-	if (z != NULL)
-		pq_bin(&q, z, zlen);
-	else
-		pq_text(&q, NULL);
-	if (rc == 0)
+	if ((rc = licence_params(s, lr, &q)) == 0)
 		rc = pg_write_run(s, own, pg_st(PS_LIC_PUT), &q, &r,
 		    "insert licence");
 	PQclear(r);
 	pg_write_leave(s, own);
 	return rc;
+}
+
+static int
+fill_licence(struct pgstore *s, void *ctx, size_t i, struct pgq *q)
+{
+	return licence_params(s, ((cs_licence_row *const *)ctx)[i], q);
+}
+
+int
+pg_licences_import(cs_store *cs, cs_licence_row *const *rows, size_t n)
+{
+	return pg_write_batch(P(cs), pg_st(PS_LIC_PUT), n, fill_licence,
+	    (void *)rows, "insert licences");
 }
 
 int
@@ -451,6 +475,23 @@ pg_licence_count(cs_store *cs, int64_t *out)
 /* --- status events -------------------------------------------------- */
 
 /* CS_ENOTFOUND when the licence does not exist (foreign key). */
+/* The parameters of statement id for ev: PS_EV_PUT numbers it,
+ * PS_EV_IMPORT keeps its seq. */
+static void
+event_params(const cs_event *ev, enum pst_id id, struct pgq *q)
+{
+	pq_init(q);
+	pq_text(q, ev->licence_id);
+	pq_i64(q, ev->at);
+	pq_text(q, ev->actor);
+	pq_text(q, ev->action);
+	pq_text(q, ev->kind);
+	pq_text(q, ev->reason);
+	pq_text(q, ev->ref);
+	if (id == PS_EV_IMPORT)
+		pq_i64(q, ev->seq);
+}
+
 int
 pg_event_append(cs_store *cs, const cs_event *ev)
 {
@@ -458,17 +499,25 @@ pg_event_append(cs_store *cs, const cs_event *ev)
 	PGresult *r;
 	int rc;
 
-	pq_init(&q);
-	pq_text(&q, ev->licence_id);
-	pq_i64(&q, ev->at);
-	pq_text(&q, ev->actor);
-	pq_text(&q, ev->action);
-	pq_text(&q, ev->kind);
-	pq_text(&q, ev->reason);
-	pq_text(&q, ev->ref);
+	event_params(ev, PS_EV_PUT, &q);
 	rc = pg_write(P(cs), pg_st(PS_EV_PUT), &q, &r, "append event");
 	PQclear(r);
 	return rc;
+}
+
+static int
+fill_event(struct pgstore *s, void *ctx, size_t i, struct pgq *q)
+{
+	(void)s;
+	event_params(((cs_event *const *)ctx)[i], PS_EV_IMPORT, q);
+	return 0;
+}
+
+int
+pg_events_import(cs_store *cs, cs_event *const *evs, size_t n)
+{
+	return pg_write_batch(P(cs), pg_st(PS_EV_IMPORT), n, fill_event,
+	    (void *)evs, "append events");
 }
 
 int
@@ -525,5 +574,74 @@ pg_bundle_by_ref(cs_store *cs, const char *client, const char *approval_ref,
 	    "bundle by approval_ref")) == 0)
 		rc = pg_fetch_one(r, &bundle_kind, out,
 		    "bundle by approval_ref");
+	return rc;
+}
+
+/* --- pages, for copying a library ----------------------------------- */
+
+/* Past the licence cache: a copy reads each row once, and would only push
+ * out the rows the service reads again. */
+int
+pg_licences_page(cs_store *cs, int64_t *pos, size_t limit,
+    cs_licence_row ***out, size_t *n)
+{
+	struct pgstore *s = P(cs);
+	struct pgq q;
+	PGresult *r;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	pq_init(&q);
+	pq_i64(&q, *pos);
+	pq_i64(&q, (int64_t)limit);
+	if ((rc = pg_read(s, pg_st(PS_LIC_PAGE), &q, &r, "licences page")) != 0)
+		return rc;
+	rows = PQntuples(r);
+	if ((rc = map_licences(s, r, rows, 0, out)) == 0) {
+		*n = (size_t)rows;
+		if (rows > 0)
+			*pos = pg_col_i64(r, rows - 1, 13);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int
+pg_events_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_event ***out, size_t *n)
+{
+	struct pgq q;
+	PGresult *r;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	pq_init(&q);
+	pq_i64(&q, after_seq);
+	pq_i64(&q, (int64_t)limit);
+	if ((rc = pg_read(P(cs), pg_st(PS_EV_PAGE), &q, &r, "events page")) == 0)
+		rc = pg_fetch_all(r, &event_kind, &arr, n);
+	*out = arr;
+	return rc;
+}
+
+int
+pg_bundles_page(cs_store *cs, const char *after_id, size_t limit,
+    cs_bundle_row ***out, size_t *n)
+{
+	struct pgq q;
+	PGresult *r;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	pq_init(&q);
+	pq_text(&q, after_id != NULL ? after_id : "");
+	pq_i64(&q, (int64_t)limit);
+	if ((rc = pg_read(P(cs), pg_st(PS_BUN_PAGE), &q, &r,
+	    "bundles page")) == 0)
+		rc = pg_fetch_all(r, &bundle_kind, &arr, n);
+	*out = arr;
 	return rc;
 }

@@ -119,6 +119,37 @@ static const struct pstmt table[PS__N] = {
 	    "holder, purpose, service_item, case_ref, result_count, remote, "
 	    "request_id, result) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, "
 	    "$8, $9::bigint, $10, $11, $12)"),
+	/* Copying a library (store.h): pages in an order rows added later
+	 * do not disturb, and imports that keep the source's numbers, which
+	 * identity columns accept only when told (OVERRIDING SYSTEM VALUE). */
+	ST(PS_LIC_PAGE, "SELECT " LICENCE_COLS ", pos FROM licences "
+	    "WHERE pos > $1::bigint ORDER BY pos LIMIT $2::bigint"),
+	ST(PS_EV_PAGE, "SELECT " EVENT_COLS " FROM status_events "
+	    "WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"),
+	ST(PS_EV_IMPORT, "INSERT INTO status_events (licence_id, at, actor, "
+	    "action, kind, reason, ref, seq) OVERRIDING SYSTEM VALUE VALUES "
+	    "($1, $2::bigint, $3, $4, $5, $6, $7, $8::bigint)"),
+	ST(PS_BUN_PAGE, "SELECT " BUNDLE_COLS " FROM bundles "
+	    "WHERE id > $1 ORDER BY id LIMIT $2::bigint"),
+	ST(PS_CLI_IMPORT, "INSERT INTO clients (name, role, token_hash, "
+	    "created_at, id) OVERRIDING SYSTEM VALUE VALUES ($1, $2, "
+	    "$3::bytea, $4::bigint, $5::bigint)"),
+	ST(PS_AUDIT_IMPORT, "INSERT INTO audit (at_ms, client, action, "
+	    "target, holder, purpose, service_item, case_ref, result_count, "
+	    "remote, request_id, result, seq) OVERRIDING SYSTEM VALUE VALUES "
+	    "($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10, $11, "
+	    "$12, $13::bigint)"),
+	/* Each identity's next value after the largest stored, so what the
+	 * store numbers next never takes a number an import kept. */
+	ST(PS_IMPORT_DONE, "SELECT "
+	    "setval(pg_get_serial_sequence('status_events', 'seq'), "
+	    "(SELECT coalesce(max(seq), 0) + 1 FROM status_events), false), "
+	    "setval(pg_get_serial_sequence('clients', 'id'), "
+	    "(SELECT coalesce(max(id), 0) + 1 FROM clients), false), "
+	    "setval(pg_get_serial_sequence('grants', 'seq'), "
+	    "(SELECT coalesce(max(seq), 0) + 1 FROM grants), false), "
+	    "setval(pg_get_serial_sequence('audit', 'seq'), "
+	    "(SELECT coalesce(max(seq), 0) + 1 FROM audit), false)"),
 	/* A standby in recovery answers reads but refuses writes: the
 	 * service must not count it as its database. */
 	ST(PS_PING, "SELECT pg_is_in_recovery(), coalesce((SELECT "

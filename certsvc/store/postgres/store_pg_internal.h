@@ -59,6 +59,13 @@ enum pst_id {
 	PS_GRANTS,
 	PS_GRANT_ADD,
 	PS_AUDIT_PUT,
+	PS_LIC_PAGE,
+	PS_EV_PAGE,
+	PS_EV_IMPORT,
+	PS_BUN_PAGE,
+	PS_CLI_IMPORT,
+	PS_AUDIT_IMPORT,
+	PS_IMPORT_DONE,
 	PS_PING,
 	PS__N
 };
@@ -210,6 +217,13 @@ int pg_begin(cs_store *cs);
 int pg_commit(cs_store *cs);
 int pg_rollback(cs_store *cs);
 
+/* pg_batch.c: many rows of one statement, one savepoint, few round trips.
+ * A fill function sets the parameters of row i (q is empty). */
+typedef int (*pg_fill_fn)(struct pgstore *s, void *ctx, size_t i,
+    struct pgq *q);
+int pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
+    pg_fill_fn fill, void *ctx, const char *what);
+
 /* pg_schema.c: the schema and its migrations. */
 extern const int pg_schema_version;
 int pg_migrate(struct pgstore *s, PGconn *pg);
@@ -238,6 +252,14 @@ int pg_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
 int pg_bundle_put(cs_store *cs, const cs_bundle_row *b);
 int pg_bundle_by_ref(cs_store *cs, const char *client,
     const char *approval_ref, cs_bundle_row **out);
+int pg_licences_page(cs_store *cs, int64_t *pos, size_t limit,
+    cs_licence_row ***out, size_t *n);
+int pg_events_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_event ***out, size_t *n);
+int pg_licences_import(cs_store *cs, cs_licence_row *const *rows, size_t n);
+int pg_events_import(cs_store *cs, cs_event *const *evs, size_t n);
+int pg_bundles_page(cs_store *cs, const char *after_id, size_t limit,
+    cs_bundle_row ***out, size_t *n);
 
 /* pg_clients.c: API clients and their grants. */
 int pg_client_add(cs_store *cs, const cs_client *cl);
@@ -247,11 +269,14 @@ int pg_client_by_token_hash(cs_store *cs, const uint8_t hash[32],
 int pg_client_list(cs_store *cs, cs_client ***out, size_t *n);
 int pg_client_revoke(cs_store *cs, const char *name, int64_t at);
 int pg_grant_add(cs_store *cs, const char *client_name, const cs_grant *g);
+int pg_client_import(cs_store *cs, const cs_client *cl);
 
 /* pg_audit.c: the audit trail. */
 int pg_audit_append(cs_store *cs, const cs_audit_rec *a);
 int pg_audit_query(cs_store *cs, const cs_audit_filter *f,
     cs_audit_rec ***out, size_t *n);
+int pg_audit_import(cs_store *cs, cs_audit_rec *const *recs, size_t n);
+int pg_import_done(cs_store *cs);
 
 /* pg_maint.c: ping, backup. */
 int pg_ping(cs_store *cs);

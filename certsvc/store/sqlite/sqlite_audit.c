@@ -92,8 +92,10 @@ sq_index_audit_chunks(struct conn *c)
 
 /* --- audit ---------------------------------------------------------- */
 
-int
-sq_audit_append(cs_store *cs, const cs_audit_rec *a)
+/* Insert a with statement id: ST_AUDIT_PUT numbers it, ST_AUDIT_IMPORT
+ * keeps its seq (and leaves keying chunks to sq_import_done). */
+static int
+put_audit(cs_store *cs, const cs_audit_rec *a, enum stmt_id id)
 {
 	struct conn *c;
 	sqlite3_stmt *st;
@@ -101,7 +103,7 @@ sq_audit_append(cs_store *cs, const cs_audit_rec *a)
 
 	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
 		goto out;
-	if ((rc = sq_prep(c, ST_AUDIT_PUT, &st)) == 0)
+	if ((rc = sq_prep(c, id, &st)) == 0)
 		rc = sq_run(st, sqlite3_bind_int64(st, 1, a->at_ms) ||
 		    sq_bind_text(st, 2, a->client) || sq_bind_text(st, 3, a->action) ||
 		    sq_bind_text(st, 4, a->target) || sq_bind_text(st, 5, a->holder) ||
@@ -111,13 +113,47 @@ sq_audit_append(cs_store *cs, const cs_audit_rec *a)
 		    sqlite3_bind_int64(st, 9, a->result_count) ||
 		    sq_bind_text(st, 10, a->remote) ||
 		    sq_bind_text(st, 11, a->request_id) ||
-		    sq_bind_text(st, 12, a->result), "append audit");
+		    sq_bind_text(st, 12, a->result) ||
+		    (id == ST_AUDIT_IMPORT && sqlite3_bind_int64(st, 13, a->seq)),
+		    "append audit");
 	/* The first record of a chunk: the one before it is full. */
-	if (rc == 0 && (sqlite3_last_insert_rowid(c->db) &
+	if (rc == 0 && id == ST_AUDIT_PUT && (sqlite3_last_insert_rowid(c->db) &
 	    ((1 << AUDIT_CHUNK_SHIFT) - 1)) == 0)
 		rc = sq_index_audit_chunks(c);
 	rc = sq_write_leave(S(cs), own, rc);
 out:
+	return rc;
+}
+
+int
+sq_audit_append(cs_store *cs, const cs_audit_rec *a)
+{
+	return put_audit(cs, a, ST_AUDIT_PUT);
+}
+
+static int
+import_audit(cs_store *cs, const void *a)
+{
+	return put_audit(cs, a, ST_AUDIT_IMPORT);
+}
+
+int
+sq_audit_import(cs_store *cs, cs_audit_rec *const *recs, size_t n)
+{
+	return sq_import_rows(cs, (void *const *)recs, n, import_audit);
+}
+
+/* After imports: the chunks the imported records filled are keyed, as
+ * appending them one by one would have done.  The rest numbers itself
+ * (INTEGER PRIMARY KEY takes the largest + 1). */
+int
+sq_import_done(cs_store *cs)
+{
+	struct conn *c;
+	int own, rc;
+
+	if ((rc = sq_write_enter(S(cs), &c, &own)) == 0)
+		rc = sq_write_leave(S(cs), own, sq_index_audit_chunks(c));
 	return rc;
 }
 

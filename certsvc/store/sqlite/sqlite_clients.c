@@ -122,8 +122,10 @@ out:
 
 /* cl->id and cl->revoked_at are ignored: the id is assigned, and a client
  * is revoked only through client_revoke. */
-int
-sq_client_add(cs_store *cs, const cs_client *cl)
+/* Insert cl with statement id: ST_CLI_ADD numbers it, ST_CLI_IMPORT keeps
+ * its id. */
+static int
+put_client(cs_store *cs, const cs_client *cl, enum stmt_id id)
 {
 	struct conn *c;
 	sqlite3_stmt *st;
@@ -131,15 +133,29 @@ sq_client_add(cs_store *cs, const cs_client *cl)
 
 	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
 		goto out;
-	if ((rc = sq_prep(c, ST_CLI_ADD, &st)) == 0)
+	if ((rc = sq_prep(c, id, &st)) == 0)
 		rc = sq_run(st, sq_bind_text(st, 1, cl->name) ||
 		    sq_bind_text(st, 2, cl->role) ||
 		    sqlite3_bind_blob(st, 3, cl->token_hash,
 		    sizeof(cl->token_hash), SQLITE_STATIC) ||
-		    sqlite3_bind_int64(st, 4, cl->created_at), "add client");
+		    sqlite3_bind_int64(st, 4, cl->created_at) ||
+		    (id == ST_CLI_IMPORT && sqlite3_bind_int64(st, 5, cl->id)),
+		    "add client");
 	rc = sq_write_leave(S(cs), own, rc);
 out:
 	return rc;
+}
+
+int
+sq_client_add(cs_store *cs, const cs_client *cl)
+{
+	return put_client(cs, cl, ST_CLI_ADD);
+}
+
+int
+sq_client_import(cs_store *cs, const cs_client *cl)
+{
+	return put_client(cs, cl, ST_CLI_IMPORT);
 }
 
 int

@@ -403,9 +403,10 @@ sq_licence_count(cs_store *cs, int64_t *out)
 
 /* --- status events -------------------------------------------------- */
 
-/* CS_ENOTFOUND when the licence does not exist (foreign key). */
-int
-sq_event_append(cs_store *cs, const cs_event *ev)
+/* Insert ev with statement id: ST_EV_PUT numbers it, ST_EV_IMPORT keeps
+ * its seq.  CS_ENOTFOUND when the licence does not exist (foreign key). */
+static int
+put_event(cs_store *cs, const cs_event *ev, enum stmt_id id)
 {
 	struct conn *c;
 	sqlite3_stmt *st;
@@ -413,15 +414,47 @@ sq_event_append(cs_store *cs, const cs_event *ev)
 
 	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
 		goto out;
-	if ((rc = sq_prep(c, ST_EV_PUT, &st)) == 0)
+	if ((rc = sq_prep(c, id, &st)) == 0)
 		rc = sq_run(st, sq_bind_text(st, 1, ev->licence_id) ||
 		    sqlite3_bind_int64(st, 2, ev->at) ||
 		    sq_bind_text(st, 3, ev->actor) || sq_bind_text(st, 4, ev->action) ||
 		    sq_bind_text(st, 5, ev->kind) || sq_bind_text(st, 6, ev->reason) ||
-		    sq_bind_text(st, 7, ev->ref), "append event");
+		    sq_bind_text(st, 7, ev->ref) ||
+		    (id == ST_EV_IMPORT && sqlite3_bind_int64(st, 8, ev->seq)),
+		    "append event");
 	rc = sq_write_leave(S(cs), own, rc);
 out:
 	return rc;
+}
+
+int
+sq_event_append(cs_store *cs, const cs_event *ev)
+{
+	return put_event(cs, ev, ST_EV_PUT);
+}
+
+static int
+import_event(cs_store *cs, const void *ev)
+{
+	return put_event(cs, ev, ST_EV_IMPORT);
+}
+
+int
+sq_events_import(cs_store *cs, cs_event *const *evs, size_t n)
+{
+	return sq_import_rows(cs, (void *const *)evs, n, import_event);
+}
+
+static int
+import_licence(cs_store *cs, const void *r)
+{
+	return sq_licence_put(cs, r);
+}
+
+int
+sq_licences_import(cs_store *cs, cs_licence_row *const *rows, size_t n)
+{
+	return sq_import_rows(cs, (void *const *)rows, n, import_licence);
 }
 
 int
@@ -477,3 +510,64 @@ sq_bundle_by_ref(cs_store *cs, const char *client, const char *approval_ref,
 	return rc;
 }
 
+
+/* --- pages, for copying a library ----------------------------------- */
+
+/* Pages are read past the licence cache: a copy reads each row once, and
+ * would only push out the rows the service reads again. */
+int
+sq_licences_page(cs_store *cs, int64_t *pos, size_t limit,
+    cs_licence_row ***out, size_t *n)
+{
+	struct sstore *s = S(cs);
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = sq_read_stmt(s, ST_LIC_PAGE, &st)) == 0)
+		rc = sq_fetch_all(st, sqlite3_bind_int64(st, 1, *pos) ||
+		    sqlite3_bind_int64(st, 2, (int64_t)limit), &licence_kind, &arr,
+		    n, "licences page");
+	*out = arr;
+	if (rc == 0 && *n > 0 && (rc = row_pos(s, (*out)[*n - 1], pos)) != 0) {
+		cs_licence_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int
+sq_events_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_event ***out, size_t *n)
+{
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = sq_read_stmt(S(cs), ST_EV_PAGE, &st)) == 0)
+		rc = sq_fetch_all(st, sqlite3_bind_int64(st, 1, after_seq) ||
+		    sqlite3_bind_int64(st, 2, (int64_t)limit), &event_kind, &arr, n,
+		    "events page");
+	*out = arr;
+	return rc;
+}
+
+int
+sq_bundles_page(cs_store *cs, const char *after_id, size_t limit,
+    cs_bundle_row ***out, size_t *n)
+{
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = sq_read_stmt(S(cs), ST_BUN_PAGE, &st)) == 0)
+		rc = sq_fetch_all(st, sq_bind_text(st, 1, after_id ? after_id : "") ||
+		    sqlite3_bind_int64(st, 2, (int64_t)limit), &bundle_kind, &arr, n,
+		    "bundles page");
+	*out = arr;
+	return rc;
+}

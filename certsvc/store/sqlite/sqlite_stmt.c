@@ -75,16 +75,30 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_LIC_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM licences "
 	    "WHERE type = ?1 AND issuer_code = ?2",
 	[ST_LIC_COUNT] = "SELECT count(*) FROM licences",
+	/* Copying (cs_store_licences_page): the order stored is rowid's. */
+	[ST_LIC_PAGE] = "SELECT " LICENCE_COLS " FROM licences "
+	    "WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
 	[ST_EV_PUT] = "INSERT INTO status_events (licence_id, at, actor, "
 	    "action, kind, reason, ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/* An event copied from another store keeps its seq (?8). */
+	[ST_EV_IMPORT] = "INSERT INTO status_events (licence_id, at, actor, "
+	    "action, kind, reason, ref, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+	    "?7, ?8)",
+	[ST_EV_PAGE] = "SELECT " EVENT_COLS " FROM status_events "
+	    "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[ST_EV_FOR] = "SELECT " EVENT_COLS " FROM status_events "
 	    "WHERE licence_id = ?1 ORDER BY seq",
 	[ST_BUN_PUT] = "INSERT INTO bundles (" BUNDLE_COLS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5)",
 	[ST_BUN_BY_REF] = "SELECT " BUNDLE_COLS " FROM bundles "
 	    "WHERE client = ?1 AND approval_ref = ?2",
+	[ST_BUN_PAGE] = "SELECT " BUNDLE_COLS " FROM bundles "
+	    "WHERE id > ?1 ORDER BY id LIMIT ?2",
 	[ST_CLI_ADD] = "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES (?1, ?2, ?3, ?4)",
+	/* A client copied from another store keeps its id (?5). */
+	[ST_CLI_IMPORT] = "INSERT INTO clients (name, role, token_hash, "
+	    "created_at, id) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_CLI_GET] = CLIENT_SELECT "WHERE c.name = ?1",
 	[ST_CLI_BY_HASH] = CLIENT_SELECT "WHERE c.token_hash = ?1",
 	[ST_CLI_LIST] = CLIENT_SELECT "ORDER BY c.id",
@@ -100,6 +114,11 @@ static const char *const stmt_sql[ST__N] = {
 	    "holder, purpose, service_item, case_ref, result_count, remote, "
 	    "request_id, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
 	    "?10, ?11, ?12)",
+	/* A record copied from another store keeps its seq (?13). */
+	[ST_AUDIT_IMPORT] = "INSERT INTO audit (at_ms, client, action, target, "
+	    "holder, purpose, service_item, case_ref, result_count, remote, "
+	    "request_id, result, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	    "?9, ?10, ?11, ?12, ?13)",
 	/* The last chunk keyed (-1: none) and the first not yet full. */
 	[ST_AUDIT_CHUNKS] = "SELECT (SELECT coalesce(max(chunk), -1) FROM "
 	    "audit_chunks), (SELECT coalesce(max(seq), 0) FROM audit) / "

@@ -415,3 +415,38 @@ sq_rollback(cs_store *cs)
 	return rc;
 }
 
+
+/* Whether this thread is inside a transaction. */
+int
+sq_in_tx(struct sstore *s)
+{
+	struct slot *sl;
+
+	return sq_slot_get(s, &sl) == 0 && sl->depth > 0;
+}
+
+/*
+ * The batch imports (store.h, cs_store_licences_import and its kind): each
+ * row put one call at a time, all in a nested level, so a failure undoes
+ * the rows the call wrote and leaves the caller's transaction as it was.
+ * In SQLite a call is no round trip: a batch op needs nothing more.
+ */
+int
+sq_import_rows(cs_store *cs, void *const *rows, size_t n,
+    int (*put)(cs_store *cs, const void *row))
+{
+	size_t i;
+	int rc;
+
+	if (!sq_in_tx(S(cs)))
+		return cs_err_set(CS_EINVAL, "store: a batch is written inside "
+		    "a transaction only");
+	if ((rc = sq_begin(cs)) != 0)
+		return rc;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = put(cs, rows[i]);
+	if (rc == 0)
+		return sq_commit(cs);
+	(void)sq_rollback(cs);
+	return rc;
+}

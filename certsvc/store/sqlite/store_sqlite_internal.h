@@ -61,11 +61,16 @@ enum stmt_id {
 	ST_LIC_BY_BUNDLE,
 	ST_LIC_NEXT_SEQ,
 	ST_LIC_COUNT,
+	ST_LIC_PAGE,
 	ST_EV_PUT,
+	ST_EV_IMPORT,
+	ST_EV_PAGE,
 	ST_EV_FOR,
 	ST_BUN_PUT,
 	ST_BUN_BY_REF,
+	ST_BUN_PAGE,
 	ST_CLI_ADD,
+	ST_CLI_IMPORT,
 	ST_CLI_GET,
 	ST_CLI_BY_HASH,
 	ST_CLI_LIST,
@@ -73,6 +78,7 @@ enum stmt_id {
 	ST_GRANTS,
 	ST_GRANT_ADD,
 	ST_AUDIT_PUT,
+	ST_AUDIT_IMPORT,
 	ST_AUDIT_CHUNKS,
 	ST_AUDIT_KEYS_PUT,
 	ST_AUDIT_CHUNK_PUT,
@@ -217,6 +223,9 @@ int sq_write_leave(struct sstore *s, int own, int rc);
 int sq_begin(cs_store *cs);
 int sq_commit(cs_store *cs);
 int sq_rollback(cs_store *cs);
+int sq_in_tx(struct sstore *s);
+int sq_import_rows(cs_store *cs, void *const *rows, size_t n,
+    int (*put)(cs_store *cs, const void *row));
 
 /* sqlite_schema.c: the schema and its migrations. */
 extern const int sq_schema_version;
@@ -246,6 +255,14 @@ int sq_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
 int sq_bundle_put(cs_store *cs, const cs_bundle_row *b);
 int sq_bundle_by_ref(cs_store *cs, const char *client,
     const char *approval_ref, cs_bundle_row **out);
+int sq_licences_page(cs_store *cs, int64_t *pos, size_t limit,
+    cs_licence_row ***out, size_t *n);
+int sq_events_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_event ***out, size_t *n);
+int sq_licences_import(cs_store *cs, cs_licence_row *const *rows, size_t n);
+int sq_events_import(cs_store *cs, cs_event *const *evs, size_t n);
+int sq_bundles_page(cs_store *cs, const char *after_id, size_t limit,
+    cs_bundle_row ***out, size_t *n);
 
 /* sqlite_clients.c: API clients and their grants. */
 int sq_client_add(cs_store *cs, const cs_client *cl);
@@ -255,12 +272,15 @@ int sq_client_by_token_hash(cs_store *cs, const uint8_t hash[32],
 int sq_client_list(cs_store *cs, cs_client ***out, size_t *n);
 int sq_client_revoke(cs_store *cs, const char *name, int64_t at);
 int sq_grant_add(cs_store *cs, const char *client_name, const cs_grant *g);
+int sq_client_import(cs_store *cs, const cs_client *cl);
 
 /* sqlite_audit.c: the audit trail. */
 int sq_index_audit_chunks(struct conn *c);
 int sq_audit_append(cs_store *cs, const cs_audit_rec *a);
 int sq_audit_query(cs_store *cs, const cs_audit_filter *f,
     cs_audit_rec ***out, size_t *n);
+int sq_audit_import(cs_store *cs, cs_audit_rec *const *recs, size_t n);
+int sq_import_done(cs_store *cs);
 
 /* sqlite_maint.c: the checkpointer, ping, backup. */
 void sq_ckpt_start(struct sstore *s);

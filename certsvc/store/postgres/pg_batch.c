@@ -1,0 +1,138 @@
+/*
+ * pg_batch: many rows of one statement written inside the caller's
+ * transaction as one savepoint, in pipelines of CHUNK statements, one
+ * round trip each, instead of a savepoint and a round trip per row
+ * (write_in_tx, pg_tx.c): what copying a library writes (store.h,
+ * "Copying a library"), all of a batch or none of it.
+ */
+#include "store_pg_internal.h"
+
+#include "cs_err.h"
+
+#include <stdio.h>
+
+/* Statements per pipeline.  Each answers about 30 bytes: a chunk's
+ * answers fit in the socket's buffer while the chunk is still being sent,
+ * so the server never waits for this side to read. */
+#define CHUNK 256
+
+/* Read a pipeline's results up to its sync, keeping the first failure in
+ * *bad.  -1 when the connection died before the sync came. */
+static int
+drain(PGconn *pg, size_t sent, PGresult **bad)
+{
+	PGresult *r;
+	size_t guard;
+
+	/* Each statement answers a result then NULL; the sync ends them. */
+	for (guard = 0; guard < 2 * sent + 8; guard++) {
+		if ((r = PQgetResult(pg)) == NULL) {
+			if (PQstatus(pg) == CONNECTION_BAD)
+				return -1;
+			continue;
+		}
+		switch (PQresultStatus(r)) {
+		case PGRES_PIPELINE_SYNC:
+			PQclear(r);
+			return 0;
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+		case PGRES_PIPELINE_ABORTED:
+			PQclear(r);
+			break;
+		default:
+			if (*bad == NULL)
+				*bad = r;
+			else
+				PQclear(r);
+		}
+	}
+	return -1;
+}
+
+/* Send statements [*i, end) of the batch; *sent counts them.  A fill
+ * that fails stops the sending with its code. */
+static int
+send_chunk(struct pgstore *s, PGconn *pg, const char *name, pg_fill_fn fill,
+    void *ctx, size_t *i, size_t end, size_t *sent)
+{
+	struct pgq q;
+	int rc;
+
+	for (; *i < end; (*i)++) {
+		pq_init(&q);
+		if ((rc = fill(s, ctx, *i, &q)) != 0)
+			return rc;
+		/* libpq copies the values into its buffer: q and what it
+		 * points to may go once this returns. */
+		if (PQsendQueryPrepared(pg, name, q.n, q.v, q.len, q.fmt, 1) != 1)
+			return CS_EUNAVAIL;
+		(*sent)++;
+	}
+	return 0;
+}
+
+static int
+send_plain(PGconn *pg, const char *sql, size_t *sent)
+{
+	if (PQsendQueryParams(pg, sql, 0, NULL, NULL, NULL, NULL, 1) != 1)
+		return CS_EUNAVAIL;
+	(*sent)++;
+	return 0;
+}
+
+int
+pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
+    pg_fill_fn fill, void *ctx, const char *what)
+{
+	PGconn *pg;
+	PGresult *bad = NULL;
+	char name[16];
+	size_t i = 0, sent;
+	int rc, fill_rc = 0, broken = 0;
+
+	if (!pg_holds(s))
+		return cs_err_set(CS_EINVAL, "store: %s: a batch is written "
+		    "inside a transaction only", what);
+	if ((rc = pg_lost(s)) != 0 || n == 0 ||
+	    (rc = pg_prepare(s, &s->writer, st)) != 0)
+		return rc;
+	pg = s->writer.pg;
+	snprintf(name, sizeof(name), "cs%d", st->slot);
+	if (PQenterPipelineMode(pg) != 1)
+		return pg_fail(s, pg, NULL, what);
+	while (!broken && fill_rc == 0 && bad == NULL && i < n) {
+		sent = 0;
+		broken = (i == 0 && send_plain(pg, "SAVEPOINT cs_batch",
+		    &sent) != 0);
+		if (!broken) {
+			fill_rc = send_chunk(s, pg, name, fill, ctx, &i,
+			    i + CHUNK < n ? i + CHUNK : n, &sent);
+			broken = fill_rc == CS_EUNAVAIL;
+		}
+		if (!broken && fill_rc == 0 && i == n)
+			broken = send_plain(pg, "RELEASE SAVEPOINT cs_batch",
+			    &sent) != 0;
+		broken = broken || PQpipelineSync(pg) != 1 ||
+		    drain(pg, sent, &bad) != 0;
+	}
+	if (broken) {
+		/* Half a pipeline, or no answer: the connection is of no
+		 * further use, and its transaction is gone with it. */
+		rc = pg_fail(s, pg, bad, what);
+		PQclear(bad);
+		pg_conn_close(&s->writer);
+		s->lost = 1;
+		return rc;
+	}
+	(void)PQexitPipelineMode(pg);
+	if (bad != NULL)
+		rc = pg_fail(s, pg, bad, what);
+	else
+		rc = fill_rc;
+	PQclear(bad);
+	if (rc != 0)
+		PQclear(PQexec(pg, "ROLLBACK TO SAVEPOINT cs_batch; "
+		    "RELEASE SAVEPOINT cs_batch"));
+	return rc;
+}
