@@ -252,12 +252,11 @@ h_licence(cs_req *r)
 		reply_json_text(r, 200, text);
 }
 
+/* The answer of a domain call that made out (taken): 200 with it, or the
+ * problem of rc. */
 static void
-h_bundle_get(cs_req *r)
+reply_value(cs_req *r, int rc, json_t *out)
 {
-	json_t *out = NULL;
-	int rc = cs_bundle_read(svc_of(r), &r->actor, r->params[0], &out);
-
 	if (rc != 0)
 		cs_http_problem_err(r, rc, NULL);
 	else
@@ -266,16 +265,21 @@ h_bundle_get(cs_req *r)
 }
 
 static void
+h_bundle_get(cs_req *r)
+{
+	json_t *out = NULL;
+	int rc = cs_bundle_read(svc_of(r), &r->actor, r->params[0], &out);
+
+	reply_value(r, rc, out);
+}
+
+static void
 h_me(cs_req *r)
 {
 	json_t *out = NULL;
 	int rc = cs_whoami(&r->actor, &out);
 
-	if (rc != 0)
-		cs_http_problem_err(r, rc, NULL);
-	else
-		cs_reply_json(r, 200, out);
-	json_decref(out);
+	reply_value(r, rc, out);
 }
 
 static void
@@ -520,11 +524,7 @@ h_audit(cs_req *r)
 		f.limit = (int)n;
 	}
 	rc = cs_audit_list(svc_of(r), &r->actor, &f, &out);
-	if (rc != 0)
-		cs_http_problem_err(r, rc, NULL);
-	else
-		cs_reply_json(r, 200, out);
-	json_decref(out);
+	reply_value(r, rc, out);
 }
 
 /* --- verification ----------------------------------------------------- */
