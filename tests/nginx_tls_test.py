@@ -22,6 +22,7 @@ Skipped (exit 77) only when there is no nginx binary (Debian nginx-light,
 scripts/deps.sh test)."""
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -232,6 +233,22 @@ def metrics_only_for_the_allowed_address():
           "/metrics through nginx from 127.0.0.1: %d" % r.status)
 
 
+def every_metric_and_file_is_documented():
+    """docs/operations.md's metrics table names every metric /metrics emits
+    (and no other), and every repository path it names exists."""
+    r = https("GET", "/metrics", source="127.0.0.1")
+    emitted = set(re.findall(r"^# TYPE (\S+) ", r.body.decode(), re.M))
+    with open(os.path.join(SOURCE, "docs", "operations.md")) as f:
+        guide = f.read()
+    table = set(re.findall(r"^\| `(certsvc_[a-z_]+)` \|", guide, re.M))
+    check(emitted and emitted == table, "the guide's metrics table is what /metrics emits: "
+          "undocumented %s, not emitted %s" % (sorted(emitted - table), sorted(table - emitted)))
+    paths = set(re.findall(r"(?<![\w/])(?:\.\./)?((?:scripts|tests|docs|crypto|certsvc|keys\.example)/[\w./@-]+\w)",
+                           guide))
+    missing = [p for p in sorted(paths) if not os.path.exists(os.path.join(SOURCE, p))]
+    check(paths and not missing, "every path docs/operations.md names exists: missing %s" % missing)
+
+
 def oversized_body_is_413():
     req = request_for(T_RAD, "NGINX-BIG", org_code(2))
     req["remarks"] = "x" * (MAX_BODY + 100)
@@ -304,7 +321,8 @@ def stop():
 try:
     start()
     run_tests([issuance_and_lookup_name_the_client, cors_through_nginx,
-               metrics_only_for_the_allowed_address, oversized_body_is_413,
+               metrics_only_for_the_allowed_address, every_metric_and_file_is_documented,
+               oversized_body_is_413,
                only_idempotent_requests_are_retried])
 finally:
     stop()
