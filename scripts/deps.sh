@@ -16,8 +16,10 @@ build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
 # python3-psycopg2: the tests read what a PostgreSQL server stored
 # (tests/lib/csdb.py).  chromium and nodejs: the browser tests
 # (tests/browser_test.py drive Debian's chromium with playwright-core).
+# nginx-light: tests/nginx_tls_test.py runs docs/nginx-certsvc.conf (the
+# package's own server on port 80 is neither needed nor used).
 test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
-      sqlite3 chromium nodejs python3-psycopg2)
+      sqlite3 chromium nodejs python3-psycopg2 nginx-light)
 
 # clang and its compiler-rt (libFuzzer, the sanitizer runtimes) build the
 # fuzz targets; python3-cbor2 lets fuzz/seeds.py take tokens apart.
