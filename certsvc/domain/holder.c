@@ -225,6 +225,30 @@ holder_page(cs_service *svc, const cs_actor *who, const char *holder,
 	return rc;
 }
 
+/* A lookup refused before it read anything (by a client that is not a
+ * reader, or without its purpose), audited as denied: the holder code is
+ * recorded when it passes its check, so a record holds nothing the caller
+ * made up.  rc, the refusal, is returned with its message. */
+static int
+refused(cs_service *svc, const cs_actor *who, const cs_holder_query *q,
+    int rc)
+{
+	cs_problems ignore = CS_PROBLEMS_INIT;
+	char msg[512], norm[CS_USCC_LEN + 1] = "";
+	const char *code;
+	int arc = CS_EFORBIDDEN;
+
+	snprintf(msg, sizeof(msg), "%s", cs_err_msg());
+	check_code(q, norm, sizeof(norm), &ignore);
+	code = ignore.n == 0 ? norm : NULL;
+	cs_problems_reset(&ignore);
+	if (who != NULL && who->client != NULL)
+		arc = cs_audit_denied(svc, who, "holder_lookup", code ? code : "",
+		    code);
+	/* A record that cannot be kept (a full disk) is the answer: 503. */
+	return arc != CS_EFORBIDDEN ? arc : cs_err_set(rc, "%s", msg);
+}
+
 int
 cs_holder_licences_text(cs_service *svc, const cs_actor *who,
     const cs_holder_query *q, const cs_purpose *why, char **out,
@@ -243,12 +267,14 @@ cs_holder_licences_text(cs_service *svc, const cs_actor *who,
 	 * partner agencies' business, granted per type and stated purpose. */
 	if (who == NULL || who->client == NULL ||
 	    strcmp(who->client->role, "reader") != 0) {
-		rc = cs_err_set(CS_EFORBIDDEN, "only a reader client may look up a "
+		cs_err_set(CS_EFORBIDDEN, "only a reader client may look up a "
 		    "holder's licences");
+		rc = refused(svc, who, q, CS_EFORBIDDEN);
 		goto out;
 	}
 	if ((rc = check_purpose(why)) != 0) {
 		cs_problems_add(p, "X-Purpose", "%s", cs_err_msg());
+		rc = refused(svc, who, q, CS_EINVAL);
 		goto out;
 	}
 	if ((rc = check_lookup(svc, q, norm, sizeof(norm), &pg, p)) != 0)

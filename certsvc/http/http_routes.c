@@ -424,7 +424,8 @@ h_holder(cs_req *r)
 	char *purpose = NULL, *item = NULL, *ref = NULL, *out = NULL;
 	int rc;
 
-	if (header_text(r, "X-Purpose", 1, PURPOSE_MAX_CHARS, &purpose) != 0 ||
+	/* A missing purpose is refused (and audited) by the lookup itself. */
+	if (header_text(r, "X-Purpose", 0, PURPOSE_MAX_CHARS, &purpose) != 0 ||
 	    header_text(r, "X-Service-Item", 0, PURPOSE_MAX_CHARS, &item) != 0 ||
 	    header_text(r, "X-Case-Ref", 0, PURPOSE_MAX_CHARS, &ref) != 0)
 		goto out;

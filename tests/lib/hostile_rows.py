@@ -442,9 +442,9 @@ def hostile_holder_and_audit_queries_are_refused(fx):
              PURPOSE, "stauts", 0),
             ("?status= twice", HOLD + "91440300708461136T/certificates?status=valid&status=revoked",
              400, PURPOSE, "status", 0),
+            # Refused without a purpose: audited as denied (issue 18).
             ("holder without X-Purpose", HOLD + "91440300708461136T/certificates", 400, [],
-             "X-Purpose",
-             0),
+             "X-Purpose", 1),
             ("X-Purpose of 201 characters", HOLD + "91440300708461136T/certificates", 400,
              [("X-Purpose", "因" * 201)], "X-Purpose", 0),
             ("X-Purpose with an encoded newline", HOLD + "91440300708461136T/certificates", 400,
@@ -466,11 +466,12 @@ def hostile_holder_and_audit_queries_are_refused(fx):
              "code", 0)):
         ROWS.append(Row(name, "GET", path, status, auth="reader", headers=headers, field=field,
                         audits=audits))
-    # Only a reader reads a holder's licences: an admin or an issuer is refused.
+    # Only a reader reads a holder's licences: an admin or an issuer is
+    # refused, and the refusal audited (denied).
     for who in ("admin", "issuer"):
         ROWS.append(Row("holder lookup by an " + who, "GET",
                         HOLD + "91440300708461136T/certificates",
-                        403, auth=who, headers=PURPOSE))
+                        403, auth=who, headers=PURPOSE, audits=1))
     for q, field in (("after=-1", "after"), ("after=1e3", "after"), ("limit=0", "limit"),
                      ("limit=1001", "limit"), ("limit=%27", "limit"),
                      ("since=2026-02-30T00:00:00Z", "since"),
@@ -770,12 +771,14 @@ def issue13_nul_in_words(fx):
 # some text is not among these rows: libmicrohttpd 0.9.75 hands the value
 # to certsvc already cut at the NUL, length included (docs/design.md).
 def issue13_nul_in_headers(fx):
-    for name, value in (("X-Purpose", b"\x00"), ("X-Purpose", b"a%00b"),
-                        ("X-Service-Item", b"a%00b")):
+    # A raw NUL alone arrives as an empty value: no purpose, a refusal the
+    # lookup audits (denied); the others are refused as malformed headers.
+    for name, value, audits in (("X-Purpose", b"\x00", 1), ("X-Purpose", b"a%00b", 0),
+                                ("X-Service-Item", b"a%00b", 0)):
         headers = ([] if name == "X-Purpose" else PURPOSE) + [(name, value)]
         ROWS.append(Row("%s with %r" % (name, value), "GET",
                         HOLD + "91440300708461136T/certificates", 400, auth="reader",
-                        headers=headers, field=name))
+                        headers=headers, field=name, audits=audits))
 
 
 # --- issue 13, items 5 and 10 --------------------------------------------------
