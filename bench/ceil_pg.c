@@ -156,6 +156,8 @@ main(int argc, char **argv)
 	if (conns < 1)
 		conns = 1;
 	c = connect_db();
+	/* No NOTICE that the table to drop does not exist. */
+	exec_ok(c, "SET client_min_messages = warning");
 	exec_ok(c, "DROP TABLE IF EXISTS ceil_pg");
 	exec_ok(c, "CREATE TABLE ceil_pg (id text COLLATE \"C\" PRIMARY KEY,"
 	    " holder text COLLATE \"C\" NOT NULL, record bytea NOT NULL)");

@@ -96,8 +96,9 @@ pg_postmaster() {
 pg_cpu_ticks() {
 	local pm
 	pm=$(pg_postmaster)
+	# A process may end between the glob and the read (pipefail is on).
 	for f in /proc/[0-9]*/stat; do
-		cat "$f" 2>/dev/null
+		cat "$f" 2>/dev/null || true
 	done | awk -v pm="$pm" '{
 		pid = $1; sub(/^.*\) /, "")
 		# now $1 = state, $2 = ppid, $12 utime, $13 stime, $14 cutime, $15 cstime
@@ -106,10 +107,15 @@ pg_cpu_ticks() {
 	} END { print t + 0 }'
 }
 
+# What shapes a seeded cluster: the seeder, the store, the catalog and the
+# cluster's settings.
 pg_seed_stamp() {
-	cat "$BENCH/seed.c" "$BENCH/pg.sh" "$ROOT"/certsvc/domain/{issue,token,catalog}.c \
-	    "$ROOT"/certsvc/store/postgres/*.c "$ROOT"/certsvc/store/zrecord.c \
-	    "$ROOT"/templates/* "$ROOT"/docs/examples/issue-*.json |
+	{
+		cat "$BENCH/seed.c" "$ROOT"/certsvc/domain/{issue,token,catalog}.c \
+		    "$ROOT"/certsvc/store/postgres/*.c "$ROOT"/certsvc/store/zrecord.c \
+		    "$ROOT"/templates/* "$ROOT"/docs/examples/issue-*.json
+		printf '%s\n' "${PG_SETTINGS[@]}"
+	} |
 	    sha256sum | cut -c1-16
 }
 

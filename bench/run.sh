@@ -474,8 +474,16 @@ for b in $BACKENDS; do
 done
 # shellcheck source=bench/pg.sh
 . "$BENCH/pg.sh"
-# A cluster left running by a failure would hold its port and memory.
-trap pg_stop EXIT
+# A failure must not leave servers behind: the certsvc being measured,
+# the bare server, the cluster.
+SPID=
+MHD_PID=
+cleanup() {
+	[ -z "$SPID" ] || kill -TERM "$SPID" 2>/dev/null || true
+	[ -z "$MHD_PID" ] || kill -TERM "$MHD_PID" 2>/dev/null || true
+	pg_stop
+}
+trap cleanup EXIT
 deps
 build
 mkdir -p "$WORK/logs"
