@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # bench/pg.sh: the PostgreSQL half of the benchmark, sourced by bench/run.sh
 # (bench/README.md, "PostgreSQL").  It uses run.sh's globals (ROOT, BENCH,
-# BUILD, WORK, SERVER, FRESH, NCPU, log).
+# BUILD, WORK, SERVER, CLIENT, FRESH, log) and its seed_cached and
+# seed_dir_new.
 #
 # A cluster of its own: tests/lib/cspg.py makes it (initdb as the postgres
 # user when root, its own port on 127.0.0.1, a password for host
@@ -126,13 +128,11 @@ pg_seed_stamp() {
 pg_seed() {
 	local n=$1 dir=$WORK/pg-seed-$1 stamp t0 t1
 	stamp="$(pg_seed_stamp)-$n"
-	if [ "$FRESH" = 0 ] && [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$stamp" ]; then
+	if seed_cached "$dir" "$stamp"; then
 		log "pg seed $n: cached in $dir"
 		return 0
 	fi
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	"$BUILD/certsvc" keygen --alg ES256 --keys "$dir/keys" >/dev/null
+	seed_dir_new "$dir"
 	log "pg seed $n: a new cluster in $dir/pg"
 	pg_init "$dir/pg"
 	log "pg seed $n: issuing through cs_issue(), 1,000 per transaction, one process"

@@ -21,7 +21,6 @@ SIZE=${1:-$(ls -d "$WORK"/pg-seed-* | sed 's/.*pg-seed-//' | sort -n | head -1)}
 DUR=${2:-4}
 SRC=$WORK/pg-seed-$SIZE
 RUN=$WORK/pg-profile
-FRESH=0
 NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
 if [ "$NCPU" -ge 2 ]; then

@@ -250,16 +250,26 @@ seed_stamp() {
 	    sha256sum | cut -c1-16
 }
 
+# Whether DIR holds a seed stamped STAMP, and --fresh was not given.
+seed_cached() {
+	[ "$FRESH" = 0 ] && [ -f "$1/stamp" ] && [ "$(cat "$1/stamp")" = "$2" ]
+}
+
+# DIR emptied, with a new signing key in DIR/keys.
+seed_dir_new() {
+	rm -rf "$1"
+	mkdir -p "$1"
+	"$BUILD/certsvc" keygen --alg ES256 --keys "$1/keys" >/dev/null
+}
+
 seed() {
 	local n=$1 dir=$WORK/seed-$1 stamp t0 t1 parts=1 k pids=()
 	stamp="$(seed_stamp)-$n"
-	if [ "$FRESH" = 0 ] && [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$stamp" ]; then
+	if seed_cached "$dir" "$stamp"; then
 		log "seed $n: cached in $dir"
 		return 0
 	fi
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	"$BUILD/certsvc" keygen --alg ES256 --keys "$dir/keys" >/dev/null
+	seed_dir_new "$dir"
 	# Large databases are seeded by one process a core, each issuing its
 	# slice into a database of its own, then joined (bench/merge.py).
 	[ "$n" -ge 50000 ] && parts=$NCPU
@@ -420,15 +430,15 @@ run_size() {
 		esac
 		pair_ceiling "$n" "$P$s"
 		case $s in
-		verify_url) drive "$n" $P$s "$url" verify.lua "$ws/qr_url.txt" ;;
-		verify_compact) drive "$n" $P$s "$url" verify.lua "$ws/qr_compact.txt" ;;
-		lookup) drive "$n" $P$s "$url" lookup.lua "$ws/holders.txt" "$BENCH_READER_TOKEN" ;;
-		lookup_wide) drive "$n" $P$s "$url" lookup.lua "$src/sample/holders.txt" "$BENCH_READER_TOKEN" ;;
-		fetch) drive "$n" $P$s "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" ;;
-		fetch_wide) drive "$n" $P$s "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" ;;
-		qr_miss) drive "$n" $P$s "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png ;;
-		qr_hit) drive "$n" $P$s "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png 16 ;;
-		issue) drive "$n" $P$s "$url" issue.lua "$src/sample/issue.json" \
+		verify_url) drive "$n" "$P$s" "$url" verify.lua "$ws/qr_url.txt" ;;
+		verify_compact) drive "$n" "$P$s" "$url" verify.lua "$ws/qr_compact.txt" ;;
+		lookup) drive "$n" "$P$s" "$url" lookup.lua "$ws/holders.txt" "$BENCH_READER_TOKEN" ;;
+		lookup_wide) drive "$n" "$P$s" "$url" lookup.lua "$src/sample/holders.txt" "$BENCH_READER_TOKEN" ;;
+		fetch) drive "$n" "$P$s" "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" ;;
+		fetch_wide) drive "$n" "$P$s" "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" ;;
+		qr_miss) drive "$n" "$P$s" "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png ;;
+		qr_hit) drive "$n" "$P$s" "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png 16 ;;
+		issue) drive "$n" "$P$s" "$url" issue.lua "$src/sample/issue.json" \
 		    "$src/sample/new_holders.txt" "$BENCH_ISSUER_TOKEN" "$(date +%s%N)" ;;
 		esac
 	done
