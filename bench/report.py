@@ -29,6 +29,19 @@ SCENARIOS = [
     ("issue", "issue, durable", "insert_1", 1.0),
 ]
 
+# The PostgreSQL rows (results named "pg_" + scenario): name, label, the
+# ceiling held against (pg_insert_1: ceil_pg, one connection, measured right
+# before; sqlite: SQLite's same scenario at the same size in the same run),
+# target ratio.
+PG_SCENARIOS = [
+    ("verify_url", "verify, url form (ES256)", "sqlite", None),
+    ("lookup", "lookup by holder, audited", "sqlite", 0.5),
+    ("lookup_wide", "lookup by holder, audited, whole sample", "sqlite", 0.5),
+    ("fetch", "fetch by id, audited", "sqlite", 0.5),
+    ("fetch_wide", "fetch by id, audited, whole sample", "sqlite", 0.5),
+    ("issue", "issue, durable", "pg_insert_1", 1.0),
+]
+
 
 def num(v):
     try:
@@ -47,6 +60,63 @@ def yes(ok):
     if ok is None:
         return ""
     return "yes" if ok else "**no**"
+
+
+def pg_table(res, meta, pair, sizes, m):
+    """The PostgreSQL rows, if the run had any: each against its target's
+    ceiling (SQLite's same scenario, or raw one-insert transactions on the
+    same cluster), with certsvc's and the cluster's CPU a request."""
+    if not any(k[1].startswith("pg_") for k in res):
+        return
+    clk = num(m("clk_tck")) if m("clk_tck") != "?" else 100.0
+    print("\n### PostgreSQL\n")
+    print("- settings: " + m("pg_settings").replace(";", ", "))
+    for size in reversed(sizes):
+        one = meta.get((str(size), "pg_insert_1"))
+        eight = meta.get((str(size), "pg_insert_1x8"))
+        if one:
+            print(f"- {size:,} licences: raw one-insert transactions on the same "
+                  f"cluster (ceil_pg) {fmt(num(one))}/s on one connection, "
+                  f"{fmt(num(eight or 'nan'))}/s on eight")
+    print("\n| scenario | licences | req/s | p50 ms | p99 ms | certsvc CPU µs/req "
+          "| PostgreSQL CPU µs/req | held against | its req/s | ratio | target | met |")
+    print("|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|")
+    for name, label, kind, target in PG_SCENARIOS:
+        for size in reversed(sizes):
+            r = res.get((str(size), "pg_" + name))
+            if r is None:
+                continue
+            if kind == "sqlite":
+                sq = res.get((str(size), name))
+                c = sq["rps"] if sq else float("nan")
+                cname = "SQLite, same scenario"
+            else:
+                c = pair.get((str(size), "pg_" + name), ("", float("nan")))[1]
+                cname = "PostgreSQL, 1 insert/tx, 1 connection"
+            ratio = r["rps"] / c if c and not math.isnan(c) else float("nan")
+            met = None if target is None or math.isnan(ratio) else ratio >= target
+            if r["bad"]:
+                met = False
+            ticks = num(meta.get((str(size), "pgcpu_pg_" + name), "nan"))
+            pgcpu = ticks / clk * 1e6 / r["n"] if r["n"] else float("nan")
+            bad = f" ({r['bad']} errors)" if r["bad"] else ""
+            print(f"| {label}{bad} | {size:,} | {fmt(r['rps'])} | {fmt(r['p50'], 2)} | "
+                  f"{fmt(r['p99'], 2)} | {fmt(r['cpu'], 1)} | {fmt(pgcpu, 1)} | "
+                  f"{cname} | {fmt(c)} | {fmt(ratio, 2)} | "
+                  f"{'≥ ' + str(target) if target else '—'} | {yes(met)} |")
+    print("\n| resource, PostgreSQL | licences | measured |")
+    print("|---|--:|--:|")
+    for size in reversed(sizes):
+        dbb = num(meta.get((str(size), "pg_db_bytes"), "nan")) / size
+        st = num(meta.get((str(size), "pg_startup_ms"), "nan"))
+        rss = num(meta.get((str(size), "pg_peak_rss_kb"), "nan")) / 1024
+        seed_s = num(meta.get((str(size), "pg_seed_seconds"), "nan"))
+        print(f"| database bytes per licence | {size:,} | {fmt(dbb)} |")
+        print(f"| certsvc start-up to first /healthz | {size:,} | {fmt(st)} ms |")
+        print(f"| certsvc peak RSS | {size:,} | {fmt(rss, 1)} MiB |")
+        if not math.isnan(seed_s) and seed_s > 0:
+            print(f"| seeding through cs_issue(), one process | {size:,} | "
+                  f"{fmt(seed_s, 1)} s ({fmt(size / seed_s)}/s) |")
 
 
 def main():
@@ -180,6 +250,7 @@ def main():
         if not math.isnan(seed_s) and seed_s > 0:
             print(f"| seeding {size:,} licences through cs_issue() | "
                   f"{fmt(seed_s, 1)} s ({fmt(size / seed_s)}/s) | — | |")
+    pg_table(res, meta, pair, sizes, m)
     if failed:
         print(f"\nbench: errors or no answers in {failed}", file=sys.stderr)
     return 1 if failed else 0

@@ -8,7 +8,13 @@
 # Options: --fresh (seed again even when a seeded database of the same
 # sources is cached in bench/work/), --duration S, --threads N (server
 # worker threads), --out FILE (also write the table there), --sizes
-# "N ..." and --scenarios a,b (a subset, while working on one path).
+# "N ..." and --scenarios a,b (a subset, while working on one path),
+# --backends sqlite,postgresql (or --backend postgresql): the stores to
+# measure, SQLite alone by default.  On PostgreSQL it starts a PostgreSQL
+# 15 cluster of its own (bench/pg.sh), seeds it through cs_issue() too,
+# measures raw one-insert transactions against it (ceil_pg) and runs
+# verify, lookup, fetch and issue there; report.py holds them against
+# that ceiling and against SQLite's same scenario in the same run.
 #
 # It builds a Release binary and the tools of bench/, measures the ceilings
 # (raw signatures, a bare libmicrohttpd server, raw SQLite inserts, raw QR
@@ -32,6 +38,7 @@ BENCH_SERVE_ARGS=${BENCH_SERVE_ARGS:-}
 OUT=
 ONLY_SIZES=
 ONLY_SCENARIOS=
+BACKENDS=sqlite
 CONNS=64
 
 while [ $# -gt 0 ]; do
@@ -44,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--sizes) ONLY_SIZES=$2; shift ;;
 	--scenarios) ONLY_SCENARIOS=,$2,; shift ;;
+	--backend|--backends) BACKENDS=$(tr , ' ' <<<"$2"); shift ;;
 	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -129,7 +137,7 @@ cpu_ticks() {
 # $RESULTS.  $SPID is the server measured.
 # usage: drive SIZE NAME URL SCRIPT [ARGS...]
 drive() {
-	local size=$1 name=$2 url=$3 script=$4 out t0 t1 w0 w1 pp="" syncs=0
+	local size=$1 name=$2 url=$3 script=$4 out t0 t1 w0 w1 p0 pp="" syncs=0
 	local sf=$WORK/logs/syncs-$size-$name.txt
 	shift 4
 	if [ "$HAVE_PERF" = 1 ]; then
@@ -139,6 +147,7 @@ drive() {
 	fi
 	t0=$(cpu_ticks "$SPID")
 	w0=$(written_bytes "$SPID")
+	[ -z "$PG_RUNNING" ] || p0=$(pg_cpu_ticks)
 	if [ -n "$script" ]; then
 		out=$("${CLIENT[@]}" wrk -t1 -c$CONNS -d"${DUR}s" --latency \
 		    -s "$BENCH/lua/$script" "$url" -- "$@" 2>&1)
@@ -147,6 +156,7 @@ drive() {
 	fi
 	t1=$(cpu_ticks "$SPID")
 	w1=$(written_bytes "$SPID")
+	[ -z "$PG_RUNNING" ] || echo "meta $size pgcpu_$name $(($(pg_cpu_ticks) - p0))" >> "$CEILS"
 	if [ -n "$pp" ]; then
 		wait "$pp" 2>/dev/null || true
 		syncs=$(grep -o '^[0-9]*,' "$sf" 2>/dev/null | tr -d , | head -1)
@@ -218,6 +228,8 @@ pair_ceiling() {
 	qr_miss) kind=qr_png
 		rate=$("${SERVER[@]}" "$BUILD/bench/ceil_qr" "$SAMPLE0/qr_url.txt" "$PAIR" \
 		    2>/dev/null | awk '{ print $2 }') ;;
+	pg_issue) kind=pg_insert_1
+		rate=$(pg_ceil "$PAIR" 20000 1 | awk '{ print $2 }') ;;
 	issue) kind=insert_1
 		rate=$("${SERVER[@]}" "$BUILD/bench/ceil_sqlite" "$WORK/ceil.db" "$PAIR" \
 		    20000 1 | awk '{ print $2 }') ;;
@@ -238,16 +250,26 @@ seed_stamp() {
 	    sha256sum | cut -c1-16
 }
 
+# Whether DIR holds a seed stamped STAMP, and --fresh was not given.
+seed_cached() {
+	[ "$FRESH" = 0 ] && [ -f "$1/stamp" ] && [ "$(cat "$1/stamp")" = "$2" ]
+}
+
+# DIR emptied, with a new signing key in DIR/keys.
+seed_dir_new() {
+	rm -rf "$1"
+	mkdir -p "$1"
+	"$BUILD/certsvc" keygen --alg ES256 --keys "$1/keys" >/dev/null
+}
+
 seed() {
 	local n=$1 dir=$WORK/seed-$1 stamp t0 t1 parts=1 k pids=()
 	stamp="$(seed_stamp)-$n"
-	if [ "$FRESH" = 0 ] && [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$stamp" ]; then
+	if seed_cached "$dir" "$stamp"; then
 		log "seed $n: cached in $dir"
 		return 0
 	fi
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	"$BUILD/certsvc" keygen --alg ES256 --keys "$dir/keys" >/dev/null
+	seed_dir_new "$dir"
 	# Large databases are seeded by one process a core, each issuing its
 	# slice into a database of its own, then joined (bench/merge.py).
 	[ "$n" -ge 50000 ] && parts=$NCPU
@@ -324,19 +346,50 @@ wide() {
 }
 
 # --- one database size ----------------------------------------------------------
+# The scenarios of one size on one backend (sqlite or postgresql).  On
+# PostgreSQL the scenarios, and the meta keys, are named with a "pg_"
+# prefix, and only verify, lookup, fetch and issue run: QR images do not
+# touch the store.
 run_size() {
-	local n=$1 src=$WORK/seed-$1 run=$WORK/run-$1 t0 t1 port pid url s i startup ws
-	seed "$n"
-	rm -rf "$run"
-	mkdir -p "$run"
-	cp -a "$src/keys" "$run/keys"
-	cp "$src/certsvc.db" "$run/certsvc.db"
-	# Write the copy back now: the kernel would otherwise flush its
-	# 1.5 GB during the first scenarios, on the server's core too.
-	sync "$run/certsvc.db"
-	s=$(stat -c %s "$src/certsvc.db")
-	echo "meta $n db_bytes $s" >> "$CEILS"
-	echo "meta $n seed_seconds $(cat "$src/seed.seconds" 2>/dev/null || echo 0)" >> "$CEILS"
+	local n=$1 backend=$2 src run t0 t1 port pid url s i startup ws db P="" list
+	list="verify_url verify_compact lookup lookup_wide fetch fetch_wide qr_miss qr_hit issue"
+	if [ "$backend" = postgresql ]; then
+		P=pg_
+		src=$WORK/pg-seed-$n
+		run=$WORK/run-pg-$n
+		list="verify_url lookup lookup_wide fetch fetch_wide issue"
+		pg_seed "$n"
+		rm -rf "$run"
+		mkdir -p "$run"
+		cp -a "$src/keys" "$run/keys"
+		log "pg $n: copying the seeded cluster"
+		cp -a "$src/pg" "$run/pg"
+		sync -f "$run/pg/data"
+		pg_start "$run/pg"
+		pg_psql "CREATE DATABASE ceil"
+		db=$(pg_uri)
+		s=$(pg_psql "SELECT pg_database_size('certsvc')")
+		# The ceiling with one connection, as certsvc's writer has, and
+		# with eight, whose commits PostgreSQL groups by itself.
+		log "pg $n: ceilings: raw one-insert transactions (ceil_pg)"
+		pg_ceil "$CEIL" 20000 1 | sed "s/^/meta $n /" >> "$CEILS"
+		pg_ceil "$CEIL" 20000 8 | sed "s/^/meta $n /" >> "$CEILS"
+	else
+		src=$WORK/seed-$n
+		run=$WORK/run-$n
+		seed "$n"
+		rm -rf "$run"
+		mkdir -p "$run"
+		cp -a "$src/keys" "$run/keys"
+		cp "$src/certsvc.db" "$run/certsvc.db"
+		# Write the copy back now: the kernel would otherwise flush its
+		# 1.5 GB during the first scenarios, on the server's core too.
+		sync "$run/certsvc.db"
+		db=$run/certsvc.db
+		s=$(stat -c %s "$src/certsvc.db")
+	fi
+	echo "meta $n ${P}db_bytes $s" >> "$CEILS"
+	echo "meta $n ${P}seed_seconds $(cat "$src/seed.seconds" 2>/dev/null || echo 0)" >> "$CEILS"
 	# shellcheck disable=SC1091
 	. "$src/tokens.env"
 	# Start-up: exec to the first answer of /healthz; the median of three
@@ -345,7 +398,7 @@ run_size() {
 	for i in 1 2 3; do
 		t0=$(date +%s%N)
 		# shellcheck disable=SC2086 # BENCH_SERVE_ARGS: several flags
-		"${SERVER[@]}" "$BUILD/certsvc" serve --db "$run/certsvc.db" --keys "$run/keys" \
+		"${SERVER[@]}" "$BUILD/certsvc" serve --db "$db" --keys "$run/keys" \
 		    --templates "$ROOT/templates" --public-url http://127.0.0.1:8080 \
 		    --listen 127.0.0.1:0 --rate-limit 0 --threads "$THREADS" \
 		    --log-file "$run/requests.log" $BENCH_SERVE_ARGS 2> "$run/serve.log" &
@@ -359,40 +412,45 @@ run_size() {
 	done
 	SPID=$pid
 	startup=$(printf '%s\n' "${starts[@]}" | sort -n | sed -n 2p)
-	echo "meta $n startup_ms $startup" >> "$CEILS"
-	log "serving $n licences on $url (start-up ${starts[*]} ms)"
+	echo "meta $n ${P}startup_ms $startup" >> "$CEILS"
+	log "serving $n licences from $backend on $url (start-up ${starts[*]} ms)"
 	# Each answer checked once before its load.
 	check "$url" "$src/sample"
 
 	ws=$run/ws
 	working_sets "$src/sample" "$ws"
-	echo "meta $n ws $(wc -l < "$ws/ids.txt") $(wc -l < "$ws/holders.txt")" >> "$CEILS"
-	echo "meta $n whole $(sort -u "$src/sample/ids.txt" | wc -l) $(sort -u "$src/sample/holders.txt" | wc -l)" >> "$CEILS"
-	for s in verify_url verify_compact lookup lookup_wide fetch fetch_wide qr_miss qr_hit issue; do
+	echo "meta $n ${P}ws $(wc -l < "$ws/ids.txt") $(wc -l < "$ws/holders.txt")" >> "$CEILS"
+	echo "meta $n ${P}whole $(sort -u "$src/sample/ids.txt" | wc -l) $(sort -u "$src/sample/holders.txt" | wc -l)" >> "$CEILS"
+	for s in $list; do
 		[ "$SCENARIOS" = all ] || [ "$SCENARIOS" = "$s" ] || continue
 		[ -z "$ONLY_SCENARIOS" ] || [[ $ONLY_SCENARIOS == *",$s,"* ]] || continue
 		case $s in
 		lookup_wide) wide "$src/sample" "$ws" holders || continue ;;
 		fetch_wide) wide "$src/sample" "$ws" ids || continue ;;
 		esac
-		pair_ceiling "$n" "$s"
+		pair_ceiling "$n" "$P$s"
 		case $s in
-		verify_url) drive "$n" $s "$url" verify.lua "$ws/qr_url.txt" ;;
-		verify_compact) drive "$n" $s "$url" verify.lua "$ws/qr_compact.txt" ;;
-		lookup) drive "$n" $s "$url" lookup.lua "$ws/holders.txt" "$BENCH_READER_TOKEN" ;;
-		lookup_wide) drive "$n" $s "$url" lookup.lua "$src/sample/holders.txt" "$BENCH_READER_TOKEN" ;;
-		fetch) drive "$n" $s "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" ;;
-		fetch_wide) drive "$n" $s "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" ;;
-		qr_miss) drive "$n" $s "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png ;;
-		qr_hit) drive "$n" $s "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png 16 ;;
-		issue) drive "$n" $s "$url" issue.lua "$src/sample/issue.json" \
+		verify_url) drive "$n" "$P$s" "$url" verify.lua "$ws/qr_url.txt" ;;
+		verify_compact) drive "$n" "$P$s" "$url" verify.lua "$ws/qr_compact.txt" ;;
+		lookup) drive "$n" "$P$s" "$url" lookup.lua "$ws/holders.txt" "$BENCH_READER_TOKEN" ;;
+		lookup_wide) drive "$n" "$P$s" "$url" lookup.lua "$src/sample/holders.txt" "$BENCH_READER_TOKEN" ;;
+		fetch) drive "$n" "$P$s" "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" ;;
+		fetch_wide) drive "$n" "$P$s" "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" ;;
+		qr_miss) drive "$n" "$P$s" "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png ;;
+		qr_hit) drive "$n" "$P$s" "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png 16 ;;
+		issue) drive "$n" "$P$s" "$url" issue.lua "$src/sample/issue.json" \
 		    "$src/sample/new_holders.txt" "$BENCH_ISSUER_TOKEN" "$(date +%s%N)" ;;
 		esac
 	done
-	echo "meta $n peak_rss_kb $(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")" >> "$CEILS"
+	echo "meta $n ${P}peak_rss_kb $(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")" >> "$CEILS"
 	curl -s "$url/metrics" > "$run/metrics.txt" || true
 	stop "$pid"
-	if [ "$MODE" = smoke ]; then
+	if [ "$backend" = postgresql ]; then
+		# Its log stays with the run's other logs; the copy goes.
+		cp "$run/pg/server.log" "$WORK/logs/pg-$n.log" 2>/dev/null || true
+		pg_stop
+		rm -rf "$run/pg"
+	elif [ "$MODE" = smoke ]; then
 		rm -rf "$run"
 	else
 		rm -f "$run/certsvc.db" "$run/certsvc.db-wal" "$run/certsvc.db-shm"
@@ -418,6 +476,24 @@ check() {
 }
 
 # --- main --------------------------------------------------------------------
+for b in $BACKENDS; do
+	case $b in
+	sqlite|postgresql) ;;
+	*) echo "bench/run.sh: unknown backend $b (sqlite, postgresql)" >&2; exit 2 ;;
+	esac
+done
+# shellcheck source=bench/pg.sh
+. "$BENCH/pg.sh"
+# A failure must not leave servers behind: the certsvc being measured,
+# the bare server, the cluster.
+SPID=
+MHD_PID=
+cleanup() {
+	[ -z "$SPID" ] || kill -TERM "$SPID" 2>/dev/null || true
+	[ -z "$MHD_PID" ] || kill -TERM "$MHD_PID" 2>/dev/null || true
+	pg_stop
+}
+trap cleanup EXIT
 deps
 build
 mkdir -p "$WORK/logs"
@@ -432,17 +508,27 @@ CEILS=$WORK/ceilings.tsv
 	echo "meta - server_cores $SERVER_CORES"
 	echo "meta - threads $THREADS"
 	echo "meta - mode $MODE"
+	echo "meta - clk_tck $CLK_TCK"
+	echo "meta - backends $(tr ' ' , <<<"$BACKENDS")"
+	echo "meta - pg_settings $(IFS=';'; tr -d ' ' <<<"${PG_SETTINGS[*]}")"
 	echo "meta - duration $DUR"
 	echo "meta - load_start $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)"
 	echo "meta - kernel $(uname -r)"
 } >> "$CEILS"
 
 first=${SIZES%% *}
-seed "$first"
-SAMPLE0=$WORK/seed-$first/sample
+if [[ " $BACKENDS " == *" sqlite "* ]]; then
+	seed "$first"
+	SAMPLE0=$WORK/seed-$first/sample
+else
+	pg_seed "$first"
+	SAMPLE0=$WORK/pg-seed-$first/sample
+fi
 ceilings
 for n in $SIZES; do
-	run_size "$n"
+	for b in $BACKENDS; do
+		run_size "$n" "$b"
+	done
 done
 stop "$MHD_PID"
 echo "meta - load_end $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >> "$CEILS"

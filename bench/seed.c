@@ -25,9 +25,10 @@
  *
  * Usage: seed --dir DIR --count N --templates DIR --examples DIR
  *             [--public-url URL] [--batch 1000] [--sample 20000]
- *             [--part K/P]
+ *             [--part K/P] [--db URI]
  * DIR/keys must hold a signing key (certsvc keygen); DIR/certsvc.db is
- * created.  --part K/P issues only the K-th of P equal slices of the N
+ * created, or with --db the store that URI names (a postgresql:// URI: the
+ * store picks the backend, as certsvc serve --db does).  --part K/P issues only the K-th of P equal slices of the N
  * licences (holders, references and samples as in the whole run), so that
  * P processes can seed in parallel into P databases that bench/merge.py
  * then joins (bench/run.sh does this for large counts).
@@ -184,7 +185,7 @@ int
 main(int argc, char **argv)
 {
 	const char *dir = NULL, *templates = NULL, *examples = NULL;
-	const char *public_url = "http://127.0.0.1:8080";
+	const char *public_url = "http://127.0.0.1:8080", *db = NULL;
 	long count = 0, batch = 1000, sample = 20000, i, first, last;
 	long part = 0, parts = 1, person_at = -1;
 	char issuer_code[CS_USCC_LEN + 1];
@@ -214,6 +215,8 @@ main(int argc, char **argv)
 			examples = argv[a + 1];
 		else if (strcmp(argv[a], "--public-url") == 0)
 			public_url = argv[a + 1];
+		else if (strcmp(argv[a], "--db") == 0)
+			db = argv[a + 1];
 		else if (strcmp(argv[a], "--batch") == 0)
 			batch = atol(argv[a + 1]);
 		else if (strcmp(argv[a], "--sample") == 0)
@@ -230,7 +233,7 @@ main(int argc, char **argv)
 	    part >= parts) {
 		fprintf(stderr, "usage: seed --dir DIR --count N --templates DIR "
 		    "--examples DIR [--public-url URL] [--batch N] [--sample N] "
-		    "[--part K/P]\n");
+		    "[--part K/P] [--db URI]\n");
 		return 2;
 	}
 	/* As certsvc's main() does (certsvc/cli/main.c). */
@@ -246,7 +249,7 @@ main(int argc, char **argv)
 
 	cs_config_defaults(&cfg);
 	snprintf(path, sizeof(path), "%s/certsvc.db", dir);
-	if (cs_config_set(&cfg, "db", path) != 0)
+	if (cs_config_set(&cfg, "db", db != NULL ? db : path) != 0)
 		die("db");
 	snprintf(path, sizeof(path), "%s/keys", dir);
 	if (cs_config_set(&cfg, "keys", path) != 0 ||
