@@ -139,6 +139,20 @@ cs_bundle_row_free(cs_bundle_row *b)
 }
 
 void
+cs_copy_row_free(cs_copy_row *c)
+{
+	if (c != NULL) {
+		free(c->id);
+		free(c->licence_id);
+		free(c->client);
+		free(c->purpose);
+		free(c->used_by_name);
+		free(c->used_by_code);
+		free(c);
+	}
+}
+
+void
 cs_audit_rec_free(cs_audit_rec *r)
 {
 	if (r != NULL) {
