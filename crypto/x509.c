@@ -112,9 +112,10 @@ cs_x509_make(const cs_key *key, const char *name, time_t not_before,
 		goto out;
 	}
 	if ((rc = set_serial(x)) < 0 || (rc = set_names(x, name)) < 0 ||
-	    (rc = add_ext(x, NID_basic_constraints, "critical,CA:FALSE")) < 0 ||
-	    (rc = add_ext(x, NID_key_usage,
-	    "critical,digitalSignature,nonRepudiation")) < 0 ||
+	    (rc = add_ext(x, NID_basic_constraints, "critical,CA:TRUE,"
+	    "pathlen:0")) < 0 ||
+	    (rc = add_ext(x, NID_key_usage, "critical,digitalSignature,"
+	    "nonRepudiation,keyCertSign")) < 0 ||
 	    (rc = add_ext(x, NID_subject_key_identifier, "hash")) < 0 ||
 	    (rc = sign_cert(x, key)) < 0)
 		goto out;

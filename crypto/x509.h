@@ -5,8 +5,12 @@
  *
  * certsvc issues it to itself: subject = issuer = CN=<the library's name>,
  * signed by the key it certifies (a trust anchor a relying party installs,
- * as it installs the trust list).  Key usage digitalSignature and
- * nonRepudiation, basicConstraints CA:FALSE, a random 128-bit serial.
+ * as it installs the trust list).  Key usage digitalSignature,
+ * nonRepudiation and keyCertSign with basicConstraints CA:TRUE, pathlen 0:
+ * NSS (and so pdfsig, Firefox, Thunderbird) takes a self-signed
+ * certificate as a trust anchor only when it is a CA's, and then trusts
+ * the signatures it makes itself; pathlen 0 lets it certify no other CA.
+ * A random 127-bit serial.
  */
 #ifndef CS_X509_H
 #define CS_X509_H

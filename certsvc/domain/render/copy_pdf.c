@@ -112,7 +112,10 @@ purpose_lines(cs_sbuf *b, const char *purpose, double y)
 static void
 drawn_seal(cs_sbuf *b, const char *issuer)
 {
-	cs_sb_printf(b, "<g opacity=\"0.8\"><circle cx=\"%.0f\" cy=\"%.0f\" "
+	/* Opacity per element, not on a group: a group would be drawn as
+	 * one transparency group, which text extraction (pdftotext) skips. */
+	cs_sb_printf(b, "<g fill-opacity=\"0.8\" stroke-opacity=\"0.8\">"
+	    "<circle cx=\"%.0f\" cy=\"%.0f\" "
 	    "r=\"%.0f\" fill=\"none\" stroke=\"#d22\" stroke-width=\"5\"/>\n",
 	    SEAL_CX, SEAL_CY, SEAL_R);
 	cs_sb_printf(b, "<path fill=\"#d22\" transform=\"translate(%.0f %.0f)"
