@@ -244,30 +244,147 @@ append_update(cs_sbuf *b, const char *s, size_t len,
 	return 0;
 }
 
-/* The detached CMS over the two ranges of out. */
+/* One DER encoding of a signed attribute, for sorting. */
+struct enc {
+	unsigned char *p;
+	int n;
+};
+
+/* DER orders a SET OF by its elements' encodings (X.690 11.6). */
+static int
+enc_cmp(const void *a, const void *b)
+{
+	const struct enc *x = a, *y = b;
+	int c = memcmp(x->p, y->p, (size_t)(x->n < y->n ? x->n : y->n));
+
+	return c != 0 ? c : x->n - y->n;
+}
+
+/* The DER of si's signed attributes as a SET (tag 0x31), which is what
+ * the signature covers (RFC 5652 5.4); *out OPENSSL_malloc'd. */
+static int
+signed_attrs_der(CMS_SignerInfo *si, unsigned char **out, size_t *len)
+{
+	int i, n = CMS_signed_get_attr_count(si);
+	struct enc e[8];
+	size_t body = 0, off;
+	unsigned char *p;
+	int rc = 0;
+
+	if (n <= 0 || n > 8)
+		return cs_err_set(CS_ECRYPTO, "unexpected signed attributes");
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < n; i++) {
+		if ((e[i].n = i2d_X509_ATTRIBUTE(CMS_signed_get_attr(si, i),
+		    &e[i].p)) <= 0) {
+			rc = cs_err_openssl("encoding a signed attribute");
+			goto out;
+		}
+		body += (size_t)e[i].n;
+	}
+	qsort(e, (size_t)n, sizeof(e[0]), enc_cmp);
+	/* Tag, then the length in DER's shortest form: one byte below 128,
+	 * else 0x81 or 0x82 and the bytes (a few hundred at most). */
+	if (body > 0xffff || (p = OPENSSL_malloc(body + 4)) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	p[0] = 0x31;
+	if (body < 128) {
+		p[1] = (unsigned char)body;
+		off = 2;
+	} else if (body < 256) {
+		p[1] = 0x81;
+		p[2] = (unsigned char)body;
+		off = 3;
+	} else {
+		p[1] = 0x82;
+		p[2] = (unsigned char)(body >> 8);
+		p[3] = (unsigned char)body;
+		off = 4;
+	}
+	for (i = 0; i < n; off += (size_t)e[i].n, i++)
+		memcpy(p + off, e[i].p, (size_t)e[i].n);
+	*out = p;
+	*len = off;
+out:
+	for (i = 0; i < n; i++)
+		OPENSSL_free(e[i].p);
+	return rc;
+}
+
+/*
+ * Sign si by hand: content type and message digest added here, then the
+ * signature over the sorted attributes set into si.  CMS_final (through
+ * CMS_SignerInfo_sign) would add a signing-time attribute that PAdES
+ * baseline forbids (EN 319 142-1 5.2.1: the time is the dictionary's /M),
+ * and offers no flag to leave it out.
+ */
+static int
+sign_attrs(CMS_SignerInfo *si, const cs_key *key, const uint8_t *data,
+    size_t n)
+{
+	unsigned char md[32], *attrs = NULL, *sig = NULL;
+	size_t alen = 0, slen = 0;
+	EVP_MD_CTX *ctx = NULL;
+	int rc = 0;
+
+	if (EVP_Digest(data, n, md, NULL, EVP_sha256(), NULL) != 1 ||
+	    !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType,
+	    V_ASN1_OBJECT, OBJ_nid2obj(NID_pkcs7_data), -1) ||
+	    !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest,
+	    V_ASN1_OCTET_STRING, md, sizeof(md))) {
+		rc = cs_err_openssl("adding the signed attributes");
+		goto out;
+	}
+	if ((rc = signed_attrs_der(si, &attrs, &alen)) < 0)
+		goto out;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key->pkey) != 1 ||
+	    EVP_DigestSign(ctx, NULL, &slen, attrs, alen) != 1 ||
+	    (sig = OPENSSL_malloc(slen)) == NULL ||
+	    EVP_DigestSign(ctx, sig, &slen, attrs, alen) != 1 ||
+	    ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig,
+	    (int)slen) != 1)
+		rc = cs_err_openssl("signing the attributes");
+out:
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_free(attrs);
+	OPENSSL_free(sig);
+	return rc;
+}
+
+/* The detached CMS over the two ranges of p: the signer's certificate,
+ * SHA-256, ESS signing-certificate-v2 (CMS_CADES), no signing time. */
 static int
 cms_over(const uint8_t *p, const size_t br[4], const cs_key *key,
     uint8_t **der, size_t *der_len)
 {
 	CMS_ContentInfo *cms = NULL;
-	BIO *in = NULL;
+	CMS_SignerInfo *si;
 	uint8_t *data = NULL;
 	unsigned char *d = NULL;
-	unsigned int fl = CMS_BINARY | CMS_DETACHED;
+	unsigned int fl = CMS_BINARY | CMS_DETACHED | CMS_PARTIAL;
 	int n, rc = 0;
 
+	if (key->alg != CS_ALG_ES256)
+		return cs_err_set(CS_EUNSUPPORTED, "copies are signed with an "
+		    "ES256 key (ECDSA P-256); the active key is %s",
+		    cs_alg_name(key->alg));
 	if ((data = malloc(br[1] + br[3] + 1)) == NULL)
 		return cs_err_set(CS_ENOMEM, "out of memory");
 	memcpy(data, p, br[1]);
 	memcpy(data + br[1], p + br[2], br[3]);
-	if ((in = BIO_new_mem_buf(data, (int)(br[1] + br[3]))) == NULL ||
-	    (cms = CMS_sign(NULL, NULL, NULL, NULL, fl | CMS_PARTIAL)) ==
-	    NULL ||
-	    CMS_add1_signer(cms, key->cert, key->pkey, EVP_sha256(), fl |
-	    CMS_PARTIAL | CMS_NOSMIMECAP | CMS_CADES) == NULL ||
-	    CMS_final(cms, in, NULL, fl) != 1 ||
-	    (n = i2d_CMS_ContentInfo(cms, &d)) <= 0) {
+	if ((cms = CMS_sign(NULL, NULL, NULL, NULL, fl)) == NULL ||
+	    (si = CMS_add1_signer(cms, key->cert, key->pkey, EVP_sha256(),
+	    fl | CMS_NOSMIMECAP | CMS_CADES)) == NULL) {
 		rc = cs_err_openssl("making the CMS signature");
+		goto out;
+	}
+	if ((rc = sign_attrs(si, key, data, br[1] + br[3])) < 0)
+		goto out;
+	if ((n = i2d_CMS_ContentInfo(cms, &d)) <= 0) {
+		rc = cs_err_openssl("encoding the CMS signature");
 		goto out;
 	}
 	if ((size_t)n > CS_PADES_CMS_MAX) {
@@ -284,7 +401,6 @@ cms_over(const uint8_t *p, const size_t br[4], const cs_key *key,
 out:
 	OPENSSL_free(d);
 	CMS_ContentInfo_free(cms);
-	BIO_free(in);
 	free(data);
 	return rc;
 }

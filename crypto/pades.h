@@ -3,9 +3,10 @@
  * bytes out: an incremental update appends a signature field and its
  * signature dictionary (/SubFilter /ETSI.CAdES.detached, /ByteRange, /M)
  * whose /Contents is a detached CMS SignedData over the byte range made
- * with OpenSSL's CMS API: SHA-256, the key's algorithm (ECDSA P-256 for
- * ES256), the signer's certificate and the ESS signing-certificate-v2
- * attribute (CMS_CADES).
+ * with OpenSSL's CMS API: SHA-256, ECDSA P-256 (an ES256 key), the
+ * signer's certificate and the ESS signing-certificate-v2
+ * attribute (CMS_CADES), and no signing-time attribute (PAdES baseline
+ * takes the time from /M).
  *
  * The input is a PDF with a classic cross-reference table (what cairo 1.16
  * writes, copy_pdf.c); its page and catalog are rewritten in the update to
@@ -25,7 +26,8 @@
 #define CS_PADES_CMS_MAX 6144
 
 /* Sign pdf[0..len) with key (private half and key->cert required), at
- * when.  *out malloc'd, *out_len its size.  CS_EINVAL for a PDF this
+ * when.  *out malloc'd, *out_len its size.  CS_EUNSUPPORTED for a key
+ * other than ES256 (SPEC §12: ECDSA P-256).  CS_EINVAL for a PDF this
  * cannot extend (no classic xref table, no catalog or page found),
  * CS_ECRYPTO when OpenSSL fails. */
 int cs_pades_sign(const uint8_t *pdf, size_t len, const cs_key *key,

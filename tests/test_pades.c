@@ -81,8 +81,12 @@ verifies(const uint8_t *pdf, size_t len, int *has_v2)
 		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(
 		    CMS_get0_SignerInfos(cms), 0);
 
+		/* PAdES baseline: signing-certificate-v2, and no
+		 * signing-time (the time is the dictionary's /M). */
 		*has_v2 = CMS_signed_get_attr_by_NID(si,
-		    NID_id_smime_aa_signingCertificateV2, -1) >= 0;
+		    NID_id_smime_aa_signingCertificateV2, -1) >= 0 &&
+		    CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime,
+		    -1) < 0;
 	}
 	BIO_free(in);
 	free(data);
@@ -145,6 +149,12 @@ TEST(refusals)
 	CHECK_INT_EQ(cs_key_generate(CS_ALG_ES256, &bare), 0);
 	CHECK_INT_EQ(cs_pades_sign((const uint8_t *)pdf, n, bare, 0, &out,
 	    &len), CS_EINVAL);
+	cs_key_free(bare);
+	/* Copies are ECDSA P-256 (SPEC §12): another algorithm is refused. */
+	CHECK_INT_EQ(cs_key_generate(CS_ALG_EDDSA, &bare), 0);
+	CHECK_INT_EQ(cs_x509_make(bare, "lib", 0, &bare->cert), 0);
+	CHECK_INT_EQ(cs_pades_sign((const uint8_t *)pdf, n, bare, 0, &out,
+	    &len), CS_EUNSUPPORTED);
 	cs_key_free(bare);
 	cs_key_free(k);
 }
