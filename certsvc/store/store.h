@@ -264,6 +264,7 @@ void cs_clients_free(cs_client **cs, size_t n);
 void cs_bundle_row_free(cs_bundle_row *b);
 void cs_bundle_rows_free(cs_bundle_row **bs, size_t n);
 void cs_copy_row_free(cs_copy_row *c);
+void cs_copy_rows_free(cs_copy_row **cs, size_t n);
 void cs_audit_rec_free(cs_audit_rec *r);
 void cs_audit_recs_free(cs_audit_rec **rs, size_t n);
 

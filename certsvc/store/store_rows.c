@@ -139,6 +139,16 @@ cs_bundle_row_free(cs_bundle_row *b)
 }
 
 void
+cs_copy_rows_free(cs_copy_row **cs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cs_copy_row_free(cs[i]);
+	free(cs);
+}
+
+void
 cs_copy_row_free(cs_copy_row *c)
 {
 	if (c != NULL) {

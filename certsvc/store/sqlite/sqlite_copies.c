@@ -34,14 +34,11 @@ out:
 	return rc;
 }
 
+/* free_all of the kind: the public array free function, typed. */
 static void
 free_copies(void *arr, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		cs_copy_row_free(((cs_copy_row **)arr)[i]);
-	free(arr);
+	cs_copy_rows_free(arr, n);
 }
 
 static const struct rowkind copy_kind = {
