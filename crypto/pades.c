@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 
 #include "cs_err.h"
+#include "encode.h"
 #include "sbuf.h"
 
 /* The ByteRange slot: "[0 a b c]" padded with spaces to this width. */
@@ -405,14 +406,14 @@ out:
 	return rc;
 }
 
-/* Fill the ByteRange slot and the /Contents placeholder of b. */
+/* Fill the ByteRange slot and the /Contents placeholder of b (the hex of
+ * the DER, then the placeholder's zeros, which a DER reader ignores). */
 static int
 seal(cs_sbuf *b, size_t contents, size_t brslot, const cs_key *key)
 {
-	size_t br[4], i, n = 0;
+	size_t br[4], n = 0;
 	uint8_t *der = NULL;
-	char slot[BR_WIDTH + 1];
-	static const char hex[] = "0123456789ABCDEF";
+	char slot[BR_WIDTH + 1], *hex = NULL;
 	int rc;
 
 	br[0] = 0;
@@ -422,14 +423,12 @@ seal(cs_sbuf *b, size_t contents, size_t brslot, const cs_key *key)
 	snprintf(slot, sizeof(slot), "[0 %zu %zu %zu]", br[1], br[2], br[3]);
 	memset(b->p + brslot, ' ', BR_WIDTH);
 	memcpy(b->p + brslot, slot, strlen(slot));
-	if ((rc = cms_over((const uint8_t *)b->p, br, key, &der, &n)) < 0)
-		return rc;
-	for (i = 0; i < n; i++) {
-		b->p[contents + 1 + 2 * i] = hex[der[i] >> 4];
-		b->p[contents + 2 + 2 * i] = hex[der[i] & 15];
-	}
+	if ((rc = cms_over((const uint8_t *)b->p, br, key, &der, &n)) == 0 &&
+	    (rc = cs_hex_encode(der, n, &hex)) == 0)
+		memcpy(b->p + contents + 1, hex, 2 * n);
 	free(der);
-	return 0;
+	free(hex);
+	return rc;
 }
 
 int
@@ -473,18 +472,6 @@ out:
 	return rc;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int
 cs_pades_find(const uint8_t *pdf, size_t len, size_t br[4], uint8_t **cms,
     size_t *cms_len)
@@ -492,9 +479,10 @@ cs_pades_find(const uint8_t *pdf, size_t len, size_t br[4], uint8_t **cms,
 	const char *s = (const char *)pdf, *p;
 	const unsigned char *q;
 	CMS_ContentInfo *ci;
-	uint8_t *der;
-	size_t i, n;
+	uint8_t *der = NULL;
+	size_t i, n = 0;
 	char *e;
+	int rc;
 
 	*cms = NULL;
 	*cms_len = 0;
@@ -507,19 +495,9 @@ cs_pades_find(const uint8_t *pdf, size_t len, size_t br[4], uint8_t **cms,
 	    pdf[br[1]] != '<' || pdf[br[2] - 1] != '>')
 		return cs_err_set(CS_EINVAL, "PDF: the byte range does not "
 		    "frame /Contents");
-	n = (br[2] - br[1] - 2) / 2;
-	if ((der = malloc(n + 1)) == NULL)
-		return cs_err_set(CS_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++) {
-		int hi = hexval(s[br[1] + 1 + 2 * i]),
-		    lo = hexval(s[br[1] + 2 + 2 * i]);
-
-		if (hi < 0 || lo < 0) {
-			free(der);
-			return cs_err_set(CS_EINVAL, "PDF: /Contents not hex");
-		}
-		der[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if ((rc = cs_hex_decode(s + br[1] + 1, br[2] - br[1] - 2, &der,
+	    &n)) != 0)
+		return cs_err_wrap(rc, "PDF: /Contents: ");
 	/* The DER ends where the CMS does; the zeros after it are padding. */
 	q = der;
 	if ((ci = d2i_CMS_ContentInfo(NULL, &q, (long)n)) == NULL) {
