@@ -14,6 +14,7 @@ force verifies as expired.  `certsvc copy-of` writes the same PDF."""
 import datetime
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -233,4 +234,5 @@ def start_again():
 
 run_tests([test_pdf, test_hostile, test_bad_requests, test_verify_and_audit, test_cli])
 d.stop()
+shutil.rmtree(TMP, ignore_errors=True)
 done()
