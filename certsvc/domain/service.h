@@ -226,7 +226,7 @@ int cs_verify_manual(cs_service *svc, const json_t *body, json_t **out,
 int cs_verify_offline(const cs_keyring *keys, const char *text, size_t len,
     long tz_offset_minutes, json_t **out);
 
-/* Annotated copies (加注件, SPEC §12), copy.c. */
+/* Annotated copies (加注件, SPEC §12), annotated_copy.c. */
 #define CS_COPY_ID_LEN 24
 #define CS_COPY_PURPOSE_MAX 200
 #define CS_COPY_DAYS_DEFAULT 30

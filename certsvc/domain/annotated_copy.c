@@ -1,5 +1,5 @@
 /*
- * copy.c: annotated copies (加注件, SPEC §12) as the domain keeps them: a
+ * annotated_copy.c: annotated copies (加注件, SPEC §12) as the domain keeps them: a
  * copy made (its terms checked, recorded and audited in one transaction),
  * a copy fetched for its PDF by a client who may read the licence, and a
  * copy verified by anyone holding its id.  Drawing and signing the PDF is
