@@ -20,6 +20,7 @@
 #include "encode.h"
 #include "keys_internal.h"
 #include "rfc3339.h"
+#include "x509.h"
 
 /* P-256 and SM2 coordinates, and Ed25519 public keys, are 32 bytes. */
 #define COORD_LEN 32
@@ -62,6 +63,36 @@ ec_coords(const EVP_PKEY *pkey, uint8_t x[COORD_LEN], uint8_t y[COORD_LEN])
 		rc = cs_err_openssl("reading the public key coordinates");
 	BN_free(bx);
 	BN_free(by);
+	return rc;
+}
+
+/* "x5c" (RFC 7517 §4.7): the key's certificate, standard base64 of its
+ * DER (not base64url), alone in its chain since it is self-issued. */
+static int
+jwk_set_x5c(json_t *jwk, X509 *cert)
+{
+	uint8_t *der = NULL;
+	char *b64 = NULL;
+	size_t len = 0;
+	json_t *chain = NULL;
+	int rc;
+
+	if ((rc = cs_x509_der(cert, &der, &len)) < 0)
+		goto out;
+	if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, der, (int)len);
+	if ((chain = json_array()) == NULL ||
+	    json_array_append_new(chain, json_string(b64)) != 0 ||
+	    json_object_set_new(jwk, "x5c", chain) != 0) {
+		json_decref(chain);
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	}
+out:
+	free(der);
+	free(b64);
 	return rc;
 }
 
@@ -119,6 +150,8 @@ key_to_jwk(const cs_key *key, json_t **out)
 	}
 	if ((rc = jwk_set(jwk, "status", key->active ? "active" :
 	    "verify-only")) < 0)
+		goto out;
+	if (key->cert != NULL && (rc = jwk_set_x5c(jwk, key->cert)) < 0)
 		goto out;
 	*out = jwk;
 	jwk = NULL;

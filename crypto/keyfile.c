@@ -24,6 +24,7 @@
 #include "encode.h"
 #include "keys_internal.h"
 #include "rfc3339.h"
+#include "x509.h"
 
 /*
  * The time a key file stem starts with, "YYYYmmddTHHMMSSZ" (the ISO 8601
@@ -115,13 +116,14 @@ ensure_dir(const char *dir)
  * Create path with O_EXCL and write pkey into it as PEM: the private key as
  * unencrypted PKCS#8 (the 0600 mode is its protection; a passphrase would
  * have to sit beside it for an unattended service) or the public key as
- * SubjectPublicKeyInfo.  O_EXCL because replacing a key file would orphan
+ * SubjectPublicKeyInfo, or cert (when not NULL) as a certificate.  O_EXCL because replacing a key file would orphan
  * every licence signed with the old key, and because a file someone created
  * in advance (with a looser mode, or as a symlink) must not receive a private
  * key.  The data is on disk when this returns; a partial file is removed.
  */
 static int
-write_pem(const char *path, EVP_PKEY *pkey, int private, mode_t mode)
+write_pem(const char *path, EVP_PKEY *pkey, X509 *cert, int private,
+    mode_t mode)
 {
 	BIO *bio = NULL;
 	int fd = -1, rc = 0, made = 0, ok, r;
@@ -138,7 +140,9 @@ write_pem(const char *path, EVP_PKEY *pkey, int private, mode_t mode)
 		rc = cs_err_openssl("opening a key file");
 		goto out;
 	}
-	if (private)
+	if (cert != NULL)
+		ok = PEM_write_bio_X509(bio, cert);
+	else if (private)
 		ok = PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL,
 		    NULL);
 	else
@@ -224,8 +228,8 @@ cs_key_save(const cs_key *key, const char *dir, char **stem_out)
 {
 	const char *file;
 	char stem[80], ts[32], hex[2 * CS_KID_LEN + 1];
-	char *keypath = NULL, *pubpath = NULL, *dup = NULL;
-	int rc = 0, wrote_key = 0;
+	char *keypath = NULL, *pubpath = NULL, *crtpath = NULL, *dup = NULL;
+	int rc = 0, wrote_key = 0, wrote_pub = 0;
 
 	if (stem_out != NULL)
 		*stem_out = NULL;
@@ -240,6 +244,7 @@ cs_key_save(const cs_key *key, const char *dir, char **stem_out)
 	snprintf(stem, sizeof(stem), "%s-%s-%s", ts, file, hex);
 	if ((keypath = path_join(dir, stem, ".key")) == NULL ||
 	    (pubpath = path_join(dir, stem, ".pub")) == NULL ||
+	    (crtpath = path_join(dir, stem, ".crt")) == NULL ||
 	    (stem_out != NULL && (dup = strdup(stem)) == NULL)) {
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;
@@ -247,11 +252,15 @@ cs_key_save(const cs_key *key, const char *dir, char **stem_out)
 	if ((rc = ensure_dir(dir)) < 0)
 		goto out;
 	if (key->has_private) {
-		if ((rc = write_pem(keypath, key->pkey, 1, 0600)) < 0)
+		if ((rc = write_pem(keypath, key->pkey, NULL, 1, 0600)) < 0)
 			goto out;
 		wrote_key = 1;
 	}
-	if ((rc = write_pem(pubpath, key->pkey, 0, 0644)) < 0)
+	if ((rc = write_pem(pubpath, key->pkey, NULL, 0, 0644)) < 0)
+		goto out;
+	wrote_pub = 1;
+	if (key->cert != NULL &&
+	    (rc = write_pem(crtpath, NULL, key->cert, 0, 0644)) < 0)
 		goto out;
 	sync_dir(dir);
 	if (stem_out != NULL) {
@@ -261,8 +270,11 @@ cs_key_save(const cs_key *key, const char *dir, char **stem_out)
 out:
 	if (rc < 0 && wrote_key)
 		unlink(keypath);
+	if (rc < 0 && wrote_pub)
+		unlink(pubpath);
 	free(keypath);
 	free(pubpath);
+	free(crtpath);
 	free(dup);
 	return rc;
 }
@@ -423,18 +435,94 @@ has_suffix(const char *name, const char *suffix)
 	return n > m && strcmp(name + n - m, suffix) == 0;
 }
 
+/* Whether the listing holds <stem><suffix> for the file name (a <stem>
+ * plus a 4-character suffix). */
+static int
+has_sibling(const struct dir_entry *ents, size_t n, const char *name,
+    const char *suffix)
+{
+	size_t i, stem = strlen(name) - 4;
+
+	for (i = 0; i < n; i++)
+		if (strlen(ents[i].name) == stem + 4 &&
+		    strncmp(ents[i].name, name, stem) == 0 &&
+		    has_suffix(ents[i].name, suffix))
+			return 1;
+	return 0;
+}
+
 /* Whether the listing holds <stem>.key for the <stem>.pub named pub. */
 static int
 has_private_sibling(const struct dir_entry *ents, size_t n, const char *pub)
 {
-	size_t i, stem = strlen(pub) - 4;
+	return has_sibling(ents, n, pub, ".key");
+}
 
-	for (i = 0; i < n; i++)
-		if (strlen(ents[i].name) == stem + 4 &&
-		    strncmp(ents[i].name, pub, stem) == 0 &&
-		    has_suffix(ents[i].name, ".key"))
-			return 1;
-	return 0;
+/* <dir>/<key->stem>.crt into key->cert; it must certify key. */
+static int
+load_cert(const char *dir, cs_key *key)
+{
+	char *path = path_join(dir, key->stem, ".crt");
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (path == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	if ((rc = read_key_file(path, 0, &buf, &len)) == 0 &&
+	    (rc = cs_x509_read(buf, len, key, &key->cert)) < 0)
+		cs_err_wrap(rc, "%s: ", path);
+	free(buf);
+	free(path);
+	return rc;
+}
+
+/* A signing key without a certificate gets one, made and written beside
+ * it with O_EXCL (a certificate someone else wrote first is not replaced;
+ * the load then fails on the next start if it certifies another key). */
+static int
+ensure_cert(cs_key *key, const char *dir, const char *name, int *made)
+{
+	char *path = NULL;
+	X509 *x = NULL;
+	int rc;
+
+	if (key->cert != NULL || !key->has_private || key->stem[0] == '\0')
+		return 0;
+	rc = cs_x509_make(key, name, key->created != 0 ? key->created :
+	    time(NULL), &x);
+	if (rc == CS_EUNSUPPORTED)
+		return 0;
+	if (rc < 0)
+		goto out;
+	if ((path = path_join(dir, key->stem, ".crt")) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = write_pem(path, NULL, x, 0, 0644)) < 0)
+		goto out;
+	sync_dir(dir);
+	key->cert = x;
+	x = NULL;
+	(*made)++;
+out:
+	X509_free(x);
+	free(path);
+	return rc;
+}
+
+int
+cs_keyring_ensure_certs(cs_keyring *ring, const char *dir, const char *name,
+    int *made)
+{
+	size_t i;
+	int n = 0, rc = 0;
+
+	for (i = 0; i < ring->n && rc == 0; i++)
+		rc = ensure_cert(ring->keys[i], dir, name, &n);
+	if (made != NULL)
+		*made = n;
+	return rc;
 }
 
 /*
@@ -482,7 +570,8 @@ cs_keyring_load_dir(const char *dir, cs_keyring **out)
 			break;
 		}
 		if (de->d_name[0] == '.' || !(has_suffix(de->d_name, ".key") ||
-		    has_suffix(de->d_name, ".pub")))
+		    has_suffix(de->d_name, ".pub") ||
+		    has_suffix(de->d_name, ".crt")))
 			continue;
 		if (nents == cap) {
 			cap = cap ? 2 * cap : 16;
@@ -508,8 +597,9 @@ cs_keyring_load_dir(const char *dir, cs_keyring **out)
 		goto out;
 	}
 	for (i = 0; i < nents; i++) {
-		if (has_suffix(ents[i].name, ".pub") &&
-		    has_private_sibling(ents, nents, ents[i].name))
+		if (has_suffix(ents[i].name, ".crt") ||
+		    (has_suffix(ents[i].name, ".pub") &&
+		    has_private_sibling(ents, nents, ents[i].name)))
 			continue;
 		free(path);
 		if ((path = path_join(dir, ents[i].name, "")) == NULL) {
@@ -531,6 +621,11 @@ cs_keyring_load_dir(const char *dir, cs_keyring **out)
 			}
 		}
 		key->created = ents[i].created;
+		snprintf(key->stem, sizeof(key->stem), "%.*s",
+		    (int)strlen(ents[i].name) - 4, ents[i].name);
+		if (has_sibling(ents, nents, ents[i].name, ".crt") &&
+		    (rc = load_cert(dir, key)) < 0)
+			goto out;
 		if ((rc = cs_keyring_add(ring, key)) < 0) {
 			cs_err_wrap(rc, "%s: ", path);
 			goto out;

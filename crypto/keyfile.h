@@ -8,14 +8,22 @@
 
 #include "keys.h"
 
-/* Write <dir>/<stem>.key (0600, created with O_EXCL) and <dir>/<stem>.pub;
+/* Write <dir>/<stem>.key (0600, created with O_EXCL), <dir>/<stem>.pub and,
+ * when key->cert is set, <dir>/<stem>.crt (0644);
  * creates dir (0700) when missing.  *stem_out (optional) gets the stem,
  * caller frees. */
 int cs_key_save(const cs_key *key, const char *dir, char **stem_out);
+/* Give every key of ring that holds its private half and has no
+ * certificate a new one (x509.h, subject CN=name), written to
+ * <dir>/<stem>.crt beside its key.  *made (optional) counts them.  A key
+ * whose algorithm cannot sign a certificate is left without one. */
+int cs_keyring_ensure_certs(cs_keyring *ring, const char *dir,
+    const char *name, int *made);
 /* Load a private key PEM; CS_EPERM when the file is readable by group or
  * others (the message names the file and its mode). */
 int cs_key_load_private(const char *path, cs_key **out);
-/* Load every key of a directory.  Fails on any unreadable or loose-mode
+/* Load every key of a directory, each with its <stem>.crt when present
+ * (CS_EINVAL when that certifies another key).  Fails on any unreadable or loose-mode
  * private key (CS_EPERM): the service refuses to start with one. */
 int cs_keyring_load_dir(const char *dir, cs_keyring **out);
 

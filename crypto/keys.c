@@ -284,6 +284,7 @@ cs_key_free(cs_key *key)
 	EVP_PKEY_free(key->pkey);
 	EVP_MD_CTX_free(key->verify_ctx);
 	EVP_MD_CTX_free(key->sign_ctx);
+	X509_free(key->cert);
 	free(key);
 }
 

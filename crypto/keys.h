@@ -11,6 +11,9 @@
  *   <stem>.key  PKCS#8 private key, mode 0600 (refused when group/other can
  *               read it)
  *   <stem>.pub  SubjectPublicKeyInfo public key
+ *   <stem>.crt  the key's self-issued X.509 certificate (x509.h), mode
+ *               0644; written by keygen, or at start for a signing key
+ *               that has none (cs_keyring_ensure_certs)
  * with <stem> = <UTC time YYYYmmddTHHMMSSZ>-<alg lower-case>-<kid hex>, so the
  * newest key sorts last and signs; older keys verify only.  A .pub without
  * its .key is a verify-only key of another signer or a retired one.
@@ -44,6 +47,9 @@ typedef struct cs_key {
 				 * verification; NULL when not prepared */
 	EVP_MD_CTX *sign_ctx;	/* owned; the same for signing, for a key
 				 * with the private half; else NULL */
+	X509 *cert;             /* owned; its certificate, NULL when none */
+	char stem[80];          /* its file stem in the key directory; "" for
+				 * a key not read from one */
 } cs_key;
 
 typedef struct cs_keyring {

@@ -7,19 +7,25 @@
 # A warm machine (every package present) does not touch the network.
 set -euo pipefail
 
-# librsvg2-dev draws face.png; fonts-noto-cjk gives it (and a browser
-# showing face.svg) the Chinese glyphs; libpq-dev is the PostgreSQL
-# backend's client library.
+# librsvg2-dev draws face.png and, with libcairo2-dev's PDF surface, the
+# annotated copies' PDF; fonts-noto-cjk gives them (and a browser showing
+# face.svg) the Chinese glyphs, embedded as subsets in the PDF; libpq-dev
+# is the PostgreSQL backend's client library.
 build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
        libqrencode-dev libpng-dev zlib1g-dev libdeflate-dev libzstd-dev
-       libjansson-dev libcbor-dev librsvg2-dev libpq-dev fonts-noto-cjk)
+       libjansson-dev libcbor-dev librsvg2-dev libcairo2-dev libpq-dev
+       fonts-noto-cjk)
 # python3-psycopg2: the tests read what a PostgreSQL server stored
 # (tests/lib/csdb.py).  chromium and nodejs: the browser tests
 # (tests/browser_test.py drive Debian's chromium with playwright-core).
 # nginx-light: tests/nginx_tls_test.py runs docs/nginx-certsvc.conf (the
 # package's own server on port 80 is neither needed nor used).
+# poppler-utils (pdfsig, pdftotext, pdffonts, pdftoppm), qpdf and
+# libnss3-tools (certutil) check the annotated copies' PDF
+# (tests/http_copies_test.py).
 test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
-      sqlite3 chromium nodejs python3-psycopg2 nginx-light)
+      sqlite3 chromium nodejs python3-psycopg2 nginx-light poppler-utils qpdf
+      libnss3-tools)
 
 # clang and its compiler-rt (libFuzzer, the sanitizer runtimes) build the
 # fuzz targets; python3-cbor2 lets fuzz/seeds.py take tokens apart.

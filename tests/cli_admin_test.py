@@ -57,7 +57,11 @@ for alg in ("EdDSA", "SM2", "ES256"):
     check(alg in out, "keygen --alg %s" % alg)
 keys = sorted(os.listdir(w.keys))
 privs = [k for k in keys if k.endswith(".key")]
-check(len(privs) == 4 and len(keys) == 8, "four key pairs in the key directory")
+crts = [k for k in keys if k.endswith(".crt")]
+check(len(privs) == 4 and len(crts) == 4 and len(keys) == 12,
+      "four key pairs in the key directory, each with its certificate: %s" % keys)
+check(all(stat.S_IMODE(os.stat(os.path.join(w.keys, k)).st_mode) == 0o644 for k in crts),
+      "certificates are mode 0644")
 check(all(stat.S_IMODE(os.stat(os.path.join(w.keys, k)).st_mode) == 0o600 for k in privs),
       "private keys are mode 0600")
 check(stat.S_IMODE(os.stat(w.keys).st_mode) == 0o700, "the key directory is mode 0700")
@@ -65,6 +69,8 @@ tl = json.loads(w.cli("trust-list").stdout)
 active = [k for k in tl["keys"] if k["status"] == "active"]
 check(len(tl["keys"]) == 4 and len(active) == 1 and active[0]["alg"] == "ES256",
       "the trust list holds 4 keys, the newest (ES256) active")
+check(all(len(k.get("x5c", [])) == 1 for k in tl["keys"]),
+      "every key of the trust list carries its certificate in x5c")
 check(run("keygen", "--alg", "RSA", "--keys", w.keys).returncode == 1, "an unknown alg is refused")
 
 # Config file, overridden by flags.

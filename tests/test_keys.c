@@ -7,6 +7,7 @@
 #include "check.h"
 #include "cs_err.h"
 #include "keys.h"
+#include "x509.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -987,6 +988,97 @@ TEST(eu_dcc_certificates)
 	CHECK(seen > 0);
 }
 
+/* Certificates (SPEC §12): made for every algorithm, signed by the key it
+ * certifies (checked here with X509_verify), written beside the key by
+ * cs_keyring_ensure_certs for a key that has none, read back with the
+ * key, refused when it certifies another key, and carried in the trust
+ * list's x5c as the DER of the file. */
+TEST(certificates)
+{
+	char *dir = tmpdir_new(), *path = NULL, *json = NULL;
+	cs_key *k = NULL, *other = NULL;
+	cs_keyring *ring = NULL;
+	X509 *x = NULL;
+	char cn[80];
+	int made = -1;
+	size_t i;
+	json_t *root = NULL, *x5c;
+	FILE *f;
+
+	for (i = 0; i < sizeof(all_algs) / sizeof(all_algs[0]); i++) {
+		CHECK_INT_EQ(cs_key_generate(all_algs[i], &k), 0);
+		CHECK_INT_EQ(cs_x509_make(k, "某市数据局证照库", k->created, &x), 0);
+		if (all_algs[i] == CS_ALG_SM2) {
+			/* Verified with the SPEC §4 ID it was signed with. */
+			ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
+
+			ASN1_OCTET_STRING_set(id, (const unsigned char *)
+			    CS_SM2_ID, (int)strlen(CS_SM2_ID));
+			X509_set0_distinguishing_id(x, id);
+		}
+		CHECK_INT_EQ(X509_verify(x, k->pkey), 1);
+		cs_x509_subject_cn(x, cn, sizeof(cn));
+		CHECK_STR_EQ(cn, "某市数据局证照库");
+		X509_free(x);
+		x = NULL;
+		cs_key_free(k);
+		k = NULL;
+	}
+	CHECK_INT_EQ(cs_key_generate(CS_ALG_ES256, &k), 0);
+	CHECK_INT_EQ(cs_x509_make(k, "", 0, &x), CS_EINVAL);
+	CHECK_INT_EQ(cs_key_save(k, dir, NULL), 0);
+	CHECK_INT_EQ(cs_keyring_load_dir(dir, &ring), 0);
+	CHECK(ring->active != NULL && ring->active->cert == NULL);
+	CHECK_INT_EQ(cs_keyring_ensure_certs(ring, dir, "lib", &made), 0);
+	CHECK_INT_EQ(made, 1);
+	CHECK(ring->active->cert != NULL);
+	path = join(dir, ring->active->stem, ".crt");
+	cs_keyring_free(ring);
+	ring = NULL;
+	/* Read back with the key; a second start makes none. */
+	CHECK_INT_EQ(cs_keyring_load_dir(dir, &ring), 0);
+	CHECK(ring->active->cert != NULL);
+	CHECK_INT_EQ(cs_keyring_ensure_certs(ring, dir, "lib", &made), 0);
+	CHECK_INT_EQ(made, 0);
+	CHECK_INT_EQ(cs_keyring_to_jwks(ring, &json), 0);
+	root = json_loads(json, 0, NULL);
+	x5c = json_object_get(json_array_get(json_object_get(root, "keys"), 0),
+	    "x5c");
+	CHECK(json_is_array(x5c) && json_array_size(x5c) == 1);
+	{
+		/* The base64 of x5c is the DER of the .crt file. */
+		const char *b = json_string_value(json_array_get(x5c, 0));
+		unsigned char der[2048];
+		const unsigned char *dp = der;
+		int n = EVP_DecodeBlock(der, (const unsigned char *)b,
+		    (int)strlen(b));
+		X509 *y;
+
+		CHECK(n > 0);
+		y = d2i_X509(NULL, &dp, n);
+		CHECK(y != NULL && X509_cmp(y, ring->active->cert) == 0);
+		X509_free(y);
+	}
+	cs_keyring_free(ring);
+	ring = NULL;
+	/* A certificate of another key beside it: the load fails. */
+	CHECK_INT_EQ(cs_key_generate(CS_ALG_ES256, &other), 0);
+	CHECK_INT_EQ(cs_x509_make(other, "lib", 0, &x), 0);
+	CHECK((f = fopen(path, "w")) != NULL);
+	PEM_write_X509(f, x);
+	fclose(f);
+	CHECK_INT_EQ(cs_keyring_load_dir(dir, &ring), CS_EINVAL);
+	CHECK_CONTAINS(cs_err_msg(), "not for this key");
+	X509_free(x);
+	json_decref(root);
+	free(json);
+	free(path);
+	cs_key_free(k);
+	cs_key_free(other);
+	cs_keyring_free(ring);
+	tmpdir_free(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1004,5 +1096,6 @@ main(int argc, char **argv)
 	RUN(load_public_forms);
 	RUN(unsupported_keys);
 	RUN(eu_dcc_certificates);
+	RUN(certificates);
 	return check_summary();
 }

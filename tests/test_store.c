@@ -422,6 +422,56 @@ TEST(bundles)
 	cs_store_close(s);
 }
 
+/* --- annotated copies (SPEC §12) ----------------------------------------- */
+
+/* A copy's row round-trips with its optional user absent or present; its
+ * id is unique; it must name a stored licence. */
+TEST(copies)
+{
+	cs_copy_row c, *got = NULL;
+	struct lic l;
+	cs_store *s = fx_open("copies");
+
+	if (s == NULL)
+		return;
+	lic_make(&l, TYPE_A, 1, "91350100M000100Y43", "ems", 1000, NULL);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	memset(&c, 0, sizeof(c));
+	c.id = "0123456789ABCDEF01234567";
+	c.licence_id = l.id;
+	c.client = "partner";
+	c.purpose = "仅供'核查'; DROP TABLE copies;--";
+	c.created_at = 2000;
+	c.expires_at = 2000 + 30 * 86400;
+	CHECK_INT_EQ(cs_store_copy_put(s, &c), 0);
+	CHECK_INT_EQ(cs_store_copy_get(s, c.id, &got), 0);
+	if (got != NULL) {
+		CHECK_STR_EQ(got->licence_id, l.id);
+		CHECK_STR_EQ(got->client, "partner");
+		CHECK_STR_EQ(got->purpose, c.purpose);
+		CHECK(got->used_by_name == NULL && got->used_by_code == NULL);
+		CHECK_INT_EQ(got->created_at, 2000);
+		CHECK_INT_EQ(got->expires_at, 2000 + 30 * 86400);
+	}
+	cs_copy_row_free(got);
+	CHECK_INT_EQ(cs_store_copy_put(s, &c), CS_ECONFLICT);
+	c.id = "11111111111111111111111A";
+	c.used_by_name = "某市市场监督管理局";
+	c.used_by_code = "11440300MB2C12345X";
+	CHECK_INT_EQ(cs_store_copy_put(s, &c), 0);
+	CHECK_INT_EQ(cs_store_copy_get(s, c.id, &got), 0);
+	CHECK_STR_EQ(got ? got->used_by_name : NULL, "某市市场监督管理局");
+	CHECK_STR_EQ(got ? got->used_by_code : NULL, "11440300MB2C12345X");
+	cs_copy_row_free(got);
+	got = NULL;
+	CHECK_INT_EQ(cs_store_copy_get(s, "NOSUCHCOPY", &got), CS_ENOTFOUND);
+	CHECK(got == NULL);
+	c.id = "22222222222222222222222B";
+	c.licence_id = "no such licence";
+	CHECK(cs_store_copy_put(s, &c) != 0);
+	cs_store_close(s);
+}
+
 /* --- clients ------------------------------------------------------------ */
 
 
@@ -920,6 +970,7 @@ main(int argc, char **argv)
 	RUN(licence_numbers);
 	RUN(events);
 	RUN(bundles);
+	RUN(copies);
 	RUN(clients);
 	RUN(client_revoke_persists);
 	RUN(audit);

@@ -21,6 +21,7 @@ static const struct command {
 	{"client", cs_cmd_client, "manage API clients: add, grant, list, revoke"},
 	{"issue", cs_cmd_issue, "issue a licence from a request file, without the server"},
 	{"show", cs_cmd_show, "print a licence"},
+	{"copy-of", cs_cmd_copy_of, "write an annotated copy (加注件) of a licence as a signed PDF"},
 	{"qr", cs_cmd_qr, "write a licence's QR code as PNG or SVG"},
 	{"trust-list", cs_cmd_trust_list, "print the verification keys (JWK Set)"},
 	{"verify", cs_cmd_verify, "check a QR text or token offline"},

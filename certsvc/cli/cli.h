@@ -60,6 +60,9 @@ int cs_cli_fail(const cs_cli *c, const char *what);
 void cs_cli_print_json(const json_t *v);
 /* Print a problems list to stderr and return 1. */
 int cs_cli_problems(const cs_cli *c, int rc, const cs_problems *p);
+/* Write buf[0..n) to a new or truncated file path (cli_licences.c);
+ * CS_EIO naming the path. */
+int cs_cli_write_file(const char *path, const void *buf, size_t n);
 
 int cs_cli_main(int argc, char **argv);
 
@@ -73,6 +76,7 @@ int cs_cmd_qr(int argc, char **argv);
 int cs_cmd_verify(int argc, char **argv);
 int cs_cmd_decode(int argc, char **argv);
 int cs_cmd_show(int argc, char **argv);
+int cs_cmd_copy_of(int argc, char **argv);
 int cs_cmd_backup(int argc, char **argv);
 int cs_cmd_migrate(int argc, char **argv);
 int cs_cmd_copy(int argc, char **argv);

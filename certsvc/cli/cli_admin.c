@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cs_err.h"
 #include "http.h"
+#include "x509.h"
 
 /*
  * sched_batch (config.h): SCHED_BATCH for this thread, before the service
@@ -72,14 +73,21 @@ cs_cmd_keygen(int argc, char **argv)
 	rc = cs_cli_parse(&c, argc, argv,
 	    "usage: certsvc keygen [--alg ES256|EdDSA|SM2] [--keys DIR]\n\n"
 	    "Create a signing key in the key directory (private key mode 0600,\n"
-	    "public key beside it).  The newest key signs; older ones verify.\n", 1, &done);
+	    "public key and its X.509 certificate, CN=library_name, beside it).\n"
+	    "The newest key signs; older ones verify.\n", 1, &done);
 	if (done)
 		goto out;
 	if (cs_cli_opt(&c, "alg") && cs_alg_from_name(cs_cli_opt(&c, "alg"), &alg) != 0) {
 		rc = cs_cli_fail(&c, NULL);
 		goto out;
 	}
-	if (cs_key_generate(alg, &key) != 0 || cs_key_save(key, c.cfg.keys, &stem) != 0) {
+	/* The certificate (SPEC §12) is made with the key and written beside
+	 * it; an algorithm OpenSSL cannot certify gets one at the next start
+	 * or never. */
+	if (cs_key_generate(alg, &key) != 0 ||
+	    ((rc = cs_x509_make(key, c.cfg.library_name, key->created,
+	    &key->cert)) != 0 && rc != CS_EUNSUPPORTED) ||
+	    cs_key_save(key, c.cfg.keys, &stem) != 0) {
 		rc = cs_cli_fail(&c, NULL);
 		goto out;
 	}

@@ -117,8 +117,8 @@ out:
 	return rc;
 }
 
-static int
-write_file(const char *path, const void *buf, size_t n)
+int
+cs_cli_write_file(const char *path, const void *buf, size_t n)
 {
 	FILE *f = fopen(path, "wb");
 	int rc = 0;
@@ -168,10 +168,10 @@ cs_cmd_qr(int argc, char **argv)
 		goto fail;
 	if (strcmp(format, "png") == 0) {
 		if (cs_qr_png(text, &qo, &png, &len, &version) != 0 ||
-		    write_file(cs_cli_opt(&c, "out"), png, len) != 0)
+		    cs_cli_write_file(cs_cli_opt(&c, "out"), png, len) != 0)
 			goto fail;
 	} else if (cs_qr_svg(text, &qo, &svg, &version) != 0 ||
-	    write_file(cs_cli_opt(&c, "out"), svg, strlen(svg)) != 0)
+	    cs_cli_write_file(cs_cli_opt(&c, "out"), svg, strlen(svg)) != 0)
 		goto fail;
 	printf("%s: QR version %d, ECC %s, %zu characters (%s form)\n",
 	    cs_cli_opt(&c, "out"), version, c.cfg.qr_ecc, strlen(text),

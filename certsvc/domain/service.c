@@ -60,6 +60,13 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 		    "(create one with: certsvc keygen --keys %s)", cfg->keys, cfg->keys);
 		goto out;
 	}
+	/* Keys made before certificates were (SPEC §12) get theirs now,
+	 * once, written beside them: annotated copies are signed with it. */
+	if (need_signing_key && (rc = cs_keyring_ensure_certs(svc->keys,
+	    cfg->keys, cfg->library_name, NULL)) != 0) {
+		cs_err_wrap(rc, "keys: a certificate for the signing key: ");
+		goto out;
+	}
 	/* Commits are grouped: a group's leader waits up to audit_flush_ms
 	 * for the writers queued behind it. */
 	if ((rc = cs_store_open(cfg->db, cfg->audit_flush_ms, &svc->store)) != 0 ||

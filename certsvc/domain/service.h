@@ -249,6 +249,36 @@ int cs_verify_manual(cs_service *svc, const json_t *body, json_t **out,
 int cs_verify_offline(const cs_keyring *keys, const char *text, size_t len,
     long tz_offset_minutes, json_t **out);
 
+/* Annotated copies (加注件, SPEC §12), annotated_copy.c. */
+#define CS_COPY_ID_LEN 24
+#define CS_COPY_PURPOSE_MAX 200
+#define CS_COPY_DAYS_DEFAULT 30
+#define CS_COPY_DAYS_MAX 90
+/* Make a copy of licence id for a client that may read it (CS_EFORBIDDEN
+ * otherwise, audited): body {"purpose", "used_by"?: {"name", "code"?},
+ * "expires_in_days"?}; each bad member a problem (CS_EVALIDATION).  The
+ * copy and its audit record ("copy": target the licence, purpose the
+ * purpose, case_ref the copy id) commit together.  *out: {"copy_id",
+ * "expires_at", "pdf"}. */
+int cs_copy_create(cs_service *svc, const cs_actor *who, const char *id,
+    const json_t *body, json_t **out, cs_problems *problems);
+/* A copy's row and its licence (cs_licence_load's object) for drawing its
+ * PDF, to a client that may read the licence; audited ("copy_read").
+ * CS_EINVAL for a malformed copy id, CS_ENOTFOUND for an unknown one.
+ * *row: cs_copy_row_free; *licence: json_decref. */
+int cs_copy_get(cs_service *svc, const cs_actor *who, const char *copy_id,
+    cs_copy_row **row, json_t **licence);
+/* 0 when id is a copy id's form (CS_COPY_ID_LEN of 0-9A-Z). */
+int cs_copy_id_check(const char *id);
+/* The last day the copy is valid before, YYYY-MM-DD local: {date}前有效. */
+void cs_copy_until(cs_service *svc, const cs_copy_row *c, char out[11]);
+/* POST /api/v1/verify {"copy": id}: the licence's result plus "copy":
+ * {"copy_id", "purpose", "used_by", "expires_at", "expired"}; an expired
+ * copy of a licence in force is "expired".  Unknown: "not_found";
+ * malformed id: "malformed".  Audited ("verify_copy"). */
+int cs_verify_copy(cs_service *svc, const cs_actor *who, const char *copy_id,
+    json_t **out);
+
 /* The trust list (JWK Set) and the audit log query (admin).  A page's
  * "next_after" is its last record's seq, or f->after_seq when it is empty:
  * an exporter that resumes from it never starts over. */

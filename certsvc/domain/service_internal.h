@@ -98,6 +98,15 @@ json_t *cs_public_view(cs_service *svc, const json_t *full);
 int cs_licence_public(cs_service *svc, const char *id, json_t **out,
     const char **status_out);
 
+/* A verification result object {"result", "reason" (the table's for res
+ * when NULL), "checked_at", "certificate" (cert, taken; NULL: null)}
+ * (verify.c). */
+int cs_verify_result(const char *res, const char *reason, json_t *cert,
+    json_t **out);
+/* The library's verdict on licence id from its status: the result object
+ * with the public view, "not_found" when it does not hold it. */
+int cs_verify_licence(cs_service *svc, const char *id, json_t **out);
+
 /* Validate an identifier from a path: CS_EINVAL with the reason. */
 int cs_check_id(const char *id);
 

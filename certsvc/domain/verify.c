@@ -220,6 +220,19 @@ library_verdict(cs_service *svc, const char *id, const json_t *claims)
 }
 
 int
+cs_verify_result(const char *res, const char *reason, json_t *cert,
+    json_t **out)
+{
+	return done(result(res, reason, cert), out);
+}
+
+int
+cs_verify_licence(cs_service *svc, const char *id, json_t **out)
+{
+	return done(library_verdict(svc, id, NULL), out);
+}
+
+int
 cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out)
 {
 	cs_token_layers *l;

@@ -190,6 +190,15 @@ void cs_http_watch_mark(struct MHD_Connection *conn, int busy);
  * loop, every 200 ms). */
 void cs_http_watch_sweep(struct cs_http_watch *w);
 
+/* --- annotated copies (http_copies.c) ------------------------------------ */
+
+/* POST /api/v1/certificates/{id}/copies and GET /api/v1/copies/{seg}
+ * (seg: "{copy_id}.pdf"), handlers of the route table. */
+void cs_h_copy_create(cs_req *r);
+void cs_h_copy_pdf(cs_req *r);
+/* POST /api/v1/verify {"copy": ...}: the verdict into *out. */
+int cs_http_verify_copy(cs_req *r, const json_t *copy, json_t **out);
+
 /* --- responses (http_io.c) ------------------------------------------------ */
 
 /* Leave a response of len bytes: own = 1, data is malloc'd and passes to

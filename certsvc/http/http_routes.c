@@ -628,6 +628,8 @@ h_verify(cs_req *r)
 	} else if (!json_is_object(body)) {
 		rc = verify_malformed(r, "the body must be a JSON object: {\"qr\": "
 		    "TEXT} or {\"id\" or \"number\", \"holder_code\"}", &out);
+	} else if (json_object_get(body, "copy") != NULL) {
+		rc = cs_http_verify_copy(r, json_object_get(body, "copy"), &out);
 	} else if ((qr = json_object_get(body, "qr")) != NULL) {
 		rc = json_is_string(qr) ? verify_text(r, json_string_value(qr),
 		    json_string_length(qr), &out) : verify_malformed(r, "qr must "
@@ -639,8 +641,8 @@ h_verify(cs_req *r)
 			goto out;
 		rc = 0;
 	} else {
-		rc = verify_malformed(r, "expected {\"qr\": TEXT} or {\"id\" or "
-		    "\"number\", \"holder_code\"}", &out);
+		rc = verify_malformed(r, "expected {\"qr\": TEXT}, {\"copy\": ID} "
+		    "or {\"id\" or \"number\", \"holder_code\"}", &out);
 	}
 	if (rc != 0)
 		cs_http_problem_err(r, rc, NULL);
@@ -937,6 +939,9 @@ const cs_route cs_routes[] = {
 	    AUTH | CS_RT_JSON | CS_RT_JSON_OPT, "revoke", NULL},
 	{"POST", "/api/v1/certificates/{id}/amend", h_amend, AUTH | CS_RT_JSON,
 	    NULL, NULL},
+	{"POST", "/api/v1/certificates/{id}/copies", cs_h_copy_create,
+	    AUTH | CS_RT_JSON, NULL, NULL},
+	{"GET", "/api/v1/copies/{copy_id}", cs_h_copy_pdf, AUTH, NULL, NULL},
 	{"GET", "/api/v1/holders/{code}/certificates", h_holder, AUTH, NULL,
 	    "type status limit cursor unchecked"},
 	{"POST", "/api/v1/verify", h_verify, PUB | CS_RT_VERIFY | CS_RT_CORS,

@@ -161,6 +161,18 @@ cs_store_grant_add(cs_store *s, const char *client_name, const cs_grant *g)
 }
 
 int
+cs_store_copy_put(cs_store *s, const cs_copy_row *c)
+{
+	return s->ops->copy_put(s, c);
+}
+
+int
+cs_store_copy_get(cs_store *s, const char *id, cs_copy_row **out)
+{
+	return s->ops->copy_get(s, id, out);
+}
+
+int
 cs_store_audit_append(cs_store *s, const cs_audit_rec *rec)
 {
 	return s->ops->audit_append(s, rec);

@@ -6,7 +6,7 @@
  * chosen once, by cs_store_open(), so a server database replaces the
  * embedded one without touching domain code.
  *
- * Everything is append-only: licences, status events, audit records,
+ * Everything is append-only: licences, status events, copies, audit records,
  * clients, client revocations and grants are inserted, never updated or
  * deleted; a client's state (revoked, its grants) is derived when read.
  *
@@ -118,6 +118,19 @@ typedef struct cs_audit_rec {
 	char *result;         /* NULL: done; "denied": refused (403) */
 } cs_audit_rec;
 
+/* An annotated copy (加注件, SPEC §12): who made it of which licence, for
+ * what and until when.  Its PDF is drawn from this and the licence on
+ * each download; the row is the record. */
+typedef struct cs_copy_row {
+	char *id;             /* the copy id */
+	char *licence_id;
+	char *client;         /* the client that made it */
+	char *purpose;
+	char *used_by_name;   /* NULL when not given */
+	char *used_by_code;   /* NULL when not given */
+	int64_t created_at;   /* Unix seconds */
+	int64_t expires_at;   /* Unix seconds: the end of its last day */
+} cs_copy_row;
 typedef struct cs_audit_filter {
 	const char *client, *action, *holder, *target;  /* NULL = any */
 	const char *result;          /* "ok" (done), "denied", NULL = any */
@@ -212,6 +225,10 @@ int cs_store_client_revoke(cs_store *s, const char *name, int64_t at);
 int cs_store_grant_add(cs_store *s, const char *client_name,
     const cs_grant *g);
 
+/* CS_ECONFLICT when the id exists. */
+int cs_store_copy_put(cs_store *s, const cs_copy_row *c);
+/* CS_ENOTFOUND when absent. */
+int cs_store_copy_get(cs_store *s, const char *id, cs_copy_row **out);
 /* rec->seq is ignored and assigned. */
 int cs_store_audit_append(cs_store *s, const cs_audit_rec *rec);
 /* Oldest first, at most filter->limit records. */
@@ -290,6 +307,8 @@ cs_client *cs_client_dup(const cs_client *c);
 void cs_clients_free(cs_client **cs, size_t n);
 void cs_bundle_row_free(cs_bundle_row *b);
 void cs_bundle_rows_free(cs_bundle_row **bs, size_t n);
+void cs_copy_row_free(cs_copy_row *c);
+void cs_copy_rows_free(cs_copy_row **cs, size_t n);
 void cs_audit_rec_free(cs_audit_rec *r);
 void cs_audit_recs_free(cs_audit_rec **rs, size_t n);
 

@@ -59,6 +59,8 @@ struct cs_store_ops {
 	int (*client_revoke)(cs_store *s, const char *name, int64_t at);
 	int (*grant_add)(cs_store *s, const char *client_name, const cs_grant *g);
 
+	int (*copy_put)(cs_store *s, const cs_copy_row *c);
+	int (*copy_get)(cs_store *s, const char *id, cs_copy_row **out);
 	int (*audit_append)(cs_store *s, const cs_audit_rec *rec);
 	int (*audit_query)(cs_store *s, const cs_audit_filter *f,
 	    cs_audit_rec ***out, size_t *n);

@@ -139,6 +139,30 @@ cs_bundle_row_free(cs_bundle_row *b)
 }
 
 void
+cs_copy_rows_free(cs_copy_row **cs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cs_copy_row_free(cs[i]);
+	free(cs);
+}
+
+void
+cs_copy_row_free(cs_copy_row *c)
+{
+	if (c != NULL) {
+		free(c->id);
+		free(c->licence_id);
+		free(c->client);
+		free(c->purpose);
+		free(c->used_by_name);
+		free(c->used_by_code);
+		free(c);
+	}
+}
+
+void
 cs_audit_rec_free(cs_audit_rec *r)
 {
 	if (r != NULL) {

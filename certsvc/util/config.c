@@ -44,6 +44,9 @@ static const struct setting settings[] = {
 	S(templates, "./templates", "licence-type catalog directory"),
 	S(public_url, "http://127.0.0.1:8080",
 	    "base URL printed into QR codes ({public_url}/v/{token})"),
+	S(library_name, "certsvc",
+	    "this library's name: the subject (CN) of its keys' certificates, "
+	    "which sign annotated copies"),
 	S(listen, "127.0.0.1:8080", "HTTP listen address ADDR:PORT (port 0: any free port)"),
 	S(qr_form, "url", "default QR form: url or compact"),
 	S(qr_ecc, "M", "QR error correction level: L, M, Q or H"),

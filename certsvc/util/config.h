@@ -19,6 +19,7 @@ typedef struct cs_config {
 	char keys[512];
 	char templates[512];
 	char public_url[256];
+	char library_name[65];   /* the subject of the keys' certificates (x509.h) */
 	char listen[128];        /* ADDR:PORT; port 0 = any free port */
 	char qr_form[16];        /* "url" | "compact" */
 	char qr_ecc[4];          /* L M Q H */

@@ -216,10 +216,28 @@ static const char schema_v1[] =
     APPEND_ONLY("grants")
     APPEND_ONLY("audit");
 
+/*
+ * Version 2: annotated copies (加注件, SPEC §12), as SQLite's version 7:
+ * one append-only row a copy; the PDF is drawn again on each download.
+ */
+static const char schema_v2[] =
+    "CREATE TABLE copies (\n"
+    "  id text COLLATE \"C\" NOT NULL,\n"
+    "  licence_id text COLLATE \"C\" NOT NULL REFERENCES licences (id),\n"
+    "  client text COLLATE \"C\" NOT NULL,\n"
+    "  purpose text NOT NULL,\n"
+    "  used_by_name text,\n"
+    "  used_by_code text,\n"
+    "  created_at bigint NOT NULL,\n"
+    "  expires_at bigint NOT NULL,\n"
+    "  CONSTRAINT copies_pkey PRIMARY KEY (id));\n"
+    APPEND_ONLY("copies");
+
 /* migrations[i] takes the database from version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
 	schema_v1,
+	schema_v2,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

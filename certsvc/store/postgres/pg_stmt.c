@@ -29,6 +29,8 @@
 #define NUMBERING_LOCK "1936028265"
 #define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
+#define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
+	"used_by_code, created_at, expires_at"
 #define CLIENT_SELECT                                                        \
 	"SELECT c.id, c.name, c.role, c.token_hash, c.created_at, "          \
 	"coalesce(r.at, 0) FROM clients c "                                  \
@@ -100,6 +102,9 @@ static const struct pstmt table[PS__N] = {
 	    "($1, $2, $3, $4, $5::bigint)"),
 	ST(PS_BUN_BY_REF, "SELECT " BUNDLE_COLS " FROM bundles "
 	    "WHERE client = $1 AND approval_ref = $2"),
+	ST(PS_COPY_PUT, "INSERT INTO copies (" COPY_COLS ") VALUES "
+	    "($1, $2, $3, $4, $5, $6, $7::bigint, $8::bigint)"),
+	ST(PS_COPY_GET, "SELECT " COPY_COLS " FROM copies WHERE id = $1"),
 	ST(PS_CLI_ADD, "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES ($1, $2, $3::bytea, $4::bigint)"),
 	ST(PS_CLI_GET, CLIENT_SELECT "WHERE c.name = $1"),

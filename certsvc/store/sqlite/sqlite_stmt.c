@@ -21,6 +21,8 @@
 	"approval_ref, request_hash, bundle, supersedes, issued_at, record"
 #define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
+#define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
+	"used_by_code, created_at, expires_at"
 #define CLIENT_SELECT                                                        \
 	"SELECT c.id, c.name, c.role, c.token_hash, c.created_at, "          \
 	"coalesce(r.at, 0) FROM clients c "                                  \
@@ -94,6 +96,9 @@ static const char *const stmt_sql[ST__N] = {
 	    "WHERE client = ?1 AND approval_ref = ?2",
 	[ST_BUN_PAGE] = "SELECT " BUNDLE_COLS " FROM bundles "
 	    "WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[ST_COPY_PUT] = "INSERT INTO copies (" COPY_COLS ") VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_COPY_GET] = "SELECT " COPY_COLS " FROM copies WHERE id = ?1",
 	[ST_CLI_ADD] = "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES (?1, ?2, ?3, ?4)",
 	/* A client copied from another store keeps its id (?5). */

@@ -69,6 +69,8 @@ enum stmt_id {
 	ST_BUN_PUT,
 	ST_BUN_BY_REF,
 	ST_BUN_PAGE,
+	ST_COPY_PUT,
+	ST_COPY_GET,
 	ST_CLI_ADD,
 	ST_CLI_IMPORT,
 	ST_CLI_GET,
@@ -230,6 +232,10 @@ int sq_import_rows(cs_store *cs, void *const *rows, size_t n,
 /* sqlite_schema.c: the schema and its migrations. */
 extern const int sq_schema_version;
 int sq_migrate(struct conn *c, const char *path);
+
+/* sqlite_copies.c: annotated copies. */
+int sq_copy_put(cs_store *cs, const cs_copy_row *c);
+int sq_copy_get(cs_store *cs, const char *id, cs_copy_row **out);
 
 /* sqlite_licences.c: licences, their status events, bundles. */
 int sq_licence_put(cs_store *cs, const cs_licence_row *r);
