@@ -150,7 +150,12 @@ fill_audit(const char *name, int64_t from, int64_t to, int odd)
 static const cs_copy_table_count *
 audit_count(const cs_copy_report *r)
 {
-	return &r->t[r->n - 1];
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->t[i].table, "audit records") == 0)
+			return &r->t[i];
+	return &r->t[0];
 }
 
 /* Tables that go by seq are compared a page at a time (put_by_seq): the
