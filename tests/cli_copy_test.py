@@ -55,6 +55,13 @@ for lic in lics:   # audited reads, with the purpose headers
     r = call(s, "GET", "/api/v1/certificates/" + lic["id"], token=T["rd_all"],
              headers={"X-Purpose": "核验", "X-Case-Ref": "CASE-1"})
     status[lic["id"]] = (r.doc or {}).get("status")
+# Annotated copies (加注件) of two licences: they verify on the copy too.
+annotated = []
+for lic in lics[4:6]:
+    r = call(s, "POST", "/api/v1/certificates/%s/copies" % lic["id"],
+             {"purpose": "办理排污许可", "used_by": {"name": "某审批局"}}, token=T["rd_all"])
+    is_json(r, 201, "an annotated copy of %s" % lic["id"])
+    annotated.append((r.doc or {}).get("copy_id"))
 call(s, "GET", "/api/v1/audit?limit=1", token=T["admin"])   # the audit writer synced
 d.stop()
 
@@ -63,6 +70,8 @@ AUDIT = ("SELECT seq, at_ms, client, action, target, holder, purpose, service_it
 EVENTS = "SELECT seq, licence_id, at, actor, action, kind, reason, ref FROM status_events ORDER BY seq"
 LICENCES = "SELECT id, seq, number, holder_code, issued_at, bundle FROM licences ORDER BY id"
 CLIENTS = ("SELECT c.id, c.name, c.role, c.token_hash, c.created_at FROM clients c ORDER BY c.id")
+COPIES = ("SELECT id, licence_id, client, purpose, used_by_name, used_by_code, created_at, expires_at "
+          "FROM copies ORDER BY id")
 
 
 def rows(db, sql):
@@ -104,12 +113,12 @@ def copies_to_postgres():
     check(r.returncode == 0, "copy SQLite -> PostgreSQL exits 0 (%d: %s)" % (r.returncode, r.stderr))
     v = counts(r.stdout, "verified")
     check(v.get("licences") == len(lics) and v.get("status events") == 4 and
-          v.get("clients") == len(rows(w.db, CLIENTS)) and v.get("bundles") == 1,
-          "it says what it verified: %r" % r.stdout)
+          v.get("clients") == len(rows(w.db, CLIENTS)) and v.get("bundles") == 1 and
+          v.get("annotated copies") == 2, "it says what it verified: %r" % r.stdout)
     check(v.get("audit records") == len(rows(w.db, AUDIT)) > len(lics), "every audit record")
     check("licences" in r.stderr and "copied" in r.stderr, "progress per table on stderr")
     check(SECRET not in r.stdout + r.stderr, "the password is not printed")
-    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS):
+    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES):
         check(rows(w.db, sql) == rows(PG, sql), "the same rows: %s" % sql.split(" FROM ")[1])
 
 
@@ -133,6 +142,10 @@ def serves_the_copy():
             res = verify(t, lic["qr_text"]).get("result")
             want = {"valid": "valid", "suspended": "suspended", "revoked": "revoked"}
             check(res == want.get(status[lic["id"]], res), "its token verifies there: %s" % res)
+        for copy_id in annotated:
+            v = verify(t, {"copy": copy_id})
+            check(v.get("result") == "valid" and (v.get("copy") or {}).get("purpose") == "办理排污许可",
+                  "annotated copy %s verifies on the copy: %s" % (copy_id, v))
         seqs = "SELECT seq FROM licences WHERE type = '%s' AND issuer_code = '%s'" % (T_RAD, ENV)
         top = max(x[0] for x in rows(PG, seqs))
         r = issue(t, request_for(T_RAD, "CP-NEW", org_code(999)), T["env"], what="issue on the copy")
@@ -166,7 +179,7 @@ def killed_then_completed():
     check(r.returncode == 0, "run again, it completes (%d: %s)" % (r.returncode, r.stderr))
     c = counts(r.stdout, "copied")
     check(c.get("licences", -1) == total - half, "copying what was missing: %r" % c)
-    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS):
+    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES):
         check(rows(w.db, sql) == rows(target, sql), "the same rows: %s" % sql.split(" FROM ")[1])
 
 
@@ -176,7 +189,7 @@ def copies_back_to_sqlite():
     check(r.returncode == 0, "copy PostgreSQL -> SQLite exits 0 (%d: %s)" % (r.returncode, r.stderr))
     check(counts(r.stdout, "verified").get("licences") == len(rows(PG, LICENCES)),
           "every licence, the one issued on PostgreSQL too: %r" % r.stdout)
-    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS):
+    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES):
         check(rows(back, sql) == rows(PG, sql), "the same rows: %s" % sql.split(" FROM ")[1])
     r = w.run("copy", "--from", back, "--to", PG, "--verify-only", check_rc=False)
     check(r.returncode == 0, "--verify-only finds the two the same (%d: %s)" % (

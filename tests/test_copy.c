@@ -65,17 +65,19 @@ copy(const char *from, const char *to, int verify_only, cs_copy_report *r)
 	return cs_copy_run(a, b, &o, r);
 }
 
-/* The table "licences" of report r (copy.c's order). */
+/* The counts of table name in report r. */
 static const cs_copy_table_count *
-lic_count(const cs_copy_report *r)
+table_count(const cs_copy_report *r, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < r->n; i++)
-		if (strcmp(r->t[i].table, "licences") == 0)
+		if (strcmp(r->t[i].table, name) == 0)
 			return &r->t[i];
 	return &r->t[0];
 }
+#define lic_count(r) table_count((r), "licences")
+#define audit_count(r) table_count((r), "audit records")
 
 TEST(copy_again_completes)
 {
@@ -145,12 +147,6 @@ fill_audit(const char *name, int64_t from, int64_t to, int odd)
 	CHECK_INT_EQ(cs_store_import_done(s), 0);
 	CHECK_INT_EQ(cs_store_commit(s), 0);
 	cs_store_close(s);
-}
-
-static const cs_copy_table_count *
-audit_count(const cs_copy_report *r)
-{
-	return &r->t[r->n - 1];
 }
 
 /* Tables that go by seq are compared a page at a time (put_by_seq): the

@@ -426,6 +426,30 @@ TEST(bundles)
 
 /* A copy's row round-trips with its optional user absent or present; its
  * id is unique; it must name a stored licence. */
+/* The two copies of TEST(copies), paged by id as certsvc copy reads them:
+ * in id order, each page after the last id of the one before. */
+static void
+copies_paged(cs_store *s)
+{
+	cs_copy_row **cs = NULL;
+	size_t n = 0;
+
+	CHECK_INT_EQ(cs_store_copies_page(s, NULL, 1, &cs, &n), 0);
+	CHECK_INT_EQ(n, 1);
+	CHECK_STR_EQ(n == 1 ? cs[0]->id : NULL, "0123456789ABCDEF01234567");
+	cs_copy_rows_free(cs, n);
+	CHECK_INT_EQ(cs_store_copies_page(s, "0123456789ABCDEF01234567", 5, &cs,
+	    &n), 0);
+	CHECK_INT_EQ(n, 1);
+	CHECK_STR_EQ(n == 1 ? cs[0]->id : NULL, "11111111111111111111111A");
+	CHECK_STR_EQ(n == 1 ? cs[0]->used_by_name : NULL, "某市市场监督管理局");
+	cs_copy_rows_free(cs, n);
+	CHECK_INT_EQ(cs_store_copies_page(s, "11111111111111111111111A", 5, &cs,
+	    &n), 0);
+	CHECK_INT_EQ(n, 0);
+	cs_copy_rows_free(cs, n);
+}
+
 TEST(copies)
 {
 	cs_copy_row c, *got = NULL;
@@ -469,6 +493,7 @@ TEST(copies)
 	c.id = "22222222222222222222222B";
 	c.licence_id = "no such licence";
 	CHECK(cs_store_copy_put(s, &c) != 0);
+	copies_paged(s);
 	cs_store_close(s);
 }
 

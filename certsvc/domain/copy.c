@@ -270,6 +270,55 @@ free_bundles(void **rows, size_t n)
 	cs_bundle_rows_free((cs_bundle_row **)rows, n);
 }
 
+/* --- annotated copies (加注件) ------------------------------------- */
+
+static int
+copies_page(cs_store *s, struct cursor *c, size_t limit, void ***rows,
+    size_t *n)
+{
+	cs_copy_row **a = NULL;
+	int rc;
+
+	if ((rc = cs_store_copies_page(s, c->id, limit, &a, n)) == 0 &&
+	    *n > 0) {
+		free(c->id);
+		if ((c->id = strdup(a[*n - 1]->id)) == NULL)
+			rc = cs_err_set(CS_ENOMEM, "copy: out of memory");
+	}
+	c->end = *n < limit;
+	*rows = (void **)a;
+	return rc;
+}
+
+static void
+canon_copy(cs_sbuf *b, const void *row)
+{
+	const cs_copy_row *r = row;
+
+	canon_str(b, r->id);
+	canon_str(b, r->licence_id);
+	canon_str(b, r->client);
+	canon_str(b, r->purpose);
+	canon_str(b, r->used_by_name);
+	canon_str(b, r->used_by_code);
+	canon_int(b, r->created_at);
+	canon_int(b, r->expires_at);
+}
+
+static void
+key_copy(const void *row, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", ((const cs_copy_row *)row)->id);
+}
+
+static int put_copy(cs_store *dst, const void *row);
+
+static void
+free_copies(void **rows, size_t n)
+{
+	cs_copy_rows_free((cs_copy_row **)rows, n);
+}
+
 /* --- licences ------------------------------------------------------- */
 
 static int
@@ -449,8 +498,9 @@ free_audit(void **rows, size_t n)
 
 /* --- the tables ----------------------------------------------------- */
 
-/* In the order copied: events refer to licences (a foreign key); the rest
- * only name each other. */
+/* In the order copied: events and annotated copies refer to licences (a
+ * foreign key); the rest only name each other.  The puts find their entry
+ * by its index here. */
 static const struct table tables[] = {
 	{"clients", clients_page, put_client, NULL, NULL, canon_client,
 	    key_client, free_clients},
@@ -462,6 +512,8 @@ static const struct table tables[] = {
 	    canon_event, key_event, free_events},
 	{"audit records", audit_page, put_audit, new_audit, audit_seq,
 	    canon_audit, key_audit, free_audit},
+	{"annotated copies", copies_page, put_copy, NULL, NULL, canon_copy,
+	    key_copy, free_copies},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -524,6 +576,22 @@ put_bundle(cs_store *dst, const void *row)
 	    (rc = cs_store_bundle_put(dst, b)) != 0)
 		rc = refused(&tables[1], b, rc);
 	cs_bundle_row_free(have);
+	return rc;
+}
+
+static int
+put_copy(cs_store *dst, const void *row)
+{
+	const cs_copy_row *a = row;
+	cs_copy_row *have = NULL;
+	int rc;
+
+	rc = cs_store_copy_get(dst, a->id, &have);
+	if (rc == 0)
+		rc = judge(&tables[5], a, have);
+	else if (rc == CS_ENOTFOUND && (rc = cs_store_copy_put(dst, a)) != 0)
+		rc = refused(&tables[5], a, rc);
+	cs_copy_row_free(have);
 	return rc;
 }
 

@@ -235,6 +235,13 @@ cs_store_bundles_page(cs_store *s, const char *after_id, size_t limit,
 }
 
 int
+cs_store_copies_page(cs_store *s, const char *after_id, size_t limit,
+    cs_copy_row ***out, size_t *n)
+{
+	return s->ops->copies_page(s, after_id, limit, out, n);
+}
+
+int
 cs_store_licences_import(cs_store *s, cs_licence_row *const *rows, size_t n)
 {
 	return s->ops->licences_import(s, rows, n);

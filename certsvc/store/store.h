@@ -265,6 +265,10 @@ int cs_store_events_page(cs_store *s, int64_t after_seq, size_t limit,
  * first), by id. */
 int cs_store_bundles_page(cs_store *s, const char *after_id, size_t limit,
     cs_bundle_row ***out, size_t *n);
+/* Annotated copies whose id sorts (bytewise) after after_id (NULL: from
+ * the first), by id. */
+int cs_store_copies_page(cs_store *s, const char *after_id, size_t limit,
+    cs_copy_row ***out, size_t *n);
 /*
  * The n rows as cs_store_licence_put, cs_store_event_append (keeping each
  * seq) and cs_store_audit_append (keeping each seq) would write them, in

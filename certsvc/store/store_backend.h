@@ -73,6 +73,8 @@ struct cs_store_ops {
 	    cs_licence_row ***out, size_t *n);
 	int (*events_page)(cs_store *s, int64_t after_seq, size_t limit,
 	    cs_event ***out, size_t *n);
+	int (*copies_page)(cs_store *s, const char *after_id, size_t limit,
+	    cs_copy_row ***out, size_t *n);
 	int (*bundles_page)(cs_store *s, const char *after_id, size_t limit,
 	    cs_bundle_row ***out, size_t *n);
 	int (*licences_import)(cs_store *s, cs_licence_row *const *rows,

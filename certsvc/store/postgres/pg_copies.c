@@ -1,6 +1,7 @@
 /*
  * pg_copies: the PostgreSQL store's annotated copies (加注件, SPEC §12):
- * a copy's row put and found by its id (schema version 2).
+ * a copy's row put and found by its id (schema version 2), and the copies
+ * in pages by id for certsvc copy.
  */
 #include "store_pg_internal.h"
 
@@ -78,5 +79,25 @@ pg_copy_get(cs_store *cs, const char *id, cs_copy_row **out)
 	pq_text(&q, id);
 	if ((rc = pg_read(P(cs), pg_st(PS_COPY_GET), &q, &r, "copy")) == 0)
 		rc = pg_fetch_one(r, &copy_kind, out, "copy");
+	return rc;
+}
+
+int
+pg_copies_page(cs_store *cs, const char *after_id, size_t limit,
+    cs_copy_row ***out, size_t *n)
+{
+	struct pgq q;
+	PGresult *r;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	pq_init(&q);
+	pq_text(&q, after_id != NULL ? after_id : "");
+	pq_i64(&q, (int64_t)limit);
+	if ((rc = pg_read(P(cs), pg_st(PS_COPY_PAGE), &q, &r,
+	    "copies page")) == 0)
+		rc = pg_fetch_all(r, &copy_kind, &arr, n);
+	*out = arr;
 	return rc;
 }

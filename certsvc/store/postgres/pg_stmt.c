@@ -105,6 +105,8 @@ static const struct pstmt table[PS__N] = {
 	ST(PS_COPY_PUT, "INSERT INTO copies (" COPY_COLS ") VALUES "
 	    "($1, $2, $3, $4, $5, $6, $7::bigint, $8::bigint)"),
 	ST(PS_COPY_GET, "SELECT " COPY_COLS " FROM copies WHERE id = $1"),
+	ST(PS_COPY_PAGE, "SELECT " COPY_COLS " FROM copies WHERE id > $1 "
+	    "ORDER BY id LIMIT $2::bigint"),
 	ST(PS_CLI_ADD, "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES ($1, $2, $3::bytea, $4::bigint)"),
 	ST(PS_CLI_GET, CLIENT_SELECT "WHERE c.name = $1"),

@@ -104,6 +104,7 @@ static const struct cs_store_ops pg_ops = {
 	.bundle_by_ref = pg_bundle_by_ref,
 	.copy_put = pg_copy_put,
 	.copy_get = pg_copy_get,
+	.copies_page = pg_copies_page,
 	.client_add = pg_client_add,
 	.client_get = pg_client_get,
 	.client_by_token_hash = pg_client_by_token_hash,

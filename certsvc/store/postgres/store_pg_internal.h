@@ -53,6 +53,7 @@ enum pst_id {
 	PS_BUN_BY_REF,
 	PS_COPY_PUT,
 	PS_COPY_GET,
+	PS_COPY_PAGE,
 	PS_CLI_ADD,
 	PS_CLI_GET,
 	PS_CLI_BY_HASH,
@@ -254,6 +255,8 @@ int pg_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
 int pg_bundle_put(cs_store *cs, const cs_bundle_row *b);
 int pg_copy_put(cs_store *cs, const cs_copy_row *c);
 int pg_copy_get(cs_store *cs, const char *id, cs_copy_row **out);
+int pg_copies_page(cs_store *cs, const char *after_id, size_t limit,
+    cs_copy_row ***out, size_t *n);
 int pg_bundle_by_ref(cs_store *cs, const char *client,
     const char *approval_ref, cs_bundle_row **out);
 int pg_licences_page(cs_store *cs, int64_t *pos, size_t limit,

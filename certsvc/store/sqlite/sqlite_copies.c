@@ -1,6 +1,7 @@
 /*
  * sqlite_copies: the SQLite store's annotated copies (加注件, SPEC §12):
- * a copy's row put and found by its id (schema version 7).
+ * a copy's row put and found by its id (schema version 7), and the copies
+ * in pages by id for certsvc copy.
  */
 #include "store_sqlite_internal.h"
 
@@ -76,5 +77,22 @@ sq_copy_get(cs_store *cs, const char *id, cs_copy_row **out)
 	if ((rc = sq_read_stmt(S(cs), ST_COPY_GET, &st)) == 0)
 		rc = sq_fetch_one(st, sq_bind_text(st, 1, id), &copy_kind, out,
 		    "copy");
+	return rc;
+}
+
+int
+sq_copies_page(cs_store *cs, const char *after_id, size_t limit,
+    cs_copy_row ***out, size_t *n)
+{
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = sq_read_stmt(S(cs), ST_COPY_PAGE, &st)) == 0)
+		rc = sq_fetch_all(st, sq_bind_text(st, 1, after_id ? after_id : "") ||
+		    sqlite3_bind_int64(st, 2, (int64_t)limit), &copy_kind, &arr, n,
+		    "copies page");
+	*out = arr;
 	return rc;
 }

@@ -99,6 +99,8 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_COPY_PUT] = "INSERT INTO copies (" COPY_COLS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[ST_COPY_GET] = "SELECT " COPY_COLS " FROM copies WHERE id = ?1",
+	[ST_COPY_PAGE] = "SELECT " COPY_COLS " FROM copies WHERE id > ?1 "
+	    "ORDER BY id LIMIT ?2",
 	[ST_CLI_ADD] = "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES (?1, ?2, ?3, ?4)",
 	/* A client copied from another store keeps its id (?5). */

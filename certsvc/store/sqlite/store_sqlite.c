@@ -138,6 +138,7 @@ static const struct cs_store_ops sqlite_ops = {
 	.bundle_by_ref = sq_bundle_by_ref,
 	.copy_put = sq_copy_put,
 	.copy_get = sq_copy_get,
+	.copies_page = sq_copies_page,
 	.client_add = sq_client_add,
 	.client_get = sq_client_get,
 	.client_by_token_hash = sq_client_by_token_hash,

@@ -71,6 +71,7 @@ enum stmt_id {
 	ST_BUN_PAGE,
 	ST_COPY_PUT,
 	ST_COPY_GET,
+	ST_COPY_PAGE,
 	ST_CLI_ADD,
 	ST_CLI_IMPORT,
 	ST_CLI_GET,
@@ -236,6 +237,8 @@ int sq_migrate(struct conn *c, const char *path);
 /* sqlite_copies.c: annotated copies. */
 int sq_copy_put(cs_store *cs, const cs_copy_row *c);
 int sq_copy_get(cs_store *cs, const char *id, cs_copy_row **out);
+int sq_copies_page(cs_store *cs, const char *after_id, size_t limit,
+    cs_copy_row ***out, size_t *n);
 
 /* sqlite_licences.c: licences, their status events, bundles. */
 int sq_licence_put(cs_store *cs, const cs_licence_row *r);
