@@ -16,9 +16,9 @@
 
 /*
  * The real store (store_fixture.h) behind a struct cs_store whose
- * audit_append and commit fail a given number of times (after commit_pass
- * successful commits).  The queues (audit_queue, tx_queue) call begin,
- * audit_append, commit and rollback only; those forward to the real store
+ * audit_append (or audit_append_many) and commit fail a given number of
+ * times (after commit_pass successful commits).  The queues (audit_queue,
+ * tx_queue) call begin, audit_append(_many), commit and rollback only; those forward to the real store
  * (whose ops find their state from the handle they are given, so they
  * must get the real handle, never this one).  Every other op is NULL, so
  * a call to one would crash the test rather than reach the real store
@@ -104,6 +104,20 @@ f_audit_append(cs_store *s, const cs_audit_rec *rec)
 	return cs_store_audit_append(F(s)->real, rec);
 }
 
+/* The audit writer's group (cs_store_audit_append_many): one injected
+ * failure fails the whole group, as the real op does. */
+static inline int
+f_audit_append_many(cs_store *s, const cs_audit_rec *const *recs, size_t n)
+{
+	if (atomic_load(&F(s)->append_fail) > 0) {
+		atomic_fetch_sub(&F(s)->append_fail, 1);
+		atomic_fetch_add(&F(s)->appends_failed, 1);
+		return cs_err_set(CS_ESTORE, "store: append audit: injected "
+		    "failure");
+	}
+	return cs_store_audit_append_many(F(s)->real, recs, n);
+}
+
 static inline void
 fstore_init(struct fstore *f, cs_store *real, int append_fail,
     int commit_fail)
@@ -113,6 +127,7 @@ fstore_init(struct fstore *f, cs_store *real, int append_fail,
 	f->ops.commit = f_commit;
 	f->ops.rollback = f_rollback;
 	f->ops.audit_append = f_audit_append;
+	f->ops.audit_append_many = f_audit_append_many;
 	f->base.ops = &f->ops;
 	f->real = real;
 	atomic_store(&f->append_fail, append_fail);

@@ -844,6 +844,65 @@ TEST(append_only_interface)
 	cs_store_close(s);
 }
 
+/*
+ * A group of audit records in one call (what the read audit writer
+ * commits): in order, numbered, all of them; a group with a bad record
+ * (no action) leaves none of its records, across PostgreSQL's pipelines
+ * of 256 (pg_batch.c), and the transaction goes on; outside a transaction
+ * the group is its own.
+ */
+TEST(audit_append_many)
+{
+	enum { N = 300 };
+	static cs_audit_rec a[N];
+	const cs_audit_rec *p[N];
+	cs_audit_rec **recs = NULL;
+	cs_audit_filter f;
+	cs_store *s = fx_open("audit_many");
+	size_t i, n = 0;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < N; i++) {
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].at_ms = (int64_t)i;
+		a[i].action = "read";
+		a[i].target = "G-1";
+		a[i].result_count = (int64_t)i;
+		p[i] = &a[i];
+	}
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_audit_append_many(s, p, N), 0);
+	for (i = 0; i < N; i++)
+		a[i].target = "G-bad";
+	a[290].action = NULL;
+	CHECK(cs_store_audit_append_many(s, p, N) != 0);
+	a[290].action = "read";
+	for (i = 0; i < 2; i++)
+		a[i].target = "G-2";
+	CHECK_INT_EQ(cs_store_audit_append_many(s, p, 2), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_audit_append_many(s, p, 2), 0);
+
+	memset(&f, 0, sizeof(f));
+	f.limit = 1000;
+	CHECK_INT_EQ(cs_store_audit_query(s, &f, &recs, &n), 0);
+	CHECK_INT_EQ(n, N + 4);
+	if (n == N + 4) {
+		for (i = 0; i < N; i++) {
+			CHECK_STR_EQ(recs[i]->target, "G-1");
+			CHECK_INT_EQ(recs[i]->result_count, (int64_t)i);
+			CHECK(i == 0 || recs[i - 1]->seq < recs[i]->seq);
+		}
+		for (i = N; i < N + 4; i++) {
+			CHECK_STR_EQ(recs[i]->target, "G-2");
+			CHECK(recs[i - 1]->seq < recs[i]->seq);
+		}
+	}
+	cs_audit_recs_free(recs, n);
+	cs_store_close(s);
+}
+
 /* --- a holder's licences, in pages -------------------------------------- */
 
 /* Pages of limit rows from the newest on, until the store says nothing
@@ -999,6 +1058,7 @@ main(int argc, char **argv)
 	RUN(clients);
 	RUN(client_revoke_persists);
 	RUN(audit);
+	RUN(audit_append_many);
 	RUN(append_only_interface);
 	RUN(transactions);
 	RUN(licence_cache);

@@ -88,21 +88,29 @@ qrecs_free(struct qrec *q)
 	}
 }
 
-/* Append a group in one transaction. */
+/* Append a group of n records in one transaction, as one call to the
+ * store: on PostgreSQL that is one round trip, not one a record. */
 static int
-write_group(cs_store *st, const struct qrec *g)
+write_group(cs_store *st, const struct qrec *g, size_t n)
 {
+	const cs_audit_rec **recs;
+	size_t i;
 	int rc;
 
+	if ((recs = malloc(n * sizeof(*recs))) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	for (i = 0; g != NULL && i < n; g = g->next)
+		recs[i++] = &g->r;
 	if ((rc = cs_store_begin(st)) != 0)
-		return rc;
-	for (; g != NULL && rc == 0; g = g->next)
-		rc = cs_store_audit_append(st, &g->r);
-	if (rc != 0) {
+		goto out;
+	if ((rc = cs_store_audit_append_many(st, recs, i)) != 0) {
 		(void)cs_store_rollback(st);
-		return rc;
+		goto out;
 	}
-	return cs_store_commit(st);
+	rc = cs_store_commit(st);
+out:
+	free(recs);
+	return rc;
 }
 
 /* With mu held: wait for the head's flush window to end, unless the group
@@ -169,7 +177,7 @@ writer_main(void *arg)
 		q->writing = n;
 		q->writing_since = g->queued_ms;
 		pthread_mutex_unlock(&q->mu);
-		rc = write_group(q->store, g);
+		rc = write_group(q->store, g, n);
 		if (rc != 0)
 			cs_log_msg("certsvc: audit: writing %zu read record(s) "
 			    "failed (%s); retrying", n, cs_err_msg());

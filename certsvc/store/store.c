@@ -178,6 +178,34 @@ cs_store_audit_append(cs_store *s, const cs_audit_rec *rec)
 	return s->ops->audit_append(s, rec);
 }
 
+/* The fallback for backends whose appends cost no round trip (SQLite):
+ * the loop, in a level of its own (nested in the caller's) so that a failure leaves none of them. */
+static int
+append_each(cs_store *s, const cs_audit_rec *const *recs, size_t n)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = cs_store_begin(s)) != 0)
+		return rc;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = s->ops->audit_append(s, recs[i]);
+	if (rc != 0) {
+		(void)cs_store_rollback(s);
+		return rc;
+	}
+	return cs_store_commit(s);
+}
+
+int
+cs_store_audit_append_many(cs_store *s, const cs_audit_rec *const *recs,
+    size_t n)
+{
+	if (s->ops->audit_append_many == NULL)
+		return append_each(s, recs, n);
+	return s->ops->audit_append_many(s, recs, n);
+}
+
 int
 cs_store_audit_query(cs_store *s, const cs_audit_filter *f,
     cs_audit_rec ***out, size_t *n)

@@ -231,6 +231,17 @@ int cs_store_copy_put(cs_store *s, const cs_copy_row *c);
 int cs_store_copy_get(cs_store *s, const char *id, cs_copy_row **out);
 /* rec->seq is ignored and assigned. */
 int cs_store_audit_append(cs_store *s, const cs_audit_rec *rec);
+/*
+ * The n records as n calls of cs_store_audit_append would write them, in
+ * order, inside the caller's transaction (or as a transaction of its own
+ * outside one): all of them, or on failure none (the transaction is as
+ * before the call).  What
+ * the read audit writer commits as a group (audit_queue.c): on PostgreSQL
+ * one round trip and one savepoint carry the group, where each append
+ * takes its own.  The records are borrowed.
+ */
+int cs_store_audit_append_many(cs_store *s, const cs_audit_rec *const *recs,
+    size_t n);
 /* Oldest first, at most filter->limit records. */
 int cs_store_audit_query(cs_store *s, const cs_audit_filter *f,
     cs_audit_rec ***out, size_t *n);

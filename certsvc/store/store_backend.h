@@ -62,6 +62,10 @@ struct cs_store_ops {
 	int (*copy_put)(cs_store *s, const cs_copy_row *c);
 	int (*copy_get)(cs_store *s, const char *id, cs_copy_row **out);
 	int (*audit_append)(cs_store *s, const cs_audit_rec *rec);
+	/* NULL: cs_store_audit_append_many loops over audit_append in a
+	 * nested level (store.c). */
+	int (*audit_append_many)(cs_store *s, const cs_audit_rec *const *recs,
+	    size_t n);
 	int (*audit_query)(cs_store *s, const cs_audit_filter *f,
 	    cs_audit_rec ***out, size_t *n);
 

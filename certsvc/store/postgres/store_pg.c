@@ -112,6 +112,7 @@ static const struct cs_store_ops pg_ops = {
 	.client_revoke = pg_client_revoke,
 	.grant_add = pg_grant_add,
 	.audit_append = pg_audit_append,
+	.audit_append_many = pg_audit_append_many,
 	.audit_query = pg_audit_query,
 	.licences_page = pg_licences_page,
 	.events_page = pg_events_page,

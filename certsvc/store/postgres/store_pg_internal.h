@@ -280,6 +280,8 @@ int pg_client_import(cs_store *cs, const cs_client *cl);
 
 /* pg_audit.c: the audit trail. */
 int pg_audit_append(cs_store *cs, const cs_audit_rec *a);
+int pg_audit_append_many(cs_store *cs, const cs_audit_rec *const *recs,
+    size_t n);
 int pg_audit_query(cs_store *cs, const cs_audit_filter *f,
     cs_audit_rec ***out, size_t *n);
 int pg_audit_import(cs_store *cs, cs_audit_rec *const *recs, size_t n);
