@@ -59,8 +59,9 @@ def trusted_proxy_names_the_client():
     check(429 in statuses, "one client behind the proxy is rate-limited: %s" % statuses)
     r = call(s, "GET", "/api/v1/types", headers={"X-Forwarded-For": "203.0.113.21"})
     check(r.status == 200, "another client behind the same proxy is served: %d" % r.status)
+    # metrics_allow is * by default (SPEC §5: anyone on the listen address).
     r = call(s, "GET", "/metrics", headers={"X-Forwarded-For": "203.0.113.22"})
-    is_problem(r, 403, what="/metrics asked through the proxy by an outside client")
+    check(r.status == 200, "/metrics with the default metrics_allow, from an outside client: %d" % r.status)
     d.stop()
 
 
@@ -80,6 +81,8 @@ def metrics_only_for_listed_addresses():
     s = d.start("--metrics-allow", "10.0.0.0/8", "--trusted-proxies", "127.0.0.1")
     r = call(s, "GET", "/metrics", headers={"X-Forwarded-For": "10.1.2.3"})
     check(r.status == 200, "/metrics for a listed address behind a trusted proxy: %d" % r.status)
+    r = call(s, "GET", "/metrics", headers={"X-Forwarded-For": "203.0.113.22"})
+    is_problem(r, 403, what="/metrics asked through the proxy by a client not listed")
     d.stop()
 
 

@@ -87,8 +87,9 @@ static const struct setting settings[] = {
 	S(trusted_proxies, "",
 	    "addresses or networks (10.0.0.0/8) of reverse proxies whose "
 	    "X-Forwarded-For or X-Real-IP names the client; empty: none"),
-	S(metrics_allow, "127.0.0.0/8, ::1",
-	    "addresses or networks that may read /metrics (*: anyone)"),
+	S(metrics_allow, "*",
+	    "addresses or networks that may read /metrics (*: anyone who "
+	    "reaches the listen address, as SPEC §5 has it)"),
 	S(cors_origins, "*",
 	    "origins (https://portal.example.gov.cn) whose pages may call the "
 	    "public API (verify, types, trust list); *: any; empty: none"),
