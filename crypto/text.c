@@ -127,8 +127,10 @@ cs_word_in(const char *list, const char *word)
 {
 	size_t n = strlen(word), w;
 
-	for (; list != NULL && *list != '\0'; list += w + (list[w] == ' ')) {
-		w = strcspn(list, " ");
+	if (list == NULL || n == 0)
+		return 0;
+	for (; *(list += strspn(list, ", \t")) != '\0'; list += w) {
+		w = strcspn(list, ", \t");
 		if (w == n && memcmp(list, word, n) == 0)
 			return 1;
 	}

@@ -40,8 +40,9 @@ size_t cs_utf8_cut(const char *s, size_t n, size_t max);
  * invalid UTF-8, and the answer would lose it. */
 void cs_utf8_scrub(char *s);
 
-/* Whether word is one of list's space-separated words (list may be NULL:
- * no words).  For the short fixed lists that say what a parameter may be. */
+/* Whether word is one of list's words, separated by spaces, tabs or commas
+ * (list may be NULL: no words).  For the short lists that say what a
+ * parameter may be, fixed or configured (cors_origins). */
 int cs_word_in(const char *list, const char *word);
 
 #endif

@@ -230,6 +230,10 @@ test_word_in(void)
 	CHECK(!cs_word_in(list, ""));
 	CHECK(!cs_word_in(NULL, "issue"));
 	CHECK(!cs_word_in("", "issue"));
+	/* Commas and tabs separate too, as a configured list writes them. */
+	CHECK(cs_word_in("https://a.example, https://b.example", "https://b.example"));
+	CHECK(cs_word_in("x,\ty", "y"));
+	CHECK(!cs_word_in("https://a.example,", "https://a"));
 }
 
 int

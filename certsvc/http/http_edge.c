@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "http_problem.h"
+#include "text.h"
 
 /* The address behind the trusted proxies of an X-Forwarded-For value: its
  * entries right to left, each trusted one skipped; the first that is not
@@ -64,21 +65,6 @@ cs_http_client_address(cs_req *r)
 		snprintf(r->remote, sizeof(r->remote), "%s", real);
 }
 
-/* Whether origin is one of the configured origins, exactly. */
-static int
-origin_listed(const char *list, const char *origin)
-{
-	size_t n = strlen(origin), w;
-	const char *p = list;
-
-	for (; *(p += strspn(p, ", \t")) != '\0'; p += w) {
-		w = strcspn(p, ", \t");
-		if (w == n && memcmp(p, origin, n) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 void
 cs_http_cors(cs_req *r)
 {
@@ -88,9 +74,9 @@ cs_http_cors(cs_req *r)
 	if (r->route == NULL || !(r->route->flags & CS_RT_CORS) ||
 	    (origin = cs_req_header(r, "Origin")) == NULL)
 		return;
-	if (origin_listed(list, "*")) {
+	if (cs_word_in(list, "*")) {
 		cs_reply_header(r, "Access-Control-Allow-Origin", "*");
-	} else if (origin_listed(list, origin)) {
+	} else if (cs_word_in(list, origin)) {
 		cs_reply_header(r, "Access-Control-Allow-Origin", origin);
 		cs_reply_header(r, "Vary", "Origin");
 	} else {
