@@ -22,10 +22,11 @@ build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
 # package's own server on port 80 is neither needed nor used).
 # poppler-utils (pdfsig, pdftotext, pdffonts, pdftoppm), qpdf and
 # libnss3-tools (certutil) check the annotated copies' PDF
-# (tests/http_copies_test.py).
+# (tests/http_copies_test.py).  openssl: nginx_tls makes its certificate
+# with the openssl command, which a minimal Debian may lack.
 test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
       sqlite3 chromium nodejs python3-psycopg2 nginx-light poppler-utils qpdf
-      libnss3-tools)
+      libnss3-tools openssl)
 
 # clang and its compiler-rt (libFuzzer, the sanitizer runtimes) build the
 # fuzz targets; python3-cbor2 lets fuzz/seeds.py take tokens apart.
