@@ -30,9 +30,11 @@ QR_LIMITS = {"url": 16, "compact": 13}
 # The samples whose mandatory claims alone are over that, with no face field
 # in the QR: long licence numbers from their types' numbering rules (30-34
 # bytes of UTF-8) and 12-13-character holder names.  Each is held to the
-# version measured, so a claim that grows still fails here, and an entry
-# that comes to fit fails too until it is removed.  docs/design.md ("The
-# token's size") has the bytes and what it would take.
+# version measured, so a claim that grows still fails here.  An entry that
+# fits is only reported: a token's size moves by a few bytes from run to
+# run (the serial, the times, what deflate makes of them), so one near the
+# edge fits on some runs and not others.  docs/design.md ("The token's
+# size") has the bytes and what it would take.
 OVER_AIM = {
     ("11100000000013338W042", "url"): 17, ("11100000000013338W042", "compact"): 14,
     ("11100000MB0143391C011", "url"): 17, ("11100000MB0143391C011", "compact"): 14,
@@ -161,9 +163,9 @@ def roundtrip(alg):
             limit = OVER_AIM.get((t["code"], form), QR_LIMITS[form])
             check(version <= limit, "%s %s %s: QR version %d ≤ %d" % (
                 alg, t["code"], form, version, limit))
-            check(limit == QR_LIMITS[form] or version > QR_LIMITS[form],
-                  "%s %s %s: v%d fits SPEC's v%d now: take it out of OVER_AIM" % (
-                      alg, t["code"], form, version, QR_LIMITS[form]))
+            if limit != QR_LIMITS[form] and version <= QR_LIMITS[form]:
+                print("note: %s %s %s: v%d fits SPEC's v%d this run (if it always does, take it "
+                      "out of OVER_AIM)" % (alg, t["code"], form, version, QR_LIMITS[form]))
             if form == "url":
                 check(text == lic["qr_text"], "%s %s: zbarimg reads the url QR text" % (alg, t["code"]))
             else:

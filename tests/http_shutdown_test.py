@@ -15,6 +15,7 @@ from cshttp import PROBLEM_CT, T_HAZ, T_RAD, Deployment, call, connection, org_c
 from cstest import check, done, wait_for  # noqa: E402
 
 THREADS = 16
+STOP_CYCLES = 20
 d = Deployment()
 T = d.tokens
 
@@ -132,6 +133,47 @@ for sig, tag in ((signal.SIGTERM, "TERM"), (signal.SIGINT, "INT")):
           "%s: one licence per approval_ref sent, no more, no fewer (%d + %d + %d → %d)"
           % (tag, start_count, len(created), len(retried), d.count()))
     d.stop()
+
+
+# SIGTERM while requests come in: libmicrohttpd 0.9.75's MHD_quiesce_daemon()
+# raced the awake worker threads for the listening socket's epoll entry and
+# aborted the process now and then (SIGABRT, "Failed to remove listen FD
+# from epoll set").  Many short lives make the race likely if it is there.
+# Each server also gets a second SIGTERM (d.stop()) while it closes: that
+# one must not kill it either.
+SHIM = os.environ.get("CS_SLOW_LISTEN_DEL")
+aborted = []
+
+
+def hammer(srv, until):
+    """Keep the worker threads waking up: the race needs one awake."""
+    while not until.is_set():
+        try:
+            c = connection(srv, timeout=5)
+            c.request("GET", "/healthz")
+            c.getresponse().read()
+            c.close()
+        except OSError:
+            pass
+
+
+for i in range(STOP_CYCLES):
+    s = d.start("--rate-limit", "0", env={"LD_PRELOAD": SHIM} if SHIM else None)
+    until = threading.Event()
+    hammers = [threading.Thread(target=hammer, args=(s, until)) for _ in range(3)]
+    for t in hammers:
+        t.start()
+    r = call(s, "POST", "/api/v1/certificates", request_for(T_RAD, "CYCLE-%03d" % i, org_code(900000 + i)),
+             token=T["env"])
+    s.proc.send_signal(signal.SIGTERM)
+    rc = d.stop()
+    until.set()
+    for t in hammers:
+        t.join()
+    if r.status != 201 or rc != 0:
+        aborted.append((i, r.status, rc, s.output()[-300:]))
+check(not aborted, "SIGTERM under load, then another: all %d servers exit 0 (%s)" % (
+    STOP_CYCLES, aborted[:2]))
 
 d.cleanup()
 done()

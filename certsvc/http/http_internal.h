@@ -105,6 +105,7 @@ struct cs_http_server {
 	size_t types_len;
 	atomic_int draining;
 	atomic_long in_flight;
+	atomic_long before_drain; /* in flight and started before draining */
 	atomic_long suspended;    /* requests waiting on another thread */
 	atomic_ullong next_id;
 	uint64_t id_seed;
@@ -126,6 +127,7 @@ struct cs_req {
 	const cs_route *route;    /* NULL when no route matched */
 	size_t route_index;       /* cs_n_routes when none */
 	int pending;              /* 404/405/400 found on the first call */
+	int before_drain;         /* counted in srv->before_drain */
 	char pending_detail[160];
 	char allow[64];           /* for 405 */
 	char *params[CS_MAX_PARAMS];  /* decoded {x} segments (owned) */

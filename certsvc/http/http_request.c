@@ -287,6 +287,13 @@ cs_http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 	cs_http_remote_text(conn, r->remote, sizeof(r->remote));
 	new_request_id(s, r->request_id);
 	atomic_fetch_add(&s->in_flight, 1);
+	/* The drain waits for these only: one that arrives while draining
+	 * is a quick 503, and a steady stream of them must not hold the
+	 * shutdown up. */
+	if (!atomic_load(&s->draining)) {
+		r->before_drain = 1;
+		atomic_fetch_add(&s->before_drain, 1);
+	}
 	return r;
 }
 
@@ -605,6 +612,8 @@ cs_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	cs_client_free(r->client);
 	cs_sb_free(&r->body);
 	free(r->uri);
+	if (r->before_drain)
+		atomic_fetch_sub(&s->before_drain, 1);
 	free(r);
 	atomic_fetch_sub(&s->in_flight, 1);
 }

@@ -233,7 +233,10 @@ class Server:
         """SIGTERM; check that the server exits 0 and that no sanitizer
         (ASan, UBSan, LeakSanitizer) reported anything on its stderr."""
         rc = self.stop()
-        check(rc == 0, "%s exits 0 after SIGTERM (got %s)" % (what, rc))
+        # The end of its output says why when it did not (MHD prints its
+        # fatal error before it aborts).
+        check(rc == 0, "%s exits 0 after SIGTERM (got %s); its output ends: %s"
+              % (what, rc, self.output()[-1500:]) if rc != 0 else "")
         sanitizer_clean(self.output(), what)
         return rc
 
