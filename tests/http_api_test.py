@@ -415,6 +415,14 @@ def bad_ids_are_400_unknown_ones_404():
     for suffix in ("", "/qr.png", "/qr.svg", "/face.svg"):
         r = api("GET", "/api/v1/certificates/" + unknown + suffix, token=T["admin"])
         is_problem(r, 404, what="an unknown well-formed id%s" % suffix)
+    # SPEC §2a: another library's identifier with a 6-digit division code
+    # as its issuer is well-formed: unknown here, never malformed.
+    elsewhere = licence_id(T_RAD, "440300", "2430599")
+    r = api("GET", "/api/v1/certificates/" + elsewhere, token=T["admin"])
+    is_problem(r, 404, what="an identifier with a division-code issuer (%s)" % elsewhere)
+    r = api("GET", "/api/v1/certificates/" + elsewhere[:-1] + ("0" if elsewhere[-1] != "0" else "1"),
+            token=T["admin"])
+    is_problem(r, 400, what="a division-code identifier failing its check character")
     for action in ("suspend", "revoke", "reinstate"):
         r = api("POST", "/api/v1/certificates/%s/%s" % (unknown, action), {"reason": "x"}, T["env"])
         is_problem(r, 404, what="%s of an unknown id" % action)

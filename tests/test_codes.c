@@ -147,6 +147,12 @@ TEST(licence_id_real)
 	} cases[] = {
 		{ID_A, "11100000000013338W032", "11220000013544541J", "2430599", 1, 'F'},
 		{ID_B, "11100000000013338W009", "11330105002500287C", "2025052201", 2, '0'},
+		/* SPEC §2a: another library's issuer as a 6-digit division
+		 * code (check characters computed by hand from §2a). */
+		{"1.2.156.3005.2.11100000000013338W032.440300.2430599.001.6",
+		    "11100000000013338W032", "440300", "2430599", 1, '6'},
+		{"1.2.156.3005.2.11100000000013338W009.350200.2025052201.002.F",
+		    "11100000000013338W009", "350200", "2025052201", 2, 'F'},
 	};
 	cs_licence_id id;
 	char out[CS_LICENCE_ID_MAX];
@@ -187,7 +193,13 @@ static const struct { const char *text, *reason; } bad_ids[] = {
 	{"1.2.156.3005.2.1100000000013338W032.11220000013544541J.2430599.001.F",
 	    "type code is 20 characters, expected 21"},
 	{"1.2.156.3005.2.11100000000013338W032.1122000001354454J.2430599.001.F",
-	    "issuer code is 17 characters, expected 18"},
+	    "issuer code is 17 characters, expected 18 (a USCC) or 6"},
+	{"1.2.156.3005.2.11100000000013338W032.4403001.2430599.001.6",
+	    "issuer code is 7 characters, expected 18 (a USCC) or 6"},
+	{"1.2.156.3005.2.11100000000013338W032.44030A.2430599.001.6",
+	    "issuer code character 6 'A' is outside 0-9 (a division code)"},
+	{"1.2.156.3005.2.11100000000013338W032.440300.2430599.001.7",
+	    "check character is '7', expected '6'"},
 	{"1.2.156.3005.2.11100000000013338W032.11220000013544541J..001.F",
 	    "serial is empty"},
 	{"1.2.156.3005.2.11100000000013338W032.11220000013544541J."

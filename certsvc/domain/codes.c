@@ -342,7 +342,9 @@ cs_code_mask(const char *code, char *out)
  * reasons, its length bounds and which characters it takes, so parse and
  * format apply the very same rules.
  */
-enum part_chars { PART_USCC, PART_TYPE, PART_MOD36, PART_DIGITS };
+/* PART_ISSUER: a USCC, or (SPEC §2a) the 6-digit administrative division
+ * code other libraries mint in its place. */
+enum part_chars { PART_ISSUER, PART_TYPE, PART_MOD36, PART_DIGITS };
 
 static const struct id_part {
 	const char *what;
@@ -350,7 +352,7 @@ static const struct id_part {
 	enum part_chars chars;
 } id_parts[] = {
 	{"type code", CS_TYPE_CODE_LEN, CS_TYPE_CODE_LEN, PART_TYPE},
-	{"issuer code", CS_USCC_LEN, CS_USCC_LEN, PART_USCC},
+	{"issuer code", CS_DIVISION_LEN, CS_USCC_LEN, PART_ISSUER},
 	{"serial", 1, CS_SERIAL_MAX, PART_MOD36},
 	{"version", 3, 3, PART_DIGITS},
 	{"check character", 1, 1, PART_MOD36},
@@ -375,6 +377,13 @@ id_part_check(const struct id_part *pt, const char *s, size_t n)
 		rc = cs_err_set(CS_EINVAL, "%s is empty", pt->what);
 		goto out;
 	}
+	if (pt->chars == PART_ISSUER && len != CS_USCC_LEN &&
+	    len != CS_DIVISION_LEN) {
+		rc = cs_err_set(CS_EINVAL, "%s is %zu characters, expected %d (a "
+		    "USCC) or %d (an administrative division code)", pt->what, len,
+		    CS_USCC_LEN, CS_DIVISION_LEN);
+		goto out;
+	}
 	if (len < pt->min || len > pt->max) {
 		if (pt->min == pt->max)
 			rc = cs_err_set(CS_EINVAL, "%s is %zu characters, expected %zu",
@@ -392,9 +401,11 @@ id_part_check(const struct id_part *pt, const char *s, size_t n)
 					     : (s[i] >= '0' && s[i] <= '9');
 			allowed = i < CS_USCC_LEN ? USCC_ALLOWED : "0-9";
 			break;
-		case PART_USCC:
-			ok = uscc_value(s[i]) >= 0;
-			allowed = USCC_ALLOWED;
+		case PART_ISSUER:
+			ok = n == CS_DIVISION_LEN ? s[i] >= '0' && s[i] <= '9' :
+			    uscc_value(s[i]) >= 0;
+			allowed = n == CS_DIVISION_LEN ? "0-9 (a division code)" :
+			    USCC_ALLOWED;
 			break;
 		case PART_DIGITS:
 			ok = s[i] >= '0' && s[i] <= '9';

@@ -14,6 +14,8 @@
 
 #define CS_USCC_LEN 18
 #define CS_RID_LEN 18
+/* An administrative division code (行政区划代码, GB/T 2260). */
+#define CS_DIVISION_LEN 6
 #define CS_TYPE_CODE_LEN 21
 #define CS_SERIAL_MAX 32
 /* "1.2.156.3005.2." + 21 + "." + 18 + "." + 32 + "." + 3 + "." + 1 */
@@ -45,7 +47,8 @@ char cs_mod37_36_check_char(const char *s, size_t n);
  * characters or fewer is masked whole: there is nothing safe to show. */
 void cs_code_mask(const char *code, char *out);
 
-/* A licence identifier (SPEC §2a), split into its parts. */
+/* A licence identifier (SPEC §2a), split into its parts.  issuer is a USCC,
+ * or in identifiers other libraries mint a 6-digit division code. */
 typedef struct cs_licence_id {
 	char type[CS_TYPE_CODE_LEN + 1];
 	char issuer[CS_USCC_LEN + 1];
