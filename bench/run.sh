@@ -150,7 +150,7 @@ drive() {
 	[ -z "$PG_RUNNING" ] || p0=$(pg_cpu_ticks)
 	if [ -n "$script" ]; then
 		out=$("${CLIENT[@]}" wrk -t1 -c$CONNS -d"${DUR}s" --latency \
-		    -s "$BENCH/lua/$script" "$url" -- "$@" 2>&1)
+		    --timeout "${WRK_TIMEOUT:-2s}" -s "$BENCH/lua/$script" "$url" -- "$@" 2>&1)
 	else
 		out=$("${CLIENT[@]}" wrk -t1 -c$CONNS -d"${DUR}s" --latency "$url" 2>&1)
 	fi
@@ -225,6 +225,8 @@ pair_ceiling() {
 	verify_*) kind=verify
 		rate=$("${SERVER[@]}" "$BUILD/bench/ceil_sign" "$PAIR" ES256 |
 		    awk '$1 == "verify" { print $3 }') ;;
+	face_png|copy_pdf) # held against each other in the report, no ceiling
+		echo "pair $n $s none nan" >> "$CEILS"; return ;;
 	qr_miss) kind=qr_png
 		rate=$("${SERVER[@]}" "$BUILD/bench/ceil_qr" "$SAMPLE0/qr_url.txt" "$PAIR" \
 		    2>/dev/null | awk '{ print $2 }') ;;
@@ -352,7 +354,7 @@ wide() {
 # touch the store.
 run_size() {
 	local n=$1 backend=$2 src run t0 t1 port pid url s i startup ws db P="" list
-	list="verify_url verify_compact lookup lookup_wide fetch fetch_wide qr_miss qr_hit issue"
+	list="verify_url verify_compact lookup lookup_wide fetch fetch_wide qr_miss qr_hit face_png copy_pdf issue"
 	if [ "$backend" = postgresql ]; then
 		P=pg_
 		src=$WORK/pg-seed-$n
@@ -438,6 +440,14 @@ run_size() {
 		fetch_wide) drive "$n" "$P$s" "$url" fetch.lua "$src/sample/ids.txt" "$BENCH_READER_TOKEN" ;;
 		qr_miss) drive "$n" "$P$s" "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png ;;
 		qr_hit) drive "$n" "$P$s" "$url" fetch.lua "$ws/ids.txt" "$BENCH_READER_TOKEN" /qr.png 16 ;;
+		# Drawn on every request, a quarter of a second of CPU or more
+		# each: 8 connections and a 30 s timeout, so that queued requests
+		# are not counted as errors.
+		face_png) CONNS=8 WRK_TIMEOUT=30s drive "$n" "$P$s" "$url" fetch.lua "$ws/ids.txt" \
+		    "$BENCH_READER_TOKEN" /face.png ;;
+		copy_pdf) make_copies "$url" "$ws/ids.txt" 32 > "$run/copies.txt"
+		    CONNS=8 WRK_TIMEOUT=30s drive "$n" "$P$s" "$url" paths.lua "$run/copies.txt" \
+		    "$BENCH_READER_TOKEN" ;;
 		issue) drive "$n" "$P$s" "$url" issue.lua "$src/sample/issue.json" \
 		    "$src/sample/new_holders.txt" "$BENCH_ISSUER_TOKEN" "$(date +%s%N)" ;;
 		esac
@@ -455,6 +465,19 @@ run_size() {
 	else
 		rm -f "$run/certsvc.db" "$run/certsvc.db-wal" "$run/certsvc.db-shm"
 	fi
+}
+
+# Annotated copies (SPEC §12) of the first N licences of IDS, made once:
+# prints each copy's PDF path.  The copy_pdf scenario draws and signs them.
+make_copies() {
+	local url=$1 ids=$2 n=$3 id
+	head -"$n" "$ids" | while read -r id; do
+		curl -sf -H "Authorization: Bearer $BENCH_READER_TOKEN" \
+		    -H 'Content-Type: application/json' \
+		    --data '{"purpose":"benchmark","used_by":{"name":"bench"}}' \
+		    "$url/api/v1/certificates/$id/copies" |
+		    python3 -c 'import json, sys; print(json.load(sys.stdin)["pdf"])'
+	done
 }
 
 # One request of each kind, its answer checked, so that a rate is never
