@@ -32,7 +32,10 @@
  *     font (no tofu); every text holding a required value painted (dark
  *     pixels in its box, in the browser's screenshot and in face.png, with
  *     a control showing that unpainted text fails); and face.png a PNG of
- *     twice the layout's size whose QR code zbarimg decodes.
+ *     twice the layout's size whose QR code zbarimg decodes;
+ *   - an annotated copy's PDF (SPEC §12) opens in chromium's own PDF viewer
+ *     with its page counted and no error, where the same bytes cut short
+ *     (the control) bring up the viewer's error dialog.
  * Screenshots of each go to fixtures.artifacts.
  */
 const { chromium } = require('playwright-core');
@@ -272,6 +275,60 @@ async function api(method, p, body, token) {
   let json = null;
   try { json = JSON.parse(text); } catch (e) { /* not JSON */ }
   return { status: r.status, json };
+}
+
+/* Chromium's PDF viewer (an extension frame inside the page) on a page that
+ * was navigated to a PDF: "pages" once it has counted them, "error" when
+ * its error dialog came up, null if neither within 20 s.  The viewer's
+ * shadow DOM is chromium's own and may change; both outcomes are looked
+ * for, so a change shows as null, never as a pass. */
+async function pdfViewerOutcome(page) {
+  for (let i = 0; i < 80; i++) {
+    await page.waitForTimeout(250);
+    const fr = page.frames().find((f) => f.url().startsWith('chrome-extension://'));
+    if (!fr) continue;
+    const got = await fr.evaluate(() => {
+      const sr = document.querySelector('pdf-viewer')?.shadowRoot;
+      if (!sr) return null;
+      if (sr.querySelector('viewer-error-dialog')) return { error: true };
+      const sel = sr.querySelector('viewer-toolbar')?.shadowRoot?.querySelector('viewer-page-selector');
+      const m = /\/\s*(\d+)/.exec(sel?.shadowRoot?.textContent || '');
+      return m && Number(m[1]) > 0 ? { pages: Number(m[1]) } : null;
+    }).catch(() => null);
+    if (got) return got;
+  }
+  return null;
+}
+
+async function copyPdf(browser) {
+  const id = fx.faces[0].id;  /* in force: the round trip's is revoked by now */
+  const made = await api('POST', `/api/v1/certificates/${encodeURIComponent(id)}/copies`,
+    { purpose: '办理排污许可变更', used_by: { name: '深圳市某某环保科技有限公司' } }, fx.reader_token);
+  check(made.status === 201 && made.json && made.json.pdf, `copy pdf: made (${made.status})`);
+  if (!made.json || !made.json.pdf) return;
+  const ctx = await browser.newContext({ viewport: { width: 1123, height: 794 },
+    extraHTTPHeaders: { Authorization: 'Bearer ' + fx.reader_token } });
+  try {
+    const page = await ctx.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    const resp = await page.goto(BASE + made.json.pdf);
+    check(resp.status() === 200 && resp.headers()['content-type'] === 'application/pdf',
+      `copy pdf: 200 application/pdf (${resp.status()} ${resp.headers()['content-type']})`);
+    const bytes = await resp.body();
+    const got = await pdfViewerOutcome(page);
+    check(got && got.pages === 1, `copy pdf: chromium's viewer shows its one page (${JSON.stringify(got)})`);
+    check(errors.length === 0, `copy pdf: no page errors (${errors})`);
+    /* The control: the same PDF cut in half, served by the browser itself. */
+    const cut = await ctx.newPage();
+    await cut.route('**/cut.pdf', (r) => r.fulfill({ status: 200, contentType: 'application/pdf',
+      body: bytes.subarray(0, bytes.length >> 1) }));
+    await cut.goto(BASE + '/cut.pdf');
+    const bad = await pdfViewerOutcome(cut);
+    check(bad && bad.error, `copy pdf: a truncated PDF brings up the viewer's error (${JSON.stringify(bad)})`);
+  } finally {
+    await ctx.close();
+  }
 }
 
 /* Screenshot a face and decode its QR code from the pixels. */
@@ -616,7 +673,8 @@ async function faces(faceCtx) {
     for (const [what, run] of [['states', () => states(ctx)],
       ['round trip', () => roundTrip(ctx, faceCtx)],
       ['compact form', () => pasteCompact(ctx, faceCtx)],
-      ['paper copy', () => paperCopy(ctx)], ['faces', () => faces(faceCtx1)]]) {
+      ['paper copy', () => paperCopy(ctx)], ['faces', () => faces(faceCtx1)],
+      ['copy pdf', () => copyPdf(browser)]]) {
       const t = Date.now();
       await run();
       console.log(`${what}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
