@@ -121,13 +121,22 @@ pg_seed_stamp() {
 	    sha256sum | cut -c1-16
 }
 
-# N licences issued through cs_issue() into a new cluster, kept stopped in
-# $WORK/pg-seed-N/pg.  One process: every numbering transaction takes the
-# same advisory lock (docs/design.md, "Nodes"), so a second seeder would
-# only wait for the first.  1,000 issuances to a transaction, as on SQLite.
+# N licences in a new cluster, kept stopped in $WORK/pg-seed-N/pg: by
+# default the SQLite seed of the same size (seed(), issued through
+# cs_issue() there) moved over with `certsvc copy`, so both backends serve
+# the very same licences, keys, clients and sample, and 1M takes minutes
+# instead of hours (bench/README.md, "PostgreSQL").  PG_SEED=issue issues
+# them through cs_issue() into PostgreSQL itself instead: one process,
+# as every numbering transaction takes the same advisory lock
+# (docs/design.md, "Nodes"), 1,000 issuances to a transaction.
 pg_seed() {
-	local n=$1 dir=$WORK/pg-seed-$1 stamp t0 t1
-	stamp="$(pg_seed_stamp)-$n"
+	local n=$1 dir=$WORK/pg-seed-$1 how=${PG_SEED:-copy} stamp t0 t1
+	if [ "$how" = copy ]; then
+		seed "$n"
+		stamp="$(pg_seed_stamp)-copy-$(cat "$WORK/seed-$n/stamp")"
+	else
+		stamp="$(pg_seed_stamp)-$n"
+	fi
 	if seed_cached "$dir" "$stamp"; then
 		log "pg seed $n: cached in $dir"
 		return 0
@@ -135,11 +144,19 @@ pg_seed() {
 	seed_dir_new "$dir"
 	log "pg seed $n: a new cluster in $dir/pg"
 	pg_init "$dir/pg"
-	log "pg seed $n: issuing through cs_issue(), 1,000 per transaction, one process"
 	t0=$(date +%s.%N)
-	"${CLIENT[@]}" "$BUILD/bench/bench_seed" --dir "$dir" --db "$(pg_uri)" --count "$n" \
-	    --templates "$ROOT/templates" --examples "$ROOT/docs/examples" \
-	    --sample 20000 > "$dir/seed.log" 2> >(sed 's/^/[bench]   /' >&2)
+	if [ "$how" = copy ]; then
+		log "pg seed $n: certsvc copy from the SQLite seed"
+		rm -rf "$dir/keys"
+		cp -a "$WORK/seed-$n/keys" "$WORK/seed-$n/sample" "$WORK/seed-$n/tokens.env" "$dir/"
+		"$BUILD/certsvc" copy --from "$WORK/seed-$n/certsvc.db" --to "$(pg_uri)" \
+		    > "$dir/seed.log" 2>&1 || { cat "$dir/seed.log" >&2; return 1; }
+	else
+		log "pg seed $n: issuing through cs_issue(), 1,000 per transaction, one process"
+		"${CLIENT[@]}" "$BUILD/bench/bench_seed" --dir "$dir" --db "$(pg_uri)" --count "$n" \
+		    --templates "$ROOT/templates" --examples "$ROOT/docs/examples" \
+		    --sample 20000 > "$dir/seed.log" 2> >(sed 's/^/[bench]   /' >&2)
+	fi
 	# What autovacuum would have done by the time a library this size was
 	# issued: statistics, and the visibility map that index-only scans use.
 	pg_psql "VACUUM ANALYZE"
@@ -147,6 +164,7 @@ pg_seed() {
 	cat "$dir/seed.log" >&2
 	pg_stop
 	echo "$t0 $t1" | awk '{ printf "%.1f\n", $2 - $1 }' > "$dir/seed.seconds"
+	echo "$how" > "$dir/seed.how"
 	echo "$stamp" > "$dir/stamp"
 }
 

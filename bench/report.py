@@ -116,9 +116,11 @@ def pg_table(res, meta, pair, sizes, m):
         print(f"| database bytes per licence | {size:,} | {fmt(dbb)} |")
         print(f"| certsvc start-up to first /healthz | {size:,} | {fmt(st)} ms |")
         print(f"| certsvc peak RSS | {size:,} | {fmt(rss, 1)} MiB |")
+        how = meta.get((str(size), "pg_seed_how"), "issue")
+        what = "seeding: certsvc copy from the SQLite seed" if how == "copy" else \
+            "seeding through cs_issue(), one process"
         if not math.isnan(seed_s) and seed_s > 0:
-            print(f"| seeding through cs_issue(), one process | {size:,} | "
-                  f"{fmt(seed_s, 1)} s ({fmt(size / seed_s)}/s) |")
+            print(f"| {what} | {size:,} | {fmt(seed_s, 1)} s ({fmt(size / seed_s)}/s) |")
 
 
 def main():

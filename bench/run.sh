@@ -392,6 +392,7 @@ run_size() {
 	fi
 	echo "meta $n ${P}db_bytes $s" >> "$CEILS"
 	echo "meta $n ${P}seed_seconds $(cat "$src/seed.seconds" 2>/dev/null || echo 0)" >> "$CEILS"
+	[ -z "$P" ] || echo "meta $n pg_seed_how $(cat "$src/seed.how" 2>/dev/null || echo issue)" >> "$CEILS"
 	# shellcheck disable=SC1091
 	. "$src/tokens.env"
 	# Start-up: exec to the first answer of /healthz; the median of three
