@@ -490,6 +490,17 @@ crash_writer(void *arg)
 	return NULL;
 }
 
+/* How many commits the writers have seen return so far. */
+static int
+crash_commits(struct crash_log *log)
+{
+	int i, n = 0;
+
+	for (i = 0; i < CRASH_THREADS; i++)
+		n += atomic_load(&log->n[i]);
+	return n;
+}
+
 /*
  * The child commits one licence and kills itself with SIGKILL the moment
  * commit() returns; then it runs eight writers and kills itself in the
@@ -523,6 +534,11 @@ crash_child(int concurrent, struct crash_log *log)
 		a[i].idx = i;
 		pthread_create(&t[i], NULL, crash_writer, &a[i]);
 	}
+	/* In the middle of their group commits: once some have returned (a
+	 * loaded machine, or the sanitizers, may take seconds for the
+	 * first), and 150 ms later. */
+	for (i = 0; i < 2000 && crash_commits(log) == 0; i++)
+		usleep(10 * 1000);
 	usleep(150 * 1000);
 	kill(getpid(), SIGKILL);
 	_exit(5);
