@@ -70,10 +70,10 @@
  *       suspended while the issuance writer stores it (cs_req_suspend).
  *
  * Shutdown (SIGTERM, SIGINT): new requests on open connections get 503 with
- * Connection: close (new connections too: the listening socket stays open
- * until the end, see cs_http_run), requests in flight get up to 10 s to
- * finish (and suspended issuances as long as their batch takes to be
- * written), then the daemon stops.
+ * Connection: close, new connections are closed at once (the listening
+ * socket stays open until the end, see cs_http_run), requests in flight
+ * get up to 10 s to finish (and suspended issuances as long as their batch
+ * takes to be written), then the daemon stops.
  */
 #include "http.h"
 
@@ -274,6 +274,7 @@ cs_http_run(cs_service *svc)
 	memset(&watch, 0, sizeof(watch));
 	pthread_mutex_init(&watch.lock, NULL);
 	watch.limit_ms = (int64_t)cfg->connection_timeout * 1000;
+	watch.draining = &s.draining;
 	/* Block the signals before MHD starts its threads, which inherit the
 	 * mask: only the sigtimedwait() below takes them. */
 	sigemptyset(&sigs);
@@ -353,9 +354,11 @@ cs_http_run(cs_service *svc)
 	atomic_store(&s.draining, 1);
 	cs_log_msg("certsvc: %s received, stopping: %ld request(s) in flight",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM", atomic_load(&s.in_flight));
-	/* The listening socket stays open until MHD_stop_daemon(): a request
-	 * that arrives while draining is answered 503 with Connection: close
-	 * and Retry-After.  MHD_quiesce_daemon() would close it sooner, but in
+	/* The listening socket stays open until MHD_stop_daemon(): a
+	 * connection that arrives while draining is cut at once
+	 * (cs_http_watch_notify), a request on one opened before is answered
+	 * 503 with Connection: close and Retry-After.  MHD_quiesce_daemon()
+	 * would close the socket itself, but in
 	 * libmicrohttpd 0.9.75 it races the epoll workers, which remove the
 	 * same descriptor from their epoll sets themselves, and the loser
 	 * aborts the process ("Failed to remove listen FD from epoll set"). */

@@ -180,6 +180,7 @@ struct cs_http_watch {
 	pthread_mutex_t lock;
 	struct cs_http_watched *head;
 	int64_t limit_ms;
+	atomic_int *draining;     /* the server's: new connections are cut */
 };
 
 /* MHD_OPTION_NOTIFY_CONNECTION (cls: the cs_http_watch): a connection

@@ -45,6 +45,14 @@ cs_http_watch_notify(void *cls, struct MHD_Connection *conn, void **ctx,
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		ci = MHD_get_connection_info(conn,
 		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		/* Stopping: the listening socket stays open (see cs_http_run),
+		 * so a connection that arrives now is cut before it costs a
+		 * request; MHD sees it closed and frees it. */
+		if (ci != NULL && w->draining != NULL &&
+		    atomic_load(w->draining)) {
+			shutdown(ci->connect_fd, SHUT_RDWR);
+			return;
+		}
 		/* Out of memory: unwatched, MHD's own timeout still holds. */
 		if (ci == NULL || (c = calloc(1, sizeof(*c))) == NULL)
 			return;
