@@ -1,8 +1,8 @@
 /*
  * test_lcache: the licence cache (lcache.c) and the one-allocation licence
  * row it hands out (licence_row.c): copies equal to what was put, a bound in
- * bytes that holds, the recently read kept over the untouched, and many
- * threads at once.
+ * bytes that holds, the recently read kept over the untouched, status
+ * events beside the rows (the status cache), and many threads at once.
  */
 #include "check.h"
 #include "lcache.h"
@@ -98,6 +98,65 @@ TEST(get_after_put)
 	CHECK_INT_EQ(cs_lcache_get(c, "L-00000002", &got), 0);
 	cs_lcache_free(c);
 	cs_lcache_free(NULL);
+}
+
+/* The status cache: events kept beside a cached row only, copies handed
+ * back, none when read before since_ms, and a drop (or clear) that came
+ * after a reader took the epoch makes its put a no-op: events read from
+ * the database before a change are never put back after its drop. */
+TEST(events_beside_rows)
+{
+	cs_lcache *c = cs_lcache_new(1 << 20);
+	cs_event e = {0}, *one[1] = {&e}, **got = NULL;
+	struct lic l;
+	uint64_t epoch;
+	cs_licence_row *got_row = NULL;
+	size_t n = 9;
+
+	lic_make(&l, 1);
+	e.seq = 5;
+	e.licence_id = l.id;
+	e.actor = "ems";
+	e.action = "suspend";
+	e.reason = "inspection";
+	epoch = cs_lcache_epoch(c);
+	cs_lcache_events_put(c, l.id, one, 1, epoch, 100);  /* no row: not kept */
+	CHECK_INT_EQ(cs_lcache_events_get(c, l.id, 0, &got, &n), 0);
+	cs_lcache_put(c, &l.r);
+	CHECK_INT_EQ(cs_lcache_events_get(c, l.id, 0, &got, &n), 0);
+	cs_lcache_events_put(c, l.id, one, 1, epoch, 100);
+	CHECK_INT_EQ(cs_lcache_events_get(c, l.id, 100, &got, &n), 1);
+	CHECK_INT_EQ(n, 1);
+	if (n == 1 && got != NULL) {
+		CHECK(got[0] != &e);
+		CHECK_STR_EQ(got[0]->action, "suspend");
+		CHECK_STR_EQ(got[0]->reason, "inspection");
+		CHECK(got[0]->kind == NULL);
+		CHECK_INT_EQ(got[0]->seq, 5);
+	}
+	cs_events_free(got, n);
+	CHECK_INT_EQ(cs_lcache_events_get(c, l.id, 101, &got, &n), 0);
+	/* No events is an answer too. */
+	epoch = cs_lcache_epoch(c);
+	cs_lcache_events_put(c, l.id, NULL, 0, epoch, 200);
+	CHECK_INT_EQ(cs_lcache_events_get(c, l.id, 0, &got, &n), 1);
+	CHECK(n == 0 && got == NULL);
+	/* Dropped: gone, and a put of what was read before is refused. */
+	epoch = cs_lcache_epoch(c);
+	cs_lcache_events_drop(c, l.id);
+	CHECK_INT_EQ(cs_lcache_events_get(c, l.id, 0, &got, &n), 0);
+	cs_lcache_events_put(c, l.id, one, 1, epoch, 300);
+	CHECK_INT_EQ(cs_lcache_events_get(c, l.id, 0, &got, &n), 0);
+	epoch = cs_lcache_epoch(c);
+	cs_lcache_events_put(c, l.id, one, 1, epoch, 300);
+	cs_lcache_events_clear(c);
+	CHECK_INT_EQ(cs_lcache_events_get(c, l.id, 0, &got, &n), 0);
+	cs_lcache_events_put(c, l.id, one, 1, epoch, 300);
+	CHECK_INT_EQ(cs_lcache_events_get(c, l.id, 0, &got, &n), 0);
+	/* The row itself stays through drops and clears. */
+	CHECK_INT_EQ(cs_lcache_get(c, l.id, &got_row), 1);
+	cs_licence_row_free(got_row);
+	cs_lcache_free(c);
 }
 
 /* 16 shards of 8 KB hold about six rows each: of 400 rows put, at most the
@@ -201,6 +260,7 @@ main(int argc, char **argv)
 	check_args(argc, argv);
 	RUN(row_copy);
 	RUN(get_after_put);
+	RUN(events_beside_rows);
 	RUN(bound_and_recency);
 	RUN(too_big);
 	RUN(threads);

@@ -34,6 +34,7 @@
 #include "store_data.h"
 #include "store_fixture.h"
 #include "testutil.h"
+#include "timeutil.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -385,6 +386,165 @@ TEST(events)
 	e.licence_id = l.id;
 	e.action = "delete";
 	CHECK_INT_EQ(cs_store_event_append(s, &e), CS_ESTORE);
+	cs_store_close(s);
+}
+
+/* One event for l, at at, with action (kind for a revoke). */
+static int
+event_on(cs_store *s, const struct lic *l, int64_t at, const char *action)
+{
+	cs_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.licence_id = (char *)l->id;
+	e.actor = "ems";
+	e.at = at;
+	e.action = (char *)action;
+	e.kind = strcmp(action, "revoke") == 0 ? "revoked" : NULL;
+	return cs_store_event_append(s, &e);
+}
+
+/* The actions of the events many[at..at+n) of licence id, comma-joined. */
+static void
+actions_of(cs_event **many, size_t at, size_t n, const char *id, char *out,
+    size_t len)
+{
+	size_t i;
+
+	out[0] = '\0';
+	for (i = at; i < at + n; i++) {
+		CHECK_STR_EQ(many[i]->licence_id, id);
+		snprintf(out + strlen(out), len - strlen(out), "%s%s",
+		    i > at ? "," : "", many[i]->action);
+	}
+}
+
+/* events_for_many: each licence's events as events_for reads them, in the
+ * order of the ids asked for (a licence asked twice comes twice; one
+ * without events, or unknown, counts 0), and a change made through the
+ * same handle is in the next read, however the backend caches. */
+TEST(events_for_many)
+{
+	struct lic a, b, c;
+	cs_event **evs = NULL;
+	size_t *counts = NULL, total = 0, at = 0, i;
+	const char *ids[5];
+	const char *want[5] = {"suspend,reinstate,revoke", "", "suspend", "",
+	    "suspend,reinstate,revoke"};
+	char got[128];
+	cs_store *s = fx_open("evmany");
+
+	if (s == NULL)
+		return;
+	lic_make(&a, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
+	lic_make(&b, TYPE_A, 2, HOLDER_1, "ems", 1001, NULL);
+	lic_make(&c, TYPE_A, 3, HOLDER_1, "ems", 1002, NULL);
+	CHECK_INT_EQ(cs_store_licence_put(s, &a.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &b.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &c.r), 0);
+	CHECK_INT_EQ(event_on(s, &a, 10, "suspend"), 0);
+	CHECK_INT_EQ(event_on(s, &c, 11, "suspend"), 0);
+	CHECK_INT_EQ(event_on(s, &a, 12, "reinstate"), 0);
+	CHECK_INT_EQ(event_on(s, &a, 13, "revoke"), 0);
+	ids[0] = a.id;
+	ids[1] = b.id;
+	ids[2] = c.id;
+	ids[3] = "1.2.156.3005.2.unknown";
+	ids[4] = a.id;
+	CHECK_INT_EQ(cs_store_events_for_many(s, ids, 5, &evs, &counts, &total),
+	    0);
+	CHECK_INT_EQ(total, 7);
+	for (i = 0; counts != NULL && total == 7 && i < 5; i++) {
+		actions_of(evs, at, counts[i], ids[i], got, sizeof(got));
+		CHECK_STR_EQ(got, want[i]);
+		at += counts[i];
+	}
+	if (total == 7)
+		CHECK(evs[0]->seq < evs[1]->seq && evs[1]->seq < evs[2]->seq);
+	cs_events_free(evs, total);
+	free(counts);
+	/* None asked: nothing, and no array to free. */
+	CHECK_INT_EQ(cs_store_events_for_many(s, ids, 0, &evs, &counts, &total),
+	    0);
+	CHECK(evs == NULL && total == 0);
+	free(counts);
+
+	/* Read (and so, maybe, cached), then changed through this handle:
+	 * the next reads, one licence or many, have the change at once,
+	 * outside a transaction and after one. */
+	CHECK_INT_EQ(event_on(s, &b, 20, "suspend"), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(event_on(s, &c, 21, "reinstate"), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_events_for_many(s, ids + 1, 2, &evs, &counts,
+	    &total), 0);
+	CHECK_INT_EQ(total, 3);
+	if (total == 3 && counts != NULL) {
+		actions_of(evs, 0, counts[0], b.id, got, sizeof(got));
+		CHECK_STR_EQ(got, "suspend");
+		actions_of(evs, counts[0], counts[1], c.id, got, sizeof(got));
+		CHECK_STR_EQ(got, "suspend,reinstate");
+	}
+	cs_events_free(evs, total);
+	free(counts);
+	CHECK_INT_EQ(cs_store_events_for(s, c.id, &evs, &total), 0);
+	CHECK_INT_EQ(total, 2);
+	cs_events_free(evs, total);
+	cs_store_close(s);
+}
+
+/* A status change made through one handle (another node) is what a
+ * second handle reads within 1 s (SPEC §8: no cache serves a status more
+ * than 1 s older than the database's), though the second had read, and
+ * maybe cached, the licence's events just before; by one licence and by
+ * many. */
+TEST(status_seen_by_other_handle)
+{
+	struct lic l;
+	cs_licence_row *row = NULL;
+	cs_event **evs = NULL;
+	size_t *counts = NULL, n = 0;
+	const char *ids[1];
+	int64_t t0, seen_one = -1, seen_many = -1;
+	int k;
+	cs_store *s = fx_open("evother"), *o = NULL;
+
+	if (s == NULL || (o = fx_reopen("evother")) == NULL) {
+		cs_store_close(s);
+		return;
+	}
+	lic_make(&l, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	ids[0] = l.id;
+	/* The other handle reads the row and its (no) events, twice. */
+	CHECK_INT_EQ(cs_store_licence_get(o, l.id, &row), 0);
+	cs_licence_row_free(row);
+	for (k = 0; k < 2; k++) {
+		CHECK_INT_EQ(cs_store_events_for(o, l.id, &evs, &n), 0);
+		CHECK_INT_EQ(n, 0);
+		cs_events_free(evs, n);
+	}
+	CHECK_INT_EQ(event_on(s, &l, 10, "suspend"), 0);
+	t0 = cs_mono_ms();
+	while (cs_mono_ms() - t0 < 3000 && (seen_one < 0 || seen_many < 0)) {
+		if (seen_one < 0 &&
+		    cs_store_events_for(o, l.id, &evs, &n) == 0) {
+			if (n == 1)
+				seen_one = cs_mono_ms() - t0;
+			cs_events_free(evs, n);
+		}
+		if (seen_many < 0 && cs_store_events_for_many(o, ids, 1, &evs,
+		    &counts, &n) == 0) {
+			if (n == 1 && counts[0] == 1)
+				seen_many = cs_mono_ms() - t0;
+			cs_events_free(evs, n);
+			free(counts);
+		}
+		usleep(20000);
+	}
+	CHECK(seen_one >= 0 && seen_one <= 1000);
+	CHECK(seen_many >= 0 && seen_many <= 1000);
+	cs_store_close(o);
 	cs_store_close(s);
 }
 
@@ -1053,6 +1213,8 @@ main(int argc, char **argv)
 	RUN(record_round_trip);
 	RUN(licence_numbers);
 	RUN(events);
+	RUN(events_for_many);
+	RUN(status_seen_by_other_handle);
 	RUN(bundles);
 	RUN(copies);
 	RUN(clients);

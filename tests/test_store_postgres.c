@@ -6,7 +6,9 @@
  * any rewrite of history and a taken number, whoever asks; two nodes
  * (two handles, each with its own connections) numbering the same type
  * and issuer at once never hand out one serial twice, and the same
- * approval_ref sent to both gives one licence; a connection the server
+ * approval_ref sent to both gives one licence; a status change committed
+ * by another node is seen within 1 s however its seq and its commit were
+ * ordered (the status cache); a connection the server
  * dropped is replaced by the next call; a transaction whose connection
  * died fails (CS_EUNAVAIL) and never commits; the URI's password never
  * appears in a message; a full disk is CS_EFULL and ping says so; backup
@@ -23,6 +25,7 @@
 #include "store_data.h"
 #include "store_fixture.h"
 #include "testutil.h"
+#include "timeutil.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -347,6 +350,115 @@ ref_put_main(void *arg)
 	return NULL;
 }
 
+/* --- the status cache (pg_status.c) ------------------------------------ */
+
+/* How many status events o reads for id, -1 when the read fails. */
+static int64_t
+events_n(cs_store *o, const char *id)
+{
+	cs_event **evs = NULL;
+	size_t n = 0;
+
+	if (cs_store_events_for(o, id, &evs, &n) != 0)
+		return -1;
+	cs_events_free(evs, n);
+	return (int64_t)n;
+}
+
+/* The ms until o reads want events for id (polling), -1 if not in 3 s. */
+static int64_t
+ms_until_events(cs_store *o, const char *id, int64_t want)
+{
+	int64_t t0 = cs_mono_ms();
+
+	while (cs_mono_ms() - t0 < 3000) {
+		if (events_n(o, id) == want)
+			return cs_mono_ms() - t0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+/* Another node's change committed in another order than its seq was
+ * taken: an event whose transaction took its seq first but commits after
+ * a later seq was read (the gap the refresh asks for again) is still seen
+ * within 1 s; and so is a burst of more events than a refresh reads at
+ * once (the status cache starts again), and a change after a transaction
+ * that rolled its event back (a gap that never fills). */
+TEST(status_cache_gaps)
+{
+	struct lic l1, l2;
+	cs_licence_row *row = NULL;
+	cs_event e;
+	char msg[300], state[6], sql[512];
+	cs_store *s = fx_open("gaps"), *o = fx_reopen("gaps");
+	PGconn *pg = raw_open("gaps");
+	int64_t ms;
+
+	if (s == NULL || o == NULL) {
+		cs_store_close(s);
+		cs_store_close(o);
+		PQfinish(pg);
+		return;
+	}
+	lic_make(&l1, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
+	lic_make(&l2, TYPE_A, 2, HOLDER_1, "ems", 1001, NULL);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l1.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l2.r), 0);
+	/* o reads the rows, and so may keep their events beside them. */
+	CHECK_INT_EQ(cs_store_licence_get(o, l1.id, &row), 0);
+	cs_licence_row_free(row);
+	CHECK_INT_EQ(cs_store_licence_get(o, l2.id, &row), 0);
+	cs_licence_row_free(row);
+	CHECK_INT_EQ(events_n(o, l1.id), 0);
+	CHECK_INT_EQ(events_n(o, l2.id), 0);
+
+	/* The raw transaction takes the first seq and stays open while the
+	 * store commits the next. */
+	snprintf(sql, sizeof(sql), "BEGIN; INSERT INTO status_events "
+	    "(licence_id, at, actor, action) VALUES ('%s', 10, 'ems', "
+	    "'suspend')", l1.id);
+	CHECK_INT_EQ(raw_exec(pg, sql, msg, sizeof(msg), state), 0);
+	memset(&e, 0, sizeof(e));
+	e.licence_id = l2.id;
+	e.actor = "ems";
+	e.at = 11;
+	e.action = "suspend";
+	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
+	ms = ms_until_events(o, l2.id, 1);
+	CHECK(ms >= 0 && ms <= 1000);
+	usleep(300000);  /* a refresh past the later seq */
+	CHECK_INT_EQ(events_n(o, l1.id), 0);
+	CHECK_INT_EQ(raw_exec(pg, "COMMIT", msg, sizeof(msg), state), 0);
+	ms = ms_until_events(o, l1.id, 1);
+	CHECK(ms >= 0 && ms <= 1000);
+
+	/* A burst past a refresh's page. */
+	snprintf(sql, sizeof(sql), "INSERT INTO status_events (licence_id, "
+	    "at, actor, action) SELECT '%s', 20 + i, 'ems', CASE WHEN i %% 2 = 0 "
+	    "THEN 'reinstate' ELSE 'suspend' END FROM generate_series(0, 1199) "
+	    "AS i", l2.id);
+	CHECK_INT_EQ(raw_exec(pg, sql, msg, sizeof(msg), state), 0);
+	ms = ms_until_events(o, l2.id, 1201);
+	CHECK(ms >= 0 && ms <= 1000);
+
+	/* A seq rolled back, then a change after it. */
+	snprintf(sql, sizeof(sql), "BEGIN; INSERT INTO status_events "
+	    "(licence_id, at, actor, action) VALUES ('%s', 30, 'ems', "
+	    "'reinstate'); ROLLBACK", l1.id);
+	CHECK_INT_EQ(raw_exec(pg, sql, msg, sizeof(msg), state), 0);
+	usleep(300000);
+	CHECK_INT_EQ(events_n(o, l1.id), 1);
+	e.licence_id = l1.id;
+	e.action = "reinstate";
+	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
+	ms = ms_until_events(o, l1.id, 2);
+	CHECK(ms >= 0 && ms <= 1000);
+	PQfinish(pg);
+	cs_store_close(o);
+	cs_store_close(s);
+}
+
 /* The same approval_ref sent to two nodes at once: the second waits for
  * the first's transaction, and fails once it commits: one licence. */
 TEST(same_ref_two_nodes)
@@ -610,6 +722,7 @@ main(int argc, char **argv)
 	RUN(number_refused_by_database);
 	RUN(two_nodes_number_once);
 	RUN(same_ref_two_nodes);
+	RUN(status_cache_gaps);
 	RUN(reconnect);
 	RUN(lost_in_transaction);
 	RUN(password_masked);

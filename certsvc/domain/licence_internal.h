@@ -51,9 +51,17 @@ json_t *cs_flat_object(const char **pp, int depth);
 int64_t cs_span_days(const char *s, size_t n, int64_t def);
 /* The status_detail member of a view for its deciding event e. */
 json_t *cs_status_detail(const cs_event *e);
-/* row's full view as JSON text appended to b (see licence_view.c). */
+/* The full view of row (cs_licence_view) as JSON text appended to b,
+ * first sep, when its status is want (NULL: any); *shown says whether it
+ * was.  The same bytes as json_dumps(JSON_COMPACT) of cs_licence_view's
+ * object. */
 int cs_licence_view_sb(cs_service *svc, const cs_licence_row *row,
     time_t now, const char *want, const char *sep, cs_sbuf *b, int *shown);
+/* The same with evs, row's n status events, already read (a holder's
+ * page reads its licences' in one call, cs_store_events_for_many). */
+int cs_licence_view_sb_evs(cs_service *svc, const cs_licence_row *row,
+    cs_event **evs, size_t n, time_t now, const char *want, const char *sep,
+    cs_sbuf *b, int *shown);
 /* s as a JSON string, the way json_dumps writes it. */
 void cs_sb_json_string(cs_sbuf *b, const char *s);
 

@@ -87,31 +87,35 @@ related_ids(cs_service *svc, const cs_licence_row *row)
 	return ids;
 }
 
+/* row's full view with evs, its n status events, already read. */
+static int
+licence_view_evs(cs_service *svc, const cs_licence_row *row, cs_event **evs,
+    size_t n, time_t now, json_t **out, const char **status_out)
+{
+	json_t *rec;
+	json_error_t err;
+
+	*out = NULL;
+	if ((rec = json_loads(row->record, 0, &err)) == NULL)
+		return cs_err_set(CS_ESTORE, "stored record of %s is not JSON",
+		    row->id);
+	/* rec was parsed for this view alone: built on it, not on a copy. */
+	*out = view_in_place(svc, rec, evs, n, related_ids(svc, row), now,
+	    status_out);
+	return 0;
+}
+
 int
 cs_licence_view(cs_service *svc, const cs_licence_row *row, time_t now,
     json_t **out, const char **status_out)
 {
 	cs_event **evs = NULL;
 	size_t n = 0;
-	json_t *rec = NULL, *related = NULL;
-	json_error_t err;
 	int rc;
 
 	*out = NULL;
-	if ((rec = json_loads(row->record, 0, &err)) == NULL) {
-		rc = cs_err_set(CS_ESTORE, "stored record of %s is not JSON", row->id);
-		goto out;
-	}
-	if ((rc = cs_store_events_for(svc->store, row->id, &evs, &n)) != 0)
-		goto out;
-	related = related_ids(svc, row);
-	/* rec was parsed for this view alone: built on it, not on a copy. */
-	*out = view_in_place(svc, rec, evs, n, related, now, status_out);
-	rec = NULL;
-	related = NULL;
-out:
-	json_decref(rec);
-	json_decref(related);
+	if ((rc = cs_store_events_for(svc->store, row->id, &evs, &n)) == 0)
+		rc = licence_view_evs(svc, row, evs, n, now, out, status_out);
 	cs_events_free(evs, n);
 	return rc;
 }
@@ -171,36 +175,28 @@ splice_view(cs_service *svc, const char *record, const struct rec_scan *sc,
 	free(qr);
 }
 
-/*
- * The full view of row (cs_licence_view) as JSON text appended to b, first
- * sep, when its status is want (NULL: any); *shown says whether it was.
- * The same bytes as json_dumps(JSON_COMPACT) of cs_licence_view's object.
- */
 int
-cs_licence_view_sb(cs_service *svc, const cs_licence_row *row, time_t now,
-    const char *want, const char *sep, cs_sbuf *b, int *shown)
+cs_licence_view_sb_evs(cs_service *svc, const cs_licence_row *row,
+    cs_event **evs, size_t n, time_t now, const char *want, const char *sep,
+    cs_sbuf *b, int *shown)
 {
 	struct rec_scan sc;
-	cs_event **evs = NULL;
 	const cs_event *detail = NULL;
 	json_t *v = NULL, *related = NULL;
 	const char *status;
 	int64_t today;
-	size_t n = 0;
 	int rc = 0;
 
 	*shown = 0;
 	if (cs_rec_scan(row->record, &sc, NULL, NULL, NULL) != 0) {
-		if ((rc = cs_licence_view(svc, row, now, &v, &status)) != 0 ||
-		    (want != NULL && strcmp(want, status) != 0))
+		if ((rc = licence_view_evs(svc, row, evs, n, now, &v,
+		    &status)) != 0 || (want != NULL && strcmp(want, status) != 0))
 			goto out;
 		cs_sb_puts(b, sep);
 		sb_json(b, v);
 		*shown = 1;
 		goto out;
 	}
-	if ((rc = cs_store_events_for(svc->store, row->id, &evs, &n)) != 0)
-		goto out;
 	today = cs_local_days(now, svc->cfg.tz_offset_minutes);
 	status = cs_status_at(evs, n, today, cs_span_days(sc.from, sc.from_len, today),
 	    cs_span_days(sc.until, sc.until_len, today), &detail);
@@ -215,6 +211,21 @@ out:
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 	json_decref(v);
 	json_decref(related);
+	return rc;
+}
+
+int
+cs_licence_view_sb(cs_service *svc, const cs_licence_row *row, time_t now,
+    const char *want, const char *sep, cs_sbuf *b, int *shown)
+{
+	cs_event **evs = NULL;
+	size_t n = 0;
+	int rc;
+
+	*shown = 0;
+	if ((rc = cs_store_events_for(svc->store, row->id, &evs, &n)) == 0)
+		rc = cs_licence_view_sb_evs(svc, row, evs, n, now, want, sep, b,
+		    shown);
 	cs_events_free(evs, n);
 	return rc;
 }

@@ -6,6 +6,11 @@
  */
 #include "store_backend.h"
 
+#include "cs_err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
 void
 cs_store_close(cs_store *s)
 {
@@ -108,6 +113,64 @@ cs_store_events_for(cs_store *s, const char *licence_id, cs_event ***out,
     size_t *n)
 {
 	return s->ops->events_for(s, licence_id, out, n);
+}
+
+/* The fallback for backends whose reads cost no round trip (SQLite):
+ * one events_for a licence, the arrays joined. */
+static int
+events_each(cs_store *s, const char *const *ids, size_t n_ids,
+    cs_event ***out, size_t *counts, size_t *total)
+{
+	cs_event **evs = NULL, **all = NULL, **more;
+	size_t i, n = 0;
+	int rc = 0;
+
+	for (i = 0; i < n_ids && rc == 0; i++) {
+		if ((rc = s->ops->events_for(s, ids[i], &evs, &n)) != 0)
+			break;
+		if (n > 0 && (more = realloc(all, (*total + n) *
+		    sizeof(*all))) == NULL) {
+			cs_events_free(evs, n);
+			rc = cs_err_set(CS_ENOMEM, "store: out of memory");
+			break;
+		}
+		if (n > 0) {
+			all = more;
+			memcpy(all + *total, evs, n * sizeof(*all));
+		}
+		free(evs);  /* its events moved into all */
+		counts[i] = n;
+		*total += n;
+	}
+	if (rc != 0) {
+		cs_events_free(all, *total);
+		all = NULL;
+		*total = 0;
+	}
+	*out = all;
+	return rc;
+}
+
+int
+cs_store_events_for_many(cs_store *s, const char *const *ids, size_t n_ids,
+    cs_event ***out, size_t **counts, size_t *total)
+{
+	size_t *cnt;
+	int rc;
+
+	*out = NULL;
+	*counts = NULL;
+	*total = 0;
+	if (s->ops->events_for_many != NULL)
+		return s->ops->events_for_many(s, ids, n_ids, out, counts, total);
+	if ((cnt = calloc(n_ids ? n_ids : 1, sizeof(*cnt))) == NULL)
+		return cs_err_set(CS_ENOMEM, "store: out of memory");
+	if ((rc = events_each(s, ids, n_ids, out, cnt, total)) != 0) {
+		free(cnt);
+		return rc;
+	}
+	*counts = cnt;
+	return 0;
 }
 
 int

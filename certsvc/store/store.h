@@ -205,6 +205,17 @@ int cs_store_event_append(cs_store *s, const cs_event *ev);
 /* Oldest first. */
 int cs_store_events_for(cs_store *s, const char *licence_id, cs_event ***out,
     size_t *n);
+/*
+ * The events of each of the n_ids licences ids, as n_ids calls of
+ * cs_store_events_for would read them: *out holds ids[0]'s events
+ * (counts[0] of them, oldest first), then ids[1]'s, and so on, *total in
+ * all (cs_events_free(*out, *total); *out NULL when there are none);
+ * *counts has n_ids elements, for the caller to free().  What a holder's
+ * page reads: on PostgreSQL one statement answers for every licence the
+ * status cache does not, where each call is a round trip.
+ */
+int cs_store_events_for_many(cs_store *s, const char *const *ids,
+    size_t n_ids, cs_event ***out, size_t **counts, size_t *total);
 
 /* CS_ECONFLICT when (client, approval_ref) or the id exists. */
 int cs_store_bundle_put(cs_store *s, const cs_bundle_row *b);
@@ -316,6 +327,8 @@ void cs_licence_row_free(cs_licence_row *r);
 void cs_licence_rows_free(cs_licence_row **rows, size_t n);
 void cs_event_free(cs_event *e);
 void cs_events_free(cs_event **evs, size_t n);
+/* A deep copy of e, NULL when out of memory. */
+cs_event *cs_event_dup(const cs_event *e);
 void cs_client_free(cs_client *c);
 /* A deep copy of c (its grants too), NULL when out of memory. */
 cs_client *cs_client_dup(const cs_client *c);

@@ -46,6 +46,10 @@ struct cs_store_ops {
 	int (*event_append)(cs_store *s, const cs_event *ev);
 	int (*events_for)(cs_store *s, const char *licence_id, cs_event ***out,
 	    size_t *n);
+	/* NULL: cs_store_events_for_many calls events_for for each licence
+	 * (store.c). */
+	int (*events_for_many)(cs_store *s, const char *const *ids, size_t n_ids,
+	    cs_event ***out, size_t **counts, size_t *total);
 
 	int (*bundle_put)(cs_store *s, const cs_bundle_row *b);
 	int (*bundle_by_ref)(cs_store *s, const char *client,

@@ -106,6 +106,28 @@ cs_client_dup(const cs_client *c)
 	return d;
 }
 
+cs_event *
+cs_event_dup(const cs_event *e)
+{
+	cs_event *d;
+	int bad = 0;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	*d = *e;
+	d->licence_id = dup_or_null(e->licence_id, &bad);
+	d->actor = dup_or_null(e->actor, &bad);
+	d->action = dup_or_null(e->action, &bad);
+	d->kind = dup_or_null(e->kind, &bad);
+	d->reason = dup_or_null(e->reason, &bad);
+	d->ref = dup_or_null(e->ref, &bad);
+	if (bad) {
+		cs_event_free(d);
+		return NULL;
+	}
+	return d;
+}
+
 void
 cs_clients_free(cs_client **cs, size_t n)
 {

@@ -492,16 +492,23 @@ event_params(const cs_event *ev, enum pst_id id, struct pgq *q)
 		pq_i64(q, ev->seq);
 }
 
+/* The licence's cached status is dropped (pg_status.c): at once when the
+ * append is a transaction of its own, else when the transaction ends. */
 int
 pg_event_append(cs_store *cs, const cs_event *ev)
 {
+	struct pgstore *s = P(cs);
 	struct pgq q;
 	PGresult *r;
-	int rc;
+	int rc, in_tx = pg_holds(s);
 
 	event_params(ev, PS_EV_PUT, &q);
-	rc = pg_write(P(cs), pg_st(PS_EV_PUT), &q, &r, "append event");
+	rc = pg_write(s, pg_st(PS_EV_PUT), &q, &r, "append event");
 	PQclear(r);
+	if (in_tx)
+		pg_status_touch(s, ev->licence_id);
+	else
+		cs_lcache_events_drop(s->lc, ev->licence_id);
 	return rc;
 }
 
@@ -516,25 +523,160 @@ fill_event(struct pgstore *s, void *ctx, size_t i, struct pgq *q)
 int
 pg_events_import(cs_store *cs, cs_event *const *evs, size_t n)
 {
-	return pg_write_batch(P(cs), pg_st(PS_EV_IMPORT), n, fill_event,
+	struct pgstore *s = P(cs);
+
+	if (pg_holds(s))
+		pg_status_touch_all(s);
+	return pg_write_batch(s, pg_st(PS_EV_IMPORT), n, fill_event,
 	    (void *)evs, "append events");
 }
 
+/* Through the status cache outside a transaction (pg_status.c). */
 int
 pg_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
     size_t *n)
 {
+	struct pgstore *s = P(cs);
+	struct pgsread sr;
 	struct pgq q;
 	PGresult *r;
 	void *arr = NULL;
 	int rc;
 
-	*n = 0;
+	if (pg_status_read(s, &sr) &&
+	    pg_status_get(s, &sr, licence_id, out, n))
+		return 0;
 	pq_init(&q);
 	pq_text(&q, licence_id);
-	if ((rc = pg_read(P(cs), pg_st(PS_EV_FOR), &q, &r, "events")) == 0)
+	if ((rc = pg_read(s, pg_st(PS_EV_FOR), &q, &r, "events")) == 0)
 		rc = pg_fetch_all(r, &event_kind, &arr, n);
 	*out = arr;
+	if (rc == 0)
+		pg_status_put(s, &sr, licence_id, *out, *n);
+	return rc;
+}
+
+/*
+ * The events of the licences ids[miss[0..m)] in one statement, grouped in
+ * that order, into *evs (*ne of them), with the count of each into
+ * counts[miss[k]]; each licence's are kept in the status cache.
+ */
+static int
+events_of_missed(struct pgstore *s, const struct pgsread *sr,
+    const char *const *ids, const size_t *miss, size_t m, size_t *counts,
+    cs_event ***evs, size_t *ne)
+{
+	const char **want = NULL;
+	char *arr = NULL;
+	struct pgq q;
+	PGresult *r = NULL;
+	void *got = NULL;
+	size_t k, at, i;
+	int rc = 0, row;
+
+	*evs = NULL;
+	*ne = 0;
+	if ((want = calloc(m, sizeof(*want))) == NULL)
+		return pg_nomem();
+	for (k = 0; k < m; k++)
+		want[k] = ids[miss[k]];
+	if ((arr = pg_text_array(want, m)) == NULL) {
+		rc = pg_nomem();
+		goto out;
+	}
+	pq_init(&q);
+	pq_text(&q, arr);
+	if ((rc = pg_read(s, pg_st(PS_EV_FOR_MANY), &q, &r,
+	    "events of licences")) != 0)
+		goto out;
+	/* The last column is each row's place in want, from 1. */
+	for (row = 0; row < PQntuples(r); row++) {
+		k = (size_t)pg_col_i64(r, row, 8) - 1;
+		if (k < m)
+			counts[miss[k]]++;
+	}
+	rc = pg_fetch_all(r, &event_kind, &got, ne);
+	r = NULL;
+	if (rc != 0)
+		goto out;
+	*evs = got;
+	for (k = 0, at = 0; k < m; at += counts[miss[k]], k++) {
+		i = miss[k];
+		pg_status_put(s, sr, ids[i], counts[i] ? *evs + at : NULL,
+		    counts[i]);
+	}
+out:
+	PQclear(r);
+	free(arr);
+	free(want);
+	return rc;
+}
+
+/* The cached licences' events from the cache, the others' from one
+ * statement, put together in the order of ids. */
+int
+pg_events_for_many(cs_store *cs, const char *const *ids, size_t n_ids,
+    cs_event ***out, size_t **counts, size_t *total)
+{
+	struct pgstore *s = P(cs);
+	struct pgsread sr;
+	cs_event ***hit = NULL, **missed = NULL, **all = NULL, **src;
+	size_t *miss = NULL, *cnt = NULL, i, k = 0, m = 0, nm = 0, sum = 0;
+	size_t at = 0, size = n_ids ? n_ids : 1;
+	int rc = 0;
+
+	*out = NULL;
+	*counts = NULL;
+	*total = 0;
+	if ((cnt = calloc(size, sizeof(*cnt))) == NULL ||
+	    (hit = calloc(size, sizeof(*hit))) == NULL ||
+	    (miss = calloc(size, sizeof(*miss))) == NULL) {
+		rc = pg_nomem();
+		goto out;
+	}
+	pg_status_read(s, &sr);
+	for (i = 0; i < n_ids; i++)
+		if (!pg_status_get(s, &sr, ids[i], &hit[i], &cnt[i]))
+			miss[m++] = i;
+	if (m > 0 && (rc = events_of_missed(s, &sr, ids, miss, m, cnt,
+	    &missed, &nm)) != 0)
+		goto out;
+	for (i = 0; i < n_ids; i++)
+		sum += cnt[i];
+	if (sum > 0 && (all = calloc(sum, sizeof(*all))) == NULL) {
+		rc = pg_nomem();
+		goto out;
+	}
+	/* The missed licences' events are in the order of miss, which is
+	 * the order of ids: taken from the front as they come.  Every event
+	 * moves into all, and the arrays that held them go. */
+	for (i = 0; i < n_ids; i++) {
+		if (k < m && miss[k] == i) {
+			src = cnt[i] > 0 ? missed + at : NULL;
+			at += cnt[i];
+			k++;
+		} else
+			src = hit[i];
+		if (cnt[i] > 0)
+			memcpy(all + *total, src, cnt[i] * sizeof(*all));
+		*total += cnt[i];
+		free(hit[i]);
+		hit[i] = NULL;
+	}
+	free(missed);
+	missed = NULL;
+	nm = 0;
+	*out = all;
+	*counts = cnt;
+	cnt = NULL;
+out:
+	for (i = 0; hit != NULL && i < n_ids; i++)
+		if (hit[i] != NULL)
+			cs_events_free(hit[i], cnt[i]);
+	cs_events_free(missed, nm);
+	free(hit);
+	free(miss);
+	free(cnt);
 	return rc;
 }
 

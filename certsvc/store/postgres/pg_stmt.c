@@ -11,6 +11,7 @@
 #include "store_pg_internal.h"
 
 #include "cs_err.h"
+#include "sbuf.h"
 #include "timeutil.h"
 #include "zrecord.h"
 
@@ -98,6 +99,22 @@ static const struct pstmt table[PS__N] = {
 	    "$6, $7)"),
 	ST(PS_EV_FOR, "SELECT " EVENT_COLS " FROM status_events "
 	    "WHERE licence_id = $1 ORDER BY seq"),
+	/* The events of many licences ($1, a text array), grouped by the
+	 * array's order, each licence's oldest first; the last column is the
+	 * licence's place in the array (from 1).  LATERAL keeps it one index
+	 * probe a licence, whatever the planner guesses of the array. */
+	ST(PS_EV_FOR_MANY, "SELECT e.seq, e.licence_id, e.at, e.actor, "
+	    "e.action, e.kind, e.reason, e.ref, u.ord FROM unnest($1::text[]) "
+	    "WITH ORDINALITY AS u(id, ord), LATERAL (SELECT " EVENT_COLS
+	    " FROM status_events WHERE licence_id = u.id COLLATE \"C\") e "
+	    "ORDER BY u.ord, e.seq"),
+	/* The status cache's refresh (pg_status.c): what came above the
+	 * mark, and the gaps under it ($2, a bigint array) that have since
+	 * committed. */
+	ST(PS_EV_SINCE, "SELECT seq, licence_id FROM status_events "
+	    "WHERE seq > $1::bigint OR seq = ANY($2::bigint[]) ORDER BY seq "
+	    "LIMIT $3::bigint"),
+	ST(PS_EV_MAX, "SELECT coalesce(max(seq), 0) FROM status_events"),
 	ST(PS_BUN_PUT, "INSERT INTO bundles (" BUNDLE_COLS ") VALUES "
 	    "($1, $2, $3, $4, $5::bigint)"),
 	ST(PS_BUN_BY_REF, "SELECT " BUNDLE_COLS " FROM bundles "
@@ -202,6 +219,55 @@ pq_bin(struct pgq *q, const void *p, size_t n)
 	q->len[q->n] = (int)n;
 	q->fmt[q->n] = 1;
 	q->n++;
+}
+
+/*
+ * Array parameters, as text in PostgreSQL's array syntax (malloc'd; NULL
+ * when out of memory): n strings, each quoted with its quotes and
+ * backslashes escaped, or n numbers, the i-th at v + i * stride bytes
+ * (the seq member of an array of structs, say).
+ */
+char *
+pg_text_array(const char *const *v, size_t n)
+{
+	cs_sbuf b = CS_SBUF_INIT;
+	const char *p;
+	size_t i;
+
+	cs_sb_puts(&b, "{");
+	for (i = 0; i < n; i++) {
+		cs_sb_puts(&b, i ? ",\"" : "\"");
+		for (p = v[i]; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				cs_sb_puts(&b, "\\");
+			cs_sb_add(&b, p, 1);
+		}
+		cs_sb_puts(&b, "\"");
+	}
+	cs_sb_puts(&b, "}");
+	if (b.failed) {
+		cs_sb_free(&b);
+		return NULL;
+	}
+	return b.p;
+}
+
+char *
+pg_i64_array(const int64_t *v, size_t n, size_t stride)
+{
+	cs_sbuf b = CS_SBUF_INIT;
+	size_t i;
+
+	cs_sb_puts(&b, "{");
+	for (i = 0; i < n; i++)
+		cs_sb_printf(&b, i ? ",%lld" : "%lld", (long long)*(const int64_t *)
+		    (const void *)((const char *)v + i * stride));
+	cs_sb_puts(&b, "}");
+	if (b.failed) {
+		cs_sb_free(&b);
+		return NULL;
+	}
+	return b.p;
 }
 
 /* --- errors --------------------------------------------------------- */

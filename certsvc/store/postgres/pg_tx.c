@@ -331,6 +331,8 @@ pg_tx_end(struct pgstore *s, int commit)
 		rc = tx_commit(s);
 	else if ((rc = wexec(s, "ROLLBACK", 0)) != 0 && s->lost)
 		rc = 0;  /* the server rolls back what it loses */
+	/* Before commit() returns: this node's next read sees the change. */
+	pg_status_tx_end(s);
 	pthread_setspecific(s->key, NULL);
 	token_give(s);
 	return rc;

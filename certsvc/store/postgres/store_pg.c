@@ -28,14 +28,17 @@
  *
  * Records are stored packed (zrecord.h), as the SQLite backend stores
  * them, and committed licence rows read are kept in the licence cache
- * (lcache.h): a stored licence never changes, on any node.
+ * (lcache.h): a stored licence never changes, on any node.  Their status
+ * events are kept beside them, refreshed from the database often enough
+ * that no status served is more than 1 s old (pg_status.c).
  *
  * Every value goes to the server as a parameter of a prepared statement,
  * and no message of the store carries the URI's password (pg_mask).
  *
  * The files: store_pg.c (open, close, the ops table), pg_schema.c (schema
  * and migrations), pg_conn.c (connections, the pool, reconnecting),
- * pg_tx.c (writer token, transactions), pg_stmt.c (statements, columns,
+ * pg_tx.c (writer token, transactions), pg_status.c (the status cache),
+ * pg_stmt.c (statements, columns,
  * errors), pg_licences.c, pg_clients.c, pg_audit.c (the records),
  * pg_maint.c (ping, backup); what they share is in store_pg_internal.h.
  */
@@ -73,6 +76,7 @@ pg_close(cs_store *cs)
 	pg_conn_close(&s->writer);
 	cs_zrecord_packer_free(s->packer);
 	cs_lcache_free(s->lc);
+	pg_status_free(s);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->tok_cv);
 	pthread_mutex_destroy(&s->pool_mu);
@@ -100,6 +104,7 @@ static const struct cs_store_ops pg_ops = {
 	.licence_count = pg_licence_count,
 	.event_append = pg_event_append,
 	.events_for = pg_events_for,
+	.events_for_many = pg_events_for_many,
 	.bundle_put = pg_bundle_put,
 	.bundle_by_ref = pg_bundle_by_ref,
 	.copy_put = pg_copy_put,
@@ -146,6 +151,7 @@ cs_store_open_pg(const char *uri, cs_store **out)
 	pthread_mutex_init(&s->pool_mu, NULL);
 	pthread_cond_init(&s->pool_cv, NULL);
 	pthread_mutex_init(&s->bo_mu, NULL);
+	pg_status_init(s);
 	if (pthread_key_create(&s->key, pg_thread_exit) != 0) {
 		rc = cs_err_set(CS_ESTORE, "store: no thread key left");
 		goto out;

@@ -49,6 +49,9 @@ enum pst_id {
 	PS_LIC_COUNT,
 	PS_EV_PUT,
 	PS_EV_FOR,
+	PS_EV_FOR_MANY,
+	PS_EV_SINCE,
+	PS_EV_MAX,
 	PS_BUN_PUT,
 	PS_BUN_BY_REF,
 	PS_COPY_PUT,
@@ -119,6 +122,34 @@ struct pconn {
 	struct pconn *next;             /* the pool's idle list */
 };
 
+/* The status cache's freshness (pg_status.c). */
+#define PG_GAPS_MAX 1024
+struct pgstatus {
+	pthread_mutex_t mu;  /* guards refreshing and fresh_at_ms */
+	int refreshing;      /* a thread is refreshing: mark and gaps are its */
+	int fresh;           /* a refresh has completed */
+	int64_t fresh_at_ms; /* when the last completed refresh was sent */
+	int64_t mark;        /* the newest seq refreshed; -1: reset next */
+	struct pggap {
+		int64_t seq, since_ms;
+	} gaps[PG_GAPS_MAX]; /* seqs under the mark not seen yet */
+	size_t n_gaps;
+	/* Licences the writer token's holder appended events to in its
+	 * transaction (all: too many to list). */
+	char **touched;
+	size_t n_touched, cap_touched;
+	int touched_all;
+};
+
+/* A read of status events outside a transaction: whether the status cache
+ * may answer it, and, for a put of what the database answers, the cache's
+ * epoch and the time before the database was asked. */
+struct pgsread {
+	int cached;
+	uint64_t epoch;
+	int64_t at_ms;
+};
+
 struct pgstore {
 	cs_store base;       /* first: a cs_store * is a struct pgstore * */
 	char *uri;           /* as given: it may hold a password */
@@ -154,7 +185,9 @@ struct pgstore {
 	_Atomic int64_t full_at_ms;
 	/* The record compressor (zrecord.h), used under the writer token. */
 	cs_zrecord_packer *packer;
-	cs_lcache *lc;       /* committed licence rows read (lcache.h) */
+	cs_lcache *lc;       /* committed licence rows read (lcache.h), and
+	                      * their status events (pg_status.c) */
+	struct pgstatus st;
 };
 
 /* How to turn the rows of a result into an array: elements of size bytes,
@@ -176,6 +209,8 @@ void pq_init(struct pgq *q);
 void pq_text(struct pgq *q, const char *s);
 void pq_i64(struct pgq *q, int64_t v);
 void pq_bin(struct pgq *q, const void *p, size_t n);
+char *pg_text_array(const char *const *v, size_t n);
+char *pg_i64_array(const int64_t *v, size_t n, size_t stride);
 int pg_nomem(void);
 int pg_fail(struct pgstore *s, PGconn *pg, const PGresult *r,
     const char *what);
@@ -227,6 +262,18 @@ typedef int (*pg_fill_fn)(struct pgstore *s, void *ctx, size_t i,
 int pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
     pg_fill_fn fill, void *ctx, const char *what);
 
+/* pg_status.c: when the status cache may answer, and what a change drops. */
+void pg_status_init(struct pgstore *s);
+void pg_status_free(struct pgstore *s);
+int pg_status_read(struct pgstore *s, struct pgsread *r);
+int pg_status_get(struct pgstore *s, const struct pgsread *r, const char *id,
+    cs_event ***out, size_t *n);
+void pg_status_put(struct pgstore *s, const struct pgsread *r,
+    const char *id, cs_event *const *evs, size_t n);
+void pg_status_touch(struct pgstore *s, const char *id);
+void pg_status_touch_all(struct pgstore *s);
+void pg_status_tx_end(struct pgstore *s);
+
 /* pg_schema.c: the schema and its migrations. */
 extern const int pg_schema_version;
 int pg_migrate(struct pgstore *s, PGconn *pg);
@@ -252,6 +299,8 @@ int pg_licence_count(cs_store *cs, int64_t *out);
 int pg_event_append(cs_store *cs, const cs_event *ev);
 int pg_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
     size_t *n);
+int pg_events_for_many(cs_store *cs, const char *const *ids, size_t n_ids,
+    cs_event ***out, size_t **counts, size_t *total);
 int pg_bundle_put(cs_store *cs, const cs_bundle_row *b);
 int pg_copy_put(cs_store *cs, const cs_copy_row *c);
 int pg_copy_get(cs_store *cs, const char *id, cs_copy_row **out);
