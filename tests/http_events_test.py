@@ -13,6 +13,7 @@
 import copy
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -22,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csdb  # noqa: E402
 from cshttp import (ENV, T_DIAG, T_RAD, T_TRAIN, Deployment, audit_synced, call,  # noqa: E402
                     is_json, is_problem, issue, org_code, person_code, request_for)
-from cstest import SOURCE, Server, check, done, run_tests  # noqa: E402
+from cstest import CERTSVC, SOURCE, Server, check, done, run_tests  # noqa: E402
 
 d = Deployment()
 s = d.start("--rate-limit", "0")
@@ -235,6 +236,48 @@ def audited_once():
           % (len(recs) - n0))
 
 
+def cli_events():
+    w = d.work
+    everything = []
+    after = 0
+    while True:
+        f = feed(after, query="&limit=1000")
+        everything += f["events"]
+        if not f["events"]:
+            break
+        after = f["next_after"]
+    r = w.cli("events")
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    check(lines == everything, "certsvc events: every event as the admin's feed has it (%d, %d)"
+          % (len(lines), len(everything)))
+    mid = everything[len(everything) // 2]["seq"] if everything else 0
+    r = w.cli("events", "--after", str(mid), "--limit", "2")
+    check([json.loads(x)["seq"] for x in r.stdout.splitlines()] ==
+          [e["seq"] for e in everything if e["seq"] > mid][:2], "--after and --limit")
+    r = w.cli("events", "--limit", "0", check_rc=False)
+    check(r.returncode == 2 and "limit" in r.stderr, "--limit 0: exit 2 naming limit (%s)" % r.stderr)
+    r = w.cli("events", "--help", check_rc=False)
+    check(r.returncode == 0 and "--follow" in r.stdout + r.stderr, "--help")
+    last = everything[-1]["seq"] if everything else 0
+    p = subprocess.Popen([CERTSVC, "events"] + w.settings + ["--follow", "--after", str(last)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        lic = new_licence()
+        got = {}
+
+        def read_line():
+            got["line"] = p.stdout.readline()
+        th = threading.Thread(target=read_line, daemon=True)
+        th.start()
+        th.join(10)
+        ev = json.loads(got.get("line") or "{}")
+        check(ev.get("licence", {}).get("id") == lic["id"], "--follow prints a new event (%s)" % ev)
+    finally:
+        p.kill()
+        p.wait()
+
+
 def two_nodes():
     if not csdb.is_postgres():
         return
@@ -250,7 +293,7 @@ def two_nodes():
 
 try:
     run_tests([every_type_once, replay_none, bundle_members_and_rollback, grants_filter, paging,
-               bad_params, long_poll_fast, audited_once, two_nodes])
+               bad_params, long_poll_fast, audited_once, cli_events, two_nodes])
 finally:
     check(d.stop() == 0, "server exits 0 after SIGTERM")
     d.cleanup()

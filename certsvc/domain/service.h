@@ -284,7 +284,8 @@ int cs_verify_copy(cs_service *svc, const cs_actor *who, const char *copy_id,
  * after and limit parameters as sent (NULL: absent; after 0, limit 100
  * then): CS_EINVAL with a problem naming each bad one.  cs_events_read
  * is a page of the events after seq after that who may see (an admin
- * all, anyone else those of the licences it may read), at most limit:
+ * all, anyone else those of the licences it may read; who->client NULL:
+ * the operator at the machine, all), at most limit:
  * {"events": [{"seq", "event_id", "type", "at", "licence", "reason"?,
  * "kind"?}...], "next_after"}, next_after the last seq it looked at (a
  * reader resumes from it; it moves past events it may not see), *count
