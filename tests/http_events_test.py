@@ -21,9 +21,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csdb  # noqa: E402
-from cshttp import (ENV, T_DIAG, T_RAD, T_TRAIN, Deployment, audit_synced, call,  # noqa: E402
+from cshttp import (ENV, T_DIAG, T_RAD, T_TRAIN, Deployment, audit_synced, call, example_bundle,  # noqa: E402
                     is_json, is_problem, issue, org_code, person_code, request_for)
-from cstest import CERTSVC, SOURCE, Server, check, done, run_tests  # noqa: E402
+from cstest import CERTSVC, Server, check, done, run_tests  # noqa: E402
 
 d = Deployment()
 s = d.start("--rate-limit", "0")
@@ -112,13 +112,6 @@ def replay_none():
     r = issue(s, req, T["env"], expect=200, what="the same issuance again")
     check(r.headers.get("idempotent-replayed") == "true", "replay marked")
     check(events_since(before) == [], "an idempotent replay appends no event")
-
-
-def example_bundle(ref):
-    with open(os.path.join(SOURCE, "docs", "examples", "bundle.json")) as f:
-        b = json.load(f)
-    b["approval_ref"] = ref
-    return b
 
 
 def bundle_members_and_rollback():
