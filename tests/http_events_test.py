@@ -284,10 +284,33 @@ def two_nodes():
         check(b.stop() == 0, "node B exits 0")
 
 
+def drain_answers_waiters():
+    """Last: SIGTERM while a long poll waits answers it at once, and the
+    server exits 0 (the drain waits for suspended requests)."""
+    after = last_seq()
+    got = {}
+
+    def poll():
+        got["r"] = call(s, "GET", "/api/v1/events?after=%d&wait=30" % after, token=T["admin"])
+
+    th = threading.Thread(target=poll)
+    th.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    check(d.stop() == 0, "SIGTERM with a long poll waiting: exit 0")
+    th.join(10)
+    r = got.get("r")
+    check(r is not None and r.status == 200 and (r.doc or {}).get("events") == [],
+          "the waiting long poll is answered (empty) by the drain")
+    check(time.monotonic() - t0 < 5, "the drain does not wait out the long poll")
+
+
 try:
     run_tests([every_type_once, replay_none, bundle_members_and_rollback, grants_filter, paging,
-               bad_params, long_poll_fast, audited_once, cli_events, two_nodes])
+               bad_params, long_poll_fast, audited_once, cli_events, two_nodes,
+               drain_answers_waiters])
 finally:
-    check(d.stop() == 0, "server exits 0 after SIGTERM")
+    if d.server is not None:
+        check(d.stop() == 0, "server exits 0 after SIGTERM")
     d.cleanup()
 done()
