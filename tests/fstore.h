@@ -118,6 +118,13 @@ f_audit_append_many(cs_store *s, const cs_audit_rec *const *recs, size_t n)
 	return cs_store_audit_append_many(F(s)->real, recs, n);
 }
 
+/* A change event of a job's transaction goes to the real store. */
+static inline int
+f_change_append(cs_store *s, const cs_change *ch)
+{
+	return cs_store_change_append(F(s)->real, ch);
+}
+
 static inline void
 fstore_init(struct fstore *f, cs_store *real, int append_fail,
     int commit_fail)
@@ -128,6 +135,7 @@ fstore_init(struct fstore *f, cs_store *real, int append_fail,
 	f->ops.rollback = f_rollback;
 	f->ops.audit_append = f_audit_append;
 	f->ops.audit_append_many = f_audit_append_many;
+	f->ops.change_append = f_change_append;
 	f->base.ops = &f->ops;
 	f->real = real;
 	atomic_store(&f->append_fail, append_fail);

@@ -25,12 +25,12 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csdb  # noqa: E402
 import csraw  # noqa: E402
-from cshttp import (ALL_TYPES, ENV, HEALTH, PROBLEM_CT, T_DIAG, T_EIA,  # noqa: E402
+from cshttp import (ALL_TYPES, example_bundle, ENV, HEALTH, PROBLEM_CT, T_DIAG, T_EIA,  # noqa: E402
                     T_HAZ, T_PDP, T_RAD, T_TRAIN, Deployment, call, connection,
                     id_is_valid, id_parts, is_json, is_problem, issue, licence_id, metrics,
                     leak_scan_text, org_code, parse_metrics, person_code, raw_socket,
                     request_for)
-from cstest import CERTSVC, SOURCE, Server, check, done, run_tests, wait_for, zbar  # noqa: E402
+from cstest import CERTSVC, Server, check, done, run_tests, wait_for, zbar  # noqa: E402
 from cstoken import b64url_decode  # noqa: E402
 
 PUBLIC_URL = "https://lic.example.gov.cn"
@@ -99,14 +99,6 @@ FIRST = api("POST", "/api/v1/certificates", REQ, T["env"])
 lic = FIRST.doc or {}
 secrets.update([lic.get("token", "?"), lic.get("id", "?")])
 good = lic.get("id", "?")
-
-
-def example_bundle(ref):
-    """docs/examples/bundle.json under approval_ref ref."""
-    with open(os.path.join(SOURCE, "docs", "examples", "bundle.json")) as f:
-        bundle = json.load(f)
-    bundle["approval_ref"] = ref
-    return bundle
 
 
 # --- /healthz, /api/v1/types --------------------------------------------------

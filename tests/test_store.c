@@ -1200,6 +1200,7 @@ TEST(backup)
 
 #include "store_cases_tx.c"
 #include "store_cases_copy.c"
+#include "store_cases_changes.c"
 
 int
 main(int argc, char **argv)
@@ -1235,6 +1236,10 @@ main(int argc, char **argv)
 	RUN(copy_pages);
 	RUN(copy_imports);
 	RUN(copy_batch_all_or_none);
+	RUN(changes);
+	RUN(changes_wake);
+	RUN(changes_commit_order);
+	RUN(changes_import);
 	fx_teardown();
 	return check_summary();
 }

@@ -130,13 +130,13 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s != NULL ? cs_store_ping(s) : -1, 0);
 	cs_store_close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 7);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
-	    "'audit_keys', 'audit_chunks', 'copies')"), 10);
+	    "'audit_keys', 'audit_chunks', 'copies', 'change_events')"), 11);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type = 'trigger'"), 21);
+	    "type = 'trigger'"), 23);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'index' AND name = 'licences_number'"), 1);
 	/* No index on the audit table has random keys (schema version 4). */
@@ -150,8 +150,11 @@ TEST(open_creates_schema)
 	sqlite3_close(db);
 }
 
-/* Today's schema back to version 6: no copies table (version 7). */
-#define UNDO_V7 "DROP TABLE copies;"
+/* Today's schema back to version 7: no change feed (version 8). */
+#define UNDO_V8 "DROP TABLE change_events;"
+
+/* Back to version 6: no copies table (version 7). */
+#define UNDO_V7 UNDO_V8 "DROP TABLE copies;"
 
 /* Back to version 5: no number index or trigger (version 6). */
 #define UNDO_V6 UNDO_V7 "DROP TRIGGER licences_number_unique; " \
@@ -266,7 +269,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 7);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -518,7 +521,7 @@ TEST(migrate_v4_duplicate_numbers)
 	if (s == NULL)
 		return;
 	db = raw_open("dups.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 7);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 3);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences WHERE "
 	    "number = (SELECT number FROM licences WHERE seq = 1)"), 2);
@@ -600,7 +603,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 7);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",

@@ -23,6 +23,7 @@ static const struct command {
 	{"show", cs_cmd_show, "print a licence"},
 	{"copy-of", cs_cmd_copy_of, "write an annotated copy (加注件) of a licence as a signed PDF"},
 	{"qr", cs_cmd_qr, "write a licence's QR code as PNG or SVG"},
+	{"events", cs_cmd_events, "print the change feed (SPEC §9) as JSON lines"},
 	{"trust-list", cs_cmd_trust_list, "print the verification keys (JWK Set)"},
 	{"verify", cs_cmd_verify, "check a QR text or token offline"},
 	{"decode", cs_cmd_decode, "show every layer of a QR text or token"},

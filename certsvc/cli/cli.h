@@ -80,5 +80,6 @@ int cs_cmd_copy_of(int argc, char **argv);
 int cs_cmd_backup(int argc, char **argv);
 int cs_cmd_migrate(int argc, char **argv);
 int cs_cmd_copy(int argc, char **argv);
+int cs_cmd_events(int argc, char **argv);
 
 #endif

@@ -496,10 +496,66 @@ free_audit(void **rows, size_t n)
 	cs_audit_recs_free((cs_audit_rec **)rows, n);
 }
 
+/* --- change events (the feed's outbox) ------------------------------- */
+
+static int
+changes_page(cs_store *s, struct cursor *c, size_t limit, void ***rows,
+    size_t *n)
+{
+	cs_change **e = NULL;
+	int rc = cs_store_changes_page(s, c->pos, limit, &e, n);
+
+	if (rc == 0 && *n > 0)
+		c->pos = e[*n - 1]->seq;
+	c->end = *n < limit;
+	*rows = (void **)e;
+	return rc;
+}
+
+static void
+canon_change(cs_sbuf *b, const void *row)
+{
+	const cs_change *e = row;
+
+	canon_int(b, e->seq);
+	canon_str(b, e->event_id);
+	canon_str(b, e->type);
+	canon_str(b, e->licence_type);
+	canon_str(b, e->licence_id);
+	canon_int(b, e->at);
+	canon_str(b, e->body);
+}
+
+static void
+key_change(const void *row, char *buf, size_t len)
+{
+	snprintf(buf, len, "seq %lld", (long long)((const cs_change *)row)->seq);
+}
+
+static int put_change(cs_store *dst, const void *row);
+
+static int64_t
+change_seq(const void *row)
+{
+	return ((const cs_change *)row)->seq;
+}
+
+static int
+new_changes(cs_store *dst, void *const *rows, size_t n)
+{
+	return cs_store_changes_import(dst, (cs_change *const *)rows, n);
+}
+
+static void
+free_changes(void **rows, size_t n)
+{
+	cs_changes_free((cs_change **)rows, n);
+}
+
 /* --- the tables ----------------------------------------------------- */
 
-/* In the order copied: events and annotated copies refer to licences (a
- * foreign key); the rest only name each other.  The puts find their entry
+/* In the order copied: events, annotated copies and change events refer
+ * to licences (a foreign key); the rest only name each other.  The puts find their entry
  * by its index here. */
 static const struct table tables[] = {
 	{"clients", clients_page, put_client, NULL, NULL, canon_client,
@@ -514,6 +570,8 @@ static const struct table tables[] = {
 	    canon_audit, key_audit, free_audit},
 	{"annotated copies", copies_page, put_copy, NULL, NULL, canon_copy,
 	    key_copy, free_copies},
+	{"change events", changes_page, put_change, new_changes, change_seq,
+	    canon_change, key_change, free_changes},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -628,6 +686,24 @@ put_event(cs_store *dst, const void *row)
 	else if ((rc = new_events(dst, (void *const *)&row, 1)) != 0)
 		rc = refused(&tables[3], e, rc);
 	cs_events_free(have, n);
+	return rc;
+}
+
+static int
+put_change(cs_store *dst, const void *row)
+{
+	const cs_change *e = row;
+	cs_change **have = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = cs_store_changes_page(dst, e->seq - 1, 1, &have, &n)) != 0)
+		return rc;
+	if (n == 1 && have[0]->seq == e->seq)
+		rc = judge(&tables[6], e, have[0]);
+	else if ((rc = new_changes(dst, (void *const *)&row, 1)) != 0)
+		rc = refused(&tables[6], e, rc);
+	cs_changes_free(have, n);
 	return rc;
 }
 

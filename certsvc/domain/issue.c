@@ -234,6 +234,10 @@ cs_issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
 	if ((rc = cs_audit(svc, who, pl->supersedes ? "amend" : "issue", id, r->code,
 	    NULL, 1)) != 0)
 		goto out;
+	if ((rc = cs_change_emit(svc, pl->supersedes ? "licence.amended" :
+	    "licence.issued", rec, cs_status_of(rec, NULL, 0, now,
+	    svc->cfg.tz_offset_minutes, NULL), NULL, NULL)) != 0)
+		goto out;
 	*out = rec;
 	rec = NULL;
 	if (text_out != NULL) {

@@ -283,6 +283,26 @@ already_done(cs_store *st, const char *id, const char *action,
 	return same;
 }
 
+/* The change event of a transition, in its transaction: the licence as
+ * the status event just appended leaves it (read back inside the
+ * transaction, which sees its own writes). */
+static int
+emit_transition(cs_service *svc, const char *id, const char *action,
+    const char *reason, const char *kind)
+{
+	json_t *now = NULL;
+	int rc;
+
+	if ((rc = cs_licence_load(svc, id, &now)) == 0)
+		rc = cs_change_emit(svc, strcmp(action, "suspend") == 0 ?
+		    "licence.suspended" : strcmp(action, "reinstate") == 0 ?
+		    "licence.reinstated" : "licence.revoked", now,
+		    json_string_value(json_object_get(now, "status")), reason,
+		    kind);
+	json_decref(now);
+	return rc;
+}
+
 int
 cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
     const char *action, const json_t *body, json_t **out, int *replayed,
@@ -333,7 +353,8 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 	if ((rc = cs_store_event_append(st, &ev)) != 0 ||
 	    (rc = cs_audit(svc, who, action, id,
 	    json_string_value(json_object_get(json_object_get(lic, "holder"), "code")),
-	    NULL, 1)) != 0 || (rc = cs_store_commit(st)) != 0)
+	    NULL, 1)) != 0 || (rc = emit_transition(svc, id, action, reason,
+	    kind)) != 0 || (rc = cs_store_commit(st)) != 0)
 		goto out;
 	in_tx = 0;
 	rc = cs_licence_load(svc, id, out);

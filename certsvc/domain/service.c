@@ -559,7 +559,7 @@ cs_trust_list(cs_service *svc, json_t **out)
 }
 
 const char cs_audit_actions[] = "issue amend issue_bundle read holder_lookup "
-    "suspend reinstate revoke copy copy_read verify_copy";
+    "suspend reinstate revoke copy copy_read verify_copy events_read";
 
 static json_t *
 audit_json(const cs_audit_rec *r)

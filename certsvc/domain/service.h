@@ -279,6 +279,33 @@ void cs_copy_until(cs_service *svc, const cs_copy_row *c, char out[11]);
 int cs_verify_copy(cs_service *svc, const cs_actor *who, const char *copy_id,
     json_t **out);
 
+/*
+ * The change feed (SPEC §9, events.c).  cs_events_parse checks the
+ * after and limit parameters as sent (NULL: absent; after 0, limit 100
+ * then): CS_EINVAL with a problem naming each bad one.  cs_events_read
+ * is a page of the events after seq after that who may see (an admin
+ * all, anyone else those of the licences it may read; who->client NULL:
+ * the operator at the machine, all), at most limit:
+ * {"events": [{"seq", "event_id", "type", "at", "licence", "reason"?,
+ * "kind"?}...], "next_after"}, next_after the last seq it looked at (a
+ * reader resumes from it; it moves past events it may not see), *count
+ * the events in it.  It writes no audit record: a long poll reads many
+ * times and cs_events_audit records the request once ("events_read",
+ * target the after it asked from, the count it was answered).
+ */
+#define CS_EVENTS_LIMIT_DEFAULT 100
+#define CS_EVENTS_LIMIT_MAX 1000
+int cs_events_parse(const char *after, const char *limit, int64_t *after_out,
+    int *limit_out, cs_problems *problems);
+int cs_events_read(cs_service *svc, const cs_actor *who, int64_t after,
+    int limit, json_t **out, size_t *count);
+int cs_events_audit(cs_service *svc, const cs_actor *who, int64_t after,
+    size_t count);
+/* For a long poll: returns once a transaction of this process that
+ * appended events has committed since the caller saw seen (the value an
+ * earlier call returned; 0 at first), or after timeout_ms
+ * (cs_store_changes_wait). */
+uint64_t cs_events_wait(uint64_t seen, long timeout_ms);
 /* The trust list (JWK Set) and the audit log query (admin).  A page's
  * "next_after" is its last record's seq, or f->after_seq when it is empty:
  * an exporter that resumes from it never starts over. */

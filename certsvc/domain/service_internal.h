@@ -115,6 +115,12 @@ int cs_check_id(const char *id);
  * by cs_face_text_check.  Problems name "reason". */
 void cs_reason_check(const json_t *r, int required, cs_problems *p);
 
+/* Append the change event of SPEC §9 (events.c) in the caller's
+ * transaction: type "licence.issued" ... for the licence whose record (or
+ * view) is rec, status its status after the change; reason and kind may
+ * be NULL. */
+int cs_change_emit(cs_service *svc, const char *type, const json_t *rec,
+    const char *status, const char *reason, const char *kind);
 /* Hex SHA-256 of a JSON value's canonical form (sorted keys, compact). */
 int cs_json_hash(const json_t *v, char out[65]);
 

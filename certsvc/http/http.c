@@ -326,6 +326,8 @@ cs_http_run(cs_service *svc)
 		    "address in use or not available?");
 		goto out;
 	}
+	if ((rc = cs_http_feed_start(&s)) != 0)
+		goto out;
 	info = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
 	port = info != NULL ? info->port : 0;
 	if (ss.ss_family == AF_INET6)
@@ -377,10 +379,12 @@ cs_http_run(cs_service *svc)
 			    "written", atomic_load(&s.suspended));
 		usleep(10 * 1000);
 	}
+	cs_http_feed_stop(&s);
 	MHD_stop_daemon(s.daemon);
 	s.daemon = NULL;
 	cs_log_stderr("certsvc: stopped");
 out:
+	cs_http_feed_stop(&s);
 	if (s.daemon != NULL)
 		MHD_stop_daemon(s.daemon);
 	server_free(&s);

@@ -107,6 +107,7 @@ struct cs_http_server {
 	atomic_long in_flight;
 	atomic_long before_drain; /* in flight and started before draining */
 	atomic_long suspended;    /* requests waiting on another thread */
+	struct cs_http_feed *feed;  /* the feed's long polls (http_events.c) */
 	atomic_ullong next_id;
 	uint64_t id_seed;
 };
@@ -201,6 +202,15 @@ void cs_h_copy_create(cs_req *r);
 void cs_h_copy_pdf(cs_req *r);
 /* POST /api/v1/verify {"copy": ...}: the verdict into *out. */
 int cs_http_verify_copy(cs_req *r, const json_t *copy, json_t **out);
+
+/* --- the change feed (http_events.c) ------------------------------------- */
+
+/* GET /api/v1/events, a handler of the route table. */
+void cs_h_events(cs_req *r);
+/* The thread that answers the feed's long polls: started once the daemon
+ * runs, stopped after the drain (every suspended request answered). */
+int cs_http_feed_start(cs_http_server *s);
+void cs_http_feed_stop(cs_http_server *s);
 
 /* --- responses (http_io.c) ------------------------------------------------ */
 

@@ -960,6 +960,8 @@ const cs_route cs_routes[] = {
 	{"GET", "/api/v1/me", h_me, AUTH, NULL, NULL},
 	{"GET", "/api/v1/audit", h_audit, AUTH, NULL,
 	    "client action holder target result since until after limit"},
+	{"GET", "/api/v1/events", cs_h_events, AUTH, NULL,
+	    "after limit wait"},
 	{"GET", "/healthz", h_healthz, CS_RT_PUBLIC, NULL, NULL},
 	{"GET", "/metrics", h_metrics, CS_RT_PUBLIC, NULL, NULL},
 };

@@ -8,8 +8,73 @@
 
 #include "cs_err.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/*
+ * The change feed's wake-up (cs_store_changes_wait).  The front door
+ * counts each thread's transaction levels and whether the transaction
+ * appended a change event; when its outermost commit succeeds (the
+ * events are on disk and visible to readers) the counter goes up and
+ * every waiter wakes.  A rollback of the outermost level forgets the
+ * events; that of a nested level keeps the flag (an event of an outer
+ * level may remain), at worst a waiter wakes for nothing and waits again.
+ */
+static pthread_mutex_t feed_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t feed_cv;
+static pthread_once_t feed_once = PTHREAD_ONCE_INIT;
+static uint64_t feed_gen;
+static _Thread_local int tx_depth;
+static _Thread_local int tx_changes;
+static _Thread_local int tx_stray;
+
+/* The condition waits on the monotonic clock: a wall clock stepped back
+ * must not stretch a long poll. */
+static void
+feed_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&feed_cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static void
+feed_wake(void)
+{
+	pthread_once(&feed_once, feed_init);
+	pthread_mutex_lock(&feed_mu);
+	feed_gen++;
+	pthread_cond_broadcast(&feed_cv);
+	pthread_mutex_unlock(&feed_mu);
+}
+
+uint64_t
+cs_store_changes_wait(uint64_t seen, long timeout_ms)
+{
+	struct timespec ts;
+	uint64_t gen;
+
+	pthread_once(&feed_once, feed_init);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&feed_mu);
+	while (feed_gen == seen &&
+	    pthread_cond_timedwait(&feed_cv, &feed_mu, &ts) == 0)
+		;
+	gen = feed_gen;
+	pthread_mutex_unlock(&feed_mu);
+	return gen;
+}
 
 void
 cs_store_close(cs_store *s)
@@ -23,19 +88,65 @@ cs_store_close(cs_store *s)
 int
 cs_store_begin(cs_store *s)
 {
-	return s->ops->begin(s);
+	int rc = s->ops->begin(s);
+
+	tx_stray = 0;
+	if (rc == 0)
+		tx_depth++;
+	return rc;
 }
 
+/* A failed commit ends its level too, and the rollback that may follow
+ * it is a no-op (store.h "Nesting"): stray remembers that. */
 int
 cs_store_commit(cs_store *s)
 {
-	return s->ops->commit(s);
+	int rc = s->ops->commit(s);
+
+	tx_stray = rc != 0;
+	if (tx_depth > 0 && --tx_depth == 0) {
+		if (rc == 0 && tx_changes)
+			feed_wake();
+		tx_changes = 0;
+	}
+	return rc;
 }
 
 int
 cs_store_rollback(cs_store *s)
 {
-	return s->ops->rollback(s);
+	int rc = s->ops->rollback(s);
+
+	if (tx_stray)
+		tx_stray = 0;
+	else if (tx_depth > 0 && --tx_depth == 0)
+		tx_changes = 0;
+	return rc;
+}
+
+int
+cs_store_change_append(cs_store *s, const cs_change *ch)
+{
+	int rc = s->ops->change_append(s, ch);
+
+	if (rc == 0 && tx_depth == 0)
+		feed_wake();  /* a transaction of its own, committed */
+	else if (rc == 0)
+		tx_changes = 1;
+	return rc;
+}
+
+int
+cs_store_changes_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_change ***out, size_t *n)
+{
+	return s->ops->changes_page(s, after_seq, limit, out, n);
+}
+
+int
+cs_store_changes_import(cs_store *s, cs_change *const *chs, size_t n)
+{
+	return s->ops->changes_import(s, chs, n);
 }
 
 int

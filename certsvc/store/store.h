@@ -131,6 +131,22 @@ typedef struct cs_copy_row {
 	int64_t created_at;   /* Unix seconds */
 	int64_t expires_at;   /* Unix seconds: the end of its last day */
 } cs_copy_row;
+/* A change event (SPEC §9), the outbox row of the change feed: one per
+ * issuance (each bundle member), amendment, suspension, reinstatement and
+ * revocation, appended in the change's own transaction.  Not a status
+ * event (cs_event): those are the licence's history, these what readers
+ * and (later) subscribers are told.  body is the JSON text of the event
+ * without "seq" (the store numbers it), beginning with '{'. */
+typedef struct cs_change {
+	int64_t seq;          /* assigned by the store: the feed's order */
+	char *event_id;       /* unique */
+	char *type;           /* "licence.issued", "licence.amended", ... */
+	char *licence_type;   /* the licence's type code: grants filter on it */
+	char *licence_id;
+	int64_t at;           /* Unix seconds */
+	char *body;           /* JSON text */
+} cs_change;
+
 typedef struct cs_audit_filter {
 	const char *client, *action, *holder, *target;  /* NULL = any */
 	const char *result;          /* "ok" (done), "denied", NULL = any */
@@ -217,6 +233,30 @@ int cs_store_events_for(cs_store *s, const char *licence_id, cs_event ***out,
 int cs_store_events_for_many(cs_store *s, const char *const *ids,
     size_t n_ids, cs_event ***out, size_t **counts, size_t *total);
 
+/*
+ * Append a change event in the caller's transaction (or as its own);
+ * ch->seq is ignored and assigned.  The seq order is the commit order,
+ * across threads and (PostgreSQL) nodes: a reader that has seen seq N
+ * never later finds a new event below N.  SQLite has one writer; on
+ * PostgreSQL the append takes the transaction-scoped numbering lock
+ * first, so the transactions that append events commit one at a time
+ * (docs/design.md "Events").  CS_ECONFLICT when the event_id exists.
+ */
+int cs_store_change_append(cs_store *s, const cs_change *ch);
+/* Change events whose seq is greater than after_seq, by seq, at most
+ * limit: the feed, and the page certsvc copy reads. */
+int cs_store_changes_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_change ***out, size_t *n);
+/*
+ * Waiting for the feed (long polls): a counter this process bumps each
+ * time one of its transactions that appended change events commits (the
+ * outermost commit).  cs_store_changes_wait returns the counter once it
+ * differs from seen or timeout_ms has passed, whichever comes first.  It
+ * knows nothing of other processes or nodes: a waiter polls the store
+ * too.  Process-wide (every store handle of the process shares it).
+ */
+uint64_t cs_store_changes_wait(uint64_t seen, long timeout_ms);
+
 /* CS_ECONFLICT when (client, approval_ref) or the id exists. */
 int cs_store_bundle_put(cs_store *s, const cs_bundle_row *b);
 int cs_store_bundle_by_ref(cs_store *s, const char *client,
@@ -282,7 +322,8 @@ int cs_store_copies_page(cs_store *s, const char *after_id, size_t limit,
     cs_copy_row ***out, size_t *n);
 /*
  * The n rows as cs_store_licence_put, cs_store_event_append (keeping each
- * seq) and cs_store_audit_append (keeping each seq) would write them, in
+ * seq), cs_store_audit_append and cs_store_change_append (keeping each
+ * seq) would write them, in
  * order, inside the caller's transaction (CS_EINVAL outside one): all of
  * them, or on failure none (the transaction is as before the call).  On
  * PostgreSQL a round trip carries many rows, where each of those calls
@@ -292,11 +333,12 @@ int cs_store_licences_import(cs_store *s, cs_licence_row *const *rows,
     size_t n);
 int cs_store_events_import(cs_store *s, cs_event *const *evs, size_t n);
 int cs_store_audit_import(cs_store *s, cs_audit_rec *const *recs, size_t n);
+int cs_store_changes_import(cs_store *s, cs_change *const *chs, size_t n);
 /* cs_store_client_add keeping c->id (grants and revocation are added by
  * their own calls, as for any client). */
 int cs_store_client_import(cs_store *s, const cs_client *c);
 /* After imports, in their transaction: the numbers the store hands out
- * next (event and audit seqs, client ids, grant seqs) come after every
+ * next (status and change event and audit seqs, client ids, grant seqs) come after every
  * number stored, and what the backend derives from the rows (SQLite's
  * audit keys) is brought up to date.  Licence serials need nothing: they
  * are derived from the licences themselves. */
@@ -329,6 +371,8 @@ void cs_event_free(cs_event *e);
 void cs_events_free(cs_event **evs, size_t n);
 /* A deep copy of e, NULL when out of memory. */
 cs_event *cs_event_dup(const cs_event *e);
+void cs_change_free(cs_change *c);
+void cs_changes_free(cs_change **cs, size_t n);
 void cs_client_free(cs_client *c);
 /* A deep copy of c (its grants too), NULL when out of memory. */
 cs_client *cs_client_dup(const cs_client *c);

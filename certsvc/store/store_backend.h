@@ -51,6 +51,10 @@ struct cs_store_ops {
 	int (*events_for_many)(cs_store *s, const char *const *ids, size_t n_ids,
 	    cs_event ***out, size_t **counts, size_t *total);
 
+	int (*change_append)(cs_store *s, const cs_change *ch);
+	int (*changes_page)(cs_store *s, int64_t after_seq, size_t limit,
+	    cs_change ***out, size_t *n);
+
 	int (*bundle_put)(cs_store *s, const cs_bundle_row *b);
 	int (*bundle_by_ref)(cs_store *s, const char *client,
 	    const char *approval_ref, cs_bundle_row **out);
@@ -85,6 +89,7 @@ struct cs_store_ops {
 	    size_t n);
 	int (*events_import)(cs_store *s, cs_event *const *evs, size_t n);
 	int (*audit_import)(cs_store *s, cs_audit_rec *const *recs, size_t n);
+	int (*changes_import)(cs_store *s, cs_change *const *chs, size_t n);
 	int (*client_import)(cs_store *s, const cs_client *c);
 	int (*import_done)(cs_store *s);
 

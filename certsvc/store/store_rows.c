@@ -1,6 +1,6 @@
 /*
  * store_rows: freeing and copying the rows the store hands out (store.h),
- * for every backend: events, clients and their grants, bundles, audit
+ * for every backend: events, change events, clients and their grants, bundles, audit
  * records.  Licence rows are one allocation each (licence_row.c).
  */
 #include "store_backend.h"
@@ -61,6 +61,29 @@ cs_events_free(cs_event **evs, size_t n)
 	for (i = 0; evs != NULL && i < n; i++)
 		cs_event_free(evs[i]);
 	free(evs);
+}
+
+void
+cs_change_free(cs_change *c)
+{
+	if (c != NULL) {
+		free(c->event_id);
+		free(c->type);
+		free(c->licence_type);
+		free(c->licence_id);
+		free(c->body);
+		free(c);
+	}
+}
+
+void
+cs_changes_free(cs_change **cs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; cs != NULL && i < n; i++)
+		cs_change_free(cs[i]);
+	free(cs);
 }
 
 void

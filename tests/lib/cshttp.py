@@ -7,10 +7,11 @@ the requests every test makes (issue, verify, the audit log, /metrics).
 Raw sockets: csraw.py; token encodings: cstoken.py."""
 import http.client
 import json
+import os
 import re
 
 import csraw
-from cstest import Server, Workdir, check, rid, sample_request, uscc  # noqa: F401
+from cstest import SOURCE, Server, Workdir, check, rid, sample_request, uscc  # noqa: F401
 
 # Issuing authorities (their USCCs carry correct GB 32100 check characters).
 ENV = "11440000006939756B"      # 广东省生态环境厅
@@ -79,6 +80,15 @@ def org_code(i):
 def person_code(i):
     """A distinct valid resident ID per i (born 1980-01-01 + i days' worth)."""
     return rid("4405241980%02d%02d%03d" % (1 + i // 28 % 12, 1 + i % 28, i % 1000))
+
+
+def example_bundle(ref):
+    """docs/examples/bundle.json (two licences of two departments for one
+    holder) under approval_ref ref."""
+    with open(os.path.join(SOURCE, "docs", "examples", "bundle.json")) as f:
+        bundle = json.load(f)
+    bundle["approval_ref"] = ref
+    return bundle
 
 
 class Deployment:

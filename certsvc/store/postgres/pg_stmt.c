@@ -29,6 +29,7 @@
  * key space, the number trigger's the two-key space). */
 #define NUMBERING_LOCK "1936028265"
 #define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
+#define CHANGE_COLS "seq, event_id, type, licence_type, licence_id, at, body"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
 #define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
 	"used_by_code, created_at, expires_at"
@@ -115,6 +116,18 @@ static const struct pstmt table[PS__N] = {
 	    "WHERE seq > $1::bigint OR seq = ANY($2::bigint[]) ORDER BY seq "
 	    "LIMIT $3::bigint"),
 	ST(PS_EV_MAX, "SELECT coalesce(max(seq), 0) FROM status_events"),
+	/* The numbering lock first, in the same statement: held until the
+	 * transaction ends, it makes the transactions that append events
+	 * commit one at a time, so the order of seq is the order of commits
+	 * and a reader at seq N never finds a later commit below N.  An
+	 * issuance holds it already (PS_NEXT_SEQ_LOCK): a batch takes it once
+	 * and the same lock cannot deadlock against itself. */
+	ST(PS_CHG_PUT, "WITH feed AS (SELECT pg_advisory_xact_lock("
+	    NUMBERING_LOCK ")) INSERT INTO change_events (event_id, type, "
+	    "licence_type, licence_id, at, body) SELECT $1, $2, $3, $4, "
+	    "$5::bigint, $6 FROM feed"),
+	ST(PS_CHG_PAGE, "SELECT " CHANGE_COLS " FROM change_events "
+	    "WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"),
 	ST(PS_BUN_PUT, "INSERT INTO bundles (" BUNDLE_COLS ") VALUES "
 	    "($1, $2, $3, $4, $5::bigint)"),
 	ST(PS_BUN_BY_REF, "SELECT " BUNDLE_COLS " FROM bundles "
@@ -163,11 +176,16 @@ static const struct pstmt table[PS__N] = {
 	    "remote, request_id, result, seq) OVERRIDING SYSTEM VALUE VALUES "
 	    "($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10, $11, "
 	    "$12, $13::bigint)"),
+	ST(PS_CHG_IMPORT, "INSERT INTO change_events (event_id, type, "
+	    "licence_type, licence_id, at, body, seq) OVERRIDING SYSTEM VALUE "
+	    "VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::bigint)"),
 	/* Each identity's next value after the largest stored, so what the
 	 * store numbers next never takes a number an import kept. */
 	ST(PS_IMPORT_DONE, "SELECT "
 	    "setval(pg_get_serial_sequence('status_events', 'seq'), "
 	    "(SELECT coalesce(max(seq), 0) + 1 FROM status_events), false), "
+	    "setval(pg_get_serial_sequence('change_events', 'seq'), "
+	    "(SELECT coalesce(max(seq), 0) + 1 FROM change_events), false), "
 	    "setval(pg_get_serial_sequence('clients', 'id'), "
 	    "(SELECT coalesce(max(id), 0) + 1 FROM clients), false), "
 	    "setval(pg_get_serial_sequence('grants', 'seq'), "

@@ -52,6 +52,8 @@ enum pst_id {
 	PS_EV_FOR_MANY,
 	PS_EV_SINCE,
 	PS_EV_MAX,
+	PS_CHG_PUT,
+	PS_CHG_PAGE,
 	PS_BUN_PUT,
 	PS_BUN_BY_REF,
 	PS_COPY_PUT,
@@ -71,6 +73,7 @@ enum pst_id {
 	PS_BUN_PAGE,
 	PS_CLI_IMPORT,
 	PS_AUDIT_IMPORT,
+	PS_CHG_IMPORT,
 	PS_IMPORT_DONE,
 	PS_PING,
 	PS__N
@@ -302,6 +305,11 @@ int pg_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
 int pg_events_for_many(cs_store *cs, const char *const *ids, size_t n_ids,
     cs_event ***out, size_t **counts, size_t *total);
 int pg_bundle_put(cs_store *cs, const cs_bundle_row *b);
+/* pg_changes.c: the change feed's outbox. */
+int pg_change_append(cs_store *cs, const cs_change *ch);
+int pg_changes_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_change ***out, size_t *n);
+int pg_changes_import(cs_store *cs, cs_change *const *chs, size_t n);
 int pg_copy_put(cs_store *cs, const cs_copy_row *c);
 int pg_copy_get(cs_store *cs, const char *id, cs_copy_row **out);
 int pg_copies_page(cs_store *cs, const char *after_id, size_t limit,

@@ -226,6 +226,25 @@ static const char schema_v7[] =
     "  expires_at INTEGER NOT NULL) WITHOUT ROWID;\n"
     APPEND_ONLY("copies");
 
+/*
+ * Version 8.  The change feed's outbox (SPEC §9): one row an event,
+ * appended in the transaction of the change it tells of, numbered by seq
+ * (the rowid: one writer, so the seq order is the commit order).  body is
+ * the event's JSON without its seq.  licence_type is what a reader's
+ * grants filter on.  Deliveries to subscriptions will be rows of their
+ * own (subscription, seq, state), so this table stays append-only.
+ */
+static const char schema_v8[] =
+    "CREATE TABLE change_events (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  event_id TEXT NOT NULL UNIQUE,\n"
+    "  type TEXT NOT NULL,\n"
+    "  licence_type TEXT NOT NULL,\n"
+    "  licence_id TEXT NOT NULL REFERENCES licences (id),\n"
+    "  at INTEGER NOT NULL,\n"
+    "  body TEXT NOT NULL);\n"
+    APPEND_ONLY("change_events");
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -236,6 +255,7 @@ static const char *const migrations[] = {
 	schema_v5,
 	schema_v6,
 	schema_v7,
+	schema_v8,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

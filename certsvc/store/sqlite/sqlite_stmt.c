@@ -20,6 +20,7 @@
 	"id, type, issuer_code, seq, holder_code, number, client, "          \
 	"approval_ref, request_hash, bundle, supersedes, issued_at, record"
 #define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
+#define CHANGE_COLS "seq, event_id, type, licence_type, licence_id, at, body"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
 #define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
 	"used_by_code, created_at, expires_at"
@@ -90,6 +91,15 @@ static const char *const stmt_sql[ST__N] = {
 	    "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[ST_EV_FOR] = "SELECT " EVENT_COLS " FROM status_events "
 	    "WHERE licence_id = ?1 ORDER BY seq",
+	[ST_CHG_PUT] = "INSERT INTO change_events (event_id, type, "
+	    "licence_type, licence_id, at, body) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6)",
+	/* An event copied from another store keeps its seq (?7). */
+	[ST_CHG_IMPORT] = "INSERT INTO change_events (event_id, type, "
+	    "licence_type, licence_id, at, body, seq) VALUES (?1, ?2, ?3, ?4, "
+	    "?5, ?6, ?7)",
+	[ST_CHG_PAGE] = "SELECT " CHANGE_COLS " FROM change_events "
+	    "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[ST_BUN_PUT] = "INSERT INTO bundles (" BUNDLE_COLS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5)",
 	[ST_BUN_BY_REF] = "SELECT " BUNDLE_COLS " FROM bundles "

@@ -66,6 +66,9 @@ enum stmt_id {
 	ST_EV_IMPORT,
 	ST_EV_PAGE,
 	ST_EV_FOR,
+	ST_CHG_PUT,
+	ST_CHG_IMPORT,
+	ST_CHG_PAGE,
 	ST_BUN_PUT,
 	ST_BUN_BY_REF,
 	ST_BUN_PAGE,
@@ -235,6 +238,11 @@ extern const int sq_schema_version;
 int sq_migrate(struct conn *c, const char *path);
 
 /* sqlite_copies.c: annotated copies. */
+/* sqlite_changes.c: the change feed's outbox. */
+int sq_change_append(cs_store *cs, const cs_change *ch);
+int sq_changes_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_change ***out, size_t *n);
+int sq_changes_import(cs_store *cs, cs_change *const *chs, size_t n);
 int sq_copy_put(cs_store *cs, const cs_copy_row *c);
 int sq_copy_get(cs_store *cs, const char *id, cs_copy_row **out);
 int sq_copies_page(cs_store *cs, const char *after_id, size_t limit,
