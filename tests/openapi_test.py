@@ -13,12 +13,9 @@
 
 The answers themselves are validated against the document in every
 end-to-end test (tests/lib/csopenapi.py)."""
-import fcntl
-import filecmp
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -26,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 
 import jsonschema  # noqa: E402
 
+import csnpm  # noqa: E402
 import csopenapi  # noqa: E402
 from cshttp import Deployment, call, check, is_problem  # noqa: E402
 from cstest import done, run_tests  # noqa: E402
@@ -33,7 +31,7 @@ from cstest import done, run_tests  # noqa: E402
 SOURCE = csopenapi.SOURCE_DIR
 ROUTES_C = os.path.join(SOURCE, "certsvc", "http", "http_routes.c")
 LINT_DIR = os.path.join(SOURCE, "tests", "openapi")
-BUILD = os.path.dirname(os.path.abspath(os.environ.get("CERTSVC", "build/certsvc")))
+BUILD = csnpm.build_dir()
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 ROUTE = re.compile(r'\{\s*"([A-Z]+)",\s*"([^"]+)",\s*\w+,\s*[^,]+,\s*(?:NULL|"[^"]*"),\s*'
@@ -164,28 +162,10 @@ def served_document_is_the_file():
 
 def npm_deps():
     """@redocly/cli, pinned by tests/openapi/package-lock.json, in
-    <build>/openapi-node: `npm ci` only when the lock file changed, so a
-    warm build tree does not touch the network (as tests/browser_test.py
-    installs playwright-core).  Returns the redocly executable."""
-    dest = os.path.join(BUILD, "openapi-node")
-    os.makedirs(dest, exist_ok=True)
-    exe = os.path.join(dest, "node_modules", ".bin", "redocly")
-    with open(os.path.join(dest, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        fresh = all(os.path.exists(os.path.join(dest, f)) and
-                    filecmp.cmp(os.path.join(LINT_DIR, f), os.path.join(dest, f), shallow=False)
-                    for f in ("package.json", "package-lock.json"))
-        if not fresh or not os.path.exists(exe):
-            for f in ("package.json", "package-lock.json"):
-                shutil.copyfile(os.path.join(LINT_DIR, f), os.path.join(dest, f))
-            # --ignore-scripts: no install script runs (core-js's would
-            # only print an advertisement).
-            r = subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund",
-                                "--ignore-scripts"], cwd=dest, capture_output=True,
-                               text=True, timeout=600)
-            if r.returncode != 0:
-                raise RuntimeError("npm ci failed: " + r.stdout[-2000:] + r.stderr[-2000:])
-    return exe
+    <build>/openapi-node (csnpm.py, as tests/browser_test.py installs
+    playwright-core).  Returns the redocly executable."""
+    mods = csnpm.npm_ci(LINT_DIR, "openapi-node", os.path.join(".bin", "redocly"))
+    return os.path.join(mods, ".bin", "redocly")
 
 
 def lint(exe, path):
