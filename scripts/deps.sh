@@ -24,9 +24,11 @@ build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
 # libnss3-tools (certutil) check the annotated copies' PDF
 # (tests/http_copies_test.py).  openssl: nginx_tls makes its certificate
 # with the openssl command, which a minimal Debian may lack.
+# python3-jsonschema: every JSON answer the end-to-end tests see is checked
+# against docs/openapi.json's schemas (tests/lib/csopenapi.py, Draft 2020-12).
 test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
       sqlite3 chromium nodejs python3-psycopg2 nginx-light poppler-utils qpdf
-      libnss3-tools openssl)
+      libnss3-tools openssl python3-jsonschema)
 
 # clang and its compiler-rt (libFuzzer, the sanitizer runtimes) build the
 # fuzz targets; python3-cbor2 lets fuzz/seeds.py take tokens apart.

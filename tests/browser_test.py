@@ -12,17 +12,15 @@ top of check.js for the list.  Screenshots go to $CS_ARTIFACTS, or
 <build>/test-artifacts/browser.
 """
 import datetime
-import fcntl
-import filecmp
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import cshttp  # noqa: E402
+import csnpm  # noqa: E402
 import cstest  # noqa: E402
 from cstest import Server, Workdir, check, done, run_tests  # noqa: E402
 from cstoken import tamper_signature  # noqa: E402
@@ -30,8 +28,7 @@ from cstoken import tamper_signature  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER_DIR = os.path.join(HERE, "browser")
 CHROMIUM = "/usr/bin/chromium"
-BUILD = os.path.dirname(os.path.abspath(cstest.CERTSVC)) if os.path.isabs(cstest.CERTSVC) \
-    else os.getcwd()
+BUILD = csnpm.build_dir()
 ARTIFACTS = os.environ.get("CS_ARTIFACTS") or os.path.join(BUILD, "test-artifacts", "browser")
 
 # Faces with every text at its catalog maximum must stay inside their rows,
@@ -47,27 +44,8 @@ ISSUER_NAME = "广东省生态环境厅"
 
 def npm_deps():
     """playwright-core, pinned by tests/browser/package-lock.json, in
-    <build>/browser-node: `npm ci` only when the lock file changed, so a
-    warm build tree does not touch the network.  Returns NODE_PATH."""
-    dest = os.path.join(BUILD, "browser-node")
-    os.makedirs(dest, exist_ok=True)
-    mods = os.path.join(dest, "node_modules")
-    with open(os.path.join(dest, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        fresh = all(os.path.exists(os.path.join(dest, f)) and
-                    filecmp.cmp(os.path.join(BROWSER_DIR, f), os.path.join(dest, f), shallow=False)
-                    for f in ("package.json", "package-lock.json"))
-        if not fresh or not os.path.exists(os.path.join(mods, "playwright-core", "package.json")):
-            for f in ("package.json", "package-lock.json"):
-                shutil.copyfile(os.path.join(BROWSER_DIR, f), os.path.join(dest, f))
-            # --ignore-scripts: no install script may fetch anything (a
-            # browser above all); playwright-core has none anyway.
-            r = subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund",
-                                "--ignore-scripts"], cwd=dest, capture_output=True,
-                               text=True, timeout=300)
-            if r.returncode != 0:
-                raise RuntimeError("npm ci failed: " + r.stdout[-2000:] + r.stderr[-2000:])
-    return mods
+    <build>/browser-node (csnpm.py).  Returns NODE_PATH."""
+    return csnpm.npm_ci(BROWSER_DIR, "browser-node", os.path.join("playwright-core", "package.json"))
 
 
 # Faces at their limits: every text field at its max_length (CJK, the

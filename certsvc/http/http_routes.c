@@ -20,6 +20,7 @@
 #include "http_problem.h"
 #include "http_qrcache.h"
 #include "log.h"
+#include "openapi_doc.h"
 #include "page.h"
 #include "qr.h"
 #include "rfc3339.h"
@@ -864,6 +865,26 @@ h_types(cs_req *r)
 	cs_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, PUBLIC_MAX_AGE);
 }
 
+/* GET /api/v1/openapi.json: the contract, as docs/openapi.json holds it
+ * (built in).  The bytes change only with the binary, so a strong ETag
+ * lets a client's cache revalidate with a 304.  If-None-Match is matched
+ * by looking for the tag itself in the list (or "*"): a W/ prefix or other
+ * tags beside it do not hide it, as RFC 9110's weak comparison wants. */
+static void
+h_openapi(cs_req *r)
+{
+	const char *inm = cs_req_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+
+	if (inm != NULL && (strstr(inm, cs_openapi_json_etag) != NULL ||
+	    strcmp(inm, "*") == 0))
+		cs_reply_static(r, 304, NULL, "", 0);
+	else
+		cs_reply_static(r, 200, "application/json; charset=utf-8",
+		    cs_openapi_json, cs_openapi_json_len);
+	cs_reply_header(r, MHD_HTTP_HEADER_ETAG, cs_openapi_json_etag);
+	cs_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, PUBLIC_MAX_AGE);
+}
+
 static void
 h_healthz(cs_req *r)
 {
@@ -956,6 +977,10 @@ const cs_route cs_routes[] = {
 	    CS_RT_PUBLIC | CS_RT_CORS, NULL, NULL},
 	{"GET", "/api/v1/types", h_types, PUB | CS_RT_CORS, NULL, NULL},
 	{"OPTIONS", "/api/v1/types", cs_http_preflight,
+	    CS_RT_PUBLIC | CS_RT_CORS, NULL, NULL},
+	{"GET", "/api/v1/openapi.json", h_openapi, PUB | CS_RT_CORS, NULL,
+	    NULL},
+	{"OPTIONS", "/api/v1/openapi.json", cs_http_preflight,
 	    CS_RT_PUBLIC | CS_RT_CORS, NULL, NULL},
 	{"GET", "/api/v1/me", h_me, AUTH, NULL, NULL},
 	{"GET", "/api/v1/audit", h_audit, AUTH, NULL,

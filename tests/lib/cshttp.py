@@ -11,7 +11,8 @@ import os
 import re
 
 import csraw
-from cstest import SOURCE, Server, Workdir, check, rid, sample_request, uscc  # noqa: F401
+from cstest import (SOURCE, Server, Workdir, check, fits_contract, rid,  # noqa: F401
+                    sample_request, uscc)
 
 # Issuing authorities (their USCCs carry correct GB 32100 check characters).
 ENV = "11440000006939756B"      # 广东省生态环境厅
@@ -221,7 +222,9 @@ def call(server, method, path, body=None, token=None, headers=None, ctype=None,
         c.endheaders(body)
         r = c.getresponse()
         data = r.read()
-        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        fits_contract(method, path, resp.status, resp.ctype, data)
+        return resp
     finally:
         if conn is None:
             c.close()

@@ -24,6 +24,7 @@ import traceback
 import urllib.request
 
 import csdb
+import csopenapi
 
 CERTSVC = os.environ.get("CERTSVC", "certsvc")
 SOURCE = os.environ.get("CS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -38,6 +39,14 @@ def check(cond, what):
         failures.append(what)
         print("FAIL:", what, flush=True)
     return cond
+
+
+def fits_contract(method, path, status, ctype, body):
+    """Check an answer against docs/openapi.json (csopenapi.py): a JSON
+    answer that does not fit its operation's documented schema is a
+    failure naming the route, the status and the schema error."""
+    why = csopenapi.mismatch(method, path, status, ctype, body)
+    return check(why is None, "OpenAPI contract: %s" % why)
 
 
 def run_tests(tests, names=None):
@@ -211,9 +220,11 @@ class Server:
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=h)
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, dict(r.headers), r.read()
+                status, headers, data = r.status, dict(r.headers), r.read()
         except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read()
+            status, headers, data = e.code, dict(e.headers), e.read()
+        fits_contract(method, path, status, headers.get("Content-Type"), data)
+        return status, headers, data
 
     def json(self, method, path, body=None, token=None, headers=None, ctype=None):
         status, h, raw = self.request(method, path, body, token, headers, ctype)
