@@ -24,6 +24,7 @@ static const struct command {
 	{"copy-of", cs_cmd_copy_of, "write an annotated copy (加注件) of a licence as a signed PDF"},
 	{"qr", cs_cmd_qr, "write a licence's QR code as PNG or SVG"},
 	{"trust-list", cs_cmd_trust_list, "print the verification keys (JWK Set)"},
+	{"status-list", cs_cmd_status_list, "write the signed status list (SPEC §11)"},
 	{"verify", cs_cmd_verify, "check a QR text or token offline"},
 	{"decode", cs_cmd_decode, "show every layer of a QR text or token"},
 	{"backup", cs_cmd_backup, "copy the database online and consistently"},
