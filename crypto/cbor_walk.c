@@ -606,3 +606,58 @@ out:
 	free(b.p);
 	return rc;
 }
+
+/* --- writing ----------------------------------------------------------- */
+
+void
+cs_cbor_head(cs_sbuf *b, int major, uint64_t v)
+{
+	uint8_t h[9];
+	size_t n, i;
+
+	if (v < 24) {
+		h[0] = (uint8_t)(major << 5 | (int)v);
+		n = 1;
+	} else {
+		if (v <= 0xff)
+			n = 2;
+		else if (v <= 0xffff)
+			n = 3;
+		else if (v <= 0xffffffffu)
+			n = 5;
+		else
+			n = 9;
+		h[0] = (uint8_t)(major << 5 | (n == 2 ? 24 : n == 3 ? 25 :
+		    n == 5 ? 26 : 27));
+		for (i = n - 1; i >= 1; i--) {
+			h[i] = (uint8_t)(v & 0xff);
+			v >>= 8;
+		}
+	}
+	cs_sb_add(b, h, n);
+}
+
+void
+cs_cbor_int(cs_sbuf *b, int64_t v)
+{
+	if (v >= 0)
+		cs_cbor_head(b, CBOR_MAJOR_UINT, (uint64_t)v);
+	else
+		cs_cbor_head(b, CBOR_MAJOR_NEGINT, (uint64_t)(-1 - v));
+}
+
+void
+cs_cbor_bstr(cs_sbuf *b, const uint8_t *d, size_t n)
+{
+	cs_cbor_head(b, CBOR_MAJOR_BSTR, n);
+	cs_sb_add(b, d, n);
+}
+
+void
+cs_cbor_text(cs_sbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	cs_cbor_head(b, CBOR_MAJOR_TSTR, n);
+	cs_sb_add(b, s, n);
+}

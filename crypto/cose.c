@@ -37,13 +37,6 @@
 #define COSE_SIG_LEN 64
 #define COSE_EC_SCALAR_LEN 32
 
-#define CBOR_MAJOR_UINT 0
-#define CBOR_MAJOR_NEGINT 1
-#define CBOR_MAJOR_BSTR 2
-#define CBOR_MAJOR_TSTR 3
-#define CBOR_MAJOR_ARRAY 4
-#define CBOR_MAJOR_MAP 5
-#define CBOR_MAJOR_TAG 6
 
 #define COSE_TAG_SIGN1 18
 #define COSE_TAG_CWT 61
@@ -51,51 +44,6 @@
 #define COSE_LABEL_ALG 1
 #define COSE_LABEL_CRIT 2
 #define COSE_LABEL_KID 4
-
-/* A CBOR head in its shortest form. */
-static void
-buf_head(cs_sbuf *b, int major, uint64_t v)
-{
-	uint8_t h[9];
-	size_t n, i;
-
-	if (v < 24) {
-		h[0] = (uint8_t)(major << 5 | (int)v);
-		n = 1;
-	} else {
-		if (v <= 0xff)
-			n = 2;
-		else if (v <= 0xffff)
-			n = 3;
-		else if (v <= 0xffffffffu)
-			n = 5;
-		else
-			n = 9;
-		h[0] = (uint8_t)(major << 5 | (n == 2 ? 24 : n == 3 ? 25 :
-		    n == 5 ? 26 : 27));
-		for (i = n - 1; i >= 1; i--) {
-			h[i] = (uint8_t)(v & 0xff);
-			v >>= 8;
-		}
-	}
-	cs_sb_add(b, h, n);
-}
-
-static void
-buf_int(cs_sbuf *b, int64_t v)
-{
-	if (v >= 0)
-		buf_head(b, CBOR_MAJOR_UINT, (uint64_t)v);
-	else
-		buf_head(b, CBOR_MAJOR_NEGINT, (uint64_t)(-1 - v));
-}
-
-static void
-buf_bstr(cs_sbuf *b, const uint8_t *d, size_t n)
-{
-	buf_head(b, CBOR_MAJOR_BSTR, n);
-	cs_sb_add(b, d, n);
-}
 
 static const char *
 alg_name(int alg)
@@ -246,12 +194,12 @@ sig_structure(const uint8_t *prot, size_t plen, const uint8_t *payload,
 	if ((plen == 1 && prot[0] == 0xa0) ||
 	    (plen == 2 && prot[0] == 0xbf && prot[1] == 0xff))
 		plen = 0;
-	buf_head(&b, CBOR_MAJOR_ARRAY, 4);
-	buf_head(&b, CBOR_MAJOR_TSTR, 10);
+	cs_cbor_head(&b, CBOR_MAJOR_ARRAY, 4);
+	cs_cbor_head(&b, CBOR_MAJOR_TSTR, 10);
 	cs_sb_add(&b, "Signature1", 10);
-	buf_bstr(&b, prot, plen);
-	buf_bstr(&b, NULL, 0);
-	buf_bstr(&b, payload, n);
+	cs_cbor_bstr(&b, prot, plen);
+	cs_cbor_bstr(&b, NULL, 0);
+	cs_cbor_bstr(&b, payload, n);
 	if (b.failed) {
 		rc = cs_err_set(CS_ENOMEM, "COSE: out of memory");
 		goto out;
@@ -562,12 +510,12 @@ sign1(const cs_key *key, const uint8_t *prot, size_t prot_len,
 		goto out;
 	if ((rc = pkey_sign(key, alg, tbs, tlen, sig)) != 0)
 		goto out;
-	buf_head(&b, CBOR_MAJOR_TAG, COSE_TAG_SIGN1);
-	buf_head(&b, CBOR_MAJOR_ARRAY, 4);
-	buf_bstr(&b, prot, prot_len);
+	cs_cbor_head(&b, CBOR_MAJOR_TAG, COSE_TAG_SIGN1);
+	cs_cbor_head(&b, CBOR_MAJOR_ARRAY, 4);
+	cs_cbor_bstr(&b, prot, prot_len);
 	cs_sb_add(&b, unprot_map, unprot_len);
-	buf_bstr(&b, payload, n);
-	buf_bstr(&b, sig, sizeof(sig));
+	cs_cbor_bstr(&b, payload, n);
+	cs_cbor_bstr(&b, sig, sizeof(sig));
 	if (b.failed) {
 		rc = cs_err_set(CS_ENOMEM, "COSE sign: out of memory");
 		goto out;
@@ -610,11 +558,11 @@ cs_cose_sign1(const cs_key *key, const uint8_t *payload, size_t n,
 		    "half");
 		goto out;
 	}
-	buf_head(&prot, CBOR_MAJOR_MAP, 2);
-	buf_int(&prot, COSE_LABEL_ALG);
-	buf_int(&prot, key->alg);
-	buf_int(&prot, COSE_LABEL_KID);
-	buf_bstr(&prot, key->kid, CS_KID_LEN);
+	cs_cbor_head(&prot, CBOR_MAJOR_MAP, 2);
+	cs_cbor_int(&prot, COSE_LABEL_ALG);
+	cs_cbor_int(&prot, key->alg);
+	cs_cbor_int(&prot, COSE_LABEL_KID);
+	cs_cbor_bstr(&prot, key->kid, CS_KID_LEN);
 	if (prot.failed) {
 		rc = cs_err_set(CS_ENOMEM, "COSE sign: out of memory");
 		goto out;
@@ -828,6 +776,12 @@ load_error(const struct cbor_load_result *lr, const char *what, size_t base)
 int
 cs_cose_parse(const uint8_t *buf, size_t n, cs_cose_msg **out)
 {
+	return cs_cose_parse_max(buf, n, CS_ZLIB_MAX_OUT, out);
+}
+
+int
+cs_cose_parse_max(const uint8_t *buf, size_t n, size_t max, cs_cose_msg **out)
+{
 	cs_cose_msg *m = NULL;
 	cbor_item_t *arr = NULL, *pmap = NULL, **items;
 	struct cbor_load_result lr;
@@ -841,9 +795,9 @@ cs_cose_parse(const uint8_t *buf, size_t n, cs_cose_msg **out)
 		goto out;
 	}
 	*out = NULL;
-	if (n > CS_ZLIB_MAX_OUT) {
+	if (n > max) {
 		rc = cs_err_set(CS_ETOOBIG, "COSE_Sign1: %zu bytes, over the "
-		    "%d-byte limit", n, CS_ZLIB_MAX_OUT);
+		    "%zu-byte limit", n, max);
 		goto out;
 	}
 	if ((rc = cs_cbor_check(buf, n, CS_COSE_MAX_DEPTH)) != 0) {

@@ -55,6 +55,11 @@ int cs_cose_sign1_raw(EVP_PKEY *pkey, int alg, const uint8_t *prot,
  * is NOT an error here (parse succeeds); cs_cose_verify reports it. */
 int cs_cose_parse(const uint8_t *buf, size_t n, cs_cose_msg **out);
 
+/* The same for a message of up to max bytes (a status list, SPEC §11,
+ * is larger than any token). */
+int cs_cose_parse_max(const uint8_t *buf, size_t n, size_t max,
+    cs_cose_msg **out);
+
 /* The Sig_structure bytes ["Signature1", protected, h'', payload]. */
 int cs_cose_sig_structure(const cs_cose_msg *msg, uint8_t **out, size_t *outlen);
 

@@ -31,7 +31,8 @@ import cbor2
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
 VECTORS = os.environ.get("CS_VECTORS_DIR", os.path.join(SOURCE, "..", "shared", "vectors"))
-TARGETS = ["token", "cose", "cbor", "encode", "codes", "issue", "catalog", "jwks", "http"]
+TARGETS = ["token", "cose", "cbor", "encode", "codes", "issue", "catalog", "jwks", "http",
+           "status_list"]
 ISSUERS = [("*", "11440000006939756B", "广东省生态环境厅"),
            ("11100000MB0143391C011", "114400000069400645", "广东省卫生健康委员会")]
 
@@ -250,6 +251,12 @@ def issued(c, build):
                 c.add("codes", lic["id"])
                 c.add("codes", lic["holder"]["code"])
                 c.add("codes", lic["issuer"]["code"])
+            # The library's status list (SPEC §11): the file, and its
+            # payload (fuzz_status_list signs an input as one too).
+            sl = subprocess.run([certsvc, "status-list", *common], env=env, check=True,
+                                capture_output=True).stdout
+            c.add("status_list", sl)
+            c.add("status_list", cose_parts(sl)[0])
             trust = run("trust-list")
             c.add("jwks", trust)
             rings.append(json.loads(trust)["keys"])

@@ -125,6 +125,20 @@ f_change_append(cs_store *s, const cs_change *ch)
 	return cs_store_change_append(F(s)->real, ch);
 }
 
+/* The status list's reads (status_list.c) go to the real store: a
+ * service built on an fstore may build its list. */
+static inline int
+f_status_scan(cs_store *s, cs_status_fn fn, void *ctx)
+{
+	return cs_store_status_scan(F(s)->real, fn, ctx);
+}
+
+static inline int
+f_status_mark(cs_store *s, int64_t mark[2])
+{
+	return cs_store_status_mark(F(s)->real, mark);
+}
+
 static inline void
 fstore_init(struct fstore *f, cs_store *real, int append_fail,
     int commit_fail)
@@ -136,6 +150,8 @@ fstore_init(struct fstore *f, cs_store *real, int append_fail,
 	f->ops.audit_append = f_audit_append;
 	f->ops.audit_append_many = f_audit_append_many;
 	f->ops.change_append = f_change_append;
+	f->ops.status_scan = f_status_scan;
+	f->ops.status_mark = f_status_mark;
 	f->base.ops = &f->ops;
 	f->real = real;
 	atomic_store(&f->append_fail, append_fail);

@@ -147,6 +147,7 @@ MATRIX = [
     ("verify a QR text", lambda p: call(s, "POST", "/api/v1/verify", L["rad"]["qr_text"], token=token(p),
                                         ctype="text/plain"), EVERYONE),
     ("the trust list", lambda p: call(s, "GET", "/api/v1/trust-list", token=token(p)), EVERYONE),
+    ("the status list", lambda p: call(s, "GET", "/api/v1/status-list", token=token(p)), EVERYONE),
     ("the catalog", lambda p: call(s, "GET", "/api/v1/types", token=token(p)), EVERYONE),
     ("the verification page", lambda p: call(s, "GET", "/v/" + L["rad"]["qr_text"].rsplit("/", 1)[1],
                                              token=token(p)), EVERYONE),

@@ -90,7 +90,8 @@ def cors_on_the_public_api():
     s = d.start("--rate-limit", "0")
     t = issue(s, request_for(T_RAD, "EDGE-C", org_code(2)), d.tokens["env"]).doc or {}
     for method, path, body in (("POST", "/api/v1/verify", t.get("qr_text", "")),
-                               ("GET", "/api/v1/types", None), ("GET", "/api/v1/trust-list", None)):
+                               ("GET", "/api/v1/types", None), ("GET", "/api/v1/trust-list", None),
+                               ("GET", "/api/v1/status-list", None)):
         r = call(s, method, path, body, ctype="text/plain" if body else None, headers={"Origin": ORIGIN})
         check(r.status == 200 and r.headers.get("access-control-allow-origin") == "*",
               "%s %s from another origin: Access-Control-Allow-Origin * (%d, %s)"

@@ -289,6 +289,22 @@ TEST(framing)
 	}
 }
 
+TEST(etag_match)
+{
+	const char *t = "\"abc\"";
+
+	CHECK_INT_EQ(cs_http_etag_match("\"abc\"", t), 1);
+	CHECK_INT_EQ(cs_http_etag_match("W/\"abc\"", t), 1);
+	CHECK_INT_EQ(cs_http_etag_match("\"x\", \"abc\"", t), 1);
+	CHECK_INT_EQ(cs_http_etag_match("\"x\",\t\"abc\" ", t), 1);
+	CHECK_INT_EQ(cs_http_etag_match("*", t), 1);
+	CHECK_INT_EQ(cs_http_etag_match("\"abcd\"", t), 0);
+	CHECK_INT_EQ(cs_http_etag_match("\"ab\"", t), 0);
+	CHECK_INT_EQ(cs_http_etag_match("abc", t), 0);
+	CHECK_INT_EQ(cs_http_etag_match("", t), 0);
+	CHECK_INT_EQ(cs_http_etag_match(NULL, t), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -303,5 +319,6 @@ main(int argc, char **argv)
 	RUN(media_type);
 	RUN(request_id);
 	RUN(framing);
+	RUN(etag_match);
 	return check_summary();
 }

@@ -548,6 +548,84 @@ TEST(status_seen_by_other_handle)
 	cs_store_close(s);
 }
 
+/* The status list's scan (store.h): every licence once, with its type,
+ * issuer, sequence number and its latest event's action (NULL without
+ * one); fn's non-zero stops the scan and is returned. */
+struct scan_seen {
+	int n, stop_at;
+	char action[4][16];  /* by seq 1..3; "-" for NULL */
+	int64_t seq_sum;
+};
+
+static int
+scan_one(void *ctx, const cs_status_row *row)
+{
+	struct scan_seen *sn = ctx;
+
+	if (sn->stop_at && sn->n == sn->stop_at)
+		return CS_ECONFLICT;
+	sn->n++;
+	sn->seq_sum += row->seq;
+	if (row->seq >= 1 && row->seq <= 3 && strcmp(row->type, TYPE_A) == 0 &&
+	    strcmp(row->issuer_code, ISSUER) == 0 && strstr(row->id, TYPE_A))
+		snprintf(sn->action[row->seq], sizeof(sn->action[0]), "%s",
+		    row->action ? row->action : "-");
+	return 0;
+}
+
+TEST(status_scan_and_mark)
+{
+	struct scan_seen sn;
+	int64_t m0[2], m1[2], m2[2], m3[2];
+	struct lic l[3];
+	cs_event e;
+	cs_store *s = fx_open("status");
+	int i;
+
+	if (s == NULL)
+		return;
+	CHECK_INT_EQ(cs_store_status_mark(s, m0), 0);
+	for (i = 0; i < 3; i++) {
+		lic_make(&l[i], TYPE_A, i + 1, HOLDER_1, "ems", 1000, NULL);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l[i].r), 0);
+	}
+	CHECK_INT_EQ(cs_store_status_mark(s, m1), 0);
+	CHECK(m1[0] != m0[0] || m1[1] != m0[1]);
+	memset(&e, 0, sizeof(e));
+	e.actor = "ems";
+	e.licence_id = l[1].id;
+	e.at = 10;
+	e.action = "suspend";
+	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
+	CHECK_INT_EQ(cs_store_status_mark(s, m2), 0);
+	CHECK(m2[0] != m1[0] || m2[1] != m1[1]);
+	e.licence_id = l[2].id;
+	e.action = "suspend";
+	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
+	e.at = 11;
+	e.action = "revoke";
+	e.kind = "revoked";
+	CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
+	CHECK_INT_EQ(cs_store_status_mark(s, m3), 0);
+	CHECK(m3[0] != m2[0] || m3[1] != m2[1]);
+	/* Reading changes nothing. */
+	CHECK_INT_EQ(cs_store_status_mark(s, m2), 0);
+	CHECK(m2[0] == m3[0] && m2[1] == m3[1]);
+
+	memset(&sn, 0, sizeof(sn));
+	CHECK_INT_EQ(cs_store_status_scan(s, scan_one, &sn), 0);
+	CHECK_INT_EQ(sn.n, 3);
+	CHECK_INT_EQ(sn.seq_sum, 6);
+	CHECK_STR_EQ(sn.action[1], "-");
+	CHECK_STR_EQ(sn.action[2], "suspend");
+	CHECK_STR_EQ(sn.action[3], "revoke");
+	memset(&sn, 0, sizeof(sn));
+	sn.stop_at = 2;
+	CHECK_INT_EQ(cs_store_status_scan(s, scan_one, &sn), CS_ECONFLICT);
+	CHECK_INT_EQ(sn.n, 2);
+	cs_store_close(s);
+}
+
 TEST(bundles)
 {
 	cs_bundle_row b, *got = NULL;
@@ -1216,6 +1294,7 @@ main(int argc, char **argv)
 	RUN(events);
 	RUN(events_for_many);
 	RUN(status_seen_by_other_handle);
+	RUN(status_scan_and_mark);
 	RUN(bundles);
 	RUN(copies);
 	RUN(clients);

@@ -25,6 +25,7 @@ static const struct command {
 	{"qr", cs_cmd_qr, "write a licence's QR code as PNG or SVG"},
 	{"events", cs_cmd_events, "print the change feed (SPEC §9) as JSON lines"},
 	{"trust-list", cs_cmd_trust_list, "print the verification keys (JWK Set)"},
+	{"status-list", cs_cmd_status_list, "write the signed status list (SPEC §11)"},
 	{"verify", cs_cmd_verify, "check a QR text or token offline"},
 	{"decode", cs_cmd_decode, "show every layer of a QR text or token"},
 	{"backup", cs_cmd_backup, "copy the database online and consistently"},

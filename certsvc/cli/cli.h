@@ -72,6 +72,7 @@ int cs_cmd_keygen(int argc, char **argv);
 int cs_cmd_client(int argc, char **argv);
 int cs_cmd_issue(int argc, char **argv);
 int cs_cmd_trust_list(int argc, char **argv);
+int cs_cmd_status_list(int argc, char **argv);
 int cs_cmd_qr(int argc, char **argv);
 int cs_cmd_verify(int argc, char **argv);
 int cs_cmd_decode(int argc, char **argv);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cs_err.h"
@@ -52,7 +53,8 @@ cs_cmd_serve(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	rc = cs_service_start_writers(svc) == 0 && cs_http_run(svc) == 0 ?
+	rc = cs_service_start_writers(svc) == 0 &&
+	    cs_service_start_status_list(svc) == 0 && cs_http_run(svc) == 0 ?
 	    0 : cs_cli_fail(&c, NULL);
 out:
 	cs_service_close(svc);
@@ -243,6 +245,54 @@ cs_cmd_trust_list(int argc, char **argv)
 out:
 	cs_keyring_free(ring);
 	free(text);
+	free(c.args);
+	return rc;
+}
+
+int
+cs_cmd_status_list(int argc, char **argv)
+{
+	cs_cli c = {.cmd = "status-list", .opts = NULL,
+	    .settings = "db keys templates library_name status_list_ttl"};
+	cs_service *svc = NULL;
+	uint8_t *list = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = cs_cli_open(&c, argc, argv,
+	    "usage: certsvc status-list [settings] > list.cose\n\n"
+	    "Write the signed status list (SPEC §11) to standard output: the\n"
+	    "state of every licence (in force, suspended, revoked, superseded,\n"
+	    "never issued), signed now with the active key, valid for\n"
+	    "status_list_ttl seconds.  The same list as GET /api/v1/status-list.\n"
+	    "`certsvc verify --trust-list T --status-list list.cose TEXT` reads\n"
+	    "it offline.\n", 1, &svc)) >= 0)
+		goto out;
+	rc = 1;
+	if (c.nargs != 0) {
+		fprintf(stderr, "certsvc status-list: takes no arguments\n");
+		rc = 2;
+		goto out;
+	}
+	/* Binary on a terminal is noise at best. */
+	if (isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "certsvc status-list: standard output is a "
+		    "terminal; redirect it to a file (> list.cose)\n");
+		rc = 2;
+		goto out;
+	}
+	if (cs_status_list_make(svc, (int64_t)cs_now(), &list, &n) != 0) {
+		rc = cs_cli_fail(&c, NULL);
+		goto out;
+	}
+	if (fwrite(list, 1, n, stdout) != n || fflush(stdout) != 0) {
+		fprintf(stderr, "certsvc status-list: cannot write the list\n");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(list);
+	cs_service_close(svc);
 	free(c.args);
 	return rc;
 }

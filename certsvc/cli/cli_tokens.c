@@ -8,6 +8,8 @@
 #include "cose.h"
 #include "cs_err.h"
 #include "encode.h"
+#include "service.h"
+#include "status_list.h"
 #include "timeutil.h"
 #include "token.h"
 
@@ -34,8 +36,9 @@ read_text(const cs_cli *c, size_t *len)
 	return buf;
 }
 
+/* A file's first max bytes (one more tells the caller it was longer). */
 static char *
-slurp(const char *path, size_t *len)
+slurp_max(const char *path, size_t max, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
@@ -46,7 +49,7 @@ slurp(const char *path, size_t *len)
 	if (f == NULL)
 		return NULL;
 	if ((mem = open_memstream(&buf, &n)) != NULL) {
-		while ((ch = fgetc(f)) != EOF && n < 1024 * 1024)
+		while ((ch = fgetc(f)) != EOF && n < max)
 			fputc(ch, mem);
 		fclose(mem);
 	}
@@ -55,27 +58,63 @@ slurp(const char *path, size_t *len)
 	return buf;
 }
 
+static char *
+slurp(const char *path, size_t *len)
+{
+	return slurp_max(path, 1024 * 1024, len);
+}
+
+/* The status list file of --status-list, read and checked against ring;
+ * NULL (the reason printed) when it is refused. */
+static cs_status_list *
+read_status_list(const cs_cli *c, const cs_keyring *ring)
+{
+	const char *path = cs_cli_opt(c, "status-list");
+	cs_status_list *sl = NULL;
+	size_t n = 0;
+	char *buf;
+
+	if ((buf = slurp_max(path, CS_SL_MAX + 1, &n)) == NULL) {
+		fprintf(stderr, "certsvc verify: cannot read %s\n", path);
+		return NULL;
+	}
+	if (cs_status_list_read(ring, (const uint8_t *)buf, n, &sl) != 0)
+		fprintf(stderr, "certsvc verify: %s: refused: %s\n", path,
+		    cs_err_msg());
+	free(buf);
+	return sl;
+}
+
 int
 cs_cmd_verify(int argc, char **argv)
 {
 	cs_opt opts[] = {{"trust-list", 1, "a JWK Set file (certsvc trust-list); "
-	    "default: the key directory", NULL}, {NULL, 0, NULL, NULL}};
+	    "default: the key directory", NULL}, {"status-list", 1, "a status "
+	    "list file (certsvc status-list, GET /api/v1/status-list): also "
+	    "check suspension, revocation and amendment", NULL},
+	    {NULL, 0, NULL, NULL}};
 	cs_cli c = {.cmd = "verify", .opts = opts,
 	    .settings = "keys tz_offset_minutes"};
 	cs_keyring *ring = NULL;
+	cs_status_list *sl = NULL;
 	json_t *verdict = NULL;
 	char *text = NULL, *jwks = NULL;
 	size_t len = 0, jlen = 0;
 	int done, rc;
 
 	rc = cs_cli_parse(&c, argc, argv,
-	    "usage: certsvc verify [--trust-list FILE] [--keys DIR] TOKEN-OR-QR-TEXT|-\n\n"
+	    "usage: certsvc verify [--trust-list FILE] [--keys DIR] [--status-list FILE]\n"
+	    "                      TOKEN-OR-QR-TEXT|-\n\n"
 	    "Check a QR text (either form) or a bare token offline: signature,\n"
-	    "trusted key, validity dates.  Prints the result and the licence as\n"
-	    "signed.\n\n"
+	    "trusted key, validity dates and, with a status list (SPEC §11),\n"
+	    "suspension, revocation and amendment.  Prints the result, the\n"
+	    "licence as signed and \"status_list\": the list's word and age, or\n"
+	    "that status was not checked.\n\n"
 	    "exit status: 0 valid; 1 checked and not valid (the result says why);\n"
-	    "2 usage or input error: no text, or a trust list or key directory\n"
-	    "that cannot be read.\n", 1, &done);
+	    "2 usage or input error: no text, a trust list or key directory that\n"
+	    "cannot be read, or a status list that is refused (bad signature,\n"
+	    "a key not in the trust list, malformed); 3 the status list is past\n"
+	    "its exp (stale): the result still counts what it says.\n", 1, &done);
 	if (done)
 		goto out;
 	rc = 2;
@@ -99,14 +138,22 @@ cs_cmd_verify(int argc, char **argv)
 		cs_cli_fail(&c, NULL);
 		goto out;
 	}
-	if (cs_verify_offline(ring, text, len, c.cfg.tz_offset_minutes, &verdict) != 0) {
+	if (cs_cli_opt(&c, "status-list") != NULL &&
+	    (sl = read_status_list(&c, ring)) == NULL)
+		goto out;
+	if (cs_verify_offline_listed(ring, sl, text, len,
+	    c.cfg.tz_offset_minutes, &verdict) != 0) {
 		cs_cli_fail(&c, NULL);
 		goto out;
 	}
 	cs_cli_print_json(verdict);
 	rc = strcmp(json_string_value(json_object_get(verdict, "result")), "valid") == 0
 	    ? 0 : 1;
+	if (json_is_true(json_object_get(json_object_get(verdict,
+	    "status_list"), "stale")))
+		rc = 3;
 out:
+	cs_status_list_free(sl);
 	cs_keyring_free(ring);
 	json_decref(verdict);
 	free(text);

@@ -249,6 +249,33 @@ int cs_verify_manual(cs_service *svc, const json_t *body, json_t **out,
 int cs_verify_offline(const cs_keyring *keys, const char *text, size_t len,
     long tz_offset_minutes, json_t **out);
 
+/* Offline with a status list (SPEC §11; status_list.h): the same, and
+ * the list's word on the licence under "status_list" ({"checked",
+ * "issued_at", "expires_at", "age_seconds", "stale", "state", ...}): a
+ * suspended, revoked or superseded licence is that result.  list NULL:
+ * "status_list": {"checked": false, "reason"}. */
+struct cs_status_list;
+int cs_verify_offline_listed(const cs_keyring *keys,
+    const struct cs_status_list *list, const char *text, size_t len,
+    long tz_offset_minutes, json_t **out);
+
+/* The status list (SPEC §11).  Built now from the store and signed with
+ * the active key, iat given (status_list.c): the bytes of `certsvc
+ * status-list`.  *out malloc'd. */
+int cs_status_list_make(cs_service *svc, int64_t iat, uint8_t **out,
+    size_t *len);
+/* The server's signed list (status_cache.c), made on first use and kept
+ * up to date by the thread cs_service_start_status_list starts: *out a
+ * malloc'd copy, etag its strong ETag (quoted, a hash of the bytes), iat
+ * its signing time. */
+#define CS_ETAG_MAX 48
+int cs_status_list_current(cs_service *svc, uint8_t **out, size_t *len,
+    char etag[CS_ETAG_MAX], int64_t *iat);
+/* Start the thread that signs the list again within status_list_check_ms
+ * of a change and at least every status_list_refresh_s; stopped by
+ * cs_service_close. */
+int cs_service_start_status_list(cs_service *svc);
+
 /* Annotated copies (加注件, SPEC §12), annotated_copy.c. */
 #define CS_COPY_ID_LEN 24
 #define CS_COPY_PURPOSE_MAX 200

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codes.h"
+#include "status_list.h"
 #include "cs_err.h"
 #include "timeutil.h"
 #include "token.h"
@@ -184,24 +185,99 @@ done(json_t *verdict, json_t **out)
 	return verdict ? 0 : cs_err_set(CS_ENOMEM, "out of memory");
 }
 
+/* Offline, without the library: the signed dates decide. */
+static const char *
+dates_result(const cs_token_layers *l)
+{
+	json_t *exp = json_object_get(l->claims, "4");
+	json_t *nbf = json_object_get(l->claims, "5");
+	time_t now = cs_now();
+
+	if (json_is_integer(nbf) && now < (time_t)json_integer_value(nbf))
+		return "not_yet_valid";
+	if (json_is_integer(exp) && now > (time_t)json_integer_value(exp))
+		return "expired";
+	return "valid";
+}
+
 int
 cs_verify_offline(const cs_keyring *keys, const char *text, size_t len,
     long tz_min, json_t **out)
 {
 	cs_token_layers *l;
-	json_t *verdict = NULL, *exp, *nbf;
-	time_t now = cs_now();
-	const char *res = "valid";
+	json_t *verdict = NULL;
 
 	if ((l = check_token(keys, text, len, &verdict)) == NULL)
 		return done(verdict, out);
-	exp = json_object_get(l->claims, "4");
-	nbf = json_object_get(l->claims, "5");
-	if (json_is_integer(nbf) && now < (time_t)json_integer_value(nbf))
-		res = "not_yet_valid";
-	else if (json_is_integer(exp) && now > (time_t)json_integer_value(exp))
-		res = "expired";
+	verdict = result(dates_result(l), NULL, claims_view(l->claims, tz_min));
+	cs_token_layers_free(l);
+	return done(verdict, out);
+}
+
+/*
+ * What a status list (SPEC §11) says of a licence whose token verified:
+ * the "status_list" member, and *res changed where the list decides.  A
+ * lifecycle state outranks the calendar, as online.  "Never issued" is
+ * taken at its word only for a licence signed well before the list
+ * (IAT_SKEW): one issued while the list was being built is not on it.
+ * A list past its exp still counts (a revocation stays one) but is
+ * called stale.
+ */
+static json_t *
+list_view(const cs_status_list *sl, const json_t *claims, const char **res)
+{
+	const char *id = json_string_value(json_object_get(
+	    json_object_get(claims, "-65537"), "id"));
+	int64_t iat = cs_status_list_iat(sl), exp = cs_status_list_exp(sl);
+	int64_t signed_at = json_integer_value(json_object_get(claims, "6"));
+	time_t now = cs_now();
+	char at[21], until[21];
+	cs_sl_answer a;
+
+	cs_status_list_lookup(sl, id ? id : "", &a);
+	if (strcmp(a.state, "suspended") == 0 ||
+	    strcmp(a.state, "revoked") == 0 || strcmp(a.state, "superseded") == 0)
+		*res = a.state;
+	else if (strcmp(a.state, "never_issued") == 0 &&
+	    signed_at < iat - IAT_SKEW)
+		*res = "not_found";
+	cs_rfc3339((time_t)iat, at);
+	cs_rfc3339((time_t)exp, until);
+	return json_pack("{sb ss ss ss sI sb ss si}", "checked", 1,
+	    "issuer", cs_status_list_iss(sl), "issued_at", at,
+	    "expires_at", until, "age_seconds", (json_int_t)(now - iat),
+	    "stale", now > exp, "state", a.state,
+	    "latest_version", a.latest_version);
+}
+
+int
+cs_verify_offline_listed(const cs_keyring *keys, const cs_status_list *sl,
+    const char *text, size_t len, long tz_min, json_t **out)
+{
+	cs_token_layers *l;
+	json_t *verdict = NULL, *status = NULL;
+	const char *res;
+	char why[400];
+
+	if ((l = check_token(keys, text, len, &verdict)) == NULL)
+		return done(verdict, out);
+	res = dates_result(l);
+	status = sl ? list_view(sl, l->claims, &res) : json_pack("{sb ss}",
+	    "checked", 0, "reason", "no status list given: suspension, "
+	    "revocation and amendment not checked / 未核验暂扣、吊销和变更状态");
 	verdict = result(res, NULL, claims_view(l->claims, tz_min));
+	if (verdict != NULL && status != NULL &&
+	    json_is_true(json_object_get(status, "stale"))) {
+		snprintf(why, sizeof(why), "%s; the status list is stale (past "
+		    "its exp) / 状态列表已过期", json_string_value(
+		    json_object_get(verdict, "reason")));
+		json_object_set_new(verdict, "reason", json_string(why));
+	}
+	if (verdict != NULL)
+		json_object_set_new(verdict, "status_list", status ? status :
+		    json_null());
+	else
+		json_decref(status);
 	cs_token_layers_free(l);
 	return done(verdict, out);
 }

@@ -292,3 +292,26 @@ cs_http_framing_check(const struct cs_http_framing *f, const char **blamed)
 		    "body's length would be ambiguous");
 	return 0;
 }
+
+int
+cs_http_etag_match(const char *h, const char *etag)
+{
+	size_t n = strlen(etag), k;
+
+	if (h == NULL)
+		return 0;
+	for (;;) {
+		while (*h == ' ' || *h == '\t' || *h == ',')
+			h++;
+		if (*h == '\0')
+			return 0;
+		if (*h == '*')
+			return 1;
+		if (h[0] == 'W' && h[1] == '/')
+			h += 2;
+		k = strcspn(h, ", \t");
+		if (k == n && memcmp(h, etag, n) == 0)
+			return 1;
+		h += k;
+	}
+}

@@ -119,4 +119,9 @@ struct cs_http_framing {
 int cs_http_framing_check(const struct cs_http_framing *f,
     const char **blamed);
 
+/* 1 when an If-None-Match value h names etag (a quoted strong tag): "*",
+ * or one of its comma-separated tags, compared weakly (RFC 9110 §13.1.2:
+ * a "W/" before a tag is ignored).  0 otherwise, NULL included. */
+int cs_http_etag_match(const char *h, const char *etag);
+
 #endif

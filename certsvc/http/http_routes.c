@@ -30,6 +30,9 @@
 #define PURPOSE_MAX_CHARS 200  /* SPEC §5: X-Purpose, at most 200 characters */
 #define QR_MAX_AGE "private, max-age=300"
 #define PUBLIC_MAX_AGE "public, max-age=300"
+/* A status list is signed again within a minute of a change (SPEC §11):
+ * no cache may keep one longer. */
+#define STATUS_LIST_MAX_AGE "public, max-age=60"
 
 /* --- helpers --------------------------------------------------------------- */
 
@@ -857,6 +860,36 @@ h_trust_list(cs_req *r)
 	json_decref(out);
 }
 
+/* The signed status list (SPEC §11), from the service's cache: the same
+ * bytes for everyone until the next signing, so a strong ETag (a hash of
+ * them) lets a verifier that polls fetch it only when it changed, and
+ * caches may keep it up to a minute, the time within which a change is
+ * signed. */
+static void
+h_status_list(cs_req *r)
+{
+	char etag[CS_ETAG_MAX];
+	uint8_t *list = NULL;
+	size_t n = 0;
+	int64_t iat;
+	int rc = cs_status_list_current(svc_of(r), &list, &n, etag, &iat);
+
+	if (rc != 0) {
+		cs_http_problem_err(r, rc, NULL);
+		return;
+	}
+	if (cs_http_etag_match(cs_req_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH),
+	    etag)) {
+		free(list);
+		cs_reply(r, 304, NULL, NULL, 0, 0);
+	} else {
+		cs_reply(r, 200, "application/cose; cose-type=\"cose-sign1\"",
+		    list, n, 1);
+	}
+	cs_reply_header(r, MHD_HTTP_HEADER_ETAG, etag);
+	cs_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, STATUS_LIST_MAX_AGE);
+}
+
 static void
 h_types(cs_req *r)
 {
@@ -974,6 +1007,10 @@ const cs_route cs_routes[] = {
 	{"POST", "/v", h_page_post, PUB | CS_RT_FORM, NULL, NULL},
 	{"GET", "/api/v1/trust-list", h_trust_list, PUB | CS_RT_CORS, NULL, NULL},
 	{"OPTIONS", "/api/v1/trust-list", cs_http_preflight,
+	    CS_RT_PUBLIC | CS_RT_CORS, NULL, NULL},
+	{"GET", "/api/v1/status-list", h_status_list, PUB | CS_RT_CORS, NULL,
+	    NULL},
+	{"OPTIONS", "/api/v1/status-list", cs_http_preflight,
 	    CS_RT_PUBLIC | CS_RT_CORS, NULL, NULL},
 	{"GET", "/api/v1/types", h_types, PUB | CS_RT_CORS, NULL, NULL},
 	{"OPTIONS", "/api/v1/types", cs_http_preflight,

@@ -446,6 +446,18 @@ cs_store_import_done(cs_store *s)
 }
 
 int
+cs_store_status_scan(cs_store *s, cs_status_fn fn, void *ctx)
+{
+	return s->ops->status_scan(s, fn, ctx);
+}
+
+int
+cs_store_status_mark(cs_store *s, int64_t mark[2])
+{
+	return s->ops->status_mark(s, mark);
+}
+
+int
 cs_store_ping(cs_store *s)
 {
 	return s->ops->ping(s);

@@ -344,6 +344,36 @@ int cs_store_client_import(cs_store *s, const cs_client *c);
  * are derived from the licences themselves. */
 int cs_store_import_done(cs_store *s);
 
+/*
+ * The status list (SPEC §11) is built from every licence's type, issuer,
+ * serial and latest status event: cs_store_status_scan calls fn with each
+ * licence, in no particular order, its strings borrowed for the call
+ * only.  fn returning non-zero stops the scan, which returns that value.
+ * action is the action of the licence's latest status event, NULL when
+ * it has none: the lifecycle (licence.c) lets nothing follow a revocation
+ * or a supersession, so the latest event decides the lifecycle state as
+ * a replay of them all would.  SQLite reads one snapshot; PostgreSQL
+ * reads pages of licences in the order stored (a licence committed during
+ * the scan may or may not be in it: the next build has it).
+ */
+typedef struct cs_status_row {
+	const char *id;
+	const char *type;
+	const char *issuer_code;
+	int64_t seq;           /* the licence's numbering sequence */
+	const char *action;    /* latest status event's action, or NULL */
+} cs_status_row;
+typedef int (*cs_status_fn)(void *ctx, const cs_status_row *row);
+int cs_store_status_scan(cs_store *s, cs_status_fn fn, void *ctx);
+/*
+ * Two numbers that, read together, differ from any earlier reading once a
+ * licence or a status event has been committed since (by any process or
+ * node): what a server compares every few seconds to learn that its
+ * status list is out of date.  Cheap: no scan of the licences.  Their
+ * values mean nothing else (not counts).
+ */
+int cs_store_status_mark(cs_store *s, int64_t mark[2]);
+
 /* Cheap liveness check of the database: CS_EFULL while writes find its
  * disk full (SQLite: the last write did and little room is left;
  * PostgreSQL: this node's last write did, within 5 s, and none has

@@ -93,6 +93,9 @@ struct cs_store_ops {
 	int (*client_import)(cs_store *s, const cs_client *c);
 	int (*import_done)(cs_store *s);
 
+	int (*status_scan)(cs_store *s, cs_status_fn fn, void *ctx);
+	int (*status_mark)(cs_store *s, int64_t mark[2]);
+
 	int (*ping)(cs_store *s);
 	int (*backup)(cs_store *s, const char *path);
 	void (*close)(cs_store *s);

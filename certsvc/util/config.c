@@ -93,6 +93,16 @@ static const struct setting settings[] = {
 	S(cors_origins, "*",
 	    "origins (https://portal.example.gov.cn) whose pages may call the "
 	    "public API (verify, types, trust list); *: any; empty: none"),
+	L(status_list_ttl, 3600, 7 * 86400, "86400",
+	    "seconds from a status list's signing (iat) to its exp: past it "
+	    "an offline verifier calls the list stale"),
+	L(status_list_check_ms, 100, 60000, "5000",
+	    "how often serve asks the database whether a licence or a status "
+	    "change came in since it signed its status list (a new list "
+	    "follows within this time and the signing)"),
+	L(status_list_refresh_s, 1, 3600, "3600",
+	    "the longest serve keeps one signed status list: it signs it "
+	    "again at least this often, changes or not"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -71,7 +71,17 @@ def sm2_verify(x, y, msg, sig):
 def verify(text, jwks):
     """Return (ok, reason, claims) for a QR text or token and a JWK Set."""
     try:
-        msg = cbor2.loads(cose_bytes(text))
+        cose = cose_bytes(text)
+    except Exception as e:  # noqa: BLE001 - any decoding failure is "malformed"
+        return False, "malformed: %s" % e, None
+    return verify_cose(cose, jwks)
+
+
+def verify_cose(cose, jwks):
+    """Return (ok, reason, payload decoded) for the bytes of a COSE_Sign1
+    message (a token's, or a status list's, SPEC §11) and a JWK Set."""
+    try:
+        msg = cbor2.loads(cose)
     except Exception as e:  # noqa: BLE001 - any decoding failure is "malformed"
         return False, "malformed: %s" % e, None
     if not isinstance(msg, cbor2.CBORTag) or msg.tag != 18:

@@ -163,6 +163,21 @@ static const struct pstmt table[PS__N] = {
 	    "WHERE pos > $1::bigint ORDER BY pos LIMIT $2::bigint"),
 	ST(PS_EV_PAGE, "SELECT " EVENT_COLS " FROM status_events "
 	    "WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"),
+	/* The status list's input (pg_status.c): a page of licences in the
+	 * order stored, each with its latest status event. */
+	ST(PS_STATUS_PAGE, "SELECT l.pos, l.id, l.type, l.issuer_code, l.seq, "
+	    "(SELECT e.action FROM status_events e WHERE e.licence_id = l.id "
+	    "ORDER BY e.seq DESC LIMIT 1) FROM licences l "
+	    "WHERE l.pos > $1::bigint ORDER BY l.pos LIMIT $2::bigint"),
+	/* Numbers that change with every commit adding a licence or an
+	 * event, whatever order concurrent transactions commit in: the
+	 * largest identity value would not (a lower one may commit after a
+	 * higher one was read).  An event adds one to the count; a licence
+	 * raises its (type, issuer) row of licence_seqs, which concurrent
+	 * numberings of one pair update one after the other (a row lock).
+	 * Both read a small table or the events, never the licences. */
+	ST(PS_STATUS_MARK, "SELECT (SELECT coalesce(sum(last), 0) "
+	    "FROM licence_seqs)::bigint, (SELECT count(*) FROM status_events)"),
 	ST(PS_EV_IMPORT, "INSERT INTO status_events (licence_id, at, actor, "
 	    "action, kind, reason, ref, seq) OVERRIDING SYSTEM VALUE VALUES "
 	    "($1, $2::bigint, $3, $4, $5, $6, $7, $8::bigint)"),

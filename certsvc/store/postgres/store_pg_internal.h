@@ -69,6 +69,8 @@ enum pst_id {
 	PS_AUDIT_PUT,
 	PS_LIC_PAGE,
 	PS_EV_PAGE,
+	PS_STATUS_PAGE,
+	PS_STATUS_MARK,
 	PS_EV_IMPORT,
 	PS_BUN_PAGE,
 	PS_CLI_IMPORT,
@@ -299,6 +301,9 @@ int pg_licences_by_bundle(cs_store *cs, const char *bundle_id,
 int pg_licence_next_seq(cs_store *cs, const char *type,
     const char *issuer_code, int64_t *out);
 int pg_licence_count(cs_store *cs, int64_t *out);
+/* pg_status.c: what the status list is built from. */
+int pg_status_scan(cs_store *cs, cs_status_fn fn, void *ctx);
+int pg_status_mark(cs_store *cs, int64_t mark[2]);
 int pg_event_append(cs_store *cs, const cs_event *ev);
 int pg_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
     size_t *n);

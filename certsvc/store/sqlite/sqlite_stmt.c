@@ -150,6 +150,16 @@ static const char *const stmt_sql[ST__N] = {
 	    " AND target IS NOT NULL ORDER BY 2, 3",
 	[ST_AUDIT_CHUNK_PUT] = "INSERT INTO audit_chunks (chunk) VALUES (?1)",
 	[ST_AUDIT_KEYED] = "SELECT coalesce(max(chunk), -1) FROM audit_chunks",
+	/* The status list's input (sqlite_status.c): each licence with its
+	 * latest event, one probe of the status_events_licence index per
+	 * licence (its entries are in seq order within a licence). */
+	[ST_STATUS_SCAN] = "SELECT l.id, l.type, l.issuer_code, l.seq, "
+	    "(SELECT e.action FROM status_events e WHERE e.licence_id = l.id "
+	    "ORDER BY e.seq DESC LIMIT 1) FROM licences l",
+	/* Rows are never deleted and one writer numbers them: the largest
+	 * rowid and event seq change with every commit that adds one. */
+	[ST_STATUS_MARK] = "SELECT coalesce((SELECT max(rowid) FROM licences), "
+	    "0), coalesce((SELECT max(seq) FROM status_events), 0)",
 };
 
 /* --- small helpers -------------------------------------------------- */

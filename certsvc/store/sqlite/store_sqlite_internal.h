@@ -89,6 +89,8 @@ enum stmt_id {
 	ST_AUDIT_KEYS_PUT,
 	ST_AUDIT_CHUNK_PUT,
 	ST_AUDIT_KEYED,
+	ST_STATUS_SCAN,
+	ST_STATUS_MARK,
 	ST__N
 };
 
@@ -266,6 +268,9 @@ int sq_licences_by_bundle(cs_store *cs, const char *bundle_id,
 int sq_licence_next_seq(cs_store *cs, const char *type,
     const char *issuer_code, int64_t *out);
 int sq_licence_count(cs_store *cs, int64_t *out);
+/* sqlite_status.c: what the status list is built from. */
+int sq_status_scan(cs_store *cs, cs_status_fn fn, void *ctx);
+int sq_status_mark(cs_store *cs, int64_t mark[2]);
 int sq_event_append(cs_store *cs, const cs_event *ev);
 int sq_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
     size_t *n);
