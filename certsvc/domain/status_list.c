@@ -360,7 +360,8 @@ cs_status_list_make(cs_service *svc, int64_t iat, uint8_t **out,
 	}
 	if ((rc = cs_store_status_scan(svc->store, add_row, &b)) != 0)
 		goto out;
-	qsort(b.g, b.ng, sizeof(*b.g), group_cmp);
+	if (b.ng > 1)  /* qsort takes no NULL, even for 0 elements */
+		qsort(b.g, b.ng, sizeof(*b.g), group_cmp);
 	cs_cbor_head(&p, CBOR_MAJOR_MAP, 4);
 	cs_cbor_int(&p, 1);
 	cs_cbor_text(&p, svc->cfg.library_name);

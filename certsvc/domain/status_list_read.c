@@ -70,11 +70,14 @@ text_dup(const cbor_item_t *it)
 
 	if (it == NULL || !cbor_isa_string(it) || !cbor_string_is_definite(it))
 		return NULL;
+	/* An empty string's handle may be NULL, which memchr and memcpy
+	 * take not even for 0 bytes. */
 	n = cbor_string_length(it);
-	if (memchr(cbor_string_handle(it), 0, n) != NULL ||
+	if ((n > 0 && memchr(cbor_string_handle(it), 0, n) != NULL) ||
 	    (s = malloc(n + 1)) == NULL)
 		return NULL;
-	memcpy(s, cbor_string_handle(it), n);
+	if (n > 0)
+		memcpy(s, cbor_string_handle(it), n);
 	s[n] = '\0';
 	return s;
 }
