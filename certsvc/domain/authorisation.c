@@ -184,13 +184,8 @@ cs_authorisation_create(cs_service *svc, const cs_actor *who,
 	int rc;
 
 	*out = NULL;
-	if ((rc = cs_hl_require_portal(who, "create a use authorisation")) != 0)
-		return rc;
-	if (!json_is_object(req))
-		return cs_err_set(CS_EINVAL, "the body must be a JSON object");
-	if ((rc = cs_hl_holder_code(holder_in, holder, p, "code")) != 0)
-		return rc;
-	if ((rc = cs_hl_acting_check(svc, holder, acting_for, agent)) != 0)
+	if ((rc = cs_hl_create_check(svc, who, "create a use authorisation",
+	    holder_in, acting_for, req, holder, agent, p)) != 0)
 		return rc;
 	check_text(req, "purpose", 1, 200, p);
 	check_text(req, "service_item", 0, 200, p);

@@ -272,3 +272,38 @@ cs_hl_licences(cs_service *svc, const char *holder, const char *acting_for,
 		json_decref(ids);
 	return rc;
 }
+
+/* The checks a portal acting for an agent passes first: the agent's code,
+ * and a live delegation at all (the licences are checked one by one). */
+int
+cs_hl_acting_check(cs_service *svc, const char *holder, const char *in,
+    char agent[CS_USCC_LEN + 1])
+{
+	int rc;
+
+	if ((rc = cs_hl_agent_code(in, agent)) != 0 || agent[0] == '\0')
+		return rc;
+	if ((rc = cs_hl_delegation_covers(svc, holder, agent, NULL)) < 0)
+		return rc;
+	if (rc == 0)
+		return cs_err_set(CS_EFORBIDDEN, "no live delegation from %s to "
+		    "the agent %s", holder, agent);
+	return 0;
+}
+
+int
+cs_hl_create_check(cs_service *svc, const cs_actor *who, const char *what,
+    const char *holder_in, const char *acting_for, const json_t *req,
+    char holder[CS_USCC_LEN + 1], char agent[CS_USCC_LEN + 1],
+    cs_problems *p)
+{
+	int rc;
+
+	if ((rc = cs_hl_require_portal(who, what)) != 0)
+		return rc;
+	if (!json_is_object(req))
+		return cs_err_set(CS_EINVAL, "the body must be a JSON object");
+	if ((rc = cs_hl_holder_code(holder_in, holder, p, "code")) != 0)
+		return rc;
+	return cs_hl_acting_check(svc, holder, acting_for, agent);
+}

@@ -71,6 +71,13 @@ int cs_hl_agent_code(const char *in, char out[CS_USCC_LEN + 1]);
  * from holder to the agent exists. */
 int cs_hl_acting_check(cs_service *svc, const char *holder, const char *in,
     char agent[CS_USCC_LEN + 1]);
+/* What a presentation's and an authorisation's request pass first: a
+ * portal (what: "create a presentation"), a JSON object, the path's holder
+ * code (into holder) and X-Acting-For (into agent, cs_hl_acting_check). */
+int cs_hl_create_check(cs_service *svc, const cs_actor *who, const char *what,
+    const char *holder_in, const char *acting_for, const json_t *req,
+    char holder[CS_USCC_LEN + 1], char agent[CS_USCC_LEN + 1],
+    cs_problems *p);
 /* Whether a live delegation from holder to agent covers type (type NULL:
  * any live delegation): 1 yes, 0 no, <0 an error. */
 int cs_hl_delegation_covers(cs_service *svc, const char *holder,

@@ -57,24 +57,6 @@ new_code(char **out)
 	return rc;
 }
 
-/* The checks a portal acting for an agent passes first: the agent's code,
- * and a live delegation at all (the licences are checked one by one). */
-int
-cs_hl_acting_check(cs_service *svc, const char *holder, const char *in,
-    char agent[CS_USCC_LEN + 1])
-{
-	int rc;
-
-	if ((rc = cs_hl_agent_code(in, agent)) != 0 || agent[0] == '\0')
-		return rc;
-	if ((rc = cs_hl_delegation_covers(svc, holder, agent, NULL)) < 0)
-		return rc;
-	if (rc == 0)
-		return cs_err_set(CS_EFORBIDDEN, "no live delegation from %s to "
-		    "the agent %s", holder, agent);
-	return 0;
-}
-
 int
 cs_presentation_create(cs_service *svc, const cs_actor *who,
     const char *holder_in, const char *acting_for, const json_t *req,
@@ -89,13 +71,8 @@ cs_presentation_create(cs_service *svc, const cs_actor *who,
 	int rc;
 
 	*out = NULL;
-	if ((rc = cs_hl_require_portal(who, "create a presentation")) != 0)
-		return rc;
-	if (!json_is_object(req))
-		return cs_err_set(CS_EINVAL, "the body must be a JSON object");
-	if ((rc = cs_hl_holder_code(holder_in, holder, p, "code")) != 0)
-		return rc;
-	if ((rc = cs_hl_acting_check(svc, holder, acting_for, agent)) != 0)
+	if ((rc = cs_hl_create_check(svc, who, "create a presentation",
+	    holder_in, acting_for, req, holder, agent, p)) != 0)
 		return rc;
 	ttl = check_ttl(json_object_get(req, "ttl"), p);
 	if ((rc = cs_hl_licences(svc, holder, agent, req, 0, &ids, p)) != 0 &&

@@ -104,9 +104,11 @@ cs_usage_list(cs_service *svc, const cs_actor *who, const char *holder_in,
 	items = NULL;
 	if (*out == NULL)
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
-	else
-		rc = cs_audit_read(svc, who, "usage_read", holder, holder, NULL,
-		    (int64_t)json_array_size(json_object_get(*out, "usage")));
+	else if ((rc = cs_audit_read(svc, who, "usage_read", holder, holder,
+	    NULL, (int64_t)json_array_size(json_object_get(*out, "usage")))) != 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
 out:
 	json_decref(items);
 	cs_hact_rows_free(rows, n);
