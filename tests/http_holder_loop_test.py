@@ -17,6 +17,7 @@ import re
 import sys
 import tempfile
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from cshttp import (T_DIAG, T_RAD, Deployment, call, is_json, is_problem,  # noqa: E402
@@ -102,6 +103,10 @@ def presentation_round_trip():
     check("<script" not in html and "http://" not in html.replace(s.base, "") and
           "default-src 'none'" in pg.headers.get("content-security-policy", ""),
           "no script, no outside assets")
+    pasted = call(s, "GET", "/v?qr=" + urllib.parse.quote(text or "", safe=""))
+    check(pasted.status == 200 and 'data-result="presentation"' in pasted.body.decode() and
+          RAD.get("number", "?") in pasted.body.decode(),
+          "the text pasted into /v shows the presentation page")
     v = verify(s, text)
     check(v.get("result") == "presentation" and
           sorted(c.get("id") for c in v.get("certificates", [])) ==

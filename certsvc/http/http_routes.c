@@ -703,11 +703,24 @@ page_forms(cs_req *r, const char *notice)
 	page_reply(r, rc, html, len);
 }
 
+static void page_presentation(cs_req *r, const char *code);
+
 static void
 page_verify(cs_req *r, const char *text, size_t n)
 {
 	json_t *res = NULL;
-	int rc = verify_text(r, text, n, &res);
+	char code[65];
+	const char *t = text;
+	size_t tn = n;
+	int rc;
+
+	/* A presentation's text pasted into /v: its own page. */
+	trim_scan(&t, &tn);
+	if (cs_presentation_code_of(svc_of(r), t, tn, code)) {
+		page_presentation(r, code);
+		return;
+	}
+	rc = verify_text(r, text, n, &res);
 
 	if (rc != 0)
 		cs_http_problem_err(r, rc, NULL);
@@ -744,7 +757,7 @@ h_page_token(cs_req *r)
 /* GET /p/{code}: a presentation (亮证码, SPEC §10) as the counter clerk's
  * phone opens it. */
 static void
-h_page_presentation(cs_req *r)
+page_presentation(cs_req *r, const char *code)
 {
 	cs_page_opts o = {catalog_of(r), cfg_of(r)->tz_offset_minutes,
 	    CS_PAGE_QR};
@@ -753,7 +766,7 @@ h_page_presentation(cs_req *r)
 	size_t len = 0;
 	int rc;
 
-	if ((rc = cs_presentation_verify(svc_of(r), &r->actor, r->params[0],
+	if ((rc = cs_presentation_verify(svc_of(r), &r->actor, code,
 	    &res)) == 0) {
 		cs_metrics_verification(r->srv->metrics,
 		    json_string_value(json_object_get(res, "result")));
@@ -761,6 +774,12 @@ h_page_presentation(cs_req *r)
 	}
 	page_reply(r, rc, html, len);
 	json_decref(res);
+}
+
+static void
+h_page_presentation(cs_req *r)
+{
+	page_presentation(r, r->params[0]);
 }
 
 /* GET /v: the forms; GET /v?qr=TEXT: that text checked. */
