@@ -143,11 +143,13 @@ def main():
     issuer = work.client("env", "issuer", "*", ISSUER_CODE, ISSUER_NAME)
     reader = work.client("reader", "reader", "*")
     long_issuer = work.client("long", "issuer", "*", LONG_ISSUER_CODE, LONG_ISSUER_NAME)
+    portal = work.client("portal", "portal", "*")
     srv = Server(work, "--listen", "127.0.0.1:%d" % port, "--rate-limit", "0")
     try:
         check(srv.base == base, "the server listens on %s (got %s)" % (base, srv.base))
         fixtures = stage(work, srv, issuer, long_issuer)
         fixtures.update({"base": base, "issuer_token": issuer, "reader_token": reader,
+                         "portal_token": portal,
                          "artifacts": ARTIFACTS, "chromium": CHROMIUM})
         FIX.update(srv=srv, reader=reader, fixtures=fixtures,
                    path=work.write("fixtures.json", fixtures))
@@ -327,6 +329,12 @@ def stage(work, srv, issuer, long_issuer):
 
     return {"pages": pages, "faces": faces,
             "roundtrip": {"id": rt["id"], "token": rt["token"]},
+            # A presentation (SPEC §10) of two of the holder's licences, one
+            # valid and one suspended; check.js makes it, so that its ttl
+            # starts when the browser is ready.
+            "present": {"holder": valid["holder"]["code"], "ids": [valid["id"], susp["id"]],
+                        "numbers": [valid["number"], susp["number"]], "holder_name": holder,
+                        "not_shown": [expired["number"], rev["number"]]},
             "manual": {"number": valid["number"], "id": valid["id"],
                        "holder_code": valid["holder"]["code"],
                        "holder_name": holder}}

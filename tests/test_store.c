@@ -735,6 +735,65 @@ TEST(copies)
 	cs_store_close(s);
 }
 
+/* --- holder acts (SPEC §10) --------------------------------------------- */
+
+static void
+hact(cs_hact_row *r, const char *key, int64_t n, const char *kind)
+{
+	r->key = (char *)key;
+	r->n = n;
+	r->kind = (char *)kind;
+	r->holder = "91350100M000100Y43";
+	r->at = 1000 + n;
+	r->body = "{\"purpose\":\"年检'; DROP TABLE holder_acts;--\"}";
+}
+
+/* A key's rows come back greatest n first and below a bound; (key, n) is
+ * taken once (a use of an authorisation counts once); the pages of
+ * certsvc copy go by (key, n). */
+TEST(holder_acts)
+{
+	cs_hact_row r, **rows = NULL;
+	size_t n = 0;
+	cs_store *s = fx_open("holder_acts");
+
+	if (s == NULL)
+		return;
+	hact(&r, "Aabc", 0, "authorisation");
+	CHECK_INT_EQ(cs_store_hact_put(s, &r), 0);
+	hact(&r, "Aabc", 1, "use");
+	CHECK_INT_EQ(cs_store_hact_put(s, &r), 0);
+	CHECK_INT_EQ(cs_store_hact_put(s, &r), CS_ECONFLICT);
+	hact(&r, "Aabc", -1, "withdrawn");
+	CHECK_INT_EQ(cs_store_hact_put(s, &r), 0);
+	hact(&r, "B", 5, "usage");
+	CHECK_INT_EQ(cs_store_hact_put(s, &r), 0);
+	CHECK_INT_EQ(cs_store_hacts_get(s, "Aabc", INT64_MAX, 10, &rows, &n), 0);
+	CHECK_INT_EQ(n, 3);
+	if (n == 3) {
+		CHECK_INT_EQ(rows[0]->n, 1);
+		CHECK_STR_EQ(rows[0]->kind, "use");
+		CHECK_INT_EQ(rows[2]->n, -1);
+		CHECK_STR_EQ(rows[1]->body, r.body);
+		CHECK_STR_EQ(rows[1]->holder, "91350100M000100Y43");
+		CHECK_INT_EQ(rows[1]->at, 1000);
+	}
+	cs_hact_rows_free(rows, n);
+	CHECK_INT_EQ(cs_store_hacts_get(s, "Aabc", 1, 1, &rows, &n), 0);
+	CHECK(n == 1 && rows[0]->n == 0);
+	cs_hact_rows_free(rows, n);
+	CHECK_INT_EQ(cs_store_hacts_get(s, "Aab", INT64_MAX, 10, &rows, &n), 0);
+	CHECK_INT_EQ(n, 0);
+	cs_hact_rows_free(rows, n);
+	CHECK_INT_EQ(cs_store_hacts_page(s, NULL, 0, 2, &rows, &n), 0);
+	CHECK(n == 2 && rows[0]->n == -1 && rows[1]->n == 0);
+	cs_hact_rows_free(rows, n);
+	CHECK_INT_EQ(cs_store_hacts_page(s, "Aabc", 0, 5, &rows, &n), 0);
+	CHECK(n == 2 && rows[0]->n == 1 && strcmp(rows[1]->key, "B") == 0);
+	cs_hact_rows_free(rows, n);
+	cs_store_close(s);
+}
+
 /* --- clients ------------------------------------------------------------ */
 
 
@@ -1312,6 +1371,7 @@ main(int argc, char **argv)
 	RUN(crash_after_commit);
 	RUN(holder_pages);
 	RUN(backup);
+	RUN(holder_acts);
 	RUN(copy_pages);
 	RUN(copy_imports);
 	RUN(copy_batch_all_or_none);

@@ -130,13 +130,14 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s != NULL ? cs_store_ping(s) : -1, 0);
 	cs_store_close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
-	    "'audit_keys', 'audit_chunks', 'copies', 'change_events')"), 11);
+	    "'audit_keys', 'audit_chunks', 'copies', 'change_events', "
+	    "'holder_acts')"), 12);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type = 'trigger'"), 23);
+	    "type = 'trigger'"), 25);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'index' AND name = 'licences_number'"), 1);
 	/* No index on the audit table has random keys (schema version 4). */
@@ -150,8 +151,15 @@ TEST(open_creates_schema)
 	sqlite3_close(db);
 }
 
-/* Today's schema back to version 7: no change feed (version 8). */
-#define UNDO_V8 "DROP TABLE change_events;"
+/* Today's schema back to version 8: no holder acts, and the clients'
+ * CHECK without the role portal (schema_holder_acts). */
+#define UNDO_HOLDER "DROP TABLE holder_acts; PRAGMA writable_schema = ON; " \
+    "UPDATE sqlite_master SET sql = replace(sql, ', ''portal''', '') " \
+    "WHERE type = 'table' AND name = 'clients'; " \
+    "PRAGMA writable_schema = RESET;"
+
+/* Back to version 7: no change feed (version 8). */
+#define UNDO_V8 UNDO_HOLDER "DROP TABLE change_events;"
 
 /* Back to version 6: no copies table (version 7). */
 #define UNDO_V7 UNDO_V8 "DROP TABLE copies;"
@@ -269,7 +277,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -521,7 +529,7 @@ TEST(migrate_v4_duplicate_numbers)
 	if (s == NULL)
 		return;
 	db = raw_open("dups.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 3);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences WHERE "
 	    "number = (SELECT number FROM licences WHERE seq = 1)"), 2);
@@ -575,6 +583,28 @@ TEST(migrate_v4_duplicate_numbers)
  * version 3 without them, at user_version 2; a raw UPDATE succeeding on it
  * shows that it really is the old schema.
  */
+/* A version 8 database (before the holder in the loop) takes the role
+ * portal once migrated: the clients' CHECK is widened in place, for the
+ * migrating connection too, and the holder acts' table is made. */
+TEST(migrate_holder_acts)
+{
+	cs_client a;
+	cs_hact_row r = {"Pk", 0, "presentation", HOLDER_1, 1, "{}"};
+	cs_store *s = open_store("v8.db");
+
+	client_make(&a, "window", "portal", 0x61);
+	CHECK(cs_store_client_add(s, &a) == 0);
+	client_make(&a, "window2", "portal", 0x62);
+	s = reopen_at(s, "v8.db", UNDO_HOLDER, 8);
+	if (s == NULL)
+		return;
+	CHECK_INT_EQ(cs_store_client_add(s, &a), 0);
+	client_make(&a, "nobody", "king", 0x63);
+	CHECK(cs_store_client_add(s, &a) != 0);
+	CHECK_INT_EQ(cs_store_hact_put(s, &r), 0);
+	cs_store_close(s);
+}
+
 TEST(migrate_v2)
 {
 	cs_grant g = { TYPE_A, ISSUER, "生态环境厅" };
@@ -603,7 +633,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",
@@ -1110,6 +1140,7 @@ main(int argc, char **argv)
 	RUN(migrate_v4_duplicate_numbers);
 	RUN(records);
 	RUN(migrate_v2);
+	RUN(migrate_holder_acts);
 	RUN(audit_chunks);
 	RUN(append_only);
 	RUN(group_commit);

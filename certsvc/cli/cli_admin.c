@@ -170,7 +170,7 @@ int
 cs_cmd_client(int argc, char **argv)
 {
 	cs_opt opts[] = {{"name", 1, "client name (add)", NULL},
-	    {"role", 1, "issuer, reader or admin (add)", NULL},
+	    {"role", 1, "issuer, reader, admin or portal (add)", NULL},
 	    {"types", 1, "licence type codes T1,T2 or * (add, grant)", NULL},
 	    {"issuer-code", 1, "the issuing authority's USCC (issuers)", NULL},
 	    {"issuer-name", 1, "the issuing authority's name (issuers; 1-64 characters)", NULL},
@@ -182,7 +182,7 @@ cs_cmd_client(int argc, char **argv)
 	int rc;
 
 	if ((rc = cs_cli_open(&c, argc, argv,
-	    "usage: certsvc client add --name NAME --role issuer|reader|admin\n"
+	    "usage: certsvc client add --name NAME --role issuer|reader|admin|portal\n"
 	    "                          [--types T,..|*] [--issuer-name N --issuer-code C]\n"
 	    "       certsvc client grant NAME --types T,.. [--issuer-code C --issuer-name N]\n"
 	    "       certsvc client list [--json]\n"

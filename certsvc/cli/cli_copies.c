@@ -80,7 +80,7 @@ cs_cmd_copy_of(int argc, char **argv)
 	cs_problems p = CS_PROBLEMS_INIT;
 	cs_service *svc = NULL;
 	cs_client *client = NULL, op = {0};
-	cs_actor who = {NULL, "cli", "cli"};
+	cs_actor who = {NULL, "cli", "cli", NULL};
 	json_t *body = NULL, *made = NULL;
 	int rc;
 

@@ -42,7 +42,7 @@ cs_cmd_events(int argc, char **argv)
 	    {NULL, 0, NULL, NULL}};
 	cs_cli c = {.cmd = "events", .opts = opts};
 	cs_problems p = CS_PROBLEMS_INIT;
-	cs_actor op = {NULL, "cli", NULL};
+	cs_actor op = {NULL, "cli", NULL, NULL};
 	cs_service *svc = NULL;
 	json_t *page = NULL;
 	int64_t after = 0, printed = 0;

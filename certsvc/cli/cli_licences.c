@@ -43,7 +43,7 @@ cs_cmd_issue(int argc, char **argv)
 	cs_cli c = {.cmd = "issue", .opts = opts};
 	cs_service *svc = NULL;
 	cs_client *client = NULL;
-	cs_actor who = {NULL, "cli", "cli"};
+	cs_actor who = {NULL, "cli", "cli", NULL};
 	json_t *all = NULL;
 	int rc, i;
 

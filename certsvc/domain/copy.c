@@ -552,6 +552,58 @@ free_changes(void **rows, size_t n)
 	cs_changes_free((cs_change **)rows, n);
 }
 
+/* --- holder acts (SPEC §10) ----------------------------------------- */
+
+/* Paged by (key, n): the cursor keeps the last key in id and its n in
+ * pos. */
+static int
+hacts_page(cs_store *s, struct cursor *c, size_t limit, void ***rows,
+    size_t *n)
+{
+	cs_hact_row **a = NULL;
+	int rc;
+
+	if ((rc = cs_store_hacts_page(s, c->id, c->pos, limit, &a, n)) == 0 &&
+	    *n > 0) {
+		free(c->id);
+		c->pos = a[*n - 1]->n;
+		if ((c->id = strdup(a[*n - 1]->key)) == NULL)
+			rc = cs_err_set(CS_ENOMEM, "copy: out of memory");
+	}
+	c->end = *n < limit;
+	*rows = (void **)a;
+	return rc;
+}
+
+static void
+canon_hact(cs_sbuf *b, const void *row)
+{
+	const cs_hact_row *r = row;
+
+	canon_str(b, r->key);
+	canon_int(b, r->n);
+	canon_str(b, r->kind);
+	canon_str(b, r->holder);
+	canon_int(b, r->at);
+	canon_str(b, r->body);
+}
+
+static void
+key_hact(const void *row, char *buf, size_t len)
+{
+	const cs_hact_row *r = row;
+
+	snprintf(buf, len, "%.120s/%lld", r->key, (long long)r->n);
+}
+
+static int put_hact(cs_store *dst, const void *row);
+
+static void
+free_hacts(void **rows, size_t n)
+{
+	cs_hact_rows_free((cs_hact_row **)rows, n);
+}
+
 /* --- the tables ----------------------------------------------------- */
 
 /* In the order copied: events, annotated copies and change events refer
@@ -572,6 +624,8 @@ static const struct table tables[] = {
 	    key_copy, free_copies},
 	{"change events", changes_page, put_change, new_changes, change_seq,
 	    canon_change, key_change, free_changes},
+	{"holder acts", hacts_page, put_hact, NULL, NULL, canon_hact, key_hact,
+	    free_hacts},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -650,6 +704,23 @@ put_copy(cs_store *dst, const void *row)
 	else if (rc == CS_ENOTFOUND && (rc = cs_store_copy_put(dst, a)) != 0)
 		rc = refused(&tables[5], a, rc);
 	cs_copy_row_free(have);
+	return rc;
+}
+
+static int
+put_hact(cs_store *dst, const void *row)
+{
+	const cs_hact_row *a = row;
+	cs_hact_row **have = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = cs_store_hacts_get(dst, a->key, a->n + 1, 1, &have, &n);
+	if (rc == 0 && n == 1 && have[0]->n == a->n)
+		rc = judge(&tables[7], a, have[0]);
+	else if (rc == 0 && (rc = cs_store_hact_put(dst, a)) != 0)
+		rc = refused(&tables[7], a, rc);
+	cs_hact_rows_free(have, n);
 	return rc;
 }
 

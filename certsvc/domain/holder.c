@@ -199,9 +199,9 @@ check_lookup(cs_service *svc, const cs_holder_query *q, char *norm, size_t n,
  * one round trip for the lot, where a licence at a time took one each).
  */
 static int
-rows_views(cs_service *svc, const cs_actor *who, cs_licence_row **rows,
-    size_t n, const cs_holder_query *q, time_t now, cs_sbuf *b,
-    size_t *count)
+rows_views(cs_service *svc, const cs_actor *who, const json_t *auth,
+    cs_licence_row **rows, size_t n, const cs_holder_query *q, time_t now,
+    cs_sbuf *b, size_t *count)
 {
 	const char **ids = NULL;
 	cs_event **evs = NULL;
@@ -213,7 +213,9 @@ rows_views(cs_service *svc, const cs_actor *who, cs_licence_row **rows,
 	if ((ids = calloc(n, sizeof(*ids))) == NULL)
 		return cs_err_set(CS_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++)
-		if (cs_may_read(who->client, rows[i]->type, rows[i]->issuer_code))
+		if (auth != NULL ? cs_auth_covers(auth, rows[i]->id,
+		    rows[i]->type) : cs_may_read(who->client, rows[i]->type,
+		    rows[i]->issuer_code))
 			ids[m++] = rows[i]->id;
 	if (m > 0 && (rc = cs_store_events_for_many(svc->store, ids, m, &evs,
 	    &counts, &total)) != 0)
@@ -234,7 +236,8 @@ out:
 }
 
 static int
-holder_page(cs_service *svc, const cs_actor *who, const char *holder,
+holder_page(cs_service *svc, const cs_actor *who, const json_t *auth,
+    const char *holder,
     const cs_holder_query *q, struct page *pg, cs_sbuf *b, size_t *count)
 {
 	cs_licence_row **rows = NULL;
@@ -250,7 +253,7 @@ holder_page(cs_service *svc, const cs_actor *who, const char *holder,
 		if ((rc = cs_store_licences_by_holder(svc->store, holder,
 		    q->type, &pg->pos, want, &rows, &n)) != 0)
 			break;
-		rc = rows_views(svc, who, rows, n, q, now, b, count);
+		rc = rows_views(svc, who, auth, rows, n, q, now, b, count);
 		read += n;
 		cs_licence_rows_free(rows, n);
 	} while (rc == 0 && pg->pos != 0 && *count < pg->limit &&
@@ -289,7 +292,9 @@ cs_holder_licences_text(cs_service *svc, const cs_actor *who,
 {
 	cs_problems none = CS_PROBLEMS_INIT, *p = problems ? problems : &none;
 	cs_sbuf b = CS_SBUF_INIT;
-	char norm[CS_USCC_LEN + 1], next[24];
+	char norm[CS_USCC_LEN + 1], next[24], code[CS_AUTH_CODE_LEN + 1];
+	cs_purpose granted;
+	json_t *auth = NULL;
 	struct page pg;
 	size_t count = 0;
 	int rc;
@@ -305,6 +310,26 @@ cs_holder_licences_text(cs_service *svc, const cs_actor *who,
 		rc = refused(svc, who, q, CS_EFORBIDDEN);
 		goto out;
 	}
+	/* With a use authorisation (SPEC §10) the purpose is the one the
+	 * holder agreed to, unless the reader states its own; a typo in the
+	 * code is a 400 before anything is read. */
+	if (who->auth_code != NULL) {
+		if ((rc = cs_auth_code_check(who->auth_code, code)) != 0)
+			goto out;
+		if ((rc = check_lookup(svc, q, norm, sizeof(norm), &pg, p)) != 0)
+			goto out;
+		if ((rc = cs_auth_redeem(svc, who, norm, NULL, NULL, &auth)) != 0)
+			goto out;
+		if (why == NULL || why->purpose == NULL || why->purpose[0] == '\0') {
+			granted.purpose = json_string_value(json_object_get(auth,
+			    "purpose"));
+			granted.service_item = json_string_value(json_object_get(
+			    auth, "service_item"));
+			granted.case_ref = json_string_value(json_object_get(auth,
+			    "id"));
+			why = &granted;
+		}
+	}
 	if ((rc = check_purpose(why)) != 0) {
 		cs_problems_add(p, "X-Purpose", "%s", cs_err_msg());
 		rc = refused(svc, who, q, CS_EINVAL);
@@ -316,7 +341,8 @@ cs_holder_licences_text(cs_service *svc, const cs_actor *who,
 	cs_sb_puts(&b, "{\"holder_code\":");
 	cs_sb_json_string(&b, norm);
 	cs_sb_puts(&b, ",\"certificates\":[");
-	if ((rc = holder_page(svc, who, norm, q, &pg, &b, &count)) == CS_EINVAL) {
+	if ((rc = holder_page(svc, who, auth, norm, q, &pg, &b, &count)) ==
+	    CS_EINVAL) {
 		cs_problems_add(p, "cursor", "cursor is not one of this holder's "
 		    "pages");
 		rc = lookup_refused(p, p->n - 1);
@@ -338,6 +364,7 @@ cs_holder_licences_text(cs_service *svc, const cs_actor *who,
 	*out = b.p;
 	b.p = NULL;
 out:
+	json_decref(auth);
 	cs_problems_reset(&none);
 	cs_sb_free(&b);
 	return rc;

@@ -152,9 +152,9 @@ cs_client_create(cs_service *svc, const char *name, const char *role,
 		return cs_err_set(CS_EINVAL, "client name '%.64s' must be 1-64 of "
 		    "A-Z a-z 0-9 . _ -", name);
 	if (strcmp(role, "issuer") != 0 && strcmp(role, "reader") != 0 &&
-	    strcmp(role, "admin") != 0)
-		return cs_err_set(CS_EINVAL, "role '%.16s' is not issuer, reader or admin",
-		    role);
+	    strcmp(role, "admin") != 0 && strcmp(role, "portal") != 0)
+		return cs_err_set(CS_EINVAL, "role '%.16s' is not issuer, reader, "
+		    "admin or portal", role);
 	/* 256 random bits: a hash lookup is then as strong as any slow KDF,
 	 * and the stored SHA-256 reveals nothing usable. */
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
@@ -391,6 +391,30 @@ may_change(const cs_client *c, const char *type, const char *issuer_code)
 	    cs_may_read(c, type, issuer_code);
 }
 
+/* A read with an authorisation code (SPEC §10): the licence's holder
+ * from the store (a well-formed unknown id is 404 as without a code), then
+ * one use of the code. */
+static int
+auth_read(cs_service *svc, const cs_actor *who, const char *id,
+    const char *type)
+{
+	cs_licence_row *row = NULL;
+	json_t *auth = NULL;
+	char code[CS_AUTH_CODE_LEN + 1];
+	int rc;
+
+	/* A typo is a 400 before anything is looked up. */
+	if ((rc = cs_auth_code_check(who->auth_code, code)) != 0)
+		return rc;
+	if ((rc = cs_store_licence_get(svc->store, id, &row)) == CS_ENOTFOUND)
+		return cs_err_set(rc, "no licence %s", id);
+	if (rc == 0)
+		rc = cs_auth_redeem(svc, who, row->holder_code, id, type, &auth);
+	json_decref(auth);
+	cs_licence_row_free(row);
+	return rc;
+}
+
 int
 cs_authorize_id(cs_service *svc, const cs_actor *who, const char *id,
     const char *action)
@@ -402,6 +426,8 @@ cs_authorize_id(cs_service *svc, const cs_actor *who, const char *id,
 	if ((rc = cs_check_id(id)) != 0)
 		return rc;
 	cs_licence_id_parse(id, &parts);
+	if (strcmp(action, "read") == 0 && who != NULL && who->auth_code != NULL)
+		return auth_read(svc, who, id, parts.type);
 	if (strcmp(action, "read") == 0 ? cs_may_read(c, parts.type, parts.issuer)
 	    : may_change(c, parts.type, parts.issuer))
 		return 0;
@@ -560,7 +586,9 @@ cs_trust_list(cs_service *svc, json_t **out)
 }
 
 const char cs_audit_actions[] = "issue amend issue_bundle read holder_lookup "
-    "suspend reinstate revoke copy copy_read verify_copy events_read";
+    "suspend reinstate revoke copy copy_read verify_copy events_read "
+    "presentation presentation_shown authorisation authorisation_withdraw "
+    "authorised_read delegation delegation_withdraw usage_read";
 
 static json_t *
 audit_json(const cs_audit_rec *r)

@@ -44,6 +44,9 @@ typedef struct cs_actor {
 	const cs_client *client;  /* borrowed */
 	const char *remote;       /* "127.0.0.1" or "cli" */
 	const char *request_id;
+	/* The X-Auth-Code a reader sent (SPEC §10), or NULL: a read of
+	 * licences it covers is allowed without a grant, and uses it. */
+	const char *auth_code;
 } cs_actor;
 
 /* Why a holder's licences are read: the X-Purpose, X-Service-Item and
@@ -305,6 +308,76 @@ void cs_copy_until(cs_service *svc, const cs_copy_row *c, char out[11]);
  * malformed id: "malformed".  Audited ("verify_copy"). */
 int cs_verify_copy(cs_service *svc, const cs_actor *who, const char *copy_id,
     json_t **out);
+
+/*
+ * The holder in the loop (SPEC §10): presentation.c, authorisation.c,
+ * delegation.c, usage.c.  Each takes the holder code of the path as sent
+ * (a code failing its check is CS_EVALIDATION naming "code") and, for
+ * presentations and authorisations, the X-Acting-For header as sent (NULL:
+ * absent): a portal acting for an agent needs a live delegation covering
+ * every licence (CS_EFORBIDDEN).  Only a portal client makes, withdraws or
+ * reads these (CS_EFORBIDDEN); each is audited.
+ */
+/* POST .../presentations {"licences": [ids] | "all", "ttl"?}: *out
+ * {"code", "qr_text", "expires_at"}.  An unknown or malformed id is a
+ * problem naming "licences.N", ttl over 300 one naming "ttl"
+ * (CS_EVALIDATION); another holder's licence CS_EFORBIDDEN. */
+int cs_presentation_create(cs_service *svc, const cs_actor *who,
+    const char *holder, const char *acting_for, const json_t *req,
+    json_t **out, cs_problems *problems);
+/* 1 and the code (NUL-terminated) when text is {public_url}/p/{code}. */
+int cs_presentation_code_of(cs_service *svc, const char *text, size_t len,
+    char code[65]);
+/* What /p/{code} and POST /api/v1/verify show: {"result": "presentation",
+ * "reason", "checked_at", "expires_at", "certificates": [public views]},
+ * or "presentation_expired" (no licences) or "not_found".  A presentation
+ * shown is audited ("presentation_shown") and added to the holder's
+ * usage record. */
+int cs_presentation_verify(cs_service *svc, const cs_actor *who,
+    const char *code, json_t **out);
+/* The QR text of a live presentation of holder, for its image; *out
+ * malloc'd; CS_ENOTFOUND when unknown, another holder's or expired. */
+int cs_presentation_qr_text(cs_service *svc, const cs_actor *who,
+    const char *holder, const char *code, char **out);
+/* POST .../authorisations {"reader"?, "service_item"?, "purpose",
+ * "licences": [ids] | "all" | {"types": [...]}, "expires_in"?, "uses"?}:
+ * *out {"auth_code", "authorisation_id", "expires_at"}. */
+#define CS_AUTH_CODE_LEN 10
+int cs_authorisation_create(cs_service *svc, const cs_actor *who,
+    const char *holder, const char *acting_for, const json_t *req,
+    json_t **out, cs_problems *problems);
+/* DELETE .../authorisations/{auth_code}: CS_ENOTFOUND when unknown,
+ * another holder's or already withdrawn. */
+int cs_authorisation_withdraw(cs_service *svc, const cs_actor *who,
+    const char *holder, const char *auth_code);
+/* An X-Auth-Code as typed, normalised (upper case, spaces and dashes
+ * dropped) into out: CS_EINVAL naming the header and the reason (length,
+ * character, check character). */
+int cs_auth_code_check(const char *in, char out[CS_AUTH_CODE_LEN + 1]);
+/* Take one use of who->auth_code for reading licence id of type (id
+ * NULL: a lookup of holder's licences): CS_EINVAL when the code fails its
+ * check, CS_EFORBIDDEN (audited) when it is unknown, withdrawn, expired,
+ * spent, another reader's or does not cover the licence.  *auth: the
+ * authorisation (its "licences", "purpose", ...), json_decref. */
+int cs_auth_redeem(cs_service *svc, const cs_actor *who, const char *holder,
+    const char *id, const char *type, json_t **auth);
+/* Whether the authorisation auth covers licence id of type. */
+int cs_auth_covers(const json_t *auth, const char *id, const char *type);
+/* POST .../delegations {"agent": {"name", "code_type", "code"}, "types"?,
+ * "until"}: *out {"delegation_id"}. */
+int cs_delegation_create(cs_service *svc, const cs_actor *who,
+    const char *holder, const json_t *req, json_t **out,
+    cs_problems *problems);
+/* DELETE .../delegations/{id}: effective at once. */
+int cs_delegation_withdraw(cs_service *svc, const cs_actor *who,
+    const char *holder, const char *id);
+/* GET .../usage?limit=&cursor=: {"holder_code", "usage": [{"at", "what",
+ * "client", "purpose"?, "service_item"?, "authorisation_id"?, "target"?,
+ * "licences"?}], "next"}, newest first.  A bad limit or cursor is
+ * CS_EINVAL with a problem naming it. */
+int cs_usage_list(cs_service *svc, const cs_actor *who, const char *holder,
+    const char *limit, const char *cursor, json_t **out,
+    cs_problems *problems);
 
 /*
  * The change feed (SPEC §9, events.c).  cs_events_parse checks the

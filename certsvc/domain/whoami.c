@@ -46,7 +46,8 @@ cs_client_json(const cs_client *c)
 
 	for (i = 0; grants != NULL && i < c->n_grants; i++)
 		json_array_append_new(grants, grant_json(&c->grants[i]));
-	if (warnings != NULL && c->n_grants == 0 && strcmp(c->role, "admin") != 0)
+	if (warnings != NULL && c->n_grants == 0 && strcmp(c->role, "admin") != 0 &&
+	    strcmp(c->role, "portal") != 0)
 		json_array_append_new(warnings, json_string(strcmp(c->role,
 		    "reader") == 0 ? "no licence type is granted: every holder "
 		    "lookup answers no licences and every read is 403 until an "

@@ -68,6 +68,7 @@ enum {
 	CS_RT_VERIFY = 1 << 4,    /* body: text/plain or application/json, 4 KiB */
 	CS_RT_FORM = 1 << 5,      /* body: a urlencoded form or text, 4 KiB */
 	CS_RT_CORS = 1 << 6,      /* other origins' pages may call it (http_edge.c) */
+	CS_RT_AUTHCODE = 1 << 7,  /* a read that takes X-Auth-Code (SPEC §10) */
 };
 
 typedef struct cs_route {
@@ -202,6 +203,16 @@ void cs_h_copy_create(cs_req *r);
 void cs_h_copy_pdf(cs_req *r);
 /* POST /api/v1/verify {"copy": ...}: the verdict into *out. */
 int cs_http_verify_copy(cs_req *r, const json_t *copy, json_t **out);
+
+/* --- the holder in the loop (http_holder_loop.c, SPEC §10) --------------- */
+
+void cs_h_presentation_create(cs_req *r);
+void cs_h_presentation_qr(cs_req *r);
+void cs_h_authorisation_create(cs_req *r);
+void cs_h_authorisation_withdraw(cs_req *r);
+void cs_h_delegation_create(cs_req *r);
+void cs_h_delegation_withdraw(cs_req *r);
+void cs_h_usage(cs_req *r);
 
 /* --- the change feed (http_events.c) ------------------------------------- */
 

@@ -522,6 +522,19 @@ dispatch(cs_req *r)
 		return;
 	}
 	cs_err_clear();
+	if ((rt->flags & CS_RT_AUTHCODE) &&
+	    (r->actor.auth_code = cs_req_header(r, "X-Auth-Code")) != NULL) {
+		/* A read with a use authorisation's code (SPEC §10) spends
+		 * one failure of the address's budget, given back when the
+		 * code worked: a wrong, mistyped, spent or expired code keeps
+		 * it, so guessing codes runs out (docs/design.md). */
+		if (!cs_req_failure_take(r))
+			return;
+		rt->handler(r);
+		if (r->status > 0 && r->status < 400)
+			cs_req_failure_give(r);
+		return;
+	}
 	rt->handler(r);
 }
 

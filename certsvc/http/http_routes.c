@@ -548,10 +548,15 @@ trim_scan(const char **s, size_t *n)
 static int
 verify_text(cs_req *r, const char *text, size_t n, json_t **out)
 {
+	char code[65];
 	int rc;
 
 	trim_scan(&text, &n);
-	rc = cs_verify_text(svc_of(r), text, n, out);
+	/* {public_url}/p/{code}: a presentation, not a licence's token. */
+	if (cs_presentation_code_of(svc_of(r), text, n, code))
+		rc = cs_presentation_verify(svc_of(r), &r->actor, code, out);
+	else
+		rc = cs_verify_text(svc_of(r), text, n, out);
 	if (rc == 0)
 		cs_metrics_verification(r->srv->metrics,
 		    json_string_value(json_object_get(*out, "result")));
@@ -698,11 +703,24 @@ page_forms(cs_req *r, const char *notice)
 	page_reply(r, rc, html, len);
 }
 
+static void page_presentation(cs_req *r, const char *code);
+
 static void
 page_verify(cs_req *r, const char *text, size_t n)
 {
 	json_t *res = NULL;
-	int rc = verify_text(r, text, n, &res);
+	char code[65];
+	const char *t = text;
+	size_t tn = n;
+	int rc;
+
+	/* A presentation's text pasted into /v: its own page. */
+	trim_scan(&t, &tn);
+	if (cs_presentation_code_of(svc_of(r), t, tn, code)) {
+		page_presentation(r, code);
+		return;
+	}
+	rc = verify_text(r, text, n, &res);
 
 	if (rc != 0)
 		cs_http_problem_err(r, rc, NULL);
@@ -734,6 +752,34 @@ static void
 h_page_token(cs_req *r)
 {
 	page_verify(r, r->params[0], strlen(r->params[0]));
+}
+
+/* GET /p/{code}: a presentation (亮证码, SPEC §10) as the counter clerk's
+ * phone opens it. */
+static void
+page_presentation(cs_req *r, const char *code)
+{
+	cs_page_opts o = {catalog_of(r), cfg_of(r)->tz_offset_minutes,
+	    CS_PAGE_QR};
+	json_t *res = NULL;
+	char *html = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = cs_presentation_verify(svc_of(r), &r->actor, code,
+	    &res)) == 0) {
+		cs_metrics_verification(r->srv->metrics,
+		    json_string_value(json_object_get(res, "result")));
+		rc = cs_page_presentation(res, &o, &html, &len);
+	}
+	page_reply(r, rc, html, len);
+	json_decref(res);
+}
+
+static void
+h_page_presentation(cs_req *r)
+{
+	page_presentation(r, r->params[0]);
 }
 
 /* GET /v: the forms; GET /v?qr=TEXT: that text checked. */
@@ -973,18 +1019,22 @@ h_metrics(cs_req *r)
 
 #define AUTH 0
 #define PUB (CS_RT_PUBLIC | CS_RT_LIMITED)
+#define ACODE CS_RT_AUTHCODE
 
 const cs_route cs_routes[] = {
 	{"POST", "/api/v1/certificates", h_issue, AUTH | CS_RT_JSON, NULL, NULL},
 	{"POST", "/api/v1/bundles", h_bundle, AUTH | CS_RT_JSON, NULL, NULL},
 	{"GET", "/api/v1/bundles/{id}", h_bundle_get, AUTH, NULL, NULL},
-	{"GET", "/api/v1/certificates/{id}", h_licence, AUTH, NULL, NULL},
-	{"GET", "/api/v1/certificates/{id}/qr.png", h_qr, AUTH, "png", "form"},
-	{"GET", "/api/v1/certificates/{id}/qr.svg", h_qr, AUTH, "svg", "form"},
-	{"GET", "/api/v1/certificates/{id}/face.svg", h_face, AUTH, NULL,
+	{"GET", "/api/v1/certificates/{id}", h_licence, AUTH | ACODE, NULL,
+	    NULL},
+	{"GET", "/api/v1/certificates/{id}/qr.png", h_qr, AUTH | ACODE, "png",
 	    "form"},
-	{"GET", "/api/v1/certificates/{id}/face.png", h_face_png, AUTH, NULL,
-	    "scale form"},
+	{"GET", "/api/v1/certificates/{id}/qr.svg", h_qr, AUTH | ACODE, "svg",
+	    "form"},
+	{"GET", "/api/v1/certificates/{id}/face.svg", h_face, AUTH | ACODE,
+	    NULL, "form"},
+	{"GET", "/api/v1/certificates/{id}/face.png", h_face_png, AUTH | ACODE,
+	    NULL, "scale form"},
 	{"POST", "/api/v1/certificates/{id}/suspend", h_transition,
 	    AUTH | CS_RT_JSON | CS_RT_JSON_OPT, "suspend", NULL},
 	{"POST", "/api/v1/certificates/{id}/reinstate", h_transition,
@@ -996,13 +1046,28 @@ const cs_route cs_routes[] = {
 	{"POST", "/api/v1/certificates/{id}/copies", cs_h_copy_create,
 	    AUTH | CS_RT_JSON, NULL, NULL},
 	{"GET", "/api/v1/copies/{copy_id}", cs_h_copy_pdf, AUTH, NULL, NULL},
-	{"GET", "/api/v1/holders/{code}/certificates", h_holder, AUTH, NULL,
-	    "type status limit cursor unchecked"},
+	{"GET", "/api/v1/holders/{code}/certificates", h_holder, AUTH | ACODE,
+	    NULL, "type status limit cursor unchecked"},
+	{"POST", "/api/v1/holders/{code}/presentations",
+	    cs_h_presentation_create, AUTH | CS_RT_JSON, NULL, NULL},
+	{"GET", "/api/v1/holders/{code}/presentations/{pcode}/qr.png",
+	    cs_h_presentation_qr, AUTH, NULL, NULL},
+	{"POST", "/api/v1/holders/{code}/authorisations",
+	    cs_h_authorisation_create, AUTH | CS_RT_JSON, NULL, NULL},
+	{"DELETE", "/api/v1/holders/{code}/authorisations/{auth_code}",
+	    cs_h_authorisation_withdraw, AUTH, NULL, NULL},
+	{"POST", "/api/v1/holders/{code}/delegations", cs_h_delegation_create,
+	    AUTH | CS_RT_JSON, NULL, NULL},
+	{"DELETE", "/api/v1/holders/{code}/delegations/{id}",
+	    cs_h_delegation_withdraw, AUTH, NULL, NULL},
+	{"GET", "/api/v1/holders/{code}/usage", cs_h_usage, AUTH, NULL,
+	    "limit cursor"},
 	{"POST", "/api/v1/verify", h_verify, PUB | CS_RT_VERIFY | CS_RT_CORS,
 	    NULL, NULL},
 	{"OPTIONS", "/api/v1/verify", cs_http_preflight,
 	    CS_RT_PUBLIC | CS_RT_CORS, NULL, NULL},
 	{"GET", "/v/{token}", h_page_token, PUB, NULL, NULL},
+	{"GET", "/p/{code}", h_page_presentation, PUB, NULL, NULL},
 	{"GET", "/v", h_page, PUB, NULL, NULL},
 	{"POST", "/v", h_page_post, PUB | CS_RT_FORM, NULL, NULL},
 	{"GET", "/api/v1/trust-list", h_trust_list, PUB | CS_RT_CORS, NULL, NULL},

@@ -409,6 +409,26 @@ cs_store_bundles_page(cs_store *s, const char *after_id, size_t limit,
 }
 
 int
+cs_store_hact_put(cs_store *s, const cs_hact_row *r)
+{
+	return s->ops->hact_put(s, r);
+}
+
+int
+cs_store_hacts_get(cs_store *s, const char *key, int64_t n_below,
+    size_t limit, cs_hact_row ***out, size_t *n)
+{
+	return s->ops->hacts_get(s, key, n_below, limit, out, n);
+}
+
+int
+cs_store_hacts_page(cs_store *s, const char *after_key, int64_t after_n,
+    size_t limit, cs_hact_row ***out, size_t *n)
+{
+	return s->ops->hacts_page(s, after_key, after_n, limit, out, n);
+}
+
+int
 cs_store_copies_page(cs_store *s, const char *after_id, size_t limit,
     cs_copy_row ***out, size_t *n)
 {

@@ -131,6 +131,21 @@ typedef struct cs_copy_row {
 	int64_t created_at;   /* Unix seconds */
 	int64_t expires_at;   /* Unix seconds: the end of its last day */
 } cs_copy_row;
+/* A holder act (SPEC §10): one append-only row of the holder-in-the-loop
+ * record, keyed (key, n).  key names what the row belongs to (a
+ * presentation, a use authorisation, a holder's delegations to one
+ * agent, a holder's usage record: domain holder_acts.h makes the keys);
+ * n orders that key's rows, and a row's (key, n) is unique: a use
+ * numbered n of an authorisation can be taken once, by one node.  body
+ * is the act's JSON text. */
+typedef struct cs_hact_row {
+	char *key;
+	int64_t n;
+	char *kind;           /* "presentation", "use", "withdrawn", ... */
+	char *holder;         /* the holder code */
+	int64_t at;           /* Unix seconds */
+	char *body;           /* JSON text, beginning with '{' */
+} cs_hact_row;
 /* A change event (SPEC §9), the outbox row of the change feed: one per
  * issuance (each bundle member), amendment, suspension, reinstatement and
  * revocation, appended in the change's own transaction.  Not a status
@@ -280,6 +295,12 @@ int cs_store_grant_add(cs_store *s, const char *client_name,
 int cs_store_copy_put(cs_store *s, const cs_copy_row *c);
 /* CS_ENOTFOUND when absent. */
 int cs_store_copy_get(cs_store *s, const char *id, cs_copy_row **out);
+/* CS_ECONFLICT when (key, n) is taken. */
+int cs_store_hact_put(cs_store *s, const cs_hact_row *r);
+/* The rows of key whose n is below n_below, greatest n first, at most
+ * limit. */
+int cs_store_hacts_get(cs_store *s, const char *key, int64_t n_below,
+    size_t limit, cs_hact_row ***out, size_t *n);
 /* rec->seq is ignored and assigned. */
 int cs_store_audit_append(cs_store *s, const cs_audit_rec *rec);
 /*
@@ -320,6 +341,10 @@ int cs_store_bundles_page(cs_store *s, const char *after_id, size_t limit,
  * the first), by id. */
 int cs_store_copies_page(cs_store *s, const char *after_id, size_t limit,
     cs_copy_row ***out, size_t *n);
+/* Holder acts after (after_key, after_n) (after_key NULL: from the
+ * first), by key (bytewise) and n. */
+int cs_store_hacts_page(cs_store *s, const char *after_key, int64_t after_n,
+    size_t limit, cs_hact_row ***out, size_t *n);
 /*
  * The n rows as cs_store_licence_put, cs_store_event_append (keeping each
  * seq), cs_store_audit_append and cs_store_change_append (keeping each
@@ -411,6 +436,8 @@ void cs_bundle_row_free(cs_bundle_row *b);
 void cs_bundle_rows_free(cs_bundle_row **bs, size_t n);
 void cs_copy_row_free(cs_copy_row *c);
 void cs_copy_rows_free(cs_copy_row **cs, size_t n);
+void cs_hact_row_free(cs_hact_row *r);
+void cs_hact_rows_free(cs_hact_row **rs, size_t n);
 void cs_audit_rec_free(cs_audit_rec *r);
 void cs_audit_recs_free(cs_audit_rec **rs, size_t n);
 

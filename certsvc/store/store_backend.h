@@ -69,6 +69,11 @@ struct cs_store_ops {
 
 	int (*copy_put)(cs_store *s, const cs_copy_row *c);
 	int (*copy_get)(cs_store *s, const char *id, cs_copy_row **out);
+	int (*hact_put)(cs_store *s, const cs_hact_row *r);
+	int (*hacts_get)(cs_store *s, const char *key, int64_t n_below,
+	    size_t limit, cs_hact_row ***out, size_t *n);
+	int (*hacts_page)(cs_store *s, const char *after_key, int64_t after_n,
+	    size_t limit, cs_hact_row ***out, size_t *n);
 	int (*audit_append)(cs_store *s, const cs_audit_rec *rec);
 	/* NULL: cs_store_audit_append_many loops over audit_append in a
 	 * nested level (store.c). */

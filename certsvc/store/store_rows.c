@@ -208,6 +208,28 @@ cs_copy_row_free(cs_copy_row *c)
 }
 
 void
+cs_hact_row_free(cs_hact_row *r)
+{
+	if (r != NULL) {
+		free(r->key);
+		free(r->kind);
+		free(r->holder);
+		free(r->body);
+		free(r);
+	}
+}
+
+void
+cs_hact_rows_free(cs_hact_row **rs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cs_hact_row_free(rs[i]);
+	free(rs);
+}
+
+void
 cs_audit_rec_free(cs_audit_rec *r)
 {
 	if (r != NULL) {

@@ -33,6 +33,9 @@
  *     pixels in its box, in the browser's screenshot and in face.png, with
  *     a control showing that unpainted text fails); and face.png a PNG of
  *     twice the layout's size whose QR code zbarimg decodes;
+ *   - a presentation (亮证码, SPEC §10): its QR image decoded by zbarimg,
+ *     the /p/ page showing the chosen licences with their status colours
+ *     and the time left; after its ttl the plain expired page, no licence;
  *   - an annotated copy's PDF (SPEC §12) opens in chromium's own PDF viewer
  *     with its page counted and no error, where the same bytes cut short
  *     (the control) bring up the viewer's error dialog.
@@ -364,6 +367,64 @@ async function roundTrip(ctx, faceCtx) {
   await page.close();
 }
 
+/* A presentation (亮证码, SPEC §10) through pixels: the portal makes one,
+ * its QR image (from the API) decoded by zbarimg, the URL opened on the
+ * phone with JavaScript off: the two licences with their status and the
+ * time left, to the page's standards; after the ttl the same URL is the
+ * plain expired page, with no licence on it. */
+async function presentation(ctx) {
+  const pr = fx.present;
+  const TTL = 6;
+  const made = await api('POST', `/api/v1/holders/${pr.holder}/presentations`,
+    { licences: pr.ids, ttl: TTL }, fx.portal_token);
+  check(made.status === 201 && made.json && made.json.code, `presentation: made ${made.status}`);
+  if (!made.json || !made.json.code) return;
+  const until = Date.now() + TTL * 1000;
+  const r = await fetch(`${BASE}/api/v1/holders/${pr.holder}/presentations/${made.json.code}/qr.png`,
+    { headers: { Authorization: 'Bearer ' + fx.portal_token } });
+  const file = path.join(ART, 'presentation-0-qr.png');
+  fs.writeFileSync(file, Buffer.from(await r.arrayBuffer()));
+  const url = zbar(file);
+  check(url === `${BASE}/p/${made.json.code}`, `presentation: decoded ${url}`);
+  if (!url) return;
+  const page = await ctx.newPage();
+  const requests = [];
+  page.on('request', (q) => requests.push(q.url()));
+  let resp = await page.goto(url);
+  let { facts } = await inspect(page, resp, requests, 'presentation-1-shown');
+  check(facts.result === 'presentation', `presentation: data-result ${facts.result}`);
+  for (const t of pr.numbers.concat([pr.holder_name, '剩余', '已暂扣', 'Suspended', '有效']))
+    check(facts.text.includes(t), `presentation: text lacks "${t}"`);
+  for (const t of pr.not_shown)
+    check(!facts.text.includes(t), `presentation: shows "${t}", not presented`);
+  const statuses = await page.evaluate(() => [...document.querySelectorAll('[data-status]')]
+    .map((e) => [e.getAttribute('data-status'), getComputedStyle(e).backgroundColor]));
+  check(JSON.stringify(statuses.map((x) => x[0])) === '["valid","suspended"]',
+    `presentation: statuses ${JSON.stringify(statuses)}`);
+  check(statuses.length === 2 && toneOf(statuses[0][1]) === 'ok' && toneOf(statuses[1][1]) === 'warn',
+    `presentation: status colours ${JSON.stringify(statuses)}`);
+  const left = await page.evaluate(() => Number(document.querySelector('[data-seconds-left]')
+    ?.getAttribute('data-seconds-left')));
+  check(left > 0 && left <= TTL, `presentation: ${left} s left`);
+  await page.close();
+  /* After the ttl: a fresh tab on the same URL. */
+  await new Promise((res) => setTimeout(res, Math.max(0, until - Date.now()) + 1500));
+  const page2 = await ctx.newPage();
+  const requests2 = [];
+  page2.on('request', (q) => requests2.push(q.url()));
+  resp = await page2.goto(url);
+  ({ facts } = await inspect(page2, resp, requests2, 'presentation-2-expired'));
+  check(facts.result === 'presentation_expired', `presentation: after ttl, data-result ${facts.result}`);
+  check(facts.text.includes('亮证码已过期') && facts.text.includes('expired'),
+    'presentation: the expired page says so');
+  for (const t of pr.numbers.concat([pr.holder_name]))
+    check(!facts.text.includes(t), `presentation: the expired page shows "${t}"`);
+  const v = await api('POST', '/api/v1/verify', { qr: url });
+  check(v.json && v.json.result === 'presentation_expired' && !v.json.certificates,
+    `presentation: verify after ttl ${JSON.stringify(v.json)}`);
+  await page2.close();
+}
+
 async function submitForm(page, button) {
   const [resp] = await Promise.all([page.waitForNavigation(), page.click(button)]);
   return resp;
@@ -673,7 +734,8 @@ async function faces(faceCtx) {
     for (const [what, run] of [['states', () => states(ctx)],
       ['round trip', () => roundTrip(ctx, faceCtx)],
       ['compact form', () => pasteCompact(ctx, faceCtx)],
-      ['paper copy', () => paperCopy(ctx)], ['faces', () => faces(faceCtx1)],
+      ['paper copy', () => paperCopy(ctx)], ['presentation', () => presentation(ctx)],
+      ['faces', () => faces(faceCtx1)],
       ['copy pdf', () => copyPdf(browser)]]) {
       const t = Date.now();
       await run();

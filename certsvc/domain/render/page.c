@@ -144,7 +144,10 @@ static const char style[] =
     "button{font:inherit;font-weight:600;padding:.6rem 1.5rem;"
     "margin:.75rem 0 .5rem;background:#0b57d0;color:#fff;border:0;"
     "border-radius:.375rem}"
-    ".notice{background:#fff;border-left:4px solid #a15c00;padding:.5rem .75rem}";
+    ".notice{background:#fff;border-left:4px solid #a15c00;padding:.5rem .75rem}"
+    ".status{color:#fff;border-radius:.5rem;padding:.25rem .75rem;"
+    "margin:0 0 .5rem;font-weight:bold}"
+    ".left{font-size:1.25rem;font-weight:bold}";
 
 static const struct verdict *
 verdict_find(const struct verdict *v, size_t n, const char *result)
@@ -177,14 +180,29 @@ bilingual(cs_sbuf *b, const char *zh, const char *en)
 	cs_sb_puts(b, "</span>");
 }
 
+static void page_begin_refresh(cs_sbuf *b, const char *zh, const char *en,
+    long refresh);
+
 static void
 page_begin(cs_sbuf *b, const char *zh, const char *en)
+{
+	page_begin_refresh(b, zh, en, -1);
+}
+
+/* The head and the start of the body; refresh >= 0: the page reloads
+ * itself after that many seconds. */
+static void
+page_begin_refresh(cs_sbuf *b, const char *zh, const char *en, long refresh)
 {
 	cs_sb_puts(b, "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n"
 	    "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
 	    "content=\"width=device-width, initial-scale=1\">\n"
 	    "<meta name=\"robots\" content=\"noindex\">\n"
-	    "<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
+	    "<meta name=\"referrer\" content=\"no-referrer\">\n");
+	if (refresh >= 0)
+		cs_sb_printf(b, "<meta http-equiv=\"refresh\" content=\"%ld\">\n",
+		    refresh);
+	cs_sb_puts(b, "<title>");
 	cs_sb_html(b, zh);
 	cs_sb_puts(b, " ");
 	cs_sb_html(b, en);
@@ -272,7 +290,19 @@ str(const json_t *obj, const char *key)
 }
 
 static void
+details_n(cs_sbuf *b, const json_t *cert, const cs_page_opts *o, int idx);
+static void status_line(cs_sbuf *b, const char *status);
+
+static void
 details(cs_sbuf *b, const json_t *cert, const cs_page_opts *o)
+{
+	details_n(b, cert, o, -1);
+}
+
+/* The details of a licence; idx >= 0 numbers its heading's id, for a page
+ * of several (ids must be unique). */
+static void
+details_n(cs_sbuf *b, const json_t *cert, const cs_page_opts *o, int idx)
 {
 	const json_t *holder = json_object_get(cert, "holder");
 	const json_t *detail = json_object_get(cert, "status_detail");
@@ -282,9 +312,21 @@ details(cs_sbuf *b, const json_t *cert, const cs_page_opts *o)
 	const char *ct = str(holder, "code_type"), *from, *until, *key, *text;
 	char buf[160], num[32];
 
-	cs_sb_puts(b, "<section aria-labelledby=\"h-details\">\n"
-	    "<h2 id=\"h-details\">证照信息 <span class=\"en\" lang=\"en\">"
-	    "Licence details</span></h2>\n<dl class=\"card\">\n");
+	if (idx >= 0)
+		cs_sb_printf(b, "<section class=\"licence\" aria-labelledby="
+		    "\"h-details-%d\">\n<h2 id=\"h-details-%d\">", idx, idx);
+	else
+		cs_sb_puts(b, "<section aria-labelledby=\"h-details\">\n"
+		    "<h2 id=\"h-details\">");
+	if (idx >= 0 && str(cert, "type_name") != NULL)
+		cs_sb_html(b, str(cert, "type_name"));
+	else
+		cs_sb_puts(b, "证照信息 <span class=\"en\" lang=\"en\">"
+		    "Licence details</span>");
+	cs_sb_puts(b, "</h2>\n");
+	if (idx >= 0)
+		status_line(b, str(cert, "status"));
+	cs_sb_puts(b, "<dl class=\"card\">\n");
 	row(b, "证照名称", "Licence", str(cert, "type_name"));
 	row(b, "证照编号", "Number", str(cert, "number"));
 	row(b, "持证主体", "Holder", str(holder, "name"));
@@ -420,6 +462,110 @@ cs_page_result(const json_t *res, const cs_page_opts *o, char **out,
 	cs_sb_puts(&b, "</p>\n");
 	offline_help(&b);
 	return page_end(&b, 1, out, len);
+}
+
+/* --- the presentation page (/p/{code}) ------------------------------ */
+
+/* One licence's status in a presentation: its verdict's tone, mark and
+ * words, the same as the /v page's heading says them. */
+static void
+status_line(cs_sbuf *b, const char *status)
+{
+	const struct verdict *vd = VERDICT(verdicts, status);
+
+	if (vd == NULL)
+		vd = VERDICT(verdicts, "malformed");
+	cs_sb_printf(b, "<p class=\"status tone-%s\" data-status=\"%s\">"
+	    "<span aria-hidden=\"true\">%s</span> ", vd->tone, vd->result,
+	    vd->mark);
+	bilingual(b, vd->zh, vd->en);
+	cs_sb_puts(b, "</p>\n");
+}
+
+/* Whole seconds from checked_at to expires_at (0 when either is bad). */
+static long
+seconds_left(const json_t *res)
+{
+	time_t now, until;
+
+	if (cs_rfc3339_parse(str(res, "checked_at"), &now) != 0 ||
+	    cs_rfc3339_parse(str(res, "expires_at"), &until) != 0 || until < now)
+		return 0;
+	return (long)(until - now);
+}
+
+/* The plain page of a code that shows nothing: expired or unknown. */
+static int
+presentation_gone(const json_t *res, char **out, size_t *len)
+{
+	int expired = strcmp(str(res, "result"), "presentation_expired") == 0;
+	cs_sbuf b = CS_SBUF_INIT;
+
+	page_begin(&b, expired ? "亮证码已过期" : "无效的亮证码", expired ?
+	    "Code expired" : "Unknown code");
+	cs_sb_printf(&b, "<section class=\"result state-%s tone-%s\" "
+	    "role=\"status\" data-result=\"%s\" aria-labelledby=\"verdict\">\n"
+	    "<p class=\"mark\" aria-hidden=\"true\">%s</p>\n<h1 id=\"verdict\">",
+	    expired ? "presentation_expired" : "not_found", expired ? "warn" :
+	    "bad", expired ? "presentation_expired" : "not_found", expired ?
+	    "!" : "✗");
+	if (expired)
+		bilingual(&b, "亮证码已过期", "This code has expired");
+	else
+		bilingual(&b, "无效的亮证码", "Not a valid code");
+	cs_sb_puts(&b, "</h1>\n<p>");
+	bilingual(&b, "请持证人在手机上重新出示亮证码。",
+	    "Ask the holder to show a new code on their phone.");
+	cs_sb_puts(&b, "</p>\n</section>\n");
+	return page_end(&b, 0, out, len);
+}
+
+int
+cs_page_presentation(const json_t *res, const cs_page_opts *o, char **out,
+    size_t *len)
+{
+	const json_t *certs = json_object_get(res, "certificates"), *c;
+	cs_sbuf b = CS_SBUF_INIT;
+	char buf[64];
+	long left;
+	size_t i;
+
+	*out = NULL;
+	*len = 0;
+	if (str(res, "result") == NULL ||
+	    strcmp(str(res, "result"), "presentation") != 0)
+		return presentation_gone(res, out, len);
+	left = seconds_left(res);
+	/* No script: the page reloads itself the second the code expires,
+	 * and then says so instead of showing the licences. */
+	page_begin_refresh(&b, "亮证", "Licences shown", left + 1);
+	cs_sb_puts(&b, "<section class=\"result state-presentation tone-ok\" "
+	    "role=\"status\" data-result=\"presentation\" "
+	    "aria-labelledby=\"verdict\">\n<h1 id=\"verdict\">");
+	bilingual(&b, "持证人亮证", "Licences shown by their holder");
+	cs_sb_printf(&b, "</h1>\n<p class=\"left\" data-seconds-left=\"%ld\">"
+	    "剩余 %ld 分 %02ld 秒 <span class=\"en\" lang=\"en\">%ld min "
+	    "%02ld s left</span>", left, left / 60, left % 60, left / 60,
+	    left % 60);
+	cs_sb_puts(&b, "<br>有效至 <span lang=\"en\">· until</span> <time "
+	    "datetime=\"");
+	cs_sb_html(&b, str(res, "expires_at"));
+	cs_sb_puts(&b, "\">");
+	cs_sb_html(&b, local_time(str(res, "expires_at"), o->tz_offset_minutes,
+	    buf, sizeof(buf)));
+	cs_sb_puts(&b, "</time></p>\n<p>");
+	bilingual(&b, "以下是持证人出示的证照及其当前状态。请逐张核对状态。",
+	    "These are the licences the holder shows, each with its status "
+	    "now. Check the status of each.");
+	cs_sb_puts(&b, "</p>\n</section>\n");
+	if (json_array_size(certs) == 0) {
+		cs_sb_puts(&b, "<p class=\"notice\">");
+		bilingual(&b, "没有可出示的证照。", "No licence to show.");
+		cs_sb_puts(&b, "</p>\n");
+	}
+	json_array_foreach(certs, i, c)
+		details_n(&b, c, o, (int)i);
+	return page_end(&b, 0, out, len);
 }
 
 int

@@ -46,6 +46,15 @@ const char *cs_page_tone(const char *result);
 int cs_page_result(const json_t *res, const cs_page_opts *o, char **out,
     size_t *len);
 
+/* The /p/{code} page (SPEC §10, 亮证): a presentation's result object
+ * (cs_presentation_verify: "presentation" with its "certificates" and
+ * "expires_at", "presentation_expired" or "not_found") as one page: the
+ * licences each with its status at a glance and the time left, the page
+ * reloading itself when the code expires; an expired or unknown code is a
+ * plain page that shows no licence.  *out as cs_page_result's. */
+int cs_page_presentation(const json_t *res, const cs_page_opts *o,
+    char **out, size_t *len);
+
 /* The /v page: where to paste a scanner's text, and the paper-copy form.
  * notice: a line shown above the forms (escaped), or NULL. */
 int cs_page_forms(const char *notice, char **out, size_t *len);

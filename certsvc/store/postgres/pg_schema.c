@@ -250,12 +250,29 @@ static const char schema_v3[] =
     "  body text NOT NULL);\n"
     APPEND_ONLY("change_events");
 
+/* The holder in the loop (SPEC §10), as SQLite's schema_holder_acts, and
+ * the role "portal". */
+static const char schema_holder_acts[] =
+    "ALTER TABLE clients DROP CONSTRAINT clients_role_check,\n"
+    "  ADD CONSTRAINT clients_role_check\n"
+    "    CHECK (role IN ('issuer', 'reader', 'admin', 'portal'));\n"
+    "CREATE TABLE holder_acts (\n"
+    "  key text COLLATE \"C\" NOT NULL,\n"
+    "  n bigint NOT NULL,\n"
+    "  kind text NOT NULL,\n"
+    "  holder text COLLATE \"C\" NOT NULL,\n"
+    "  at bigint NOT NULL,\n"
+    "  body text NOT NULL,\n"
+    "  CONSTRAINT holder_acts_pkey PRIMARY KEY (key, n));\n"
+    APPEND_ONLY("holder_acts");
+
 /* migrations[i] takes the database from version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_holder_acts,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -31,6 +31,7 @@
 #define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
 #define CHANGE_COLS "seq, event_id, type, licence_type, licence_id, at, body"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
+#define HACT_COLS "key, n, kind, holder, at, body"
 #define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
 	"used_by_code, created_at, expires_at"
 #define CLIENT_SELECT                                                        \
@@ -137,6 +138,12 @@ static const struct pstmt table[PS__N] = {
 	ST(PS_COPY_GET, "SELECT " COPY_COLS " FROM copies WHERE id = $1"),
 	ST(PS_COPY_PAGE, "SELECT " COPY_COLS " FROM copies WHERE id > $1 "
 	    "ORDER BY id LIMIT $2::bigint"),
+	ST(PS_HACT_PUT, "INSERT INTO holder_acts (" HACT_COLS ") VALUES "
+	    "($1, $2::bigint, $3, $4, $5::bigint, $6)"),
+	ST(PS_HACT_GET, "SELECT " HACT_COLS " FROM holder_acts WHERE key = $1 "
+	    "AND n < $2::bigint ORDER BY n DESC LIMIT $3::bigint"),
+	ST(PS_HACT_PAGE, "SELECT " HACT_COLS " FROM holder_acts WHERE "
+	    "(key, n) > ($1, $2::bigint) ORDER BY key, n LIMIT $3::bigint"),
 	ST(PS_CLI_ADD, "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES ($1, $2, $3::bytea, $4::bigint)"),
 	ST(PS_CLI_GET, CLIENT_SELECT "WHERE c.name = $1"),
@@ -323,6 +330,7 @@ static const struct {
 	{"clients_name_key", "clients.name"},
 	{"clients_token_hash_key", "clients.token_hash"},
 	{"client_revocations_pkey", "client_revocations.client_id"},
+	{"holder_acts_pkey", "holder_acts.key, holder_acts.n"},
 };
 
 /* Whether an error's SQLSTATE means "try again later": the connection

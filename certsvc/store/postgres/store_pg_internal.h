@@ -59,6 +59,9 @@ enum pst_id {
 	PS_COPY_PUT,
 	PS_COPY_GET,
 	PS_COPY_PAGE,
+	PS_HACT_PUT,
+	PS_HACT_GET,
+	PS_HACT_PAGE,
 	PS_CLI_ADD,
 	PS_CLI_GET,
 	PS_CLI_BY_HASH,
@@ -317,6 +320,11 @@ int pg_changes_page(cs_store *cs, int64_t after_seq, size_t limit,
 int pg_changes_import(cs_store *cs, cs_change *const *chs, size_t n);
 int pg_copy_put(cs_store *cs, const cs_copy_row *c);
 int pg_copy_get(cs_store *cs, const char *id, cs_copy_row **out);
+int pg_hact_put(cs_store *cs, const cs_hact_row *r);
+int pg_hacts_get(cs_store *cs, const char *key, int64_t n_below,
+    size_t limit, cs_hact_row ***out, size_t *n);
+int pg_hacts_page(cs_store *cs, const char *after_key, int64_t after_n,
+    size_t limit, cs_hact_row ***out, size_t *n);
 int pg_copies_page(cs_store *cs, const char *after_id, size_t limit,
     cs_copy_row ***out, size_t *n);
 int pg_bundle_by_ref(cs_store *cs, const char *client,

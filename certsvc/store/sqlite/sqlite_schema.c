@@ -245,6 +245,37 @@ static const char schema_v8[] =
     "  body TEXT NOT NULL);\n"
     APPEND_ONLY("change_events");
 
+/*
+ * The holder in the loop (SPEC §10): presentations, use authorisations
+ * and their uses, delegations and the holder's usage record, one
+ * append-only row an act (domain holder_acts.h).  The primary key
+ * (key, n) is what makes a use of an authorisation count once: the use
+ * numbered n is one row, whichever node inserts it first.
+ *
+ * And the role "portal" (SPEC §10): the clients table's CHECK lists the
+ * roles, and SQLite cannot alter a constraint.  Rebuilding the table would
+ * have to delete its rows (append-only, and referenced by grants), so the
+ * CHECK's text is widened in place, as SQLite documents for changes that
+ * leave the stored rows valid ("ALTER TABLE", making other kinds of schema
+ * changes): every stored role is still allowed.  RESET makes this
+ * connection read the schema again; the CREATE TABLE after it changes the
+ * schema cookie, so every other connection does too.
+ */
+static const char schema_holder_acts[] =
+    "PRAGMA writable_schema = ON;\n"
+    "UPDATE sqlite_master SET sql = replace(sql, '''admin''))', "
+    "'''admin'', ''portal''))') WHERE type = 'table' AND name = 'clients';\n"
+    "PRAGMA writable_schema = RESET;\n"
+    "CREATE TABLE holder_acts (\n"
+    "  key TEXT NOT NULL,\n"
+    "  n INTEGER NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  holder TEXT NOT NULL,\n"
+    "  at INTEGER NOT NULL,\n"
+    "  body TEXT NOT NULL,\n"
+    "  PRIMARY KEY (key, n)) WITHOUT ROWID;\n"
+    APPEND_ONLY("holder_acts");
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -256,6 +287,7 @@ static const char *const migrations[] = {
 	schema_v6,
 	schema_v7,
 	schema_v8,
+	schema_holder_acts,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -24,6 +24,7 @@
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
 #define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
 	"used_by_code, created_at, expires_at"
+#define HACT_COLS "key, n, kind, holder, at, body"
 #define CLIENT_SELECT                                                        \
 	"SELECT c.id, c.name, c.role, c.token_hash, c.created_at, "          \
 	"coalesce(r.at, 0) FROM clients c "                                  \
@@ -111,6 +112,12 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_COPY_GET] = "SELECT " COPY_COLS " FROM copies WHERE id = ?1",
 	[ST_COPY_PAGE] = "SELECT " COPY_COLS " FROM copies WHERE id > ?1 "
 	    "ORDER BY id LIMIT ?2",
+	[ST_HACT_PUT] = "INSERT INTO holder_acts (" HACT_COLS ") VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_HACT_GET] = "SELECT " HACT_COLS " FROM holder_acts WHERE key = ?1 "
+	    "AND n < ?2 ORDER BY n DESC LIMIT ?3",
+	[ST_HACT_PAGE] = "SELECT " HACT_COLS " FROM holder_acts WHERE key > ?1 "
+	    "OR (key = ?1 AND n > ?2) ORDER BY key, n LIMIT ?3",
 	[ST_CLI_ADD] = "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES (?1, ?2, ?3, ?4)",
 	/* A client copied from another store keeps its id (?5). */

@@ -75,6 +75,9 @@ enum stmt_id {
 	ST_COPY_PUT,
 	ST_COPY_GET,
 	ST_COPY_PAGE,
+	ST_HACT_PUT,
+	ST_HACT_GET,
+	ST_HACT_PAGE,
 	ST_CLI_ADD,
 	ST_CLI_IMPORT,
 	ST_CLI_GET,
@@ -249,6 +252,13 @@ int sq_copy_put(cs_store *cs, const cs_copy_row *c);
 int sq_copy_get(cs_store *cs, const char *id, cs_copy_row **out);
 int sq_copies_page(cs_store *cs, const char *after_id, size_t limit,
     cs_copy_row ***out, size_t *n);
+
+/* sqlite_hacts.c: the holder acts (SPEC §10). */
+int sq_hact_put(cs_store *cs, const cs_hact_row *r);
+int sq_hacts_get(cs_store *cs, const char *key, int64_t n_below,
+    size_t limit, cs_hact_row ***out, size_t *n);
+int sq_hacts_page(cs_store *cs, const char *after_key, int64_t after_n,
+    size_t limit, cs_hact_row ***out, size_t *n);
 
 /* sqlite_licences.c: licences, their status events, bundles. */
 int sq_licence_put(cs_store *cs, const cs_licence_row *r);
