@@ -159,7 +159,7 @@ licence_check(const json_t *lic)
 	const char *unchecked = json_is_true(json_object_get(json_object_get(lic,
 	    "holder"), "unchecked")) ? "true" : NULL;
 	const char *res;
-	cs_actor who = {reader, "127.0.0.1", "fuzz"};
+	cs_actor who = {reader, "127.0.0.1", "fuzz", NULL};
 	cs_purpose why = {"fuzzing", NULL, NULL};
 	cs_qr_opts qo = {CS_QR_ECC_M, 4, 4};
 	const cs_type *t;
@@ -208,7 +208,7 @@ licence_check(const json_t *lic)
 static void
 issue_one(const json_t *req)
 {
-	cs_actor who = {issuer, "127.0.0.1", "fuzz"};
+	cs_actor who = {issuer, "127.0.0.1", "fuzz", NULL};
 	cs_problems p = CS_PROBLEMS_INIT;
 	const json_t *fields = json_object_get(req, "fields");
 	const cs_type *t;
@@ -241,7 +241,7 @@ issue_one(const json_t *req)
 static void
 issue_bundle(const json_t *req)
 {
-	cs_actor who = {issuer, "127.0.0.1", "fuzz"};
+	cs_actor who = {issuer, "127.0.0.1", "fuzz", NULL};
 	cs_problems p = CS_PROBLEMS_INIT;
 	json_t *out = NULL, *lic;
 	size_t i;
