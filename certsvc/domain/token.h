@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "codes.h"
 #include "cose.h"
 #include "keys.h"
 
@@ -97,7 +98,7 @@ typedef struct cs_token_peek {
 	const uint8_t *kid;       /* into cose */
 	size_t kid_len;
 	int64_t iat;
-	char id[64];              /* the licence claim's id */
+	char id[CS_LICENCE_ID_MAX + 1];  /* the licence claim's id */
 } cs_token_peek;
 
 int cs_token_peek_text(const char *text, size_t len, cs_token_peek *out);
