@@ -312,8 +312,9 @@ cs_verify_licence(cs_service *svc, const char *id, json_t **out)
  * The fast path: the answer for a text that carries, byte for byte, the
  * token the library stored for a licence; NULL for any other text, which
  * then gets the full check.  Why it is sound (docs/design.md, "Verify's
- * fast path"): the stored token was signed here when the licence was
- * issued and verified against its record then; the id, kid and iat read
+ * fast path"): the stored token was signed over this licence's claims
+ * when it was issued, and the record holding it is the authority the
+ * answer's status already comes from; the id, kid and iat read
  * from the unverified text only choose what to compare, and the
  * comparison is of the whole zlib stream with the stored one, so whatever
  * they say, no text other than the stored token itself passes it.  What
