@@ -3,7 +3,7 @@
 #
 #   bench/profile.sh SCENARIO [callgrind|perf] [SIZE]
 #
-# SCENARIO: verify_url verify_compact lookup fetch qr_miss qr_hit issue, or
+# SCENARIO: verify_url verify_compact verify_full lookup fetch qr_miss qr_hit issue, or
 # ceil_verify (the raw ES256 verify loop, for comparison).  SIZE: a database
 # seeded by bench/run.sh (bench/work/seed-SIZE; default the smallest).
 #
@@ -79,6 +79,8 @@ S=$SRC/sample
 case $SC in
 verify_url) ARGS=(verify.lua "$S/qr_url.txt") ;;
 verify_compact) ARGS=(verify.lua "$S/qr_compact.txt") ;;
+verify_full) python3 "$BENCH/recompress.py" "$S/qr_url.txt" > "$RUN/qr_full.txt"
+	ARGS=(verify.lua "$RUN/qr_full.txt") ;;
 lookup) ARGS=(lookup.lua "$S/holders.txt" "$BENCH_READER_TOKEN") ;;
 fetch) ARGS=(fetch.lua "$S/ids.txt" "$BENCH_READER_TOKEN") ;;
 qr_miss) ARGS=(fetch.lua "$S/ids.txt" "$BENCH_READER_TOKEN" /qr.png) ;;

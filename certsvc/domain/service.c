@@ -680,6 +680,8 @@ cs_service_stats_get(cs_service *svc, cs_service_stats *out)
 		cs_tx_queue_stats(svc->issue_writer, &out->issue_batches,
 		    &out->issue_runs);
 	}
+	out->verify_fast = atomic_load_explicit(&svc->verify_fast,
+	    memory_order_relaxed);
 }
 
 int

@@ -90,6 +90,9 @@ typedef struct cs_service_stats {
 	int issue_writer;           /* 1 when the issuance writer runs */
 	uint64_t issue_batches;     /* its commits */
 	uint64_t issue_runs;        /* and the issuances they carried */
+	uint64_t verify_fast;       /* verifications of a stored token's own
+				     * bytes, answered without a signature
+				     * check (verify.c) */
 } cs_service_stats;
 void cs_service_stats_get(cs_service *svc, cs_service_stats *out);
 

@@ -11,6 +11,8 @@
 #error "service_internal.h is private to certsvc/domain: include service.h"
 #endif
 
+#include <stdatomic.h>
+
 #include "service.h"
 
 struct cs_service {
@@ -22,6 +24,7 @@ struct cs_service {
 	struct cs_tx_queue *issue_writer;    /* owned; NULL: issuances commit their own */
 	struct cs_client_cache *clients;     /* owned: authenticated tokens */
 	struct cs_status_cache *status_list; /* owned; NULL until first used */
+	atomic_ulong verify_fast;  /* verifications answered by the fast path */
 };
 
 /* The status list's cache and its thread (status_cache.c), for
@@ -102,6 +105,11 @@ json_t *cs_public_view(cs_service *svc, const json_t *full);
  * without the full view; CS_ENOTFOUND when the library does not hold it. */
 int cs_licence_public(cs_service *svc, const char *id, json_t **out,
     const char **status_out);
+/* The same only when the token stored for id is the zlib stream
+ * tok[0..n), compared full length: else 0 with *out NULL (also for a
+ * record whose text the scan does not take).  Verification's fast path. */
+int cs_licence_public_if_token(cs_service *svc, const char *id,
+    const uint8_t *tok, size_t n, json_t **out, const char **status_out);
 
 /* A verification result object {"result", "reason" (the table's for res
  * when NULL), "checked_at", "certificate" (cert, taken; NULL: null)}

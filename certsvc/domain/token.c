@@ -475,8 +475,8 @@ out:
 }
 
 /* Strip the outer form: prefix, URL path, query and fragment. */
-static int
-unwrap(cs_token_layers *l, const char *text, size_t len)
+int
+cs_token_unwrap(cs_token_layers *l, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len, *v = NULL, *q;
 	size_t i;
@@ -554,7 +554,7 @@ cs_token_decode(const char *text, size_t len, cs_token_layers **out)
 		    len, CS_TOKEN_MAX_TEXT);
 		goto out;
 	}
-	if ((rc = unwrap(l, text, len)) != 0)
+	if ((rc = cs_token_unwrap(l, text, len)) != 0)
 		goto out;
 	if (l->form == CS_FORM_COMPACT || l->form == CS_FORM_DCC) {
 		l->failed_layer = "base45";

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "codes.h"
 #include "cose.h"
 #include "keys.h"
 
@@ -73,6 +74,35 @@ typedef struct cs_token_layers {
  * failing layer's code (CS_EINVAL / CS_ETOOBIG) with *out still set. */
 int cs_token_decode(const char *text, size_t len, cs_token_layers **out);
 void cs_token_layers_free(cs_token_layers *l);
+
+/* The outer form of a text: l->form set and l->encoded (malloc'd) the
+ * text after any prefix, URL path, query and fragment. */
+int cs_token_unwrap(cs_token_layers *l, const char *text, size_t len);
+
+/*
+ * What verification's fast path (verify.c) needs of a text, read without
+ * verifying it: the token's bytes as stored (the zlib stream of the COSE
+ * message, what a bare token's base64url and the compact form's Base45
+ * carry), and the licence id, kid and iat its COSE message holds.  Only
+ * the shape certsvc signs is taken (tag 18, protected {1 alg, 4 kid},
+ * empty unprotected map, definite lengths); anything else fails
+ * (nonzero), and the caller checks the text in full.  Nothing here
+ * is trusted: the caller compares compressed, full length, with the token
+ * stored for id before believing any of it.
+ */
+typedef struct cs_token_peek {
+	uint8_t *compressed;      /* owned: the zlib stream, as stored */
+	size_t compressed_len;
+	uint8_t *cose;            /* owned: its inflated COSE_Sign1 */
+	size_t cose_len;
+	const uint8_t *kid;       /* into cose */
+	size_t kid_len;
+	int64_t iat;
+	char id[CS_LICENCE_ID_MAX + 1];  /* the licence claim's id */
+} cs_token_peek;
+
+int cs_token_peek_text(const char *text, size_t len, cs_token_peek *out);
+void cs_token_peek_free(cs_token_peek *p);
 
 /* CBOR item → JSON as described above, bounded depth. */
 int cs_cbor_to_json(const uint8_t *buf, size_t n, json_t **out);

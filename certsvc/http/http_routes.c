@@ -1007,6 +1007,7 @@ h_metrics(cs_req *r)
 	if (st.issue_writer)
 		cs_metrics_issue_writer(r->srv->metrics,
 		    (unsigned long)st.issue_batches, (unsigned long)st.issue_runs);
+	cs_metrics_verify_fast(r->srv->metrics, (unsigned long)st.verify_fast);
 	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0) {
 		cs_http_problem_err(r, rc, NULL);
 		return;

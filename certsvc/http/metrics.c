@@ -46,6 +46,7 @@ struct cs_metrics {
 	atomic_ulong verifications[NRESULTS];
 	atomic_long in_flight;
 	atomic_ulong audit_waiting, audit_committed;
+	atomic_ulong verify_fast;
 	atomic_ulong issue_batches, issue_runs;
 	_Atomic(const char *) backend;
 };
@@ -168,6 +169,12 @@ cs_metrics_issue_writer(cs_metrics *m, unsigned long batches,
 }
 
 void
+cs_metrics_verify_fast(cs_metrics *m, unsigned long n)
+{
+	atomic_store_explicit(&m->verify_fast, n, memory_order_relaxed);
+}
+
+void
 cs_metrics_backend(cs_metrics *m, const char *backend)
 {
 	atomic_store_explicit(&m->backend, backend, memory_order_relaxed);
@@ -262,6 +269,9 @@ cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 		cs_sb_printf(&b, "certsvc_verifications_total{result=\"%s\"} %lu\n",
 		    results[i], atomic_load_explicit(&m->verifications[i],
 		    memory_order_relaxed));
+	bmetric(&b, "certsvc_verify_fast_total", "counter", "Verifications "
+	    "of a stored token's own bytes, answered without a signature "
+	    "check (the fast path).", LOAD(verify_fast));
 	bmetric(&b, "certsvc_http_requests_in_flight", "gauge", "Requests "
 	    "started and not yet finished.", LOAD(in_flight));
 	bmetric(&b, "certsvc_audit_reads_waiting", "gauge", "Audit records of "

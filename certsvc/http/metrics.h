@@ -48,6 +48,10 @@ void cs_metrics_audit_queue(cs_metrics *m, unsigned long waiting,
 void cs_metrics_issue_writer(cs_metrics *m, unsigned long batches,
     unsigned long runs);
 
+/* Verifications answered by the fast path (verify.c: a stored token's own
+ * bytes, no signature check) since start. */
+void cs_metrics_verify_fast(cs_metrics *m, unsigned long n);
+
 /* The backend the node serves from ("sqlite", "postgresql"; a static
  * string), for certsvc_build_info beside the version. */
 void cs_metrics_backend(cs_metrics *m, const char *backend);
