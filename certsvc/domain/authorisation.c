@@ -8,12 +8,13 @@
  *
  * The code: 9 characters drawn uniformly (rejection sampling of
  * RAND_bytes) from the 31 characters of 0-9A-Z without I O S V Z, the
- * alphabet of the credit code (GB 32100), then a check character.  SPEC
- * §10 asks for a "MOD 37,36-style" check: ISO/IEC 7064's hybrid system,
- * which MOD 37,36 is for 36 characters, run over these 31 (MOD 32,31).
- * It catches every single wrong character (a 400 before any lookup), and
- * anyone can compute it from the SPEC alone.  31^9 = 2.6e13 codes;
- * guessing is held by the failure budget (docs/design.md).
+ * alphabet of the credit code (GB 32100), then a check character computed
+ * as the credit code's: weights 3^i mod 31, which are all distinct and
+ * non-zero modulo the prime 31, so every single wrong character and every
+ * swap of two characters is caught (a 400 before any lookup).  SPEC §10
+ * says "MOD 37,36-style": MOD 37,36 needs a 36-character alphabet, and
+ * the credit code's MOD 31 is that scheme for this one.  31^9 = 2.6e13
+ * codes; guessing is held by the failure budget (docs/design.md).
  *
  * Rows (key "A" hex SHA-256(code)): the authorisation (n 0), its
  * withdrawal (n -1), and one row per use (n 1..uses): the primary key
@@ -47,21 +48,20 @@ value_of(char c)
 }
 
 /* The check character of the first n characters of s, -1 when one is
- * outside the alphabet: ISO/IEC 7064 hybrid MOD (M+1),M with M = 31, the
- * character c that makes (P + c) mod M == 1 after the first n. */
+ * outside the alphabet. */
 static int
 check_char(const char *s, size_t n)
 {
-	int p = AUTH_RADIX, sum, v;
+	int sum = 0, w = 1, v;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if ((v = value_of(s[i])) < 0)
 			return -1;
-		sum = (p + v) % AUTH_RADIX;
-		p = (sum == 0 ? AUTH_RADIX : sum) * 2 % (AUTH_RADIX + 1);
+		sum = (sum + v * w) % AUTH_RADIX;
+		w = w * 3 % AUTH_RADIX;
 	}
-	return AUTH_ALPHABET[(AUTH_RADIX + 1 - p % AUTH_RADIX) % AUTH_RADIX];
+	return AUTH_ALPHABET[(AUTH_RADIX - sum) % AUTH_RADIX];
 }
 
 static int
