@@ -17,6 +17,7 @@
 #include "cs_err.h"
 #include "encode.h"
 #include "keys_internal.h"
+#include "pkcs11.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -566,6 +567,8 @@ cs_keyring_free(cs_keyring *ring)
 	for (i = 0; i < ring->n; i++)
 		cs_key_free(ring->keys[i]);
 	free(ring->keys);
+	/* After the keys: their EVP_PKEYs point into the token's slots. */
+	cs_pkcs11_free(ring->p11);
 	free(ring);
 }
 cs_keyring *

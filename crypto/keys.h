@@ -56,6 +56,8 @@ typedef struct cs_keyring {
 	cs_key **keys;        /* owned, sorted oldest first */
 	size_t n;
 	cs_key *active;       /* borrowed from keys; NULL if no private key */
+	struct cs_p11 *p11;   /* owned; the token the keys sign in (pkcs11.h),
+			       * NULL for keys read from files */
 } cs_keyring;
 
 /* "ES256" | "EdDSA" | "SM2" (case-insensitive) <-> CS_ALG_*. */

@@ -16,6 +16,7 @@
 #include "codes.h"
 #include "cs_err.h"
 #include "encode.h"
+#include "pkcs11.h"
 #include "timeutil.h"
 #include "tx_queue.h"
 
@@ -46,27 +47,10 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 		goto out;
 	if ((rc = cs_catalog_load(cfg->templates, &svc->catalog)) != 0)
 		goto out;
-	if ((rc = cs_keyring_load_dir(cfg->keys, &svc->keys)) != 0) {
-		if (rc == CS_ENOTFOUND && !need_signing_key) {
-			/* Reading and verifying need no key directory. */
-			rc = 0;
-		} else {
-			cs_err_wrap(rc, "keys: ");
-			goto out;
-		}
-	}
-	if (need_signing_key && (svc->keys == NULL || svc->keys->active == NULL)) {
-		rc = cs_err_set(CS_ENOTFOUND, "keys: no private signing key in %s "
-		    "(create one with: certsvc keygen --keys %s)", cfg->keys, cfg->keys);
+	pthread_rwlock_init(&svc->keys_lock, NULL);
+	svc->keys_lock_made = 1;
+	if ((rc = cs_service_keys_load(cfg, need_signing_key, &svc->keys)) != 0)
 		goto out;
-	}
-	/* Keys made before certificates were (SPEC §12) get theirs now,
-	 * once, written beside them: annotated copies are signed with it. */
-	if (need_signing_key && (rc = cs_keyring_ensure_certs(svc->keys,
-	    cfg->keys, cfg->library_name, NULL)) != 0) {
-		cs_err_wrap(rc, "keys: a certificate for the signing key: ");
-		goto out;
-	}
 	/* Commits are grouped: a group's leader waits up to audit_flush_ms
 	 * for the writers queued behind it. */
 	if ((rc = cs_store_open(cfg->db, cfg->audit_flush_ms, &svc->store)) != 0 ||
@@ -91,6 +75,8 @@ cs_service_close(cs_service *svc)
 	cs_store_close(svc->store);
 	cs_catalog_free(svc->catalog);
 	cs_keyring_free(svc->keys);
+	if (svc->keys_lock_made)
+		pthread_rwlock_destroy(&svc->keys_lock);
 	free(svc);
 }
 
@@ -544,14 +530,18 @@ cs_audit_denied(cs_service *svc, const cs_actor *who, const char *action,
 int
 cs_trust_list(cs_service *svc, json_t **out)
 {
+	const cs_keyring *ring;
 	char *text = NULL;
 	json_error_t err;
 	int rc;
 
 	*out = NULL;
-	if (svc->keys == NULL)
-		return cs_err_set(CS_ENOTFOUND, "no keys");
-	if ((rc = cs_keyring_to_jwks(svc->keys, &text)) != 0)
+	ring = cs_service_keys_hold(svc);
+	rc = ring == NULL ? cs_err_set(cs_pkcs11_is_uri(svc->cfg.keys) ?
+	    CS_EUNAVAIL : CS_ENOTFOUND, "no keys") :
+	    cs_keyring_to_jwks(ring, &text);
+	cs_service_keys_release(svc);
+	if (rc != 0)
 		return rc;
 	if ((*out = json_loads(text, 0, &err)) == NULL)
 		rc = cs_err_set(CS_ENOMEM, "trust list: %s", err.text);

@@ -314,7 +314,9 @@ cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out)
 	cs_token_layers *l;
 	json_t *verdict = NULL;
 
-	if ((l = check_token(svc->keys, text, len, &verdict)) == NULL)
+	l = check_token(cs_service_keys_hold(svc), text, len, &verdict);
+	cs_service_keys_release(svc);
+	if (l == NULL)
 		return done(verdict, out);
 	verdict = library_verdict(svc,
 	    json_string_value(json_object_get(json_object_get(l->claims, "-65537"), "id")),

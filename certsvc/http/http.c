@@ -170,15 +170,22 @@ listen_addr(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen)
 }
 
 /* SIGHUP: what an operator changed under a running server.  The log file
- * is opened again (logrotate moved it away). */
+ * is opened again (logrotate moved it away), and the key directory or
+ * token is read again (a key made by certsvc keygen signs from now on). */
 static void
-reload(const cs_config *cfg)
+reload(cs_service *svc)
 {
+	const cs_config *cfg = cs_service_config(svc);
+
 	if (cs_log_reopen(cfg->log_file) != 0)
 		cs_log_msg("certsvc: SIGHUP: %s; still writing the old file",
 		    cs_err_msg());
 	else
 		cs_log_msg("certsvc: SIGHUP: log file reopened");
+	if (cs_service_reload_keys(svc) != 0)
+		cs_log_msg("certsvc: SIGHUP: %s", cs_err_msg());
+	else
+		cs_log_msg("certsvc: SIGHUP: keys reloaded");
 }
 
 /* A SIGTERM or SIGINT that reaches a thread which does not block them (one
@@ -347,7 +354,7 @@ cs_http_run(cs_service *svc)
 		if (got == SIGTERM || got == SIGINT)
 			sig = got;
 		else if (got == SIGHUP)
-			reload(cfg);
+			reload(svc);
 		else if (got_signal != 0)
 			sig = got_signal;
 		cs_http_watch_sweep(&watch);
