@@ -45,8 +45,13 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 	svc->cfg = *cfg;
 	if ((rc = cs_config_validate(cfg)) != 0)
 		goto out;
-	if ((rc = cs_catalog_load(cfg->templates, &svc->catalog)) != 0)
-		goto out;
+	{
+		cs_catalog *cat = NULL;
+
+		if ((rc = cs_catalog_load(cfg->templates, &cat)) != 0)
+			goto out;
+		svc->catalog = cat;
+	}
 	pthread_rwlock_init(&svc->keys_lock, NULL);
 	svc->keys_lock_made = 1;
 	if ((rc = cs_service_keys_load(cfg, need_signing_key, &svc->keys)) != 0)
@@ -74,6 +79,9 @@ cs_service_close(cs_service *svc)
 	cs_client_cache_free(svc->clients);
 	cs_store_close(svc->store);
 	cs_catalog_free(svc->catalog);
+	for (size_t i = 0; i < svc->n_old_catalogs; i++)
+		cs_catalog_free(svc->old_catalogs[i]);
+	free(svc->old_catalogs);
 	cs_keyring_free(svc->keys);
 	if (svc->keys_lock_made)
 		pthread_rwlock_destroy(&svc->keys_lock);
@@ -84,6 +92,32 @@ const cs_config *
 cs_service_config(const cs_service *svc)
 {
 	return &svc->cfg;
+}
+
+/*
+ * SIGHUP: the catalog directory read again.  The new catalog replaces the
+ * old one at once (one atomic pointer); the old one is kept until close,
+ * because a request that started before may still hold its types, and
+ * catalogs are small (a few KiB each) and reloads rare.  A catalog that
+ * fails to load leaves the one in use.
+ */
+int
+cs_service_reload_catalog(cs_service *svc)
+{
+	cs_catalog *cat = NULL, **grown;
+	int rc;
+
+	if ((rc = cs_catalog_load(svc->cfg.templates, &cat)) != 0)
+		return cs_err_wrap(rc, "templates: ");
+	if ((grown = realloc(svc->old_catalogs, (svc->n_old_catalogs + 1) *
+	    sizeof(*grown))) == NULL) {
+		cs_catalog_free(cat);
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	}
+	svc->old_catalogs = grown;
+	svc->old_catalogs[svc->n_old_catalogs++] = atomic_exchange(
+	    &svc->catalog, cat);
+	return 0;
 }
 
 const cs_catalog *

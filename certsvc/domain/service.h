@@ -107,6 +107,11 @@ void cs_service_keys_release(cs_service *svc);
  * first, so a failure leaves no signing key (503) until a later reload or
  * the next issuance opens it again. */
 int cs_service_reload_keys(cs_service *svc);
+/* SIGHUP: read the catalog (templates) again; from now on requests see
+ * the new one (cs_service_catalog).  One that fails to load keeps the
+ * catalog in use (the error is returned).  Not thread-safe against
+ * itself: one thread reloads. */
+int cs_service_reload_catalog(cs_service *svc);
 
 /* The time used for "now"; tests and benchmarks may override it with the
  * environment variable CERTSVC_NOW (Unix seconds) in debug builds only. */

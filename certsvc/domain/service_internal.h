@@ -19,7 +19,11 @@
 struct cs_service {
 	cs_config cfg;        /* a copy */
 	cs_store *store;      /* owned */
-	cs_catalog *catalog;  /* owned */
+	cs_catalog *_Atomic catalog;  /* owned; a reload (SIGHUP) replaces it */
+	cs_catalog **old_catalogs;    /* owned: the ones replaced, kept until
+				       * close (a request may still hold one
+				       * of their types) */
+	size_t n_old_catalogs;
 	cs_keyring *keys;     /* owned; under keys_lock (service_keys.c);
 			       * NULL while a token cannot be opened */
 	pthread_rwlock_t keys_lock;
