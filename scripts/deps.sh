@@ -25,7 +25,7 @@ build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
 # libnss3-tools (certutil) check the annotated copies' PDF
 # (tests/http_copies_test.py).  openssl: nginx_tls makes its certificate
 # with the openssl command, which a minimal Debian may lack.
-# softhsm2 is the PKCS#11 token of tests/pkcs11_test.py, and opensc's
+# softhsm2 is the PKCS#11 token of tests/pkcs11_token_test.py, and opensc's
 # pkcs11-tool asks it whether a key is extractable.
 # python3-jsonschema: every JSON answer the end-to-end tests see is checked
 # against docs/openapi.json's schemas (tests/lib/csopenapi.py, Draft 2020-12).
