@@ -78,6 +78,10 @@ cs_key *cs_keyring_find(const cs_keyring *ring, const uint8_t *kid, size_t kidle
 /* Add a key (takes ownership). */
 int cs_keyring_add(cs_keyring *ring, cs_key *key);
 void cs_keyring_free(cs_keyring *ring);
+/* A copy of ring with the public halves only (no signing key): what
+ * verifies while a token cannot be reached.  ring may be NULL (an empty
+ * copy). */
+int cs_keyring_public(const cs_keyring *ring, cs_keyring **out);
 
 /* Key files and the key directory (keyfile.c), the trust list (jwks.c). */
 #include "keyfile.h"

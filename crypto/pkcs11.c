@@ -54,20 +54,9 @@ cs_keyring_load(const char *keys, const char *module, cs_keyring **out)
 
 /* --- the URI (RFC 7512) ------------------------------------------------ */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode s[0..n) into a new string; *len (optional) its length
- * (an id may hold NUL bytes). */
+/* Percent-decode s[0..n) into a new string; *len (optional) its length.
+ * Not the HTTP layer's cs_pct_decode: an id may hold NUL bytes, and a
+ * stray '%' is an error here rather than kept. */
 static int
 pct_decode(const char *s, size_t n, char **out, size_t *len)
 {
@@ -82,7 +71,8 @@ pct_decode(const char *s, size_t n, char **out, size_t *len)
 			d[m++] = s[i];
 			continue;
 		}
-		if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0) {
+		if (i + 2 >= n || (hi = cs_hex_value((unsigned char)s[i + 1])) < 0 ||
+		    (lo = cs_hex_value((unsigned char)s[i + 2])) < 0) {
 			free(d);
 			return cs_err_set(CS_EINVAL, "PKCS#11 URI: a '%%' without "
 			    "two hex digits");

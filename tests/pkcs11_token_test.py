@@ -12,7 +12,8 @@ token this test makes in its own directory (SOFTHSM2_CONF):
    tests/lib/independent.py), and online; the token is shown in the trust
    list like a file key (same JWK members).
 4. The token's files taken away mid-run: issuance is 503 (not a crash, the
-   server keeps serving reads); put back: issuance works again, signed by
+   server keeps serving reads and verifying with the keys' public halves);
+   put back: issuance works again, signed by
    the same key, without a restart.
 5. The status list is signed in the token too and verifies independently.
 """
@@ -21,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import independent  # noqa: E402
@@ -151,6 +153,19 @@ try:
                            sample_request("11100000000013338W032", "P11-2", ORG), token)
     check(st == 503, "issuance while the token is gone: 503, got %d %s" % (st, body))
     check(srv.alive(), "the server is still running")
+    # A second try, past the one-second pause, opens the token again and
+    # fails: issuance stays 503, verification goes on with the public halves.
+    time.sleep(1.2)
+    st, _, body = srv.json("POST", "/api/v1/certificates",
+                           sample_request("11100000000013338W032", "P11-2b", ORG), token)
+    check(st == 503, "issuance after a failed reopen: 503, got %d %s" % (st, body))
+    check("still unavailable" in srv.output(), "the failed reopen is logged")
+    st, _, v = srv.json("POST", "/api/v1/verify", {"qr": lic["qr_text"]})
+    check(st == 200 and v["result"] == "valid",
+          "verification goes on while the token is gone: %s" % v)
+    st, _, tl = srv.json("GET", "/api/v1/trust-list")
+    check(st == 200 and [(k["kid"], k["status"]) for k in tl["keys"]] == [(kid, "verify-only")],
+          "the trust list keeps the key, verify-only while it cannot sign: %s" % tl)
     st, _, _ = srv.json("GET", "/api/v1/certificates/%s" % lic["id"], token=token,
                         headers={"X-Purpose": "check"})
     check(st in (200, 400), "reads still answer while the token is gone (%d)" % st)

@@ -12,7 +12,8 @@
  * keyring is freed before the new one is loaded: freeing finalises the
  * module and loading initialises it again, which is what makes the module
  * look for the token afresh (SoftHSM2 does not otherwise see a token whose
- * files came back).
+ * files came back).  While it cannot be opened, the keys' public halves
+ * stay, so verification goes on.
  */
 #include "service_internal.h"
 
@@ -93,9 +94,19 @@ cs_service_reload_keys(cs_service *svc)
 		return 0;
 	}
 	pthread_rwlock_wrlock(&svc->keys_lock);
+	/* The public halves stay while the token is away: licences keep
+	 * verifying (the trust list calls every key verify-only then). */
+	if (cs_keyring_public(svc->keys, &old) != 0)
+		old = NULL;
 	cs_keyring_free(svc->keys);
 	svc->keys = NULL;
-	rc = cs_service_keys_load(&svc->cfg, 1, &svc->keys);
+	if ((rc = cs_service_keys_load(&svc->cfg, 1, &ring)) == 0) {
+		svc->keys = ring;
+		cs_keyring_free(old);
+	} else if (old != NULL && old->n > 0) {
+		svc->keys = old;
+	} else
+		cs_keyring_free(old);
 	atomic_store(&svc->keys_broken, rc != 0);
 	pthread_rwlock_unlock(&svc->keys_lock);
 	return rc;
