@@ -54,8 +54,25 @@ static int
 ec_coords(const EVP_PKEY *pkey, uint8_t x[COORD_LEN], uint8_t y[COORD_LEN])
 {
 	BIGNUM *bx = NULL, *by = NULL;
-	int rc = 0;
+	EVP_PKEY *plain = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int rc = 0, len;
 
+	/* A key that signs in a PKCS#11 token (libp11's, with its own EC
+	 * method) answers no parameter query: read its public half through
+	 * its SubjectPublicKeyInfo instead. */
+	ERR_set_mark();
+	if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) &&
+	    (len = i2d_PUBKEY((EVP_PKEY *)pkey, &der)) > 0) {
+		p = der;
+		plain = d2i_PUBKEY(NULL, &p, len);
+		if (plain != NULL)
+			pkey = plain;
+	}
+	BN_free(bx);
+	bx = NULL;
+	ERR_pop_to_mark();
 	if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) ||
 	    !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &by) ||
 	    BN_bn2binpad(bx, x, COORD_LEN) != COORD_LEN ||
@@ -63,6 +80,8 @@ ec_coords(const EVP_PKEY *pkey, uint8_t x[COORD_LEN], uint8_t y[COORD_LEN])
 		rc = cs_err_openssl("reading the public key coordinates");
 	BN_free(bx);
 	BN_free(by);
+	EVP_PKEY_free(plain);
+	OPENSSL_free(der);
 	return rc;
 }
 

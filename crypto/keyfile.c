@@ -34,8 +34,8 @@
  * rather than normalised, so a mistyped stem never silently becomes
  * another time.  s may continue after the time.
  */
-static int
-stem_time_parse(const char *s, time_t *out)
+int
+cs_keys_stem_time(const char *s, time_t *out)
 {
 	char r[21];
 	int64_t ms;
@@ -52,8 +52,8 @@ stem_time_parse(const char *s, time_t *out)
 
 /* The same form for a new stem: t's RFC 3339 UTC form without its '-' and
  * ':' into out[17]. */
-static void
-stem_time_format(time_t t, char out[17])
+void
+cs_keys_stem_format(time_t t, char out[17])
 {
 	char r[21];
 	size_t i, n = 0;
@@ -204,7 +204,7 @@ stem_time(const char *dir, const char *kid_hex, time_t t)
 		if ((d = opendir(dir)) == NULL)
 			return t;
 		while ((de = readdir(d)) != NULL)
-			if (stem_time_parse(de->d_name, &seen) == 0 &&
+			if (cs_keys_stem_time(de->d_name, &seen) == 0 &&
 			    seen == t && strstr(de->d_name, kid_hex) == NULL) {
 				t++;
 				moved = 1;
@@ -239,7 +239,7 @@ cs_key_save(const cs_key *key, const char *dir, char **stem_out)
 		return cs_err_set(CS_EUNSUPPORTED, "key of unknown algorithm %d",
 		    key->alg);
 	cs_hex_encode_into(key->kid, CS_KID_LEN, hex);
-	stem_time_format(stem_time(dir, hex, key->created != 0 ? key->created
+	cs_keys_stem_format(stem_time(dir, hex, key->created != 0 ? key->created
 	    : time(NULL)), ts);
 	snprintf(stem, sizeof(stem), "%s-%s-%s", ts, file, hex);
 	if ((keypath = path_join(dir, stem, ".key")) == NULL ||
@@ -487,7 +487,7 @@ ensure_cert(cs_key *key, const char *dir, const char *name, int *made)
 	X509 *x = NULL;
 	int rc;
 
-	if (key->cert != NULL || !key->has_private || key->stem[0] == '\0')
+	if (key->cert != NULL || !key->has_private)
 		return 0;
 	rc = cs_x509_make(key, name, key->created != 0 ? key->created :
 	    time(NULL), &x);
@@ -495,6 +495,12 @@ ensure_cert(cs_key *key, const char *dir, const char *name, int *made)
 		return 0;
 	if (rc < 0)
 		goto out;
+	/* A key not read from the directory (one in a PKCS#11 token) keeps
+	 * its certificate in memory, made again at each start. */
+	if (key->stem[0] == '\0') {
+		key->cert = x;
+		return 0;
+	}
 	if ((path = path_join(dir, key->stem, ".crt")) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 		goto out;
@@ -586,7 +592,7 @@ cs_keyring_load_dir(const char *dir, cs_keyring **out)
 			rc = cs_err_set(CS_ENOMEM, "out of memory");
 			goto out;
 		}
-		if (stem_time_parse(de->d_name, &ents[nents].created) < 0)
+		if (cs_keys_stem_time(de->d_name, &ents[nents].created) < 0)
 			ents[nents].created = 0;
 		nents++;
 	}
@@ -643,6 +649,73 @@ out:
 	free(path);
 	free(buf);
 	cs_key_free(key);
+	cs_keyring_free(ring);
+	return rc;
+}
+
+/* Move <dir>/<stem><suffix>, when there, into retired/. */
+static int
+retire_file(const char *dir, const char *retired, const char *stem,
+    const char *suffix)
+{
+	char *from = path_join(dir, stem, suffix);
+	char *to = path_join(retired, stem, suffix);
+	int rc = 0;
+
+	if (from == NULL || to == NULL)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	else if (rename(from, to) != 0 && errno != ENOENT)
+		rc = cs_err_set(errno_code(errno), "%s: %s", from,
+		    strerror(errno));
+	free(from);
+	free(to);
+	return rc;
+}
+
+/*
+ * Retiring a key takes it out of the trust list: its files move into
+ * <dir>/retired/ (which the loader does not read), kept rather than
+ * deleted so that an old licence can still be checked by hand.  The
+ * signing key is refused: a library with no signing key cannot issue, so
+ * a new one is made (keygen) and the server reloaded first.
+ */
+int
+cs_key_retire(const char *dir, const uint8_t kid[CS_KID_LEN],
+    char **stem_out)
+{
+	cs_keyring *ring = NULL;
+	cs_key *key;
+	char *retired = NULL;
+	int rc;
+
+	*stem_out = NULL;
+	if ((rc = cs_keyring_load_dir(dir, &ring)) != 0)
+		goto out;
+	if ((key = cs_keyring_find(ring, kid, CS_KID_LEN)) == NULL) {
+		rc = cs_err_set(CS_ENOTFOUND, "%s holds no key of that kid", dir);
+		goto out;
+	}
+	if (key->active) {
+		rc = cs_err_set(CS_ECONFLICT, "that key signs: make a new one "
+		    "(certsvc keygen), reload the server (SIGHUP), then retire "
+		    "this one");
+		goto out;
+	}
+	if ((retired = path_join(dir, "retired", "")) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = ensure_dir(retired)) != 0 ||
+	    (rc = retire_file(dir, retired, key->stem, ".key")) != 0 ||
+	    (rc = retire_file(dir, retired, key->stem, ".crt")) != 0 ||
+	    (rc = retire_file(dir, retired, key->stem, ".pub")) != 0)
+		goto out;
+	sync_dir(dir);
+	sync_dir(retired);
+	if ((*stem_out = strdup(key->stem)) == NULL)
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+out:
+	free(retired);
 	cs_keyring_free(ring);
 	return rc;
 }

@@ -15,8 +15,9 @@
 int cs_key_save(const cs_key *key, const char *dir, char **stem_out);
 /* Give every key of ring that holds its private half and has no
  * certificate a new one (x509.h, subject CN=name), written to
- * <dir>/<stem>.crt beside its key.  *made (optional) counts them.  A key
- * whose algorithm cannot sign a certificate is left without one. */
+ * <dir>/<stem>.crt beside its key (a key without a stem, one in a token,
+ * keeps it in memory).  *made (optional) counts them.  A key whose
+ * algorithm cannot sign a certificate is left without one. */
 int cs_keyring_ensure_certs(cs_keyring *ring, const char *dir,
     const char *name, int *made);
 /* Load a private key PEM; CS_EPERM when the file is readable by group or
@@ -26,5 +27,11 @@ int cs_key_load_private(const char *path, cs_key **out);
  * (CS_EINVAL when that certifies another key).  Fails on any unreadable or loose-mode
  * private key (CS_EPERM): the service refuses to start with one. */
 int cs_keyring_load_dir(const char *dir, cs_keyring **out);
+
+/* Take the key of kid out of the trust list: its files move to
+ * <dir>/retired/.  CS_ENOTFOUND when dir holds no such key, CS_ECONFLICT
+ * for the signing key.  *stem_out: the retired key's stem, caller frees. */
+int cs_key_retire(const char *dir, const uint8_t kid[CS_KID_LEN],
+    char **stem_out);
 
 #endif

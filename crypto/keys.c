@@ -17,6 +17,7 @@
 #include "cs_err.h"
 #include "encode.h"
 #include "keys_internal.h"
+#include "pkcs11.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -566,8 +567,48 @@ cs_keyring_free(cs_keyring *ring)
 	for (i = 0; i < ring->n; i++)
 		cs_key_free(ring->keys[i]);
 	free(ring->keys);
+	/* After the keys: their EVP_PKEYs point into the token's slots. */
+	cs_pkcs11_free(ring->p11);
 	free(ring);
 }
+/* Each key's SubjectPublicKeyInfo read back: a key that signs in a token
+ * gives a plain public key that needs the token for nothing. */
+int
+cs_keyring_public(const cs_keyring *ring, cs_keyring **out)
+{
+	cs_keyring *pub = NULL;
+	unsigned char *der = NULL;
+	cs_key *key = NULL;
+	size_t i;
+	int len, rc = 0;
+
+	*out = NULL;
+	if ((pub = cs_keys_keyring_new()) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	for (i = 0; ring != NULL && i < ring->n; i++) {
+		if ((len = i2d_PUBKEY(ring->keys[i]->pkey, &der)) <= 0) {
+			rc = cs_err_openssl("encoding a public key");
+			goto out;
+		}
+		if ((rc = cs_key_load_public(der, (size_t)len, &key)) != 0)
+			goto out;
+		OPENSSL_free(der);
+		der = NULL;
+		key->created = ring->keys[i]->created;
+		memcpy(key->stem, ring->keys[i]->stem, sizeof(key->stem));
+		if ((rc = cs_keyring_add(pub, key)) != 0)
+			goto out;
+		key = NULL;
+	}
+	*out = pub;
+	pub = NULL;
+out:
+	OPENSSL_free(der);
+	cs_key_free(key);
+	cs_keyring_free(pub);
+	return rc;
+}
+
 cs_keyring *
 cs_keys_keyring_new(void)
 {

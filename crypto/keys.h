@@ -56,6 +56,8 @@ typedef struct cs_keyring {
 	cs_key **keys;        /* owned, sorted oldest first */
 	size_t n;
 	cs_key *active;       /* borrowed from keys; NULL if no private key */
+	struct cs_p11 *p11;   /* owned; the token the keys sign in (pkcs11.h),
+			       * NULL for keys read from files */
 } cs_keyring;
 
 /* "ES256" | "EdDSA" | "SM2" (case-insensitive) <-> CS_ALG_*. */
@@ -76,6 +78,10 @@ cs_key *cs_keyring_find(const cs_keyring *ring, const uint8_t *kid, size_t kidle
 /* Add a key (takes ownership). */
 int cs_keyring_add(cs_keyring *ring, cs_key *key);
 void cs_keyring_free(cs_keyring *ring);
+/* A copy of ring with the public halves only (no signing key): what
+ * verifies while a token cannot be reached.  ring may be NULL (an empty
+ * copy). */
+int cs_keyring_public(const cs_keyring *ring, cs_keyring **out);
 
 /* Key files and the key directory (keyfile.c), the trust list (jwks.c). */
 #include "keyfile.h"

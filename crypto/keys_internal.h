@@ -22,6 +22,13 @@
  * when unknown. */
 const char *cs_keys_alg_file(int alg);
 
+/* The time a key file stem (or a token key's CKA_ID) starts with,
+ * "YYYYmmddTHHMMSSZ"; -1 when it does not (keyfile.c). */
+int cs_keys_stem_time(const char *s, time_t *out);
+
+/* The same form for time t into out[17]. */
+void cs_keys_stem_format(time_t t, char out[17]);
+
 /* An empty keyring; NULL when out of memory. */
 cs_keyring *cs_keys_keyring_new(void);
 

@@ -10,11 +10,12 @@ set -euo pipefail
 # librsvg2-dev draws face.png and, with libcairo2-dev's PDF surface, the
 # annotated copies' PDF; fonts-noto-cjk gives them (and a browser showing
 # face.svg) the Chinese glyphs, embedded as subsets in the PDF; libpq-dev
-# is the PostgreSQL backend's client library.
+# is the PostgreSQL backend's client library; libp11-dev and
+# libp11-kit-dev's pkcs11.h: signing keys in a PKCS#11 token.
 build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
        libqrencode-dev libpng-dev zlib1g-dev libdeflate-dev libzstd-dev
        libjansson-dev libcbor-dev librsvg2-dev libcairo2-dev libpq-dev
-       fonts-noto-cjk)
+       fonts-noto-cjk libp11-dev libp11-kit-dev)
 # python3-psycopg2: the tests read what a PostgreSQL server stored
 # (tests/lib/csdb.py).  chromium and nodejs: the browser tests
 # (tests/browser_test.py drive Debian's chromium with playwright-core).
@@ -24,11 +25,13 @@ build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
 # libnss3-tools (certutil) check the annotated copies' PDF
 # (tests/http_copies_test.py).  openssl: nginx_tls makes its certificate
 # with the openssl command, which a minimal Debian may lack.
+# softhsm2 is the PKCS#11 token of tests/pkcs11_token_test.py, and opensc's
+# pkcs11-tool asks it whether a key is extractable.
 # python3-jsonschema: every JSON answer the end-to-end tests see is checked
 # against docs/openapi.json's schemas (tests/lib/csopenapi.py, Draft 2020-12).
 test=(zbar-tools python3 python3-cryptography python3-cbor2 curl libxml2-utils
       sqlite3 chromium nodejs python3-psycopg2 nginx-light poppler-utils qpdf
-      libnss3-tools openssl python3-jsonschema)
+      libnss3-tools openssl python3-jsonschema softhsm2 opensc)
 
 # clang and its compiler-rt (libFuzzer, the sanitizer runtimes) build the
 # fuzz targets; python3-cbor2 lets fuzz/seeds.py take tokens apart.

@@ -227,7 +227,7 @@ refused(const uint8_t *list, size_t n, const cs_keyring *ring, int code,
 TEST(refusals)
 {
 	static const uint8_t ok3[] = {0, 1, 2}, bad3[] = {0, 4, 2};
-	cs_keyring other = {NULL, 0, NULL};
+	cs_keyring other = {NULL, 0, NULL, NULL};
 	cs_sbuf p = CS_SBUF_INIT;
 	cs_key *k2 = NULL;
 	uint8_t *list, *big, *copy;

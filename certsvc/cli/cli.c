@@ -17,7 +17,8 @@ static const struct command {
 	const char *summary;
 } commands[] = {
 	{"serve", cs_cmd_serve, "run the HTTP API (SPEC §5)"},
-	{"keygen", cs_cmd_keygen, "create a signing key in the key directory"},
+	{"keygen", cs_cmd_keygen, "create a signing key in the key directory or a token"},
+	{"key", cs_cmd_key, "retire a verification key: key retire KID"},
 	{"client", cs_cmd_client, "manage API clients: add, grant, list, revoke"},
 	{"issue", cs_cmd_issue, "issue a licence from a request file, without the server"},
 	{"show", cs_cmd_show, "print a licence"},

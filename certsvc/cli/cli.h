@@ -69,6 +69,7 @@ int cs_cli_main(int argc, char **argv);
 /* Commands. */
 int cs_cmd_serve(int argc, char **argv);
 int cs_cmd_keygen(int argc, char **argv);
+int cs_cmd_key(int argc, char **argv);
 int cs_cmd_client(int argc, char **argv);
 int cs_cmd_issue(int argc, char **argv);
 int cs_cmd_trust_list(int argc, char **argv);

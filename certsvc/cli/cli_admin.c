@@ -9,7 +9,9 @@
 
 #include "cli.h"
 #include "cs_err.h"
+#include "encode.h"
 #include "http.h"
+#include "pkcs11.h"
 #include "x509.h"
 
 /*
@@ -62,25 +64,51 @@ out:
 	return rc;
 }
 
+/* keygen --pkcs11 URI: the key pair is made inside the token. */
+static int
+keygen_token(cs_cli *c, const char *uri, int alg)
+{
+	uint8_t kid[CS_KID_LEN];
+	char *b64 = NULL;
+
+	if (cs_pkcs11_keygen(uri, c->cfg.pkcs11_module, alg, kid) != 0 ||
+	    cs_b64url_encode(kid, CS_KID_LEN, &b64) != 0)
+		return cs_cli_fail(c, NULL);
+	/* The URI is printed without its query: it names the PIN file. */
+	printf("%.*s (%s, kid %s): made in the token, not extractable\n",
+	    (int)strcspn(uri, "?"), uri, cs_alg_name(alg), b64);
+	free(b64);
+	return 0;
+}
+
 int
 cs_cmd_keygen(int argc, char **argv)
 {
 	cs_opt opts[] = {{"alg", 1, "ES256 (default), EdDSA or SM2", NULL},
+	    {"pkcs11", 1, "make the key inside the PKCS#11 token of this URI "
+	    "(pkcs11:token=T;object=LABEL?pin-source=file:PATH)", NULL},
 	    {NULL, 0, NULL, NULL}};
-	cs_cli c = {.cmd = "keygen", .opts = opts, .settings = "keys"};
+	cs_cli c = {.cmd = "keygen", .opts = opts,
+	    .settings = "keys pkcs11_module"};
 	cs_key *key = NULL;
-	char *stem = NULL;
+	char *stem = NULL, *kid = NULL;
 	int alg = CS_ALG_ES256, done, rc;
 
 	rc = cs_cli_parse(&c, argc, argv,
-	    "usage: certsvc keygen [--alg ES256|EdDSA|SM2] [--keys DIR]\n\n"
+	    "usage: certsvc keygen [--alg ES256|EdDSA|SM2] [--keys DIR]\n"
+	    "       certsvc keygen [--alg ES256] --pkcs11 URI\n\n"
 	    "Create a signing key in the key directory (private key mode 0600,\n"
-	    "public key and its X.509 certificate, CN=library_name, beside it).\n"
-	    "The newest key signs; older ones verify.\n", 1, &done);
+	    "public key and its X.509 certificate, CN=library_name, beside it),\n"
+	    "or inside a PKCS#11 token (SPEC §11).  The newest key signs; older\n"
+	    "ones verify.  A running server takes it on SIGHUP.\n", 1, &done);
 	if (done)
 		goto out;
 	if (cs_cli_opt(&c, "alg") && cs_alg_from_name(cs_cli_opt(&c, "alg"), &alg) != 0) {
 		rc = cs_cli_fail(&c, NULL);
+		goto out;
+	}
+	if (cs_cli_opt(&c, "pkcs11") != NULL) {
+		rc = keygen_token(&c, cs_cli_opt(&c, "pkcs11"), alg);
 		goto out;
 	}
 	/* The certificate (SPEC §12) is made with the key and written beside
@@ -89,15 +117,80 @@ cs_cmd_keygen(int argc, char **argv)
 	if (cs_key_generate(alg, &key) != 0 ||
 	    ((rc = cs_x509_make(key, c.cfg.library_name, key->created,
 	    &key->cert)) != 0 && rc != CS_EUNSUPPORTED) ||
-	    cs_key_save(key, c.cfg.keys, &stem) != 0) {
+	    cs_key_save(key, c.cfg.keys, &stem) != 0 ||
+	    cs_b64url_encode(key->kid, CS_KID_LEN, &kid) != 0) {
 		rc = cs_cli_fail(&c, NULL);
 		goto out;
 	}
-	printf("%s/%s.key (%s)\n", c.cfg.keys, stem, cs_alg_name(alg));
+	printf("%s/%s.key (%s, kid %s)\n", c.cfg.keys, stem, cs_alg_name(alg),
+	    kid);
 	rc = 0;
 out:
 	cs_key_free(key);
 	free(stem);
+	free(kid);
+	free(c.args);
+	return rc;
+}
+
+/* key retire KID: the kid as the trust list, licences and decode write
+ * it (base64url). */
+static int
+key_retire(cs_cli *c, const char *b64)
+{
+	uint8_t *kid = NULL;
+	size_t n = 0;
+	char *stem = NULL;
+	int rc;
+
+	if (cs_pkcs11_is_uri(c->cfg.keys)) {
+		fprintf(stderr, "certsvc key: keys is a PKCS#11 token: delete the "
+		    "key's objects with the token's own tools (pkcs11-tool "
+		    "--delete-object), then reload the server (SIGHUP)\n");
+		return 2;
+	}
+	if (cs_b64url_decode(b64, strlen(b64), &kid, &n) != 0 ||
+	    n != CS_KID_LEN) {
+		fprintf(stderr, "certsvc key: KID: expected the 11 base64url "
+		    "characters of a kid, as the trust list shows it\n");
+		free(kid);
+		return 2;
+	}
+	rc = cs_key_retire(c->cfg.keys, kid, &stem);
+	if (rc == 0)
+		printf("key %s retired: %s/retired/%s.* (out of the trust list "
+		    "once the server reloads: SIGHUP)\n", b64, c->cfg.keys, stem);
+	else {
+		cs_err_wrap(rc, "key %s: ", b64);
+		rc = cs_cli_fail(c, NULL);
+	}
+	free(stem);
+	free(kid);
+	return rc;
+}
+
+int
+cs_cmd_key(int argc, char **argv)
+{
+	cs_cli c = {.cmd = "key", .opts = NULL, .settings = "keys"};
+	int done, rc;
+
+	rc = cs_cli_parse(&c, argc, argv,
+	    "usage: certsvc key retire KID [--keys DIR]\n\n"
+	    "Retire a verification key: it leaves the trust list (its files move\n"
+	    "to DIR/retired/), and licences it signed stop verifying.  The signing\n"
+	    "key cannot be retired: make a new one first (certsvc keygen) and\n"
+	    "reload the server (SIGHUP).  KID is written as the trust list writes\n"
+	    "it (base64url).\n", 1, &done);
+	if (done)
+		goto out;
+	if (c.nargs == 2 && strcmp(c.args[0], "retire") == 0)
+		rc = key_retire(&c, c.args[1]);
+	else {
+		fprintf(stderr, "certsvc key: expected retire KID (see --help)\n");
+		rc = 2;
+	}
+out:
 	free(c.args);
 	return rc;
 }
@@ -224,18 +317,19 @@ out:
 int
 cs_cmd_trust_list(int argc, char **argv)
 {
-	cs_cli c = {.cmd = "trust-list", .opts = NULL, .settings = "keys"};
+	cs_cli c = {.cmd = "trust-list", .opts = NULL,
+	    .settings = "keys pkcs11_module"};
 	cs_keyring *ring = NULL;
 	char *text = NULL;
 	int done, rc;
 
 	rc = cs_cli_parse(&c, argc, argv,
-	    "usage: certsvc trust-list [--keys DIR]\n\n"
+	    "usage: certsvc trust-list [--keys DIR|PKCS11-URI]\n\n"
 	    "Print the verification keys as a JWK Set (SPEC §5): what offline\n"
 	    "verifiers need.  It never holds private key material.\n", 1, &done);
 	if (done)
 		goto out;
-	if (cs_keyring_load_dir(c.cfg.keys, &ring) != 0 ||
+	if (cs_keyring_load(c.cfg.keys, c.cfg.pkcs11_module, &ring) != 0 ||
 	    cs_keyring_to_jwks(ring, &text) != 0) {
 		rc = cs_cli_fail(&c, NULL);
 		goto out;

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cose.h"
 #include "cs_err.h"
+#include "pkcs11.h"
 #include "encode.h"
 #include "service.h"
 #include "status_list.h"
@@ -94,7 +95,7 @@ cs_cmd_verify(int argc, char **argv)
 	    "check suspension, revocation and amendment", NULL},
 	    {NULL, 0, NULL, NULL}};
 	cs_cli c = {.cmd = "verify", .opts = opts,
-	    .settings = "keys tz_offset_minutes"};
+	    .settings = "keys pkcs11_module tz_offset_minutes"};
 	cs_keyring *ring = NULL;
 	cs_status_list *sl = NULL;
 	json_t *verdict = NULL;
@@ -134,7 +135,7 @@ cs_cmd_verify(int argc, char **argv)
 			cs_cli_fail(&c, cs_cli_opt(&c, "trust-list"));
 			goto out;
 		}
-	} else if (cs_keyring_load_dir(c.cfg.keys, &ring) != 0) {
+	} else if (cs_keyring_load(c.cfg.keys, c.cfg.pkcs11_module, &ring) != 0) {
 		cs_cli_fail(&c, NULL);
 		goto out;
 	}
@@ -234,7 +235,10 @@ cose_report(const cs_cose_msg *m)
 	char *kid = NULL, *prot = NULL;
 	json_t *j;
 
-	cs_hex_encode(m->kid, m->kid_len, &kid);
+	/* base64url, as the trust list and each licence's "kid" write it
+	 * (SPEC §5), so a kid read here is found there as it is. */
+	if (m->kid_len > 0)
+		cs_b64url_encode(m->kid, m->kid_len, &kid);
 	cs_hex_encode(m->protected_raw, m->protected_len, &prot);
 	j = json_pack("{si ss* ss ss sb sb si}", "alg", m->alg, "alg_name",
 	    cs_alg_name(m->alg), "kid", kid ? kid : "", "protected", prot ? prot : "",

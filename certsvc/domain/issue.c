@@ -67,7 +67,7 @@ cs_issue_random_serial(char out[BUNDLE_RANDOM_LEN + 1])
 /* The immutable record of SPEC §1 (no status, related or qr_text, which
  * are derived when it is read). */
 static json_t *
-build_record(cs_service *svc, const struct req *r, const char *id,
+build_record(const cs_key *key, const struct req *r, const char *id,
     const char *number, const char *bundle, const char *supersedes, time_t now)
 {
 	char issued[21], from[11], until[11];
@@ -89,13 +89,13 @@ build_record(cs_service *svc, const struct req *r, const char *id,
 	    "valid_until", r->valid_until >= 0 ? until : NULL,
 	    "fields", r->fields, "approval_ref", r->approval_ref,
 	    "bundle", bundle, "supersedes", supersedes,
-	    "kid", "", "alg", cs_alg_name(svc->keys->active->alg));
+	    "kid", "", "alg", cs_alg_name(key->alg));
 }
 
 static int
-sign_record(cs_service *svc, const cs_type *t, json_t *rec)
+sign_record(cs_service *svc, const cs_key *key, const cs_type *t,
+    json_t *rec)
 {
-	const cs_key *key = svc->keys->active;
 	uint8_t *claims = NULL;
 	size_t n;
 	char *token = NULL, *kid = NULL;
@@ -189,6 +189,7 @@ cs_issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
 	char *text = NULL;
 	json_t *rec = NULL;
 	cs_licence_row row;
+	const cs_key *key = NULL;
 	int64_t seq = 0;
 	time_t now = cs_now();
 	int rc;
@@ -199,12 +200,12 @@ cs_issue_locked(cs_service *svc, const cs_actor *who, const struct req *r,
 	if ((rc = cs_licence_id_format(r->type->code, r->grant->issuer_code,
 	    serial, pl->version, id)) != 0)
 		goto out;
-	rec = build_record(svc, r, id, number, pl->bundle, pl->supersedes, now);
-	if (rec == NULL) {
-		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	if ((rc = cs_service_signer(svc, &key)) != 0)
 		goto out;
-	}
-	if ((rc = sign_record(svc, r->type, rec)) != 0)
+	rec = build_record(key, r, id, number, pl->bundle, pl->supersedes, now);
+	rc = rec == NULL ? cs_err_set(CS_ENOMEM, "out of memory") :
+	    sign_record(svc, key, r->type, rec);
+	if ((rc = cs_service_signed(svc, key, rc)) != 0)
 		goto out;
 	if ((text = json_dumps(rec, JSON_COMPACT)) == NULL) {
 		rc = cs_err_set(CS_ENOMEM, "out of memory");

@@ -16,6 +16,7 @@
 #include "codes.h"
 #include "cs_err.h"
 #include "encode.h"
+#include "pkcs11.h"
 #include "timeutil.h"
 #include "tx_queue.h"
 
@@ -44,29 +45,17 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 	svc->cfg = *cfg;
 	if ((rc = cs_config_validate(cfg)) != 0)
 		goto out;
-	if ((rc = cs_catalog_load(cfg->templates, &svc->catalog)) != 0)
-		goto out;
-	if ((rc = cs_keyring_load_dir(cfg->keys, &svc->keys)) != 0) {
-		if (rc == CS_ENOTFOUND && !need_signing_key) {
-			/* Reading and verifying need no key directory. */
-			rc = 0;
-		} else {
-			cs_err_wrap(rc, "keys: ");
+	{
+		cs_catalog *cat = NULL;
+
+		if ((rc = cs_catalog_load(cfg->templates, &cat)) != 0)
 			goto out;
-		}
+		svc->catalog = cat;
 	}
-	if (need_signing_key && (svc->keys == NULL || svc->keys->active == NULL)) {
-		rc = cs_err_set(CS_ENOTFOUND, "keys: no private signing key in %s "
-		    "(create one with: certsvc keygen --keys %s)", cfg->keys, cfg->keys);
+	pthread_rwlock_init(&svc->keys_lock, NULL);
+	svc->keys_lock_made = 1;
+	if ((rc = cs_service_keys_load(cfg, need_signing_key, &svc->keys)) != 0)
 		goto out;
-	}
-	/* Keys made before certificates were (SPEC §12) get theirs now,
-	 * once, written beside them: annotated copies are signed with it. */
-	if (need_signing_key && (rc = cs_keyring_ensure_certs(svc->keys,
-	    cfg->keys, cfg->library_name, NULL)) != 0) {
-		cs_err_wrap(rc, "keys: a certificate for the signing key: ");
-		goto out;
-	}
 	/* Commits are grouped: a group's leader waits up to audit_flush_ms
 	 * for the writers queued behind it. */
 	if ((rc = cs_store_open(cfg->db, cfg->audit_flush_ms, &svc->store)) != 0 ||
@@ -90,7 +79,12 @@ cs_service_close(cs_service *svc)
 	cs_client_cache_free(svc->clients);
 	cs_store_close(svc->store);
 	cs_catalog_free(svc->catalog);
+	for (size_t i = 0; i < svc->n_old_catalogs; i++)
+		cs_catalog_free(svc->old_catalogs[i]);
+	free(svc->old_catalogs);
 	cs_keyring_free(svc->keys);
+	if (svc->keys_lock_made)
+		pthread_rwlock_destroy(&svc->keys_lock);
 	free(svc);
 }
 
@@ -98,6 +92,32 @@ const cs_config *
 cs_service_config(const cs_service *svc)
 {
 	return &svc->cfg;
+}
+
+/*
+ * SIGHUP: the catalog directory read again.  The new catalog replaces the
+ * old one at once (one atomic pointer); the old one is kept until close,
+ * because a request that started before may still hold its types, and
+ * catalogs are small (a few KiB each) and reloads rare.  A catalog that
+ * fails to load leaves the one in use.
+ */
+int
+cs_service_reload_catalog(cs_service *svc)
+{
+	cs_catalog *cat = NULL, **grown;
+	int rc;
+
+	if ((rc = cs_catalog_load(svc->cfg.templates, &cat)) != 0)
+		return cs_err_wrap(rc, "templates: ");
+	if ((grown = realloc(svc->old_catalogs, (svc->n_old_catalogs + 1) *
+	    sizeof(*grown))) == NULL) {
+		cs_catalog_free(cat);
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	}
+	svc->old_catalogs = grown;
+	svc->old_catalogs[svc->n_old_catalogs++] = atomic_exchange(
+	    &svc->catalog, cat);
+	return 0;
 }
 
 const cs_catalog *
@@ -570,14 +590,18 @@ cs_audit_denied(cs_service *svc, const cs_actor *who, const char *action,
 int
 cs_trust_list(cs_service *svc, json_t **out)
 {
+	const cs_keyring *ring;
 	char *text = NULL;
 	json_error_t err;
 	int rc;
 
 	*out = NULL;
-	if (svc->keys == NULL)
-		return cs_err_set(CS_ENOTFOUND, "no keys");
-	if ((rc = cs_keyring_to_jwks(svc->keys, &text)) != 0)
+	ring = cs_service_keys_hold(svc);
+	rc = ring == NULL ? cs_err_set(cs_pkcs11_is_uri(svc->cfg.keys) ?
+	    CS_EUNAVAIL : CS_ENOTFOUND, "no keys") :
+	    cs_keyring_to_jwks(ring, &text);
+	cs_service_keys_release(svc);
+	if (rc != 0)
 		return rc;
 	if ((*out = json_loads(text, 0, &err)) == NULL)
 		rc = cs_err_set(CS_ENOMEM, "trust list: %s", err.text);

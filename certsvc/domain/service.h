@@ -102,6 +102,22 @@ void cs_service_stats_get(cs_service *svc, cs_service_stats *out);
 const cs_config *cs_service_config(const cs_service *svc);
 const cs_catalog *cs_service_catalog(const cs_service *svc);
 const cs_keyring *cs_service_keys(const cs_service *svc);
+/* The same for a running server, whose keyring a reload may replace: held
+ * for reading (NULL while a token cannot be opened) until
+ * cs_service_keys_release.  Hold it briefly: a reload waits for it. */
+const cs_keyring *cs_service_keys_hold(cs_service *svc);
+void cs_service_keys_release(cs_service *svc);
+/* SIGHUP: read the key directory or token again; the newest key signs from
+ * now on and the trust list shows what was read.  A directory that fails
+ * to load keeps the keys in use (the error is returned); a token is closed
+ * first, so a failure leaves no signing key (503) until a later reload or
+ * the next issuance opens it again. */
+int cs_service_reload_keys(cs_service *svc);
+/* SIGHUP: read the catalog (templates) again; from now on requests see
+ * the new one (cs_service_catalog).  One that fails to load keeps the
+ * catalog in use (the error is returned).  Not thread-safe against
+ * itself: one thread reloads. */
+int cs_service_reload_catalog(cs_service *svc);
 
 /* The time used for "now"; tests and benchmarks may override it with the
  * environment variable CERTSVC_NOW (Unix seconds) in debug builds only. */

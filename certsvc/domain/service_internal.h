@@ -15,17 +15,43 @@
 
 #include "service.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 struct cs_service {
 	cs_config cfg;        /* a copy */
 	cs_store *store;      /* owned */
-	cs_catalog *catalog;  /* owned */
-	cs_keyring *keys;     /* owned */
+	cs_catalog *_Atomic catalog;  /* owned; a reload (SIGHUP) replaces it */
+	cs_catalog **old_catalogs;    /* owned: the ones replaced, kept until
+				       * close (a request may still hold one
+				       * of their types) */
+	size_t n_old_catalogs;
+	cs_keyring *keys;     /* owned; under keys_lock (service_keys.c);
+			       * NULL while a token cannot be opened */
+	pthread_rwlock_t keys_lock;
+	int keys_lock_made;          /* 1 once keys_lock is initialised */
+	atomic_int keys_broken;      /* 1: the token stopped signing */
+	_Atomic int64_t keys_retry_ms; /* when it was last opened (mono) */
 	struct cs_audit_queue *reads_audit;  /* owned; NULL: reads commit their own */
 	struct cs_tx_queue *issue_writer;    /* owned; NULL: issuances commit their own */
 	struct cs_client_cache *clients;     /* owned: authenticated tokens */
 	struct cs_status_cache *status_list; /* owned; NULL until first used */
 	atomic_ulong verify_fast;  /* verifications answered by the fast path */
 };
+
+/* Keys (service_keys.c).  The key directory or token of cfg, with the
+ * certificates of its signing keys (cs_service_open, the reloads). */
+int cs_service_keys_load(const cs_config *cfg, int need_signing_key,
+    cs_keyring **out);
+/* The signing key, held (cs_service_keys_hold) until cs_service_signed;
+ * CS_EUNAVAIL (503) when there is none that signs now (a token gone), and
+ * then nothing is held.  A token that failed is first opened again, at
+ * most once a second. */
+int cs_service_signer(cs_service *svc, const cs_key **out);
+/* After signing with key from cs_service_signer: releases it and returns
+ * rc, turned into CS_EUNAVAIL when the token refused (the token is then
+ * marked to be opened again). */
+int cs_service_signed(cs_service *svc, const cs_key *key, int rc);
 
 /* The status list's cache and its thread (status_cache.c), for
  * cs_service_close. */

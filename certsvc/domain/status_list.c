@@ -348,16 +348,12 @@ cs_status_list_make(cs_service *svc, int64_t iat, uint8_t **out,
 {
 	struct build b = {NULL, 0, 0, 0};
 	cs_sbuf p = CS_SBUF_INIT;
+	const cs_key *key = NULL;
 	size_t i;
 	int rc;
 
 	*out = NULL;
 	*len = 0;
-	if (svc->keys == NULL || svc->keys->active == NULL) {
-		rc = cs_err_set(CS_ENOTFOUND, "status list: no private signing "
-		    "key in %s", svc->cfg.keys);
-		goto out;
-	}
 	if ((rc = cs_store_status_scan(svc->store, add_row, &b)) != 0)
 		goto out;
 	if (b.ng > 1)  /* qsort takes no NULL, even for 0 elements */
@@ -379,8 +375,10 @@ cs_status_list_make(cs_service *svc, int64_t iat, uint8_t **out,
 		rc = cs_err_set(CS_ENOMEM, "status list: out of memory");
 		goto out;
 	}
-	rc = cs_cose_sign1(svc->keys->active, (const uint8_t *)p.p, p.len, out,
-	    len);
+	if ((rc = cs_service_signer(svc, &key)) != 0)
+		goto out;
+	rc = cs_service_signed(svc, key, cs_cose_sign1(key,
+	    (const uint8_t *)p.p, p.len, out, len));
 out:
 	cs_sb_free(&p);
 	build_free(&b);

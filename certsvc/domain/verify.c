@@ -329,10 +329,15 @@ fast_verdict(cs_service *svc, const char *text, size_t len)
 	cs_token_peek pk;
 	const char *status = NULL;
 	json_t *pub = NULL, *verdict = NULL;
+	const cs_keyring *keys;
+	int known;
 
-	if (svc->keys == NULL || cs_token_peek_text(text, len, &pk) != 0)
+	if (cs_token_peek_text(text, len, &pk) != 0)
 		return NULL;
-	if (cs_keyring_find(svc->keys, pk.kid, pk.kid_len) != NULL &&
+	keys = cs_service_keys_hold(svc);
+	known = keys != NULL && cs_keyring_find(keys, pk.kid, pk.kid_len) != NULL;
+	cs_service_keys_release(svc);
+	if (known &&
 	    pk.iat <= (int64_t)cs_now() + IAT_SKEW &&
 	    cs_licence_public_if_token(svc, pk.id, pk.compressed,
 	    pk.compressed_len, &pub, &status) == 0 && pub != NULL) {
@@ -352,7 +357,9 @@ cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out)
 
 	if ((verdict = fast_verdict(svc, text, len)) != NULL)
 		return done(verdict, out);
-	if ((l = check_token(svc->keys, text, len, &verdict)) == NULL)
+	l = check_token(cs_service_keys_hold(svc), text, len, &verdict);
+	cs_service_keys_release(svc);
+	if (l == NULL)
 		return done(verdict, out);
 	verdict = library_verdict(svc,
 	    json_string_value(json_object_get(json_object_get(l->claims, "-65537"), "id")),

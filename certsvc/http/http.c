@@ -169,16 +169,48 @@ listen_addr(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen)
 	return 0;
 }
 
-/* SIGHUP: what an operator changed under a running server.  The log file
- * is opened again (logrotate moved it away). */
-static void
-reload(const cs_config *cfg)
+/* GET /api/v1/types's body, rendered from the service's catalog now; the
+ * one it replaces is kept (prev) for the requests that read it. */
+static int
+types_render(cs_http_server *s)
 {
+	struct cs_types_doc *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->json = json_dumps(cs_service_catalog(s->svc)->served,
+	    JSON_COMPACT)) == NULL) {
+		free(d);
+		return cs_err_set(CS_ENOMEM, "cannot render the catalog");
+	}
+	d->len = strlen(d->json);
+	d->prev = atomic_load(&s->types);
+	atomic_store(&s->types, d);
+	return 0;
+}
+
+/* SIGHUP: what an operator changed under a running server.  The log file
+ * is opened again (logrotate moved it away), and the key directory or
+ * token is read again (a key made by certsvc keygen signs from now on). */
+static void
+reload(cs_http_server *s)
+{
+	cs_service *svc = s->svc;
+	const cs_config *cfg = cs_service_config(svc);
+
 	if (cs_log_reopen(cfg->log_file) != 0)
 		cs_log_msg("certsvc: SIGHUP: %s; still writing the old file",
 		    cs_err_msg());
 	else
 		cs_log_msg("certsvc: SIGHUP: log file reopened");
+	if (cs_service_reload_keys(svc) != 0)
+		cs_log_msg("certsvc: SIGHUP: %s", cs_err_msg());
+	else
+		cs_log_msg("certsvc: SIGHUP: keys reloaded");
+	if (cs_service_reload_catalog(svc) != 0 || types_render(s) != 0)
+		cs_log_msg("certsvc: SIGHUP: %s; still serving the catalog read "
+		    "before", cs_err_msg());
+	else
+		cs_log_msg("certsvc: SIGHUP: catalog reloaded");
 }
 
 /* A SIGTERM or SIGINT that reaches a thread which does not block them (one
@@ -228,12 +260,8 @@ server_init(cs_http_server *s, cs_service *svc)
 	if ((rc = cs_qr_cache_new(QR_CACHE_ENTRIES, QR_CACHE_BYTES,
 	    &s->qr_cache)) != 0)
 		goto out;
-	s->types_json = json_dumps(cs_service_catalog(svc)->served, JSON_COMPACT);
-	if (s->types_json == NULL) {
-		rc = cs_err_set(CS_ENOMEM, "cannot render the catalog");
+	if ((rc = types_render(s)) != 0)
 		goto out;
-	}
-	s->types_len = strlen(s->types_json);
 	if (getrandom(&s->id_seed, sizeof(s->id_seed), 0) != sizeof(s->id_seed))
 		s->id_seed = (uint64_t)cs_wall_ms() ^ (uint64_t)getpid();
 out:
@@ -244,11 +272,17 @@ out:
 static void
 server_free(cs_http_server *s)
 {
+	struct cs_types_doc *d = atomic_load(&s->types), *prev;
+
 	cs_metrics_free(s->metrics);
 	cs_ratelimit_free(s->ratelimit);
 	cs_ratelimit_free(s->failures);
 	cs_qr_cache_free(s->qr_cache);
-	free(s->types_json);
+	for (; d != NULL; d = prev) {
+		prev = d->prev;
+		free(d->json);
+		free(d);
+	}
 }
 
 int
@@ -347,7 +381,7 @@ cs_http_run(cs_service *svc)
 		if (got == SIGTERM || got == SIGINT)
 			sig = got;
 		else if (got == SIGHUP)
-			reload(cfg);
+			reload(&s);
 		else if (got_signal != 0)
 			sig = got_signal;
 		cs_http_watch_sweep(&watch);

@@ -92,6 +92,14 @@ extern const size_t cs_n_routes;
 /* Bodies of the verification endpoints: SPEC §5 "under 4 KiB". */
 #define CS_VERIFY_MAX_BODY 4096
 
+/* The catalog as GET /api/v1/types serves it; the ones a SIGHUP replaced
+ * stay (prev) until the server stops, for the requests that read them. */
+struct cs_types_doc {
+	char *json;
+	size_t len;
+	struct cs_types_doc *prev;
+};
+
 struct cs_http_server {
 	cs_service *svc;          /* borrowed */
 	struct MHD_Daemon *daemon;
@@ -102,8 +110,8 @@ struct cs_http_server {
 	cs_qr_opts qr;
 	cs_netlist trusted_proxies;  /* netlist.h, from the settings */
 	cs_netlist metrics_allow;
-	char *types_json;         /* GET /api/v1/types, rendered once */
-	size_t types_len;
+	struct cs_types_doc *_Atomic types;  /* GET /api/v1/types, rendered
+				   * at start and at each SIGHUP (http.c) */
 	atomic_int draining;
 	atomic_long in_flight;
 	atomic_long before_drain; /* in flight and started before draining */

@@ -939,8 +939,10 @@ h_status_list(cs_req *r)
 static void
 h_types(cs_req *r)
 {
-	cs_reply_static(r, 200, "application/json; charset=utf-8",
-	    r->srv->types_json, r->srv->types_len);
+	const struct cs_types_doc *d = atomic_load(&r->srv->types);
+
+	cs_reply_static(r, 200, "application/json; charset=utf-8", d->json,
+	    d->len);
 	cs_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, PUBLIC_MAX_AGE);
 }
 

@@ -40,7 +40,8 @@ struct setting {
 
 static const struct setting settings[] = {
 	S(db, "./certsvc.db", "SQLite database file, or a postgresql:// URI (SPEC §8)"),
-	S(keys, "./keys", "key directory (private keys must be mode 0600)"),
+	S(keys, "./keys", "key directory (private keys must be mode 0600), or "
+	    "a PKCS#11 URI (pkcs11:token=T;object=O?pin-source=file:PATH)"),
 	S(templates, "./templates", "licence-type catalog directory"),
 	S(public_url, "http://127.0.0.1:8080",
 	    "base URL printed into QR codes ({public_url}/v/{token})"),
@@ -103,6 +104,9 @@ static const struct setting settings[] = {
 	L(status_list_refresh_s, 1, 3600, "3600",
 	    "the longest serve keeps one signed status list: it signs it "
 	    "again at least this often, changes or not"),
+	S(pkcs11_module, "",
+	    "the PKCS#11 module (a .so) for a keys URI that has no "
+	    "module-path"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

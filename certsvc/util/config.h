@@ -44,6 +44,7 @@ typedef struct cs_config {
 	long status_list_ttl;      /* seconds from a status list's iat to its exp */
 	long status_list_check_ms; /* how often serve asks whether its list is out of date */
 	long status_list_refresh_s; /* the longest serve keeps one signed list */
+	char pkcs11_module[512];   /* the PKCS#11 module of a keys URI without module-path */
 } cs_config;
 
 /* Fill cfg with the built-in defaults. */

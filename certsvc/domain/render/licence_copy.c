@@ -63,7 +63,7 @@ cs_licence_copy_pdf(cs_service *svc, const json_t *licence,
     const cs_copy_marks *marks, const cs_qr_opts *qr, time_t now,
     uint8_t **pdf, size_t *len)
 {
-	const cs_keyring *ring = cs_service_keys(svc);
+	const cs_keyring *ring;
 	const json_t *issuer = json_object_get(licence, "issuer");
 	cs_copy_marks m = *marks;
 	char *face = NULL, *seal = NULL;
@@ -73,9 +73,6 @@ cs_licence_copy_pdf(cs_service *svc, const json_t *licence,
 
 	*pdf = NULL;
 	*len = 0;
-	if (ring == NULL || ring->active == NULL || ring->active->cert == NULL)
-		return cs_err_set(CS_EUNAVAIL, "no signing key with a "
-		    "certificate to sign copies");
 	m.issuer_name = json_string_value(json_object_get(issuer, "name"));
 	if ((rc = seal_load(cs_service_config(svc)->templates,
 	    json_string_value(json_object_get(issuer, "code")), &seal,
@@ -83,10 +80,16 @@ cs_licence_copy_pdf(cs_service *svc, const json_t *licence,
 		goto out;
 	m.seal_svg = seal;
 	if ((rc = cs_licence_face_svg(svc, licence, NULL, qr, &face)) < 0 ||
-	    (rc = cs_copy_pdf(face, strlen(face), &m, &page, &page_len)) < 0 ||
-	    (rc = cs_pades_sign(page, page_len, ring->active, now, pdf,
-	    len)) < 0)
+	    (rc = cs_copy_pdf(face, strlen(face), &m, &page, &page_len)) < 0)
 		goto out;
+	/* Held while it signs: a reload (SIGHUP) waits for it. */
+	ring = cs_service_keys_hold(svc);
+	if (ring == NULL || ring->active == NULL || ring->active->cert == NULL)
+		rc = cs_err_set(CS_EUNAVAIL, "no signing key with a "
+		    "certificate to sign copies");
+	else
+		rc = cs_pades_sign(page, page_len, ring->active, now, pdf, len);
+	cs_service_keys_release(svc);
 out:
 	free(face);
 	free(seal);
