@@ -69,6 +69,9 @@ struct cs_store_ops {
 
 	int (*copy_put)(cs_store *s, const cs_copy_row *c);
 	int (*copy_get)(cs_store *s, const char *id, cs_copy_row **out);
+	int (*peer_put)(cs_store *s, const cs_peer_row *p);
+	int (*peers_page)(cs_store *s, int64_t after_seq, size_t limit,
+	    cs_peer_row ***out, size_t *n);
 	int (*audit_append)(cs_store *s, const cs_audit_rec *rec);
 	/* NULL: cs_store_audit_append_many loops over audit_append in a
 	 * nested level (store.c). */

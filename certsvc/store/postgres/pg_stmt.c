@@ -31,6 +31,7 @@
 #define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
 #define CHANGE_COLS "seq, event_id, type, licence_type, licence_id, at, body"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
+#define PEER_COLS "seq, name, trust_list, status_list, actor, at"
 #define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
 	"used_by_code, created_at, expires_at"
 #define CLIENT_SELECT                                                        \
@@ -137,6 +138,13 @@ static const struct pstmt table[PS__N] = {
 	ST(PS_COPY_GET, "SELECT " COPY_COLS " FROM copies WHERE id = $1"),
 	ST(PS_COPY_PAGE, "SELECT " COPY_COLS " FROM copies WHERE id > $1 "
 	    "ORDER BY id LIMIT $2::bigint"),
+	/* seq 0: one past the last (peers are added by hand, rarely: two
+	 * nodes adding at once collide on the key, and one is told so). */
+	ST(PS_PEER_PUT, "INSERT INTO peers (" PEER_COLS ") SELECT "
+	    "COALESCE(NULLIF($1::bigint, 0), (SELECT COALESCE(max(seq), 0) + 1 "
+	    "FROM peers)), $2, $3, $4, $5, $6::bigint"),
+	ST(PS_PEER_PAGE, "SELECT " PEER_COLS " FROM peers WHERE seq > "
+	    "$1::bigint ORDER BY seq LIMIT $2::bigint"),
 	ST(PS_CLI_ADD, "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES ($1, $2, $3::bytea, $4::bigint)"),
 	ST(PS_CLI_GET, CLIENT_SELECT "WHERE c.name = $1"),

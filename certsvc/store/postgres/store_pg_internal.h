@@ -59,6 +59,8 @@ enum pst_id {
 	PS_COPY_PUT,
 	PS_COPY_GET,
 	PS_COPY_PAGE,
+	PS_PEER_PUT,
+	PS_PEER_PAGE,
 	PS_CLI_ADD,
 	PS_CLI_GET,
 	PS_CLI_BY_HASH,
@@ -317,6 +319,9 @@ int pg_changes_page(cs_store *cs, int64_t after_seq, size_t limit,
 int pg_changes_import(cs_store *cs, cs_change *const *chs, size_t n);
 int pg_copy_put(cs_store *cs, const cs_copy_row *c);
 int pg_copy_get(cs_store *cs, const char *id, cs_copy_row **out);
+int pg_peer_put(cs_store *cs, const cs_peer_row *p);
+int pg_peers_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_peer_row ***out, size_t *n);
 int pg_copies_page(cs_store *cs, const char *after_id, size_t limit,
     cs_copy_row ***out, size_t *n);
 int pg_bundle_by_ref(cs_store *cs, const char *client,

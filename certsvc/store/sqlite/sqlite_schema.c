@@ -245,6 +245,22 @@ static const char schema_v8[] =
     "  body TEXT NOT NULL);\n"
     APPEND_ONLY("change_events");
 
+/*
+ * Peers (SPEC §11): other libraries whose tokens verify here, one row each
+ * time one is added, updated (a new status list) or removed (trust_list
+ * NULL); the latest row of a name says what it is now.  A handful of rows
+ * a year: read whole.
+ */
+static const char schema_peers[] =
+    "CREATE TABLE peers (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL,\n"
+    "  trust_list TEXT,\n"
+    "  status_list TEXT,\n"
+    "  actor TEXT NOT NULL,\n"
+    "  at INTEGER NOT NULL);\n"
+    APPEND_ONLY("peers");
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -256,6 +272,7 @@ static const char *const migrations[] = {
 	schema_v6,
 	schema_v7,
 	schema_v8,
+	schema_peers,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
