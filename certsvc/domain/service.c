@@ -72,6 +72,10 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 	if ((rc = cs_store_open(cfg->db, cfg->audit_flush_ms, &svc->store)) != 0 ||
 	    (rc = cs_client_cache_new(cfg->auth_cache_ms, &svc->clients)) != 0)
 		goto out;
+	if ((svc->peers = cs_peer_cache_new()) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
 	*out = svc;
 	svc = NULL;
 out:
@@ -85,6 +89,7 @@ cs_service_close(cs_service *svc)
 	if (svc == NULL)
 		return;
 	cs_status_cache_free(svc->status_list);
+	cs_peer_cache_free(svc->peers);
 	cs_tx_queue_stop(svc->issue_writer);
 	cs_audit_queue_stop(svc->reads_audit);
 	cs_client_cache_free(svc->clients);
@@ -560,7 +565,8 @@ cs_trust_list(cs_service *svc, json_t **out)
 }
 
 const char cs_audit_actions[] = "issue amend issue_bundle read holder_lookup "
-    "suspend reinstate revoke copy copy_read verify_copy events_read";
+    "suspend reinstate revoke copy copy_read verify_copy events_read "
+    "peer_add peer_remove";
 
 static json_t *
 audit_json(const cs_audit_rec *r)

@@ -22,7 +22,36 @@ struct cs_service {
 	struct cs_tx_queue *issue_writer;    /* owned; NULL: issuances commit their own */
 	struct cs_client_cache *clients;     /* owned: authenticated tokens */
 	struct cs_status_cache *status_list; /* owned; NULL until first used */
+	struct cs_peer_cache *peers;         /* owned: peer libraries (peers.c) */
 };
+
+/* The peer libraries (SPEC §11; peers.c) as the verifiers use them: a
+ * set shared by reference, read again from the store when PEERS_TTL old
+ * or after a local change. */
+struct cs_status_list;
+struct cs_peer {
+	char *name;                   /* its library name */
+	cs_keyring *keys;             /* public keys only: they never sign */
+	struct cs_status_list *list;  /* NULL: none imported */
+	char *list_b64;
+	int64_t seq, at;              /* its row */
+};
+struct cs_peer_set {
+	int refs;
+	struct cs_peer *p;
+	size_t n;
+};
+struct cs_peer_cache *cs_peer_cache_new(void);
+void cs_peer_cache_free(struct cs_peer_cache *c);
+/* *out: a reference, given back with cs_peers_put. */
+int cs_peers_get(cs_service *svc, struct cs_peer_set **out);
+void cs_peers_put(struct cs_peer_set *s);
+/* The peer holding the key of this kid, NULL when none does. */
+const struct cs_peer *cs_peers_find(const struct cs_peer_set *s,
+    const uint8_t *kid, size_t len);
+/* A peer's status list as the answers show it ({"issued_at",
+ * "expires_at", "age_seconds", "stale"}), null for none. */
+json_t *cs_peer_list_view(const struct cs_status_list *l);
 
 /* The status list's cache and its thread (status_cache.c), for
  * cs_service_close. */

@@ -1024,6 +1024,9 @@ const cs_route cs_routes[] = {
 	    "client action holder target result since until after limit"},
 	{"GET", "/api/v1/events", cs_h_events, AUTH, NULL,
 	    "after limit wait"},
+	{"POST", "/api/v1/peers", cs_h_peer_add, AUTH | CS_RT_JSON, NULL, NULL},
+	{"GET", "/api/v1/peers", cs_h_peer_list, AUTH, NULL, NULL},
+	{"DELETE", "/api/v1/peers/{name}", cs_h_peer_remove, AUTH, NULL, NULL},
 	{"GET", "/healthz", h_healthz, CS_RT_PUBLIC, NULL, NULL},
 	{"GET", "/metrics", h_metrics, CS_RT_PUBLIC, NULL, NULL},
 };
