@@ -13,6 +13,7 @@ stay A's.  Removing the peer makes B's tokens unknown_key again."""
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -194,6 +195,17 @@ def peer_keys_never_sign():
           "a licence A issues now is A's own: %s" % v)
 
 
+def metrics():
+    body = call(sa, "GET", "/metrics").body.decode()
+    check("\ncertsvc_peers 1\n" in body, "/metrics counts the peer")
+    m = re.search(r'^certsvc_verifications_total\{result="status_unknown"\} (\d+)$', body, re.M)
+    check(m is not None and int(m.group(1)) >= 1, "and the status_unknown answers")
+    m = re.search(r"^certsvc_status_list_builds_total (\d+)$", body, re.M)
+    check(m is not None and int(m.group(1)) >= 1, "and the status lists built")
+    m = re.search(r"^certsvc_status_list_age_seconds (-?\d+)$", body, re.M)
+    check(m is not None and 0 <= int(m.group(1)) < 3600, "and the served list's age")
+
+
 def audited_and_removed():
     admin = A.tokens["admin"]
     r = call(sa, "GET", "/api/v1/audit?action=peer_add", token=admin)
@@ -215,7 +227,7 @@ run_tests([("before_peering", before_peering), ("each_adds_the_other", each_adds
            ("online_without_list", online_without_list),
            ("offline_two_libraries", offline_two_libraries),
            ("revoked_after_import", revoked_after_import), ("refusals", refusals),
-           ("peer_keys_never_sign", peer_keys_never_sign),
+           ("peer_keys_never_sign", peer_keys_never_sign), ("metrics", metrics),
            ("audited_and_removed", audited_and_removed)])
 
 for d in (A, B):

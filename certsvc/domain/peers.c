@@ -79,6 +79,19 @@ cs_peer_cache_free(struct cs_peer_cache *c)
 	free(c);
 }
 
+size_t
+cs_peer_cache_count(struct cs_peer_cache *c)
+{
+	size_t n;
+
+	if (c == NULL)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	n = c->set != NULL ? c->set->n : 0;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
 /* Every row, in seq order. */
 static int
 all_rows(cs_service *svc, cs_peer_row ***out, size_t *n)

@@ -658,6 +658,8 @@ cs_service_stats_get(cs_service *svc, cs_service_stats *out)
 		cs_tx_queue_stats(svc->issue_writer, &out->issue_batches,
 		    &out->issue_runs);
 	}
+	cs_status_cache_stats(svc->status_list, out);
+	out->peers = cs_peer_cache_count(svc->peers);
 }
 
 int

@@ -87,6 +87,11 @@ typedef struct cs_service_stats {
 	int issue_writer;           /* 1 when the issuance writer runs */
 	uint64_t issue_batches;     /* its commits */
 	uint64_t issue_runs;        /* and the issuances they carried */
+	int status_list;            /* 1 when a status list is held */
+	int64_t sl_iat, sl_bytes;   /* its iat and size */
+	uint64_t sl_builds, sl_failures;  /* lists built, builds failed */
+	int64_t sl_build_us;        /* the last build's duration */
+	uint64_t peers;             /* peer libraries, as last read */
 } cs_service_stats;
 void cs_service_stats_get(cs_service *svc, cs_service_stats *out);
 

@@ -43,6 +43,8 @@ struct cs_peer_set {
 };
 struct cs_peer_cache *cs_peer_cache_new(void);
 void cs_peer_cache_free(struct cs_peer_cache *c);
+/* The peers as last read, without reading them (0 before any read). */
+size_t cs_peer_cache_count(struct cs_peer_cache *c);
 /* *out: a reference, given back with cs_peers_put. */
 int cs_peers_get(cs_service *svc, struct cs_peer_set **out);
 void cs_peers_put(struct cs_peer_set *s);
@@ -56,6 +58,8 @@ json_t *cs_peer_list_view(const struct cs_status_list *l);
 /* The status list's cache and its thread (status_cache.c), for
  * cs_service_close. */
 void cs_status_cache_free(struct cs_status_cache *c);
+/* Its figures into out (nothing when c is NULL: no list asked for yet). */
+void cs_status_cache_stats(struct cs_status_cache *c, cs_service_stats *out);
 
 /* Role and grant questions. */
 int cs_grant_has_type(const cs_grant *g, const char *type);

@@ -961,6 +961,13 @@ h_metrics(cs_req *r)
 	if (st.issue_writer)
 		cs_metrics_issue_writer(r->srv->metrics,
 		    (unsigned long)st.issue_batches, (unsigned long)st.issue_runs);
+	{
+		cs_metrics_sl sl = {st.status_list, (long long)cs_now() -
+		    st.sl_iat, st.sl_bytes, (unsigned long)st.sl_builds,
+		    (unsigned long)st.sl_failures, st.sl_build_us,
+		    (unsigned long)st.peers};
+		cs_metrics_status_list(r->srv->metrics, &sl);
+	}
 	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0) {
 		cs_http_problem_err(r, rc, NULL);
 		return;
