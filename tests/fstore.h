@@ -139,6 +139,13 @@ f_status_mark(cs_store *s, int64_t mark[2])
 	return cs_store_status_mark(F(s)->real, mark);
 }
 
+static inline int
+f_peers_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_peer_row ***out, size_t *n)
+{
+	return cs_store_peers_page(F(s)->real, after_seq, limit, out, n);
+}
+
 static inline void
 fstore_init(struct fstore *f, cs_store *real, int append_fail,
     int commit_fail)
@@ -152,6 +159,7 @@ fstore_init(struct fstore *f, cs_store *real, int append_fail,
 	f->ops.change_append = f_change_append;
 	f->ops.status_scan = f_status_scan;
 	f->ops.status_mark = f_status_mark;
+	f->ops.peers_page = f_peers_page;
 	f->base.ops = &f->ops;
 	f->real = real;
 	atomic_store(&f->append_fail, append_fail);

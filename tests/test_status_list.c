@@ -4,7 +4,8 @@
  * licence can have on it (in force, suspended, revoked, superseded, never
  * issued, a serial certsvc did not assign), and every list the reader
  * must refuse: a signature that does not verify, a key not in the trust
- * list, trailing bytes, an entry whose count does not match its bytes, a
+ * list, a list of another library (wrong iss), trailing bytes, an entry
+ * whose count does not match its bytes (or inflates past it), a
  * state byte out of range, too many serials, a payload of another shape.
  */
 #define CS_LAYER_DOMAIN  /* white-box: rows put into the service's store */
@@ -180,12 +181,14 @@ sign(const cs_key *k, cs_sbuf *p, size_t *n)
 	return out;
 }
 
-/* A payload with one entry of n serials whose "s" holds bytes[0..len). */
+/* A payload with k entries (of issuers ISSUER, then made-up ones) of n
+ * serials each, whose "s" holds bytes[0..len). */
 static void
-payload(cs_sbuf *p, uint64_t n, const uint8_t *bytes, size_t len)
+payload_k(cs_sbuf *p, size_t k, uint64_t n, const uint8_t *bytes, size_t len)
 {
 	uint8_t *z = NULL;
-	size_t zlen = 0;
+	size_t zlen = 0, e;
+	char issuer[32];
 
 	CHECK_INT_EQ(cs_zlib_compress(bytes, len, 6, &z, &zlen), 0);
 	cs_cbor_head(p, CBOR_MAJOR_MAP, 4);
@@ -196,17 +199,31 @@ payload(cs_sbuf *p, uint64_t n, const uint8_t *bytes, size_t len)
 	cs_cbor_int(p, 4);
 	cs_cbor_int(p, 1700086400);
 	cs_cbor_int(p, CS_SL_CLAIM);
-	cs_cbor_head(p, CBOR_MAJOR_ARRAY, 1);
-	cs_cbor_head(p, CBOR_MAJOR_MAP, 4);
-	cs_cbor_text(p, "t");
-	cs_cbor_text(p, TYPE);
-	cs_cbor_text(p, "i");
-	cs_cbor_text(p, ISSUER);
-	cs_cbor_text(p, "n");
-	cs_cbor_int(p, (int64_t)n);
-	cs_cbor_text(p, "s");
-	cs_cbor_bstr(p, z, zlen);
+	cs_cbor_head(p, CBOR_MAJOR_ARRAY, k);
+	for (e = 0; e < k; e++) {
+		/* The others: 6-digit division codes (SPEC §2a). */
+		if (e == 0)
+			snprintf(issuer, sizeof(issuer), "%s", ISSUER);
+		else
+			snprintf(issuer, sizeof(issuer), "44030%zu", e % 10);
+		cs_cbor_head(p, CBOR_MAJOR_MAP, 4);
+		cs_cbor_text(p, "t");
+		cs_cbor_text(p, TYPE);
+		cs_cbor_text(p, "i");
+		cs_cbor_text(p, issuer);
+		cs_cbor_text(p, "n");
+		cs_cbor_int(p, (int64_t)n);
+		cs_cbor_text(p, "s");
+		cs_cbor_bstr(p, z, zlen);
+	}
 	free(z);
+}
+
+/* A payload with one entry of n serials whose "s" holds bytes[0..len). */
+static void
+payload(cs_sbuf *p, uint64_t n, const uint8_t *bytes, size_t len)
+{
+	payload_k(p, 1, n, bytes, len);
 }
 
 /* cs_status_list_read's code for list[0..n), and whether its message
@@ -250,6 +267,19 @@ TEST(refusals)
 	CHECK_INT_EQ(cs_keyring_add(&other, k2), 0);
 	refused(list, n, &other, CS_ESIGNATURE, "not in the trust list");
 	refused(list, n, NULL, CS_ESIGNATURE, "not in the trust list");
+	/* Its own iss, read; another library's, refused as a wrong iss. */
+	{
+		cs_status_list *l = NULL;
+		CHECK_INT_EQ(cs_status_list_read_iss(svc->keys, "certsvc", list,
+		    n, &l), 0);
+		CHECK(l != NULL);
+		cs_status_list_free(l);
+		l = NULL;
+		CHECK_INT_EQ(cs_status_list_read_iss(svc->keys, "library-b", list,
+		    n, &l), CS_EINVAL);
+		CHECK(l == NULL);
+		CHECK(strstr(cs_err_msg(), "wrong iss") != NULL);
+	}
 	/* Trailing bytes. */
 	memcpy(copy, list, n);
 	copy[n] = 0;
@@ -275,6 +305,18 @@ TEST(refusals)
 	payload(&p, (uint64_t)CS_SL_MAX + 1, big, (size_t)CS_SL_MAX + 1);
 	list = sign(key, &p, &n);
 	refused(list, n, svc->keys, CS_ETOOBIG, "more than");
+	free(list);
+	free(big);
+	/* Two entries, each under the limit, over it together. */
+	big = calloc(1, (size_t)CS_SL_MAX / 2 + 1);
+	payload_k(&p, 2, (uint64_t)CS_SL_MAX / 2 + 1, big, (size_t)CS_SL_MAX / 2 + 1);
+	list = sign(key, &p, &n);
+	refused(list, n, svc->keys, CS_ETOOBIG, "more than");
+	free(list);
+	/* A small "n" whose "s" inflates to 8 MiB: stopped at n + 1 bytes. */
+	payload(&p, 3, big, (size_t)CS_SL_MAX / 2);
+	list = sign(key, &p, &n);
+	refused(list, n, svc->keys, CS_EINVAL, "\"n\"");
 	free(list);
 	free(big);
 	/* Another shape: a text where iat goes. */

@@ -791,6 +791,58 @@ TEST(holder_acts)
 	CHECK_INT_EQ(cs_store_hacts_page(s, "Aabc", 0, 5, &rows, &n), 0);
 	CHECK(n == 2 && rows[0]->n == 1 && strcmp(rows[1]->key, "B") == 0);
 	cs_hact_rows_free(rows, n);
+}
+
+/* Peers: rows appended, numbered by the store or keeping a copied seq,
+ * read back in seq order with NULLs kept; a seq already there refused. */
+TEST(peers)
+{
+	cs_peer_row p, **got = NULL;
+	cs_store *s = fx_open("peers");
+	size_t n = 0;
+
+	if (s == NULL)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.name = "xiamen";
+	p.trust_list = "{\"keys\": []}";
+	p.status_list = "0oRDoQEm";
+	p.actor = "admin";
+	p.at = 1000;
+	CHECK_INT_EQ(cs_store_peer_put(s, &p), 0);
+	p.trust_list = NULL;
+	p.status_list = NULL;
+	p.at = 1001;
+	CHECK_INT_EQ(cs_store_peer_put(s, &p), 0);
+	p.seq = 7;
+	p.name = "shantou'; DROP TABLE peers;--";
+	p.trust_list = "{}";
+	CHECK_INT_EQ(cs_store_peer_put(s, &p), 0);
+	CHECK_INT_EQ(cs_store_peer_put(s, &p), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_peers_page(s, 0, 10, &got, &n), 0);
+	CHECK_INT_EQ(n, 3);
+	if (n == 3) {
+		CHECK_INT_EQ(got[0]->seq, 1);
+		CHECK_STR_EQ(got[0]->trust_list, "{\"keys\": []}");
+		CHECK_STR_EQ(got[0]->status_list, "0oRDoQEm");
+		CHECK_STR_EQ(got[0]->actor, "admin");
+		CHECK_INT_EQ(got[0]->at, 1000);
+		CHECK_INT_EQ(got[1]->seq, 2);
+		CHECK(got[1]->trust_list == NULL && got[1]->status_list == NULL);
+		CHECK_INT_EQ(got[2]->seq, 7);
+		CHECK_STR_EQ(got[2]->name, p.name);
+	}
+	cs_peer_rows_free(got, n);
+	CHECK_INT_EQ(cs_store_peers_page(s, 1, 1, &got, &n), 0);
+	CHECK_INT_EQ(n, 1);
+	CHECK_INT_EQ(n == 1 ? got[0]->seq : 0, 2);
+	cs_peer_rows_free(got, n);
+	/* The next numbered row follows the copied one. */
+	p.seq = 0;
+	CHECK_INT_EQ(cs_store_peer_put(s, &p), 0);
+	CHECK_INT_EQ(cs_store_peers_page(s, 7, 10, &got, &n), 0);
+	CHECK_INT_EQ(n == 1 ? got[0]->seq : 0, 8);
+	cs_peer_rows_free(got, n);
 	cs_store_close(s);
 }
 
@@ -1356,6 +1408,7 @@ main(int argc, char **argv)
 	RUN(status_scan_and_mark);
 	RUN(bundles);
 	RUN(copies);
+	RUN(peers);
 	RUN(clients);
 	RUN(client_revoke_persists);
 	RUN(audit);

@@ -144,9 +144,9 @@ TEST(migrate_concurrently)
 		pthread_join(t[i], NULL);
 	CHECK_INT_EQ(atomic_load(&openers_ok), OPENERS);
 	pg = raw_open("migrate");
-	CHECK_INT_EQ(raw_int(pg, "SELECT count(*) FROM schema_version"), 4);
+	CHECK_INT_EQ(raw_int(pg, "SELECT count(*) FROM schema_version"), 5);
 	CHECK_INT_EQ(raw_int(pg, "SELECT max(version) FROM schema_version"),
-	    4);
+	    5);
 	PQfinish(pg);
 }
 
@@ -156,11 +156,12 @@ TEST(append_only_in_database)
 {
 	static const char *const tables[] = {"licences", "status_events",
 		"bundles", "clients", "client_revocations", "grants", "audit",
-		"schema_version", "copies", "change_events", "holder_acts"};
+		"schema_version", "copies", "change_events", "holder_acts", "peers"};
 	static const char *const verbs[] = {"UPDATE %s SET %s = %s",
 		"DELETE FROM %s WHERE %s IS NOT NULL", "TRUNCATE %s CASCADE"};
 	static const char *const cols[] = {"seq", "at", "created_at", "name",
-		"at", "types", "action", "version", "purpose", "body", "body"};
+		"at", "types", "action", "version", "purpose", "body", "body",
+		"name"};
 	cs_bundle_row b = { "B-1", "ems", "R", HASH_HEX, 1 };
 	cs_grant g = { "*", NULL, NULL };
 	cs_audit_rec a;

@@ -27,6 +27,7 @@ static const struct command {
 	{"events", cs_cmd_events, "print the change feed (SPEC §9) as JSON lines"},
 	{"trust-list", cs_cmd_trust_list, "print the verification keys (JWK Set)"},
 	{"status-list", cs_cmd_status_list, "write the signed status list (SPEC §11)"},
+	{"peer", cs_cmd_peer, "add, list or remove peer libraries (SPEC §11)"},
 	{"verify", cs_cmd_verify, "check a QR text or token offline"},
 	{"decode", cs_cmd_decode, "show every layer of a QR text or token"},
 	{"backup", cs_cmd_backup, "copy the database online and consistently"},
@@ -263,3 +264,24 @@ cs_cli_open(cs_cli *c, int argc, char **argv, const char *usage,
 	return -1;
 }
 
+
+char *
+cs_cli_slurp(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *mem;
+	int ch;
+
+	if (f == NULL)
+		return NULL;
+	if ((mem = open_memstream(&buf, &n)) != NULL) {
+		while ((ch = fgetc(f)) != EOF && n < max)
+			fputc(ch, mem);
+		fclose(mem);
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}

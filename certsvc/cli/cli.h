@@ -65,6 +65,9 @@ int cs_cli_problems(const cs_cli *c, int rc, const cs_problems *p);
 int cs_cli_write_file(const char *path, const void *buf, size_t n);
 
 int cs_cli_main(int argc, char **argv);
+/* A file's first max bytes (one more tells the caller it was longer);
+ * NULL when it cannot be read. */
+char *cs_cli_slurp(const char *path, size_t max, size_t *len);
 
 /* Commands. */
 int cs_cmd_serve(int argc, char **argv);
@@ -83,5 +86,6 @@ int cs_cmd_backup(int argc, char **argv);
 int cs_cmd_migrate(int argc, char **argv);
 int cs_cmd_copy(int argc, char **argv);
 int cs_cmd_events(int argc, char **argv);
+int cs_cmd_peer(int argc, char **argv);
 
 #endif

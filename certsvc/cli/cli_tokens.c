@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_libraries.h"
 #include "cose.h"
 #include "cs_err.h"
 #include "pkcs11.h"
@@ -37,53 +38,10 @@ read_text(const cs_cli *c, size_t *len)
 	return buf;
 }
 
-/* A file's first max bytes (one more tells the caller it was longer). */
-static char *
-slurp_max(const char *path, size_t max, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *mem;
-	int ch;
-
-	if (f == NULL)
-		return NULL;
-	if ((mem = open_memstream(&buf, &n)) != NULL) {
-		while ((ch = fgetc(f)) != EOF && n < max)
-			fputc(ch, mem);
-		fclose(mem);
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
 static char *
 slurp(const char *path, size_t *len)
 {
-	return slurp_max(path, 1024 * 1024, len);
-}
-
-/* The status list file of --status-list, read and checked against ring;
- * NULL (the reason printed) when it is refused. */
-static cs_status_list *
-read_status_list(const cs_cli *c, const cs_keyring *ring)
-{
-	const char *path = cs_cli_opt(c, "status-list");
-	cs_status_list *sl = NULL;
-	size_t n = 0;
-	char *buf;
-
-	if ((buf = slurp_max(path, CS_SL_MAX + 1, &n)) == NULL) {
-		fprintf(stderr, "certsvc verify: cannot read %s\n", path);
-		return NULL;
-	}
-	if (cs_status_list_read(ring, (const uint8_t *)buf, n, &sl) != 0)
-		fprintf(stderr, "certsvc verify: %s: refused: %s\n", path,
-		    cs_err_msg());
-	free(buf);
-	return sl;
+	return cs_cli_slurp(path, 1024 * 1024, len);
 }
 
 int
@@ -96,21 +54,25 @@ cs_cmd_verify(int argc, char **argv)
 	    {NULL, 0, NULL, NULL}};
 	cs_cli c = {.cmd = "verify", .opts = opts,
 	    .settings = "keys pkcs11_module tz_offset_minutes"};
-	cs_keyring *ring = NULL;
-	cs_status_list *sl = NULL;
+	cs_cli_libs libs = {0};
 	json_t *verdict = NULL;
-	char *text = NULL, *jwks = NULL;
-	size_t len = 0, jlen = 0;
+	char *text = NULL;
+	size_t len = 0;
 	int done, rc;
 
 	rc = cs_cli_parse(&c, argc, argv,
-	    "usage: certsvc verify [--trust-list FILE] [--keys DIR] [--status-list FILE]\n"
-	    "                      TOKEN-OR-QR-TEXT|-\n\n"
+	    "usage: certsvc verify [--trust-list FILE|DIR]... [--keys DIR]\n"
+	    "                      [--status-list FILE]... TOKEN-OR-QR-TEXT|-\n\n"
 	    "Check a QR text (either form) or a bare token offline: signature,\n"
 	    "trusted key, validity dates and, with a status list (SPEC §11),\n"
 	    "suspension, revocation and amendment.  Prints the result, the\n"
 	    "licence as signed and \"status_list\": the list's word and age, or\n"
 	    "that status was not checked.\n\n"
+	    "Several libraries (this one and its peers): give --trust-list once\n"
+	    "per library, or a directory of *.json trust lists; the answer's\n"
+	    "\"library\" names the one whose key signed the token (its file name\n"
+	    "without .json).  Each --status-list goes to the library whose key\n"
+	    "signed it.\n\n"
 	    "exit status: 0 valid; 1 checked and not valid (the result says why);\n"
 	    "2 usage or input error: no text, a trust list or key directory that\n"
 	    "cannot be read, or a status list that is refused (bad signature,\n"
@@ -125,24 +87,9 @@ cs_cmd_verify(int argc, char **argv)
 	}
 	/* Until a verdict is printed, a failure is the input's (2): a script
 	 * must not read "cannot read the trust list" as "revoked" (1). */
-	if (cs_cli_opt(&c, "trust-list") != NULL) {
-		if ((jwks = slurp(cs_cli_opt(&c, "trust-list"), &jlen)) == NULL) {
-			fprintf(stderr, "certsvc verify: cannot read %s\n",
-			    cs_cli_opt(&c, "trust-list"));
-			goto out;
-		}
-		if (cs_keyring_from_jwks(jwks, jlen, &ring) != 0) {
-			cs_cli_fail(&c, cs_cli_opt(&c, "trust-list"));
-			goto out;
-		}
-	} else if (cs_keyring_load(c.cfg.keys, c.cfg.pkcs11_module, &ring) != 0) {
-		cs_cli_fail(&c, NULL);
+	if (cs_cli_libs_load(&c, argc, argv, &libs) != 0)
 		goto out;
-	}
-	if (cs_cli_opt(&c, "status-list") != NULL &&
-	    (sl = read_status_list(&c, ring)) == NULL)
-		goto out;
-	if (cs_verify_offline_listed(ring, sl, text, len,
+	if (cs_verify_offline_libraries(libs.lib, libs.n, text, len,
 	    c.cfg.tz_offset_minutes, &verdict) != 0) {
 		cs_cli_fail(&c, NULL);
 		goto out;
@@ -154,11 +101,9 @@ cs_cmd_verify(int argc, char **argv)
 	    "status_list"), "stale")))
 		rc = 3;
 out:
-	cs_status_list_free(sl);
-	cs_keyring_free(ring);
+	cs_cli_libs_free(&libs);
 	json_decref(verdict);
 	free(text);
-	free(jwks);
 	free(c.args);
 	return rc;
 }

@@ -575,6 +575,22 @@ hacts_page(cs_store *s, struct cursor *c, size_t limit, void ***rows,
 	return rc;
 }
 
+/* --- peers ---------------------------------------------------------- */
+
+static int
+peers_page(cs_store *s, struct cursor *c, size_t limit, void ***rows,
+    size_t *n)
+{
+	cs_peer_row **p = NULL;
+	int rc = cs_store_peers_page(s, c->pos, limit, &p, n);
+
+	if (rc == 0 && *n > 0)
+		c->pos = p[*n - 1]->seq;
+	c->end = *n < limit;
+	*rows = (void **)p;
+	return rc;
+}
+
 static void
 canon_hact(cs_sbuf *b, const void *row)
 {
@@ -604,6 +620,33 @@ free_hacts(void **rows, size_t n)
 	cs_hact_rows_free((cs_hact_row **)rows, n);
 }
 
+static void
+canon_peer(cs_sbuf *b, const void *row)
+{
+	const cs_peer_row *p = row;
+
+	canon_int(b, p->seq);
+	canon_str(b, p->name);
+	canon_str(b, p->trust_list);
+	canon_str(b, p->status_list);
+	canon_str(b, p->actor);
+	canon_int(b, p->at);
+}
+
+static void
+key_peer(const void *row, char *buf, size_t len)
+{
+	snprintf(buf, len, "seq %lld", (long long)((const cs_peer_row *)row)->seq);
+}
+
+static int put_peer(cs_store *dst, const void *row);
+
+static void
+free_peers(void **rows, size_t n)
+{
+	cs_peer_rows_free((cs_peer_row **)rows, n);
+}
+
 /* --- the tables ----------------------------------------------------- */
 
 /* In the order copied: events, annotated copies and change events refer
@@ -626,6 +669,8 @@ static const struct table tables[] = {
 	    canon_change, key_change, free_changes},
 	{"holder acts", hacts_page, put_hact, NULL, NULL, canon_hact, key_hact,
 	    free_hacts},
+	{"peers", peers_page, put_peer, NULL, NULL, canon_peer, key_peer,
+	    free_peers},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -704,6 +749,25 @@ put_copy(cs_store *dst, const void *row)
 	else if (rc == CS_ENOTFOUND && (rc = cs_store_copy_put(dst, a)) != 0)
 		rc = refused(&tables[5], a, rc);
 	cs_copy_row_free(have);
+	return rc;
+}
+
+/* As put_event: the target's row of the same seq, or the row kept. */
+static int
+put_peer(cs_store *dst, const void *row)
+{
+	const cs_peer_row *p = row;
+	cs_peer_row **have = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = cs_store_peers_page(dst, p->seq - 1, 1, &have, &n)) != 0)
+		return rc;
+	if (n == 1 && have[0]->seq == p->seq)
+		rc = judge(&tables[8], p, have[0]);
+	else if ((rc = cs_store_peer_put(dst, p)) != 0)
+		rc = refused(&tables[8], p, rc);
+	cs_peer_rows_free(have, n);
 	return rc;
 }
 

@@ -25,7 +25,7 @@
 #include <stdio.h>
 
 /* The tables, in the order copied (copy.c's table list). */
-#define CS_COPY_TABLES_MAX 8
+#define CS_COPY_TABLES_MAX 12
 
 typedef struct cs_copy_table_count {
 	const char *table;    /* static: "licences", "audit records", ... */

@@ -61,6 +61,10 @@ cs_service_open(const cs_config *cfg, int need_signing_key, cs_service **out)
 	if ((rc = cs_store_open(cfg->db, cfg->audit_flush_ms, &svc->store)) != 0 ||
 	    (rc = cs_client_cache_new(cfg->auth_cache_ms, &svc->clients)) != 0)
 		goto out;
+	if ((svc->peers = cs_peer_cache_new()) == NULL) {
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
 	*out = svc;
 	svc = NULL;
 out:
@@ -74,6 +78,7 @@ cs_service_close(cs_service *svc)
 	if (svc == NULL)
 		return;
 	cs_status_cache_free(svc->status_list);
+	cs_peer_cache_free(svc->peers);
 	cs_tx_queue_stop(svc->issue_writer);
 	cs_audit_queue_stop(svc->reads_audit);
 	cs_client_cache_free(svc->clients);
@@ -612,7 +617,8 @@ cs_trust_list(cs_service *svc, json_t **out)
 const char cs_audit_actions[] = "issue amend issue_bundle read holder_lookup "
     "suspend reinstate revoke copy copy_read verify_copy events_read "
     "presentation presentation_shown authorisation authorisation_withdraw "
-    "authorised_read delegation delegation_withdraw usage_read";
+    "authorised_read delegation delegation_withdraw usage_read "
+    "peer_add peer_remove";
 
 static json_t *
 audit_json(const cs_audit_rec *r)
@@ -706,6 +712,8 @@ cs_service_stats_get(cs_service *svc, cs_service_stats *out)
 	}
 	out->verify_fast = atomic_load_explicit(&svc->verify_fast,
 	    memory_order_relaxed);
+	cs_status_cache_stats(svc->status_list, out);
+	out->peers = cs_peer_cache_count(svc->peers);
 }
 
 int

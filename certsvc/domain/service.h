@@ -93,6 +93,11 @@ typedef struct cs_service_stats {
 	uint64_t verify_fast;       /* verifications of a stored token's own
 				     * bytes, answered without a signature
 				     * check (verify.c) */
+	int status_list;            /* 1 when a status list is held */
+	int64_t sl_iat, sl_bytes;   /* its iat and size */
+	uint64_t sl_builds, sl_failures;  /* lists built, builds failed */
+	int64_t sl_build_us;        /* the last build's duration */
+	uint64_t peers;             /* peer libraries, as last read */
 } cs_service_stats;
 void cs_service_stats_get(cs_service *svc, cs_service_stats *out);
 
@@ -321,6 +326,40 @@ int cs_copy_get(cs_service *svc, const cs_actor *who, const char *copy_id,
 int cs_copy_id_check(const char *id);
 /* The last day the copy is valid before, YYYY-MM-DD local: {date}前有效. */
 void cs_copy_until(cs_service *svc, const cs_copy_row *c, char out[11]);
+/*
+ * Peer libraries (SPEC §11; peers.c), admin only (CS_EFORBIDDEN).  Add
+ * (or update: a new status list) the peer name with its trust list (a JWK
+ * Set, JSON text) and its status list (the COSE bytes, or NULL): refused
+ * (CS_EVALIDATION, problems on "name", "trust_list", "status_list") for a
+ * name that is not a library name, a trust list that does not read, holds
+ * no key, or holds a key that is this library's or another peer's, and a
+ * status list its keys do not sign, of another iss, or malformed.  *out:
+ * the peer as cs_peer_list shows it.  Audited ("peer_add",
+ * "peer_remove"); remove is CS_ENOTFOUND for a name that is no peer.
+ * List: {"peers": [{"name", "keys": [kid], "updated_at", "status_list":
+ * null | {"issued_at", "expires_at", "age_seconds", "stale"}}]}.
+ */
+int cs_peer_add(cs_service *svc, const cs_actor *who, const char *name,
+    const char *trust, size_t tlen, const uint8_t *sl, size_t sl_len,
+    json_t **out, cs_problems *p);
+int cs_peer_remove(cs_service *svc, const cs_actor *who, const char *name);
+int cs_peer_list(cs_service *svc, const cs_actor *who, json_t **out);
+
+/*
+ * Offline against several libraries (SPEC §11: this one and its peers):
+ * each a name (NULL: this library, not named in the answer), its keys and
+ * its status list (or NULL).  The token's kid picks the library; the
+ * answer is cs_verify_offline_listed's with that library's keys and list,
+ * plus "library": its name.  No library holds the kid: unknown_key.
+ */
+typedef struct cs_verify_library {
+	const char *name;
+	const cs_keyring *keys;
+	const struct cs_status_list *list;
+} cs_verify_library;
+int cs_verify_offline_libraries(const cs_verify_library *libs, size_t n,
+    const char *text, size_t len, long tz_min, json_t **out);
+
 /* POST /api/v1/verify {"copy": id}: the licence's result plus "copy":
  * {"copy_id", "purpose", "used_by", "expires_at", "expired"}; an expired
  * copy of a licence in force is "expired".  Unknown: "not_found";

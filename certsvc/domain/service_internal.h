@@ -37,6 +37,7 @@ struct cs_service {
 	struct cs_client_cache *clients;     /* owned: authenticated tokens */
 	struct cs_status_cache *status_list; /* owned; NULL until first used */
 	atomic_ulong verify_fast;  /* verifications answered by the fast path */
+	struct cs_peer_cache *peers;         /* owned: peer libraries (peers.c) */
 };
 
 /* Keys (service_keys.c).  The key directory or token of cfg, with the
@@ -53,9 +54,41 @@ int cs_service_signer(cs_service *svc, const cs_key **out);
  * marked to be opened again). */
 int cs_service_signed(cs_service *svc, const cs_key *key, int rc);
 
+/* The peer libraries (SPEC §11; peers.c) as the verifiers use them: a
+ * set shared by reference, read again from the store when PEERS_TTL old
+ * or after a local change. */
+struct cs_status_list;
+struct cs_peer {
+	char *name;                   /* its library name */
+	cs_keyring *keys;             /* public keys only: they never sign */
+	struct cs_status_list *list;  /* NULL: none imported */
+	char *list_b64;
+	int64_t seq, at;              /* its row */
+};
+struct cs_peer_set {
+	int refs;
+	struct cs_peer *p;
+	size_t n;
+};
+struct cs_peer_cache *cs_peer_cache_new(void);
+void cs_peer_cache_free(struct cs_peer_cache *c);
+/* The peers as last read, without reading them (0 before any read). */
+size_t cs_peer_cache_count(struct cs_peer_cache *c);
+/* *out: a reference, given back with cs_peers_put. */
+int cs_peers_get(cs_service *svc, struct cs_peer_set **out);
+void cs_peers_put(struct cs_peer_set *s);
+/* The peer holding the key of this kid, NULL when none does. */
+const struct cs_peer *cs_peers_find(const struct cs_peer_set *s,
+    const uint8_t *kid, size_t len);
+/* A peer's status list as the answers show it ({"issued_at",
+ * "expires_at", "age_seconds", "stale"}), null for none. */
+json_t *cs_peer_list_view(const struct cs_status_list *l);
+
 /* The status list's cache and its thread (status_cache.c), for
  * cs_service_close. */
 void cs_status_cache_free(struct cs_status_cache *c);
+/* Its figures into out (nothing when c is NULL: no list asked for yet). */
+void cs_status_cache_stats(struct cs_status_cache *c, cs_service_stats *out);
 
 /* Role and grant questions. */
 int cs_grant_has_type(const cs_grant *g, const char *type);

@@ -34,6 +34,8 @@ struct cs_status_cache {
 	pthread_t thread;
 	int running, stopping;
 	int failing;               /* the last build failed (logged once) */
+	uint64_t builds, failures; /* for the metrics */
+	int64_t build_us;          /* the last build's duration */
 };
 
 static int
@@ -118,6 +120,8 @@ refresh(cs_service *svc, struct cs_status_cache *c)
 	if ((rc = cs_status_list_make(svc, iat, &b, &n)) != 0)
 		goto out;
 	pthread_mutex_lock(&c->mu);
+	c->builds++;
+	c->build_us = (cs_mono_ms() - now_ms) * 1000;
 	free(c->bytes);
 	c->bytes = b;
 	c->len = n;
@@ -127,8 +131,28 @@ refresh(cs_service *svc, struct cs_status_cache *c)
 	c->built_ms = now_ms;
 	pthread_mutex_unlock(&c->mu);
 out:
+	if (rc != 0) {
+		pthread_mutex_lock(&c->mu);
+		c->failures++;
+		pthread_mutex_unlock(&c->mu);
+	}
 	pthread_mutex_unlock(&c->build_mu);
 	return rc;
+}
+
+void
+cs_status_cache_stats(struct cs_status_cache *c, cs_service_stats *out)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	out->status_list = c->bytes != NULL;
+	out->sl_iat = c->iat;
+	out->sl_bytes = (int64_t)c->len;
+	out->sl_builds = c->builds;
+	out->sl_failures = c->failures;
+	out->sl_build_us = c->build_us;
+	pthread_mutex_unlock(&c->mu);
 }
 
 int

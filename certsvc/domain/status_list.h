@@ -64,6 +64,10 @@ typedef struct cs_sl_answer {
  */
 int cs_status_list_read(const cs_keyring *keys, const uint8_t *buf,
     size_t n, cs_status_list **out);
+/* The same, and refused (CS_EINVAL, "wrong iss") when the list's iss is
+ * not iss: a peer's list must be its own, not another library's. */
+int cs_status_list_read_iss(const cs_keyring *keys, const char *iss,
+    const uint8_t *buf, size_t n, cs_status_list **out);
 void cs_status_list_free(cs_status_list *l);
 /* The list's claims. */
 const char *cs_status_list_iss(const cs_status_list *l);

@@ -298,6 +298,23 @@ out:
 	return rc;
 }
 
+int
+cs_status_list_read_iss(const cs_keyring *keys, const char *iss,
+    const uint8_t *buf, size_t n, cs_status_list **out)
+{
+	int rc;
+
+	if ((rc = cs_status_list_read(keys, buf, n, out)) != 0)
+		return rc;
+	if (iss != NULL && strcmp((*out)->iss, iss) != 0) {
+		rc = cs_err_set(CS_EINVAL, "status list: wrong iss: issued by "
+		    "\"%s\", not \"%s\"", (*out)->iss, iss);
+		cs_status_list_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 void
 cs_status_list_free(cs_status_list *l)
 {

@@ -29,19 +29,31 @@ static const struct {
 	{"revoked", "genuine, revoked / 已吊销、撤销或注销"},
 	{"superseded", "genuine, replaced by a newer licence / 已变更或延续"},
 	{"not_found", "signed by a trusted key, but not in this library / 库中无此证照"},
+	{"status_unknown", "genuine, signed by a peer library whose status "
+	    "list is not held here: suspension and revocation not checked / "
+	    "他库签发，未核验其状态"},
 };
+
+/* The words of a result, NULL for one without. */
+static const char *
+reason_of(const char *res)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (strcmp(reasons[i].result, res) == 0)
+			return reasons[i].reason;
+	return NULL;
+}
 
 static json_t *
 result(const char *res, const char *reason, json_t *cert)
 {
 	char now[21];
-	size_t i;
 
 	cs_rfc3339(cs_now(), now);
 	if (reason == NULL)
-		for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-			if (strcmp(reasons[i].result, res) == 0)
-				reason = reasons[i].reason;
+		reason = reason_of(res);
 	return json_pack("{ss ss ss so}", "result", res, "reason", reason ? reason : res,
 	    "checked_at", now, "certificate", cert ? cert : json_null());
 }
@@ -282,6 +294,29 @@ cs_verify_offline_listed(const cs_keyring *keys, const cs_status_list *sl,
 	return done(verdict, out);
 }
 
+int
+cs_verify_offline_libraries(const cs_verify_library *libs, size_t n,
+    const char *text, size_t len, long tz_min, json_t **out)
+{
+	const cs_verify_library *lib = NULL;
+	cs_token_layers *l = NULL;
+	size_t i;
+	int rc;
+
+	/* A token that does not decode is answered by the check itself. */
+	if (cs_token_decode(text, len, &l) == 0)
+		for (i = 0; i < n && lib == NULL; i++)
+			if (libs[i].keys != NULL && cs_keyring_find(libs[i].keys,
+			    l->msg->kid, l->msg->kid_len) != NULL)
+				lib = &libs[i];
+	cs_token_layers_free(l);
+	rc = cs_verify_offline_listed(lib ? lib->keys : NULL,
+	    lib ? lib->list : NULL, text, len, tz_min, out);
+	if (rc == 0 && lib != NULL && lib->name != NULL)
+		json_object_set_new(*out, "library", json_string(lib->name));
+	return rc;
+}
+
 /* The library's answer for a licence id whose token verified. */
 static json_t *
 library_verdict(cs_service *svc, const char *id, const json_t *claims)
@@ -293,6 +328,41 @@ library_verdict(cs_service *svc, const char *id, const json_t *claims)
 		return result("not_found", NULL,
 		    claims ? claims_view(claims, svc->cfg.tz_offset_minutes) : NULL);
 	return result(status, NULL, pub);
+}
+
+/*
+ * A token signed by a peer library's key (SPEC §11): checked as offline
+ * with the peer's keys and its imported status list, named by the peer.
+ * Without a list, a licence whose dates hold is "status_unknown": online,
+ * "valid" would claim a check that was not made.  NULL when no peer holds
+ * the key (the caller's unknown_key stands).
+ */
+static json_t *
+peer_verdict(cs_service *svc, const char *text, size_t len)
+{
+	struct cs_peer_set *set = NULL;
+	const struct cs_peer *peer;
+	cs_token_layers *l = NULL;
+	json_t *v = NULL;
+
+	if (cs_peers_get(svc, &set) != 0 || set->n == 0 ||
+	    cs_token_decode(text, len, &l) != 0 ||
+	    (peer = cs_peers_find(set, l->msg->kid, l->msg->kid_len)) == NULL)
+		goto out;
+	if (cs_verify_offline_listed(peer->keys, peer->list, text, len,
+	    svc->cfg.tz_offset_minutes, &v) != 0)
+		goto out;
+	if (peer->list == NULL && strcmp(json_string_value(json_object_get(v,
+	    "result")), "valid") == 0) {
+		json_object_set_new(v, "result", json_string("status_unknown"));
+		json_object_set_new(v, "reason",
+		    json_string(reason_of("status_unknown")));
+	}
+	json_object_set_new(v, "library", json_string(peer->name));
+out:
+	cs_token_layers_free(l);
+	cs_peers_put(set);
+	return v;
 }
 
 int
@@ -353,14 +423,21 @@ int
 cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out)
 {
 	cs_token_layers *l;
-	json_t *verdict = NULL;
+	json_t *verdict = NULL, *peer;
 
 	if ((verdict = fast_verdict(svc, text, len)) != NULL)
 		return done(verdict, out);
 	l = check_token(cs_service_keys_hold(svc), text, len, &verdict);
 	cs_service_keys_release(svc);
-	if (l == NULL)
+	if (l == NULL) {
+		if (verdict != NULL && strcmp(json_string_value(json_object_get(
+		    verdict, "result")), "unknown_key") == 0 && (peer = peer_verdict(svc, text,
+		    len)) != NULL) {
+			json_decref(verdict);
+			verdict = peer;
+		}
 		return done(verdict, out);
+	}
 	verdict = library_verdict(svc,
 	    json_string_value(json_object_get(json_object_get(l->claims, "-65537"), "id")),
 	    l->claims);

@@ -226,6 +226,10 @@ void cs_h_usage(cs_req *r);
 
 /* GET /api/v1/events, a handler of the route table. */
 void cs_h_events(cs_req *r);
+/* The peer libraries (http_peers.c, SPEC §11). */
+void cs_h_peer_add(cs_req *r);
+void cs_h_peer_list(cs_req *r);
+void cs_h_peer_remove(cs_req *r);
 /* The thread that answers the feed's long polls: started once the daemon
  * runs, stopped after the drain (every suspended request answered). */
 int cs_http_feed_start(cs_http_server *s);

@@ -1010,6 +1010,13 @@ h_metrics(cs_req *r)
 		cs_metrics_issue_writer(r->srv->metrics,
 		    (unsigned long)st.issue_batches, (unsigned long)st.issue_runs);
 	cs_metrics_verify_fast(r->srv->metrics, (unsigned long)st.verify_fast);
+	{
+		cs_metrics_sl sl = {st.status_list, (long long)cs_now() -
+		    st.sl_iat, st.sl_bytes, (unsigned long)st.sl_builds,
+		    (unsigned long)st.sl_failures, st.sl_build_us,
+		    (unsigned long)st.peers};
+		cs_metrics_status_list(r->srv->metrics, &sl);
+	}
 	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0) {
 		cs_http_problem_err(r, rc, NULL);
 		return;
@@ -1092,6 +1099,9 @@ const cs_route cs_routes[] = {
 	    "client action holder target result since until after limit"},
 	{"GET", "/api/v1/events", cs_h_events, AUTH, NULL,
 	    "after limit wait"},
+	{"POST", "/api/v1/peers", cs_h_peer_add, AUTH | CS_RT_JSON, NULL, NULL},
+	{"GET", "/api/v1/peers", cs_h_peer_list, AUTH, NULL, NULL},
+	{"DELETE", "/api/v1/peers/{name}", cs_h_peer_remove, AUTH, NULL, NULL},
 	{"GET", "/healthz", h_healthz, CS_RT_PUBLIC, NULL, NULL},
 	{"GET", "/metrics", h_metrics, CS_RT_PUBLIC, NULL, NULL},
 };

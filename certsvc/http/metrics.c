@@ -26,7 +26,7 @@ static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 /* SPEC §5's verification results. */
 static const char *const results[] = {"valid", "not_yet_valid", "expired",
     "suspended", "revoked", "superseded", "invalid_signature", "unknown_key",
-    "malformed", "not_found", "other"};
+    "malformed", "not_found", "status_unknown", "other"};
 #define NRESULTS (sizeof(results) / sizeof(results[0]))
 
 struct route_stats {
@@ -48,6 +48,11 @@ struct cs_metrics {
 	atomic_ulong audit_waiting, audit_committed;
 	atomic_ulong verify_fast;
 	atomic_ulong issue_batches, issue_runs;
+	atomic_int sl_held;             /* a status list is held */
+	atomic_llong sl_age, sl_bytes;
+	atomic_ulong sl_builds, sl_failures;
+	atomic_llong sl_build_us;
+	atomic_ulong peers;
 	_Atomic(const char *) backend;
 };
 
@@ -175,6 +180,20 @@ cs_metrics_verify_fast(cs_metrics *m, unsigned long n)
 }
 
 void
+cs_metrics_status_list(cs_metrics *m, const cs_metrics_sl *s)
+{
+	atomic_store_explicit(&m->sl_held, s->held, memory_order_relaxed);
+	atomic_store_explicit(&m->sl_age, s->age, memory_order_relaxed);
+	atomic_store_explicit(&m->sl_bytes, s->bytes, memory_order_relaxed);
+	atomic_store_explicit(&m->sl_builds, s->builds, memory_order_relaxed);
+	atomic_store_explicit(&m->sl_failures, s->failures,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m->sl_build_us, s->build_us,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m->peers, s->peers, memory_order_relaxed);
+}
+
+void
 cs_metrics_backend(cs_metrics *m, const char *backend)
 {
 	atomic_store_explicit(&m->backend, backend, memory_order_relaxed);
@@ -284,6 +303,26 @@ cs_metrics_render(cs_metrics *m, char **out, size_t *len)
 	    "the issuance writer ran, committed or failed.", LOAD(issue_batches));
 	bmetric(&b, "certsvc_issue_batched_total", "counter", "Issuances the "
 	    "issuance writer ran in them.", LOAD(issue_runs));
+	/* Age -1: no list held yet (the first build has not ended). */
+	{
+		bmetric(&b, "certsvc_status_list_age_seconds", "gauge", "Seconds "
+		    "since the served status list was signed (its iat).",
+		    LOAD(sl_held) ? LOAD(sl_age) : -1);
+		bmetric(&b, "certsvc_status_list_bytes", "gauge", "Size of the "
+		    "served status list.", LOAD(sl_bytes));
+		bmetric(&b, "certsvc_status_list_builds_total", "counter",
+		    "Status lists built and signed.", LOAD(sl_builds));
+		bmetric(&b, "certsvc_status_list_build_failures_total", "counter",
+		    "Status list builds that failed (the old list was served).",
+		    LOAD(sl_failures));
+		cs_sb_printf(&b, "# HELP certsvc_status_list_build_seconds Time "
+		    "the last status list build and signature took.\n"
+		    "# TYPE certsvc_status_list_build_seconds gauge\n"
+		    "certsvc_status_list_build_seconds %.6f\n",
+		    (double)LOAD(sl_build_us) / 1e6);
+	}
+	bmetric(&b, "certsvc_peers", "gauge", "Peer libraries whose tokens "
+	    "verify here (as last read).", LOAD(peers));
 	cs_sb_printf(&b, "# HELP certsvc_build_info The certsvc version and the "
 	    "store backend this node serves from (always 1).\n"
 	    "# TYPE certsvc_build_info gauge\ncertsvc_build_info{version=\"");

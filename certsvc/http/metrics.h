@@ -7,6 +7,7 @@
  *   certsvc_licences_issued_total                    counter
  *   certsvc_verifications_total{result}              counter
  *   certsvc_http_requests_in_flight                  gauge
+ *   certsvc_status_list_*, certsvc_peers             (cs_metrics_status_list)
  *
  * Labels are bounded by construction: route is one of the route patterns
  * given to cs_metrics_new() (or "unmatched"), never a raw path, so ids and
@@ -51,6 +52,15 @@ void cs_metrics_issue_writer(cs_metrics *m, unsigned long batches,
 /* Verifications answered by the fast path (verify.c: a stored token's own
  * bytes, no signature check) since start. */
 void cs_metrics_verify_fast(cs_metrics *m, unsigned long n);
+/* The status list the node serves (status_cache.c) and its peers. */
+typedef struct cs_metrics_sl {
+	int held;                  /* a list is held */
+	long long age, bytes;      /* of the list held: seconds since its iat */
+	unsigned long builds, failures;
+	long long build_us;        /* the last build's duration */
+	unsigned long peers;
+} cs_metrics_sl;
+void cs_metrics_status_list(cs_metrics *m, const cs_metrics_sl *s);
 
 /* The backend the node serves from ("sqlite", "postgresql"; a static
  * string), for certsvc_build_info beside the version. */

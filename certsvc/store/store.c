@@ -429,6 +429,19 @@ cs_store_hacts_page(cs_store *s, const char *after_key, int64_t after_n,
 }
 
 int
+cs_store_peer_put(cs_store *s, const cs_peer_row *p)
+{
+	return s->ops->peer_put(s, p);
+}
+
+int
+cs_store_peers_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_peer_row ***out, size_t *n)
+{
+	return s->ops->peers_page(s, after_seq, limit, out, n);
+}
+
+int
 cs_store_copies_page(cs_store *s, const char *after_id, size_t limit,
     cs_copy_row ***out, size_t *n)
 {

@@ -146,6 +146,17 @@ typedef struct cs_hact_row {
 	int64_t at;           /* Unix seconds */
 	char *body;           /* JSON text, beginning with '{' */
 } cs_hact_row;
+/* A peer library (SPEC §11), one row each time an admin adds, updates or
+ * removes it: the current peers are the latest row of each name whose
+ * trust list is not NULL.  Append-only like every record here. */
+typedef struct cs_peer_row {
+	int64_t seq;          /* on put: 0, the store numbers it; else kept */
+	char *name;
+	char *trust_list;     /* its JWK Set (JSON text); NULL: removed */
+	char *status_list;    /* its status list, base64url; NULL: none */
+	char *actor;          /* who did it */
+	int64_t at;           /* Unix seconds */
+} cs_peer_row;
 /* A change event (SPEC §9), the outbox row of the change feed: one per
  * issuance (each bundle member), amendment, suspension, reinstatement and
  * revocation, appended in the change's own transaction.  Not a status
@@ -301,6 +312,12 @@ int cs_store_hact_put(cs_store *s, const cs_hact_row *r);
  * limit. */
 int cs_store_hacts_get(cs_store *s, const char *key, int64_t n_below,
     size_t limit, cs_hact_row ***out, size_t *n);
+/* Append a peer row (cs_peer_row: seq 0 numbered by the store, else kept,
+ * as certsvc copy does; a seq already there is CS_ECONFLICT), and the rows
+ * after after_seq in seq order, at most limit. */
+int cs_store_peer_put(cs_store *s, const cs_peer_row *p);
+int cs_store_peers_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_peer_row ***out, size_t *n);
 /* rec->seq is ignored and assigned. */
 int cs_store_audit_append(cs_store *s, const cs_audit_rec *rec);
 /*
@@ -438,6 +455,8 @@ void cs_copy_row_free(cs_copy_row *c);
 void cs_copy_rows_free(cs_copy_row **cs, size_t n);
 void cs_hact_row_free(cs_hact_row *r);
 void cs_hact_rows_free(cs_hact_row **rs, size_t n);
+void cs_peer_row_free(cs_peer_row *p);
+void cs_peer_rows_free(cs_peer_row **ps, size_t n);
 void cs_audit_rec_free(cs_audit_rec *r);
 void cs_audit_recs_free(cs_audit_rec **rs, size_t n);
 

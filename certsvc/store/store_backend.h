@@ -74,6 +74,9 @@ struct cs_store_ops {
 	    size_t limit, cs_hact_row ***out, size_t *n);
 	int (*hacts_page)(cs_store *s, const char *after_key, int64_t after_n,
 	    size_t limit, cs_hact_row ***out, size_t *n);
+	int (*peer_put)(cs_store *s, const cs_peer_row *p);
+	int (*peers_page)(cs_store *s, int64_t after_seq, size_t limit,
+	    cs_peer_row ***out, size_t *n);
 	int (*audit_append)(cs_store *s, const cs_audit_rec *rec);
 	/* NULL: cs_store_audit_append_many loops over audit_append in a
 	 * nested level (store.c). */

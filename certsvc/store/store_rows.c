@@ -194,6 +194,28 @@ cs_copy_rows_free(cs_copy_row **cs, size_t n)
 }
 
 void
+cs_peer_rows_free(cs_peer_row **ps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cs_peer_row_free(ps[i]);
+	free(ps);
+}
+
+void
+cs_peer_row_free(cs_peer_row *p)
+{
+	if (p != NULL) {
+		free(p->name);
+		free(p->trust_list);
+		free(p->status_list);
+		free(p->actor);
+		free(p);
+	}
+}
+
+void
 cs_copy_row_free(cs_copy_row *c)
 {
 	if (c != NULL) {

@@ -61,6 +61,13 @@ static const struct verdict {
 	{"malformed", "bad", "✗", "无法识别", "Not readable",
 	    "这不是可识别的电子证照二维码，请勿采信。",
 	    "This is not a readable e-licence code. Do not rely on it."},
+	{"status_unknown", "warn", "!", "真实，状态未知", "Genuine, status "
+	    "unknown",
+	    "证照由下列他库签发且签名有效，但本系统未持有该库的状态列表，"
+	    "无法确认是否已被暂扣或吊销。",
+	    "The licence is genuine and was issued by the peer library below, "
+	    "but this service holds no status list of that library: whether it "
+	    "was suspended or revoked is not known."},
 	{"not_found", "bad", "✗", "证照库中无此证照", "Not in the registry",
 	    "签名有效，但本证照库中没有这张证照，请勿采信。",
 	    "The signature is valid, but this registry holds no such licence. "
@@ -437,6 +444,13 @@ cs_page_result(const json_t *res, const cs_page_opts *o, char **out,
 		cs_sb_puts(&b, "<p class=\"newer\">新证照标识 <span lang=\"en\">· "
 		    "Newer licence</span>:<br><strong class=\"newer-id\">");
 		cs_sb_html(&b, str(detail, "superseded_by"));
+		cs_sb_puts(&b, "</strong></p>\n");
+	}
+	/* A peer library's licence (SPEC §11) says whose it is. */
+	if (str(res, "library") != NULL) {
+		cs_sb_puts(&b, "<p class=\"library\">签发证照库 <span lang=\"en\">· "
+		    "Issued by library</span>: <strong class=\"library-name\">");
+		cs_sb_html(&b, str(res, "library"));
 		cs_sb_puts(&b, "</strong></p>\n");
 	}
 	cs_sb_puts(&b, "</section>\n");

@@ -266,6 +266,20 @@ static const char schema_holder_acts[] =
     "  CONSTRAINT holder_acts_pkey PRIMARY KEY (key, n));\n"
     APPEND_ONLY("holder_acts");
 
+/*
+ * Peers (SPEC §11), as SQLite's schema_peers: one row each time a peer
+ * library is added, updated or removed (trust_list NULL).
+ */
+static const char schema_peers[] =
+    "CREATE TABLE peers (\n"
+    "  seq bigint NOT NULL PRIMARY KEY,\n"
+    "  name text COLLATE \"C\" NOT NULL,\n"
+    "  trust_list text,\n"
+    "  status_list text,\n"
+    "  actor text NOT NULL,\n"
+    "  at bigint NOT NULL);\n"
+    APPEND_ONLY("peers");
+
 /* migrations[i] takes the database from version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -273,6 +287,7 @@ static const char *const migrations[] = {
 	schema_v2,
 	schema_v3,
 	schema_holder_acts,
+	schema_peers,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -32,6 +32,7 @@
 #define CHANGE_COLS "seq, event_id, type, licence_type, licence_id, at, body"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
 #define HACT_COLS "key, n, kind, holder, at, body"
+#define PEER_COLS "seq, name, trust_list, status_list, actor, at"
 #define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
 	"used_by_code, created_at, expires_at"
 #define CLIENT_SELECT                                                        \
@@ -144,6 +145,13 @@ static const struct pstmt table[PS__N] = {
 	    "AND n < $2::bigint ORDER BY n DESC LIMIT $3::bigint"),
 	ST(PS_HACT_PAGE, "SELECT " HACT_COLS " FROM holder_acts WHERE "
 	    "(key, n) > ($1, $2::bigint) ORDER BY key, n LIMIT $3::bigint"),
+	/* seq 0: one past the last (peers are added by hand, rarely: two
+	 * nodes adding at once collide on the key, and one is told so). */
+	ST(PS_PEER_PUT, "INSERT INTO peers (" PEER_COLS ") SELECT "
+	    "COALESCE(NULLIF($1::bigint, 0), (SELECT COALESCE(max(seq), 0) + 1 "
+	    "FROM peers)), $2, $3, $4, $5, $6::bigint"),
+	ST(PS_PEER_PAGE, "SELECT " PEER_COLS " FROM peers WHERE seq > "
+	    "$1::bigint ORDER BY seq LIMIT $2::bigint"),
 	ST(PS_CLI_ADD, "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES ($1, $2, $3::bytea, $4::bigint)"),
 	ST(PS_CLI_GET, CLIENT_SELECT "WHERE c.name = $1"),

@@ -62,6 +62,8 @@ enum pst_id {
 	PS_HACT_PUT,
 	PS_HACT_GET,
 	PS_HACT_PAGE,
+	PS_PEER_PUT,
+	PS_PEER_PAGE,
 	PS_CLI_ADD,
 	PS_CLI_GET,
 	PS_CLI_BY_HASH,
@@ -325,6 +327,9 @@ int pg_hacts_get(cs_store *cs, const char *key, int64_t n_below,
     size_t limit, cs_hact_row ***out, size_t *n);
 int pg_hacts_page(cs_store *cs, const char *after_key, int64_t after_n,
     size_t limit, cs_hact_row ***out, size_t *n);
+int pg_peer_put(cs_store *cs, const cs_peer_row *p);
+int pg_peers_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_peer_row ***out, size_t *n);
 int pg_copies_page(cs_store *cs, const char *after_id, size_t limit,
     cs_copy_row ***out, size_t *n);
 int pg_bundle_by_ref(cs_store *cs, const char *client,

@@ -276,6 +276,22 @@ static const char schema_holder_acts[] =
     "  PRIMARY KEY (key, n)) WITHOUT ROWID;\n"
     APPEND_ONLY("holder_acts");
 
+/*
+ * Peers (SPEC §11): other libraries whose tokens verify here, one row each
+ * time one is added, updated (a new status list) or removed (trust_list
+ * NULL); the latest row of a name says what it is now.  A handful of rows
+ * a year: read whole.
+ */
+static const char schema_peers[] =
+    "CREATE TABLE peers (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL,\n"
+    "  trust_list TEXT,\n"
+    "  status_list TEXT,\n"
+    "  actor TEXT NOT NULL,\n"
+    "  at INTEGER NOT NULL);\n"
+    APPEND_ONLY("peers");
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -288,6 +304,7 @@ static const char *const migrations[] = {
 	schema_v7,
 	schema_v8,
 	schema_holder_acts,
+	schema_peers,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

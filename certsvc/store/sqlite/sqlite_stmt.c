@@ -22,6 +22,7 @@
 #define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
 #define CHANGE_COLS "seq, event_id, type, licence_type, licence_id, at, body"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
+#define PEER_COLS "seq, name, trust_list, status_list, actor, at"
 #define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
 	"used_by_code, created_at, expires_at"
 #define HACT_COLS "key, n, kind, holder, at, body"
@@ -118,6 +119,11 @@ static const char *const stmt_sql[ST__N] = {
 	    "AND n < ?2 ORDER BY n DESC LIMIT ?3",
 	[ST_HACT_PAGE] = "SELECT " HACT_COLS " FROM holder_acts WHERE key > ?1 "
 	    "OR (key = ?1 AND n > ?2) ORDER BY key, n LIMIT ?3",
+	/* seq 0: the next rowid (NULL into an INTEGER PRIMARY KEY). */
+	[ST_PEER_PUT] = "INSERT INTO peers (" PEER_COLS ") VALUES "
+	    "(NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?6)",
+	[ST_PEER_PAGE] = "SELECT " PEER_COLS " FROM peers WHERE seq > ?1 "
+	    "ORDER BY seq LIMIT ?2",
 	[ST_CLI_ADD] = "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES (?1, ?2, ?3, ?4)",
 	/* A client copied from another store keeps its id (?5). */

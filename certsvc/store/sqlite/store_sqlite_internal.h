@@ -78,6 +78,8 @@ enum stmt_id {
 	ST_HACT_PUT,
 	ST_HACT_GET,
 	ST_HACT_PAGE,
+	ST_PEER_PUT,
+	ST_PEER_PAGE,
 	ST_CLI_ADD,
 	ST_CLI_IMPORT,
 	ST_CLI_GET,
@@ -250,6 +252,9 @@ int sq_changes_page(cs_store *cs, int64_t after_seq, size_t limit,
 int sq_changes_import(cs_store *cs, cs_change *const *chs, size_t n);
 int sq_copy_put(cs_store *cs, const cs_copy_row *c);
 int sq_copy_get(cs_store *cs, const char *id, cs_copy_row **out);
+int sq_peer_put(cs_store *cs, const cs_peer_row *p);
+int sq_peers_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_peer_row ***out, size_t *n);
 int sq_copies_page(cs_store *cs, const char *after_id, size_t limit,
     cs_copy_row ***out, size_t *n);
 
