@@ -130,13 +130,14 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s != NULL ? cs_store_ping(s) : -1, 0);
 	cs_store_close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
-	    "'audit_keys', 'audit_chunks', 'copies', 'change_events')"), 11);
+	    "'audit_keys', 'audit_chunks', 'copies', 'change_events', "
+	    "'subscriptions', 'sub_attempts')"), 13);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type = 'trigger'"), 23);
+	    "type = 'trigger'"), 27);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'index' AND name = 'licences_number'"), 1);
 	/* No index on the audit table has random keys (schema version 4). */
@@ -150,8 +151,11 @@ TEST(open_creates_schema)
 	sqlite3_close(db);
 }
 
-/* Today's schema back to version 7: no change feed (version 8). */
-#define UNDO_V8 "DROP TABLE change_events;"
+/* Today's schema back to version 8: no subscriptions. */
+#define UNDO_SUBS "DROP TABLE sub_attempts; DROP TABLE subscriptions;"
+
+/* Back to version 7: no change feed (version 8). */
+#define UNDO_V8 UNDO_SUBS "DROP TABLE change_events;"
 
 /* Back to version 6: no copies table (version 7). */
 #define UNDO_V7 UNDO_V8 "DROP TABLE copies;"
@@ -269,7 +273,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -521,7 +525,7 @@ TEST(migrate_v4_duplicate_numbers)
 	if (s == NULL)
 		return;
 	db = raw_open("dups.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 3);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences WHERE "
 	    "number = (SELECT number FROM licences WHERE seq = 1)"), 2);
@@ -603,7 +607,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",
