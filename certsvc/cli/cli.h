@@ -82,5 +82,6 @@ int cs_cmd_backup(int argc, char **argv);
 int cs_cmd_migrate(int argc, char **argv);
 int cs_cmd_copy(int argc, char **argv);
 int cs_cmd_events(int argc, char **argv);
+int cs_cmd_subscription(int argc, char **argv);
 
 #endif

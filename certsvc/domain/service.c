@@ -84,6 +84,7 @@ cs_service_close(cs_service *svc)
 {
 	if (svc == NULL)
 		return;
+	cs_sender_free(svc->sender);
 	cs_status_cache_free(svc->status_list);
 	cs_tx_queue_stop(svc->issue_writer);
 	cs_audit_queue_stop(svc->reads_audit);

@@ -22,11 +22,14 @@ struct cs_service {
 	struct cs_tx_queue *issue_writer;    /* owned; NULL: issuances commit their own */
 	struct cs_client_cache *clients;     /* owned: authenticated tokens */
 	struct cs_status_cache *status_list; /* owned; NULL until first used */
+	struct cs_sender *sender;            /* owned; NULL unless serve started it */
 };
 
 /* The status list's cache and its thread (status_cache.c), for
  * cs_service_close. */
 void cs_status_cache_free(struct cs_status_cache *c);
+/* The sender's thread stopped and freed (sender.c); NULL is a no-op. */
+void cs_sender_free(struct cs_sender *s);
 
 /* Role and grant questions. */
 int cs_grant_has_type(const cs_grant *g, const char *type);

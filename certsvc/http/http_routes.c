@@ -961,7 +961,9 @@ h_metrics(cs_req *r)
 	if (st.issue_writer)
 		cs_metrics_issue_writer(r->srv->metrics,
 		    (unsigned long)st.issue_batches, (unsigned long)st.issue_runs);
-	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0) {
+	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0 ||
+	    (rc = cs_http_webhook_metrics(svc_of(r), &text, &len)) != 0) {
+		free(text);
 		cs_http_problem_err(r, rc, NULL);
 		return;
 	}
@@ -1024,6 +1026,11 @@ const cs_route cs_routes[] = {
 	    "client action holder target result since until after limit"},
 	{"GET", "/api/v1/events", cs_h_events, AUTH, NULL,
 	    "after limit wait"},
+	{"POST", "/api/v1/subscriptions", cs_h_sub_add, AUTH | CS_RT_JSON, NULL,
+	    NULL},
+	{"GET", "/api/v1/subscriptions", cs_h_sub_list, AUTH, NULL, NULL},
+	{"DELETE", "/api/v1/subscriptions/{name}", cs_h_sub_remove, AUTH, NULL,
+	    NULL},
 	{"GET", "/healthz", h_healthz, CS_RT_PUBLIC, NULL, NULL},
 	{"GET", "/metrics", h_metrics, CS_RT_PUBLIC, NULL, NULL},
 };

@@ -103,6 +103,15 @@ static const struct setting settings[] = {
 	L(status_list_refresh_s, 1, 3600, "3600",
 	    "the longest serve keeps one signed status list: it signs it "
 	    "again at least this often, changes or not"),
+	S(webhook_ca_file, "",
+	    "CA certificates (PEM) that subscription receivers' TLS "
+	    "certificates are checked against (empty: the system's)"),
+	L(webhook_timeout_s, 1, 60, "10",
+	    "seconds a subscription receiver has to answer a delivery before "
+	    "it counts as failed and is retried"),
+	L(webhook_retry_max_s, 1, 600, "600",
+	    "the longest wait (seconds) between two attempts at delivering "
+	    "an event; the waits grow from about 1 s, jittered"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
