@@ -552,6 +552,64 @@ free_changes(void **rows, size_t n)
 	cs_changes_free((cs_change **)rows, n);
 }
 
+/* --- subscriptions (SPEC §9) ---------------------------------------- */
+
+static int
+subs_page(cs_store *s, struct cursor *c, size_t limit, void ***rows,
+    size_t *n)
+{
+	cs_sub_row **e = NULL;
+	int rc = cs_store_subs_page(s, c->pos, limit, &e, n);
+
+	if (rc == 0 && *n > 0)
+		c->pos = e[*n - 1]->seq;
+	c->end = *n < limit;
+	*rows = (void **)e;
+	return rc;
+}
+
+static void
+canon_sub(cs_sbuf *b, const void *row)
+{
+	const cs_sub_row *e = row;
+
+	canon_int(b, e->seq);
+	canon_str(b, e->name);
+	canon_str(b, e->url);
+	canon_str(b, e->types);
+	canon_str(b, e->events);
+	canon_str(b, e->secret);
+	canon_int(b, e->after_seq);
+	canon_int(b, e->at);
+	canon_int(b, e->removed);
+}
+
+static void
+key_sub(const void *row, char *buf, size_t len)
+{
+	snprintf(buf, len, "seq %lld", (long long)((const cs_sub_row *)row)->seq);
+}
+
+static int put_sub(cs_store *dst, const void *row);
+
+static int64_t
+sub_seq(const void *row)
+{
+	return ((const cs_sub_row *)row)->seq;
+}
+
+static int
+new_subs(cs_store *dst, void *const *rows, size_t n)
+{
+	return cs_store_subs_import(dst, (cs_sub_row *const *)rows, n);
+}
+
+static void
+free_subs(void **rows, size_t n)
+{
+	cs_sub_rows_free((cs_sub_row **)rows, n);
+}
+
 /* --- the tables ----------------------------------------------------- */
 
 /* In the order copied: events, annotated copies and change events refer
@@ -572,6 +630,10 @@ static const struct table tables[] = {
 	    key_copy, free_copies},
 	{"change events", changes_page, put_change, new_changes, change_seq,
 	    canon_change, key_change, free_changes},
+	/* Their delivery attempts stay behind: the copy's sender sends
+	 * each subscription again from its creation (at least once). */
+	{"subscriptions", subs_page, put_sub, new_subs, sub_seq, canon_sub,
+	    key_sub, free_subs},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -704,6 +766,24 @@ put_change(cs_store *dst, const void *row)
 	else if ((rc = new_changes(dst, (void *const *)&row, 1)) != 0)
 		rc = refused(&tables[6], e, rc);
 	cs_changes_free(have, n);
+	return rc;
+}
+
+static int
+put_sub(cs_store *dst, const void *row)
+{
+	const cs_sub_row *e = row;
+	cs_sub_row **have = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = cs_store_subs_page(dst, e->seq - 1, 1, &have, &n)) != 0)
+		return rc;
+	if (n == 1 && have[0]->seq == e->seq)
+		rc = judge(&tables[7], e, have[0]);
+	else if ((rc = new_subs(dst, (void *const *)&row, 1)) != 0)
+		rc = refused(&tables[7], e, rc);
+	cs_sub_rows_free(have, n);
 	return rc;
 }
 

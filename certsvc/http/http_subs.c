@@ -10,6 +10,7 @@
 #include "cs_err.h"
 #include "http_internal.h"
 #include "http_problem.h"
+#include "metrics.h"
 #include "sbuf.h"
 
 void
@@ -57,15 +58,6 @@ cs_h_sub_remove(cs_req *r)
 		cs_reply(r, 204, NULL, NULL, 0, 0);
 }
 
-/* A gauge or counter without labels. */
-static void
-gauge(cs_sbuf *b, const char *name, const char *type, const char *help,
-    long long v)
-{
-	cs_sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", name, help, name,
-	    type, name, v);
-}
-
 int
 cs_http_webhook_metrics(cs_service *svc, char **text, size_t *len)
 {
@@ -77,15 +69,16 @@ cs_http_webhook_metrics(cs_service *svc, char **text, size_t *len)
 	if ((rc = cs_sender_metrics_get(svc, &m)) != 0)
 		return rc;
 	cs_sb_add(&b, *text, *len);
-	gauge(&b, "certsvc_webhook_subscriptions", "gauge", "Subscriptions in "
-	    "force.", (long long)m.subscriptions);
-	gauge(&b, "certsvc_webhook_pending", "gauge", "Events not yet "
-	    "delivered, summed over the subscriptions.", (long long)m.pending);
-	gauge(&b, "certsvc_webhook_oldest_pending_age_seconds", "gauge", "Age "
-	    "of the oldest event not yet delivered to a subscription (0: none).",
-	    (long long)m.oldest_pending_age_s);
-	gauge(&b, "certsvc_webhook_failing", "gauge", "Subscriptions whose "
-	    "oldest pending event has failed for over 24 hours.",
+	cs_metrics_line(&b, "certsvc_webhook_subscriptions", "gauge",
+	    "Subscriptions in force.", (long long)m.subscriptions);
+	cs_metrics_line(&b, "certsvc_webhook_pending", "gauge", "Events not "
+	    "yet delivered, summed over the subscriptions.",
+	    (long long)m.pending);
+	cs_metrics_line(&b, "certsvc_webhook_oldest_pending_age_seconds",
+	    "gauge", "Age of the oldest event not yet delivered to a "
+	    "subscription (0: none).", (long long)m.oldest_pending_age_s);
+	cs_metrics_line(&b, "certsvc_webhook_failing", "gauge", "Subscriptions "
+	    "whose oldest pending event has failed for over 24 hours.",
 	    (long long)m.failing);
 	cs_sb_printf(&b, "# HELP certsvc_webhook_attempts_total Delivery "
 	    "attempts this node made, by result.\n"
