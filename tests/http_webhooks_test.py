@@ -9,9 +9,12 @@
   comes back: every event delivered, in per-licence order, none missing
   (counted per webhook-id), and GET /api/v1/subscriptions and /metrics
   show the backlog and the failures meanwhile;
+- PostgreSQL: the node holding a subscription's lease killed mid-delivery,
+  the other node delivers the rest once the lease expires;
 - SIGKILL of certsvc in the middle of deliveries, three times: after
   each restart every event is delivered;
 - certsvc subscription add|list|remove."""
+import copy
 import json
 import os
 import re
@@ -22,9 +25,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import csdb  # noqa: E402
 import csnpm  # noqa: E402
 from cshttp import T_RAD, Deployment, call, is_json, is_problem, issue, metrics, org_code, request_for  # noqa: E402
-from cstest import check, done, free_port, run_tests, wait_for  # noqa: E402
+from cstest import Server, check, done, free_port, run_tests, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVE = ("--rate-limit", "0", "--webhook-timeout-s", "1", "--webhook-retry-max-s", "2")
@@ -289,6 +293,56 @@ def sigkill_mid_delivery():
         rcv.stop()
 
 
+def node_dies_hands_over():
+    """PostgreSQL: two nodes, one lease; SIGKILL the node holding it in the
+    middle of deliveries: the other takes over once the lease expires
+    (30 s) and every event is delivered, in order."""
+    global s
+    if not csdb.is_postgres():
+        print("skipped: node_dies_hands_over needs PostgreSQL", flush=True)
+        return
+    import psycopg2
+    work_b = copy.copy(d.work)
+    work_b.dir = tempfile.mkdtemp(prefix="certsvc-hooks-b-")
+    b = Server(work_b, *SERVE)
+    rcv = Receiver("nodes")
+    rcv.start(mode="ok", delay_ms=100)
+    try:
+        subscribe(rcv, "nodes")
+        ids = change_some(10, "NODES")
+        check(wait_for(lambda: len(rcv.accepted()) >= 3, timeout=30, step=0.05),
+              "deliveries under way")
+        con = psycopg2.connect(d.work.db)
+        try:
+            cur = con.cursor()
+            cur.execute("SELECT l.node FROM sub_leases l JOIN subscriptions x ON x.seq = l.sub "
+                        "WHERE x.name = 'nodes' AND NOT x.removed")
+            holders = [r[0].split("-")[0] for r in cur.fetchall()]
+        finally:
+            con.close()
+        check(len(holders) == 1, "one lease row (%s)" % holders)
+        victim = s if holders and holders[0] == str(s.proc.pid) else b
+        check(holders and holders[0] in (str(s.proc.pid), str(b.proc.pid)),
+              "the lease names one of the nodes (%s)" % holders)
+        victim.proc.send_signal(signal.SIGKILL)
+        victim.proc.wait()
+        if victim is s:
+            d.stop()
+            s = b
+        else:
+            b.stop()
+        all_delivered(rcv, ids, timeout=150)
+        in_order(rcv, ids)
+    finally:
+        if s is b:
+            s = d.start(*SERVE)
+            b.stop()
+        elif b.alive():
+            b.stop()
+        call(s, "DELETE", "/api/v1/subscriptions/nodes", token=T["admin"])
+        rcv.stop()
+
+
 def cli_subscriptions():
     w = d.work
     r = w.cli("subscription add", "--name", "cli", "--url", "https://example.org/hook",
@@ -311,7 +365,7 @@ def cli_subscriptions():
 
 try:
     run_tests([bad_input, secret_once, signed_and_delivered, receiver_trouble,
-               sigkill_mid_delivery, cli_subscriptions])
+               sigkill_mid_delivery, node_dies_hands_over, cli_subscriptions])
 finally:
     if d.server is not None:
         check(d.stop() == 0, "server exits 0 after SIGTERM")
