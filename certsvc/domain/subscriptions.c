@@ -184,8 +184,8 @@ split_hostport(const char *s, size_t len, char *host, size_t hlen, long *port,
 	for (p = s; p < s + len; p++)
 		if (*p == ':')
 			colon = p;
-	if (colon != NULL && s[0] == '[' && colon < (const char *)memchr(s, ']',
-	    len))
+	/* [v6] with no port: its last colon is inside the brackets. */
+	if (colon != NULL && s[0] == '[' && s[len - 1] == ']')
 		colon = NULL;
 	if (colon == NULL) {
 		snprintf(host, hlen, "%.*s", (int)len, s);
