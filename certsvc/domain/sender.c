@@ -6,11 +6,12 @@
  * in seq order: an event is not sent before every earlier one it wants
  * was delivered, which orders each licence's events (and all others)
  * at the price of a failing head holding back the rest of that
- * subscription.  Each attempt's outcome is appended to the store
- * (cs_store_sub_attempt_append) once known; where a subscription stands
- * is read back from those rows (the largest seq delivered), so a SIGKILL
- * loses at most the record of the attempt in flight, which is then made
- * again: at least once, and the receiver dedupes by webhook-id.
+ * subscription.  The outcomes of a turn's attempts are appended to the
+ * store (cs_store_sub_attempt_append) in one transaction at its end;
+ * where a subscription stands is read back from those rows (the largest
+ * seq delivered), so a SIGKILL loses at most the records of one turn,
+ * whose attempts are then made again: at least once, and the receiver
+ * dedupes by webhook-id.
  *
  * Retries.  A failed attempt (no 2xx, no answer within
  * webhook_timeout_s, no connection) is retried after a jittered wait
@@ -297,31 +298,24 @@ backoff_ms(const cs_config *cfg, int64_t failures)
 
 /* --- the rounds ------------------------------------------------------ */
 
-/* Attempt ch for r and record it; 1 when delivered. */
+/* Attempt ch for r, its record into *rec (rec->result NULL when the
+ * stop aborted it: no attempt); 1 when delivered. */
 static int
-attempt(struct cs_sender *snd, struct run *r, const cs_change *ch)
+attempt(struct cs_sender *snd, struct run *r, const cs_change *ch,
+    cs_sub_attempt *rec)
 {
-	cs_sub_attempt a;
 	long status = 0;
-	int res = post(snd, r, ch, &status), rc;
+	int res = post(snd, r, ch, &status);
 
+	memset(rec, 0, sizeof(*rec));
 	if (atomic_load(&snd->stop) && res != R_DELIVERED)
 		return 0;  /* aborted by the stop: not an attempt */
 	atomic_fetch_add(&snd->attempts[res], 1);
-	memset(&a, 0, sizeof(a));
-	a.sub = r->row->seq;
-	a.event_seq = ch->seq;
-	a.at_ms = cs_wall_ms();
-	a.status = status;
-	a.result = (char *)cs_sender_results[res];
-	if ((rc = cs_store_sub_attempt_append(snd->svc->store, &a)) != 0) {
-		/* Unrecorded: made again later (at least once). */
-		cs_log_msg("subscription %s: event %lld: cannot record the "
-		    "attempt: %s", r->row->name, (long long)ch->seq,
-		    cs_err_msg());
-		r->next_ms = cs_mono_ms() + RETRY_FIRST_MS;
-		return 0;
-	}
+	rec->sub = r->row->seq;
+	rec->event_seq = ch->seq;
+	rec->at_ms = cs_wall_ms();
+	rec->status = status;
+	rec->result = (char *)cs_sender_results[res];
 	if (res == R_DELIVERED) {
 		r->failures = 0;
 		return 1;
@@ -333,6 +327,38 @@ attempt(struct cs_sender *snd, struct run *r, const cs_change *ch)
 	    (long long)ch->seq, ch->event_id, cs_sender_results[res], status,
 	    (long long)r->failures, (long long)(r->next_ms - cs_mono_ms()));
 	return 0;
+}
+
+/*
+ * Record a turn's n attempts in one transaction: one disk sync for up to
+ * TURN_EVENTS deliveries, where one each capped a SQLite sender near the
+ * disk's sync rate (bench/README.md).  The HTTP calls are made before it,
+ * so the writer is never held across one.  A SIGKILL before it loses the
+ * records of that turn's deliveries, which are then made again: at
+ * least once, as ever.
+ */
+static void
+record(struct cs_sender *snd, struct run *r, const cs_sub_attempt *recs,
+    size_t n)
+{
+	cs_store *st = snd->svc->store;
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return;
+	if ((rc = cs_store_begin(st)) == 0) {
+		for (i = 0; i < n && rc == 0; i++)
+			rc = cs_store_sub_attempt_append(st, &recs[i]);
+		rc = rc == 0 ? cs_store_commit(st) : (cs_store_rollback(st), rc);
+	}
+	if (rc != 0) {
+		/* Unrecorded: made again once the cursor is read back. */
+		cs_log_msg("subscription %s: cannot record %zu attempts: %s",
+		    r->row->name, n, cs_err_msg());
+		r->loaded = 0;
+		r->next_ms = cs_mono_ms() + RETRY_FIRST_MS;
+	}
 }
 
 /* Take or renew r's lease when due; 1 when r may be sent now. */
@@ -376,8 +402,9 @@ load(struct cs_sender *snd, struct run *r)
 static void
 turn(struct cs_sender *snd, struct run *r)
 {
+	cs_sub_attempt recs[TURN_EVENTS];
 	cs_change **chs = NULL;
-	size_t i, n = 0;
+	size_t i, n = 0, nrec = 0;
 	int64_t start = cs_mono_ms();
 
 	if (cs_mono_ms() < r->next_ms || !lease(snd, r) || load(snd, r) != 0)
@@ -386,13 +413,19 @@ turn(struct cs_sender *snd, struct run *r)
 	    &n) != 0)
 		return;
 	for (i = 0; i < n && !atomic_load(&snd->stop); i++) {
-		if (cs_sub_wants(r->row, chs[i]) && !attempt(snd, r, chs[i]))
-			break;
+		if (cs_sub_wants(r->row, chs[i])) {
+			int ok = attempt(snd, r, chs[i], &recs[nrec]);
+
+			nrec += recs[nrec].result != NULL;
+			if (!ok)
+				break;
+		}
 		r->cursor = chs[i]->seq;
 		/* Long turns renew the lease, or give it up to another node. */
 		if (cs_mono_ms() - start > RENEW_MS / 2 && !lease(snd, r))
 			break;
 	}
+	record(snd, r, recs, nrec);
 	cs_changes_free(chs, n);
 }
 
