@@ -11,11 +11,12 @@ set -euo pipefail
 # annotated copies' PDF; fonts-noto-cjk gives them (and a browser showing
 # face.svg) the Chinese glyphs, embedded as subsets in the PDF; libpq-dev
 # is the PostgreSQL backend's client library; libp11-dev and
-# libp11-kit-dev's pkcs11.h: signing keys in a PKCS#11 token.
+# libp11-kit-dev's pkcs11.h: signing keys in a PKCS#11 token;
+# libcurl4-openssl-dev the subscriptions' sender's HTTP(S) client.
 build=(cmake make gcc pkg-config libssl-dev libsqlite3-dev libmicrohttpd-dev
        libqrencode-dev libpng-dev zlib1g-dev libdeflate-dev libzstd-dev
        libjansson-dev libcbor-dev librsvg2-dev libcairo2-dev libpq-dev
-       fonts-noto-cjk libp11-dev libp11-kit-dev)
+       libcurl4-openssl-dev fonts-noto-cjk libp11-dev libp11-kit-dev)
 # python3-psycopg2: the tests read what a PostgreSQL server stored
 # (tests/lib/csdb.py).  chromium and nodejs: the browser tests
 # (tests/browser_test.py drive Debian's chromium with playwright-core).

@@ -62,6 +62,12 @@ for lic in lics[4:6]:
              {"purpose": "办理排污许可", "used_by": {"name": "某审批局"}}, token=T["rd_all"])
     is_json(r, 201, "an annotated copy of %s" % lic["id"])
     annotated.append((r.doc or {}).get("copy_id"))
+# A subscription and a removed one (SPEC §8: copy carries subscriptions).
+for name in ("library", "gone"):
+    r = call(s, "POST", "/api/v1/subscriptions", {"name": name, "url": "http://127.0.0.1:9/h"},
+             token=T["admin"])
+    is_json(r, 201, "subscription %s" % name)
+call(s, "DELETE", "/api/v1/subscriptions/gone", token=T["admin"])
 call(s, "GET", "/api/v1/audit?limit=1", token=T["admin"])   # the audit writer synced
 d.stop()
 
@@ -73,6 +79,8 @@ CLIENTS = ("SELECT c.id, c.name, c.role, c.token_hash, c.created_at FROM clients
 COPIES = ("SELECT id, licence_id, client, purpose, used_by_name, used_by_code, created_at, expires_at "
           "FROM copies ORDER BY id")
 CHANGES = "SELECT seq, event_id, type, licence_type, licence_id, at, body FROM change_events ORDER BY seq"
+SUBS = ("SELECT seq, name, url, types, events, secret, after_seq, at, CAST(removed AS integer) "
+        "FROM subscriptions ORDER BY seq")
 
 
 def rows(db, sql):
@@ -115,12 +123,13 @@ def copies_to_postgres():
     v = counts(r.stdout, "verified")
     check(v.get("licences") == len(lics) and v.get("status events") == 4 and
           v.get("clients") == len(rows(w.db, CLIENTS)) and v.get("bundles") == 1 and
-          v.get("annotated copies") == 2 and v.get("change events") == len(lics) + 4,
+          v.get("annotated copies") == 2 and v.get("change events") == len(lics) + 4 and
+          v.get("subscriptions") == 3,
           "it says what it verified: %r" % r.stdout)
     check(v.get("audit records") == len(rows(w.db, AUDIT)) > len(lics), "every audit record")
     check("licences" in r.stderr and "copied" in r.stderr, "progress per table on stderr")
     check(SECRET not in r.stdout + r.stderr, "the password is not printed")
-    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES):
+    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES, SUBS):
         check(rows(w.db, sql) == rows(PG, sql), "the same rows: %s" % sql.split(" FROM ")[1])
 
 
@@ -181,7 +190,7 @@ def killed_then_completed():
     check(r.returncode == 0, "run again, it completes (%d: %s)" % (r.returncode, r.stderr))
     c = counts(r.stdout, "copied")
     check(c.get("licences", -1) == total - half, "copying what was missing: %r" % c)
-    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES):
+    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES, SUBS):
         check(rows(w.db, sql) == rows(target, sql), "the same rows: %s" % sql.split(" FROM ")[1])
 
 
@@ -191,7 +200,7 @@ def copies_back_to_sqlite():
     check(r.returncode == 0, "copy PostgreSQL -> SQLite exits 0 (%d: %s)" % (r.returncode, r.stderr))
     check(counts(r.stdout, "verified").get("licences") == len(rows(PG, LICENCES)),
           "every licence, the one issued on PostgreSQL too: %r" % r.stdout)
-    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES):
+    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES, SUBS):
         check(rows(back, sql) == rows(PG, sql), "the same rows: %s" % sql.split(" FROM ")[1])
     r = w.run("copy", "--from", back, "--to", PG, "--verify-only", check_rc=False)
     check(r.returncode == 0, "--verify-only finds the two the same (%d: %s)" % (

@@ -125,6 +125,26 @@ f_change_append(cs_store *s, const cs_change *ch)
 	return cs_store_change_append(F(s)->real, ch);
 }
 
+/* Subscriptions and their progress go to the real store. */
+static inline int
+f_sub_put(cs_store *s, const cs_sub_row *row)
+{
+	return cs_store_sub_put(F(s)->real, row);
+}
+
+static inline int
+f_subs_page(cs_store *s, int64_t after_seq, size_t limit, cs_sub_row ***out,
+    size_t *n)
+{
+	return cs_store_subs_page(F(s)->real, after_seq, limit, out, n);
+}
+
+static inline int
+f_sub_progress(cs_store *s, int64_t sub, cs_sub_progress *out)
+{
+	return cs_store_sub_progress(F(s)->real, sub, out);
+}
+
 /* The status list's reads (status_list.c) go to the real store: a
  * service built on an fstore may build its list. */
 static inline int
@@ -157,6 +177,9 @@ fstore_init(struct fstore *f, cs_store *real, int append_fail,
 	f->ops.audit_append = f_audit_append;
 	f->ops.audit_append_many = f_audit_append_many;
 	f->ops.change_append = f_change_append;
+	f->ops.sub_put = f_sub_put;
+	f->ops.subs_page = f_subs_page;
+	f->ops.sub_progress = f_sub_progress;
 	f->ops.status_scan = f_status_scan;
 	f->ops.status_mark = f_status_mark;
 	f->ops.peers_page = f_peers_page;

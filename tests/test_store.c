@@ -1390,6 +1390,7 @@ TEST(backup)
 #include "store_cases_tx.c"
 #include "store_cases_copy.c"
 #include "store_cases_changes.c"
+#include "store_cases_subs.c"
 
 int
 main(int argc, char **argv)
@@ -1432,6 +1433,7 @@ main(int argc, char **argv)
 	RUN(changes_wake);
 	RUN(changes_commit_order);
 	RUN(changes_import);
+	RUN(subscriptions);
 	fx_teardown();
 	return check_summary();
 }

@@ -130,14 +130,14 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s != NULL ? cs_store_ping(s) : -1, 0);
 	cs_store_close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 10);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 11);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
 	    "'audit_keys', 'audit_chunks', 'copies', 'change_events', "
-	    "'holder_acts', 'peers')"), 13);
+	    "'holder_acts', 'peers', 'subscriptions', 'sub_attempts')"), 15);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type = 'trigger'"), 27);
+	    "type = 'trigger'"), 31);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'index' AND name = 'licences_number'"), 1);
 	/* No index on the audit table has random keys (schema version 4). */
@@ -151,8 +151,11 @@ TEST(open_creates_schema)
 	sqlite3_close(db);
 }
 
-/* Today's schema back to version 9: no peers (schema_peers). */
-#define UNDO_PEERS "DROP TABLE peers;"
+/* Today's schema back to version 10: no subscriptions. */
+#define UNDO_SUBS "DROP TABLE sub_attempts; DROP TABLE subscriptions;"
+
+/* Back to version 9: no peers (schema_peers). */
+#define UNDO_PEERS UNDO_SUBS "DROP TABLE peers;"
 
 /* Back to version 8: no holder acts, and the clients' CHECK without the
  * role portal (schema_holder_acts). */
@@ -281,7 +284,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 10);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 11);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -533,7 +536,7 @@ TEST(migrate_v4_duplicate_numbers)
 	if (s == NULL)
 		return;
 	db = raw_open("dups.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 10);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 11);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 3);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences WHERE "
 	    "number = (SELECT number FROM licences WHERE seq = 1)"), 2);
@@ -637,7 +640,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 10);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 11);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",

@@ -25,6 +25,7 @@ static const struct command {
 	{"copy-of", cs_cmd_copy_of, "write an annotated copy (加注件) of a licence as a signed PDF"},
 	{"qr", cs_cmd_qr, "write a licence's QR code as PNG or SVG"},
 	{"events", cs_cmd_events, "print the change feed (SPEC §9) as JSON lines"},
+	{"subscription", cs_cmd_subscription, "manage the change feed's subscriptions: add, list, remove"},
 	{"trust-list", cs_cmd_trust_list, "print the verification keys (JWK Set)"},
 	{"status-list", cs_cmd_status_list, "write the signed status list (SPEC §11)"},
 	{"peer", cs_cmd_peer, "add, list or remove peer libraries (SPEC §11)"},

@@ -87,5 +87,6 @@ int cs_cmd_migrate(int argc, char **argv);
 int cs_cmd_copy(int argc, char **argv);
 int cs_cmd_events(int argc, char **argv);
 int cs_cmd_peer(int argc, char **argv);
+int cs_cmd_subscription(int argc, char **argv);
 
 #endif

@@ -56,7 +56,8 @@ cs_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	rc = cs_service_start_writers(svc) == 0 &&
-	    cs_service_start_status_list(svc) == 0 && cs_http_run(svc) == 0 ?
+	    cs_service_start_status_list(svc) == 0 &&
+	    cs_service_start_sender(svc) == 0 && cs_http_run(svc) == 0 ?
 	    0 : cs_cli_fail(&c, NULL);
 out:
 	cs_service_close(svc);

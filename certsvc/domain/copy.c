@@ -591,6 +591,22 @@ peers_page(cs_store *s, struct cursor *c, size_t limit, void ***rows,
 	return rc;
 }
 
+/* --- subscriptions (SPEC §9) ---------------------------------------- */
+
+static int
+subs_page(cs_store *s, struct cursor *c, size_t limit, void ***rows,
+    size_t *n)
+{
+	cs_sub_row **e = NULL;
+	int rc = cs_store_subs_page(s, c->pos, limit, &e, n);
+
+	if (rc == 0 && *n > 0)
+		c->pos = e[*n - 1]->seq;
+	c->end = *n < limit;
+	*rows = (void **)e;
+	return rc;
+}
+
 static void
 canon_hact(cs_sbuf *b, const void *row)
 {
@@ -647,30 +663,78 @@ free_peers(void **rows, size_t n)
 	cs_peer_rows_free((cs_peer_row **)rows, n);
 }
 
+static void
+canon_sub(cs_sbuf *b, const void *row)
+{
+	const cs_sub_row *e = row;
+
+	canon_int(b, e->seq);
+	canon_str(b, e->name);
+	canon_str(b, e->url);
+	canon_str(b, e->types);
+	canon_str(b, e->events);
+	canon_str(b, e->secret);
+	canon_int(b, e->after_seq);
+	canon_int(b, e->at);
+	canon_int(b, e->removed);
+}
+
+static void
+key_sub(const void *row, char *buf, size_t len)
+{
+	snprintf(buf, len, "seq %lld", (long long)((const cs_sub_row *)row)->seq);
+}
+
+static int put_sub(cs_store *dst, const void *row);
+
+static int64_t
+sub_seq(const void *row)
+{
+	return ((const cs_sub_row *)row)->seq;
+}
+
+static int
+new_subs(cs_store *dst, void *const *rows, size_t n)
+{
+	return cs_store_subs_import(dst, (cs_sub_row *const *)rows, n);
+}
+
+static void
+free_subs(void **rows, size_t n)
+{
+	cs_sub_rows_free((cs_sub_row **)rows, n);
+}
+
 /* --- the tables ----------------------------------------------------- */
 
 /* In the order copied: events, annotated copies and change events refer
- * to licences (a foreign key); the rest only name each other.  The puts find their entry
- * by its index here. */
+ * to licences (a foreign key); the rest only name each other.  The puts
+ * find their entry by its T_ name. */
+enum { T_CLIENTS, T_BUNDLES, T_LICENCES, T_EVENTS, T_AUDIT, T_COPIES, T_CHANGES,
+    T_HACTS, T_PEERS, T_SUBS };
 static const struct table tables[] = {
-	{"clients", clients_page, put_client, NULL, NULL, canon_client,
+	[T_CLIENTS] = {"clients", clients_page, put_client, NULL, NULL, canon_client,
 	    key_client, free_clients},
-	{"bundles", bundles_page, put_bundle, NULL, NULL, canon_bundle,
+	[T_BUNDLES] = {"bundles", bundles_page, put_bundle, NULL, NULL, canon_bundle,
 	    key_bundle, free_bundles},
-	{"licences", licences_page, put_licence, new_licences, NULL,
+	[T_LICENCES] = {"licences", licences_page, put_licence, new_licences, NULL,
 	    canon_licence, key_licence, free_licences},
-	{"status events", events_page, put_event, new_events, event_seq,
+	[T_EVENTS] = {"status events", events_page, put_event, new_events, event_seq,
 	    canon_event, key_event, free_events},
-	{"audit records", audit_page, put_audit, new_audit, audit_seq,
+	[T_AUDIT] = {"audit records", audit_page, put_audit, new_audit, audit_seq,
 	    canon_audit, key_audit, free_audit},
-	{"annotated copies", copies_page, put_copy, NULL, NULL, canon_copy,
+	[T_COPIES] = {"annotated copies", copies_page, put_copy, NULL, NULL, canon_copy,
 	    key_copy, free_copies},
-	{"change events", changes_page, put_change, new_changes, change_seq,
+	[T_CHANGES] = {"change events", changes_page, put_change, new_changes, change_seq,
 	    canon_change, key_change, free_changes},
-	{"holder acts", hacts_page, put_hact, NULL, NULL, canon_hact, key_hact,
+	[T_HACTS] = {"holder acts", hacts_page, put_hact, NULL, NULL, canon_hact, key_hact,
 	    free_hacts},
-	{"peers", peers_page, put_peer, NULL, NULL, canon_peer, key_peer,
+	[T_PEERS] = {"peers", peers_page, put_peer, NULL, NULL, canon_peer, key_peer,
 	    free_peers},
+	/* Their delivery attempts stay behind: the copy's sender sends
+	 * each subscription again from its creation (at least once). */
+	[T_SUBS] = {"subscriptions", subs_page, put_sub, new_subs, sub_seq, canon_sub,
+	    key_sub, free_subs},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -692,14 +756,14 @@ put_client(cs_store *dst, const void *row)
 	if (rc == CS_ENOTFOUND) {
 		/* Its id or token hash may be another client's there. */
 		if ((rc = cs_store_client_import(dst, c)) != 0) {
-			rc = refused(&tables[0], c, rc);
+			rc = refused(&tables[T_CLIENTS], c, rc);
 			goto out;
 		}
 		added = 1;
 	} else if (rc != 0)
 		goto out;
 	else if (!client_grows_into(have, c)) {
-		rc = judge(&tables[0], c, have);
+		rc = judge(&tables[T_CLIENTS], c, have);
 		goto out;
 	} else
 		from = have->n_grants;
@@ -713,7 +777,7 @@ put_client(cs_store *dst, const void *row)
 	if (rc == 0)
 		rc = added ? 0 : 1;
 	else
-		rc = refused(&tables[0], c, rc);
+		rc = refused(&tables[T_CLIENTS], c, rc);
 out:
 	cs_client_free(have);
 	return rc;
@@ -728,10 +792,10 @@ put_bundle(cs_store *dst, const void *row)
 
 	rc = cs_store_bundle_by_ref(dst, b->client, b->approval_ref, &have);
 	if (rc == 0)
-		rc = judge(&tables[1], b, have);
+		rc = judge(&tables[T_BUNDLES], b, have);
 	else if (rc == CS_ENOTFOUND &&
 	    (rc = cs_store_bundle_put(dst, b)) != 0)
-		rc = refused(&tables[1], b, rc);
+		rc = refused(&tables[T_BUNDLES], b, rc);
 	cs_bundle_row_free(have);
 	return rc;
 }
@@ -745,9 +809,9 @@ put_copy(cs_store *dst, const void *row)
 
 	rc = cs_store_copy_get(dst, a->id, &have);
 	if (rc == 0)
-		rc = judge(&tables[5], a, have);
+		rc = judge(&tables[T_COPIES], a, have);
 	else if (rc == CS_ENOTFOUND && (rc = cs_store_copy_put(dst, a)) != 0)
-		rc = refused(&tables[5], a, rc);
+		rc = refused(&tables[T_COPIES], a, rc);
 	cs_copy_row_free(have);
 	return rc;
 }
@@ -764,9 +828,9 @@ put_peer(cs_store *dst, const void *row)
 	if ((rc = cs_store_peers_page(dst, p->seq - 1, 1, &have, &n)) != 0)
 		return rc;
 	if (n == 1 && have[0]->seq == p->seq)
-		rc = judge(&tables[8], p, have[0]);
+		rc = judge(&tables[T_PEERS], p, have[0]);
 	else if ((rc = cs_store_peer_put(dst, p)) != 0)
-		rc = refused(&tables[8], p, rc);
+		rc = refused(&tables[T_PEERS], p, rc);
 	cs_peer_rows_free(have, n);
 	return rc;
 }
@@ -781,9 +845,9 @@ put_hact(cs_store *dst, const void *row)
 
 	rc = cs_store_hacts_get(dst, a->key, a->n + 1, 1, &have, &n);
 	if (rc == 0 && n == 1 && have[0]->n == a->n)
-		rc = judge(&tables[7], a, have[0]);
+		rc = judge(&tables[T_HACTS], a, have[0]);
 	else if (rc == 0 && (rc = cs_store_hact_put(dst, a)) != 0)
-		rc = refused(&tables[7], a, rc);
+		rc = refused(&tables[T_HACTS], a, rc);
 	cs_hact_rows_free(have, n);
 	return rc;
 }
@@ -797,10 +861,10 @@ put_licence(cs_store *dst, const void *row)
 
 	rc = cs_store_licence_get(dst, r->id, &have);
 	if (rc == 0)
-		rc = judge(&tables[2], r, have);
+		rc = judge(&tables[T_LICENCES], r, have);
 	else if (rc == CS_ENOTFOUND &&
 	    (rc = cs_store_licence_put(dst, r)) != 0)
-		rc = refused(&tables[2], r, rc);
+		rc = refused(&tables[T_LICENCES], r, rc);
 	cs_licence_row_free(have);
 	return rc;
 }
@@ -817,9 +881,9 @@ put_event(cs_store *dst, const void *row)
 	if ((rc = cs_store_events_page(dst, e->seq - 1, 1, &have, &n)) != 0)
 		return rc;
 	if (n == 1 && have[0]->seq == e->seq)
-		rc = judge(&tables[3], e, have[0]);
+		rc = judge(&tables[T_EVENTS], e, have[0]);
 	else if ((rc = new_events(dst, (void *const *)&row, 1)) != 0)
-		rc = refused(&tables[3], e, rc);
+		rc = refused(&tables[T_EVENTS], e, rc);
 	cs_events_free(have, n);
 	return rc;
 }
@@ -835,10 +899,28 @@ put_change(cs_store *dst, const void *row)
 	if ((rc = cs_store_changes_page(dst, e->seq - 1, 1, &have, &n)) != 0)
 		return rc;
 	if (n == 1 && have[0]->seq == e->seq)
-		rc = judge(&tables[6], e, have[0]);
+		rc = judge(&tables[T_CHANGES], e, have[0]);
 	else if ((rc = new_changes(dst, (void *const *)&row, 1)) != 0)
-		rc = refused(&tables[6], e, rc);
+		rc = refused(&tables[T_CHANGES], e, rc);
 	cs_changes_free(have, n);
+	return rc;
+}
+
+static int
+put_sub(cs_store *dst, const void *row)
+{
+	const cs_sub_row *e = row;
+	cs_sub_row **have = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = cs_store_subs_page(dst, e->seq - 1, 1, &have, &n)) != 0)
+		return rc;
+	if (n == 1 && have[0]->seq == e->seq)
+		rc = judge(&tables[T_SUBS], e, have[0]);
+	else if ((rc = new_subs(dst, (void *const *)&row, 1)) != 0)
+		rc = refused(&tables[T_SUBS], e, rc);
+	cs_sub_rows_free(have, n);
 	return rc;
 }
 
@@ -856,9 +938,9 @@ put_audit(cs_store *dst, const void *row)
 	if ((rc = cs_store_audit_query(dst, &f, &have, &n)) != 0)
 		return rc;
 	if (n == 1 && have[0]->seq == a->seq)
-		rc = judge(&tables[4], a, have[0]);
+		rc = judge(&tables[T_AUDIT], a, have[0]);
 	else if ((rc = new_audit(dst, (void *const *)&row, 1)) != 0)
-		rc = refused(&tables[4], a, rc);
+		rc = refused(&tables[T_AUDIT], a, rc);
 	cs_audit_recs_free(have, n);
 	return rc;
 }

@@ -77,6 +77,7 @@ cs_service_close(cs_service *svc)
 {
 	if (svc == NULL)
 		return;
+	cs_sender_free(svc->sender);
 	cs_status_cache_free(svc->status_list);
 	cs_peer_cache_free(svc->peers);
 	cs_tx_queue_stop(svc->issue_writer);

@@ -464,6 +464,45 @@ int cs_events_audit(cs_service *svc, const cs_actor *who, int64_t after,
  * earlier call returned; 0 at first), or after timeout_ms
  * (cs_store_changes_wait). */
 uint64_t cs_events_wait(uint64_t seen, long timeout_ms);
+/*
+ * Subscriptions (SPEC §9, subscriptions.c), admin only (who->client NULL:
+ * the operator at the machine).  cs_sub_add checks req {"name", "url",
+ * "types"?, "events"?} (CS_EVALIDATION, a problem naming each bad field:
+ * a url that is not http(s), over 2,048 bytes, or at self, the server's
+ * own listen address ADDR:PORT (NULL: not checked)), CS_ECONFLICT when
+ * the name is in force, and answers {"name", "url", "types", "events",
+ * "secret"}: the only time the secret is shown.  cs_sub_list:
+ * {"subscriptions": [{"name", "url", "types", "events", "created_at",
+ * "delivery": {"pending", "oldest_pending_age_s", "failing",
+ * "last_attempt": {"at", "result", "status"} | null}}]}, no secrets.
+ * cs_sub_remove: CS_ENOTFOUND when no subscription has that name.
+ */
+int cs_sub_add(cs_service *svc, const cs_actor *who, const json_t *req,
+    const char *self, json_t **out, cs_problems *problems);
+int cs_sub_list(cs_service *svc, const cs_actor *who, json_t **out);
+int cs_sub_remove(cs_service *svc, const cs_actor *who, const char *name);
+
+/*
+ * The sender (sender.c): a thread of serve that POSTs each subscription's
+ * events, signed per Standard Webhooks, in seq order, retrying with
+ * jittered backoff; its progress is the attempts it appends to the store,
+ * so a restart resumes where it stood.  Stopped (and freed) by
+ * cs_service_close.  cs_sender_metrics sums, for /metrics, the
+ * subscriptions' pending events and oldest pending age, and counts the
+ * attempts this process made by result.
+ */
+int cs_service_start_sender(cs_service *svc);
+#define CS_SENDER_RESULTS 6
+extern const char *const cs_sender_results[CS_SENDER_RESULTS];
+typedef struct cs_sender_metrics {
+	int64_t subscriptions;
+	int64_t pending;
+	int64_t oldest_pending_age_s;
+	int64_t failing;
+	uint64_t attempts[CS_SENDER_RESULTS];  /* by cs_sender_results */
+} cs_sender_metrics;
+int cs_sender_metrics_get(cs_service *svc, cs_sender_metrics *out);
+
 /* The trust list (JWK Set) and the audit log query (admin).  A page's
  * "next_after" is its last record's seq, or f->after_seq when it is empty:
  * an exporter that resumes from it never starts over. */

@@ -38,6 +38,7 @@ struct cs_service {
 	struct cs_status_cache *status_list; /* owned; NULL until first used */
 	atomic_ulong verify_fast;  /* verifications answered by the fast path */
 	struct cs_peer_cache *peers;         /* owned: peer libraries (peers.c) */
+	struct cs_sender *sender;            /* owned; NULL unless serve started it */
 };
 
 /* Keys (service_keys.c).  The key directory or token of cfg, with the
@@ -89,6 +90,8 @@ json_t *cs_peer_list_view(const struct cs_status_list *l);
 void cs_status_cache_free(struct cs_status_cache *c);
 /* Its figures into out (nothing when c is NULL: no list asked for yet). */
 void cs_status_cache_stats(struct cs_status_cache *c, cs_service_stats *out);
+/* The sender's thread stopped and freed (sender.c); NULL is a no-op. */
+void cs_sender_free(struct cs_sender *s);
 
 /* Role and grant questions. */
 int cs_grant_has_type(const cs_grant *g, const char *type);

@@ -370,6 +370,8 @@ cs_http_run(cs_service *svc)
 	else
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr,
 		    sizeof(addr));
+	snprintf(s.self, sizeof(s.self), ss.ss_family == AF_INET6 ?
+	    "[%s]:%u" : "%s:%u", addr, (unsigned)port);
 	cs_log_stderr(ss.ss_family == AF_INET6 ?
 	    "certsvc: listening on http://[%s]:%u" :
 	    "certsvc: listening on http://%s:%u", addr, (unsigned)port);

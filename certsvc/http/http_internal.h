@@ -117,6 +117,8 @@ struct cs_http_server {
 	atomic_long before_drain; /* in flight and started before draining */
 	atomic_long suspended;    /* requests waiting on another thread */
 	struct cs_http_feed *feed;  /* the feed's long polls (http_events.c) */
+	char self[80];            /* the bound ADDR:PORT: no subscription may
+	                           * point at it (http_subs.c) */
 	atomic_ullong next_id;
 	uint64_t id_seed;
 };
@@ -234,6 +236,17 @@ void cs_h_peer_remove(cs_req *r);
  * runs, stopped after the drain (every suspended request answered). */
 int cs_http_feed_start(cs_http_server *s);
 void cs_http_feed_stop(cs_http_server *s);
+
+/* --- subscriptions (http_subs.c) ---------------------------------------- */
+
+/* POST and GET /api/v1/subscriptions, DELETE /api/v1/subscriptions/{name}:
+ * handlers of the route table. */
+void cs_h_sub_add(cs_req *r);
+void cs_h_sub_list(cs_req *r);
+void cs_h_sub_remove(cs_req *r);
+/* The sender's lines of /metrics appended to *text (malloc'd, *len
+ * bytes; replaced). */
+int cs_http_webhook_metrics(cs_service *svc, char **text, size_t *len);
 
 /* --- responses (http_io.c) ------------------------------------------------ */
 

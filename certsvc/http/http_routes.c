@@ -1017,7 +1017,9 @@ h_metrics(cs_req *r)
 		    (unsigned long)st.peers};
 		cs_metrics_status_list(r->srv->metrics, &sl);
 	}
-	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0) {
+	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0 ||
+	    (rc = cs_http_webhook_metrics(svc_of(r), &text, &len)) != 0) {
+		free(text);
 		cs_http_problem_err(r, rc, NULL);
 		return;
 	}
@@ -1102,6 +1104,11 @@ const cs_route cs_routes[] = {
 	{"POST", "/api/v1/peers", cs_h_peer_add, AUTH | CS_RT_JSON, NULL, NULL},
 	{"GET", "/api/v1/peers", cs_h_peer_list, AUTH, NULL, NULL},
 	{"DELETE", "/api/v1/peers/{name}", cs_h_peer_remove, AUTH, NULL, NULL},
+	{"POST", "/api/v1/subscriptions", cs_h_sub_add, AUTH | CS_RT_JSON, NULL,
+	    NULL},
+	{"GET", "/api/v1/subscriptions", cs_h_sub_list, AUTH, NULL, NULL},
+	{"DELETE", "/api/v1/subscriptions/{name}", cs_h_sub_remove, AUTH, NULL,
+	    NULL},
 	{"GET", "/healthz", h_healthz, CS_RT_PUBLIC, NULL, NULL},
 	{"GET", "/metrics", h_metrics, CS_RT_PUBLIC, NULL, NULL},
 };

@@ -222,6 +222,13 @@ bmetric(cs_sbuf *b, const char *name, const char *type, const char *help,
 	    type, name, v);
 }
 
+void
+cs_metrics_line(cs_sbuf *b, const char *name, const char *type,
+    const char *help, long long v)
+{
+	bmetric(b, name, type, help, v);
+}
+
 #define LOAD(field) ((long long)atomic_load_explicit(&m->field, \
 	memory_order_relaxed))
 

@@ -24,6 +24,8 @@
 
 #include <stddef.h>
 
+#include "sbuf.h"
+
 typedef struct cs_metrics cs_metrics;
 
 /* routes: the route patterns, copied; index n_routes means "unmatched". */
@@ -65,6 +67,11 @@ void cs_metrics_status_list(cs_metrics *m, const cs_metrics_sl *s);
 /* The backend the node serves from ("sqlite", "postgresql"; a static
  * string), for certsvc_build_info beside the version. */
 void cs_metrics_backend(cs_metrics *m, const char *backend);
+
+/* One metric without labels (its HELP and TYPE lines, then its value)
+ * appended to b: for series rendered elsewhere (http_subs.c). */
+void cs_metrics_line(cs_sbuf *b, const char *name, const char *type,
+    const char *help, long long v);
 
 /* The exposition text; *out malloc'd (caller frees), *len its length. */
 int cs_metrics_render(cs_metrics *m, char **out, size_t *len);

@@ -144,6 +144,44 @@ cs_store_changes_page(cs_store *s, int64_t after_seq, size_t limit,
 }
 
 int
+cs_store_sub_put(cs_store *s, const cs_sub_row *row)
+{
+	return s->ops->sub_put(s, row);
+}
+
+int
+cs_store_subs_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_sub_row ***out, size_t *n)
+{
+	return s->ops->subs_page(s, after_seq, limit, out, n);
+}
+
+int
+cs_store_subs_import(cs_store *s, cs_sub_row *const *rows, size_t n)
+{
+	return s->ops->subs_import(s, rows, n);
+}
+
+int
+cs_store_sub_attempt_append(cs_store *s, const cs_sub_attempt *a)
+{
+	return s->ops->sub_attempt_append(s, a);
+}
+
+int
+cs_store_sub_progress(cs_store *s, int64_t sub, cs_sub_progress *out)
+{
+	return s->ops->sub_progress(s, sub, out);
+}
+
+int
+cs_store_sub_lease(cs_store *s, int64_t sub, const char *node,
+    int64_t ttl_ms, int *held)
+{
+	return s->ops->sub_lease(s, sub, node, ttl_ms, held);
+}
+
+int
 cs_store_changes_import(cs_store *s, cs_change *const *chs, size_t n)
 {
 	return s->ops->changes_import(s, chs, n);

@@ -173,6 +173,46 @@ typedef struct cs_change {
 	char *body;           /* JSON text */
 } cs_change;
 
+/* A subscription row (SPEC §9).  Append-only: a subscription is its
+ * creation row (removed 0); its removal is a later row of the same name
+ * with removed 1 (url, types, events and secret NULL).  A subscription's
+ * id is the seq of its creation row, so a name created again after a
+ * removal is a new subscription with no delivery history. */
+typedef struct cs_sub_row {
+	int64_t seq;          /* assigned by the store */
+	char *name;
+	char *url;
+	char *types;          /* "*" or comma-separated licence type codes */
+	char *events;         /* "*" or comma-separated event types */
+	char *secret;         /* "whsec_" + base64; never logged or shown twice */
+	int64_t after_seq;    /* assigned on creation: the feed's last seq then;
+	                       * it is sent the events after it */
+	int64_t at;           /* Unix seconds */
+	int removed;
+} cs_sub_row;
+
+/* One attempt to deliver an event to a subscription, appended once its
+ * outcome is known: the sender's durable progress (docs/design.md
+ * "Delivery"). */
+typedef struct cs_sub_attempt {
+	int64_t seq;          /* assigned by the store */
+	int64_t sub;          /* the subscription's id (cs_sub_row.seq) */
+	int64_t event_seq;    /* the change event's seq */
+	int64_t at_ms;        /* Unix milliseconds */
+	int64_t status;       /* the receiver's HTTP status, 0 when none */
+	char *result;         /* "delivered", or why not: "http_status",
+	                       * "timeout", "connect", "error" */
+} cs_sub_attempt;
+
+/* Where a subscription's deliveries stand, read back from its attempts. */
+typedef struct cs_sub_progress {
+	int64_t delivered;    /* the largest event seq delivered, 0: none */
+	int64_t head_attempts; /* failed attempts at events after it */
+	int64_t head_first_ms; /* the first of those (Unix ms), 0: none */
+	cs_sub_attempt last;  /* the latest attempt; last.seq 0 when none;
+	                       * last.result owned (cs_sub_progress_clear) */
+} cs_sub_progress;
+
 typedef struct cs_audit_filter {
 	const char *client, *action, *holder, *target;  /* NULL = any */
 	const char *result;          /* "ok" (done), "denied", NULL = any */
@@ -282,6 +322,31 @@ int cs_store_changes_page(cs_store *s, int64_t after_seq, size_t limit,
  * too.  Process-wide (every store handle of the process shares it).
  */
 uint64_t cs_store_changes_wait(uint64_t seen, long timeout_ms);
+
+/*
+ * Subscriptions (SPEC §9).  cs_store_sub_put appends row (its seq is
+ * assigned; on a creation row so is after_seq, the feed's last seq at
+ * that moment); cs_store_subs_page reads every row by seq (the domain
+ * folds them into the subscriptions in force).  cs_store_subs_import
+ * keeps each row's seq and after_seq (certsvc copy).
+ */
+int cs_store_sub_put(cs_store *s, const cs_sub_row *row);
+int cs_store_subs_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_sub_row ***out, size_t *n);
+int cs_store_subs_import(cs_store *s, cs_sub_row *const *rows, size_t n);
+/* Append a delivery attempt (a->seq ignored and assigned). */
+int cs_store_sub_attempt_append(cs_store *s, const cs_sub_attempt *a);
+/* Subscription sub's progress: one cheap indexed read. */
+int cs_store_sub_progress(cs_store *s, int64_t sub, cs_sub_progress *out);
+/*
+ * The sending lease of subscription sub (§8: one node at a time): *held
+ * is 1 when node (a process's own random name) holds it now, taken or
+ * renewed for ttl_ms from the database's clock, 0 when another node
+ * holds an unexpired one.  SQLite: always held (one process writes the
+ * file).  The lease is a mutable row, not history: it is no record.
+ */
+int cs_store_sub_lease(cs_store *s, int64_t sub, const char *node,
+    int64_t ttl_ms, int *held);
 
 /* CS_ECONFLICT when (client, approval_ref) or the id exists. */
 int cs_store_bundle_put(cs_store *s, const cs_bundle_row *b);
@@ -440,6 +505,9 @@ cs_licence_row *cs_licence_row_copy(const cs_licence_row *r);
 void cs_licence_row_free(cs_licence_row *r);
 void cs_licence_rows_free(cs_licence_row **rows, size_t n);
 void cs_event_free(cs_event *e);
+void cs_sub_row_free(cs_sub_row *r);
+void cs_sub_rows_free(cs_sub_row **rows, size_t n);
+void cs_sub_progress_clear(cs_sub_progress *p);
 void cs_events_free(cs_event **evs, size_t n);
 /* A deep copy of e, NULL when out of memory. */
 cs_event *cs_event_dup(const cs_event *e);

@@ -55,6 +55,15 @@ struct cs_store_ops {
 	int (*changes_page)(cs_store *s, int64_t after_seq, size_t limit,
 	    cs_change ***out, size_t *n);
 
+	int (*sub_put)(cs_store *s, const cs_sub_row *row);
+	int (*subs_page)(cs_store *s, int64_t after_seq, size_t limit,
+	    cs_sub_row ***out, size_t *n);
+	int (*subs_import)(cs_store *s, cs_sub_row *const *rows, size_t n);
+	int (*sub_attempt_append)(cs_store *s, const cs_sub_attempt *a);
+	int (*sub_progress)(cs_store *s, int64_t sub, cs_sub_progress *out);
+	int (*sub_lease)(cs_store *s, int64_t sub, const char *node,
+	    int64_t ttl_ms, int *held);
+
 	int (*bundle_put)(cs_store *s, const cs_bundle_row *b);
 	int (*bundle_by_ref)(cs_store *s, const char *client,
 	    const char *approval_ref, cs_bundle_row **out);

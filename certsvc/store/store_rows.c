@@ -87,6 +87,38 @@ cs_changes_free(cs_change **cs, size_t n)
 }
 
 void
+cs_sub_row_free(cs_sub_row *r)
+{
+	if (r != NULL) {
+		free(r->name);
+		free(r->url);
+		free(r->types);
+		free(r->events);
+		free(r->secret);
+		free(r);
+	}
+}
+
+void
+cs_sub_rows_free(cs_sub_row **rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; rows != NULL && i < n; i++)
+		cs_sub_row_free(rows[i]);
+	free(rows);
+}
+
+void
+cs_sub_progress_clear(cs_sub_progress *p)
+{
+	if (p != NULL) {
+		free(p->last.result);
+		memset(p, 0, sizeof(*p));
+	}
+}
+
+void
 cs_client_free(cs_client *c)
 {
 	if (c != NULL) {

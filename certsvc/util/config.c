@@ -107,6 +107,15 @@ static const struct setting settings[] = {
 	S(pkcs11_module, "",
 	    "the PKCS#11 module (a .so) for a keys URI that has no "
 	    "module-path"),
+	S(webhook_ca_file, "",
+	    "CA certificates (PEM) that subscription receivers' TLS "
+	    "certificates are checked against (empty: the system's)"),
+	L(webhook_timeout_s, 1, 60, "10",
+	    "seconds a subscription receiver has to answer a delivery before "
+	    "it counts as failed and is retried"),
+	L(webhook_retry_max_s, 1, 600, "600",
+	    "the longest wait (seconds) between two attempts at delivering "
+	    "an event; the waits grow from about 1 s, jittered"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

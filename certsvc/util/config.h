@@ -45,6 +45,9 @@ typedef struct cs_config {
 	long status_list_check_ms; /* how often serve asks whether its list is out of date */
 	long status_list_refresh_s; /* the longest serve keeps one signed list */
 	char pkcs11_module[512];   /* the PKCS#11 module of a keys URI without module-path */
+	char webhook_ca_file[512]; /* CA bundle receivers' TLS is checked against ("": the system's) */
+	long webhook_timeout_s;    /* a delivery with no answer by then has failed */
+	long webhook_retry_max_s;  /* the longest wait between two attempts at one event */
 } cs_config;
 
 /* Fill cfg with the built-in defaults. */

@@ -29,6 +29,8 @@
  * key space, the number trigger's the two-key space). */
 #define NUMBERING_LOCK "1936028265"
 #define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
+#define SUB_COLS "seq, name, url, types, events, secret, after_seq, at, " \
+    "removed"
 #define CHANGE_COLS "seq, event_id, type, licence_type, licence_id, at, body"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
 #define HACT_COLS "key, n, kind, holder, at, body"
@@ -130,6 +132,41 @@ static const struct pstmt table[PS__N] = {
 	    "$5::bigint, $6 FROM feed"),
 	ST(PS_CHG_PAGE, "SELECT " CHANGE_COLS " FROM change_events "
 	    "WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"),
+	/* A creation row starts after the feed's last committed event: one
+	 * committing later takes the numbering lock and a larger seq. */
+	ST(PS_SUB_PUT, "INSERT INTO subscriptions (name, url, types, events, "
+	    "secret, at, removed, after_seq) VALUES ($1, $2, $3, $4, $5, "
+	    "$6::bigint, $7::boolean, CASE WHEN $7::boolean THEN 0 ELSE "
+	    "(SELECT coalesce(max(seq), 0) FROM change_events) END)"),
+	ST(PS_SUB_IMPORT, "INSERT INTO subscriptions (name, url, types, "
+	    "events, secret, at, removed, after_seq, seq) OVERRIDING SYSTEM "
+	    "VALUE VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::boolean, "
+	    "$8::bigint, $9::bigint)"),
+	ST(PS_SUB_PAGE, "SELECT seq, name, url, types, events, secret, "
+	    "after_seq, at, removed::int FROM subscriptions "
+	    "WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"),
+	ST(PS_SUB_ATTEMPT, "INSERT INTO sub_attempts (sub, event_seq, at_ms, "
+	    "status, result) VALUES ($1::bigint, $2::bigint, $3::bigint, "
+	    "$4::bigint, $5)"),
+	/* As SQLite's ST_SUB_PROGRESS (why there). */
+	ST(PS_SUB_PROGRESS, "WITH d AS (SELECT coalesce(max(event_seq), 0) "
+	    "AS v FROM sub_attempts WHERE sub = $1::bigint AND result = "
+	    "'delivered') SELECT d.v, (SELECT count(*) FROM sub_attempts "
+	    "WHERE sub = $1::bigint AND event_seq > d.v), (SELECT "
+	    "coalesce(min(at_ms), 0) FROM sub_attempts WHERE sub = $1::bigint "
+	    "AND event_seq > d.v), l.seq, l.event_seq, l.at_ms, l.status, "
+	    "l.result FROM d LEFT JOIN (SELECT * FROM sub_attempts WHERE sub = "
+	    "$1::bigint ORDER BY event_seq DESC, seq DESC LIMIT 1) l ON true"),
+	/* Taken when free or expired, renewed by its holder; the database's
+	 * clock decides, so the nodes' clocks need not agree.  A row comes
+	 * back only when node holds the lease. */
+	ST(PS_SUB_LEASE, "INSERT INTO sub_leases (sub, node, expires_ms) "
+	    "VALUES ($1::bigint, $2, (extract(epoch FROM clock_timestamp()) * "
+	    "1000)::bigint + $3::bigint) ON CONFLICT (sub) DO UPDATE SET "
+	    "node = EXCLUDED.node, expires_ms = EXCLUDED.expires_ms WHERE "
+	    "sub_leases.node = EXCLUDED.node OR sub_leases.expires_ms < "
+	    "(extract(epoch FROM clock_timestamp()) * 1000)::bigint "
+	    "RETURNING node"),
 	ST(PS_BUN_PUT, "INSERT INTO bundles (" BUNDLE_COLS ") VALUES "
 	    "($1, $2, $3, $4, $5::bigint)"),
 	ST(PS_BUN_BY_REF, "SELECT " BUNDLE_COLS " FROM bundles "
@@ -216,6 +253,8 @@ static const struct pstmt table[PS__N] = {
 	    "(SELECT coalesce(max(seq), 0) + 1 FROM status_events), false), "
 	    "setval(pg_get_serial_sequence('change_events', 'seq'), "
 	    "(SELECT coalesce(max(seq), 0) + 1 FROM change_events), false), "
+	    "setval(pg_get_serial_sequence('subscriptions', 'seq'), "
+	    "(SELECT coalesce(max(seq), 0) + 1 FROM subscriptions), false), "
 	    "setval(pg_get_serial_sequence('clients', 'id'), "
 	    "(SELECT coalesce(max(id), 0) + 1 FROM clients), false), "
 	    "setval(pg_get_serial_sequence('grants', 'seq'), "

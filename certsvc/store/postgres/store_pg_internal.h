@@ -54,6 +54,12 @@ enum pst_id {
 	PS_EV_MAX,
 	PS_CHG_PUT,
 	PS_CHG_PAGE,
+	PS_SUB_PUT,
+	PS_SUB_IMPORT,
+	PS_SUB_PAGE,
+	PS_SUB_ATTEMPT,
+	PS_SUB_PROGRESS,
+	PS_SUB_LEASE,
 	PS_BUN_PUT,
 	PS_BUN_BY_REF,
 	PS_COPY_PUT,
@@ -315,6 +321,16 @@ int pg_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
 int pg_events_for_many(cs_store *cs, const char *const *ids, size_t n_ids,
     cs_event ***out, size_t **counts, size_t *total);
 int pg_bundle_put(cs_store *cs, const cs_bundle_row *b);
+/* pg_subs.c: subscriptions, delivery attempts, the sending lease. */
+int pg_sub_put(cs_store *cs, const cs_sub_row *row);
+int pg_subs_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_sub_row ***out, size_t *n);
+int pg_subs_import(cs_store *cs, cs_sub_row *const *rows, size_t n);
+int pg_sub_attempt_append(cs_store *cs, const cs_sub_attempt *a);
+int pg_sub_progress(cs_store *cs, int64_t sub, cs_sub_progress *out);
+int pg_sub_lease(cs_store *cs, int64_t sub, const char *node,
+    int64_t ttl_ms, int *held);
+
 /* pg_changes.c: the change feed's outbox. */
 int pg_change_append(cs_store *cs, const cs_change *ch);
 int pg_changes_page(cs_store *cs, int64_t after_seq, size_t limit,

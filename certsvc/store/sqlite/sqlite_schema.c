@@ -292,6 +292,37 @@ static const char schema_peers[] =
     "  at INTEGER NOT NULL);\n"
     APPEND_ONLY("peers");
 
+/*
+ * Subscriptions (SPEC §9), append-only: a removal is a row of its own
+ * (removed 1).  sub_attempts is the sender's durable progress: one row
+ * per attempt once its outcome is known (docs/design.md "Delivery"), so
+ * a SIGKILL mid-delivery leaves the attempt unrecorded and it is made
+ * again.  The partial index finds the largest seq delivered at once.
+ */
+static const char schema_subscriptions[] =
+    "CREATE TABLE subscriptions (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL,\n"
+    "  url TEXT,\n"
+    "  types TEXT,\n"
+    "  events TEXT,\n"
+    "  secret TEXT,\n"
+    "  after_seq INTEGER NOT NULL,\n"
+    "  at INTEGER NOT NULL,\n"
+    "  removed INTEGER NOT NULL);\n"
+    "CREATE TABLE sub_attempts (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  sub INTEGER NOT NULL REFERENCES subscriptions (seq),\n"
+    "  event_seq INTEGER NOT NULL,\n"
+    "  at_ms INTEGER NOT NULL,\n"
+    "  status INTEGER NOT NULL,\n"
+    "  result TEXT NOT NULL);\n"
+    "CREATE INDEX sub_attempts_sub ON sub_attempts (sub, event_seq);\n"
+    "CREATE INDEX sub_attempts_done ON sub_attempts (sub, event_seq) "
+    "WHERE result = 'delivered';\n"
+    APPEND_ONLY("subscriptions")
+    APPEND_ONLY("sub_attempts");
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -305,6 +336,7 @@ static const char *const migrations[] = {
 	schema_v8,
 	schema_holder_acts,
 	schema_peers,
+	schema_subscriptions,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -20,6 +20,8 @@
 	"id, type, issuer_code, seq, holder_code, number, client, "          \
 	"approval_ref, request_hash, bundle, supersedes, issued_at, record"
 #define EVENT_COLS "seq, licence_id, at, actor, action, kind, reason, ref"
+#define SUB_COLS "seq, name, url, types, events, secret, after_seq, at, " \
+    "removed"
 #define CHANGE_COLS "seq, event_id, type, licence_type, licence_id, at, body"
 #define BUNDLE_COLS "id, client, approval_ref, request_hash, created_at"
 #define PEER_COLS "seq, name, trust_list, status_list, actor, at"
@@ -102,6 +104,31 @@ static const char *const stmt_sql[ST__N] = {
 	    "?5, ?6, ?7)",
 	[ST_CHG_PAGE] = "SELECT " CHANGE_COLS " FROM change_events "
 	    "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	/* A creation row starts after the feed's last event; a removal
+	 * row's after_seq means nothing (0). */
+	[ST_SUB_PUT] = "INSERT INTO subscriptions (name, url, types, events, "
+	    "secret, at, removed, after_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+	    "?7, CASE WHEN ?7 THEN 0 ELSE (SELECT coalesce(max(seq), 0) FROM "
+	    "change_events) END)",
+	[ST_SUB_IMPORT] = "INSERT INTO subscriptions (name, url, types, "
+	    "events, secret, at, removed, after_seq, seq) VALUES (?1, ?2, ?3, "
+	    "?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_SUB_PAGE] = "SELECT " SUB_COLS " FROM subscriptions "
+	    "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	[ST_SUB_ATTEMPT] = "INSERT INTO sub_attempts (sub, event_seq, at_ms, "
+	    "status, result) VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* Delivery goes in seq order, so what is delivered is everything up
+	 * to the largest seq delivered; the attempts after it are the
+	 * failures at the head.  Each part walks the (sub, event_seq)
+	 * index. */
+	[ST_SUB_PROGRESS] = "WITH d AS (SELECT coalesce(max(event_seq), 0) "
+	    "AS v FROM sub_attempts WHERE sub = ?1 AND result = 'delivered') "
+	    "SELECT d.v, (SELECT count(*) FROM sub_attempts WHERE sub = ?1 "
+	    "AND event_seq > d.v), (SELECT coalesce(min(at_ms), 0) FROM "
+	    "sub_attempts WHERE sub = ?1 AND event_seq > d.v), l.seq, "
+	    "l.event_seq, l.at_ms, l.status, l.result FROM d LEFT JOIN "
+	    "(SELECT * FROM sub_attempts WHERE sub = ?1 ORDER BY event_seq "
+	    "DESC, seq DESC LIMIT 1) l ON 1",
 	[ST_BUN_PUT] = "INSERT INTO bundles (" BUNDLE_COLS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5)",
 	[ST_BUN_BY_REF] = "SELECT " BUNDLE_COLS " FROM bundles "

@@ -69,6 +69,11 @@ enum stmt_id {
 	ST_CHG_PUT,
 	ST_CHG_IMPORT,
 	ST_CHG_PAGE,
+	ST_SUB_PUT,
+	ST_SUB_IMPORT,
+	ST_SUB_PAGE,
+	ST_SUB_ATTEMPT,
+	ST_SUB_PROGRESS,
 	ST_BUN_PUT,
 	ST_BUN_BY_REF,
 	ST_BUN_PAGE,
@@ -243,6 +248,16 @@ int sq_import_rows(cs_store *cs, void *const *rows, size_t n,
 /* sqlite_schema.c: the schema and its migrations. */
 extern const int sq_schema_version;
 int sq_migrate(struct conn *c, const char *path);
+
+/* sqlite_subs.c: subscriptions and their delivery attempts. */
+int sq_sub_put(cs_store *cs, const cs_sub_row *row);
+int sq_subs_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_sub_row ***out, size_t *n);
+int sq_subs_import(cs_store *cs, cs_sub_row *const *rows, size_t n);
+int sq_sub_attempt_append(cs_store *cs, const cs_sub_attempt *a);
+int sq_sub_progress(cs_store *cs, int64_t sub, cs_sub_progress *out);
+int sq_sub_lease(cs_store *cs, int64_t sub, const char *node,
+    int64_t ttl_ms, int *held);
 
 /* sqlite_copies.c: annotated copies. */
 /* sqlite_changes.c: the change feed's outbox. */
