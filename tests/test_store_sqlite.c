@@ -130,7 +130,7 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s != NULL ? cs_store_ping(s) : -1, 0);
 	cs_store_close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
@@ -151,7 +151,10 @@ TEST(open_creates_schema)
 }
 
 /* Today's schema back to version 7: no change feed (version 8). */
-#define UNDO_V8 "DROP TABLE change_events;"
+/* Back before schema_reconcile: no index of a client's licences by time. */
+#define UNDO_RECONCILE "DROP INDEX licences_client_issued;"
+
+#define UNDO_V8 UNDO_RECONCILE "DROP TABLE change_events;"
 
 /* Back to version 6: no copies table (version 7). */
 #define UNDO_V7 UNDO_V8 "DROP TABLE copies;"
@@ -269,7 +272,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -521,7 +524,7 @@ TEST(migrate_v4_duplicate_numbers)
 	if (s == NULL)
 		return;
 	db = raw_open("dups.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 3);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences WHERE "
 	    "number = (SELECT number FROM licences WHERE seq = 1)"), 2);
@@ -603,7 +606,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 8);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 9);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",

@@ -567,7 +567,7 @@ cs_trust_list(cs_service *svc, json_t **out)
 
 const char cs_audit_actions[] = "issue amend issue_bundle read holder_lookup "
     "suspend reinstate revoke copy copy_read verify_copy events_read "
-    "audit_read";
+    "audit_read reconcile";
 
 /* What a read of the audit log asked for, as its record's target
  * ("action=issue client=env"): who looked at whose trail is itself worth

@@ -474,6 +474,47 @@ parse_time_ms(const char *s, int64_t *out)
 	return cs_rfc3339_parse_ms(s, CS_RFC3339_ANY_SEP, out) != 0 ? -1 : 0;
 }
 
+/* GET /api/v1/certificates: the calling issuer's own licences, by
+ * approval_ref or issue time (RFC 3339 or Unix milliseconds, as the audit
+ * log's since/until), paged. */
+static void
+h_reconcile(cs_req *r)
+{
+	static const char *const names[] = {"issued_after", "issued_before"};
+	cs_problems p = CS_PROBLEMS_INIT;
+	cs_reconcile_query q;
+	int64_t t[2] = {0, 0};
+	char *out = NULL;
+	const char *v;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 2; i++)
+		if ((v = cs_req_query(r, names[i])) != NULL &&
+		    parse_time_ms(v, &t[i]) != 0) {
+			cs_http_problem_at(r, CS_CAUSE_INVALID_PARAMETER, names[i],
+			    CS_FC_DATE, "%s must be an RFC 3339 date-time "
+			    "(2026-11-24T08:00:00+08:00) or Unix milliseconds",
+			    names[i]);
+			return;
+		}
+	memset(&q, 0, sizeof(q));
+	q.approval_ref = cs_req_query(r, "approval_ref");
+	/* Licences carry whole seconds: a bound inside a second takes that
+	 * whole second in, since reconciling wants a licence too many rather
+	 * than one missed. */
+	q.from = t[0] ? t[0] / 1000 : 0;
+	q.until = t[1] ? (t[1] + 999) / 1000 : 0;
+	q.limit = cs_req_query(r, "limit");
+	q.cursor = cs_req_query(r, "cursor");
+	rc = cs_licences_reconcile(svc_of(r), &r->actor, &q, &out, &p);
+	if (rc != 0)
+		cs_http_problem_err(r, rc, &p);
+	else
+		reply_json_text(r, 200, out);
+	cs_problems_reset(&p);
+}
+
 static void
 h_audit(cs_req *r)
 {
@@ -987,6 +1028,8 @@ const cs_route cs_routes[] = {
 	{"POST", "/api/v1/bundles", h_bundle, AUTH | CS_RT_JSON, NULL, NULL},
 	{"GET", "/api/v1/bundles/{id}", h_bundle_get, AUTH, NULL, NULL},
 	{"GET", "/api/v1/certificates/{id}", h_licence, AUTH, NULL, NULL},
+	{"GET", "/api/v1/certificates", h_reconcile, AUTH, NULL,
+	    "approval_ref issued_after issued_before limit cursor"},
 	{"GET", "/api/v1/certificates/{id}/qr.png", h_qr, AUTH, "png", "form"},
 	{"GET", "/api/v1/certificates/{id}/qr.svg", h_qr, AUTH, "svg", "form"},
 	{"GET", "/api/v1/certificates/{id}/face.svg", h_face, AUTH, NULL,

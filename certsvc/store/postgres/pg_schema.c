@@ -250,12 +250,19 @@ static const char schema_v3[] =
     "  body text NOT NULL);\n"
     APPEND_ONLY("change_events");
 
+/* An issuer's reconciliation (GET /api/v1/certificates): its licences by
+ * issue time, without reading other clients'. */
+static const char schema_reconcile[] =
+    "CREATE INDEX licences_client_issued ON licences (client, issued_at, "
+    "id);\n";
+
 /* migrations[i] takes the database from version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_reconcile,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
