@@ -308,20 +308,29 @@ cs_http_cause_status(int cause)
 	return 400;
 }
 
+/* A problem with one error naming field, its message the detail. */
+static void
+field_problem(cs_req *r, int cause, int status, const char *field,
+    const char *code, const char *fmt, va_list ap)
+{
+	cs_problems p = CS_PROBLEMS_INIT;
+
+	cs_problems_vaddc(&p, field, code, fmt, ap);
+	cs_http_problem_cause(r, cause, status, p.n ? p.items[0].message :
+	    NULL, &p);
+	cs_problems_reset(&p);
+}
+
 void
 cs_http_problem_at(cs_req *r, int cause, const char *field, const char *code,
     const char *fmt, ...)
 {
-	cs_problems p = CS_PROBLEMS_INIT;
-	char detail[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	field_problem(r, cause, cs_http_cause_status(cause), field, code, fmt,
+	    ap);
 	va_end(ap);
-	cs_problems_addc(&p, field, code, "%s", detail);
-	cs_http_problem_cause(r, cause, cs_http_cause_status(cause), detail, &p);
-	cs_problems_reset(&p);
 }
 
 void
@@ -340,16 +349,11 @@ void
 cs_http_problem_field(cs_req *r, int status, const char *field,
     const char *fmt, ...)
 {
-	cs_problems p = CS_PROBLEMS_INIT;
-	char detail[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	field_problem(r, 0, status, field, NULL, fmt, ap);
 	va_end(ap);
-	cs_problems_add(&p, field, "%s", detail);
-	cs_http_problem(r, status, detail, &p);
-	cs_problems_reset(&p);
 }
 
 static void

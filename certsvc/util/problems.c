@@ -47,28 +47,34 @@ add(cs_problems *p, const char *field, const char *code, const char *msg)
 }
 
 void
-cs_problems_add(cs_problems *p, const char *field, const char *fmt, ...)
+cs_problems_vaddc(cs_problems *p, const char *field, const char *code,
+    const char *fmt, va_list ap)
 {
 	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	add(p, field, code, msg);
+}
+
+void
+cs_problems_add(cs_problems *p, const char *field, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cs_problems_vaddc(p, field, NULL, fmt, ap);
 	va_end(ap);
-	add(p, field, NULL, msg);
 }
 
 void
 cs_problems_addc(cs_problems *p, const char *field, const char *code,
     const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cs_problems_vaddc(p, field, code, fmt, ap);
 	va_end(ap);
-	add(p, field, code, msg);
 }
 
 void

@@ -8,6 +8,7 @@
 #ifndef CS_PROBLEMS_H
 #define CS_PROBLEMS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /*
@@ -75,6 +76,10 @@ void cs_problems_add(cs_problems *p, const char *field, const char *fmt, ...)
 /* The same with its stable code (a CS_FC_*). */
 void cs_problems_addc(cs_problems *p, const char *field, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The same with a va_list. */
+void cs_problems_vaddc(cs_problems *p, const char *field, const char *code,
+    const char *fmt, va_list ap);
 
 /* Append the thread's last error: cs_err_msg() with cs_err_reason() as
  * code (CS_FC_INVALID when it has none). */
