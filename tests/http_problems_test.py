@@ -116,11 +116,13 @@ del req["holder"]["name"]
 req["holder"]["code"] = bad
 req["fields"]["bogus"] = "x"
 req["valid_until"] = "2030-02-30"
+req["fields"]["address"] = " 前导空格"
 r = call(s, "POST", CERT, req, token=T["env"])
 has_type(r, 422, "validation-failed", "an invalid issuance request")
 c = codes(r)
 for field, code in (("holder.name", "required"), ("holder.code", "check_character"),
-                    ("fields.bogus", "unknown_member"), ("valid_until", "date")):
+                    ("fields.bogus", "unknown_member"), ("valid_until", "date"),
+                    ("fields.address", "charset")):
     check(c.get(field) == code, "422: %s has code %s (got %s)" % (field, code, c))
 pdp = request_for(T_PDP, "PB-4", org_code(6))
 pdp.pop("number", None)

@@ -93,6 +93,14 @@ is_space(uint32_t cp)
 	    cp == 0x3000;
 }
 
+/* rc, the error just set, with its field error code. */
+static int
+refused_as(int rc, const char *reason)
+{
+	cs_err_set_reason(reason);
+	return rc;
+}
+
 int
 cs_face_text_check(const char *s, size_t n, size_t *chars)
 {
@@ -102,23 +110,26 @@ cs_face_text_check(const char *s, size_t n, size_t *chars)
 	for (; i < n; i += len) {
 		c++;
 		if ((len = cs_utf8_decode(s + i, n - i, &cp)) == 0)
-			return cs_err_set(CS_EVALIDATION, "is not valid UTF-8 (at "
-			    "character %zu)", c);
+			return refused_as(cs_err_set(CS_EVALIDATION, "is not "
+			    "valid UTF-8 (at character %zu)", c), CS_FC_CHARSET);
 		if (is_control(cp) || is_invisible(cp))
-			return cs_err_set(CS_EVALIDATION, "contains the %s character "
-			    "U+%04X at character %zu; face text is one line of "
-			    "printable characters", is_control(cp) ? "control" :
-			    "invisible", (unsigned)cp, c);
+			return refused_as(cs_err_set(CS_EVALIDATION, "contains "
+			    "the %s character U+%04X at character %zu; face "
+			    "text is one line of printable characters",
+			    is_control(cp) ? "control" : "invisible",
+			    (unsigned)cp, c), CS_FC_CHARSET);
 		spaces += is_space(cp);
 		if (c == 1)
 			first = cp;
 	}
 	if (c > 0 && spaces == c)
-		return cs_err_set(CS_EVALIDATION, "is blank");
+		return refused_as(cs_err_set(CS_EVALIDATION, "is blank"),
+		    CS_FC_EMPTY);
 	if (c > 0 && (is_space(first) || is_space(cp)))
-		return cs_err_set(CS_EVALIDATION, "%s with the space U+%04X; spaces "
-		    "at the ends are refused, never trimmed", is_space(first) ?
-		    "begins" : "ends", (unsigned)(is_space(first) ? first : cp));
+		return refused_as(cs_err_set(CS_EVALIDATION, "%s with the "
+		    "space U+%04X; spaces at the ends are refused, never "
+		    "trimmed", is_space(first) ? "begins" : "ends",
+		    (unsigned)(is_space(first) ? first : cp)), CS_FC_CHARSET);
 	if (chars != NULL)
 		*chars = c;
 	return 0;
