@@ -13,6 +13,8 @@
 
 /* One message per thread: the HTTP server answers requests on a pool. */
 static _Thread_local char err_msg[1024];
+static _Thread_local int err_cause;
+static _Thread_local const char *err_reason;
 
 int
 cs_err_set(int code, const char *fmt, ...)
@@ -23,6 +25,8 @@ cs_err_set(int code, const char *fmt, ...)
 	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
 	va_end(ap);
 	cs_utf8_scrub(err_msg);
+	err_cause = 0;
+	err_reason = NULL;
 	return code;
 }
 
@@ -63,6 +67,46 @@ void
 cs_err_clear(void)
 {
 	err_msg[0] = '\0';
+	err_cause = 0;
+	err_reason = NULL;
+}
+
+void
+cs_err_set_cause(int cause)
+{
+	err_cause = cause;
+}
+
+int
+cs_err_setc(int code, int cause, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	va_end(ap);
+	cs_utf8_scrub(err_msg);
+	err_cause = cause;
+	err_reason = NULL;
+	return code;
+}
+
+int
+cs_err_cause(void)
+{
+	return err_cause;
+}
+
+void
+cs_err_set_reason(const char *reason)
+{
+	err_reason = reason;
+}
+
+const char *
+cs_err_reason(void)
+{
+	return err_reason;
 }
 
 const char *

@@ -60,8 +60,25 @@ int cs_err_openssl(const char *what);
  * Borrowed: valid until the next cs_err_* call on this thread. */
 const char *cs_err_msg(void);
 
-/* Clear the message of this thread. */
+/* Clear the message of this thread (and its cause and reason). */
 void cs_err_clear(void);
+
+/*
+ * Two finer labels beside the code, for answers a program reads: the
+ * cause (an enum of certsvc/util/problems.h: an approval_ref conflict and
+ * a forbidden status change are both CS_ECONFLICT, but a client must tell
+ * them apart without parsing English) and the reason (a field error's
+ * stable code, a static string such as "check_character").  Set by the
+ * code that knows why, after cs_err_set(), which clears both; cs_err_wrap()
+ * keeps them.  0 and NULL when unset.
+ */
+void cs_err_set_cause(int cause);
+/* cs_err_set() and cs_err_set_cause() in one. */
+int cs_err_setc(int code, int cause, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int cs_err_cause(void);
+void cs_err_set_reason(const char *reason);
+const char *cs_err_reason(void);
 
 /* The table's short description of a code; "unknown error" otherwise. */
 const char *cs_strerror(int code);

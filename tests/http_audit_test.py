@@ -107,8 +107,8 @@ changed["certificates"][0]["fields"]["address"] = "深圳市福田区另一条�
 n_licences, n_bundles = d.count(), d.count("bundles")
 r = call(s, "POST", "/api/v1/bundles", changed, token=T["onewin3"])
 is_problem(r, 409, what="the same approval_ref, different content")
-check((r.doc or {}).get("type") == "https://certsvc.example/problems/conflict" and
-      (r.doc or {}).get("title") == "Conflict", "the 409 is a conflict problem: %s" % r.doc)
+check((r.doc or {}).get("type") == "https://certsvc.example/problems/approval-ref-conflict",
+      "the 409 is an approval-ref-conflict problem: %s" % r.doc)
 dropped = dict(bundle, certificates=bundle["certificates"][:2])
 r = call(s, "POST", "/api/v1/bundles", dropped, token=T["onewin3"])
 is_problem(r, 409, what="the same approval_ref, one licence fewer")

@@ -59,14 +59,14 @@ text_check(const json_t *v, const char *field, size_t max, cs_problems *p)
 	size_t chars = 0;
 
 	if (!json_is_string(v))
-		cs_problems_add(p, field, "must be a string");
+		cs_problems_addc(p, field, CS_FC_TYPE, "must be a string");
 	else if (json_string_length(v) == 0)
-		cs_problems_add(p, field, "must not be empty");
+		cs_problems_addc(p, field, CS_FC_EMPTY, "must not be empty");
 	else if (cs_face_text_check(json_string_value(v),
 	    json_string_length(v), &chars) != 0)
-		cs_problems_add(p, field, "%s", cs_err_msg());
+		cs_problems_adderr(p, field);
 	else if (chars > max)
-		cs_problems_add(p, field, "%zu characters, at most %zu", chars,
+		cs_problems_addc(p, field, CS_FC_MAX_LENGTH, "%zu characters, at most %zu", chars,
 		    max);
 }
 
@@ -80,24 +80,24 @@ used_by_check(const json_t *u, cs_problems *p)
 	char c[32];
 
 	if (!json_is_object(u)) {
-		cs_problems_add(p, "used_by", "must be an object {\"name\", "
+		cs_problems_addc(p, "used_by", CS_FC_TYPE, "must be an object {\"name\", "
 		    "\"code\"}");
 		return;
 	}
 	json_object_foreach((json_t *)u, k, v)
 		if (strcmp(k, "name") != 0 && strcmp(k, "code") != 0)
-			cs_problems_add(p, "used_by", "unknown member %s", k);
+			cs_problems_addc(p, "used_by", CS_FC_UNKNOWN_MEMBER, "unknown member %s", k);
 	text_check(json_object_get(u, "name"), "used_by.name", 200, p);
 	if (code == NULL)
 		return;
 	if (!json_is_string(code) || json_string_length(code) >= sizeof(c)) {
-		cs_problems_add(p, "used_by.code", "must be a credit code or a "
+		cs_problems_addc(p, "used_by.code", CS_FC_TYPE, "must be a credit code or a "
 		    "resident ID number");
 		return;
 	}
 	snprintf(c, sizeof(c), "%s", json_string_value(code));
 	if (cs_code_check_uscc(c) != 0 && cs_code_check_rid(c) != 0)
-		cs_problems_add(p, "used_by.code", "neither a valid credit code "
+		cs_problems_addc(p, "used_by.code", CS_FC_INVALID, "neither a valid credit code "
 		    "nor a valid resident ID number");
 }
 
@@ -115,7 +115,7 @@ request_check(const json_t *body, int *days, cs_problems *p)
 	json_object_foreach((json_t *)body, k, v)
 		if (strcmp(k, "purpose") && strcmp(k, "used_by") &&
 		    strcmp(k, "expires_in_days"))
-			cs_problems_add(p, k, "unknown member");
+			cs_problems_addc(p, k, CS_FC_UNKNOWN_MEMBER, "unknown member");
 	text_check(json_object_get(body, "purpose"), "purpose",
 	    CS_COPY_PURPOSE_MAX, p);
 	if (json_object_get(body, "used_by") != NULL)
@@ -123,7 +123,7 @@ request_check(const json_t *body, int *days, cs_problems *p)
 	*days = CS_COPY_DAYS_DEFAULT;
 	if (d != NULL && (!json_is_integer(d) || json_integer_value(d) < 1 ||
 	    json_integer_value(d) > CS_COPY_DAYS_MAX))
-		cs_problems_add(p, "expires_in_days", "must be an integer from 1 "
+		cs_problems_addc(p, "expires_in_days", CS_FC_RANGE, "must be an integer from 1 "
 		    "to %d", CS_COPY_DAYS_MAX);
 	else if (d != NULL)
 		*days = (int)json_integer_value(d);

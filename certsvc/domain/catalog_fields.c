@@ -93,6 +93,14 @@ is_space(uint32_t cp)
 	    cp == 0x3000;
 }
 
+/* rc, the error just set, with its field error code. */
+static int
+refused_as(int rc, const char *reason)
+{
+	cs_err_set_reason(reason);
+	return rc;
+}
+
 int
 cs_face_text_check(const char *s, size_t n, size_t *chars)
 {
@@ -102,23 +110,26 @@ cs_face_text_check(const char *s, size_t n, size_t *chars)
 	for (; i < n; i += len) {
 		c++;
 		if ((len = cs_utf8_decode(s + i, n - i, &cp)) == 0)
-			return cs_err_set(CS_EVALIDATION, "is not valid UTF-8 (at "
-			    "character %zu)", c);
+			return refused_as(cs_err_set(CS_EVALIDATION, "is not "
+			    "valid UTF-8 (at character %zu)", c), CS_FC_CHARSET);
 		if (is_control(cp) || is_invisible(cp))
-			return cs_err_set(CS_EVALIDATION, "contains the %s character "
-			    "U+%04X at character %zu; face text is one line of "
-			    "printable characters", is_control(cp) ? "control" :
-			    "invisible", (unsigned)cp, c);
+			return refused_as(cs_err_set(CS_EVALIDATION, "contains "
+			    "the %s character U+%04X at character %zu; face "
+			    "text is one line of printable characters",
+			    is_control(cp) ? "control" : "invisible",
+			    (unsigned)cp, c), CS_FC_CHARSET);
 		spaces += is_space(cp);
 		if (c == 1)
 			first = cp;
 	}
 	if (c > 0 && spaces == c)
-		return cs_err_set(CS_EVALIDATION, "is blank");
+		return refused_as(cs_err_set(CS_EVALIDATION, "is blank"),
+		    CS_FC_EMPTY);
 	if (c > 0 && (is_space(first) || is_space(cp)))
-		return cs_err_set(CS_EVALIDATION, "%s with the space U+%04X; spaces "
-		    "at the ends are refused, never trimmed", is_space(first) ?
-		    "begins" : "ends", (unsigned)(is_space(first) ? first : cp));
+		return refused_as(cs_err_set(CS_EVALIDATION, "%s with the "
+		    "space U+%04X; spaces at the ends are refused, never "
+		    "trimmed", is_space(first) ? "begins" : "ends",
+		    (unsigned)(is_space(first) ? first : cp)), CS_FC_CHARSET);
 	if (chars != NULL)
 		*chars = c;
 	return 0;
@@ -131,7 +142,7 @@ check_text(const char *s, size_t n, const char *path, cs_problems *p,
 	int rc = cs_face_text_check(s, n, chars);
 
 	if (rc != 0)
-		cs_problems_add(p, path, "%s", cs_err_msg());
+		cs_problems_adderr(p, path);
 	return rc;
 }
 
@@ -146,13 +157,13 @@ check_value(const cs_field *f, const json_t *v, const char *path, cs_problems *p
 	/* C string functions below would stop at an embedded U+0000 and judge
 	 * only the part before it. */
 	if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v)) {
-		cs_problems_add(p, path, "contains the control character U+0000");
+		cs_problems_addc(p, path, CS_FC_CHARSET, "contains the control character U+0000");
 		goto out;
 	}
 	switch (f->kind) {
 	case CS_FIELD_TEXT:
 		if (!json_is_string(v)) {
-			cs_problems_add(p, path, "must be text");
+			cs_problems_addc(p, path, CS_FC_TYPE, "must be text");
 			goto out;
 		}
 		s = json_string_value(v);
@@ -161,7 +172,7 @@ check_value(const cs_field *f, const json_t *v, const char *path, cs_problems *p
 		break;
 	case CS_FIELD_INTEGER:
 		if (json_is_integer(v) && json_integer_value(v) < 0) {
-			cs_problems_add(p, path, "must not be negative");
+			cs_problems_addc(p, path, CS_FC_RANGE, "must not be negative");
 			goto out;
 		}
 		if (json_is_integer(v)) {
@@ -175,12 +186,12 @@ check_value(const cs_field *f, const json_t *v, const char *path, cs_problems *p
 				s = NULL;
 		}
 		if (s == NULL) {
-			cs_problems_add(p, path, "must be an integer (a JSON number or a "
+			cs_problems_addc(p, path, CS_FC_TYPE, "must be an integer (a JSON number or a "
 			    "string of digits)");
 			goto out;
 		}
 		if ((chars = strlen(s)) > INT_DIGITS_MAX) {
-			cs_problems_add(p, path, "has %zu digits, at most %d", chars,
+			cs_problems_addc(p, path, CS_FC_MAX_LENGTH, "has %zu digits, at most %d", chars,
 			    INT_DIGITS_MAX);
 			goto out;
 		}
@@ -188,9 +199,9 @@ check_value(const cs_field *f, const json_t *v, const char *path, cs_problems *p
 	case CS_FIELD_DATE:
 		s = json_string_value(v);
 		if (s == NULL || !date_shape(s, &real))
-			cs_problems_add(p, path, "must be a date YYYY-MM-DD");
+			cs_problems_addc(p, path, CS_FC_DATE, "must be a date YYYY-MM-DD");
 		else if (!real)
-			cs_problems_add(p, path, "%s is not a real date", s);
+			cs_problems_addc(p, path, CS_FC_DATE, "%s is not a real date", s);
 		goto out;
 	case CS_FIELD_ENUM:
 		s = json_string_value(v);
@@ -203,21 +214,21 @@ check_value(const cs_field *f, const json_t *v, const char *path, cs_problems *p
 				cs_catalog_append(opts, sizeof(opts), ", ");
 			cs_catalog_append(opts, sizeof(opts), f->options[i]);
 		}
-		cs_problems_add(p, path, "must be one of: %s", opts);
+		cs_problems_addc(p, path, CS_FC_ENUM, "must be one of: %s", opts);
 		goto out;
 	}
 	unit = f->kind == CS_FIELD_INTEGER ? "digit" : "character";
 	verb = f->kind == CS_FIELD_INTEGER ? "has" : "is";
 	if (f->max_length > 0 && chars > (size_t)f->max_length)
-		cs_problems_add(p, path, "%s %zu %s%s, at most %ld", verb, chars, unit,
+		cs_problems_addc(p, path, CS_FC_MAX_LENGTH, "%s %zu %s%s, at most %ld", verb, chars, unit,
 		    plural((long)chars), f->max_length);
 	else if (chars < (size_t)f->min_length)
-		cs_problems_add(p, path, "%s %zu %s%s, at least %ld", verb, chars, unit,
+		cs_problems_addc(p, path, CS_FC_MIN_LENGTH, "%s %zu %s%s, at least %ld", verb, chars, unit,
 		    plural((long)chars), f->min_length);
 	/* POSIX regex matches bytes in the C locale the service runs in:
 	 * catalog patterns keep non-ASCII out of bracket expressions. */
 	else if (f->pattern != NULL && regexec(&f->re, s, 0, NULL, 0) != 0)
-		cs_problems_add(p, path, "does not match the pattern %s", f->pattern);
+		cs_problems_addc(p, path, CS_FC_PATTERN, "does not match the pattern %s", f->pattern);
 out:
 	return;
 }
@@ -241,15 +252,15 @@ cs_catalog_validate_fields(const cs_type *t, const json_t *fields,
 	void *it;
 
 	if (fields != NULL && !json_is_null(fields) && !json_is_object(fields)) {
-		cs_problems_add(p, prefix != NULL && prefix[0] != '\0' ? prefix :
-		    "fields", "must be an object of face fields");
+		cs_problems_addc(p, prefix != NULL && prefix[0] != '\0' ? prefix :
+		    "fields", CS_FC_TYPE, "must be an object of face fields");
 		goto out;
 	}
 	for (it = fields != NULL ? json_object_iter((json_t *)fields) : NULL;
 	    it != NULL; it = json_object_iter_next((json_t *)fields, it)) {
 		key = json_object_iter_key(it);
 		if (cs_type_field(t, key) == NULL)
-			cs_problems_add(p, field_path(path, sizeof(path), prefix, key),
+			cs_problems_addc(p, field_path(path, sizeof(path), prefix, key), CS_FC_UNKNOWN_MEMBER,
 			    "is not a field of %s (known: %s)", t->name,
 			    cs_catalog_field_list(t, known, sizeof(known)));
 	}
@@ -258,7 +269,7 @@ cs_catalog_validate_fields(const cs_type *t, const json_t *fields,
 		field_path(path, sizeof(path), prefix, t->fields[i].name);
 		if (absent(v)) {
 			if (t->fields[i].required)
-				cs_problems_add(p, path, "is required");
+				cs_problems_addc(p, path, CS_FC_REQUIRED, "is required");
 			continue;
 		}
 		check_value(&t->fields[i], v, path, p);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cs_err.h"
+#include "problems.h"
 #include "text.h"
 
 /* GB 32100-2015: 31 characters, I O S V Z left out (they read as 1 0 5 U 2). */
@@ -169,12 +170,14 @@ cs_code_check_uscc(char *code)
 
 	if (code == NULL || code[0] == '\0') {
 		rc = cs_err_set(CS_EVALIDATION, "is empty");
+		cs_err_set_reason(CS_FC_EMPTY);
 		goto out;
 	}
 	upcase(code);
 	if ((n = char_count(code)) != CS_USCC_LEN) {
 		rc = cs_err_set(CS_EVALIDATION, "length is %zu, expected %d", n,
 		    CS_USCC_LEN);
+		cs_err_set_reason(CS_FC_LENGTH);
 		goto out;
 	}
 	for (p = code, pos = 1; *p != '\0'; p = next_char(p), pos++) {
@@ -182,13 +185,16 @@ cs_code_check_uscc(char *code)
 			rc = cs_err_set(CS_EVALIDATION,
 			    "character %d %s is not allowed (allowed: " USCC_ALLOWED ")",
 			    pos, describe(p, d));
+			cs_err_set_reason(CS_FC_CHARSET);
 			goto out;
 		}
 	}
 	want = cs_uscc_check_char(code);
-	if (code[17] != want)
+	if (code[17] != want) {
 		rc = cs_err_set(CS_EVALIDATION, "check character is '%c', expected '%c'",
 		    code[17], want);
+		cs_err_set_reason(CS_FC_CHECK_CHARACTER);
+	}
 out:
 	return rc;
 }
@@ -234,6 +240,7 @@ cs_code_check_rid(char *code)
 
 	if (code == NULL || code[0] == '\0') {
 		rc = cs_err_set(CS_EVALIDATION, "is empty");
+		cs_err_set_reason(CS_FC_EMPTY);
 		goto out;
 	}
 	upcase(code);
@@ -242,17 +249,20 @@ cs_code_check_rid(char *code)
 		rc = cs_err_set(CS_EVALIDATION, "length is %zu, expected %d%s", n,
 		    CS_RID_LEN, n == 15 ? " (a 15-digit number must be converted "
 		    "to its 18-digit form)" : "");
+		cs_err_set_reason(CS_FC_LENGTH);
 		goto out;
 	}
 	for (p = code, pos = 1; *p != '\0'; p = next_char(p), pos++) {
 		if (pos <= 17 && (*p < '0' || *p > '9')) {
 			rc = cs_err_set(CS_EVALIDATION, "character %d %s is not a digit "
 			    "(characters 1-17 must be digits)", pos, describe(p, d));
+			cs_err_set_reason(CS_FC_CHARSET);
 			goto out;
 		}
 		if (pos == 18 && (*p < '0' || *p > '9') && *p != 'X') {
 			rc = cs_err_set(CS_EVALIDATION,
 			    "character 18 %s must be a digit or X", describe(p, d));
+			cs_err_set_reason(CS_FC_CHARSET);
 			goto out;
 		}
 		/* char_count() passes over stray UTF-8 continuation bytes, so
@@ -261,6 +271,7 @@ cs_code_check_rid(char *code)
 		if (pos > CS_RID_LEN) {
 			rc = cs_err_set(CS_EVALIDATION, "character %d %s comes after "
 			    "the check character", pos, describe(p, d));
+			cs_err_set_reason(CS_FC_CHARSET);
 			goto out;
 		}
 	}
@@ -271,18 +282,22 @@ cs_code_check_rid(char *code)
 	if (!real_date(y, m, day)) {
 		rc = cs_err_set(CS_EVALIDATION, "birth date %.8s is not a real date",
 		    code + 6);
+		cs_err_set_reason(CS_FC_DATE);
 		goto out;
 	}
 	birth = y * 10000L + m * 100L + day;
 	if (birth > today_cn()) {
 		rc = cs_err_set(CS_EVALIDATION, "birth date %.8s is in the future",
 		    code + 6);
+		cs_err_set_reason(CS_FC_DATE);
 		goto out;
 	}
 	want = cs_rid_check_char(code);
-	if (code[17] != want)
+	if (code[17] != want) {
 		rc = cs_err_set(CS_EVALIDATION, "check character is '%c', expected '%c'",
 		    code[17], want);
+		cs_err_set_reason(CS_FC_CHECK_CHARACTER);
+	}
 out:
 	return rc;
 }

@@ -140,11 +140,11 @@ cs_events_parse(const char *after, const char *limit, int64_t *after_out,
 	*after_out = 0;
 	*limit_out = CS_EVENTS_LIMIT_DEFAULT;
 	if (after != NULL && parse_count(after, 0, INT64_MAX, after_out) != 0)
-		cs_problems_add(p, "after", "must be a sequence number: a whole "
+		cs_problems_addc(p, "after", CS_FC_RANGE, "must be a sequence number: a whole "
 		    "number, 0 or more (an earlier answer's next_after)");
 	if (limit != NULL) {
 		if (parse_count(limit, 1, CS_EVENTS_LIMIT_MAX, &v) != 0)
-			cs_problems_add(p, "limit", "must be a whole number from 1 "
+			cs_problems_addc(p, "limit", CS_FC_RANGE, "must be a whole number from 1 "
 			    "to 1000");
 		else
 			*limit_out = (int)v;

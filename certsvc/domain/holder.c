@@ -27,11 +27,20 @@ check_purpose(const cs_purpose *why)
 	size_t chars;
 
 	if (why == NULL || why->purpose == NULL || why->purpose[0] == '\0')
-		return cs_err_set(CS_EINVAL, "X-Purpose is required: say why the "
-		    "licences are read (申请事由)");
+	{
+		cs_err_setc(CS_EINVAL, CS_CAUSE_PURPOSE_REQUIRED, "X-Purpose is "
+		    "required: say why the licences are read (申请事由)");
+		cs_err_set_reason(CS_FC_REQUIRED);
+		return CS_EINVAL;
+	}
 	chars = cs_utf8_count(why->purpose, strlen(why->purpose));
 	if (chars > 200)
-		return cs_err_set(CS_EINVAL, "X-Purpose is %zu characters, at most 200", chars);
+	{
+		cs_err_setc(CS_EINVAL, CS_CAUSE_INVALID_PARAMETER, "X-Purpose is "
+		    "%zu characters, at most 200", chars);
+		cs_err_set_reason(CS_FC_MAX_LENGTH);
+		return CS_EINVAL;
+	}
 	return 0;
 }
 
@@ -80,14 +89,14 @@ check_page(const cs_holder_query *q, struct page *pg, cs_problems *p)
 	pg->pos = 0;
 	if (q->limit != NULL) {
 		if ((v = page_param(q->limit, PAGE_MAX)) < 0)
-			cs_problems_add(p, "limit", "limit must be a number of 1 "
+			cs_problems_addc(p, "limit", CS_FC_RANGE, "limit must be a number of 1 "
 			    "to %d", PAGE_MAX);
 		else
 			pg->limit = (size_t)v;
 	}
 	if (q->cursor != NULL) {
 		if ((v = page_param(q->cursor, INT64_MAX)) < 0)
-			cs_problems_add(p, "cursor", "cursor must be the \"next\" "
+			cs_problems_addc(p, "cursor", CS_FC_INVALID, "cursor must be the \"next\" "
 			    "of an earlier page");
 		else
 			pg->pos = (int64_t)v;
@@ -125,13 +134,14 @@ static void
 check_code(const cs_holder_query *q, char *norm, size_t n, cs_problems *p)
 {
 	char trial[CS_USCC_LEN + 1], why[160];
+	const char *reason;
 	int unchecked = q->unchecked != NULL && strcmp(q->unchecked, "true") == 0;
 
 	if (q->unchecked != NULL && !unchecked &&
 	    strcmp(q->unchecked, "false") != 0)
-		cs_problems_add(p, "unchecked", "must be true or false");
+		cs_problems_addc(p, "unchecked", CS_FC_ENUM, "must be true or false");
 	if (strlen(q->code) != CS_USCC_LEN) {
-		cs_problems_add(p, "code", "holder code is %zu characters, "
+		cs_problems_addc(p, "code", CS_FC_LENGTH, "holder code is %zu characters, "
 		    "expected 18", strlen(q->code));
 		return;
 	}
@@ -140,6 +150,7 @@ check_code(const cs_holder_query *q, char *norm, size_t n, cs_problems *p)
 		return;
 	cs_code_check_uscc(norm);
 	snprintf(why, sizeof(why), "%s", cs_err_msg());
+	reason = cs_err_reason();
 	memcpy(trial, norm, sizeof(trial));
 	trial[CS_USCC_LEN - 1] = cs_uscc_check_char(trial);
 	if (unchecked && trial[CS_USCC_LEN - 1] > 0 &&
@@ -147,10 +158,15 @@ check_code(const cs_holder_query *q, char *norm, size_t n, cs_problems *p)
 		return;
 	if (rid_shaped(norm)) {
 		cs_code_check_rid(norm);
-		cs_problems_add(p, "code", "fails as a credit code (%s) and as "
+		/* Either check character wrong is the likelier typo. */
+		if (reason == NULL ||
+		    strcmp(reason, CS_FC_CHECK_CHARACTER) != 0)
+			reason = cs_err_reason();
+		cs_problems_addc(p, "code", reason, "fails as a credit "
+		    "code (%s) and as "
 		    "a resident ID (%s)", why, cs_err_msg());
 	} else
-		cs_problems_add(p, "code", "credit code %s%s", why,
+		cs_problems_addc(p, "code", reason, "credit code %s%s", why,
 		    trial[CS_USCC_LEN - 1] > 0 ? "; a pilot-region code whose "
 		    "check character is known to be wrong is read with "
 		    "?unchecked=true" : "");
@@ -174,14 +190,26 @@ check_lookup(cs_service *svc, const cs_holder_query *q, char *norm, size_t n,
 	for (i = 0; !known && i < sizeof(statuses) / sizeof(statuses[0]); i++)
 		known = strcmp(q->status, statuses[i]) == 0;
 	if (!known)
-		cs_problems_add(p, "status", "status '%.32s' is not one of valid, "
+		cs_problems_addc(p, "status", CS_FC_ENUM, "status '%.32s' is not "
+		    "one of valid, "
 		    "not_yet_valid, expired, suspended, revoked, superseded",
 		    q->status);
 	if (q->type != NULL && cs_catalog_find(svc->catalog, q->type) == NULL)
-		cs_problems_add(p, "type", "type '%.32s' is not in the catalog",
+		cs_problems_addc(p, "type", CS_FC_ENUM, "type '%.32s' is not in "
+		    "the catalog",
 		    q->type);
 	check_page(q, pg, p);
-	return p->n == before ? 0 : lookup_refused(p, before);
+	if (p->n == before)
+		return 0;
+	lookup_refused(p, before);
+	/* A bad holder code is the refusal a partner agency must not read
+	 * as "holds nothing": its own type. */
+	for (i = before; i < p->n; i++)
+		if (strcmp(p->items[i].field, "code") == 0)
+			break;
+	cs_err_set_cause(i < p->n ? CS_CAUSE_INVALID_CODE :
+	    CS_CAUSE_INVALID_PARAMETER);
+	return CS_EINVAL;
 }
 
 /*
@@ -272,7 +300,7 @@ refused(cs_service *svc, const cs_actor *who, const cs_holder_query *q,
 	cs_problems ignore = CS_PROBLEMS_INIT;
 	char msg[512], norm[CS_USCC_LEN + 1] = "";
 	const char *code;
-	int arc = CS_EFORBIDDEN;
+	int arc = CS_EFORBIDDEN, cause = cs_err_cause();
 
 	snprintf(msg, sizeof(msg), "%s", cs_err_msg());
 	check_code(q, norm, sizeof(norm), &ignore);
@@ -282,7 +310,7 @@ refused(cs_service *svc, const cs_actor *who, const cs_holder_query *q,
 		arc = cs_audit_denied(svc, who, "holder_lookup", code ? code : "",
 		    code);
 	/* A record that cannot be kept (a full disk) is the answer: 503. */
-	return arc != CS_EFORBIDDEN ? arc : cs_err_set(rc, "%s", msg);
+	return arc != CS_EFORBIDDEN ? arc : cs_err_setc(rc, cause, "%s", msg);
 }
 
 int
@@ -305,7 +333,8 @@ cs_holder_licences_text(cs_service *svc, const cs_actor *who,
 	 * partner agencies' business, granted per type and stated purpose. */
 	if (who == NULL || who->client == NULL ||
 	    strcmp(who->client->role, "reader") != 0) {
-		cs_err_set(CS_EFORBIDDEN, "only a reader client may look up a "
+		cs_err_setc(CS_EFORBIDDEN, CS_CAUSE_ROLE_FORBIDDEN,
+		    "only a reader client may look up a "
 		    "holder's licences");
 		rc = refused(svc, who, q, CS_EFORBIDDEN);
 		goto out;
@@ -331,7 +360,7 @@ cs_holder_licences_text(cs_service *svc, const cs_actor *who,
 		}
 	}
 	if ((rc = check_purpose(why)) != 0) {
-		cs_problems_add(p, "X-Purpose", "%s", cs_err_msg());
+		cs_problems_adderr(p, "X-Purpose");
 		rc = refused(svc, who, q, CS_EINVAL);
 		goto out;
 	}
@@ -343,7 +372,8 @@ cs_holder_licences_text(cs_service *svc, const cs_actor *who,
 	cs_sb_puts(&b, ",\"certificates\":[");
 	if ((rc = holder_page(svc, who, auth, norm, q, &pg, &b, &count)) ==
 	    CS_EINVAL) {
-		cs_problems_add(p, "cursor", "cursor is not one of this holder's "
+		cs_problems_addc(p, "cursor", CS_FC_INVALID, "cursor is not one "
+		    "of this holder's "
 		    "pages");
 		rc = lookup_refused(p, p->n - 1);
 		goto out;

@@ -165,7 +165,7 @@ assign_number(cs_service *svc, const struct req *r, const struct placement *pl,
 		    r->grant->issuer_code, number, serial, &taken)) != 0 || !taken)
 			return rc;
 		if (r->number != NULL) {
-			cs_problems_add(p, r->number_field, "is another licence's "
+			cs_problems_addc(p, r->number_field, CS_FC_DUPLICATE, "is another licence's "
 			    "number of this type and issuing authority");
 			return cs_err_set(CS_ECONFLICT, "%s '%s' is another licence's "
 			    "number of this type and issuing authority",
@@ -259,7 +259,8 @@ replay(cs_service *svc, const struct request_hashes *hash, cs_licence_row *row,
     json_t **out, char **text)
 {
 	if (!cs_issue_same_request(row->request_hash, hash))
-		return cs_err_set(CS_ECONFLICT, "approval_ref '%s' was already used "
+		return cs_err_setc(CS_ECONFLICT, CS_CAUSE_APPROVAL_REF_CONFLICT,
+		    "approval_ref '%s' was already used "
 		    "by this client for a different request (licence %s)",
 		    row->approval_ref, row->id);
 	if (text != NULL)

@@ -71,11 +71,11 @@ check_amend_body(const json_t *body, cs_problems *p)
 	cs_reason_check(json_object_get(body, "reason"), 0, p);
 	if (h != NULL) {
 		if (!json_is_object(h))
-			cs_problems_add(p, "holder", "must be an object");
+			cs_problems_addc(p, "holder", CS_FC_TYPE, "must be an object");
 		else
 			json_object_foreach((json_t *)h, key, v)
 				if (strcmp(key, "name") != 0)
-					cs_problems_add(p, cs_issue_path(f, sizeof(f), "holder", key),
+					cs_problems_addc(p, cs_issue_path(f, sizeof(f), "holder", key), CS_FC_INVALID,
 					    "cannot change in an amendment: issue a new licence");
 	}
 	return p->n ? CS_EVALIDATION : 0;
@@ -111,7 +111,8 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 		goto out;
 	cs_licence_id_parse(id, &parts);
 	if (parts.version >= 999) {
-		rc = cs_err_set(CS_ECONFLICT, "licence %s has no version left", id);
+		rc = cs_err_setc(CS_ECONFLICT, CS_CAUSE_ILLEGAL_TRANSITION,
+		    "licence %s has no version left", id);
 		goto out;
 	}
 	pl.supersedes = id;
@@ -133,7 +134,8 @@ cs_licence_amend(cs_service *svc, const cs_actor *who, const char *id,
 		goto out;
 	status = json_string_value(json_object_get(old, "status"));
 	if (strcmp(status, "valid") != 0 && strcmp(status, "not_yet_valid") != 0) {
-		rc = cs_err_set(CS_ECONFLICT, "licence %s is %s: only a valid licence "
+		rc = cs_err_setc(CS_ECONFLICT, CS_CAUSE_ILLEGAL_TRANSITION,
+		    "licence %s is %s: only a valid licence "
 		    "can be amended", id, status);
 		goto out;
 	}

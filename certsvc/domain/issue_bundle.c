@@ -135,7 +135,7 @@ repeated_members(const struct req *reqs, size_t n, cs_problems *p)
 		for (i = 0; i < j; i++)
 			if (same_licence(&reqs[i], &reqs[j])) {
 				snprintf(f, sizeof(f), "certificates.%zu", j);
-				cs_problems_add(p, f, "is a second %s for the holder "
+				cs_problems_addc(p, f, CS_FC_DUPLICATE, "is a second %s for the holder "
 				    "of certificates.%zu: a bundle issues one "
 				    "licence of a type to a holder", reqs[j].type->name, i);
 				break;
@@ -162,7 +162,7 @@ parse_bundle(cs_service *svc, const cs_actor *who, const json_t *in,
 	*ref = cs_issue_text_member(in, "approval_ref", 1, 128, "", p);
 	if (!json_is_array(certs) || json_array_size(certs) < 2 ||
 	    json_array_size(certs) > 16) {
-		cs_problems_add(p, "certificates", "must be an array of 2 to 16 "
+		cs_problems_addc(p, "certificates", CS_FC_TYPE, "must be an array of 2 to 16 "
 		    "issuance requests");
 		return CS_EVALIDATION;
 	}
@@ -213,7 +213,8 @@ cs_issue_bundle(cs_service *svc, const cs_actor *who, const json_t *request,
 	rc = cs_store_bundle_by_ref(st, who->client->name, ref, &old);
 	if (rc == 0) {
 		if (!cs_issue_same_request(old->request_hash, &hash))
-			rc = cs_err_set(CS_ECONFLICT, "approval_ref '%s' was already used "
+			rc = cs_err_setc(CS_ECONFLICT,
+			    CS_CAUSE_APPROVAL_REF_CONFLICT, "approval_ref '%s' was already used "
 			    "by this client for a different bundle (%s)", ref, old->id);
 		else
 			rc = bundle_response(svc, old->id, ref, out);

@@ -50,7 +50,7 @@ cs_issue_unknown_members(const json_t *obj, const char *const *allowed,
 
 	json_object_foreach((json_t *)obj, key, v)
 		if (!is_member(allowed, key))
-			cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, key),
+			cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, key), CS_FC_UNKNOWN_MEMBER,
 			    "is not a member of an issuance request");
 }
 
@@ -68,21 +68,21 @@ cs_issue_text_member(const json_t *obj, const char *name, int required, size_t m
 
 	if (v == NULL || json_is_null(v)) {
 		if (required)
-			cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, name), "is required");
+			cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, name), CS_FC_REQUIRED, "is required");
 		return NULL;
 	}
 	if (!json_is_string(v)) {
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, name), "must be text");
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, name), CS_FC_TYPE, "must be text");
 		return NULL;
 	}
 	if (cs_face_text_check(json_string_value(v), json_string_length(v),
 	    &chars) != 0) {
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, name), "%s",
-		    cs_err_msg());
+		cs_problems_adderr(p, cs_issue_path(f, sizeof(f), prefix, name));
 		return NULL;
 	}
 	if (chars == 0 || chars > max) {
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, name),
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, name),
+		    chars == 0 ? CS_FC_EMPTY : CS_FC_MAX_LENGTH,
 		    chars == 0 ? "must not be empty" : "is %zu characters, at most %zu",
 		    chars, max);
 		return NULL;
@@ -103,19 +103,19 @@ date_member(const json_t *obj, const char *name, int64_t def, int null_ok,
 	if (json_is_null(v)) {
 		if (null_ok)
 			return -1;
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, name),
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, name), CS_FC_REQUIRED,
 		    "must be a date: licences of this type expire");
 		return def;
 	}
 	if (!json_is_string(v) || cs_date_parse(json_string_value(v), &y, &m, &d) != 0) {
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, name),
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, name), CS_FC_DATE,
 		    "must be a real date YYYY-MM-DD");
 		return def;
 	}
 	/* Day -1 (1969-12-31) stands for "no expiry" here, and the token's
 	 * NumericDates count from 1970: a licence is dated no earlier. */
 	if (y < 1970) {
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, name),
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, name), CS_FC_RANGE,
 		    "must be 1970-01-01 or later");
 		return def;
 	}
@@ -140,7 +140,8 @@ check_holder(const cs_type *t, const json_t *h, const char *prefix,
 
 	cs_issue_path(hp, sizeof(hp), prefix, "holder");
 	if (!json_is_object(h)) {
-		cs_problems_add(p, hp, h ? "must be an object" : "is required");
+		cs_problems_addc(p, hp, h ? CS_FC_TYPE : CS_FC_REQUIRED,
+		    h ? "must be an object" : "is required");
 		return;
 	}
 	cs_issue_unknown_members(h, holder_members, hp, p);
@@ -149,21 +150,21 @@ check_holder(const cs_type *t, const json_t *h, const char *prefix,
 	code = cs_issue_text_member(h, "code", 1, 32, hp, p);
 	unchecked = json_object_get(h, "unchecked");
 	if (unchecked != NULL && !json_is_boolean(unchecked))
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), hp, "unchecked"), "must be true or false");
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), hp, "unchecked"), CS_FC_TYPE, "must be true or false");
 	r->unchecked = json_is_true(unchecked);
 	if (r->code_type == NULL || code == NULL)
 		return;
 	if ((strcmp(r->code_type, "USCC") == 0 && !t->accepts_uscc) ||
 	    (strcmp(r->code_type, "RID") == 0 && !t->accepts_rid) ||
 	    (strcmp(r->code_type, "USCC") != 0 && strcmp(r->code_type, "RID") != 0)) {
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), hp, "code_type"),
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), hp, "code_type"), CS_FC_ENUM,
 		    "must be %s for %s", t->accepts_uscc ? "USCC" : "RID", t->name);
 		return;
 	}
 	/* The pilot-region codes that fail their check character yet exist
 	 * are credit codes (SPEC §2); no genuine resident ID does. */
 	if (r->unchecked && strcmp(r->code_type, "RID") == 0) {
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), hp, "unchecked"), "is for "
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), hp, "unchecked"), CS_FC_INVALID, "is for "
 		    "pilot-region credit codes (USCC) only: a resident ID must "
 		    "pass its check character");
 		r->unchecked = 0;
@@ -182,10 +183,10 @@ check_holder(const cs_type *t, const json_t *h, const char *prefix,
 	}
 done:
 	if (strlen(code) > CS_RID_LEN)
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), hp, "code"), "length is %zu, expected 18",
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), hp, "code"), CS_FC_LENGTH, "length is %zu, expected 18",
 		    strlen(code));
 	else if (cs_code_check(r->code_type, r->code) != 0)
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), hp, "code"), "%s", cs_err_msg());
+		cs_problems_adderr(p, cs_issue_path(f, sizeof(f), hp, "code"));
 }
 
 /*
@@ -211,12 +212,12 @@ cs_issue_parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 	if ((rc = cs_require_issuer(who->client, "issue licences")) != 0)
 		return rc;
 	if (!json_is_object(in)) {
-		cs_problems_add(p, prefix, "must be an issuance request object");
+		cs_problems_addc(p, prefix, CS_FC_TYPE, "must be an issuance request object");
 		return CS_EVALIDATION;
 	}
 	if ((type = cs_issue_text_member(in, "type", 1, 64, prefix, p)) != NULL &&
 	    (r->type = cs_catalog_find(svc->catalog, type)) == NULL)
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, "type"),
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, "type"), CS_FC_ENUM,
 		    "'%s' is not a licence type of the catalog", type);
 	issuer = json_object_get(in, "issuer");
 	if (issuer != NULL && !json_is_null(issuer)) {
@@ -224,7 +225,7 @@ cs_issue_parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 		char ip[256];
 		cs_issue_path(ip, sizeof(ip), prefix, "issuer");
 		if (!json_is_object(issuer))
-			cs_problems_add(p, ip, "must be an object");
+			cs_problems_addc(p, ip, CS_FC_TYPE, "must be an object");
 		else {
 			cs_issue_unknown_members(issuer, issuer_members, ip, p);
 			icode = cs_issue_text_member(issuer, "code", 1, 18, ip, p);
@@ -236,11 +237,11 @@ cs_issue_parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 			snprintf(ibuf, sizeof(ibuf), "%s", icode);
 			cs_issue_path(f, sizeof(f), ip, "code");
 			if (strlen(icode) != CS_USCC_LEN) {
-				cs_problems_add(p, f, "length is %zu, expected 18",
+				cs_problems_addc(p, f, CS_FC_LENGTH, "length is %zu, expected 18",
 				    strlen(icode));
 				bad_issuer = 1;
 			} else if (cs_code_check_uscc(ibuf) != 0) {
-				cs_problems_add(p, f, "%s", cs_err_msg());
+				cs_problems_adderr(p, f);
 				bad_issuer = 1;
 			}
 			icode = ibuf;
@@ -259,7 +260,7 @@ cs_issue_parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 	if (bundle_ref == NULL)
 		r->approval_ref = cs_issue_text_member(in, "approval_ref", 1, 128, prefix, p);
 	else if (json_object_get(in, "approval_ref") != NULL)
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, "approval_ref"),
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, "approval_ref"), CS_FC_INVALID,
 		    "is the bundle's: its members share it");
 	if (bundle_ref != NULL)
 		r->approval_ref = bundle_ref;
@@ -269,11 +270,11 @@ cs_issue_parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 	    default_until(r->valid_from, r->type->validity_years),
 	    r->type->validity_years == 0, prefix, p);
 	if (r->valid_until >= 0 && r->valid_until < r->valid_from)
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, "valid_until"),
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, "valid_until"), CS_FC_RANGE,
 		    "is before valid_from");
 	/* Only the type's default can run past what four digits write. */
 	if (r->valid_until > cs_days_from_civil(9999, 12, 31))
-		cs_problems_add(p, cs_issue_path(f, sizeof(f), prefix, "valid_until"),
+		cs_problems_addc(p, cs_issue_path(f, sizeof(f), prefix, "valid_until"), CS_FC_REQUIRED,
 		    "is required: the type's default validity would end after "
 		    "9999-12-31");
 	r->number = cs_issue_text_member(in, "number", r->type->numbering == NULL,
@@ -286,7 +287,7 @@ cs_issue_parse_request(cs_service *svc, const cs_actor *who, const json_t *in,
 		r->fields = json_object();  /* a type may need no fields */
 	}
 	if (!json_is_object(r->fields))
-		cs_problems_add(p, f, "must be an object");
+		cs_problems_addc(p, f, CS_FC_TYPE, "must be an object");
 	else
 		cs_catalog_validate_fields(r->type, r->fields, f, p);
 	return p->n > before ? CS_EVALIDATION : 0;

@@ -265,13 +265,13 @@ cs_reason_check(const json_t *r, int required, cs_problems *p)
 {
 	if (r == NULL) {
 		if (required)
-			cs_problems_add(p, "reason", "is required");
+			cs_problems_addc(p, "reason", CS_FC_REQUIRED, "is required");
 	} else if (!json_is_string(r) || json_string_length(r) == 0 ||
 	    json_string_length(r) > 1000) {
-		cs_problems_add(p, "reason", "must be text of 1 to 1000 bytes");
+		cs_problems_addc(p, "reason", CS_FC_MAX_LENGTH, "must be text of 1 to 1000 bytes");
 	} else if (cs_face_text_check(json_string_value(r), json_string_length(r),
 	    NULL) != 0) {
-		cs_problems_add(p, "reason", "%s", cs_err_msg());
+		cs_problems_adderr(p, "reason");
 	}
 }
 
@@ -289,14 +289,14 @@ parse_transition(const char *action, const json_t *body, const char **reason,
 	json_object_foreach((json_t *)body, key, v)
 		if (strcmp(key, "reason") != 0 &&
 		    (strcmp(key, "kind") != 0 || strcmp(action, "revoke") != 0))
-			cs_problems_add(p, key, "is not a member of a %s request", action);
+			cs_problems_addc(p, key, CS_FC_UNKNOWN_MEMBER, "is not a member of a %s request", action);
 	cs_reason_check(r, 1, p);
 	*kind = NULL;
 	if (strcmp(action, "revoke") == 0) {
 		*kind = k ? json_string_value(k) : "revoked";
 		if (*kind == NULL || (strcmp(*kind, "revoked") != 0 &&
 		    strcmp(*kind, "withdrawn") != 0 && strcmp(*kind, "cancelled") != 0))
-			cs_problems_add(p, "kind", "must be one of: revoked, withdrawn, cancelled");
+			cs_problems_addc(p, "kind", CS_FC_ENUM, "must be one of: revoked, withdrawn, cancelled");
 	}
 	*reason = json_string_value(r);
 	return p->n ? CS_EVALIDATION : 0;
@@ -385,7 +385,8 @@ cs_licence_transition(cs_service *svc, const cs_actor *who, const char *id,
 		goto out;
 	}
 	if (!transition_allowed(action, status)) {
-		rc = cs_err_set(CS_ECONFLICT, "licence %s is %s: it cannot be %s", id,
+		rc = cs_err_setc(CS_ECONFLICT, CS_CAUSE_ILLEGAL_TRANSITION,
+		    "licence %s is %s: it cannot be %s", id,
 		    status, strcmp(action, "suspend") == 0 ? "suspended"
 		    : strcmp(action, "reinstate") == 0 ? "reinstated" : "revoked");
 		goto out;

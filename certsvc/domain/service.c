@@ -295,10 +295,11 @@ static int
 rollback_keeping_message(cs_store *st, int rc)
 {
 	char msg[1024];
+	int cause = cs_err_cause();
 
 	snprintf(msg, sizeof(msg), "%s", cs_err_msg());
 	(void)cs_store_rollback(st);
-	return cs_err_set(rc, "%s", msg);
+	return cs_err_setc(rc, cause, "%s", msg);
 }
 
 /* The client and its grant are one transaction: a client left behind by a
@@ -458,10 +459,12 @@ cs_authorize_id(cs_service *svc, const cs_actor *who, const char *id,
 	    : may_change(c, parts.type, parts.issuer))
 		return 0;
 	if (strcmp(action, "read") == 0)
-		cs_err_set(CS_EFORBIDDEN, "no grant to read licences of type %s",
+		cs_err_setc(CS_EFORBIDDEN, CS_CAUSE_GRANT_MISSING,
+		    "no grant to read licences of type %s",
 		    parts.type);
 	else
-		cs_err_set(CS_EFORBIDDEN, "only the licence's issuer may %s it",
+		cs_err_setc(CS_EFORBIDDEN, CS_CAUSE_NOT_ISSUER,
+		    "only the licence's issuer may %s it",
 		    action);
 	return cs_audit_denied(svc, who, action, id, NULL);
 }
@@ -470,7 +473,8 @@ int
 cs_require_issuer(const cs_client *c, const char *what)
 {
 	if (c == NULL || strcmp(c->role, "issuer") != 0)
-		return cs_err_set(CS_EFORBIDDEN, "only an issuer client may %s",
+		return cs_err_setc(CS_EFORBIDDEN, CS_CAUSE_ROLE_FORBIDDEN,
+		    "only an issuer client may %s",
 		    what);
 	return 0;
 }
@@ -499,13 +503,14 @@ cs_issuer_grant(const cs_client *c, const char *type, const char *issuer_code,
 			found = g;
 	}
 	if (found == NULL)
-		return cs_err_set(CS_EFORBIDDEN, "client '%s' holds no grant to issue "
+		return cs_err_setc(CS_EFORBIDDEN, CS_CAUSE_GRANT_MISSING,
+		    "client '%s' holds no grant to issue "
 		    "type %s%s%s", c->name, type, issuer_code ? " for issuer " : "",
 		    issuer_code ? issuer_code : "");
 	if (n > 1) {
 		snprintf(field, sizeof(field), "%s%sissuer.code", prefix ? prefix : "",
 		    prefix && *prefix ? "." : "");
-		cs_problems_add(p, field, "is required: the client acts for several "
+		cs_problems_addc(p, field, CS_FC_REQUIRED, "is required: the client acts for several "
 		    "issuing authorities for this type");
 		return CS_EVALIDATION;
 	}
@@ -582,15 +587,16 @@ cs_audit_denied(cs_service *svc, const cs_actor *who, const char *action,
     const char *target, const char *holder)
 {
 	char refusal[256];
+	int cause = cs_err_cause();
 	cs_audit_rec r;
 	int rc;
 
-	/* The refusal's message, which the audit may overwrite. */
+	/* The refusal's message and cause, which the audit may overwrite. */
 	snprintf(refusal, sizeof(refusal), "%s", cs_err_msg());
 	audit_rec(&r, who, action, target, holder, NULL, 0);
 	r.result = "denied";
 	rc = audit_put_read(svc, &r);
-	return rc != 0 ? rc : cs_err_set(CS_EFORBIDDEN, "%s", refusal);
+	return rc != 0 ? rc : cs_err_setc(CS_EFORBIDDEN, cause, "%s", refusal);
 }
 
 int
@@ -619,7 +625,27 @@ const char cs_audit_actions[] = "issue amend issue_bundle read holder_lookup "
     "suspend reinstate revoke copy copy_read verify_copy events_read "
     "presentation presentation_shown authorisation authorisation_withdraw "
     "authorised_read delegation delegation_withdraw usage_read "
-    "peer_add peer_remove";
+    "peer_add peer_remove audit_read reconcile";
+
+/* What a read of the audit log asked for, as its record's target
+ * ("action=issue client=env"): who looked at whose trail is itself worth
+ * knowing.  The holder filter goes into the record's holder. */
+static void
+audit_filter_text(const cs_audit_filter *f, char *out, size_t n)
+{
+	const char *names[] = {"client", "action", "target", "result"};
+	const char *vals[] = {f->client, f->action, f->target, f->result};
+	size_t i, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < 4 && len < n; i++)
+		if (vals[i] != NULL)
+			len += (size_t)snprintf(out + len, n - len, "%s%s=%.64s",
+			    len ? " " : "", names[i], vals[i]);
+	if (f->after_seq > 0 && len < n)
+		snprintf(out + len, n - len, "%safter=%lld", len ? " " : "",
+		    (long long)f->after_seq);
+}
 
 static json_t *
 audit_json(const cs_audit_rec *r)
@@ -640,24 +666,58 @@ audit_json(const cs_audit_rec *r)
 	    "request_id", r->request_id, "result", r->result ? r->result : "ok");
 }
 
+/* Whether recs hold a record other than client's own reads of the log. */
+static int
+reveals(cs_audit_rec *const *recs, size_t n, const char *client)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (recs[i]->action == NULL ||
+		    strcmp(recs[i]->action, "audit_read") != 0 ||
+		    recs[i]->client == NULL ||
+		    strcmp(recs[i]->client, client) != 0)
+			return 1;
+	return 0;
+}
+
 int
 cs_audit_list(cs_service *svc, const cs_actor *who, const cs_audit_filter *f,
     json_t **out)
 {
 	cs_audit_rec **recs = NULL;
 	json_t *arr = NULL;
+	char what[256];
 	size_t i, n = 0;
 	int rc;
 
 	*out = NULL;
-	if (who == NULL || who->client == NULL || strcmp(who->client->role, "admin") != 0)
-		return cs_err_set(CS_EFORBIDDEN, "only an admin client may read the audit log");
+	audit_filter_text(f, what, sizeof(what));
+	if (who == NULL || who->client == NULL || strcmp(who->client->role, "admin") != 0) {
+		cs_err_setc(CS_EFORBIDDEN, CS_CAUSE_ROLE_FORBIDDEN,
+		    "only an admin client may read the audit log");
+		return who != NULL && who->client != NULL ?
+		    cs_audit_denied(svc, who, "audit_read", what, f->holder) :
+		    CS_EFORBIDDEN;
+	}
 	/* Every read answered so far is in the log the admin sees. */
 	if (svc->reads_audit != NULL &&
 	    (rc = cs_audit_queue_sync(svc->reads_audit)) != 0)
 		return rc;
 	if ((rc = cs_store_audit_query(svc->store, f, &recs, &n)) != 0)
 		return rc;
+	/* This read's own record, after the sync: it shows in the next read,
+	 * so a page never changes by being read.  A read that shows nothing
+	 * but the reader's own earlier reads of the log (or nothing at all)
+	 * reveals nothing and is not recorded: otherwise every read would
+	 * make the next one non-empty, and an exporter that pages until an
+	 * empty page would never finish. */
+	if (reveals(recs, n, who->client->name) &&
+	    (rc = cs_audit_read(svc, who, "audit_read", what, f->holder, NULL,
+	    (int64_t)n)) != 0) {
+		cs_audit_recs_free(recs, n);
+		return rc;
+	}
 	arr = json_array();
 	for (i = 0; i < n && arr != NULL; i++)
 		json_array_append_new(arr, audit_json(recs[i]));

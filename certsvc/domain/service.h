@@ -262,6 +262,22 @@ int cs_holder_licences_text(cs_service *svc, const cs_actor *who,
     const cs_holder_query *q, const cs_purpose *why, char **out,
     cs_problems *problems);
 
+/* An issuer's own licences for reconciliation (GET /api/v1/certificates),
+ * each filter as the caller sent it but the times (Unix seconds, 0 open). */
+typedef struct cs_reconcile_query {
+	const char *approval_ref;  /* NULL: any */
+	int64_t from, until;       /* issued at or after from, before until */
+	const char *limit;         /* NULL: 100; "1" to "1000" */
+	const char *cursor;        /* NULL: the first page; else a "next" */
+} cs_reconcile_query;
+/* {"certificates": [...], "next"} as JSON text (*out malloc'd): the
+ * licences the calling client issued, oldest first (a bundle's members
+ * match the bundle's approval_ref).  Only an issuer (CS_EFORBIDDEN,
+ * audited as denied); CS_EINVAL with problems naming "limit", "cursor",
+ * "approval_ref" or "issued_before".  Each page audited ("reconcile"). */
+int cs_licences_reconcile(cs_service *svc, const cs_actor *who,
+    const cs_reconcile_query *q, char **out, cs_problems *problems);
+
 /* Verification (SPEC §5): always a result object {"result", "reason",
  * "checked_at", "certificate"} unless memory runs out.  text: a QR text of
  * either form or a bare token. */

@@ -198,7 +198,7 @@ parse_wait(const char *v, int *out, cs_problems *p)
 	n = strtol(v, &end, 10);
 	if (v[0] < '0' || v[0] > '9' || *end != '\0' || strlen(v) > 4 ||
 	    n > WAIT_MAX_S) {
-		cs_problems_add(p, "wait", "must be a whole number of seconds "
+		cs_problems_addc(p, "wait", CS_FC_RANGE, "must be a whole number of seconds "
 		    "from 0 to %d", WAIT_MAX_S);
 		return CS_EINVAL;
 	}

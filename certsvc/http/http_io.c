@@ -174,8 +174,8 @@ cs_req_json(cs_req *r)
 	if (r->body.len == 0) {
 		if (r->route != NULL && (r->route->flags & CS_RT_JSON_OPT))
 			return json_object();
-		cs_http_problemf(r, 400, "the request body is empty; a JSON "
-		    "object is expected");
+		cs_http_problem_cause(r, CS_CAUSE_MALFORMED_JSON, 400,
+		    "the request body is empty; a JSON object is expected", NULL);
 		return NULL;
 	}
 	/* "\u0000" is valid JSON: read it, then refuse its member by name
@@ -184,12 +184,14 @@ cs_req_json(cs_req *r)
 	    JSON_ALLOW_NUL, &e);
 	if (v == NULL) {
 		cs_json_error_text(&e, text, sizeof(text));
-		cs_http_problemf(r, 400, "%s", text);
+		cs_http_problem_cause(r, CS_CAUSE_MALFORMED_JSON, 400, text,
+		    NULL);
 		return NULL;
 	}
 	if (!json_is_object(v)) {
 		json_decref(v);
-		cs_http_problemf(r, 400, "the body must be a JSON object");
+		cs_http_problem_cause(r, CS_CAUSE_MALFORMED_JSON, 400,
+		    "the body must be a JSON object", NULL);
 		return NULL;
 	}
 	if (nul_in(v, field, sizeof(field), 0)) {

@@ -1,8 +1,15 @@
 /*
  * http_problem: RFC 9457 problem responses, application/problem+json:
  *
- *   {"type": "https://certsvc.example/problems/<slug>", "title", "status",
- *    "detail", "errors": [{"field", "message"}], "request_id"}
+ *   {"type": "<problem_base><slug>", "title", "status", "detail",
+ *    "errors": [{"field", "code", "message"}], "request_id"}
+ *
+ * The slug names the cause (one table, http_problem.c; docs/problems.md):
+ * the status's own (conflict) unless a finer cause is known
+ * (approval-ref-conflict).  Each error's "code" is stable (problems.h's
+ * CS_FC_*).  A caller whose Accept-Language prefers zh gets title, detail
+ * and each message in Chinese, the English beside them as "detail_en" and
+ * "message_en"; Content-Language says which.
  *
  * and the one place CS_E* codes become HTTP status codes (SPEC §5 status
  * codes; service.h's table):
@@ -42,6 +49,17 @@ void cs_http_problem(cs_req *r, int status, const char *detail,
     const cs_problems *errors);
 void cs_http_problemf(cs_req *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same with a cause (enum cs_cause, 0 for none) deciding the type when
+ * its status is status. */
+void cs_http_problem_cause(cs_req *r, int cause, int status,
+    const char *detail, const cs_problems *errors);
+/* The status of a cause's problem (400 for none). */
+int cs_http_cause_status(int cause);
+/* A problem of a cause (its status) with one error: field, its code
+ * (CS_FC_*), the message as detail. */
+void cs_http_problem_at(cs_req *r, int cause, const char *field,
+    const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* The same with one error naming a field (a header, a parameter). */
 void cs_http_problem_field(cs_req *r, int status, const char *field,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

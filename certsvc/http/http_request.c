@@ -45,18 +45,21 @@ check_query_names(cs_req *r)
 
 		if (!cs_word_in(list, name)) {
 			if (list == NULL)
-				cs_http_problem_field(r, 400, name, "this endpoint "
-				    "takes no query parameters");
+				cs_http_problem_at(r, CS_CAUSE_UNKNOWN_PARAMETER,
+				    name, CS_FC_UNKNOWN_PARAMETER, "this "
+				    "endpoint takes no query parameters");
 			else
-				cs_http_problem_field(r, 400, name, "is not a "
+				cs_http_problem_at(r, CS_CAUSE_UNKNOWN_PARAMETER,
+				    name, CS_FC_UNKNOWN_PARAMETER, "is not a "
 				    "query parameter of this endpoint (it takes: "
 				    "%s)", list);
 			return -1;
 		}
 		for (j = 0; j < i; j++)
 			if (strcmp(r->query[j].name, name) == 0) {
-				cs_http_problem_field(r, 400, name, "is given "
-				    "more than once");
+				cs_http_problem_at(r, CS_CAUSE_INVALID_PARAMETER,
+				    name, CS_FC_DUPLICATE, "is given more than "
+				    "once");
 				return -1;
 			}
 	}
@@ -143,7 +146,8 @@ authenticate(cs_req *r)
 		return -1;
 	}
 	if (n == 0 || n >= sizeof(token)) {
-		cs_http_problemf(r, 401, "the bearer token is not valid");
+		cs_http_problem_cause(r, CS_CAUSE_INVALID_TOKEN, 401,
+		    "the bearer token is not valid", NULL);
 		return -1;
 	}
 	memcpy(token, tok, n);
@@ -151,6 +155,8 @@ authenticate(cs_req *r)
 	rc = cs_client_authenticate(r->srv->svc, token, &r->client);
 	explicit_bzero(token, sizeof(token));
 	if (rc != 0) {
+		if (rc == CS_EAUTH)
+			cs_err_set_cause(CS_CAUSE_INVALID_TOKEN);
 		cs_http_problem_err(r, rc, NULL);
 		if (rc == CS_EAUTH && r->resp != NULL) {
 			/* RFC 6750 §3.1: say the token itself was refused. */

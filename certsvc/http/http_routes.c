@@ -106,14 +106,15 @@ header_text(cs_req *r, const char *name, int required, size_t max_chars,
 	if (h == NULL || n == 0) {
 		if (!required)
 			return 0;
-		cs_http_problem_field(r, 400, name, "the %s header is required: the "
-		    "purpose of this lookup (申请事由), at most %zu characters",
-		    name, max_chars);
+		cs_http_problem_at(r, CS_CAUSE_PURPOSE_REQUIRED, name,
+		    CS_FC_REQUIRED, "the %s header is required: the purpose of "
+		    "this lookup (申请事由), at most %zu characters", name,
+		    max_chars);
 		return -1;
 	}
 	if (cs_http_header_text(h, n, max_chars, out) != 0) {
-		cs_http_problem_field(r, 400, name, "the %s header %s", name,
-		    cs_err_msg());
+		cs_http_problem_at(r, CS_CAUSE_INVALID_PARAMETER, name,
+		    CS_FC_INVALID, "the %s header %s", name, cs_err_msg());
 		return -1;
 	}
 	return 0;
@@ -139,7 +140,7 @@ reply_issued(cs_req *r, char *text, const char *id, int created)
 /* An issuance on the issuance writer: its outcome, kept for the
  * connection's thread. */
 struct issued {
-	int rc;
+	int rc, cause;
 	char msg[512];
 	cs_problems p;
 	char *text;
@@ -154,7 +155,7 @@ issue_finish(cs_req *r)
 
 	r->async = NULL;
 	if (a->rc != 0) {
-		cs_err_set(a->rc, "%s", a->msg);
+		cs_err_setc(a->rc, a->cause, "%s", a->msg);
 		cs_http_problem_err(r, a->rc, &a->p);
 	} else
 		reply_issued(r, a->text, a->id, a->created);
@@ -171,8 +172,10 @@ issue_done(void *ctx, int rc, const cs_problems *problems, char *text,
 	struct issued *a = r->async;
 
 	a->rc = rc;
-	if (rc != 0)
+	if (rc != 0) {
 		snprintf(a->msg, sizeof(a->msg), "%s", cs_err_msg());
+		a->cause = cs_err_cause();
+	}
 	if (problems != NULL)
 		cs_problems_merge(&a->p, problems, NULL);
 	a->text = text;
@@ -471,6 +474,47 @@ parse_time_ms(const char *s, int64_t *out)
 	return cs_rfc3339_parse_ms(s, CS_RFC3339_ANY_SEP, out) != 0 ? -1 : 0;
 }
 
+/* GET /api/v1/certificates: the calling issuer's own licences, by
+ * approval_ref or issue time (RFC 3339 or Unix milliseconds, as the audit
+ * log's since/until), paged. */
+static void
+h_reconcile(cs_req *r)
+{
+	static const char *const names[] = {"issued_after", "issued_before"};
+	cs_problems p = CS_PROBLEMS_INIT;
+	cs_reconcile_query q;
+	int64_t t[2] = {0, 0};
+	char *out = NULL;
+	const char *v;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 2; i++)
+		if ((v = cs_req_query(r, names[i])) != NULL &&
+		    parse_time_ms(v, &t[i]) != 0) {
+			cs_http_problem_at(r, CS_CAUSE_INVALID_PARAMETER, names[i],
+			    CS_FC_DATE, "%s must be an RFC 3339 date-time "
+			    "(2026-11-24T08:00:00+08:00) or Unix milliseconds",
+			    names[i]);
+			return;
+		}
+	memset(&q, 0, sizeof(q));
+	q.approval_ref = cs_req_query(r, "approval_ref");
+	/* Licences carry whole seconds: a bound inside a second takes that
+	 * whole second in, since reconciling wants a licence too many rather
+	 * than one missed. */
+	q.from = t[0] ? t[0] / 1000 : 0;
+	q.until = t[1] ? (t[1] + 999) / 1000 : 0;
+	q.limit = cs_req_query(r, "limit");
+	q.cursor = cs_req_query(r, "cursor");
+	rc = cs_licences_reconcile(svc_of(r), &r->actor, &q, &out, &p);
+	if (rc != 0)
+		cs_http_problem_err(r, rc, &p);
+	else
+		reply_json_text(r, 200, out);
+	cs_problems_reset(&p);
+}
+
 static void
 h_audit(cs_req *r)
 {
@@ -490,20 +534,23 @@ h_audit(cs_req *r)
 	f.target = cs_req_query(r, "target");
 	f.result = cs_req_query(r, "result");
 	if (f.action != NULL && !cs_word_in(cs_audit_actions, f.action)) {
-		cs_http_problem_field(r, 400, "action", "action must be one of: "
+		cs_http_problem_at(r, CS_CAUSE_INVALID_PARAMETER, "action",
+		    CS_FC_ENUM, "action must be one of: "
 		    "%s", cs_audit_actions);
 		return;
 	}
 	if (f.result != NULL && strcmp(f.result, "ok") != 0 &&
 	    strcmp(f.result, "denied") != 0) {
-		cs_http_problem_field(r, 400, "result", "result must be ok or "
+		cs_http_problem_at(r, CS_CAUSE_INVALID_PARAMETER, "result",
+		    CS_FC_ENUM, "result must be ok or "
 		    "denied");
 		return;
 	}
 	for (i = 0; i < 2; i++)
 		if ((v = cs_req_query(r, times[i])) != NULL &&
 		    parse_time_ms(v, &t[i]) != 0) {
-			cs_http_problem_field(r, 400, times[i], "%s must be an RFC 3339 "
+			cs_http_problem_at(r, CS_CAUSE_INVALID_PARAMETER, times[i],
+			    CS_FC_DATE, "%s must be an RFC 3339 "
 			    "date-time (2026-11-24T08:00:00Z) or Unix milliseconds",
 			    times[i]);
 			return;
@@ -513,7 +560,8 @@ h_audit(cs_req *r)
 	if ((v = cs_req_query(r, "after")) != NULL) {
 		n = strtoll(v, &end, 10);
 		if (*v == '\0' || *end != '\0' || n < 0) {
-			cs_http_problem_field(r, 400, "after", "after must be a record "
+			cs_http_problem_at(r, CS_CAUSE_INVALID_PARAMETER, "after",
+			    CS_FC_RANGE, "after must be a record "
 			    "sequence number (0 or more)");
 			return;
 		}
@@ -522,7 +570,8 @@ h_audit(cs_req *r)
 	if ((v = cs_req_query(r, "limit")) != NULL) {
 		n = strtoll(v, &end, 10);
 		if (*v == '\0' || *end != '\0' || n < 1 || n > 1000) {
-			cs_http_problem_field(r, 400, "limit",
+			cs_http_problem_at(r, CS_CAUSE_INVALID_PARAMETER, "limit",
+			    CS_FC_RANGE,
 			    "limit must be 1 to 1000");
 			return;
 		}
@@ -1039,6 +1088,8 @@ const cs_route cs_routes[] = {
 	{"GET", "/api/v1/bundles/{id}", h_bundle_get, AUTH, NULL, NULL},
 	{"GET", "/api/v1/certificates/{id}", h_licence, AUTH | ACODE, NULL,
 	    NULL},
+	{"GET", "/api/v1/certificates", h_reconcile, AUTH, NULL,
+	    "approval_ref issued_after issued_before limit cursor"},
 	{"GET", "/api/v1/certificates/{id}/qr.png", h_qr, AUTH | ACODE, "png",
 	    "form"},
 	{"GET", "/api/v1/certificates/{id}/qr.svg", h_qr, AUTH | ACODE, "svg",

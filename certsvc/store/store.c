@@ -216,6 +216,13 @@ cs_store_licences_by_holder(cs_store *s, const char *holder_code,
 }
 
 int
+cs_store_licences_by_client(cs_store *s, const cs_licence_filter *f,
+    cs_licence_row ***out, size_t *n)
+{
+	return s->ops->licences_by_client(s, f, out, n);
+}
+
+int
 cs_store_licences_by_number(cs_store *s, const char *number,
     const char *holder_code, cs_licence_row ***out, size_t *n)
 {

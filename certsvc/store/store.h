@@ -269,6 +269,25 @@ int cs_store_licences_by_holder(cs_store *s, const char *holder_code,
  * number.  Indexed: the holder's other licences are not read. */
 int cs_store_licences_by_number(cs_store *s, const char *number,
     const char *holder_code, cs_licence_row ***out, size_t *n);
+/*
+ * An issuer's own licences, for reconciling with its approval system
+ * (GET /api/v1/certificates): those client issued, oldest first by
+ * (issued_at, id).  approval_ref NULL: any (a bundle's members match their
+ * bundle's approval_ref); issued_at in [from, until), 0 for open ends;
+ * with after_id, only rows after (after_at, after_id): the keyset of the
+ * previous page's last row.  At most limit rows.  Indexed on (client,
+ * issued_at, id).
+ */
+typedef struct cs_licence_filter {
+	const char *client;
+	const char *approval_ref;
+	int64_t from, until;
+	int64_t after_at;
+	const char *after_id;
+	size_t limit;
+} cs_licence_filter;
+int cs_store_licences_by_client(cs_store *s, const cs_licence_filter *f,
+    cs_licence_row ***out, size_t *n);
 int cs_store_licences_by_bundle(cs_store *s, const char *bundle_id,
     cs_licence_row ***out, size_t *n);
 /* 1 + the largest seq stored for (type, issuer_code). */

@@ -32,6 +32,8 @@ struct cs_store_ops {
 	int (*licences_by_holder)(cs_store *s, const char *holder_code,
 	    const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
 	    size_t *n);
+	int (*licences_by_client)(cs_store *s, const cs_licence_filter *f,
+	    cs_licence_row ***out, size_t *n);
 	int (*licences_by_number)(cs_store *s, const char *number,
 	    const char *holder_code, cs_licence_row ***out, size_t *n);
 	int (*licences_by_bundle)(cs_store *s, const char *bundle_id,

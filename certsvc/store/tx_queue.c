@@ -27,6 +27,7 @@ struct job {
 	void *arg;
 	int rc;
 	char msg[512];      /* cs_err_msg() of a failure, for its completion */
+	int cause;          /* and its cs_err_cause() */
 };
 
 struct cs_tx_queue {
@@ -45,6 +46,7 @@ fail(struct job *j, int rc)
 {
 	j->rc = rc;
 	snprintf(j->msg, sizeof(j->msg), "%s", cs_err_msg());
+	j->cause = cs_err_cause();
 }
 
 int
@@ -109,7 +111,7 @@ complete(struct job *b)
 	for (; b != NULL; b = next) {
 		next = b->next;
 		if (b->rc != 0)
-			cs_err_set(b->rc, "%s", b->msg);
+			cs_err_setc(b->rc, b->cause, "%s", b->msg);
 		b->done(b->arg, b->rc);
 		free(b);
 	}

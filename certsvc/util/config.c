@@ -94,6 +94,9 @@ static const struct setting settings[] = {
 	S(cors_origins, "*",
 	    "origins (https://portal.example.gov.cn) whose pages may call the "
 	    "public API (verify, types, trust list); *: any; empty: none"),
+	S(problem_base, "https://certsvc.example/problems/",
+	    "the URI each problem type's name is appended to (its \"type\"): "
+	    "where this deployment publishes docs/problems.md"),
 	L(status_list_ttl, 3600, 7 * 86400, "86400",
 	    "seconds from a status list's signing (iat) to its exp: past it "
 	    "an offline verifier calls the list stale"),

@@ -41,6 +41,7 @@ typedef struct cs_config {
 	char trusted_proxies[512]; /* netlist.h: peers whose X-Forwarded-For is believed */
 	char metrics_allow[512];   /* netlist.h: who may read /metrics */
 	char cors_origins[1024];   /* "*", or origins allowed on the public API */
+	char problem_base[256];   /* the URI before each problem type's slug */
 	long status_list_ttl;      /* seconds from a status list's iat to its exp */
 	long status_list_check_ms; /* how often serve asks whether its list is out of date */
 	long status_list_refresh_s; /* the longest serve keeps one signed list */

@@ -28,17 +28,12 @@ grow(cs_problems *p)
 	return 0;
 }
 
-void
-cs_problems_add(cs_problems *p, const char *field, const char *fmt, ...)
+static void
+add(cs_problems *p, const char *field, const char *code, const char *msg)
 {
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (grow(p) != 0)
 		return;
+	p->items[p->n].code = code ? code : CS_FC_INVALID;
 	p->items[p->n].field = strdup(field ? field : "");
 	p->items[p->n].message = strdup(msg);
 	/* A field path or message cut by a fixed buffer (a long member name
@@ -52,6 +47,43 @@ cs_problems_add(cs_problems *p, const char *field, const char *fmt, ...)
 }
 
 void
+cs_problems_vaddc(cs_problems *p, const char *field, const char *code,
+    const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	add(p, field, code, msg);
+}
+
+void
+cs_problems_add(cs_problems *p, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cs_problems_vaddc(p, field, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+cs_problems_addc(cs_problems *p, const char *field, const char *code,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cs_problems_vaddc(p, field, code, fmt, ap);
+	va_end(ap);
+}
+
+void
+cs_problems_adderr(cs_problems *p, const char *field)
+{
+	add(p, field, cs_err_reason(), cs_err_msg());
+}
+
+void
 cs_problems_merge(cs_problems *dst, const cs_problems *src, const char *prefix)
 {
 	char path[512];
@@ -62,7 +94,7 @@ cs_problems_merge(cs_problems *dst, const cs_problems *src, const char *prefix)
 			snprintf(path, sizeof(path), "%s.%s", prefix, src->items[i].field);
 		else
 			snprintf(path, sizeof(path), "%s", src->items[i].field);
-		cs_problems_add(dst, path, "%s", src->items[i].message);
+		add(dst, path, src->items[i].code, src->items[i].message);
 	}
 }
 

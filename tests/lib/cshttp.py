@@ -282,8 +282,17 @@ def verify(server, text, what="verify", **kw):
     return r.doc or {}
 
 
-def audit_records(server, token, query=""):
-    """Every audit record a query matches (paged with after=)."""
+def audit_records(server, token, query="", reads_of_the_log=False):
+    """Every audit record a query matches (paged with after=).  The
+    records of reads of the audit log itself (action audit_read, result
+    ok: these very requests make them) are left out unless
+    reads_of_the_log or the query asks for that action."""
+    keep = reads_of_the_log or "action=audit_read" in query
+    return [x for x in _audit_pages(server, token, query)
+            if keep or not (x.get("action") == "audit_read" and x.get("result") == "ok")]
+
+
+def _audit_pages(server, token, query):
     recs, after = [], 0
     while True:
         sep = "&" if query else ""

@@ -477,7 +477,8 @@ def hostile_holder_and_audit_queries_are_refused(fx):
                      ("since=2026-02-30T00:00:00Z", "since"),
                      ("since=99999999999999999999", "since")):
         ROWS.append(Row("audit ?" + q, "GET", "/api/v1/audit?" + q, 400, auth="admin", field=field))
-    ROWS.append(Row("audit by a reader", "GET", "/api/v1/audit", 403, auth="reader"))
+    ROWS.append(Row("audit by a reader", "GET", "/api/v1/audit", 403, auth="reader",
+                    audits=1))
     ROWS.append(Row("audit ?bogus=1", "GET", "/api/v1/audit?bogus=1", 400, auth="admin",
                     field="bogus"))
 

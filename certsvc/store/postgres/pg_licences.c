@@ -383,6 +383,24 @@ pg_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
 }
 
 int
+pg_licences_by_client(cs_store *cs, const cs_licence_filter *f,
+    cs_licence_row ***out, size_t *n)
+{
+	struct pgq q;
+
+	pq_init(&q);
+	pq_text(&q, f->client);
+	pq_text(&q, f->approval_ref);
+	pq_i64(&q, f->from ? f->from : INT64_MIN);
+	pq_i64(&q, f->until ? f->until : INT64_MAX);
+	pq_i64(&q, f->after_id ? f->after_at : INT64_MIN);
+	pq_text(&q, f->after_id ? f->after_id : "");
+	pq_i64(&q, (int64_t)f->limit);
+	return read_licences(P(cs), PS_LIC_BY_CLIENT, &q, out, n,
+	    "licences by client");
+}
+
+int
 pg_licences_by_number(cs_store *cs, const char *number,
     const char *holder_code, cs_licence_row ***out, size_t *n)
 {

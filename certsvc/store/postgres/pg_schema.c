@@ -313,6 +313,12 @@ static const char schema_subscriptions[] =
     APPEND_ONLY("subscriptions")
     APPEND_ONLY("sub_attempts");
 
+/* An issuer's reconciliation (GET /api/v1/certificates): its licences by
+ * issue time, without reading other clients'. */
+static const char schema_reconcile[] =
+    "CREATE INDEX licences_client_issued ON licences (client, issued_at, "
+    "id);\n";
+
 /* migrations[i] takes the database from version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -322,6 +328,7 @@ static const char *const migrations[] = {
 	schema_holder_acts,
 	schema_peers,
 	schema_subscriptions,
+	schema_reconcile,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -66,6 +66,13 @@ static const struct pstmt table[PS__N] = {
 	    "WHERE pos = $1::bigint AND holder_code = $2"),
 	/* For each licence carrying the number with this holder code (its
 	 * versions count as one: a serial), its newest version that does. */
+	/* An issuer's reconciliation page (licences_client_issued). */
+	ST(PS_LIC_BY_CLIENT, "SELECT " LICENCE_COLS " FROM licences "
+	    "WHERE client = $1 AND ($2::text IS NULL OR approval_ref = $2 OR "
+	    "bundle = (SELECT id FROM bundles WHERE client = $1 AND "
+	    "approval_ref = $2)) AND issued_at >= $3::bigint AND issued_at < "
+	    "$4::bigint AND (issued_at, id) > ($5::bigint, $6::text) "
+	    "ORDER BY issued_at, id LIMIT $7::bigint"),
 	ST(PS_LIC_BY_NUMBER, "SELECT " LICENCE_COLS " FROM licences "
 	    "WHERE id IN (SELECT max(id) FROM licences WHERE number = $1 AND "
 	    "holder_code = $2 GROUP BY type, issuer_code, "

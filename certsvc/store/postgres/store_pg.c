@@ -99,6 +99,7 @@ static const struct cs_store_ops pg_ops = {
 	.licences_by_holder = pg_licences_by_holder,
 	.licences_by_bundle = pg_licences_by_bundle,
 	.licences_by_number = pg_licences_by_number,
+	.licences_by_client = pg_licences_by_client,
 	.licence_next_seq = pg_licence_next_seq,
 	.licence_number_taken = pg_licence_number_taken,
 	.licence_count = pg_licence_count,

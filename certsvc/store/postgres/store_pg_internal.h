@@ -42,6 +42,7 @@ enum pst_id {
 	PS_LIC_BY_HOLDER,
 	PS_LIC_POS_AT,
 	PS_LIC_BY_NUMBER,
+	PS_LIC_BY_CLIENT,
 	PS_NUMBER_TAKEN,
 	PS_LIC_BY_BUNDLE,
 	PS_NEXT_SEQ,
@@ -302,6 +303,8 @@ int pg_licence_by_ref(cs_store *cs, const char *client,
 int pg_licences_by_holder(cs_store *cs, const char *holder_code,
     const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
     size_t *n);
+int pg_licences_by_client(cs_store *cs, const cs_licence_filter *f,
+    cs_licence_row ***out, size_t *n);
 int pg_licences_by_number(cs_store *cs, const char *number,
     const char *holder_code, cs_licence_row ***out, size_t *n);
 int pg_licence_number_taken(cs_store *cs, const char *type,

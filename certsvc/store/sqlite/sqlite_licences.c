@@ -327,6 +327,28 @@ sq_licences_by_holder(cs_store *cs, const char *holder_code, const char *type,
 }
 
 int
+sq_licences_by_client(cs_store *cs, const cs_licence_filter *f,
+    cs_licence_row ***out, size_t *n)
+{
+	struct sstore *s = S(cs);
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = sq_read_stmt(s, ST_LIC_BY_CLIENT, &st)) == 0)
+		rc = fetch_licences(s, st, sq_bind_text(st, 1, f->client) ||
+		    sq_bind_text(st, 2, f->approval_ref) ||
+		    sqlite3_bind_int64(st, 3, f->from ? f->from : INT64_MIN) ||
+		    sqlite3_bind_int64(st, 4, f->until ? f->until : INT64_MAX) ||
+		    sqlite3_bind_int64(st, 5, f->after_id ? f->after_at : INT64_MIN) ||
+		    sq_bind_text(st, 6, f->after_id ? f->after_id : "") ||
+		    sqlite3_bind_int64(st, 7, (int64_t)f->limit), out, n,
+		    "licences by client");
+	return rc;
+}
+
+int
 sq_licences_by_number(cs_store *cs, const char *number,
     const char *holder_code, cs_licence_row ***out, size_t *n)
 {

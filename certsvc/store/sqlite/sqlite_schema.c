@@ -323,6 +323,12 @@ static const char schema_subscriptions[] =
     APPEND_ONLY("subscriptions")
     APPEND_ONLY("sub_attempts");
 
+/* An issuer's reconciliation (GET /api/v1/certificates): its licences by
+ * issue time, without reading other clients'. */
+static const char schema_reconcile[] =
+    "CREATE INDEX licences_client_issued ON licences (client, issued_at, "
+    "id);\n";
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -337,6 +343,7 @@ static const char *const migrations[] = {
 	schema_holder_acts,
 	schema_peers,
 	schema_subscriptions,
+	schema_reconcile,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

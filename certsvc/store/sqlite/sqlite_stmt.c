@@ -65,6 +65,12 @@ static const char *const stmt_sql[ST__N] = {
 	 * holder index, which would read every licence of the holder
 	 * (lookups_read_pages in test_store_sqlite): the rows read are those
 	 * carrying the number, a handful. */
+	/* An issuer's reconciliation page (licences_client_issued). */
+	[ST_LIC_BY_CLIENT] = "SELECT " LICENCE_COLS " FROM licences WHERE "
+	    "client = ?1 AND (?2 IS NULL OR approval_ref = ?2 OR bundle = "
+	    "(SELECT id FROM bundles WHERE client = ?1 AND approval_ref = ?2)) "
+	    "AND issued_at >= ?3 AND issued_at < ?4 AND (issued_at > ?5 OR "
+	    "(issued_at = ?5 AND id > ?6)) ORDER BY issued_at, id LIMIT ?7",
 	[ST_LIC_BY_NUMBER] = "SELECT " LICENCE_COLS " FROM licences WHERE id IN "
 	    "(SELECT max(id) FROM licences WHERE number = ?1 AND "
 	    "+holder_code = ?2 GROUP BY type, issuer_code, " SERIAL_OF("licences")

@@ -129,6 +129,7 @@ static const struct cs_store_ops sqlite_ops = {
 	.licences_by_holder = sq_licences_by_holder,
 	.licences_by_bundle = sq_licences_by_bundle,
 	.licences_by_number = sq_licences_by_number,
+	.licences_by_client = sq_licences_by_client,
 	.licence_next_seq = sq_licence_next_seq,
 	.licence_number_taken = sq_licence_number_taken,
 	.licence_count = sq_licence_count,

@@ -57,6 +57,7 @@ enum stmt_id {
 	ST_LIC_POS_AT,
 	ST_LIC_POS_OF,
 	ST_LIC_BY_NUMBER,
+	ST_LIC_BY_CLIENT,
 	ST_NUMBER_TAKEN,
 	ST_LIC_BY_BUNDLE,
 	ST_LIC_NEXT_SEQ,
@@ -288,6 +289,8 @@ int sq_licence_by_ref(cs_store *cs, const char *client,
 int sq_licences_by_holder(cs_store *cs, const char *holder_code,
     const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
     size_t *n);
+int sq_licences_by_client(cs_store *cs, const cs_licence_filter *f,
+    cs_licence_row ***out, size_t *n);
 int sq_licences_by_number(cs_store *cs, const char *number,
     const char *holder_code, cs_licence_row ***out, size_t *n);
 int sq_licence_number_taken(cs_store *cs, const char *type,
