@@ -27,7 +27,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import csdb  # noqa: E402
 import csnpm  # noqa: E402
-from cshttp import T_RAD, Deployment, call, is_json, is_problem, issue, metrics, org_code, request_for  # noqa: E402
+from cshttp import T_RAD, Deployment, audit_records, call, is_json, is_problem, issue, metrics, org_code, request_for  # noqa: E402
 from cstest import Server, check, done, free_port, run_tests, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -211,6 +211,10 @@ def secret_once():
     check(sec not in r.body.decode(), "no secret anywhere in GET")
     unsubscribe("once")
     check(sub_state("once") == {}, "removed: no longer listed")
+    acts = [(x.get("action"), x.get("target")) for x in
+            audit_records(s, T["admin"], "target=once")]
+    check(acts == [("subscription_add", "once"), ("subscription_remove", "once")],
+          "adding and removing it are audited, the refused second add is not an add (%s)" % acts)
     check(sec not in s.output(), "the secret is not in the server's log")
 
 

@@ -625,7 +625,8 @@ const char cs_audit_actions[] = "issue amend issue_bundle read holder_lookup "
     "suspend reinstate revoke copy copy_read verify_copy events_read "
     "presentation presentation_shown authorisation authorisation_withdraw "
     "authorised_read delegation delegation_withdraw usage_read "
-    "peer_add peer_remove audit_read reconcile";
+    "peer_add peer_remove audit_read reconcile subscription_add "
+    "subscription_remove";
 
 /* What a read of the audit log asked for, as its record's target
  * ("action=issue client=env"): who looked at whose trail is itself worth

@@ -380,6 +380,23 @@ make_secret(char **out)
 	return 0;
 }
 
+/* A subscription row appended with its audit record, in one transaction:
+ * who subscribed whom (or stopped it) is on record like any admin act. */
+static int
+put_audited(cs_service *svc, const cs_actor *who, const cs_sub_row *row,
+    const char *action)
+{
+	int rc;
+
+	if ((rc = cs_store_begin(svc->store)) != 0)
+		return rc;
+	if ((rc = cs_store_sub_put(svc->store, row)) != 0 ||
+	    (rc = cs_audit(svc, who, action, row->name, NULL, NULL, 0)) != 0 ||
+	    (rc = cs_store_commit(svc->store)) != 0)
+		cs_store_rollback(svc->store);
+	return rc;
+}
+
 int
 cs_sub_add(cs_service *svc, const cs_actor *who, const json_t *req,
     const char *self, json_t **out, cs_problems *p)
@@ -422,7 +439,7 @@ cs_sub_add(cs_service *svc, const cs_actor *who, const json_t *req,
 	row.events = events;
 	row.secret = secret;
 	row.at = (int64_t)cs_now();
-	if ((rc = cs_store_sub_put(svc->store, &row)) != 0)
+	if ((rc = put_audited(svc, who, &row, "subscription_add")) != 0)
 		goto out;
 	if ((*out = json_pack("{ss ss so so ss}", "name", row.name, "url",
 	    row.url, "types", list_json(types), "events", list_json(events),
@@ -452,7 +469,7 @@ cs_sub_remove(cs_service *svc, const cs_actor *who, const char *name)
 	row.name = have->name;
 	row.at = (int64_t)cs_now();
 	row.removed = 1;
-	rc = cs_store_sub_put(svc->store, &row);
+	rc = put_audited(svc, who, &row, "subscription_remove");
 	cs_sub_row_free(have);
 	return rc;
 }
