@@ -869,6 +869,7 @@ TEST(holder_acts)
 	CHECK_INT_EQ(cs_store_hacts_page(s, "Aabc", 0, 5, &rows, &n), 0);
 	CHECK(n == 2 && rows[0]->n == 1 && strcmp(rows[1]->key, "B") == 0);
 	cs_hact_rows_free(rows, n);
+	cs_store_close(s);
 }
 
 /* Peers: rows appended, numbered by the store or keeping a copied seq,
@@ -925,7 +926,6 @@ TEST(peers)
 }
 
 /* --- clients ------------------------------------------------------------ */
-
 
 TEST(clients)
 {
