@@ -192,8 +192,12 @@ def failover():
         t.start()
     try:
         time.sleep(WARM_S)
-        marks["kill"] = time.monotonic()
         primary.kill()
+        # From here every process of the primary is dead: a 201 for a
+        # request sent earlier may still arrive (its commit was confirmed
+        # by the synchronous standby), one sent later cannot before the
+        # promotion.
+        marks["kill"] = time.monotonic()
         print("primary killed", flush=True)
         # Every node notices within a moment; from then on, until the
         # promotion, /healthz says there is no writable primary.
@@ -227,6 +231,10 @@ def failover():
                                      sorted(codes.items(), key=str)), flush=True)
     first = first_201_after(marks["kill"])
     check(first is not None, "an issuance sent after the kill got a 201")
+    with lock:
+        early = [x["ref"] for x in answers if x["kind"] == "issue" and x["status"] == 201
+                 and marks["kill"] < x["t0"] and x["t1"] < marks["promote"]]
+    check(not early, "no issuance sent without a primary got a 201 (%s)" % early[:3])
     if first is not None:
         print("kill -> first 201: %.3f s; promotion -> first 201: %.3f s "
               "(pg_ctl promote took %.3f s)" % (first - marks["kill"], first - marks["promote"],

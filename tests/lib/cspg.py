@@ -69,6 +69,16 @@ def _children(pid):
     return kids
 
 
+def _alive(pid):
+    """Whether pid still runs (a zombie has stopped running)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] not in ("Z", "X")
+
+
 class Cluster:
     def __init__(self, root=None):
         self.root = root or tempfile.mkdtemp(prefix="certsvc-pg-")
@@ -148,6 +158,12 @@ class Cluster:
                 os.kill(p, 9)
             except ProcessLookupError:
                 pass
+        # SIGKILL is delivered at once but a process takes a moment to
+        # go: until it has, a backend may still finish a commit.  Return
+        # only when every one is dead (gone, or a zombie: not our child).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in [pid] + kids):
+            time.sleep(0.002)
 
     def standby(self, root=None):
         """A new streaming standby of this (running) cluster: a base backup
