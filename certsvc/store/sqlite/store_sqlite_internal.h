@@ -92,6 +92,9 @@ enum stmt_id {
 	ST_CLI_BY_HASH,
 	ST_CLI_LIST,
 	ST_CLI_REVOKE,
+	ST_CLI_ROTATE,
+	ST_CLI_TOK_PAGE,
+	ST_CLI_TOK_IMPORT,
 	ST_GRANTS,
 	ST_GRANT_ADD,
 	ST_AUDIT_PUT,
@@ -328,6 +331,12 @@ int sq_client_list(cs_store *cs, cs_client ***out, size_t *n);
 int sq_client_revoke(cs_store *cs, const char *name, int64_t at);
 int sq_grant_add(cs_store *cs, const char *client_name, const cs_grant *g);
 int sq_client_import(cs_store *cs, const cs_client *cl);
+int sq_client_rotate(cs_store *cs, const char *name, const uint8_t hash[32],
+    int64_t at);
+int sq_client_tokens_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_client_token ***out, size_t *n);
+int sq_client_tokens_import(cs_store *cs, cs_client_token *const *rows,
+    size_t n);
 
 /* sqlite_audit.c: the audit trail. */
 int sq_index_audit_chunks(struct conn *c);
