@@ -330,18 +330,10 @@ int
 pg_client_tokens_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_client_token ***out, size_t *n)
 {
-	struct pgq q;
-	PGresult *r;
 	void *arr = NULL;
-	int rc;
+	int rc = pg_seq_page(P(cs), PS_CLI_TOK_PAGE, after_seq, limit,
+	    &token_kind, &arr, n, "client tokens page");
 
-	*n = 0;
-	pq_init(&q);
-	pq_i64(&q, after_seq);
-	pq_i64(&q, (int64_t)limit);
-	if ((rc = pg_read(P(cs), pg_st(PS_CLI_TOK_PAGE), &q, &r,
-	    "client tokens page")) == 0)
-		rc = pg_fetch_all(r, &token_kind, &arr, n);
 	*out = arr;
 	return rc;
 }

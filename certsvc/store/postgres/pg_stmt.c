@@ -650,3 +650,24 @@ pg_fetch_all(PGresult *r, const struct rowkind *k, void **out, size_t *n)
 	*out = arr;
 	return rc;
 }
+
+/* A page of a table read by seq: statement id with ($1 after_seq, $2
+ * limit), every row mapped (the pages certsvc copy and the feed read). */
+int
+pg_seq_page(struct pgstore *s, enum pst_id id, int64_t after_seq,
+    size_t limit, const struct rowkind *k, void **out, size_t *n,
+    const char *what)
+{
+	struct pgq q;
+	PGresult *r;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	pq_init(&q);
+	pq_i64(&q, after_seq);
+	pq_i64(&q, (int64_t)limit);
+	if ((rc = pg_read(s, pg_st(id), &q, &r, what)) == 0)
+		rc = pg_fetch_all(r, k, out, n);
+	return rc;
+}

@@ -244,6 +244,9 @@ int pg_fetch_one(PGresult *r, const struct rowkind *k, void *elem,
     const char *what);
 int pg_fetch_all(PGresult *r, const struct rowkind *k, void **out,
     size_t *n);
+int pg_seq_page(struct pgstore *s, enum pst_id id, int64_t after_seq,
+    size_t limit, const struct rowkind *k, void **out, size_t *n,
+    const char *what);
 
 /* pg_conn.c: connections, the pool, reconnecting, messages. */
 void pg_mask(const struct pgstore *s, const char *in, char *out,

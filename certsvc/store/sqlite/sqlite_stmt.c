@@ -496,3 +496,21 @@ sq_fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k, void **out,
 	return sq_fetch_append(st, bound, k, out, n, &cap, what);
 }
 
+/* A page of a table read by seq: statement id with (?1 after_seq, ?2
+ * limit), every row mapped (the pages certsvc copy and the feed read). */
+int
+sq_seq_page(struct sstore *s, enum stmt_id id, int64_t after_seq,
+    size_t limit, const struct rowkind *k, void **out, size_t *n,
+    const char *what)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = sq_read_stmt(s, id, &st)) == 0)
+		rc = sq_fetch_all(st, sqlite3_bind_int64(st, 1, after_seq) ||
+		    sqlite3_bind_int64(st, 2, (int64_t)limit), k, out, n, what);
+	return rc;
+}
+

@@ -228,6 +228,9 @@ int sq_fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
     void **out, size_t *n, size_t *cap, const char *what);
 int sq_fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k,
     void **out, size_t *n, const char *what);
+int sq_seq_page(struct sstore *s, enum stmt_id id, int64_t after_seq,
+    size_t limit, const struct rowkind *k, void **out, size_t *n,
+    const char *what);
 
 /* sqlite_conn.c: connections and each thread's slot. */
 int sq_exec_sql(sqlite3 *db, const char *sql, const char *what);
