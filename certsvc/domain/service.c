@@ -294,9 +294,14 @@ cs_client_grant(cs_service *svc, const char *name, const char *types,
 		snprintf(code, sizeof(code), "%s", issuer_code);
 		if (strlen(issuer_code) != CS_USCC_LEN ||
 		    (rc = cs_code_check_uscc(code)) != 0) {
-			rc = cs_err_set(CS_EINVAL, "issuer code '%.32s': %s", issuer_code,
-			    strlen(issuer_code) != CS_USCC_LEN ? "must be 18 characters"
-							       : cs_err_msg());
+			/* The check's message is copied out first: cs_err_set
+			 * writes the very buffer cs_err_msg() points at. */
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", strlen(issuer_code) !=
+			    CS_USCC_LEN ? "must be 18 characters" : cs_err_msg());
+			rc = cs_err_set(CS_EINVAL, "issuer code '%.32s': %s",
+			    issuer_code, why);
 			goto out;
 		}
 		if ((rc = check_issuer_name(issuer_name)) != 0)
