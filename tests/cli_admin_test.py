@@ -121,6 +121,16 @@ listing = w.cli("client list").stdout
 check(any(line.split()[0] == "y" and "* as %s (广东省生态环境厅)" % issuer in line
           for line in listing.splitlines() if line.strip()),
       "client list shows the grant with its issuer code and name: %s" % listing)
+# A wrong issuer code is named once with why (issue 18: the message
+# repeated itself and ended in garbage), for a wrong check character and a
+# wrong length alike.
+bad_check = issuer[:-1] + ("0" if issuer[-1] != "0" else "1")
+for code, says in ((bad_check, "check character"), (issuer[:-1], "must be 18 characters")):
+    r = w.cli("client add", "--name", "z", "--role", "issuer", "--types", "*",
+              "--issuer-code", code, "--issuer-name", "广东省生态环境厅", check_rc=False)
+    err = r.stderr.strip()
+    check(r.returncode == 1 and err.count(code) == 1 and says in err,
+          "a bad issuer code %s is refused with a clear message: %r" % (code, err))
 r = w.cli("client grant", "env", "--types", "NOPE", check_rc=False)
 check(r.returncode != 0 and "not in the catalog" in r.stderr, "a grant of an unknown type is refused")
 r = w.cli("client grant", "env", "--types", "11100000000013338W044", "--issuer-code", issuer,

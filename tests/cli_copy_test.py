@@ -68,6 +68,11 @@ for name in ("library", "gone"):
              token=T["admin"])
     is_json(r, 201, "subscription %s" % name)
 call(s, "DELETE", "/api/v1/subscriptions/gone", token=T["admin"])
+# A client whose token was rotated twice (client_tokens): the copy carries
+# the rotations, so only the last token authenticates there too.
+ROTATED = d.add_client("rotated", "reader", "*")
+for _ in range(2):
+    ROTATED = json.loads(w.cli("client rotate", "rotated", "--json").stdout)["token"]
 call(s, "GET", "/api/v1/audit?limit=1", token=T["admin"])   # the audit writer synced
 d.stop()
 
@@ -81,6 +86,7 @@ COPIES = ("SELECT id, licence_id, client, purpose, used_by_name, used_by_code, c
 CHANGES = "SELECT seq, event_id, type, licence_type, licence_id, at, body FROM change_events ORDER BY seq"
 SUBS = ("SELECT seq, name, url, types, events, secret, after_seq, at, CAST(removed AS integer) "
         "FROM subscriptions ORDER BY seq")
+TOKENS = "SELECT seq, client_id, token_hash, at, supersedes FROM client_tokens ORDER BY seq"
 
 
 def rows(db, sql):
@@ -124,12 +130,12 @@ def copies_to_postgres():
     check(v.get("licences") == len(lics) and v.get("status events") == 4 and
           v.get("clients") == len(rows(w.db, CLIENTS)) and v.get("bundles") == 1 and
           v.get("annotated copies") == 2 and v.get("change events") == len(lics) + 4 and
-          v.get("subscriptions") == 3,
+          v.get("subscriptions") == 3 and v.get("client tokens") == 2,
           "it says what it verified: %r" % r.stdout)
     check(v.get("audit records") == len(rows(w.db, AUDIT)) > len(lics), "every audit record")
     check("licences" in r.stderr and "copied" in r.stderr, "progress per table on stderr")
     check(SECRET not in r.stdout + r.stderr, "the password is not printed")
-    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES, SUBS):
+    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES, SUBS, TOKENS):
         check(rows(w.db, sql) == rows(PG, sql), "the same rows: %s" % sql.split(" FROM ")[1])
 
 
@@ -153,6 +159,11 @@ def serves_the_copy():
             res = verify(t, lic["qr_text"]).get("result")
             want = {"valid": "valid", "suspended": "suspended", "revoked": "revoked"}
             check(res == want.get(status[lic["id"]], res), "its token verifies there: %s" % res)
+        r = call(t, "GET", "/api/v1/me", token=ROTATED)
+        check(r.status == 200 and (r.doc or {}).get("name") == "rotated",
+              "the rotated client's last token works on the copy (%d)" % r.status)
+        r = call(t, "GET", "/api/v1/me", token=T["rotated"])
+        check(r.status == 401, "its first token does not (%d)" % r.status)
         for copy_id in annotated:
             v = verify(t, {"copy": copy_id})
             check(v.get("result") == "valid" and (v.get("copy") or {}).get("purpose") == "办理排污许可",
@@ -190,7 +201,7 @@ def killed_then_completed():
     check(r.returncode == 0, "run again, it completes (%d: %s)" % (r.returncode, r.stderr))
     c = counts(r.stdout, "copied")
     check(c.get("licences", -1) == total - half, "copying what was missing: %r" % c)
-    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES, SUBS):
+    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES, SUBS, TOKENS):
         check(rows(w.db, sql) == rows(target, sql), "the same rows: %s" % sql.split(" FROM ")[1])
 
 
@@ -200,7 +211,7 @@ def copies_back_to_sqlite():
     check(r.returncode == 0, "copy PostgreSQL -> SQLite exits 0 (%d: %s)" % (r.returncode, r.stderr))
     check(counts(r.stdout, "verified").get("licences") == len(rows(PG, LICENCES)),
           "every licence, the one issued on PostgreSQL too: %r" % r.stdout)
-    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES, SUBS):
+    for sql in (AUDIT, EVENTS, LICENCES, CLIENTS, COPIES, CHANGES, SUBS, TOKENS):
         check(rows(back, sql) == rows(PG, sql), "the same rows: %s" % sql.split(" FROM ")[1])
     r = w.run("copy", "--from", back, "--to", PG, "--verify-only", check_rc=False)
     check(r.returncode == 0, "--verify-only finds the two the same (%d: %s)" % (

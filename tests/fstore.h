@@ -166,6 +166,26 @@ f_peers_page(cs_store *s, int64_t after_seq, size_t limit,
 	return cs_store_peers_page(F(s)->real, after_seq, limit, out, n);
 }
 
+static inline int
+f_client_rotate(cs_store *s, const char *name, const uint8_t hash[32],
+    int64_t at)
+{
+	return cs_store_client_rotate(F(s)->real, name, hash, at);
+}
+
+static inline int
+f_client_tokens_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_client_token ***out, size_t *n)
+{
+	return cs_store_client_tokens_page(F(s)->real, after_seq, limit, out, n);
+}
+
+static inline int
+f_client_tokens_import(cs_store *s, cs_client_token *const *rows, size_t n)
+{
+	return cs_store_client_tokens_import(F(s)->real, rows, n);
+}
+
 static inline void
 fstore_init(struct fstore *f, cs_store *real, int append_fail,
     int commit_fail)
@@ -183,6 +203,9 @@ fstore_init(struct fstore *f, cs_store *real, int append_fail,
 	f->ops.status_scan = f_status_scan;
 	f->ops.status_mark = f_status_mark;
 	f->ops.peers_page = f_peers_page;
+	f->ops.client_rotate = f_client_rotate;
+	f->ops.client_tokens_page = f_client_tokens_page;
+	f->ops.client_tokens_import = f_client_tokens_import;
 	f->base.ops = &f->ops;
 	f->real = real;
 	atomic_store(&f->append_fail, append_fail);

@@ -162,6 +162,9 @@ def a_request_from_the_catalog_alone_issues():
         num = t.get("number", {})
         check(isinstance(num.get("required"), bool) and num.get("max_length") == 64,
               "%s: the catalog says who gives the number: %s" % (t.get("code"), num))
+        check(num.get("required") == ("rule" not in num) and
+              (num.get("required") or "{seq" in num.get("rule", "")),
+              "%s: a type the service numbers serves its rule: %s" % (t.get("code"), num))
         fields = {}
         for f in t["fields"]:
             if not f["required"]:

@@ -149,6 +149,41 @@ check(errs.get("holder.name", {}).get("message") == "必填", "zh: required is �
 r = call(s, "POST", CERT, other, token=T["env"], headers={"Accept-Language": "zh"})
 check(slug(r) == "approval-ref-conflict" and (r.doc or {}).get("title") == "审批编号已被使用",
       "zh: a 409 has its Chinese title (%s)" % r.doc)
+# Chinese messages carry the figures of the English ones: the limit and the
+# size found, the allowed values, the expected length, a range's bounds.
+figs = request_for(T_RAD, "PB-ZH-1", org_code(7))
+figs["fields"]["licence_scope"] = "范" * 101
+figs["fields"]["radiation_activity_category"] = "出租"
+figs["holder"]["code"] = "91440300"
+r_en = call(s, "POST", CERT, figs, token=T["env"])
+r_zh = call(s, "POST", CERT, figs, token=T["env"], headers=zh)
+msgs_en = {e.get("field"): e.get("message", "") for e in (r_en.doc or {}).get("errors", [])}
+msgs_zh = {e.get("field"): e.get("message", "") for e in (r_zh.doc or {}).get("errors", [])}
+
+
+def same_figures(field, code, figures, what):
+    en, zh_msg = msgs_en.get(field, ""), msgs_zh.get(field, "")
+    check(all(f in en for f in figures), "%s: the English message has %s (%r)" % (what, figures, en))
+    check(all(f in zh_msg for f in figures) and re.search("[\u4e00-\u9fff]", zh_msg),
+          "%s: the Chinese message has them too (%r)" % (what, zh_msg))
+
+
+same_figures("fields.licence_scope", "max_length", ("101", "100"), "zh max_length")
+same_figures("fields.radiation_activity_category", "enum", ("生产", "销售、使用"), "zh enum")
+same_figures("holder.code", "length", ("8", "18"), "zh length")
+check(msgs_zh.get("fields.licence_scope", "").startswith("超过最大长度"),
+      "zh max_length keeps its code's text first (%r)" % msgs_zh.get("fields.licence_scope"))
+r = call(s, "GET", "/api/v1/holders/%s/certificates?limit=0" % org_code(4), token=T["rd_rad"],
+         headers=dict(zh, **{"X-Purpose": "核验"}))
+m = {e.get("field"): e for e in (r.doc or {}).get("errors", [])}.get("limit", {})
+nums = re.findall(r"\d+", m.get("message_en", ""))
+check(len(nums) == 2 and all(n in m.get("message", "") for n in nums),
+      "zh range: the bounds %s of %r are in %r" % (nums, m.get("message_en"), m.get("message")))
+r = call(s, "GET", "/api/v1/audit?action=bogus", token=T["admin"], headers=zh)
+m = {e.get("field"): e for e in (r.doc or {}).get("errors", [])}.get("action", {})
+check("issue" in m.get("message", "") and "audit_read" in m.get("message", ""),
+      "zh enum of a query parameter lists the values (%r)" % m.get("message"))
+
 # English stays the default, and wins when preferred.
 for al in (None, "en-US,zh;q=0.8", "fr"):
     r = call(s, "POST", CERT, other, token=T["env"],

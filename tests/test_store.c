@@ -1054,6 +1054,133 @@ TEST(client_revoke_persists)
 	cs_store_close(s);
 }
 
+/*
+ * Token rotation (client_tokens): after a rotation only the newest token
+ * authenticates (the one the client was created with and every earlier
+ * rotation's are refused), the client keeps its grants and the hash it
+ * was created with, a rotation of an unknown or revoked client writes
+ * nothing, a hash already used is refused, and the rows read back in
+ * pages and import keeping their numbers, as certsvc copy needs.
+ */
+TEST(client_rotate)
+{
+	cs_grant g = { TYPE_A, NULL, NULL };
+	cs_client a, b, *got = NULL;
+	cs_client_token **t = NULL;
+	uint8_t h1[32], h2[32];
+	cs_store *s = fx_open("rotate"), *d = NULL;
+	size_t n = 0;
+
+	if (s == NULL)
+		return;
+	client_make(&a, "ems", "reader", 0x41);
+	client_make(&b, "partner", "reader", 0x42);
+	memset(h1, 0x51, 32);
+	memset(h2, 0x52, 32);
+	CHECK_INT_EQ(cs_store_client_add(s, &a), 0);
+	CHECK_INT_EQ(cs_store_client_add(s, &b), 0);
+	CHECK_INT_EQ(cs_store_grant_add(s, "ems", &g), 0);
+	CHECK_INT_EQ(cs_store_client_get(s, "ems", &got), 0);
+	CHECK(got != NULL && memcmp(got->current_hash, a.token_hash, 32) == 0);
+	CHECK_INT_EQ(got ? got->rotated_at : -1, 0);
+	cs_client_free(got);
+
+	CHECK_INT_EQ(cs_store_client_rotate(s, "ems", h1, 3000), 0);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, a.token_hash, &got),
+	    CS_ENOTFOUND);
+	CHECK(got == NULL);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, h1, &got), 0);
+	CHECK_STR_EQ(got ? got->name : NULL, "ems");
+	CHECK_INT_EQ(got ? got->n_grants : 0, 1);
+	CHECK(got != NULL && memcmp(got->token_hash, a.token_hash, 32) == 0);
+	CHECK(got != NULL && memcmp(got->current_hash, h1, 32) == 0);
+	CHECK_INT_EQ(got ? got->rotated_at : 0, 3000);
+	cs_client_free(got);
+	got = NULL;
+
+	/* Again: the first rotation's token goes the way of the original. */
+	CHECK_INT_EQ(cs_store_client_rotate(s, "ems", h2, 4000), 0);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, h1, &got), CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, a.token_hash, &got),
+	    CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, h2, &got), 0);
+	CHECK_INT_EQ(got ? got->rotated_at : 0, 4000);
+	cs_client_free(got);
+	got = NULL;
+	/* The other client is untouched; a used hash is refused. */
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, b.token_hash, &got), 0);
+	CHECK_STR_EQ(got ? got->name : NULL, "partner");
+	CHECK_INT_EQ(got ? got->rotated_at : -1, 0);
+	cs_client_free(got);
+	got = NULL;
+	CHECK_INT_EQ(cs_store_client_rotate(s, "partner", h1, 4100),
+	    CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_client_rotate(s, "nobody", h1, 4100),
+	    CS_ENOTFOUND);
+	CHECK_CONTAINS(cs_err_msg(), "nobody");
+	/* A revoked client is not rotated back to life. */
+	CHECK_INT_EQ(cs_store_client_revoke(s, "partner", 4200), 0);
+	memset(h1, 0x53, 32);
+	CHECK_INT_EQ(cs_store_client_rotate(s, "partner", h1, 4300),
+	    CS_ENOTFOUND);
+	CHECK_INT_EQ(cs_store_client_by_token_hash(s, h1, &got), CS_ENOTFOUND);
+
+	/* Pages by seq, each row naming what it supersedes. */
+	CHECK_INT_EQ(cs_store_client_tokens_page(s, 0, 10, &t, &n), 0);
+	CHECK_INT_EQ(n, 2);
+	if (n == 2) {
+		CHECK_STR_EQ(t[0]->client, "ems");
+		CHECK_INT_EQ(t[0]->supersedes, 0);
+		CHECK_INT_EQ(t[1]->supersedes, t[0]->seq);
+		CHECK(t[1]->seq > t[0]->seq);
+		CHECK(memcmp(t[1]->token_hash, h2, 32) == 0);
+		CHECK_INT_EQ(t[1]->at, 4000);
+	}
+	cs_client_tokens_free(t, n);
+	t = NULL;
+	CHECK_INT_EQ(cs_store_client_tokens_page(s, 0, 1, &t, &n), 0);
+	CHECK_INT_EQ(n, 1);
+	cs_client_tokens_free(t, n);
+	t = NULL;
+
+	/* Imported into another store: the same client authenticates by the
+	 * same token, and a row for a client it lacks is refused. */
+	d = fx_open("rotate_copy");
+	if (d != NULL) {
+		client_make(&a, "ems", "reader", 0x41);
+		CHECK_INT_EQ(cs_store_client_import(d, &a), 0);
+		CHECK_INT_EQ(cs_store_client_tokens_page(s, 0, 10, &t, &n), 0);
+		CHECK_INT_EQ(cs_store_client_tokens_import(d, t, n),
+		    CS_EINVAL);  /* outside a transaction */
+		CHECK_INT_EQ(cs_store_begin(d), 0);
+		CHECK_INT_EQ(cs_store_client_tokens_import(d, t, n), 0);
+		CHECK_INT_EQ(cs_store_import_done(d), 0);
+		CHECK_INT_EQ(cs_store_commit(d), 0);
+		CHECK_INT_EQ(cs_store_client_by_token_hash(d, h2, &got), 0);
+		CHECK_STR_EQ(got ? got->name : NULL, "ems");
+		cs_client_free(got);
+		got = NULL;
+		CHECK_INT_EQ(cs_store_client_by_token_hash(d, a.token_hash,
+		    &got), CS_ENOTFOUND);
+		/* After the import the store numbers on past the rows kept. */
+		memset(h1, 0x54, 32);
+		CHECK_INT_EQ(cs_store_client_rotate(d, "ems", h1, 5000), 0);
+		CHECK_INT_EQ(cs_store_client_by_token_hash(d, h1, &got), 0);
+		cs_client_free(got);
+		got = NULL;
+		if (n == 2) {
+			t[0]->client[0] = 'x';  /* "xms": not a client there */
+			t[0]->seq += 100;
+			CHECK_INT_EQ(cs_store_begin(d), 0);
+			CHECK(cs_store_client_tokens_import(d, t, 1) != 0);
+			CHECK_INT_EQ(cs_store_rollback(d), 0);
+		}
+		cs_client_tokens_free(t, n);
+		cs_store_close(d);
+	}
+	cs_store_close(s);
+}
+
 /* --- audit -------------------------------------------------------------- */
 
 TEST(audit)
@@ -1491,6 +1618,7 @@ main(int argc, char **argv)
 	RUN(peers);
 	RUN(clients);
 	RUN(client_revoke_persists);
+	RUN(client_rotate);
 	RUN(audit);
 	RUN(audit_append_many);
 	RUN(append_only_interface);

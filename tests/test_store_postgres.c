@@ -144,9 +144,9 @@ TEST(migrate_concurrently)
 		pthread_join(t[i], NULL);
 	CHECK_INT_EQ(atomic_load(&openers_ok), OPENERS);
 	pg = raw_open("migrate");
-	CHECK_INT_EQ(raw_int(pg, "SELECT count(*) FROM schema_version"), 7);
+	CHECK_INT_EQ(raw_int(pg, "SELECT count(*) FROM schema_version"), 8);
 	CHECK_INT_EQ(raw_int(pg, "SELECT max(version) FROM schema_version"),
-	    7);
+	    8);
 	PQfinish(pg);
 }
 
@@ -156,12 +156,13 @@ TEST(append_only_in_database)
 {
 	static const char *const tables[] = {"licences", "status_events",
 		"bundles", "clients", "client_revocations", "grants", "audit",
-		"schema_version", "copies", "change_events", "holder_acts", "peers"};
+		"schema_version", "copies", "change_events", "holder_acts", "peers",
+		"client_tokens"};
 	static const char *const verbs[] = {"UPDATE %s SET %s = %s",
 		"DELETE FROM %s WHERE %s IS NOT NULL", "TRUNCATE %s CASCADE"};
 	static const char *const cols[] = {"seq", "at", "created_at", "name",
 		"at", "types", "action", "version", "purpose", "body", "body",
-		"name"};
+		"name", "supersedes"};
 	cs_bundle_row b = { "B-1", "ems", "R", HASH_HEX, 1 };
 	cs_grant g = { "*", NULL, NULL };
 	cs_audit_rec a;
@@ -169,6 +170,7 @@ TEST(append_only_in_database)
 	cs_event e;
 	struct lic l;
 	char sql[200], msg[512], state[6];
+	uint8_t h[32];
 	cs_store *s = fx_open("append");
 	PGconn *pg;
 	size_t i, v;
@@ -186,6 +188,8 @@ TEST(append_only_in_database)
 	client_make(&c, "ems", "issuer", 1);
 	CHECK_INT_EQ(cs_store_client_add(s, &c), 0);
 	CHECK_INT_EQ(cs_store_grant_add(s, "ems", &g), 0);
+	memset(h, 0x77, sizeof(h));
+	CHECK_INT_EQ(cs_store_client_rotate(s, "ems", h, 4), 0);
 	CHECK_INT_EQ(cs_store_client_revoke(s, "ems", 5), 0);
 	memset(&a, 0, sizeof(a));
 	a.action = "read";

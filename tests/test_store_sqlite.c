@@ -130,14 +130,15 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s != NULL ? cs_store_ping(s) : -1, 0);
 	cs_store_close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 12);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 13);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
 	    "'audit_keys', 'audit_chunks', 'copies', 'change_events', "
-	    "'holder_acts', 'peers', 'subscriptions', 'sub_attempts')"), 15);
+	    "'holder_acts', 'peers', 'subscriptions', 'sub_attempts', "
+	    "'client_tokens')"), 16);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type = 'trigger'"), 31);
+	    "type = 'trigger'"), 33);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'index' AND name = 'licences_number'"), 1);
 	/* No index on the audit table has random keys (schema version 4). */
@@ -151,9 +152,13 @@ TEST(open_creates_schema)
 	sqlite3_close(db);
 }
 
-/* Today's schema back to version 11: no index of a client's licences by
- * time (schema_reconcile). */
-#define UNDO_RECONCILE "DROP INDEX licences_client_issued;"
+/* Today's schema back to version 12: no token rotations
+ * (schema_client_tokens). */
+#define UNDO_CLIENT_TOKENS "DROP TABLE client_tokens;"
+
+/* Back to version 11: no index of a client's licences by time
+ * (schema_reconcile). */
+#define UNDO_RECONCILE UNDO_CLIENT_TOKENS "DROP INDEX licences_client_issued;"
 
 /* Back to version 10: no subscriptions. */
 #define UNDO_SUBS UNDO_RECONCILE "DROP TABLE sub_attempts; DROP TABLE subscriptions;"
@@ -288,7 +293,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 12);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 13);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -540,7 +545,7 @@ TEST(migrate_v4_duplicate_numbers)
 	if (s == NULL)
 		return;
 	db = raw_open("dups.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 12);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 13);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 3);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences WHERE "
 	    "number = (SELECT number FROM licences WHERE seq = 1)"), 2);
@@ -644,7 +649,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 12);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 13);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",
@@ -857,10 +862,12 @@ TEST(audit_chunks)
 TEST(append_only)
 {
 	static const char *const tables[] = { "licences", "status_events",
-		"bundles", "clients", "client_revocations", "grants", "audit" };
+		"bundles", "clients", "client_revocations", "grants", "audit",
+		"client_tokens" };
 	static const char *const sets[] = { "number = 'x'", "actor = 'x'",
 		"client = 'x'", "token_hash = zeroblob(32)", "at = 0",
-		"types = '*'", "result_count = 0" };
+		"types = '*'", "result_count = 0", "supersedes = 7" };
+	uint8_t h[32];
 	cs_client c;
 	cs_bundle_row b = { "B-1", "ems", "R", HASH_HEX, 1 };
 	cs_audit_rec a;
@@ -883,6 +890,8 @@ TEST(append_only)
 	CHECK_INT_EQ(cs_store_client_add(s, &c), 0);
 	CHECK_INT_EQ(cs_store_grant_add(s, "ems", &(cs_grant){ "*", NULL, NULL }),
 	    0);
+	memset(h, 0x77, sizeof(h));
+	CHECK_INT_EQ(cs_store_client_rotate(s, "ems", h, 8), 0);
 	CHECK_INT_EQ(cs_store_client_revoke(s, "ems", 9), 0);
 	memset(&a, 0, sizeof(a));
 	a.action = "read";

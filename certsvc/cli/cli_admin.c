@@ -12,6 +12,7 @@
 #include "encode.h"
 #include "http.h"
 #include "pkcs11.h"
+#include "timeutil.h"
 #include "x509.h"
 
 /*
@@ -237,6 +238,37 @@ client_add(cs_cli *c, cs_service *svc)
 	return 0;
 }
 
+/* client rotate NAME: the new token on standard output only, once; with
+ * json as {"client", "token", "rotated_at"} for a script that hands it on. */
+static int
+client_rotate(cs_cli *c, cs_service *svc, int json)
+{
+	cs_actor who = {NULL, "cli", "cli", NULL};
+	const char *name = c->args[1];
+	cs_client *cl = NULL;
+	char *token = NULL, at[21];
+	json_t *out;
+
+	if (cs_client_rotate(svc, &who, name, &token) != 0)
+		return cs_cli_fail(c, NULL);
+	at[0] = '\0';
+	if (cs_client_get(svc, name, &cl) == 0)
+		cs_rfc3339((time_t)cl->rotated_at, at);
+	cs_client_free(cl);
+	if (json) {
+		out = json_pack("{ss ss ss}", "client", name, "token", token,
+		    "rotated_at", at);
+		cs_cli_print_json(out);
+		json_decref(out);
+	} else
+		printf("client %s rotated; its new bearer token, shown once:\n%s\n"
+		    "the old token is refused at once by the database and by "
+		    "every node within auth_cache_ms (1 s by default)\n", name,
+		    token);
+	cs_client_token_clear(&token);
+	return 0;
+}
+
 /* The clients, one line each, or with json a JSON array of
  * cs_client_json objects (what GET /api/v1/me answers a client). */
 static int
@@ -268,7 +300,7 @@ cs_cmd_client(int argc, char **argv)
 	    {"types", 1, "licence type codes T1,T2 or * (add, grant)", NULL},
 	    {"issuer-code", 1, "the issuing authority's USCC (issuers)", NULL},
 	    {"issuer-name", 1, "the issuing authority's name (issuers; 1-64 characters)", NULL},
-	    {"json", 0, "list: print the clients as JSON (as GET /api/v1/me shows one)", NULL},
+	    {"json", 0, "list, rotate: print JSON (list: as GET /api/v1/me shows a client)", NULL},
 	    {NULL, 0, NULL, NULL}};
 	cs_cli c = {.cmd = "client", .opts = opts};
 	cs_service *svc = NULL;
@@ -280,9 +312,13 @@ cs_cmd_client(int argc, char **argv)
 	    "                          [--types T,..|*] [--issuer-name N --issuer-code C]\n"
 	    "       certsvc client grant NAME --types T,.. [--issuer-code C --issuer-name N]\n"
 	    "       certsvc client list [--json]\n"
-	    "       certsvc client revoke NAME\n\n"
+	    "       certsvc client revoke NAME\n"
+	    "       certsvc client rotate NAME [--json]\n\n"
 	    "API clients hold a bearer token (only its SHA-256 is stored) and grants:\n"
-	    "the licence types they may use and, for issuers, the authority they act as.\n",
+	    "the licence types they may use and, for issuers, the authority they act as.\n"
+	    "rotate gives a client a new token, printed once, and the old one stops\n"
+	    "working: at once in the database, on every running node within\n"
+	    "auth_cache_ms (1 s by default).  The rotation is audited (client_rotate).\n",
 	    0, &svc)) >= 0)
 		goto out;
 	verb = c.nargs > 0 ? c.args[0] : "";
@@ -304,9 +340,11 @@ cs_cmd_client(int argc, char **argv)
 		if (rc == 0)
 			printf("client %s revoked: every node refuses its token "
 			    "within a second\n", c.args[1]);
-	} else {
-		fprintf(stderr, "certsvc client: expected add, grant NAME, list or "
-		    "revoke NAME (see --help)\n");
+	} else if (strcmp(verb, "rotate") == 0 && c.nargs == 2)
+		rc = client_rotate(&c, svc, cs_cli_opt(&c, "json") != NULL);
+	else {
+		fprintf(stderr, "certsvc client: expected add, grant NAME, list, "
+		    "revoke NAME or rotate NAME (see --help)\n");
 		rc = 2;
 	}
 out:

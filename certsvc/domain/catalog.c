@@ -789,10 +789,11 @@ load_type(const json_t *obj, const char *dir, cs_type *t)
 	for (i = 0; unserved[i] != NULL; i++)
 		json_object_del(t->served, unserved[i]);
 	/* Without a numbering rule the caller gives the number: a client built
-	 * from the catalog must know before its first 422. */
-	if (json_object_set_new(t->served, "number", json_pack("{sb si}",
+	 * from the catalog must know before its first 422.  With one, the
+	 * rule says what the numbers it gets back look like. */
+	if (json_object_set_new(t->served, "number", json_pack("{sb si ss*}",
 	    "required", t->numbering == NULL, "max_length",
-	    CS_NUMBER_MAX_CHARS)) != 0)
+	    CS_NUMBER_MAX_CHARS, "rule", t->numbering)) != 0)
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 out:
 	return rc;

@@ -15,7 +15,8 @@
  * in_qr, qr_key? (in_qr fields: their key in the token's "f" map)}].
  * The served type also says who gives the licence number: "number":
  * {"required": true when the type has no numbering rule (the request must
- * give it), "max_length": CS_NUMBER_MAX_CHARS}; and the served catalog
+ * give it), "max_length": CS_NUMBER_MAX_CHARS, "rule"?: the numbering rule
+ * when the service numbers}; and the served catalog
  * carries "conventions" (how lengths count and which regex dialect the
  * patterns are), so a client built from the catalog alone fills valid
  * requests.

@@ -705,13 +705,70 @@ free_subs(void **rows, size_t n)
 	cs_sub_rows_free((cs_sub_row **)rows, n);
 }
 
+/* --- client token rotations ----------------------------------------- */
+
+static int
+client_tokens_page(cs_store *s, struct cursor *c, size_t limit, void ***rows,
+    size_t *n)
+{
+	cs_client_token **t = NULL;
+	int rc = cs_store_client_tokens_page(s, c->pos, limit, &t, n);
+
+	if (rc == 0 && *n > 0)
+		c->pos = t[*n - 1]->seq;
+	c->end = *n < limit;
+	*rows = (void **)t;
+	return rc;
+}
+
+static void
+canon_client_token(cs_sbuf *b, const void *row)
+{
+	const cs_client_token *t = row;
+
+	canon_int(b, t->seq);
+	canon_str(b, t->client);
+	canon_bytes(b, t->token_hash, sizeof(t->token_hash));
+	canon_int(b, t->at);
+	canon_int(b, t->supersedes);
+}
+
+static void
+key_client_token(const void *row, char *buf, size_t len)
+{
+	const cs_client_token *t = row;
+
+	snprintf(buf, len, "seq %lld (%.64s)", (long long)t->seq, t->client);
+}
+
+static int put_client_token(cs_store *dst, const void *row);
+
+static int64_t
+client_token_seq(const void *row)
+{
+	return ((const cs_client_token *)row)->seq;
+}
+
+static int
+new_client_tokens(cs_store *dst, void *const *rows, size_t n)
+{
+	return cs_store_client_tokens_import(dst,
+	    (cs_client_token *const *)rows, n);
+}
+
+static void
+free_client_tokens(void **rows, size_t n)
+{
+	cs_client_tokens_free((cs_client_token **)rows, n);
+}
+
 /* --- the tables ----------------------------------------------------- */
 
 /* In the order copied: events, annotated copies and change events refer
  * to licences (a foreign key); the rest only name each other.  The puts
  * find their entry by its T_ name. */
 enum { T_CLIENTS, T_BUNDLES, T_LICENCES, T_EVENTS, T_AUDIT, T_COPIES, T_CHANGES,
-    T_HACTS, T_PEERS, T_SUBS };
+    T_HACTS, T_PEERS, T_SUBS, T_CLIENT_TOKENS };
 static const struct table tables[] = {
 	[T_CLIENTS] = {"clients", clients_page, put_client, NULL, NULL, canon_client,
 	    key_client, free_clients},
@@ -735,6 +792,10 @@ static const struct table tables[] = {
 	 * each subscription again from its creation (at least once). */
 	[T_SUBS] = {"subscriptions", subs_page, put_sub, new_subs, sub_seq, canon_sub,
 	    key_sub, free_subs},
+	/* After clients, whose names they refer to. */
+	[T_CLIENT_TOKENS] = {"client tokens", client_tokens_page, put_client_token,
+	    new_client_tokens, client_token_seq, canon_client_token,
+	    key_client_token, free_client_tokens},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -921,6 +982,25 @@ put_sub(cs_store *dst, const void *row)
 	else if ((rc = new_subs(dst, (void *const *)&row, 1)) != 0)
 		rc = refused(&tables[T_SUBS], e, rc);
 	cs_sub_rows_free(have, n);
+	return rc;
+}
+
+static int
+put_client_token(cs_store *dst, const void *row)
+{
+	const cs_client_token *t = row;
+	cs_client_token **have = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = cs_store_client_tokens_page(dst, t->seq - 1, 1, &have,
+	    &n)) != 0)
+		return rc;
+	if (n == 1 && have[0]->seq == t->seq)
+		rc = judge(&tables[T_CLIENT_TOKENS], t, have[0]);
+	else if ((rc = new_client_tokens(dst, (void *const *)&row, 1)) != 0)
+		rc = refused(&tables[T_CLIENT_TOKENS], t, rc);
+	cs_client_tokens_free(have, n);
 	return rc;
 }
 

@@ -164,11 +164,49 @@ valid_name(const char *name)
 }
 
 int
-cs_client_create(cs_service *svc, const char *name, const char *role,
-    char **token_out)
+cs_client_token_new(char **token_out, uint8_t hash[32])
 {
 	uint8_t raw[32];
 	char *b64 = NULL;
+	int rc;
+
+	*token_out = NULL;
+	/* 256 random bits: a hash lookup is then as strong as any slow KDF,
+	 * and the stored SHA-256 reveals nothing usable. */
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return cs_err_openssl("client token");
+	rc = cs_b64url_encode(raw, sizeof(raw), &b64);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if (rc != 0)
+		goto out;
+	if (asprintf(token_out, "cs_%s", b64) < 0) {
+		*token_out = NULL;
+		rc = cs_err_set(CS_ENOMEM, "out of memory");
+		goto out;
+	}
+	sha256(*token_out, hash);
+out:
+	if (b64 != NULL) {
+		OPENSSL_cleanse(b64, strlen(b64));
+		free(b64);
+	}
+	return rc;
+}
+
+void
+cs_client_token_clear(char **token)
+{
+	if (*token != NULL) {
+		OPENSSL_cleanse(*token, strlen(*token));
+		free(*token);
+		*token = NULL;
+	}
+}
+
+int
+cs_client_create(cs_service *svc, const char *name, const char *role,
+    char **token_out)
+{
 	cs_client c;
 	int rc;
 
@@ -181,32 +219,15 @@ cs_client_create(cs_service *svc, const char *name, const char *role,
 	    strcmp(role, "admin") != 0 && strcmp(role, "portal") != 0)
 		return cs_err_set(CS_EINVAL, "role '%.16s' is not issuer, reader, "
 		    "admin or portal", role);
-	/* 256 random bits: a hash lookup is then as strong as any slow KDF,
-	 * and the stored SHA-256 reveals nothing usable. */
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return cs_err_openssl("client token");
-	if ((rc = cs_b64url_encode(raw, sizeof(raw), &b64)) != 0)
-		goto out;
-	OPENSSL_cleanse(raw, sizeof(raw));
-	if (asprintf(token_out, "cs_%s", b64) < 0) {
-		*token_out = NULL;
-		rc = cs_err_set(CS_ENOMEM, "out of memory");
-		goto out;
-	}
+	if ((rc = cs_client_token_new(token_out, c.token_hash)) != 0)
+		return rc;
 	c.name = (char *)name;
 	c.role = (char *)role;
 	c.created_at = (int64_t)cs_now();
-	sha256(*token_out, c.token_hash);
 	if ((rc = cs_store_client_add(svc->store, &c)) != 0) {
 		if (rc == CS_ECONFLICT)
 			cs_err_set(rc, "a client named '%s' exists", name);
-		free(*token_out);
-		*token_out = NULL;
-	}
-out:
-	if (b64 != NULL) {
-		OPENSSL_cleanse(b64, strlen(b64));
-		free(b64);
+		cs_client_token_clear(token_out);
 	}
 	return rc;
 }
@@ -273,9 +294,14 @@ cs_client_grant(cs_service *svc, const char *name, const char *types,
 		snprintf(code, sizeof(code), "%s", issuer_code);
 		if (strlen(issuer_code) != CS_USCC_LEN ||
 		    (rc = cs_code_check_uscc(code)) != 0) {
-			rc = cs_err_set(CS_EINVAL, "issuer code '%.32s': %s", issuer_code,
-			    strlen(issuer_code) != CS_USCC_LEN ? "must be 18 characters"
-							       : cs_err_msg());
+			/* The check's message is copied out first: cs_err_set
+			 * writes the very buffer cs_err_msg() points at. */
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", strlen(issuer_code) !=
+			    CS_USCC_LEN ? "must be 18 characters" : cs_err_msg());
+			rc = cs_err_set(CS_EINVAL, "issuer code '%.32s': %s",
+			    issuer_code, why);
 			goto out;
 		}
 		if ((rc = check_issuer_name(issuer_name)) != 0)
@@ -626,7 +652,7 @@ const char cs_audit_actions[] = "issue amend issue_bundle read holder_lookup "
     "presentation presentation_shown authorisation authorisation_withdraw "
     "authorised_read delegation delegation_withdraw usage_read "
     "peer_add peer_remove audit_read reconcile subscription_add "
-    "subscription_remove";
+    "subscription_remove client_rotate";
 
 /* What a read of the audit log asked for, as its record's target
  * ("action=issue client=env"): who looked at whose trail is itself worth

@@ -154,6 +154,20 @@ int cs_whoami(const cs_actor *who, json_t **out);
 int cs_client_add(cs_service *svc, const char *name, const char *role,
     const char *types, const char *issuer_code, const char *issuer_name,
     char **token_out);
+/*
+ * certsvc client rotate (client_rotate.c): give the active client name a
+ * new bearer token, in *token_out (shown once; the caller frees it), and
+ * audit it (client_rotate), in one transaction.  From the commit on the
+ * store authenticates the new token only: the old one is refused by
+ * every server within auth_cache_ms (client_cache.h), at once by one that
+ * caches nothing.  CS_ENOTFOUND when no active client has the name,
+ * CS_ECONFLICT when another rotation of it committed first.
+ */
+int cs_client_rotate(cs_service *svc, const cs_actor *who, const char *name,
+    char **token_out);
+/* Wipe and free a token cs_client_add or cs_client_rotate handed out, and
+ * set *token NULL (NULL: nothing). */
+void cs_client_token_clear(char **token);
 /* A client with its grants, revoked or not (revoked_at); CS_ENOTFOUND
  * when none has that name.  *out: cs_client_free. */
 int cs_client_get(cs_service *svc, const char *name, cs_client **out);

@@ -118,6 +118,10 @@ int cs_issuer_grant(const cs_client *c, const char *type, const char *issuer_cod
 
 /* Append an audit record in the caller's transaction (or its own); failures
  * are returned. */
+/* A new bearer token ("cs_" and 256 random bits, base64url) in
+ * *token_out (cs_client_token_clear), its SHA-256 in hash: what the store
+ * keeps. */
+int cs_client_token_new(char **token_out, uint8_t hash[32]);
 int cs_audit(cs_service *svc, const cs_actor *who, const char *action,
     const char *target, const char *holder, const cs_purpose *why,
     int64_t count);

@@ -215,7 +215,8 @@ cs_http_status_of(int code)
 }
 
 /* The errors member: [{"field", "code", "message"}], with zh the Chinese
- * message of each code and the English one as "message_en". */
+ * message of each code, with the English one's figures
+ * (cs_http_problem_zh), and the English one as "message_en". */
 static json_t *
 errors_json(const cs_problems *errors, int zh)
 {
@@ -224,9 +225,15 @@ errors_json(const cs_problems *errors, int zh)
 
 	for (i = 0; errs != NULL && i < errors->n; i++) {
 		const cs_problem *e = &errors->items[i];
-		json_t *o = json_pack("{s:s? s:s s:s?}", "field", e->field,
+		char msg_zh[512];
+		json_t *o;
+
+		if (zh)
+			cs_http_problem_zh(e->code, field_zh_of(e->code),
+			    e->message, msg_zh, sizeof(msg_zh));
+		o = json_pack("{s:s? s:s s:s?}", "field", e->field,
 		    "code", e->code ? e->code : CS_FC_INVALID, "message",
-		    zh ? field_zh_of(e->code) : e->message);
+		    zh ? msg_zh : e->message);
 
 		if (o != NULL && zh)
 			json_object_set_new(o, "message_en",

@@ -33,11 +33,22 @@
 #ifndef CS_HTTP_PROBLEM_H
 #define CS_HTTP_PROBLEM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "problems.h"
 
 typedef struct cs_req cs_req;
+
+/*
+ * The Chinese message of a field error of code (a CS_FC_*): base, its
+ * code's Chinese text, with the figures of en, its English message: the
+ * size found and the limit (max_length, min_length, length, range), the
+ * allowed values (enum), the pattern (pattern).  Into out (n bytes,
+ * truncated); base alone when en carries none (http_problem_zh.c).
+ */
+void cs_http_problem_zh(const char *code, const char *base, const char *en,
+    char *out, size_t n);
 
 /* The status for a CS_E* code (0 gives 200). */
 int cs_http_status_of(int code);

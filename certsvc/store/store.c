@@ -380,6 +380,27 @@ cs_store_grant_add(cs_store *s, const char *client_name, const cs_grant *g)
 }
 
 int
+cs_store_client_rotate(cs_store *s, const char *name, const uint8_t hash[32],
+    int64_t at)
+{
+	return s->ops->client_rotate(s, name, hash, at);
+}
+
+int
+cs_store_client_tokens_page(cs_store *s, int64_t after_seq, size_t limit,
+    cs_client_token ***out, size_t *n)
+{
+	return s->ops->client_tokens_page(s, after_seq, limit, out, n);
+}
+
+int
+cs_store_client_tokens_import(cs_store *s, cs_client_token *const *rows,
+    size_t n)
+{
+	return s->ops->client_tokens_import(s, rows, n);
+}
+
+int
 cs_store_copy_put(cs_store *s, const cs_copy_row *c)
 {
 	return s->ops->copy_put(s, c);

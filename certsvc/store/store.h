@@ -87,12 +87,30 @@ typedef struct cs_client {
 	int64_t id;
 	char *name;
 	char *role;           /* "issuer" | "reader" | "admin" */
-	uint8_t token_hash[32];  /* SHA-256 of the bearer token */
+	uint8_t token_hash[32];  /* SHA-256 of the token it was created with */
 	int64_t created_at;
 	int64_t revoked_at;   /* 0 while active */
+	/* The token that authenticates it now: token_hash until its first
+	 * rotation, then its latest client_tokens row's (cs_client_token). */
+	uint8_t current_hash[32];
+	int64_t rotated_at;   /* that row's time; 0: never rotated */
 	cs_grant *grants;     /* in the order granted */
 	size_t n_grants;
 } cs_client;
+
+/* A client's token rotation (certsvc client rotate): one append-only row
+ * each.  The row that no later row of the client supersedes holds the
+ * client's token; every older token, and the one it was created with, no
+ * longer authenticates.  supersedes is the seq of the row it replaces, 0
+ * for the client's first rotation: (client, supersedes) is unique, so of
+ * two rotations racing from the same state one fails (CS_ECONFLICT). */
+typedef struct cs_client_token {
+	int64_t seq;          /* assigned by the store; kept by an import */
+	char *client;         /* the client's name */
+	uint8_t token_hash[32];
+	int64_t at;           /* Unix seconds */
+	int64_t supersedes;
+} cs_client_token;
 
 typedef struct cs_bundle_row {
 	char *id;
@@ -383,6 +401,21 @@ int cs_store_client_by_token_hash(cs_store *s, const uint8_t hash[32],
 int cs_store_client_list(cs_store *s, cs_client ***out, size_t *n);
 /* CS_ENOTFOUND when absent or already revoked. */
 int cs_store_client_revoke(cs_store *s, const char *name, int64_t at);
+/* Append a rotation of client name to hash (a cs_client_token row
+ * superseding its latest): from then on hash, and only hash,
+ * authenticates it.  CS_ENOTFOUND when no active client has the name,
+ * CS_ECONFLICT when the hash is taken or a concurrent rotation of the
+ * client committed first. */
+int cs_store_client_rotate(cs_store *s, const char *name,
+    const uint8_t hash[32], int64_t at);
+/* Rotations whose seq is greater than after_seq, by seq, at most limit
+ * (certsvc copy); and the n rows kept as they are (seq, supersedes) in
+ * the caller's transaction: CS_ENOTFOUND when a row's client is absent,
+ * CS_ECONFLICT when its seq, hash or (client, supersedes) is taken. */
+int cs_store_client_tokens_page(cs_store *s, int64_t after_seq,
+    size_t limit, cs_client_token ***out, size_t *n);
+int cs_store_client_tokens_import(cs_store *s, cs_client_token *const *rows,
+    size_t n);
 int cs_store_grant_add(cs_store *s, const char *client_name,
     const cs_grant *g);
 
@@ -536,6 +569,7 @@ void cs_client_free(cs_client *c);
 /* A deep copy of c (its grants too), NULL when out of memory. */
 cs_client *cs_client_dup(const cs_client *c);
 void cs_clients_free(cs_client **cs, size_t n);
+void cs_client_tokens_free(cs_client_token **ts, size_t n);
 void cs_bundle_row_free(cs_bundle_row *b);
 void cs_bundle_rows_free(cs_bundle_row **bs, size_t n);
 void cs_copy_row_free(cs_copy_row *c);

@@ -77,6 +77,12 @@ struct cs_store_ops {
 	int (*client_list)(cs_store *s, cs_client ***out, size_t *n);
 	int (*client_revoke)(cs_store *s, const char *name, int64_t at);
 	int (*grant_add)(cs_store *s, const char *client_name, const cs_grant *g);
+	int (*client_rotate)(cs_store *s, const char *name,
+	    const uint8_t hash[32], int64_t at);
+	int (*client_tokens_page)(cs_store *s, int64_t after_seq, size_t limit,
+	    cs_client_token ***out, size_t *n);
+	int (*client_tokens_import)(cs_store *s, cs_client_token *const *rows,
+	    size_t n);
 
 	int (*copy_put)(cs_store *s, const cs_copy_row *c);
 	int (*copy_get)(cs_store *s, const char *id, cs_copy_row **out);

@@ -194,6 +194,19 @@ cs_clients_free(cs_client **cs, size_t n)
 }
 
 void
+cs_client_tokens_free(cs_client_token **ts, size_t n)
+{
+	size_t i;
+
+	for (i = 0; ts != NULL && i < n; i++) {
+		if (ts[i] != NULL)
+			free(ts[i]->client);
+		free(ts[i]);
+	}
+	free(ts);
+}
+
+void
 cs_bundle_rows_free(cs_bundle_row **bs, size_t n)
 {
 	size_t i;

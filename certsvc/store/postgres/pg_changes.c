@@ -92,18 +92,10 @@ int
 pg_changes_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_change ***out, size_t *n)
 {
-	struct pgq q;
-	PGresult *r;
 	void *arr = NULL;
-	int rc;
+	int rc = pg_seq_page(P(cs), PS_CHG_PAGE, after_seq, limit,
+	    &change_kind, &arr, n, "change events page");
 
-	*n = 0;
-	pq_init(&q);
-	pq_i64(&q, after_seq);
-	pq_i64(&q, (int64_t)limit);
-	if ((rc = pg_read(P(cs), pg_st(PS_CHG_PAGE), &q, &r,
-	    "change events page")) == 0)
-		rc = pg_fetch_all(r, &change_kind, &arr, n);
 	*out = arr;
 	return rc;
 }

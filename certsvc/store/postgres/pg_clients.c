@@ -1,6 +1,7 @@
 /*
  * pg_clients: API clients in the PostgreSQL store: adding, finding (by
- * name, by token hash), listing and revoking them, and their grants.
+ * name, by token hash), listing, revoking and rotating them
+ * (client_tokens), and their grants.
  */
 #include "store_pg_internal.h"
 
@@ -32,6 +33,13 @@ map_client(const PGresult *r, int row, void *elem)
 		    "hash is not 32 bytes", (long long)c->id);
 	c->created_at = pg_col_i64(r, row, 4);
 	c->revoked_at = pg_col_i64(r, row, 5);
+	if (PQgetlength(r, row, 6) == (int)sizeof(c->current_hash))
+		memcpy(c->current_hash, PQgetvalue(r, row, 6),
+		    sizeof(c->current_hash));
+	else if (rc == 0)
+		rc = cs_err_set(CS_ESTORE, "store: client %lld: its current "
+		    "token hash is not 32 bytes", (long long)c->id);
+	c->rotated_at = pg_col_i64(r, row, 7);
 	if (bad && rc == 0)
 		rc = pg_nomem();
 	if (rc != 0) {
@@ -164,7 +172,7 @@ pg_client_get(cs_store *cs, const char *name, cs_client **out)
 }
 
 /*
- * The lookup goes through the UNIQUE token_hash index, whose comparisons
+ * The lookup goes through the UNIQUE token_hash indexes, whose comparisons
  * are not constant-time; that leaks at most how much of a SHA-256 prefix
  * matched, which an attacker who controls only the token cannot steer.
  * The stored hash is then compared again in constant time, so the answer
@@ -179,7 +187,9 @@ pg_client_by_token_hash(cs_store *cs, const uint8_t hash[32], cs_client **out)
 	pq_init(&q);
 	pq_bin(&q, hash, 32);
 	rc = client_fetch(P(cs), PS_CLI_BY_HASH, &q, out);
-	if (rc == 0 && (CRYPTO_memcmp((*out)->token_hash, hash, 32) != 0 ||
+	/* A token rotated away finds its client too: only the current one
+	 * authenticates. */
+	if (rc == 0 && (CRYPTO_memcmp((*out)->current_hash, hash, 32) != 0 ||
 	    (*out)->revoked_at != 0)) {
 		cs_client_free(*out);
 		*out = NULL;
@@ -258,4 +268,94 @@ pg_grant_add(cs_store *cs, const char *client_name, const cs_grant *g)
 	pq_text(&q, g->issuer_name);
 	return write_found(P(cs), PS_GRANT_ADD, &q, "add grant",
 	    "grant: no client", client_name);
+}
+
+/* --- token rotations (client_tokens) --------------------------------- */
+
+int
+pg_client_rotate(cs_store *cs, const char *name, const uint8_t hash[32],
+    int64_t at)
+{
+	struct pgq q;
+
+	pq_init(&q);
+	pq_text(&q, name);
+	pq_bin(&q, hash, 32);
+	pq_i64(&q, at);
+	return write_found(P(cs), PS_CLI_ROTATE, &q, "rotate client token",
+	    "rotate: no active client", name);
+}
+
+static int
+map_token(const PGresult *r, int row, void *elem)
+{
+	cs_client_token *t;
+	int bad = 0, rc = 0;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		rc = pg_nomem();
+		goto out;
+	}
+	t->seq = pg_col_i64(r, row, 0);
+	t->client = pg_col_dup(r, row, 1, &bad);
+	if (PQgetlength(r, row, 2) == 32)
+		memcpy(t->token_hash, PQgetvalue(r, row, 2), 32);
+	else
+		rc = cs_err_set(CS_ESTORE, "store: client token %lld: stored "
+		    "hash is not 32 bytes", (long long)t->seq);
+	t->at = pg_col_i64(r, row, 3);
+	t->supersedes = pg_col_i64(r, row, 4);
+	if (bad && rc == 0)
+		rc = pg_nomem();
+	if (rc != 0) {
+		cs_client_tokens_free(&t, 1);
+		t = NULL;
+	}
+out:
+	*(cs_client_token **)elem = t;
+	return rc;
+}
+
+static void
+free_tokens(void *arr, size_t n)
+{
+	cs_client_tokens_free(arr, n);
+}
+
+static const struct rowkind token_kind = {
+	sizeof(cs_client_token *), map_token, free_tokens
+};
+
+int
+pg_client_tokens_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_client_token ***out, size_t *n)
+{
+	void *arr = NULL;
+	int rc = pg_seq_page(P(cs), PS_CLI_TOK_PAGE, after_seq, limit,
+	    &token_kind, &arr, n, "client tokens page");
+
+	*out = arr;
+	return rc;
+}
+
+static int
+fill_token(struct pgstore *s, void *ctx, size_t i, struct pgq *q)
+{
+	const cs_client_token *t = ((cs_client_token *const *)ctx)[i];
+
+	(void)s;
+	pq_init(q);
+	pq_i64(q, t->seq);
+	pq_text(q, t->client);
+	pq_bin(q, t->token_hash, 32);
+	pq_i64(q, t->at);
+	pq_i64(q, t->supersedes);
+	return 0;
+}
+
+int
+pg_client_tokens_import(cs_store *cs, cs_client_token *const *rows, size_t n)
+{
+	return pg_write_batch(P(cs), pg_st(PS_CLI_TOK_IMPORT), n, fill_token,
+	    (void *)rows, "import client tokens");
 }

@@ -66,18 +66,10 @@ int
 pg_peers_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_peer_row ***out, size_t *n)
 {
-	struct pgq q;
-	PGresult *r;
 	void *arr = NULL;
-	int rc;
+	int rc = pg_seq_page(P(cs), PS_PEER_PAGE, after_seq, limit,
+	    &peer_kind, &arr, n, "peers page");
 
-	*n = 0;
-	pq_init(&q);
-	pq_i64(&q, after_seq);
-	pq_i64(&q, (int64_t)limit);
-	if ((rc = pg_read(P(cs), pg_st(PS_PEER_PAGE), &q, &r,
-	    "peers page")) == 0)
-		rc = pg_fetch_all(r, &peer_kind, &arr, n);
 	*out = arr;
 	return rc;
 }

@@ -37,10 +37,15 @@
 #define PEER_COLS "seq, name, trust_list, status_list, actor, at"
 #define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
 	"used_by_code, created_at, expires_at"
+/* With the token that authenticates the client now: its latest
+ * rotation's (client_tokens), else the one it was created with. */
 #define CLIENT_SELECT                                                        \
 	"SELECT c.id, c.name, c.role, c.token_hash, c.created_at, "          \
-	"coalesce(r.at, 0) FROM clients c "                                  \
-	"LEFT JOIN client_revocations r ON r.client_id = c.id "
+	"coalesce(r.at, 0), coalesce(t.token_hash, c.token_hash), "          \
+	"coalesce(t.at, 0) FROM clients c "                                  \
+	"LEFT JOIN client_revocations r ON r.client_id = c.id "              \
+	"LEFT JOIN client_tokens t ON t.seq = (SELECT max(seq) FROM "        \
+	"client_tokens WHERE client_id = c.id) "
 
 #define ST(id, sql) [id] = {id, sql, 0, NULL}
 
@@ -199,7 +204,28 @@ static const struct pstmt table[PS__N] = {
 	ST(PS_CLI_ADD, "INSERT INTO clients (name, role, token_hash, "
 	    "created_at) VALUES ($1, $2, $3::bytea, $4::bigint)"),
 	ST(PS_CLI_GET, CLIENT_SELECT "WHERE c.name = $1"),
-	ST(PS_CLI_BY_HASH, CLIENT_SELECT "WHERE c.token_hash = $1::bytea"),
+	/* As SQLite's ST_CLI_BY_HASH: the client of any row holding the
+	 * hash; whether it is still its token is pg_client_by_token_hash's
+	 * question. */
+	ST(PS_CLI_BY_HASH, CLIENT_SELECT "WHERE c.id = coalesce((SELECT "
+	    "client_id FROM client_tokens WHERE token_hash = $1::bytea), "
+	    "(SELECT id FROM clients WHERE token_hash = $1::bytea))"),
+	/* Inserts nothing when the client is unknown or revoked. */
+	ST(PS_CLI_ROTATE, "INSERT INTO client_tokens (client_id, token_hash, "
+	    "at, supersedes) SELECT id, $2::bytea, $3::bigint, coalesce((SELECT "
+	    "max(seq) FROM client_tokens WHERE client_id = clients.id), 0) "
+	    "FROM clients WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM "
+	    "client_revocations WHERE client_id = clients.id)"),
+	ST(PS_CLI_TOK_PAGE, "SELECT t.seq, c.name, t.token_hash, t.at, "
+	    "t.supersedes FROM client_tokens t JOIN clients c ON c.id = "
+	    "t.client_id WHERE t.seq > $1::bigint ORDER BY t.seq "
+	    "LIMIT $2::bigint"),
+	/* Keeps the seq; an unknown client is id 0, which the foreign key
+	 * refuses (CS_ENOTFOUND). */
+	ST(PS_CLI_TOK_IMPORT, "INSERT INTO client_tokens (seq, client_id, "
+	    "token_hash, at, supersedes) VALUES ($1::bigint, coalesce((SELECT "
+	    "id FROM clients WHERE name = $2), 0), $3::bytea, $4::bigint, "
+	    "$5::bigint)"),
 	ST(PS_CLI_LIST, CLIENT_SELECT "ORDER BY c.id"),
 	/* Inserts nothing when the client is unknown or already revoked
 	 * (the key of client_revocations: one revocation per client). */
@@ -264,6 +290,8 @@ static const struct pstmt table[PS__N] = {
 	    "(SELECT coalesce(max(seq), 0) + 1 FROM subscriptions), false), "
 	    "setval(pg_get_serial_sequence('clients', 'id'), "
 	    "(SELECT coalesce(max(id), 0) + 1 FROM clients), false), "
+	    "setval(pg_get_serial_sequence('client_tokens', 'seq'), "
+	    "(SELECT coalesce(max(seq), 0) + 1 FROM client_tokens), false), "
 	    "setval(pg_get_serial_sequence('grants', 'seq'), "
 	    "(SELECT coalesce(max(seq), 0) + 1 FROM grants), false), "
 	    "setval(pg_get_serial_sequence('audit', 'seq'), "
@@ -384,6 +412,10 @@ static const struct {
 	{"clients_name_key", "clients.name"},
 	{"clients_token_hash_key", "clients.token_hash"},
 	{"client_revocations_pkey", "client_revocations.client_id"},
+	{"client_tokens_pkey", "client_tokens.seq"},
+	{"client_tokens_token_hash_key", "client_tokens.token_hash"},
+	{"client_tokens_supersedes_key",
+	    "client_tokens.client_id, client_tokens.supersedes"},
 	{"holder_acts_pkey", "holder_acts.key, holder_acts.n"},
 };
 
@@ -616,5 +648,26 @@ pg_fetch_all(PGresult *r, const struct rowkind *k, void **out, size_t *n)
 	}
 	PQclear(r);
 	*out = arr;
+	return rc;
+}
+
+/* A page of a table read by seq: statement id with ($1 after_seq, $2
+ * limit), every row mapped (the pages certsvc copy and the feed read). */
+int
+pg_seq_page(struct pgstore *s, enum pst_id id, int64_t after_seq,
+    size_t limit, const struct rowkind *k, void **out, size_t *n,
+    const char *what)
+{
+	struct pgq q;
+	PGresult *r;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	pq_init(&q);
+	pq_i64(&q, after_seq);
+	pq_i64(&q, (int64_t)limit);
+	if ((rc = pg_read(s, pg_st(id), &q, &r, what)) == 0)
+		rc = pg_fetch_all(r, k, out, n);
 	return rc;
 }

@@ -98,18 +98,10 @@ int
 pg_subs_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_sub_row ***out, size_t *n)
 {
-	struct pgq q;
-	PGresult *r;
 	void *arr = NULL;
-	int rc;
+	int rc = pg_seq_page(P(cs), PS_SUB_PAGE, after_seq, limit,
+	    &sub_kind, &arr, n, "subscriptions page");
 
-	*n = 0;
-	pq_init(&q);
-	pq_i64(&q, after_seq);
-	pq_i64(&q, (int64_t)limit);
-	if ((rc = pg_read(P(cs), pg_st(PS_SUB_PAGE), &q, &r,
-	    "subscriptions page")) == 0)
-		rc = pg_fetch_all(r, &sub_kind, &arr, n);
 	*out = arr;
 	return rc;
 }

@@ -76,6 +76,9 @@ enum pst_id {
 	PS_CLI_BY_HASH,
 	PS_CLI_LIST,
 	PS_CLI_REVOKE,
+	PS_CLI_ROTATE,
+	PS_CLI_TOK_PAGE,
+	PS_CLI_TOK_IMPORT,
 	PS_GRANTS,
 	PS_GRANT_ADD,
 	PS_AUDIT_PUT,
@@ -241,6 +244,9 @@ int pg_fetch_one(PGresult *r, const struct rowkind *k, void *elem,
     const char *what);
 int pg_fetch_all(PGresult *r, const struct rowkind *k, void **out,
     size_t *n);
+int pg_seq_page(struct pgstore *s, enum pst_id id, int64_t after_seq,
+    size_t limit, const struct rowkind *k, void **out, size_t *n,
+    const char *what);
 
 /* pg_conn.c: connections, the pool, reconnecting, messages. */
 void pg_mask(const struct pgstore *s, const char *in, char *out,
@@ -371,6 +377,12 @@ int pg_client_list(cs_store *cs, cs_client ***out, size_t *n);
 int pg_client_revoke(cs_store *cs, const char *name, int64_t at);
 int pg_grant_add(cs_store *cs, const char *client_name, const cs_grant *g);
 int pg_client_import(cs_store *cs, const cs_client *cl);
+int pg_client_rotate(cs_store *cs, const char *name, const uint8_t hash[32],
+    int64_t at);
+int pg_client_tokens_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_client_token ***out, size_t *n);
+int pg_client_tokens_import(cs_store *cs, cs_client_token *const *rows,
+    size_t n);
 
 /* pg_audit.c: the audit trail. */
 int pg_audit_append(cs_store *cs, const cs_audit_rec *a);

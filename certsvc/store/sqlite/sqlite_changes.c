@@ -90,15 +90,10 @@ int
 sq_changes_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_change ***out, size_t *n)
 {
-	sqlite3_stmt *st;
 	void *arr = NULL;
-	int rc;
+	int rc = sq_seq_page(S(cs), ST_CHG_PAGE, after_seq, limit,
+	    &change_kind, &arr, n, "change events page");
 
-	*n = 0;
-	if ((rc = sq_read_stmt(S(cs), ST_CHG_PAGE, &st)) == 0)
-		rc = sq_fetch_all(st, sqlite3_bind_int64(st, 1, after_seq) ||
-		    sqlite3_bind_int64(st, 2, (int64_t)limit), &change_kind, &arr,
-		    n, "change events page");
 	*out = arr;
 	return rc;
 }

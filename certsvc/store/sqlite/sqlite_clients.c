@@ -1,6 +1,7 @@
 /*
  * sqlite_clients: API clients in the SQLite store: adding, finding (by
- * name, by token hash), listing and revoking them, and their grants.
+ * name, by token hash), listing, revoking and rotating them (client_tokens),
+ * and their grants.
  */
 #include "store_sqlite_internal.h"
 
@@ -33,6 +34,13 @@ map_client(sqlite3_stmt *st, void *elem)
 		    "hash is not 32 bytes", (long long)c->id);
 	c->created_at = sqlite3_column_int64(st, 4);
 	c->revoked_at = sqlite3_column_int64(st, 5);
+	hash = sqlite3_column_blob(st, 6);
+	if (hash != NULL && sqlite3_column_bytes(st, 6) == 32)
+		memcpy(c->current_hash, hash, sizeof(c->current_hash));
+	else if (rc == 0)
+		rc = cs_err_set(CS_ESTORE, "store: client %lld: its current "
+		    "token hash is not 32 bytes", (long long)c->id);
+	c->rotated_at = sqlite3_column_int64(st, 7);
 	if (bad && rc == 0)
 		rc = sq_nomem();
 	if (rc != 0) {
@@ -165,7 +173,7 @@ sq_client_get(cs_store *cs, const char *name, cs_client **out)
 }
 
 /*
- * The lookup goes through the UNIQUE token_hash index, whose comparisons
+ * The lookup goes through the UNIQUE token_hash indexes, whose comparisons
  * are not constant-time; that leaks at most how much of a SHA-256 prefix
  * matched, which an attacker who controls only the token cannot steer.
  * The stored hash is then compared again in constant time, so the answer
@@ -177,7 +185,9 @@ sq_client_by_token_hash(cs_store *cs, const uint8_t hash[32], cs_client **out)
 	int rc;
 
 	rc = client_fetch(S(cs), ST_CLI_BY_HASH, hash, 32, out);
-	if (rc == 0 && (CRYPTO_memcmp((*out)->token_hash, hash, 32) != 0 ||
+	/* A token rotated away finds its client too: only the current one
+	 * authenticates. */
+	if (rc == 0 && (CRYPTO_memcmp((*out)->current_hash, hash, 32) != 0 ||
 	    (*out)->revoked_at != 0)) {
 		cs_client_free(*out);
 		*out = NULL;
@@ -264,3 +274,105 @@ out:
 	return rc;
 }
 
+
+/* --- token rotations (client_tokens) --------------------------------- */
+
+int
+sq_client_rotate(cs_store *cs, const char *name, const uint8_t hash[32],
+    int64_t at)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	int own, rc;
+
+	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
+		goto out;
+	if ((rc = sq_prep(c, ST_CLI_ROTATE, &st)) == 0)
+		rc = sq_run(st, sq_bind_text(st, 1, name) ||
+		    sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC) ||
+		    sqlite3_bind_int64(st, 3, at), "rotate client token");
+	rc = write_found(S(cs), c, own, rc, "rotate: no active client", name);
+out:
+	return rc;
+}
+
+static int
+map_token(sqlite3_stmt *st, void *elem)
+{
+	cs_client_token *t;
+	const void *hash;
+	int bad = 0, rc = 0;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		rc = sq_nomem();
+		goto out;
+	}
+	t->seq = sqlite3_column_int64(st, 0);
+	t->client = sq_col_dup(st, 1, &bad);
+	hash = sqlite3_column_blob(st, 2);
+	if (hash != NULL && sqlite3_column_bytes(st, 2) == 32)
+		memcpy(t->token_hash, hash, 32);
+	else
+		rc = cs_err_set(CS_ESTORE, "store: client token %lld: stored "
+		    "hash is not 32 bytes", (long long)t->seq);
+	t->at = sqlite3_column_int64(st, 3);
+	t->supersedes = sqlite3_column_int64(st, 4);
+	if (bad && rc == 0)
+		rc = sq_nomem();
+	if (rc != 0) {
+		cs_client_tokens_free(&t, 1);
+		t = NULL;
+	}
+out:
+	*(cs_client_token **)elem = t;
+	return rc;
+}
+
+static void
+free_tokens(void *arr, size_t n)
+{
+	cs_client_tokens_free(arr, n);
+}
+
+static const struct rowkind token_kind = {
+	sizeof(cs_client_token *), map_token, free_tokens
+};
+
+int
+sq_client_tokens_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_client_token ***out, size_t *n)
+{
+	void *arr = NULL;
+	int rc = sq_seq_page(S(cs), ST_CLI_TOK_PAGE, after_seq, limit,
+	    &token_kind, &arr, n, "client tokens page");
+
+	*out = arr;
+	return rc;
+}
+
+static int
+import_token(cs_store *cs, const void *row)
+{
+	const cs_client_token *t = row;
+	struct conn *c;
+	sqlite3_stmt *st;
+	int own, rc;
+
+	if ((rc = sq_write_enter(S(cs), &c, &own)) != 0)
+		return rc;
+	if ((rc = sq_prep(c, ST_CLI_TOK_IMPORT, &st)) == 0)
+		rc = sq_run(st, sqlite3_bind_int64(st, 1, t->seq) ||
+		    sq_bind_text(st, 2, t->client) ||
+		    sqlite3_bind_blob(st, 3, t->token_hash, 32, SQLITE_STATIC) ||
+		    sqlite3_bind_int64(st, 4, t->at) ||
+		    sqlite3_bind_int64(st, 5, t->supersedes),
+		    "import client token");
+	return write_found(S(cs), c, own, rc, "client token: no client",
+	    t->client);
+}
+
+int
+sq_client_tokens_import(cs_store *cs, cs_client_token *const *rows, size_t n)
+{
+	return sq_import_rows(cs, (void *const *)rows, n, import_token);
+}

@@ -67,15 +67,10 @@ int
 sq_peers_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_peer_row ***out, size_t *n)
 {
-	sqlite3_stmt *st;
 	void *arr = NULL;
-	int rc;
+	int rc = sq_seq_page(S(cs), ST_PEER_PAGE, after_seq, limit,
+	    &peer_kind, &arr, n, "peers page");
 
-	*n = 0;
-	if ((rc = sq_read_stmt(S(cs), ST_PEER_PAGE, &st)) == 0)
-		rc = sq_fetch_all(st, sqlite3_bind_int64(st, 1, after_seq) ||
-		    sqlite3_bind_int64(st, 2, (int64_t)limit), &peer_kind, &arr,
-		    n, "peers page");
 	*out = arr;
 	return rc;
 }

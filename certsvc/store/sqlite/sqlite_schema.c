@@ -329,6 +329,24 @@ static const char schema_reconcile[] =
     "CREATE INDEX licences_client_issued ON licences (client, issued_at, "
     "id);\n";
 
+/*
+ * Token rotation (certsvc client rotate): a client's later tokens, one
+ * append-only row each, so the clients row (its first token) never
+ * changes.  A row names the row it supersedes (0: the clients row's
+ * token); the key (client_id, supersedes) lets one rotation, not two,
+ * follow a given token, and the client's token is its row of greatest
+ * seq, else the clients row's.  Hashes are unique as in clients.
+ */
+static const char schema_client_tokens[] =
+    "CREATE TABLE client_tokens (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  client_id INTEGER NOT NULL REFERENCES clients (id),\n"
+    "  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),\n"
+    "  at INTEGER NOT NULL,\n"
+    "  supersedes INTEGER NOT NULL,\n"
+    "  UNIQUE (client_id, supersedes));\n"
+    APPEND_ONLY("client_tokens");
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -344,6 +362,7 @@ static const char *const migrations[] = {
 	schema_peers,
 	schema_subscriptions,
 	schema_reconcile,
+	schema_client_tokens,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -28,10 +28,15 @@
 #define COPY_COLS "id, licence_id, client, purpose, used_by_name, " \
 	"used_by_code, created_at, expires_at"
 #define HACT_COLS "key, n, kind, holder, at, body"
+/* With the token that authenticates the client now: its latest
+ * rotation's (client_tokens), else the one it was created with. */
 #define CLIENT_SELECT                                                        \
 	"SELECT c.id, c.name, c.role, c.token_hash, c.created_at, "          \
-	"coalesce(r.at, 0) FROM clients c "                                  \
-	"LEFT JOIN client_revocations r ON r.client_id = c.id "
+	"coalesce(r.at, 0), coalesce(t.token_hash, c.token_hash), "          \
+	"coalesce(t.at, 0) FROM clients c "                                  \
+	"LEFT JOIN client_revocations r ON r.client_id = c.id "              \
+	"LEFT JOIN client_tokens t ON t.seq = (SELECT max(seq) FROM "        \
+	"client_tokens WHERE client_id = c.id) "
 static const char *const stmt_sql[ST__N] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -163,7 +168,25 @@ static const char *const stmt_sql[ST__N] = {
 	[ST_CLI_IMPORT] = "INSERT INTO clients (name, role, token_hash, "
 	    "created_at, id) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_CLI_GET] = CLIENT_SELECT "WHERE c.name = ?1",
-	[ST_CLI_BY_HASH] = CLIENT_SELECT "WHERE c.token_hash = ?1",
+	/* The client any row holding the hash belongs to, through either
+	 * table's unique index; whether that hash is still its token is
+	 * sq_client_by_token_hash's question. */
+	[ST_CLI_BY_HASH] = CLIENT_SELECT "WHERE c.id = coalesce((SELECT "
+	    "client_id FROM client_tokens WHERE token_hash = ?1), (SELECT id "
+	    "FROM clients WHERE token_hash = ?1))",
+	/* Inserts nothing when the client is unknown or revoked. */
+	[ST_CLI_ROTATE] = "INSERT INTO client_tokens (client_id, token_hash, "
+	    "at, supersedes) SELECT id, ?2, ?3, coalesce((SELECT max(seq) FROM "
+	    "client_tokens WHERE client_id = clients.id), 0) FROM clients "
+	    "WHERE name = ?1 AND NOT EXISTS (SELECT 1 FROM client_revocations "
+	    "WHERE client_id = clients.id)",
+	[ST_CLI_TOK_PAGE] = "SELECT t.seq, c.name, t.token_hash, t.at, "
+	    "t.supersedes FROM client_tokens t JOIN clients c ON c.id = "
+	    "t.client_id WHERE t.seq > ?1 ORDER BY t.seq LIMIT ?2",
+	/* A row copied from another store keeps its seq (?1). */
+	[ST_CLI_TOK_IMPORT] = "INSERT INTO client_tokens (seq, client_id, "
+	    "token_hash, at, supersedes) SELECT ?1, id, ?3, ?4, ?5 FROM clients "
+	    "WHERE name = ?2",
 	[ST_CLI_LIST] = CLIENT_SELECT "ORDER BY c.id",
 	/* Inserts nothing when the client is unknown or already revoked. */
 	[ST_CLI_REVOKE] = "INSERT INTO client_revocations (client_id, at) "
@@ -471,5 +494,23 @@ sq_fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k, void **out,
 	*out = NULL;
 	*n = 0;
 	return sq_fetch_append(st, bound, k, out, n, &cap, what);
+}
+
+/* A page of a table read by seq: statement id with (?1 after_seq, ?2
+ * limit), every row mapped (the pages certsvc copy and the feed read). */
+int
+sq_seq_page(struct sstore *s, enum stmt_id id, int64_t after_seq,
+    size_t limit, const struct rowkind *k, void **out, size_t *n,
+    const char *what)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = sq_read_stmt(s, id, &st)) == 0)
+		rc = sq_fetch_all(st, sqlite3_bind_int64(st, 1, after_seq) ||
+		    sqlite3_bind_int64(st, 2, (int64_t)limit), k, out, n, what);
+	return rc;
 }
 

@@ -97,15 +97,10 @@ int
 sq_subs_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_sub_row ***out, size_t *n)
 {
-	sqlite3_stmt *st;
 	void *arr = NULL;
-	int rc;
+	int rc = sq_seq_page(S(cs), ST_SUB_PAGE, after_seq, limit,
+	    &sub_kind, &arr, n, "subscriptions page");
 
-	*n = 0;
-	if ((rc = sq_read_stmt(S(cs), ST_SUB_PAGE, &st)) == 0)
-		rc = sq_fetch_all(st, sqlite3_bind_int64(st, 1, after_seq) ||
-		    sqlite3_bind_int64(st, 2, (int64_t)limit), &sub_kind, &arr, n,
-		    "subscriptions page");
 	*out = arr;
 	return rc;
 }

@@ -92,6 +92,9 @@ enum stmt_id {
 	ST_CLI_BY_HASH,
 	ST_CLI_LIST,
 	ST_CLI_REVOKE,
+	ST_CLI_ROTATE,
+	ST_CLI_TOK_PAGE,
+	ST_CLI_TOK_IMPORT,
 	ST_GRANTS,
 	ST_GRANT_ADD,
 	ST_AUDIT_PUT,
@@ -225,6 +228,9 @@ int sq_fetch_append(sqlite3_stmt *st, int bound, const struct rowkind *k,
     void **out, size_t *n, size_t *cap, const char *what);
 int sq_fetch_all(sqlite3_stmt *st, int bound, const struct rowkind *k,
     void **out, size_t *n, const char *what);
+int sq_seq_page(struct sstore *s, enum stmt_id id, int64_t after_seq,
+    size_t limit, const struct rowkind *k, void **out, size_t *n,
+    const char *what);
 
 /* sqlite_conn.c: connections and each thread's slot. */
 int sq_exec_sql(sqlite3 *db, const char *sql, const char *what);
@@ -328,6 +334,12 @@ int sq_client_list(cs_store *cs, cs_client ***out, size_t *n);
 int sq_client_revoke(cs_store *cs, const char *name, int64_t at);
 int sq_grant_add(cs_store *cs, const char *client_name, const cs_grant *g);
 int sq_client_import(cs_store *cs, const cs_client *cl);
+int sq_client_rotate(cs_store *cs, const char *name, const uint8_t hash[32],
+    int64_t at);
+int sq_client_tokens_page(cs_store *cs, int64_t after_seq, size_t limit,
+    cs_client_token ***out, size_t *n);
+int sq_client_tokens_import(cs_store *cs, cs_client_token *const *rows,
+    size_t n);
 
 /* sqlite_audit.c: the audit trail. */
 int sq_index_audit_chunks(struct conn *c);
