@@ -329,6 +329,14 @@ static const char schema_reconcile[] =
     "CREATE INDEX licences_client_issued ON licences (client, issued_at, "
     "id);\n";
 
+/* The status list's scan (sqlite_status.c) reads every licence's type,
+ * issuer, sequence number and id: from this index alone, in its order,
+ * instead of the whole table with each licence's record (1.5 GB at 1M
+ * licences against about 120 MB). */
+static const char schema_status_index[] =
+    "CREATE INDEX licences_status ON licences (type, issuer_code, seq, "
+    "id);\n";
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -344,6 +352,7 @@ static const char *const migrations[] = {
 	schema_peers,
 	schema_subscriptions,
 	schema_reconcile,
+	schema_status_index,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
