@@ -152,9 +152,10 @@ TEST(open_creates_schema)
 	sqlite3_close(db);
 }
 
-/* Today's schema back to version 12: no index the status list's scan
- * reads alone (schema_status_index). */
-#define UNDO_STATUS_INDEX "DROP INDEX licences_status;"
+/* Today's schema back to version 12: licences_seq instead of the index
+ * the status list's scan reads alone (schema_status_index). */
+#define UNDO_STATUS_INDEX "DROP INDEX licences_status; " \
+    "CREATE INDEX licences_seq ON licences (type, issuer_code, seq);"
 
 /* Back to version 11: no index of a client's licences by time
  * (schema_reconcile). */
