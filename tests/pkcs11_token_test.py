@@ -16,6 +16,9 @@ token this test makes in its own directory (SOFTHSM2_CONF):
    put back: issuance works again, signed by
    the same key, without a restart.
 5. The status list is signed in the token too and verifies independently.
+6. `certsvc key retire KID` with the token: the signing key and an unknown
+   kid refused; an older key's answer is the pkcs11-tool commands that
+   delete its objects, and run, they take it out of the trust list.
 """
 import json
 import os
@@ -190,6 +193,33 @@ try:
 finally:
     srv.stop_clean()
 outputs.append(srv.output())
+
+# 6. key retire KID with the keys in the token: certsvc deletes nothing
+# there, but checks the kid and prints the token tools' commands, which
+# do retire it.
+r = w.cli("key retire", kid, check_rc=False)
+outputs.append(r.stdout + r.stderr)
+check(r.returncode == 1 and "signing key" in r.stderr, "the token's signing key is refused: "
+      "rc %d %r" % (r.returncode, r.stderr))
+r = w.cli("key retire", "AAAAAAAAAAA", check_rc=False)
+check(r.returncode == 1 and "no such key" in r.stderr, "an unknown kid: %r" % r.stderr)
+time.sleep(1.1)   # a new CKA_ID: keygen's is its creation second
+r = w.run("keygen", "--pkcs11", URI)
+new_kid = r.stdout.split("kid ")[1].split(")")[0]
+r = w.cli("key retire", kid, check_rc=False)
+outputs.append(r.stdout + r.stderr)
+cmds = [line.split() for line in r.stderr.splitlines() if line.strip().startswith("pkcs11-tool")]
+check(r.returncode == 1 and "--delete-object" in r.stderr and len(cmds) == 2 and
+      "SIGHUP" in r.stderr, "the old key: exit 1 and the two delete commands: rc %d %r" % (
+          r.returncode, r.stderr))
+for cmd in cmds:
+    cmd = [MODULE if a == "MODULE" else "certsvc" if a == "TOKEN" else a for a in cmd]
+    d = subprocess.run(cmd[:cmd.index("--login") + 1] + ["--pin", PIN] +
+                       cmd[cmd.index("--login") + 1:], capture_output=True, text=True, env=ENV)
+    check(d.returncode == 0, "%s: %s" % (" ".join(cmd), d.stderr))
+kids = [k["kid"] for k in json.loads(w.cli("trust-list").stdout)["keys"]]
+check(kids == [new_kid], "the commands retired it: the trust list holds the new key only: %r"
+      % kids)
 for text in outputs:
     check(PIN not in text, "no output holds the PIN")
 w.cleanup()

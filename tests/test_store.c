@@ -626,6 +626,76 @@ TEST(status_scan_and_mark)
 	cs_store_close(s);
 }
 
+/* The scan over two types, licences stored interleaved and events
+ * appended in no licence's order, several to a licence: each licence
+ * gets its own latest action (SQLite merges the events into the
+ * licences in index order, where a slip would hand a licence its
+ * neighbour's). */
+struct scan_two {
+	char action[2][4][16];  /* [TYPE_A, TYPE_B][seq 1..3] */
+	int n;
+};
+
+static int
+scan_two_one(void *ctx, const cs_status_row *row)
+{
+	struct scan_two *st = ctx;
+	int t = strcmp(row->type, TYPE_B) == 0;
+
+	st->n++;
+	if (row->seq >= 1 && row->seq <= 3)
+		snprintf(st->action[t][row->seq], sizeof(st->action[0][0]),
+		    "%s", row->action ? row->action : "-");
+	return 0;
+}
+
+TEST(status_scan_merges_events)
+{
+	static struct {
+		int t, seq;
+		char action[10];
+	} evs[] = {
+		{0, 3, "suspend"}, {1, 1, "suspend"}, {0, 3, "reinstate"},
+		{1, 2, "revoke"}, {1, 1, "reinstate"}, {0, 1, "suspend"},
+		{1, 1, "suspend"},
+	};
+	static const char *const want[2][4] = {
+		{"", "suspend", "-", "reinstate"},
+		{"", "suspend", "revoke", "-"},
+	};
+	struct scan_two st;
+	struct lic l[2][4];
+	cs_event e;
+	cs_store *s = fx_open("scan2");
+	size_t i;
+	int t, q;
+
+	if (s == NULL)
+		return;
+	for (q = 1; q <= 3; q++)
+		for (t = 1; t >= 0; t--) {
+			lic_make(&l[t][q], t ? TYPE_B : TYPE_A, q, HOLDER_1,
+			    "ems", 1000, NULL);
+			CHECK_INT_EQ(cs_store_licence_put(s, &l[t][q].r), 0);
+		}
+	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		e.actor = "ems";
+		e.licence_id = l[evs[i].t][evs[i].seq].id;
+		e.at = 10 + (int64_t)i;
+		e.action = evs[i].action;
+		e.kind = strcmp(e.action, "revoke") == 0 ? "revoked" : NULL;
+		CHECK_INT_EQ(cs_store_event_append(s, &e), 0);
+	}
+	memset(&st, 0, sizeof(st));
+	CHECK_INT_EQ(cs_store_status_scan(s, scan_two_one, &st), 0);
+	CHECK_INT_EQ(st.n, 6);
+	for (t = 0; t < 2; t++)
+		for (q = 1; q <= 3; q++)
+			CHECK_STR_EQ(st.action[t][q], want[t][q]);
+	cs_store_close(s);
+}
+
 TEST(bundles)
 {
 	cs_bundle_row b, *got = NULL;
@@ -1612,6 +1682,7 @@ main(int argc, char **argv)
 	RUN(events_for_many);
 	RUN(status_seen_by_other_handle);
 	RUN(status_scan_and_mark);
+	RUN(status_scan_merges_events);
 	RUN(bundles);
 	RUN(licences_by_client);
 	RUN(copies);

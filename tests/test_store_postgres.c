@@ -144,9 +144,9 @@ TEST(migrate_concurrently)
 		pthread_join(t[i], NULL);
 	CHECK_INT_EQ(atomic_load(&openers_ok), OPENERS);
 	pg = raw_open("migrate");
-	CHECK_INT_EQ(raw_int(pg, "SELECT count(*) FROM schema_version"), 8);
+	CHECK_INT_EQ(raw_int(pg, "SELECT count(*) FROM schema_version"), 9);
 	CHECK_INT_EQ(raw_int(pg, "SELECT max(version) FROM schema_version"),
-	    8);
+	    9);
 	PQfinish(pg);
 }
 

@@ -130,7 +130,7 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(s != NULL ? cs_store_ping(s) : -1, 0);
 	cs_store_close(s);
 	db = raw_open("schema.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 13);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 14);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND name IN ('licences', 'status_events', "
 	    "'bundles', 'clients', 'client_revocations', 'grants', 'audit', "
@@ -140,7 +140,8 @@ TEST(open_creates_schema)
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger'"), 33);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type = 'index' AND name = 'licences_number'"), 1);
+	    "type = 'index' AND name IN ('licences_number', "
+	    "'licences_status')"), 2);
 	/* No index on the audit table has random keys (schema version 4). */
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "name IN ('audit_holder', 'audit_target', 'audit_target_tail')"), 0);
@@ -152,9 +153,13 @@ TEST(open_creates_schema)
 	sqlite3_close(db);
 }
 
-/* Today's schema back to version 12: no token rotations
- * (schema_client_tokens). */
-#define UNDO_CLIENT_TOKENS "DROP TABLE client_tokens;"
+/* Today's schema back to version 13: licences_seq instead of the index
+ * the status list's scan reads alone (schema_status_index). */
+#define UNDO_STATUS_INDEX "DROP INDEX licences_status; " \
+    "CREATE INDEX licences_seq ON licences (type, issuer_code, seq);"
+
+/* Back to version 12: no token rotations (schema_client_tokens). */
+#define UNDO_CLIENT_TOKENS UNDO_STATUS_INDEX "DROP TABLE client_tokens;"
 
 /* Back to version 11: no index of a client's licences by time
  * (schema_reconcile). */
@@ -293,7 +298,7 @@ TEST(migrate_v1)
 	if (s == NULL)
 		return;
 	db = raw_open("v1.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 13);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 14);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
@@ -545,7 +550,7 @@ TEST(migrate_v4_duplicate_numbers)
 	if (s == NULL)
 		return;
 	db = raw_open("dups.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 13);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 14);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences"), 3);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM licences WHERE "
 	    "number = (SELECT number FROM licences WHERE seq = 1)"), 2);
@@ -649,7 +654,7 @@ TEST(migrate_v2)
 	if (s == NULL)
 		return;
 	db = raw_open("v2.db");
-	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 13);
+	CHECK_INT_EQ(raw_int(db, "PRAGMA user_version"), 14);
 	CHECK_INT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'trigger' AND tbl_name = 'clients'"), 2);
 	CHECK_INT_EQ(sqlite3_exec(db, "UPDATE clients SET role = 'admin'",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -135,6 +136,65 @@ out:
 	return rc;
 }
 
+/*
+ * key retire KID when keys names a PKCS#11 token.  certsvc deletes
+ * nothing from a token: a file key's retirement is a move that can be
+ * undone, a token object's deletion cannot, and a token is often shared
+ * with other applications.  So the kid is checked as for a directory (a
+ * key of the token, not the one that signs) and the answer is the token
+ * tools' commands for its two objects, by the CKA_ID keygen gave them
+ * (its creation time, "YYYYmmddTHHMMSSZ").  Exit 1: nothing was retired.
+ */
+static int
+key_retire_token(cs_cli *c, const char *b64, const uint8_t *kid)
+{
+	cs_keyring *ring = NULL;
+	const cs_key *k;
+	char id[17] = "", hex[33] = "";
+	struct tm tm;
+	size_t i;
+	int rc;
+
+	if (cs_keyring_load(c->cfg.keys, c->cfg.pkcs11_module, &ring) != 0) {
+		rc = cs_cli_fail(c, NULL);
+		goto out;
+	}
+	if ((k = cs_keyring_find(ring, kid, CS_KID_LEN)) == NULL) {
+		rc = cs_err_set(CS_ENOTFOUND, "key %s: the token holds no such "
+		    "key", b64);
+		rc = cs_cli_fail(c, NULL);
+		goto out;
+	}
+	if (k == ring->active) {
+		rc = cs_err_set(CS_ECONFLICT, "key %s: it is the signing key: "
+		    "make a new one first (certsvc keygen --pkcs11) and reload "
+		    "the server (SIGHUP)", b64);
+		rc = cs_cli_fail(c, NULL);
+		goto out;
+	}
+	if (k->created != 0 && gmtime_r(&k->created, &tm) != NULL &&
+	    strftime(id, sizeof(id), "%Y%m%dT%H%M%SZ", &tm) == 16)
+		for (i = 0; i < 16; i++)
+			snprintf(hex + 2 * i, 3, "%02x", (unsigned char)id[i]);
+	fprintf(stderr, "certsvc key: key %s is in the PKCS#11 token; certsvc "
+	    "deletes nothing from a token (that cannot be undone).  To retire "
+	    "it, delete its two objects with the token's own tools, then "
+	    "reload the server (SIGHUP):\n", b64);
+	if (hex[0] != '\0')
+		fprintf(stderr, "  pkcs11-tool --module MODULE --token-label "
+		    "TOKEN --login --delete-object --type privkey --id %s\n"
+		    "  pkcs11-tool --module MODULE --token-label TOKEN --login "
+		    "--delete-object --type pubkey --id %s\n(CKA_ID %s, the "
+		    "key's creation time)\n", hex, hex, id);
+	else
+		fprintf(stderr, "  its CKA_ID is not a creation time certsvc "
+		    "gave it: find it with pkcs11-tool --list-objects\n");
+	rc = 1;
+out:
+	cs_keyring_free(ring);
+	return rc;
+}
+
 /* key retire KID: the kid as the trust list, licences and decode write
  * it (base64url). */
 static int
@@ -145,18 +205,17 @@ key_retire(cs_cli *c, const char *b64)
 	char *stem = NULL;
 	int rc;
 
-	if (cs_pkcs11_is_uri(c->cfg.keys)) {
-		fprintf(stderr, "certsvc key: keys is a PKCS#11 token: delete the "
-		    "key's objects with the token's own tools (pkcs11-tool "
-		    "--delete-object), then reload the server (SIGHUP)\n");
-		return 2;
-	}
 	if (cs_b64url_decode(b64, strlen(b64), &kid, &n) != 0 ||
 	    n != CS_KID_LEN) {
 		fprintf(stderr, "certsvc key: KID: expected the 11 base64url "
 		    "characters of a kid, as the trust list shows it\n");
 		free(kid);
 		return 2;
+	}
+	if (cs_pkcs11_is_uri(c->cfg.keys)) {
+		rc = key_retire_token(c, b64, kid);
+		free(kid);
+		return rc;
 	}
 	rc = cs_key_retire(c->cfg.keys, kid, &stem);
 	if (rc == 0)
@@ -174,7 +233,8 @@ key_retire(cs_cli *c, const char *b64)
 int
 cs_cmd_key(int argc, char **argv)
 {
-	cs_cli c = {.cmd = "key", .opts = NULL, .settings = "keys"};
+	cs_cli c = {.cmd = "key", .opts = NULL,
+	    .settings = "keys pkcs11_module"};
 	int done, rc;
 
 	rc = cs_cli_parse(&c, argc, argv,
@@ -183,7 +243,9 @@ cs_cmd_key(int argc, char **argv)
 	    "to DIR/retired/), and licences it signed stop verifying.  The signing\n"
 	    "key cannot be retired: make a new one first (certsvc keygen) and\n"
 	    "reload the server (SIGHUP).  KID is written as the trust list writes\n"
-	    "it (base64url).\n", 1, &done);
+	    "it (base64url).  With keys in a PKCS#11 token, certsvc checks KID and\n"
+	    "prints the token tools' commands that delete its objects.\n", 1,
+	    &done);
 	if (done)
 		goto out;
 	if (c.nargs == 2 && strcmp(c.args[0], "retire") == 0)

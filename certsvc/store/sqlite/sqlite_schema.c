@@ -347,6 +347,17 @@ static const char schema_client_tokens[] =
     "  UNIQUE (client_id, supersedes));\n"
     APPEND_ONLY("client_tokens");
 
+/* The status list's scan (sqlite_status.c) reads every licence's type,
+ * issuer, sequence number and id: from this index alone, in its order,
+ * instead of the whole table with each licence's record (1.5 GB at 1M
+ * licences against about 120 MB).  It replaces licences_seq, its prefix,
+ * which the numbering's queries use unchanged: one index to write per
+ * issuance, not two. */
+static const char schema_status_index[] =
+    "CREATE INDEX licences_status ON licences (type, issuer_code, seq, "
+    "id);\n"
+    "DROP INDEX licences_seq;\n";
+
 /* migrations[i] takes the database from user_version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -363,6 +374,7 @@ static const char *const migrations[] = {
 	schema_subscriptions,
 	schema_reconcile,
 	schema_client_tokens,
+	schema_status_index,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

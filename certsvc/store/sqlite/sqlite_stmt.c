@@ -222,9 +222,17 @@ static const char *const stmt_sql[ST__N] = {
 	/* The status list's input (sqlite_status.c): each licence with its
 	 * latest event, one probe of the status_events_licence index per
 	 * licence (its entries are in seq order within a licence). */
-	[ST_STATUS_SCAN] = "SELECT l.id, l.type, l.issuer_code, l.seq, "
-	    "(SELECT e.action FROM status_events e WHERE e.licence_id = l.id "
-	    "ORDER BY e.seq DESC LIMIT 1) FROM licences l",
+	/* The status list's two sides, in one order (sqlite_status.c merges
+	 * them): every licence from the licences_status index alone, and
+	 * the licences that have events with their events, oldest first.
+	 * CROSS JOIN keeps the events outside: the planner would rather
+	 * walk every licence in order, probing for its events, than sort
+	 * the far fewer events. */
+	[ST_STATUS_SCAN] = "SELECT type, issuer_code, seq, id FROM licences "
+	    "ORDER BY type, issuer_code, seq, id",
+	[ST_STATUS_EVENTS] = "SELECT l.type, l.issuer_code, l.seq, l.id, "
+	    "e.action FROM status_events e CROSS JOIN licences l ON l.id = "
+	    "e.licence_id ORDER BY l.type, l.issuer_code, l.seq, l.id, e.seq",
 	/* Rows are never deleted and one writer numbers them: the largest
 	 * rowid and event seq change with every commit that adds one. */
 	[ST_STATUS_MARK] = "SELECT coalesce((SELECT max(rowid) FROM licences), "
