@@ -313,11 +313,14 @@ def sigkill_mid_delivery():
                         return  # the kill cut it off: not acknowledged
                     if r.status == 201:
                         acked.append(r.doc["id"])
+            # Deliveries under way first (on PostgreSQL the restarted node
+            # waits for the dead one's lease), then a client issuing: the
+            # kill lands in the middle of both.
+            before, n_acked = len(rcv.accepted()), len(acked)
+            wait_for(lambda: len(rcv.accepted()) > before, timeout=60, step=0.01)
             th = threading.Thread(target=issuing)
             th.start()
-            before, n_acked = len(rcv.accepted()), len(acked)
-            wait_for(lambda: len(rcv.accepted()) > before and len(acked) > n_acked, timeout=30,
-                     step=0.01)
+            wait_for(lambda: len(acked) > n_acked + 2, timeout=30, step=0.005)
             s.proc.send_signal(signal.SIGKILL)
             s.proc.wait()
             stop.set()
