@@ -506,13 +506,13 @@ page_start(struct cs_sender *snd, struct run *r)
 		return;
 	if (!r->more && r->look_gen == snd->gen && now - r->look_ms < ROUND_MS)
 		return;
-	if (!lease(snd, r) || load(snd, r) != 0) {
-		r->more = 0;  /* looked at again after ROUND_MS */
-		return;
-	}
+	/* Looked at now, whatever comes of it: a lease held elsewhere is
+	 * asked for again after ROUND_MS, not on every turn of the loop. */
 	r->look_gen = snd->gen;
 	r->look_ms = now;
 	r->more = 0;
+	if (!lease(snd, r) || load(snd, r) != 0)
+		return;
 	if (cs_store_changes_page(snd->svc->store, r->cursor, PAGE_EVENTS,
 	    &r->chs, &r->n) != 0) {
 		r->chs = NULL;
