@@ -7,7 +7,7 @@
   with the npm standardwebhooks package (tests/webhooks/, pinned);
 - a receiver that answers 500, then is too slow, then is down, then
   comes back: every event delivered, in per-licence order, none missing
-  (counted per webhook-id), and GET /api/v1/subscriptions and /metrics
+  and none taken twice (counted per webhook-id), and GET /api/v1/subscriptions and /metrics
   show the backlog and the failures meanwhile;
 - a receiver that hangs (accepts, never answers) does not hold back
   another subscription: its events arrive while the hung request is
@@ -152,6 +152,17 @@ def all_delivered(rcv, ids, timeout=120):
     return want
 
 
+def none_twice(rcv, want):
+    """Counted per webhook-id: no event taken (2xx in time) twice.  With
+    no crash, an event the receiver took is never sent again."""
+    n = {}
+    for e in rcv.entries():
+        if e["id"] in want and e.get("answered") in (200, 204) and not e.get("late"):
+            n[e["id"]] = n.get(e["id"], 0) + 1
+    twice = [k for k, v in n.items() if v > 1]
+    check(not twice, "none of %d events taken twice (%s)" % (len(want), twice[:3]))
+
+
 def in_order(rcv, ids):
     """Per licence, the first accepted deliveries come in seq order."""
     last = {}
@@ -236,6 +247,7 @@ def signed_and_delivered():
         subscribe(rcv, "plain")
         ids = change_some(4, "PLAIN")
         want = all_delivered(rcv, ids, timeout=60)
+        none_twice(rcv, want)
         entries = [e for e in rcv.entries() if e["id"] in want]
         check(entries and all(e["verified"] for e in entries),
               "standardwebhooks verifies every delivery's signature")
@@ -277,8 +289,9 @@ def receiver_trouble():
         more = change_some(2, "TRB2")
         time.sleep(1)
         rcv.start(mode="ok")
-        all_delivered(rcv, ids + more, timeout=90)
+        want = all_delivered(rcv, ids + more, timeout=90)
         in_order(rcv, ids + more)
+        none_twice(rcv, want)
         check(sub_state("trouble").get("delivery", {}).get("pending") == 0,
               "back: nothing pending")
     finally:
