@@ -14,12 +14,13 @@
  * was delivered, which orders each licence's events (and all others)
  * at the price of a failing head holding back the rest of that
  * subscription.  A subscription takes a page of up to PAGE_EVENTS from
- * the feed and sends them one after the other; the outcomes of a page's
- * attempts are appended to the store (cs_store_sub_attempt_append) in
- * one transaction when it ends (all sent, a failure, or the lease lost);
+ * the feed and sends them one after the other; the outcomes of the
+ * attempts of finished pages (all sent, a failure, or the lease lost),
+ * of all subscriptions, are appended to the store
+ * (cs_store_sub_attempt_append) together in one transaction (flush);
  * where a subscription stands is read back from those rows (the largest
- * seq delivered), so a SIGKILL loses at most the records of the pages
- * in hand, whose attempts are then made again: at least once, and the
+ * seq delivered), so a SIGKILL loses at most the records not yet
+ * flushed, whose attempts are then made again: at least once, and the
  * receiver dedupes by webhook-id.
  *
  * Retries.  A failed attempt (no 2xx, no answer within
@@ -68,6 +69,9 @@
 /* Events of one subscription read from the feed at a time, their
  * attempts recorded in one transaction. */
 #define PAGE_EVENTS 100
+/* Finished pages' attempt records wait at most this long, or for
+ * PAGE_EVENTS of them, to be committed together (flush). */
+#define FLUSH_MS 50
 /* The most of a receiver's answer read (and never logged). */
 #define ANSWER_MAX (64 * 1024)
 #define RETRY_FIRST_MS 1000
@@ -116,6 +120,9 @@ struct cs_sender {
 	CURLM *multi;          /* the thread's own */
 	uint64_t gen;          /* the feed's generation last seen */
 	struct run *runs;
+	cs_sub_attempt *pend;  /* records of finished pages, not yet stored */
+	size_t npend, cap;
+	int64_t pend_ms;       /* when the first of them came (cs_mono_ms) */
 	_Atomic uint64_t attempts[CS_SENDER_RESULTS];
 };
 
@@ -355,33 +362,72 @@ page_drop(struct run *r)
 }
 
 /*
- * Record the page's attempts in one transaction, then drop it: one disk
- * sync for up to PAGE_EVENTS deliveries, where one each capped a SQLite
- * sender near the disk's sync rate (bench/README.md).  The HTTP calls
- * are made before it, so the writer is never held across one.  A SIGKILL
- * before it loses the records of that page's deliveries, which are then
- * made again: at least once, as ever.
+ * Store the finished pages' attempt records, of every subscription, in
+ * one transaction: when PAGE_EVENTS of them wait, FLUSH_MS after the
+ * first, or (force) at the stop.  One commit per page capped the sender
+ * once many subscriptions each had a page of one or two events (every
+ * commit a disk sync the thread waits for, its requests idle meanwhile:
+ * bench/README.md); one per delivery capped a SQLite sender near the
+ * disk's sync rate.  The HTTP calls are made before, so the writer is
+ * never held across one.  A SIGKILL before it loses those records, whose
+ * deliveries are then made again: at least once, as ever.
  */
 static void
-page_end(struct cs_sender *snd, struct run *r)
+flush(struct cs_sender *snd, int force)
 {
 	cs_store *st = snd->svc->store;
+	struct run *r;
 	size_t i;
-	int rc = 0;
+	int rc;
 
-	r->more = r->n == PAGE_EVENTS && r->i == r->n;
-	if (r->nrec > 0 && (rc = cs_store_begin(st)) == 0) {
-		for (i = 0; i < r->nrec && rc == 0; i++)
-			rc = cs_store_sub_attempt_append(st, &r->recs[i]);
+	if (snd->npend == 0 || (!force && snd->npend < PAGE_EVENTS &&
+	    cs_mono_ms() - snd->pend_ms < FLUSH_MS))
+		return;
+	if ((rc = cs_store_begin(st)) == 0) {
+		for (i = 0; i < snd->npend && rc == 0; i++)
+			rc = cs_store_sub_attempt_append(st, &snd->pend[i]);
 		rc = rc == 0 ? cs_store_commit(st) : (cs_store_rollback(st), rc);
 	}
 	if (rc != 0) {
-		/* Unrecorded: made again once the cursor is read back. */
-		cs_log_msg("subscription %s: cannot record %zu attempts: %s",
-		    r->row->name, r->nrec, cs_err_msg());
-		r->loaded = 0;
-		r->more = 0;
-		r->next_ms = cs_mono_ms() + RETRY_FIRST_MS;
+		/* Unrecorded: every subscription reads its cursor back, and
+		 * makes those attempts again. */
+		cs_log_msg("sender: cannot record %zu attempts: %s", snd->npend,
+		    cs_err_msg());
+		for (r = snd->runs; r != NULL; r = r->next) {
+			r->loaded = 0;
+			r->more = 0;
+			r->next_ms = cs_mono_ms() + RETRY_FIRST_MS;
+		}
+	}
+	snd->npend = 0;
+}
+
+/* The page is over: its records wait for flush, and it is dropped. */
+static void
+page_end(struct cs_sender *snd, struct run *r)
+{
+	size_t cap = snd->cap ? snd->cap : PAGE_EVENTS;
+	cs_sub_attempt *p;
+
+	r->more = r->n == PAGE_EVENTS && r->i == r->n;
+	while (cap < snd->npend + r->nrec)
+		cap *= 2;
+	if (cap != snd->cap) {
+		if ((p = realloc(snd->pend, cap * sizeof(*p))) == NULL) {
+			/* Unrecorded: read back and made again. */
+			r->loaded = 0;
+			r->more = 0;
+			r->nrec = 0;
+		} else {
+			snd->pend = p;
+			snd->cap = cap;
+		}
+	}
+	if (r->nrec > 0) {
+		if (snd->npend == 0)
+			snd->pend_ms = cs_mono_ms();
+		memcpy(snd->pend + snd->npend, r->recs, r->nrec * sizeof(*p));
+		snd->npend += r->nrec;
 	}
 	page_drop(r);
 }
@@ -617,8 +663,10 @@ sender_thread(void *arg)
 			pump(snd);
 			snd->gen = cs_events_wait(snd->gen, 0);
 		} else {
-			snd->gen = cs_events_wait(snd->gen, more ? 0 : ROUND_MS);
+			snd->gen = cs_events_wait(snd->gen, more ? 0 :
+			    snd->npend > 0 ? FLUSH_MS : ROUND_MS);
 		}
+		flush(snd, 0);
 	}
 	/* What was delivered before the stop is recorded. */
 	for (r = snd->runs; r != NULL; r = r->next) {
@@ -626,6 +674,7 @@ sender_thread(void *arg)
 		if (r->chs != NULL)
 			page_end(snd, r);
 	}
+	flush(snd, 1);
 	return NULL;
 }
 
@@ -673,6 +722,7 @@ cs_sender_free(struct cs_sender *snd)
 		run_free(snd, r);
 	}
 	curl_multi_cleanup(snd->multi);
+	free(snd->pend);
 	free(snd);
 }
 
