@@ -7,8 +7,11 @@
   with the npm standardwebhooks package (tests/webhooks/, pinned);
 - a receiver that answers 500, then is too slow, then is down, then
   comes back: every event delivered, in per-licence order, none missing
-  (counted per webhook-id), and GET /api/v1/subscriptions and /metrics
+  and none taken twice (counted per webhook-id), and GET /api/v1/subscriptions and /metrics
   show the backlog and the failures meanwhile;
+- a receiver that hangs (accepts, never answers) does not hold back
+  another subscription: its events arrive while the hung request is
+  still waiting for its timeout;
 - PostgreSQL: the node holding a subscription's lease killed mid-delivery,
   the other node delivers the rest once the lease expires;
 - SIGKILL of certsvc in the middle of deliveries, three times: after
@@ -19,9 +22,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -128,9 +133,15 @@ def change_some(n, prefix):
 
 
 def feed_for(ids):
-    """The feed's events of these licences, by seq."""
-    r = call(s, "GET", "/api/v1/events?after=0&limit=1000", token=T["admin"])
-    return [e for e in (r.doc or {}).get("events", []) if e["licence"]["id"] in ids]
+    """The feed's events of these licences, by seq (every page)."""
+    out, after = [], 0
+    while True:
+        r = call(s, "GET", "/api/v1/events?after=%d&limit=1000" % after, token=T["admin"])
+        doc = r.doc or {}
+        out += [e for e in doc.get("events", []) if e["licence"]["id"] in ids]
+        if not doc.get("events") or doc.get("next_after", after) == after:
+            return out
+        after = doc["next_after"]
 
 
 def all_delivered(rcv, ids, timeout=120):
@@ -139,6 +150,17 @@ def all_delivered(rcv, ids, timeout=120):
     got = {e["id"] for e in rcv.accepted()}
     check(ok, "every event delivered: %d of %d" % (len(want & got), len(want)))
     return want
+
+
+def none_twice(rcv, want):
+    """Counted per webhook-id: no event taken (2xx in time) twice.  With
+    no crash, an event the receiver took is never sent again."""
+    n = {}
+    for e in rcv.entries():
+        if e["id"] in want and e.get("answered") in (200, 204) and not e.get("late"):
+            n[e["id"]] = n.get(e["id"], 0) + 1
+    twice = [k for k, v in n.items() if v > 1]
+    check(not twice, "none of %d events taken twice (%s)" % (len(want), twice[:3]))
 
 
 def in_order(rcv, ids):
@@ -225,12 +247,15 @@ def signed_and_delivered():
         subscribe(rcv, "plain")
         ids = change_some(4, "PLAIN")
         want = all_delivered(rcv, ids, timeout=60)
+        none_twice(rcv, want)
         entries = [e for e in rcv.entries() if e["id"] in want]
         check(entries and all(e["verified"] for e in entries),
               "standardwebhooks verifies every delivery's signature")
         in_order(rcv, ids)
-        st = sub_state("plain")
-        dl = st.get("delivery", {})
+        # The sender records its attempts shortly after the receiver's answers.
+        wait_for(lambda: sub_state("plain").get("delivery", {}).get("pending") == 0,
+                 timeout=10, step=0.05)
+        dl = sub_state("plain").get("delivery", {})
         check(dl.get("pending") == 0 and (dl.get("last_attempt") or {}).get("result") == "delivered",
               "GET: nothing pending, last attempt delivered (%s)" % dl)
     finally:
@@ -266,35 +291,134 @@ def receiver_trouble():
         more = change_some(2, "TRB2")
         time.sleep(1)
         rcv.start(mode="ok")
-        all_delivered(rcv, ids + more, timeout=90)
+        want = all_delivered(rcv, ids + more, timeout=90)
         in_order(rcv, ids + more)
-        check(sub_state("trouble").get("delivery", {}).get("pending") == 0,
-              "back: nothing pending")
+        none_twice(rcv, want)
+        check(wait_for(lambda: sub_state("trouble").get("delivery", {}).get("pending") == 0,
+                       timeout=10, step=0.05), "back: nothing pending")
     finally:
         unsubscribe("trouble")
         rcv.stop()
 
 
 def sigkill_mid_delivery():
+    """Three times: changes made, the kill while deliveries are under way
+    and while a client is issuing; after each restart, every issuance that
+    got its 201 before the kill has its event in the feed, and in the end
+    every event is delivered, in per-licence order."""
     global s
     rcv = Receiver("kill")
     rcv.start(mode="ok", delay_ms=40)
     try:
         subscribe(rcv, "kill")
-        ids = []
+        ids, acked = [], []
         for round_ in range(3):
             ids += change_some(8, "KILL%d" % round_)
-            before = len(rcv.accepted())
-            wait_for(lambda: len(rcv.accepted()) > before, timeout=30, step=0.01)
+            stop = threading.Event()
+
+            def issuing(srv=s, tag="KILLI%d" % round_):
+                i = 0
+                while not stop.is_set():
+                    i += 1
+                    try:
+                        r = call(srv, "POST", "/api/v1/certificates",
+                                 request_for(T_RAD, "%s-%d" % (tag, i), org_code(900 + i)),
+                                 token=T["env"], timeout=10)
+                    except OSError:
+                        return  # the kill cut it off: not acknowledged
+                    if r.status == 201:
+                        acked.append(r.doc["id"])
+            # Deliveries under way first (on PostgreSQL the restarted node
+            # waits for the dead one's lease), then a client issuing: the
+            # kill lands in the middle of both.
+            before, n_acked = len(rcv.accepted()), len(acked)
+            wait_for(lambda: len(rcv.accepted()) > before, timeout=60, step=0.01)
+            th = threading.Thread(target=issuing)
+            th.start()
+            wait_for(lambda: len(acked) > n_acked + 2, timeout=30, step=0.005)
             s.proc.send_signal(signal.SIGKILL)
             s.proc.wait()
+            stop.set()
+            th.join(30)
             d.stop()
             s = d.start(*SERVE)
-        all_delivered(rcv, ids, timeout=120)
-        in_order(rcv, ids)
+            fed = {e["licence"]["id"] for e in feed_for(acked) if e["type"] == "licence.issued"}
+            missing = [x for x in acked if x not in fed]
+            check(acked and not missing, "round %d: each of the %d issuances acknowledged "
+                  "before the kill has its event in the feed (missing %s)"
+                  % (round_, len(acked), missing[:3]))
+        all_delivered(rcv, ids + acked, timeout=120)
+        in_order(rcv, ids + acked)
     finally:
         unsubscribe("kill")
         rcv.stop()
+
+class Hang:
+    """A receiver that accepts connections and reads, but never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def url(self):
+        return "http://127.0.0.1:%d/hook" % self.port
+
+    def close(self):
+        for c in self.conns + [self.sock]:
+            c.close()
+
+
+def hang_holds_back_only_itself():
+    """One subscription's receiver hangs until the timeout (15 s here)
+    while another answers at once: the prompt one gets every event well
+    before that timeout, while the hung request is still in flight (no
+    attempt recorded for it yet)."""
+    global s
+    timeout = 15
+    d.stop()
+    s = d.start(*(SERVE[:2] + ("--webhook-timeout-s", str(timeout)) + SERVE[4:]))
+    rcv = Receiver("prompt")
+    rcv.start(mode="ok")
+    hang = Hang()
+    try:
+        subscribe(rcv, "prompt")
+        # Created second, so listed (and, sent one after the other, tried) first.
+        r = call(s, "POST", "/api/v1/subscriptions", {"name": "hang", "url": hang.url()},
+                 token=T["admin"])
+        is_json(r, 201, "POST /api/v1/subscriptions hang")
+        ids = change_some(3, "HANG")
+        t0 = time.monotonic()
+        want = {e["event_id"] for e in feed_for(ids)}
+        ok = wait_for(lambda: want <= {e["id"] for e in rcv.accepted()}, timeout=timeout,
+                      step=0.05)
+        took = time.monotonic() - t0
+        dl = sub_state("hang").get("delivery", {})
+        check(ok and took < timeout / 2,
+              "the prompt receiver has all %d events %.1f s after the last change, well within "
+              "the hung one's %d s timeout" % (len(want), took, timeout))
+        check(len(hang.conns) >= 1 and dl.get("last_attempt") is None and dl.get("pending", 0) >= 1,
+              "meanwhile the hung receiver holds a request, no attempt over yet (%d connections, %s)"
+              % (len(hang.conns), dl))
+        in_order(rcv, ids)
+    finally:
+        unsubscribe("hang")
+        unsubscribe("prompt")
+        rcv.stop()
+        hang.close()
+        d.stop()
+        s = d.start(*SERVE)
 
 
 def node_dies_hands_over():
@@ -369,7 +493,7 @@ def cli_subscriptions():
 
 try:
     run_tests([bad_input, secret_once, signed_and_delivered, receiver_trouble,
-               sigkill_mid_delivery, node_dies_hands_over, cli_subscriptions])
+               sigkill_mid_delivery, hang_holds_back_only_itself, node_dies_hands_over, cli_subscriptions])
 finally:
     if d.server is not None:
         check(d.stop() == 0, "server exits 0 after SIGTERM")

@@ -2,16 +2,26 @@
  * sender: the thread of serve that pushes the change feed to the
  * subscriptions (SPEC §9), over HTTP(S) with libcurl.
  *
+ * Concurrency.  The one thread drives every subscription's delivery at
+ * once through libcurl's multi interface: each subscription has at most
+ * one request in flight (its own easy handle), so a receiver that hangs
+ * until the timeout holds back its own subscription only, never the
+ * others'.  The multi handle keeps the connections, reused from one
+ * request to the next.
+ *
  * Order and progress.  Each subscription's events go out one at a time,
  * in seq order: an event is not sent before every earlier one it wants
  * was delivered, which orders each licence's events (and all others)
  * at the price of a failing head holding back the rest of that
- * subscription.  The outcomes of a turn's attempts are appended to the
- * store (cs_store_sub_attempt_append) in one transaction at its end;
+ * subscription.  A subscription takes a page of up to PAGE_EVENTS from
+ * the feed and sends them one after the other; the outcomes of the
+ * attempts of finished pages (all sent, a failure, or the lease lost),
+ * of all subscriptions, are appended to the store
+ * (cs_store_sub_attempt_append) together in one transaction (flush);
  * where a subscription stands is read back from those rows (the largest
- * seq delivered), so a SIGKILL loses at most the records of one turn,
- * whose attempts are then made again: at least once, and the receiver
- * dedupes by webhook-id.
+ * seq delivered), so a SIGKILL loses at most the records not yet
+ * flushed, whose attempts are then made again: at least once, and the
+ * receiver dedupes by webhook-id.
  *
  * Retries.  A failed attempt (no 2xx, no answer within
  * webhook_timeout_s, no connection) is retried after a jittered wait
@@ -19,10 +29,10 @@
  * the subscription shows as failing (subscriptions.c).
  *
  * Many nodes (PostgreSQL).  A subscription is sent by the node holding
- * its lease (cs_store_sub_lease, LEASE_MS, renewed every RENEW_MS); a
- * node that dies hands over once its lease expires.  A node that does
- * not hold a lease forgets where the subscription stood and reads it
- * back when it next holds it.
+ * its lease (cs_store_sub_lease, LEASE_MS, renewed every RENEW_MS, also
+ * while a request is in flight); a node that dies hands over once its
+ * lease expires.  A node that does not hold a lease forgets where the
+ * subscription stood and reads it back when it next holds it.
  *
  * Never in issuance's way: the thread only reads the feed and appends
  * its own small rows; a slow or dead receiver grows its backlog only.
@@ -51,8 +61,17 @@
 /* How long the thread sleeps, at most, when nothing wakes it: the delay
  * before it sees an event another process or node committed. */
 #define ROUND_MS 200
-/* Events of one subscription per turn, so that the others get theirs. */
-#define TURN_EVENTS 100
+/* While requests are in flight the thread waits on their sockets; the
+ * feed's wake-up cannot interrupt that wait, so it looks at the feed at
+ * least this often: the most a new event waits behind a slow receiver
+ * of another subscription. */
+#define BUSY_POLL_MS 20
+/* Events of one subscription read from the feed at a time, their
+ * attempts recorded in one transaction. */
+#define PAGE_EVENTS 100
+/* Finished pages' attempt records wait at most this long, or for
+ * PAGE_EVENTS of them, to be committed together (flush). */
+#define FLUSH_MS 50
 /* The most of a receiver's answer read (and never logged). */
 #define ANSWER_MAX (64 * 1024)
 #define RETRY_FIRST_MS 1000
@@ -60,6 +79,11 @@
 const char *const cs_sender_results[CS_SENDER_RESULTS] = {"delivered",
     "http_status", "timeout", "connect", "tls", "error"};
 enum { R_DELIVERED, R_HTTP, R_TIMEOUT, R_CONNECT, R_TLS, R_ERROR };
+
+struct answer {
+	size_t got;
+	struct cs_sender *snd;
+};
 
 /* One subscription as the sender runs it. */
 struct run {
@@ -73,6 +97,19 @@ struct run {
 	int held;              /* the lease */
 	int64_t renewed_ms;    /* when it was last taken or renewed */
 	int seen;              /* still in force in this round's list */
+	/* The page in hand: chs[i] is the next to look at. */
+	cs_change **chs;
+	size_t n, i;
+	cs_sub_attempt recs[PAGE_EVENTS];
+	size_t nrec;
+	int more;              /* the last page was full: read on at once */
+	uint64_t look_gen;     /* the feed's generation at the last read */
+	int64_t look_ms;       /* and when (cs_mono_ms) */
+	/* The request in flight (busy): its headers, body and answer. */
+	int busy;
+	struct curl_slist *hdr;
+	char *body;
+	struct answer ans;
 };
 
 struct cs_sender {
@@ -80,14 +117,39 @@ struct cs_sender {
 	pthread_t thread;
 	_Atomic int stop;
 	char node[48];
+	CURLM *multi;          /* the thread's own */
+	uint64_t gen;          /* the feed's generation last seen */
 	struct run *runs;
+	cs_sub_attempt *pend;  /* records of finished pages, not yet stored */
+	size_t npend, cap;
+	int64_t pend_ms;       /* when the first of them came (cs_mono_ms) */
 	_Atomic uint64_t attempts[CS_SENDER_RESULTS];
 };
 
+static void page_drop(struct run *r);
+
+/* The request in flight, if any, taken out of the multi handle. */
 static void
-run_free(struct run *r)
+unbusy(struct cs_sender *snd, struct run *r)
+{
+	if (r->busy) {
+		curl_multi_remove_handle(snd->multi, r->curl);
+		r->busy = 0;
+	}
+	if (r->curl != NULL)
+		curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(r->hdr);
+	r->hdr = NULL;
+	free(r->body);
+	r->body = NULL;
+}
+
+static void
+run_free(struct cs_sender *snd, struct run *r)
 {
 	if (r != NULL) {
+		unbusy(snd, r);
+		page_drop(r);
 		if (r->curl != NULL)
 			curl_easy_cleanup(r->curl);
 		cs_sub_row_free(r->row);
@@ -135,12 +197,7 @@ out:
 	return rc;
 }
 
-/* --- one attempt ------------------------------------------------------ */
-
-struct answer {
-	size_t got;
-	struct cs_sender *snd;
-};
+/* --- one request ---------------------------------------------------- */
 
 /* The answer is read to ANSWER_MAX and dropped: only its status counts. */
 static size_t
@@ -228,54 +285,52 @@ easy_new(const cs_config *cfg)
 	return c;
 }
 
-/* POST ch to r's URL: which of cs_sender_results, *status the HTTP
- * status (0: none). */
+/* Start POSTing ch to r's URL (r->busy once under way); -1 when it
+ * cannot even be started (an error attempt, as if it failed at once). */
 static int
-post(struct cs_sender *snd, struct run *r, const cs_change *ch, long *status)
+post_start(struct cs_sender *snd, struct run *r, const cs_change *ch)
 {
 	char ts[24], sig[80], h_id[96], h_ts[48], h_sig[96];
-	struct curl_slist *hdr = NULL, *h;
-	struct answer a = {0, snd};
-	char *body = event_body(ch);
-	CURLcode cc;
-	int res = R_ERROR;
+	struct curl_slist *h;
+	int rc = -1;
 
-	*status = 0;
-	if (body == NULL)
-		return R_ERROR;
 	if (r->curl == NULL && (r->curl = easy_new(&snd->svc->cfg)) == NULL)
+		return -1;
+	if ((r->body = event_body(ch)) == NULL)
 		goto out;
 	/* The real clock, not the test hooks' (cs_now): receivers compare it
 	 * with theirs and refuse a stale one. */
 	snprintf(ts, sizeof(ts), "%lld", (long long)(cs_wall_ms() / 1000));
-	if (sign(r->row->secret, ch->event_id, ts, body, sig) != 0)
+	if (sign(r->row->secret, ch->event_id, ts, r->body, sig) != 0)
 		goto out;
 	snprintf(h_id, sizeof(h_id), "webhook-id: %s", ch->event_id);
 	snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %s", ts);
 	snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s", sig);
-	if ((h = curl_slist_append(hdr, "Content-Type: application/json")) ==
-	    NULL || (hdr = h, h = curl_slist_append(hdr, h_id)) == NULL ||
-	    (hdr = h, h = curl_slist_append(hdr, h_ts)) == NULL ||
-	    (hdr = h, h = curl_slist_append(hdr, h_sig)) == NULL ||
-	    (hdr = h, h = curl_slist_append(hdr, "Expect:")) == NULL)
+	if ((h = curl_slist_append(r->hdr, "Content-Type: application/json")) ==
+	    NULL || (r->hdr = h, h = curl_slist_append(r->hdr, h_id)) == NULL ||
+	    (r->hdr = h, h = curl_slist_append(r->hdr, h_ts)) == NULL ||
+	    (r->hdr = h, h = curl_slist_append(r->hdr, h_sig)) == NULL ||
+	    (r->hdr = h, h = curl_slist_append(r->hdr, "Expect:")) == NULL)
 		goto out;
-	hdr = h;
+	r->hdr = h;
+	r->ans.got = 0;
+	r->ans.snd = snd;
 	curl_easy_setopt(r->curl, CURLOPT_URL, r->row->url);
-	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &a);
-	curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, &a);
-	cc = curl_easy_perform(r->curl);
-	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, status);
-	res = classify(cc, *status, &a);
+	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->hdr);
+	curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, r->body);
+	curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
+	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &r->ans);
+	curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, &r->ans);
+	curl_easy_setopt(r->curl, CURLOPT_PRIVATE, r);
+	if (curl_multi_add_handle(snd->multi, r->curl) != CURLM_OK)
+		goto out;
+	r->busy = 1;
+	rc = 0;
 out:
-	if (r->curl != NULL)
-		curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdr);
 	OPENSSL_cleanse(sig, sizeof(sig));
-	free(body);
-	return res;
+	if (rc != 0)
+		unbusy(snd, r);
+	return rc;
 }
 
 /* The wait before the next attempt after failures failed ones: doubling
@@ -296,69 +351,85 @@ backoff_ms(const cs_config *cfg, int64_t failures)
 	return d / 2 + (int64_t)(rnd % (unsigned int)(d / 2 + 1));
 }
 
-/* --- the rounds ------------------------------------------------------ */
+/* --- a subscription's pages ------------------------------------------ */
 
-/* Attempt ch for r, its record into *rec (rec->result NULL when the
- * stop aborted it: no attempt); 1 when delivered. */
-static int
-attempt(struct cs_sender *snd, struct run *r, const cs_change *ch,
-    cs_sub_attempt *rec)
+static void
+page_drop(struct run *r)
 {
-	long status = 0;
-	int res = post(snd, r, ch, &status);
-
-	memset(rec, 0, sizeof(*rec));
-	if (atomic_load(&snd->stop) && res != R_DELIVERED)
-		return 0;  /* aborted by the stop: not an attempt */
-	atomic_fetch_add(&snd->attempts[res], 1);
-	rec->sub = r->row->seq;
-	rec->event_seq = ch->seq;
-	rec->at_ms = cs_wall_ms();
-	rec->status = status;
-	rec->result = (char *)cs_sender_results[res];
-	if (res == R_DELIVERED) {
-		r->failures = 0;
-		return 1;
-	}
-	r->failures++;
-	r->next_ms = cs_mono_ms() + backoff_ms(&snd->svc->cfg, r->failures);
-	cs_log_msg("subscription %s: event %lld (%s) not delivered: %s "
-	    "(HTTP %ld), attempt %lld, next in %lld ms", r->row->name,
-	    (long long)ch->seq, ch->event_id, cs_sender_results[res], status,
-	    (long long)r->failures, (long long)(r->next_ms - cs_mono_ms()));
-	return 0;
+	cs_changes_free(r->chs, r->n);
+	r->chs = NULL;
+	r->n = r->i = r->nrec = 0;
 }
 
 /*
- * Record a turn's n attempts in one transaction: one disk sync for up to
- * TURN_EVENTS deliveries, where one each capped a SQLite sender near the
- * disk's sync rate (bench/README.md).  The HTTP calls are made before it,
- * so the writer is never held across one.  A SIGKILL before it loses the
- * records of that turn's deliveries, which are then made again: at
- * least once, as ever.
+ * Store the finished pages' attempt records, of every subscription, in
+ * one transaction: when PAGE_EVENTS of them wait, FLUSH_MS after the
+ * first, or (force) at the stop.  One commit per page capped the sender
+ * once many subscriptions each had a page of one or two events (every
+ * commit a disk sync the thread waits for, its requests idle meanwhile:
+ * bench/README.md); one per delivery capped a SQLite sender near the
+ * disk's sync rate.  The HTTP calls are made before, so the writer is
+ * never held across one.  A SIGKILL before it loses those records, whose
+ * deliveries are then made again: at least once, as ever.
  */
 static void
-record(struct cs_sender *snd, struct run *r, const cs_sub_attempt *recs,
-    size_t n)
+flush(struct cs_sender *snd, int force)
 {
 	cs_store *st = snd->svc->store;
+	struct run *r;
 	size_t i;
 	int rc;
 
-	if (n == 0)
+	if (snd->npend == 0 || (!force && snd->npend < PAGE_EVENTS &&
+	    cs_mono_ms() - snd->pend_ms < FLUSH_MS))
 		return;
 	if ((rc = cs_store_begin(st)) == 0) {
-		for (i = 0; i < n && rc == 0; i++)
-			rc = cs_store_sub_attempt_append(st, &recs[i]);
+		for (i = 0; i < snd->npend && rc == 0; i++)
+			rc = cs_store_sub_attempt_append(st, &snd->pend[i]);
 		rc = rc == 0 ? cs_store_commit(st) : (cs_store_rollback(st), rc);
 	}
 	if (rc != 0) {
-		/* Unrecorded: made again once the cursor is read back. */
-		cs_log_msg("subscription %s: cannot record %zu attempts: %s",
-		    r->row->name, n, cs_err_msg());
-		r->loaded = 0;
-		r->next_ms = cs_mono_ms() + RETRY_FIRST_MS;
+		/* Unrecorded: every subscription reads its cursor back, and
+		 * makes those attempts again. */
+		cs_log_msg("sender: cannot record %zu attempts: %s", snd->npend,
+		    cs_err_msg());
+		for (r = snd->runs; r != NULL; r = r->next) {
+			r->loaded = 0;
+			r->more = 0;
+			r->next_ms = cs_mono_ms() + RETRY_FIRST_MS;
+		}
 	}
+	snd->npend = 0;
+}
+
+/* The page is over: its records wait for flush, and it is dropped. */
+static void
+page_end(struct cs_sender *snd, struct run *r)
+{
+	size_t cap = snd->cap ? snd->cap : PAGE_EVENTS;
+	cs_sub_attempt *p;
+
+	r->more = r->n == PAGE_EVENTS && r->i == r->n;
+	while (cap < snd->npend + r->nrec)
+		cap *= 2;
+	if (cap != snd->cap) {
+		if ((p = realloc(snd->pend, cap * sizeof(*p))) == NULL) {
+			/* Unrecorded: read back and made again. */
+			r->loaded = 0;
+			r->more = 0;
+			r->nrec = 0;
+		} else {
+			snd->pend = p;
+			snd->cap = cap;
+		}
+	}
+	if (r->nrec > 0) {
+		if (snd->npend == 0)
+			snd->pend_ms = cs_mono_ms();
+		memcpy(snd->pend + snd->npend, r->recs, r->nrec * sizeof(*p));
+		snd->npend += r->nrec;
+	}
+	page_drop(r);
 }
 
 /* Take or renew r's lease when due; 1 when r may be sent now. */
@@ -398,35 +469,107 @@ load(struct cs_sender *snd, struct run *r)
 	return 0;
 }
 
-/* One turn of r: at most TURN_EVENTS events, until a failure. */
-static void
-turn(struct cs_sender *snd, struct run *r)
+/* The outcome res (cs_sender_results) of the attempt at r's head: its
+ * record kept for page_end, the counters, and the backoff on failure;
+ * 1 when delivered. */
+static int
+attempted(struct cs_sender *snd, struct run *r, int res, long status)
 {
-	cs_sub_attempt recs[TURN_EVENTS];
-	cs_change **chs = NULL;
-	size_t i, n = 0, nrec = 0;
-	int64_t start = cs_mono_ms();
+	const cs_change *ch = r->chs[r->i];
+	cs_sub_attempt *rec = &r->recs[r->nrec++];
 
-	if (cs_mono_ms() < r->next_ms || !lease(snd, r) || load(snd, r) != 0)
-		return;
-	if (cs_store_changes_page(snd->svc->store, r->cursor, TURN_EVENTS, &chs,
-	    &n) != 0)
-		return;
-	for (i = 0; i < n && !atomic_load(&snd->stop); i++) {
-		if (cs_sub_wants(r->row, chs[i])) {
-			int ok = attempt(snd, r, chs[i], &recs[nrec]);
+	atomic_fetch_add(&snd->attempts[res], 1);
+	memset(rec, 0, sizeof(*rec));
+	rec->sub = r->row->seq;
+	rec->event_seq = ch->seq;
+	rec->at_ms = cs_wall_ms();
+	rec->status = status;
+	rec->result = (char *)cs_sender_results[res];
+	if (res == R_DELIVERED) {
+		r->failures = 0;
+		r->cursor = ch->seq;
+		r->i++;
+		return 1;
+	}
+	r->failures++;
+	r->next_ms = cs_mono_ms() + backoff_ms(&snd->svc->cfg, r->failures);
+	cs_log_msg("subscription %s: event %lld (%s) not delivered: %s "
+	    "(HTTP %ld), attempt %lld, next in %lld ms", r->row->name,
+	    (long long)ch->seq, ch->event_id, cs_sender_results[res], status,
+	    (long long)r->failures, (long long)(r->next_ms - cs_mono_ms()));
+	return 0;
+}
 
-			nrec += recs[nrec].result != NULL;
-			if (!ok)
-				break;
+/* Move r's page on: past the events it does not want, then start the
+ * next request; the page ends when all are done, one cannot start, or
+ * the lease is lost. */
+static void
+page_next(struct cs_sender *snd, struct run *r)
+{
+	while (r->i < r->n && !atomic_load(&snd->stop)) {
+		if (!cs_sub_wants(r->row, r->chs[r->i])) {
+			r->cursor = r->chs[r->i++]->seq;
+			continue;
 		}
-		r->cursor = chs[i]->seq;
-		/* Long turns renew the lease, or give it up to another node. */
-		if (cs_mono_ms() - start > RENEW_MS / 2 && !lease(snd, r))
+		/* Long pages renew the lease, or give it up to another node. */
+		if (!lease(snd, r))
+			break;
+		if (post_start(snd, r, r->chs[r->i]) == 0)
+			return;
+		if (!attempted(snd, r, R_ERROR, 0))
 			break;
 	}
-	record(snd, r, recs, nrec);
-	cs_changes_free(chs, n);
+	page_end(snd, r);
+}
+
+/* r's request is over (cc): its outcome, then the page moves on. */
+static void
+done(struct cs_sender *snd, struct run *r, CURLcode cc)
+{
+	long status = 0;
+	int res;
+
+	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+	res = classify(cc, status, &r->ans);
+	unbusy(snd, r);
+	if (atomic_load(&snd->stop) && res != R_DELIVERED)
+		return;  /* aborted by the stop: not an attempt */
+	if (attempted(snd, r, res, status))
+		page_next(snd, r);
+	else
+		page_end(snd, r);
+}
+
+/* Start a page for r if it is idle, due, and the feed may hold events
+ * for it: new ones committed here, a full last page, or ROUND_MS since
+ * it last looked (events of another process or node). */
+static void
+page_start(struct cs_sender *snd, struct run *r)
+{
+	int64_t now = cs_mono_ms();
+
+	if (r->busy || r->chs != NULL || now < r->next_ms)
+		return;
+	if (!r->more && r->look_gen == snd->gen && now - r->look_ms < ROUND_MS)
+		return;
+	/* Looked at now, whatever comes of it: a lease held elsewhere is
+	 * asked for again after ROUND_MS, not on every turn of the loop. */
+	r->look_gen = snd->gen;
+	r->look_ms = now;
+	r->more = 0;
+	if (!lease(snd, r) || load(snd, r) != 0)
+		return;
+	if (cs_store_changes_page(snd->svc->store, r->cursor, PAGE_EVENTS,
+	    &r->chs, &r->n) != 0) {
+		r->chs = NULL;
+		r->n = 0;
+		return;
+	}
+	r->i = r->nrec = 0;
+	if (r->n == 0)
+		page_drop(r);
+	else
+		page_next(snd, r);
 }
 
 /* Bring the runs in line with the subscriptions in force. */
@@ -448,6 +591,7 @@ refresh(struct cs_sender *snd)
 		if (r == NULL && (r = calloc(1, sizeof(*r))) != NULL) {
 			r->row = subs[i];
 			subs[i] = NULL;
+			r->look_gen = snd->gen - 1;  /* look at once */
 			r->next = snd->runs;
 			snd->runs = r;
 		}
@@ -459,26 +603,78 @@ refresh(struct cs_sender *snd)
 			pp = &r->next;
 		} else {
 			*pp = r->next;
-			run_free(r);
+			run_free(snd, r);
 		}
 	}
 	cs_sub_rows_free(subs, n);
+}
+
+/* The requests' progress: each finished one handed to done(), which
+ * may start the subscription's next; performed again until none
+ * finishes, so that the next request starts now, not after a poll. */
+static void
+pump(struct cs_sender *snd)
+{
+	struct run *r;
+	CURLMsg *m;
+	int running = 0, left, ended;
+
+	do {
+		ended = 0;
+		curl_multi_perform(snd->multi, &running);
+		while ((m = curl_multi_info_read(snd->multi, &left)) != NULL) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			r = NULL;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&r);
+			if (r != NULL && r->busy) {
+				done(snd, r, m->data.result);
+				ended++;
+			}
+		}
+	} while (ended > 0 && !atomic_load(&snd->stop));
 }
 
 static void *
 sender_thread(void *arg)
 {
 	struct cs_sender *snd = arg;
-	uint64_t gen = 0;
+	int64_t refreshed = -ROUND_MS;
 	struct run *r;
+	int busy, more;
 
 	while (!atomic_load(&snd->stop)) {
-		refresh(snd);
+		if (cs_mono_ms() - refreshed >= ROUND_MS) {
+			refresh(snd);
+			refreshed = cs_mono_ms();
+		}
+		busy = more = 0;
 		for (r = snd->runs; r != NULL && !atomic_load(&snd->stop);
-		    r = r->next)
-			turn(snd, r);
-		gen = cs_events_wait(gen, ROUND_MS);
+		    r = r->next) {
+			if (r->busy && r->held)
+				(void)lease(snd, r);  /* a long request keeps it */
+			page_start(snd, r);
+			busy += r->busy;
+			more += r->more && r->chs == NULL && !r->busy;
+		}
+		if (busy > 0) {
+			curl_multi_poll(snd->multi, NULL, 0, BUSY_POLL_MS, NULL);
+			pump(snd);
+			snd->gen = cs_events_wait(snd->gen, 0);
+		} else {
+			snd->gen = cs_events_wait(snd->gen, more ? 0 :
+			    snd->npend > 0 ? FLUSH_MS : ROUND_MS);
+		}
+		flush(snd, 0);
 	}
+	/* What was delivered before the stop is recorded. */
+	for (r = snd->runs; r != NULL; r = r->next) {
+		unbusy(snd, r);
+		if (r->chs != NULL)
+			page_end(snd, r);
+	}
+	flush(snd, 1);
 	return NULL;
 }
 
@@ -496,10 +692,15 @@ cs_service_start_sender(cs_service *svc)
 	if ((snd = calloc(1, sizeof(*snd))) == NULL)
 		return cs_err_set(CS_ENOMEM, "out of memory");
 	snd->svc = svc;
+	if ((snd->multi = curl_multi_init()) == NULL) {
+		free(snd);
+		return cs_err_set(CS_ENOMEM, "cannot initialise libcurl");
+	}
 	(void)RAND_bytes(rnd, sizeof(rnd));
 	snprintf(snd->node, sizeof(snd->node), "%ld-%02x%02x%02x%02x%02x%02x",
 	    (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 	if ((rc = cs_thread_start(&snd->thread, sender_thread, snd)) != 0) {
+		curl_multi_cleanup(snd->multi);
 		free(snd);
 		return cs_err_set(CS_EIO, "cannot start the sender's thread");
 	}
@@ -518,8 +719,10 @@ cs_sender_free(struct cs_sender *snd)
 	pthread_join(snd->thread, NULL);
 	for (r = snd->runs; r != NULL; r = next) {
 		next = r->next;
-		run_free(r);
+		run_free(snd, r);
 	}
+	curl_multi_cleanup(snd->multi);
+	free(snd->pend);
 	free(snd);
 }
 
