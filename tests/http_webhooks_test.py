@@ -36,7 +36,10 @@ from cshttp import T_RAD, Deployment, audit_records, call, is_json, is_problem, 
 from cstest import Server, check, done, free_port, run_tests, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SERVE = ("--rate-limit", "0", "--webhook-timeout-s", "1", "--webhook-retry-max-s", "2")
+# A 5 s sending lease (30 by default): on PostgreSQL a restarted or
+# surviving node takes a dead one's subscriptions over after it.
+SERVE = ("--rate-limit", "0", "--webhook-timeout-s", "1", "--webhook-retry-max-s", "2",
+         "--webhook-lease-s", "5")
 d = Deployment()
 s = d.start(*SERVE)
 T = d.tokens
@@ -424,7 +427,7 @@ def hang_holds_back_only_itself():
 def node_dies_hands_over():
     """PostgreSQL: two nodes, one lease; SIGKILL the node holding it in the
     middle of deliveries: the other takes over once the lease expires
-    (30 s) and every event is delivered, in order."""
+    (5 s here) and every event is delivered, in order."""
     global s
     if not csdb.is_postgres():
         print("skipped: node_dies_hands_over needs PostgreSQL", flush=True)

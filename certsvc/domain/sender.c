@@ -29,9 +29,9 @@
  * the subscription shows as failing (subscriptions.c).
  *
  * Many nodes (PostgreSQL).  A subscription is sent by the node holding
- * its lease (cs_store_sub_lease, LEASE_MS, renewed every RENEW_MS, also
- * while a request is in flight); a node that dies hands over once its
- * lease expires.  A node that does not hold a lease forgets where the
+ * its lease (cs_store_sub_lease, webhook_lease_s, renewed every third of
+ * it, also while a request is in flight); a node that dies hands over
+ * once its lease expires.  A node that does not hold a lease forgets where the
  * subscription stood and reads it back when it next holds it.
  *
  * Never in issuance's way: the thread only reads the feed and appends
@@ -56,8 +56,6 @@
 #include "thread.h"
 #include "timeutil.h"
 
-#define LEASE_MS 30000
-#define RENEW_MS 10000
 /* How long the thread sleeps, at most, when nothing wakes it: the delay
  * before it sees an event another process or node committed. */
 #define ROUND_MS 200
@@ -437,12 +435,13 @@ static int
 lease(struct cs_sender *snd, struct run *r)
 {
 	int64_t now = cs_mono_ms();
+	int64_t lease_ms = snd->svc->cfg.webhook_lease_s * 1000;
 	int held = 0;
 
-	if (r->held && now - r->renewed_ms < RENEW_MS)
+	if (r->held && now - r->renewed_ms < lease_ms / 3)
 		return 1;
 	if (cs_store_sub_lease(snd->svc->store, r->row->seq, snd->node,
-	    LEASE_MS, &held) != 0)
+	    lease_ms, &held) != 0)
 		held = 0;
 	if (held)
 		r->renewed_ms = now;

@@ -119,6 +119,10 @@ static const struct setting settings[] = {
 	L(webhook_retry_max_s, 1, 600, "600",
 	    "the longest wait (seconds) between two attempts at delivering "
 	    "an event; the waits grow from about 1 s, jittered"),
+	L(webhook_lease_s, 3, 600, "30",
+	    "seconds a node's lease on sending a subscription lasts unless "
+	    "renewed (every third of it): after a node dies, another takes "
+	    "its subscriptions over within this time"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -49,6 +49,7 @@ typedef struct cs_config {
 	char webhook_ca_file[512]; /* CA bundle receivers' TLS is checked against ("": the system's) */
 	long webhook_timeout_s;    /* a delivery with no answer by then has failed */
 	long webhook_retry_max_s;  /* the longest wait between two attempts at one event */
+	long webhook_lease_s;      /* a sending lease's life; renewed every third of it */
 } cs_config;
 
 /* Fill cfg with the built-in defaults. */
