@@ -754,6 +754,36 @@ chunk_count(cs_store *s, cs_audit_filter f, int hk, int tk)
 	return total;
 }
 
+/* chunk_count newest first (before_seq, the holder's record): every
+ * record once, seqs falling, each one matching. */
+static int
+chunk_count_desc(cs_store *s, cs_audit_filter f, int hk, int tk)
+{
+	cs_audit_rec **r = NULL;
+	size_t n = 0, j;
+	int64_t last = INT64_MAX, i;
+	int total = 0, bad = 0;
+
+	f.limit = 1000;
+	do {
+		f.before_seq = last;
+		if (cs_store_audit_query(s, &f, &r, &n) != 0)
+			return -1;
+		for (j = 0; j < n; j++) {
+			i = r[j]->seq - 1;
+			bad += r[j]->seq >= last || (hk >= 0 &&
+			    (i % 7 != hk || i % 13 == 0)) ||
+			    (tk >= 0 && i % 11 != tk) ||
+			    (f.client && strcmp(r[j]->client, f.client) != 0);
+			last = r[j]->seq;
+		}
+		total += (int)n;
+		cs_audit_recs_free(r, n);
+	} while (n > 0);
+	CHECK_INT_EQ(bad, 0);
+	return total;
+}
+
 /* What chunk_count should find among records 0..n-1. */
 static int
 chunk_expect(int n, int hk, int tk, int odd_only)
@@ -785,8 +815,12 @@ chunk_queries(cs_store *s, int n)
 		f.target = NULL;
 		CHECK_INT_EQ(chunk_count(s, f, k % 7, -1),
 		    chunk_expect(n, k % 7, -1, 0));
+		CHECK_INT_EQ(chunk_count_desc(s, f, k % 7, -1),
+		    chunk_expect(n, k % 7, -1, 0));
 		f.client = "ems";
 		CHECK_INT_EQ(chunk_count(s, f, k % 7, -1),
+		    chunk_expect(n, k % 7, -1, 1));
+		CHECK_INT_EQ(chunk_count_desc(s, f, k % 7, -1),
 		    chunk_expect(n, k % 7, -1, 1));
 	}
 }
