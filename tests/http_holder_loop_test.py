@@ -11,7 +11,9 @@ grant read exactly its licences, as many times as its uses, then 403; a
 typo is 400 from the check character; a withdrawal counts at once; the
 holder's record lists each use with its purpose.  Guessing codes from one
 address is held by the failure budget (429).  Bad input is 422 naming the
-member, another holder's licence 403."""
+member, another holder's licence 403.  The holder's record also lists a
+partner agency's reads with its grant, its lookups and the copies it makes;
+presentation verifications have their own metric labels."""
 import os
 import re
 import sys
@@ -21,7 +23,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from cshttp import (T_DIAG, T_RAD, Deployment, call, is_json, is_problem,  # noqa: E402
-                    issue, org_code, request_for, verify)
+                    issue, metrics, org_code, request_for, verify)
 from cstest import check, done, run_tests, zbar  # noqa: E402
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -213,6 +215,101 @@ def authorisation():
     is_problem(r, 422, "purpose", "no purpose")
 
 
+def authorisation_bad_input():
+    unknown = RAD["id"].rsplit(".", 2)[0] + ".009.X"
+    r = authorise({"purpose": "x", "licences": [RAD["id"], unknown]})
+    is_problem(r, 422, "licences.1", "an authorisation for an unknown licence")
+    r = authorise({"purpose": "x", "licences": ["1.2.156.3005.2.nonsense"]})
+    is_problem(r, 422, "licences.0", "an authorisation for a malformed licence id")
+    r = authorise({"purpose": "x", "licences": "all"}, holder=H[:-1] + ("0" if H[-1] != "0" else "1"))
+    is_problem(r, 422, "code", "an authorisation for a holder code failing its check")
+    r = call(s, "GET", "/api/v1/holders/%s/usage" % (H[:-1] + ("0" if H[-1] != "0" else "1")),
+             token=T["portal"])
+    is_problem(r, 422, "code", "the record of a holder code failing its check")
+    r = call(s, "GET", "/api/v1/holders/%s/usage" % H, token=T["rd_all"])
+    is_problem(r, 403, what="a reader may not read the holder's record")
+    r = call(s, "GET", "/api/v1/holders/%s/usage?cursor=x" % H, token=T["portal"])
+    is_problem(r, 400, "cursor", "a cursor that is not a number")
+
+
+def whole_record():
+    """Every line of the holder's record, following next."""
+    lines, cursor = [], None
+    for _ in range(50):
+        r = call(s, "GET", "/api/v1/holders/%s/usage?limit=3%s" %
+                 (H, "&cursor=" + cursor if cursor else ""), token=T["portal"])
+        is_json(r, 200, "usage page")
+        lines += (r.doc or {}).get("usage", [])
+        cursor = (r.doc or {}).get("next")
+        if not cursor:
+            break
+    return lines
+
+
+def partner_usage():
+    """Issue 19's 用证记录 holds every use: a partner agency's read with its
+    grant, its holder lookup and the annotated copy it makes are listed,
+    newest first, with who, what and the purpose; reads made with a use
+    authorisation are listed once (as authorised_read), and presentations
+    name the licences they showed."""
+    r = call(s, "GET", "/api/v1/certificates/" + RAD["id"], token=T["rd_rad"])
+    check(r.status == 200, "a partner reads with its grant: %r" % r)
+    r = call(s, "GET", "/api/v1/holders/%s/certificates" % H, token=T["rd_rad"],
+             headers={"X-Purpose": "项目审批核验", "X-Service-Item": "SI-7"})
+    check(r.status == 200 and len((r.doc or {}).get("certificates", [])) == 2,
+          "a partner looks the holder up: %r" % r)
+    r = call(s, "POST", "/api/v1/certificates/%s/copies" % RAD["id"],
+             {"purpose": "招投标", "used_by": {"name": "某招标代理", "code": AGENT}},
+             token=T["rd_rad"])
+    is_json(r, 201, "copy")
+    copy_id = (r.doc or {}).get("copy_id")
+    lines = whole_record()
+    top = lines[:3]
+    check([x.get("what") for x in top] == ["copy", "holder_lookup", "read"] and
+          all(x.get("client") == "rd_rad" for x in top),
+          "the newest three uses are the partner's, newest first: %s" % top)
+    check(top[0].get("purpose") == "招投标" and top[0].get("copy_id") == copy_id and
+          top[0].get("licences") == [RAD["id"]], "the copy line: %s" % top[0])
+    check(top[1].get("purpose") == "项目审批核验" and top[1].get("service_item") == "SI-7" and
+          top[1].get("count") == 2, "the lookup line: %s" % top[1])
+    check(top[2].get("licences") == [RAD["id"]], "the read line: %s" % top[2])
+    ats = [x.get("at") for x in lines]
+    check(ats == sorted(ats, reverse=True), "newest first across pages: %s" % ats)
+    authorised = [x.get("purpose") for x in lines if x.get("what") == "authorised_read"]
+    plain = [x for x in lines if x.get("what") in ("read", "holder_lookup")]
+    check(authorised == ["年检", "企业开办核验", "企业开办核验"] and len(plain) == 2,
+          "reads with an authorisation code listed once each: %s" % lines)
+    check(any(x.get("what") == "presentation_shown" and
+              sorted(x.get("licences", [])) == sorted([RAD["id"], DIAG["id"]])
+              for x in lines), "a presentation names the licences shown: %s" % lines)
+    check(all(set(x) <= {"at", "what", "client", "purpose", "service_item",
+                         "authorisation_id", "licences", "copy_id", "count"} for x in lines),
+          "no addresses, codes or request ids in the record")
+
+
+def verify_metrics():
+    """Presentation verifications have their own labels, not "other"."""
+    def label(m, res):
+        return m.get('certsvc_verifications_total{result="%s"}' % res, 0)
+    live = (present({"licences": [RAD["id"]], "ttl": 300}).doc or {}).get("qr_text", "")
+    short = (present({"licences": [RAD["id"]], "ttl": 1}).doc or {}).get("qr_text", "")
+    m0 = metrics(s)
+    check(verify(s, live).get("result") == "presentation", "a live presentation verifies")
+    m1 = metrics(s)
+    check(label(m1, "presentation") == label(m0, "presentation") + 1 and
+          label(m1, "other") == label(m0, "other"),
+          "counted as presentation: %s -> %s" % (label(m0, "presentation"),
+                                                  label(m1, "presentation")))
+    deadline = time.time() + 30
+    while time.time() < deadline and verify(s, short).get("result") == "presentation":
+        time.sleep(0.3)
+    m0 = metrics(s)
+    check(verify(s, short).get("result") == "presentation_expired", "the short one expired")
+    m1 = metrics(s)
+    check(label(m1, "presentation_expired") == label(m0, "presentation_expired") + 1 and
+          label(m1, "other") == label(m0, "other"), "counted as presentation_expired")
+
+
 def guessing():
     """Codes guessed from one address: refused with 429 within the failure
     budget (20 by default), long before 1% of the 31^9 codes."""
@@ -253,7 +350,20 @@ def delegation():
     is_problem(r, 422, "until", "a date in the past")
 
 
+def codes_never_logged():
+    """Neither kind of code reaches the log (the presentation code is checked
+    in presentation_round_trip)."""
+    r = authorise({"purpose": "日志检查", "licences": [RAD["id"]]})
+    code = (r.doc or {}).get("auth_code", "")
+    r = call(s, "GET", "/api/v1/certificates/" + RAD["id"], token=T["rd_none"],
+             headers={"X-Auth-Code": code})
+    check(r.status == 200 and code, "read with the code: %r" % r)
+    log = open(s.log_path, encoding="utf-8", errors="replace").read()
+    check(code not in log, "the use authorisation code is never logged")
+
+
 run_tests([portal_role, presentation_round_trip, presentation_bad_input, authorisation,
-           delegation, guessing])
+           authorisation_bad_input, partner_usage, verify_metrics, delegation,
+           codes_never_logged, guessing])
 d.cleanup()
 done()

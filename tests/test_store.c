@@ -1350,6 +1350,30 @@ TEST(audit)
 		cs_audit_recs_free(recs, n);
 	}
 	CHECK_INT_EQ(i, 440 / 3 + 1);
+
+	/* Newest first (the holder's record): 7 at a time below before_seq
+	 * reaches every record of the holder once, seqs falling, with the
+	 * other filters ("ok": every record here is done). */
+	memset(&f, 0, sizeof(f));
+	f.holder = "91350100M000100Y43";
+	f.result = "ok";
+	f.limit = 7;
+	f.before_seq = INT64_MAX;
+	last = INT64_MAX;
+	for (i = 0, n = 1; i < 1000 && n > 0; i++) {
+		CHECK_INT_EQ(cs_store_audit_query(s, &f, &recs, &n), 0);
+		if (n > 0) {
+			CHECK(recs[0]->seq < last && recs[n - 1]->seq <=
+			    recs[0]->seq);
+			CHECK_STR_EQ(recs[0]->holder, "91350100M000100Y43");
+			CHECK_INT_EQ(recs[0]->at_ms, i == 0 ? 1000 + 1095 :
+			    recs[0]->at_ms);
+			last = recs[n - 1]->seq;
+			f.before_seq = last;
+		}
+		cs_audit_recs_free(recs, n);
+	}
+	CHECK_INT_EQ(i, 220 / 7 + 2);
 	cs_store_close(s);
 }
 

@@ -734,25 +734,29 @@ chunk_fill(cs_store *s, int from, int to)
 	CHECK_INT_EQ(cs_store_commit(s), 0);
 }
 
-/* Page through f 1000 at a time: every record once, in order, and each
- * one matching (record i is seq i + 1).  Returns how many. */
+/* Page through f 1000 at a time: every record once, in order (newest
+ * first, by before_seq, when desc: the holder's record), and each one
+ * matching (record i is seq i + 1).  Returns how many. */
 static int
-chunk_count(cs_store *s, cs_audit_filter f, int hk, int tk)
+chunk_pages(cs_store *s, cs_audit_filter f, int hk, int tk, int desc)
 {
 	cs_audit_rec **r = NULL;
 	size_t n = 0, j;
-	int64_t last = 0, i;
+	int64_t last = desc ? INT64_MAX : 0, i;
 	int total = 0, bad = 0;
 
 	f.limit = 1000;
 	do {
-		f.after_seq = last;
+		if (desc)
+			f.before_seq = last;
+		else
+			f.after_seq = last;
 		if (cs_store_audit_query(s, &f, &r, &n) != 0)
 			return -1;
 		for (j = 0; j < n; j++) {
 			i = r[j]->seq - 1;
-			bad += r[j]->seq <= last || (hk >= 0 &&
-			    (i % 7 != hk || i % 13 == 0)) ||
+			bad += (desc ? r[j]->seq >= last : r[j]->seq <= last) ||
+			    (hk >= 0 && (i % 7 != hk || i % 13 == 0)) ||
 			    (tk >= 0 && i % 11 != tk) ||
 			    (f.client && strcmp(r[j]->client, f.client) != 0);
 			last = r[j]->seq;
@@ -762,6 +766,12 @@ chunk_count(cs_store *s, cs_audit_filter f, int hk, int tk)
 	} while (n > 0);
 	CHECK_INT_EQ(bad, 0);
 	return total;
+}
+
+static int
+chunk_count(cs_store *s, cs_audit_filter f, int hk, int tk)
+{
+	return chunk_pages(s, f, hk, tk, 0);
 }
 
 /* What chunk_count should find among records 0..n-1. */
@@ -795,8 +805,12 @@ chunk_queries(cs_store *s, int n)
 		f.target = NULL;
 		CHECK_INT_EQ(chunk_count(s, f, k % 7, -1),
 		    chunk_expect(n, k % 7, -1, 0));
+		CHECK_INT_EQ(chunk_pages(s, f, k % 7, -1, 1),
+		    chunk_expect(n, k % 7, -1, 0));
 		f.client = "ems";
 		CHECK_INT_EQ(chunk_count(s, f, k % 7, -1),
+		    chunk_expect(n, k % 7, -1, 1));
+		CHECK_INT_EQ(chunk_pages(s, f, k % 7, -1, 1),
 		    chunk_expect(n, k % 7, -1, 1));
 	}
 }

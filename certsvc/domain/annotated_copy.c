@@ -148,7 +148,9 @@ cs_copy_until(cs_service *svc, const cs_copy_row *c, char out[11])
 	    svc->cfg.tz_offset_minutes), out);
 }
 
-/* The row and its audit record, one transaction. */
+/* The row and its audit record, one transaction.  Reads answered before
+ * are committed first, so that the log (and the holder's record read from
+ * it, usage.c) has the copy after them, as it happened. */
 static int
 copy_record(cs_service *svc, const cs_actor *who, const cs_copy_row *c,
     const char *holder)
@@ -156,7 +158,8 @@ copy_record(cs_service *svc, const cs_actor *who, const cs_copy_row *c,
 	cs_purpose why = {c->purpose, NULL, c->id};
 	int rc;
 
-	if ((rc = cs_store_begin(svc->store)) != 0)
+	if ((rc = cs_audit_settle(svc)) != 0 ||
+	    (rc = cs_store_begin(svc->store)) != 0)
 		return rc;
 	if ((rc = cs_store_copy_put(svc->store, c)) != 0 ||
 	    (rc = cs_audit(svc, who, "copy", c->licence_id, holder, &why,

@@ -324,7 +324,7 @@ cs_auth_redeem(cs_service *svc, const cs_actor *who, const char *holder,
 	char code[CS_AUTH_CODE_LEN + 1], key[CS_HL_KEY_MAX];
 	const char *why = NULL;
 	struct auth a;
-	json_t *use = NULL, *line = NULL;
+	json_t *use = NULL;
 	int rc, tries;
 
 	*auth_out = NULL;
@@ -370,20 +370,9 @@ cs_auth_redeem(cs_service *svc, const cs_actor *who, const char *holder,
 		    id : holder, holder, &p, 1)) != 0)
 			goto out;
 	}
-	if ((line = json_pack("{ss ss sO* sO* sO ss}", "what", "authorised_read",
-	    "client", who->client->name, "purpose", json_object_get(a.body,
-	    "purpose"), "service_item", json_object_get(a.body, "service_item"),
-	    "authorisation_id", json_object_get(a.body, "id"), "target",
-	    id != NULL ? id : holder)) == NULL) {
-		rc = cs_err_set(CS_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = cs_hl_usage_add(svc, holder, line)) != 0)
-		goto out;
 	*auth_out = a.body;
 	a.body = NULL;
 out:
-	json_decref(line);
 	json_decref(use);
 	json_decref(a.body);
 	return rc;

@@ -11,8 +11,10 @@
  *                            (n -1) and its uses (n 1..uses)
  *   "D" holder "/" agent     a holder's delegations to one agent and their
  *                            withdrawals (n 1, 2, ...: one row each)
- *   "U" holder               the holder's usage record (n: the time in
- *                            microseconds, newest greatest)
+ *   "U" holder               the holder's usage record as first
+ *                            written (n: the time in microseconds); no
+ *                            longer written nor read: the record is a
+ *                            view of the audit log now (usage.c)
  * Codes are stored only as hashes: the table (and a copy of it) cannot
  * be read for a live code.
  */
@@ -82,8 +84,4 @@ int cs_hl_create_check(cs_service *svc, const cs_actor *who, const char *what,
  * any live delegation): 1 yes, 0 no, <0 an error. */
 int cs_hl_delegation_covers(cs_service *svc, const char *holder,
     const char *agent, const char *type);
-/* Add a line to the holder's usage record (usage.c): body holds the
- * act ("what", "client", "at", ...). */
-int cs_hl_usage_add(cs_service *svc, const char *holder, json_t *body);
-
 #endif

@@ -190,8 +190,9 @@ int
 cs_presentation_verify(cs_service *svc, const cs_actor *who, const char *code,
     json_t **out)
 {
-	char holder[CS_USCC_LEN + 1], exp[21], now_s[21];
-	json_t *body = NULL, *certs = NULL, *line;
+	char holder[CS_USCC_LEN + 1], exp[21], now_s[21], key[CS_HL_KEY_MAX];
+	cs_purpose why = {NULL, NULL, NULL};
+	json_t *body = NULL, *certs = NULL;
 	time_t now = cs_now(), expires;
 	int rc;
 
@@ -222,19 +223,14 @@ cs_presentation_verify(cs_service *svc, const cs_actor *who, const char *code,
 	certs = NULL;
 	if (*out == NULL)
 		goto done;
-	/* Every presentation shown is audited on the holder and told in the
-	 * holder's record. */
+	/* Every presentation shown is audited on the holder, which puts it in
+	 * the holder's record (usage.c); the case reference is the key's hash
+	 * (never the code), for the record to name the licences shown. */
+	cs_hl_code_key('P', code, key);
+	why.case_ref = key + 1;
 	if ((rc = cs_audit_read(svc, who, "presentation_shown", holder, holder,
-	    NULL, (int64_t)json_array_size(json_object_get(*out,
+	    &why, (int64_t)json_array_size(json_object_get(*out,
 	    "certificates")))) != 0)
-		goto fail;
-	line = json_pack("{ss ss? sO}", "what", "presentation_shown", "client",
-	    who != NULL && who->client != NULL ? who->client->name : NULL,
-	    "licences", json_object_get(body, "licences"));
-	rc = line != NULL ? cs_hl_usage_add(svc, holder, line) :
-	    cs_err_set(CS_ENOMEM, "out of memory");
-	json_decref(line);
-	if (rc != 0)
 		goto fail;
 done:
 	json_decref(body);

@@ -609,6 +609,13 @@ cs_audit_read(cs_service *svc, const cs_actor *who, const char *action,
 }
 
 int
+cs_audit_settle(cs_service *svc)
+{
+	return svc->reads_audit != NULL ?
+	    cs_audit_queue_sync(svc->reads_audit) : 0;
+}
+
+int
 cs_audit_denied(cs_service *svc, const cs_actor *who, const char *action,
     const char *target, const char *holder)
 {
@@ -728,8 +735,7 @@ cs_audit_list(cs_service *svc, const cs_actor *who, const cs_audit_filter *f,
 		    CS_EFORBIDDEN;
 	}
 	/* Every read answered so far is in the log the admin sees. */
-	if (svc->reads_audit != NULL &&
-	    (rc = cs_audit_queue_sync(svc->reads_audit)) != 0)
+	if ((rc = cs_audit_settle(svc)) != 0)
 		return rc;
 	if ((rc = cs_store_audit_query(svc->store, f, &recs, &n)) != 0)
 		return rc;

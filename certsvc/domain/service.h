@@ -419,7 +419,7 @@ int cs_presentation_code_of(cs_service *svc, const char *text, size_t len,
 /* What /p/{code} and POST /api/v1/verify show: {"result": "presentation",
  * "reason", "checked_at", "expires_at", "certificates": [public views]},
  * or "presentation_expired" (no licences) or "not_found".  A presentation
- * shown is audited ("presentation_shown") and added to the holder's
+ * shown is audited ("presentation_shown"), which puts it in the holder's
  * usage record. */
 int cs_presentation_verify(cs_service *svc, const cs_actor *who,
     const char *code, json_t **out);
@@ -460,9 +460,11 @@ int cs_delegation_create(cs_service *svc, const cs_actor *who,
 int cs_delegation_withdraw(cs_service *svc, const cs_actor *who,
     const char *holder, const char *id);
 /* GET .../usage?limit=&cursor=: {"holder_code", "usage": [{"at", "what",
- * "client", "purpose"?, "service_item"?, "authorisation_id"?, "target"?,
- * "licences"?}], "next"}, newest first.  A bad limit or cursor is
- * CS_EINVAL with a problem naming it. */
+ * "client", "purpose"?, "service_item"?, "authorisation_id"?, "copy_id"?,
+ * "count"?, "licences"?}], "next"}: every use of the holder's licences,
+ * newest first, read from the audit log (usage.c).  A bad limit or cursor
+ * is CS_EINVAL with a problem naming it; a holder code failing its check
+ * CS_EVALIDATION. */
 int cs_usage_list(cs_service *svc, const cs_actor *who, const char *holder,
     const char *limit, const char *cursor, json_t **out,
     cs_problems *problems);

@@ -132,6 +132,12 @@ int cs_audit_read(cs_service *svc, const cs_actor *who, const char *action,
     const char *target, const char *holder, const cs_purpose *why,
     int64_t count);
 
+/* Return once every record cs_audit_read has queued so far is committed
+ * (at once without a read audit writer): what reads the log sees every
+ * read already answered, and a record appended after it comes after
+ * them in the log's order. */
+int cs_audit_settle(cs_service *svc);
+
 /* A refused attempt (403): who was denied action on target.  Audited like
  * a read, through the read audit writer when one runs, so a refusal costs
  * the audit log no more than a read does; the record's result is

@@ -1,43 +1,179 @@
 /*
- * usage: the holder's own record (用证记录, SPEC §10): every presentation
- * shown and every read made with a use authorisation, newest first, paged,
- * for a portal to show the holder.  No remote addresses, no codes.
+ * usage: the holder's own record (用证记录, SPEC §10): every use of the
+ * holder's licences (a read by a partner agency with its grant or with a
+ * use authorisation, a holder lookup, a presentation shown, an annotated
+ * copy made or downloaded), newest first, paged, for a portal to show the
+ * holder.  No remote addresses, no codes.
  *
- * One row per line under the key "U" holder, numbered by the wall clock in
- * microseconds (plus a random tail, so that two nodes writing in the same
- * millisecond do not collide; a collision takes the next number): the
- * greatest number is the newest line, and a page is the rows below the
- * cursor.
+ * The record is a view of the audit log, not a second copy of it
+ * (docs/design.md, "The holder's record"): every use is already audited
+ * with the holder's code, in the same transaction or writer batch as the
+ * use itself, so a line cannot be missing from one and present in the
+ * other, and the read path writes nothing more.  A page reads the holder's
+ * audit records newest first (the holder key of the audit index, both
+ * backends) and keeps the uses.  The cursor is an audit sequence number.
  */
 #include "holder_loop.h"
 
 #include <errno.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cs_err.h"
 #include "rfc3339.h"
-#include "timeutil.h"
 
 #define USAGE_PAGE_DEFAULT 50
 #define USAGE_PAGE_MAX 500
+/* Audit records read per store query, and at most per page: a holder's
+ * log also holds what is not a use (the portal's own acts, its reads of
+ * this record, refusals), and a page stops after this many records even
+ * when short, its "next" resuming after them. */
+#define USAGE_BATCH 500
+#define USAGE_SCAN_MAX 5000
+/* How far behind a read or lookup its request's authorised_read record
+ * is looked for: both are put by one thread back to back, so they lie
+ * next to each other unless other reads of the same holder interleave. */
+#define USAGE_LOOKAHEAD 32
 
-int
-cs_hl_usage_add(cs_service *svc, const char *holder, json_t *body)
+/* The audit actions that are uses of a holder's licences. */
+static int
+is_use(const char *action)
+{
+	static const char *const uses[] = {"read", "holder_lookup",
+		"authorised_read", "presentation_shown", "copy", "copy_read"};
+	size_t i;
+
+	for (i = 0; i < sizeof(uses) / sizeof(uses[0]); i++)
+		if (strcmp(action, uses[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A read or lookup made with a use authorisation is audited twice (as
+ * itself and as authorised_read, the older record, with the holder's
+ * purpose and the authorisation): the record shows the second once. */
+static int
+told_by_authorisation(cs_audit_rec *const *recs, size_t i, size_t n)
+{
+	const cs_audit_rec *r = recs[i];
+	size_t j;
+
+	if (r->request_id == NULL || (strcmp(r->action, "read") != 0 &&
+	    strcmp(r->action, "holder_lookup") != 0))
+		return 0;
+	for (j = i + 1; j < n && j <= i + USAGE_LOOKAHEAD; j++)
+		if (strcmp(recs[j]->action, "authorised_read") == 0 &&
+		    recs[j]->request_id != NULL &&
+		    strcmp(recs[j]->request_id, r->request_id) == 0)
+			return 1;
+	return 0;
+}
+
+/* The licences a presentation showed, from its row (case_ref: the hex
+ * SHA-256 of its code, as its key holds it); NULL when unknown. */
+static json_t *
+shown(cs_service *svc, const char *ref)
 {
 	char key[CS_HL_KEY_MAX];
-	uint16_t r = 0;
-	int64_t n;
-	int rc = CS_ECONFLICT, tries;
+	cs_hact_row **rows = NULL;
+	json_t *body, *ids = NULL;
+	size_t n = 0;
 
-	snprintf(key, sizeof(key), "U%s", holder);
-	(void)RAND_bytes((unsigned char *)&r, sizeof(r));
-	n = cs_wall_ms() * 1000 + r % 1000;
-	for (tries = 0; rc == CS_ECONFLICT && tries < 8; tries++, n++)
-		rc = cs_hl_put(svc, key, n, "usage", holder, body);
-	return rc;
+	if (ref == NULL || strlen(ref) != 64)
+		return NULL;
+	snprintf(key, sizeof(key), "P%s", ref);
+	if (cs_store_hacts_get(svc->store, key, 1, 1, &rows, &n) == 0 && n == 1 &&
+	    (body = cs_hl_body(rows[0])) != NULL) {
+		ids = json_incref(json_object_get(body, "licences"));
+		json_decref(body);
+	}
+	cs_hact_rows_free(rows, n);
+	return ids;
+}
+
+/* One line of the record from a use's audit record. */
+static json_t *
+line(cs_service *svc, const char *holder, const cs_audit_rec *r)
+{
+	char at[21];
+	json_t *l;
+	const char *a = r->action;
+	int about_licence = r->target != NULL && strcmp(r->target, holder) != 0;
+
+	cs_rfc3339((time_t)(r->at_ms / 1000), at);
+	if ((l = json_pack("{ss ss ss? ss? ss?}", "at", at, "what", a, "client",
+	    r->client, "purpose", r->purpose, "service_item",
+	    r->service_item)) == NULL)
+		return NULL;
+	if (strcmp(a, "authorised_read") == 0 && r->case_ref != NULL)
+		json_object_set_new(l, "authorisation_id",
+		    json_string(r->case_ref));
+	if (strcmp(a, "copy") == 0 && r->case_ref != NULL)
+		json_object_set_new(l, "copy_id", json_string(r->case_ref));
+	if (strcmp(a, "copy_read") == 0 && r->target != NULL)
+		json_object_set_new(l, "copy_id", json_string(r->target));
+	if (strcmp(a, "presentation_shown") == 0)
+		json_object_set_new(l, "licences", shown(svc, r->case_ref));
+	else if (about_licence && strcmp(a, "copy_read") != 0)
+		json_object_set_new(l, "licences", json_pack("[s]", r->target));
+	if (strcmp(a, "holder_lookup") == 0)
+		json_object_set_new(l, "count", json_integer(r->result_count));
+	if (json_is_null(json_object_get(l, "licences")))
+		json_object_del(l, "licences");
+	return l;
+}
+
+/*
+ * Up to lim lines from the holder's uses older than audit seq before, into
+ * items; *next: the seq to resume below (0: nothing older).  Records are
+ * read in batches; a read whose authorised_read sibling may lie in the
+ * next batch is left for that batch.
+ */
+static int
+collect(cs_service *svc, const char *holder, int64_t before, size_t lim,
+    json_t *items, int64_t *next)
+{
+	cs_audit_filter f;
+	cs_audit_rec **recs = NULL;
+	size_t n = 0, i, end, scanned = 0;
+	json_t *l;
+	int rc = 0, more = 1;
+
+	*next = 0;
+	while (more && json_array_size(items) < lim && scanned < USAGE_SCAN_MAX) {
+		memset(&f, 0, sizeof(f));
+		f.holder = holder;
+		f.result = "ok";
+		f.before_seq = before;
+		f.limit = USAGE_BATCH;
+		if ((rc = cs_store_audit_query(svc->store, &f, &recs, &n)) != 0)
+			return rc;
+		more = n == USAGE_BATCH;
+		end = more ? n - USAGE_LOOKAHEAD : n;
+		for (i = 0; i < end && json_array_size(items) < lim; i++) {
+			before = recs[i]->seq;
+			if (!is_use(recs[i]->action) ||
+			    told_by_authorisation(recs, i, n))
+				continue;
+			if ((l = line(svc, holder, recs[i])) == NULL) {
+				rc = cs_err_set(CS_ENOMEM, "out of memory");
+				break;
+			}
+			json_array_append_new(items, l);
+		}
+		scanned += i;
+		/* Stopped with records left over (a full page, or the scan
+		 * bound): older ones may remain. */
+		if (i < n)
+			more = 1;
+		cs_audit_recs_free(recs, n);
+		recs = NULL;
+		if (rc != 0)
+			return rc;
+	}
+	*next = more ? before : 0;
+	return 0;
 }
 
 /* ?limit= and ?cursor=: numbers, each a problem when bad. */
@@ -64,53 +200,46 @@ int
 cs_usage_list(cs_service *svc, const cs_actor *who, const char *holder_in,
     const char *limit, const char *cursor, json_t **out, cs_problems *p)
 {
-	char holder[CS_USCC_LEN + 1], key[CS_HL_KEY_MAX], at[21], next[24];
-	cs_hact_row **rows = NULL;
-	json_t *items = NULL, *b;
-	size_t n = 0, i, before = p->n;
+	char holder[CS_USCC_LEN + 1], next[24];
+	json_t *items = NULL;
+	size_t before = p->n;
 	long long lim, cur;
-	int rc;
+	int64_t nx = 0;
+	int rc, bad_code;
 
 	*out = NULL;
 	if ((rc = cs_hl_require_portal(who, "read a holder's usage record")) != 0)
 		return rc;
-	if (cs_hl_holder_code(holder_in, holder, p, "code") != 0)
+	/* A holder code failing its check is 422 (SPEC §10), as on the
+	 * other holder routes; a bad limit or cursor alone is 400. */
+	if ((bad_code = cs_hl_holder_code(holder_in, holder, p, "code")) != 0)
 		holder[0] = '\0';
 	lim = number(limit, 1, USAGE_PAGE_MAX, USAGE_PAGE_DEFAULT, "limit",
 	    "limit must be a number of 1 to 500", p);
 	cur = number(cursor, 1, INT64_MAX, INT64_MAX, "cursor", "cursor must "
 	    "be the \"next\" of an earlier page", p);
 	if (p->n > before)
-		return cs_err_set(CS_EINVAL, "%s", p->items[before].message);
-	snprintf(key, sizeof(key), "U%s", holder);
-	if ((rc = cs_store_hacts_get(svc->store, key, (int64_t)cur,
-	    (size_t)lim + 1, &rows, &n)) != 0)
+		return cs_err_set(bad_code != 0 ? CS_EVALIDATION : CS_EINVAL,
+		    "%s", p->items[before].message);
+	/* Every use answered so far is in the record the holder sees. */
+	if ((rc = cs_audit_settle(svc)) != 0)
 		return rc;
-	if ((items = json_array()) == NULL) {
-		rc = cs_err_set(CS_ENOMEM, "out of memory");
+	if ((items = json_array()) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	if ((rc = collect(svc, holder, (int64_t)cur, (size_t)lim, items,
+	    &nx)) != 0)
 		goto out;
-	}
-	for (i = 0; i < n && i < (size_t)lim; i++) {
-		if ((b = cs_hl_body(rows[i])) == NULL)
-			continue;
-		cs_rfc3339((time_t)rows[i]->at, at);
-		json_object_set_new(b, "at", json_string(at));
-		json_array_append_new(items, b);
-	}
-	snprintf(next, sizeof(next), "%lld", n > (size_t)lim ?
-	    (long long)rows[lim - 1]->n : 0LL);
-	*out = json_pack("{ss so ss?}", "holder_code", holder, "usage", items,
-	    "next", n > (size_t)lim ? next : NULL);
-	items = NULL;
+	snprintf(next, sizeof(next), "%lld", (long long)nx);
+	*out = json_pack("{ss sO ss?}", "holder_code", holder, "usage", items,
+	    "next", nx != 0 ? next : NULL);
 	if (*out == NULL)
 		rc = cs_err_set(CS_ENOMEM, "out of memory");
 	else if ((rc = cs_audit_read(svc, who, "usage_read", holder, holder,
-	    NULL, (int64_t)json_array_size(json_object_get(*out, "usage")))) != 0) {
+	    NULL, (int64_t)json_array_size(items))) != 0) {
 		json_decref(*out);
 		*out = NULL;
 	}
 out:
 	json_decref(items);
-	cs_hact_rows_free(rows, n);
 	return rc;
 }

@@ -23,10 +23,13 @@ static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
     0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
 
-/* SPEC §5's verification results. */
+/* SPEC §5's verification results, and §10's for a presentation's text
+ * (a counter clerk's scans are worth telling from licences' own); "other"
+ * stays last. */
 static const char *const results[] = {"valid", "not_yet_valid", "expired",
     "suspended", "revoked", "superseded", "invalid_signature", "unknown_key",
-    "malformed", "not_found", "status_unknown", "other"};
+    "malformed", "not_found", "status_unknown", "presentation",
+    "presentation_expired", "other"};
 #define NRESULTS (sizeof(results) / sizeof(results[0]))
 
 struct route_stats {

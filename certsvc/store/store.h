@@ -236,6 +236,10 @@ typedef struct cs_audit_filter {
 	const char *result;          /* "ok" (done), "denied", NULL = any */
 	int64_t since_ms, until_ms;  /* 0 = open */
 	int64_t after_seq;           /* paging: records with seq > after_seq */
+	int64_t before_seq;          /* > 0: newest first instead, records
+	                              * with seq < before_seq (after_seq is
+	                              * ignored): the holder's record pages
+	                              * back from its newest use */
 	int limit;                   /* <= 0: 100; capped at 1000 */
 } cs_audit_filter;
 

@@ -187,12 +187,13 @@ audit_sql(unsigned mask, char *sql, size_t size)
 	size_t i, len;
 
 	len = (size_t)snprintf(sql, size, "SELECT " AUDIT_COLS " FROM audit "
-	    "WHERE seq > $1");
+	    "WHERE seq %s $1", (mask & AF_DESC) ? "<" : ">");
 	for (i = 0; i < sizeof(term) / sizeof(term[0]); i++)
 		if (mask & (1u << i))
 			len += (size_t)snprintf(sql + len, size - len, "%s",
 			    term[i]);
-	snprintf(sql + len, size - len, " ORDER BY seq LIMIT $8");
+	snprintf(sql + len, size - len, " ORDER BY seq%s LIMIT $8",
+	    (mask & AF_DESC) ? " DESC" : "");
 }
 
 /* since_ms is inclusive, until_ms exclusive: consecutive windows neither
@@ -217,14 +218,15 @@ pg_audit_query(cs_store *cs, const cs_audit_filter *f, cs_audit_rec ***out,
 	    (f->holder ? AF_HOLDER : 0) | (f->target ? AF_TARGET : 0) |
 	    (f->since_ms ? AF_SINCE : 0) | (f->until_ms ? AF_UNTIL : 0) |
 	    (f->result == NULL ? 0 : strcmp(f->result, "ok") == 0 ? AF_OK :
-	    AF_DENIED);
+	    AF_DENIED) | (f->before_seq > 0 ? AF_DESC : 0);
 	audit_sql(mask, sql, sizeof(sql));
 	st.slot = PS__N + (int)mask;
 	st.sql = sql;
 	st.ntypes = 8;
 	st.types = audit_types;
 	pq_init(&q);
-	pq_i64(&q, f->after_seq);
+	/* $1 bounds the page from below, or newest first from above. */
+	pq_i64(&q, f->before_seq > 0 ? f->before_seq : f->after_seq);
 	pq_text(&q, f->client);
 	pq_text(&q, f->action);
 	pq_text(&q, f->holder);

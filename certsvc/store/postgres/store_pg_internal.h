@@ -107,7 +107,8 @@ enum {
 	AF_UNTIL = 1 << 5,
 	AF_OK = 1 << 6,
 	AF_DENIED = 1 << 7,
-	AF__N = 1 << 8
+	AF_DESC = 1 << 8,    /* newest first: seq < before_seq */
+	AF__N = 1 << 9
 };
 
 /* Prepared-statement slots of a connection: the table's, then one per set

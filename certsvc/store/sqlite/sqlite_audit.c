@@ -185,15 +185,19 @@ prep_audit(struct conn *c, unsigned mask, sqlite3_stmt **out)
 	if (c->audit[mask] != NULL)
 		goto out;
 	len = (size_t)snprintf(sql, sizeof(sql), "SELECT " AUDIT_COLS " FROM "
-	    "audit WHERE %s", (mask & AF_KEYED) ? "seq IN (SELECT seq FROM "
-	    "audit_keys WHERE chunk = ?10 AND key = ?9 AND seq > ?1)" :
-	    (mask & (AF_HOLDER | AF_TARGET)) ? "seq >= max(?1 + 1, ?10)" :
-	    "seq > ?1");
+	    "audit WHERE %s", (mask & AF_KEYED) ? ((mask & AF_DESC) ? "seq IN "
+	    "(SELECT seq FROM audit_keys WHERE chunk = ?10 AND key = ?9 AND "
+	    "seq < ?11)" : "seq IN (SELECT seq FROM audit_keys WHERE chunk = "
+	    "?10 AND key = ?9 AND seq > ?1)") :
+	    (mask & (AF_HOLDER | AF_TARGET)) ? ((mask & AF_DESC) ?
+	    "seq >= ?10 AND seq < ?11" : "seq >= max(?1 + 1, ?10)") :
+	    (mask & AF_DESC) ? "seq < ?11" : "seq > ?1");
 	for (i = 0; i < sizeof(term) / sizeof(term[0]); i++)
 		if (mask & (1u << i))
 			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
 			    "%s", term[i]);
-	snprintf(sql + len, sizeof(sql) - len, " ORDER BY seq LIMIT ?8");
+	snprintf(sql + len, sizeof(sql) - len, " ORDER BY seq%s LIMIT ?8",
+	    (mask & AF_DESC) ? " DESC" : "");
 	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
 	    &c->audit[mask], NULL) != SQLITE_OK)
 		rc = cs_err_set(CS_ESTORE, "store: prepare audit query: %s",
@@ -219,16 +223,43 @@ tail12(const char *s)
 	return p;
 }
 
-/* ?1..?8 of an audit query, limit rows at most. */
+/* ?1..?8 (and ?11, newest first) of an audit query, limit rows at most. */
 static int
 bind_audit(sqlite3_stmt *st, const cs_audit_filter *f, int limit)
 {
-	return sqlite3_bind_int64(st, 1, f->after_seq) ||
+	return (f->before_seq > 0 &&
+	    sqlite3_bind_int64(st, 11, f->before_seq)) ||
+	    sqlite3_bind_int64(st, 1, f->after_seq) ||
 	    sq_bind_text(st, 2, f->client) || sq_bind_text(st, 3, f->action) ||
 	    sq_bind_text(st, 4, f->holder) || sq_bind_text(st, 5, f->target) ||
 	    sqlite3_bind_int64(st, 6, f->since_ms) ||
 	    sqlite3_bind_int64(st, 7, f->until_ms) ||
 	    sqlite3_bind_int(st, 8, limit);
+}
+
+/* Newest first (AF_DESC): the records not keyed yet, by scan, then the
+ * keyed chunks from before_seq's (or the last keyed) down, until limit
+ * rows.  A holder with no record in a chunk costs one probe of its keys. */
+static int
+audit_by_key_desc(struct conn *c, const cs_audit_filter *f, unsigned mask,
+    const char *key, int64_t keyed, int limit, void **arr, size_t *n)
+{
+	sqlite3_stmt *st;
+	int64_t ch = (f->before_seq - 1) >> AUDIT_CHUNK_SHIFT;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (ch > keyed && (rc = prep_audit(c, mask, &st)) == 0)
+		rc = sq_fetch_append(st, bind_audit(st, f, limit) ||
+		    sqlite3_bind_int64(st, 10, (keyed + 1) << AUDIT_CHUNK_SHIFT),
+		    &audit_kind, arr, n, &cap, "query audit");
+	for (ch = ch < keyed ? ch : keyed; rc == 0 && ch >= 0 &&
+	    *n < (size_t)limit; ch--)
+		if ((rc = prep_audit(c, mask | AF_KEYED, &st)) == 0)
+			rc = sq_fetch_append(st, bind_audit(st, f, limit - (int)*n) ||
+			    sq_bind_text(st, 9, key) || sqlite3_bind_int64(st, 10, ch),
+			    &audit_kind, arr, n, &cap, "query audit");
+	return rc;
 }
 
 /* A holder or target filter (prep_audit): the keyed chunks from
@@ -248,6 +279,10 @@ audit_by_key(struct conn *c, const cs_audit_filter *f, unsigned mask,
 		return sq_nomem();
 	if ((rc = sq_prep(c, ST_AUDIT_KEYED, &st)) == 0)
 		rc = sq_fetch_int(st, SQLITE_OK, &keyed, "audit chunks");
+	if (rc == 0 && (mask & AF_DESC)) {
+		rc = audit_by_key_desc(c, f, mask, key, keyed, limit, arr, n);
+		goto out;
+	}
 	for (ch = f->after_seq >> AUDIT_CHUNK_SHIFT; rc == 0 && ch <= keyed &&
 	    *n < (size_t)limit; ch++)
 		if ((rc = prep_audit(c, mask | AF_KEYED, &st)) == 0)
@@ -259,6 +294,7 @@ audit_by_key(struct conn *c, const cs_audit_filter *f, unsigned mask,
 		rc = sq_fetch_append(st, bind_audit(st, f, limit - (int)*n) ||
 		    sqlite3_bind_int64(st, 10, (keyed + 1) << AUDIT_CHUNK_SHIFT),
 		    &audit_kind, arr, n, &cap, "query audit");
+out:
 	sqlite3_free(key);
 	return rc;
 }
@@ -282,7 +318,7 @@ sq_audit_query(cs_store *cs, const cs_audit_filter *f, cs_audit_rec ***out,
 	    (f->holder ? AF_HOLDER : 0) | (f->target ? AF_TARGET : 0) |
 	    (f->since_ms ? AF_SINCE : 0) | (f->until_ms ? AF_UNTIL : 0) |
 	    (f->result == NULL ? 0 : strcmp(f->result, "ok") == 0 ? AF_OK :
-	    AF_DENIED);
+	    AF_DENIED) | (f->before_seq > 0 ? AF_DESC : 0);
 	if ((rc = sq_read_conn(S(cs), &c)) != 0)
 		goto out;
 	if (mask & (AF_HOLDER | AF_TARGET))

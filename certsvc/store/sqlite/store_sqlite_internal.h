@@ -121,7 +121,8 @@ enum {
 	AF_OK = 1 << 6,
 	AF_DENIED = 1 << 7,
 	AF_KEYED = 1 << 8,   /* one keyed chunk of a holder or target filter */
-	AF__N = 1 << 9
+	AF_DESC = 1 << 9,    /* newest first: seq < before_seq (?11) */
+	AF__N = 1 << 10
 };
 
 /* --- types ---------------------------------------------------------- */
