@@ -231,6 +231,9 @@ pg_licence_put(cs_store *cs, const cs_licence_row *lr)
 	if ((rc = licence_params(s, lr, &q)) == 0)
 		rc = pg_write_run(s, own, pg_st(PS_LIC_PUT), &q, &r,
 		    "insert licence");
+	/* The trigger moved the counter (pg_numbering.c). */
+	if (rc == 0 && !own)
+		pg_num_stored(s, lr->type, lr->issuer_code, lr->seq);
 	PQclear(r);
 	pg_write_leave(s, own);
 	return rc;
@@ -245,6 +248,8 @@ fill_licence(struct pgstore *s, void *ctx, size_t i, struct pgq *q)
 int
 pg_licences_import(cs_store *cs, cs_licence_row *const *rows, size_t n)
 {
+	/* Numbers kept by the source, not under this side's locks. */
+	pg_num_forget(P(cs));
 	return pg_write_batch(P(cs), pg_st(PS_LIC_PUT), n, fill_licence,
 	    (void *)rows, "insert licences");
 }
@@ -466,10 +471,17 @@ pg_licence_next_seq(cs_store *cs, const char *type, const char *issuer_code,
 	pq_init(&q);
 	pq_text(&q, type);
 	pq_text(&q, issuer_code);
-	if (pg_holds(s))
+	if (pg_holds(s)) {
+		/* Locked by an earlier call of this transaction: the
+		 * database would answer what was kept (pg_numbering.c). */
+		if (pg_lost(s) == 0 && pg_num_get(s, type, issuer_code, out))
+			return 0;
 		rc = pg_write(s, pg_st(PS_NEXT_SEQ_LOCK), &q, &r, "next seq");
-	else
-		rc = pg_read(s, pg_st(PS_NEXT_SEQ), &q, &r, "next seq");
+		if (rc == 0 && (rc = pg_fetch_int(r, out, "next seq")) == 0)
+			pg_num_locked(s, type, issuer_code, *out);
+		return rc;
+	}
+	rc = pg_read(s, pg_st(PS_NEXT_SEQ), &q, &r, "next seq");
 	if (rc == 0)
 		rc = pg_fetch_int(r, out, "next seq");
 	return rc;

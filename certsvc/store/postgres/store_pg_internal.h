@@ -158,6 +158,15 @@ struct pgstatus {
 	int touched_all;
 };
 
+/* A number the writer's transaction holds the lock of (pg_numbering.c):
+ * the next seq of a type and issuer. */
+#define PG_NUM_MAX 8
+struct pgnum {
+	char type[32];
+	char issuer[64];
+	int64_t next;
+};
+
 /* A read of status events outside a transaction: whether the status cache
  * may answer it, and, for a put of what the database answers, the cache's
  * epoch and the time before the database was asked. */
@@ -205,6 +214,10 @@ struct pgstore {
 	cs_lcache *lc;       /* committed licence rows read (lcache.h), and
 	                      * their status events (pg_status.c) */
 	struct pgstatus st;
+	/* Numbers of the writer's transaction (pg_numbering.c), the token
+	 * holder's. */
+	struct pgnum num[PG_NUM_MAX];
+	size_t n_num;
 };
 
 /* How to turn the rows of a result into an array: elements of size bytes,
@@ -290,6 +303,15 @@ void pg_status_put(struct pgstore *s, const struct pgsread *r,
 void pg_status_touch(struct pgstore *s, const char *id);
 void pg_status_touch_all(struct pgstore *s);
 void pg_status_tx_end(struct pgstore *s);
+
+/* pg_numbering.c: the numbers the writer's transaction has locked. */
+int pg_num_get(struct pgstore *s, const char *type, const char *issuer_code,
+    int64_t *next);
+void pg_num_locked(struct pgstore *s, const char *type,
+    const char *issuer_code, int64_t next);
+void pg_num_stored(struct pgstore *s, const char *type,
+    const char *issuer_code, int64_t seq);
+void pg_num_forget(struct pgstore *s);
 
 /* pg_schema.c: the schema and its migrations. */
 extern const int pg_schema_version;
