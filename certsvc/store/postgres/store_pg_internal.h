@@ -89,6 +89,7 @@ enum pst_id {
 	PS_AUDIT_IMPORT,
 	PS_CHG_IMPORT,
 	PS_IMPORT_DONE,
+	PS_SEQ_RAISE,
 	PS_PING,
 	PS__N
 };
