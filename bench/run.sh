@@ -11,7 +11,8 @@
 # "N ..." and --scenarios a,b (a subset, while working on one path),
 # --backends sqlite,postgresql (or --backend postgresql): the stores to
 # measure, SQLite alone by default.  On PostgreSQL it starts a PostgreSQL
-# 15 cluster of its own (bench/pg.sh), seeds it through cs_issue() too,
+# 15 cluster of its own (bench/pg.sh), seeds it with SQLite's seed moved
+# over by certsvc copy (PG_SEED=issue: through cs_issue(), hours at 1M),
 # measures raw one-insert transactions against it (ceil_pg) and runs
 # verify, lookup, fetch and issue there; report.py holds them against
 # that ceiling and against SQLite's same scenario in the same run.

@@ -326,6 +326,72 @@ TEST(licence_numbers)
 	cs_store_close(s);
 }
 
+/* Inside a transaction the next number follows the licences the
+ * transaction stored, and forgets the ones a rolled-back level or a
+ * refused write took back (the PostgreSQL store keeps the numbers it has
+ * locked on its side: pg_numbering.c). */
+TEST(numbering_in_transaction)
+{
+	struct lic a, b, c, dup;
+	cs_store *s = fx_open("numbering_tx");
+	int64_t v = 0;
+
+	if (s == NULL)
+		return;
+	lic_make(&a, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
+	lic_make(&b, TYPE_A, 2, HOLDER_1, "ems", 1001, NULL);
+	lic_make(&c, TYPE_A, 5, HOLDER_1, "ems", 1002, NULL);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 1);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 1);  /* nothing stored yet: the same number */
+	CHECK_INT_EQ(cs_store_licence_put(s, &a.r), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 2);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_B, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 1);  /* another type counts on its own */
+	/* A level that stored b, rolled back: 2 is free again. */
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &b.r), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 3);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 2);
+	/* A refused write changes nothing. */
+	lic_make(&dup, TYPE_A, 1, HOLDER_1, "ems", 1003, NULL);
+	snprintf(dup.ref, sizeof(dup.ref), "REF-dup");
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup.r), CS_ECONFLICT);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 2);
+	/* A level committed keeps what it stored: numbers given past the
+	 * next one move it on. */
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &c.r), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 6);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 6);
+	/* A transaction rolled back whole: its numbers are free again. */
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 6);
+	CHECK_INT_EQ(cs_store_licence_put(s, &b.r), 0);
+	lic_make(&c, TYPE_A, 9, HOLDER_1, "ems", 1004, NULL);
+	CHECK_INT_EQ(cs_store_licence_put(s, &c.r), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 10);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_next_seq(s, TYPE_A, ISSUER, &v), 0);
+	CHECK_INT_EQ(v, 6);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
+	cs_store_close(s);
+}
+
 /* --- events, bundles ---------------------------------------------------- */
 
 TEST(events)
@@ -1702,6 +1768,7 @@ main(int argc, char **argv)
 	RUN(licences);
 	RUN(record_round_trip);
 	RUN(licence_numbers);
+	RUN(numbering_in_transaction);
 	RUN(events);
 	RUN(events_for_many);
 	RUN(status_seen_by_other_handle);

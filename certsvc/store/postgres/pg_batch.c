@@ -123,6 +123,7 @@ pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
 		PQclear(bad);
 		pg_conn_close(&s->writer);
 		s->lost = 1;
+		pg_num_forget(s);
 		return rc;
 	}
 	(void)PQexitPipelineMode(pg);
@@ -131,8 +132,10 @@ pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
 	else
 		rc = fill_rc;
 	PQclear(bad);
-	if (rc != 0)
+	if (rc != 0) {
+		pg_num_forget(s);  /* pg_numbering.c */
 		PQclear(PQexec(pg, "ROLLBACK TO SAVEPOINT cs_batch; "
 		    "RELEASE SAVEPOINT cs_batch"));
+	}
 	return rc;
 }

@@ -279,6 +279,12 @@ static const struct pstmt table[PS__N] = {
 	ST(PS_CHG_IMPORT, "INSERT INTO change_events (event_id, type, "
 	    "licence_type, licence_id, at, body, seq) OVERRIDING SYSTEM VALUE "
 	    "VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::bigint)"),
+	/* An import's numbering counter raised once a batch, before its
+	 * licences (pg_licences.c): the trigger cs_licence_numbered then
+	 * finds it high enough and rewrites nothing. */
+	ST(PS_SEQ_RAISE, "INSERT INTO licence_seqs AS c (type, issuer_code, "
+	    "last) VALUES ($1, $2, $3::bigint) ON CONFLICT (type, issuer_code) "
+	    "DO UPDATE SET last = EXCLUDED.last WHERE c.last < EXCLUDED.last"),
 	/* Each identity's next value after the largest stored, so what the
 	 * store numbers next never takes a number an import kept. */
 	ST(PS_IMPORT_DONE, "SELECT "

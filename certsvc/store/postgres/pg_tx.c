@@ -107,6 +107,7 @@ writer_ready(struct pgstore *s)
 
 	s->lost = 0;
 	s->wrote = 0;
+	pg_num_forget(s);
 	if ((rc = pg_conn_ensure(s, &s->writer)) == 0 &&
 	    PQtransactionStatus(s->writer.pg) != PQTRANS_IDLE)
 		(void)wexec(s, "ROLLBACK", 1);
@@ -192,6 +193,8 @@ write_in_tx(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
 out:
 	if (PQstatus(pg) == CONNECTION_BAD)
 		s->lost = 1;
+	if (rc != 0)
+		pg_num_forget(s);  /* rolled back to cs_call: ask again */
 	if (rc == 0) {
 		s->wrote = 1;
 		*out = mine;
@@ -312,6 +315,10 @@ pg_tx_end(struct pgstore *s, int commit)
 {
 	int rc = 0;
 
+	/* A level rolled back may have taken the numbering locks with it;
+	 * the outermost end releases them (pg_numbering.c). */
+	if (!commit || s->depth <= 1 || s->lost)
+		pg_num_forget(s);
 	if (s->depth > 1) {
 		s->depth--;
 		if (s->lost)
@@ -322,6 +329,8 @@ pg_tx_end(struct pgstore *s, int commit)
 				(void)wexec(s, "RELEASE SAVEPOINT cs", 1);
 		}
 		s->stray = commit && rc != 0;
+		if (rc != 0)
+			pg_num_forget(s);
 		return rc;
 	}
 	s->depth = 0;

@@ -92,6 +92,7 @@ enum pst_id {
 	PS_AUDIT_IMPORT,
 	PS_CHG_IMPORT,
 	PS_IMPORT_DONE,
+	PS_SEQ_RAISE,
 	PS_PING,
 	PS__N
 };
@@ -162,6 +163,15 @@ struct pgstatus {
 	int touched_all;
 };
 
+/* A number the writer's transaction holds the lock of (pg_numbering.c):
+ * the next seq of a type and issuer. */
+#define PG_NUM_MAX 8
+struct pgnum {
+	char type[32];
+	char issuer[64];
+	int64_t next;
+};
+
 /* A read of status events outside a transaction: whether the status cache
  * may answer it, and, for a put of what the database answers, the cache's
  * epoch and the time before the database was asked. */
@@ -209,6 +219,10 @@ struct pgstore {
 	cs_lcache *lc;       /* committed licence rows read (lcache.h), and
 	                      * their status events (pg_status.c) */
 	struct pgstatus st;
+	/* Numbers of the writer's transaction (pg_numbering.c), the token
+	 * holder's. */
+	struct pgnum num[PG_NUM_MAX];
+	size_t n_num;
 };
 
 /* How to turn the rows of a result into an array: elements of size bytes,
@@ -297,6 +311,15 @@ void pg_status_put(struct pgstore *s, const struct pgsread *r,
 void pg_status_touch(struct pgstore *s, const char *id);
 void pg_status_touch_all(struct pgstore *s);
 void pg_status_tx_end(struct pgstore *s);
+
+/* pg_numbering.c: the numbers the writer's transaction has locked. */
+int pg_num_get(struct pgstore *s, const char *type, const char *issuer_code,
+    int64_t *next);
+void pg_num_locked(struct pgstore *s, const char *type,
+    const char *issuer_code, int64_t next);
+void pg_num_stored(struct pgstore *s, const char *type,
+    const char *issuer_code, int64_t seq);
+void pg_num_forget(struct pgstore *s);
 
 /* pg_schema.c: the schema and its migrations. */
 extern const int pg_schema_version;
