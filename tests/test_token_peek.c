@@ -89,6 +89,45 @@ TEST(each_form)
 	cs_sb_free(&c);
 }
 
+/* The full check after a miss decodes from the peek: the same layers as
+ * a decode of the text, in each form, and the peek keeps its id. */
+TEST(decode_peeked)
+{
+	cs_sbuf c = CS_SBUF_INIT;
+	cs_token_peek pk;
+	cs_token_layers *a = NULL, *b = NULL;
+	char *tok, *url = NULL, *compact = NULL, *forms[3];
+	size_t i;
+
+	claims(&c, ID, 0);
+	tok = token_of(&c, NULL, NULL);
+	CHECK(cs_token_qr_text(tok, "url", "https://lic.example", &url) == 0);
+	CHECK(cs_token_qr_text(tok, "compact", NULL, &compact) == 0);
+	forms[0] = tok, forms[1] = url, forms[2] = compact;
+	for (i = 0; i < 3; i++) {
+		CHECK(cs_token_peek_text(forms[i], strlen(forms[i]), &pk) == 0);
+		CHECK(cs_token_decode(forms[i], strlen(forms[i]), &a) == 0);
+		CHECK(cs_token_decode_peeked(&pk, &b) == 0);
+		CHECK(b->failed_layer == NULL && b->form == a->form);
+		CHECK(b->compressed_len == a->compressed_len &&
+		    memcmp(b->compressed, a->compressed, a->compressed_len) == 0);
+		CHECK(b->cose_len == a->cose_len &&
+		    memcmp(b->cose, a->cose, a->cose_len) == 0);
+		CHECK(json_equal(b->claims, a->claims));
+		CHECK(b->msg->kid_len == CS_KID_LEN &&
+		    memcmp(b->msg->kid, key->kid, CS_KID_LEN) == 0);
+		CHECK(pk.cose == NULL && pk.kid == NULL);
+		CHECK_STR_EQ(pk.id, ID);
+		cs_token_layers_free(a);
+		cs_token_layers_free(b);
+		cs_token_peek_free(&pk);
+	}
+	free(url);
+	free(compact);
+	free(tok);
+	cs_sb_free(&c);
+}
+
 /* The longest id there can be is read (the OID form's are 63-65 bytes). */
 TEST(longest_id)
 {
@@ -200,6 +239,7 @@ main(int argc, char **argv)
 	if (cs_key_generate(CS_ALG_ES256, &key) != 0)
 		return 1;
 	RUN(each_form);
+	RUN(decode_peeked);
 	RUN(longest_id);
 	RUN(not_certsvcs_shape);
 	RUN(cut_and_changed);

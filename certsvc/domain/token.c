@@ -537,6 +537,24 @@ check_claims(const cs_token_layers *l)
 	return 0;
 }
 
+/* The layers from the COSE message on: the message, its claims as JSON,
+ * their shape; failed_layer NULL when all decoded. */
+static int
+decode_cose(cs_token_layers *l)
+{
+	int rc;
+
+	l->failed_layer = "cose";
+	if ((rc = cs_cose_parse(l->cose, l->cose_len, &l->msg)) != 0)
+		return rc;
+	l->failed_layer = "claims";
+	if ((rc = cs_cbor_to_json(l->msg->payload, l->msg->payload_len,
+	    &l->claims)) != 0 || (rc = check_claims(l)) != 0)
+		return rc;
+	l->failed_layer = NULL;
+	return 0;
+}
+
 int
 cs_token_decode(const char *text, size_t len, cs_token_layers **out)
 {
@@ -582,18 +600,30 @@ cs_token_decode(const char *text, size_t len, cs_token_layers **out)
 		    CS_ZLIB_MAX_OUT, &l->cose, &l->cose_len)) != 0)
 			goto out;
 	}
-	l->failed_layer = "cose";
-	if ((rc = cs_cose_parse(l->cose, l->cose_len, &l->msg)) != 0)
-		goto out;
-	l->failed_layer = "claims";
-	if ((rc = cs_cbor_to_json(l->msg->payload, l->msg->payload_len, &l->claims)) != 0)
-		goto out;
-	if ((rc = check_claims(l)) != 0)
-		goto out;
-	l->failed_layer = NULL;
+	rc = decode_cose(l);
 out:
 	free(bytes);
 	return rc;
+}
+
+int
+cs_token_decode_peeked(cs_token_peek *pk, cs_token_layers **out)
+{
+	cs_token_layers *l;
+
+	if ((*out = l = calloc(1, sizeof(*l))) == NULL)
+		return cs_err_set(CS_ENOMEM, "out of memory");
+	l->form = pk->form;
+	l->compressed = pk->compressed;
+	l->compressed_len = pk->compressed_len;
+	l->cose = pk->cose;
+	l->cose_len = pk->cose_len;
+	/* Taken: the peek keeps its id and iat, not its kid (in cose). */
+	pk->compressed = pk->cose = NULL;
+	pk->compressed_len = pk->cose_len = 0;
+	pk->kid = NULL;
+	pk->kid_len = 0;
+	return decode_cose(l);
 }
 
 void

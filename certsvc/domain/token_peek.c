@@ -204,6 +204,7 @@ cs_token_peek_text(const char *text, size_t len, cs_token_peek *out)
 	memset(&l, 0, sizeof(l));
 	if (len > CS_TOKEN_MAX_TEXT || cs_token_unwrap(&l, text, len) != 0)
 		goto out;
+	out->form = l.form;
 	if (l.form == CS_FORM_COMPACT)
 		rc = cs_b45_decode(l.encoded, strlen(l.encoded), &out->compressed,
 		    &out->compressed_len);
