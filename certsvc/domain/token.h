@@ -113,5 +113,9 @@ int cs_token_decode_peeked(cs_token_peek *pk, cs_token_layers **out);
 
 /* CBOR item → JSON as described above, bounded depth. */
 int cs_cbor_to_json(const uint8_t *buf, size_t n, json_t **out);
+/* The same JSON, read without libcbor, for an item of the shapes certsvc
+ * writes (definite lengths, no tags or floats); NULL for any other item,
+ * and for one cs_cbor_to_json would refuse (token_peek.c). */
+json_t *cs_cbor_json_lean(const uint8_t *buf, size_t n);
 
 #endif
