@@ -257,7 +257,7 @@ def signed_and_delivered():
         in_order(rcv, ids)
         # The sender records its attempts shortly after the receiver's answers.
         wait_for(lambda: sub_state("plain").get("delivery", {}).get("pending") == 0,
-                 timeout=10, step=0.05)
+                 timeout=30, step=0.05)
         dl = sub_state("plain").get("delivery", {})
         check(dl.get("pending") == 0 and (dl.get("last_attempt") or {}).get("result") == "delivered",
               "GET: nothing pending, last attempt delivered (%s)" % dl)

@@ -89,6 +89,94 @@ TEST(each_form)
 	cs_sb_free(&c);
 }
 
+/* The full check after a miss decodes from the peek: the same layers as
+ * a decode of the text, in each form, and the peek keeps its id. */
+TEST(decode_peeked)
+{
+	cs_sbuf c = CS_SBUF_INIT;
+	cs_token_peek pk;
+	cs_token_layers *a = NULL, *b = NULL;
+	char *tok, *url = NULL, *compact = NULL, *forms[3];
+	size_t i;
+
+	claims(&c, ID, 0);
+	tok = token_of(&c, NULL, NULL);
+	CHECK(cs_token_qr_text(tok, "url", "https://lic.example", &url) == 0);
+	CHECK(cs_token_qr_text(tok, "compact", NULL, &compact) == 0);
+	forms[0] = tok, forms[1] = url, forms[2] = compact;
+	for (i = 0; i < 3; i++) {
+		CHECK(cs_token_peek_text(forms[i], strlen(forms[i]), &pk) == 0);
+		CHECK(cs_token_decode(forms[i], strlen(forms[i]), &a) == 0);
+		CHECK(cs_token_decode_peeked(&pk, &b) == 0);
+		CHECK(b->failed_layer == NULL && b->form == a->form);
+		CHECK(b->compressed_len == a->compressed_len &&
+		    memcmp(b->compressed, a->compressed, a->compressed_len) == 0);
+		CHECK(b->cose_len == a->cose_len &&
+		    memcmp(b->cose, a->cose, a->cose_len) == 0);
+		CHECK(json_equal(b->claims, a->claims));
+		CHECK(b->msg->kid_len == CS_KID_LEN &&
+		    memcmp(b->msg->kid, key->kid, CS_KID_LEN) == 0);
+		CHECK(pk.cose == NULL && pk.kid == NULL);
+		CHECK_STR_EQ(pk.id, ID);
+		cs_token_layers_free(a);
+		cs_token_layers_free(b);
+		cs_token_peek_free(&pk);
+	}
+	free(url);
+	free(compact);
+	free(tok);
+	cs_sb_free(&c);
+}
+
+/* The claims read without libcbor (cs_cbor_json_lean): certsvc's shapes
+ * as cs_cbor_to_json shows them, and NULL (libcbor judges) for the rest:
+ * indefinite lengths, tags, floats (a half float whose bits are 20 is not
+ * false), integers past 64 signed bits, duplicate or non-ASCII keys. */
+TEST(claims_lean)
+{
+	static const struct {
+		const char *hex, *json;  /* json NULL: left to libcbor */
+	} cases[] = {
+		{"a3016161063a0001000020f5", "{\"1\":\"a\",\"6\":-65537,\"-1\":true}"},
+		{"a2626964430102ff6166f6", "{\"id\":\"0102ff\",\"f\":null}"},
+		{"83f4001bffffffffffffffff", NULL},
+		{"8300f41b7fffffffffffffff", "[0,false,9223372036854775807]"},
+		{"3b7fffffffffffffff", "-9223372036854775808"},
+		{"a13b7fffffffffffffff00", "{\"-9223372036854775808\":0}"},
+		{"f90014", NULL},
+		{"f4", "false"},
+		{"d24100", NULL},
+		{"bf6161f5ff", NULL},
+		{"a2616100616101", NULL},
+		{"a2016100613101", NULL},
+		{"a162c3a900", NULL},
+		{"6261", NULL},
+		{"a1616100", "{\"a\":0}"},
+	};
+	uint8_t *bin = NULL;
+	size_t i, n;
+	json_t *lean, *want, *full;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK(cs_hex_decode(cases[i].hex, strlen(cases[i].hex), &bin,
+		    &n) == 0);
+		lean = cs_cbor_json_lean(bin, n);
+		if (cases[i].json == NULL) {
+			CHECK(lean == NULL);
+		} else {
+			want = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+			CHECK(lean != NULL && json_equal(lean, want));
+			/* And cs_cbor_to_json answers the same. */
+			CHECK(cs_cbor_to_json(bin, n, &full) == 0 &&
+			    json_equal(full, want));
+			json_decref(full);
+			json_decref(want);
+		}
+		json_decref(lean);
+		free(bin);
+	}
+}
+
 /* The longest id there can be is read (the OID form's are 63-65 bytes). */
 TEST(longest_id)
 {
@@ -200,6 +288,8 @@ main(int argc, char **argv)
 	if (cs_key_generate(CS_ALG_ES256, &key) != 0)
 		return 1;
 	RUN(each_form);
+	RUN(decode_peeked);
+	RUN(claims_lean);
 	RUN(longest_id);
 	RUN(not_certsvcs_shape);
 	RUN(cut_and_changed);

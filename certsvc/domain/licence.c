@@ -157,11 +157,12 @@ stored_token_is(const struct rec_scan *sc, const uint8_t *tok, size_t n)
 	return same;
 }
 
-/* The public view of row and its status; with tok, only when its stored
- * token is those bytes (*out NULL and 0 returned when it is not). */
+/* The public view of row and its status; with tok, *same says whether
+ * its stored token is those bytes (and a record the scan does not take
+ * gives no view: *out NULL and 0 returned). */
 static int
 public_of_row(cs_service *svc, const cs_licence_row *row, const uint8_t *tok,
-    size_t tok_n, json_t **out, const char **status_out)
+    size_t tok_n, json_t **out, const char **status_out, int *same)
 {
 	struct rec_scan sc;
 	cs_sbuf trim = CS_SBUF_INIT;
@@ -187,8 +188,8 @@ public_of_row(cs_service *svc, const cs_licence_row *row, const uint8_t *tok,
 		    &full, &status)) != 0)
 			goto out;
 	} else {
-		if (tok != NULL && !stored_token_is(&sc, tok, tok_n))
-			goto out;
+		if (tok != NULL)
+			*same = stored_token_is(&sc, tok, tok_n);
 		p = trim.p;
 		if ((full = cs_flat_object(&p, 0)) == NULL &&
 		    (full = json_loads(trim.p, 0, &err)) == NULL) {
@@ -226,21 +227,23 @@ cs_licence_public(cs_service *svc, const char *id, json_t **out,
 
 	*out = NULL;
 	if ((rc = row_load(svc, id, &row)) == 0)
-		rc = public_of_row(svc, row, NULL, 0, out, status_out);
+		rc = public_of_row(svc, row, NULL, 0, out, status_out, NULL);
 	cs_licence_row_free(row);
 	return rc;
 }
 
 int
-cs_licence_public_if_token(cs_service *svc, const char *id,
-    const uint8_t *tok, size_t n, json_t **out, const char **status_out)
+cs_licence_public_token(cs_service *svc, const char *id,
+    const uint8_t *tok, size_t n, json_t **out, const char **status_out,
+    int *same)
 {
 	cs_licence_row *row = NULL;
 	int rc;
 
 	*out = NULL;
+	*same = 0;
 	if ((rc = row_load(svc, id, &row)) == 0)
-		rc = public_of_row(svc, row, tok, n, out, status_out);
+		rc = public_of_row(svc, row, tok, n, out, status_out, same);
 	cs_licence_row_free(row);
 	return rc;
 }

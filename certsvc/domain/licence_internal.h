@@ -64,5 +64,8 @@ int cs_licence_view_sb_evs(cs_service *svc, const cs_licence_row *row,
     cs_sbuf *b, int *shown);
 /* s as a JSON string, the way json_dumps writes it. */
 void cs_sb_json_string(cs_sbuf *b, const char *s);
+/* Whether s is printable ASCII without '"' or '\\': written as a JSON
+ * string's content as it is. */
+int cs_json_plain(const char *s);
 
 #endif

@@ -315,20 +315,27 @@ cs_span_days(const char *s, size_t n, int64_t def)
 	return cs_days_from_civil(y, m, d);
 }
 
+int
+cs_json_plain(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+			return 0;
+	return 1;
+}
+
 /* s as a JSON string, the way json_dumps writes it. */
 void
 cs_sb_json_string(cs_sbuf *b, const char *s)
 {
-	const unsigned char *p;
 	json_t *j;
 	char *t;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
-			break;
-	if (*p == '\0') {
+	if (cs_json_plain(s)) {
 		cs_sb_add(b, "\"", 1);
-		cs_sb_add(b, s, (size_t)((const char *)p - s));
+		cs_sb_puts(b, s);
 		cs_sb_add(b, "\"", 1);
 		return;
 	}

@@ -91,6 +91,7 @@ int cs_token_unwrap(cs_token_layers *l, const char *text, size_t len);
  * stored for id before believing any of it.
  */
 typedef struct cs_token_peek {
+	enum cs_token_form form;  /* CS_FORM_URL, _TOKEN or _COMPACT */
 	uint8_t *compressed;      /* owned: the zlib stream, as stored */
 	size_t compressed_len;
 	uint8_t *cose;            /* owned: its inflated COSE_Sign1 */
@@ -104,7 +105,17 @@ typedef struct cs_token_peek {
 int cs_token_peek_text(const char *text, size_t len, cs_token_peek *out);
 void cs_token_peek_free(cs_token_peek *p);
 
+/* cs_token_decode of the text pk was peeked from, without its outer
+ * layers again: the same base64url or Base45 and inflate made pk's bytes,
+ * which are taken into *out (pk keeps its id and iat; its kid is gone).
+ * The full check after a fast path's miss (verify.c) decodes once. */
+int cs_token_decode_peeked(cs_token_peek *pk, cs_token_layers **out);
+
 /* CBOR item → JSON as described above, bounded depth. */
 int cs_cbor_to_json(const uint8_t *buf, size_t n, json_t **out);
+/* The same JSON, read without libcbor, for an item of the shapes certsvc
+ * writes (definite lengths, no tags or floats); NULL for any other item,
+ * and for one cs_cbor_to_json would refuse (token_peek.c). */
+json_t *cs_cbor_json_lean(const uint8_t *buf, size_t n);
 
 #endif

@@ -10,9 +10,16 @@
  * bytes it came from are found, full length, in the library (verify.c),
  * and a text it misreads or refuses is checked in full like any other.
  * It must only stay inside its buffer and within CS_COSE_MAX_DEPTH.
+ *
+ * The same reader gives the claims as JSON to cs_cbor_to_json for the
+ * shapes certsvc writes (cs_cbor_json_lean): libcbor's tree, built and
+ * walked for every full check, cost more than the rest of the decode.
+ * Anything it does not take exactly as cs_cbor_to_json would show it is
+ * left to libcbor, which judges it.
  */
 #include "token.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +201,158 @@ read_cose(cs_token_peek *out)
 	return read_protected(prot, out) != 0 ? -1 : read_claims(payload, out);
 }
 
+/* --- claims as JSON, without libcbor ----------------------------------- */
+
+static json_t *lean_item(struct cur *c, int depth);
+
+/* A byte string as the hex digits cs_cbor_to_json shows it as. */
+static json_t *
+lean_hex(const struct cur *s)
+{
+	size_t n = (size_t)(s->end - s->p);
+	char small[257], *hex = n < sizeof(small) / 2 ? small : malloc(2 * n + 1);
+	json_t *j;
+
+	if (hex == NULL)
+		return NULL;
+	cs_hex_encode_into(s->p, n, hex);
+	j = json_stringn(hex, 2 * n);
+	if (hex != small)
+		free(hex);
+	return j;
+}
+
+/* Whether s is ASCII without NUL: a key taken as it is (any other is
+ * left to libcbor and jansson's own UTF-8 check). */
+static int
+plain_key(const struct cur *s)
+{
+	const uint8_t *p;
+
+	for (p = s->p; p < s->end; p++)
+		if (*p == 0 || *p >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* A map key as cs_cbor_to_json names it: an integer in decimal, a text
+ * of ASCII as itself, in name. */
+static int
+lean_key(struct cur *c, char *name, size_t size, const char **key,
+    size_t *len)
+{
+	struct cur s;
+	uint64_t arg;
+	int major, k;
+	char digits[24];
+
+	if (head(c, &major, &arg) != 0)
+		return -1;
+	if (major == CBOR_MAJOR_TSTR) {
+		if (take(c, arg, &s) != 0 || arg >= size || !plain_key(&s))
+			return -1;
+		memcpy(name, s.p, (size_t)arg);
+	} else if ((major == CBOR_MAJOR_UINT || major == CBOR_MAJOR_NEGINT) &&
+	    arg <= INT64_MAX) {
+		if (major == CBOR_MAJOR_NEGINT)
+			arg++;  /* -1 - arg, shown as "-" and arg + 1 */
+		k = 0;
+		do
+			digits[k++] = (char)('0' + arg % 10);
+		while ((arg /= 10) != 0);
+		arg = 0;
+		if (major == CBOR_MAJOR_NEGINT)
+			name[arg++] = '-';
+		while (k > 0)
+			name[arg++] = digits[--k];
+	} else
+		return -1;
+	name[arg] = '\0';
+	*key = name;
+	*len = (size_t)arg;
+	return 0;
+}
+
+static json_t *
+lean_map(struct cur *c, uint64_t n, int depth)
+{
+	json_t *obj = json_object(), *v;
+	const char *key;
+	char name[256];
+	size_t len;
+
+	for (; obj != NULL && n > 0; n--) {
+		if (lean_key(c, name, sizeof(name), &key, &len) != 0 ||
+		    json_object_getn(obj, key, len) != NULL ||
+		    (v = lean_item(c, depth + 1)) == NULL) {
+			json_decref(obj);
+			return NULL;
+		}
+		json_object_setn_new_nocheck(obj, key, len, v);
+	}
+	return obj;
+}
+
+/* One item of the shapes certsvc writes (definite lengths, integers
+ * within 64 signed bits, strings, arrays, maps keyed by integers or
+ * text, true, false, null); NULL for anything else. */
+static json_t *
+lean_item(struct cur *c, int depth)
+{
+	const uint8_t *at = c->p;
+	struct cur s;
+	json_t *arr, *v;
+	uint64_t arg;
+	int major;
+
+	if (depth > CS_COSE_MAX_DEPTH || head(c, &major, &arg) != 0)
+		return NULL;
+	switch (major) {
+	case CBOR_MAJOR_UINT:
+		return arg <= INT64_MAX ? json_integer((json_int_t)arg) : NULL;
+	case CBOR_MAJOR_NEGINT:
+		return arg <= INT64_MAX ? json_integer(-1 - (json_int_t)arg) : NULL;
+	case CBOR_MAJOR_BSTR:
+		return take(c, arg, &s) == 0 ? lean_hex(&s) : NULL;
+	case CBOR_MAJOR_TSTR:
+		return take(c, arg, &s) == 0 ?
+		    json_stringn((const char *)s.p, (size_t)arg) : NULL;
+	case CBOR_MAJOR_ARRAY:
+		if (arg > (uint64_t)(c->end - c->p) || (arr = json_array()) == NULL)
+			return NULL;
+		for (; arg > 0; arg--)
+			if ((v = lean_item(c, depth + 1)) == NULL ||
+			    json_array_append_new(arr, v) != 0) {
+				json_decref(arr);
+				return NULL;
+			}
+		return arr;
+	case CBOR_MAJOR_MAP:
+		return arg <= (uint64_t)(c->end - c->p) ? lean_map(c, arg, depth) :
+		    NULL;
+	case 7:
+		/* One-byte heads false, true, null; not a float's bits. */
+		if (c->p - at != 1)
+			return NULL;
+		return arg == 20 ? json_false() : arg == 21 ? json_true() :
+		    arg == 22 ? json_null() : NULL;
+	}
+	return NULL;  /* a tag */
+}
+
+json_t *
+cs_cbor_json_lean(const uint8_t *buf, size_t n)
+{
+	struct cur c = {buf, buf + n};
+	json_t *v = lean_item(&c, 0);
+
+	if (v != NULL && c.p != c.end) {
+		json_decref(v);
+		v = NULL;
+	}
+	return v;
+}
+
 int
 cs_token_peek_text(const char *text, size_t len, cs_token_peek *out)
 {
@@ -204,6 +363,7 @@ cs_token_peek_text(const char *text, size_t len, cs_token_peek *out)
 	memset(&l, 0, sizeof(l));
 	if (len > CS_TOKEN_MAX_TEXT || cs_token_unwrap(&l, text, len) != 0)
 		goto out;
+	out->form = l.form;
 	if (l.form == CS_FORM_COMPACT)
 		rc = cs_b45_decode(l.encoded, strlen(l.encoded), &out->compressed,
 		    &out->compressed_len);

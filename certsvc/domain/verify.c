@@ -146,7 +146,8 @@ same_licence(const json_t *cert, const json_t *claims)
  * token fails; otherwise the decoded layers for the caller to judge.
  */
 static cs_token_layers *
-check_token(const cs_keyring *keys, const char *text, size_t len, json_t **verdict)
+check_token(const cs_keyring *keys, const char *text, size_t len,
+    cs_token_peek *pk, json_t **verdict)
 {
 	cs_token_layers *l = NULL;
 	const json_t *lic, *iat;
@@ -155,7 +156,10 @@ check_token(const cs_keyring *keys, const char *text, size_t len, json_t **verdi
 	int rc;
 
 	*verdict = NULL;
-	if ((rc = cs_token_decode(text, len, &l)) != 0) {
+	/* A text already peeked at is not decoded from its outer layers
+	 * again: the peek made the same bytes. */
+	if ((rc = pk != NULL ? cs_token_decode_peeked(pk, &l) :
+	    cs_token_decode(text, len, &l)) != 0) {
 		snprintf(why, sizeof(why), "%s layer: %s", l ? l->failed_layer : "input",
 		    cs_err_msg());
 		*verdict = result("malformed", why, NULL);
@@ -219,7 +223,7 @@ cs_verify_offline(const cs_keyring *keys, const char *text, size_t len,
 	cs_token_layers *l;
 	json_t *verdict = NULL;
 
-	if ((l = check_token(keys, text, len, &verdict)) == NULL)
+	if ((l = check_token(keys, text, len, NULL, &verdict)) == NULL)
 		return done(verdict, out);
 	verdict = result(dates_result(l), NULL, claims_view(l->claims, tz_min));
 	cs_token_layers_free(l);
@@ -271,7 +275,7 @@ cs_verify_offline_listed(const cs_keyring *keys, const cs_status_list *sl,
 	const char *res;
 	char why[400];
 
-	if ((l = check_token(keys, text, len, &verdict)) == NULL)
+	if ((l = check_token(keys, text, len, NULL, &verdict)) == NULL)
 		return done(verdict, out);
 	res = dates_result(l);
 	status = sl ? list_view(sl, l->claims, &res) : json_pack("{sb ss}",
@@ -378,6 +382,16 @@ cs_verify_licence(cs_service *svc, const char *id, json_t **out)
 	return done(library_verdict(svc, id, NULL), out);
 }
 
+/* What the fast path learnt of a text, for the full check after a miss:
+ * the peek (its COSE message, so the text is not decoded again) and the
+ * library's public view of the id it names, with its status. */
+struct seen {
+	cs_token_peek pk;
+	int peeked;
+	json_t *pub;
+	const char *status;
+};
+
 /*
  * The fast path: the answer for a text that carries, byte for byte, the
  * token the library stored for a licence; NULL for any other text, which
@@ -392,42 +406,66 @@ cs_verify_licence(cs_service *svc, const char *id, json_t **out)
  * still be in the keyring (a retired or compromised key is removed from
  * it, and its tokens fail as unknown_key), and the iat may not lie in the
  * future.  A stored token is the licence's own, so same_licence holds.
+ * On a miss, s keeps what was read for the full check.
  */
 static json_t *
-fast_verdict(cs_service *svc, const char *text, size_t len)
+fast_verdict(cs_service *svc, const char *text, size_t len, struct seen *s)
 {
-	cs_token_peek pk;
-	const char *status = NULL;
-	json_t *pub = NULL, *verdict = NULL;
 	const cs_keyring *keys;
-	int known;
+	json_t *verdict = NULL;
+	int known, same = 0;
 
-	if (cs_token_peek_text(text, len, &pk) != 0)
+	if (cs_token_peek_text(text, len, &s->pk) != 0)
 		return NULL;
+	s->peeked = 1;
 	keys = cs_service_keys_hold(svc);
-	known = keys != NULL && cs_keyring_find(keys, pk.kid, pk.kid_len) != NULL;
+	known = keys != NULL && cs_keyring_find(keys, s->pk.kid,
+	    s->pk.kid_len) != NULL;
 	cs_service_keys_release(svc);
 	if (known &&
-	    pk.iat <= (int64_t)cs_now() + IAT_SKEW &&
-	    cs_licence_public_if_token(svc, pk.id, pk.compressed,
-	    pk.compressed_len, &pub, &status) == 0 && pub != NULL) {
-		if ((verdict = result(status, NULL, pub)) != NULL)
+	    s->pk.iat <= (int64_t)cs_now() + IAT_SKEW &&
+	    cs_licence_public_token(svc, s->pk.id, s->pk.compressed,
+	    s->pk.compressed_len, &s->pub, &s->status, &same) == 0 &&
+	    s->pub != NULL && same) {
+		if ((verdict = result(s->status, NULL, s->pub)) != NULL)
 			atomic_fetch_add_explicit(&svc->verify_fast, 1,
 			    memory_order_relaxed);
+		s->pub = NULL;
 	}
-	cs_token_peek_free(&pk);
 	return verdict;
+}
+
+/*
+ * The library's answer for the licence id of a token whose signature
+ * verified: the view the fast path read, when it read this id's (the
+ * same record, and its status from events read a moment ago, as
+ * library_verdict would read them now), else read now.
+ */
+static json_t *
+seen_verdict(cs_service *svc, struct seen *s, const char *id,
+    const json_t *claims)
+{
+	json_t *pub;
+
+	if (s->pub == NULL || strcmp(id, s->pk.id) != 0)
+		return library_verdict(svc, id, claims);
+	pub = s->pub;
+	s->pub = NULL;
+	return result(s->status, NULL, pub);
 }
 
 int
 cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out)
 {
+	struct seen s;
 	cs_token_layers *l;
 	json_t *verdict = NULL, *peer;
 
-	if ((verdict = fast_verdict(svc, text, len)) != NULL)
-		return done(verdict, out);
-	l = check_token(cs_service_keys_hold(svc), text, len, &verdict);
+	memset(&s, 0, sizeof(s));
+	if ((verdict = fast_verdict(svc, text, len, &s)) != NULL)
+		goto out;
+	l = check_token(cs_service_keys_hold(svc), text, len,
+	    s.peeked ? &s.pk : NULL, &verdict);
 	cs_service_keys_release(svc);
 	if (l == NULL) {
 		if (verdict != NULL && strcmp(json_string_value(json_object_get(
@@ -436,9 +474,9 @@ cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out)
 			json_decref(verdict);
 			verdict = peer;
 		}
-		return done(verdict, out);
+		goto out;
 	}
-	verdict = library_verdict(svc,
+	verdict = seen_verdict(svc, &s,
 	    json_string_value(json_object_get(json_object_get(l->claims, "-65537"), "id")),
 	    l->claims);
 	if (verdict != NULL && strcmp(json_string_value(json_object_get(verdict,
@@ -450,6 +488,9 @@ cs_verify_text(cs_service *svc, const char *text, size_t len, json_t **out)
 		    "与此码不符", claims_view(l->claims, svc->cfg.tz_offset_minutes));
 	}
 	cs_token_layers_free(l);
+out:
+	json_decref(s.pub);
+	cs_token_peek_free(&s.pk);
 	return done(verdict, out);
 }
 
