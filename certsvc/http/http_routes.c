@@ -713,20 +713,28 @@ out:
 
 /* --- the verification page (page.c) and face.png ----------------------- */
 
+/* script: the CSP source of the page's one inline script, or NULL for
+ * none. */
 static void
-page_reply(cs_req *r, int rc, char *html, size_t len)
+page_reply(cs_req *r, int rc, char *html, size_t len, const char *script)
 {
+	char csp[256];
+
 	if (rc != 0) {
 		cs_http_problem_err(r, rc, NULL);
 		return;
 	}
 	cs_reply(r, 200, "text/html; charset=utf-8", html, len, 1);
-	/* Self-contained: nothing to load, nothing to run, and the token in
-	 * the address is not sent on to another site.  Never cached: the
-	 * same address shows a revocation at the next look. */
-	cs_reply_header(r, "Content-Security-Policy", "default-src 'none'; "
+	/* Self-contained: nothing to load, nothing to run but the page's own
+	 * script named by its hash, and the token in the address is not sent
+	 * on to another site.  Never cached: the same address shows a
+	 * revocation at the next look. */
+	snprintf(csp, sizeof(csp), "default-src 'none'; %s%s%s"
 	    "style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
-	    "frame-ancestors 'none'");
+	    "frame-ancestors 'none'", script != NULL && script[0] != '\0' ?
+	    "script-src " : "", script != NULL ? script : "", script != NULL &&
+	    script[0] != '\0' ? "; " : "");
+	cs_reply_header(r, "Content-Security-Policy", csp);
 	cs_reply_header(r, "Referrer-Policy", "no-referrer");
 	cs_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
@@ -739,7 +747,7 @@ page_show(cs_req *r, const json_t *res, enum cs_page_source src)
 	size_t len = 0;
 	int rc = cs_page_result(res, &o, &html, &len);
 
-	page_reply(r, rc, html, len);
+	page_reply(r, rc, html, len, NULL);
 }
 
 static void
@@ -749,7 +757,7 @@ page_forms(cs_req *r, const char *notice)
 	size_t len = 0;
 	int rc = cs_page_forms(notice, &html, &len);
 
-	page_reply(r, rc, html, len);
+	page_reply(r, rc, html, len, NULL);
 }
 
 static void page_presentation(cs_req *r, const char *code);
@@ -821,7 +829,7 @@ page_presentation(cs_req *r, const char *code)
 		    json_string_value(json_object_get(res, "result")));
 		rc = cs_page_presentation(res, &o, &html, &len);
 	}
-	page_reply(r, rc, html, len);
+	page_reply(r, rc, html, len, cs_page_presentation_script_src());
 	json_decref(res);
 }
 

@@ -13,6 +13,8 @@
  */
 #include "page.h"
 
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,6 +498,43 @@ status_line(cs_sbuf *b, const char *status)
 	cs_sb_puts(b, "</p>\n");
 }
 
+/* The time left counting down on the presentation page, from the
+ * seconds the server wrote into data-seconds-left (the phone's clock may
+ * be wrong; only its passing is used).  Without script the page shows the
+ * time left when it was opened and still reloads itself at expiry. */
+static const char countdown_js[] =
+    "(function(){var p=document.querySelector('[data-seconds-left]');"
+    "if(!p)return;var end=Date.now()+1e3*p.getAttribute('data-seconds-left');"
+    "function tick(){var s=Math.max(0,Math.round((end-Date.now())/1e3)),"
+    "m=String(Math.floor(s/60)),r=('0'+s%60).slice(-2),i,e;"
+    "e=p.querySelectorAll('.mm');for(i=0;i<e.length;i++)e[i].textContent=m;"
+    "e=p.querySelectorAll('.ss');for(i=0;i<e.length;i++)e[i].textContent=r;}"
+    "tick();setInterval(tick,1e3);})();";
+
+static char countdown_src[64];
+static pthread_once_t countdown_once = PTHREAD_ONCE_INIT;
+
+static void
+countdown_hash(void)
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	char b64[48];
+
+	if (EVP_Digest(countdown_js, sizeof(countdown_js) - 1, md, &n,
+	    EVP_sha256(), NULL) != 1 || n != sizeof(md))
+		return;  /* no hash: the script is not allowed, the page works */
+	EVP_EncodeBlock((unsigned char *)b64, md, (int)n);
+	snprintf(countdown_src, sizeof(countdown_src), "'sha256-%s'", b64);
+}
+
+const char *
+cs_page_presentation_script_src(void)
+{
+	pthread_once(&countdown_once, countdown_hash);
+	return countdown_src;
+}
+
 /* Whole seconds from checked_at to expires_at (0 when either is bad). */
 static long
 seconds_left(const json_t *res)
@@ -550,17 +589,19 @@ cs_page_presentation(const json_t *res, const cs_page_opts *o, char **out,
 	    strcmp(str(res, "result"), "presentation") != 0)
 		return presentation_gone(res, out, len);
 	left = seconds_left(res);
-	/* No script: the page reloads itself the second the code expires,
-	 * and then says so instead of showing the licences. */
+	/* The page reloads itself the second the code expires, and then
+	 * says so instead of showing the licences; its one script only
+	 * counts the time left down. */
 	page_begin_refresh(&b, "亮证", "Licences shown", left + 1);
 	cs_sb_puts(&b, "<section class=\"result state-presentation tone-ok\" "
 	    "role=\"status\" data-result=\"presentation\" "
 	    "aria-labelledby=\"verdict\">\n<h1 id=\"verdict\">");
 	bilingual(&b, "持证人亮证", "Licences shown by their holder");
 	cs_sb_printf(&b, "</h1>\n<p class=\"left\" data-seconds-left=\"%ld\">"
-	    "剩余 %ld 分 %02ld 秒 <span class=\"en\" lang=\"en\">%ld min "
-	    "%02ld s left</span>", left, left / 60, left % 60, left / 60,
-	    left % 60);
+	    "剩余 <span class=\"mm\">%ld</span> 分 <span class=\"ss\">%02ld"
+	    "</span> 秒 <span class=\"en\" lang=\"en\"><span class=\"mm\">%ld"
+	    "</span> min <span class=\"ss\">%02ld</span> s left</span>", left,
+	    left / 60, left % 60, left / 60, left % 60);
 	cs_sb_puts(&b, "<br>有效至 <span lang=\"en\">· until</span> <time "
 	    "datetime=\"");
 	cs_sb_html(&b, str(res, "expires_at"));
@@ -579,6 +620,9 @@ cs_page_presentation(const json_t *res, const cs_page_opts *o, char **out,
 	}
 	json_array_foreach(certs, i, c)
 		details_n(&b, c, o, (int)i);
+	cs_sb_puts(&b, "<script>");
+	cs_sb_puts(&b, countdown_js);
+	cs_sb_puts(&b, "</script>\n");
 	return page_end(&b, 0, out, len);
 }
 

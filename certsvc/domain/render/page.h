@@ -55,6 +55,11 @@ int cs_page_result(const json_t *res, const cs_page_opts *o, char **out,
 int cs_page_presentation(const json_t *res, const cs_page_opts *o,
     char **out, size_t *len);
 
+/* The presentation page's one script (its time left counting down) is
+ * allowed by hash alone: the CSP source "'sha256-...'" naming it, for
+ * the page's script-src.  Static, computed once. */
+const char *cs_page_presentation_script_src(void);
+
 /* The /v page: where to paste a scanner's text, and the paper-copy form.
  * notice: a line shown above the forms (escaped), or NULL. */
 int cs_page_forms(const char *notice, char **out, size_t *len);
