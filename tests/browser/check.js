@@ -35,7 +35,8 @@
  *     twice the layout's size whose QR code zbarimg decodes;
  *   - a presentation (亮证码, SPEC §10): its QR image decoded by zbarimg,
  *     the /p/ page showing the chosen licences with their status colours
- *     and the time left; after its ttl the plain expired page, no licence;
+ *     and the time left (counting down with JavaScript on, its script
+ *     allowed by the CSP's hash); after its ttl the plain expired page;
  *   - an annotated copy's PDF (SPEC §12) opens in chromium's own PDF viewer
  *     with its page counted and no error, where the same bytes cut short
  *     (the control) bring up the viewer's error dialog.
