@@ -8,6 +8,7 @@
 - GET /api/v1/openapi.json serves the file byte for byte, as JSON, with a
   strong ETag that a conditional request matches (304), public and CORS;
 - every $ref resolves and every example fits its schema (python3-jsonschema);
+- every operation shows an example (of its request or a successful answer);
 - `@redocly/cli lint` (pinned by tests/openapi/package-lock.json, installed
   with `npm ci` into the build tree) passes with tests/openapi/redocly.yaml.
 
@@ -133,6 +134,35 @@ def refs_resolve_and_examples_fit():
               sorted(documented), sorted(actions)))
 
 
+def every_operation_has_an_example():
+    """Issue 18: one example per endpoint.  Following $ref into
+    components, an operation shows an example of its request body or of a
+    successful answer; one whose successful answers carry no body (a 204)
+    shows one of an answer written for it (not a shared component), e.g.
+    its 404.  CORS preflights (OPTIONS) carry nothing to show."""
+    doc = csopenapi.document()
+
+    def shown(node):
+        content = csopenapi._resolve(doc, node).get("content", {})
+        return any("example" in m or "examples" in m for m in content.values())
+
+    missing = []
+    for (method, path), op in sorted(operations(doc).items()):
+        if method == "OPTIONS":
+            continue
+        answers = op.get("responses", {})
+        ok = [r for code, r in answers.items() if code.startswith("2")]
+        if "requestBody" in op and shown(op["requestBody"]):
+            continue
+        if any(shown(r) for r in ok):
+            continue
+        bodiless = all(not csopenapi._resolve(doc, r).get("content") for r in ok)
+        if bodiless and any("$ref" not in r and shown(r) for r in answers.values()):
+            continue
+        missing.append("%s %s" % (method, path))
+    check(not missing, "operations without an example: %s" % missing)
+
+
 def served_document_is_the_file():
     d = Deployment(clients=False)
     try:
@@ -200,5 +230,6 @@ def redocly_lint_passes():
 
 
 run_tests([every_route_is_documented, query_parameters_are_the_routes,
-           refs_resolve_and_examples_fit, served_document_is_the_file, redocly_lint_passes])
+           refs_resolve_and_examples_fit, every_operation_has_an_example,
+           served_document_is_the_file, redocly_lint_passes])
 done()
