@@ -718,7 +718,7 @@ out:
 static void
 page_reply(cs_req *r, int rc, char *html, size_t len, const char *script)
 {
-	char csp[256];
+	char csp[256], allow[96] = "";
 
 	if (rc != 0) {
 		cs_http_problem_err(r, rc, NULL);
@@ -729,11 +729,11 @@ page_reply(cs_req *r, int rc, char *html, size_t len, const char *script)
 	 * script named by its hash, and the token in the address is not sent
 	 * on to another site.  Never cached: the same address shows a
 	 * revocation at the next look. */
-	snprintf(csp, sizeof(csp), "default-src 'none'; %s%s%s"
-	    "style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
-	    "frame-ancestors 'none'", script != NULL && script[0] != '\0' ?
-	    "script-src " : "", script != NULL ? script : "", script != NULL &&
-	    script[0] != '\0' ? "; " : "");
+	if (script != NULL && script[0] != '\0')
+		snprintf(allow, sizeof(allow), "script-src %s; ", script);
+	snprintf(csp, sizeof(csp), "default-src 'none'; %sstyle-src "
+	    "'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+	    "frame-ancestors 'none'", allow);
 	cs_reply_header(r, "Content-Security-Policy", csp);
 	cs_reply_header(r, "Referrer-Policy", "no-referrer");
 	cs_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
