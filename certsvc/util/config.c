@@ -128,7 +128,8 @@ static const struct setting settings[] = {
 	    "the others wait their turn (0: the number of online CPUs)"),
 	L(render_wait_ms, 0, 600000, "10000",
 	    "longest a drawing waits for its turn before the request is "
-	    "refused with 503 and Retry-After"),
+	    "refused with 503 and Retry-After; keep it under "
+	    "connection_timeout, which closes a connection waiting longer"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
