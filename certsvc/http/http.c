@@ -96,6 +96,7 @@
 #include "http_problem.h"
 #include "http_qrcache.h"
 #include "log.h"
+#include "render_gate.h"
 #include "timeutil.h"
 
 #define DRAIN_SECONDS 10
@@ -262,6 +263,8 @@ server_init(cs_http_server *s, cs_service *svc)
 		goto out;
 	if ((rc = types_render(s)) != 0)
 		goto out;
+	/* Drawings share the cores: at most render_concurrency at once. */
+	cs_render_gate_configure(cfg->render_concurrency, cfg->render_wait_ms);
 	if (getrandom(&s->id_seed, sizeof(s->id_seed), 0) != sizeof(s->id_seed))
 		s->id_seed = (uint64_t)cs_wall_ms() ^ (uint64_t)getpid();
 out:

@@ -247,6 +247,9 @@ void cs_h_sub_remove(cs_req *r);
 /* The sender's lines of /metrics appended to *text (malloc'd, *len
  * bytes; replaced). */
 int cs_http_webhook_metrics(cs_service *svc, char **text, size_t *len);
+/* The drawing gate's lines of /metrics appended the same way
+ * (http_render.c). */
+int cs_http_render_metrics(char **text, size_t *len);
 
 /* --- responses (http_io.c) ------------------------------------------------ */
 

@@ -1075,7 +1075,8 @@ h_metrics(cs_req *r)
 		cs_metrics_status_list(r->srv->metrics, &sl);
 	}
 	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0 ||
-	    (rc = cs_http_webhook_metrics(svc_of(r), &text, &len)) != 0) {
+	    (rc = cs_http_webhook_metrics(svc_of(r), &text, &len)) != 0 ||
+	    (rc = cs_http_render_metrics(&text, &len)) != 0) {
 		free(text);
 		cs_http_problem_err(r, rc, NULL);
 		return;

@@ -123,6 +123,13 @@ static const struct setting settings[] = {
 	    "seconds a node's lease on sending a subscription lasts unless "
 	    "renewed (every third of it): after a node dies, another takes "
 	    "its subscriptions over within this time"),
+	L(render_concurrency, 0, 64, "0",
+	    "full-page drawings (face.png, annotated copies) running at once; "
+	    "the others wait their turn (0: the number of online CPUs)"),
+	L(render_wait_ms, 0, 600000, "10000",
+	    "longest a drawing waits for its turn before the request is "
+	    "refused with 503 and Retry-After; keep it under "
+	    "connection_timeout, which closes a connection waiting longer"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -50,6 +50,8 @@ typedef struct cs_config {
 	long webhook_timeout_s;    /* a delivery with no answer by then has failed */
 	long webhook_retry_max_s;  /* the longest wait between two attempts at one event */
 	long webhook_lease_s;      /* a sending lease's life; renewed every third of it */
+	long render_concurrency;   /* drawings (face.png, copies) at once; 0: online CPUs */
+	long render_wait_ms;       /* longest a drawing waits for its turn before 503 */
 } cs_config;
 
 /* Fill cfg with the built-in defaults. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cs_err.h"
+#include "render_gate.h"
 #include "sbuf.h"
 #include "text.h"
 
@@ -226,6 +227,10 @@ cs_copy_pdf(const char *face_svg, size_t len, const cs_copy_marks *m,
 
 	*pdf = NULL;
 	*pdf_len = 0;
+	/* A page holds its fonts, images and the PDF being written: one
+	 * drawing slot. */
+	if ((rc = cs_render_gate_enter()) != 0)
+		return rc;
 	s = cairo_pdf_surface_create_for_stream(pdf_write, &o, CS_COPY_PAGE_W,
 	    CS_COPY_PAGE_H);
 	/* PDF 1.5: what PAdES and every reader take; cairo 1.16 still writes
@@ -252,6 +257,7 @@ out:
 		cairo_destroy(cr);
 	if (s != NULL)
 		cairo_surface_destroy(s);
+	cs_render_gate_leave();
 	cs_sb_free(&o);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cs_err.h"
+#include "render_gate.h"
 #include "sbuf.h"
 
 /* Where cairo writes the PNG: a cs_sbuf. */
@@ -41,7 +42,7 @@ cs_face_png(const char *svg, size_t len, int scale, uint8_t **png,
 	cs_sbuf o = CS_SBUF_INIT;
 	gdouble w = 0, hh = 0;
 	long pw, ph;
-	int rc = 0;
+	int rc = 0, gated = 0;
 
 	*png = NULL;
 	*png_len = 0;
@@ -72,6 +73,10 @@ cs_face_png(const char *svg, size_t len, int scale, uint8_t **png,
 		    "over the limit", pw, ph);
 		goto out;
 	}
+	/* The image is the large buffer: it is drawn within a slot. */
+	if ((rc = cs_render_gate_enter()) != 0)
+		goto out;
+	gated = 1;
 	/* RGB24 onto white: an opaque image, as a printed face is. */
 	s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)pw, (int)ph);
 	if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
@@ -107,6 +112,8 @@ out:
 		cairo_destroy(cr);
 	if (s != NULL)
 		cairo_surface_destroy(s);
+	if (gated)
+		cs_render_gate_leave();
 	if (h != NULL)
 		g_object_unref(h);
 	if (err != NULL)
