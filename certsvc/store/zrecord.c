@@ -107,8 +107,8 @@ static const char record_dict_v2[] =
  * and kind; the shipped catalog's types with their names, issuers and
  * number prefixes; common parts of holder names; then an issuance
  * event's skeleton, keys in the order the domain writes them.  An event
- * of about 560 bytes alone packs to about 400; with it, to about 250
- * (bench/README.md).  Events have their own column, so their frames need
+ * of about 565 bytes packs to about 400 alone and to about 205 with it
+ * (bench/README.md, "Change events packed").  Events have their own column, so their frames need
  * not name it.  Never change it: a second one goes beside it, and since
  * every frame carries its content's checksum, the reader can try the
  * dictionaries newest first and keep the one whose checksum holds.
