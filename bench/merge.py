@@ -5,9 +5,10 @@ usage: merge.py MAIN-DB OTHER-DB...
 
 Each OTHER-DB was seeded by bench_seed --part K/P with the same key
 directory, so its licences are real licences signed by the same key; its
-licences, their audit records and their change events (issue 17's outbox:
-one an issuance) are appended to MAIN-DB (audit records and events get new
-sequence numbers, in their order).  Its clients are not copied: MAIN-DB
+licences, their audit records and their change events are appended to
+MAIN-DB (audit records and change events get new sequence numbers, in
+their order; without the events, the database measured only the first
+part's).  Its clients are not copied: MAIN-DB
 has clients of the same names, which the licences name.  The other
 databases are left as they were."""
 import sqlite3
@@ -25,15 +26,15 @@ def main():
         db.execute("ATTACH DATABASE ? AS p", (other,))
         lic = ", ".join(columns(db, "p", "licences"))
         aud = ", ".join(c for c in columns(db, "p", "audit") if c != "seq")
-        chg = ", ".join(c for c in columns(db, "p", "change_events")
-                        if c != "seq")
+        chg = ", ".join(c for c in columns(db, "p", "change_events") if c != "seq")
         db.execute("BEGIN IMMEDIATE")
         db.execute(f"INSERT INTO main.licences ({lic}) "
                    f"SELECT {lic} FROM p.licences ORDER BY rowid")
         db.execute(f"INSERT INTO main.audit ({aud}) "
                    f"SELECT {aud} FROM p.audit ORDER BY seq")
-        db.execute(f"INSERT INTO main.change_events ({chg}) "
-                   f"SELECT {chg} FROM p.change_events ORDER BY seq")
+        if chg:
+            db.execute(f"INSERT INTO main.change_events ({chg}) "
+                       f"SELECT {chg} FROM p.change_events ORDER BY seq")
         db.execute("COMMIT")
         db.execute("DETACH DATABASE p")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

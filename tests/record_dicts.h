@@ -1,5 +1,5 @@
 /*
- * record_dicts: frozen copies of the store's record dictionaries
+ * record_dicts: frozen copies of the store's record and event dictionaries
  * (certsvc/store/zrecord.c), byte for byte.  Every record written since each came
  * needs it to read back, so the tests hold their own copies: a change to
  * the source's is caught, not followed.
@@ -74,5 +74,34 @@ static const char frozen_dict_v2[] =
     "放射性同位素销售\",工业辐照\",测井\","
     "科研、生产及其他\",\"exam_date\":\"\"exam_score\":\""
     FROZEN_DICT_V1;
+
+/* The change events' first (zstd, as raw content). */
+static const char frozen_event_dict_v1[] =
+    "\"reason\":\"\",\"kind\":\"\"}}"
+    "\"type\":\"licence.revoked\",\"type\":\"licence.reinstated\","
+    "\"type\":\"licence.suspended\",\"type\":\"licence.amended\","
+    "\"status\":\"revoked\"\"status\":\"suspended\""
+    "\"type\":\"11100000MB0143391C011\",\"type_name\":\"放射诊疗许可证\","
+    "\"number\":\"粤卫放证字[\",\"issuer\":{\"name\":\"国家卫生健康委员会\","
+    "\"code\":\"11100000MB0143391C\"},"
+    "\"type\":\"11100000000013338W044\","
+    "\"type_name\":\"辐射安全与防护培训合格证书\",\"number\":\"FS\","
+    "\"code_type\":\"RID\",\"code\":\"\",\"code_type_code\":\"111\"},"
+    "\"type\":\"11100000000013338W032\",\"type_name\":\"辐射安全许可证\","
+    "\"number\":\"粤环辐证[\","
+    "\"type\":\"11100000000013338W043\","
+    "\"type_name\":\"建设项目环境影响评价批复\",\"number\":\"粤环审〔\","
+    "\"type\":\"11100000000013338W042\",\"type_name\":\"危险废物经营许可证\","
+    "\"number\":\"粤环危废证字[\","
+    "有限公司\",\"科技有限公司\",\"环保\",\"医院\",\"深圳市\",\"广州市\","
+    "{\"event_id\":\"evt_\",\"type\":\"licence.issued\","
+    "\"at\":\"2026-01-01T00:00:00Z\",\"licence\":{\"id\":\"1.2.156.3005.2.\","
+    "\"type\":\"11100000000013338W041\",\"type_name\":\"排污许可证\","
+    "\"number\":\"\",\"issuer\":{\"name\":\"生态环境部\","
+    "\"code\":\"11100000000013338W\"},\"issued_at\":\"2026-01-01T00:00:00Z\","
+    "\"valid_from\":\"2026-01-01\",\"valid_until\":\"2031-01-01\","
+    "\"supersedes\":null,\"bundle\":null,\"holder\":{\"name\":\"\","
+    "\"code_type\":\"USCC\",\"code\":\"91\",\"code_type_code\":\"001\"},"
+    "\"status\":\"valid\"}}";
 
 #endif

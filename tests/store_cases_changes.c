@@ -235,3 +235,60 @@ TEST(changes_import)
 	(void)cs_store_rollback(s);
 	cs_store_close(s);
 }
+
+/* A body as the domain writes one (events.c): Chinese text, escapes,
+ * about 600 bytes.  The SQLite store keeps it packed (zrecord.h). */
+static const char change_body_real[] =
+    "{\"event_id\":\"evt_00112233445566778899aabbccddeeff\",\"type\":"
+    "\"licence.revoked\",\"at\":\"2026-12-06T00:41:13Z\",\"licence\":{\"id\":"
+    "\"1.2.156.3005.2.11100000000013338W041.11440000006939756B.2612060001."
+    "001.X\",\"type\":\"11100000000013338W041\",\"type_name\":\"排污许可证\","
+    "\"number\":\"91350100M000123Y43001P\",\"issuer\":{\"name\":\"生态环境部\","
+    "\"code\":\"11100000000013338W\"},\"issued_at\":\"2026-12-06T00:41:13Z\","
+    "\"valid_from\":\"2026-12-06\",\"valid_until\":\"2031-12-05\","
+    "\"supersedes\":null,\"bundle\":null,\"holder\":{\"name\":"
+    "\"广州市\\\"绿源\\\"化工有限公司\\u00e9\",\"code_type\":\"USCC\",\"code\":"
+    "\"91350100M000123Y43\",\"code_type_code\":\"001\"},\"status\":"
+    "\"revoked\"},\"reason\":\"吊销\",\"kind\":\"revocation\"}";
+
+/* The feed gives back each body byte for byte as it was appended or
+ * copied in (webhook signatures are over it), whatever form the store
+ * keeps it in: a real-sized one, and a tiny one that would not shrink. */
+TEST(changes_body_bytes)
+{
+	cs_change c, d, *rows[1], **cs = NULL;
+	struct lic l;
+	char id[32], id2[32];
+	cs_store *s = fx_open("changes_body_bytes");
+	size_t n = 0;
+
+	if (s == NULL)
+		return;
+	lic_make(&l, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	change_make(&c, id, sizeof(id), "real", &l);
+	c.body = (char *)change_body_real;
+	CHECK_INT_EQ(cs_store_change_append(s, &c), 0);
+	change_make(&c, id, sizeof(id), "tiny", &l);
+	c.body = "{}";
+	CHECK_INT_EQ(cs_store_change_append(s, &c), 0);
+	change_make(&d, id2, sizeof(id2), "copied", &l);
+	d.body = (char *)change_body_real;
+	d.seq = 10;
+	rows[0] = &d;
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_changes_import(s, rows, 1), 0);
+	CHECK_INT_EQ(cs_store_import_done(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_changes_page(s, 0, 10, &cs, &n), 0);
+	CHECK_INT_EQ(n, 3);
+	if (n == 3) {
+		CHECK_INT_EQ(strlen(cs[0]->body), sizeof(change_body_real) - 1);
+		CHECK_STR_EQ(cs[0]->body, change_body_real);
+		CHECK_STR_EQ(cs[1]->body, "{}");
+		CHECK_STR_EQ(cs[2]->event_id, "evt-copied");
+		CHECK_STR_EQ(cs[2]->body, change_body_real);
+	}
+	cs_changes_free(cs, n);
+	cs_store_close(s);
+}

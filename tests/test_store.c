@@ -1802,6 +1802,7 @@ main(int argc, char **argv)
 	RUN(changes_wake);
 	RUN(changes_commit_order);
 	RUN(changes_import);
+	RUN(changes_body_bytes);
 	RUN(subscriptions);
 	fx_teardown();
 	return check_summary();

@@ -3,7 +3,8 @@
  * standard zstd frame that plain libzstd reads with a frozen copy of the
  * dictionary (so the dictionary can never change unnoticed), records of
  * the earlier zlib form must read back, and a damaged blob must be refused,
- * never read as something else.
+ * never read as something else.  Change events likewise, with their own
+ * dictionary.
  */
 #include "check.h"
 #include "cs_err.h"
@@ -91,6 +92,57 @@ TEST(zstd_round_trip)
 	ZSTD_freeDCtx(plain_dctx);
 	cs_zrecord_packer_free(p);
 	cs_zrecord_packer_free(NULL);
+}
+
+/* An issuance's change event as the domain writes it (events.c). */
+static const char event_text[] =
+    "{\"event_id\":\"evt_3f9a1c0b7d2e4a6f8b1c2d3e4f5a6b7c\",\"type\":"
+    "\"licence.issued\",\"at\":\"2026-12-06T00:41:13Z\",\"licence\":{\"id\":"
+    "\"1.2.156.3005.2.11100000000013338W041.11440000006939756B.2612060001."
+    "001.X\",\"type\":\"11100000000013338W041\",\"type_name\":\"排污许可证\","
+    "\"number\":\"91350100M000123Y43001P\",\"issuer\":{\"name\":\"生态环境部\","
+    "\"code\":\"11100000000013338W\"},\"issued_at\":\"2026-12-06T00:41:13Z\","
+    "\"valid_from\":\"2026-12-06\",\"valid_until\":\"2031-12-05\","
+    "\"supersedes\":null,\"bundle\":null,\"holder\":{\"name\":"
+    "\"广州市绿源化工有限公司00123\",\"code_type\":\"USCC\",\"code\":"
+    "\"91350100M000123Y43\",\"code_type_code\":\"001\"},\"status\":"
+    "\"valid\"}}";
+
+/* An event packs to well under half its text with its dictionary, reads
+ * back byte for byte (webhook signatures are over it), is a standard
+ * frame plain libzstd reads with the frozen copy, and is refused, not
+ * misread, as a record. */
+TEST(event_round_trip)
+{
+	static char plain[2048];
+	cs_zrecord_packer *p = cs_zevent_packer_new();
+	ZSTD_DCtx *plain_dctx = ZSTD_createDCtx();
+	unsigned char *blob;
+	char *back = NULL;
+	size_t n = 0, len = 0, got;
+
+	CHECK(p != NULL);
+	blob = pack_copy(p, event_text, &n);
+	CHECK(blob != NULL && n < (sizeof(event_text) - 1) * 2 / 5);
+	CHECK_INT_EQ(cs_zevent_unpack(blob, n, 1 << 20, &back, &len), 0);
+	CHECK_INT_EQ(len, sizeof(event_text) - 1);
+	CHECK(back != NULL && memcmp(back, event_text, sizeof(event_text)) == 0);
+	free(back);
+	got = ZSTD_decompress_usingDict(plain_dctx, plain, sizeof(plain) - 1,
+	    blob, n, frozen_event_dict_v1, sizeof(frozen_event_dict_v1) - 1);
+	CHECK(!ZSTD_isError(got) && got == sizeof(event_text) - 1);
+	plain[ZSTD_isError(got) ? 0 : got] = '\0';
+	CHECK_STR_EQ(plain, event_text);
+	CHECK(cs_zrecord_unpack(blob, n, 1 << 20, &back, &len) != 0);
+	CHECK(back == NULL);
+	/* Not a frame: refused (events were never zlib). */
+	CHECK_INT_EQ(cs_zevent_unpack("x\x9c\x01\x02", 4, 1 << 20, &back, &len),
+	    CS_EINVAL);
+	/* Over the cap: refused. */
+	CHECK_INT_EQ(cs_zevent_unpack(blob, n, 100, &back, &len), CS_ETOOBIG);
+	free(blob);
+	ZSTD_freeDCtx(plain_dctx);
+	cs_zrecord_packer_free(p);
 }
 
 TEST(not_smaller_kept_as_text)
@@ -204,6 +256,7 @@ main(int argc, char **argv)
 {
 	check_args(argc, argv);
 	RUN(zstd_round_trip);
+	RUN(event_round_trip);
 	RUN(not_smaller_kept_as_text);
 	RUN(zlib_records_read);
 	RUN(damaged_frames);

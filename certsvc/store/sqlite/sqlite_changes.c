@@ -1,11 +1,13 @@
 /*
  * sqlite_changes: the SQLite store's change feed outbox (SPEC §9, schema
  * version 8): an event appended in the change's transaction, the events
- * in pages by seq, and imports that keep the source's seq.
+ * in pages by seq, and imports that keep the source's seq.  Bodies are
+ * stored packed (zrecord.h), and read back as the text that was written.
  */
 #include "store_sqlite_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static int
 map_change(sqlite3_stmt *st, void *elem)
@@ -23,11 +25,13 @@ map_change(sqlite3_stmt *st, void *elem)
 	c->licence_type = sq_col_dup(st, 3, &bad);
 	c->licence_id = sq_col_dup(st, 4, &bad);
 	c->at = sqlite3_column_int64(st, 5);
-	c->body = sq_col_dup(st, 6, &bad);
-	if (bad) {
+	if (bad)
+		rc = sq_nomem();
+	else
+		rc = sq_col_event(st, 6, &c->body);
+	if (rc != 0) {
 		cs_change_free(c);
 		c = NULL;
-		rc = sq_nomem();
 	}
 out:
 	*(cs_change **)elem = c;
@@ -44,6 +48,28 @@ free_changes(void *arr, size_t n)
 static const struct rowkind change_kind = {
 	sizeof(cs_change *), map_change, free_changes
 };
+
+/*
+ * Bind ch's body as parameter i: packed (zrecord.h) as a BLOB when that
+ * is smaller, else as TEXT.  The column is declared TEXT, but a BLOB keeps
+ * its type under TEXT affinity, which is how col_packed tells the forms
+ * apart (as licences.record does).  A body over the size a read unpacks
+ * (RECORD_MAX) stays text, so it still reads.  Under the writer, which
+ * owns the packer; its buffer stays bound until the insert is done.
+ */
+static int
+bind_body(struct sstore *s, sqlite3_stmt *st, int i, const char *body)
+{
+	const void *z = NULL;
+	size_t zlen = 0;
+
+	if (body != NULL && s->evpacker != NULL &&
+	    strlen(body) <= RECORD_MAX &&
+	    cs_zrecord_pack(s->evpacker, body, strlen(body), &z, &zlen) == 0 &&
+	    z != NULL)
+		return sqlite3_bind_blob(st, i, z, (int)zlen, SQLITE_STATIC);
+	return sq_bind_text(st, i, body);
+}
 
 /* Insert ch with statement id: ST_CHG_PUT numbers it, ST_CHG_IMPORT keeps
  * its seq. */
@@ -62,7 +88,7 @@ put_change(cs_store *cs, const cs_change *ch, enum stmt_id id)
 		    sq_bind_text(st, 3, ch->licence_type) ||
 		    sq_bind_text(st, 4, ch->licence_id) ||
 		    sqlite3_bind_int64(st, 5, ch->at) ||
-		    sq_bind_text(st, 6, ch->body) ||
+		    bind_body(S(cs), st, 6, ch->body) ||
 		    (id == ST_CHG_IMPORT && sqlite3_bind_int64(st, 7, ch->seq)),
 		    "append change event");
 	return sq_write_leave(S(cs), own, rc);

@@ -368,10 +368,11 @@ sq_col_hash(sqlite3_stmt *st, int i, int *bad)
 	return d;
 }
 
-/* A stored record's JSON text into *out: TEXT as is, a BLOB unpacked
- * (zrecord.h). */
-int
-sq_col_record(sqlite3_stmt *st, int i, char **out)
+/* A packed column's text into *out: TEXT as is (what was written before
+ * packing, or did not shrink), a BLOB through unpack (zrecord.h). */
+static int
+col_packed(sqlite3_stmt *st, int i, int (*unpack)(const void *, size_t,
+    size_t, char **, size_t *), const char *what, char **out)
 {
 	size_t len;
 	int rc, bad = 0;
@@ -381,14 +382,28 @@ sq_col_record(sqlite3_stmt *st, int i, char **out)
 		*out = sq_col_dup(st, i, &bad);
 		return bad ? sq_nomem() : 0;
 	}
-	rc = cs_zrecord_unpack(sqlite3_column_blob(st, i),
+	rc = unpack(sqlite3_column_blob(st, i),
 	    (size_t)sqlite3_column_bytes(st, i), RECORD_MAX, out, &len);
 	if (rc == CS_ENOMEM)
 		return sq_nomem();
 	if (rc != 0)
-		return cs_err_wrap(CS_ESTORE, "store: a stored record does not "
-		    "inflate: ");
+		return cs_err_wrap(CS_ESTORE, "store: a stored %s does not "
+		    "inflate: ", what);
 	return 0;
+}
+
+/* A stored record's JSON text into *out. */
+int
+sq_col_record(sqlite3_stmt *st, int i, char **out)
+{
+	return col_packed(st, i, cs_zrecord_unpack, "record", out);
+}
+
+/* A stored change event's body into *out. */
+int
+sq_col_event(sqlite3_stmt *st, int i, char **out)
+{
+	return col_packed(st, i, cs_zevent_unpack, "change event", out);
 }
 
 /* The cached statement id of connection c, prepared on first use. */

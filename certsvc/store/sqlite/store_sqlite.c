@@ -108,6 +108,7 @@ sq_close(cs_store *cs)
 		}
 		sq_conn_close(&s->writer);
 		cs_zrecord_packer_free(s->packer);
+		cs_zrecord_packer_free(s->evpacker);
 		cs_lcache_free(s->lc);
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->tok_cv);
@@ -226,8 +227,10 @@ cs_store_open_sqlite(const char *path, cs_store **out)
 		rc = sq_nomem();
 		goto out;
 	}
-	/* Without a packer (out of memory) records are stored as text. */
+	/* Without a packer (out of memory) records and events are stored as
+	 * text. */
 	s->packer = cs_zrecord_packer_new();
+	s->evpacker = cs_zevent_packer_new();
 	create_private(path);
 	if ((rc = sq_conn_open(path, 1, &s->writer)) == 0 &&
 	    (rc = sq_migrate(&s->writer, path)) == 0) {

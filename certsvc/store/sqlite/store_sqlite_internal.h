@@ -192,6 +192,7 @@ struct sstore {
 	/* The record compressor (zrecord.h), used under the writer; its
 	 * output is bound until the insert is done. */
 	cs_zrecord_packer *packer;
+	cs_zrecord_packer *evpacker; /* the same for change events */
 	cs_lcache *lc;       /* licence rows read (lcache.h) */
 	/* A write found the disk full and no COMMIT has succeeded since
 	 * (note_space): what ping() and tx_gone(s) report. */
@@ -221,6 +222,7 @@ const char *sq_col_text(sqlite3_stmt *st, int i, int *bad);
 char *sq_col_dup(sqlite3_stmt *st, int i, int *bad);
 char *sq_col_hash(sqlite3_stmt *st, int i, int *bad);
 int sq_col_record(sqlite3_stmt *st, int i, char **out);
+int sq_col_event(sqlite3_stmt *st, int i, char **out);
 int sq_prep(struct conn *c, enum stmt_id id, sqlite3_stmt **out);
 int sq_run(sqlite3_stmt *st, int bound, const char *what);
 int sq_fetch_int(sqlite3_stmt *st, int bound, int64_t *out, const char *what);
