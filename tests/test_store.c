@@ -392,6 +392,97 @@ TEST(numbering_in_transaction)
 	cs_store_close(s);
 }
 
+/* Stored or not, by id. */
+static int
+lic_stored(cs_store *s, const struct lic *l)
+{
+	cs_licence_row *got = NULL;
+	int rc = cs_store_licence_get(s, l->id, &got);
+
+	cs_licence_row_free(got);
+	return rc == 0;
+}
+
+/* Levels and write calls in any number and depth (the PostgreSQL store
+ * sends a level's SAVEPOINT and RELEASE with the next statement and
+ * leaves up to 16 call savepoints of a level open, pg_tx.c): a refused
+ * write takes back itself only, a level rolled back its own writes only,
+ * an empty level nothing, and a read first in a level is no exception. */
+TEST(levels_and_calls)
+{
+	struct lic l, dup, first, gone;
+	cs_store *s = fx_open("levels_calls");
+	int64_t seq = 1, want = 0, n = 0;
+	int i, d;
+
+	if (s == NULL)
+		return;
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	/* One level, more calls than the store keeps savepoints for, every
+	 * fifth followed by a refused duplicate. */
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	for (i = 0; i < 40; i++, want++) {
+		lic_make(&l, TYPE_A, seq++, HOLDER_1, "ems", 1000, NULL);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+		if (i == 0)
+			first = l;
+		if (i % 5 == 4) {
+			lic_make(&dup, TYPE_A, seq - 1, HOLDER_1, "ems", 1000,
+			    NULL);
+			snprintf(dup.ref, sizeof(dup.ref), "REF-dup-%d", i);
+			CHECK_INT_EQ(cs_store_licence_put(s, &dup.r),
+			    CS_ECONFLICT);
+		}
+	}
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	/* Writing levels, a third rolled back, with empty levels between. */
+	for (i = 0; i < 20; i++) {
+		CHECK_INT_EQ(cs_store_begin(s), 0);
+		if (i % 2 == 0) {
+			CHECK_INT_EQ(cs_store_begin(s), 0);
+			CHECK_INT_EQ(i % 4 == 0 ? cs_store_commit(s) :
+			    cs_store_rollback(s), 0);
+		}
+		lic_make(&l, TYPE_A, seq++, HOLDER_1, "ems", 1000, NULL);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+		if (i % 3 == 0) {
+			CHECK_INT_EQ(cs_store_rollback(s), 0);
+			gone = l;
+		} else {
+			CHECK_INT_EQ(cs_store_commit(s), 0);
+			want++;
+		}
+	}
+	/* Twelve levels deep, a licence in each and a refused write at the
+	 * bottom; the six innermost rolled back, the rest committed. */
+	for (d = 0; d < 12; d++) {
+		CHECK_INT_EQ(cs_store_begin(s), 0);
+		lic_make(&l, TYPE_B, seq++, HOLDER_2, "ems", 1000, NULL);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	}
+	lic_make(&dup, TYPE_B, seq - 1, HOLDER_2, "ems", 1000, NULL);
+	snprintf(dup.ref, sizeof(dup.ref), "REF-dup-deep");
+	CHECK_INT_EQ(cs_store_licence_put(s, &dup.r), CS_ECONFLICT);
+	for (d = 11; d >= 0; d--)
+		CHECK_INT_EQ(d >= 6 ? cs_store_rollback(s) : cs_store_commit(s),
+		    0);
+	want += 6;
+	CHECK(!lic_stored(s, &l));
+	/* A read first in a level, then a write the level takes back. */
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK(lic_stored(s, &first));
+	lic_make(&l, TYPE_A, seq++, HOLDER_1, "ems", 1000, NULL);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_licence_count(s, &n), 0);
+	CHECK_INT_EQ(n, want);
+	CHECK(lic_stored(s, &first));
+	CHECK(!lic_stored(s, &gone));
+	CHECK(!lic_stored(s, &l));
+	cs_store_close(s);
+}
+
 /* --- events, bundles ---------------------------------------------------- */
 
 TEST(events)
@@ -1769,6 +1860,7 @@ main(int argc, char **argv)
 	RUN(record_round_trip);
 	RUN(licence_numbers);
 	RUN(numbering_in_transaction);
+	RUN(levels_and_calls);
 	RUN(events);
 	RUN(events_for_many);
 	RUN(status_seen_by_other_handle);

@@ -103,8 +103,8 @@ pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
 		return pg_fail(s, pg, NULL, what);
 	while (!broken && fill_rc == 0 && bad == NULL && i < n) {
 		sent = 0;
-		broken = (i == 0 && send_plain(pg, "SAVEPOINT cs_batch",
-		    &sent) != 0);
+		broken = (i == 0 && (pg_pend_send(s, pg, &sent) != 0 ||
+		    send_plain(pg, "SAVEPOINT cs_batch", &sent) != 0));
 		if (!broken) {
 			fill_rc = send_chunk(s, pg, name, fill, ctx, &i,
 			    i + CHUNK < n ? i + CHUNK : n, &sent);

@@ -322,13 +322,8 @@ pg_read(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
 	int rc, tries;
 
 	*out = NULL;
-	if (pg_holds(s)) {
-		if ((rc = pg_lost(s)) == 0 &&
-		    (rc = pg_exec_on(s, &s->writer, st, q, out, what)) != 0 &&
-		    PQstatus(s->writer.pg) == CONNECTION_BAD)
-			s->lost = 1;
-		return rc;
-	}
+	if (pg_holds(s))
+		return pg_writer_read(s, st, q, out, what);
 	if ((rc = pg_pool_take(s, &c)) != 0)
 		return rc;
 	for (tries = 0; tries < 2; tries++) {

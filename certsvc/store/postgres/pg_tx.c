@@ -35,6 +35,21 @@
  * trip), and a failure rolls back to the savepoint, leaving the
  * transaction as it was before the call.
  *
+ * Levels without round trips.  An inner level's SAVEPOINT cs (begin)
+ * and RELEASE SAVEPOINT cs (commit) are not sent on their own: they wait
+ * (pend_rel, pend_sp) and go first in the round trip of the next
+ * statement on the writer, whatever it is; a level that ends before any
+ * statement sends neither, and the outermost COMMIT or ROLLBACK ends
+ * every savepoint, so RELEASEs waiting then are dropped.  Such a RELEASE
+ * can fail only with the connection (its savepoint exists: this file
+ * made it), so an inner commit has nothing to report; what the deferred
+ * statements would have reported, the next one does.  A write call's own
+ * savepoint is not released either (up to CALLS_KEPT a level): a later
+ * SAVEPOINT of the same name nests inside it, a ROLLBACK TO names the
+ * newest, and the level's RELEASE, ROLLBACK TO or the COMMIT ends all of
+ * them, so each call saves its RELEASE statement.  The server's
+ * subtransaction nesting grows by at most CALLS_KEPT a level.
+ *
  * A lost connection.  When the writer's connection dies inside a
  * transaction, PostgreSQL rolls that transaction back; every call that
  * follows in it fails with CS_EUNAVAIL, its commit() too, and its
@@ -42,6 +57,9 @@
  * lost while COMMIT was on its way leaves the outcome unknown: that
  * commit() returns CS_EUNAVAIL, never 0 (SPEC §8: 503, not 201).
  */
+
+/* Call savepoints a level leaves unreleased, at most (see above). */
+#define CALLS_KEPT 16
 
 static void
 token_take(struct pgstore *s)
@@ -87,8 +105,29 @@ static int
 wexec(struct pgstore *s, const char *sql, int quietly)
 {
 	PGconn *pg = s->writer.pg;
-	PGresult *r = PQexec(pg, sql);
+	PGresult *r;
+	char both[512];
 	int rc = 0;
+
+	/* The deferred level statements first, in the same round trip. */
+	if (s->pend_rel + s->pend_sp > 0) {
+		size_t k = 0;
+
+		both[0] = '\0';
+		for (; s->pend_rel > 0 && k + 40 < sizeof(both); s->pend_rel--)
+			k += (size_t)snprintf(both + k, sizeof(both) - k,
+			    "RELEASE SAVEPOINT cs; ");
+		for (; s->pend_sp > 0 && k + 40 < sizeof(both); s->pend_sp--)
+			k += (size_t)snprintf(both + k, sizeof(both) - k,
+			    "SAVEPOINT cs; ");
+		if (s->pend_rel + s->pend_sp > 0 ||
+		    k + strlen(sql) + 1 > sizeof(both))
+			return cs_err_set(CS_ESTORE, "store: too many savepoint "
+			    "statements waiting");
+		memcpy(both + k, sql, strlen(sql) + 1);
+		sql = both;
+	}
+	r = PQexec(pg, sql);
 
 	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = quietly ? CS_ESTORE : pg_fail(s, pg, r, sql);
@@ -107,6 +146,8 @@ writer_ready(struct pgstore *s)
 
 	s->lost = 0;
 	s->wrote = 0;
+	s->pend_rel = s->pend_sp = 0;
+	memset(s->calls_open, 0, sizeof(s->calls_open));
 	pg_num_forget(s);
 	if ((rc = pg_conn_ensure(s, &s->writer)) == 0 &&
 	    PQtransactionStatus(s->writer.pg) != PQTRANS_IDLE)
@@ -114,39 +155,70 @@ writer_ready(struct pgstore *s)
 	return rc;
 }
 
+int
+pg_pend_send(struct pgstore *s, PGconn *pg, size_t *sent)
+{
+	for (; s->pend_rel > 0; s->pend_rel--, (*sent)++)
+		if (PQsendQueryParams(pg, "RELEASE SAVEPOINT cs", 0, NULL, NULL,
+		    NULL, NULL, 1) != 1)
+			return -1;
+	for (; s->pend_sp > 0; s->pend_sp--, (*sent)++)
+		if (PQsendQueryParams(pg, "SAVEPOINT cs", 0, NULL, NULL, NULL,
+		    NULL, 1) != 1)
+			return -1;
+	return 0;
+}
+
+/* The number of call savepoints left open at this level, or NULL when
+ * the level is too deep to count them (each is released at once). */
+static int *
+calls_open(struct pgstore *s)
+{
+	return s->depth > 0 && s->depth < PG_LEVELS ? &s->calls_open[s->depth]
+	    : NULL;
+}
+
 /*
- * One write statement inside the holder's transaction, in a savepoint of
- * its own (see "Statement errors" above): SAVEPOINT, the statement and
- * RELEASE in one pipeline.  The results come back in order, each followed
- * by NULL; after a failure the rest are PGRES_PIPELINE_ABORTED; the sync
- * ends them.
+ * One statement inside the holder's transaction, in one pipeline after
+ * the deferred level statements (see "Levels without round trips").  A
+ * write (call set) goes in a savepoint of its own (see "Statement
+ * errors"): SAVEPOINT, the statement and, unless the level keeps it,
+ * RELEASE.  The results come back in order, each followed by NULL; after
+ * a failure the rest are PGRES_PIPELINE_ABORTED; the sync ends them.
  */
 static int
-write_in_tx(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
-    PGresult **out, const char *what)
+in_tx(struct pgstore *s, int call, const struct pstmt *st,
+    const struct pgq *q, PGresult **out, const char *what)
 {
 	PGconn *pg = s->writer.pg;
 	PGresult *r, *mine = NULL, *bad = NULL;
 	char name[16];
-	int rc, k = 0, guard, synced = 0;
+	int rc, guard, synced = 0, *open = call ? calls_open(s) : NULL;
+	int keep = open != NULL && *open < CALLS_KEPT;
+	size_t k = 0, at = 0;
 
 	if ((rc = pg_prepare(s, &s->writer, st)) != 0)
 		goto out;
 	snprintf(name, sizeof(name), "cs%d", st->slot);
-	if (PQenterPipelineMode(pg) != 1 ||
-	    PQsendQueryParams(pg, "SAVEPOINT cs_call", 0, NULL, NULL, NULL,
-	    NULL, 1) != 1 ||
+	if (PQenterPipelineMode(pg) != 1 || pg_pend_send(s, pg, &at) != 0 ||
+	    (call && PQsendQueryParams(pg, "SAVEPOINT cs_call", 0, NULL, NULL,
+	    NULL, NULL, 1) != 1) ||
 	    PQsendQueryPrepared(pg, name, q->n, q->v, q->len, q->fmt, 1) != 1 ||
-	    PQsendQueryParams(pg, "RELEASE SAVEPOINT cs_call", 0, NULL, NULL,
-	    NULL, NULL, 1) != 1 || PQpipelineSync(pg) != 1) {
+	    (call && !keep && PQsendQueryParams(pg, "RELEASE SAVEPOINT cs_call",
+	    0, NULL, NULL, NULL, NULL, 1) != 1) || PQpipelineSync(pg) != 1) {
 		/* Half a pipeline sent: the connection is of no further use,
 		 * and its transaction is gone with it. */
 		rc = pg_fail(s, pg, NULL, what);
 		pg_conn_close(&s->writer);
 		s->lost = 1;
+		if (call)
+			pg_num_forget(s);
 		return rc;
 	}
-	for (guard = 0; guard < 64 && !synced; guard++) {
+	at += (size_t)call;  /* mine: the result after this many */
+	if (keep)
+		(*open)++;
+	for (guard = 0; guard < 64 + (int)at && !synced; guard++) {
 		if ((r = PQgetResult(pg)) == NULL) {
 			if (PQstatus(pg) == CONNECTION_BAD)
 				break;
@@ -160,7 +232,7 @@ write_in_tx(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
 			break;
 		case PGRES_COMMAND_OK:
 		case PGRES_TUPLES_OK:
-			if (k == 1 && mine == NULL)
+			if (k == at && mine == NULL)
 				mine = r;
 			else
 				PQclear(r);
@@ -184,22 +256,50 @@ write_in_tx(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
 		PQclear(mine);
 		pg_conn_close(&s->writer);
 		s->lost = 1;
+		if (call)
+			pg_num_forget(s);
 		return rc;
 	}
 	(void)PQexitPipelineMode(pg);
-	if (rc != 0 && PQstatus(pg) == CONNECTION_OK)
-		(void)wexec(s, "ROLLBACK TO SAVEPOINT cs_call; "
-		    "RELEASE SAVEPOINT cs_call", 1);
+	if (rc != 0 && call && PQstatus(pg) == CONNECTION_OK)
+		(void)wexec(s, keep ? "ROLLBACK TO SAVEPOINT cs_call" :
+		    "ROLLBACK TO SAVEPOINT cs_call; RELEASE SAVEPOINT cs_call",
+		    1);
 out:
 	if (PQstatus(pg) == CONNECTION_BAD)
 		s->lost = 1;
-	if (rc != 0)
+	if (rc != 0 && call)
 		pg_num_forget(s);  /* rolled back to cs_call: ask again */
 	if (rc == 0) {
-		s->wrote = 1;
+		s->wrote |= call;
 		*out = mine;
 	} else
 		PQclear(mine);
+	return rc;
+}
+
+static int
+write_in_tx(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
+    PGresult **out, const char *what)
+{
+	return in_tx(s, 1, st, q, out, what);
+}
+
+int
+pg_writer_read(struct pgstore *s, const struct pstmt *st,
+    const struct pgq *q, PGresult **out, const char *what)
+{
+	int rc;
+
+	*out = NULL;
+	if ((rc = pg_lost(s)) != 0)
+		return rc;
+	if (s->pend_rel + s->pend_sp == 0)
+		rc = pg_exec_on(s, &s->writer, st, q, out, what);
+	else
+		rc = in_tx(s, 0, st, q, out, what);
+	if (rc != 0 && PQstatus(s->writer.pg) == CONNECTION_BAD)
+		s->lost = 1;
 	return rc;
 }
 
@@ -323,17 +423,20 @@ pg_tx_end(struct pgstore *s, int commit)
 		s->depth--;
 		if (s->lost)
 			rc = commit ? pg_lost(s) : 0;
-		else if (!commit ||
-		    (rc = wexec(s, "RELEASE SAVEPOINT cs", 0)) != 0) {
-			if (wexec(s, "ROLLBACK TO SAVEPOINT cs", 1) == 0)
-				(void)wexec(s, "RELEASE SAVEPOINT cs", 1);
-		}
+		else if (s->pend_sp > 0)
+			s->pend_sp--;  /* no statement since its begin */
+		else if (commit)
+			s->pend_rel++;  /* see "Levels without round trips" */
+		else if (wexec(s, "ROLLBACK TO SAVEPOINT cs", 1) == 0)
+			(void)wexec(s, "RELEASE SAVEPOINT cs", 1);
 		s->stray = commit && rc != 0;
 		if (rc != 0)
 			pg_num_forget(s);
 		return rc;
 	}
 	s->depth = 0;
+	/* The COMMIT or ROLLBACK ends every savepoint. */
+	s->pend_rel = s->pend_sp = 0;
 	if (s->lost)
 		rc = commit ? pg_lost(s) : 0;
 	else if (commit)
@@ -371,15 +474,19 @@ pg_begin(cs_store *cs)
 
 	if (pg_holds(s)) {
 		s->stray = 0;
-		if ((rc = pg_lost(s)) == 0 &&
-		    (rc = wexec(s, "SAVEPOINT cs", 0)) == 0)
+		if ((rc = pg_lost(s)) == 0) {
 			s->depth++;
+			s->pend_sp++;  /* see "Levels without round trips" */
+			if (s->depth < PG_LEVELS)
+				s->calls_open[s->depth] = 0;
+		}
 		return rc;
 	}
 	token_take(s);
 	s->stray = 0;
 	if ((rc = writer_ready(s)) == 0 && (rc = wexec(s, "BEGIN", 0)) == 0) {
 		s->depth = 1;
+		s->calls_open[1] = 0;
 		pthread_setspecific(s->key, s);
 	} else
 		token_give(s);

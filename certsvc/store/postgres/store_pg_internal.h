@@ -181,6 +181,10 @@ struct pgsread {
 	int64_t at_ms;
 };
 
+/* Transaction levels whose call savepoints are counted (pg_tx.c); a
+ * deeper level releases each call's at once, as before. */
+#define PG_LEVELS 8
+
 struct pgstore {
 	cs_store base;       /* first: a cs_store * is a struct pgstore * */
 	char *uri;           /* as given: it may hold a password */
@@ -198,6 +202,13 @@ struct pgstore {
 	int lost;            /* the writer's connection died inside the
 	                      * transaction: PostgreSQL rolled it back */
 	int wrote;           /* a write of the transaction succeeded */
+	/* Level statements not sent yet (pg_tx.c, "Levels without round
+	 * trips"): pend_rel RELEASE SAVEPOINT cs, then pend_sp SAVEPOINT
+	 * cs, to go before the next statement on the writer. */
+	int pend_rel;
+	int pend_sp;
+	/* Call savepoints left unreleased at each level (pg_tx.c). */
+	int calls_open[PG_LEVELS];
 	pthread_key_t key;   /* non-NULL for the thread holding the token */
 	int has_key;
 	/* The readers' pool (pg_conn.c); pool_mu guards it. */
@@ -281,6 +292,13 @@ void pg_pool_close(struct pgstore *s);
 /* pg_tx.c: the writer token, transactions, writes. */
 int pg_holds(struct pgstore *s);
 int pg_lost(struct pgstore *s);
+/* Send the level statements deferred (pg_tx.c) into the pipeline open on
+ * the writer, counting each in *sent; -1 when the connection refused. */
+int pg_pend_send(struct pgstore *s, PGconn *pg, size_t *sent);
+/* A read inside the token holder's transaction, on the writer, with the
+ * deferred level statements in its round trip. */
+int pg_writer_read(struct pgstore *s, const struct pstmt *st,
+    const struct pgq *q, PGresult **out, const char *what);
 int pg_write_enter(struct pgstore *s, int *own);
 int pg_write_run(struct pgstore *s, int own, const struct pstmt *st,
     const struct pgq *q, PGresult **out, const char *what);
