@@ -61,7 +61,21 @@ out:
 	return rc;
 }
 
-/* The stored row of licence id; CS_ENOTFOUND when there is none. */
+/* The stored row of licence id, an id already checked; CS_ENOTFOUND when
+ * there is none. */
+static int
+row_get(cs_service *svc, const char *id, cs_licence_row **out)
+{
+	int rc;
+
+	*out = NULL;
+	rc = cs_store_licence_get(svc->store, id, out);
+	if (rc == CS_ENOTFOUND)
+		rc = cs_err_set(rc, "no licence %s", id);
+	return rc;
+}
+
+/* The same for an id not yet checked. */
 static int
 row_load(cs_service *svc, const char *id, cs_licence_row **out)
 {
@@ -70,10 +84,7 @@ row_load(cs_service *svc, const char *id, cs_licence_row **out)
 	*out = NULL;
 	if ((rc = cs_check_id(id)) != 0)
 		return rc;
-	rc = cs_store_licence_get(svc->store, id, out);
-	if (rc == CS_ENOTFOUND)
-		rc = cs_err_set(rc, "no licence %s", id);
-	return rc;
+	return row_get(svc, id, out);
 }
 
 int
@@ -85,8 +96,9 @@ cs_licence_read_text(cs_service *svc, const cs_actor *who, const char *id,
 	int rc, shown;
 
 	*out = NULL;
+	/* cs_authorize_id checked the id. */
 	if ((rc = cs_authorize_id(svc, who, id, "read")) != 0 ||
-	    (rc = row_load(svc, id, &row)) != 0 ||
+	    (rc = row_get(svc, id, &row)) != 0 ||
 	    (rc = cs_licence_view_sb(svc, row, cs_now(), NULL, "", &b, &shown)) != 0 ||
 	    (rc = cs_audit_read(svc, who, "read", id, row->holder_code, NULL, 1)) != 0)
 		goto out;
