@@ -80,6 +80,13 @@ TEST(each_form)
 		CHECK(pk.kid_len == CS_KID_LEN && memcmp(pk.kid, key->kid,
 		    CS_KID_LEN) == 0);
 		CHECK(pk.compressed_len == zn && memcmp(pk.compressed, z, zn) == 0);
+		/* The base64url text, which a stored token is compared with
+		 * as it is: the token's own, for the url and token forms. */
+		if (i < 2)
+			CHECK(pk.b64 != NULL && pk.b64_len == strlen(tok) &&
+			    memcmp(pk.b64, tok, pk.b64_len) == 0);
+		else
+			CHECK(pk.b64 == NULL);
 		cs_token_peek_free(&pk);
 	}
 	free(z);

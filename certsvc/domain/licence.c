@@ -61,7 +61,21 @@ out:
 	return rc;
 }
 
-/* The stored row of licence id; CS_ENOTFOUND when there is none. */
+/* The stored row of licence id, an id already checked; CS_ENOTFOUND when
+ * there is none. */
+static int
+row_get(cs_service *svc, const char *id, cs_licence_row **out)
+{
+	int rc;
+
+	*out = NULL;
+	rc = cs_store_licence_get(svc->store, id, out);
+	if (rc == CS_ENOTFOUND)
+		rc = cs_err_set(rc, "no licence %s", id);
+	return rc;
+}
+
+/* The same for an id not yet checked. */
 static int
 row_load(cs_service *svc, const char *id, cs_licence_row **out)
 {
@@ -70,10 +84,7 @@ row_load(cs_service *svc, const char *id, cs_licence_row **out)
 	*out = NULL;
 	if ((rc = cs_check_id(id)) != 0)
 		return rc;
-	rc = cs_store_licence_get(svc->store, id, out);
-	if (rc == CS_ENOTFOUND)
-		rc = cs_err_set(rc, "no licence %s", id);
-	return rc;
+	return row_get(svc, id, out);
 }
 
 int
@@ -85,8 +96,9 @@ cs_licence_read_text(cs_service *svc, const cs_actor *who, const char *id,
 	int rc, shown;
 
 	*out = NULL;
+	/* cs_authorize_id checked the id. */
 	if ((rc = cs_authorize_id(svc, who, id, "read")) != 0 ||
-	    (rc = row_load(svc, id, &row)) != 0 ||
+	    (rc = row_get(svc, id, &row)) != 0 ||
 	    (rc = cs_licence_view_sb(svc, row, cs_now(), NULL, "", &b, &shown)) != 0 ||
 	    (rc = cs_audit_read(svc, who, "read", id, row->holder_code, NULL, 1)) != 0)
 		goto out;
@@ -142,27 +154,38 @@ static const char *const public_members[] = {"id", "type", "type_name",
     "number", "holder", "issuer", "issued_at", "valid_from", "valid_until",
     "fields", "supersedes", NULL};
 
-/* Whether the token a scan found is the zlib stream tok[0..n), compared
- * full length (verify.c's fast path). */
+/*
+ * Whether the token a scan found is the peeked text's zlib stream,
+ * compared full length (verify.c's fast path).  A text in base64url is
+ * compared as text, without decoding the stored token: base64url without
+ * padding and with zero trailing bits (all cs_b64url_decode takes) is one
+ * text for one byte string, so equal texts are equal streams, and any
+ * other text is no stored token's.
+ */
 static int
-stored_token_is(const struct rec_scan *sc, const uint8_t *tok, size_t n)
+stored_token_is(const struct rec_scan *sc, const cs_token_peek *pk)
 {
+	const uint8_t *tok = pk->compressed;
+	size_t n = pk->compressed_len, zn = 0;
 	uint8_t *z = NULL;
-	size_t zn = 0;
 	int same;
 
+	if (pk->b64 != NULL)
+		return sc->token != NULL && pk->b64_len > 0 &&
+		    sc->token_len == pk->b64_len &&
+		    memcmp(sc->token, pk->b64, pk->b64_len) == 0;
 	same = sc->token != NULL && cs_b64url_decode(sc->token, sc->token_len,
 	    &z, &zn) == 0 && zn == n && n > 0 && memcmp(z, tok, n) == 0;
 	free(z);
 	return same;
 }
 
-/* The public view of row and its status; with tok, *same says whether
- * its stored token is those bytes (and a record the scan does not take
+/* The public view of row and its status; with pk, *same says whether
+ * its stored token is the peeked text's (and a record the scan does not take
  * gives no view: *out NULL and 0 returned). */
 static int
-public_of_row(cs_service *svc, const cs_licence_row *row, const uint8_t *tok,
-    size_t tok_n, json_t **out, const char **status_out, int *same)
+public_of_row(cs_service *svc, const cs_licence_row *row,
+    const cs_token_peek *pk, json_t **out, const char **status_out, int *same)
 {
 	struct rec_scan sc;
 	cs_sbuf trim = CS_SBUF_INIT;
@@ -184,12 +207,12 @@ public_of_row(cs_service *svc, const cs_licence_row *row, const uint8_t *tok,
 	    trim.failed) {
 		/* A record the scan does not take is rare: the fast path
 		 * leaves it to the full check. */
-		if (tok != NULL || (rc = cs_licence_view(svc, row, cs_now(),
+		if (pk != NULL || (rc = cs_licence_view(svc, row, cs_now(),
 		    &full, &status)) != 0)
 			goto out;
 	} else {
-		if (tok != NULL)
-			*same = stored_token_is(&sc, tok, tok_n);
+		if (pk != NULL)
+			*same = stored_token_is(&sc, pk);
 		p = trim.p;
 		if ((full = cs_flat_object(&p, 0)) == NULL &&
 		    (full = json_loads(trim.p, 0, &err)) == NULL) {
@@ -227,23 +250,22 @@ cs_licence_public(cs_service *svc, const char *id, json_t **out,
 
 	*out = NULL;
 	if ((rc = row_load(svc, id, &row)) == 0)
-		rc = public_of_row(svc, row, NULL, 0, out, status_out, NULL);
+		rc = public_of_row(svc, row, NULL, out, status_out, NULL);
 	cs_licence_row_free(row);
 	return rc;
 }
 
 int
-cs_licence_public_token(cs_service *svc, const char *id,
-    const uint8_t *tok, size_t n, json_t **out, const char **status_out,
-    int *same)
+cs_licence_public_token(cs_service *svc, const cs_token_peek *pk,
+    json_t **out, const char **status_out, int *same)
 {
 	cs_licence_row *row = NULL;
 	int rc;
 
 	*out = NULL;
 	*same = 0;
-	if ((rc = row_load(svc, id, &row)) == 0)
-		rc = public_of_row(svc, row, tok, n, out, status_out, same);
+	if ((rc = row_load(svc, pk->id, &row)) == 0)
+		rc = public_of_row(svc, row, pk, out, status_out, same);
 	cs_licence_row_free(row);
 	return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "codes.h"
 #include "cs_err.h"
+#include "json_text.h"
 #include "licence_internal.h"
 #include "sbuf.h"
 #include "text.h"
@@ -126,9 +127,12 @@ cs_licence_view(cs_service *svc, const cs_licence_row *row, time_t now,
 static void
 sb_json(cs_sbuf *b, const json_t *v)
 {
-	char *t = json_dumps(v, JSON_COMPACT);
+	char *t;
 
-	if (t == NULL)
+	/* Straight into b; a real (none in a view) goes through jansson. */
+	if (cs_json_text(b, v) == 0)
+		return;
+	if ((t = json_dumps(v, JSON_COMPACT)) == NULL)
 		b->failed = 1;
 	else
 		cs_sb_puts(b, t);

@@ -177,14 +177,15 @@ json_t *cs_public_view(cs_service *svc, const json_t *full);
  * without the full view; CS_ENOTFOUND when the library does not hold it. */
 int cs_licence_public(cs_service *svc, const char *id, json_t **out,
     const char **status_out);
-/* The same, and *same: whether the token stored for id is the zlib
- * stream tok[0..n), compared full length.  Verification's fast path,
+/* The same for the licence id a peeked text names (token.h), and *same:
+ * whether the token stored for it is the text's zlib stream, compared
+ * full length.  Verification's fast path,
  * whose full check after a miss uses the view instead of reading the
  * licence again.  A record whose text the scan does not take gives 0,
  * *out NULL and *same 0 (the full check reads it the long way). */
-int cs_licence_public_token(cs_service *svc, const char *id,
-    const uint8_t *tok, size_t n, json_t **out, const char **status_out,
-    int *same);
+struct cs_token_peek;
+int cs_licence_public_token(cs_service *svc, const struct cs_token_peek *pk,
+    json_t **out, const char **status_out, int *same);
 
 /* A verification result object {"result", "reason" (the table's for res
  * when NULL), "checked_at", "certificate" (cert, taken; NULL: null)}

@@ -94,6 +94,9 @@ typedef struct cs_token_peek {
 	enum cs_token_form form;  /* CS_FORM_URL, _TOKEN or _COMPACT */
 	uint8_t *compressed;      /* owned: the zlib stream, as stored */
 	size_t compressed_len;
+	char *b64;                /* owned: its base64url text (the url and
+	                           * token forms; NULL for compact) */
+	size_t b64_len;
 	uint8_t *cose;            /* owned: its inflated COSE_Sign1 */
 	size_t cose_len;
 	const uint8_t *kid;       /* into cose */

@@ -367,9 +367,14 @@ cs_token_peek_text(const char *text, size_t len, cs_token_peek *out)
 	if (l.form == CS_FORM_COMPACT)
 		rc = cs_b45_decode(l.encoded, strlen(l.encoded), &out->compressed,
 		    &out->compressed_len);
-	else if (l.form == CS_FORM_URL || l.form == CS_FORM_TOKEN)
-		rc = cs_b64url_decode(l.encoded, strlen(l.encoded),
+	else if (l.form == CS_FORM_URL || l.form == CS_FORM_TOKEN) {
+		out->b64_len = strlen(l.encoded);
+		rc = cs_b64url_decode(l.encoded, out->b64_len,
 		    &out->compressed, &out->compressed_len);
+		/* Kept: a stored token is compared as this text. */
+		out->b64 = l.encoded;
+		l.encoded = NULL;
+	}
 	/* A COSE message sent uncompressed is not the stored token's bytes. */
 	if (rc != 0 || out->compressed_len == 0 ||
 	    (out->compressed[0] & 0xe0) == 0xc0 ||
@@ -389,5 +394,6 @@ cs_token_peek_free(cs_token_peek *p)
 {
 	free(p->compressed);
 	free(p->cose);
+	free(p->b64);
 	memset(p, 0, sizeof(*p));
 }

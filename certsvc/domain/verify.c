@@ -424,8 +424,8 @@ fast_verdict(cs_service *svc, const char *text, size_t len, struct seen *s)
 	cs_service_keys_release(svc);
 	if (known &&
 	    s->pk.iat <= (int64_t)cs_now() + IAT_SKEW &&
-	    cs_licence_public_token(svc, s->pk.id, s->pk.compressed,
-	    s->pk.compressed_len, &s->pub, &s->status, &same) == 0 &&
+	    cs_licence_public_token(svc, &s->pk, &s->pub, &s->status,
+	    &same) == 0 &&
 	    s->pub != NULL && same) {
 		if ((verdict = result(s->status, NULL, s->pub)) != NULL)
 			atomic_fetch_add_explicit(&svc->verify_fast, 1,

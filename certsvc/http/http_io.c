@@ -11,6 +11,7 @@
 #include "cs_err.h"
 #include "http_internal.h"
 #include "http_problem.h"
+#include "json_text.h"
 
 /* --- responses ------------------------------------------------------------- */
 
@@ -58,7 +59,8 @@ cs_reply_static(cs_req *r, int status, const char *content_type,
 void
 cs_reply_json(cs_req *r, int status, const json_t *v)
 {
-	char *text = json_dumps(v, JSON_COMPACT);
+	/* json_dumps's text, written without its per-character callback. */
+	char *text = cs_json_dumps(v);
 
 	if (text == NULL) {
 		cs_err_set(CS_ENOMEM, "cannot serialise the response");
