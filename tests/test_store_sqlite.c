@@ -1033,6 +1033,21 @@ TEST(group_commit)
 
 /* --- checkpoints ------------------------------------------------------- */
 
+/* Fill rec (n bytes, the last left alone) with letters of a xorshift
+ * stream at *x: ~12 KB of them deflate to ~7 KB. */
+static void
+random_letters(char *rec, size_t n, unsigned long long *x)
+{
+	size_t j;
+
+	for (j = 0; j + 1 < n; j++) {
+		*x ^= *x << 13;
+		*x ^= *x >> 7;
+		*x ^= *x << 17;
+		rec[j] = (char)('a' + *x % 26);
+	}
+}
+
 /* Past 1,000 WAL pages the store's own thread copies the WAL into the
  * database while the store stays open and the writer is free. */
 TEST(background_checkpoint)
@@ -1043,19 +1058,14 @@ TEST(background_checkpoint)
 	cs_store *s = open_store("ckpt.db");
 	unsigned long long x = 88172645463325252ULL;
 	off_t before;
-	int i, j, waited;
+	int i, waited;
 
 	CHECK(stat(tpath("ckpt.db"), &st) == 0);
 	before = st.st_size;
 	CHECK_INT_EQ(cs_store_begin(s), 0);
 	for (i = 0; i < 3000; i++) {
 		/* ~12 KB of letters that deflate to ~7 KB: 1,300 pages in all */
-		for (j = 0; j < (int)sizeof(rec) - 1; j++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			rec[j] = (char)('a' + x % 26);
-		}
+		random_letters(rec, sizeof(rec), &x);
 		lic_make(&l, TYPE_A, 10 + i, "91350100M000100Y43", "ems", 1, NULL);
 		l.r.record = rec;
 		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
@@ -1091,7 +1101,7 @@ TEST(commit_leaves_checkpoint_to_thread)
 	struct stat st;
 	cs_store *s;
 	unsigned long long x = 88172645463325252ULL;
-	int i, j, t, syncs;
+	int i, t, syncs;
 
 	shim_install();
 	s = open_store("ckptwal.db");
@@ -1099,12 +1109,7 @@ TEST(commit_leaves_checkpoint_to_thread)
 	for (t = 0; t < 240; t++) {
 		CHECK_INT_EQ(cs_store_begin(s), 0);
 		for (i = 0; i < 25; i++) {
-			for (j = 0; j < (int)sizeof(rec) - 1; j++) {
-				x ^= x << 13;
-				x ^= x >> 7;
-				x ^= x << 17;
-				rec[j] = (char)('a' + x % 26);
-			}
+			random_letters(rec, sizeof(rec), &x);
 			lic_make(&l, TYPE_A, 10 + t * 25 + i,
 			    "91350100M000100Y43", "ems", 1, NULL);
 			l.r.record = rec;
