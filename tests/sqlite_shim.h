@@ -15,12 +15,15 @@ struct shim_file {
 	sqlite3_file base;
 	sqlite3_file *real;
 	int is_wal;
+	int is_db;  /* a main database file */
 };
 
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs shim_vfs;
 static atomic_int wal_syncs;
 static atomic_int file_reads;  /* xRead calls, of every file */
+/* Syncs of main database files (checkpoints) made by the calling thread. */
+static _Thread_local int db_syncs_here;
 
 #define REAL(f) (((struct shim_file *)(f))->real)
 #define FWD(f, m) REAL(f)->pMethods->m
@@ -55,6 +58,8 @@ shim_sync(sqlite3_file *f, int flags)
 {
 	if (((struct shim_file *)f)->is_wal)
 		atomic_fetch_add(&wal_syncs, 1);
+	if (((struct shim_file *)f)->is_db)
+		db_syncs_here++;
 	return FWD(f, xSync)(REAL(f), flags);
 }
 
@@ -152,6 +157,7 @@ shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
 
 	sf->real = (sqlite3_file *)(sf + 1);
 	sf->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
+	sf->is_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
 	rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
 	sf->base.pMethods = sf->real->pMethods != NULL ? &shim_io : NULL;
 	return rc;

@@ -13,7 +13,7 @@
  * instead of hanging; once the oldest record not yet committed is older
  * than max_lag_ms, put() and sync() refuse at once (CS_EUNAVAIL) however
  * much room the queue has, and put() works again when the store recovers;
- * the stats; stop(NULL).  Each run works in a fresh directory under /tmp,
+ * the stats and the commit times; stop(NULL).  Each run works in a fresh directory under /tmp,
  * removed at the end.
  */
 #include "check.h"
@@ -779,6 +779,60 @@ out:
 	free(b);
 }
 
+/*
+ * The commit times (cs_audit_queue_commit_stats): a group whose begin() is
+ * held up 300 ms, as a slow disk or a checkpoint inside the commit would,
+ * counts once, in no bucket of 250 ms or less, and is the slowest and
+ * the whole sum; one more commit makes two, the slowest unchanged.
+ */
+TEST(commit_times)
+{
+	struct recbuf *b = malloc(sizeof(*b));
+	struct fstore f;
+	cs_audit_queue *q = NULL;
+	cs_audit_commit_stats t;
+	cs_store *s = fx_open("ctimes");
+	int64_t t0;
+	size_t i;
+	uint64_t fast = 0;
+
+	CHECK(s != NULL && b != NULL);
+	if (s == NULL || b == NULL)
+		goto out;
+	fstore_init(&f, s, 0, 0);
+	atomic_store(&f.hold, 1);
+	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 1, NO_LAG_MS, &q), 0);
+	rec_fill(b, 0, 0);
+	CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
+	t0 = cs_mono_ms();
+	while (atomic_load(&f.begins) == 0 && cs_mono_ms() - t0 < 5000)
+		sleep_ms(1);
+	sleep_ms(300);
+	atomic_store(&f.hold, 0);
+	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
+	cs_audit_queue_commit_stats(q, &t);
+	CHECK_INT_EQ(t.commits, 1);
+	CHECK(t.max_ms >= 300);
+	CHECK(t.sum_ms == t.max_ms);
+	CHECK_INT_EQ(t.le_ms[6], 500);
+	for (i = 0; i < 6; i++)
+		CHECK_INT_EQ(t.count[i], 0);
+	CHECK_INT_EQ(t.count[6] + t.count[7] + t.count[8], 1);
+	rec_fill(b, 0, 1);
+	CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
+	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
+	cs_audit_queue_commit_stats(q, &t);
+	CHECK_INT_EQ(t.commits, 2);
+	CHECK(t.max_ms >= 300 && t.sum_ms >= t.max_ms);
+	for (i = 0; i <= CS_AUDIT_COMMIT_NB; i++)
+		fast += t.count[i];
+	CHECK_INT_EQ(fast, 2);
+	cs_audit_queue_stop(q);
+	cs_store_close(s);
+out:
+	free(b);
+}
+
 TEST(stop_null)
 {
 	/* Error paths stop whatever they have, started or not. */
@@ -799,6 +853,7 @@ main(int argc, char **argv)
 	RUN(store_never_recovers);
 	RUN(lag_refuses_puts);
 	RUN(stop_drains_groups);
+	RUN(commit_times);
 	RUN(stop_null);
 	fx_teardown();
 	return check_summary();

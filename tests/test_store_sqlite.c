@@ -6,7 +6,7 @@
  * in the file (compressed, and every older form still read), the database
  * itself refusing a taken number and any UPDATE or DELETE (triggers), the
  * audit keys in chunks, group commit (its counters and window), the
- * background checkpoint, the WAL synced before commit() returns, and the
+ * background checkpoint (never inside a commit), the WAL synced before commit() returns, and the
  * pages a lookup reads.  It opens its files with cs_store_open_sqlite()
  * and looks into them with a connection of its own, as an operator's
  * sqlite3 shell would.  Each run works in a fresh directory under /tmp,
@@ -1108,6 +1108,21 @@ TEST(group_commit)
 
 /* --- checkpoints ------------------------------------------------------- */
 
+/* Fill rec (n bytes, the last left alone) with letters of a xorshift
+ * stream at *x: ~12 KB of them deflate to ~7 KB. */
+static void
+random_letters(char *rec, size_t n, unsigned long long *x)
+{
+	size_t j;
+
+	for (j = 0; j + 1 < n; j++) {
+		*x ^= *x << 13;
+		*x ^= *x >> 7;
+		*x ^= *x << 17;
+		rec[j] = (char)('a' + *x % 26);
+	}
+}
+
 /* Past 1,000 WAL pages the store's own thread copies the WAL into the
  * database while the store stays open and the writer is free. */
 TEST(background_checkpoint)
@@ -1118,19 +1133,14 @@ TEST(background_checkpoint)
 	cs_store *s = open_store("ckpt.db");
 	unsigned long long x = 88172645463325252ULL;
 	off_t before;
-	int i, j, waited;
+	int i, waited;
 
 	CHECK(stat(tpath("ckpt.db"), &st) == 0);
 	before = st.st_size;
 	CHECK_INT_EQ(cs_store_begin(s), 0);
 	for (i = 0; i < 3000; i++) {
 		/* ~12 KB of letters that deflate to ~7 KB: 1,300 pages in all */
-		for (j = 0; j < (int)sizeof(rec) - 1; j++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			rec[j] = (char)('a' + x % 26);
-		}
+		random_letters(rec, sizeof(rec), &x);
 		lic_make(&l, TYPE_A, 10 + i, "91350100M000100Y43", "ems", 1, NULL);
 		l.r.record = rec;
 		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
@@ -1147,6 +1157,51 @@ TEST(background_checkpoint)
 	lic_make(&l, TYPE_A, 5, "91350100M000100Y43", "ems", 1, NULL);
 	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
 	cs_store_close(s);
+}
+
+/*
+ * A commit never checkpoints (copies the WAL and syncs the database file)
+ * below the hard limit: the thread does, and starts the WAL over itself.
+ * Small transactions take the WAL past 1,000 pages several times, with
+ * pauses in which the thread catches up (the writer used to copy the last
+ * few pages itself in the next commit then); the committing thread, this
+ * one, must never have synced the database file, and the WAL file must
+ * have started over instead of growing past what was written between two
+ * restarts.  The shim (sqlite_shim.h) counts the syncs per thread.
+ */
+TEST(commit_leaves_checkpoint_to_thread)
+{
+	static char rec[12000];
+	struct lic l;
+	struct stat st;
+	cs_store *s;
+	unsigned long long x = 88172645463325252ULL;
+	int i, t, syncs;
+
+	shim_install();
+	s = open_store("ckptwal.db");
+	db_syncs_here = 0;
+	for (t = 0; t < 240; t++) {
+		CHECK_INT_EQ(cs_store_begin(s), 0);
+		for (i = 0; i < 25; i++) {
+			random_letters(rec, sizeof(rec), &x);
+			lic_make(&l, TYPE_A, 10 + t * 25 + i,
+			    "91350100M000100Y43", "ems", 1, NULL);
+			l.r.record = rec;
+			CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+		}
+		CHECK_INT_EQ(cs_store_commit(s), 0);
+		if (t % 10 == 9)
+			usleep(150 * 1000);  /* the thread catches up */
+	}
+	syncs = db_syncs_here;
+	CHECK_INT_EQ(syncs, 0);
+	/* 6,000 records of ~7 KB: about 2,600 pages of 16 KiB went through
+	 * the WAL; started over near 1,000, it never held 2,000. */
+	CHECK(stat(tpath("ckptwal.db-wal"), &st) == 0);
+	CHECK(st.st_size < 2000LL * 16384);
+	cs_store_close(s);
+	shim_remove();
 }
 
 /* --- durability --------------------------------------------------------- */
@@ -1259,6 +1314,7 @@ main(int argc, char **argv)
 	RUN(audit_chunks);
 	RUN(append_only);
 	RUN(group_commit);
+	RUN(commit_leaves_checkpoint_to_thread);
 	RUN(background_checkpoint);
 	RUN(durable_commit);
 	RUN(lookups_read_pages);

@@ -811,6 +811,8 @@ cs_service_stats_get(cs_service *svc, cs_service_stats *out)
 		out->reads_audit = 1;
 		cs_audit_queue_stats(svc->reads_audit, &out->audit_waiting,
 		    &out->audit_committed);
+		cs_audit_queue_commit_stats(svc->reads_audit,
+		    &out->audit_commits);
 	}
 	if (svc->issue_writer != NULL) {
 		out->issue_writer = 1;

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "catalog.h"
+#include "audit_queue.h"
 #include "config.h"
 #include "keys.h"
 #include "problems.h"
@@ -87,6 +88,7 @@ typedef struct cs_service_stats {
 	int reads_audit;            /* 1 when the read audit writer runs */
 	uint64_t audit_waiting;     /* its records waiting for their commit */
 	uint64_t audit_committed;   /* and committed since start */
+	cs_audit_commit_stats audit_commits;  /* how long its groups took */
 	int issue_writer;           /* 1 when the issuance writer runs */
 	uint64_t issue_batches;     /* its commits */
 	uint64_t issue_runs;        /* and the issuances they carried */

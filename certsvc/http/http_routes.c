@@ -1076,7 +1076,12 @@ h_metrics(cs_req *r)
 	}
 	if ((rc = cs_metrics_render(r->srv->metrics, &text, &len)) != 0 ||
 	    (rc = cs_http_webhook_metrics(svc_of(r), &text, &len)) != 0 ||
-	    (rc = cs_http_render_metrics(&text, &len)) != 0) {
+	    (rc = cs_http_render_metrics(&text, &len)) != 0 ||
+	    (st.reads_audit && (rc = cs_metrics_histogram_ms(&text, &len,
+	    "certsvc_audit_commit_seconds", "Time the read audit writer took "
+	    "to commit a group (begin, append, COMMIT and its disk sync).",
+	    st.audit_commits.le_ms, st.audit_commits.count,
+	    CS_AUDIT_COMMIT_NB, st.audit_commits.sum_ms)) != 0)) {
 		free(text);
 		cs_http_problem_err(r, rc, NULL);
 		return;

@@ -225,6 +225,37 @@ bmetric(cs_sbuf *b, const char *name, const char *type, const char *help,
 	    type, name, v);
 }
 
+int
+cs_metrics_histogram_ms(char **text, size_t *len, const char *name,
+    const char *help, const long *le_ms, const uint64_t *count, size_t nb,
+    uint64_t sum_ms)
+{
+	cs_sbuf b = CS_SBUF_INIT;
+	unsigned long long cum = 0;
+	size_t i;
+
+	cs_sb_add(&b, *text, *len);
+	cs_sb_printf(&b, "# HELP %s %s\n# TYPE %s histogram\n", name, help,
+	    name);
+	for (i = 0; i <= nb; i++) {
+		cum += count[i];
+		if (i < nb)
+			cs_sb_printf(&b, "%s_bucket{le=\"%g\"} %llu\n", name,
+			    (double)le_ms[i] / 1000, cum);
+	}
+	cs_sb_printf(&b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.3f\n"
+	    "%s_count %llu\n", name, cum, name, (double)sum_ms / 1000, name,
+	    cum);
+	if (b.failed) {
+		free(b.p);
+		return cs_err_set(CS_ENOMEM, "metrics: out of memory");
+	}
+	free(*text);
+	*text = b.p;
+	*len = b.len;
+	return 0;
+}
+
 void
 cs_metrics_line(cs_sbuf *b, const char *name, const char *type,
     const char *help, long long v)

@@ -23,6 +23,7 @@
 #define CS_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sbuf.h"
 
@@ -47,6 +48,13 @@ void cs_metrics_in_flight(cs_metrics *m, long n);
  * committed since start. */
 void cs_metrics_audit_queue(cs_metrics *m, unsigned long waiting,
     unsigned long committed);
+/* Append to text (len bytes, malloc'd; replaced) a histogram without
+ * labels, in seconds, of durations counted in milliseconds: count[i] of
+ * them took at most le_ms[i] (not cumulative), count[nb] more than
+ * le_ms[nb - 1]; they summed to sum_ms. */
+int cs_metrics_histogram_ms(char **text, size_t *len, const char *name,
+    const char *help, const long *le_ms, const uint64_t *count, size_t nb,
+    uint64_t sum_ms);
 /* The issuance writer (tx_queue.h): batches committed, issuances in them. */
 void cs_metrics_issue_writer(cs_metrics *m, unsigned long batches,
     unsigned long runs);

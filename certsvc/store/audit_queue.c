@@ -28,6 +28,10 @@
 #define QUEUE_MAX 16384
 /* Pause between attempts at a group whose commit failed. */
 #define RETRY_MS 200
+/* A group commit at least this slow is logged (with what it carried and
+ * how long its oldest record had waited): a fifth of the default
+ * audit_max_lag_ms, early warning of the 503s one slower still causes. */
+#define SLOW_COMMIT_MS 200
 /* Attempts at what is left once stopping, before giving up on it. */
 #define STOP_ATTEMPTS 3
 
@@ -53,6 +57,7 @@ struct cs_audit_queue {
 	uint64_t queued;          /* records put since start */
 	uint64_t committed;       /* records committed since start */
 	int syncs;                /* sync() calls waiting: flush at once */
+	cs_audit_commit_stats times;  /* of the groups written */
 	int stopping;
 };
 
@@ -158,6 +163,47 @@ reattach_group(cs_audit_queue *q, struct qrec *g, size_t n)
 	q->waiting += n;
 }
 
+static const long commit_le_ms[CS_AUDIT_COMMIT_NB] = {
+	5, 10, 25, 50, 100, 250, 500, 1000,
+};
+
+/* With mu held: count one group's commit that took ms. */
+static void
+commit_timed(cs_audit_queue *q, int64_t ms)
+{
+	cs_audit_commit_stats *t = &q->times;
+	size_t i = 0;
+
+	if (ms < 0)
+		ms = 0;
+	while (i < CS_AUDIT_COMMIT_NB && ms > commit_le_ms[i])
+		i++;
+	t->count[i]++;
+	t->commits++;
+	t->sum_ms += (uint64_t)ms;
+	if ((uint64_t)ms > t->max_ms)
+		t->max_ms = (uint64_t)ms;
+}
+
+/* Write the group, timing it: a slow one is counted and logged. */
+static int
+write_group_timed(cs_audit_queue *q, struct qrec *g, size_t n)
+{
+	int64_t t0 = cs_mono_ms(), ms;
+	int rc = write_group(q->store, g, n);
+
+	ms = cs_mono_ms() - t0;
+	if (ms >= SLOW_COMMIT_MS)
+		cs_log_msg("certsvc: audit: a group of %zu read record(s) took "
+		    "%lld ms to commit (its oldest record had waited %lld ms; "
+		    "audit_max_lag_ms %ld)", n, (long long)ms,
+		    (long long)(cs_mono_ms() - g->queued_ms), q->max_lag_ms);
+	pthread_mutex_lock(&q->mu);
+	commit_timed(q, ms);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -177,7 +223,7 @@ writer_main(void *arg)
 		q->writing = n;
 		q->writing_since = g->queued_ms;
 		pthread_mutex_unlock(&q->mu);
-		rc = write_group(q->store, g, n);
+		rc = write_group_timed(q, g, n);
 		if (rc != 0)
 			cs_log_msg("certsvc: audit: writing %zu read record(s) "
 			    "failed (%s); retrying", n, cs_err_msg());
@@ -340,6 +386,15 @@ cs_audit_queue_stats(cs_audit_queue *q, uint64_t *waiting, uint64_t *committed)
 	*waiting = q->waiting + q->writing;
 	*committed = q->committed;
 	pthread_mutex_unlock(&q->mu);
+}
+
+void
+cs_audit_queue_commit_stats(cs_audit_queue *q, cs_audit_commit_stats *out)
+{
+	pthread_mutex_lock(&q->mu);
+	*out = q->times;
+	pthread_mutex_unlock(&q->mu);
+	memcpy(out->le_ms, commit_le_ms, sizeof(out->le_ms));
 }
 
 void

@@ -50,6 +50,25 @@ int cs_audit_queue_sync(cs_audit_queue *q);
 void cs_audit_queue_stats(cs_audit_queue *q, uint64_t *waiting,
     uint64_t *committed);
 
+/*
+ * How long the writer's groups took to commit (begin, append, COMMIT with
+ * its disk sync), for the certsvc_audit_commit_seconds histogram: one
+ * group slower than max_lag_ms is enough to refuse reads, so a slow disk
+ * or a checkpoint in the commit shows here before it shows as 503s.
+ * le_ms[i] is bucket i's bound; count[i] the commits that took at most
+ * that (not cumulative); over the last bound they count in count[NB].
+ */
+#define CS_AUDIT_COMMIT_NB 8
+typedef struct {
+	long le_ms[CS_AUDIT_COMMIT_NB];
+	uint64_t count[CS_AUDIT_COMMIT_NB + 1];
+	uint64_t commits;   /* all of them, failed ones too */
+	uint64_t sum_ms;
+	uint64_t max_ms;    /* the slowest since start */
+} cs_audit_commit_stats;
+
+void cs_audit_queue_commit_stats(cs_audit_queue *q, cs_audit_commit_stats *out);
+
 /* Write what is queued, stop the writer and free q.  NULL is a no-op. */
 void cs_audit_queue_stop(cs_audit_queue *q);
 

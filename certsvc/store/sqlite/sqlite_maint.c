@@ -6,6 +6,9 @@
 #include "store_sqlite_internal.h"
 
 #include "cs_err.h"
+#include "log.h"
+#include "timeutil.h"
+
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,12 +17,21 @@
 #include <unistd.h>
 
 /* WAL pages (16 KiB) after which the checkpointer thread copies the WAL
- * into the database; past the hard limit the committing thread does it
+ * into the database, waking whenever CKPT_WAKE_PAGES more were written;
+ * once a pass leaves at most CKPT_RESTART_PAGES uncopied it starts the WAL
+ * over itself.  Past the hard limit the committing thread checkpoints
  * itself, so a checkpointer that cannot keep up never lets the WAL grow
  * without bound. */
 #define CKPT_PAGES 1000
-#define CKPT_TAIL_PAGES 64
+#define CKPT_WAKE_PAGES 64
+#define CKPT_RESTART_PAGES 256
 #define CKPT_HARD_PAGES 8000
+/* How long the thread's restart waits for the writer's transaction to end
+ * and for readers of old frames, before it gives up until its next pass:
+ * the writer waits for the restart, so it must be short. */
+#define CKPT_BUSY_MS 20
+/* A checkpoint inside a commit at least this slow is logged. */
+#define SLOW_CKPT_MS 200
 
 /* Free bytes at which a store whose last write found the disk full counts
  * as having room again (sq_ping): a few commits' worth. */
@@ -39,29 +51,49 @@
  *
  * SQLite starts the WAL over only when a write transaction begins with
  * every frame copied, which a background checkpoint chasing a busy writer
- * rarely leaves it.  So once the thread has copied all but the last
- * CKPT_TAIL_PAGES frames, the next commit past CKPT_PAGES copies that tail
- * itself (a few pages and the syncs), and the writer's next transaction
- * starts the WAL over.  Past CKPT_HARD_PAGES (128 MiB) the commit
- * checkpoints itself whatever the thread is doing.
+ * rarely leaves it.  The thread therefore finishes the job itself: once a
+ * pass leaves at most CKPT_RESTART_PAGES uncopied, it checkpoints RESTART,
+ * which takes the write lock between two of the writer's transactions
+ * (waiting at most CKPT_BUSY_MS for it), copies that tail, and waits as
+ * briefly for readers of old frames; the writer's next transaction starts
+ * the WAL over.  The writer waits for that, a few hundred pages at most,
+ * in its BEGIN (busy_timeout), never in a COMMIT, so a commit's cost is its
+ * own frames and the WAL's sync.  (It used to copy the tail itself inside
+ * the commit, two syncs more for that commit's group, and at a million
+ * licences, where one group adds more frames than the tail, the WAL only
+ * started over at the hard limit, in a commit copying a whole group's
+ * random pages: stalls of over a second, audited reads refused.)  Past
+ * CKPT_HARD_PAGES (128 MiB) the commit still checkpoints itself whatever
+ * the thread is doing: the bound on the WAL comes first.
  */
+static void
+commit_ckpt(struct sstore *s, sqlite3 *db, const char *name, int pages)
+{
+	int64_t t0 = cs_mono_ms(), ms;
+	int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL);
+
+	if (rc == SQLITE_OK)
+		atomic_store(&s->ckpt_done, pages);
+	if ((ms = cs_mono_ms() - t0) >= SLOW_CKPT_MS)
+		cs_log_msg("certsvc: store: a commit checkpointed the WAL "
+		    "(%d pages) itself in %lld ms%s", pages, (long long)ms,
+		    s->has_ckpt ? ": the checkpointer falls behind" : "");
+}
+
 static int
 wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct sstore *s = arg;
-
 	int done = atomic_load(&s->ckpt_done);
 
 	if (pages < done)  /* the WAL started over */
 		atomic_store(&s->ckpt_done, done = 0);
 	if (pages < CKPT_PAGES)
 		return SQLITE_OK;
-	if (!s->has_ckpt || pages >= CKPT_HARD_PAGES ||
-	    pages - done <= CKPT_TAIL_PAGES) {
-		if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
-		    NULL, NULL) == SQLITE_OK)
-			atomic_store(&s->ckpt_done, pages);
-	} else if (pages - done >= CKPT_PAGES) {
+	if (!s->has_ckpt || pages >= CKPT_HARD_PAGES) {
+		commit_ckpt(s, db, name, pages);
+	} else if (pages - done >= CKPT_WAKE_PAGES) {
 		pthread_mutex_lock(&s->ckpt_mu);
 		s->ckpt_want = 1;
 		pthread_cond_signal(&s->ckpt_cv);
@@ -70,11 +102,31 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
+/* One pass of the thread: copy what it can beside the writer, then, with
+ * little left, copy the rest and start the WAL over (above). */
+static void
+ckpt_pass(struct sstore *s)
+{
+	int log = 0, done = 0, rc;
+
+	rc = sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc != SQLITE_OK)
+		return;
+	atomic_store(&s->ckpt_done, done);
+	if (log - done > CKPT_RESTART_PAGES)
+		return;
+	/* SQLITE_BUSY: the writer or a reader held on; as far as it got. */
+	rc = sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL,
+	    SQLITE_CHECKPOINT_RESTART, &log, &done);
+	if ((rc == SQLITE_OK || rc == SQLITE_BUSY) && done >= 0)
+		atomic_store(&s->ckpt_done, done);
+}
+
 static void *
 ckpt_main(void *arg)
 {
 	struct sstore *s = arg;
-	int log, done;
 
 	pthread_mutex_lock(&s->ckpt_mu);
 	for (;;) {
@@ -84,9 +136,7 @@ ckpt_main(void *arg)
 			break;
 		s->ckpt_want = 0;
 		pthread_mutex_unlock(&s->ckpt_mu);
-		if (sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL,
-		    SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK)
-			atomic_store(&s->ckpt_done, done);
+		ckpt_pass(s);
 		pthread_mutex_lock(&s->ckpt_mu);
 	}
 	pthread_mutex_unlock(&s->ckpt_mu);
@@ -103,6 +153,7 @@ sq_ckpt_start(struct sstore *s)
 	if (sq_conn_open(s->path, 0, &s->ckpt) == 0 &&
 	    sq_exec_sql(s->ckpt.db, "PRAGMA query_only = OFF;"
 	    "PRAGMA synchronous = FULL", "open checkpointer") == 0 &&
+	    sqlite3_busy_timeout(s->ckpt.db, CKPT_BUSY_MS) == SQLITE_OK &&
 	    pthread_create(&s->ckpt_thread, NULL, ckpt_main, s) == 0)
 		s->has_ckpt = 1;
 	else

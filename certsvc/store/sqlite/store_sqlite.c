@@ -4,9 +4,10 @@
  *
  * Connections.  One writer connection, used only by the holder of the
  * writer token, from the outermost begin() to its commit() or rollback():
- * the process never competes with itself for SQLite's write lock, so
- * SQLITE_BUSY cannot arise between its own threads, and busy_timeout only
- * covers other processes (the CLI beside a running server).  Commits of
+ * the process competes with itself for SQLite's write lock only when the
+ * checkpointer thread starts the WAL over (sqlite_maint.c: briefly, between
+ * two transactions), which busy_timeout waits out, as it does for other
+ * processes (the CLI beside a running server).  Commits of
  * concurrent threads are grouped into one SQLite COMMIT (one fsync), and
  * commit() still returns only once its writes are on disk: see "threads
  * and transactions" below.  Reads outside a transaction run on a reader
