@@ -33,7 +33,7 @@ attempt_add(cs_store *s, int64_t sub, int64_t ev, int64_t at_ms,
 	a.at_ms = at_ms;
 	a.result = (char *)result;
 	a.status = status;
-	CHECK_INT_EQ(cs_store_sub_attempt_append(s, &a), 0);
+	CHECK_INT_EQ(cs_store_sub_attempt_append(s, &a, 1), 0);
 }
 
 TEST(subscriptions)
