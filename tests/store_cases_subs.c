@@ -33,7 +33,34 @@ attempt_add(cs_store *s, int64_t sub, int64_t ev, int64_t at_ms,
 	a.at_ms = at_ms;
 	a.result = (char *)result;
 	a.status = status;
-	CHECK_INT_EQ(cs_store_sub_attempt_append(s, &a), 0);
+	CHECK_INT_EQ(cs_store_sub_attempt_append(s, &a, 1), 0);
+}
+
+/* A delivery at last + 7 and a timeout at last + 8 in one call in a
+ * transaction, then a connection failure at last + 8 alone. */
+static void
+attempts_add_many(cs_store *s, int64_t sub, int64_t last)
+{
+	static const struct { int64_t ev, at, status; const char *res; } in[] = {
+		{7, 9100, 204, "delivered"}, {8, 9200, 0, "timeout"},
+		{8, 9300, 0, "connect"},
+	};
+	cs_sub_attempt a[3];
+	size_t i;
+
+	memset(a, 0, sizeof(a));
+	for (i = 0; i < 3; i++) {
+		a[i].sub = sub;
+		a[i].event_seq = last + in[i].ev;
+		a[i].at_ms = in[i].at;
+		a[i].status = in[i].status;
+		a[i].result = (char *)in[i].res;
+	}
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_sub_attempt_append(s, a, 2), 0);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	CHECK_INT_EQ(cs_store_sub_attempt_append(s, a + 2, 1), 0);
+	CHECK_INT_EQ(cs_store_sub_attempt_append(s, a, 0), 0);
 }
 
 TEST(subscriptions)
@@ -96,6 +123,16 @@ TEST(subscriptions)
 	CHECK_INT_EQ(pr.head_first_ms, 7000);
 	CHECK_INT_EQ(pr.last.event_seq, last + 7);
 	CHECK_INT_EQ(pr.last.at_ms, 9000);
+	CHECK_STR_EQ(pr.last.result, "connect");
+	cs_sub_progress_clear(&pr);
+	/* Several in one call, as the sender's flush does: inside the
+	 * caller's transaction, then alone (in one of its own). */
+	attempts_add_many(s, sub, last);
+	CHECK_INT_EQ(cs_store_sub_progress(s, sub, &pr), 0);
+	CHECK_INT_EQ(pr.delivered, last + 7);
+	CHECK_INT_EQ(pr.head_attempts, 2);
+	CHECK_INT_EQ(pr.head_first_ms, 9200);
+	CHECK_INT_EQ(pr.last.at_ms, 9300);
 	CHECK_STR_EQ(pr.last.result, "connect");
 	cs_sub_progress_clear(&pr);
 	/* The lease: one node at a time on PostgreSQL, until it expires. */

@@ -14,7 +14,9 @@
  * was delivered, which orders each licence's events (and all others)
  * at the price of a failing head holding back the rest of that
  * subscription.  A subscription takes a page of up to PAGE_EVENTS from
- * the feed and sends them one after the other; the outcomes of the
+ * the feed and sends them one after the other (the page read once in a
+ * turn of the loop and shared by every subscription that stands in it:
+ * struct feed); the outcomes of the
  * attempts of finished pages (all sent, a failure, or the lease lost),
  * of all subscriptions, are appended to the store
  * (cs_store_sub_attempt_append) together in one transaction (flush);
@@ -42,7 +44,8 @@
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -83,11 +86,31 @@ struct answer {
 	struct cs_sender *snd;
 };
 
+/*
+ * A page of the feed, read once and shared: subscriptions that stand at
+ * about the same seq (all of them, when they keep up) would each read
+ * the same events otherwise, eight reads of one page with eight
+ * subscriptions.  It holds every event of (after, the last's seq] as of
+ * its reading, so a subscription whose cursor lies in that range takes
+ * the events past its cursor from it as from a read of its own; it is
+ * taken only in the turn of the loop that read it, so no subscription
+ * sees an older feed than it would by reading.  Counted: the sender's
+ * list of the turn's pages and every subscription's page in hand.
+ */
+struct feed {
+	struct feed *next;     /* the turn's pages (cs_sender.pages) */
+	int refs;
+	cs_change **chs;
+	size_t n;
+	int64_t after;         /* read after this seq */
+};
+
 /* One subscription as the sender runs it. */
 struct run {
 	struct run *next;
 	cs_sub_row *row;       /* owned */
 	CURL *curl;            /* kept: its connections are reused */
+	EVP_MAC_CTX *mac;      /* HMAC keyed with the secret, kept (sign) */
 	int loaded;            /* cursor read from the store */
 	int64_t cursor;        /* done (delivered or not wanted) up to this seq */
 	int64_t failures;      /* failed attempts at the head */
@@ -95,9 +118,12 @@ struct run {
 	int held;              /* the lease */
 	int64_t renewed_ms;    /* when it was last taken or renewed */
 	int seen;              /* still in force in this round's list */
-	/* The page in hand: chs[i] is the next to look at. */
+	/* The page in hand, a slice of feed: chs[i] is the next to look
+	 * at; full when the feed's page was (more may follow). */
+	struct feed *feed;
 	cs_change **chs;
 	size_t n, i;
+	int full;
 	cs_sub_attempt recs[PAGE_EVENTS];
 	size_t nrec;
 	int more;              /* the last page was full: read on at once */
@@ -116,8 +142,11 @@ struct cs_sender {
 	_Atomic int stop;
 	char node[48];
 	CURLM *multi;          /* the thread's own */
+	EVP_MAC *hmac;         /* fetched once: OpenSSL 3 looks it up per
+	                        * call of HMAC() otherwise */
 	uint64_t gen;          /* the feed's generation last seen */
 	struct run *runs;
+	struct feed *pages;    /* the pages read in this turn, shared */
 	cs_sub_attempt *pend;  /* records of finished pages, not yet stored */
 	size_t npend, cap;
 	int64_t pend_ms;       /* when the first of them came (cs_mono_ms) */
@@ -150,6 +179,7 @@ run_free(struct cs_sender *snd, struct run *r)
 		page_drop(r);
 		if (r->curl != NULL)
 			curl_easy_cleanup(r->curl);
+		EVP_MAC_CTX_free(r->mac);
 		cs_sub_row_free(r->row);
 		free(r);
 	}
@@ -157,42 +187,68 @@ run_free(struct cs_sender *snd, struct run *r)
 
 /* --- signing (Standard Webhooks) ----------------------------------- */
 
-/* "v1," + base64 HMAC-SHA256 of id.ts.body, keyed with the secret's
- * base64 after "whsec_".  out: at least 64 bytes. */
+/* r's HMAC-SHA256 keyed with the secret's base64 after "whsec_", made
+ * once per subscription: decoding the key and setting up the MAC cost
+ * about as much as signing a small body. */
 static int
-sign(const char *secret, const char *id, const char *ts, const char *body,
-    char *out)
+mac_key(struct cs_sender *snd, struct run *r)
 {
-	unsigned char key[96], mac[EVP_MAX_MD_SIZE];
+	unsigned char key[96];
+	const char *secret = r->row->secret;
 	const char *b64 = strncmp(secret, "whsec_", 6) == 0 ? secret + 6 : secret;
-	size_t blen = strlen(b64), mlen;
-	unsigned int maclen = 0;
-	char *msg = NULL;
+	size_t blen = strlen(b64);
+	OSSL_PARAM params[2];
 	int klen, rc = 0;
 
+	if (r->mac != NULL)
+		return 0;
 	if (blen == 0 || blen > 128 || blen % 4 != 0 ||
 	    (klen = EVP_DecodeBlock(key, (const unsigned char *)b64,
 	    (int)blen)) < 0)
 		return cs_err_set(CS_EINVAL, "unreadable subscription secret");
 	/* EVP_DecodeBlock counts the padding's zero bytes. */
 	klen -= (b64[blen - 1] == '=') + (b64[blen - 2] == '=');
-	mlen = strlen(id) + strlen(ts) + strlen(body) + 3;
-	if ((msg = malloc(mlen)) == NULL) {
-		rc = cs_err_set(CS_ENOMEM, "out of memory");
-		goto out;
-	}
-	snprintf(msg, mlen, "%s.%s.%s", id, ts, body);
-	if (HMAC(EVP_sha256(), key, klen, (unsigned char *)msg, strlen(msg), mac,
-	    &maclen) == NULL) {
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (snd->hmac == NULL &&
+	    (snd->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
 		rc = cs_err_openssl("webhook signature");
-		goto out;
+	else if ((r->mac = EVP_MAC_CTX_new(snd->hmac)) == NULL ||
+	    EVP_MAC_init(r->mac, key, (size_t)klen, params) != 1) {
+		EVP_MAC_CTX_free(r->mac);
+		r->mac = NULL;
+		rc = cs_err_openssl("webhook signature");
 	}
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc;
+}
+
+/* "v1," + base64 HMAC-SHA256 of id.ts.body with r's secret (Standard
+ * Webhooks).  out: at least 64 bytes. */
+static int
+sign(struct cs_sender *snd, struct run *r, const char *id, const char *ts,
+    const char *body, char *out)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t maclen = 0;
+	int rc;
+
+	if ((rc = mac_key(snd, r)) != 0)
+		return rc;
+	/* A NULL key starts again with the key set before. */
+	if (EVP_MAC_init(r->mac, NULL, 0, NULL) != 1 ||
+	    EVP_MAC_update(r->mac, (const unsigned char *)id, strlen(id)) != 1 ||
+	    EVP_MAC_update(r->mac, (const unsigned char *)".", 1) != 1 ||
+	    EVP_MAC_update(r->mac, (const unsigned char *)ts, strlen(ts)) != 1 ||
+	    EVP_MAC_update(r->mac, (const unsigned char *)".", 1) != 1 ||
+	    EVP_MAC_update(r->mac, (const unsigned char *)body,
+	    strlen(body)) != 1 ||
+	    EVP_MAC_final(r->mac, mac, &maclen, sizeof(mac)) != 1)
+		return cs_err_openssl("webhook signature");
 	memcpy(out, "v1,", 3);
 	EVP_EncodeBlock((unsigned char *)out + 3, mac, (int)maclen);
-out:
-	OPENSSL_cleanse(key, sizeof(key));
-	free(msg);
-	return rc;
+	return 0;
 }
 
 /* --- one request ---------------------------------------------------- */
@@ -299,7 +355,7 @@ post_start(struct cs_sender *snd, struct run *r, const cs_change *ch)
 	/* The real clock, not the test hooks' (cs_now): receivers compare it
 	 * with theirs and refuse a stale one. */
 	snprintf(ts, sizeof(ts), "%lld", (long long)(cs_wall_ms() / 1000));
-	if (sign(r->row->secret, ch->event_id, ts, r->body, sig) != 0)
+	if (sign(snd, r, ch->event_id, ts, r->body, sig) != 0)
 		goto out;
 	snprintf(h_id, sizeof(h_id), "webhook-id: %s", ch->event_id);
 	snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %s", ts);
@@ -352,11 +408,107 @@ backoff_ms(const cs_config *cfg, int64_t failures)
 /* --- a subscription's pages ------------------------------------------ */
 
 static void
+feed_unref(struct feed *f)
+{
+	if (f != NULL && --f->refs == 0) {
+		cs_changes_free(f->chs, f->n);
+		free(f);
+	}
+}
+
+static void
 page_drop(struct run *r)
 {
-	cs_changes_free(r->chs, r->n);
+	feed_unref(r->feed);
+	r->feed = NULL;
 	r->chs = NULL;
 	r->n = r->i = r->nrec = 0;
+	r->full = 0;
+}
+
+/* The turn is over: its pages are read again when next wanted. */
+static void
+pages_drop(struct cs_sender *snd)
+{
+	struct feed *f;
+
+	while ((f = snd->pages) != NULL) {
+		snd->pages = f->next;
+		feed_unref(f);
+	}
+}
+
+/* Read the feed after seq from, as a page of this turn. */
+static struct feed *
+feed_read(struct cs_sender *snd, int64_t from)
+{
+	struct feed *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	if (cs_store_changes_page(snd->svc->store, from, PAGE_EVENTS, &f->chs,
+	    &f->n) != 0) {
+		free(f);
+		return NULL;
+	}
+	f->refs = 1;
+	f->after = from;
+	f->next = snd->pages;
+	snd->pages = f;
+	return f;
+}
+
+/* This turn's page that serves a subscription at cursor: read from at
+ * most cursor, and holding cursor's next events or all there was. */
+static struct feed *
+feed_find(const struct cs_sender *snd, int64_t cursor)
+{
+	struct feed *f;
+
+	for (f = snd->pages; f != NULL; f = f->next)
+		if (f->after <= cursor && (f->n < PAGE_EVENTS ||
+		    f->chs[f->n - 1]->seq > cursor))
+			return f;
+	return NULL;
+}
+
+/* r's next page: from a page of this turn, or read anew from the
+ * lowest cursor of the subscriptions about to read (idle, due, none of
+ * this turn's pages for them) so that one read serves them all; if
+ * that page fills before r's cursor, from r's. */
+static int
+page_take(struct cs_sender *snd, struct run *r)
+{
+	struct feed *f;
+	struct run *q;
+	int64_t from = r->cursor, now = cs_mono_ms();
+	size_t k;
+
+	if ((f = feed_find(snd, r->cursor)) == NULL) {
+		for (q = snd->runs; q != NULL; q = q->next)
+			if (q->loaded && q->held && !q->busy &&
+			    q->chs == NULL && now >= q->next_ms &&
+			    q->cursor < from && feed_find(snd, q->cursor) == NULL)
+				from = q->cursor;
+		if (feed_read(snd, from) == NULL)
+			return -1;
+		if ((f = feed_find(snd, r->cursor)) == NULL &&
+		    (f = feed_read(snd, r->cursor)) == NULL)
+			return -1;
+	}
+	for (k = 0; k < f->n && f->chs[k]->seq <= r->cursor; k++)
+		;
+	r->i = r->nrec = 0;
+	r->full = f->n == PAGE_EVENTS;
+	if (k == f->n) {
+		r->more = r->full;
+		return 0;
+	}
+	f->refs++;
+	r->feed = f;
+	r->chs = f->chs + k;
+	r->n = f->n - k;
+	return 0;
 }
 
 /*
@@ -375,15 +527,13 @@ flush(struct cs_sender *snd, int force)
 {
 	cs_store *st = snd->svc->store;
 	struct run *r;
-	size_t i;
 	int rc;
 
 	if (snd->npend == 0 || (!force && snd->npend < PAGE_EVENTS &&
 	    cs_mono_ms() - snd->pend_ms < FLUSH_MS))
 		return;
 	if ((rc = cs_store_begin(st)) == 0) {
-		for (i = 0; i < snd->npend && rc == 0; i++)
-			rc = cs_store_sub_attempt_append(st, &snd->pend[i]);
+		rc = cs_store_sub_attempt_append(st, snd->pend, snd->npend);
 		rc = rc == 0 ? cs_store_commit(st) : (cs_store_rollback(st), rc);
 	}
 	if (rc != 0) {
@@ -407,7 +557,7 @@ page_end(struct cs_sender *snd, struct run *r)
 	size_t cap = snd->cap ? snd->cap : PAGE_EVENTS;
 	cs_sub_attempt *p;
 
-	r->more = r->n == PAGE_EVENTS && r->i == r->n;
+	r->more = r->full && r->i == r->n;
 	while (cap < snd->npend + r->nrec)
 		cap *= 2;
 	if (cap != snd->cap) {
@@ -556,18 +706,9 @@ page_start(struct cs_sender *snd, struct run *r)
 	r->look_gen = snd->gen;
 	r->look_ms = now;
 	r->more = 0;
-	if (!lease(snd, r) || load(snd, r) != 0)
+	if (!lease(snd, r) || load(snd, r) != 0 || page_take(snd, r) != 0)
 		return;
-	if (cs_store_changes_page(snd->svc->store, r->cursor, PAGE_EVENTS,
-	    &r->chs, &r->n) != 0) {
-		r->chs = NULL;
-		r->n = 0;
-		return;
-	}
-	r->i = r->nrec = 0;
-	if (r->n == 0)
-		page_drop(r);
-	else
+	if (r->chs != NULL)
 		page_next(snd, r);
 }
 
@@ -644,6 +785,7 @@ sender_thread(void *arg)
 	int busy, more;
 
 	while (!atomic_load(&snd->stop)) {
+		pages_drop(snd);
 		if (cs_mono_ms() - refreshed >= ROUND_MS) {
 			refresh(snd);
 			refreshed = cs_mono_ms();
@@ -673,6 +815,7 @@ sender_thread(void *arg)
 		if (r->chs != NULL)
 			page_end(snd, r);
 	}
+	pages_drop(snd);
 	flush(snd, 1);
 	return NULL;
 }
@@ -721,6 +864,7 @@ cs_sender_free(struct cs_sender *snd)
 		run_free(snd, r);
 	}
 	curl_multi_cleanup(snd->multi);
+	EVP_MAC_free(snd->hmac);
 	free(snd->pend);
 	free(snd);
 }

@@ -163,9 +163,10 @@ cs_store_subs_import(cs_store *s, cs_sub_row *const *rows, size_t n)
 }
 
 int
-cs_store_sub_attempt_append(cs_store *s, const cs_sub_attempt *a)
+cs_store_sub_attempt_append(cs_store *s, const cs_sub_attempt *a,
+    size_t n)
 {
-	return s->ops->sub_attempt_append(s, a);
+	return s->ops->sub_attempt_append(s, a, n);
 }
 
 int

@@ -375,8 +375,10 @@ int cs_store_sub_put(cs_store *s, const cs_sub_row *row);
 int cs_store_subs_page(cs_store *s, int64_t after_seq, size_t limit,
     cs_sub_row ***out, size_t *n);
 int cs_store_subs_import(cs_store *s, cs_sub_row *const *rows, size_t n);
-/* Append a delivery attempt (a->seq ignored and assigned). */
-int cs_store_sub_attempt_append(cs_store *s, const cs_sub_attempt *a);
+/* Append the n delivery attempts a[0..n) (each seq ignored and
+ * assigned), all or none: the sender's records of a turn in one go. */
+int cs_store_sub_attempt_append(cs_store *s, const cs_sub_attempt *a,
+    size_t n);
 /* Subscription sub's progress: one cheap indexed read. */
 int cs_store_sub_progress(cs_store *s, int64_t sub, cs_sub_progress *out);
 /*

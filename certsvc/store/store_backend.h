@@ -61,7 +61,8 @@ struct cs_store_ops {
 	int (*subs_page)(cs_store *s, int64_t after_seq, size_t limit,
 	    cs_sub_row ***out, size_t *n);
 	int (*subs_import)(cs_store *s, cs_sub_row *const *rows, size_t n);
-	int (*sub_attempt_append)(cs_store *s, const cs_sub_attempt *a);
+	int (*sub_attempt_append)(cs_store *s, const cs_sub_attempt *a,
+	    size_t n);
 	int (*sub_progress)(cs_store *s, int64_t sub, cs_sub_progress *out);
 	int (*sub_lease)(cs_store *s, int64_t sub, const char *node,
 	    int64_t ttl_ms, int *held);

@@ -121,20 +121,8 @@ int
 pg_audit_append_many(cs_store *cs, const cs_audit_rec *const *recs,
     size_t n)
 {
-	struct pgstore *s = P(cs);
-	int rc, own = !pg_holds(s);
-
-	if (own && (rc = pg_begin(cs)) != 0)
-		return rc;
-	rc = pg_write_batch(s, pg_st(PS_AUDIT_PUT), n, fill_append,
+	return pg_write_batch_tx(cs, pg_st(PS_AUDIT_PUT), n, fill_append,
 	    (void *)recs, "append audit");
-	if (!own)
-		return rc;
-	if (rc != 0) {
-		(void)pg_rollback(cs);
-		return rc;
-	}
-	return pg_commit(cs);
 }
 
 static int

@@ -139,3 +139,25 @@ pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
 	}
 	return rc;
 }
+
+/* pg_write_batch, in a transaction of its own when the caller has none,
+ * so that the rows are still all or none (appends of a group of records
+ * that may come with or without the caller's transaction). */
+int
+pg_write_batch_tx(cs_store *cs, const struct pstmt *st, size_t n,
+    pg_fill_fn fill, void *ctx, const char *what)
+{
+	struct pgstore *s = P(cs);
+	int rc, own = !pg_holds(s);
+
+	if (own && (rc = pg_begin(cs)) != 0)
+		return rc;
+	rc = pg_write_batch(s, st, n, fill, ctx, what);
+	if (!own)
+		return rc;
+	if (rc != 0) {
+		(void)pg_rollback(cs);
+		return rc;
+	}
+	return pg_commit(cs);
+}

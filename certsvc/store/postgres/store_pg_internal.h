@@ -317,6 +317,8 @@ typedef int (*pg_fill_fn)(struct pgstore *s, void *ctx, size_t i,
     struct pgq *q);
 int pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
     pg_fill_fn fill, void *ctx, const char *what);
+int pg_write_batch_tx(cs_store *cs, const struct pstmt *st, size_t n,
+    pg_fill_fn fill, void *ctx, const char *what);
 
 /* pg_status.c: when the status cache may answer, and what a change drops. */
 void pg_status_init(struct pgstore *s);
@@ -377,7 +379,7 @@ int pg_sub_put(cs_store *cs, const cs_sub_row *row);
 int pg_subs_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_sub_row ***out, size_t *n);
 int pg_subs_import(cs_store *cs, cs_sub_row *const *rows, size_t n);
-int pg_sub_attempt_append(cs_store *cs, const cs_sub_attempt *a);
+int pg_sub_attempt_append(cs_store *cs, const cs_sub_attempt *a, size_t n);
 int pg_sub_progress(cs_store *cs, int64_t sub, cs_sub_progress *out);
 int pg_sub_lease(cs_store *cs, int64_t sub, const char *node,
     int64_t ttl_ms, int *held);

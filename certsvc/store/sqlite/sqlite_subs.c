@@ -105,21 +105,26 @@ sq_subs_page(cs_store *cs, int64_t after_seq, size_t limit,
 	return rc;
 }
 
+/* The writer entered once for all n: one transaction when the caller
+ * has none. */
 int
-sq_sub_attempt_append(cs_store *cs, const cs_sub_attempt *a)
+sq_sub_attempt_append(cs_store *cs, const cs_sub_attempt *a, size_t n)
 {
 	struct conn *w;
 	sqlite3_stmt *st;
+	size_t i;
 	int own, rc;
 
 	if ((rc = sq_write_enter(S(cs), &w, &own)) != 0)
 		return rc;
-	if ((rc = sq_prep(w, ST_SUB_ATTEMPT, &st)) == 0)
-		rc = sq_run(st, sqlite3_bind_int64(st, 1, a->sub) ||
-		    sqlite3_bind_int64(st, 2, a->event_seq) ||
-		    sqlite3_bind_int64(st, 3, a->at_ms) ||
-		    sqlite3_bind_int64(st, 4, a->status) ||
-		    sq_bind_text(st, 5, a->result), "append delivery attempt");
+	for (i = 0; i < n && rc == 0; i++)
+		if ((rc = sq_prep(w, ST_SUB_ATTEMPT, &st)) == 0)
+			rc = sq_run(st, sqlite3_bind_int64(st, 1, a[i].sub) ||
+			    sqlite3_bind_int64(st, 2, a[i].event_seq) ||
+			    sqlite3_bind_int64(st, 3, a[i].at_ms) ||
+			    sqlite3_bind_int64(st, 4, a[i].status) ||
+			    sq_bind_text(st, 5, a[i].result),
+			    "append delivery attempt");
 	return sq_write_leave(S(cs), own, rc);
 }
 

@@ -265,7 +265,7 @@ int sq_sub_put(cs_store *cs, const cs_sub_row *row);
 int sq_subs_page(cs_store *cs, int64_t after_seq, size_t limit,
     cs_sub_row ***out, size_t *n);
 int sq_subs_import(cs_store *cs, cs_sub_row *const *rows, size_t n);
-int sq_sub_attempt_append(cs_store *cs, const cs_sub_attempt *a);
+int sq_sub_attempt_append(cs_store *cs, const cs_sub_attempt *a, size_t n);
 int sq_sub_progress(cs_store *cs, int64_t sub, cs_sub_progress *out);
 int sq_sub_lease(cs_store *cs, int64_t sub, const char *node,
     int64_t ttl_ms, int *held);
