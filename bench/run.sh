@@ -432,6 +432,12 @@ run_size() {
 		lookup_wide) wide "$src/sample" "$ws" holders || continue ;;
 		fetch_wide) wide "$src/sample" "$ws" ids || continue ;;
 		esac
+		# The reads' peak memory before the first drawing: a face.png
+		# or a copy maps CJK font files of 20-30 MB each, counted in RSS
+		# although the page cache shares them (bench/README.md,
+		# "Memory").
+		case $s in face_png|copy_pdf) [ -n "${read_rss:-}" ] ||
+		    read_rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status") ;; esac
 		pair_ceiling "$n" "$P$s"
 		case $s in
 		verify_url) drive "$n" "$P$s" "$url" verify.lua "$ws/qr_url.txt" ;;
@@ -460,6 +466,8 @@ run_size() {
 		esac
 	done
 	echo "meta $n ${P}peak_rss_kb $(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")" >> "$CEILS"
+	[ -z "${read_rss:-}" ] || echo "meta $n ${P}peak_rss_reads_kb $read_rss" >> "$CEILS"
+	read_rss=
 	curl -s "$url/metrics" > "$run/metrics.txt" || true
 	stop "$pid"
 	if [ "$backend" = postgresql ]; then
