@@ -8,13 +8,13 @@ import json
 import os
 import re
 import sys
-import threading
 from collections import Counter
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from cshttp import (ENV, T_DIAG, T_HAZ, T_RAD, T_TRAIN, Deployment, call, connection,  # noqa: E402
+import cshttp  # noqa: E402
+from cshttp import (ENV, T_DIAG, T_HAZ, T_RAD, T_TRAIN, Deployment, call,  # noqa: E402
                     id_is_valid, is_json, org_code, person_code, request_for)
-from cstest import SOURCE, check, done, in_parallel  # noqa: E402
+from cstest import SOURCE, check, done  # noqa: E402
 
 N = 32
 d = Deployment()
@@ -23,24 +23,7 @@ T = d.tokens
 
 
 def race(make, n=N):
-    """Run make(i, conn) in n threads released together, each on its own
-    connection opened beforehand; returns the results in thread order."""
-    barrier = threading.Barrier(n)
-    conns = [connection(s) for _ in range(n)]
-    for c in conns:
-        c.connect()
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=30)
-            return make(i, conns[i])
-        finally:
-            conns[i].close()
-
-    out = in_parallel(n, worker)    # an exception is its thread's result
-    errors = [x for x in out if isinstance(x, Exception)]
-    check(not errors, "no request failed at the transport: %s" % errors[:3])
-    return out
+    return cshttp.race(s, make, n)
 
 
 def statuses(results):

@@ -19,8 +19,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from cshttp import T_RAD, Deployment, call, connection, is_problem, issue, metrics, org_code, request_for  # noqa: E402
-from cstest import check, done, in_parallel, run_tests  # noqa: E402
+from cshttp import T_RAD, Deployment, call, is_problem, issue, metrics, org_code, race, request_for  # noqa: E402
+from cstest import check, done, run_tests  # noqa: E402
 
 N = 6
 CERT = "/api/v1/certificates/"
@@ -67,19 +67,7 @@ def one_at_a_time():
               m0.get("certsvc_renders_in_flight_max") == 0,
               "the gate's metrics before any drawing: %s" %
               {k: v for k, v in m0.items() if "render" in k})
-        barrier = threading.Barrier(N)
-        conns = [connection(s) for _ in range(N)]
-        for c in conns:
-            c.connect()
-
-        def worker(i):
-            try:
-                barrier.wait(timeout=30)
-                return face_png(s, T, ids[i], conn=conns[i])
-            finally:
-                conns[i].close()
-
-        out = in_parallel(N, worker)
+        out = race(s, lambda i, conn: face_png(s, T, ids[i], conn=conn), N)
         bad = [r for r in out if getattr(r, "status", None) != 200 or
                r.headers.get("content-type") != "image/png"]
         check(not bad, "%d face.png requests at once all get a PNG: %s" % (N, bad[:2]))

@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import re
+import threading
 
 import csraw
 from cstest import (SOURCE, Server, Workdir, check, fits_contract, rid,  # noqa: F401
@@ -234,6 +235,31 @@ def connection(server, timeout=60):
     """An HTTPConnection to a Server (or to a base URL)."""
     host, port = csraw.address(server if isinstance(server, str) else server.base)
     return http.client.HTTPConnection(host, port, timeout=timeout)
+
+
+def race(server, make, n):
+    """make(i, conn) in n threads released together, each on its own
+    connection to server opened beforehand (so the requests arrive at
+    once, not as the connections do): the results in thread order, an
+    exception being its thread's result; a transport failure fails the
+    test."""
+    from cstest import in_parallel
+    barrier = threading.Barrier(n)
+    conns = [connection(server) for _ in range(n)]
+    for c in conns:
+        c.connect()
+
+    def worker(i):
+        try:
+            barrier.wait(timeout=30)
+            return make(i, conns[i])
+        finally:
+            conns[i].close()
+
+    out = in_parallel(n, worker)
+    errors = [x for x in out if isinstance(x, Exception)]
+    check(not errors, "no request failed at the transport: %s" % errors[:3])
+    return out
 
 
 def raw_socket(server, timeout=30):
