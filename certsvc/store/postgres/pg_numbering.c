@@ -8,8 +8,8 @@
  * takes the numbering lock and the counter row's lock, both held until
  * the transaction ends, so no other node's numbering moves that counter
  * meanwhile; what moves it is this transaction's own licence inserts (the
- * trigger cs_licence_numbered), which pg_licence_put notes here.  The
- * database's answer, greatest(last, max(seq)) + 1, is then what this
+ * trigger cs_licence_insert), which pg_licence_put notes here.  The
+ * database's answer, last + 1, is then what this
  * keeps.  Anything that may have undone part of the transaction on the
  * server, and with it those locks (a level rolled back, a failed write
  * rolled back to its savepoint, an import, a lost connection), forgets

@@ -349,6 +349,60 @@ static const char schema_status_index[] =
     "issuer_code, seq);\n"
     "DROP INDEX licences_pos;\n";
 
+/*
+ * Issuance's per-licence work in the database, cut (bench/README.md,
+ * "PostgreSQL issuance profile, 2026-12-06").
+ *
+ * One trigger instead of two.  Every licence insert ran two PL/pgSQL row
+ * triggers: the number check before it and, after it, the numbering
+ * counter's upsert (an AFTER trigger, queued and fed the row again).  One
+ * BEFORE trigger now does both, the same statements in the same order of
+ * locks as far as another node can tell (the number's lock, then the
+ * counter row's): a refused insert undoes the counter's raise with its
+ * statement, as it undid the AFTER trigger's.
+ *
+ * No index for max(seq).  licences_seq (type, issuer_code, seq), an index
+ * entry a licence, served only the numbering's max(seq) probe, and that
+ * probe only repeats the counter: every licence insert since version 1
+ * raises its pair's counter (the trigger), imports raise it first
+ * (PS_SEQ_RAISE), and nothing lowers it, so last >= max(seq) always; the
+ * statements read the counter alone now (pg_stmt.c, PS_NEXT_SEQ*).  The
+ * counters are raised to the licences once here, before the index goes,
+ * should a hand have edited one.  Serials stay unique however the
+ * counter fares: a licence's serial is in its id, the primary key.
+ */
+static const char schema_issue_cost[] =
+    "DROP TRIGGER licences_seq ON licences;\n"
+    "DROP TRIGGER licences_number_unique ON licences;\n"
+    "DROP FUNCTION cs_licence_numbered();\n"
+    "DROP FUNCTION cs_licence_number();\n"
+    "CREATE FUNCTION cs_licence_insert() RETURNS trigger\n"
+    "  LANGUAGE plpgsql AS $$ BEGIN\n"
+    "  PERFORM pg_advisory_xact_lock(" NUMBER_LOCK_CLASS ",\n"
+    "    hashtext(NEW.type || '/' || NEW.issuer_code || '/' || NEW.number));\n"
+    "  IF EXISTS (SELECT 1 FROM licences l WHERE l.number = NEW.number\n"
+    "      AND l.type = NEW.type AND l.issuer_code = NEW.issuer_code\n"
+    "      AND cs_serial(l.id, l.type, l.issuer_code) <>\n"
+    "        cs_serial(NEW.id, NEW.type, NEW.issuer_code)) THEN\n"
+    "    RAISE EXCEPTION 'licence number taken: another licence of the "
+    "type and issuer carries it'\n"
+    "      USING ERRCODE = 'unique_violation',\n"
+    "        CONSTRAINT = 'licences_number_unique', TABLE = 'licences';\n"
+    "  END IF;\n"
+    "  INSERT INTO licence_seqs AS c (type, issuer_code, last)\n"
+    "    VALUES (NEW.type, NEW.issuer_code, NEW.seq)\n"
+    "    ON CONFLICT (type, issuer_code)\n"
+    "    DO UPDATE SET last = EXCLUDED.last WHERE c.last < EXCLUDED.last;\n"
+    "  RETURN NEW; END $$;\n"
+    "CREATE TRIGGER licences_number_unique BEFORE INSERT ON licences\n"
+    "  FOR EACH ROW EXECUTE FUNCTION cs_licence_insert();\n"
+    "INSERT INTO licence_seqs AS c (type, issuer_code, last)\n"
+    "  SELECT type, issuer_code, max(seq) FROM licences\n"
+    "  GROUP BY type, issuer_code\n"
+    "  ON CONFLICT (type, issuer_code)\n"
+    "  DO UPDATE SET last = EXCLUDED.last WHERE c.last < EXCLUDED.last;\n"
+    "DROP INDEX licences_seq;\n";
+
 /* migrations[i] takes the database from version i to i + 1.  Append
  * only: a released entry is never edited. */
 static const char *const migrations[] = {
@@ -361,6 +415,7 @@ static const char *const migrations[] = {
 	schema_reconcile,
 	schema_client_tokens,
 	schema_status_index,
+	schema_issue_cost,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -90,13 +90,16 @@ static const struct pstmt table[PS__N] = {
 	ST(PS_LIC_BY_BUNDLE, "SELECT " LICENCE_COLS " FROM licences "
 	    "WHERE bundle = $1 ORDER BY pos"),
 	/* Outside a transaction: what the counter says (it never lags the
-	 * licences: a trigger moves it), nothing locked. */
-	ST(PS_NEXT_SEQ, "SELECT greatest((SELECT last FROM licence_seqs "
-	    "WHERE type = $1 AND issuer_code = $2), (SELECT max(seq) FROM "
-	    "licences WHERE type = $1 AND issuer_code = $2), 0) + 1"),
+	 * licences: the insert trigger raises it, pg_schema.c,
+	 * schema_issue_cost), nothing locked. */
+	ST(PS_NEXT_SEQ, "SELECT coalesce((SELECT last FROM licence_seqs "
+	    "WHERE type = $1 AND issuer_code = $2), 0) + 1"),
 	/* Inside one: the same, and the counter's row stays locked until the
 	 * transaction ends, so another node's transaction numbering the same
-	 * type and issuer waits for this one's licence (pg_licences.c).
+	 * type and issuer waits for this one's licence (pg_licences.c).  The
+	 * row's newest version is what ON CONFLICT reads, whatever the
+	 * statement's snapshot (taken before the lock below was granted):
+	 * the other node's licences, committed, raised it.
 	 * First, in the same statement, the numbering lock: one transaction
 	 * that numbers at a time across nodes.  Without it two nodes' batches
 	 * that number two types in opposite orders each wait for the other's
@@ -105,8 +108,7 @@ static const struct pstmt table[PS__N] = {
 	ST(PS_NEXT_SEQ_LOCK, "WITH numbering AS (SELECT "
 	    "pg_advisory_xact_lock(" NUMBERING_LOCK ")) "
 	    "INSERT INTO licence_seqs AS c (type, "
-	    "issuer_code, last) SELECT $1, $2, (SELECT coalesce(max(seq), 0) "
-	    "FROM licences WHERE type = $1 AND issuer_code = $2) FROM numbering "
+	    "issuer_code, last) SELECT $1, $2, 0::bigint FROM numbering "
 	    "ON CONFLICT (type, "
 	    "issuer_code) DO UPDATE SET last = greatest(c.last, EXCLUDED.last) "
 	    "RETURNING last + 1"),
@@ -280,7 +282,7 @@ static const struct pstmt table[PS__N] = {
 	    "licence_type, licence_id, at, body, seq) OVERRIDING SYSTEM VALUE "
 	    "VALUES ($1, $2, $3, $4, $5::bigint, $6, $7::bigint)"),
 	/* An import's numbering counter raised once a batch, before its
-	 * licences (pg_licences.c): the trigger cs_licence_numbered then
+	 * licences (pg_licences.c): the trigger cs_licence_insert then
 	 * finds it high enough and rewrites nothing. */
 	ST(PS_SEQ_RAISE, "INSERT INTO licence_seqs AS c (type, issuer_code, "
 	    "last) VALUES ($1, $2, $3::bigint) ON CONFLICT (type, issuer_code) "
