@@ -7,6 +7,7 @@
 
 #include "cs_err.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,24 +106,109 @@ pg_audit_append(cs_store *cs, const cs_audit_rec *a)
 	return rc;
 }
 
-static int
-fill_append(struct pgstore *s, void *ctx, size_t i, struct pgq *q)
+/* Records per statement of a group: a group of the read audit writer
+ * (GROUP_MAX, audit_queue.c) is one statement; a larger one is several,
+ * each well under the server's limits (1 GB a parameter) even with
+ * records of a few KiB. */
+#define MANY_CHUNK 1000
+
+/* The columns of a record in the order of PS_AUDIT_PUT_MANY's
+ * parameters: where each is in cs_audit_rec, and whether a number. */
+static const struct {
+	size_t off;
+	int num;
+} many_col[] = {
+	{offsetof(cs_audit_rec, at_ms), 1},
+	{offsetof(cs_audit_rec, client), 0},
+	{offsetof(cs_audit_rec, action), 0},
+	{offsetof(cs_audit_rec, target), 0},
+	{offsetof(cs_audit_rec, holder), 0},
+	{offsetof(cs_audit_rec, purpose), 0},
+	{offsetof(cs_audit_rec, service_item), 0},
+	{offsetof(cs_audit_rec, case_ref), 0},
+	{offsetof(cs_audit_rec, result_count), 1},
+	{offsetof(cs_audit_rec, remote), 0},
+	{offsetof(cs_audit_rec, request_id), 0},
+	{offsetof(cs_audit_rec, result), 0},
+};
+#define NCOLS (sizeof(many_col) / sizeof(many_col[0]))
+
+/* A group being sent: the arrays of the chunk last filled, which must
+ * live until pg_write_batch has sent it (libpq copies them then). */
+struct many {
+	const cs_audit_rec *const *recs;
+	size_t n;
+	char *arr[NCOLS];
+};
+
+static void
+many_clear(struct many *m)
 {
+	size_t c;
+
+	for (c = 0; c < NCOLS; c++) {
+		free(m->arr[c]);
+		m->arr[c] = NULL;
+	}
+}
+
+/* Column c of records recs[0..k) as an array literal (malloc'd). */
+static char *
+col_array(const cs_audit_rec *const *recs, size_t k, size_t c)
+{
+	int64_t iv[MANY_CHUNK];
+	const char *sv[MANY_CHUNK];
+	const char *at;
+	size_t i;
+
+	for (i = 0; i < k; i++) {
+		at = (const char *)recs[i] + many_col[c].off;
+		if (many_col[c].num)
+			iv[i] = *(const int64_t *)(const void *)at;
+		else
+			sv[i] = *(char *const *)(const void *)at;
+	}
+	return many_col[c].num ? pg_i64_array(iv, k, sizeof(iv[0])) :
+	    pg_text_array(sv, k);
+}
+
+/* Statement i of a group: records [i * MANY_CHUNK, ...), a parameter
+ * array a column. */
+static int
+fill_many(struct pgstore *s, void *ctx, size_t i, struct pgq *q)
+{
+	struct many *m = ctx;
+	size_t from = i * MANY_CHUNK, k = m->n - from, c;
+
 	(void)s;
-	audit_params(((const cs_audit_rec *const *)ctx)[i], PS_AUDIT_PUT, q);
+	many_clear(m);
+	if (k > MANY_CHUNK)
+		k = MANY_CHUNK;
+	pq_init(q);
+	for (c = 0; c < NCOLS; c++) {
+		if ((m->arr[c] = col_array(m->recs + from, k, c)) == NULL)
+			return pg_nomem();
+		pq_text(q, m->arr[c]);
+	}
 	return 0;
 }
 
-/* The read audit writer's group: one pipeline and one savepoint for up to
- * a few hundred records (pg_batch.c) instead of a round trip and a
- * subtransaction each.  Outside a transaction it makes its own, so that
- * the group is still all or none. */
+/* The read audit writer's group: one INSERT of arrays (PS_AUDIT_PUT_MANY)
+ * per MANY_CHUNK records, not a statement a record (a pipeline of those
+ * committed about 12,500 records/s: bench/README.md), in one savepoint
+ * (pg_batch.c).  Outside a transaction it makes its own, so that the
+ * group is still all or none. */
 int
 pg_audit_append_many(cs_store *cs, const cs_audit_rec *const *recs,
     size_t n)
 {
-	return pg_write_batch_tx(cs, pg_st(PS_AUDIT_PUT), n, fill_append,
-	    (void *)recs, "append audit");
+	struct many m = { recs, n, { NULL } };
+	int rc;
+
+	rc = pg_write_batch_tx(cs, pg_st(PS_AUDIT_PUT_MANY),
+	    (n + MANY_CHUNK - 1) / MANY_CHUNK, fill_many, &m, "append audit");
+	many_clear(&m);
+	return rc;
 }
 
 static int

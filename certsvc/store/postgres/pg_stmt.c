@@ -243,6 +243,20 @@ static const struct pstmt table[PS__N] = {
 	    "holder, purpose, service_item, case_ref, result_count, remote, "
 	    "request_id, result) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, "
 	    "$8, $9::bigint, $10, $11, $12)"),
+	/* A group of records in one statement (pg_audit.c): each parameter
+	 * an array of one column, the i-th elements one record.  Numbered
+	 * in the order given: the identity's default is computed above the
+	 * sort on the arrays' ordinality. */
+	ST(PS_AUDIT_PUT_MANY, "INSERT INTO audit (at_ms, client, action, "
+	    "target, holder, purpose, service_item, case_ref, result_count, "
+	    "remote, request_id, result) SELECT at_ms, client, action, target, "
+	    "holder, purpose, service_item, case_ref, result_count, remote, "
+	    "request_id, result FROM unnest($1::bigint[], $2::text[], "
+	    "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+	    "$8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[]) "
+	    "WITH ORDINALITY AS u(at_ms, client, action, target, holder, "
+	    "purpose, service_item, case_ref, result_count, remote, "
+	    "request_id, result, ord) ORDER BY ord"),
 	/* Copying a library (store.h): pages in an order rows added later
 	 * do not disturb, and imports that keep the source's numbers, which
 	 * identity columns accept only when told (OVERRIDING SYSTEM VALUE). */
@@ -354,23 +368,37 @@ pq_bin(struct pgq *q, const void *p, size_t n)
 /*
  * Array parameters, as text in PostgreSQL's array syntax (malloc'd; NULL
  * when out of memory): n strings, each quoted with its quotes and
- * backslashes escaped, or n numbers, the i-th at v + i * stride bytes
- * (the seq member of an array of structs, say).
+ * backslashes escaped (inside quotes nothing else is special: commas,
+ * braces, spaces and the word NULL stay text), a NULL pointer the SQL
+ * NULL; or n numbers, the i-th at v + i * stride bytes (the seq member
+ * of an array of structs, say).
  */
 char *
 pg_text_array(const char *const *v, size_t n)
 {
 	cs_sbuf b = CS_SBUF_INIT;
 	const char *p;
-	size_t i;
+	size_t i, span;
 
 	cs_sb_puts(&b, "{");
 	for (i = 0; i < n; i++) {
-		cs_sb_puts(&b, i ? ",\"" : "\"");
-		for (p = v[i]; *p != '\0'; p++) {
-			if (*p == '"' || *p == '\\')
+		if (i)
+			cs_sb_puts(&b, ",");
+		if (v[i] == NULL) {
+			cs_sb_puts(&b, "NULL");
+			continue;
+		}
+		cs_sb_puts(&b, "\"");
+		for (p = v[i]; *p != '\0'; p += span) {
+			/* The plain run up to the next quote or backslash in one
+			 * copy, then that character escaped. */
+			span = strcspn(p, "\"\\");
+			cs_sb_add(&b, p, span);
+			if (p[span] != '\0') {
 				cs_sb_puts(&b, "\\");
-			cs_sb_add(&b, p, 1);
+				cs_sb_add(&b, p + span, 1);
+				span++;
+			}
 		}
 		cs_sb_puts(&b, "\"");
 	}
