@@ -13,6 +13,7 @@
  * instead of hanging; once the oldest record not yet committed is older
  * than max_lag_ms, put() and sync() refuse at once (CS_EUNAVAIL) however
  * much room the queue has, and put() works again when the store recovers;
+ * past four groups waiting, put() blocks until the writer goes on;
  * the stats and the commit times; stop(NULL).  Each run works in a fresh directory under /tmp,
  * removed at the end.
  */
@@ -779,6 +780,88 @@ out:
 	free(b);
 }
 
+struct bound_putter {
+	cs_audit_queue *q;
+	int n;
+	atomic_int put, errors, finished;
+};
+
+static void *
+bound_putter_main(void *arg)
+{
+	struct bound_putter *p = arg;
+	struct recbuf *b = malloc(sizeof(*b));
+	int i;
+
+	for (i = 0; b != NULL && i < p->n; i++) {
+		rec_fill(b, 1, i);
+		if (cs_audit_queue_put(p->q, &b->r) != 0)
+			atomic_fetch_add(&p->errors, 1);
+		atomic_fetch_add(&p->put, 1);
+	}
+	free(b);
+	atomic_store(&p->finished, 1);
+	return NULL;
+}
+
+/*
+ * Backpressure: while the writer is held up (its begin() held, as a
+ * starved or slow writer is), at most four groups (2,048 records) wait in
+ * memory and put() blocks past them, neither refusing (the lag is far
+ * from max_lag_ms) nor queueing more; once the writer goes on, the
+ * blocked put() returns and every record is committed once.
+ */
+TEST(queue_bound_blocks_puts)
+{
+	enum { BOUND = 2048, MORE = 100 };
+	struct recbuf *b = malloc(sizeof(*b));
+	struct bound_putter p = {0};
+	struct fstore f;
+	pthread_t th;
+	cs_audit_queue *q = NULL;
+	cs_store *s = fx_open("bound");
+	uint64_t waiting = 0, committed = 0;
+	int64_t t0;
+	int i;
+
+	CHECK(s != NULL && b != NULL);
+	if (s == NULL || b == NULL)
+		goto out;
+	fstore_init(&f, s, 0, 0);
+	atomic_store(&f.hold, 1);
+	CHECK_INT_EQ(cs_audit_queue_start(&f.base, 10000, NO_LAG_MS, &q), 0);
+	for (i = 0; i < 512; i++) {  /* the writer's group, held */
+		rec_fill(b, 0, i);
+		CHECK_INT_EQ(cs_audit_queue_put(q, &b->r), 0);
+	}
+	t0 = cs_mono_ms();
+	while (atomic_load(&f.begins) == 0 && cs_mono_ms() - t0 < 3000)
+		sleep_ms(1);
+	CHECK_INT_EQ(atomic_load(&f.begins), 1);
+	p.q = q;
+	p.n = BOUND + MORE;
+	CHECK_INT_EQ(pthread_create(&th, NULL, bound_putter_main, &p), 0);
+	t0 = cs_mono_ms();
+	while (atomic_load(&p.put) < BOUND && cs_mono_ms() - t0 < 10000)
+		sleep_ms(5);
+	sleep_ms(200);  /* room for puts past the bound, were they allowed */
+	cs_audit_queue_stats(q, &waiting, &committed);
+	CHECK_INT_EQ(atomic_load(&p.put), BOUND);
+	CHECK_INT_EQ(waiting, 512 + BOUND);  /* the group in hand counts too */
+	CHECK_INT_EQ(atomic_load(&p.finished), 0);
+	atomic_store(&f.hold, 0);
+	pthread_join(th, NULL);
+	CHECK_INT_EQ(atomic_load(&p.errors), 0);
+	CHECK_INT_EQ(cs_audit_queue_sync(q), 0);
+	cs_audit_queue_stats(q, &waiting, &committed);
+	CHECK_INT_EQ(committed, 512 + BOUND + MORE);
+	CHECK_INT_EQ(count_rows(s), 512 + BOUND + MORE);
+	cs_audit_queue_stop(q);
+	cs_store_close(s);
+out:
+	free(b);
+}
+
 /*
  * The commit times (cs_audit_queue_commit_stats): a group whose begin() is
  * held up 300 ms, as a slow disk or a checkpoint inside the commit would,
@@ -853,6 +936,7 @@ main(int argc, char **argv)
 	RUN(store_never_recovers);
 	RUN(lag_refuses_puts);
 	RUN(stop_drains_groups);
+	RUN(queue_bound_blocks_puts);
 	RUN(commit_times);
 	RUN(stop_null);
 	fx_teardown();

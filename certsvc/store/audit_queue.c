@@ -24,8 +24,14 @@
 /* Records in one transaction.  Bigger groups share their commit among more
  * reads but hold the writer token longer (an issuance waits behind it). */
 #define GROUP_MAX 512
-/* Records waiting at most: about 4 MiB; past it, reads wait for room. */
-#define QUEUE_MAX 16384
+/* Records waiting at most, four groups; past it, reads wait for room.
+ * This is the backpressure that keeps a busy server answering: request
+ * threads that wait here leave the core to the writer, which a dozen of
+ * them running would starve (a group's few ms of CPU then took 200-500 ms,
+ * and the lag refused reads with 503; bench/README.md).  At any rate the
+ * writer can serve, four groups are far less than audit_max_lag_ms of
+ * reads, so reads slow down before any is refused. */
+#define QUEUE_MAX (4 * GROUP_MAX)
 /* Pause between attempts at a group whose commit failed. */
 #define RETRY_MS 200
 /* A group commit at least this slow is logged (with what it carried and
