@@ -172,3 +172,41 @@ pg_seed() {
 pg_ceil() {
 	"${SERVER[@]}" "$BUILD/bench/ceil_pg" "$(pg_uri ceil)" "$@"
 }
+
+# The profilers (pg_profile.sh, pg_issue_profile.sh): a copy of the seeded
+# cluster SRC in RUN with the settings given (one a line) added, started
+# with pg_stat_statements, and certsvc CERTSVC serving it as run.sh does.
+# Sets SPID (certsvc's pid), URL and S (the seed's sample) and the
+# BENCH_*_TOKEN variables; pg_profile_stop undoes it all (their trap).
+pg_profile_start() {
+	local run=$1 src=$2 certsvc=$3 conf=$4 port=
+	[ -f "$src/stamp" ] || { echo "no seeded cluster in $src: run bench/run.sh --backends postgresql first" >&2; exit 1; }
+	rm -rf "$run"
+	mkdir -p "$run"
+	cp -a "$src/pg" "$run/pg"
+	printf "shared_preload_libraries = 'pg_stat_statements'\n%s\n" "$conf" |
+	    "${AS_PG[@]}" tee -a "$run/pg/data/postgresql.auto.conf" >/dev/null
+	pg_start "$run/pg"
+	pg_psql "CREATE EXTENSION pg_stat_statements"
+	# shellcheck disable=SC1091
+	. "$src/tokens.env"
+	"${SERVER[@]}" "$certsvc" serve --db "$(pg_uri)" --keys "$src/keys" \
+	    --templates "$ROOT/templates" --public-url http://127.0.0.1:8080 \
+	    --listen 127.0.0.1:0 --rate-limit 0 --threads 16 \
+	    --log-file /dev/null 2> "$run/serve.log" &
+	SPID=$!
+	PROFILE_RUN_DIR=$run
+	for _ in $(seq 1 2000); do
+		port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$run/serve.log" | sed 's/.*://') || true
+		[ -n "$port" ] && break
+		sleep 0.01
+	done
+	URL=http://127.0.0.1:$port
+	S=$src/sample
+}
+
+pg_profile_stop() {
+	[ -z "${SPID:-}" ] || { kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; }
+	pg_stop
+	[ -z "${PROFILE_RUN_DIR:-}" ] || rm -rf "$PROFILE_RUN_DIR"
+}

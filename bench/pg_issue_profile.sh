@@ -37,35 +37,9 @@ fi
 # shellcheck source=bench/pg.sh
 . "$BENCH/pg.sh"
 SPID=
-cleanup() {
-	[ -z "$SPID" ] || { kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; }
-	pg_stop
-	rm -rf "$RUN"
-}
-trap cleanup EXIT
-
-[ -f "$SRC/stamp" ] || { echo "no seeded cluster in $SRC: run bench/run.sh --backends postgresql first" >&2; exit 1; }
-rm -rf "$RUN"
-mkdir -p "$RUN"
-cp -a "$SRC/pg" "$RUN/pg"
-printf "shared_preload_libraries = 'pg_stat_statements'\ntrack_functions = all\npg_stat_statements.track = all\n" |
-    "${AS_PG[@]}" tee -a "$RUN/pg/data/postgresql.auto.conf" >/dev/null
-pg_start "$RUN/pg"
-pg_psql "CREATE EXTENSION pg_stat_statements"
-# shellcheck disable=SC1091
-. "$SRC/tokens.env"
-"${SERVER[@]}" "$CERTSVC" serve --db "$(pg_uri)" --keys "$SRC/keys" \
-    --templates "$ROOT/templates" --public-url http://127.0.0.1:8080 \
-    --listen 127.0.0.1:0 --rate-limit 0 --threads 16 \
-    --log-file /dev/null 2> "$RUN/serve.log" &
-SPID=$!
-for _ in $(seq 1 2000); do
-	PORT=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$RUN/serve.log" | sed 's/.*://') || true
-	[ -n "$PORT" ] && break
-	sleep 0.01
-done
-URL=http://127.0.0.1:$PORT
-S=$SRC/sample
+trap pg_profile_stop EXIT
+pg_profile_start "$RUN" "$SRC" "$CERTSVC" "track_functions = all
+pg_stat_statements.track = all"
 
 licences() { pg_psql "SELECT count(*) FROM licences"; }
 

@@ -34,35 +34,8 @@ log() { echo "[pg_profile] $*" >&2; }
 # shellcheck source=bench/pg.sh
 . "$BENCH/pg.sh"
 SPID=
-cleanup() {
-	[ -z "$SPID" ] || { kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; }
-	pg_stop
-	rm -rf "$RUN"
-}
-trap cleanup EXIT
-
-[ -f "$SRC/stamp" ] || { echo "no seeded cluster in $SRC: run bench/run.sh --backends postgresql first" >&2; exit 1; }
-rm -rf "$RUN"
-mkdir -p "$RUN"
-cp -a "$SRC/pg" "$RUN/pg"
-echo "shared_preload_libraries = 'pg_stat_statements'" |
-    "${AS_PG[@]}" tee -a "$RUN/pg/data/postgresql.auto.conf" >/dev/null
-pg_start "$RUN/pg"
-pg_psql "CREATE EXTENSION pg_stat_statements"
-# shellcheck disable=SC1091
-. "$SRC/tokens.env"
-"${SERVER[@]}" "$BUILD/certsvc" serve --db "$(pg_uri)" --keys "$SRC/keys" \
-    --templates "$ROOT/templates" --public-url http://127.0.0.1:8080 \
-    --listen 127.0.0.1:0 --rate-limit 0 --threads 16 \
-    --log-file /dev/null 2> "$RUN/serve.log" &
-SPID=$!
-for _ in $(seq 1 2000); do
-	PORT=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$RUN/serve.log" | sed 's/.*://') || true
-	[ -n "$PORT" ] && break
-	sleep 0.01
-done
-URL=http://127.0.0.1:$PORT
-S=$SRC/sample
+trap pg_profile_stop EXIT
+pg_profile_start "$RUN" "$SRC" "$BUILD/certsvc" ""
 
 one() {
 	local name=$1 script=$2 out n t0 t1 p0 p1
