@@ -25,17 +25,10 @@ ROUNDS=${3:-1}
 CERTSVC=${CERTSVC:-$BUILD/certsvc}
 SRC=$WORK/pg-seed-$SIZE
 RUN=${PROFILE_RUN:-$WORK/pg-issue-profile}
-NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
-if [ "$NCPU" -ge 2 ]; then
-	CLIENT=(taskset -c 0)
-	SERVER=(taskset -c "1-$((NCPU - 1))")
-else
-	CLIENT=()
-	SERVER=()
-fi
 # shellcheck source=bench/pg.sh
 . "$BENCH/pg.sh"
+pg_profile_cores
 SPID=
 trap pg_profile_stop EXIT
 pg_profile_start "$RUN" "$SRC" "$CERTSVC" "track_functions = all

@@ -21,18 +21,11 @@ SIZE=${1:-$(ls -d "$WORK"/pg-seed-* | sed 's/.*pg-seed-//' | sort -n | head -1)}
 DUR=${2:-4}
 SRC=$WORK/pg-seed-$SIZE
 RUN=$WORK/pg-profile
-NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
-if [ "$NCPU" -ge 2 ]; then
-	CLIENT=(taskset -c 0)
-	SERVER=(taskset -c "1-$((NCPU - 1))")
-else
-	CLIENT=()
-	SERVER=()
-fi
 log() { echo "[pg_profile] $*" >&2; }
 # shellcheck source=bench/pg.sh
 . "$BENCH/pg.sh"
+pg_profile_cores
 SPID=
 trap pg_profile_stop EXIT
 pg_profile_start "$RUN" "$SRC" "$BUILD/certsvc" ""
