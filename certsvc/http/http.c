@@ -17,7 +17,7 @@
  *       connection is cut without an answer).  The verification endpoints
  *       (POST /api/v1/verify, POST /v) take at most 4 KiB: SPEC §5, and a
  *       QR code cannot hold more than 3 KiB.
- *   max_header (32 KiB)    MHD_OPTION_CONNECTION_MEMORY_LIMIT: the memory
+ *   max_header (16 KiB)    MHD_OPTION_CONNECTION_MEMORY_LIMIT: the memory
  *       pool of one connection, which holds the request line, the headers
  *       and our response headers.  libmicrohttpd 0.9.75 answers a request
  *       line that does not fit with 414 and headers that do not fit with
@@ -25,6 +25,12 @@
  *       by hand).  Those answers come from the library: they carry no
  *       X-Request-Id and are logged with status=0, as no handler ran.  The
  *       longest legitimate request target is GET /v/{token}, under 2 KiB.
+ *       16 KiB is Node.js's default limit for a request's headers and
+ *       twice nginx's 8 KiB for one header line, so nothing a browser, a
+ *       proxy or an approval system sends comes near it.  It is not free:
+ *       libmicrohttpd 0.9.75 clears the whole pool between two requests
+ *       of a keep-alive connection, about 50k instructions a request at
+ *       32 KiB (bench/README.md), and 512 connections hold 8 MiB of pools.
  *   max_connections (512)  MHD_OPTION_CONNECTION_LIMIT, shared by the worker
  *       threads, so a flood of idle sockets cannot exhaust file descriptors:
  *       beyond it libmicrohttpd stops accepting, and new connections wait in

@@ -65,7 +65,7 @@ static const struct setting settings[] = {
 	    "1: serve runs its threads under Linux's SCHED_BATCH (no preempting "
 	    "each other on every wake-up); 0: the usual policy"),
 	L(max_body, 1024, 16 * 1024 * 1024, "65536", "largest request body in bytes"),
-	L(max_header, 4096, 1024 * 1024, "32768",
+	L(max_header, 4096, 1024 * 1024, "16384",
 	    "memory for one connection's request line and headers, in bytes"),
 	L(max_connections, 4, 100000, "512", "most connections open at once"),
 	L(connection_timeout, 1, 3600, "15",
