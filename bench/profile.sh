@@ -62,6 +62,9 @@ CMD=("${SERVER[@]}" "$BUILD/certsvc" serve --db "$RUN/certsvc.db" --keys "$RUN/k
     --templates "$ROOT/templates" --public-url http://127.0.0.1:8080
     --listen 127.0.0.1:0 --rate-limit 0 --threads "${BENCH_THREADS:-8}"
     --log-file "$RUN/requests.log")
+# Extra flags for certsvc serve, as in run.sh (BENCH_SERVE_ARGS="--max-header 32768").
+# shellcheck disable=SC2206
+CMD+=(${BENCH_SERVE_ARGS:-})
 if [ "$TOOL" = callgrind ]; then
 	"${SERVER[@]}" valgrind --tool=callgrind --instr-atstart=no \
 	    --callgrind-out-file="$OUTD/$SC.cg" "${CMD[@]:${#SERVER[@]}}" 2> "$RUN/serve.log" &
@@ -94,8 +97,12 @@ ARGS=("${ARGS[@]:1}")
 if [ "$TOOL" = callgrind ]; then
 	# Warm up (caches, connections, QR cache), then count a fixed number
 	# of requests: wrk's -R is not in Debian's wrk, so a Lua counter stops
-	# each connection after its share.
-	"${CLIENT[@]}" wrk -t1 -c8 -d3s -s "$BENCH/lua/$script" "$URL" -- "${ARGS[@]}" >/dev/null
+	# each connection after its share.  One connection walks the sample in
+	# order from a random start, so WARM seconds (20: about 20,000 requests
+	# under valgrind) pass every id of a 10,000-line sample: a timed run
+	# reads each id 20 times or more, and a profile that counted first
+	# reads would charge the cache's misses to every request.
+	"${CLIENT[@]}" wrk -t1 -c1 -d"${WARM:-20}"s -s "$BENCH/lua/$script" "$URL" -- "${ARGS[@]}" >/dev/null
 	rm -f "$OUTD/$SC.cg"*
 	# issue.lua numbers its approval_refs from 1 in each run: a second
 	# run with the warm-up's run id would replay its licences (200)
