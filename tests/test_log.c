@@ -112,6 +112,32 @@ TEST(request_line_forged_fields)
 	CHECK_CONTAINS(line, "1970-01-01T00:00:00.000Z ");
 }
 
+TEST(request_line_cut)
+{
+	/* A long value is cut at its field's width with "...", a short buffer
+	 * ends the line early, and either way the line is one C string. */
+	char route[600], line[1024], small[30];
+	cs_log_request r = {
+		.time_ms = 1795507200123LL, .request_id = "r1", .client = "c",
+		.method = "GET", .route = route, .status = 200, .ms = 250.5,
+		.remote = "10.0.0.1",
+	};
+	size_t n;
+
+	memset(route, 'a', sizeof(route) - 1);
+	route[sizeof(route) - 1] = '\0';
+	n = cs_log_format_request(line, sizeof(line), &r);
+	CHECK_INT_EQ(n, strlen(line));
+	CHECK(n < 400);
+	CHECK_CONTAINS(line, "aaa... status=200 ms=250.50 remote=10.0.0.1");
+	n = cs_log_format_request(small, sizeof(small), &r);
+	CHECK_INT_EQ(n, sizeof(small) - 1);
+	CHECK_STR_EQ(small, "2026-11-24T08:00:00.123Z req=");
+	r.ms = 0.004;
+	cs_log_format_request(line, sizeof(line), &r);
+	CHECK_CONTAINS(line, " ms=0.00 ");
+}
+
 TEST(lines_in_a_file)
 {
 	char path[] = "/tmp/test_log_XXXXXX", *text;
@@ -149,6 +175,7 @@ main(int argc, char **argv)
 	RUN(escape_truncates_on_a_character);
 	RUN(request_line);
 	RUN(request_line_forged_fields);
+	RUN(request_line_cut);
 	RUN(lines_in_a_file);
 	return check_summary();
 }

@@ -178,31 +178,88 @@ cs_log_escape(char *out, size_t outlen, const char *in)
 	return escape(out, outlen, in, 0);
 }
 
+/* The request line is built by hand: snprintf's 14 conversions were 6.7k
+ * instructions a request, a twentieth of a fetch. */
+struct line {
+	char *p, *end;  /* end: the last byte, kept for the '\0' */
+};
+
+static void
+put_str(struct line *l, const char *s)
+{
+	size_t n = strlen(s), room = (size_t)(l->end - l->p);
+
+	n = n < room ? n : room;
+	memcpy(l->p, s, n);
+	l->p += n;
+}
+
+/* v in decimal, at least width digits. */
+static void
+put_uint(struct line *l, uint64_t v, int width)
+{
+	char d[24];
+	int n = 0;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 || n < width);
+	while (n > 0 && l->p < l->end)
+		*l->p++ = d[--n];
+}
+
+/* " key=value", the value escaped and cut at width bytes (so a line stays
+ * under 1 KiB). */
+static void
+put_field(struct line *l, const char *key, const char *value, size_t width)
+{
+	char escaped[200];
+
+	put_str(l, key);
+	cs_log_escape(escaped, width < sizeof(escaped) ? width : sizeof(escaped),
+	    value);
+	put_str(l, escaped);
+}
+
 size_t
 cs_log_format_request(char *out, size_t outlen, const cs_log_request *r)
 {
-	char id[80], client[200], method[40], route[120], remote[80];
 	struct tm tm;
 	time_t secs = (time_t)(r->time_ms / 1000);
-	int n;
+	uint64_t centi_ms = r->ms > 0 ? (uint64_t)(r->ms * 100 + 0.5) : 0;
+	struct line l = { out, out + (outlen > 0 ? outlen - 1 : 0) };
 
 	if (outlen == 0)
 		return 0;
 	gmtime_r(&secs, &tm);
-	cs_log_escape(id, sizeof(id), r->request_id);
-	cs_log_escape(client, sizeof(client), r->client);
-	cs_log_escape(method, sizeof(method), r->method);
-	cs_log_escape(route, sizeof(route), r->route);
-	cs_log_escape(remote, sizeof(remote), r->remote);
-	n = snprintf(out, outlen,
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ req=%s client=%s method=%s "
-	    "route=%s status=%d ms=%.2f remote=%s",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, (int)(r->time_ms % 1000), id, client, method, route,
-	    r->status, r->ms, remote);
-	if (n < 0)
-		return 0;
-	return (size_t)n < outlen ? (size_t)n : outlen - 1;
+	put_uint(&l, (uint64_t)(tm.tm_year + 1900), 4);
+	put_str(&l, "-");
+	put_uint(&l, (uint64_t)tm.tm_mon + 1, 2);
+	put_str(&l, "-");
+	put_uint(&l, (uint64_t)tm.tm_mday, 2);
+	put_str(&l, "T");
+	put_uint(&l, (uint64_t)tm.tm_hour, 2);
+	put_str(&l, ":");
+	put_uint(&l, (uint64_t)tm.tm_min, 2);
+	put_str(&l, ":");
+	put_uint(&l, (uint64_t)tm.tm_sec, 2);
+	put_str(&l, ".");
+	put_uint(&l, (uint64_t)(r->time_ms % 1000), 3);
+	put_str(&l, "Z");
+	put_field(&l, " req=", r->request_id, 80);
+	put_field(&l, " client=", r->client, 200);
+	put_field(&l, " method=", r->method, 40);
+	put_field(&l, " route=", r->route, 120);
+	put_str(&l, " status=");
+	put_uint(&l, (uint64_t)(r->status > 0 ? r->status : 0), 1);
+	put_str(&l, " ms=");
+	put_uint(&l, centi_ms / 100, 1);
+	put_str(&l, ".");
+	put_uint(&l, centi_ms % 100, 2);
+	put_field(&l, " remote=", r->remote, 80);
+	*l.p = '\0';
+	return (size_t)(l.p - out);
 }
 
 /* One write per line; a short write to a pipe or terminal is retried for
