@@ -15,6 +15,7 @@
 
 #include "cose.h"
 #include "cs_err.h"
+#include "digest.h"
 #include "encode.h"
 #include "keys_internal.h"
 #include "pkcs11.h"
@@ -98,18 +99,15 @@ static int
 key_kid(EVP_PKEY *pkey, uint8_t kid[CS_KID_LEN])
 {
 	unsigned char *der = NULL;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	uint8_t md[CS_SHA256_LEN];
 	int len, rc = 0;
 
 	if ((len = i2d_PUBKEY(pkey, &der)) <= 0) {
 		rc = cs_err_openssl("encoding the public key");
 		goto out;
 	}
-	if (!EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL)) {
-		rc = cs_err_openssl("hashing the public key");
+	if ((rc = cs_sha256(der, (size_t)len, md)) != 0)
 		goto out;
-	}
 	memcpy(kid, md, CS_KID_LEN);
 out:
 	OPENSSL_free(der);

@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 
 #include "cs_err.h"
+#include "digest.h"
 #include "encode.h"
 #include "sbuf.h"
 
@@ -325,12 +326,12 @@ static int
 sign_attrs(CMS_SignerInfo *si, const cs_key *key, const uint8_t *data,
     size_t n)
 {
-	unsigned char md[32], *attrs = NULL, *sig = NULL;
+	unsigned char md[CS_SHA256_LEN], *attrs = NULL, *sig = NULL;
 	size_t alen = 0, slen = 0;
 	EVP_MD_CTX *ctx = NULL;
 	int rc = 0;
 
-	if (EVP_Digest(data, n, md, NULL, EVP_sha256(), NULL) != 1 ||
+	if (cs_sha256(data, n, md) != 0 ||
 	    !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType,
 	    V_ASN1_OBJECT, OBJ_nid2obj(NID_pkcs7_data), -1) ||
 	    !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest,

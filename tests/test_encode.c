@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "cs_err.h"
+#include "digest.h"
 #include "encode.h"
 
 static const struct {
@@ -341,6 +342,23 @@ TEST(zlib_corrupt)
 	free(z);
 }
 
+/* FIPS 180-2's examples, through the once-fetched algorithm, from two
+ * calls (the second takes the fetched handle). */
+TEST(sha256_vectors)
+{
+	uint8_t md[CS_SHA256_LEN];
+	char hex[2 * CS_SHA256_LEN + 1];
+
+	CHECK_INT_EQ(cs_sha256("abc", 3, md), 0);
+	cs_hex_encode_into(md, sizeof(md), hex);
+	CHECK_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad");
+	CHECK_INT_EQ(cs_sha256("", 0, md), 0);
+	cs_hex_encode_into(md, sizeof(md), hex);
+	CHECK_STR_EQ(hex, "e3b0c44298fc1c149afbf4c8996fb924"
+	    "27ae41e4649b934ca495991b7852b855");
+}
+
 TEST(bad_arguments)
 {
 	char *s = NULL;
@@ -368,6 +386,7 @@ main(int argc, char **argv)
 	RUN(zlib_roundtrip);
 	RUN(zlib_bomb);
 	RUN(zlib_corrupt);
+	RUN(sha256_vectors);
 	RUN(bad_arguments);
 	return check_summary();
 }

@@ -5,21 +5,20 @@
 #include "holder_loop.h"
 
 #include <ctype.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cs_err.h"
+#include "digest.h"
 #include "encode.h"
 
 void
 cs_hl_code_key(char prefix, const char *code, char key[CS_HL_KEY_MAX])
 {
-	uint8_t h[32];
-	unsigned int n = 0;
+	uint8_t h[CS_SHA256_LEN] = { 0 };
 
-	EVP_Digest(code, strlen(code), h, &n, EVP_sha256(), NULL);
+	(void)cs_sha256(code, strlen(code), h);
 	key[0] = prefix;
 	cs_hex_encode_into(h, sizeof(h), key + 1);
 }

@@ -15,6 +15,7 @@
 #include "client_cache.h"
 #include "codes.h"
 #include "cs_err.h"
+#include "digest.h"
 #include "encode.h"
 #include "pkcs11.h"
 #include "timeutil.h"
@@ -140,12 +141,13 @@ cs_service_keys(const cs_service *svc)
 
 /* --- clients ---------------------------------------------------------- */
 
+/* A token's hash as stored; a failed hash (OpenSSL out of memory) leaves
+ * zeros, which no stored token has. */
 static void
-sha256(const char *s, uint8_t out[32])
+sha256(const char *s, uint8_t out[CS_SHA256_LEN])
 {
-	unsigned int n = 32;
-
-	EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL);
+	if (cs_sha256(s, strlen(s), out) != 0)
+		memset(out, 0, CS_SHA256_LEN);
 }
 
 static int
@@ -828,16 +830,17 @@ cs_service_stats_get(cs_service *svc, cs_service_stats *out)
 int
 cs_json_hash(const json_t *v, char out[65])
 {
-	uint8_t h[32];
-	unsigned int n = 32;
+	uint8_t h[CS_SHA256_LEN];
 	char *text = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT);
+	int rc;
 
 	if (text == NULL)
 		return cs_err_set(CS_ENOMEM, "out of memory");
-	EVP_Digest(text, strlen(text), h, &n, EVP_sha256(), NULL);
+	rc = cs_sha256(text, strlen(text), h);
 	free(text);
-	cs_hex_encode_into(h, sizeof(h), out);
-	return 0;
+	if (rc == 0)
+		cs_hex_encode_into(h, sizeof(h), out);
+	return rc;
 }
 
 int

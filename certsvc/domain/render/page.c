@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cs_err.h"
+#include "digest.h"
 #include "sbuf.h"
 #include "timeutil.h"
 
@@ -517,14 +518,12 @@ static pthread_once_t countdown_once = PTHREAD_ONCE_INIT;
 static void
 countdown_hash(void)
 {
-	unsigned char md[32];
-	unsigned int n = 0;
+	unsigned char md[CS_SHA256_LEN];
 	char b64[48];
 
-	if (EVP_Digest(countdown_js, sizeof(countdown_js) - 1, md, &n,
-	    EVP_sha256(), NULL) != 1 || n != sizeof(md))
+	if (cs_sha256(countdown_js, sizeof(countdown_js) - 1, md) != 0)
 		return;  /* no hash: the script is not allowed, the page works */
-	EVP_EncodeBlock((unsigned char *)b64, md, (int)n);
+	EVP_EncodeBlock((unsigned char *)b64, md, (int)sizeof(md));
 	snprintf(countdown_src, sizeof(countdown_src), "'sha256-%s'", b64);
 }
 
