@@ -650,6 +650,47 @@ TEST(events_for_many)
 	cs_store_close(s);
 }
 
+/* events_for_many over more licences than SQLite asks for in one
+ * statement (16): each licence's events in its place, a licence asked for
+ * twice in different statements has its events twice, the order of seq
+ * kept within each. */
+TEST(events_for_many_batches)
+{
+	struct lic l[20];
+	cs_event **evs = NULL;
+	size_t *counts = NULL, total = 0, at = 0, i;
+	const char *ids[21];
+	char got[128];
+	cs_store *s = fx_open("evbatches");
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < 20; i++) {
+		lic_make(&l[i], TYPE_A, (int64_t)i + 1, HOLDER_1, "ems",
+		    1000 + (int64_t)i, NULL);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l[i].r), 0);
+		ids[i] = l[i].id;
+	}
+	ids[20] = l[0].id;
+	CHECK_INT_EQ(event_on(s, &l[16], 10, "suspend"), 0);
+	CHECK_INT_EQ(event_on(s, &l[0], 11, "suspend"), 0);
+	CHECK_INT_EQ(event_on(s, &l[15], 12, "revoke"), 0);
+	CHECK_INT_EQ(event_on(s, &l[0], 13, "reinstate"), 0);
+	CHECK_INT_EQ(event_on(s, &l[19], 14, "suspend"), 0);
+	CHECK_INT_EQ(cs_store_events_for_many(s, ids, 21, &evs, &counts,
+	    &total), 0);
+	CHECK_INT_EQ(total, 7);
+	for (i = 0; counts != NULL && total == 7 && i < 21; i++) {
+		actions_of(evs, at, counts[i], ids[i], got, sizeof(got));
+		CHECK_STR_EQ(got, i == 0 || i == 20 ? "suspend,reinstate" :
+		    i == 15 ? "revoke" : i == 16 || i == 19 ? "suspend" : "");
+		at += counts[i];
+	}
+	cs_events_free(evs, total);
+	free(counts);
+	cs_store_close(s);
+}
+
 /* A status change made through one handle (another node) is what a
  * second handle reads within 1 s (SPEC §8: no cache serves a status more
  * than 1 s older than the database's), though the second had read, and
@@ -1964,6 +2005,7 @@ main(int argc, char **argv)
 	RUN(levels_and_calls);
 	RUN(events);
 	RUN(events_for_many);
+	RUN(events_for_many_batches);
 	RUN(status_seen_by_other_handle);
 	RUN(status_scan_and_mark);
 	RUN(status_scan_merges_events);

@@ -139,6 +139,7 @@ static const struct cs_store_ops sqlite_ops = {
 	.status_mark = sq_status_mark,
 	.event_append = sq_event_append,
 	.events_for = sq_events_for,
+	.events_for_many = sq_events_for_many,
 	.bundle_put = sq_bundle_put,
 	.bundle_by_ref = sq_bundle_by_ref,
 	.change_append = sq_change_append,
