@@ -223,6 +223,12 @@ sq_licence_get(cs_store *cs, const char *id, cs_licence_row **out)
 	return rc;
 }
 
+cs_lcache *
+sq_licence_cache(cs_store *cs)
+{
+	return S(cs)->lc;
+}
+
 int
 sq_licence_by_ref(cs_store *cs, const char *client, const char *approval_ref,
     cs_licence_row **out)

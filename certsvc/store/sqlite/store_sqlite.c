@@ -127,6 +127,7 @@ static const struct cs_store_ops sqlite_ops = {
 	.rollback = sq_rollback,
 	.licence_put = sq_licence_put,
 	.licence_get = sq_licence_get,
+	.licence_cache = sq_licence_cache,
 	.licence_by_ref = sq_licence_by_ref,
 	.licences_by_holder = sq_licences_by_holder,
 	.licences_by_bundle = sq_licences_by_bundle,

@@ -318,6 +318,7 @@ int sq_licence_count(cs_store *cs, int64_t *out);
 int sq_status_scan(cs_store *cs, cs_status_fn fn, void *ctx);
 int sq_status_mark(cs_store *cs, int64_t mark[2]);
 int sq_event_append(cs_store *cs, const cs_event *ev);
+cs_lcache *sq_licence_cache(cs_store *cs);
 int sq_events_for_many(cs_store *cs, const char *const *ids, size_t n_ids,
     cs_event ***out, size_t **counts, size_t *total);
 int sq_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
