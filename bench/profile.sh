@@ -66,6 +66,10 @@ CMD=("${SERVER[@]}" "$BUILD/certsvc" serve --db "$RUN/certsvc.db" --keys "$RUN/k
 # shellcheck disable=SC2206
 CMD+=(${BENCH_SERVE_ARGS:-})
 if [ "$TOOL" = callgrind ]; then
+	# Under valgrind the read audit writer falls seconds behind, and past
+	# audit_max_lag_ms reads are refused with 503: a count of 503s, not of
+	# the scenario.  The lag gate is not what is measured here.
+	CMD+=(--audit-max-lag-ms 600000)
 	"${SERVER[@]}" valgrind --tool=callgrind --instr-atstart=no \
 	    --callgrind-out-file="$OUTD/$SC.cg" "${CMD[@]:${#SERVER[@]}}" 2> "$RUN/serve.log" &
 else

@@ -186,6 +186,17 @@ f_client_tokens_import(cs_store *s, cs_client_token *const *rows, size_t n)
 	return cs_store_client_tokens_import(F(s)->real, rows, n);
 }
 
+/* The real store's licence cache: a note kept through this handle
+ * (cs_store_licence_note) is the real store's. */
+static inline struct cs_lcache *
+f_licence_cache(cs_store *s)
+{
+	cs_store *real = F(s)->real;
+
+	return real->ops->licence_cache != NULL ?
+	    real->ops->licence_cache(real) : NULL;
+}
+
 static inline void
 fstore_init(struct fstore *f, cs_store *real, int append_fail,
     int commit_fail)
@@ -206,6 +217,7 @@ fstore_init(struct fstore *f, cs_store *real, int append_fail,
 	f->ops.client_rotate = f_client_rotate;
 	f->ops.client_tokens_page = f_client_tokens_page;
 	f->ops.client_tokens_import = f_client_tokens_import;
+	f->ops.licence_cache = f_licence_cache;
 	f->base.ops = &f->ops;
 	f->real = real;
 	atomic_store(&f->append_fail, append_fail);

@@ -362,6 +362,47 @@ def purpose_headers_reach_the_audit_record():
               "%s: client, target, holder, result count, remote: %s" % (name, rec))
 
 
+def lookup_sees_a_change_made_after_it():
+    """A holder's page read (which keeps each record's scan as a note on
+    the cached row, licence_view.c), then one of its licences suspended
+    and reinstated: each next page has the change, and each licence on it
+    is the bytes GET answers for it, read after the change (issue 20:
+    nothing of a view but the record's own offsets is kept)."""
+    h = org_code(9001)
+    a, b = licence(holder=h), licence(holder=h)
+
+    def page(what):
+        r = call(s, "GET", "/api/v1/holders/%s/certificates" % h, token=T["rd_all"],
+                 headers={"X-Purpose": "核验"})
+        is_json(r, 200, what)
+        return r
+
+    def same_as_get(r, what):
+        for x in (a, b):
+            g = call(s, "GET", "/api/v1/certificates/" + x["id"], token=T["admin"])
+            check(g.status == 200 and g.body in r.body,
+                  "%s: the page holds %s as GET answers it" % (what, x["id"]))
+
+    first = page("the first lookup")
+    check([c.get("status") for c in (first.doc or {}).get("certificates", [])] == ["valid", "valid"],
+          "the first lookup: both valid")
+    same_as_get(first, "the first lookup")
+    page("the second lookup, from the noted scans")
+    act(a, "suspend", {"reason": "查验"}, 200)
+    after = page("the lookup after the suspension")
+    got = {c.get("id"): c for c in (after.doc or {}).get("certificates", [])}
+    check(got.get(a["id"], {}).get("status") == "suspended" and
+          got.get(a["id"], {}).get("status_detail", {}).get("action") == "suspend" and
+          got.get(b["id"], {}).get("status") == "valid",
+          "the lookup after the suspension has it: %s" % {k: v.get("status") for k, v in got.items()})
+    same_as_get(after, "the lookup after the suspension")
+    act(a, "reinstate", {"reason": "查验"}, 200)
+    again = page("the lookup after the reinstatement")
+    check([c.get("status") for c in (again.doc or {}).get("certificates", [])] == ["valid", "valid"],
+          "the lookup after the reinstatement: both valid again")
+    same_as_get(again, "the lookup after the reinstatement")
+
+
 AUDITED = {}
 
 
@@ -580,6 +621,7 @@ run_tests([
     the_same_key_in_another_library_is_not_found,
     garbage_is_malformed,
     purpose_headers_reach_the_audit_record,
+    lookup_sees_a_change_made_after_it,
     audit_log_records_each_action,
     audit_filters_and_pages,
     not_yet_valid_until_its_start,

@@ -254,6 +254,33 @@ TEST(threads)
 	cs_lcache_free(shared);
 }
 
+/* A note (cs_lcache_note) goes into the cached row and comes with every
+ * copy after; one for an id not cached is nothing, and a row put again
+ * (another thread's read of the same row) keeps the note it has. */
+TEST(note_beside_row)
+{
+	uint32_t note[CS_ROW_NOTE_WORDS] = {0};
+	cs_lcache *c = cs_lcache_new(1 << 20);
+	cs_licence_row *got = NULL;
+	struct lic l;
+
+	lic_make(&l, 1);
+	note[0] = 11;
+	note[CS_ROW_NOTE_WORDS - 1] = 12;
+	cs_lcache_note(c, l.id, note);  /* not cached: nothing */
+	cs_lcache_put(c, &l.r);
+	CHECK(cs_lcache_get(c, l.id, &got) && got->note[0] == 0);
+	cs_licence_row_free(got);
+	cs_lcache_note(c, l.id, note);
+	CHECK(cs_lcache_get(c, l.id, &got) && got->note[0] == 11 &&
+	    got->note[CS_ROW_NOTE_WORDS - 1] == 12 && row_equal(got, &l.r));
+	cs_licence_row_free(got);
+	cs_lcache_put(c, &l.r);
+	CHECK(cs_lcache_get(c, l.id, &got) && got->note[0] == 11);
+	cs_licence_row_free(got);
+	cs_lcache_free(c);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -261,6 +288,7 @@ main(int argc, char **argv)
 	RUN(row_copy);
 	RUN(get_after_put);
 	RUN(events_beside_rows);
+	RUN(note_beside_row);
 	RUN(bound_and_recency);
 	RUN(too_big);
 	RUN(threads);

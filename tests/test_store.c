@@ -650,6 +650,96 @@ TEST(events_for_many)
 	cs_store_close(s);
 }
 
+/* events_for_many over more licences than SQLite asks for in one
+ * statement (16): each licence's events in its place, a licence asked for
+ * twice in different statements has its events twice, the order of seq
+ * kept within each. */
+TEST(events_for_many_batches)
+{
+	struct lic l[20];
+	cs_event **evs = NULL;
+	size_t *counts = NULL, total = 0, at = 0, i;
+	const char *ids[21];
+	char got[128];
+	cs_store *s = fx_open("evbatches");
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < 20; i++) {
+		lic_make(&l[i], TYPE_A, (int64_t)i + 1, HOLDER_1, "ems",
+		    1000 + (int64_t)i, NULL);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l[i].r), 0);
+		ids[i] = l[i].id;
+	}
+	ids[20] = l[0].id;
+	CHECK_INT_EQ(event_on(s, &l[16], 10, "suspend"), 0);
+	CHECK_INT_EQ(event_on(s, &l[0], 11, "suspend"), 0);
+	CHECK_INT_EQ(event_on(s, &l[15], 12, "revoke"), 0);
+	CHECK_INT_EQ(event_on(s, &l[0], 13, "reinstate"), 0);
+	CHECK_INT_EQ(event_on(s, &l[19], 14, "suspend"), 0);
+	CHECK_INT_EQ(cs_store_events_for_many(s, ids, 21, &evs, &counts,
+	    &total), 0);
+	CHECK_INT_EQ(total, 7);
+	for (i = 0; counts != NULL && total == 7 && i < 21; i++) {
+		actions_of(evs, at, counts[i], ids[i], got, sizeof(got));
+		CHECK_STR_EQ(got, i == 0 || i == 20 ? "suspend,reinstate" :
+		    i == 15 ? "revoke" : i == 16 || i == 19 ? "suspend" : "");
+		at += counts[i];
+	}
+	cs_events_free(evs, total);
+	free(counts);
+	cs_store_close(s);
+}
+
+/* A note kept with a committed row (cs_store_licence_note) comes with the
+ * next read of the row from the cache, by id and by holder; a row read
+ * inside a transaction, and one never read, carry none, and a note on a
+ * row the cache does not hold is nothing. */
+TEST(licence_note)
+{
+	struct lic a, b;
+	cs_licence_row *row = NULL, **rows = NULL;
+	int64_t pos = 0;
+	size_t n = 0;
+	cs_store *s = fx_open("note");
+
+	if (s == NULL)
+		return;
+	lic_make(&a, TYPE_A, 1, HOLDER_2, "ems", 1000, NULL);
+	lic_make(&b, TYPE_A, 2, HOLDER_2, "ems", 1001, NULL);
+	CHECK_INT_EQ(cs_store_licence_put(s, &a.r), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &b.r), 0);
+	b.r.note[0] = 7;
+	cs_store_licence_note(s, &b.r);  /* not cached: nothing */
+	CHECK_INT_EQ(cs_store_licence_get(s, a.id, &row), 0);
+	CHECK(row != NULL && row->note[0] == 0 && row->note[9] == 0);
+	if (row != NULL) {
+		row->note[0] = 42;
+		row->note[9] = 43;
+		cs_store_licence_note(s, row);
+	}
+	cs_licence_row_free(row);
+	row = NULL;
+	CHECK_INT_EQ(cs_store_licence_get(s, a.id, &row), 0);
+	CHECK(row != NULL && row->note[0] == 42 && row->note[9] == 43);
+	cs_licence_row_free(row);
+	row = NULL;
+	CHECK_INT_EQ(cs_store_licences_by_holder(s, HOLDER_2, NULL, &pos, 10,
+	    &rows, &n), 0);
+	CHECK_INT_EQ(n, 2);
+	if (n == 2) {
+		CHECK_STR_EQ(rows[1]->id, a.id);
+		CHECK(rows[1]->note[0] == 42 && rows[0]->note[0] == 0);
+	}
+	cs_licence_rows_free(rows, n);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_get(s, a.id, &row), 0);
+	CHECK(row != NULL && row->note[0] == 0);
+	cs_licence_row_free(row);
+	CHECK_INT_EQ(cs_store_commit(s), 0);
+	cs_store_close(s);
+}
+
 /* A status change made through one handle (another node) is what a
  * second handle reads within 1 s (SPEC §8: no cache serves a status more
  * than 1 s older than the database's), though the second had read, and
@@ -1964,6 +2054,8 @@ main(int argc, char **argv)
 	RUN(levels_and_calls);
 	RUN(events);
 	RUN(events_for_many);
+	RUN(events_for_many_batches);
+	RUN(licence_note);
 	RUN(status_seen_by_other_handle);
 	RUN(status_scan_and_mark);
 	RUN(status_scan_merges_events);

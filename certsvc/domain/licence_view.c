@@ -204,6 +204,97 @@ splice_view(cs_service *svc, const char *record, const struct rec_scan *sc,
 	json_decref(sd);
 }
 
+/*
+ * A record's scan is kept as a note on its cached row (cs_store_licence_note):
+ * a lookup or fetch of a cached row then skips the scan, a quarter of a
+ * holder's page (bench/README.md, "Lookup by holder ... tenth session").
+ * Only the record's offsets are kept, never anything derived from the
+ * time or the events: status, status_detail and related are made on every
+ * read as before.  The note says which text it is of (its length) and is
+ * checked against it, so that a note can only be used with its record.
+ */
+#define NOTE_MAGIC 0x56534e31u  /* "VSN1" */
+enum { N_MAGIC, N_LEN, N_CLOSE, N_MEMBERS, N_FROM, N_FROM_LEN, N_UNTIL,
+    N_UNTIL_LEN, N_TOKEN, N_TOKEN_LEN };
+_Static_assert(N_TOKEN_LEN < CS_ROW_NOTE_WORDS, "a scan fits in a note");
+
+/* An offset into a record of len bytes as a note keeps it: 0 for NULL. */
+static uint32_t
+note_at(const char *record, const char *p)
+{
+	return p != NULL ? (uint32_t)(p - record) + 1 : 0;
+}
+
+/* Where a noted span is, or NULL (-1: out of the record, a bad note). */
+static int
+note_span(const char *record, size_t len, uint32_t at, uint32_t n,
+    const char **p, size_t *plen)
+{
+	*p = NULL;
+	*plen = 0;
+	if (at == 0)
+		return 0;
+	if (at - 1 > len || n > len - (at - 1))
+		return -1;
+	*p = record + at - 1;
+	*plen = n;
+	return 0;
+}
+
+/* row's scan from its note: 0, or -1 when there is none (or it is not of
+ * this record). */
+static int
+scan_noted(const cs_licence_row *row, struct rec_scan *sc)
+{
+	const uint32_t *w = row->note;
+	size_t len;
+
+	if (w[N_MAGIC] != NOTE_MAGIC)
+		return -1;
+	len = strlen(row->record);
+	if (w[N_LEN] != len || w[N_CLOSE] >= len ||
+	    row->record[w[N_CLOSE]] != '}')
+		return -1;
+	memset(sc, 0, sizeof(*sc));
+	sc->close = w[N_CLOSE];
+	sc->members = (int)w[N_MEMBERS];
+	return note_span(row->record, len, w[N_FROM], w[N_FROM_LEN], &sc->from,
+	    &sc->from_len) || note_span(row->record, len, w[N_UNTIL],
+	    w[N_UNTIL_LEN], &sc->until, &sc->until_len) ||
+	    note_span(row->record, len, w[N_TOKEN], w[N_TOKEN_LEN], &sc->token,
+	    &sc->token_len) ? -1 : 0;
+}
+
+/* row's record scanned into sc (0), or -1 (the parsing path); a scan made
+ * here is noted on the cached row for the next read. */
+static int
+scan_record(cs_service *svc, const cs_licence_row *row, struct rec_scan *sc)
+{
+	cs_licence_row noted;
+	size_t len;
+
+	if (scan_noted(row, sc) == 0)
+		return 0;
+	if (cs_rec_scan(row->record, sc, NULL, NULL, NULL) != 0)
+		return -1;
+	if ((len = strlen(row->record)) >= UINT32_MAX)
+		return 0;
+	noted = *row;
+	memset(noted.note, 0, sizeof(noted.note));
+	noted.note[N_MAGIC] = NOTE_MAGIC;
+	noted.note[N_LEN] = (uint32_t)len;
+	noted.note[N_CLOSE] = (uint32_t)sc->close;
+	noted.note[N_MEMBERS] = (uint32_t)sc->members;
+	noted.note[N_FROM] = note_at(row->record, sc->from);
+	noted.note[N_FROM_LEN] = (uint32_t)sc->from_len;
+	noted.note[N_UNTIL] = note_at(row->record, sc->until);
+	noted.note[N_UNTIL_LEN] = (uint32_t)sc->until_len;
+	noted.note[N_TOKEN] = note_at(row->record, sc->token);
+	noted.note[N_TOKEN_LEN] = (uint32_t)sc->token_len;
+	cs_store_licence_note(svc->store, &noted);
+	return 0;
+}
+
 int
 cs_licence_view_sb_evs(cs_service *svc, const cs_licence_row *row,
     cs_event **evs, size_t n, time_t now, const char *want, const char *sep,
@@ -217,7 +308,7 @@ cs_licence_view_sb_evs(cs_service *svc, const cs_licence_row *row,
 	int rc = 0;
 
 	*shown = 0;
-	if (cs_rec_scan(row->record, &sc, NULL, NULL, NULL) != 0) {
+	if (scan_record(svc, row, &sc) != 0) {
 		if ((rc = licence_view_evs(svc, row, evs, n, now, &v,
 		    &status)) != 0 || (want != NULL && strcmp(want, status) != 0))
 			goto out;

@@ -199,6 +199,19 @@ cs_lcache_put(cs_lcache *c, const cs_licence_row *r)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void
+cs_lcache_note(cs_lcache *c, const char *id, const uint32_t *note)
+{
+	uint32_t h = hash_id(id);
+	struct shard *s = shard_of(c, h);
+	struct entry *e;
+
+	pthread_mutex_lock(&s->mu);
+	if ((e = find(s, h, id)) != NULL)
+		memcpy(e->row->note, note, sizeof(e->row->note));
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* --- the status cache ------------------------------------------------ */
 
 uint64_t

@@ -41,6 +41,10 @@ int cs_lcache_get(cs_lcache *c, const char *id, cs_licence_row **out);
  * there already, or when r is over a quarter of a shard). */
 void cs_lcache_put(cs_lcache *c, const cs_licence_row *r);
 
+/* Copy note (CS_ROW_NOTE_WORDS words) into the cached row of id, when
+ * there is one (cs_store_licence_note). */
+void cs_lcache_note(cs_lcache *c, const char *id, const uint32_t *note);
+
 /* --- the status cache ------------------------------------------------ */
 
 /* The epoch: read it before reading a licence's events from the database,

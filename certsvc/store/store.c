@@ -7,6 +7,7 @@
 #include "store_backend.h"
 
 #include "cs_err.h"
+#include "lcache.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -205,6 +206,16 @@ cs_store_licence_by_ref(cs_store *s, const char *client,
     const char *approval_ref, cs_licence_row **out)
 {
 	return s->ops->licence_by_ref(s, client, approval_ref, out);
+}
+
+void
+cs_store_licence_note(cs_store *s, const cs_licence_row *row)
+{
+	cs_lcache *lc = s->ops->licence_cache != NULL ?
+	    s->ops->licence_cache(s) : NULL;
+
+	if (lc != NULL && row->id != NULL)
+		cs_lcache_note(lc, row->id, row->note);
 }
 
 int

@@ -47,6 +47,7 @@
 /* One licence as stored: the immutable record plus the columns it is found
  * by.  record is the JSON text of the SPEC §1 object without the derived
  * "status" (and without "related" for bundles, which are found by bundle). */
+#define CS_ROW_NOTE_WORDS 10
 typedef struct cs_licence_row {
 	char *id;
 	char *type;
@@ -61,6 +62,10 @@ typedef struct cs_licence_row {
 	char *supersedes;     /* NULL when none */
 	int64_t issued_at;    /* Unix seconds */
 	char *record;         /* JSON text */
+	/* What a reader learnt from record, kept with the cached row
+	 * (cs_store_licence_note): all 0 until then.  Never in the
+	 * database: the store only copies it with the row. */
+	uint32_t note[CS_ROW_NOTE_WORDS];
 } cs_licence_row;
 
 /* A status event.  action: "suspend", "reinstate", "revoke", "supersede".
@@ -281,6 +286,14 @@ int cs_store_licence_by_ref(cs_store *s, const char *client,
  * position is the store's own (opaque) number: CS_EINVAL when *pos is not
  * one of this holder's.  The work is the page's, not the holder's.  *out
  * may be NULL when n is 0. */
+/*
+ * Keep row->note with the cached copy of the committed row row->id, so
+ * that the next read of that row from the cache carries it; nothing when
+ * the row is not cached (or the backend has no cache).  A row never
+ * changes, so neither does what its record says: the note is the
+ * reader's to fill, and to check (licence_view.c).
+ */
+void cs_store_licence_note(cs_store *s, const cs_licence_row *row);
 int cs_store_licences_by_holder(cs_store *s, const char *holder_code,
     const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
     size_t *n);

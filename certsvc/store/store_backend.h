@@ -29,6 +29,9 @@ struct cs_store_ops {
 	int (*licence_get)(cs_store *s, const char *id, cs_licence_row **out);
 	int (*licence_by_ref)(cs_store *s, const char *client,
 	    const char *approval_ref, cs_licence_row **out);
+	/* The licence cache (lcache.h), for cs_store_licence_note; NULL
+	 * (the op or its answer): none. */
+	struct cs_lcache *(*licence_cache)(cs_store *s);
 	int (*licences_by_holder)(cs_store *s, const char *holder_code,
 	    const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
 	    size_t *n);

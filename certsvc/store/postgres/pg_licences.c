@@ -314,6 +314,12 @@ pg_licences_import(cs_store *cs, cs_licence_row *const *rows, size_t n)
 	    (void *)rows, "insert licences");
 }
 
+cs_lcache *
+pg_licence_cache(cs_store *cs)
+{
+	return P(cs)->lc;
+}
+
 int
 pg_licence_get(cs_store *cs, const char *id, cs_licence_row **out)
 {

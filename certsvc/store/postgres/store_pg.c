@@ -95,6 +95,7 @@ static const struct cs_store_ops pg_ops = {
 	.rollback = pg_rollback,
 	.licence_put = pg_licence_put,
 	.licence_get = pg_licence_get,
+	.licence_cache = pg_licence_cache,
 	.licence_by_ref = pg_licence_by_ref,
 	.licences_by_holder = pg_licences_by_holder,
 	.licences_by_bundle = pg_licences_by_bundle,

@@ -349,6 +349,7 @@ int pg_migrate(struct pgstore *s, PGconn *pg);
 /* pg_licences.c: licences, their status events, bundles. */
 int pg_licence_put(cs_store *cs, const cs_licence_row *r);
 int pg_licence_get(cs_store *cs, const char *id, cs_licence_row **out);
+cs_lcache *pg_licence_cache(cs_store *cs);
 int pg_licence_by_ref(cs_store *cs, const char *client,
     const char *approval_ref, cs_licence_row **out);
 int pg_licences_by_holder(cs_store *cs, const char *holder_code,

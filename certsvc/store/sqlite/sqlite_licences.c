@@ -223,6 +223,12 @@ sq_licence_get(cs_store *cs, const char *id, cs_licence_row **out)
 	return rc;
 }
 
+cs_lcache *
+sq_licence_cache(cs_store *cs)
+{
+	return S(cs)->lc;
+}
+
 int
 sq_licence_by_ref(cs_store *cs, const char *client, const char *approval_ref,
     cs_licence_row **out)
@@ -493,6 +499,118 @@ sq_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
 		    &arr, n, "events");
 	*out = arr;
 	return rc;
+}
+
+static int
+by_seq(const void *a, const void *b)
+{
+	const cs_event *x = *(cs_event *const *)a, *y = *(cs_event *const *)b;
+
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/*
+ * m events evs of one batch (any order, sorted here by seq) moved onto
+ * the end of *all, grouped by licence in the order of
+ * ids[0..n), counts[i] each.  An event of a licence ids names twice goes
+ * to the first and a copy to the other, as events_for would give both.
+ */
+static int
+events_grouped(const char *const *ids, size_t n, cs_event **evs, size_t m,
+    cs_event ***all, size_t *total, size_t *counts)
+{
+	cs_event **grown;
+	size_t i, j, want = 0, at = *total;
+	char *taken;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < m; j++)
+			want += strcmp(evs[j]->licence_id, ids[i]) == 0;
+	if (want == 0)
+		return 0;
+	qsort(evs, m, sizeof(*evs), by_seq);  /* m > 0: want is */
+	if ((taken = calloc(m, 1)) == NULL ||
+	    (grown = realloc(*all, (at + want) * sizeof(*grown))) == NULL) {
+		free(taken);
+		return sq_nomem();
+	}
+	*all = grown;
+	for (i = 0; i < n && rc == 0; i++)
+		for (j = 0; j < m && rc == 0; j++) {
+			if (strcmp(evs[j]->licence_id, ids[i]) != 0)
+				continue;
+			if ((grown[at] = taken[j] ? cs_event_dup(evs[j]) :
+			    evs[j]) == NULL)
+				rc = sq_nomem();
+			else {
+				taken[j] = 1;
+				at++;
+				counts[i]++;
+			}
+		}
+	/* Moved events are grown's now; the others (none, or the copies'
+	 * originals when a copy failed) are freed here. */
+	for (j = 0; j < m; j++)
+		if (taken[j])
+			evs[j] = NULL;
+	*total = at;
+	free(taken);
+	return rc;
+}
+
+/* The events of ids[0..n), n at most EV_FOR_MANY, in one statement,
+ * appended to *all as events_grouped says. */
+static int
+events_batch(struct sstore *s, const char *const *ids, size_t n,
+    cs_event ***all, size_t *total, size_t *counts)
+{
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	size_t i, m = 0;
+	int rc, bound = SQLITE_OK;
+
+	if ((rc = sq_read_stmt(s, ST_EV_FOR_MANY, &st)) != 0)
+		return rc;
+	for (i = 0; i < EV_FOR_MANY && bound == SQLITE_OK; i++)
+		bound = sq_bind_text(st, (int)i + 1, i < n ? ids[i] : NULL);
+	if ((rc = sq_fetch_all(st, bound, &event_kind, &arr, &m,
+	    "events of licences")) != 0)
+		return rc;
+	rc = events_grouped(ids, n, arr, m, all, total, counts);
+	cs_events_free(arr, m);
+	return rc;
+}
+
+/* A holder's page asks for the events of all its licences at once: one
+ * statement (one read transaction, whose start and end cost SQLite more
+ * than the probe) for EV_FOR_MANY licences instead of one each. */
+int
+sq_events_for_many(cs_store *cs, const char *const *ids, size_t n_ids,
+    cs_event ***out, size_t **counts, size_t *total)
+{
+	cs_event **all = NULL;
+	size_t *cnt, at, k;
+	int rc = 0;
+
+	*out = NULL;
+	*counts = NULL;
+	*total = 0;
+	if ((cnt = calloc(n_ids ? n_ids : 1, sizeof(*cnt))) == NULL)
+		return sq_nomem();
+	for (at = 0; at < n_ids && rc == 0; at += k) {
+		k = n_ids - at < EV_FOR_MANY ? n_ids - at : EV_FOR_MANY;
+		rc = events_batch(S(cs), ids + at, k, &all, total, cnt + at);
+	}
+	if (rc != 0) {
+		cs_events_free(all, *total);
+		free(cnt);
+		*total = 0;
+		return rc;
+	}
+	*out = all;
+	*counts = cnt;
+	return 0;
 }
 
 /* --- bundles -------------------------------------------------------- */

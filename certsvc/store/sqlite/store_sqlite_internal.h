@@ -33,6 +33,8 @@
  * numbers (schema version 4).  A string for the SQL, a number for C. */
 #define AUDIT_CHUNK "16384"
 #define AUDIT_CHUNK_SHIFT 14
+/* The licences ST_EV_FOR_MANY asks for at once (its ?1 .. ?16). */
+#define EV_FOR_MANY 16
 
 /* The serial of licence row r (SQL): its identifier, "1.2.156.3005.2."
  * TYPE "." ISSUER "." SERIAL "." VERSION(3) "." CHECK(1), between the
@@ -67,6 +69,7 @@ enum stmt_id {
 	ST_EV_IMPORT,
 	ST_EV_PAGE,
 	ST_EV_FOR,
+	ST_EV_FOR_MANY,
 	ST_CHG_PUT,
 	ST_CHG_IMPORT,
 	ST_CHG_PAGE,
@@ -315,6 +318,9 @@ int sq_licence_count(cs_store *cs, int64_t *out);
 int sq_status_scan(cs_store *cs, cs_status_fn fn, void *ctx);
 int sq_status_mark(cs_store *cs, int64_t mark[2]);
 int sq_event_append(cs_store *cs, const cs_event *ev);
+cs_lcache *sq_licence_cache(cs_store *cs);
+int sq_events_for_many(cs_store *cs, const char *const *ids, size_t n_ids,
+    cs_event ***out, size_t **counts, size_t *total);
 int sq_events_for(cs_store *cs, const char *licence_id, cs_event ***out,
     size_t *n);
 int sq_bundle_put(cs_store *cs, const cs_bundle_row *b);
