@@ -161,6 +161,7 @@ TEST(changes_commit_order)
 	struct lic l;
 	pthread_t t;
 	char id[32], ids[256];
+	int64_t count;
 	cs_store *a = fx_open("changes_order"), *b = fx_reopen("changes_order");
 	size_t n = 0;
 
@@ -174,6 +175,9 @@ TEST(changes_commit_order)
 	CHECK_INT_EQ(cs_store_begin(a), 0);
 	change_make(&c, id, sizeof(id), "first", &l);
 	CHECK_INT_EQ(cs_store_change_append(a, &c), 0);
+	/* An append inside a transaction may reach the server with the
+	 * transaction's next statement that waits (store.h): a read. */
+	CHECK_INT_EQ(cs_store_licence_count(a, &count), 0);
 	memset(&w, 0, sizeof(w));
 	w.s = b;
 	w.l = &l;

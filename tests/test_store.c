@@ -2039,6 +2039,143 @@ TEST(backup)
 #include "store_cases_changes.c"
 #include "store_cases_subs.c"
 
+/* --- writes whose failure may come late --------------------------------- */
+
+/*
+ * An audit record or a change event appended inside a transaction may
+ * report its failure late (store.h, "Writes whose failure may come
+ * late"): at a later call or at commit(), which then fails.  A record
+ * without an action and an event without a body are refused by every
+ * backend (NOT NULL): SQLite at the call, PostgreSQL at the commit.
+ * Either way the licence put before it is not stored.
+ */
+
+/* Append what the server refuses: an audit record (event 0) or a change
+ * event of l (event 1). */
+static int
+late_refused(cs_store *s, struct lic *l, int event)
+{
+	cs_audit_rec a;
+	cs_change c;
+	char id[32];
+
+	if (event) {
+		change_make(&c, id, sizeof(id), "refused", l);
+		c.body = NULL;
+		return cs_store_change_append(s, &c);
+	}
+	memset(&a, 0, sizeof(a));
+	a.target = l->id;
+	return cs_store_audit_append(s, &a);
+}
+
+/* What a caller does after a write that failed at once (rc): roll back.
+ * A write that said nothing must fail the commit instead. */
+static void
+late_end(cs_store *s, int rc)
+{
+	if (rc != 0)
+		CHECK_INT_EQ(cs_store_rollback(s), 0);
+	else
+		CHECK(cs_store_commit(s) != 0);
+}
+
+/* cs_store_licence_get's answer for id, the row dropped. */
+static int
+late_get(cs_store *s, const char *id)
+{
+	cs_licence_row *row = NULL;
+	int rc = cs_store_licence_get(s, id, &row);
+
+	cs_licence_row_free(row);
+	return rc;
+}
+
+/* An audit record every backend takes. */
+static void
+late_good(cs_audit_rec *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->action = "issue";
+}
+
+/* A licence and a refused audit record (or change event) in one
+ * transaction: the licence is not stored; the next transaction is not
+ * hurt. */
+TEST(late_failure_fails_transaction)
+{
+	cs_audit_rec a;
+	struct lic l;
+	cs_store *s = fx_open("late_failure");
+	int event;
+
+	if (s == NULL)
+		return;
+	late_good(&a);
+	for (event = 0; event < 2; event++) {
+		lic_make(&l, TYPE_A, 1 + event, HOLDER_1, "ems", 1000, NULL);
+		CHECK_INT_EQ(cs_store_begin(s), 0);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+		late_end(s, late_refused(s, &l, event));
+		CHECK_INT_EQ(late_get(s, l.id), CS_ENOTFOUND);
+		/* The same licence, audited as it should be, commits. */
+		CHECK_INT_EQ(cs_store_begin(s), 0);
+		CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+		CHECK_INT_EQ(cs_store_audit_append(s, &a), 0);
+		CHECK_INT_EQ(cs_store_commit(s), 0);
+		CHECK_INT_EQ(late_get(s, l.id), 0);
+	}
+	cs_store_close(s);
+}
+
+/*
+ * Levels rolled back around a refused audit record.  (a) Refused in the
+ * outer level, then a nested level with a write of its own rolled back:
+ * the licence is not stored.  (b) Refused inside a nested level that is
+ * rolled back: a failure at once (SQLite) fails that call only, as any
+ * write's, and the caller's rollback of its level takes it back; one
+ * reported late (PostgreSQL) dooms the whole transaction: the outermost
+ * commit fails even though ROLLBACK TO SAVEPOINT cleared the server's
+ * aborted state, and the licence is not stored.
+ */
+TEST(late_failure_outlives_savepoint)
+{
+	cs_audit_rec a;
+	struct lic l;
+	cs_store *s = fx_open("late_savepoint");
+	int rc;
+
+	if (s == NULL)
+		return;
+	late_good(&a);
+	lic_make(&l, TYPE_A, 1, HOLDER_1, "ems", 1000, NULL);
+	/* (a) */
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	rc = late_refused(s, &l, 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	/* Sent after the refusal: it may fail, at once or with the level. */
+	(void)cs_store_audit_append(s, &a);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
+	late_end(s, rc);
+	CHECK_INT_EQ(late_get(s, l.id), CS_ENOTFOUND);
+	/* (b) */
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	CHECK_INT_EQ(cs_store_licence_put(s, &l.r), 0);
+	CHECK_INT_EQ(cs_store_audit_append(s, &a), 0);
+	CHECK_INT_EQ(cs_store_begin(s), 0);
+	rc = late_refused(s, &l, 0);
+	CHECK_INT_EQ(cs_store_rollback(s), 0);
+	if (rc != 0) {
+		CHECK_INT_EQ(cs_store_commit(s), 0);
+		CHECK_INT_EQ(late_get(s, l.id), 0);
+	} else {
+		CHECK(cs_store_commit(s) != 0);
+		CHECK_INT_EQ(late_get(s, l.id), CS_ENOTFOUND);
+	}
+	cs_store_close(s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2089,6 +2226,8 @@ main(int argc, char **argv)
 	RUN(changes_commit_order);
 	RUN(changes_import);
 	RUN(changes_body_bytes);
+	RUN(late_failure_fails_transaction);
+	RUN(late_failure_outlives_savepoint);
 	RUN(subscriptions);
 	fx_teardown();
 	return check_summary();

@@ -24,6 +24,25 @@
  * rollback() undoes that level only.  After a failed commit() the level is
  * over, and a rollback() that follows it is a no-op.
  *
+ * Writes whose failure may come late: inside a transaction,
+ * cs_store_audit_append and cs_store_change_append may return 0 before the
+ * backend knows whether the row was stored, and report a failure late:
+ * at a later call of the same transaction (which fails, whatever it was)
+ * or at the outermost commit().  Such a failure dooms the whole
+ * transaction, at whatever level the write was made: every call after it
+ * fails, a nested rollback() does not clear it, and the outermost
+ * commit() fails and rolls back, so nothing of the transaction is stored
+ * without the audit records and change events appended in it.  Neither
+ * row has a key its caller can hit: only a broken store or server
+ * refuses one (CS_ECONFLICT of a change's event_id included).  A backend
+ * may report at the call instead (SQLite does, and PostgreSQL outside a
+ * transaction): that call fails alone, as any write, and the caller rolls
+ * back.  Either way a commit() that returns 0 stored every one of these
+ * appends that returned 0 in it (and not in a level rolled back).
+ * PostgreSQL reads their results in the round trip of the next
+ * statement that waits, or the COMMIT's (docs/design.md, "The PostgreSQL
+ * backend").
+ *
  * Durability: the outermost commit() returns only once the transaction is
  * on disk (SQLite WAL with synchronous=FULL; PostgreSQL: once the server
  * confirmed the COMMIT, with synchronous_commit as it has it).  On SQLite,
@@ -361,6 +380,8 @@ int cs_store_events_for_many(cs_store *s, const char *const *ids,
  * PostgreSQL the append takes the transaction-scoped numbering lock
  * first, so the transactions that append events commit one at a time
  * (docs/design.md "Events").  CS_ECONFLICT when the event_id exists.
+ * Inside a transaction its failure may come late ("Writes whose failure
+ * may come late" above), and its lock may be taken then.
  */
 int cs_store_change_append(cs_store *s, const cs_change *ch);
 /* Change events whose seq is greater than after_seq, by seq, at most
@@ -454,7 +475,8 @@ int cs_store_hacts_get(cs_store *s, const char *key, int64_t n_below,
 int cs_store_peer_put(cs_store *s, const cs_peer_row *p);
 int cs_store_peers_page(cs_store *s, int64_t after_seq, size_t limit,
     cs_peer_row ***out, size_t *n);
-/* rec->seq is ignored and assigned. */
+/* rec->seq is ignored and assigned.  Inside a transaction its failure may
+ * come late ("Writes whose failure may come late" above). */
 int cs_store_audit_append(cs_store *s, const cs_audit_rec *rec);
 /*
  * The n records as n calls of cs_store_audit_append would write them, in

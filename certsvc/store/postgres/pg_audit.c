@@ -97,13 +97,10 @@ int
 pg_audit_append(cs_store *cs, const cs_audit_rec *a)
 {
 	struct pgq q;
-	PGresult *r;
-	int rc;
 
 	audit_params(a, PS_AUDIT_PUT, &q);
-	rc = pg_write(P(cs), pg_st(PS_AUDIT_PUT), &q, &r, "append audit");
-	PQclear(r);
-	return rc;
+	return pg_write_deferred(P(cs), pg_st(PS_AUDIT_PUT), &q,
+	    "append audit");
 }
 
 /* Records per statement of a group: a group of the read audit writer

@@ -16,40 +16,6 @@
  * so the server never waits for this side to read. */
 #define CHUNK 256
 
-/* Read a pipeline's results up to its sync, keeping the first failure in
- * *bad.  -1 when the connection died before the sync came. */
-static int
-drain(PGconn *pg, size_t sent, PGresult **bad)
-{
-	PGresult *r;
-	size_t guard;
-
-	/* Each statement answers a result then NULL; the sync ends them. */
-	for (guard = 0; guard < 2 * sent + 8; guard++) {
-		if ((r = PQgetResult(pg)) == NULL) {
-			if (PQstatus(pg) == CONNECTION_BAD)
-				return -1;
-			continue;
-		}
-		switch (PQresultStatus(r)) {
-		case PGRES_PIPELINE_SYNC:
-			PQclear(r);
-			return 0;
-		case PGRES_COMMAND_OK:
-		case PGRES_TUPLES_OK:
-		case PGRES_PIPELINE_ABORTED:
-			PQclear(r);
-			break;
-		default:
-			if (*bad == NULL)
-				*bad = r;
-			else
-				PQclear(r);
-		}
-	}
-	return -1;
-}
-
 /* Send statements [*i, end) of the batch; *sent counts them.  A fill
  * that fails stops the sending with its code. */
 static int
@@ -94,7 +60,10 @@ pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
 	if (!pg_holds(s))
 		return cs_err_set(CS_EINVAL, "store: %s: a batch is written "
 		    "inside a transaction only", what);
-	if ((rc = pg_lost(s)) != 0 || n == 0 ||
+	/* The writes not waited for are read first: the batch's failure
+	 * must be its own (its savepoint takes it back). */
+	if ((rc = pg_doomed(s)) != 0 || n == 0 ||
+	    (rc = pg_deferred_settle(s)) != 0 ||
 	    (rc = pg_prepare(s, &s->writer, st)) != 0)
 		return rc;
 	pg = s->writer.pg;
@@ -114,16 +83,14 @@ pg_write_batch(struct pgstore *s, const struct pstmt *st, size_t n,
 			broken = send_plain(pg, "RELEASE SAVEPOINT cs_batch",
 			    &sent) != 0;
 		broken = broken || PQpipelineSync(pg) != 1 ||
-		    drain(pg, sent, &bad) != 0;
+		    !pg_pipe_read(s, pg, sent, NULL, &bad);
 	}
 	if (broken) {
 		/* Half a pipeline, or no answer: the connection is of no
 		 * further use, and its transaction is gone with it. */
 		rc = pg_fail(s, pg, bad, what);
 		PQclear(bad);
-		pg_conn_close(&s->writer);
-		s->lost = 1;
-		pg_num_forget(s);
+		pg_writer_broken(s);
 		return rc;
 	}
 	(void)PQexitPipelineMode(pg);

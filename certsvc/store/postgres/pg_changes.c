@@ -64,13 +64,10 @@ int
 pg_change_append(cs_store *cs, const cs_change *ch)
 {
 	struct pgq q;
-	PGresult *r;
-	int rc;
 
 	change_params(ch, PS_CHG_PUT, &q);
-	rc = pg_write(P(cs), pg_st(PS_CHG_PUT), &q, &r, "append change event");
-	PQclear(r);
-	return rc;
+	return pg_write_deferred(P(cs), pg_st(PS_CHG_PUT), &q,
+	    "append change event");
 }
 
 static int

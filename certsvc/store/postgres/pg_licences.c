@@ -540,7 +540,7 @@ pg_licence_next_seq(cs_store *cs, const char *type, const char *issuer_code,
 	if (pg_holds(s)) {
 		/* Locked by an earlier call of this transaction: the
 		 * database would answer what was kept (pg_numbering.c). */
-		if (pg_lost(s) == 0 && pg_num_get(s, type, issuer_code, out))
+		if (pg_doomed(s) == 0 && pg_num_get(s, type, issuer_code, out))
 			return 0;
 		rc = pg_write(s, pg_st(PS_NEXT_SEQ_LOCK), &q, &r, "next seq");
 		if (rc == 0 && (rc = pg_fetch_int(r, out, "next seq")) == 0)

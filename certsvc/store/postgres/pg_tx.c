@@ -50,6 +50,21 @@
  * them, so each call saves its RELEASE statement.  The server's
  * subtransaction nesting grows by at most CALLS_KEPT a level.
  *
+ * Writes not waited for.  An audit record or a change event appended
+ * inside a transaction (store.h: neither has a key its caller can hit)
+ * goes into the writer's pipeline with neither a savepoint nor a sync,
+ * and nothing waits for it (pg_write_deferred): its result is read at
+ * the next statement that waits anyway, in that statement's round trip
+ * (in_tx, the COMMIT), or on its own before a statement that cannot share
+ * it (pg_deferred_settle: a ROLLBACK TO, a batch, a first PREPARE).  One
+ * that failed dooms the transaction (doomed): PostgreSQL skips the rest
+ * of the pipeline up to its sync, so the statement waiting fails too;
+ * every call that follows fails as after a lost connection (pg_doomed),
+ * a level's rollback does nothing, and the outermost commit() rolls back
+ * and fails, even when a ROLLBACK TO would have cleared the server's
+ * aborted state: a licence never commits without its audit record and
+ * its change event.
+ *
  * A lost connection.  When the writer's connection dies inside a
  * transaction, PostgreSQL rolls that transaction back; every call that
  * follows in it fails with CS_EUNAVAIL, its commit() too, and its
@@ -60,6 +75,12 @@
 
 /* Call savepoints a level leaves unreleased, at most (see above). */
 #define CALLS_KEPT 16
+
+/* Writes not waited for, at most, before their results are read: their
+ * answers must fit in the socket's buffer while more are being sent, or
+ * the server and this side would each wait for the other to read
+ * (pg_batch.c's CHUNK: the same reason). */
+#define DEFERRED_MAX 256
 
 static void
 token_take(struct pgstore *s)
@@ -87,15 +108,108 @@ pg_holds(struct pgstore *s)
 	return pthread_getspecific(s->key) != NULL;
 }
 
-/* 0, or CS_EUNAVAIL when the holder's transaction died with its
- * connection. */
+/* 0, or why the holder's transaction cannot commit: CS_EUNAVAIL when it
+ * died with its connection, the failure of a write not waited for. */
 int
-pg_lost(struct pgstore *s)
+pg_doomed(struct pgstore *s)
 {
-	if (!s->lost)
-		return 0;
-	return cs_err_set(CS_EUNAVAIL, "store: the connection to PostgreSQL "
-	    "was lost: the transaction was rolled back");
+	if (s->lost)
+		return cs_err_set(CS_EUNAVAIL, "store: the connection to "
+		    "PostgreSQL was lost: the transaction was rolled back");
+	if (s->doomed)
+		return cs_err_set(s->doomed, "store: the transaction cannot "
+		    "commit: %s", s->doomed_msg);
+	return 0;
+}
+
+void
+pg_writer_broken(struct pgstore *s)
+{
+	pg_conn_close(&s->writer);
+	s->lost = 1;
+	s->deferred = 0;
+	pg_num_forget(s);
+}
+
+/* A write not waited for failed with r: the transaction is doomed (the
+ * first failure says why). */
+static void
+doom(struct pgstore *s, PGconn *pg, const PGresult *r)
+{
+	int rc = pg_fail(s, pg, r, "an audit record or change event not "
+	    "waited for");
+
+	if (!s->doomed) {
+		s->doomed = rc;
+		snprintf(s->doomed_msg, sizeof(s->doomed_msg), "%s",
+		    cs_err_msg());
+	}
+}
+
+/*
+ * Read the writer's pipeline up to its sync (store_pg_internal.h says
+ * what goes where).  Each result is followed by NULL; after a failure
+ * the rest are PGRES_PIPELINE_ABORTED.  0 also when the pipeline never
+ * ended (the guard).
+ */
+int
+pg_pipe_read(struct pgstore *s, PGconn *pg, size_t at, PGresult **mine,
+    PGresult **bad)
+{
+	PGresult *r;
+	size_t k = 0, guard, ndef = (size_t)s->deferred;
+
+	s->deferred = 0;
+	for (guard = 0; guard < 64 + 2 * (at + ndef); guard++) {
+		if ((r = PQgetResult(pg)) == NULL) {
+			if (PQstatus(pg) == CONNECTION_BAD)
+				return 0;
+			k++;
+			continue;
+		}
+		switch (PQresultStatus(r)) {
+		case PGRES_PIPELINE_SYNC:
+			PQclear(r);
+			return 1;
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+			if (mine != NULL && k == at && *mine == NULL) {
+				*mine = r;
+				r = NULL;
+			}
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			break;
+		default:
+			if (k < ndef)
+				doom(s, pg, r);
+			else if (*bad == NULL) {
+				*bad = r;
+				r = NULL;
+			}
+		}
+		PQclear(r);
+	}
+	return 0;
+}
+
+int
+pg_deferred_settle(struct pgstore *s)
+{
+	PGconn *pg = s->writer.pg;
+	PGresult *bad = NULL;
+	int synced;
+
+	if (s->deferred == 0)
+		return pg_doomed(s);
+	synced = PQpipelineSync(pg) == 1 && pg_pipe_read(s, pg, 0, NULL, &bad);
+	PQclear(bad);  /* none: only writes not waited for were sent */
+	if (!synced) {
+		(void)pg_fail(s, pg, NULL, "a write not waited for");
+		pg_writer_broken(s);
+	} else
+		(void)PQexitPipelineMode(pg);
+	return pg_doomed(s);
 }
 
 /* Run a statement without parameters on the writer (transaction
@@ -109,6 +223,13 @@ wexec(struct pgstore *s, const char *sql, int quietly)
 	char both[512];
 	int rc = 0;
 
+	/* Not in a pipeline: whatever the writes not waited for said is
+	 * read first (a failure dooms the transaction, not this). */
+	if (s->deferred > 0) {
+		(void)pg_deferred_settle(s);
+		if (s->lost)
+			return quietly ? CS_EUNAVAIL : pg_doomed(s);
+	}
 	/* The deferred level statements first, in the same round trip. */
 	if (s->pend_rel + s->pend_sp > 0) {
 		size_t k = 0;
@@ -146,7 +267,14 @@ writer_ready(struct pgstore *s)
 
 	s->lost = 0;
 	s->wrote = 0;
+	s->doomed = 0;
+	s->deferred = 0;
 	s->pend_rel = s->pend_sp = 0;
+	/* A pipeline left open (never, unless a path forgot to settle):
+	 * what it holds belongs to no transaction now. */
+	if (s->writer.pg != NULL &&
+	    PQpipelineStatus(s->writer.pg) != PQ_PIPELINE_OFF)
+		pg_conn_close(&s->writer);
 	memset(s->calls_open, 0, sizeof(s->calls_open));
 	pg_num_forget(s);
 	if ((rc = pg_conn_ensure(s, &s->writer)) == 0 &&
@@ -180,25 +308,29 @@ calls_open(struct pgstore *s)
 
 /*
  * One statement inside the holder's transaction, in one pipeline after
- * the deferred level statements (see "Levels without round trips").  A
- * write (call set) goes in a savepoint of its own (see "Statement
- * errors"): SAVEPOINT, the statement and, unless the level keeps it,
- * RELEASE.  The results come back in order, each followed by NULL; after
- * a failure the rest are PGRES_PIPELINE_ABORTED; the sync ends them.
+ * the results of the writes not waited for and the deferred level
+ * statements (see "Levels without round trips").  A write (call set)
+ * goes in a savepoint of its own (see "Statement errors"): SAVEPOINT, the
+ * statement and, unless the level keeps it, RELEASE.
  */
 static int
 in_tx(struct pgstore *s, int call, const struct pstmt *st,
     const struct pgq *q, PGresult **out, const char *what)
 {
-	PGconn *pg = s->writer.pg;
-	PGresult *r, *mine = NULL, *bad = NULL;
+	PGconn *pg;
+	PGresult *mine = NULL, *bad = NULL;
 	char name[16];
-	int rc, guard, synced = 0, *open = call ? calls_open(s) : NULL;
+	int rc, *open = call ? calls_open(s) : NULL;
 	int keep = open != NULL && *open < CALLS_KEPT;
-	size_t k = 0, at = 0;
+	size_t at = (size_t)s->deferred;
 
-	if ((rc = pg_prepare(s, &s->writer, st)) != 0)
+	/* A first PREPARE waits for its answer, which a pipeline cannot. */
+	if ((!s->writer.prepared[st->slot] && at > 0 &&
+	    (rc = pg_deferred_settle(s)) != 0) ||
+	    (rc = pg_prepare(s, &s->writer, st)) != 0)
 		goto out;
+	pg = s->writer.pg;
+	at = (size_t)s->deferred;
 	snprintf(name, sizeof(name), "cs%d", st->slot);
 	if (PQenterPipelineMode(pg) != 1 || pg_pend_send(s, pg, &at) != 0 ||
 	    (call && PQsendQueryParams(pg, "SAVEPOINT cs_call", 0, NULL, NULL,
@@ -209,64 +341,33 @@ in_tx(struct pgstore *s, int call, const struct pstmt *st,
 		/* Half a pipeline sent: the connection is of no further use,
 		 * and its transaction is gone with it. */
 		rc = pg_fail(s, pg, NULL, what);
-		pg_conn_close(&s->writer);
-		s->lost = 1;
-		if (call)
-			pg_num_forget(s);
+		pg_writer_broken(s);
 		return rc;
 	}
 	at += (size_t)call;  /* mine: the result after this many */
-	if (keep)
-		(*open)++;
-	for (guard = 0; guard < 64 + (int)at && !synced; guard++) {
-		if ((r = PQgetResult(pg)) == NULL) {
-			if (PQstatus(pg) == CONNECTION_BAD)
-				break;
-			k++;
-			continue;
-		}
-		switch (PQresultStatus(r)) {
-		case PGRES_PIPELINE_SYNC:
-			synced = 1;
-			PQclear(r);
-			break;
-		case PGRES_COMMAND_OK:
-		case PGRES_TUPLES_OK:
-			if (k == at && mine == NULL)
-				mine = r;
-			else
-				PQclear(r);
-			break;
-		case PGRES_PIPELINE_ABORTED:
-			PQclear(r);
-			break;
-		default:
-			if (bad == NULL)
-				bad = r;
-			else
-				PQclear(r);
-		}
-	}
-	if (!synced || bad != NULL || mine == NULL)
-		rc = pg_fail(s, pg, bad, what);
-	PQclear(bad);
-	if (!synced) {
+	if (!pg_pipe_read(s, pg, at, &mine, &bad)) {
 		/* Still in the pipeline (its connection died, or it never
 		 * ended): of no further use, and its transaction gone. */
+		rc = pg_fail(s, pg, bad, what);
+		PQclear(bad);
 		PQclear(mine);
-		pg_conn_close(&s->writer);
-		s->lost = 1;
-		if (call)
-			pg_num_forget(s);
+		pg_writer_broken(s);
 		return rc;
 	}
 	(void)PQexitPipelineMode(pg);
-	if (rc != 0 && call && PQstatus(pg) == CONNECTION_OK)
+	if (s->doomed)
+		rc = pg_doomed(s);  /* the rest of the pipeline was skipped */
+	else if (bad != NULL || mine == NULL)
+		rc = pg_fail(s, pg, bad, what);
+	PQclear(bad);
+	if (keep && !s->doomed)
+		(*open)++;
+	if (rc != 0 && call && !s->doomed && PQstatus(pg) == CONNECTION_OK)
 		(void)wexec(s, keep ? "ROLLBACK TO SAVEPOINT cs_call" :
 		    "ROLLBACK TO SAVEPOINT cs_call; RELEASE SAVEPOINT cs_call",
 		    1);
 out:
-	if (PQstatus(pg) == CONNECTION_BAD)
+	if (s->writer.pg != NULL && PQstatus(s->writer.pg) == CONNECTION_BAD)
 		s->lost = 1;
 	if (rc != 0 && call)
 		pg_num_forget(s);  /* rolled back to cs_call: ask again */
@@ -292,9 +393,9 @@ pg_writer_read(struct pgstore *s, const struct pstmt *st,
 	int rc;
 
 	*out = NULL;
-	if ((rc = pg_lost(s)) != 0)
+	if ((rc = pg_doomed(s)) != 0)
 		return rc;
-	if (s->pend_rel + s->pend_sp == 0)
+	if (s->pend_rel + s->pend_sp + s->deferred == 0)
 		rc = pg_exec_on(s, &s->writer, st, q, out, what);
 	else
 		rc = in_tx(s, 0, st, q, out, what);
@@ -316,7 +417,7 @@ pg_write_enter(struct pgstore *s, int *own)
 
 	*own = 0;
 	if (pg_holds(s))
-		return pg_lost(s);
+		return pg_doomed(s);
 	token_take(s);
 	if ((rc = writer_ready(s)) != 0) {
 		token_give(s);
@@ -355,6 +456,42 @@ pg_write_leave(struct pgstore *s, int own)
 		token_give(s);
 }
 
+int
+pg_write_deferred(struct pgstore *s, const struct pstmt *st,
+    const struct pgq *q, const char *what)
+{
+	PGconn *pg;
+	PGresult *r = NULL;
+	char name[16];
+	size_t sent = 0;
+	int rc;
+
+	if (!pg_holds(s)) {
+		rc = pg_write(s, st, q, &r, what);
+		PQclear(r);
+		return rc;
+	}
+	/* A first PREPARE waits for its answer, which a pipeline cannot;
+	 * and not too many unread (DEFERRED_MAX). */
+	if ((rc = pg_doomed(s)) != 0 || ((!s->writer.prepared[st->slot] ||
+	    s->deferred >= DEFERRED_MAX) &&
+	    ((rc = pg_deferred_settle(s)) != 0 ||
+	    (rc = pg_prepare(s, &s->writer, st)) != 0)))
+		return rc;
+	pg = s->writer.pg;
+	snprintf(name, sizeof(name), "cs%d", st->slot);
+	if (PQenterPipelineMode(pg) != 1 || pg_pend_send(s, pg, &sent) != 0 ||
+	    PQsendQueryPrepared(pg, name, q->n, q->v, q->len, q->fmt, 1) != 1) {
+		rc = pg_fail(s, pg, NULL, what);
+		pg_writer_broken(s);
+		return rc;
+	}
+	/* The level statements sent with it are read with it. */
+	s->deferred += (int)sent + 1;
+	s->wrote = 1;
+	return 0;
+}
+
 /* One write statement: enter, run, leave. */
 int
 pg_write(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
@@ -370,23 +507,62 @@ pg_write(struct pgstore *s, const struct pstmt *st, const struct pgq *q,
 	return rc;
 }
 
+/* COMMIT in the pipeline of the writes not waited for, read with them:
+ * its result, or NULL when the connection died on the way (*rc then the
+ * error: the outcome is unknown). */
+static PGresult *
+commit_piped(struct pgstore *s, int *rc)
+{
+	PGconn *pg = s->writer.pg;
+	PGresult *mine = NULL, *bad = NULL;
+	size_t at = (size_t)s->deferred;
+
+	if (PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL,
+	    1) == 1 && PQpipelineSync(pg) == 1 &&
+	    pg_pipe_read(s, pg, at, &mine, &bad)) {
+		(void)PQexitPipelineMode(pg);
+		if (mine == NULL) {
+			mine = bad;  /* the COMMIT's failure, or NULL: doomed */
+			bad = NULL;
+		}
+		PQclear(bad);
+		return mine;
+	}
+	PQclear(mine);
+	PQclear(bad);
+	*rc = cs_err_set(CS_EUNAVAIL, "store: commit: the connection to "
+	    "PostgreSQL was lost before it confirmed the COMMIT: the "
+	    "transaction may or may not be stored");
+	pg_writer_broken(s);
+	return NULL;
+}
+
 /* The outermost COMMIT.  A transaction in which a statement failed
- * outside any savepoint (a read) cannot commit: PostgreSQL would answer
- * COMMIT with ROLLBACK. */
+ * outside any savepoint (a read), or a write not waited for, cannot
+ * commit: PostgreSQL would answer COMMIT with ROLLBACK, or skip it. */
 static int
 tx_commit(struct pgstore *s)
 {
 	PGconn *pg = s->writer.pg;
-	PGresult *r;
+	PGresult *r = NULL;
 	char masked[400];
 	int rc = 0;
 
-	if (PQtransactionStatus(pg) == PQTRANS_INERROR) {
+	if (!s->doomed && PQtransactionStatus(pg) == PQTRANS_INERROR) {
 		(void)wexec(s, "ROLLBACK", 1);
 		return cs_err_set(CS_ESTORE, "store: commit: a statement of "
 		    "the transaction failed, so it was rolled back");
 	}
-	r = PQexec(pg, "COMMIT");
+	if (!s->doomed && s->deferred > 0 &&
+	    (r = commit_piped(s, &rc)) == NULL && rc != 0)
+		return rc;
+	if (s->doomed) {
+		PQclear(r);
+		(void)wexec(s, "ROLLBACK", 1);
+		return pg_doomed(s);
+	}
+	if (r == NULL)
+		r = PQexec(pg, "COMMIT");
 	if (r == NULL || PQstatus(pg) == CONNECTION_BAD) {
 		pg_mask(s, PQerrorMessage(pg), masked, sizeof(masked));
 		rc = cs_err_set(CS_EUNAVAIL, "store: commit: the connection to "
@@ -421,8 +597,12 @@ pg_tx_end(struct pgstore *s, int commit)
 		pg_num_forget(s);
 	if (s->depth > 1) {
 		s->depth--;
-		if (s->lost)
-			rc = commit ? pg_lost(s) : 0;
+		/* Before a ROLLBACK TO, which would clear the server's
+		 * aborted state: a failure there dooms the transaction. */
+		if (!commit && s->pend_sp == 0 && s->deferred > 0)
+			(void)pg_deferred_settle(s);
+		if (s->lost || s->doomed)
+			rc = commit ? pg_doomed(s) : 0;
 		else if (s->pend_sp > 0)
 			s->pend_sp--;  /* no statement since its begin */
 		else if (commit)
@@ -438,7 +618,7 @@ pg_tx_end(struct pgstore *s, int commit)
 	/* The COMMIT or ROLLBACK ends every savepoint. */
 	s->pend_rel = s->pend_sp = 0;
 	if (s->lost)
-		rc = commit ? pg_lost(s) : 0;
+		rc = commit ? pg_doomed(s) : 0;
 	else if (commit)
 		rc = tx_commit(s);
 	else if ((rc = wexec(s, "ROLLBACK", 0)) != 0 && s->lost)
@@ -474,7 +654,7 @@ pg_begin(cs_store *cs)
 
 	if (pg_holds(s)) {
 		s->stray = 0;
-		if ((rc = pg_lost(s)) == 0) {
+		if ((rc = pg_doomed(s)) == 0) {
 			s->depth++;
 			s->pend_sp++;  /* see "Levels without round trips" */
 			if (s->depth < PG_LEVELS)

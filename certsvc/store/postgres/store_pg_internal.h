@@ -208,6 +208,13 @@ struct pgstore {
 	 * cs, to go before the next statement on the writer. */
 	int pend_rel;
 	int pend_sp;
+	/* Writes sent into the writer's pipeline and not waited for
+	 * (pg_tx.c, "Writes not waited for"): deferred statements whose
+	 * results are not read yet; doomed, the code of the first that
+	 * failed (0: none), and its message: the transaction cannot commit. */
+	int deferred;
+	int doomed;
+	char doomed_msg[400];
 	/* Call savepoints left unreleased at each level (pg_tx.c). */
 	int calls_open[PG_LEVELS];
 	pthread_key_t key;   /* non-NULL for the thread holding the token */
@@ -292,7 +299,24 @@ void pg_pool_close(struct pgstore *s);
 
 /* pg_tx.c: the writer token, transactions, writes. */
 int pg_holds(struct pgstore *s);
-int pg_lost(struct pgstore *s);
+int pg_doomed(struct pgstore *s);
+/* The writer's connection broken inside the holder's transaction: closed,
+ * and the transaction gone with it. */
+void pg_writer_broken(struct pgstore *s);
+/* Read the writer's pipeline up to its sync: the first s->deferred
+ * results are the writes not waited for (a failure dooms the
+ * transaction), the result after `at` statements goes to *mine (mine not
+ * NULL), the first other failure to *bad.  1 when the sync came, 0 when
+ * the connection died first. */
+int pg_pipe_read(struct pgstore *s, PGconn *pg, size_t at, PGresult **mine,
+    PGresult **bad);
+/* The results of the writes not waited for, read now (one round trip when
+ * there are any); the transaction's doom when one failed. */
+int pg_deferred_settle(struct pgstore *s);
+/* A write inside the holder's transaction whose result is not waited for
+ * (pg_tx.c, "Writes not waited for"); outside one, pg_write. */
+int pg_write_deferred(struct pgstore *s, const struct pstmt *st,
+    const struct pgq *q, const char *what);
 /* Send the level statements deferred (pg_tx.c) into the pipeline open on
  * the writer, counting each in *sent; -1 when the connection refused. */
 int pg_pend_send(struct pgstore *s, PGconn *pg, size_t *sent);
