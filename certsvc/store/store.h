@@ -299,12 +299,6 @@ int cs_store_licence_put(cs_store *s, const cs_licence_row *row);
 int cs_store_licence_get(cs_store *s, const char *id, cs_licence_row **out);
 int cs_store_licence_by_ref(cs_store *s, const char *client,
     const char *approval_ref, cs_licence_row **out);
-/* A page of a holder's licences, newest first; type NULL = all types.
- * At most limit rows from position *pos on (0: the newest); on return
- * *pos is where the next page starts, 0 when no licence follows.  A
- * position is the store's own (opaque) number: CS_EINVAL when *pos is not
- * one of this holder's.  The work is the page's, not the holder's.  *out
- * may be NULL when n is 0. */
 /*
  * Keep row->note with the cached copy of the committed row row->id, so
  * that the next read of that row from the cache carries it; nothing when
@@ -313,6 +307,12 @@ int cs_store_licence_by_ref(cs_store *s, const char *client,
  * reader's to fill, and to check (licence_view.c).
  */
 void cs_store_licence_note(cs_store *s, const cs_licence_row *row);
+/* A page of a holder's licences, newest first; type NULL = all types.
+ * At most limit rows from position *pos on (0: the newest); on return
+ * *pos is where the next page starts, 0 when no licence follows.  A
+ * position is the store's own (opaque) number: CS_EINVAL when *pos is not
+ * one of this holder's.  The work is the page's, not the holder's.  *out
+ * may be NULL when n is 0. */
 int cs_store_licences_by_holder(cs_store *s, const char *holder_code,
     const char *type, int64_t *pos, size_t limit, cs_licence_row ***out,
     size_t *n);
