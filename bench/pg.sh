@@ -173,24 +173,6 @@ pg_ceil() {
 	"${SERVER[@]}" "$BUILD/bench/ceil_pg" "$(pg_uri ceil)" "$@"
 }
 
-# The profilers' cores, as run.sh pins its runs: wrk (CLIENT) on core 0,
-# certsvc and the cluster (SERVER) on the others.
-pg_profile_cores() {
-	local ncpu
-	ncpu=$(nproc)
-	CLIENT=()
-	SERVER=()
-	if [ "$ncpu" -ge 2 ]; then
-		CLIENT=(taskset -c 0)
-		SERVER=(taskset -c "1-$((ncpu - 1))")
-	fi
-}
-
-# The profilers (pg_profile.sh, pg_issue_profile.sh): a copy of the seeded
-# cluster SRC in RUN with the settings given (one a line) added, started
-# with pg_stat_statements, and certsvc CERTSVC serving it as run.sh does.
-# Sets SPID (certsvc's pid), URL and S (the seed's sample) and the
-# BENCH_*_TOKEN variables; pg_profile_stop undoes it all (their trap).
 pg_profile_start() {
 	local run=$1 src=$2 certsvc=$3 conf=$4 port=
 	[ -f "$src/stamp" ] || { echo "no seeded cluster in $src: run bench/run.sh --backends postgresql first" >&2; exit 1; }

@@ -28,7 +28,8 @@ RUN=${PROFILE_RUN:-$WORK/pg-issue-profile}
 CLK_TCK=$(getconf CLK_TCK)
 # shellcheck source=bench/pg.sh
 . "$BENCH/pg.sh"
-pg_profile_cores
+# shellcheck source=bench/cores.sh
+. "$BENCH/cores.sh"
 SPID=
 trap pg_profile_stop EXIT
 pg_profile_start "$RUN" "$SRC" "$CERTSVC" "track_functions = all

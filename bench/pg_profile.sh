@@ -25,7 +25,8 @@ CLK_TCK=$(getconf CLK_TCK)
 log() { echo "[pg_profile] $*" >&2; }
 # shellcheck source=bench/pg.sh
 . "$BENCH/pg.sh"
-pg_profile_cores
+# shellcheck source=bench/cores.sh
+. "$BENCH/cores.sh"
 SPID=
 trap pg_profile_stop EXIT
 pg_profile_start "$RUN" "$SRC" "$BUILD/certsvc" ""

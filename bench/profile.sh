@@ -43,13 +43,8 @@ if [ "$SC" = ceil_verify ]; then
 fi
 
 # Pinned as bench/run.sh pins them: wrk on core 0, certsvc on the rest.
-NCPU=$(nproc)
-CLIENT=()
-SERVER=()
-if [ "$NCPU" -ge 2 ]; then
-	CLIENT=(taskset -c 0)
-	SERVER=(taskset -c "1-$((NCPU - 1))")
-fi
+# shellcheck source=bench/cores.sh
+. "$BENCH/cores.sh"
 
 RUN=$OUTD/run
 rm -rf "$RUN"

@@ -96,18 +96,8 @@ build() {
 }
 
 # --- cores -----------------------------------------------------------------
-NCPU=$(nproc)
-# Prefixes, not functions: "${SERVER[@]}" CMD & must leave CMD's own pid
-# in $! (taskset execs it).
-if [ "$NCPU" -ge 2 ]; then
-	CLIENT=(taskset -c 0)
-	SERVER=(taskset -c "1-$((NCPU - 1))")
-	SERVER_CORES=$((NCPU - 1))
-else
-	CLIENT=()
-	SERVER=()
-	SERVER_CORES=1
-fi
+# shellcheck source=bench/cores.sh
+. "$BENCH/cores.sh"
 CLK_TCK=$(getconf CLK_TCK)
 # Disk syncs of the server during each scenario (how many requests one
 # group commit carries), when perf may count syscalls here.
